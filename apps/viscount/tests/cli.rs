@@ -1,0 +1,626 @@
+//! Black-box tests of the `viscount` binary: its help, its commands, and the platform
+//! it starts, driven over HTTP and killed like an operator would.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_viscount");
+const PASSWORD: &str = "correct horse battery";
+const ADMIN_EMAIL: &str = "boss@example.com";
+const ADMIN_PASSWORD: &str = "boss-password-1";
+/// How long a process gets to come up (argon2 and migrations in a debug build).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// `viscount` with a clean environment: run in `cwd` (no stray `viscount.toml`), no
+/// inherited `VISCOUNT_*` variables, info logs.
+fn viscount(cwd: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(cwd);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VISCOUNT_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("VISCOUNT_LOG", "info");
+    command
+}
+
+/// Runs `viscount args...` to completion.
+fn run(cwd: &Path, args: &[&str]) -> Output {
+    viscount(cwd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("viscount runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `viscount` process, killed when dropped.
+struct Running {
+    child: Child,
+    lines: UnboundedReceiver<String>,
+    /// Every stderr line read so far.
+    log: Vec<String>,
+}
+
+impl Running {
+    /// Starts `command`, reading its stderr (JSON log lines) on a thread.
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("viscount starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, lines) = unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Reads log lines until one whose `message` is `message`, and returns it parsed;
+    /// panics with the log when the process exits or [`STARTUP`] passes first.
+    async fn wait_for(&mut self, message: &str) -> Value {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    let status = self.child.wait().expect("exit status");
+                    panic!(
+                        "viscount exited ({status}) before logging {message:?}:\n{}",
+                        self.log.join("\n")
+                    );
+                }
+                Err(_) => panic!(
+                    "viscount did not log {message:?} within {STARTUP:?}:\n{}",
+                    self.log.join("\n")
+                ),
+            };
+            self.log.push(line.clone());
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == message
+            {
+                return event;
+            }
+        }
+    }
+
+    /// Waits for `message` and returns its `url` field.
+    async fn url_of(&mut self, message: &str) -> String {
+        let event = self.wait_for(message).await;
+        event["url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{message:?} has a url: {event}"))
+            .to_owned()
+    }
+
+    /// Whether a line read so far has `message`.
+    fn logged(&self, message: &str) -> bool {
+        self.log.iter().any(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|event| event["message"] == message)
+        })
+    }
+
+    /// SIGKILL, then reap.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `viscount up` on `data_dir` with a port-0 gateway.
+fn up(data_dir: &Path, bootstrap_admin: bool) -> Running {
+    let mut command = viscount(data_dir);
+    command.args([
+        "up",
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    if bootstrap_admin {
+        command
+            .env("VISCOUNT_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    }
+    Running::spawn(command)
+}
+
+/// `viscount serve <service> --listen 127.0.0.1:0 <extra...>`.
+fn serve(cwd: &Path, service: &str, extra: &[&str]) -> Running {
+    let mut command = viscount(cwd);
+    command
+        .args(["serve", service, "--listen", "127.0.0.1:0"])
+        .args(extra);
+    Running::spawn(command)
+}
+
+/// An HTTP client against one base URL.
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    fn new(base: String) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    async fn register(&self, email: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v1/users"))
+            .json(&json!({"email": email, "password": PASSWORD, "name": "Test User"}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 201, "register {email}");
+        response.json().await.expect("json")
+    }
+
+    /// Signs in and returns the access token.
+    async fn login(&self, email: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "login {email}");
+        let tokens: Value = response.json().await.expect("json");
+        tokens["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    async fn me(&self, token: &str) -> Value {
+        let response = self.get("/api/v1/users/me", Some(token)).await;
+        assert_eq!(response.status(), 200, "me");
+        response.json().await.expect("json")
+    }
+
+    /// Admin search for `q`: the matching users.
+    async fn search(&self, admin_token: &str, q: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .get(self.url("/api/v1/users/search"))
+            .query(&[("q", q), ("limit", "100")])
+            .bearer_auth(admin_token)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "search {q}");
+        let list: Value = response.json().await.expect("json");
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn roles(user: &Value) -> Vec<String> {
+    user["roles"]
+        .as_array()
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn help_of_every_command_exits_zero_and_lists_its_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--help"],
+            &["up", "serve", "migrate", "admin", "--config"],
+        ),
+        (&["up", "--help"], &["--data-dir", "--listen"]),
+        (
+            &["serve", "--help"],
+            &[
+                "--database-url",
+                "--nats-url",
+                "--listen",
+                "--upstream",
+                "--data-dir",
+            ],
+        ),
+        (
+            &["migrate", "--help"],
+            &["--data-dir", "--database-url", "--service"],
+        ),
+        (&["admin", "--help"], &["create"]),
+        (
+            &["admin", "create", "--help"],
+            &["--email", "--password", "--data-dir", "--database-url"],
+        ),
+    ];
+    for (args, flags) in cases {
+        let output = run(dir.path(), args);
+        let stdout = text(&output.stdout);
+        assert!(
+            output.status.success(),
+            "viscount {args:?} exits 0: {}",
+            text(&output.stderr)
+        );
+        for flag in *flags {
+            assert!(
+                stdout.contains(flag),
+                "viscount {args:?} mentions {flag}:\n{stdout}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_the_platform_and_its_data_survives_a_kill_dash_nine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let email = "ann@example.com";
+
+    let mut first = up(dir.path(), true);
+    let api = Api::new(first.url_of("viscount is up").await);
+    assert!(
+        first.logged("bootstrap admin created"),
+        "the first start creates the admin:\n{}",
+        first.log.join("\n")
+    );
+    let created = api.register(email).await;
+    let token = api.login(email, PASSWORD).await;
+    let me = api.me(&token).await;
+    assert_eq!(me["email"], email);
+    assert_eq!(me["id"], created["id"]);
+    let admin_token = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(
+        roles(&api.me(&admin_token).await).contains(&"admin".to_owned()),
+        "the bootstrap admin is an admin"
+    );
+    assert!(
+        dir.path().join("identity.db").exists(),
+        "data lives in --data-dir"
+    );
+
+    first.kill();
+    let refused = api.client.get(api.url("/health")).send().await;
+    assert!(refused.is_err(), "the killed process no longer answers");
+
+    let mut second = up(dir.path(), true);
+    let api = Api::new(second.url_of("viscount is up").await);
+    assert!(
+        !second.logged("bootstrap admin created"),
+        "the admin exists already:\n{}",
+        second.log.join("\n")
+    );
+    let token = api.login(email, PASSWORD).await;
+    let me = api.me(&token).await;
+    assert_eq!(me["email"], email, "the user survived the kill");
+    assert_eq!(me["id"], created["id"]);
+    let admin_token = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admins = api.search(&admin_token, ADMIN_EMAIL).await;
+    assert_eq!(admins.len(), 1, "one admin after two starts: {admins:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_create_before_up_makes_an_admin_who_can_sign_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let data = data_dir.display().to_string();
+    let email = "x@example.com";
+    let password = "x-admin-password";
+
+    let output = run(
+        dir.path(),
+        &[
+            "admin",
+            "create",
+            "--email",
+            email,
+            "--password",
+            password,
+            "--data-dir",
+            &data,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "admin create exits 0: {}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains(email),
+        "admin create names the admin: {}",
+        text(&output.stdout)
+    );
+
+    let mut running = up(&data_dir, false);
+    let api = Api::new(running.url_of("viscount is up").await);
+    let token = api.login(email, password).await;
+    let me = api.me(&token).await;
+    assert_eq!(me["email"], email);
+    assert!(roles(&me).contains(&"admin".to_owned()), "roles {me}");
+}
+
+#[test]
+fn admin_create_refuses_a_short_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().display().to_string();
+    let output = run(
+        dir.path(),
+        &[
+            "admin",
+            "create",
+            "--email",
+            "x@example.com",
+            "--password",
+            "short",
+            "--data-dir",
+            &data,
+        ],
+    );
+    assert!(!output.status.success(), "a short password fails");
+    assert!(
+        text(&output.stderr).contains("password"),
+        "the error names the password: {}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn migrate_creates_the_identity_database_in_the_data_dir() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("fresh");
+    let output = run(
+        dir.path(),
+        &["migrate", "--data-dir", &data_dir.display().to_string()],
+    );
+    assert!(
+        output.status.success(),
+        "migrate exits 0: {}",
+        text(&output.stderr)
+    );
+    assert!(
+        data_dir.join("identity.db").is_file(),
+        "identity.db created"
+    );
+    assert!(
+        text(&output.stdout).contains("identity: migrated"),
+        "migrate reports each service: {}",
+        text(&output.stdout)
+    );
+
+    let again = run(
+        dir.path(),
+        &["migrate", "--data-dir", &data_dir.display().to_string()],
+    );
+    assert!(
+        again.status.success(),
+        "migrating twice is harmless: {}",
+        text(&again.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_identity_alone_and_a_gateway_in_front_of_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().display().to_string();
+
+    let mut identity = serve(dir.path(), "identity", &["--data-dir", &data]);
+    let identity_url = identity.url_of("serving").await;
+    let identity_api = Api::new(identity_url.clone());
+    let response = identity_api.get("/health/ready", None).await;
+    assert_eq!(response.status(), 200, "identity is ready");
+    let ready: Value = response.json().await.expect("json");
+    assert_eq!(ready["service"], "identity");
+    assert_eq!(ready["checks"]["database"]["status"], "ok", "{ready}");
+    assert!(
+        dir.path().join("identity.db").is_file(),
+        "identity.db in --data-dir"
+    );
+
+    let upstream = format!("identity={identity_url}");
+    let mut gateway = serve(dir.path(), "gateway", &["--upstream", &upstream]);
+    let gateway_api = Api::new(gateway.url_of("serving").await);
+    let response = gateway_api.get("/health", None).await;
+    assert_eq!(response.status(), 200, "gateway sees identity");
+    let health: Value = response.json().await.expect("json");
+    assert_eq!(health["services"]["identity"]["status"], "ok", "{health}");
+
+    gateway_api.register("ann@example.com").await;
+    let token = gateway_api.login("ann@example.com", PASSWORD).await;
+    assert_eq!(gateway_api.me(&token).await["email"], "ann@example.com");
+}
+
+#[test]
+fn serve_refuses_an_unknown_service_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(dir.path(), &["serve", "nosuchservice"]);
+    assert!(!output.status.success(), "an unknown service fails");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("nosuchservice") && stderr.contains("unknown service"),
+        "the error names the problem: {stderr}"
+    );
+}
+
+#[test]
+fn serve_refuses_an_upstream_that_is_not_a_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(
+        dir.path(),
+        &["serve", "gateway", "--upstream", "identity=127.0.0.1:8087"],
+    );
+    assert!(!output.status.success(), "a bad upstream fails");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--upstream") && stderr.contains("http://"),
+        "the error names the problem: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_inventory_alone_verifying_callers_with_a_remote_identity() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().display().to_string();
+    let created = run(
+        dir.path(),
+        &[
+            "admin",
+            "create",
+            "--email",
+            ADMIN_EMAIL,
+            "--password",
+            ADMIN_PASSWORD,
+            "--data-dir",
+            &data,
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+
+    let mut identity = serve(dir.path(), "identity", &["--data-dir", &data]);
+    let identity_url = identity.url_of("serving").await;
+    let mut inventory = serve(
+        dir.path(),
+        "inventory",
+        &["--data-dir", &data, "--identity-url", &identity_url],
+    );
+    let inventory_url = inventory.url_of("serving").await;
+    let upstreams = [
+        format!("identity={identity_url}"),
+        format!("inventory={inventory_url}"),
+    ];
+    let mut gateway = serve(
+        dir.path(),
+        "gateway",
+        &["--upstream", &upstreams[0], "--upstream", &upstreams[1]],
+    );
+    let api = Api::new(gateway.url_of("serving").await);
+    assert!(
+        dir.path().join("inventory.db").is_file(),
+        "inventory.db in --data-dir"
+    );
+
+    // A bearer token is verified in the inventory process with identity's JWKS.
+    let admin = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let warehouse: Value = api
+        .client
+        .post(api.url("/api/v1/warehouses"))
+        .bearer_auth(&admin)
+        .json(&json!({"code": "main", "name": "Main"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let warehouse_id = warehouse["id"].as_str().expect("warehouse id");
+    let adjusted = api
+        .client
+        .post(api.url("/api/v1/inventory/adjust"))
+        .bearer_auth(&admin)
+        .json(&json!({"sku": "SKU-1", "warehouse_id": warehouse_id, "delta": 3, "reason": "delivery"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(adjusted.status(), 200);
+
+    // An API key is introspected with identity from the inventory process.
+    let key: Value = api
+        .client
+        .post(api.url("/api/v1/api-keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "ordering", "scopes": ["inventory:write"]}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let reserve = |key: String| {
+        api.client
+            .post(api.url("/api/v1/inventory/reserve"))
+            .header("x-api-key", key)
+            .json(&json!({"order_id": "o-1", "items": [{"sku": "SKU-1", "quantity": 2}]}))
+            .send()
+    };
+    assert_eq!(
+        reserve("vsk_forged".into()).await.expect("sent").status(),
+        401
+    );
+    assert_eq!(
+        reserve(key["key"].as_str().expect("key").to_owned())
+            .await
+            .expect("sent")
+            .status(),
+        201
+    );
+    let stock: Value = api
+        .get("/api/v1/inventory/SKU-1", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (stock["on_hand"].as_i64(), stock["reserved"].as_i64()),
+        (Some(3), Some(2))
+    );
+    let customer_token = {
+        api.register("ann@example.com").await;
+        api.login("ann@example.com", PASSWORD).await
+    };
+    let forbidden = api
+        .client
+        .post(api.url("/api/v1/inventory/adjust"))
+        .bearer_auth(&customer_token)
+        .json(&json!({"sku": "SKU-1", "warehouse_id": warehouse_id, "delta": 3, "reason": "x"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forbidden.status(), 403);
+}

@@ -1,0 +1,80 @@
+//! Events emitted by the catalog service. Ordering keeps its own price list from them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Event, Money};
+
+/// A product's sellable facts, carried by created/updated events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductFacts {
+    /// The product.
+    pub product_id: String,
+    /// Its sku.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Its price.
+    pub price: Money,
+    /// Its category.
+    pub category_id: Option<String>,
+    /// The product it is a variant of.
+    pub variant_of: Option<String>,
+}
+
+/// A product was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductCreated(pub ProductFacts);
+
+impl Event for ProductCreated {
+    const TYPE: &'static str = "catalog.product.created.v1";
+    fn subject(&self) -> String {
+        self.0.product_id.clone()
+    }
+}
+
+/// A product changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductUpdated(pub ProductFacts);
+
+impl Event for ProductUpdated {
+    const TYPE: &'static str = "catalog.product.updated.v1";
+    fn subject(&self) -> String {
+        self.0.product_id.clone()
+    }
+}
+
+/// A product was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductDeleted {
+    /// The product.
+    pub product_id: String,
+    /// Its sku.
+    pub sku: String,
+}
+
+impl Event for ProductDeleted {
+    const TYPE: &'static str = "catalog.product.deleted.v1";
+    fn subject(&self) -> String {
+        self.product_id.clone()
+    }
+}
+
+/// A product's price changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceChanged {
+    /// The product.
+    pub product_id: String,
+    /// Its sku.
+    pub sku: String,
+    /// The price before.
+    pub old_price: Money,
+    /// The price now.
+    pub new_price: Money,
+}
+
+impl Event for PriceChanged {
+    const TYPE: &'static str = "catalog.product.price_changed.v1";
+    fn subject(&self) -> String {
+        self.product_id.clone()
+    }
+}

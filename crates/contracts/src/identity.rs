@@ -1,0 +1,77 @@
+//! Events emitted by the identity service.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Event;
+
+/// A user account was created (by registration or by an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreated {
+    /// The new user's id.
+    pub user_id: String,
+    /// Their email address.
+    pub email: String,
+    /// Their display name.
+    pub name: String,
+    /// Roles granted, e.g. `["customer"]`.
+    pub roles: Vec<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+impl Event for UserCreated {
+    const TYPE: &'static str = "identity.user.created.v1";
+    fn subject(&self) -> String {
+        self.user_id.clone()
+    }
+}
+
+/// A user's profile changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUpdated {
+    /// The user.
+    pub user_id: String,
+    /// Email after the change.
+    pub email: String,
+    /// Name after the change.
+    pub name: String,
+    /// Roles after the change.
+    pub roles: Vec<String>,
+}
+
+impl Event for UserUpdated {
+    const TYPE: &'static str = "identity.user.updated.v1";
+    fn subject(&self) -> String {
+        self.user_id.clone()
+    }
+}
+
+/// A user account was deleted; other services drop or anonymise what they hold of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDeleted {
+    /// The user.
+    pub user_id: String,
+}
+
+impl Event for UserDeleted {
+    const TYPE: &'static str = "identity.user.deleted.v1";
+    fn subject(&self) -> String {
+        self.user_id.clone()
+    }
+}
+
+/// A user account was locked after repeated failed logins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLocked {
+    /// The user.
+    pub user_id: String,
+    /// RFC 3339 time the lock ends.
+    pub locked_until: String,
+}
+
+impl Event for UserLocked {
+    const TYPE: &'static str = "identity.user.locked.v1";
+    fn subject(&self) -> String {
+        self.user_id.clone()
+    }
+}

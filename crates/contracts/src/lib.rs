@@ -1,0 +1,26 @@
+//! Event payloads shared between Viscount services.
+//!
+//! A service that emits an event and one that consumes it agree through the types here
+//! and nothing else. Each payload names its CloudEvents `type` (`<service>.<aggregate>.
+//! <event>.v<N>`) and the aggregate id that becomes the envelope's `subject`. Changing a
+//! payload means adding optional fields; removing or retyping one needs a new `vN`.
+
+pub mod catalog;
+pub mod identity;
+pub mod inventory;
+pub mod ordering;
+pub mod types;
+
+pub use types::{Money, Sku};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A payload that travels on the bus.
+pub trait Event: Serialize + DeserializeOwned {
+    /// The CloudEvents `type`, e.g. `identity.user.created.v1`.
+    const TYPE: &'static str;
+
+    /// The id of the aggregate the event is about (the envelope's `subject`).
+    fn subject(&self) -> String;
+}

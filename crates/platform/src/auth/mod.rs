@@ -1,0 +1,289 @@
+//! Authentication and authorization for every service.
+//!
+//! A request carries `Authorization: Bearer <access token>` or `X-API-Key: <key>`. The
+//! [`authenticate`] middleware resolves it into a [`Principal`] (or answers 401 when a
+//! credential is present but not good), and handlers take the principal as an
+//! extractor and ask it for roles, scopes and ownership.
+//!
+//! Tokens are verified locally from a [`KeySource`] (identity's key ring in-process, or
+//! its JWKS). API keys and the liveness of a token's subject (a deleted user's token is
+//! refused) are questions only identity can answer, through [`ApiKeyResolver`] and
+//! [`SubjectCheck`].
+
+pub mod jwt;
+pub mod remote;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::VerifyingKey;
+use http::request::Parts;
+
+use crate::http::Problem;
+use crate::time::Clock;
+
+/// Role of shop customers (everyone who registers).
+pub const ROLE_CUSTOMER: &str = "customer";
+/// Role of shop operators.
+pub const ROLE_ADMIN: &str = "admin";
+
+/// What kind of caller a principal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A person signed in with a user access token.
+    User,
+    /// A machine presenting an API key, or a token from the client-credentials grant.
+    Client,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User id, or API key id for clients.
+    pub subject: String,
+    /// User or client.
+    pub kind: PrincipalKind,
+    /// Roles (users).
+    pub roles: Vec<String>,
+    /// Scopes (clients).
+    pub scopes: Vec<String>,
+    /// The session the access token belongs to (users).
+    pub session_id: Option<String>,
+}
+
+impl Principal {
+    /// Whether the caller holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.has_role(ROLE_ADMIN)
+    }
+
+    /// Whether the caller holds `scope` (admins hold every scope).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.is_admin() || self.scopes.iter().any(|s| s == scope || s == "*")
+    }
+
+    /// 403 unless the caller is an admin.
+    pub fn require_admin(&self) -> Result<(), Problem> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Problem::forbidden("this action needs the admin role"))
+        }
+    }
+
+    /// 403 unless the caller is an admin or holds `scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<(), Problem> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "this action needs the `{scope}` scope"
+            )))
+        }
+    }
+
+    /// Whether the caller may see a resource owned by `owner` (owner or admin). Callers
+    /// answer 404, not 403, when this is false, so ids of others do not leak.
+    pub fn may_access(&self, owner: &str) -> bool {
+        self.is_admin() || (self.kind == PrincipalKind::User && self.subject == owner)
+    }
+
+    /// A user principal from verified claims.
+    pub fn from_claims(claims: &jwt::Claims) -> Self {
+        let scopes: Vec<String> = claims
+            .scope
+            .as_deref()
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        Self {
+            subject: claims.sub.clone(),
+            kind: if claims.client_id.is_some() {
+                PrincipalKind::Client
+            } else {
+                PrincipalKind::User
+            },
+            roles: claims.roles.clone(),
+            scopes,
+            session_id: claims.sid.clone(),
+        }
+    }
+}
+
+/// Where token-verifying keys come from.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    /// The public key named `kid`, if it is current.
+    async fn verifying_key(&self, kid: &str) -> Option<VerifyingKey>;
+}
+
+/// Resolves an API key (identity owns them).
+#[async_trait]
+pub trait ApiKeyResolver: Send + Sync {
+    /// The client principal of a valid, unrevoked key.
+    async fn resolve(&self, key: &str) -> Result<Option<Principal>, Problem>;
+}
+
+/// Tells whether a token's subject still exists (identity owns users).
+#[async_trait]
+pub trait SubjectCheck: Send + Sync {
+    /// Whether `principal` may still act (not deleted).
+    async fn is_active(&self, principal: &Principal) -> Result<bool, Problem>;
+}
+
+/// Turns request credentials into a principal.
+#[derive(Clone)]
+pub struct Authenticator {
+    keys: Arc<dyn KeySource>,
+    issuer: String,
+    audience: String,
+    clock: Clock,
+    api_keys: Option<Arc<dyn ApiKeyResolver>>,
+    subjects: Option<Arc<dyn SubjectCheck>>,
+}
+
+impl Authenticator {
+    /// Verifies tokens from `keys` issued by `issuer` for `audience`.
+    pub fn new(keys: Arc<dyn KeySource>, issuer: &str, audience: &str, clock: Clock) -> Self {
+        Self {
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            clock,
+            api_keys: None,
+            subjects: None,
+        }
+    }
+
+    /// Also accepts API keys resolved by `resolver`.
+    pub fn with_api_keys(mut self, resolver: Arc<dyn ApiKeyResolver>) -> Self {
+        self.api_keys = Some(resolver);
+        self
+    }
+
+    /// Also refuses tokens whose subject `check` says is gone.
+    pub fn with_subject_check(mut self, check: Arc<dyn SubjectCheck>) -> Self {
+        self.subjects = Some(check);
+        self
+    }
+
+    /// Verifies a token of type `typ` and returns its claims.
+    pub async fn verify_token(
+        &self,
+        token: &str,
+        typ: &str,
+    ) -> Result<jwt::Claims, jwt::TokenError> {
+        let kid = jwt::kid_of(token)?;
+        let key = self
+            .keys
+            .verifying_key(&kid)
+            .await
+            .ok_or(jwt::TokenError::UnknownKey)?;
+        jwt::verify(
+            token,
+            &key,
+            &jwt::Expectations {
+                typ,
+                issuer: &self.issuer,
+                audience: &self.audience,
+                now: self.clock.now_secs(),
+            },
+        )
+    }
+
+    /// The principal of the request's credentials: `Ok(None)` when it carries none,
+    /// 401 when they are not good.
+    pub async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Principal>, Problem> {
+        // Other schemes (HTTP Basic at the OAuth token endpoint) are for the handler.
+        let bearer = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            });
+        if let Some(token) = bearer {
+            let claims = self
+                .verify_token(token, jwt::TYP_ACCESS)
+                .await
+                .map_err(|err| {
+                    tracing::debug!(reason = %err, "access token refused");
+                    Problem::unauthorized("the access token is invalid or expired")
+                })?;
+            let principal = Principal::from_claims(&claims);
+            if let Some(subjects) = &self.subjects
+                && !subjects.is_active(&principal).await?
+            {
+                return Err(Problem::unauthorized(
+                    "the access token is invalid or expired",
+                ));
+            }
+            return Ok(Some(principal));
+        }
+        if let Some(value) = headers.get("x-api-key") {
+            let resolver = self
+                .api_keys
+                .as_ref()
+                .ok_or_else(|| Problem::unauthorized("API keys are not accepted here"))?;
+            let key = value
+                .to_str()
+                .map_err(|_| Problem::unauthorized("the API key is invalid"))?;
+            return match resolver.resolve(key).await? {
+                Some(principal) => Ok(Some(principal)),
+                None => Err(Problem::unauthorized("the API key is invalid or revoked")),
+            };
+        }
+        Ok(None)
+    }
+}
+
+/// Middleware: resolves credentials into a [`Principal`] request extension, or answers
+/// 401 when credentials are present but bad. Requests without credentials pass through;
+/// handlers that need a caller take [`Principal`] and get 401 then.
+pub async fn authenticate(
+    State(authenticator): State<Authenticator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match authenticator.authenticate(request.headers()).await {
+        Ok(Some(principal)) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Ok(None) => next.run(request).await,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Problem::unauthorized("authentication required"))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Principal>().cloned())
+    }
+}

@@ -1,0 +1,181 @@
+//! Identity as seen from another process: its JWKS for token verification and its API
+//! key introspection, over HTTP, cached.
+//!
+//! Keys are fetched when a token names a `kid` not yet known (at most once a second),
+//! so identity's key rotation is picked up without restarts. API key answers are cached
+//! for [`API_KEY_CACHE`]; a revoked key keeps working that long in other processes. A
+//! deleted user's access token keeps working in other processes until it expires (at
+//! most the access-token lifetime); identity itself refuses it at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Mutex;
+
+use super::jwt::Jwk;
+use super::{ApiKeyResolver, KeySource, Principal, PrincipalKind};
+use crate::http::Problem;
+
+/// How long an API key lookup is trusted.
+pub const API_KEY_CACHE: Duration = Duration::from_secs(30);
+/// Fewest time between JWKS fetches.
+const JWKS_REFRESH: Duration = Duration::from_secs(1);
+
+/// Identity's answer to an API key introspection.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Introspection {
+    /// Whether the key is valid and unrevoked.
+    pub active: bool,
+    /// The key id (the client).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: HashMap<String, VerifyingKey>,
+    fetched_at: Option<Instant>,
+    api_keys: HashMap<String, (Instant, Option<Principal>)>,
+}
+
+/// A remote identity service.
+#[derive(Clone)]
+pub struct RemoteIdentity {
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    cache: Arc<Mutex<Cache>>,
+}
+
+impl RemoteIdentity {
+    /// Identity at `base`, e.g. `http://127.0.0.1:8087`.
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            cache: Arc::new(Mutex::new(Cache::default())),
+        }
+    }
+
+    async fn call(&self, request: http::Request<Full<Bytes>>) -> Option<Bytes> {
+        let response = tokio::time::timeout(Duration::from_secs(5), self.client.request(request))
+            .await
+            .ok()?
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        Some(response.into_body().collect().await.ok()?.to_bytes())
+    }
+
+    async fn fetch_keys(&self) -> Option<HashMap<String, VerifyingKey>> {
+        let request = http::Request::get(format!("{}/.well-known/jwks.json", self.base))
+            .body(Full::default())
+            .ok()?;
+        let body = self.call(request).await?;
+        #[derive(serde::Deserialize)]
+        struct Jwks {
+            keys: Vec<Jwk>,
+        }
+        let jwks: Jwks = serde_json::from_slice(&body).ok()?;
+        Some(
+            jwks.keys
+                .into_iter()
+                .filter_map(|jwk| Some((jwk.kid.clone(), jwk.verifying_key()?)))
+                .collect(),
+        )
+    }
+}
+
+#[async_trait]
+impl KeySource for RemoteIdentity {
+    async fn verifying_key(&self, kid: &str) -> Option<VerifyingKey> {
+        let mut cache = self.cache.lock().await;
+        if let Some(key) = cache.keys.get(kid) {
+            return Some(*key);
+        }
+        if cache
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < JWKS_REFRESH)
+        {
+            return None;
+        }
+        cache.fetched_at = Some(Instant::now());
+        match self.fetch_keys().await {
+            Some(keys) => cache.keys = keys,
+            None => tracing::warn!(identity = %self.base, "cannot fetch identity's JWKS"),
+        }
+        cache.keys.get(kid).copied()
+    }
+}
+
+#[async_trait]
+impl ApiKeyResolver for RemoteIdentity {
+    async fn resolve(&self, key: &str) -> Result<Option<Principal>, Problem> {
+        let fingerprint = crate::ids::sha256_hex(key.as_bytes());
+        if let Some((at, principal)) = self.cache.lock().await.api_keys.get(&fingerprint)
+            && at.elapsed() < API_KEY_CACHE
+        {
+            return Ok(principal.clone());
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "key": key })).unwrap_or_default();
+        let request = http::Request::post(format!("{}/api/v1/api-keys/introspect", self.base))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| Problem::unavailable("identity is unavailable"))?;
+        let answer = self
+            .call(request)
+            .await
+            .ok_or_else(|| Problem::unavailable("identity is unavailable"))?;
+        let introspection: Introspection = serde_json::from_slice(&answer)
+            .map_err(|_| Problem::unavailable("identity answered unreadably"))?;
+        let principal = match (introspection.active, introspection.id) {
+            (true, Some(id)) => Some(Principal {
+                subject: id,
+                kind: PrincipalKind::Client,
+                roles: Vec::new(),
+                scopes: introspection.scopes,
+                session_id: None,
+            }),
+            _ => None,
+        };
+        let mut cache = self.cache.lock().await;
+        if cache.api_keys.len() > 10_000 {
+            cache.api_keys.clear();
+        }
+        cache
+            .api_keys
+            .insert(fingerprint, (Instant::now(), principal.clone()));
+        Ok(principal)
+    }
+}
+
+/// Issuer and audience tokens must carry (read from the `[identity]` section, so every
+/// service agrees with identity).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct TokenSettings {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Audience.
+    pub audience: String,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            audience: "viscount".into(),
+        }
+    }
+}

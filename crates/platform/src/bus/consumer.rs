@@ -1,0 +1,263 @@
+//! Applying one delivered event: inbox, handler, retries and dead letters.
+//!
+//! Both adapters hand every delivery to [`deliver`], so exactly-once effect and the
+//! dead-letter rule are the same in both shapes.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Envelope, HandlerError, Subscription};
+use crate::db::Db;
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The effect was applied now.
+    Applied,
+    /// The inbox shows it was applied before; nothing was done.
+    Duplicate,
+    /// It failed and should be tried again after the delay.
+    Retry(Duration),
+    /// It failed for the last time and now sits in the dead-letter table.
+    DeadLettered,
+}
+
+impl Outcome {
+    /// Whether the transport can forget the message.
+    pub(crate) fn is_settled(self) -> bool {
+        !matches!(self, Outcome::Retry(_))
+    }
+}
+
+/// Applies `event` (attempt number `attempt`, 1-based) for `subscription`.
+pub(crate) async fn deliver(
+    subscription: &Subscription,
+    event: &Envelope,
+    attempt: u32,
+) -> Outcome {
+    let traceparent = event
+        .traceparent
+        .clone()
+        .unwrap_or_else(crate::telemetry::new_traceparent);
+    let result = crate::telemetry::with_traceparent(traceparent, apply(subscription, event)).await;
+    match result {
+        Ok(true) => Outcome::Applied,
+        Ok(false) => Outcome::Duplicate,
+        Err(err) if attempt >= subscription.retry.max_attempts.max(1) => {
+            tracing::error!(
+                consumer = %subscription.consumer,
+                event_id = %event.id,
+                event_type = %event.event_type,
+                attempt,
+                error = %error_chain(&err),
+                "event failed for the last time; dead-lettering it"
+            );
+            match store_dead_letter(
+                &subscription.db,
+                &subscription.consumer,
+                event,
+                attempt,
+                &err,
+            )
+            .await
+            {
+                Ok(()) => Outcome::DeadLettered,
+                Err(db_err) => {
+                    tracing::error!(error = %db_err, "cannot write dead letter; will retry");
+                    Outcome::Retry(subscription.retry.max_delay)
+                }
+            }
+        }
+        Err(err) => {
+            tracing::warn!(
+                consumer = %subscription.consumer,
+                event_id = %event.id,
+                event_type = %event.event_type,
+                attempt,
+                error = %error_chain(&err),
+                "event failed; will retry"
+            );
+            Outcome::Retry(subscription.retry.delay_after(attempt))
+        }
+    }
+}
+
+/// Inbox row and effect in one transaction; `Ok(false)` when already applied.
+async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, HandlerError> {
+    let mut tx = subscription.db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&subscription.consumer)
+    .bind(&event.id)
+    .bind(crate::time::now_millis())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    subscription.handler.handle(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records a message that could not even be parsed as an envelope.
+pub(crate) async fn dead_letter_unreadable(
+    subscription: &Subscription,
+    event_id: &str,
+    body: &str,
+    err: &serde_json::Error,
+) {
+    let result = insert_dead_letter(
+        &subscription.db,
+        &subscription.consumer,
+        event_id,
+        "unknown",
+        body,
+        &format!("unreadable envelope: {err}"),
+        1,
+    )
+    .await;
+    if let Err(db_err) = result {
+        tracing::error!(error = %db_err, event_id, "cannot write dead letter for unreadable message");
+    }
+}
+
+async fn store_dead_letter(
+    db: &Db,
+    consumer: &str,
+    event: &Envelope,
+    attempts: u32,
+    err: &HandlerError,
+) -> Result<(), sqlx::Error> {
+    let body = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    insert_dead_letter(
+        db,
+        consumer,
+        &event.id,
+        &event.event_type,
+        &body,
+        &error_chain(err),
+        attempts,
+    )
+    .await
+}
+
+async fn insert_dead_letter(
+    db: &Db,
+    consumer: &str,
+    event_id: &str,
+    event_type: &str,
+    body: &str,
+    error: &str,
+    attempts: u32,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO dead_letters (id, consumer, event_id, event_type, body, error, attempts, failed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(crate::ids::new_id())
+    .bind(consumer)
+    .bind(event_id)
+    .bind(event_type)
+    .bind(body)
+    .bind(error)
+    .bind(i64::from(attempts))
+    .bind(crate::time::now_millis())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// An event a consumer gave up on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    /// Dead-letter id.
+    pub id: String,
+    /// The consumer that failed.
+    pub consumer: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The last error.
+    pub error: String,
+    /// How many attempts were made.
+    pub attempts: i64,
+    /// When it was given up on (RFC 3339).
+    pub failed_at: String,
+    /// When it was replayed, if it was.
+    pub replayed_at: Option<String>,
+}
+
+/// The dead letters in `db`, newest first.
+pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, consumer, event_id, event_type, error, attempts, failed_at, replayed_at \
+         FROM dead_letters ORDER BY failed_at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(DeadLetter {
+                id: row.try_get("id")?,
+                consumer: row.try_get("consumer")?,
+                event_id: row.try_get("event_id")?,
+                event_type: row.try_get("event_type")?,
+                error: row.try_get("error")?,
+                attempts: row.try_get("attempts")?,
+                failed_at: crate::time::rfc3339(row.try_get("failed_at")?),
+                replayed_at: row
+                    .try_get::<Option<i64>, _>("replayed_at")?
+                    .map(crate::time::rfc3339),
+            })
+        })
+        .collect()
+}
+
+/// Applies a dead-lettered event once more through `subscription`'s handler. Returns
+/// `Ok(false)` when there is no such dead letter (or it was replayed already).
+pub async fn replay_dead_letter(
+    subscription: &Subscription,
+    id: &str,
+) -> Result<bool, HandlerError> {
+    let row = sqlx::query(
+        "SELECT body FROM dead_letters WHERE id = $1 AND consumer = $2 AND replayed_at IS NULL",
+    )
+    .bind(id)
+    .bind(&subscription.consumer)
+    .fetch_optional(subscription.db.reader())
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let body: String = row.try_get("body")?;
+    let event: Envelope = serde_json::from_str(&body)?;
+    apply(subscription, &event).await?;
+    let mut tx = subscription.db.begin().await?;
+    sqlx::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2")
+        .bind(crate::time::now_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,313 @@
+//! The NATS JetStream bus: a relay per producer and a durable consumer per consuming
+//! service.
+//!
+//! Each producing service owns one stream (`VISCOUNT_<SERVICE>`, subjects
+//! `viscount.<service>.>`). The relay publishes its outbox in order, with `Nats-Msg-Id`
+//! set to the event id so a re-publish after a crash between publish and mark-sent is
+//! dropped by the server's duplicate window (and, past the window, by the consumers'
+//! inbox). Each consuming service reads each stream through a durable pull consumer
+//! named after itself, acknowledging explicitly after its transaction committed.
+//!
+//! Run NATS 2.10 or newer with `jetstream { sync_interval: always }` in production: with
+//! the default interval an acknowledged publish can be lost on power failure.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, context::Publish, stream};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+
+use super::consumer::{Outcome, dead_letter_unreadable, deliver};
+use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
+use crate::db::Db;
+use crate::service::ServiceKind;
+use crate::tasks::Tasks;
+
+/// Relay batch size: publishes in a batch are pipelined, acks awaited together.
+const RELAY_BATCH: i64 = 256;
+/// How often an idle relay looks at its outbox even without a wake-up.
+const RELAY_POLL: Duration = Duration::from_secs(1);
+/// How long JetStream drops a re-published event id.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// How long a stream keeps events.
+const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Where and under what names the bus lives.
+#[derive(Debug, Clone)]
+pub struct NatsOptions {
+    /// `nats://host:port`.
+    pub url: String,
+    /// Prefix for stream names and subjects, so several platforms (or tests) can share
+    /// one server. Empty in production.
+    pub namespace: String,
+}
+
+/// JetStream-backed bus.
+#[derive(Clone)]
+pub struct NatsBus {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+    namespace: String,
+}
+
+fn nats_error(err: impl std::fmt::Display) -> BusError {
+    BusError::Nats(err.to_string())
+}
+
+impl NatsBus {
+    /// Connects to the server.
+    pub async fn connect(options: &NatsOptions) -> Result<Self, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("viscount")
+            .connect(options.url.as_str())
+            .await
+            .map_err(nats_error)?;
+        let jetstream = jetstream::new(client.clone());
+        Ok(Self {
+            client,
+            jetstream,
+            namespace: options.namespace.clone(),
+        })
+    }
+
+    fn stream_name(&self, producer: ServiceKind) -> String {
+        let base = format!("VISCOUNT_{}", producer.as_str().to_ascii_uppercase());
+        if self.namespace.is_empty() {
+            base
+        } else {
+            format!("{}_{base}", self.namespace.to_ascii_uppercase())
+        }
+    }
+
+    fn subject_prefix(&self) -> String {
+        if self.namespace.is_empty() {
+            String::new()
+        } else {
+            format!("{}.", self.namespace)
+        }
+    }
+
+    async fn ensure_stream(&self, producer: ServiceKind) -> Result<stream::Stream, BusError> {
+        self.jetstream
+            .get_or_create_stream(stream::Config {
+                name: self.stream_name(producer),
+                subjects: vec![format!("{}viscount.{}.>", self.subject_prefix(), producer)],
+                storage: stream::StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                max_age: RETENTION,
+                ..Default::default()
+            })
+            .await
+            .map_err(nats_error)
+    }
+
+    /// Publishes `rows` (pipelined) and returns the seqs the server acknowledged, in
+    /// order, stopping at the first failure. Does not mark anything.
+    pub async fn publish(&self, rows: &[outbox::OutboxRow]) -> Result<Vec<i64>, BusError> {
+        let prefix = self.subject_prefix();
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in rows {
+            let subject = match serde_json::from_str::<Envelope>(&row.body) {
+                Ok(envelope) => envelope.nats_subject(&prefix),
+                Err(err) => {
+                    tracing::error!(event_id = %row.id, error = %err, "outbox row is not an envelope; skipping");
+                    continue;
+                }
+            };
+            let publish = Publish::build()
+                .message_id(&row.id)
+                .payload(row.body.clone().into_bytes().into());
+            match self.jetstream.send_publish(subject, publish).await {
+                Ok(ack) => pending.push((row.seq, ack)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "publish failed");
+                    break;
+                }
+            }
+        }
+        let mut acked = Vec::with_capacity(pending.len());
+        for (seq, ack) in pending {
+            match ack.await {
+                Ok(_) => acked.push(seq),
+                Err(err) => {
+                    tracing::warn!(error = %err, "publish not acknowledged");
+                    break;
+                }
+            }
+        }
+        Ok(acked)
+    }
+
+    /// Publishes and marks one batch of `db`'s outbox; returns how many were sent.
+    pub async fn relay_once(&self, db: &Db) -> Result<usize, BusError> {
+        let rows = outbox::unpublished(db, RELAY_BATCH).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let acked = self.publish(&rows).await?;
+        outbox::mark_published(db, &acked).await?;
+        if acked.len() < rows.len() {
+            return Err(BusError::Nats(
+                "part of the batch was not acknowledged".into(),
+            ));
+        }
+        Ok(acked.len())
+    }
+
+    async fn run_relay(self, db: Db, outbox: Outbox, shutdown: crate::shutdown::Shutdown) {
+        let mut wake = outbox.subscribe();
+        loop {
+            wake.borrow_and_update();
+            match self.relay_once(&db).await {
+                Ok(sent) if sent as i64 == RELAY_BATCH => continue,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox relay failed; retrying");
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RELAY_POLL) => continue,
+                    }
+                }
+            }
+            // After the signal, the pass above flushed what was committed before it.
+            if shutdown.is_cancelled() {
+                return;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {},
+                _ = wake.changed() => {},
+                () = tokio::time::sleep(RELAY_POLL) => {},
+            }
+        }
+    }
+
+    async fn run_consumer(
+        subscription: Subscription,
+        consumer: jetstream::consumer::Consumer<pull::Config>,
+        shutdown: crate::shutdown::Shutdown,
+    ) {
+        loop {
+            let mut messages = match consumer.messages().await {
+                Ok(messages) => messages,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot open consumer; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RELAY_POLL) => continue,
+                    }
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                let message = match next {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        tracing::warn!(error = %err, "consumer stream error");
+                        continue;
+                    }
+                    None => break,
+                };
+                let attempt = message
+                    .info()
+                    .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
+                    .unwrap_or(1);
+                let ack = match serde_json::from_slice::<Envelope>(&message.payload) {
+                    Ok(event) => match deliver(&subscription, &event, attempt).await {
+                        Outcome::Retry(delay) => AckKind::Nak(Some(delay)),
+                        _ => AckKind::Ack,
+                    },
+                    Err(err) => {
+                        let body = String::from_utf8_lossy(&message.payload).into_owned();
+                        let id = message
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                            .map(|v| v.to_string())
+                            .unwrap_or_default();
+                        dead_letter_unreadable(&subscription, &id, &body, &err).await;
+                        AckKind::Ack
+                    }
+                };
+                if let Err(err) = message.ack_with(ack).await {
+                    tracing::warn!(error = %err, "cannot acknowledge message");
+                }
+            }
+        }
+    }
+
+    /// Deletes every stream under this bus's namespace (test cleanup).
+    pub async fn delete_namespace(&self) -> Result<(), BusError> {
+        if self.namespace.is_empty() {
+            return Ok(());
+        }
+        let prefix = format!("{}_", self.namespace.to_ascii_uppercase());
+        let names: Vec<String> = self
+            .jetstream
+            .stream_names()
+            .filter_map(|n| async move { n.ok() })
+            .collect()
+            .await;
+        for name in names.into_iter().filter(|n| n.starts_with(&prefix)) {
+            self.jetstream
+                .delete_stream(&name)
+                .await
+                .map_err(nats_error)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Bus for NatsBus {
+    async fn attach_producer(
+        &self,
+        producer: ServiceKind,
+        db: Db,
+        tasks: &Tasks,
+    ) -> Result<Outbox, BusError> {
+        self.ensure_stream(producer).await?;
+        let (wake, _) = tokio::sync::watch::channel(0);
+        let outbox = Outbox::new(producer, wake);
+        let relay = self.clone();
+        let handle = outbox.clone();
+        let shutdown = tasks.shutdown().clone();
+        tasks.spawn(async move { relay.run_relay(db, handle, shutdown).await });
+        Ok(outbox)
+    }
+
+    async fn subscribe(&self, subscription: Subscription, tasks: &Tasks) -> Result<(), BusError> {
+        for producer in &subscription.streams {
+            let stream = self.ensure_stream(*producer).await?;
+            let consumer = stream
+                .get_or_create_consumer(
+                    &subscription.consumer,
+                    pull::Config {
+                        durable_name: Some(subscription.consumer.clone()),
+                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                        ack_wait: Duration::from_secs(30),
+                        deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(nats_error)?;
+            let shutdown = tasks.shutdown().clone();
+            let subscription = subscription.clone();
+            tasks.spawn(async move { Self::run_consumer(subscription, consumer, shutdown).await });
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(BusError::Nats(format!("connection {state:?}"))),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The transactional outbox: events staged with the change they announce.
+
+use sqlx::Row;
+use tokio::sync::watch;
+
+use super::Envelope;
+use crate::db::{Db, Tx};
+use crate::service::ServiceKind;
+
+/// A producer's handle for staging events; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    producer: ServiceKind,
+    wake: watch::Sender<u64>,
+}
+
+impl Outbox {
+    pub(crate) fn new(producer: ServiceKind, wake: watch::Sender<u64>) -> Self {
+        Self { producer, wake }
+    }
+
+    /// Writes `event` into the outbox inside `tx`. It is delivered only if `tx` commits.
+    pub async fn stage<E: contracts::Event>(
+        &self,
+        tx: &mut Tx,
+        event: &E,
+    ) -> Result<Envelope, sqlx::Error> {
+        let envelope = Envelope::new(self.producer, event)
+            .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+        let body =
+            serde_json::to_string(&envelope).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+        sqlx::query(
+            "INSERT INTO outbox (id, event_type, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&envelope.id)
+        .bind(&envelope.event_type)
+        .bind(&envelope.subject)
+        .bind(body)
+        .bind(crate::time::now_millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(envelope)
+    }
+
+    /// Tells the relay or dispatcher that new events were committed. Call after commit;
+    /// a missed wake only delays delivery until the next poll.
+    pub fn wake(&self) {
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later [`Outbox::wake`].
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+}
+
+/// One staged event as the relay reads it.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    /// Position in the outbox.
+    pub seq: i64,
+    /// Event id.
+    pub id: String,
+    /// The CloudEvent JSON.
+    pub body: String,
+}
+
+/// Up to `limit` events not yet published, oldest first.
+pub async fn unpublished(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    rows_from(
+        sqlx::query(
+            "SELECT seq, id, body FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?,
+    )
+}
+
+/// Up to `limit` events after position `after`, in order (the embedded log read).
+pub(crate) async fn after(db: &Db, after: i64, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    rows_from(
+        sqlx::query("SELECT seq, id, body FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(db.reader())
+            .await?,
+    )
+}
+
+fn rows_from(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    rows.into_iter()
+        .map(|row| {
+            Ok(OutboxRow {
+                seq: row.try_get("seq")?,
+                id: row.try_get("id")?,
+                body: row.try_get("body")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks the given events as published.
+pub async fn mark_published(db: &Db, seqs: &[i64]) -> Result<(), sqlx::Error> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let now = crate::time::now_millis();
+    let mut tx = db.begin().await?;
+    for seq in seqs {
+        sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
+            .bind(now)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}

@@ -1,0 +1,150 @@
+//! Cursor pagination: `limit` (default 20, at most 100) and an opaque `cursor` in,
+//! `{items, next_cursor}` out.
+
+use serde::{Deserialize, Serialize};
+
+use super::problem::Problem;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 100;
+
+/// The paging part of a list query.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageQuery {
+    /// Items per page.
+    pub limit: Option<u32>,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+}
+
+/// A checked page request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Items per page, 1 to [`MAX_LIMIT`].
+    pub limit: u32,
+    /// The decoded position after which this page starts.
+    pub after: Option<String>,
+}
+
+impl PageQuery {
+    /// Checks the limit and decodes the cursor (422 naming the field otherwise).
+    pub fn page(&self) -> Result<Page, Problem> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Problem::invalid_field(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(cursor) => Some(
+                data_encoding::BASE64URL_NOPAD
+                    .decode(cursor.as_bytes())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        Problem::invalid_field("cursor", "is not a cursor this API issued")
+                    })?,
+            ),
+        };
+        Ok(Page { limit, after })
+    }
+}
+
+impl Page {
+    /// How many rows to fetch: one more than the page, to know whether another follows.
+    pub fn fetch_limit(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct List<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    /// Builds a page from up to `page.limit + 1` rows fetched in order, where
+    /// `position` gives the value the next page continues after.
+    pub fn from_rows(mut rows: Vec<T>, page: &Page, position: impl Fn(&T) -> String) -> Self {
+        let limit = page.limit as usize;
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|last| encode_cursor(&position(last)))
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+/// The opaque cursor for "continue after `position`" ([`PageQuery::page`] decodes it).
+pub fn encode_cursor(position: &str) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(position.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(
+            PageQuery {
+                limit: Some(0),
+                cursor: None
+            }
+            .page()
+            .is_err()
+        );
+        assert!(
+            PageQuery {
+                limit: Some(101),
+                cursor: None
+            }
+            .page()
+            .is_err()
+        );
+        assert_eq!(
+            PageQuery::default().page().map(|p| p.limit).ok(),
+            Some(DEFAULT_LIMIT)
+        );
+        assert!(
+            PageQuery {
+                limit: None,
+                cursor: Some("%%%".into())
+            }
+            .page()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_page_links_to_the_next() {
+        let page = Page {
+            limit: 2,
+            after: None,
+        };
+        let list = List::from_rows(vec!["a", "b", "c"], &page, |s| s.to_string());
+        assert_eq!(list.items, vec!["a", "b"]);
+        let next = PageQuery {
+            limit: Some(2),
+            cursor: list.next_cursor,
+        }
+        .page()
+        .expect("page");
+        assert_eq!(next.after.as_deref(), Some("b"));
+        let last = List::from_rows(vec!["c"], &next, |s| s.to_string());
+        assert_eq!(last.next_cursor, None);
+    }
+}

@@ -1,0 +1,248 @@
+//! `Idempotency-Key` for unsafe requests (ARCHITECTURE §5), stored per service.
+//!
+//! The first request with a key claims it and runs; its response (anything but a 5xx)
+//! is stored and replayed to every later request with the same key and the same body.
+//! The same key with another body is 422; a second request while the first is still
+//! running is 409. Keys are scoped to the caller and the route, so two users cannot
+//! collide. A claim left behind by a crash is taken over after [`STALE_CLAIM_MS`].
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, StatusCode};
+use sqlx::Row;
+
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::http::{MAX_BODY_BYTES, Problem};
+
+/// The request header.
+pub const HEADER: &str = "idempotency-key";
+/// Set on replayed responses.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// After this long an unfinished claim is presumed abandoned by a crashed request.
+pub const STALE_CLAIM_MS: i64 = 60_000;
+/// Response headers kept with the stored response.
+const KEPT_HEADERS: [&str; 2] = ["content-type", "location"];
+
+/// Idempotency for one service's routes.
+#[derive(Clone, Debug)]
+pub struct Idempotency {
+    db: Db,
+    required: bool,
+}
+
+impl Idempotency {
+    /// Keys are optional: requests without one run normally.
+    pub fn optional(db: Db) -> Self {
+        Self {
+            db,
+            required: false,
+        }
+    }
+
+    /// Requests without a key are refused with 400.
+    pub fn required(db: Db) -> Self {
+        Self { db, required: true }
+    }
+}
+
+enum Claim {
+    Claimed,
+    Replay(StoredResponse),
+    OtherBody,
+    InFlight,
+}
+
+struct StoredResponse {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// Middleware applying [`Idempotency`] to the routes it wraps (inside authentication).
+pub async fn idempotent(
+    State(config): State<Idempotency>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match run(config, request, next).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn run(config: Idempotency, request: Request, next: Next) -> Result<Response, Problem> {
+    let Some(key) = request.headers().get(HEADER) else {
+        if config.required {
+            return Err(Problem::bad_request(
+                "the Idempotency-Key header is required",
+            ));
+        }
+        return Ok(next.run(request).await);
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            Problem::bad_request("the Idempotency-Key header must be 1 to 255 visible characters")
+        })?
+        .to_owned();
+    let caller = request
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.subject.clone())
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let scope = format!("{caller} {} {}", request.method(), request.uri().path());
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| crate::http::extract::payload_too_large())?;
+    let fingerprint = crate::ids::sha256_hex(&bytes);
+
+    match claim(&config.db, &scope, &key, &fingerprint)
+        .await
+        .map_err(|e| Problem::unexpected(&e))?
+    {
+        Claim::Replay(stored) => Ok(replay(stored)),
+        Claim::OtherBody => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with a different request body",
+        )),
+        Claim::InFlight => Err(Problem::conflict(
+            "idempotency-key-in-flight",
+            "a request with this Idempotency-Key is still being processed",
+        )),
+        Claim::Claimed => {
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            let (parts, body) = response.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let outcome = if parts.status.is_server_error() {
+                release(&config.db, &scope, &key).await
+            } else {
+                complete(&config.db, &scope, &key, &parts, &body).await
+            };
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "cannot record idempotent response");
+            }
+            Ok(Response::from_parts(parts, Body::from(body)))
+        }
+    }
+}
+
+async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
+    let now = crate::time::now_millis();
+    let mut tx = db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        tx.commit().await?;
+        return Ok(Claim::Claimed);
+    }
+    let row = sqlx::query(
+        "SELECT request_hash, status, headers, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await?;
+    let stored_hash: String = row.try_get("request_hash")?;
+    let status: Option<i64> = row.try_get("status")?;
+    let created_at: i64 = row.try_get("created_at")?;
+    if stored_hash != fingerprint {
+        return Ok(Claim::OtherBody);
+    }
+    let Some(status) = status else {
+        if now - created_at < STALE_CLAIM_MS {
+            return Ok(Claim::InFlight);
+        }
+        // The request that claimed this key died with it; take the claim over.
+        sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE scope = $2 AND key = $3")
+            .bind(now)
+            .bind(scope)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(Claim::Claimed);
+    };
+    let headers: Option<String> = row.try_get("headers")?;
+    let body: Option<String> = row.try_get("body")?;
+    Ok(Claim::Replay(StoredResponse {
+        status: u16::try_from(status).unwrap_or(500),
+        headers: headers
+            .and_then(|h| serde_json::from_str(&h).ok())
+            .unwrap_or_default(),
+        body: body.unwrap_or_default(),
+    }))
+}
+
+async fn complete(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    parts: &http::response::Parts,
+    body: &[u8],
+) -> Result<(), sqlx::Error> {
+    let headers: BTreeMap<String, String> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = parts.headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), value.to_owned()))
+        })
+        .collect();
+    let headers = serde_json::to_string(&headers).unwrap_or_default();
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5")
+        .bind(i64::from(parts.status.as_u16()))
+        .bind(headers)
+        .bind(String::from_utf8_lossy(body).into_owned())
+        .bind(scope)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+async fn release(db: &Db, scope: &str, key: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+        .bind(scope)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
+}

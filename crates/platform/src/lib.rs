@@ -1,0 +1,19 @@
+//! The runtime kit every Viscount service stands on.
+//!
+//! No domain logic lives here: only what each service would otherwise write again —
+//! configuration, the database pool and migrations, the event bus with its outbox and
+//! inbox, the HTTP kit (problem+json, extractors, middleware, health, metrics),
+//! authentication, idempotency, telemetry and shutdown.
+
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod idempotency;
+pub mod ids;
+pub mod service;
+pub mod shutdown;
+pub mod tasks;
+pub mod telemetry;
+pub mod time;

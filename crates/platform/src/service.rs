@@ -1,0 +1,100 @@
+//! The one list of Viscount services: what a process runs and what the bus names.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A Viscount service. `viscount up` runs [`ServiceKind::all`]; `viscount serve <kind>`
+/// runs one. Adding a service starts here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKind {
+    /// The public entry point.
+    Gateway,
+    /// Users, sessions, tokens, API keys.
+    Identity,
+    /// Products, categories, search.
+    Catalog,
+    /// Warehouses, stock, reservations.
+    Inventory,
+    /// Carts, orders, the checkout saga (its events are consumed already; the service
+    /// itself is not built yet).
+    Ordering,
+}
+
+impl ServiceKind {
+    /// Every service, in start order (the gateway last, in front of the others).
+    pub fn all() -> &'static [ServiceKind] {
+        &[
+            ServiceKind::Identity,
+            ServiceKind::Catalog,
+            ServiceKind::Inventory,
+            ServiceKind::Ordering,
+            ServiceKind::Gateway,
+        ]
+    }
+
+    /// Every service that owns data and an API behind the gateway.
+    pub fn backends() -> impl Iterator<Item = ServiceKind> {
+        Self::all()
+            .iter()
+            .copied()
+            .filter(|k| *k != ServiceKind::Gateway)
+    }
+
+    /// The lowercase name used in URLs, config sections, database and stream names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Gateway => "gateway",
+            ServiceKind::Identity => "identity",
+            ServiceKind::Catalog => "catalog",
+            ServiceKind::Inventory => "inventory",
+            ServiceKind::Ordering => "ordering",
+        }
+    }
+
+    /// The port the service listens on by default when run alone.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ServiceKind::Gateway => 8080,
+            ServiceKind::Identity => 8087,
+            ServiceKind::Catalog => 8082,
+            ServiceKind::Inventory => 8083,
+            ServiceKind::Ordering => 8084,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name given is not a Viscount service.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown service `{0}`")]
+pub struct UnknownService(pub String);
+
+impl FromStr for ServiceKind {
+    type Err = UnknownService;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::all()
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownService(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in ServiceKind::all() {
+            assert_eq!(kind.as_str().parse::<ServiceKind>().ok(), Some(*kind));
+        }
+        assert!("billing".parse::<ServiceKind>().is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Logging and trace context.
+//!
+//! Logs are JSON lines (or human-readable text for a terminal), filtered by `VISCOUNT_LOG`
+//! (`info` by default). The W3C `traceparent` of the work in progress lives in a
+//! task-local, set by the HTTP layer from the incoming header and by the bus consumer
+//! from the event being handled, so an event staged anywhere inside carries it on.
+
+use std::future::Future;
+
+use tracing_subscriber::EnvFilter;
+
+tokio::task_local! {
+    static TRACEPARENT: String;
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default, for machines).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Installs the global subscriber. Calling it twice is harmless (the second is ignored).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("VISCOUNT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}
+
+/// Runs `work` with `traceparent` as the current trace context.
+pub async fn with_traceparent<F: Future>(traceparent: String, work: F) -> F::Output {
+    TRACEPARENT.scope(traceparent, work).await
+}
+
+/// The current trace context, or a new root one when there is none.
+pub fn current_traceparent() -> String {
+    TRACEPARENT
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| new_traceparent())
+}
+
+/// A fresh root `traceparent` (version 00, sampled).
+pub fn new_traceparent() -> String {
+    let trace: [u8; 16] = crate::ids::random_bytes();
+    let span: [u8; 8] = crate::ids::random_bytes();
+    format!(
+        "00-{}-{}-01",
+        data_encoding::HEXLOWER.encode(&trace),
+        data_encoding::HEXLOWER.encode(&span)
+    )
+}
+
+/// Accepts a well-formed `traceparent` header value (W3C Trace Context, version 00).
+pub fn parse_traceparent(value: &str) -> Option<String> {
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match parts.as_slice() {
+        [version, trace, span, flags]
+            if hex(version, 2)
+                && hex(trace, 32)
+                && hex(span, 16)
+                && hex(flags, 2)
+                && *trace != "0".repeat(32)
+                && *span != "0".repeat(16) =>
+        {
+            Some(value.trim().to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_traceparents_parse() {
+        let tp = new_traceparent();
+        assert_eq!(parse_traceparent(&tp), Some(tp));
+        assert_eq!(parse_traceparent("00-abc-def-01"), None);
+        assert_eq!(
+            parse_traceparent("00-00000000000000000000000000000000-0000000000000001-01"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn scoped_traceparent_is_current_inside_only() {
+        let tp = new_traceparent();
+        let seen = with_traceparent(tp.clone(), async { current_traceparent() }).await;
+        assert_eq!(seen, tp);
+        assert_ne!(current_traceparent(), tp);
+    }
+}

@@ -1,0 +1,98 @@
+//! Which public paths each service owns (API.md), and dispatch by that table.
+//!
+//! Dispatch is by longest path prefix, outside the gateway's own router, so a service's
+//! router sees the request exactly as a client sent it: its own route matching, path
+//! parameters and metrics labels are untouched by the gateway.
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use platform::http::{Problem, RouteLabel};
+use platform::service::ServiceKind;
+use tower::ServiceExt;
+
+/// Path prefixes owned by `kind`; each prefix and everything under it goes there.
+pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
+    match kind {
+        ServiceKind::Gateway | ServiceKind::Ordering => &[],
+        ServiceKind::Catalog => &["/api/v1/products", "/api/v1/categories"],
+        ServiceKind::Inventory => &["/api/v1/inventory", "/api/v1/warehouses"],
+        ServiceKind::Identity => &[
+            "/api/v1/users",
+            "/api/v1/auth",
+            "/api/v1/api-keys",
+            "/api/v1/signing-keys",
+            "/.well-known",
+            "/oauth2",
+        ],
+    }
+}
+
+/// Prefix → service router, longest prefix first.
+#[derive(Clone, Default)]
+pub(crate) struct RouteTable {
+    entries: Vec<(&'static str, Router)>,
+}
+
+impl RouteTable {
+    /// Routes every public path of `kind` to `target`.
+    pub(crate) fn add(&mut self, kind: ServiceKind, target: Router) {
+        for prefix in public_paths(kind) {
+            self.entries.push((prefix, target.clone()));
+        }
+        self.entries
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+    }
+
+    fn find(&self, path: &str) -> Option<&(&'static str, Router)> {
+        self.entries.iter().find(|(prefix, _)| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+
+    /// The table as the gateway's fallback service.
+    pub(crate) fn into_service(
+        self,
+    ) -> impl tower::Service<
+        Request,
+        Response = Response,
+        Error = Infallible,
+        Future = BoxFuture<'static, Result<Response, Infallible>>,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |request: Request| {
+            let target = self.find(request.uri().path()).cloned();
+            Box::pin(async move {
+                Ok(match target {
+                    Some((prefix, router)) => {
+                        let mut response = router.oneshot(request).await.into_response();
+                        response.extensions_mut().insert(RouteLabel(prefix));
+                        response
+                    }
+                    None => Problem::not_found("resource").into_response(),
+                })
+            }) as BoxFuture<'static, Result<Response, Infallible>>
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_whole_segments_only() {
+        let mut table = RouteTable::default();
+        table.add(ServiceKind::Identity, Router::new());
+        assert!(table.find("/api/v1/users").is_some());
+        assert!(table.find("/api/v1/users/me").is_some());
+        assert!(table.find("/.well-known/jwks.json").is_some());
+        assert!(table.find("/api/v1/usersx").is_none());
+        assert!(table.find("/api/v1/products").is_none());
+    }
+}

@@ -1,0 +1,78 @@
+//! What inventory consumes: the checkout saga's order events. Created reserves,
+//! cancelled releases, confirmed commits — each inside the consumer's transaction, which
+//! also holds the inbox row, so a redelivered event changes nothing.
+
+use async_trait::async_trait;
+use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderCreated};
+use platform::bus::{Envelope, EventHandler, HandlerError};
+use platform::db::Tx;
+
+use crate::app::{InventoryApp, InventoryError};
+use crate::domain::{Quantity, ReservationStatus, Sku};
+
+/// The actor recorded on ledger rows written for events.
+const ACTOR: &str = "ordering";
+
+/// Applies ordering events to stock.
+pub struct OrderEvents {
+    /// The operations.
+    pub app: InventoryApp,
+}
+
+#[async_trait]
+impl EventHandler for OrderEvents {
+    async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
+        if event.is::<OrderCreated>() {
+            let order: OrderCreated = event.decode()?;
+            let mut items = Vec::with_capacity(order.items.len());
+            for line in &order.items {
+                let sku = Sku::try_from(line.sku.clone())
+                    .map_err(|e| HandlerError::Rejected(format!("sku {}: {e}", line.sku)))?;
+                let quantity = Quantity::try_from(i64::from(line.quantity))
+                    .map_err(|e| HandlerError::Rejected(format!("quantity: {e}")))?;
+                items.push((sku, quantity));
+            }
+            // A shortage is an outcome (its failure event is staged), not an error.
+            let _ = self
+                .app
+                .reserve_in(
+                    tx,
+                    ACTOR,
+                    &order.order_id,
+                    &items,
+                    self.app.config.default_reservation_ttl_secs,
+                )
+                .await?;
+        } else if event.is::<OrderCancelled>() {
+            let order: OrderCancelled = event.decode()?;
+            ignore_missing(
+                self.app
+                    .release_in(tx, ACTOR, &order.order_id, ReservationStatus::Released)
+                    .await?,
+            )?;
+        } else if event.is::<OrderConfirmed>() {
+            let order: OrderConfirmed = event.decode()?;
+            let committed = self
+                .app
+                .close_in(tx, ACTOR, &order.order_id, ReservationStatus::Committed)
+                .await?;
+            if let Err(err) = committed {
+                // Confirming an order whose stock is gone (expired) is a saga bug; keep it
+                // visible in the dead-letter table rather than dropping it.
+                return Err(HandlerError::Rejected(format!(
+                    "cannot commit order {}: {err}",
+                    order.order_id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Releasing an order that never got stock (or was already released) is fine.
+fn ignore_missing<T>(outcome: Result<T, InventoryError>) -> Result<(), HandlerError> {
+    match outcome {
+        Ok(_) | Err(InventoryError::NoReservation | InventoryError::ReservationClosed(_)) => Ok(()),
+        Err(err) => Err(HandlerError::Rejected(err.to_string())),
+    }
+}

@@ -1,0 +1,392 @@
+//! Inventory's SQL: warehouses, levels, the movement ledger, sku settings, reservations.
+//!
+//! Level changes are conditional updates (`... WHERE on_hand - reserved >= $n`) backed by
+//! CHECK constraints, and every change writes a movement row in the same transaction.
+
+use platform::db::{Dialect, Tx};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use crate::domain::Level;
+
+/// A warehouse.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Warehouse {
+    /// Id.
+    pub id: String,
+    /// Short unique code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Creation, epoch ms.
+    #[serde(skip)]
+    pub created_at: i64,
+}
+
+fn warehouse_from(row: &AnyRow) -> Result<Warehouse, sqlx::Error> {
+    Ok(Warehouse {
+        id: row.try_get("id")?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Inserts a warehouse; a taken code is a unique violation.
+pub async fn insert_warehouse(tx: &mut Tx, warehouse: &Warehouse) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO warehouses (id, code, name, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&warehouse.id)
+        .bind(&warehouse.code)
+        .bind(&warehouse.name)
+        .bind(warehouse.created_at)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Warehouses by id after `after`.
+pub async fn list_warehouses<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Warehouse>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, code, name, created_at FROM warehouses WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(warehouse_from).collect()
+}
+
+/// A warehouse by id or code.
+pub async fn warehouse<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id_or_code: &str,
+) -> Result<Option<Warehouse>, sqlx::Error> {
+    sqlx::query("SELECT id, code, name, created_at FROM warehouses WHERE id = $1 OR code = $1")
+        .bind(id_or_code)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(warehouse_from)
+        .transpose()
+}
+
+fn level_from(row: &AnyRow) -> Result<Level, sqlx::Error> {
+    Ok(Level {
+        warehouse_id: row.try_get("warehouse_id")?,
+        on_hand: row.try_get("on_hand")?,
+        reserved: row.try_get("reserved")?,
+    })
+}
+
+/// The levels of `sku` in every warehouse that has a row, by warehouse.
+pub async fn levels<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+) -> Result<Vec<Level>, sqlx::Error> {
+    let rows = sqlx::query("SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id")
+        .bind(sku)
+        .fetch_all(ex)
+        .await?;
+    rows.iter().map(level_from).collect()
+}
+
+/// The levels of `sku`, locked for the rest of `tx` on PostgreSQL (SQLite's single
+/// writer holds the whole database already). Callers lock skus in sorted order, so two
+/// transactions never wait on each other in a cycle.
+pub async fn levels_for_update(
+    tx: &mut Tx,
+    dialect: Dialect,
+    sku: &str,
+) -> Result<Vec<Level>, sqlx::Error> {
+    // Dialect-specific: row locks exist only on PostgreSQL.
+    let sql = match dialect {
+        Dialect::Postgres => {
+            "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id FOR UPDATE"
+        }
+        Dialect::Sqlite => {
+            "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id"
+        }
+    };
+    let rows = sqlx::query(sql).bind(sku).fetch_all(&mut **tx).await?;
+    rows.iter().map(level_from).collect()
+}
+
+/// Creates the (sku, warehouse) level at zero if it does not exist.
+pub async fn ensure_level(
+    tx: &mut Tx,
+    sku: &str,
+    warehouse_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stock_levels (sku, warehouse_id, on_hand, reserved, updated_at) VALUES ($1, $2, 0, 0, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(sku)
+    .bind(warehouse_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// One change of a level, as the ledger records it.
+#[derive(Debug, Clone)]
+pub struct Movement<'a> {
+    /// The sku.
+    pub sku: &'a str,
+    /// The warehouse.
+    pub warehouse_id: &'a str,
+    /// `adjust`, `reserve`, `release`, `expire` or `commit`.
+    pub kind: &'a str,
+    /// Change of on-hand.
+    pub on_hand_delta: i64,
+    /// Change of reserved.
+    pub reserved_delta: i64,
+    /// Why.
+    pub reason: &'a str,
+    /// Who (user or client id, or `system`).
+    pub actor: &'a str,
+    /// The order or reservation it concerns.
+    pub reference: Option<&'a str>,
+}
+
+/// Applies a movement to its level if the result stays valid (on-hand and reserved not
+/// negative, reserved not over on-hand) and records it; `false` when refused.
+pub async fn apply_movement(
+    tx: &mut Tx,
+    movement: &Movement<'_>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE stock_levels SET on_hand = on_hand + $1, reserved = reserved + $2, updated_at = $3 \
+         WHERE sku = $4 AND warehouse_id = $5 AND on_hand + $1 >= 0 AND reserved + $2 >= 0 \
+         AND reserved + $2 <= on_hand + $1",
+    )
+    .bind(movement.on_hand_delta)
+    .bind(movement.reserved_delta)
+    .bind(now)
+    .bind(movement.sku)
+    .bind(movement.warehouse_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO stock_movements (id, sku, warehouse_id, kind, on_hand_delta, reserved_delta, reason, actor, reference, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(platform::ids::new_id())
+    .bind(movement.sku)
+    .bind(movement.warehouse_id)
+    .bind(movement.kind)
+    .bind(movement.on_hand_delta)
+    .bind(movement.reserved_delta)
+    .bind(movement.reason)
+    .bind(movement.actor)
+    .bind(movement.reference)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
+/// Ledger sums of a level: (on-hand, reserved) rebuilt from its movements.
+pub async fn ledger_sums<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse_id: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(on_hand_delta), 0) AS BIGINT) AS on_hand, \
+         CAST(COALESCE(SUM(reserved_delta), 0) AS BIGINT) AS reserved \
+         FROM stock_movements WHERE sku = $1 AND warehouse_id = $2",
+    )
+    .bind(sku)
+    .bind(warehouse_id)
+    .fetch_one(ex)
+    .await?;
+    Ok((row.try_get("on_hand")?, row.try_get("reserved")?))
+}
+
+/// The threshold and last low state of a sku (default threshold when unset).
+pub async fn sku_setting(
+    tx: &mut Tx,
+    sku: &str,
+    default_threshold: i64,
+) -> Result<(i64, bool), sqlx::Error> {
+    let row = sqlx::query("SELECT low_stock_threshold, is_low FROM sku_settings WHERE sku = $1")
+        .bind(sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(row) => Ok((
+            row.try_get("low_stock_threshold")?,
+            row.try_get::<i64, _>("is_low")? != 0,
+        )),
+        None => Ok((default_threshold, false)),
+    }
+}
+
+/// Stores a sku's threshold and low state.
+pub async fn save_sku_setting(
+    tx: &mut Tx,
+    sku: &str,
+    threshold: i64,
+    is_low: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sku_settings (sku, low_stock_threshold, is_low) VALUES ($1, $2, $3) \
+         ON CONFLICT (sku) DO UPDATE SET low_stock_threshold = excluded.low_stock_threshold, is_low = excluded.is_low",
+    )
+    .bind(sku)
+    .bind(threshold)
+    .bind(i64::from(is_low))
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+// SUM over BIGINT is NUMERIC on PostgreSQL; the casts keep one portable integer type.
+
+/// Totals per sku at or under their threshold: (sku, on_hand, reserved, threshold).
+pub async fn low_stock<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    default_threshold: i64,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT l.sku AS sku, CAST(SUM(l.on_hand) AS BIGINT) AS on_hand, CAST(SUM(l.reserved) AS BIGINT) AS reserved, \
+         COALESCE(MAX(s.low_stock_threshold), $1) AS threshold \
+         FROM stock_levels l LEFT JOIN sku_settings s ON s.sku = l.sku \
+         WHERE l.sku > $2 GROUP BY l.sku \
+         HAVING SUM(l.on_hand) - SUM(l.reserved) <= COALESCE(MAX(s.low_stock_threshold), $1) \
+         ORDER BY l.sku LIMIT $3",
+    )
+    .bind(default_threshold)
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("sku")?,
+                r.try_get("on_hand")?,
+                r.try_get("reserved")?,
+                r.try_get("threshold")?,
+            ))
+        })
+        .collect()
+}
+
+/// A stored reservation.
+#[derive(Debug, Clone)]
+pub struct ReservationRecord {
+    /// Id.
+    pub id: String,
+    /// The order it holds stock for.
+    pub order_id: String,
+    /// `active`, `released`, `expired`, `committed`.
+    pub status: String,
+    /// Expiry, epoch ms.
+    pub expires_at: i64,
+    /// (sku, warehouse, quantity).
+    pub lines: Vec<(String, String, i64)>,
+}
+
+/// Inserts a reservation and its lines.
+pub async fn insert_reservation(
+    tx: &mut Tx,
+    reservation: &ReservationRecord,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO reservations (id, order_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+        .bind(&reservation.id)
+        .bind(&reservation.order_id)
+        .bind(&reservation.status)
+        .bind(reservation.expires_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    for (sku, warehouse_id, quantity) in &reservation.lines {
+        sqlx::query("INSERT INTO reservation_lines (reservation_id, sku, warehouse_id, quantity) VALUES ($1, $2, $3, $4)")
+            .bind(&reservation.id)
+            .bind(sku)
+            .bind(warehouse_id)
+            .bind(quantity)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The reservation of an order, with its lines.
+pub async fn reservation_by_order(
+    tx: &mut Tx,
+    order_id: &str,
+) -> Result<Option<ReservationRecord>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT id, order_id, status, expires_at FROM reservations WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let id: String = row.try_get("id")?;
+    let lines = sqlx::query("SELECT sku, warehouse_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku, warehouse_id")
+        .bind(&id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("sku")?, r.try_get("warehouse_id")?, r.try_get("quantity")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(ReservationRecord {
+        id,
+        order_id: row.try_get("order_id")?,
+        status: row.try_get("status")?,
+        expires_at: row.try_get("expires_at")?,
+        lines,
+    }))
+}
+
+/// Moves an active reservation to `status`; `false` if it was not active.
+pub async fn close_reservation(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'active'",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Orders of up to `limit` active reservations past their expiry.
+pub async fn expired_reservations<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+        .bind(now)
+        .bind(limit)
+        .fetch_all(ex)
+        .await
+}

@@ -1,0 +1,346 @@
+//! API.md's Inventory table through the gateway, in both shapes: warehouses, stock,
+//! adjustments, all-or-nothing reservations under concurrency, expiry, the ledger, and
+//! the ordering events inventory consumes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contracts::Money;
+use contracts::ordering::{OrderCreated, OrderLine};
+use platform::bus::{RetryPolicy, Subscription};
+use platform::db::Db;
+use platform::service::ServiceKind;
+use platform::shutdown::Shutdown;
+use platform::tasks::Tasks;
+use serde_json::{Value, json};
+use viscount_tests::*;
+
+async fn warehouse(app: &TestApp, token: &str, code: &str) -> String {
+    let response = app
+        .post(
+            "/api/v1/warehouses",
+            Some(token),
+            &json!({"code": code, "name": format!("Warehouse {code}")}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "create warehouse {code}");
+    let body: Value = response.json().await.expect("json");
+    body["id"].as_str().expect("id").to_owned()
+}
+
+async fn adjust(
+    app: &TestApp,
+    token: &str,
+    sku: &str,
+    warehouse_id: &str,
+    delta: i64,
+) -> reqwest::Response {
+    app.post(
+        "/api/v1/inventory/adjust",
+        Some(token),
+        &json!({"sku": sku, "warehouse_id": warehouse_id, "delta": delta, "reason": "test stock"}),
+    )
+    .await
+}
+
+async fn stock(app: &TestApp, sku: &str) -> Value {
+    let response = app.get(&format!("/api/v1/inventory/{sku}"), None).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+async fn reserve(app: &TestApp, token: &str, order_id: &str, items: Value) -> reqwest::Response {
+    app.post(
+        "/api/v1/inventory/reserve",
+        Some(token),
+        &json!({"order_id": order_id, "items": items}),
+    )
+    .await
+}
+
+both_shapes! {
+    async fn admins_manage_warehouses_and_customers_cannot(app) {
+        let admin = app.admin().await;
+        let customer = app.user("shopper").await;
+        let id = warehouse(&app, &admin.access, "east-1").await;
+        let dup = app.post("/api/v1/warehouses", Some(&admin.access), &json!({"code": "EAST-1", "name": "Again"})).await;
+        assert_problem(dup, 409).await;
+        let bad = app.post("/api/v1/warehouses", Some(&admin.access), &json!({"code": "no spaces", "name": ""})).await;
+        assert_eq!(error_fields(&assert_problem(bad, 422).await), vec!["code", "name"]);
+        assert_problem(app.post("/api/v1/warehouses", Some(&customer.access), &json!({"code": "X", "name": "X"})).await, 403).await;
+        assert_problem(app.get("/api/v1/warehouses", Some(&customer.access)).await, 403).await;
+        let list: Value = app.get("/api/v1/warehouses", Some(&admin.access)).await.json().await.expect("json");
+        let items = list["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["id"], id.as_str());
+        assert_eq!(items[0]["code"], "EAST-1");
+    }
+
+    async fn adjustments_move_on_hand_and_refuse_going_below_zero_or_reserved(app) {
+        let admin = app.admin().await;
+        let customer = app.user("shopper").await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        let fresh = stock(&app, "SKU-NEW").await;
+        assert_eq!((fresh["on_hand"].as_i64(), fresh["available"].as_i64()), (Some(0), Some(0)), "a new sku has stock 0");
+
+        assert_problem(adjust(&app, &customer.access, "SKU-1", &w, 5).await, 403).await;
+        let level: Value = adjust(&app, &admin.access, "SKU-1", &w, 10).await.json().await.expect("json");
+        assert_eq!(level["on_hand"], 10);
+        assert_eq!(level["locations"][0]["warehouse_id"], w.as_str());
+        assert_problem(adjust(&app, &admin.access, "SKU-1", &w, -11).await, 409).await;
+        assert_problem(adjust(&app, &admin.access, "SKU-1", "no-such-warehouse", 1).await, 422).await;
+        let zero = app
+            .post("/api/v1/inventory/adjust", Some(&admin.access), &json!({"sku": "bad sku", "warehouse_id": w, "delta": 0, "reason": ""}))
+            .await;
+        assert_eq!(error_fields(&assert_problem(zero, 422).await), vec!["sku", "reason", "delta"]);
+
+        assert_eq!(reserve(&app, &admin.access, "order-1", json!([{"sku": "SKU-1", "quantity": 7}])).await.status(), 201);
+        let below = assert_problem(adjust(&app, &admin.access, "SKU-1", &w, -4).await, 409).await;
+        assert!(below["detail"].as_str().is_some_and(|d| d.contains("reserved")));
+        assert_eq!(adjust(&app, &admin.access, "SKU-1", &w, -3).await.status(), 200);
+        let now = stock(&app, "SKU-1").await;
+        assert_eq!((now["on_hand"].as_i64(), now["reserved"].as_i64(), now["available"].as_i64()), (Some(7), Some(7), Some(0)));
+    }
+
+    async fn reservations_are_all_or_nothing_across_warehouses(app) {
+        let admin = app.admin().await;
+        let customer = app.user("shopper").await;
+        let small = warehouse(&app, &admin.access, "small").await;
+        let big = warehouse(&app, &admin.access, "big").await;
+        adjust(&app, &admin.access, "A", &small, 3).await;
+        adjust(&app, &admin.access, "A", &big, 8).await;
+        adjust(&app, &admin.access, "B", &big, 1).await;
+
+        assert_problem(reserve(&app, &customer.access, "o1", json!([{"sku": "A", "quantity": 1}])).await, 403).await;
+        let short = reserve(&app, &admin.access, "o1", json!([{"sku": "A", "quantity": 10}, {"sku": "B", "quantity": 2}])).await;
+        let problem = assert_problem(short, 409).await;
+        assert_eq!(problem["short_skus"], json!(["B"]));
+        assert_eq!(stock(&app, "A").await["reserved"], 0, "nothing reserved when one line is short");
+
+        let response = reserve(&app, &admin.access, "o2", json!([{"sku": "A", "quantity": 10}, {"sku": "B", "quantity": 1}])).await;
+        assert_eq!(response.status(), 201);
+        let reservation: Value = response.json().await.expect("json");
+        assert_eq!(reservation["status"], "active");
+        let a = stock(&app, "A").await;
+        assert_eq!(a["reserved"], 10);
+        let by_warehouse: std::collections::HashMap<String, i64> = a["locations"]
+            .as_array()
+            .expect("locations")
+            .iter()
+            .map(|l| (l["warehouse_id"].as_str().unwrap_or_default().to_owned(), l["reserved"].as_i64().unwrap_or_default()))
+            .collect();
+        assert_eq!(by_warehouse.get(&big), Some(&8), "most available warehouse first");
+        assert_eq!(by_warehouse.get(&small), Some(&2));
+
+        let again = reserve(&app, &admin.access, "o2", json!([{"sku": "A", "quantity": 10}, {"sku": "B", "quantity": 1}])).await;
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.json::<Value>().await.expect("json")["id"], reservation["id"], "same order, same reservation");
+        assert_eq!(stock(&app, "A").await["reserved"], 10);
+
+        let released: Value = app.post("/api/v1/inventory/release", Some(&admin.access), &json!({"order_id": "o2"})).await.json().await.expect("json");
+        assert_eq!(released["status"], "released");
+        let a = stock(&app, "A").await;
+        assert_eq!((a["on_hand"].as_i64(), a["reserved"].as_i64()), (Some(11), Some(0)));
+        assert_problem(app.post("/api/v1/inventory/commit", Some(&admin.access), &json!({"order_id": "o2"})).await, 409).await;
+        assert_problem(app.post("/api/v1/inventory/release", Some(&admin.access), &json!({"order_id": "nope"})).await, 404).await;
+
+        assert_eq!(reserve(&app, &admin.access, "o3", json!([{"sku": "A", "quantity": 4}])).await.status(), 201);
+        let committed: Value = app.post("/api/v1/inventory/commit", Some(&admin.access), &json!({"order_id": "o3"})).await.json().await.expect("json");
+        assert_eq!(committed["status"], "committed");
+        let a = stock(&app, "A").await;
+        assert_eq!((a["on_hand"].as_i64(), a["reserved"].as_i64()), (Some(7), Some(0)), "commit takes units out of stock");
+
+        let invalid = reserve(&app, &admin.access, "o4", json!([{"sku": "A", "quantity": 0}, {"sku": "a b", "quantity": 1}])).await;
+        assert_eq!(error_fields(&assert_problem(invalid, 422).await), vec!["items[0].quantity", "items[1].sku"]);
+    }
+
+    async fn fifty_concurrent_reservations_for_ten_units_succeed_exactly_ten_times(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "HOT", &w, 10).await;
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let client = app.client.clone();
+            let url = app.url("/api/v1/inventory/reserve");
+            let token = admin.access.clone();
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"order_id": format!("race-{i}"), "items": [{"sku": "HOT", "quantity": 1}]}))
+                    .send()
+                    .await
+                    .expect("sent")
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut created = 0;
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                201 => created += 1,
+                409 => refused += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!((created, refused), (10, 40));
+        let hot = stock(&app, "HOT").await;
+        assert_eq!((hot["on_hand"].as_i64(), hot["reserved"].as_i64(), hot["available"].as_i64()), (Some(10), Some(10), Some(0)));
+    }
+
+    async fn twenty_concurrent_adjustments_keep_the_ledger_equal_to_on_hand(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "LEDGER", &w, 5).await;
+        let mut tasks = Vec::new();
+        for i in 0..20i64 {
+            let client = app.client.clone();
+            let url = app.url("/api/v1/inventory/adjust");
+            let token = admin.access.clone();
+            let w = w.clone();
+            // Alternating +3 / -2 with some removals refused when they would go negative.
+            let delta = if i % 2 == 0 { 3 } else { -4 };
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"sku": "LEDGER", "warehouse_id": w, "delta": delta, "reason": "count"}))
+                    .send()
+                    .await
+                    .expect("sent")
+                    .status()
+                    .as_u16()
+            }));
+        }
+        for task in tasks {
+            let status = task.await.expect("task");
+            assert!(status == 200 || status == 409, "status {status}");
+        }
+        let level = stock(&app, "LEDGER").await;
+        let on_hand = level["on_hand"].as_i64().expect("on_hand");
+        assert!(on_hand >= 0);
+        let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
+        let (ledger_on_hand, ledger_reserved) = inventory::store::ledger_sums(inventory.db().reader(), "LEDGER", &w).await.expect("ledger");
+        assert_eq!(ledger_on_hand, on_hand, "the ledger rebuilds the level");
+        assert_eq!(ledger_reserved, 0);
+    }
+
+    async fn a_reservation_releases_itself_when_it_expires(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "EXP", &w, 4).await;
+        let body = json!({"order_id": "expiring", "items": [{"sku": "EXP", "quantity": 3}], "ttl_seconds": 60});
+        assert_eq!(app.post("/api/v1/inventory/reserve", Some(&admin.access), &body).await.status(), 201);
+        assert_eq!(stock(&app, "EXP").await["reserved"], 3);
+        app.clock.advance(Duration::from_secs(61));
+        eventually(Duration::from_secs(10), "the reservation to expire", || async {
+            (stock(&app, "EXP").await["reserved"] == 0).then_some(())
+        })
+        .await;
+        assert_problem(app.post("/api/v1/inventory/commit", Some(&admin.access), &json!({"order_id": "expiring"})).await, 409).await;
+    }
+
+    async fn service_clients_reserve_with_a_scoped_api_key(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "API", &w, 2).await;
+        let key = |scopes: Value| {
+            let app = &app;
+            let admin = admin.access.clone();
+            async move {
+                let created: Value = app.post("/api/v1/api-keys", Some(&admin), &json!({"name": "svc", "scopes": scopes})).await.json().await.expect("json");
+                created["key"].as_str().expect("key").to_owned()
+            }
+        };
+        let writer = key(json!(["inventory:write"])).await;
+        let reader = key(json!(["reports:read"])).await;
+        let call = |k: String| {
+            app.client
+                .post(app.url("/api/v1/inventory/reserve"))
+                .header("x-api-key", k)
+                .json(&json!({"order_id": "svc-1", "items": [{"sku": "API", "quantity": 1}]}))
+                .send()
+        };
+        assert_problem(call(reader).await.expect("sent"), 403).await;
+        assert_eq!(call(writer).await.expect("sent").status(), 201);
+    }
+
+    async fn low_stock_lists_skus_at_or_under_their_threshold_and_announces_the_crossing(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "PLENTY", &w, 50).await;
+        adjust(&app, &admin.access, "SCARCE", &w, 6).await;
+        assert_eq!(reserve(&app, &admin.access, "low-1", json!([{"sku": "SCARCE", "quantity": 2}])).await.status(), 201);
+        let customer = app.user("shopper").await;
+        assert_problem(app.get("/api/v1/inventory/low-stock", Some(&customer.access)).await, 403).await;
+        let low: Value = app.get("/api/v1/inventory/low-stock", Some(&admin.access)).await.json().await.expect("json");
+        let skus: Vec<&str> = low["items"].as_array().expect("items").iter().filter_map(|i| i["sku"].as_str()).collect();
+        assert_eq!(skus, vec!["SCARCE"]);
+        assert_eq!(low["items"][0]["available"], 4);
+        assert_eq!(low["items"][0]["low_stock_threshold"], 5);
+
+        let raised = app.put("/api/v1/inventory/PLENTY/threshold", &admin.access, &json!({"low_stock_threshold": 60})).await;
+        assert_eq!(raised.status(), 200);
+        let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
+        let low_events: Vec<String> = sqlx::query_scalar("SELECT subject FROM outbox WHERE event_type = 'inventory.stock.low.v1' ORDER BY seq")
+            .fetch_all(inventory.db().reader())
+            .await
+            .expect("outbox");
+        assert_eq!(low_events, vec!["SCARCE", "PLENTY"], "one event per crossing");
+    }
+
+    async fn a_redelivered_order_created_event_reserves_once(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "EVT", &w, 10).await;
+        let platform = app.platform.as_ref().expect("platform");
+        let inventory = platform.services.inventory().expect("inventory");
+        // A stand-in for the ordering service: its own database and outbox.
+        let ordering_db = Db::connect(&app.storage().extra_database_url("test_producer"), &platform::db::Migrations { scope: "test", steps: &[] })
+            .await
+            .expect("ordering db");
+        let order = |id: &str, quantity: u32| OrderCreated {
+            order_id: id.to_owned(),
+            user_id: "u1".into(),
+            items: vec![OrderLine { sku: "EVT".into(), quantity, unit_price: Money { amount: 500, currency: "USD".into() } }],
+            total: Money { amount: 500 * i64::from(quantity), currency: "USD".into() },
+        };
+        // Stage the first order before the stand-in attaches, and apply it once by hand:
+        // the bus will deliver it again when the producer attaches.
+        let staging = Tasks::new(Shutdown::new());
+        let stand_in = platform::bus::EmbeddedBus::new();
+        let outbox = platform::bus::Bus::attach_producer(&stand_in, ServiceKind::Ordering, ordering_db.clone(), &staging)
+            .await
+            .expect("outbox");
+        let mut tx = ordering_db.begin().await.expect("begin");
+        outbox.stage(&mut tx, &order("evt-1", 3)).await.expect("stage");
+        tx.commit().await.expect("commit");
+        let subscription = Subscription {
+            consumer: "inventory".into(),
+            db: inventory.db().clone(),
+            streams: vec![ServiceKind::Ordering],
+            handler: Arc::new(inventory::events::OrderEvents { app: inventory.app().clone() }),
+            retry: RetryPolicy::default(),
+        };
+        assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, &subscription).await.expect("deliver"), 1);
+        assert_eq!(stock(&app, "EVT").await["reserved"], 3);
+
+        let live = platform.bus.attach_producer(ServiceKind::Ordering, ordering_db.clone(), &platform.tasks).await.expect("attach");
+        live.wake();
+        let mut tx = ordering_db.begin().await.expect("begin");
+        live.stage(&mut tx, &order("evt-2", 2)).await.expect("stage");
+        tx.commit().await.expect("commit");
+        live.wake();
+        eventually(Duration::from_secs(20), "the second order to be reserved", || async {
+            (stock(&app, "EVT").await["reserved"] == 5).then_some(())
+        })
+        .await;
+        let reservations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reservations")
+            .fetch_one(inventory.db().reader())
+            .await
+            .expect("count");
+        assert_eq!(reservations, 2, "the redelivered event reserved nothing more");
+        staging.stop(Duration::from_secs(1)).await;
+    }
+}
