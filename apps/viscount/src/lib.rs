@@ -2,6 +2,8 @@
 //! started, served and stopped. The CLI (`main.rs`) and the black-box tests both start
 //! the platform through here, so they run the same code.
 
+pub mod seed;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -43,6 +43,20 @@ enum Command {
         #[command(flatten)]
         target: DatabaseTarget,
     },
+    /// Load demo data (a warehouse, categories, products with stock) into the embedded
+    /// shape's databases. Running it again changes nothing. Stop `viscount up` on the
+    /// same data directory first.
+    Seed {
+        /// Create the demo catalog and its stock (the only kind of seed there is).
+        #[arg(long, required = true)]
+        demo: bool,
+        /// How many demo products.
+        #[arg(long, default_value_t = 200)]
+        products: usize,
+        /// Directory of the SQLite files [default: ./data]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -161,6 +175,33 @@ async fn main() -> anyhow::Result<()> {
                 migrate(kind, &url).await?;
                 println!("{kind}: migrated");
             }
+            Ok(())
+        }
+        Command::Seed {
+            demo: _,
+            products,
+            data_dir,
+        } => {
+            let data_dir = data_dir.unwrap_or(settings.data_dir.clone());
+            let storage = Storage::Embedded { data_dir };
+            let tasks = Tasks::new(shutdown);
+            let bus = storage.bus().await?;
+            let services = viscount::Services::build(&storage, bus, &config, &tasks, &Clock::system())
+                .await
+                .context("cannot open the databases (is `viscount up` running on this data directory? stop it first)")?;
+            let report = viscount::seed::demo(&services, products).await;
+            // Let the dispatchers deliver what the seed staged (catalog's stock flags).
+            tasks.stop(std::time::Duration::from_secs(10)).await;
+            services.close().await;
+            let report = report?;
+            println!(
+                "demo data ready: {} products ({} new), {} categories new, {} skus stocked now, warehouse {}",
+                products,
+                report.products_created,
+                report.categories_created,
+                report.skus_stocked,
+                viscount::seed::WAREHOUSE_CODE
+            );
             Ok(())
         }
         Command::Admin {

@@ -260,7 +260,7 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["--help"],
-            &["up", "serve", "migrate", "admin", "--config"],
+            &["up", "serve", "migrate", "seed", "admin", "--config"],
         ),
         (&["up", "--help"], &["--data-dir", "--listen"]),
         (
@@ -278,6 +278,7 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
             &["--data-dir", "--database-url", "--service"],
         ),
         (&["admin", "--help"], &["create"]),
+        (&["seed", "--help"], &["--demo", "--products", "--data-dir"]),
         (
             &["admin", "create", "--help"],
             &["--email", "--password", "--data-dir", "--database-url"],
@@ -623,4 +624,114 @@ async fn serve_runs_inventory_alone_verifying_callers_with_a_remote_identity() {
         .await
         .expect("sent");
     assert_eq!(forbidden.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_demo_fills_catalog_and_stock_once_and_up_serves_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().display().to_string();
+    let seed = |products: &str| {
+        run(
+            dir.path(),
+            &[
+                "seed",
+                "--demo",
+                "--products",
+                products,
+                "--data-dir",
+                &data_dir,
+            ],
+        )
+    };
+    let first = seed("40");
+    assert!(first.status.success(), "seed: {}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("40 new"),
+        "first seed creates every product: {}",
+        text(&first.stdout)
+    );
+    let second = seed("40");
+    assert!(
+        second.status.success(),
+        "seed again: {}",
+        text(&second.stderr)
+    );
+    let said = text(&second.stdout);
+    assert!(
+        said.contains("(0 new)")
+            && said.contains("0 categories new")
+            && said.contains("0 skus stocked"),
+        "a second seed changes nothing: {said}"
+    );
+
+    let mut platform = up(dir.path(), false);
+    let api = Api::new(platform.url_of("viscount is up").await);
+    let listed: Value = api
+        .get("/api/v1/products?limit=100", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let items = listed["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 40, "every seeded product is listed");
+    assert!(
+        items
+            .iter()
+            .all(|p| !p["description"].as_str().unwrap_or("").is_empty())
+    );
+
+    // DEMO-00002 has 3 units; DEMO-00001 none.
+    let stock: Value = api
+        .get("/api/v1/inventory/DEMO-00002", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stock["on_hand"], 3, "{stock}");
+    let empty: Value = api
+        .get("/api/v1/inventory/DEMO-00001", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(empty["on_hand"], 0, "{empty}");
+
+    // The catalog learned the stock flags from inventory's events.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let in_stock: Value = api
+            .get("/api/v1/products?in_stock=true&limit=100", None)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let count = in_stock["items"].as_array().map_or(0, Vec::len);
+        if count == 38 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "38 of 40 demo products are in stock, saw {count}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let found: Value = api
+        .get("/api/v1/products/search?q=lantern", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let hits = found["items"].as_array().cloned().unwrap_or_default();
+    assert!(!hits.is_empty(), "search finds demo lanterns: {found}");
+    assert!(
+        hits.iter().all(|p| p["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains("lantern")
+            || p["description"].as_str().unwrap_or("").contains("lantern")),
+        "{found}"
+    );
+    platform.kill();
 }

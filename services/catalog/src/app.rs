@@ -259,33 +259,45 @@ impl CatalogApp {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<ProductRecord>, bool), CatalogError> {
-        let index = self.index.clone();
-        let query = q.to_owned();
-        let hits = tokio::task::spawn_blocking(move || index.search(&query))
-            .await
-            .map_err(|_| SearchError::Worker)??;
-        if hits.is_empty() {
-            return Ok((Vec::new(), false));
-        }
         if let Some(category) = category {
             filter.categories = Some(self.category_and_descendants(category).await?);
         }
-        filter.ids = Some(hits.iter().map(|(id, _)| id.clone()).collect());
-        let found = store::list_products(
-            self.db.reader(),
-            &filter,
-            None,
-            crate::search::MAX_HITS as i64,
-        )
-        .await?;
-        let mut by_id: std::collections::HashMap<String, ProductRecord> =
-            found.into_iter().map(|p| (p.id.clone(), p)).collect();
-        let ranked: Vec<ProductRecord> = hits
-            .into_iter()
-            .filter_map(|(id, _)| by_id.remove(&id))
-            .collect();
-        let more = ranked.len() > offset + limit;
-        Ok((ranked.into_iter().skip(offset).take(limit).collect(), more))
+        // Filters apply in the database, after ranking. Take hits in growing batches
+        // until the filtered page is full or the index has no more, so a filter never
+        // hides a match that ranks below the first batch.
+        let wanted = offset + limit + 1;
+        let mut batch = crate::search::FIRST_HITS.max(wanted);
+        loop {
+            let index = self.index.clone();
+            let query = q.to_owned();
+            let hits = tokio::task::spawn_blocking(move || index.search(&query, batch))
+                .await
+                .map_err(|_| SearchError::Worker)??;
+            if hits.is_empty() {
+                return Ok((Vec::new(), false));
+            }
+            // The last round is bounded by how many ids one SQL statement may bind.
+            let exhausted = hits.len() < batch || batch >= crate::search::MOST_HITS;
+            filter.ids = Some(hits.iter().map(|(id, _)| id.clone()).collect());
+            let found = store::list_products(
+                self.db.reader(),
+                &filter,
+                None,
+                i64::try_from(hits.len()).unwrap_or(i64::MAX),
+            )
+            .await?;
+            if found.len() >= wanted || exhausted {
+                let mut by_id: std::collections::HashMap<String, ProductRecord> =
+                    found.into_iter().map(|p| (p.id.clone(), p)).collect();
+                let ranked: Vec<ProductRecord> = hits
+                    .into_iter()
+                    .filter_map(|(id, _)| by_id.remove(&id))
+                    .collect();
+                let more = ranked.len() > offset + limit;
+                return Ok((ranked.into_iter().skip(offset).take(limit).collect(), more));
+            }
+            batch = batch.saturating_mul(4).min(crate::search::MOST_HITS);
+        }
     }
 
     async fn category_and_descendants(&self, category: &str) -> Result<Vec<String>, CatalogError> {

@@ -7,7 +7,10 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use platform::auth::{Authenticator, Principal};
-use platform::http::{Fields, Json, List, PageQuery, Problem, Query, encode_cursor, no_content};
+use platform::http::{
+    Fields, Json, List, PageQuery, Problem, Query, created, encode_cursor, no_content,
+    with_location,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{CatalogApp, CatalogError, ProductInput};
@@ -27,6 +30,7 @@ pub fn router(app: CatalogApp, authenticator: Authenticator) -> Router {
             "/api/v1/categories",
             get(list_categories).post(create_category),
         )
+        .route("/api/v1/categories/{id}", get(get_category))
         .with_state(app)
         .layer(from_fn_with_state(
             authenticator,
@@ -167,11 +171,10 @@ async fn create_product(
     };
     let product = app.create(sku, input).await?;
     let location = format!("/api/v1/products/{}", product.id);
-    let mut response = product_response(StatusCode::CREATED, product);
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(with_location(
+        product_response(StatusCode::CREATED, product),
+        &location,
+    ))
 }
 
 #[tracing::instrument(skip_all)]
@@ -366,11 +369,23 @@ async fn create_category(
             }
             other => other.into(),
         })?;
-    let mut response = (StatusCode::CREATED, Json(&category)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/api/v1/categories/{}", category.id)) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(created(
+        &format!("/api/v1/categories/{}", category.id),
+        &category,
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+async fn get_category(
+    State(app): State<CatalogApp>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Category>> {
+    app.categories()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("category"))
 }
 
 #[tracing::instrument(skip_all)]

@@ -20,8 +20,11 @@ use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, Ter
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
-/// How many hits a search considers before filters apply.
-pub const MAX_HITS: usize = 500;
+/// How many hits a search takes from the index at first; when filters leave too few of
+/// them, the search asks for more (see `CatalogApp::search`).
+pub const FIRST_HITS: usize = 500;
+/// The most hits one search considers (each becomes a bound id in one SQL statement).
+pub const MOST_HITS: usize = 16_000;
 
 /// Why the index failed.
 #[derive(Debug, thiserror::Error)]
@@ -180,8 +183,8 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Product ids matching `query`, best first, with their scores.
-    pub fn search(&self, query: &str) -> Result<Vec<(String, f32)>, SearchError> {
+    /// The best `limit` product ids matching `query`, best first, with their scores.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<(String, f32)>, SearchError> {
         let f = self.fields;
         let mut analyzer = self.index.tokenizer_for_field(f.name)?;
         let mut words = Vec::new();
@@ -228,7 +231,7 @@ impl SearchIndex {
             .collect();
         let query = BooleanQuery::new(per_word);
         let searcher = self.reader.searcher();
-        let hits = searcher.search(&query, &TopDocs::with_limit(MAX_HITS).order_by_score())?;
+        let hits = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let mut results = Vec::with_capacity(hits.len());
         for (score, address) in hits {
             let document: TantivyDocument = searcher.doc(address)?;
@@ -281,25 +284,25 @@ mod tests {
             .expect("apply");
         let ids = |hits: Vec<(String, f32)>| hits.into_iter().map(|h| h.0).collect::<Vec<_>>();
         assert_eq!(
-            ids(index.search("lantern").expect("search")),
+            ids(index.search("lantern", FIRST_HITS).expect("search")),
             vec!["in-name", "in-description"]
         );
         assert_eq!(
-            ids(index.search("lantren").expect("search")),
+            ids(index.search("lantren", FIRST_HITS).expect("search")),
             vec!["in-name", "in-description"],
             "transposition"
         );
         assert_eq!(
-            ids(index.search("lanterm").expect("search"))[0],
+            ids(index.search("lanterm", FIRST_HITS).expect("search"))[0],
             "in-name",
             "substitution"
         );
         assert_eq!(
-            ids(index.search("green bag").expect("search")),
+            ids(index.search("green bag", FIRST_HITS).expect("search")),
             vec!["in-description"],
             "every word must match"
         );
-        assert!(index.search("zzz").expect("search").is_empty());
+        assert!(index.search("zzz", FIRST_HITS).expect("search").is_empty());
         assert_eq!(index.marker().as_deref(), Some("3"));
 
         index
@@ -307,7 +310,7 @@ mod tests {
             .await
             .expect("delete");
         assert_eq!(
-            ids(index.search("lantern").expect("search")),
+            ids(index.search("lantern", FIRST_HITS).expect("search")),
             vec!["in-description"]
         );
     }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use platform::auth::remote::Introspection;
 use platform::auth::{Authenticator, Principal, ROLE_CUSTOMER};
-use platform::http::{Fields, Form, Json, List, PageQuery, Problem, Query, no_content};
+use platform::http::{Fields, Form, Json, List, PageQuery, Problem, Query, created, no_content};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{IdentityApp, IdentityError, TokenPair};
@@ -143,14 +143,6 @@ impl From<UserRecord> for UserView {
     }
 }
 
-fn created<T: Serialize>(location: String, body: T) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
 fn tokens(pair: TokenPair) -> Response {
     (
         [
@@ -187,7 +179,7 @@ async fn register(
         .register(email, password, name, &[ROLE_CUSTOMER])
         .await?;
     Ok(created(
-        format!("/api/v1/users/{}", user.id),
+        &format!("/api/v1/users/{}", user.id),
         UserView::from(user),
     ))
 }
@@ -458,7 +450,7 @@ async fn create_api_key(
     let created_key = s.app.create_api_key(&caller, name, scopes).await?;
     let location = format!("/api/v1/api-keys/{}", created_key.record.id);
     let mut response = created(
-        location,
+        &location,
         ApiKeyView::new(created_key.record, Some(created_key.key)),
     );
     response

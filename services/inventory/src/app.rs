@@ -131,6 +131,21 @@ impl InventoryApp {
         Ok(warehouse)
     }
 
+    /// A warehouse by id or code.
+    pub async fn warehouse(&self, id_or_code: &str) -> Result<Warehouse, InventoryError> {
+        store::warehouse(self.db.reader(), id_or_code)
+            .await?
+            .ok_or(InventoryError::UnknownWarehouse)
+    }
+
+    /// An order's reservation, whatever its status.
+    pub async fn reservation(&self, order_id: &str) -> Result<ReservationRecord, InventoryError> {
+        let mut tx = self.db.begin().await?;
+        let found = store::reservation_by_order(&mut tx, order_id).await?;
+        tx.rollback().await?;
+        found.ok_or(InventoryError::NoReservation)
+    }
+
     /// A sku's stock now (zero everywhere for a sku never adjusted).
     pub async fn stock(&self, sku: &Sku) -> Result<StockView, InventoryError> {
         Ok(StockView::new(
@@ -223,9 +238,23 @@ impl InventoryApp {
         ttl_secs: i64,
     ) -> Result<ReservationRecord, InventoryError> {
         let mut tx = self.db.begin().await?;
-        let result = self
+        let result = match self
             .reserve_in(&mut tx, actor, order_id, items, ttl_secs)
-            .await?;
+            .await
+        {
+            Ok(result) => result,
+            // A concurrent call for the same order won the race to insert it (PostgreSQL
+            // checks the unique order id at insert, after this call's own lookup); its
+            // reservation is the answer, as for any repeated call.
+            Err(err) if is_unique_violation(&err) => {
+                tx.rollback().await?;
+                let mut tx = self.db.begin().await?;
+                let existing = store::reservation_by_order(&mut tx, order_id).await?;
+                tx.rollback().await?;
+                return existing.ok_or(InventoryError::NoReservation);
+            }
+            Err(err) => return Err(err.into()),
+        };
         tx.commit().await?;
         self.outbox.wake();
         result
@@ -450,20 +479,29 @@ impl InventoryApp {
             store::expired_reservations(self.db.reader(), self.clock.now_millis(), 100).await?;
         let mut expired = 0;
         for order_id in due {
-            let mut tx = self.db.begin().await?;
-            if self
-                .close_in(&mut tx, "system", &order_id, ReservationStatus::Expired)
-                .await?
-                .is_ok()
-            {
-                expired += 1;
+            // One reservation that cannot be expired must not hold back the others.
+            match self.expire_one(&order_id).await {
+                Ok(true) => expired += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(order_id = %order_id, error = %err, "cannot expire reservation")
+                }
             }
-            tx.commit().await?;
         }
         if expired > 0 {
             self.outbox.wake();
         }
         Ok(expired)
+    }
+
+    async fn expire_one(&self, order_id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.db.begin().await?;
+        let closed = self
+            .close_in(&mut tx, "system", order_id, ReservationStatus::Expired)
+            .await?
+            .is_ok();
+        tx.commit().await?;
+        Ok(closed)
     }
 
     /// After any change of a sku: announce its totals, and a low-stock crossing.

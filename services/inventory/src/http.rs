@@ -3,12 +3,11 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use platform::auth::{Authenticator, Principal};
-use platform::http::{Fields, Json, List, PageQuery, Problem, Query};
+use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{InventoryApp, InventoryError, StockView};
@@ -26,12 +25,17 @@ pub fn router(app: InventoryApp, authenticator: Authenticator) -> Router {
         .route("/api/v1/inventory/reserve", post(reserve))
         .route("/api/v1/inventory/release", post(release))
         .route("/api/v1/inventory/commit", post(commit))
+        .route(
+            "/api/v1/inventory/reservations/{order_id}",
+            get(get_reservation),
+        )
         .route("/api/v1/inventory/{sku}", get(stock))
         .route("/api/v1/inventory/{sku}/threshold", put(set_threshold))
         .route(
             "/api/v1/warehouses",
             get(list_warehouses).post(create_warehouse),
         )
+        .route("/api/v1/warehouses/{id}", get(get_warehouse))
         .with_state(app)
         .layer(from_fn_with_state(
             authenticator,
@@ -255,18 +259,20 @@ async fn reserve(
         return Err(fields.into_problem());
     };
     let reservation = app.reserve(&caller.subject, order, &items, ttl).await?;
-    let mut response = (
-        StatusCode::CREATED,
-        Json(ReservationView::from(reservation)),
-    )
-        .into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!(
-        "/api/v1/inventory/reservations/{}",
-        body.order_id.trim()
-    )) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(
+        &format!("/api/v1/inventory/reservations/{order}"),
+        ReservationView::from(reservation),
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+async fn get_reservation(
+    State(app): State<InventoryApp>,
+    caller: Principal,
+    Path(order): Path<String>,
+) -> ApiResult<Json<ReservationView>> {
+    caller.require_scope(SCOPE_WRITE)?;
+    Ok(Json(app.reservation(order_id(&order)?).await?.into()))
 }
 
 #[tracing::instrument(skip_all)]
@@ -360,11 +366,24 @@ async fn create_warehouse(
         return Err(fields.into_problem());
     };
     let warehouse = app.create_warehouse(code, name).await?;
-    let mut response = (StatusCode::CREATED, Json(&warehouse)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/warehouses/{}", warehouse.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
+    Ok(created(
+        &format!("/api/v1/warehouses/{}", warehouse.id),
+        &warehouse,
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+async fn get_warehouse(
+    State(app): State<InventoryApp>,
+    caller: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Warehouse>> {
+    caller.require_admin()?;
+    match app.warehouse(&id).await {
+        Ok(warehouse) => Ok(Json(warehouse)),
+        Err(InventoryError::UnknownWarehouse) => Err(Problem::not_found("warehouse")),
+        Err(err) => Err(err.into()),
     }
-    Ok(response)
 }
 
 #[tracing::instrument(skip_all)]

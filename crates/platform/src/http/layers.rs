@@ -190,6 +190,22 @@ async fn framework_errors_as_problems(request: Request, next: Next) -> Response 
     problem
 }
 
+/// `201 Created` with `body` and a `Location` header naming where it can be read.
+pub fn created<T: serde::Serialize>(location: &str, body: T) -> Response {
+    with_location(
+        (StatusCode::CREATED, axum::Json(body)).into_response(),
+        location,
+    )
+}
+
+/// `response` with a `Location` header (left out if `location` is not a valid header).
+pub fn with_location(mut response: Response, location: &str) -> Response {
+    if let Ok(value) = header::HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// A response with an empty body and the given status (used by 204 handlers).
 pub fn no_content() -> Response {
     (StatusCode::NO_CONTENT, Body::empty()).into_response()

@@ -11,7 +11,10 @@ pub mod server;
 
 pub use extract::{Form, Json, MAX_BODY_BYTES, Query};
 pub use health::{HealthCheck, HealthReport, Readiness};
-pub use layers::{RouteLabel, common_layers, no_content, standalone_app, with_common_layers};
+pub use layers::{
+    RouteLabel, common_layers, created, no_content, standalone_app, with_common_layers,
+    with_location,
+};
 pub use pagination::{List, Page, PageQuery, encode_cursor};
 pub use problem::{FieldError, Fields, Problem};
 pub use server::serve;
