@@ -91,6 +91,7 @@ impl Rig {
                 base_delay: Duration::from_millis(10),
                 max_delay: Duration::from_millis(50),
             },
+            outbox: None,
         }
     }
 

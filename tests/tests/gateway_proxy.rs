@@ -49,7 +49,7 @@ impl Proxied {
             &ConfigSource::default(),
             &tasks,
             &Clock::system(),
-            None,
+            &viscount::Peers::default(),
         )
         .await
         .expect("identity builds")

@@ -305,9 +305,10 @@ both_shapes! {
             user_id: "u1".into(),
             items: vec![OrderLine { sku: "EVT".into(), quantity, unit_price: Money { amount: 500, currency: "USD".into() } }],
             total: Money { amount: 500 * i64::from(quantity), currency: "USD".into() },
+            payment_id: None,
         };
-        // Stage the first order before the stand-in attaches, and apply it once by hand:
-        // the bus will deliver it again when the producer attaches.
+        // Stage the first order in the stand-in's outbox and deliver it by hand, twice:
+        // the second delivery is a redelivery of the same event id.
         let staging = Tasks::new(Shutdown::new());
         let stand_in = platform::bus::EmbeddedBus::new();
         let outbox = platform::bus::Bus::attach_producer(&stand_in, ServiceKind::Ordering, ordering_db.clone(), &staging)
@@ -322,13 +323,17 @@ both_shapes! {
             streams: vec![ServiceKind::Ordering],
             handler: Arc::new(inventory::events::OrderEvents { app: inventory.app().clone() }),
             retry: RetryPolicy::default(),
+            outbox: None,
         };
         assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, &subscription).await.expect("deliver"), 1);
         assert_eq!(stock(&app, "EVT").await["reserved"], 3);
+        assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, &subscription).await.expect("redeliver"), 0, "a redelivery applies nothing");
+        assert_eq!(stock(&app, "EVT").await["reserved"], 3);
 
-        let live = platform.bus.attach_producer(ServiceKind::Ordering, ordering_db.clone(), &platform.tasks).await.expect("attach");
-        live.wake();
-        let mut tx = ordering_db.begin().await.expect("begin");
+        // The live bus delivers what the real ordering service stages.
+        let ordering = platform.services.ordering().expect("ordering");
+        let live = platform.bus.attach_producer(ServiceKind::Ordering, ordering.db().clone(), &platform.tasks).await.expect("attach");
+        let mut tx = ordering.db().begin().await.expect("begin");
         live.stage(&mut tx, &order("evt-2", 2)).await.expect("stage");
         tx.commit().await.expect("commit");
         live.wake();

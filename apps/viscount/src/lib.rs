@@ -2,6 +2,7 @@
 //! started, served and stopped. The CLI (`main.rs`) and the black-box tests both start
 //! the platform through here, so they run the same code.
 
+pub mod bench;
 pub mod seed;
 
 use std::net::SocketAddr;
@@ -116,12 +117,25 @@ pub enum ServiceHandle {
     Catalog(catalog::Catalog),
     /// Inventory.
     Inventory(inventory::Inventory),
+    /// Payments.
+    Payments(payments::Payments),
+    /// Ordering.
+    Ordering(ordering::Ordering),
+}
+
+/// What a service needs of the services it calls.
+#[derive(Clone, Default)]
+pub struct Peers {
+    /// Verifies callers' tokens and API keys (identity's, in this process or remote).
+    pub authenticator: Option<platform::auth::Authenticator>,
+    /// The payments API (ordering calls it while placing and refunding orders).
+    pub payments: Option<platform::client::ServiceClient>,
 }
 
 impl ServiceHandle {
-    /// Builds `kind` on the database at `database_url`; `None` for the gateway and for
-    /// services not built yet. Services other than identity verify callers with
-    /// `authenticator` (identity's, when it runs in the same process).
+    /// Builds `kind` on the database at `database_url`; `None` for the gateway. Services
+    /// other than identity verify callers with `peers.authenticator` (identity's, when it
+    /// runs in the same process); ordering calls `peers.payments`.
     pub async fn build(
         kind: ServiceKind,
         database_url: &str,
@@ -129,8 +143,9 @@ impl ServiceHandle {
         config: &ConfigSource,
         tasks: &Tasks,
         clock: &Clock,
-        authenticator: Option<&platform::auth::Authenticator>,
+        peers: &Peers,
     ) -> anyhow::Result<Option<Self>> {
+        let authenticator = peers.authenticator.as_ref();
         Ok(match kind {
             ServiceKind::Identity => {
                 let identity_config: IdentityConfig = config.section(kind.as_str())?;
@@ -170,7 +185,44 @@ impl ServiceHandle {
                 .context("inventory failed to start")?;
                 Some(Self::Inventory(inventory))
             }
-            ServiceKind::Ordering | ServiceKind::Gateway => None,
+            ServiceKind::Payments => {
+                let authenticator =
+                    authenticator.context("payments needs identity's authenticator")?;
+                let payments_config: payments::PaymentsConfig = config.section(kind.as_str())?;
+                let payments = payments::Payments::build(
+                    payments_config,
+                    database_url,
+                    bus,
+                    authenticator.clone(),
+                    tasks,
+                    clock.clone(),
+                )
+                .await
+                .context("payments failed to start")?;
+                Some(Self::Payments(payments))
+            }
+            ServiceKind::Ordering => {
+                let authenticator =
+                    authenticator.context("ordering needs identity's authenticator")?;
+                let payments = peers
+                    .payments
+                    .clone()
+                    .context("ordering needs the payments service")?;
+                let ordering_config: ordering::OrderingConfig = config.section(kind.as_str())?;
+                let ordering = ordering::Ordering::build(
+                    ordering_config,
+                    database_url,
+                    bus,
+                    authenticator.clone(),
+                    payments,
+                    tasks,
+                    clock.clone(),
+                )
+                .await
+                .context("ordering failed to start")?;
+                Some(Self::Ordering(ordering))
+            }
+            ServiceKind::Gateway => None,
         })
     }
 
@@ -190,6 +242,14 @@ impl ServiceHandle {
                 router: inventory.router(),
                 readiness: inventory.readiness(),
             },
+            Self::Payments(payments) => Backend::InProcess {
+                router: payments.router(),
+                readiness: payments.readiness(),
+            },
+            Self::Ordering(ordering) => Backend::InProcess {
+                router: ordering.router(),
+                readiness: ordering.readiness(),
+            },
         }
     }
 
@@ -199,6 +259,8 @@ impl ServiceHandle {
             Self::Identity(identity) => identity.db().close().await,
             Self::Catalog(catalog) => catalog.db().close().await,
             Self::Inventory(inventory) => inventory.db().close().await,
+            Self::Payments(payments) => payments.db().close().await,
+            Self::Ordering(ordering) => ordering.db().close().await,
         }
     }
 }
@@ -219,22 +281,23 @@ impl Services {
         clock: &Clock,
     ) -> anyhow::Result<Self> {
         let mut built: Vec<(ServiceKind, ServiceHandle)> = Vec::new();
-        // Identity starts first: the others verify callers with its keys.
-        let mut authenticator = None;
+        // Services start in `ServiceKind::all` order: identity first (the others verify
+        // callers with its keys), payments before ordering (which calls it in-process).
+        let mut peers = Peers::default();
         for kind in ServiceKind::backends() {
             let url = storage.database_url(kind);
-            let service = ServiceHandle::build(
-                kind,
-                &url,
-                bus.clone(),
-                config,
-                tasks,
-                clock,
-                authenticator.as_ref(),
-            )
-            .await?;
-            if let Some(ServiceHandle::Identity(identity)) = &service {
-                authenticator = Some(identity.authenticator());
+            let service =
+                ServiceHandle::build(kind, &url, bus.clone(), config, tasks, clock, &peers).await?;
+            match &service {
+                Some(ServiceHandle::Identity(identity)) => {
+                    peers.authenticator = Some(identity.authenticator());
+                }
+                Some(ServiceHandle::Payments(payments)) => {
+                    peers.payments = Some(platform::client::ServiceClient::in_process(
+                        payments.router(),
+                    ));
+                }
+                _ => {}
             }
             if let Some(service) = service {
                 built.push((kind, service));
@@ -271,6 +334,22 @@ impl Services {
     pub fn inventory(&self) -> Option<&inventory::Inventory> {
         self.built.iter().find_map(|(_, s)| match s {
             ServiceHandle::Inventory(inventory) => Some(inventory),
+            _ => None,
+        })
+    }
+
+    /// The payments service.
+    pub fn payments(&self) -> Option<&payments::Payments> {
+        self.built.iter().find_map(|(_, s)| match s {
+            ServiceHandle::Payments(payments) => Some(payments),
+            _ => None,
+        })
+    }
+
+    /// The ordering service.
+    pub fn ordering(&self) -> Option<&ordering::Ordering> {
+        self.built.iter().find_map(|(_, s)| match s {
+            ServiceHandle::Ordering(ordering) => Some(ordering),
             _ => None,
         })
     }

@@ -62,11 +62,23 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Load generators that drive the public API like shoppers do.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Virtual customers browse, search, fill carts and check out; reports settled
+    /// checkouts per second, step latencies and errors.
+    Checkout(viscount::bench::CheckoutArgs),
 }
 
 #[derive(Args)]
 struct ServeArgs {
-    /// The service: identity, catalog, inventory or gateway.
+    /// The service: identity, catalog, inventory, payments, ordering or gateway.
     service: ServiceKind,
     /// Database (postgres://... or sqlite://...); defaults to a SQLite file in --data-dir.
     #[arg(long, env = "VISCOUNT_DATABASE_URL")]
@@ -84,6 +96,13 @@ struct ServeArgs {
     /// Directory for SQLite files when no --database-url is given.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where payments runs, for ordering.
+    #[arg(
+        long,
+        env = "VISCOUNT_PAYMENTS_URL",
+        default_value = "http://127.0.0.1:8088"
+    )]
+    payments_url: String,
     /// Where identity runs, for services that verify tokens and API keys with it.
     #[arg(
         long,
@@ -228,6 +247,9 @@ async fn main() -> anyhow::Result<()> {
             println!("admin {email} is ready");
             Ok(())
         }
+        Command::Bench {
+            command: BenchCommand::Checkout(args),
+        } => viscount::bench::checkout(args, shutdown).await,
     }
 }
 
@@ -253,7 +275,9 @@ async fn migrate(kind: ServiceKind, url: &str) -> anyhow::Result<()> {
         ServiceKind::Identity => identity::MIGRATIONS,
         ServiceKind::Catalog => catalog::MIGRATIONS,
         ServiceKind::Inventory => inventory::MIGRATIONS,
-        ServiceKind::Ordering | ServiceKind::Gateway => return Ok(()),
+        ServiceKind::Payments => payments::MIGRATIONS,
+        ServiceKind::Ordering => ordering::MIGRATIONS,
+        ServiceKind::Gateway => return Ok(()),
     };
     let db = platform::db::Db::connect(url, &migrations).await?;
     db.close().await;
@@ -318,6 +342,13 @@ async fn serve(
                 Clock::system(),
             )
             .with_api_keys(remote);
+            let peers = viscount::Peers {
+                authenticator: Some(authenticator),
+                payments: Some(platform::client::ServiceClient::remote(
+                    &args.payments_url,
+                    platform::client::http_client(),
+                )),
+            };
             let service = viscount::ServiceHandle::build(
                 kind,
                 &database_url,
@@ -325,7 +356,7 @@ async fn serve(
                 &config,
                 &tasks,
                 &Clock::system(),
-                Some(&authenticator),
+                &peers,
             )
             .await?
             .with_context(|| format!("{kind} cannot run alone"))?;

@@ -260,7 +260,9 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["--help"],
-            &["up", "serve", "migrate", "seed", "admin", "--config"],
+            &[
+                "up", "serve", "migrate", "seed", "admin", "bench", "--config",
+            ],
         ),
         (&["up", "--help"], &["--data-dir", "--listen"]),
         (
@@ -278,6 +280,10 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
             &["--data-dir", "--database-url", "--service"],
         ),
         (&["admin", "--help"], &["create"]),
+        (
+            &["bench", "checkout", "--help"],
+            &["--target", "--customers", "--duration", "--seed", "--json"],
+        ),
         (&["seed", "--help"], &["--demo", "--products", "--data-dir"]),
         (
             &["admin", "create", "--help"],
@@ -734,4 +740,181 @@ async fn seed_demo_fills_catalog_and_stock_once_and_up_serves_it() {
         "{found}"
     );
     platform.kill();
+}
+
+impl Api {
+    async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Value {
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{what}: {status} {body}");
+        body
+    }
+
+    async fn post_json(&self, path: &str, token: &str, body: &Value) -> Value {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+            path,
+        )
+        .await
+    }
+
+    async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.send(self.client.get(self.url(path)).bearer_auth(token), path)
+            .await
+    }
+}
+
+/// Checkouts in flight when the process is killed with SIGKILL all settle after a
+/// restart, and money and stock agree: nothing reserved is left hanging, what was
+/// received is on hand or sold, and every payment's totals equal its ledger with at
+/// most one capture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkouts_interrupted_by_a_kill_dash_nine_settle_after_a_restart() {
+    const RECEIVED: i64 = 12;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut first = up(dir.path(), true);
+    let api = Api::new(first.url_of("viscount is up").await);
+    let admin = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    api.post_json(
+        "/api/v1/products",
+        &admin,
+        &json!({"sku": "CRASH-1", "name": "Crash kettle", "description": "survives",
+                "price": {"amount": 700, "currency": "USD"}}),
+    )
+    .await;
+    api.post_json(
+        "/api/v1/warehouses",
+        &admin,
+        &json!({"code": "MAIN", "name": "Main"}),
+    )
+    .await;
+    api.post_json(
+        "/api/v1/inventory/adjust",
+        &admin,
+        &json!({"sku": "CRASH-1", "warehouse_id": "MAIN", "delta": RECEIVED, "reason": "received"}),
+    )
+    .await;
+    let cart = api.post_json("/api/v1/carts", &admin, &json!({})).await;
+    let probe = format!("/api/v1/carts/{}/items", cart["id"].as_str().expect("cart"));
+    let deadline = Instant::now() + STARTUP;
+    while api
+        .client
+        .put(api.url(&probe))
+        .bearer_auth(&admin)
+        .json(&json!({"sku": "CRASH-1", "quantity": 1}))
+        .send()
+        .await
+        .expect("sent")
+        .status()
+        != 200
+    {
+        assert!(Instant::now() < deadline, "ordering learns the price");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Sixteen buyers for twelve units, not waiting for the saga; kill mid-flight.
+    let mut buyers = Vec::new();
+    for i in 0..16 {
+        let email = format!("crash{i}@example.com");
+        api.register(&email).await;
+        buyers.push(api.login(&email, PASSWORD).await);
+    }
+    let placed = futures_util::future::join_all(buyers.iter().map(|token| {
+        let api = &api;
+        async move {
+            let response = api
+                .client
+                .post(api.url("/api/v1/orders"))
+                .bearer_auth(token)
+                .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+                .json(&json!({"items": [{"sku": "CRASH-1", "quantity": 1}],
+                    "shipping_address": {"name": "A", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"},
+                    "payment": {"method": "card", "card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}}))
+                .send()
+                .await
+                .expect("order sent");
+            assert_eq!(response.status(), 202, "accepted, not waited for");
+            let order: Value = response.json().await.expect("json");
+            (order["id"].as_str().expect("id").to_owned(), token.clone())
+        }
+    }))
+    .await;
+    first.kill();
+
+    let mut second = up(dir.path(), true);
+    let api = Api::new(second.url_of("viscount is up").await);
+    let admin = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut confirmed = 0;
+    let deadline = Instant::now() + STARTUP;
+    for (id, _) in &placed {
+        loop {
+            let order = api.get_json(&format!("/api/v1/orders/{id}"), &admin).await;
+            match order["status"].as_str() {
+                Some("confirmed") => {
+                    confirmed += 1;
+                    break;
+                }
+                Some("cancelled") => break,
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "order {id} settles: {order}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(confirmed, 12, "every unit sold once, no more");
+
+    // Stock: nothing left reserved, and received = on hand + sold.
+    loop {
+        let stock = api.get_json("/api/v1/inventory/CRASH-1", &admin).await;
+        if stock["reserved"] == 0 && stock["on_hand"] == RECEIVED - confirmed {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stock settles: {stock}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Money: every payment's totals match its ledger, one capture at most.
+    for (id, _) in &placed {
+        let order = api.get_json(&format!("/api/v1/orders/{id}"), &admin).await;
+        let payment_id = order["payment_id"].as_str().expect("payment");
+        loop {
+            let payment = api
+                .get_json(&format!("/api/v1/payments/{payment_id}"), &admin)
+                .await;
+            let ledger = api
+                .get_json(
+                    &format!("/api/v1/transactions?payment_id={payment_id}&limit=100"),
+                    &admin,
+                )
+                .await;
+            let rows = ledger["items"].as_array().cloned().unwrap_or_default();
+            let sum = |kind: &str| -> i64 {
+                rows.iter()
+                    .filter(|r| r["kind"] == kind)
+                    .filter_map(|r| r["amount"]["amount"].as_i64())
+                    .sum()
+            };
+            let captures = rows.iter().filter(|r| r["kind"] == "capture").count();
+            assert!(captures <= 1, "at most one capture: {ledger}");
+            let settled = if order["status"] == "confirmed" {
+                payment["status"] == "captured"
+            } else {
+                payment["captured"]["amount"] == 0
+            };
+            if settled {
+                assert_eq!(payment["captured"]["amount"].as_i64(), Some(sum("capture")));
+                assert_eq!(payment["refunded"]["amount"].as_i64(), Some(sum("refund")));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "payment of {id} settles: {payment}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    second.kill();
 }

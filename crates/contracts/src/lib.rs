@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod identity;
 pub mod inventory;
 pub mod ordering;
+pub mod payments;
 pub mod types;
 
 pub use types::{Money, Sku};

@@ -15,9 +15,10 @@ pub enum ServiceKind {
     Catalog,
     /// Warehouses, stock, reservations.
     Inventory,
-    /// Carts, orders, the checkout saga (its events are consumed already; the service
-    /// itself is not built yet).
+    /// Carts, orders, the checkout saga.
     Ordering,
+    /// Payments, refunds, the transaction ledger, saved cards.
+    Payments,
 }
 
 impl ServiceKind {
@@ -27,6 +28,7 @@ impl ServiceKind {
             ServiceKind::Identity,
             ServiceKind::Catalog,
             ServiceKind::Inventory,
+            ServiceKind::Payments,
             ServiceKind::Ordering,
             ServiceKind::Gateway,
         ]
@@ -48,6 +50,7 @@ impl ServiceKind {
             ServiceKind::Catalog => "catalog",
             ServiceKind::Inventory => "inventory",
             ServiceKind::Ordering => "ordering",
+            ServiceKind::Payments => "payments",
         }
     }
 
@@ -59,6 +62,7 @@ impl ServiceKind {
             ServiceKind::Catalog => 8082,
             ServiceKind::Inventory => 8083,
             ServiceKind::Ordering => 8084,
+            ServiceKind::Payments => 8088,
         }
     }
 }

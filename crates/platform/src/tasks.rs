@@ -39,6 +39,28 @@ impl Tasks {
         self.tracker.spawn(task);
     }
 
+    /// Runs `work` every `interval` until shutdown (a sweeper). Its failures are logged
+    /// as `what` and the next round runs as usual.
+    pub fn every<F, Fut, E>(&self, what: &'static str, interval: Duration, mut work: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<usize, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let shutdown = self.shutdown.clone();
+        self.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+                if let Err(err) = work().await {
+                    tracing::warn!(error = %err, "{what} failed");
+                }
+            }
+        });
+    }
+
     /// Signals shutdown and waits up to `grace` for every task to return.
     pub async fn stop(&self, grace: Duration) {
         self.shutdown.cancel();

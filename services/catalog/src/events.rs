@@ -24,4 +24,8 @@ impl EventHandler for StockEvents {
         }
         Ok(())
     }
+
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == <StockUpdated as contracts::Event>::TYPE
+    }
 }

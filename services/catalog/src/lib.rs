@@ -87,6 +87,7 @@ impl Catalog {
                 streams: vec![ServiceKind::Inventory],
                 handler: Arc::new(events::StockEvents { clock }),
                 retry: RetryPolicy::default(),
+                outbox: Some(app.outbox.clone()),
             },
             tasks,
         )

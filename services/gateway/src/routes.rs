@@ -17,7 +17,13 @@ use tower::ServiceExt;
 /// Path prefixes owned by `kind`; each prefix and everything under it goes there.
 pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
     match kind {
-        ServiceKind::Gateway | ServiceKind::Ordering => &[],
+        ServiceKind::Gateway => &[],
+        ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders"],
+        ServiceKind::Payments => &[
+            "/api/v1/payments",
+            "/api/v1/payment-methods",
+            "/api/v1/transactions",
+        ],
         ServiceKind::Catalog => &["/api/v1/products", "/api/v1/categories"],
         ServiceKind::Inventory => &["/api/v1/inventory", "/api/v1/warehouses"],
         ServiceKind::Identity => &[

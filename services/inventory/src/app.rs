@@ -414,22 +414,27 @@ impl InventoryApp {
             return Ok(Err(InventoryError::ReservationClosed(reservation.status)));
         }
         let now = self.clock.now_millis();
-        if !store::close_reservation(tx, &reservation.id, status.as_str(), now).await? {
+        if !store::close_reservation(tx, &reservation.id, current.as_str(), status.as_str(), now)
+            .await?
+        {
             return Ok(Err(InventoryError::ReservationClosed(reservation.status)));
         }
-        let (kind, commits) = match status {
-            ReservationStatus::Committed => ("commit", true),
-            ReservationStatus::Expired => ("expire", false),
-            _ => ("release", false),
+        // (ledger kind, on-hand change, reserved change) per unit.
+        let (kind, on_hand_sign, reserved_sign) = match status {
+            ReservationStatus::Committed => ("commit", -1, -1),
+            ReservationStatus::Returned => ("return", 1, 0),
+            ReservationStatus::Expired => ("expire", 0, -1),
+            _ => ("release", 0, -1),
         };
+        let commits = status == ReservationStatus::Committed;
         let mut skus: Vec<String> = Vec::new();
         for (sku, warehouse_id, quantity) in &reservation.lines {
             let movement = Movement {
                 sku,
                 warehouse_id,
                 kind,
-                on_hand_delta: if commits { -quantity } else { 0 },
-                reserved_delta: -quantity,
+                on_hand_delta: on_hand_sign * quantity,
+                reserved_delta: reserved_sign * quantity,
                 reason: kind,
                 actor,
                 reference: Some(order_id),

@@ -170,6 +170,9 @@ pub enum ReservationStatus {
     Expired,
     /// Committed: the units left stock.
     Committed,
+    /// Returned after commit (the order was cancelled before shipment): the units are
+    /// back on hand.
+    Returned,
 }
 
 impl ReservationStatus {
@@ -180,19 +183,31 @@ impl ReservationStatus {
             Self::Released => "released",
             Self::Expired => "expired",
             Self::Committed => "committed",
+            Self::Returned => "returned",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Active, Self::Released, Self::Expired, Self::Committed]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            Self::Active,
+            Self::Released,
+            Self::Expired,
+            Self::Committed,
+            Self::Returned,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 
-    /// Whether an active reservation may move to `next` (only active ones move).
+    /// Whether a reservation may move to `next`: an active one to any end, and a
+    /// committed one back to stock.
     pub fn can_become(self, next: ReservationStatus) -> bool {
-        self == Self::Active && next != Self::Active
+        match self {
+            Self::Active => !matches!(next, Self::Active | Self::Returned),
+            Self::Committed => next == Self::Returned,
+            Self::Released | Self::Expired | Self::Returned => false,
+        }
     }
 }
 
@@ -205,6 +220,21 @@ mod tests {
             warehouse_id: id.into(),
             on_hand,
             reserved,
+        }
+    }
+
+    #[test]
+    fn only_active_reservations_end_and_only_committed_ones_return() {
+        use ReservationStatus::*;
+        let all = [Active, Released, Expired, Committed, Returned];
+        for from in all {
+            for to in all {
+                let allowed = matches!(
+                    (from, to),
+                    (Active, Released | Expired | Committed) | (Committed, Returned)
+                );
+                assert_eq!(from.can_become(to), allowed, "{from:?} -> {to:?}");
+            }
         }
     }
 

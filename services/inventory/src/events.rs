@@ -3,6 +3,7 @@
 //! also holds the inbox row, so a redelivered event changes nothing.
 
 use async_trait::async_trait;
+use contracts::Event;
 use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderCreated};
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
@@ -45,11 +46,24 @@ impl EventHandler for OrderEvents {
                 .await?;
         } else if event.is::<OrderCancelled>() {
             let order: OrderCancelled = event.decode()?;
-            ignore_missing(
-                self.app
-                    .release_in(tx, ACTOR, &order.order_id, ReservationStatus::Released)
-                    .await?,
-            )?;
+            // Cancelled while holding stock: release it. Cancelled after confirmation
+            // (before shipment): the committed units go back on hand.
+            let released = self
+                .app
+                .release_in(tx, ACTOR, &order.order_id, ReservationStatus::Released)
+                .await?;
+            match released {
+                Err(InventoryError::ReservationClosed(status))
+                    if status == ReservationStatus::Committed.as_str() =>
+                {
+                    ignore_missing(
+                        self.app
+                            .release_in(tx, ACTOR, &order.order_id, ReservationStatus::Returned)
+                            .await?,
+                    )?;
+                }
+                other => ignore_missing(other)?,
+            }
         } else if event.is::<OrderConfirmed>() {
             let order: OrderConfirmed = event.decode()?;
             let committed = self
@@ -66,6 +80,15 @@ impl EventHandler for OrderEvents {
             }
         }
         Ok(())
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        [
+            OrderCreated::TYPE,
+            OrderCancelled::TYPE,
+            OrderConfirmed::TYPE,
+        ]
+        .contains(&event_type)
     }
 }
 

@@ -103,24 +103,20 @@ impl Inventory {
                 streams: vec![ServiceKind::Ordering],
                 handler: Arc::new(events::OrderEvents { app: app.clone() }),
                 retry: RetryPolicy::default(),
+                outbox: Some(app.outbox.clone()),
             },
             tasks,
         )
         .await?;
         let sweeper = app.clone();
-        let shutdown = tasks.shutdown().clone();
-        let interval = Duration::from_millis(config.expiry_sweep_interval_ms.max(10));
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(interval) => {}
-                }
-                if let Err(err) = sweeper.expire_due().await {
-                    tracing::warn!(error = %err, "reservation expiry sweep failed");
-                }
-            }
-        });
+        tasks.every(
+            "reservation expiry sweep",
+            Duration::from_millis(config.expiry_sweep_interval_ms.max(10)),
+            move || {
+                let sweeper = sweeper.clone();
+                async move { sweeper.expire_due().await }
+            },
+        );
         Ok(Self {
             app,
             authenticator,

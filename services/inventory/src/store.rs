@@ -359,19 +359,21 @@ pub async fn reservation_by_order(
     }))
 }
 
-/// Moves an active reservation to `status`; `false` if it was not active.
+/// Moves a reservation from status `from` to `to`; `false` if it was not in `from`.
 pub async fn close_reservation(
     tx: &mut Tx,
     id: &str,
-    status: &str,
+    from: &str,
+    to: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'active'",
+        "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
     )
-    .bind(status)
+    .bind(to)
     .bind(now)
     .bind(id)
+    .bind(from)
     .execute(&mut **tx)
     .await?
     .rows_affected();

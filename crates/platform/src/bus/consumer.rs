@@ -84,8 +84,12 @@ pub(crate) async fn deliver(
     }
 }
 
-/// Inbox row and effect in one transaction; `Ok(false)` when already applied.
+/// Inbox row and effect in one transaction; `Ok(false)` when already applied or of a
+/// type the handler does not handle.
 async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, HandlerError> {
+    if !subscription.handler.handles(&event.event_type) {
+        return Ok(false);
+    }
     let mut tx = subscription.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -102,6 +106,10 @@ async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, Ha
     }
     subscription.handler.handle(&mut tx, event).await?;
     tx.commit().await?;
+    if let Some(outbox) = &subscription.outbox {
+        outbox.wake();
+    }
+    subscription.handler.applied(event);
     Ok(true)
 }
 

@@ -71,6 +71,20 @@ pub trait EventHandler: Send + Sync + 'static {
     /// effect happens once or not at all. Events of types it does not care about are
     /// ignored by returning `Ok`.
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError>;
+
+    /// Whether events of `event_type` are handled at all. Others are acknowledged
+    /// without opening a transaction or writing an inbox row, which matters for busy
+    /// streams a consumer reads only a few types of.
+    fn handles(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
+
+    /// Called after the transaction holding `event`'s effect committed (not for
+    /// duplicates): the place to wake whoever waits for that effect.
+    fn applied(&self, event: &Envelope) {
+        let _ = event;
+    }
 }
 
 /// How often and how patiently a consumer retries a failing event.
@@ -115,6 +129,10 @@ pub struct Subscription {
     pub handler: Arc<dyn EventHandler>,
     /// Retry and dead-letter policy.
     pub retry: RetryPolicy,
+    /// The consuming service's own outbox, if it emits events in reaction: woken after
+    /// each applied event so what the handler staged moves on at once instead of at
+    /// the relay's next poll.
+    pub outbox: Option<Outbox>,
 }
 
 /// The transport between producers' outboxes and consumers.

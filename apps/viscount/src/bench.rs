@@ -1,0 +1,896 @@
+//! `viscount bench checkout`: a load generator that shops through the public API.
+//!
+//! N virtual customers (one tokio task each) register and sign in, then loop until the
+//! run ends: browse the catalog, search it, fill a new cart with one to three bench
+//! products and check out with `Prefer: wait=30`, so a `201` is a settled order
+//! (confirmed or cancelled) and a `202` one that did not settle in time. `--seed` first
+//! creates the bench products (`BENCH-0001`…), a `BENCH` warehouse and plenty of stock
+//! as an admin, and waits until ordering knows every price.
+//!
+//! Registration and sign-in happen before the clock starts; the run then lasts
+//! `--duration`, of which the first `--warmup` is not recorded. The report gives settled
+//! checkouts per second over the measured part, the latency of each step's successful
+//! requests from HDR histograms, and the errors by kind.
+//!
+//! This module holds the pure parts (arguments, duration parsing, the tally of errors,
+//! the recorder and the report); [`run`] talks to the platform.
+
+mod run;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+pub use run::checkout;
+
+/// Arguments of `viscount bench checkout`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckoutArgs {
+    /// The gateway's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    /// Virtual customers shopping at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub customers: u32,
+    /// How long the run lasts, warm-up included (e.g. 60s, 2m, 1m30s, 500ms).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// The first part of the run whose requests are not recorded.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// First create the bench products, their warehouse and stock (needs an admin).
+    #[arg(long)]
+    pub seed: bool,
+    /// How many bench products --seed creates (BENCH-0001...).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=9_999))]
+    pub products: u32,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Admin email for --seed.
+    #[arg(long, env = "VISCOUNT_BOOTSTRAP_ADMIN_EMAIL", hide_env_values = true)]
+    pub admin_email: Option<String>,
+    /// Admin password for --seed.
+    #[arg(
+        long,
+        env = "VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+}
+
+/// Parses a humane duration: a number with a unit (`ms`, `s`, `m`, `h`), several of them
+/// in a row (`1m30s`), or a bare number of seconds. Fractions are allowed (`1.5s`).
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err("empty duration; try 60s, 2m or 500ms".into());
+    }
+    if let Ok(seconds) = text.parse::<f64>() {
+        return seconds_to_duration(seconds, raw);
+    }
+    let mut total = 0.0_f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{raw:?} is not a duration; try 60s, 2m or 500ms"))?;
+        let scale = match unit.trim() {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" => 3_600.0,
+            "" => return Err(format!("{raw:?}: a unit is missing after {number}")),
+            other => {
+                return Err(format!(
+                    "{raw:?}: unknown unit {other:?} (use ms, s, m or h)"
+                ));
+            }
+        };
+        total += value * scale;
+        rest = after;
+    }
+    seconds_to_duration(total, raw)
+}
+
+fn seconds_to_duration(seconds: f64, raw: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{raw:?} is not a usable duration"))
+}
+
+/// Shows a duration the way [`parse_duration`] reads it (`1m30s`, `500ms`, `2.5s`).
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1_000 {
+        return format!("{millis}ms");
+    }
+    if !millis.is_multiple_of(1_000) {
+        return format!("{:.1}s", duration.as_secs_f64());
+    }
+    let secs = duration.as_secs();
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+/// One step of a shopper's visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    /// `POST /api/v1/users` (set-up, before the clock).
+    Register,
+    /// `POST /api/v1/auth/login`, and `/auth/refresh` when the token runs out.
+    Login,
+    /// `GET /api/v1/products?limit=20`.
+    Browse,
+    /// `GET /api/v1/products/search?q=`.
+    Search,
+    /// `POST /api/v1/carts`.
+    Cart,
+    /// `PUT /api/v1/carts/{id}/items`.
+    AddItem,
+    /// `POST /api/v1/orders`.
+    Checkout,
+}
+
+impl Step {
+    /// Every step, in the order a visit makes them.
+    pub const ALL: [Step; 7] = [
+        Step::Register,
+        Step::Login,
+        Step::Browse,
+        Step::Search,
+        Step::Cart,
+        Step::AddItem,
+        Step::Checkout,
+    ];
+
+    /// The step's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Register => "register",
+            Step::Login => "login",
+            Step::Browse => "browse",
+            Step::Search => "search",
+            Step::Cart => "cart",
+            Step::AddItem => "add_item",
+            Step::Checkout => "checkout",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What went wrong with one request.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// An HTTP status the step does not expect.
+    Status(Step, u16),
+    /// No HTTP response: `connect`, `timeout`, `body` or `request`.
+    Transport(Step, &'static str),
+    /// A response whose body is not what the API promises.
+    BadBody(Step),
+    /// A checkout answered `202`: the order did not settle within `Prefer: wait`.
+    Unsettled,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Status(step, status) => write!(f, "{} HTTP {status}", step.name()),
+            ErrorKind::Transport(step, kind) => write!(f, "{} transport {kind}", step.name()),
+            ErrorKind::BadBody(step) => write!(f, "{} bad body", step.name()),
+            ErrorKind::Unsettled => f.write_str("checkout unsettled (202)"),
+        }
+    }
+}
+
+/// How often each kind of error happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    counts: BTreeMap<ErrorKind, u64>,
+}
+
+impl Tally {
+    /// Counts one more `kind`.
+    pub fn add(&mut self, kind: ErrorKind) {
+        *self.counts.entry(kind).or_default() += 1;
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Tally) {
+        for (kind, count) in &other.counts {
+            *self.counts.entry(kind.clone()).or_default() += count;
+        }
+    }
+
+    /// All errors.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Kinds and counts, most frequent first (ties in step order).
+    pub fn ranked(&self) -> Vec<(&ErrorKind, u64)> {
+        let mut ranked: Vec<_> = self.counts.iter().map(|(k, c)| (k, *c)).collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        ranked
+    }
+}
+
+/// Distinct cancel reasons kept before the rest are counted as `(other reasons)`.
+const MAX_REASONS: usize = 20;
+const OTHER_REASONS: &str = "(other reasons)";
+
+/// Latency ceiling of the histograms, in microseconds (60 s).
+const HISTOGRAM_MAX_MICROS: u64 = 60_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_MICROS, 3)
+        .expect("1 µs to 60 s at 3 significant digits are valid histogram bounds")
+}
+
+/// What one customer (or the whole run, once merged) saw. Only requests started at or
+/// after `measure_from` count.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    measure_from: Instant,
+    latencies: Vec<Histogram<u64>>,
+    errors: Tally,
+    confirmed: u64,
+    cancelled: u64,
+    other_settled: u64,
+    cancel_reasons: BTreeMap<String, u64>,
+}
+
+impl Recorder {
+    /// A recorder ignoring what starts before `measure_from`.
+    pub fn new(measure_from: Instant) -> Self {
+        Self {
+            measure_from,
+            latencies: Step::ALL.iter().map(|_| histogram()).collect(),
+            errors: Tally::default(),
+            confirmed: 0,
+            cancelled: 0,
+            other_settled: 0,
+            cancel_reasons: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a request started at `started` is recorded.
+    pub fn counts(&self, started: Instant) -> bool {
+        started >= self.measure_from
+    }
+
+    /// Records a successful request of `step`.
+    pub fn latency(&mut self, step: Step, started: Instant, elapsed: Duration) {
+        if self.counts(started) {
+            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            self.latencies[step.index()].saturating_record(micros.max(1));
+        }
+    }
+
+    /// Records a failed request.
+    pub fn error(&mut self, started: Instant, kind: ErrorKind) {
+        if self.counts(started) {
+            self.errors.add(kind);
+        }
+    }
+
+    /// Records a settled checkout and its final status.
+    pub fn settled(&mut self, started: Instant, status: &str, cancel_reason: Option<&str>) {
+        if !self.counts(started) {
+            return;
+        }
+        match status {
+            "confirmed" => self.confirmed += 1,
+            "cancelled" => {
+                self.cancelled += 1;
+                self.add_reason(cancel_reason.unwrap_or("(no reason given)"), 1);
+            }
+            _ => self.other_settled += 1,
+        }
+    }
+
+    fn add_reason(&mut self, reason: &str, count: u64) {
+        let key = if self.cancel_reasons.contains_key(reason)
+            || self.cancel_reasons.len() < MAX_REASONS
+        {
+            reason
+        } else {
+            OTHER_REASONS
+        };
+        *self.cancel_reasons.entry(key.to_owned()).or_default() += count;
+    }
+
+    /// Adds everything `other` recorded.
+    pub fn merge(&mut self, other: &Recorder) {
+        for (mine, theirs) in self.latencies.iter_mut().zip(&other.latencies) {
+            mine.add(theirs)
+                .expect("every bench histogram has the same bounds");
+        }
+        self.errors.merge(&other.errors);
+        self.confirmed += other.confirmed;
+        self.cancelled += other.cancelled;
+        self.other_settled += other.other_settled;
+        for (reason, count) in &other.cancel_reasons {
+            self.add_reason(reason, *count);
+        }
+    }
+
+    /// Settled checkouts recorded.
+    pub fn settled_count(&self) -> u64 {
+        self.confirmed + self.cancelled + self.other_settled
+    }
+
+    /// The errors recorded.
+    pub fn errors(&self) -> &Tally {
+        &self.errors
+    }
+}
+
+/// Latency figures of one step, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepStats {
+    /// Successful requests recorded.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+}
+
+impl StepStats {
+    fn of(histogram: &Histogram<u64>) -> Self {
+        let ms = |micros: u64| micros as f64 / 1_000.0;
+        if histogram.is_empty() {
+            return Self {
+                count: 0,
+                p50_ms: 0.0,
+                p95_ms: 0.0,
+                p99_ms: 0.0,
+                max_ms: 0.0,
+            };
+        }
+        Self {
+            count: histogram.len(),
+            p50_ms: ms(histogram.value_at_quantile(0.50)),
+            p95_ms: ms(histogram.value_at_quantile(0.95)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            max_ms: ms(histogram.max()),
+        }
+    }
+}
+
+/// Named entries serialized as a JSON object in their order here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordered<V>(pub Vec<(String, V)>);
+
+impl<V: Serialize> Serialize for Ordered<V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// Facts about a run that the recorder does not know.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    /// The gateway driven.
+    pub target: String,
+    /// Customers that shopped (registered and signed in).
+    pub customers: usize,
+    /// The planned run, warm-up included.
+    pub duration: Duration,
+    /// The unrecorded start of the run.
+    pub warmup: Duration,
+    /// The recorded part of the run as it happened (shorter when interrupted).
+    pub measured: Duration,
+    /// Whether ctrl-c ended the run early.
+    pub interrupted: bool,
+}
+
+/// The figures of a run, printed as a table or as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The gateway driven.
+    pub target: String,
+    /// Customers that shopped.
+    pub customers: usize,
+    /// The planned run in seconds, warm-up included.
+    pub duration_s: f64,
+    /// The unrecorded warm-up in seconds.
+    pub warmup_s: f64,
+    /// The recorded part of the run in seconds.
+    pub measured_s: f64,
+    /// Whether ctrl-c ended the run early.
+    pub interrupted: bool,
+    /// Checkouts that answered `201` with a settled order.
+    pub settled_checkouts: u64,
+    /// Settled checkouts per second of the measured period.
+    pub settled_per_second: f64,
+    /// Settled as `confirmed`.
+    pub confirmed: u64,
+    /// Settled as `cancelled`.
+    pub cancelled: u64,
+    /// Settled in any other status.
+    pub other_settled: u64,
+    /// Latency of each step's successful requests.
+    pub steps: Ordered<StepStats>,
+    /// All errors.
+    pub errors_total: u64,
+    /// Errors by kind, most frequent first.
+    pub errors: Ordered<u64>,
+    /// Why cancelled orders were cancelled, most frequent first.
+    pub cancel_reasons: Ordered<u64>,
+}
+
+impl Report {
+    /// The report of `recorded` over a run described by `facts`.
+    pub fn new(recorded: &Recorder, facts: &RunFacts) -> Self {
+        let measured_s = facts.measured.as_secs_f64();
+        let settled = recorded.settled_count();
+        let settled_per_second = if measured_s > 0.0 {
+            settled as f64 / measured_s
+        } else {
+            0.0
+        };
+        let mut reasons: Vec<(String, u64)> = recorded
+            .cancel_reasons
+            .iter()
+            .map(|(reason, count)| (reason.clone(), *count))
+            .collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Self {
+            target: facts.target.clone(),
+            customers: facts.customers,
+            duration_s: facts.duration.as_secs_f64(),
+            warmup_s: facts.warmup.as_secs_f64(),
+            measured_s,
+            interrupted: facts.interrupted,
+            settled_checkouts: settled,
+            settled_per_second,
+            confirmed: recorded.confirmed,
+            cancelled: recorded.cancelled,
+            other_settled: recorded.other_settled,
+            steps: Ordered(
+                Step::ALL
+                    .iter()
+                    .map(|step| {
+                        let stats = StepStats::of(&recorded.latencies[step.index()]);
+                        (step.name().to_owned(), stats)
+                    })
+                    .collect(),
+            ),
+            errors_total: recorded.errors.total(),
+            errors: Ordered(
+                recorded
+                    .errors
+                    .ranked()
+                    .into_iter()
+                    .map(|(kind, count)| (kind.to_string(), count))
+                    .collect(),
+            ),
+            cancel_reasons: Ordered(reasons),
+        }
+    }
+
+    /// The report as one line of JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).expect("a report is plain numbers and strings")
+    }
+
+    /// The report as a human-readable table.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let secs = |s: f64| format_duration(Duration::from_secs_f64(s));
+        let _ = writeln!(
+            out,
+            "bench checkout: {} customers, {} run ({} warm-up) against {}{}",
+            self.customers,
+            secs(self.duration_s),
+            secs(self.warmup_s),
+            self.target,
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "settled checkouts: {} in {:.1}s = {:.2}/s (confirmed {}, cancelled {}{})",
+            self.settled_checkouts,
+            self.measured_s,
+            self.settled_per_second,
+            self.confirmed,
+            self.cancelled,
+            if self.other_settled > 0 {
+                format!(", other {}", self.other_settled)
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+            "step", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+        );
+        for (name, stats) in &self.steps.0 {
+            if stats.count == 0 {
+                let _ = writeln!(
+                    out,
+                    "{name:<10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+                    0, "-", "-", "-", "-"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{name:<10} {:>8} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
+                    stats.count, stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "(successful requests only; register and the first login happen before the clock)"
+        );
+        let _ = writeln!(out);
+        if self.errors.0.is_empty() {
+            let _ = writeln!(out, "errors: none");
+        } else {
+            let _ = writeln!(out, "errors: {}", self.errors_total);
+            for (kind, count) in &self.errors.0 {
+                let _ = writeln!(out, "  {kind:<36} {count:>8}");
+            }
+        }
+        if !self.cancel_reasons.0.is_empty() {
+            let _ = writeln!(out, "cancel reasons:");
+            for (reason, count) in &self.cancel_reasons.0 {
+                let _ = writeln!(out, "  {reason:<36} {count:>8}");
+            }
+        }
+        out
+    }
+}
+
+/// One line of the progress bar: elapsed over total, settled checkouts, the current
+/// rate and errors.
+pub fn progress_line(
+    elapsed: Duration,
+    total: Duration,
+    warming_up: bool,
+    settled: u64,
+    rate: f64,
+    errors: u64,
+) -> String {
+    const WIDTH: usize = 24;
+    let fraction = if total.is_zero() {
+        1.0
+    } else {
+        (elapsed.as_secs_f64() / total.as_secs_f64()).clamp(0.0, 1.0)
+    };
+    let filled = ((fraction * WIDTH as f64).round() as usize).min(WIDTH);
+    format!(
+        "[{}{}] {:>6.1}s/{:.0}s  settled {settled}  {rate:.1}/s  errors {errors}{}",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        elapsed.as_secs_f64().min(total.as_secs_f64()),
+        total.as_secs_f64(),
+        if warming_up { "  (warm-up)" } else { "" }
+    )
+}
+
+/// A bench product: what `--seed` creates as number `n` (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchProduct {
+    /// `BENCH-0001`...
+    pub sku: String,
+    /// A name made of searchable words.
+    pub name: String,
+    /// A short description.
+    pub description: String,
+    /// Price in cents, between 1.99 and 99.99.
+    pub price_cents: i64,
+}
+
+const ADJECTIVES: &[&str] = &[
+    "swift", "steady", "quiet", "sturdy", "bright", "nimble", "humble", "clever", "gentle",
+    "brisk", "plain", "rapid", "calm",
+];
+const NOUNS: &[&str] = &[
+    "widget", "gadget", "sprocket", "gizmo", "bracket", "spindle", "lever", "pulley", "ratchet",
+    "flange", "toggle",
+];
+
+/// The `n`th bench product (1-based); the same `n` always gives the same product.
+pub fn bench_product(n: u32) -> BenchProduct {
+    let i = n as usize;
+    let adjective = ADJECTIVES[(i * 7) % ADJECTIVES.len()];
+    let noun = NOUNS[i % NOUNS.len()];
+    BenchProduct {
+        sku: format!("BENCH-{n:04}"),
+        name: format!("Bench {adjective} {noun}"),
+        description: format!(
+            "A {adjective} {noun} made for load tests of the checkout (bench item {n})."
+        ),
+        price_cents: 199 + (i64::from(n) * 613) % 98 * 100,
+    }
+}
+
+/// Distinct lowercase words of at least three letters in `names`, for searches.
+pub fn search_words<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut words: Vec<String> = names
+        .into_iter()
+        .flat_map(|name| name.split(|c: char| !c.is_alphanumeric()))
+        .filter(|word| word.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// A small, fast pseudo-random generator (SplitMix64); good enough to pick products.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator starting at `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// Up to `count` distinct indexes below `n`.
+    pub fn distinct(&mut self, count: usize, n: usize) -> Vec<usize> {
+        let mut picked: Vec<usize> = Vec::with_capacity(count);
+        while picked.len() < count.min(n) {
+            let candidate = self.below(n);
+            if !picked.contains(&candidate) {
+                picked.push(candidate);
+            }
+        }
+        picked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        let ok = |raw: &str| parse_duration(raw).expect(raw);
+        assert_eq!(ok("60s"), Duration::from_secs(60));
+        assert_eq!(ok("2m"), Duration::from_secs(120));
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("1h"), Duration::from_secs(3_600));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1_500));
+        assert_eq!(ok(" 10 "), Duration::from_secs(10));
+        assert_eq!(ok("0s"), Duration::ZERO);
+        assert_eq!(ok("2 m"), Duration::from_secs(120));
+        for bad in ["", "s", "ten seconds", "5d", "1..2s", "-5s", "5s3"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} is refused");
+        }
+    }
+
+    #[test]
+    fn durations_print_the_way_they_parse() {
+        for text in ["500ms", "10s", "2m", "1m30s", "2.5s"] {
+            let parsed = parse_duration(text).expect(text);
+            assert_eq!(format_duration(parsed), text);
+        }
+    }
+
+    #[test]
+    fn the_tally_counts_ranks_and_merges_kinds() {
+        let mut a = Tally::default();
+        a.add(ErrorKind::Status(Step::Checkout, 409));
+        a.add(ErrorKind::Unsettled);
+        a.add(ErrorKind::Unsettled);
+        let mut b = Tally::default();
+        b.add(ErrorKind::Transport(Step::Browse, "timeout"));
+        b.add(ErrorKind::Status(Step::Checkout, 409));
+        b.add(ErrorKind::Status(Step::Checkout, 409));
+        a.merge(&b);
+        assert_eq!(a.total(), 6);
+        let ranked: Vec<(String, u64)> = a
+            .ranked()
+            .into_iter()
+            .map(|(k, c)| (k.to_string(), c))
+            .collect();
+        assert_eq!(
+            ranked,
+            vec![
+                ("checkout HTTP 409".to_owned(), 3),
+                ("checkout unsettled (202)".to_owned(), 2),
+                ("browse transport timeout".to_owned(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn warm_up_requests_are_not_recorded() {
+        let start = Instant::now();
+        let measure_from = start + Duration::from_secs(5);
+        let mut recorder = Recorder::new(measure_from);
+        recorder.latency(Step::Browse, start, Duration::from_millis(3));
+        recorder.error(start, ErrorKind::Unsettled);
+        recorder.settled(start, "confirmed", None);
+        assert_eq!(recorder.settled_count(), 0);
+        assert_eq!(recorder.errors().total(), 0);
+        recorder.latency(Step::Browse, measure_from, Duration::from_millis(3));
+        recorder.error(measure_from, ErrorKind::Unsettled);
+        recorder.settled(measure_from, "cancelled", Some("payment declined"));
+        assert_eq!(recorder.settled_count(), 1);
+        assert_eq!(recorder.errors().total(), 1);
+    }
+
+    fn sample_report() -> Report {
+        let start = Instant::now();
+        let mut one = Recorder::new(start);
+        let mut two = Recorder::new(start);
+        for ms in 1..=100 {
+            one.latency(Step::Browse, start, Duration::from_millis(ms));
+        }
+        two.latency(Step::Checkout, start, Duration::from_millis(250));
+        for _ in 0..8 {
+            one.settled(start, "confirmed", None);
+        }
+        two.settled(start, "cancelled", Some("payment declined"));
+        two.settled(start, "cancelled", Some("payment declined"));
+        two.error(start, ErrorKind::Status(Step::Cart, 503));
+        one.merge(&two);
+        Report::new(
+            &one,
+            &RunFacts {
+                target: "http://127.0.0.1:8080".into(),
+                customers: 4,
+                duration: Duration::from_secs(10),
+                warmup: Duration::from_secs(5),
+                measured: Duration::from_secs(5),
+                interrupted: false,
+            },
+        )
+    }
+
+    #[test]
+    fn the_report_has_rates_and_percentiles() {
+        let report = sample_report();
+        assert_eq!(report.settled_checkouts, 10);
+        assert_eq!(report.confirmed, 8);
+        assert_eq!(report.cancelled, 2);
+        assert!((report.settled_per_second - 2.0).abs() < 1e-9);
+        let browse = &report.steps.0[Step::Browse.index()].1;
+        assert_eq!(browse.count, 100);
+        // Three significant digits: within 0.1 % of the exact figures.
+        assert!((browse.p50_ms - 50.0).abs() < 0.1, "{}", browse.p50_ms);
+        assert!((browse.p95_ms - 95.0).abs() < 0.1, "{}", browse.p95_ms);
+        assert!((browse.p99_ms - 99.0).abs() < 0.1, "{}", browse.p99_ms);
+        assert!((browse.max_ms - 100.0).abs() < 0.1, "{}", browse.max_ms);
+        assert_eq!(report.steps.0[Step::Login.index()].1.count, 0);
+        assert_eq!(report.errors.0, vec![("cart HTTP 503".to_owned(), 1)]);
+        assert_eq!(
+            report.cancel_reasons.0,
+            vec![("payment declined".to_owned(), 2)]
+        );
+    }
+
+    #[test]
+    fn the_json_report_keeps_step_order_and_figures() {
+        let report = sample_report();
+        let json: serde_json::Value =
+            serde_json::from_str(&report.json()).expect("the report is JSON");
+        assert_eq!(json["settled_checkouts"], 10);
+        assert_eq!(json["confirmed"], 8);
+        assert_eq!(json["cancelled"], 2);
+        assert_eq!(json["errors"]["cart HTTP 503"], 1);
+        assert_eq!(json["steps"]["browse"]["count"], 100);
+        assert!(json["steps"]["checkout"]["p99_ms"].as_f64().is_some());
+        let text = report.json();
+        let order: Vec<usize> = Step::ALL
+            .iter()
+            .map(|step| {
+                let name = step.name();
+                text.find(&format!("\"{name}\":{{")).expect(name)
+            })
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn the_table_shows_every_step_and_error() {
+        let table = sample_report().table();
+        assert!(
+            table.contains("settled checkouts: 10 in 5.0s = 2.00/s"),
+            "{table}"
+        );
+        assert!(table.contains("confirmed 8, cancelled 2"), "{table}");
+        for step in Step::ALL {
+            assert!(table.contains(step.name()), "{table}");
+        }
+        assert!(table.contains("cart HTTP 503"), "{table}");
+        assert!(table.contains("payment declined"), "{table}");
+        assert!(table.contains("10s run (5s warm-up)"), "{table}");
+    }
+
+    #[test]
+    fn the_progress_line_fills_with_time() {
+        let line = progress_line(
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+            false,
+            42,
+            8.5,
+            1,
+        );
+        assert!(line.starts_with("[############------------]"), "{line}");
+        assert!(line.contains("5.0s/10s"), "{line}");
+        assert!(line.contains("settled 42"), "{line}");
+        assert!(line.contains("8.5/s"), "{line}");
+        assert!(line.contains("errors 1"), "{line}");
+        let warming = progress_line(Duration::ZERO, Duration::from_secs(10), true, 0, 0.0, 0);
+        assert!(warming.contains("warm-up"), "{warming}");
+    }
+
+    #[test]
+    fn bench_products_are_stable_and_searchable() {
+        let first = bench_product(1);
+        assert_eq!(first.sku, "BENCH-0001");
+        assert_eq!(bench_product(1), first);
+        assert_eq!(bench_product(9_999).sku, "BENCH-9999");
+        for n in 1..=200 {
+            let p = bench_product(n);
+            assert!((199..=9_999).contains(&p.price_cents), "{}", p.price_cents);
+        }
+        let words = search_words(["Bench swift widget", "Bench calm widget", "a b"]);
+        assert_eq!(words, vec!["bench", "calm", "swift", "widget"]);
+    }
+
+    #[test]
+    fn the_rng_picks_distinct_indexes_in_range() {
+        let mut rng = Rng::new(7);
+        for _ in 0..100 {
+            let picked = rng.distinct(3, 5);
+            assert_eq!(picked.len(), 3);
+            assert!(picked.iter().all(|i| *i < 5));
+            let mut sorted = picked.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 3);
+        }
+        assert_eq!(rng.distinct(3, 2).len(), 2);
+    }
+}

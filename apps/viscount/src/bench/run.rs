@@ -1,0 +1,967 @@
+//! The network side of `viscount bench checkout`: seeding, signing customers up, the
+//! shoppers' loop and the progress bar.
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use platform::shutdown::Shutdown;
+use reqwest::{Client, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::{
+    CheckoutArgs, ErrorKind, Recorder, Report, Rng, RunFacts, Step, bench_product, progress_line,
+    search_words,
+};
+
+/// The stock each bench sku is topped up to by `--seed`.
+const STOCK_LEVEL: i64 = 10_000_000;
+/// The warehouse `--seed` stocks.
+const WAREHOUSE: &str = "BENCH";
+/// Requests in flight at once while seeding and signing customers up.
+const SETUP_CONCURRENCY: usize = 16;
+/// How long `--seed` waits for ordering to learn the bench prices.
+const PRICE_WAIT: Duration = Duration::from_secs(60);
+/// Pause between two polls.
+const POLL: Duration = Duration::from_millis(100);
+/// A token this close to expiring is refreshed before the next visit.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// How long a checkout asks ordering to wait for the order to settle.
+const CHECKOUT_WAIT: &str = "wait=30";
+/// Pause after a request got no response, so a dead target is not spun on.
+const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause honoured from a `Retry-After`.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Attempts at registering or signing in one customer before giving up on it.
+const SIGN_UP_ATTEMPTS: u32 = 3;
+/// Password of every bench customer.
+const CUSTOMER_PASSWORD: &str = "bench-password-1";
+
+/// Runs `viscount bench checkout`: prints the report on stdout, progress on stderr.
+/// Fails when the run could not start, or when no checkout settled.
+pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+    if args.warmup >= args.duration {
+        bail!(
+            "--warmup ({}) must be shorter than --duration ({})",
+            super::format_duration(args.warmup),
+            super::format_duration(args.duration)
+        );
+    }
+    let base = args.target.trim_end_matches('/').to_owned();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("--target must start with http:// or https://");
+    }
+    let customers = args.customers as usize;
+    let client = Client::builder()
+        .pool_max_idle_per_host(customers + SETUP_CONCURRENCY)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let api = Api { client, base };
+
+    let prepared = async {
+        let products = if args.seed {
+            seed(&api, &args).await?
+        } else {
+            discover(&api).await?
+        };
+        let ready = sign_up(&api, customers).await?;
+        anyhow::Ok((products, ready))
+    };
+    let (products, (ready, setup)) = tokio::select! {
+        prepared = prepared => prepared?,
+        () = shutdown.cancelled() => bail!("interrupted before the run started"),
+    };
+
+    let shared = Arc::new(Shared {
+        api,
+        words: search_words(products.iter().map(|(_, name)| name.as_str())),
+        skus: products.into_iter().map(|(sku, _)| sku).collect(),
+        settled: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+    });
+    let start = Instant::now();
+    let measure_from = start + args.warmup;
+    let deadline = start + args.duration;
+    let end = End {
+        stop: shutdown.clone(),
+        deadline: tokio::time::Instant::from_std(deadline),
+    };
+    let shoppers = ready.len();
+    let mut tasks = JoinSet::new();
+    for (n, customer) in ready.into_iter().enumerate() {
+        let shopper = Shopper {
+            shared: shared.clone(),
+            rng: Rng::new(random_seed() ^ n as u64),
+            recorder: Recorder::new(measure_from),
+            customer,
+        };
+        tasks.spawn(shop(shopper, end.clone()));
+    }
+    let progress_done = Shutdown::new();
+    let progress = tokio::spawn(draw_progress(
+        shared.clone(),
+        start,
+        args.duration,
+        args.warmup,
+        progress_done.clone(),
+    ));
+
+    let mut recorded = setup;
+    while let Some(joined) = tasks.join_next().await {
+        let shopper = joined.context("a shopper task failed")?;
+        recorded.merge(&shopper);
+    }
+    progress_done.cancel();
+    progress.await.context("the progress bar failed")?;
+
+    let finished = Instant::now().min(deadline);
+    let report = Report::new(
+        &recorded,
+        &RunFacts {
+            target: shared.api.base.clone(),
+            customers: shoppers,
+            duration: args.duration,
+            warmup: args.warmup,
+            measured: finished.saturating_duration_since(measure_from),
+            interrupted: shutdown.is_cancelled(),
+        },
+    );
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.table());
+    }
+    if report.settled_checkouts == 0 {
+        bail!("no checkout settled during the measured period");
+    }
+    Ok(())
+}
+
+/// The client and where the gateway is.
+#[derive(Clone)]
+struct Api {
+    client: Client,
+    base: String,
+}
+
+impl Api {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    fn post(&self, path: &str) -> RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    fn put(&self, path: &str) -> RequestBuilder {
+        self.client.put(self.url(path))
+    }
+}
+
+/// A response read to its end.
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// The start of the body, for error messages.
+    fn snippet(&self) -> String {
+        String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(300)
+            .collect()
+    }
+}
+
+/// Sends `request` and reads the whole response; on failure, what kind of transport
+/// error it was.
+async fn exchange(request: RequestBuilder) -> Result<Answer, &'static str> {
+    let response = request.send().await.map_err(|e| transport_kind(&e))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.bytes().await.map_err(|e| transport_kind(&e))?;
+    Ok(Answer {
+        status,
+        retry_after,
+        body: body.to_vec(),
+    })
+}
+
+fn transport_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
+        "timeout"
+    } else if err.is_connect() {
+        "connect"
+    } else if err.is_body() || err.is_decode() {
+        "body"
+    } else if err.is_request() {
+        "request"
+    } else {
+        "other"
+    }
+}
+
+/// For set-up calls, where any failure ends the command.
+async fn must(request: RequestBuilder, what: &str) -> anyhow::Result<Answer> {
+    exchange(request)
+        .await
+        .map_err(|kind| anyhow::anyhow!("{what}: no response ({kind} error); is the platform up?"))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(answer: &Answer, what: &str) -> anyhow::Result<T> {
+    serde_json::from_slice(&answer.body)
+        .with_context(|| format!("{what}: unexpected response body: {}", answer.snippet()))
+}
+
+#[derive(Deserialize)]
+struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct ProductPage {
+    items: Vec<ProductItem>,
+}
+
+#[derive(Deserialize)]
+struct ProductItem {
+    sku: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct StockLevel {
+    on_hand: i64,
+}
+
+#[derive(Deserialize)]
+struct SettledOrder {
+    status: String,
+    #[serde(default)]
+    cancel_reason: Option<String>,
+}
+
+/// Signs the admin in for `--seed`.
+async fn admin_token(api: &Api, args: &CheckoutArgs) -> anyhow::Result<String> {
+    let (Some(email), Some(password)) = (&args.admin_email, &args.admin_password) else {
+        bail!(
+            "--seed needs an admin: pass --admin-email and --admin-password, or set \
+             VISCOUNT_BOOTSTRAP_ADMIN_EMAIL and VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD"
+        );
+    };
+    let answer = must(
+        api.post("/api/v1/auth/login")
+            .json(&json!({"email": email, "password": password})),
+        "admin login",
+    )
+    .await?;
+    if answer.status != StatusCode::OK {
+        bail!(
+            "admin login as {email} failed: HTTP {}: {}",
+            answer.status,
+            answer.snippet()
+        );
+    }
+    Ok(parse::<TokenPair>(&answer, "admin login")?.access_token)
+}
+
+/// `--seed`: the bench products, the `BENCH` warehouse and their stock; then waits until
+/// ordering can price every bench sku. Returns (sku, name) of the products.
+async fn seed(api: &Api, args: &CheckoutArgs) -> anyhow::Result<Vec<(String, String)>> {
+    let started = Instant::now();
+    let token = Arc::new(admin_token(api, args).await?);
+    let answer = must(
+        api.post("/api/v1/warehouses")
+            .bearer_auth(token.as_str())
+            .json(&json!({"code": WAREHOUSE, "name": "Bench"})),
+        "create the BENCH warehouse",
+    )
+    .await?;
+    if !matches!(answer.status, StatusCode::CREATED | StatusCode::CONFLICT) {
+        bail!(
+            "cannot create the {WAREHOUSE} warehouse: HTTP {}: {}",
+            answer.status,
+            answer.snippet()
+        );
+    }
+
+    eprintln!("seeding {} bench products...", args.products);
+    let api_shared = Arc::new(api.clone());
+    let limit = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for n in 1..=args.products {
+        let (api, token, limit) = (api_shared.clone(), token.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await?;
+            seed_product(&api, &token, n).await
+        });
+    }
+    let (mut created, mut stocked) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        let (was_created, was_stocked) = joined.context("a seeding task failed")??;
+        created += usize::from(was_created);
+        stocked += usize::from(was_stocked);
+    }
+
+    let products: Vec<(String, String)> = (1..=args.products)
+        .map(|n| {
+            let product = bench_product(n);
+            (product.sku, product.name)
+        })
+        .collect();
+    wait_for_prices(api, &token, &products).await?;
+    eprintln!(
+        "seeded in {:.1}s: {} products ({created} new), {stocked} topped up to {STOCK_LEVEL} in \
+         {WAREHOUSE}, every price known to ordering",
+        started.elapsed().as_secs_f64(),
+        products.len(),
+    );
+    Ok(products)
+}
+
+/// Creates bench product `n` if missing and tops its stock up; tells whether it created
+/// the product and whether it added stock.
+async fn seed_product(api: &Api, token: &str, n: u32) -> anyhow::Result<(bool, bool)> {
+    let product = bench_product(n);
+    let sku = product.sku.as_str();
+    let answer = must(
+        api.post("/api/v1/products")
+            .bearer_auth(token)
+            .json(&json!({
+                "sku": sku,
+                "name": product.name,
+                "description": product.description,
+                "price": {"amount": product.price_cents, "currency": "USD"},
+            })),
+        "create a product",
+    )
+    .await?;
+    let created = match answer.status {
+        StatusCode::CREATED => true,
+        StatusCode::CONFLICT => false,
+        status => bail!("cannot create {sku}: HTTP {status}: {}", answer.snippet()),
+    };
+    let answer = must(
+        api.get(&format!("/api/v1/inventory/{sku}"))
+            .bearer_auth(token),
+        "read stock",
+    )
+    .await?;
+    if answer.status != StatusCode::OK {
+        bail!(
+            "cannot read the stock of {sku}: HTTP {}: {}",
+            answer.status,
+            answer.snippet()
+        );
+    }
+    let on_hand = parse::<StockLevel>(&answer, "read stock")?.on_hand;
+    if on_hand >= STOCK_LEVEL {
+        return Ok((created, false));
+    }
+    let answer = must(
+        api.post("/api/v1/inventory/adjust")
+            .bearer_auth(token)
+            .json(&json!({
+                "sku": sku,
+                "warehouse_id": WAREHOUSE,
+                "delta": STOCK_LEVEL - on_hand,
+                "reason": "bench stock",
+            })),
+        "adjust stock",
+    )
+    .await?;
+    if answer.status != StatusCode::OK {
+        bail!(
+            "cannot stock {sku}: HTTP {}: {}",
+            answer.status,
+            answer.snippet()
+        );
+    }
+    Ok((created, true))
+}
+
+/// Polls until ordering prices every sku: a cart line answers 200 instead of 422.
+async fn wait_for_prices(
+    api: &Api,
+    token: &str,
+    products: &[(String, String)],
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + PRICE_WAIT;
+    let answer = must(
+        api.post("/api/v1/carts").bearer_auth(token),
+        "create a cart",
+    )
+    .await?;
+    if answer.status != StatusCode::CREATED {
+        bail!(
+            "cannot create a cart (is ordering running?): HTTP {}: {}",
+            answer.status,
+            answer.snippet()
+        );
+    }
+    let cart = parse::<Created>(&answer, "create a cart")?.id;
+    let items = format!("/api/v1/carts/{cart}/items");
+    for (sku, _) in products {
+        loop {
+            let answer = must(
+                api.put(&items)
+                    .bearer_auth(token)
+                    .json(&json!({"sku": sku, "quantity": 1})),
+                "add to the cart",
+            )
+            .await?;
+            match answer.status {
+                StatusCode::OK => break,
+                StatusCode::UNPROCESSABLE_ENTITY if Instant::now() < deadline => {
+                    tokio::time::sleep(POLL).await;
+                }
+                StatusCode::UNPROCESSABLE_ENTITY => bail!(
+                    "ordering still does not know the price of {sku} after {}s: {}",
+                    PRICE_WAIT.as_secs(),
+                    answer.snippet()
+                ),
+                status => bail!(
+                    "cannot add {sku} to a cart: HTTP {status}: {}",
+                    answer.snippet()
+                ),
+            }
+        }
+        // Take it out again, so the probe cart never grows.
+        let answer = must(
+            api.put(&items)
+                .bearer_auth(token)
+                .json(&json!({"sku": sku, "quantity": 0})),
+            "empty the cart",
+        )
+        .await?;
+        if answer.status != StatusCode::OK {
+            bail!(
+                "cannot take {sku} out of a cart: HTTP {}: {}",
+                answer.status,
+                answer.snippet()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Without `--seed`: the skus of the first page of products, `BENCH-` ones if any.
+async fn discover(api: &Api) -> anyhow::Result<Vec<(String, String)>> {
+    let answer = must(
+        api.get("/api/v1/products").query(&[("limit", "100")]),
+        "list products",
+    )
+    .await?;
+    if answer.status != StatusCode::OK {
+        bail!(
+            "cannot list products: HTTP {}: {}",
+            answer.status,
+            answer.snippet()
+        );
+    }
+    let page: ProductPage = parse(&answer, "list products")?;
+    let all: Vec<(String, String)> = page.items.into_iter().map(|p| (p.sku, p.name)).collect();
+    let bench: Vec<(String, String)> = all
+        .iter()
+        .filter(|(sku, _)| sku.starts_with("BENCH-"))
+        .cloned()
+        .collect();
+    let products = if bench.is_empty() { all } else { bench };
+    if products.is_empty() {
+        bail!("the catalog has no products; run with --seed");
+    }
+    eprintln!("shopping among {} products", products.len());
+    Ok(products)
+}
+
+/// A signed-in customer.
+struct Customer {
+    email: String,
+    tokens: Tokens,
+}
+
+struct Tokens {
+    access: String,
+    refresh: String,
+    expires_at: Instant,
+}
+
+impl From<TokenPair> for Tokens {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access: pair.access_token,
+            refresh: pair.refresh_token,
+            expires_at: Instant::now() + Duration::from_secs(pair.expires_in),
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    // A v7 uuid's low 64 bits are random.
+    uuid::Uuid::now_v7().as_u128() as u64
+}
+
+/// Registers and signs in `count` customers, a few at a time. Customers that cannot are
+/// left out (with a warning); none at all is an error. Their requests are recorded.
+async fn sign_up(api: &Api, count: usize) -> anyhow::Result<(Vec<Customer>, Recorder)> {
+    let started = Instant::now();
+    let run_id: String = uuid::Uuid::now_v7()
+        .simple()
+        .to_string()
+        .chars()
+        .rev()
+        .take(8)
+        .collect();
+    eprintln!("registering and signing in {count} customers (run {run_id})...");
+    let api = Arc::new(api.clone());
+    let limit = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for n in 1..=count {
+        let (api, limit) = (api.clone(), limit.clone());
+        let email = format!("bench-{run_id}-{n}@bench.viscount.test");
+        tasks.spawn(async move {
+            let mut recorder = Recorder::new(started);
+            let _permit = limit.acquire_owned().await;
+            let customer = sign_up_one(&api, email, &mut recorder).await;
+            (customer, recorder)
+        });
+    }
+    let mut ready = Vec::with_capacity(count);
+    let mut recorder = Recorder::new(started);
+    let mut last_failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (customer, recorded) = joined.context("a sign-up task failed")?;
+        recorder.merge(&recorded);
+        match customer {
+            Ok(customer) => ready.push(customer),
+            Err(why) => last_failure = Some(why),
+        }
+    }
+    if let Some(why) = &last_failure {
+        if ready.is_empty() {
+            bail!("no customer could register and sign in; the last failure: {why}");
+        }
+        eprintln!(
+            "warning: only {} of {count} customers could sign in; the last failure: {why}",
+            ready.len()
+        );
+    }
+    eprintln!(
+        "{} customers ready in {:.1}s",
+        ready.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok((ready, recorder))
+}
+
+/// Registers one customer and signs it in, retrying what may pass on a second try.
+async fn sign_up_one(
+    api: &Api,
+    email: String,
+    recorder: &mut Recorder,
+) -> Result<Customer, String> {
+    let register = || {
+        api.post("/api/v1/users").json(&json!({
+            "email": email,
+            "password": CUSTOMER_PASSWORD,
+            "name": "Bench Customer",
+        }))
+    };
+    // 409: an earlier attempt got through even though its answer was lost.
+    attempt(
+        recorder,
+        Step::Register,
+        register,
+        &[StatusCode::CREATED, StatusCode::CONFLICT],
+    )
+    .await?;
+    let login = || {
+        api.post("/api/v1/auth/login")
+            .json(&json!({"email": email, "password": CUSTOMER_PASSWORD}))
+    };
+    let answer = attempt(recorder, Step::Login, login, &[StatusCode::OK]).await?;
+    let pair: TokenPair = serde_json::from_slice(&answer.body).map_err(|e| {
+        recorder.error(Instant::now(), ErrorKind::BadBody(Step::Login));
+        format!("login answered {e}")
+    })?;
+    Ok(Customer {
+        email,
+        tokens: pair.into(),
+    })
+}
+
+/// Sends what `request` builds until it answers one of `expected`, retrying transport
+/// errors, 429 and 5xx up to [`SIGN_UP_ATTEMPTS`] times.
+async fn attempt(
+    recorder: &mut Recorder,
+    step: Step,
+    request: impl Fn() -> RequestBuilder,
+    expected: &[StatusCode],
+) -> Result<Answer, String> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let started = Instant::now();
+        let (why, pause) = match exchange(request()).await {
+            Ok(answer) if expected.contains(&answer.status) => {
+                recorder.latency(step, started, started.elapsed());
+                return Ok(answer);
+            }
+            Ok(answer) => {
+                recorder.error(started, ErrorKind::Status(step, answer.status.as_u16()));
+                let why = format!(
+                    "{} answered HTTP {}: {}",
+                    step.name(),
+                    answer.status,
+                    answer.snippet()
+                );
+                let retryable = answer.status == StatusCode::TOO_MANY_REQUESTS
+                    || answer.status.is_server_error();
+                if !retryable {
+                    return Err(why);
+                }
+                let pause = answer
+                    .retry_after
+                    .unwrap_or(Duration::from_millis(500))
+                    .min(MAX_RETRY_AFTER);
+                (why, pause)
+            }
+            Err(kind) => {
+                recorder.error(started, ErrorKind::Transport(step, kind));
+                (
+                    format!("{}: no response ({kind} error)", step.name()),
+                    Duration::from_millis(500),
+                )
+            }
+        };
+        if tries >= SIGN_UP_ATTEMPTS {
+            return Err(why);
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// What every shopper shares.
+struct Shared {
+    api: Api,
+    skus: Vec<String>,
+    words: Vec<String>,
+    /// Settled checkouts so far, warm-up included (for the progress bar).
+    settled: AtomicU64,
+    /// Errors so far, warm-up included (for the progress bar).
+    errors: AtomicU64,
+}
+
+/// When the run ends: at the deadline, or on ctrl-c.
+#[derive(Clone)]
+struct End {
+    stop: Shutdown,
+    deadline: tokio::time::Instant,
+}
+
+impl End {
+    /// `work`'s output, or `None` when the run ended first (the work is dropped).
+    async fn before<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => None,
+            () = tokio::time::sleep_until(self.deadline) => None,
+            out = work => Some(out),
+        }
+    }
+}
+
+/// What a shopper does after a step failed.
+enum Pace {
+    /// Start the next visit.
+    Next,
+    /// Sign in again first (a 401).
+    Reauth,
+    /// Wait first (429, 5xx, no response).
+    Wait(Duration),
+}
+
+/// One virtual customer.
+struct Shopper {
+    shared: Arc<Shared>,
+    customer: Customer,
+    rng: Rng,
+    recorder: Recorder,
+}
+
+/// A shopper's loop until the run ends; returns what it recorded.
+async fn shop(mut shopper: Shopper, end: End) -> Recorder {
+    loop {
+        let Some(outcome) = end.before(shopper.visit()).await else {
+            break;
+        };
+        let pause = match outcome {
+            Ok(()) | Err(Pace::Next) => None,
+            Err(Pace::Reauth) => match end.before(shopper.reauth()).await {
+                None => break,
+                Some(Err(Pace::Wait(pause))) => Some(pause),
+                Some(Ok(()) | Err(Pace::Next | Pace::Reauth)) => None,
+            },
+            Err(Pace::Wait(pause)) => Some(pause),
+        };
+        if let Some(pause) = pause
+            && end.before(tokio::time::sleep(pause)).await.is_none()
+        {
+            break;
+        }
+    }
+    shopper.recorder
+}
+
+impl Shopper {
+    fn fail(&mut self, started: Instant, kind: ErrorKind) {
+        self.shared.errors.fetch_add(1, Ordering::Relaxed);
+        self.recorder.error(started, kind);
+    }
+
+    /// Sends `request` for `step`; the body when it answers `expected`.
+    async fn call(
+        &mut self,
+        step: Step,
+        request: RequestBuilder,
+        expected: StatusCode,
+    ) -> Result<(Instant, Vec<u8>), Pace> {
+        let started = Instant::now();
+        match exchange(request).await {
+            Ok(answer) if answer.status == expected => {
+                self.recorder.latency(step, started, started.elapsed());
+                Ok((started, answer.body))
+            }
+            Ok(answer) => {
+                self.fail(started, ErrorKind::Status(step, answer.status.as_u16()));
+                Err(pace_after(&answer))
+            }
+            Err(kind) => {
+                self.fail(started, ErrorKind::Transport(step, kind));
+                Err(Pace::Wait(TRANSPORT_BACKOFF))
+            }
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &mut self,
+        step: Step,
+        started: Instant,
+        body: &[u8],
+    ) -> Result<T, Pace> {
+        serde_json::from_slice(body).map_err(|_| {
+            self.fail(started, ErrorKind::BadBody(step));
+            Pace::Next
+        })
+    }
+
+    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(&self.customer.tokens.access)
+    }
+
+    /// One visit: browse, search, a new cart with 1–3 products, checkout.
+    async fn visit(&mut self) -> Result<(), Pace> {
+        if Instant::now() + REFRESH_MARGIN >= self.customer.tokens.expires_at {
+            self.reauth().await?;
+        }
+        let shared = self.shared.clone();
+        let api = &shared.api;
+
+        let browse = self.authed(api.get("/api/v1/products").query(&[("limit", "20")]));
+        self.call(Step::Browse, browse, StatusCode::OK).await?;
+
+        if !shared.words.is_empty() {
+            let word = &shared.words[self.rng.below(shared.words.len())];
+            let search = self.authed(
+                api.get("/api/v1/products/search")
+                    .query(&[("q", word.as_str())]),
+            );
+            self.call(Step::Search, search, StatusCode::OK).await?;
+        }
+
+        let cart = self.authed(api.post("/api/v1/carts"));
+        let (started, body) = self.call(Step::Cart, cart, StatusCode::CREATED).await?;
+        let cart: Created = self.parse(Step::Cart, started, &body)?;
+
+        let lines = 1 + self.rng.below(3);
+        let items = format!("/api/v1/carts/{}/items", cart.id);
+        for index in self.rng.distinct(lines, shared.skus.len()) {
+            let add = self.authed(
+                api.put(&items)
+                    .json(&json!({"sku": shared.skus[index], "quantity": 1})),
+            );
+            self.call(Step::AddItem, add, StatusCode::OK).await?;
+        }
+
+        let order = self.authed(
+            api.post("/api/v1/orders")
+                .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+                .header("Prefer", CHECKOUT_WAIT)
+                .json(&json!({
+                    "cart_id": cart.id,
+                    "shipping_address": {
+                        "name": "Bench Customer",
+                        "line1": "1 Load Test Lane",
+                        "city": "Springfield",
+                        "postal_code": "12345",
+                        "country": "US",
+                    },
+                    "payment": {
+                        "method": "card",
+                        "card_number": "4242424242424242",
+                        "exp_month": 12,
+                        "exp_year": 2099,
+                        "cvc": "123",
+                    },
+                })),
+        );
+        let started = Instant::now();
+        match exchange(order).await {
+            Ok(answer) if answer.status == StatusCode::CREATED => {
+                self.recorder
+                    .latency(Step::Checkout, started, started.elapsed());
+                let order: SettledOrder = self.parse(Step::Checkout, started, &answer.body)?;
+                self.shared.settled.fetch_add(1, Ordering::Relaxed);
+                self.recorder
+                    .settled(started, &order.status, order.cancel_reason.as_deref());
+                Ok(())
+            }
+            Ok(answer) if answer.status == StatusCode::ACCEPTED => {
+                self.fail(started, ErrorKind::Unsettled);
+                Ok(())
+            }
+            Ok(answer) => {
+                self.fail(
+                    started,
+                    ErrorKind::Status(Step::Checkout, answer.status.as_u16()),
+                );
+                Err(pace_after(&answer))
+            }
+            Err(kind) => {
+                self.fail(started, ErrorKind::Transport(Step::Checkout, kind));
+                Err(Pace::Wait(TRANSPORT_BACKOFF))
+            }
+        }
+    }
+
+    /// New tokens: refreshed, or from signing in again when the refresh fails.
+    async fn reauth(&mut self) -> Result<(), Pace> {
+        let api = &self.shared.api;
+        let refresh = api
+            .post("/api/v1/auth/refresh")
+            .json(&json!({"refresh_token": self.customer.tokens.refresh}));
+        let login = api.post("/api/v1/auth/login").json(&json!({
+            "email": self.customer.email,
+            "password": CUSTOMER_PASSWORD,
+        }));
+        let answer = match self.call(Step::Login, refresh, StatusCode::OK).await {
+            Ok(answer) => answer,
+            Err(_) => self
+                .call(Step::Login, login, StatusCode::OK)
+                .await
+                .map_err(|_| Pace::Wait(Duration::from_secs(1)))?,
+        };
+        let (started, body) = answer;
+        let pair: TokenPair = self.parse(Step::Login, started, &body)?;
+        self.customer.tokens = pair.into();
+        Ok(())
+    }
+}
+
+/// What to do after an unexpected status.
+fn pace_after(answer: &Answer) -> Pace {
+    match answer.status {
+        StatusCode::UNAUTHORIZED => Pace::Reauth,
+        StatusCode::TOO_MANY_REQUESTS => Pace::Wait(
+            answer
+                .retry_after
+                .unwrap_or(Duration::from_secs(1))
+                .min(MAX_RETRY_AFTER),
+        ),
+        status if status.is_server_error() => Pace::Wait(TRANSPORT_BACKOFF),
+        _ => Pace::Next,
+    }
+}
+
+/// Draws the progress bar on stderr until `done`: redrawn in place four times a second
+/// on a terminal, a line every five seconds otherwise.
+async fn draw_progress(
+    shared: Arc<Shared>,
+    start: Instant,
+    total: Duration,
+    warmup: Duration,
+    done: Shutdown,
+) {
+    let terminal = std::io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(5)
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // (when, settled) samples of the last two seconds or so, for the current rate.
+    let mut samples: std::collections::VecDeque<(Instant, u64)> = std::collections::VecDeque::new();
+    loop {
+        let finished = tokio::select! {
+            () = done.cancelled() => true,
+            _ = ticks.tick() => false,
+        };
+        let now = Instant::now();
+        let settled = shared.settled.load(Ordering::Relaxed);
+        let errors = shared.errors.load(Ordering::Relaxed);
+        samples.push_back((now, settled));
+        while samples.len() > 2
+            && samples
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(2))
+        {
+            samples.pop_front();
+        }
+        let rate = match samples.front() {
+            Some((at, before)) if now.duration_since(*at) > Duration::from_millis(100) => {
+                settled.saturating_sub(*before) as f64 / now.duration_since(*at).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        let elapsed = now.duration_since(start);
+        let line = progress_line(elapsed, total, elapsed < warmup, settled, rate, errors);
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+            if finished {
+                eprintln!();
+            }
+        } else if elapsed > Duration::ZERO && (finished || elapsed >= every / 2) {
+            eprintln!("{line}");
+        }
+        if finished {
+            return;
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Calls from one service to another's public HTTP API, the same in both shapes.
+//!
+//! In the embedded shape the callee's `Router` runs in this process, so a call goes
+//! through it directly (its handlers, authentication and errors, without a socket); in
+//! the distributed shape the same request goes over HTTP to the callee's base URL. The
+//! caller writes one piece of code either way. Callers forward the end user's
+//! `Authorization` header, so the callee authorizes the user, not the calling service.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower::ServiceExt;
+
+/// The pooled HTTP/1.1 client used for service-to-service calls and proxying.
+pub type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
+
+/// How long a service-to-service call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A keep-alive pooled HTTP client with a short connect timeout.
+pub fn http_client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(2)));
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector)
+}
+
+/// Why a call did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The callee could not be reached or did not answer in time.
+    #[error("the service is unavailable: {0}")]
+    Unavailable(String),
+    /// The answer was not what the caller can read.
+    #[error("unreadable answer: {0}")]
+    Unreadable(String),
+}
+
+/// An answer: status and body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        serde_json::from_slice(&self.body).map_err(|e| CallError::Unreadable(e.to_string()))
+    }
+}
+
+#[derive(Clone)]
+enum Target {
+    InProcess(Router),
+    Remote { base: String, client: HttpClient },
+}
+
+/// A handle on another service's API.
+#[derive(Clone)]
+pub struct ServiceClient {
+    target: Target,
+}
+
+impl ServiceClient {
+    /// The callee runs in this process: call its router directly.
+    pub fn in_process(router: Router) -> Self {
+        Self {
+            target: Target::InProcess(router),
+        }
+    }
+
+    /// The callee runs at `base` (e.g. `http://127.0.0.1:8088`).
+    pub fn remote(base: &str, client: HttpClient) -> Self {
+        Self {
+            target: Target::Remote {
+                base: base.trim_end_matches('/').to_owned(),
+                client,
+            },
+        }
+    }
+
+    /// Sends `body` as JSON to `path` with `headers` and returns the answer, whatever its
+    /// status.
+    pub async fn send_json<T: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<&T>,
+    ) -> Result<Reply, CallError> {
+        let bytes = match body {
+            Some(body) => {
+                serde_json::to_vec(body).map_err(|e| CallError::Unreadable(e.to_string()))?
+            }
+            None => Vec::new(),
+        };
+        let uri = match &self.target {
+            Target::InProcess(_) => path.to_owned(),
+            Target::Remote { base, .. } => format!("{base}{path}"),
+        };
+        let uri: Uri = uri
+            .parse()
+            .map_err(|_| CallError::Unavailable(format!("bad url for {path}")))?;
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(bytes))
+            .map_err(|e| CallError::Unavailable(e.to_string()))?;
+        *request.headers_mut() = headers;
+        if body.is_some() {
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+        }
+        let call = async {
+            let response = match &self.target {
+                Target::InProcess(router) => router
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .map_err(|e| CallError::Unavailable(e.to_string()))?,
+                Target::Remote { client, .. } => client
+                    .request(request)
+                    .await
+                    .map_err(|e| CallError::Unavailable(e.to_string()))?
+                    .map(Body::new),
+            };
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| CallError::Unavailable(e.to_string()))?
+                .to_bytes();
+            Ok(Reply { status, body })
+        };
+        tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| CallError::Unavailable("timed out".into()))?
+    }
+}

@@ -1,0 +1,120 @@
+//! What ordering consumes: catalog's prices (its own price copy), and the saga
+//! participants' answers from inventory and payments. What it emits is staged by
+//! `app`, in the same transaction as the change.
+
+use async_trait::async_trait;
+use contracts::Event;
+use contracts::catalog::{PriceChanged, ProductCreated, ProductDeleted, ProductUpdated};
+use contracts::inventory::{ReservationFailed, StockReserved};
+use contracts::payments::{PaymentAuthorized, PaymentCaptured, PaymentFailed, RefundProcessed};
+use platform::bus::{Envelope, EventHandler, HandlerError};
+use platform::db::Tx;
+
+use crate::app::OrderingApp;
+use crate::domain::SagaEvent;
+use crate::store::PriceRecord;
+
+/// The event types ordering acts on.
+const HANDLED: [&str; 10] = [
+    ProductCreated::TYPE,
+    ProductUpdated::TYPE,
+    PriceChanged::TYPE,
+    ProductDeleted::TYPE,
+    StockReserved::TYPE,
+    ReservationFailed::TYPE,
+    PaymentAuthorized::TYPE,
+    PaymentFailed::TYPE,
+    PaymentCaptured::TYPE,
+    RefundProcessed::TYPE,
+];
+
+/// Applies catalog, inventory and payments events.
+pub struct OrderingEvents {
+    /// The operations.
+    pub app: OrderingApp,
+}
+
+#[async_trait]
+impl EventHandler for OrderingEvents {
+    async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
+        let app = &self.app;
+        if event.is::<ProductCreated>() || event.is::<ProductUpdated>() {
+            // Both carry the same facts.
+            let ProductCreated(facts) = serde::Deserialize::deserialize(&event.data)?;
+            let price = PriceRecord {
+                sku: facts.sku,
+                product_id: facts.product_id,
+                name: facts.name,
+                price: facts.price,
+            };
+            app.set_price_in(tx, &price).await?;
+        } else if event.is::<PriceChanged>() {
+            let changed: PriceChanged = event.decode()?;
+            // The name is not in this event; the updated event that accompanies a price
+            // change carries it, so keep whatever name is known.
+            let known = crate::store::prices(&mut **tx, &[changed.sku.as_str()]).await?;
+            let name = known
+                .first()
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| changed.sku.clone());
+            let price = PriceRecord {
+                sku: changed.sku,
+                product_id: changed.product_id,
+                name,
+                price: changed.new_price,
+            };
+            app.set_price_in(tx, &price).await?;
+        } else if event.is::<ProductDeleted>() {
+            let deleted: ProductDeleted = event.decode()?;
+            app.remove_price_in(tx, &deleted.sku).await?;
+        } else if event.is::<StockReserved>() {
+            let reserved: StockReserved = event.decode()?;
+            app.advance_in(tx, &reserved.order_id, SagaEvent::StockReserved)
+                .await?;
+        } else if event.is::<ReservationFailed>() {
+            let failed: ReservationFailed = event.decode()?;
+            app.advance_in(
+                tx,
+                &failed.order_id,
+                SagaEvent::ReservationFailed(failed.reason),
+            )
+            .await?;
+        } else if event.is::<PaymentAuthorized>() {
+            let authorized: PaymentAuthorized = event.decode()?;
+            app.advance_in(tx, &authorized.order_id, SagaEvent::PaymentAuthorized)
+                .await?;
+        } else if event.is::<PaymentFailed>() {
+            let failed: PaymentFailed = event.decode()?;
+            let reason = format!("payment failed: {}", failed.detail);
+            app.advance_in(tx, &failed.order_id, SagaEvent::PaymentFailed(reason))
+                .await?;
+        } else if event.is::<PaymentCaptured>() {
+            let captured: PaymentCaptured = event.decode()?;
+            app.captured_in(tx, &captured.order_id, captured.amount.amount)
+                .await?;
+        } else if event.is::<RefundProcessed>() {
+            let refund: RefundProcessed = event.decode()?;
+            app.apply_refund_in(
+                tx,
+                &refund.order_id,
+                &refund.payment_id,
+                &refund.refund_id,
+                &refund.amount,
+                refund.refunded_total.amount,
+                refund.captured_total.amount,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        HANDLED.contains(&event_type)
+    }
+
+    fn applied(&self, event: &Envelope) {
+        if let Some(order_id) = event.data.get("order_id").and_then(|v| v.as_str()) {
+            self.app.order_changed(order_id);
+        }
+    }
+}

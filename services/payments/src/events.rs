@@ -1,0 +1,53 @@
+//! What payments consumes: the checkout saga's order events. Reserved authorizes,
+//! confirmed captures, cancelled cancels, voids or refunds — each inside the consumer's
+//! transaction, which also holds the inbox row, so a redelivered event changes nothing.
+//! What payments emits is staged by `app` in the same transactions.
+
+use async_trait::async_trait;
+use contracts::Event;
+use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
+use platform::bus::{Envelope, EventHandler, HandlerError};
+use platform::db::Tx;
+
+use crate::app::{PaymentsApp, PaymentsError};
+
+/// Applies ordering events to payments.
+pub struct OrderEvents {
+    /// The operations.
+    pub app: PaymentsApp,
+}
+
+#[async_trait]
+impl EventHandler for OrderEvents {
+    #[tracing::instrument(skip_all, fields(event_type = %event.event_type, subject = %event.subject), err)]
+    async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
+        // Declines, fraud blocks and mismatches are outcomes (their failure events are
+        // staged), not errors; errors are retried and then dead-lettered.
+        let outcome = if event.is::<OrderReserved>() {
+            self.app.authorize_in(tx, &event.decode()?).await
+        } else if event.is::<OrderConfirmed>() {
+            self.app.capture_in(tx, &event.decode()?).await
+        } else if event.is::<OrderCancelled>() {
+            self.app.cancel_in(tx, &event.decode()?).await
+        } else {
+            return Ok(());
+        };
+        match outcome {
+            Ok(outcome) => {
+                tracing::debug!(?outcome, "order event applied");
+                Ok(())
+            }
+            Err(PaymentsError::Sql(err)) => Err(HandlerError::Sql(err)),
+            Err(err) => Err(HandlerError::Rejected(err.to_string())),
+        }
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        [
+            OrderReserved::TYPE,
+            OrderConfirmed::TYPE,
+            OrderCancelled::TYPE,
+        ]
+        .contains(&event_type)
+    }
+}

@@ -1,0 +1,418 @@
+//! Payments' operations against a real database: the saga's authorize / capture /
+//! void / refund paths as ordering's events drive them, the fraud rules, the ledger, and
+//! refunds racing each other. Each test runs on SQLite, and on PostgreSQL too when
+//! `VISCOUNT_TEST_POSTGRES_URL` is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contracts::Money;
+use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
+use contracts::payments::FailureReason;
+use payments::app::EventOutcome;
+use payments::domain::{CardDetails, CardNumber, Cvc, Expiry, PaymentStatus};
+use payments::{NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError};
+use platform::auth::Authenticator;
+use platform::auth::remote::RemoteIdentity;
+use platform::bus::EmbeddedBus;
+use platform::shutdown::Shutdown;
+use platform::tasks::Tasks;
+use platform::time::Clock;
+
+/// A payments service on a database of its own, dropped afterwards.
+struct Fixture {
+    payments: Payments,
+    clock: Clock,
+    tasks: Tasks,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres(String),
+}
+
+async fn fixture(postgres: bool, config: PaymentsConfig) -> Option<Fixture> {
+    let name = format!(
+        "payments_t{}",
+        &platform::ids::new_id().replace('-', "")[16..]
+    );
+    let (url, cleanup) = if postgres {
+        let base = std::env::var("VISCOUNT_TEST_POSTGRES_URL").ok()?;
+        let url = format!("{}/{name}", base.trim_end_matches('/'));
+        (url.clone(), Cleanup::Postgres(url))
+    } else {
+        let path = std::env::temp_dir().join(format!("{name}.db"));
+        (
+            platform::db::sqlite_url(&std::env::temp_dir(), &name),
+            Cleanup::File(path),
+        )
+    };
+    let clock = Clock::system();
+    let tasks = Tasks::new(Shutdown::new());
+    // These tests call the operations, not HTTP: no token is ever verified.
+    let keys = Arc::new(RemoteIdentity::new("http://127.0.0.1:9"));
+    let authenticator = Authenticator::new(keys, "test", "test", clock.clone());
+    let payments = Payments::build(
+        config,
+        &url,
+        Arc::new(EmbeddedBus::new()),
+        authenticator,
+        &tasks,
+        clock.clone(),
+    )
+    .await
+    .expect("payments starts");
+    Some(Fixture {
+        payments,
+        clock,
+        tasks,
+        cleanup,
+    })
+}
+
+impl Fixture {
+    async fn finish(self) {
+        self.tasks.stop(Duration::from_secs(1)).await;
+        self.payments.db().close().await;
+        match self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres(url) => {
+                let _ = platform::db::drop_postgres_database(&url).await;
+            }
+        }
+    }
+
+    async fn pay(&self, order: &str, user: &str, amount: i64, number: &str) -> String {
+        self.payments
+            .app()
+            .create_payment(NewPayment {
+                order_id: order.into(),
+                user_id: user.into(),
+                amount: usd(amount),
+                source: PaymentSource::Card(card(number)),
+            })
+            .await
+            .expect("payment created")
+            .id
+    }
+
+    async fn reserved(&self, order: &str, user: &str, payment: &str, amount: i64) -> EventOutcome {
+        self.payments
+            .app()
+            .authorize(&OrderReserved {
+                order_id: order.into(),
+                user_id: user.into(),
+                payment_id: payment.into(),
+                amount: usd(amount),
+            })
+            .await
+            .expect("authorize")
+    }
+
+    async fn confirmed(&self, order: &str, payment: &str) -> EventOutcome {
+        self.payments
+            .app()
+            .capture(&OrderConfirmed {
+                order_id: order.into(),
+                user_id: None,
+                payment_id: Some(payment.into()),
+                total: None,
+            })
+            .await
+            .expect("capture")
+    }
+
+    async fn cancelled(&self, order: &str) -> EventOutcome {
+        self.payments
+            .app()
+            .cancel(&OrderCancelled {
+                order_id: order.into(),
+                reason: "customer".into(),
+                payment_id: None,
+            })
+            .await
+            .expect("cancel")
+    }
+
+    async fn status(&self, payment: &str) -> PaymentStatus {
+        self.payments
+            .app()
+            .payment(payment)
+            .await
+            .expect("payment")
+            .status
+    }
+
+    /// The event types staged so far, in order, with their subjects.
+    async fn events(&self) -> Vec<(String, String)> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT event_type, subject FROM outbox ORDER BY seq")
+                .fetch_all(self.payments.db().reader())
+                .await
+                .expect("outbox");
+        rows
+    }
+}
+
+fn usd(amount: i64) -> Money {
+    Money {
+        amount,
+        currency: "USD".into(),
+    }
+}
+
+fn card(number: &str) -> CardDetails {
+    CardDetails {
+        number: CardNumber::try_from(number).expect("number"),
+        expiry: Expiry::stored(12, 2099),
+        cvc: Cvc::try_from("123").expect("cvc"),
+    }
+}
+
+const VISA: &str = "4242424242424242";
+
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($f:ident) $body:block)*) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let $f = fixture(false, PaymentsConfig::default()).await.expect("sqlite");
+                    $body
+                    $f.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some($f) = fixture(true, PaymentsConfig::default()).await else {
+                        eprintln!("SKIPPED: VISCOUNT_TEST_POSTGRES_URL not set");
+                        return;
+                    };
+                    $body
+                    $f.finish().await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_databases! {
+    async fn the_saga_authorizes_captures_and_refunds_with_a_balanced_ledger(f) {
+        let id = f.pay("o-1", "u-1", 10_000, VISA).await;
+        assert_eq!(f.status(&id).await, PaymentStatus::Pending);
+        assert_eq!(f.reserved("o-1", "u-1", &id, 10_000).await, EventOutcome::Moved(PaymentStatus::Authorized));
+        assert_eq!(f.reserved("o-1", "u-1", &id, 10_000).await, EventOutcome::Unchanged, "redelivery");
+        assert_eq!(f.confirmed("o-1", &id).await, EventOutcome::Moved(PaymentStatus::Captured));
+        assert_eq!(f.confirmed("o-1", &id).await, EventOutcome::Unchanged, "redelivery");
+
+        let app = f.payments.app();
+        let part = app.refund(&id, Some(usd(2_500)), "admin-1").await.expect("refund");
+        assert_eq!(part.payment.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(part.payment.refunded, usd(2_500));
+        assert!(matches!(
+            app.refund(&id, Some(usd(7_501)), "admin-1").await,
+            Err(PaymentsError::OverRefund { refundable: 7_500 })
+        ));
+        assert!(matches!(
+            app.refund(&id, Some(Money { amount: 1, currency: "EUR".into() }), "admin-1").await,
+            Err(PaymentsError::InvalidAmount(_))
+        ));
+        let rest = app.refund(&id, None, "admin-1").await.expect("refund the rest");
+        assert_eq!(rest.amount, usd(7_500));
+        assert_eq!(rest.payment.status, PaymentStatus::Refunded);
+        assert!(matches!(app.refund(&id, None, "admin-1").await, Err(PaymentsError::OverRefund { refundable: 0 })));
+        assert!(app.ledger_agrees(&id).await.expect("ledger"));
+        assert!(app.reconcile().await.expect("reconcile").is_empty());
+
+        let kinds: Vec<String> = app
+            .transactions(Some(&id), None, 100)
+            .await
+            .expect("ledger")
+            .into_iter()
+            .map(|t| t.kind)
+            .collect();
+        assert_eq!(kinds, ["authorize", "capture", "refund", "refund"]);
+        let events: Vec<String> = f.events().await.into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            events,
+            [
+                "payments.payment.authorized.v1",
+                "payments.payment.captured.v1",
+                "payments.refund.processed.v1",
+                "payments.refund.processed.v1"
+            ]
+        );
+    }
+
+    async fn refunds_before_capture_are_conflicts(f) {
+        let id = f.pay("o-1", "u-1", 1_000, VISA).await;
+        assert!(matches!(f.payments.app().refund(&id, None, "a").await, Err(PaymentsError::NothingCaptured)));
+        f.reserved("o-1", "u-1", &id, 1_000).await;
+        assert!(matches!(f.payments.app().refund(&id, Some(usd(1)), "a").await, Err(PaymentsError::NothingCaptured)));
+        assert!(matches!(f.payments.app().refund("nope", None, "a").await, Err(PaymentsError::NotFound)));
+    }
+
+    async fn ten_concurrent_refunds_of_thirty_percent_succeed_exactly_three_times(f) {
+        let id = f.pay("o-1", "u-1", 10_000, VISA).await;
+        f.reserved("o-1", "u-1", &id, 10_000).await;
+        f.confirmed("o-1", &id).await;
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let app = f.payments.app().clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move { app.refund(&id, Some(usd(3_000)), "admin").await }));
+        }
+        let (mut refunded, mut refused) = (0, 0);
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(_) => refunded += 1,
+                Err(PaymentsError::OverRefund { .. }) => refused += 1,
+                Err(other) => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!((refunded, refused), (3, 7));
+        let payment = f.payments.app().payment(&id).await.expect("payment");
+        assert_eq!(payment.refunded, usd(9_000));
+        assert_eq!(payment.status, PaymentStatus::PartiallyRefunded);
+        assert!(f.payments.app().ledger_agrees(&id).await.expect("ledger"));
+        let (_, ledger_refunded) = payments::store::ledger_sums(f.payments.db().reader(), &id).await.expect("sums");
+        assert_eq!(ledger_refunded, 9_000);
+    }
+
+    async fn declined_cards_fail_with_the_processor_reason(f) {
+        let cases = [
+            ("4000000000000002", FailureReason::Declined),
+            ("4000000000009995", FailureReason::InsufficientFunds),
+            ("4100000000000019", FailureReason::Fraud),
+        ];
+        for (i, (number, reason)) in cases.into_iter().enumerate() {
+            let order = format!("o-{i}");
+            let id = f.pay(&order, &format!("u-{i}"), 1_000, number).await;
+            assert_eq!(f.reserved(&order, &format!("u-{i}"), &id, 1_000).await, EventOutcome::Failed(reason));
+            let view = f.payments.app().payment(&id).await.expect("payment");
+            assert_eq!((view.status, view.failure_reason), (PaymentStatus::Failed, Some(reason)));
+            assert_eq!(f.reserved(&order, &format!("u-{i}"), &id, 1_000).await, EventOutcome::Unchanged, "redelivery");
+        }
+        let failed = f.events().await.into_iter().filter(|(t, _)| t == "payments.payment.failed.v1").count();
+        assert_eq!(failed, 3, "one failure event per payment, none for redeliveries");
+    }
+
+    async fn fraud_rules_block_bursts_and_large_amounts(f) {
+        for i in 0..5 {
+            let order = format!("burst-{i}");
+            let id = f.pay(&order, "u-burst", 100, VISA).await;
+            assert_eq!(f.reserved(&order, "u-burst", &id, 100).await, EventOutcome::Moved(PaymentStatus::Authorized));
+        }
+        let sixth = f.pay("burst-5", "u-burst", 100, VISA).await;
+        assert_eq!(f.reserved("burst-5", "u-burst", &sixth, 100).await, EventOutcome::Failed(FailureReason::Fraud));
+        let other_user = f.pay("calm-1", "u-calm", 100, VISA).await;
+        assert_eq!(f.reserved("calm-1", "u-calm", &other_user, 100).await, EventOutcome::Moved(PaymentStatus::Authorized));
+
+        f.clock.advance(Duration::from_secs(61));
+        let later = f.pay("burst-6", "u-burst", 100, VISA).await;
+        assert_eq!(f.reserved("burst-6", "u-burst", &later, 100).await, EventOutcome::Moved(PaymentStatus::Authorized), "a minute later the burst is over");
+
+        let big = f.pay("big-1", "u-big", 1_000_001, VISA).await;
+        assert_eq!(f.reserved("big-1", "u-big", &big, 1_000_001).await, EventOutcome::Failed(FailureReason::Fraud));
+    }
+
+    async fn events_that_do_not_match_the_payment_fail_the_order(f) {
+        let id = f.pay("o-1", "u-1", 1_000, VISA).await;
+        // Unknown payment: the order fails, nothing changes here.
+        assert_eq!(f.reserved("o-1", "u-1", "no-such-payment", 1_000).await, EventOutcome::Failed(FailureReason::Mismatch));
+        // Another order naming this payment: that order fails, this payment is untouched.
+        assert_eq!(f.reserved("o-2", "u-1", &id, 1_000).await, EventOutcome::Failed(FailureReason::Mismatch));
+        assert_eq!(f.status(&id).await, PaymentStatus::Pending);
+        // Same order, other amount: this payment fails.
+        assert_eq!(f.reserved("o-1", "u-1", &id, 999).await, EventOutcome::Failed(FailureReason::Mismatch));
+        assert_eq!(f.status(&id).await, PaymentStatus::Failed);
+
+        let other = f.pay("o-3", "u-1", 1_000, VISA).await;
+        assert_eq!(f.reserved("o-3", "u-2", &other, 1_000).await, EventOutcome::Failed(FailureReason::Mismatch), "another owner");
+        let events = f.events().await;
+        assert_eq!(events.len(), 4);
+        assert!(events.iter().all(|(t, _)| t == "payments.payment.failed.v1"));
+    }
+
+    async fn cancelling_compensates_by_status(f) {
+        // Pending: cancelled, and a late reservation no longer authorizes it.
+        let pending = f.pay("o-pending", "u-1", 1_000, VISA).await;
+        assert_eq!(f.cancelled("o-pending").await, EventOutcome::Moved(PaymentStatus::Cancelled));
+        assert_eq!(f.reserved("o-pending", "u-1", &pending, 1_000).await, EventOutcome::Unchanged);
+        assert_eq!(f.status(&pending).await, PaymentStatus::Cancelled);
+
+        // Authorized: voided.
+        let held = f.pay("o-held", "u-1", 2_000, VISA).await;
+        f.reserved("o-held", "u-1", &held, 2_000).await;
+        assert_eq!(f.cancelled("o-held").await, EventOutcome::Moved(PaymentStatus::Voided));
+        assert_eq!(f.cancelled("o-held").await, EventOutcome::Unchanged, "redelivery");
+
+        // Captured and partly refunded: the rest goes back.
+        let paid = f.pay("o-paid", "u-1", 3_000, VISA).await;
+        f.reserved("o-paid", "u-1", &paid, 3_000).await;
+        f.confirmed("o-paid", &paid).await;
+        f.payments.app().refund(&paid, Some(usd(1_000)), "admin").await.expect("partial refund");
+        assert_eq!(f.cancelled("o-paid").await, EventOutcome::Moved(PaymentStatus::Refunded));
+        let view = f.payments.app().payment(&paid).await.expect("payment");
+        assert_eq!(view.refunded, usd(3_000));
+        assert_eq!(f.cancelled("o-paid").await, EventOutcome::Unchanged, "redelivery");
+        assert_eq!(f.cancelled("o-unknown").await, EventOutcome::Unchanged);
+
+        let app = f.payments.app();
+        assert!(app.reconcile().await.expect("reconcile").is_empty());
+        let void: Vec<(String, i64)> = app
+            .transactions(Some(&held), None, 10)
+            .await
+            .expect("ledger")
+            .into_iter()
+            .map(|t| (t.kind, t.amount.amount))
+            .collect();
+        assert_eq!(void, [("authorize".to_owned(), 2_000), ("void".to_owned(), 2_000)]);
+        let types: Vec<String> = f.events().await.into_iter().map(|(t, _)| t).collect();
+        assert!(types.contains(&"payments.payment.voided.v1".to_owned()));
+        assert_eq!(types.iter().filter(|t| *t == "payments.refund.processed.v1").count(), 2);
+    }
+
+    async fn a_saved_card_pays_until_it_expires(f) {
+        let app = f.payments.app();
+        let mut expiring = card(VISA);
+        let (year, month) = payments::domain::year_month(f.clock.now_millis());
+        expiring.expiry = Expiry::stored(i64::from(month), year);
+        let saved = app.save_card("u-1", &expiring).await.expect("saved");
+        let pay = |order: &str, user: &str| NewPayment {
+            order_id: order.into(),
+            user_id: user.into(),
+            amount: usd(500),
+            source: PaymentSource::Saved(saved.id.clone()),
+        };
+        assert!(matches!(app.create_payment(pay("o-x", "u-2")).await, Err(PaymentsError::UnknownPaymentMethod)), "another user's card");
+        let id = app.create_payment(pay("o-1", "u-1")).await.expect("paid with a saved card").id;
+        assert!(matches!(app.create_payment(pay("o-1", "u-1")).await, Err(PaymentsError::OrderHasPayment)));
+
+        // The month ends before the order's stock is reserved.
+        f.clock.advance(Duration::from_secs(32 * 24 * 3600));
+        assert_eq!(f.reserved("o-1", "u-1", &id, 500).await, EventOutcome::Failed(FailureReason::ExpiredCard));
+        assert!(matches!(app.create_payment(pay("o-2", "u-1")).await, Err(PaymentsError::PaymentMethodExpired)));
+    }
+
+    async fn confirming_an_order_whose_payment_is_not_authorized_is_an_error(f) {
+        let id = f.pay("o-1", "u-1", 1_000, VISA).await;
+        let confirm = OrderConfirmed { order_id: "o-1".into(), user_id: None, payment_id: Some(id.clone()), total: None };
+        assert!(matches!(f.payments.app().capture(&confirm).await, Err(PaymentsError::WrongStatus(PaymentStatus::Pending))));
+        f.reserved("o-1", "u-1", &id, 1_000).await;
+        let too_much = OrderConfirmed { total: Some(usd(1_001)), ..confirm.clone() };
+        assert!(matches!(f.payments.app().capture(&too_much).await, Err(PaymentsError::Mismatch(_))));
+        let less = OrderConfirmed { total: Some(usd(800)), ..confirm };
+        assert_eq!(f.payments.app().capture(&less).await.expect("capture"), EventOutcome::Moved(PaymentStatus::Captured));
+        assert_eq!(f.payments.app().payment(&id).await.expect("payment").captured, usd(800));
+        let no_payment = OrderConfirmed { order_id: "o-free".into(), user_id: None, payment_id: None, total: None };
+        assert_eq!(f.payments.app().capture(&no_payment).await.expect("nothing"), EventOutcome::Unchanged);
+    }
+}

@@ -1,0 +1,381 @@
+//! The checkout through the gateway, in both shapes: carts, the saga with each test
+//! card, cancellation and refunds, idempotency, authorization, and many buyers racing
+//! for a few units.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use viscount_tests::{TestApp, TestUser, assert_problem, both_shapes, error_fields, eventually};
+
+const APPROVE: &str = "4242424242424242";
+const DECLINE: &str = "4000000000000002";
+const INSUFFICIENT: &str = "4000000000009995";
+const FRAUD: &str = "4100000000000019";
+const SETTLE: Duration = Duration::from_secs(20);
+
+fn card(number: &str) -> Value {
+    json!({"method": "card", "card_number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"})
+}
+
+fn address() -> Value {
+    json!({"name": "Ann Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"})
+}
+
+/// A product priced `cents` USD with `units` in stock, once ordering knows its price.
+async fn stocked(app: &TestApp, admin: &TestUser, sku: &str, cents: i64, units: i64) {
+    let created = app
+        .post(
+            "/api/v1/products",
+            Some(&admin.access),
+            &json!({"sku": sku, "name": format!("Product {sku}"), "description": "for sale",
+                    "price": {"amount": cents, "currency": "USD"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "create {sku}");
+    let warehouse = app
+        .post(
+            "/api/v1/warehouses",
+            Some(&admin.access),
+            &json!({"code": "MAIN", "name": "Main"}),
+        )
+        .await;
+    assert!(
+        [201, 409].contains(&warehouse.status().as_u16()),
+        "warehouse"
+    );
+    if units > 0 {
+        let adjusted = app
+            .post(
+                "/api/v1/inventory/adjust",
+                Some(&admin.access),
+                &json!({"sku": sku, "warehouse_id": "MAIN", "delta": units, "reason": "received"}),
+            )
+            .await;
+        assert_eq!(adjusted.status(), 200, "stock {sku}");
+    }
+    // Ordering learns prices from catalog's events.
+    let probe: Value = app
+        .post("/api/v1/carts", Some(&admin.access), &json!({}))
+        .await
+        .json()
+        .await
+        .expect("cart");
+    let cart = probe["id"].as_str().expect("cart id").to_owned();
+    eventually(SETTLE, "ordering knows the price", || async {
+        let r = app
+            .put(
+                &format!("/api/v1/carts/{cart}/items"),
+                &admin.access,
+                &json!({"sku": sku, "quantity": 1}),
+            )
+            .await;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+}
+
+/// `POST /orders` with a fresh idempotency key, waiting for the saga.
+async fn order(app: &TestApp, user: &TestUser, body: &Value) -> reqwest::Response {
+    order_with_key(app, user, body, &uuid::Uuid::now_v7().to_string()).await
+}
+
+async fn order_with_key(
+    app: &TestApp,
+    user: &TestUser,
+    body: &Value,
+    key: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(&user.access)
+        .header("idempotency-key", key)
+        .header("prefer", "wait=15")
+        .json(body)
+        .send()
+        .await
+        .expect("order sent")
+}
+
+fn items_order(sku: &str, quantity: i64, card_number: &str) -> Value {
+    json!({"items": [{"sku": sku, "quantity": quantity}], "shipping_address": address(),
+           "payment": card(card_number)})
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("json")
+}
+
+async fn stock(app: &TestApp, sku: &str) -> Value {
+    json_of(app.get(&format!("/api/v1/inventory/{sku}"), None).await).await
+}
+
+/// Waits until `path` (read as `token`) satisfies `done`.
+async fn until(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(SETTLE, what, || async {
+        let value = json_of(app.get(path, Some(token)).await).await;
+        done(&value).then_some(value)
+    })
+    .await
+}
+
+both_shapes! {
+    async fn a_checkout_confirms_captures_and_commits_stock(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "HAPPY-1", 1250, 10).await;
+        let buyer = app.user("buyer").await;
+        let response = order(&app, &buyer, &items_order("HAPPY-1", 2, APPROVE)).await;
+        assert_eq!(response.status(), 201, "settled in time");
+        assert!(response.headers().get("location").is_some());
+        let text = response.text().await.expect("body");
+        assert!(!text.contains(APPROVE), "the card number is never echoed");
+        let placed: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(placed["status"], "confirmed", "{placed}");
+        assert_eq!(placed["total"], json!({"amount": 2500, "currency": "USD"}));
+        assert_eq!(placed["items"][0]["unit_price"]["amount"], 1250);
+        assert_eq!(placed["payment"]["last4"], "4242");
+        let id = placed["id"].as_str().expect("id");
+
+        let history = json_of(app.get(&format!("/api/v1/orders/{id}/history"), Some(&buyer.access)).await).await;
+        let statuses: Vec<&str> = history.as_array().expect("list").iter().filter_map(|h| h["status"].as_str()).collect();
+        assert_eq!(statuses, ["pending", "reserved", "authorized", "confirmed"]);
+
+        let payment_id = placed["payment_id"].as_str().expect("payment id");
+        until(&app, &buyer.access, &format!("/api/v1/payments/{payment_id}"), "capture", |p| p["status"] == "captured").await;
+        eventually(SETTLE, "stock committed", || async {
+            let s = stock(&app, "HAPPY-1").await;
+            (s["on_hand"] == 8 && s["reserved"] == 0).then_some(())
+        })
+        .await;
+        until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "captured on the order", |o| o["captured"]["amount"] == 2500).await;
+    }
+
+    async fn each_test_card_ends_as_its_processor_says(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "CARDS-1", 500, 10).await;
+        let buyer = app.user("cards").await;
+        for (number, reason) in [(DECLINE, "declined"), (INSUFFICIENT, "insufficient"), (FRAUD, "fraud")] {
+            let placed = json_of(order(&app, &buyer, &items_order("CARDS-1", 1, number)).await).await;
+            assert_eq!(placed["status"], "cancelled", "{number}: {placed}");
+            let why = placed["cancel_reason"].as_str().unwrap_or("").to_lowercase();
+            assert!(why.contains(reason), "{number} is cancelled for {reason}: {why}");
+        }
+        let approved = json_of(order(&app, &buyer, &items_order("CARDS-1", 1, "5555555555554444")).await).await;
+        assert_eq!(approved["status"], "confirmed", "another Luhn-valid card approves");
+        eventually(SETTLE, "declined orders release their stock", || async {
+            let s = stock(&app, "CARDS-1").await;
+            (s["reserved"] == 0 && s["on_hand"] == 9).then_some(())
+        })
+        .await;
+    }
+
+    async fn bad_cards_are_422s_and_nothing_is_ordered(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "LUHN-1", 500, 5).await;
+        let buyer = app.user("luhn").await;
+        let bad_luhn = order(&app, &buyer, &items_order("LUHN-1", 1, "4242424242424241")).await;
+        let problem = assert_problem(bad_luhn, 422).await;
+        assert!(error_fields(&problem).contains(&"payment.card_number".to_owned()), "{problem}");
+        let mut expired = items_order("LUHN-1", 1, APPROVE);
+        expired["payment"]["exp_year"] = json!(2020);
+        let problem = assert_problem(order(&app, &buyer, &expired).await, 422).await;
+        assert!(error_fields(&problem).iter().any(|f| f.starts_with("payment.exp")), "{problem}");
+        let unknown = order(&app, &buyer, &items_order("NO-SUCH-SKU", 1, APPROVE)).await;
+        let problem = assert_problem(unknown, 422).await;
+        assert_eq!(error_fields(&problem), ["items[0].sku"]);
+        let mine = json_of(app.get("/api/v1/orders", Some(&buyer.access)).await).await;
+        assert_eq!(mine["items"], json!([]), "no order was written");
+        assert_eq!(stock(&app, "LUHN-1").await["reserved"], 0);
+    }
+
+    async fn an_order_needs_an_idempotency_key_and_replays_by_it(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "IDEM-1", 700, 5).await;
+        let buyer = app.user("idem").await;
+        let body = items_order("IDEM-1", 1, APPROVE);
+        let without = app.client.post(app.url("/api/v1/orders")).bearer_auth(&buyer.access).json(&body).send().await.expect("sent");
+        assert_problem(without, 400).await;
+        let first = json_of(order_with_key(&app, &buyer, &body, "key-1").await).await;
+        let again = order_with_key(&app, &buyer, &body, "key-1").await;
+        assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+        assert_eq!(json_of(again).await["id"], first["id"], "the same order");
+        let other = order_with_key(&app, &buyer, &items_order("IDEM-1", 2, APPROVE), "key-1").await;
+        assert_problem(other, 422).await;
+        let mine = json_of(app.get("/api/v1/orders", Some(&buyer.access)).await).await;
+        assert_eq!(mine["items"].as_array().map(Vec::len), Some(1), "one order for one key");
+        eventually(SETTLE, "one unit reserved or sold", || async {
+            let s = stock(&app, "IDEM-1").await;
+            (s["available"] == 4).then_some(())
+        })
+        .await;
+    }
+
+    async fn carts_are_priced_from_the_catalog_and_private(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "CART-A", 300, 5).await;
+        stocked(&app, &admin, "CART-B", 150, 5).await;
+        let owner = app.user("owner").await;
+        let other = app.user("other").await;
+        let cart = app.post("/api/v1/carts", Some(&owner.access), &json!({})).await;
+        assert_eq!(cart.status(), 201);
+        let cart = json_of(cart).await;
+        let id = cart["id"].as_str().expect("id");
+        let items = format!("/api/v1/carts/{id}/items");
+        app.put(&items, &owner.access, &json!({"sku": "CART-A", "quantity": 2})).await;
+        let priced = json_of(app.put(&items, &owner.access, &json!({"sku": "CART-B", "quantity": 3})).await).await;
+        assert_eq!(priced["total"], json!({"amount": 1050, "currency": "USD"}));
+        assert_eq!(priced["items"][0]["line_total"]["amount"], 600);
+        let removed = json_of(app.put(&items, &owner.access, &json!({"sku": "CART-A", "quantity": 0})).await).await;
+        assert_eq!(removed["items"].as_array().map(Vec::len), Some(1));
+        let unknown = app.put(&items, &owner.access, &json!({"sku": "NOPE", "quantity": 1})).await;
+        assert_eq!(error_fields(&assert_problem(unknown, 422).await), ["sku"]);
+        assert_problem(app.get(&format!("/api/v1/carts/{id}"), Some(&other.access)).await, 404).await;
+        assert_problem(app.put(&items, &other.access, &json!({"sku": "CART-A", "quantity": 1})).await, 404).await;
+        assert_problem(app.get(&format!("/api/v1/carts/{id}"), None).await, 401).await;
+
+        // Checking out the cart orders its lines and empties it.
+        let placed = json_of(order(&app, &owner, &json!({"cart_id": id, "shipping_address": address(), "payment": card(APPROVE)})).await).await;
+        assert_eq!(placed["status"], "confirmed", "{placed}");
+        assert_eq!(placed["total"]["amount"], 450);
+        let emptied = json_of(app.get(&format!("/api/v1/carts/{id}"), Some(&owner.access)).await).await;
+        assert_eq!(emptied["items"], json!([]));
+
+        // Orders and payments are private too.
+        let order_id = placed["id"].as_str().expect("id");
+        assert_problem(app.get(&format!("/api/v1/orders/{order_id}"), Some(&other.access)).await, 404).await;
+        assert_problem(app.get(&format!("/api/v1/orders/{order_id}/history"), Some(&other.access)).await, 404).await;
+        assert_problem(app.post(&format!("/api/v1/orders/{order_id}/cancel"), Some(&other.access), &json!({})).await, 404).await;
+        let payment_id = placed["payment_id"].as_str().expect("payment");
+        assert_problem(app.get(&format!("/api/v1/payments/{payment_id}"), Some(&other.access)).await, 404).await;
+        let theirs = json_of(app.get("/api/v1/orders", Some(&other.access)).await).await;
+        assert_eq!(theirs["items"], json!([]));
+        let all = json_of(app.get("/api/v1/orders", Some(&admin.access)).await).await;
+        assert!(all["items"].as_array().is_some_and(|o| o.iter().any(|o| o["id"] == order_id)), "admins see every order");
+    }
+
+    async fn cancelling_a_confirmed_order_returns_stock_and_money(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "UNDO-1", 900, 4).await;
+        let buyer = app.user("undo").await;
+        let placed = json_of(order(&app, &buyer, &items_order("UNDO-1", 2, APPROVE)).await).await;
+        assert_eq!(placed["status"], "confirmed");
+        let id = placed["id"].as_str().expect("id");
+        let payment_id = placed["payment_id"].as_str().expect("payment");
+        until(&app, &buyer.access, &format!("/api/v1/payments/{payment_id}"), "capture", |p| p["status"] == "captured").await;
+        let cancelled = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &json!({"reason": "changed my mind"})).await;
+        assert_eq!(cancelled.status(), 200);
+        assert_eq!(json_of(cancelled).await["cancel_reason"], "changed my mind");
+        eventually(SETTLE, "stock back on hand", || async {
+            let s = stock(&app, "UNDO-1").await;
+            (s["on_hand"] == 4 && s["reserved"] == 0).then_some(())
+        })
+        .await;
+        until(&app, &buyer.access, &format!("/api/v1/payments/{payment_id}"), "refund", |p| p["status"] == "refunded" && p["refunded"]["amount"] == 1800).await;
+        until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "refund on the order", |o| o["refunded"]["amount"] == 1800 && o["status"] == "cancelled").await;
+        let again = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &json!({})).await;
+        assert_problem(again, 409).await;
+    }
+
+    async fn refunds_add_up_to_what_was_captured_and_no_more(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "REFUND-1", 1000, 3).await;
+        let buyer = app.user("refund").await;
+        let placed = json_of(order(&app, &buyer, &items_order("REFUND-1", 1, APPROVE)).await).await;
+        let id = placed["id"].as_str().expect("id");
+        until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "capture", |o| o["captured"]["amount"] == 1000).await;
+        let refund = |amount: Option<i64>| {
+            let body = match amount {
+                Some(a) => json!({"amount": {"amount": a, "currency": "USD"}}),
+                None => json!({}),
+            };
+            let path = format!("/api/v1/orders/{id}/refund");
+            let token = admin.access.clone();
+            let app = &app;
+            async move { app.post(&path, Some(&token), &body).await }
+        };
+        let customer = app.post(&format!("/api/v1/orders/{id}/refund"), Some(&buyer.access), &json!({})).await;
+        assert_problem(customer, 403).await;
+        let partial = refund(Some(300)).await;
+        assert_eq!(partial.status(), 200);
+        let partial = json_of(partial).await;
+        assert_eq!(partial["status"], "partially_refunded", "{partial}");
+        assert_eq!(partial["refunded"]["amount"], 300);
+        assert_problem(refund(Some(800)).await, 409).await;
+        let euros = app.post(&format!("/api/v1/orders/{id}/refund"), Some(&admin.access), &json!({"amount": {"amount": 10, "currency": "EUR"}})).await;
+        assert_problem(euros, 422).await;
+        let rest = json_of(refund(None).await).await;
+        assert_eq!(rest["status"], "refunded", "{rest}");
+        assert_eq!(rest["refunded"]["amount"], 1000);
+        assert_problem(refund(Some(1)).await, 409).await;
+        let payment_id = placed["payment_id"].as_str().expect("payment");
+        let payment = json_of(app.get(&format!("/api/v1/payments/{payment_id}"), Some(&admin.access)).await).await;
+        assert_eq!(payment["refunded"]["amount"], 1000);
+    }
+
+    async fn admins_move_orders_only_along_the_state_machine(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "SHIP-1", 400, 3).await;
+        let buyer = app.user("ship").await;
+        let placed = json_of(order(&app, &buyer, &items_order("SHIP-1", 1, APPROVE)).await).await;
+        let status = format!("/api/v1/orders/{}/status", placed["id"].as_str().expect("id"));
+        assert_problem(app.put(&status, &buyer.access, &json!({"status": "shipped"})).await, 403).await;
+        assert_problem(app.put(&status, &admin.access, &json!({"status": "delivered"})).await, 409).await;
+        assert_problem(app.put(&status, &admin.access, &json!({"status": "teleported"})).await, 422).await;
+        let shipped = app.put(&status, &admin.access, &json!({"status": "shipped"})).await;
+        assert_eq!(shipped.status(), 200);
+        assert_eq!(json_of(shipped).await["status"], "shipped");
+        let cancel = app.post(&format!("/api/v1/orders/{}/cancel", placed["id"].as_str().expect("id")), Some(&buyer.access), &json!({})).await;
+        assert_problem(cancel, 409).await;
+        let delivered = json_of(app.put(&status, &admin.access, &json!({"status": "delivered"})).await).await;
+        assert_eq!(delivered["status"], "delivered");
+        let shipped_list = json_of(app.get("/api/v1/orders?status=delivered", Some(&buyer.access)).await).await;
+        assert_eq!(shipped_list["items"].as_array().map(Vec::len), Some(1));
+        assert_problem(app.get("/api/v1/orders?status=nonsense", Some(&buyer.access)).await, 422).await;
+    }
+
+    async fn thirty_buyers_for_ten_units_confirm_exactly_ten(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "RUSH-1", 2000, 10).await;
+        let mut buyers = Vec::new();
+        for i in 0..30 {
+            buyers.push(app.user(&format!("rush{i}")).await);
+        }
+        let placed = futures_util::future::join_all(buyers.iter().map(|buyer| {
+            let app = &app;
+            async move { json_of(order(app, buyer, &items_order("RUSH-1", 1, APPROVE)).await).await }
+        }))
+        .await;
+        let mut confirmed = 0;
+        let mut cancelled = Vec::new();
+        for (order, buyer) in placed.iter().zip(&buyers) {
+            let id = order["id"].as_str().expect("id");
+            let settled = until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "settled", |o| {
+                o["status"] == "confirmed" || o["status"] == "cancelled"
+            })
+            .await;
+            if settled["status"] == "confirmed" {
+                confirmed += 1;
+            } else {
+                assert!(settled["cancel_reason"].as_str().is_some_and(|r| !r.is_empty()), "a reason: {settled}");
+                cancelled.push((settled, buyer));
+            }
+        }
+        assert_eq!(confirmed, 10, "exactly the stock");
+        assert_eq!(cancelled.len(), 20);
+        eventually(SETTLE, "all ten sold", || async {
+            let s = stock(&app, "RUSH-1").await;
+            (s["available"] == 0 && s["on_hand"] == 0 && s["reserved"] == 0).then_some(())
+        })
+        .await;
+        for (order, _) in &cancelled {
+            let payment_id = order["payment_id"].as_str().expect("payment");
+            let payment = json_of(app.get(&format!("/api/v1/payments/{payment_id}"), Some(&admin.access)).await).await;
+            assert_eq!(payment["captured"]["amount"], 0, "no capture for a cancelled order: {payment}");
+        }
+    }
+}
