@@ -218,10 +218,13 @@ async fn relay_killed_between_publish_and_mark_sent_still_gives_one_effect_per_e
         }
         None => {
             // The crash: applied by the consumer, cursor never moved.
-            let applied =
-                platform::bus::deliver_without_advancing(&rig.producer, &rig.subscription())
-                    .await
-                    .expect("deliver");
+            let applied = platform::bus::deliver_without_advancing(
+                &rig.producer,
+                ServiceKind::Identity,
+                &rig.subscription(),
+            )
+            .await
+            .expect("deliver");
             assert_eq!(applied, 5);
         }
     }

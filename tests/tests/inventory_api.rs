@@ -325,9 +325,9 @@ both_shapes! {
             retry: RetryPolicy::default(),
             outbox: None,
         };
-        assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, &subscription).await.expect("deliver"), 1);
+        assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, ServiceKind::Ordering, &subscription).await.expect("deliver"), 1);
         assert_eq!(stock(&app, "EVT").await["reserved"], 3);
-        assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, &subscription).await.expect("redeliver"), 0, "a redelivery applies nothing");
+        assert_eq!(platform::bus::deliver_without_advancing(&ordering_db, ServiceKind::Ordering, &subscription).await.expect("redeliver"), 0, "a redelivery applies nothing");
         assert_eq!(stock(&app, "EVT").await["reserved"], 3);
 
         // The live bus delivers what the real ordering service stages.

@@ -33,6 +33,7 @@ const KEPT_HEADERS: [&str; 2] = ["content-type", "location"];
 pub struct Idempotency {
     db: Db,
     required: bool,
+    redacted: &'static [&'static str],
 }
 
 impl Idempotency {
@@ -41,12 +42,26 @@ impl Idempotency {
         Self {
             db,
             required: false,
+            redacted: &[],
         }
     }
 
     /// Requests without a key are refused with 400.
     pub fn required(db: Db) -> Self {
-        Self { db, required: true }
+        Self {
+            db,
+            required: true,
+            redacted: &[],
+        }
+    }
+
+    /// Leaves the JSON fields at these pointers (RFC 6901, e.g. `/payment/card_number`)
+    /// out of the stored body fingerprint. For secrets such as card numbers: a hash of a
+    /// body with a 16-digit number whose prefix and last four are known elsewhere could
+    /// be reversed by trying the few candidates left.
+    pub fn redacting(mut self, pointers: &'static [&'static str]) -> Self {
+        self.redacted = pointers;
+        self
     }
 }
 
@@ -102,7 +117,7 @@ async fn run(config: Idempotency, request: Request, next: Next) -> Result<Respon
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| crate::http::extract::payload_too_large())?;
-    let fingerprint = crate::ids::sha256_hex(&bytes);
+    let fingerprint = fingerprint(&bytes, config.redacted);
 
     match claim(&config.db, &scope, &key, &fingerprint)
         .await
@@ -138,6 +153,21 @@ async fn run(config: Idempotency, request: Request, next: Next) -> Result<Respon
             Ok(Response::from_parts(parts, Body::from(body)))
         }
     }
+}
+
+/// The body's SHA-256, with the `redacted` JSON fields blanked first.
+fn fingerprint(body: &[u8], redacted: &[&str]) -> String {
+    if !redacted.is_empty()
+        && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body)
+    {
+        for pointer in redacted {
+            if let Some(field) = value.pointer_mut(pointer) {
+                *field = serde_json::Value::Null;
+            }
+        }
+        return crate::ids::sha256_hex(value.to_string().as_bytes());
+    }
+    crate::ids::sha256_hex(body)
 }
 
 async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
@@ -245,4 +275,24 @@ fn replay(stored: StoredResponse) -> Response {
         .headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_fields_do_not_reach_the_fingerprint() {
+        let a = br#"{"payment": {"card_number": "4242424242424242", "cvc": "123"}, "n": 1}"#;
+        let b = br#"{"payment": {"card_number": "5555555555554444", "cvc": "999"}, "n": 1}"#;
+        let c = br#"{"payment": {"card_number": "4242424242424242", "cvc": "123"}, "n": 2}"#;
+        let pointers = &["/payment/card_number", "/payment/cvc"];
+        assert_eq!(fingerprint(a, pointers), fingerprint(b, pointers));
+        assert_ne!(fingerprint(a, pointers), fingerprint(c, pointers));
+        assert_ne!(fingerprint(a, &[]), fingerprint(b, &[]));
+        assert_eq!(
+            fingerprint(b"not json", pointers),
+            crate::ids::sha256_hex(b"not json")
+        );
+    }
 }

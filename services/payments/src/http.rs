@@ -35,7 +35,8 @@ pub fn router(app: PaymentsApp, authenticator: Authenticator) -> Router {
             "/api/v1/payments",
             post(create_payment)
                 .route_layer(from_fn_with_state(
-                    Idempotency::required(db.clone()),
+                    Idempotency::required(db.clone())
+                        .redacting(&["/method/card_number", "/method/cvc"]),
                     idempotent,
                 ))
                 .route_layer(from_fn(require_caller)),

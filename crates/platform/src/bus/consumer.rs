@@ -113,6 +113,62 @@ async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, Ha
     Ok(true)
 }
 
+/// Applies `events` in order in one transaction of the consumer, each with its inbox
+/// row, and moves the consumer's cursor `(key, position)` in the same transaction: one
+/// commit (one disk flush) for the whole batch. Returns which events took effect now.
+/// On any handler error nothing is written, and the caller delivers the batch one event
+/// at a time with [`deliver`] (retries, dead letters).
+pub(crate) async fn apply_batch(
+    subscription: &Subscription,
+    events: &[Envelope],
+    cursor: (&str, i64),
+) -> Result<Vec<bool>, HandlerError> {
+    let mut tx = subscription.db.begin().await?;
+    let mut applied = Vec::with_capacity(events.len());
+    for event in events {
+        if !subscription.handler.handles(&event.event_type) {
+            applied.push(false);
+            continue;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&subscription.consumer)
+        .bind(&event.id)
+        .bind(crate::time::now_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            applied.push(false);
+            continue;
+        }
+        let traceparent = event
+            .traceparent
+            .clone()
+            .unwrap_or_else(crate::telemetry::new_traceparent);
+        crate::telemetry::with_traceparent(
+            traceparent,
+            subscription.handler.handle(&mut tx, event),
+        )
+        .await?;
+        applied.push(true);
+    }
+    super::embedded::save_cursor_in(&mut tx, cursor.0, cursor.1).await?;
+    tx.commit().await?;
+    if applied.iter().any(|a| *a)
+        && let Some(outbox) = &subscription.outbox
+    {
+        outbox.wake();
+    }
+    for (event, applied) in events.iter().zip(&applied) {
+        if *applied {
+            subscription.handler.applied(event);
+        }
+    }
+    Ok(applied)
+}
+
 /// Records a message that could not even be parsed as an envelope.
 pub(crate) async fn dead_letter_unreadable(
     subscription: &Subscription,

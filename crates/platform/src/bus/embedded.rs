@@ -1,8 +1,11 @@
 //! The embedded bus: producers' outbox tables are the durable log, and a dispatcher task
-//! per (consumer, producer) delivers from a cursor stored beside that log.
+//! per (consumer, producer) delivers from a cursor kept in the consumer's database.
 //!
-//! The cursor moves only after the consumer's transaction committed, so a crash in
-//! between redelivers and the consumer's inbox absorbs the duplicate. The log is read
+//! A dispatcher applies everything new in the log in one transaction of the consumer,
+//! with the inbox rows and the cursor: one disk flush per batch rather than one per
+//! event, and the cursor can never disagree with the effects. If a handler fails, the
+//! batch is delivered one event at a time instead (retries, dead letters); a crash
+//! then redelivers from the cursor and the inbox absorbs the duplicates. The log is read
 //! in `seq` order, which is commit order because SQLite has one writer at a time.
 
 use std::collections::HashMap;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use super::consumer::{Outcome, dead_letter_unreadable, deliver};
+use super::consumer::{Outcome, apply_batch, dead_letter_unreadable, deliver};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::ServiceKind;
@@ -90,6 +93,7 @@ impl Bus for EmbeddedBus {
                     return;
                 };
                 let dispatcher = Dispatcher {
+                    cursor_key: cursor_key(&subscription.consumer, stream),
                     subscription,
                     log,
                     wake: outbox.subscribe(),
@@ -110,6 +114,7 @@ struct Dispatcher {
     subscription: Subscription,
     log: Db,
     wake: watch::Receiver<u64>,
+    cursor_key: String,
 }
 
 impl Dispatcher {
@@ -139,11 +144,27 @@ impl Dispatcher {
         // Mark the current wake-up as seen before reading, so a commit that lands
         // during this pass wakes the next one.
         self.wake.borrow_and_update();
-        let cursor = load_cursor(&self.log, &self.subscription.consumer).await?;
+        let cursor = load_cursor(&self.subscription, &self.log, &self.cursor_key).await?;
         let rows = outbox::after(&self.log, cursor, BATCH).await?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             return Ok(false);
         };
+        let full = rows.len() as i64 == BATCH;
+        // The fast path: the whole batch in one transaction.
+        let events: Result<Vec<Envelope>, _> = rows
+            .iter()
+            .map(|row| serde_json::from_str::<Envelope>(&row.body))
+            .collect();
+        if let Ok(events) = events {
+            match apply_batch(&self.subscription, &events, (&self.cursor_key, last)).await {
+                Ok(_) => return Ok(full),
+                Err(err) => tracing::debug!(
+                    consumer = %self.subscription.consumer,
+                    error = %err,
+                    "batch failed; delivering its events one at a time"
+                ),
+            }
+        }
         let mut reached = cursor;
         for row in &rows {
             match serde_json::from_str::<Envelope>(&row.body) {
@@ -154,7 +175,7 @@ impl Dispatcher {
                             Outcome::Retry(delay) => {
                                 tokio::select! {
                                     () = shutdown.cancelled() => {
-                                        save_cursor(&self.log, &self.subscription.consumer, reached).await?;
+                                        save_cursor(&self.subscription.db, &self.cursor_key, reached).await?;
                                         return Ok(false);
                                     }
                                     () = tokio::time::sleep(delay) => {}
@@ -174,30 +195,54 @@ impl Dispatcher {
             }
             reached = row.seq;
         }
-        save_cursor(&self.log, &self.subscription.consumer, reached).await?;
-        Ok(last == reached && rows.len() as i64 == BATCH)
+        save_cursor(&self.subscription.db, &self.cursor_key, reached).await?;
+        Ok(last == reached && full)
     }
 }
 
-async fn load_cursor(log: &Db, consumer: &str) -> Result<i64, sqlx::Error> {
-    let position: Option<i64> =
-        sqlx::query_scalar("SELECT position FROM bus_cursors WHERE consumer = $1")
-            .bind(consumer)
-            .fetch_optional(log.reader())
-            .await?;
-    Ok(position.unwrap_or(0))
+/// The cursor's name in the consumer's database: one per (consumer, producer).
+fn cursor_key(consumer: &str, producer: ServiceKind) -> String {
+    format!("{consumer}<-{producer}")
 }
 
-async fn save_cursor(log: &Db, consumer: &str, position: i64) -> Result<(), sqlx::Error> {
-    let mut tx = log.begin().await?;
+/// The consumer's position in a producer's log. Cursors used to live in the producer's
+/// database under the consumer's name; a consumer without its own cursor yet starts
+/// from that one, so an upgrade does not redeliver the whole log.
+async fn load_cursor(subscription: &Subscription, log: &Db, key: &str) -> Result<i64, sqlx::Error> {
+    let read = |db: Db, key: String| async move {
+        sqlx::query_scalar::<_, i64>("SELECT position FROM bus_cursors WHERE consumer = $1")
+            .bind(key)
+            .fetch_optional(db.reader())
+            .await
+    };
+    if let Some(position) = read(subscription.db.clone(), key.to_owned()).await? {
+        return Ok(position);
+    }
+    Ok(read(log.clone(), subscription.consumer.clone())
+        .await?
+        .unwrap_or(0))
+}
+
+/// Moves a cursor inside `tx`.
+pub(crate) async fn save_cursor_in(
+    tx: &mut crate::db::Tx,
+    key: &str,
+    position: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO bus_cursors (consumer, position) VALUES ($1, $2) \
          ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
     )
-    .bind(consumer)
+    .bind(key)
     .bind(position)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+async fn save_cursor(db: &Db, key: &str, position: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    save_cursor_in(&mut tx, key, position).await?;
     tx.commit().await
 }
 
@@ -206,9 +251,11 @@ async fn save_cursor(log: &Db, consumer: &str, position: i64) -> Result<(), sqlx
 #[doc(hidden)]
 pub async fn deliver_without_advancing(
     log: &Db,
+    producer: ServiceKind,
     subscription: &Subscription,
 ) -> Result<usize, sqlx::Error> {
-    let cursor = load_cursor(log, &subscription.consumer).await?;
+    let key = cursor_key(&subscription.consumer, producer);
+    let cursor = load_cursor(subscription, log, &key).await?;
     let rows = outbox::after(log, cursor, BATCH).await?;
     let mut applied = 0;
     for row in rows {
