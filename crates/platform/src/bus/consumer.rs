@@ -114,14 +114,14 @@ async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, Ha
 }
 
 /// Applies `events` in order in one transaction of the consumer, each with its inbox
-/// row, and moves the consumer's cursor `(key, position)` in the same transaction: one
-/// commit (one disk flush) for the whole batch. Returns which events took effect now.
+/// row, and moves the consumer's cursor `(key, position)`, if it keeps one, in the same
+/// transaction: one commit (one disk flush) for the whole batch. Returns which events took effect now.
 /// On any handler error nothing is written, and the caller delivers the batch one event
 /// at a time with [`deliver`] (retries, dead letters).
 pub(crate) async fn apply_batch(
     subscription: &Subscription,
     events: &[Envelope],
-    cursor: (&str, i64),
+    cursor: Option<(&str, i64)>,
 ) -> Result<Vec<bool>, HandlerError> {
     let mut tx = subscription.db.begin().await?;
     let mut applied = Vec::with_capacity(events.len());
@@ -154,7 +154,9 @@ pub(crate) async fn apply_batch(
         .await?;
         applied.push(true);
     }
-    super::embedded::save_cursor_in(&mut tx, cursor.0, cursor.1).await?;
+    if let Some((key, position)) = cursor {
+        super::embedded::save_cursor_in(&mut tx, key, position).await?;
+    }
     tx.commit().await?;
     if applied.iter().any(|a| *a)
         && let Some(outbox) = &subscription.outbox

@@ -156,7 +156,7 @@ impl Dispatcher {
             .map(|row| serde_json::from_str::<Envelope>(&row.body))
             .collect();
         if let Ok(events) = events {
-            match apply_batch(&self.subscription, &events, (&self.cursor_key, last)).await {
+            match apply_batch(&self.subscription, &events, Some((&self.cursor_key, last))).await {
                 Ok(_) => return Ok(full),
                 Err(err) => tracing::debug!(
                     consumer = %self.subscription.consumer,

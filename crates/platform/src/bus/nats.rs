@@ -17,7 +17,7 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, context::Publish, str
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
-use super::consumer::{Outcome, dead_letter_unreadable, deliver};
+use super::consumer::{Outcome, apply_batch, dead_letter_unreadable, deliver};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::ServiceKind;
@@ -25,6 +25,8 @@ use crate::tasks::Tasks;
 
 /// Relay batch size: publishes in a batch are pipelined, acks awaited together.
 const RELAY_BATCH: i64 = 256;
+/// Most messages a consumer applies in one transaction.
+const CONSUMER_BATCH: usize = 256;
 /// How often an idle relay looks at its outbox even without a wake-up.
 const RELAY_POLL: Duration = Duration::from_secs(1);
 /// How long JetStream drops a re-published event id.
@@ -190,7 +192,7 @@ impl NatsBus {
         shutdown: crate::shutdown::Shutdown,
     ) {
         loop {
-            let mut messages = match consumer.messages().await {
+            let messages = match consumer.messages().await {
                 Ok(messages) => messages,
                 Err(err) => {
                     tracing::warn!(error = %err, "cannot open consumer; retrying");
@@ -200,42 +202,57 @@ impl NatsBus {
                     }
                 }
             };
+            // Messages that have already arrived are applied together (one transaction,
+            // one flush); under load that batches naturally, and alone a message goes at
+            // once.
+            let mut chunks = messages.ready_chunks(CONSUMER_BATCH);
             loop {
-                let next = tokio::select! {
+                let chunk = tokio::select! {
                     () = shutdown.cancelled() => return,
-                    next = messages.next() => next,
+                    chunk = chunks.next() => chunk,
                 };
-                let message = match next {
-                    Some(Ok(message)) => message,
-                    Some(Err(err)) => {
-                        tracing::warn!(error = %err, "consumer stream error");
-                        continue;
+                let Some(chunk) = chunk else { break };
+                let mut batch = Vec::with_capacity(chunk.len());
+                for next in chunk {
+                    match next {
+                        Ok(message) => match serde_json::from_slice::<Envelope>(&message.payload) {
+                            Ok(event) => batch.push((message, event)),
+                            Err(err) => {
+                                let body = String::from_utf8_lossy(&message.payload).into_owned();
+                                let id = message
+                                    .headers
+                                    .as_ref()
+                                    .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                                    .map(|v| v.to_string())
+                                    .unwrap_or_default();
+                                dead_letter_unreadable(&subscription, &id, &body, &err).await;
+                                acknowledge(&message, AckKind::Ack).await;
+                            }
+                        },
+                        Err(err) => tracing::warn!(error = %err, "consumer stream error"),
                     }
-                    None => break,
-                };
-                let attempt = message
-                    .info()
-                    .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
-                    .unwrap_or(1);
-                let ack = match serde_json::from_slice::<Envelope>(&message.payload) {
-                    Ok(event) => match deliver(&subscription, &event, attempt).await {
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                let events: Vec<Envelope> = batch.iter().map(|(_, e)| e.clone()).collect();
+                if apply_batch(&subscription, &events, None).await.is_ok() {
+                    for (message, _) in &batch {
+                        acknowledge(message, AckKind::Ack).await;
+                    }
+                    continue;
+                }
+                // Something in the batch failed: one at a time, with retries.
+                for (message, event) in &batch {
+                    let attempt = message
+                        .info()
+                        .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
+                        .unwrap_or(1);
+                    let ack = match deliver(&subscription, event, attempt).await {
                         Outcome::Retry(delay) => AckKind::Nak(Some(delay)),
                         _ => AckKind::Ack,
-                    },
-                    Err(err) => {
-                        let body = String::from_utf8_lossy(&message.payload).into_owned();
-                        let id = message
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-                            .map(|v| v.to_string())
-                            .unwrap_or_default();
-                        dead_letter_unreadable(&subscription, &id, &body, &err).await;
-                        AckKind::Ack
-                    }
-                };
-                if let Err(err) = message.ack_with(ack).await {
-                    tracing::warn!(error = %err, "cannot acknowledge message");
+                    };
+                    acknowledge(message, ack).await;
                 }
             }
         }
@@ -309,5 +326,13 @@ impl Bus for NatsBus {
             async_nats::connection::State::Connected => Ok(()),
             state => Err(BusError::Nats(format!("connection {state:?}"))),
         }
+    }
+}
+
+/// Acknowledges (or naks) a message; a lost ack only means a redelivery, which the
+/// inbox absorbs.
+async fn acknowledge(message: &jetstream::Message, kind: AckKind) {
+    if let Err(err) = message.ack_with(kind).await {
+        tracing::warn!(error = %err, "cannot acknowledge message");
     }
 }
