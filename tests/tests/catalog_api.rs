@@ -258,4 +258,46 @@ both_shapes! {
         assert_eq!(app.post("/api/v1/inventory/release", Some(&admin.access), &json!({"order_id": "o-1"})).await.status(), 200);
         in_stock(true).await;
     }
+
+    async fn writes_of_another_replica_reach_the_search_index(app) {
+        let admin = app.admin().await;
+        product(&app, &admin.access, simple("LOCAL-1", "Harbour lantern", 900)).await;
+        let catalog = app.platform.as_ref().and_then(|p| p.services.catalog()).expect("catalog");
+        // Another replica writes the shared database; this replica's index never saw it.
+        let now = app.clock.now_millis();
+        let record = catalog::store::ProductRecord {
+            id: platform::ids::new_id(),
+            sku: "REMOTE-1".into(),
+            name: "Glacier thermos".into(),
+            description: "written by another replica".into(),
+            price: contracts::Money { amount: 2500, currency: "USD".into() },
+            category_id: None,
+            attributes: json!({}),
+            variant_of: None,
+            in_stock: false,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = catalog.db().begin().await.expect("begin");
+        catalog::store::insert_product(&mut tx, &record).await.expect("insert");
+        tx.commit().await.expect("commit");
+        let search = |q: &'static str| {
+            let app = &app;
+            async move { ids(&app.get(&format!("/api/v1/products/search?q={q}"), None).await.json::<Value>().await.expect("json")) }
+        };
+        eventually(Duration::from_secs(20), "the other replica's product to be found", || async {
+            search("thermos").await.contains(&record.id).then_some(())
+        })
+        .await;
+        // And its delete.
+        let mut tx = catalog.db().begin().await.expect("begin");
+        sqlx::query("DELETE FROM products WHERE id = $1").bind(&record.id).execute(&mut *tx).await.expect("delete");
+        tx.commit().await.expect("commit");
+        eventually(Duration::from_secs(20), "the deleted product to leave the index", || async {
+            search("thermos").await.is_empty().then_some(())
+        })
+        .await;
+        assert_eq!(search("lantern").await.len(), 1, "the rest of the index is intact");
+    }
 }

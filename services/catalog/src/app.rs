@@ -355,6 +355,40 @@ impl CatalogApp {
         Ok(())
     }
 
+    /// Brings the index up to date with writes it did not see (another replica's, in
+    /// the distributed shape): the products changed since the index's last change are
+    /// replaced, and when the counts still differ (a delete) the index is rebuilt.
+    /// Returns whether anything changed.
+    pub async fn sync_index(&self) -> Result<bool, CatalogError> {
+        let marker = self.marker().await?;
+        let Some(indexed) = self.index.marker() else {
+            return self.ensure_index().await;
+        };
+        if indexed == marker {
+            return Ok(false);
+        }
+        let (Some(db_count), Some(since)) = (marker_count(&marker), marker_latest(&indexed)) else {
+            return self.ensure_index().await;
+        };
+        // A margin for replicas' clocks and for a transaction that committed after a
+        // later one: re-indexing a product twice is harmless.
+        let changed = store::searchable_changed_since(self.db.reader(), since - SYNC_MARGIN_MS)
+            .await?
+            .into_iter()
+            .map(searchable_row)
+            .collect::<Vec<_>>();
+        let before = self.index.len();
+        let known_new = changed.len() as u64;
+        if before + known_new < db_count {
+            return self.ensure_index().await;
+        }
+        self.index.apply(changed, Vec::new(), marker).await?;
+        if self.index.len() != db_count {
+            return self.ensure_index().await;
+        }
+        Ok(true)
+    }
+
     /// Rebuilds the index from the database when it does not match it.
     pub async fn ensure_index(&self) -> Result<bool, CatalogError> {
         let marker = self.marker().await?;
@@ -367,22 +401,7 @@ impl CatalogApp {
             let batch = store::searchable_batch(self.db.reader(), &after, 1000).await?;
             let Some(last) = batch.last() else { break };
             after = last.0.clone();
-            all.extend(
-                batch
-                    .into_iter()
-                    .map(|(id, name, description, attributes)| {
-                        let attributes = serde_json::from_str::<serde_json::Value>(&attributes)
-                            .ok()
-                            .and_then(|v| Attributes::try_from(v).ok())
-                            .unwrap_or_else(Attributes::empty);
-                        Searchable {
-                            id,
-                            name,
-                            description,
-                            attributes: attributes.search_text(),
-                        }
-                    }),
-            );
+            all.extend(batch.into_iter().map(searchable_row));
         }
         tracing::info!(
             products = all.len(),
@@ -390,5 +409,46 @@ impl CatalogApp {
         );
         self.index.rebuild(all, marker).await?;
         Ok(true)
+    }
+}
+
+/// How far before the index's latest change a sync looks again.
+const SYNC_MARGIN_MS: i64 = 5_000;
+
+/// The product count of a marker (`count:latest`).
+fn marker_count(marker: &str) -> Option<u64> {
+    marker.split_once(':')?.0.parse().ok()
+}
+
+/// The latest change (epoch ms) of a marker (`count:latest`).
+fn marker_latest(marker: &str) -> Option<i64> {
+    marker.split_once(':')?.1.parse().ok()
+}
+
+/// A product's searchable text from its stored columns.
+fn searchable_row(
+    (id, name, description, attributes): (String, String, String, String),
+) -> Searchable {
+    let attributes = serde_json::from_str::<serde_json::Value>(&attributes)
+        .ok()
+        .and_then(|v| Attributes::try_from(v).ok())
+        .unwrap_or_else(Attributes::empty);
+    Searchable {
+        id,
+        name,
+        description,
+        attributes: attributes.search_text(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_read_back() {
+        assert_eq!(marker_count("12:1700"), Some(12));
+        assert_eq!(marker_latest("12:1700"), Some(1700));
+        assert_eq!(marker_count("junk"), None);
     }
 }

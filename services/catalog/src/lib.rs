@@ -13,6 +13,7 @@ pub mod search;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use platform::auth::Authenticator;
 use platform::bus::{Bus, RetryPolicy, Subscription};
@@ -23,6 +24,9 @@ use platform::tasks::Tasks;
 use platform::time::Clock;
 
 pub use app::{CatalogApp, CatalogError};
+
+/// How often a replica looks for writes its search index has not seen.
+pub const INDEX_SYNC_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Catalog's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
@@ -80,6 +84,12 @@ impl Catalog {
             index,
         };
         app.ensure_index().await?;
+        // Another replica's writes reach this replica's index within a few seconds.
+        let syncing = app.clone();
+        tasks.every("search index sync", INDEX_SYNC_INTERVAL, move || {
+            let syncing = syncing.clone();
+            async move { syncing.sync_index().await.map(usize::from) }
+        });
         bus.subscribe(
             Subscription {
                 consumer: ServiceKind::Catalog.as_str().into(),

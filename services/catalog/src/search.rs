@@ -124,6 +124,16 @@ impl SearchIndex {
         self.index.load_metas().ok().and_then(|m| m.payload)
     }
 
+    /// How many products the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no product.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Replaces or removes products, then commits with `marker`. Runs off the async
     /// runtime: commits fsync.
     pub async fn apply(

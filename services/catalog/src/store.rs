@@ -267,6 +267,29 @@ pub async fn searchable_batch<'e>(
         .collect()
 }
 
+/// Searchable text of the products changed at or after `since` (epoch ms).
+pub async fn searchable_changed_since<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    since: i64,
+) -> Result<Vec<(String, String, String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, description, attributes FROM products WHERE updated_at >= $1 ORDER BY id",
+    )
+    .bind(since)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("name")?,
+                r.try_get("description")?,
+                r.try_get("attributes")?,
+            ))
+        })
+        .collect()
+}
+
 /// How many products exist.
 pub async fn product_count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM products")
