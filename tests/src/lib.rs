@@ -286,6 +286,29 @@ impl TestApp {
             .expect("identity runs")
     }
 
+    /// Stops the platform mid-flight (its consumers and relays stop between saga
+    /// steps) and starts it again on the same databases and streams, as after every
+    /// process went down at once. The gateway comes back on a new port.
+    pub async fn restart(&mut self) {
+        if let Some(platform) = self.platform.take() {
+            platform.stop().await.expect("platform stops");
+        }
+        let platform = RunningPlatform::start(
+            PlatformOptions {
+                storage: self.storage.storage.clone(),
+                listen: "127.0.0.1:0".into(),
+                config: ConfigSource::default(),
+                clock: self.clock.clone(),
+                bootstrap_admin: Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.into())),
+            },
+            Shutdown::new(),
+        )
+        .await
+        .expect("platform restarts");
+        self.base = format!("http://{}", platform.addr);
+        self.platform = Some(platform);
+    }
+
     /// The storage this platform runs on.
     pub fn storage(&self) -> &TestStorage {
         &self.storage

@@ -378,4 +378,74 @@ both_shapes! {
             assert_eq!(payment["captured"]["amount"], 0, "no capture for a cancelled order: {payment}");
         }
     }
+
+    async fn checkouts_stopped_between_saga_steps_settle_after_a_restart(app) {
+        let mut app = app;
+        const RECEIVED: i64 = 12;
+        let admin = app.admin().await;
+        stocked(&app, &admin, "STOP-1", 700, RECEIVED).await;
+        let mut buyers = Vec::new();
+        for i in 0..16 {
+            buyers.push(app.user(&format!("stop{i}")).await);
+        }
+        // Accepted, not waited for: the saga is mid-flight when everything stops.
+        let placed = futures_util::future::join_all(buyers.iter().map(|buyer| {
+            let app = &app;
+            async move {
+                let response = app
+                    .client
+                    .post(app.url("/api/v1/orders"))
+                    .bearer_auth(&buyer.access)
+                    .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+                    .json(&items_order("STOP-1", 1, APPROVE))
+                    .send()
+                    .await
+                    .expect("order sent");
+                assert_eq!(response.status(), 202);
+                json_of(response).await["id"].as_str().expect("id").to_owned()
+            }
+        }))
+        .await;
+        app.restart().await;
+
+        // On JetStream, events the stopped consumers had taken but not acknowledged come
+        // back after the ack wait (10 s).
+        let admin = app.admin().await;
+        let mut confirmed = 0;
+        for id in &placed {
+            let order = eventually(Duration::from_secs(60), "settled", || async {
+                let order = json_of(app.get(&format!("/api/v1/orders/{id}"), Some(&admin.access)).await).await;
+                (order["status"] == "confirmed" || order["status"] == "cancelled").then_some(order)
+            })
+            .await;
+            if order["status"] == "confirmed" {
+                confirmed += 1;
+            }
+        }
+        assert_eq!(confirmed, RECEIVED, "every unit sold once, no more");
+        // Stock: nothing left reserved; what was received is on hand or sold.
+        eventually(SETTLE, "stock settles", || async {
+            let s = stock(&app, "STOP-1").await;
+            (s["reserved"] == 0 && s["on_hand"] == 0).then_some(())
+        })
+        .await;
+        // Money: totals equal the ledger, one capture at most, none for a cancelled order.
+        for id in &placed {
+            let order = json_of(app.get(&format!("/api/v1/orders/{id}"), Some(&admin.access)).await).await;
+            let payment_id = order["payment_id"].as_str().expect("payment").to_owned();
+            let wanted = if order["status"] == "confirmed" { 700 } else { 0 };
+            let payment = until(&app, &admin.access, &format!("/api/v1/payments/{payment_id}"), "payment settles", |p| {
+                p["captured"]["amount"] == wanted && p["status"] != "pending" && p["status"] != "authorized"
+            })
+            .await;
+            let ledger = json_of(app.get(&format!("/api/v1/transactions?payment_id={payment_id}&limit=100"), Some(&admin.access)).await).await;
+            let rows = ledger["items"].as_array().cloned().unwrap_or_default();
+            let sum = |kind: &str| -> i64 {
+                rows.iter().filter(|r| r["kind"] == kind).filter_map(|r| r["amount"]["amount"].as_i64()).sum()
+            };
+            assert!(rows.iter().filter(|r| r["kind"] == "capture").count() <= 1, "one capture at most: {ledger}");
+            assert_eq!(payment["captured"]["amount"].as_i64(), Some(sum("capture")), "{payment} {ledger}");
+            assert_eq!(payment["refunded"]["amount"].as_i64(), Some(sum("refund")), "{payment} {ledger}");
+        }
+    }
 }

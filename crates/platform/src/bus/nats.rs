@@ -25,6 +25,10 @@ use crate::tasks::Tasks;
 
 /// Relay batch size: publishes in a batch are pipelined, acks awaited together.
 const RELAY_BATCH: i64 = 256;
+/// How long a message handed to a consumer that then died waits before JetStream hands
+/// it out again: the pause a crashed consumer's in-flight events see. A batch takes
+/// milliseconds; an ack later than this only causes a redelivery the inbox absorbs.
+const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Most messages a consumer applies in one transaction.
 const CONSUMER_BATCH: usize = 256;
 /// How often an idle relay looks at its outbox even without a wake-up.
@@ -307,7 +311,7 @@ impl Bus for NatsBus {
                     pull::Config {
                         durable_name: Some(subscription.consumer.clone()),
                         ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                        ack_wait: Duration::from_secs(30),
+                        ack_wait: ACK_WAIT,
                         deliver_policy: jetstream::consumer::DeliverPolicy::All,
                         ..Default::default()
                     },
