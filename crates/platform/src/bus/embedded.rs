@@ -94,6 +94,7 @@ impl Bus for EmbeddedBus {
                 };
                 let dispatcher = Dispatcher {
                     cursor_key: cursor_key(&subscription.consumer, stream),
+                    position: None,
                     subscription,
                     log,
                     wake: outbox.subscribe(),
@@ -115,6 +116,10 @@ struct Dispatcher {
     log: Db,
     wake: watch::Receiver<u64>,
     cursor_key: String,
+    /// The cursor as this dispatcher (its only writer) last moved it. It may be ahead
+    /// of the stored one by events the consumer does not handle: those are not worth a
+    /// commit of their own, and after a restart they are read and skipped again.
+    position: Option<i64>,
 }
 
 impl Dispatcher {
@@ -144,7 +149,10 @@ impl Dispatcher {
         // Mark the current wake-up as seen before reading, so a commit that lands
         // during this pass wakes the next one.
         self.wake.borrow_and_update();
-        let cursor = load_cursor(&self.subscription, &self.log, &self.cursor_key).await?;
+        let cursor = match self.position {
+            Some(position) => position,
+            None => load_cursor(&self.subscription, &self.log, &self.cursor_key).await?,
+        };
         let rows = outbox::after(&self.log, cursor, BATCH).await?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             return Ok(false);
@@ -156,8 +164,16 @@ impl Dispatcher {
             .map(|row| serde_json::from_str::<Envelope>(&row.body))
             .collect();
         if let Ok(events) = events {
+            let handler = &self.subscription.handler;
+            if !events.iter().any(|e| handler.handles(&e.event_type)) {
+                self.position = Some(last);
+                return Ok(full);
+            }
             match apply_batch(&self.subscription, &events, Some((&self.cursor_key, last))).await {
-                Ok(_) => return Ok(full),
+                Ok(_) => {
+                    self.position = Some(last);
+                    return Ok(full);
+                }
                 Err(err) => tracing::debug!(
                     consumer = %self.subscription.consumer,
                     error = %err,
@@ -176,6 +192,7 @@ impl Dispatcher {
                                 tokio::select! {
                                     () = shutdown.cancelled() => {
                                         save_cursor(&self.subscription.db, &self.cursor_key, reached).await?;
+                                        self.position = Some(reached);
                                         return Ok(false);
                                     }
                                     () = tokio::time::sleep(delay) => {}
@@ -196,6 +213,7 @@ impl Dispatcher {
             reached = row.seq;
         }
         save_cursor(&self.subscription.db, &self.cursor_key, reached).await?;
+        self.position = Some(reached);
         Ok(last == reached && full)
     }
 }
