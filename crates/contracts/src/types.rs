@@ -1,4 +1,4 @@
-//! Values every service agrees on the rules of: skus and money.
+//! Values every service agrees on the rules of: skus, money and short texts.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,44 @@ impl Sku {
     /// The sku text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A trimmed text of 1 to `MAX` characters without control characters (newlines are
+/// allowed where `MULTILINE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<const MAX: usize, const MULTILINE: bool = false>(String);
+
+impl<const MAX: usize, const MULTILINE: bool> TryFrom<String> for Text<MAX, MULTILINE> {
+    type Error = Invalid;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err(Invalid("must not be empty"));
+        }
+        if text.chars().count() > MAX {
+            return Err(Invalid("is too long"));
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !(MULTILINE && (c == '\n' || c == '\t')))
+        {
+            return Err(Invalid("must not contain control characters"));
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+impl<const MAX: usize, const MULTILINE: bool> Text<MAX, MULTILINE> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text, owned.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 

@@ -369,6 +369,16 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_unique_violation())
 }
 
+/// The placeholders `($first, $first+1, …)` of an `IN` list of `count` values, or
+/// `(NULL)` (which matches nothing) when there are none.
+pub fn in_list(first: usize, count: usize) -> String {
+    if count == 0 {
+        return "(NULL)".to_owned();
+    }
+    let names: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
+    format!("({})", names.join(", "))
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
 pub fn like_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -397,6 +407,12 @@ mod tests {
             ))
         );
         assert_eq!(split_postgres_url("postgres://127.0.0.1:5432"), None);
+    }
+
+    #[test]
+    fn in_lists_number_their_placeholders_and_match_nothing_when_empty() {
+        assert_eq!(in_list(3, 2), "($3, $4)");
+        assert_eq!(in_list(1, 0), "(NULL)");
     }
 
     #[test]

@@ -377,13 +377,10 @@ impl CatalogApp {
             .into_iter()
             .map(searchable_row)
             .collect::<Vec<_>>();
-        let before = self.index.len();
-        let known_new = changed.len() as u64;
-        if before + known_new < db_count {
-            return self.ensure_index().await;
-        }
         self.index.apply(changed, Vec::new(), marker).await?;
-        if self.index.len() != db_count {
+        // Counts that still differ (a delete elsewhere, or a write older than the
+        // margin) mean a rebuild.
+        if self.index.product_count() != db_count {
             return self.ensure_index().await;
         }
         Ok(true)

@@ -3,41 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-pub use contracts::types::Invalid;
+pub use contracts::types::{Invalid, Text};
 pub use contracts::{Money, Sku};
-
-/// A trimmed text of 1 to `MAX` characters without control characters (newlines are
-/// allowed where `MULTILINE`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<const MAX: usize, const MULTILINE: bool = false>(String);
-
-impl<const MAX: usize, const MULTILINE: bool> TryFrom<String> for Text<MAX, MULTILINE> {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err(Invalid("must not be empty"));
-        }
-        if text.chars().count() > MAX {
-            return Err(Invalid("is too long"));
-        }
-        if text
-            .chars()
-            .any(|c| c.is_control() && !(MULTILINE && (c == '\n' || c == '\t')))
-        {
-            return Err(Invalid("must not contain control characters"));
-        }
-        Ok(Self(text.to_owned()))
-    }
-}
-
-impl<const MAX: usize, const MULTILINE: bool> Text<MAX, MULTILINE> {
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// A product name.
 pub type ProductName = Text<200>;

@@ -125,13 +125,8 @@ impl SearchIndex {
     }
 
     /// How many products the index holds.
-    pub fn len(&self) -> u64 {
+    pub fn product_count(&self) -> u64 {
         self.reader.searcher().num_docs()
-    }
-
-    /// Whether the index holds no product.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Replaces or removes products, then commits with `marker`. Runs off the async

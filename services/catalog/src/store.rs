@@ -174,14 +174,9 @@ impl Params {
 
     /// `(…)` of placeholders for `values`; `(NULL)` (matching nothing) when empty.
     fn list(&mut self, values: &[String]) -> String {
-        if values.is_empty() {
-            return "(NULL)".into();
-        }
-        let names: Vec<String> = values
-            .iter()
-            .map(|v| self.push(Param::Text(v.clone())))
-            .collect();
-        format!("({})", names.join(", "))
+        let first = self.0.len() + 1;
+        self.0.extend(values.iter().cloned().map(Param::Text));
+        platform::db::in_list(first, values.len())
     }
 }
 
@@ -255,16 +250,7 @@ pub async fn searchable_batch<'e>(
     .bind(limit)
     .fetch_all(ex)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("name")?,
-                r.try_get("description")?,
-                r.try_get("attributes")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(searchable_columns).collect()
 }
 
 /// Searchable text of the products changed at or after `since` (epoch ms).
@@ -278,16 +264,17 @@ pub async fn searchable_changed_since<'e>(
     .bind(since)
     .fetch_all(ex)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("name")?,
-                r.try_get("description")?,
-                r.try_get("attributes")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(searchable_columns).collect()
+}
+
+/// (id, name, description, attributes JSON) of a product row.
+fn searchable_columns(r: &AnyRow) -> Result<(String, String, String, String), sqlx::Error> {
+    Ok((
+        r.try_get("id")?,
+        r.try_get("name")?,
+        r.try_get("description")?,
+        r.try_get("attributes")?,
+    ))
 }
 
 /// How many products exist.

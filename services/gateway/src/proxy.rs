@@ -7,23 +7,11 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Uri, header};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use platform::http::{HealthReport, Problem};
 use platform::service::ServiceKind;
 
-/// The pooled HTTP/1.1 client the gateway forwards with.
-pub type Client = hyper_util::client::legacy::Client<HttpConnector, Body>;
-
-/// A client with keep-alive pooling.
-pub fn client() -> Client {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(2)));
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
-}
+/// The pooled HTTP/1.1 client the gateway forwards with (the platform's).
+pub use platform::client::{HttpClient as Client, http_client as client};
 
 #[derive(Clone)]
 struct Target {

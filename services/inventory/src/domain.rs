@@ -7,6 +7,7 @@
 pub struct Invalid(pub &'static str);
 
 pub use contracts::Sku;
+pub use contracts::types::Text;
 
 /// A positive number of units (1 to 1,000,000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,36 +54,6 @@ impl TryFrom<String> for WarehouseCode {
 
 impl WarehouseCode {
     /// The code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A short free text (names, reasons): trimmed, 1 to `MAX` characters, no control
-/// characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<const MAX: usize>(String);
-
-impl<const MAX: usize> TryFrom<String> for Text<MAX> {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err(Invalid("must not be empty"));
-        }
-        if text.chars().count() > MAX {
-            return Err(Invalid("is too long"));
-        }
-        if text.chars().any(char::is_control) {
-            return Err(Invalid("must not contain control characters"));
-        }
-        Ok(Self(text.to_owned()))
-    }
-}
-
-impl<const MAX: usize> Text<MAX> {
-    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -405,13 +405,22 @@ impl OrderingApp {
             .saturating_mul(1000)
     }
 
-    /// An order the caller may see (its owner or an admin), with its lines.
-    pub async fn order(&self, caller: &Caller, id: &str) -> Result<OrderRecord, OrderingError> {
-        let mut order = store::order_head(self.db.reader(), id)
+    /// An order without its lines, if the caller may see it (its owner or an admin);
+    /// anyone else's is not found.
+    async fn visible_order(&self, caller: &Caller, id: &str) -> Result<OrderRecord, OrderingError> {
+        store::order_head(self.db.reader(), id)
             .await?
             .filter(|o| caller.admin || o.user_id == caller.user_id)
-            .ok_or(OrderingError::NotFound)?;
-        order.items = store::order_lines(self.db.reader(), id).await?;
+            .ok_or(OrderingError::NotFound)
+    }
+
+    /// An order the caller may see, with its lines.
+    pub async fn order(&self, caller: &Caller, id: &str) -> Result<OrderRecord, OrderingError> {
+        let mut order = self.visible_order(caller, id).await?;
+        order.items = store::order_lines(self.db.reader(), &[id])
+            .await?
+            .remove(id)
+            .unwrap_or_default();
         Ok(order)
     }
 
@@ -421,10 +430,7 @@ impl OrderingApp {
         caller: &Caller,
         id: &str,
     ) -> Result<Vec<store::HistoryEntry>, OrderingError> {
-        store::order_head(self.db.reader(), id)
-            .await?
-            .filter(|o| caller.admin || o.user_id == caller.user_id)
-            .ok_or(OrderingError::NotFound)?;
+        self.visible_order(caller, id).await?;
         Ok(store::history(self.db.reader(), id).await?)
     }
 
@@ -441,8 +447,10 @@ impl OrderingApp {
             status,
         };
         let mut orders = store::list_orders(self.db.reader(), &filter, before, limit).await?;
+        let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
+        let mut lines = store::order_lines(self.db.reader(), &ids).await?;
         for order in &mut orders {
-            order.items = store::order_lines(self.db.reader(), &order.id).await?;
+            order.items = lines.remove(&order.id).unwrap_or_default();
         }
         Ok(orders)
     }

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-pub use contracts::types::Invalid;
+pub use contracts::types::{Invalid, Text};
 pub use contracts::{Money, Sku};
 
 /// Most units of one sku in one line.
@@ -59,35 +59,6 @@ impl TryFrom<i64> for CartQuantity {
         Quantity::try_from(raw)
             .map(Self::Set)
             .map_err(|_| Invalid("must be between 0 and 1000"))
-    }
-}
-
-/// A trimmed text of 1 to `MAX` characters without control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<const MAX: usize>(String);
-
-impl<const MAX: usize> TryFrom<String> for Text<MAX> {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err(Invalid("must not be empty"));
-        }
-        if text.chars().count() > MAX {
-            return Err(Invalid("is too long"));
-        }
-        if text.chars().any(char::is_control) {
-            return Err(Invalid("must not contain control characters"));
-        }
-        Ok(Self(text.to_owned()))
-    }
-}
-
-impl<const MAX: usize> Text<MAX> {
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -144,15 +115,15 @@ impl ShippingAddress {
                 String::new()
             }
         };
-        let name = check("name", Text::<200>::try_from(name).map(|t| t.0));
-        let line1 = check("line1", Text::<200>::try_from(line1).map(|t| t.0));
+        let name = check("name", Text::<200>::try_from(name).map(Text::into_string));
+        let line1 = check("line1", Text::<200>::try_from(line1).map(Text::into_string));
         let line2 = line2
             .filter(|l| !l.trim().is_empty())
-            .map(|l| check("line2", Text::<200>::try_from(l).map(|t| t.0)));
-        let city = check("city", Text::<100>::try_from(city).map(|t| t.0));
+            .map(|l| check("line2", Text::<200>::try_from(l).map(Text::into_string)));
+        let city = check("city", Text::<100>::try_from(city).map(Text::into_string));
         let postal_code = check(
             "postal_code",
-            Text::<20>::try_from(postal_code).map(|t| t.0),
+            Text::<20>::try_from(postal_code).map(Text::into_string),
         );
         let country = check("country", Country::try_from(country).map(|c| c.0));
         if errors.is_empty() {

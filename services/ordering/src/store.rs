@@ -5,6 +5,8 @@
 //! ([`order_for_update`]); so the saga's consumer, the timeout sweeper and a user's
 //! cancel can never both move the same order.
 
+use std::collections::HashMap;
+
 use platform::db::{Dialect, Tx};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
@@ -60,10 +62,9 @@ pub async fn prices<'e>(
     if skus.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=skus.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT sku, product_id, name, amount, currency FROM prices WHERE sku IN ({})",
-        placeholders.join(", ")
+        "SELECT sku, product_id, name, amount, currency FROM prices WHERE sku IN {}",
+        platform::db::in_list(1, skus.len())
     );
     let mut query = sqlx::query(&sql);
     for sku in skus {
@@ -364,22 +365,30 @@ pub async fn order_for_update(
     .transpose()
 }
 
-/// The lines of an order.
+/// The lines of some orders (in one query), each order's in line order.
 pub async fn order_lines<'e>(
     ex: impl Executor<'e, Database = Any>,
-    order_id: &str,
-) -> Result<Vec<LineRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT sku, name, quantity, unit_amount, currency FROM order_items \
-         WHERE order_id = $1 ORDER BY line_no",
-    )
-    .bind(order_id)
-    .fetch_all(ex)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let quantity: i64 = row.try_get("quantity")?;
-            Ok(LineRecord {
+    order_ids: &[&str],
+) -> Result<HashMap<String, Vec<LineRecord>>, sqlx::Error> {
+    let mut by_order: HashMap<String, Vec<LineRecord>> = HashMap::new();
+    if order_ids.is_empty() {
+        return Ok(by_order);
+    }
+    let sql = format!(
+        "SELECT order_id, sku, name, quantity, unit_amount, currency FROM order_items \
+         WHERE order_id IN {} ORDER BY order_id, line_no",
+        platform::db::in_list(1, order_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in order_ids {
+        query = query.bind(*id);
+    }
+    for row in query.fetch_all(ex).await? {
+        let quantity: i64 = row.try_get("quantity")?;
+        by_order
+            .entry(row.try_get("order_id")?)
+            .or_default()
+            .push(LineRecord {
                 sku: row.try_get("sku")?,
                 name: row.try_get("name")?,
                 quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
@@ -387,9 +396,9 @@ pub async fn order_lines<'e>(
                     amount: row.try_get("unit_amount")?,
                     currency: row.try_get("currency")?,
                 },
-            })
-        })
-        .collect()
+            });
+    }
+    Ok(by_order)
 }
 
 /// Moves an order from `from` to `to` if it is still in `from`; `false` otherwise.

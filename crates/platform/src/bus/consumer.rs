@@ -87,88 +87,74 @@ pub(crate) async fn deliver(
 /// Inbox row and effect in one transaction; `Ok(false)` when already applied or of a
 /// type the handler does not handle.
 async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, HandlerError> {
-    if !subscription.handler.handles(&event.event_type) {
-        return Ok(false);
-    }
-    let mut tx = subscription.db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(&subscription.consumer)
-    .bind(&event.id)
-    .bind(crate::time::now_millis())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    subscription.handler.handle(&mut tx, event).await?;
-    tx.commit().await?;
-    if let Some(outbox) = &subscription.outbox {
-        outbox.wake();
-    }
-    subscription.handler.applied(event);
-    Ok(true)
+    Ok(apply_batch(subscription, std::slice::from_ref(event), None).await? > 0)
 }
 
 /// Applies `events` in order in one transaction of the consumer, each with its inbox
 /// row, and moves the consumer's cursor `(key, position)`, if it keeps one, in the same
-/// transaction: one commit (one disk flush) for the whole batch. Returns which events took effect now.
-/// On any handler error nothing is written, and the caller delivers the batch one event
-/// at a time with [`deliver`] (retries, dead letters).
+/// transaction: one commit (one disk flush) for the whole batch. Returns how many took
+/// effect now (the others were duplicates or of types the handler does not handle).
+/// On a handler error nothing is written, and the caller delivers the events one at a
+/// time with [`deliver`] (retries, dead letters).
 pub(crate) async fn apply_batch(
     subscription: &Subscription,
     events: &[Envelope],
     cursor: Option<(&str, i64)>,
-) -> Result<Vec<bool>, HandlerError> {
+) -> Result<usize, HandlerError> {
+    let handler = &subscription.handler;
+    if cursor.is_none() && !events.iter().any(|e| handler.handles(&e.event_type)) {
+        return Ok(0);
+    }
     let mut tx = subscription.db.begin().await?;
     let mut applied = Vec::with_capacity(events.len());
     for event in events {
-        if !subscription.handler.handles(&event.event_type) {
-            applied.push(false);
-            continue;
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&subscription.consumer)
-        .bind(&event.id)
-        .bind(crate::time::now_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            applied.push(false);
+        if !handler.handles(&event.event_type)
+            || !claim_in_inbox(&mut tx, subscription, event).await?
+        {
             continue;
         }
         let traceparent = event
             .traceparent
             .clone()
             .unwrap_or_else(crate::telemetry::new_traceparent);
-        crate::telemetry::with_traceparent(
-            traceparent,
-            subscription.handler.handle(&mut tx, event),
-        )
-        .await?;
-        applied.push(true);
+        crate::telemetry::with_traceparent(traceparent, handler.handle(&mut tx, event)).await?;
+        applied.push(event);
+    }
+    if applied.is_empty() && cursor.is_none() {
+        tx.rollback().await?;
+        return Ok(0);
     }
     if let Some((key, position)) = cursor {
         super::embedded::save_cursor_in(&mut tx, key, position).await?;
     }
     tx.commit().await?;
-    if applied.iter().any(|a| *a)
+    if !applied.is_empty()
         && let Some(outbox) = &subscription.outbox
     {
         outbox.wake();
     }
-    for (event, applied) in events.iter().zip(&applied) {
-        if *applied {
-            subscription.handler.applied(event);
-        }
+    for event in &applied {
+        handler.applied(event);
     }
-    Ok(applied)
+    Ok(applied.len())
+}
+
+/// Records `event` in the consumer's inbox; `false` if it was there already.
+async fn claim_in_inbox(
+    tx: &mut crate::db::Tx,
+    subscription: &Subscription,
+    event: &Envelope,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&subscription.consumer)
+    .bind(&event.id)
+    .bind(crate::time::now_millis())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// Records a message that could not even be parsed as an envelope.
