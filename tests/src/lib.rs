@@ -9,6 +9,8 @@
 //!
 //! [`both_shapes!`] writes each test once and runs it in both.
 
+pub mod shop;
+
 use std::time::Duration;
 
 use platform::bus::{NatsBus, NatsOptions};
@@ -174,10 +176,17 @@ pub struct TestApp {
     /// Which shape.
     pub shape: Shape,
     storage: TestStorage,
+    config: ConfigSource,
 }
 
 /// Starts the platform in `shape`; `None` when the distributed shape is unavailable.
 pub async fn spawn_app(shape: Shape) -> Option<TestApp> {
+    spawn_app_with(shape, ConfigSource::default()).await
+}
+
+/// Starts the platform in `shape` with `config` (e.g. an SMTP server of the test's own,
+/// from [`ConfigSource::from_parts`]); it is kept across [`TestApp::restart`].
+pub async fn spawn_app_with(shape: Shape, config: ConfigSource) -> Option<TestApp> {
     // Failing tests show the services' warnings and errors (nextest keeps the output
     // of passing tests to itself).
     platform::telemetry::init_logging(platform::telemetry::LogFormat::Pretty);
@@ -187,7 +196,7 @@ pub async fn spawn_app(shape: Shape) -> Option<TestApp> {
         PlatformOptions {
             storage: storage.storage.clone(),
             listen: "127.0.0.1:0".into(),
-            config: ConfigSource::default(),
+            config: config.clone(),
             clock: clock.clone(),
             bootstrap_admin: Some(("admin@viscount.test".into(), "admin-password-1".into())),
         },
@@ -205,6 +214,7 @@ pub async fn spawn_app(shape: Shape) -> Option<TestApp> {
         platform: Some(platform),
         shape,
         storage,
+        config,
     })
 }
 
@@ -297,7 +307,7 @@ impl TestApp {
             PlatformOptions {
                 storage: self.storage.storage.clone(),
                 listen: "127.0.0.1:0".into(),
-                config: ConfigSource::default(),
+                config: self.config.clone(),
                 clock: self.clock.clone(),
                 bootstrap_admin: Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.into())),
             },

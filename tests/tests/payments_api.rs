@@ -104,6 +104,8 @@ async fn authorize_and_capture(app: &TestApp, user: &TestUser, order: &str, paym
             user_id: Some(user.id.clone()),
             payment_id: Some(id.into()),
             total: Some(usd(amount)),
+            shipping_address: None,
+            items: Vec::new(),
         },
     )
     .await;

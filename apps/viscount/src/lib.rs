@@ -121,6 +121,10 @@ pub enum ServiceHandle {
     Payments(payments::Payments),
     /// Ordering.
     Ordering(ordering::Ordering),
+    /// Fulfillment.
+    Fulfillment(fulfillment::Fulfillment),
+    /// Notifications.
+    Notifications(notifications::Notifications),
 }
 
 /// What a service needs of the services it calls.
@@ -222,6 +226,40 @@ impl ServiceHandle {
                 .context("ordering failed to start")?;
                 Some(Self::Ordering(ordering))
             }
+            ServiceKind::Fulfillment => {
+                let authenticator =
+                    authenticator.context("fulfillment needs identity's authenticator")?;
+                let fulfillment_config: fulfillment::FulfillmentConfig =
+                    config.section(kind.as_str())?;
+                let fulfillment = fulfillment::Fulfillment::build(
+                    fulfillment_config,
+                    database_url,
+                    bus,
+                    authenticator.clone(),
+                    tasks,
+                    clock.clone(),
+                )
+                .await
+                .context("fulfillment failed to start")?;
+                Some(Self::Fulfillment(fulfillment))
+            }
+            ServiceKind::Notifications => {
+                let authenticator =
+                    authenticator.context("notifications needs identity's authenticator")?;
+                let notifications_config: notifications::NotificationsConfig =
+                    config.section(kind.as_str())?;
+                let notifications = notifications::Notifications::build(
+                    notifications_config,
+                    database_url,
+                    bus,
+                    authenticator.clone(),
+                    tasks,
+                    clock.clone(),
+                )
+                .await
+                .context("notifications failed to start")?;
+                Some(Self::Notifications(notifications))
+            }
             ServiceKind::Gateway => None,
         })
     }
@@ -250,6 +288,14 @@ impl ServiceHandle {
                 router: ordering.router(),
                 readiness: ordering.readiness(),
             },
+            Self::Fulfillment(fulfillment) => Backend::InProcess {
+                router: fulfillment.router(),
+                readiness: fulfillment.readiness(),
+            },
+            Self::Notifications(notifications) => Backend::InProcess {
+                router: notifications.router(),
+                readiness: notifications.readiness(),
+            },
         }
     }
 
@@ -261,6 +307,8 @@ impl ServiceHandle {
             Self::Inventory(inventory) => inventory.db().close().await,
             Self::Payments(payments) => payments.db().close().await,
             Self::Ordering(ordering) => ordering.db().close().await,
+            Self::Fulfillment(fulfillment) => fulfillment.db().close().await,
+            Self::Notifications(notifications) => notifications.db().close().await,
         }
     }
 }
@@ -350,6 +398,22 @@ impl Services {
     pub fn ordering(&self) -> Option<&ordering::Ordering> {
         self.built.iter().find_map(|(_, s)| match s {
             ServiceHandle::Ordering(ordering) => Some(ordering),
+            _ => None,
+        })
+    }
+
+    /// The fulfillment service.
+    pub fn fulfillment(&self) -> Option<&fulfillment::Fulfillment> {
+        self.built.iter().find_map(|(_, s)| match s {
+            ServiceHandle::Fulfillment(fulfillment) => Some(fulfillment),
+            _ => None,
+        })
+    }
+
+    /// The notifications service.
+    pub fn notifications(&self) -> Option<&notifications::Notifications> {
+        self.built.iter().find_map(|(_, s)| match s {
+            ServiceHandle::Notifications(notifications) => Some(notifications),
             _ => None,
         })
     }

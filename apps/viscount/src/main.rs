@@ -277,6 +277,8 @@ async fn migrate(kind: ServiceKind, url: &str) -> anyhow::Result<()> {
         ServiceKind::Inventory => inventory::MIGRATIONS,
         ServiceKind::Payments => payments::MIGRATIONS,
         ServiceKind::Ordering => ordering::MIGRATIONS,
+        ServiceKind::Fulfillment => fulfillment::MIGRATIONS,
+        ServiceKind::Notifications => notifications::MIGRATIONS,
         ServiceKind::Gateway => return Ok(()),
     };
     let db = platform::db::Db::connect(url, &migrations).await?;

@@ -6,8 +6,10 @@
 //! payload means adding optional fields; removing or retyping one needs a new `vN`.
 
 pub mod catalog;
+pub mod fulfillment;
 pub mod identity;
 pub mod inventory;
+pub mod notifications;
 pub mod ordering;
 pub mod payments;
 pub mod types;

@@ -18,6 +18,24 @@ pub struct OrderLine {
     pub unit_price: Money,
 }
 
+/// Where an order goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingAddress {
+    /// Recipient.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// Second address line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+}
+
 /// An order was placed and waits for stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCreated {
@@ -75,6 +93,12 @@ pub struct OrderConfirmed {
     /// The amount to capture.
     #[serde(default)]
     pub total: Option<Money>,
+    /// Where it goes (fulfillment addresses its shipments with it).
+    #[serde(default)]
+    pub shipping_address: Option<ShippingAddress>,
+    /// What was ordered, at order-time prices.
+    #[serde(default)]
+    pub items: Vec<OrderLine>,
 }
 
 impl Event for OrderConfirmed {
@@ -151,6 +175,64 @@ pub struct OrderPartiallyRefunded(pub RefundFacts);
 
 impl Event for OrderPartiallyRefunded {
     const TYPE: &'static str = "ordering.order.partially_refunded.v1";
+    fn subject(&self) -> String {
+        self.0.order_id.clone()
+    }
+}
+
+/// Money is to go back to the customer for part of an order (returned items); payments
+/// refunds it once per `request_id` and answers with `payments.refund.processed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequested {
+    /// The order.
+    pub order_id: String,
+    /// The payment to refund.
+    pub payment_id: String,
+    /// How much.
+    pub amount: Money,
+    /// Names this refund (the return's id), so a redelivery refunds nothing twice.
+    pub request_id: String,
+    /// Why, for the ledger.
+    pub reason: String,
+}
+
+impl Event for RefundRequested {
+    const TYPE: &'static str = "ordering.refund.requested.v1";
+    fn subject(&self) -> String {
+        self.order_id.clone()
+    }
+}
+
+/// An order's status followed its shipments (`shipped` or `delivered`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusChanged {
+    /// The order.
+    pub order_id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// The status before.
+    pub from: String,
+    /// The status now.
+    pub to: String,
+}
+
+/// An order left the warehouse (its first shipment was dispatched).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderShipped(pub OrderStatusChanged);
+
+impl Event for OrderShipped {
+    const TYPE: &'static str = "ordering.order.shipped.v1";
+    fn subject(&self) -> String {
+        self.0.order_id.clone()
+    }
+}
+
+/// Every shipment of an order was delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDelivered(pub OrderStatusChanged);
+
+impl Event for OrderDelivered {
+    const TYPE: &'static str = "ordering.order.delivered.v1";
     fn subject(&self) -> String {
         self.0.order_id.clone()
     }

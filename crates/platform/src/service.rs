@@ -19,6 +19,10 @@ pub enum ServiceKind {
     Ordering,
     /// Payments, refunds, the transaction ledger, saved cards.
     Payments,
+    /// Shipments, labels, carrier tracking, returns.
+    Fulfillment,
+    /// Templates, channels (email, SMS, push), preferences, delivery status.
+    Notifications,
 }
 
 impl ServiceKind {
@@ -30,6 +34,8 @@ impl ServiceKind {
             ServiceKind::Inventory,
             ServiceKind::Payments,
             ServiceKind::Ordering,
+            ServiceKind::Fulfillment,
+            ServiceKind::Notifications,
             ServiceKind::Gateway,
         ]
     }
@@ -51,6 +57,8 @@ impl ServiceKind {
             ServiceKind::Inventory => "inventory",
             ServiceKind::Ordering => "ordering",
             ServiceKind::Payments => "payments",
+            ServiceKind::Fulfillment => "fulfillment",
+            ServiceKind::Notifications => "notifications",
         }
     }
 
@@ -63,6 +71,8 @@ impl ServiceKind {
             ServiceKind::Inventory => 8083,
             ServiceKind::Ordering => 8084,
             ServiceKind::Payments => 8088,
+            ServiceKind::Fulfillment => 8085,
+            ServiceKind::Notifications => 8086,
         }
     }
 }

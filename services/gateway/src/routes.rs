@@ -14,10 +14,22 @@ use platform::http::{Problem, RouteLabel};
 use platform::service::ServiceKind;
 use tower::ServiceExt;
 
-/// Path prefixes owned by `kind`; each prefix and everything under it goes there.
+/// Path prefixes owned by `kind`; each prefix and everything under it goes there. A
+/// `*` segment matches any one segment, so a service can own a sub-resource of another's
+/// path (`/api/v1/users/*/notifications` is notifications', `/api/v1/users` identity's).
 pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
     match kind {
         ServiceKind::Gateway => &[],
+        ServiceKind::Fulfillment => &[
+            "/api/v1/shipments",
+            "/api/v1/returns",
+            "/api/v1/orders/*/shipments",
+        ],
+        ServiceKind::Notifications => &[
+            "/api/v1/notifications",
+            "/api/v1/users/*/notifications",
+            "/api/v1/users/*/notification-preferences",
+        ],
         ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders"],
         ServiceKind::Payments => &[
             "/api/v1/payments",
@@ -37,7 +49,8 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
     }
 }
 
-/// Prefix → service router, longest prefix first.
+/// Prefix → service router, the prefix with most segments first (so the more specific
+/// of two overlapping prefixes wins).
 #[derive(Clone, Default)]
 pub(crate) struct RouteTable {
     entries: Vec<(&'static str, Router)>,
@@ -49,15 +62,15 @@ impl RouteTable {
         for prefix in public_paths(kind) {
             self.entries.push((prefix, target.clone()));
         }
-        self.entries
-            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        self.entries.sort_by_key(|(prefix, _)| {
+            std::cmp::Reverse((prefix.split('/').count(), prefix.len()))
+        });
     }
 
     fn find(&self, path: &str) -> Option<&(&'static str, Router)> {
-        self.entries.iter().find(|(prefix, _)| {
-            path.strip_prefix(prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+        self.entries
+            .iter()
+            .find(|(prefix, _)| prefix_matches(prefix, path))
     }
 
     /// The table as the gateway's fallback service.
@@ -87,6 +100,17 @@ impl RouteTable {
     }
 }
 
+/// Whether `path` is `prefix` or under it, segment by segment (`*` matches any one
+/// non-empty segment).
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    let mut path_segments = path.split('/');
+    prefix.split('/').all(|expected| {
+        path_segments
+            .next()
+            .is_some_and(|actual| actual == expected || (expected == "*" && !actual.is_empty()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +124,32 @@ mod tests {
         assert!(table.find("/.well-known/jwks.json").is_some());
         assert!(table.find("/api/v1/usersx").is_none());
         assert!(table.find("/api/v1/products").is_none());
+    }
+
+    #[test]
+    fn a_wildcard_sub_resource_beats_the_shorter_prefix() {
+        let mut table = RouteTable::default();
+        table.add(ServiceKind::Identity, Router::new());
+        table.add(ServiceKind::Notifications, Router::new());
+        table.add(ServiceKind::Ordering, Router::new());
+        table.add(ServiceKind::Fulfillment, Router::new());
+        let owner = |path: &str| table.find(path).map(|(prefix, _)| *prefix);
+        assert_eq!(
+            owner("/api/v1/users/u1/notifications"),
+            Some("/api/v1/users/*/notifications")
+        );
+        assert_eq!(
+            owner("/api/v1/users/u1/notification-preferences"),
+            Some("/api/v1/users/*/notification-preferences")
+        );
+        assert_eq!(owner("/api/v1/users/u1"), Some("/api/v1/users"));
+        assert_eq!(owner("/api/v1/users/u1/sessions"), Some("/api/v1/users"));
+        assert_eq!(owner("/api/v1/users//notifications"), Some("/api/v1/users"));
+        assert_eq!(
+            owner("/api/v1/orders/o1/shipments"),
+            Some("/api/v1/orders/*/shipments")
+        );
+        assert_eq!(owner("/api/v1/orders/o1/history"), Some("/api/v1/orders"));
+        assert_eq!(owner("/api/v1/orders"), Some("/api/v1/orders"));
     }
 }

@@ -556,6 +556,19 @@ impl OrderingApp {
                     .await?;
             }
             SagaCommand::Confirm => {
+                // Fulfillment ships what was ordered to where it goes; the lines are read
+                // here, once per order, rather than carried on every saga hop.
+                let items = store::order_lines(&mut **tx, &[order.id.as_str()])
+                    .await?
+                    .remove(&order.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|line| OrderLine {
+                        sku: line.sku,
+                        quantity: line.quantity,
+                        unit_price: line.unit_price,
+                    })
+                    .collect();
                 self.outbox
                     .stage(
                         tx,
@@ -573,6 +586,8 @@ impl OrderingApp {
                             user_id: Some(order.user_id.clone()),
                             payment_id,
                             total: Some(order.total.clone()),
+                            shipping_address: Some(order.shipping_address.clone()),
+                            items,
                         },
                     )
                     .await?;

@@ -79,65 +79,48 @@ impl TryFrom<String> for Country {
     }
 }
 
-/// Where an order goes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ShippingAddress {
-    /// Recipient.
-    pub name: String,
-    /// Street and number.
-    pub line1: String,
-    /// Second address line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line2: Option<String>,
-    /// City.
-    pub city: String,
-    /// Postal code.
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country.
-    pub country: String,
-}
+/// Where an order goes (the type the confirmed event carries to fulfillment).
+pub use contracts::ordering::ShippingAddress;
 
-impl ShippingAddress {
-    /// A validated address from its parts; errors name the field (without a prefix).
-    pub fn new(
-        name: String,
-        line1: String,
-        line2: Option<String>,
-        city: String,
-        postal_code: String,
-        country: String,
-    ) -> Result<Self, Vec<(&'static str, Invalid)>> {
-        let mut errors = Vec::new();
-        let mut check = |field: &'static str, result: Result<String, Invalid>| match result {
-            Ok(value) => value,
-            Err(invalid) => {
-                errors.push((field, invalid));
-                String::new()
-            }
-        };
-        let name = check("name", Text::<200>::try_from(name).map(Text::into_string));
-        let line1 = check("line1", Text::<200>::try_from(line1).map(Text::into_string));
-        let line2 = line2
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| check("line2", Text::<200>::try_from(l).map(Text::into_string)));
-        let city = check("city", Text::<100>::try_from(city).map(Text::into_string));
-        let postal_code = check(
-            "postal_code",
-            Text::<20>::try_from(postal_code).map(Text::into_string),
-        );
-        let country = check("country", Country::try_from(country).map(|c| c.0));
-        if errors.is_empty() {
-            Ok(Self {
-                name,
-                line1,
-                line2,
-                city,
-                postal_code,
-                country,
-            })
-        } else {
-            Err(errors)
+/// A validated address from its parts; errors name the field (without a prefix).
+pub fn shipping_address(
+    name: String,
+    line1: String,
+    line2: Option<String>,
+    city: String,
+    postal_code: String,
+    country: String,
+) -> Result<ShippingAddress, Vec<(&'static str, Invalid)>> {
+    let mut errors = Vec::new();
+    let mut check = |field: &'static str, result: Result<String, Invalid>| match result {
+        Ok(value) => value,
+        Err(invalid) => {
+            errors.push((field, invalid));
+            String::new()
         }
+    };
+    let name = check("name", Text::<200>::try_from(name).map(Text::into_string));
+    let line1 = check("line1", Text::<200>::try_from(line1).map(Text::into_string));
+    let line2 = line2
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| check("line2", Text::<200>::try_from(l).map(Text::into_string)));
+    let city = check("city", Text::<100>::try_from(city).map(Text::into_string));
+    let postal_code = check(
+        "postal_code",
+        Text::<20>::try_from(postal_code).map(Text::into_string),
+    );
+    let country = check("country", Country::try_from(country).map(|c| c.0));
+    if errors.is_empty() {
+        Ok(ShippingAddress {
+            name,
+            line1,
+            line2,
+            city,
+            postal_code,
+            country,
+        })
+    } else {
+        Err(errors)
     }
 }
 
@@ -480,7 +463,7 @@ mod tests {
         assert!(Quantity::try_from(1001).is_err());
         assert_eq!(CartQuantity::try_from(0), Ok(CartQuantity::Remove));
         assert!(CartQuantity::try_from(-1).is_err());
-        let ok = ShippingAddress::new(
+        let ok = shipping_address(
             "Ann".into(),
             "1 Main St".into(),
             None,
@@ -490,7 +473,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(ok.country, "US");
-        let bad = ShippingAddress::new(
+        let bad = shipping_address(
             String::new(),
             "1 Main St".into(),
             None,

@@ -333,16 +333,22 @@ fn order_request(body: OrderBody) -> ApiResult<PlaceOrder> {
         }
     };
     let a = body.shipping_address;
-    let address =
-        match ShippingAddress::new(a.name, a.line1, a.line2, a.city, a.postal_code, a.country) {
-            Ok(address) => Some(address),
-            Err(errors) => {
-                for (field, invalid) in errors {
-                    fields.push(&format!("shipping_address.{field}"), invalid.to_string());
-                }
-                None
+    let address = match crate::domain::shipping_address(
+        a.name,
+        a.line1,
+        a.line2,
+        a.city,
+        a.postal_code,
+        a.country,
+    ) {
+        Ok(address) => Some(address),
+        Err(errors) => {
+            for (field, invalid) in errors {
+                fields.push(&format!("shipping_address.{field}"), invalid.to_string());
             }
-        };
+            None
+        }
+    };
     if !body.payment.is_object() {
         fields.push("payment", "must be an object");
     }

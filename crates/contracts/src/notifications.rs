@@ -1,0 +1,54 @@
+//! Events emitted by the notifications service: the outcome of each message.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Event;
+
+/// A message was accepted by its channel (the SMTP server, the webhook receiver, or
+/// the local outbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSent {
+    /// The notification.
+    pub notification_id: String,
+    /// Its recipient user, when it was for one.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// `email`, `sms`, `push` or `webhook`.
+    pub channel: String,
+    /// The template it was rendered from.
+    pub template_id: String,
+    /// Tries it took.
+    pub attempts: u32,
+}
+
+impl Event for NotificationSent {
+    const TYPE: &'static str = "notifications.notification.sent.v1";
+    fn subject(&self) -> String {
+        self.notification_id.clone()
+    }
+}
+
+/// A message was given up on after its retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationFailed {
+    /// The notification.
+    pub notification_id: String,
+    /// Its recipient user, when it was for one.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The channel.
+    pub channel: String,
+    /// The template it was rendered from.
+    pub template_id: String,
+    /// Tries it took.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+}
+
+impl Event for NotificationFailed {
+    const TYPE: &'static str = "notifications.notification.failed.v1";
+    fn subject(&self) -> String {
+        self.notification_id.clone()
+    }
+}

@@ -1,0 +1,1 @@
+CREATE TABLE fulfillment_placeholder (id TEXT PRIMARY KEY);

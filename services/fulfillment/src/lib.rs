@@ -1,0 +1,89 @@
+//! The fulfillment service (to be written).
+
+pub mod app;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod store;
+
+use std::sync::Arc;
+
+use platform::auth::Authenticator;
+use platform::bus::Bus;
+use platform::db::{Db, Migrations};
+use platform::http::Readiness;
+use platform::service::ServiceKind;
+use platform::tasks::Tasks;
+use platform::time::Clock;
+use serde::Deserialize;
+
+/// Fulfillment's migrations.
+pub const MIGRATIONS: Migrations = Migrations {
+    scope: "fulfillment",
+    steps: &[platform::migration!("0001_init")],
+};
+
+/// Fulfillment's configuration (`[fulfillment]`, `VISCOUNT_FULFILLMENT__*`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FulfillmentConfig {}
+
+/// Why fulfillment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database.
+    #[error(transparent)]
+    Db(#[from] platform::db::DbError),
+    /// Bus.
+    #[error(transparent)]
+    Bus(#[from] platform::bus::BusError),
+}
+
+/// A running fulfillment service.
+#[derive(Clone)]
+pub struct Fulfillment {
+    db: Db,
+    authenticator: Authenticator,
+    bus: Arc<dyn Bus>,
+}
+
+impl Fulfillment {
+    /// Opens the database and attaches the outbox.
+    pub async fn build(
+        config: FulfillmentConfig,
+        database_url: &str,
+        bus: Arc<dyn Bus>,
+        authenticator: Authenticator,
+        tasks: &Tasks,
+        clock: Clock,
+    ) -> Result<Self, StartError> {
+        let _ = (config, clock);
+        let db = Db::connect(database_url, &MIGRATIONS).await?;
+        let _outbox = bus
+            .attach_producer(ServiceKind::Fulfillment, db.clone(), tasks)
+            .await?;
+        Ok(Self {
+            db,
+            authenticator,
+            bus,
+        })
+    }
+
+    /// The service's database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The HTTP routes (paths as in API.md), authenticated.
+    pub fn router(&self) -> axum::Router {
+        let _ = &self.authenticator;
+        axum::Router::new()
+    }
+
+    /// Readiness checks: database and bus.
+    pub fn readiness(&self) -> Readiness {
+        Readiness::new(ServiceKind::Fulfillment.as_str())
+            .with("database", self.db.clone())
+            .with("bus", self.bus.clone())
+    }
+}

@@ -1,0 +1,1 @@
+CREATE TABLE notifications_placeholder (id TEXT PRIMARY KEY);
