@@ -4,9 +4,44 @@
 
 use std::time::Duration;
 
+use contracts::fulfillment::{ReturnReceived, ReturnedLine, ShipmentDelivered, ShipmentDispatched};
+use platform::bus::{Envelope, EventHandler};
+use platform::service::ServiceKind;
 use serde_json::{Value, json};
 use viscount_tests::shop::*;
-use viscount_tests::{assert_problem, both_shapes, error_fields, eventually};
+use viscount_tests::{TestApp, assert_problem, both_shapes, error_fields, eventually};
+
+/// Hands fulfillment's `event` to ordering's consumer, as the bus would.
+async fn deliver_to_ordering<E: contracts::Event>(app: &TestApp, event: &E) {
+    let ordering = app
+        .platform
+        .as_ref()
+        .and_then(|p| p.services.ordering())
+        .expect("ordering runs");
+    let handler = ordering::events::OrderingEvents {
+        app: ordering.app().clone(),
+    };
+    let envelope = Envelope::new(ServiceKind::Fulfillment, event).expect("envelope");
+    let mut tx = ordering.db().begin().await.expect("begin");
+    handler.handle(&mut tx, &envelope).await.expect("handled");
+    tx.commit().await.expect("commit");
+}
+
+/// Hands fulfillment's `event` to inventory's consumer, as the bus would.
+async fn deliver_to_inventory<E: contracts::Event>(app: &TestApp, event: &E) {
+    let inventory = app
+        .platform
+        .as_ref()
+        .and_then(|p| p.services.inventory())
+        .expect("inventory runs");
+    let handler = inventory::events::OrderEvents {
+        app: inventory.app().clone(),
+    };
+    let envelope = Envelope::new(ServiceKind::Fulfillment, event).expect("envelope");
+    let mut tx = inventory.db().begin().await.expect("begin");
+    handler.handle(&mut tx, &envelope).await.expect("handled");
+    tx.commit().await.expect("commit");
+}
 
 both_shapes! {
     async fn a_checkout_confirms_captures_and_commits_stock(app) {
@@ -163,6 +198,64 @@ both_shapes! {
         until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "refund on the order", |o| o["refunded"]["amount"] == 1800 && o["status"] == "cancelled").await;
         let again = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &json!({})).await;
         assert_problem(again, 409).await;
+    }
+
+    async fn orders_follow_their_parcels_and_received_returns_are_refunded_and_restocked(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "PARCEL-1", 1250, 5).await;
+        let buyer = app.user("parcel").await;
+        let placed = json_of(order(&app, &buyer, &items_order("PARCEL-1", 2, APPROVE)).await).await;
+        assert_eq!(placed["status"], "confirmed", "{placed}");
+        let id = placed["id"].as_str().expect("id").to_owned();
+        until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "capture", |o| o["captured"]["amount"] == 2500).await;
+        let parcel = |shipment: &str| ShipmentDelivered {
+            shipment_id: shipment.into(),
+            order_id: id.clone(),
+            user_id: buyer.id.clone(),
+            tracking_number: format!("LC-{shipment}"),
+            delivered_at: "2026-11-23T10:00:00Z".into(),
+            order_delivered: false,
+        };
+        deliver_to_ordering(&app, &ShipmentDispatched {
+            shipment_id: "s-1".into(),
+            order_id: id.clone(),
+            user_id: buyer.id.clone(),
+            carrier: "local".into(),
+            tracking_number: "LC-s-1".into(),
+            tracking_url: None,
+            dispatched_at: "2026-11-22T10:00:00Z".into(),
+        })
+        .await;
+        let shipped = json_of(app.get(&format!("/api/v1/orders/{id}"), Some(&buyer.access)).await).await;
+        assert_eq!(shipped["status"], "shipped");
+        let cancel = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &json!({})).await;
+        assert_problem(cancel, 409).await;
+        // One parcel of two arriving does not deliver the order; the last one does.
+        deliver_to_ordering(&app, &parcel("s-1")).await;
+        let order_now = json_of(app.get(&format!("/api/v1/orders/{id}"), Some(&buyer.access)).await).await;
+        assert_eq!(order_now["status"], "shipped");
+        deliver_to_ordering(&app, &ShipmentDelivered { order_delivered: true, ..parcel("s-2") }).await;
+        let delivered = json_of(app.get(&format!("/api/v1/orders/{id}"), Some(&buyer.access)).await).await;
+        assert_eq!(delivered["status"], "delivered");
+
+        let returned = ReturnReceived {
+            return_id: "r-1".into(),
+            order_id: id.clone(),
+            user_id: buyer.id.clone(),
+            lines: vec![ReturnedLine { sku: "PARCEL-1".into(), warehouse_id: "MAIN".into(), quantity: 1 }],
+        };
+        deliver_to_ordering(&app, &returned).await;
+        deliver_to_inventory(&app, &returned).await;
+        let refunded = until(&app, &buyer.access, &format!("/api/v1/orders/{id}"), "the return refunded", |o| o["refunded"]["amount"] == 1250).await;
+        assert_eq!(refunded["status"], "partially_refunded", "{refunded}");
+        let payment_id = placed["payment_id"].as_str().expect("payment");
+        let payment = json_of(app.get(&format!("/api/v1/payments/{payment_id}"), Some(&buyer.access)).await).await;
+        assert_eq!(payment["refunded"]["amount"], 1250);
+        let s = stock(&app, "PARCEL-1").await;
+        assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64()), (Some(4), Some(0)), "3 left after the sale, 1 came back: {s}");
+        let history = json_of(app.get(&format!("/api/v1/orders/{id}/history"), Some(&buyer.access)).await).await;
+        let statuses: Vec<&str> = history.as_array().expect("list").iter().filter_map(|h| h["status"].as_str()).collect();
+        assert!(statuses.ends_with(&["confirmed", "shipped", "delivered", "delivered", "partially_refunded"]), "{statuses:?}");
     }
 
     async fn refunds_add_up_to_what_was_captured_and_no_more(app) {

@@ -2,6 +2,7 @@
 //! the `*_in` forms run inside a transaction the caller owns (the event consumer's,
 //! which also holds the inbox row).
 
+use contracts::fulfillment::ReturnReceived;
 use contracts::inventory::{
     Allocation, ReservationFailed, StockAdjusted, StockCommitted, StockLow, StockReleased,
     StockReserved, StockUpdated,
@@ -206,6 +207,60 @@ impl InventoryApp {
         tx.commit().await?;
         self.outbox.wake();
         Ok(view)
+    }
+
+    /// Puts returned units back on hand in the warehouses they shipped from, inside the
+    /// consumer's transaction (with its inbox row, so a redelivery restocks nothing
+    /// twice). Each line is a `return` ledger row referencing the return.
+    pub async fn restock_return_in(
+        &self,
+        tx: &mut Tx,
+        actor: &str,
+        returned: &ReturnReceived,
+    ) -> Result<Result<(), InventoryError>, sqlx::Error> {
+        let now = self.clock.now_millis();
+        let reason = format!("returned ({})", returned.return_id);
+        let mut skus: Vec<&str> = Vec::new();
+        for line in &returned.lines {
+            let Some(warehouse) = store::warehouse(&mut **tx, &line.warehouse_id).await? else {
+                return Ok(Err(InventoryError::UnknownWarehouse));
+            };
+            store::ensure_level(tx, &line.sku, &warehouse.id, now).await?;
+            let delta = i64::from(line.quantity);
+            let movement = Movement {
+                sku: &line.sku,
+                warehouse_id: &warehouse.id,
+                kind: "return",
+                on_hand_delta: delta,
+                reserved_delta: 0,
+                reason: &reason,
+                actor,
+                reference: Some(&returned.return_id),
+            };
+            if !store::apply_movement(tx, &movement, now).await? {
+                return Err(sqlx::Error::Protocol(
+                    "a return could not be restocked".into(),
+                ));
+            }
+            self.outbox
+                .stage(
+                    tx,
+                    &StockAdjusted {
+                        sku: line.sku.clone(),
+                        warehouse_id: warehouse.id.clone(),
+                        delta,
+                        reason: reason.clone(),
+                    },
+                )
+                .await?;
+            if !skus.contains(&line.sku.as_str()) {
+                skus.push(&line.sku);
+            }
+        }
+        for sku in skus {
+            self.after_change(tx, sku).await?;
+        }
+        Ok(Ok(()))
     }
 
     /// Sets a sku's low-stock threshold.

@@ -1,9 +1,11 @@
-//! What inventory consumes: the checkout saga's order events. Created reserves,
-//! cancelled releases, confirmed commits — each inside the consumer's transaction, which
-//! also holds the inbox row, so a redelivered event changes nothing.
+//! What inventory consumes: the checkout saga's order events (created reserves,
+//! cancelled releases, confirmed commits) and fulfillment's received returns (units back
+//! on hand) — each inside the consumer's transaction, which also holds the inbox row, so
+//! a redelivered event changes nothing.
 
 use async_trait::async_trait;
 use contracts::Event;
+use contracts::fulfillment::ReturnReceived;
 use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderCreated};
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
@@ -14,7 +16,7 @@ use crate::domain::{Quantity, ReservationStatus, Sku};
 /// The actor recorded on ledger rows written for events.
 const ACTOR: &str = "ordering";
 
-/// Applies ordering events to stock.
+/// Applies ordering's and fulfillment's events to stock.
 pub struct OrderEvents {
     /// The operations.
     pub app: InventoryApp,
@@ -78,6 +80,18 @@ impl EventHandler for OrderEvents {
                     order.order_id
                 )));
             }
+        } else if event.is::<ReturnReceived>() {
+            let returned: ReturnReceived = event.decode()?;
+            if let Err(err) = self
+                .app
+                .restock_return_in(tx, "fulfillment", &returned)
+                .await?
+            {
+                return Err(HandlerError::Rejected(format!(
+                    "cannot restock return {}: {err}",
+                    returned.return_id
+                )));
+            }
         }
         Ok(())
     }
@@ -87,6 +101,7 @@ impl EventHandler for OrderEvents {
             OrderCreated::TYPE,
             OrderCancelled::TYPE,
             OrderConfirmed::TYPE,
+            ReturnReceived::TYPE,
         ]
         .contains(&event_type)
     }

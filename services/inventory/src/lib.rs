@@ -76,7 +76,8 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Opens the database, attaches the outbox, subscribes to ordering's events and
+    /// Opens the database, attaches the outbox, subscribes to ordering's and
+    /// fulfillment's events and
     /// starts the expiry sweeper.
     pub async fn build(
         config: InventoryConfig,
@@ -100,7 +101,7 @@ impl Inventory {
             Subscription {
                 consumer: ServiceKind::Inventory.as_str().into(),
                 db,
-                streams: vec![ServiceKind::Ordering],
+                streams: vec![ServiceKind::Ordering, ServiceKind::Fulfillment],
                 handler: Arc::new(events::OrderEvents { app: app.clone() }),
                 retry: RetryPolicy::default(),
                 outbox: Some(app.outbox.clone()),

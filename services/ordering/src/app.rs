@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use contracts::fulfillment::ReturnReceived;
 use contracts::ordering::{
-    OrderAuthorized, OrderCancelled, OrderConfirmed, OrderCreated, OrderLine,
-    OrderPartiallyRefunded, OrderRefunded, OrderReserved, RefundFacts,
+    OrderAuthorized, OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderLine,
+    OrderPartiallyRefunded, OrderRefunded, OrderReserved, OrderShipped, OrderStatusChanged,
+    RefundFacts, RefundRequested,
 };
 use http::HeaderMap;
 use platform::bus::Outbox;
@@ -20,7 +22,7 @@ use tokio::sync::oneshot;
 use crate::OrderingConfig;
 use crate::domain::{
     self, CartQuantity, MAX_LINES, Money, OrderStatus, Quantity, SagaCommand, SagaEvent,
-    ShippingAddress, Sku,
+    ShipmentProgress, ShippingAddress, Sku,
 };
 use crate::payments::{PaymentsApi, PaymentsError};
 use crate::store::{self, CartRecord, LineRecord, OrderFilter, OrderRecord, PriceRecord};
@@ -714,8 +716,119 @@ impl OrderingApp {
             self.clock.now_millis(),
         )
         .await?;
+        self.stage_status_change(&mut tx, &order, next).await?;
         tx.commit().await?;
+        self.outbox.wake();
         self.order(caller, id).await
+    }
+
+    /// Moves an order along with its parcels (fulfillment's dispatched and delivered
+    /// events), inside the consumer's transaction. Progress that does not apply (the
+    /// order is already further, or was cancelled) changes nothing.
+    pub async fn follow_shipment_in(
+        &self,
+        tx: &mut Tx,
+        order_id: &str,
+        progress: ShipmentProgress,
+        reason: &str,
+    ) -> Result<Option<OrderStatus>, sqlx::Error> {
+        let Some(order) = store::order_for_update(tx, self.db.dialect(), order_id).await? else {
+            tracing::warn!(order_id, ?progress, "shipment event for an unknown order");
+            return Ok(None);
+        };
+        let Some(next) = domain::status_after_shipment(order.status, progress) else {
+            tracing::debug!(order_id, status = %order.status, ?progress, "shipment event does not move the order");
+            return Ok(None);
+        };
+        let now = self.clock.now_millis();
+        if !store::set_status(tx, order_id, order.status, next, Some(reason), now).await? {
+            return Err(sqlx::Error::Protocol(format!(
+                "order {order_id} left {} under its lock",
+                order.status
+            )));
+        }
+        self.stage_status_change(tx, &order, next).await?;
+        Ok(Some(next))
+    }
+
+    /// Stages the event of a shipping status an order entered (other statuses have
+    /// their own events, staged where they happen).
+    async fn stage_status_change(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRecord,
+        next: OrderStatus,
+    ) -> Result<(), sqlx::Error> {
+        let change = OrderStatusChanged {
+            order_id: order.id.clone(),
+            user_id: order.user_id.clone(),
+            from: order.status.as_str().to_owned(),
+            to: next.as_str().to_owned(),
+        };
+        match next {
+            OrderStatus::Shipped => {
+                self.outbox.stage(tx, &OrderShipped(change)).await?;
+            }
+            OrderStatus::Delivered => {
+                self.outbox.stage(tx, &OrderDelivered(change)).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Asks payments to refund what a received return is worth at the prices paid,
+    /// inside the consumer's transaction; the order's refund totals and status follow
+    /// when payments answers with `refund.processed`. A return that names nothing of
+    /// the order, or an order without payment, is refused (dead-lettered, visible).
+    pub async fn refund_return_in(
+        &self,
+        tx: &mut Tx,
+        returned: &ReturnReceived,
+    ) -> Result<Result<Money, OrderingError>, sqlx::Error> {
+        let order_id = returned.order_id.as_str();
+        let Some(order) = store::order_for_update(tx, self.db.dialect(), order_id).await? else {
+            return Ok(Err(OrderingError::NotFound));
+        };
+        let Some(payment_id) = order.payment_id.clone() else {
+            return Ok(Err(OrderingError::WrongStatus(order.status)));
+        };
+        let ordered: Vec<(String, Money, u32)> = store::order_lines(&mut **tx, &[order_id])
+            .await?
+            .remove(order_id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|line| (line.sku, line.unit_price, line.quantity))
+            .collect();
+        let returned_lines = returned.lines.iter().map(|l| (l.sku.as_str(), l.quantity));
+        let Some(amount) = domain::returned_value(&ordered, returned_lines) else {
+            return Ok(Err(OrderingError::NotFound));
+        };
+        let reason = format!("return {}", returned.return_id);
+        store::append_history(
+            tx,
+            order_id,
+            order.status,
+            Some(&format!(
+                "{reason} received; refund of {} {} requested",
+                amount.amount, amount.currency
+            )),
+            self.clock.now_millis(),
+        )
+        .await?;
+        self.outbox
+            .stage(
+                tx,
+                &RefundRequested {
+                    order_id: order_id.to_owned(),
+                    payment_id,
+                    amount: amount.clone(),
+                    request_id: returned.return_id.clone(),
+                    reason,
+                },
+            )
+            .await?;
+        Ok(Ok(amount))
     }
 
     /// Refunds `amount` of an order (none: everything not yet refunded), through

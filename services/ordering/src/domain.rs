@@ -309,6 +309,53 @@ pub fn status_after_refund(refunded_total: i64, captured_total: i64) -> OrderSta
     }
 }
 
+/// How far an order's parcels got (fulfillment's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentProgress {
+    /// A shipment of the order left the warehouse.
+    Dispatched,
+    /// Every shipment of the order was delivered.
+    Delivered,
+}
+
+/// The status an order takes when its parcels progress, or `None` when the progress
+/// does not move it (already there, further along, or ended). Refund statuses give way
+/// to the shipping ones: a part refund before dispatch does not stop the parcel.
+pub fn status_after_shipment(
+    current: OrderStatus,
+    progress: ShipmentProgress,
+) -> Option<OrderStatus> {
+    use OrderStatus::*;
+    match (current, progress) {
+        (Confirmed | PartiallyRefunded, ShipmentProgress::Dispatched) => Some(Shipped),
+        (Confirmed | Shipped | PartiallyRefunded, ShipmentProgress::Delivered) => Some(Delivered),
+        _ => None,
+    }
+}
+
+/// What returned units are worth at the prices they were ordered at: each returned
+/// sku is priced from the order's line for it, and never more units of it than were
+/// ordered (a sku may come back in several lines, from several warehouses). `None`
+/// when nothing came back, a returned sku is not on the order, or the sum overflows.
+pub fn returned_value<'a>(
+    ordered: &[(String, Money, u32)],
+    returned: impl IntoIterator<Item = (&'a str, u32)>,
+) -> Option<Money> {
+    let mut per_sku: Vec<(&str, u32)> = Vec::new();
+    for (sku, quantity) in returned {
+        match per_sku.iter_mut().find(|(s, _)| *s == sku) {
+            Some((_, sum)) => *sum = sum.saturating_add(quantity),
+            None => per_sku.push((sku, quantity)),
+        }
+    }
+    let mut priced = Vec::with_capacity(per_sku.len());
+    for (sku, quantity) in per_sku {
+        let (_, unit, ordered_quantity) = ordered.iter().find(|(s, _, _)| s == sku)?;
+        priced.push((unit, quantity.min(*ordered_quantity)));
+    }
+    total(priced)
+}
+
 /// The total of priced lines, or `None` if they mix currencies or overflow.
 pub fn total<'a>(lines: impl IntoIterator<Item = (&'a Money, u32)>) -> Option<Money> {
     let mut total: Option<Money> = None;
@@ -332,6 +379,51 @@ pub fn total<'a>(lines: impl IntoIterator<Item = (&'a Money, u32)>) -> Option<Mo
 mod tests {
     use super::OrderStatus::*;
     use super::*;
+
+    #[test]
+    fn parcels_move_paid_orders_forward_only() {
+        use ShipmentProgress::*;
+        let table = [
+            (Confirmed, Dispatched, Some(Shipped)),
+            (PartiallyRefunded, Dispatched, Some(Shipped)),
+            (Shipped, Dispatched, None),
+            (OrderStatus::Delivered, Dispatched, None),
+            (Confirmed, Delivered, Some(OrderStatus::Delivered)),
+            (Shipped, Delivered, Some(OrderStatus::Delivered)),
+            (OrderStatus::Delivered, Delivered, None),
+            (Cancelled, Dispatched, None),
+            (Cancelled, Delivered, None),
+            (Refunded, Delivered, None),
+            (Pending, Dispatched, None),
+        ];
+        for (current, progress, expected) in table {
+            assert_eq!(
+                status_after_shipment(current, progress),
+                expected,
+                "{current} on {progress:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn returns_are_worth_what_was_paid_for_at_most_what_was_ordered() {
+        let ordered = vec![
+            ("A".to_owned(), usd(1250), 2),
+            ("B".to_owned(), usd(300), 1),
+        ];
+        assert_eq!(returned_value(&ordered, [("A", 1)]), Some(usd(1250)));
+        assert_eq!(
+            returned_value(&ordered, [("A", 1), ("B", 1)]),
+            Some(usd(1550))
+        );
+        // Split across warehouses, and more than ordered: capped per sku.
+        assert_eq!(
+            returned_value(&ordered, [("A", 2), ("A", 3)]),
+            Some(usd(2500))
+        );
+        assert_eq!(returned_value(&ordered, [("C", 1)]), None);
+        assert_eq!(returned_value(&ordered, []), None);
+    }
 
     fn usd(amount: i64) -> Money {
         Money {

@@ -1,21 +1,23 @@
-//! What ordering consumes: catalog's prices (its own price copy), and the saga
-//! participants' answers from inventory and payments. What it emits is staged by
-//! `app`, in the same transaction as the change.
+//! What ordering consumes: catalog's prices (its own price copy), the saga
+//! participants' answers from inventory and payments, and fulfillment's parcels (the
+//! order follows them to shipped and delivered; a received return is refunded). What it
+//! emits is staged by `app`, in the same transaction as the change.
 
 use async_trait::async_trait;
 use contracts::Event;
 use contracts::catalog::{PriceChanged, ProductCreated, ProductDeleted, ProductUpdated};
+use contracts::fulfillment::{ReturnReceived, ShipmentDelivered, ShipmentDispatched};
 use contracts::inventory::{ReservationFailed, StockReserved};
 use contracts::payments::{PaymentAuthorized, PaymentCaptured, PaymentFailed, RefundProcessed};
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 
 use crate::app::OrderingApp;
-use crate::domain::SagaEvent;
+use crate::domain::{SagaEvent, ShipmentProgress};
 use crate::store::PriceRecord;
 
 /// The event types ordering acts on.
-const HANDLED: [&str; 10] = [
+const HANDLED: [&str; 13] = [
     ProductCreated::TYPE,
     ProductUpdated::TYPE,
     PriceChanged::TYPE,
@@ -26,9 +28,12 @@ const HANDLED: [&str; 10] = [
     PaymentFailed::TYPE,
     PaymentCaptured::TYPE,
     RefundProcessed::TYPE,
+    ShipmentDispatched::TYPE,
+    ShipmentDelivered::TYPE,
+    ReturnReceived::TYPE,
 ];
 
-/// Applies catalog, inventory and payments events.
+/// Applies catalog, inventory, payments and fulfillment events.
 pub struct OrderingEvents {
     /// The operations.
     pub app: OrderingApp,
@@ -104,6 +109,40 @@ impl EventHandler for OrderingEvents {
                 refund.captured_total.amount,
             )
             .await?;
+        } else if event.is::<ShipmentDispatched>() {
+            let dispatched: ShipmentDispatched = event.decode()?;
+            let reason = format!(
+                "shipment {} dispatched with {} ({})",
+                dispatched.shipment_id, dispatched.carrier, dispatched.tracking_number
+            );
+            app.follow_shipment_in(
+                tx,
+                &dispatched.order_id,
+                ShipmentProgress::Dispatched,
+                &reason,
+            )
+            .await?;
+        } else if event.is::<ShipmentDelivered>() {
+            let delivered: ShipmentDelivered = event.decode()?;
+            // One parcel of several arriving does not deliver the order.
+            if delivered.order_delivered {
+                let reason = format!("shipment {} delivered", delivered.shipment_id);
+                app.follow_shipment_in(
+                    tx,
+                    &delivered.order_id,
+                    ShipmentProgress::Delivered,
+                    &reason,
+                )
+                .await?;
+            }
+        } else if event.is::<ReturnReceived>() {
+            let returned: ReturnReceived = event.decode()?;
+            if let Err(err) = app.refund_return_in(tx, &returned).await? {
+                return Err(HandlerError::Rejected(format!(
+                    "cannot refund return {} of order {}: {err}",
+                    returned.return_id, returned.order_id
+                )));
+            }
         }
         Ok(())
     }

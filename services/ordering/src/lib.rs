@@ -106,6 +106,7 @@ impl Ordering {
                     ServiceKind::Catalog,
                     ServiceKind::Inventory,
                     ServiceKind::Payments,
+                    ServiceKind::Fulfillment,
                 ],
                 handler: Arc::new(events::OrderingEvents { app: app.clone() }),
                 retry: RetryPolicy::default(),

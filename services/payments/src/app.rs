@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
+use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved, RefundRequested};
 use contracts::payments::{
     PaymentAuthorized, PaymentCaptured, PaymentFailed, PaymentVoided, RefundProcessed,
 };
@@ -388,6 +388,56 @@ impl PaymentsApp {
         tx.commit().await?;
         self.outbox.wake();
         Ok(outcome)
+    }
+
+    /// Refunds what ordering asked for (returned items), inside the consumer's
+    /// transaction: at most what is still refundable — an admin may have refunded part
+    /// of the payment already — and nothing when nothing is left. The request's id
+    /// names the refund at the provider.
+    pub async fn refund_requested_in(
+        &self,
+        tx: &mut Tx,
+        request: &RefundRequested,
+    ) -> Result<EventOutcome, PaymentsError> {
+        let Some(payment) = store::payment(&mut **tx, &request.payment_id).await? else {
+            return Err(PaymentsError::Mismatch(format!(
+                "refund requested for unknown payment {}",
+                request.payment_id
+            )));
+        };
+        if payment.order_id != request.order_id || payment.currency != request.amount.currency {
+            return Err(PaymentsError::Mismatch(format!(
+                "refund request {} does not match payment {}",
+                request.request_id, payment.id
+            )));
+        }
+        let amount = request
+            .amount
+            .amount
+            .min(payment.captured - payment.refunded);
+        if amount <= 0 {
+            tracing::warn!(
+                payment_id = %payment.id,
+                request_id = %request.request_id,
+                "refund requested with nothing left to refund"
+            );
+            return Ok(EventOutcome::Unchanged);
+        }
+        let money = Money {
+            amount,
+            currency: payment.currency.clone(),
+        };
+        let actor = format!("ordering: {}", request.reason);
+        let outcome = self
+            .refund_in(
+                tx,
+                Key::Id(&payment.id),
+                Some(money),
+                &actor,
+                &request.request_id,
+            )
+            .await?;
+        Ok(EventOutcome::Moved(outcome.payment.status))
     }
 
     /// Refunds inside `tx`. `idempotency_key` names the refund at the provider, so a

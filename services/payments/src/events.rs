@@ -1,11 +1,12 @@
-//! What payments consumes: the checkout saga's order events. Reserved authorizes,
-//! confirmed captures, cancelled cancels, voids or refunds — each inside the consumer's
-//! transaction, which also holds the inbox row, so a redelivered event changes nothing.
+//! What payments consumes: ordering's events. Reserved authorizes, confirmed captures,
+//! cancelled cancels, voids or refunds, a refund request (returned items) refunds —
+//! each inside the consumer's transaction, which also holds the inbox row, so a
+//! redelivered event changes nothing.
 //! What payments emits is staged by `app` in the same transactions.
 
 use async_trait::async_trait;
 use contracts::Event;
-use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
+use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved, RefundRequested};
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 
@@ -29,6 +30,8 @@ impl EventHandler for OrderEvents {
             self.app.capture_in(tx, &event.decode()?).await
         } else if event.is::<OrderCancelled>() {
             self.app.cancel_in(tx, &event.decode()?).await
+        } else if event.is::<RefundRequested>() {
+            self.app.refund_requested_in(tx, &event.decode()?).await
         } else {
             return Ok(());
         };
@@ -47,6 +50,7 @@ impl EventHandler for OrderEvents {
             OrderReserved::TYPE,
             OrderConfirmed::TYPE,
             OrderCancelled::TYPE,
+            RefundRequested::TYPE,
         ]
         .contains(&event_type)
     }
