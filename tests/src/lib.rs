@@ -10,6 +10,7 @@
 //! [`both_shapes!`] writes each test once and runs it in both.
 
 pub mod shop;
+pub mod smtp;
 
 use std::time::Duration;
 

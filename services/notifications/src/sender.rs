@@ -1,0 +1,321 @@
+//! The delivery loop: claims due messages and hands each to its channel's courier,
+//! several at once, outside any database transaction.
+//!
+//! The loop wakes when a commit queued messages (the consumer's `applied` hook, the
+//! send endpoint), when a delivery finished (a permit is free again), when the
+//! earliest retry comes due, or at the poll interval (messages queued by another
+//! replica). A claim is a conditional update with a lease (see `store::claim_due`), so
+//! replicas never send the same row at once, and a sender that dies mid-delivery
+//! leaves its rows due again after the lease. Each delivery holds one of `concurrency`
+//! permits, so a slow or failing recipient occupies one slot and never holds up the
+//! rest. This is not a `Tasks::every` sweeper because it must also wake on demand.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use contracts::notifications::{NotificationFailed, NotificationSent};
+use platform::tasks::Tasks;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use tokio::sync::Semaphore;
+
+use crate::NotificationsConfig;
+use crate::app::NotificationsApp;
+use crate::channels::Couriers;
+use crate::domain::{AfterFailure, Channel, DeliveryError, Outgoing};
+use crate::store::{self, NotificationRecord, Settlement};
+
+/// Longest `last_error` kept.
+const MAX_ERROR_CHARS: usize = 1_000;
+
+/// Delivers queued messages.
+pub struct Sender {
+    app: NotificationsApp,
+    couriers: Couriers,
+    permits: Arc<Semaphore>,
+    poll: Duration,
+    lease: Duration,
+}
+
+struct DeliveryMetrics {
+    outcomes: IntCounterVec,
+    latency: HistogramVec,
+}
+
+/// `notifications_deliveries_total{channel,outcome}` and
+/// `notifications_delivery_seconds{channel}` (creation to acceptance).
+fn metrics() -> &'static DeliveryMetrics {
+    static METRICS: OnceLock<DeliveryMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        // Fixed, valid names and labels: construction cannot fail.
+        #[allow(clippy::expect_used)]
+        let outcomes = IntCounterVec::new(
+            Opts::new(
+                "notifications_deliveries_total",
+                "Delivery attempts by channel and outcome (sent, retry, failed)",
+            ),
+            &["channel", "outcome"],
+        )
+        .expect("valid metric");
+        #[allow(clippy::expect_used)]
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "notifications_delivery_seconds",
+                "Time from a message's creation to its acceptance by the channel",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+            ]),
+            &["channel"],
+        )
+        .expect("valid metric");
+        let registry = platform::http::metrics::metrics();
+        registry.register(Box::new(outcomes.clone()));
+        registry.register(Box::new(latency.clone()));
+        DeliveryMetrics { outcomes, latency }
+    })
+}
+
+impl Sender {
+    /// A sender for `app`'s messages through `couriers`.
+    pub fn new(app: NotificationsApp, couriers: Couriers, config: &NotificationsConfig) -> Self {
+        Self {
+            app,
+            couriers,
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            poll: Duration::from_millis(config.poll_interval_ms.max(10)),
+            lease: Duration::from_secs(config.lease_secs.max(1)),
+        }
+    }
+
+    /// Runs the loop until shutdown.
+    pub fn start(self, tasks: &Tasks) {
+        let sender = Arc::new(self);
+        let spawner = tasks.clone();
+        tasks.spawn(async move { sender.run(spawner).await });
+    }
+
+    async fn run(self: Arc<Self>, tasks: Tasks) {
+        let shutdown = tasks.shutdown().clone();
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let wait = match self.pass(&tasks).await {
+                Ok(wait) => wait,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claiming due notifications failed");
+                    self.poll
+                }
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            // `notify_one` keeps a permit when nobody waits, so a wake-up that came
+            // during the pass ends this wait at once.
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.app.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Claims what is due (as many as there are free permits) and starts delivering it;
+    /// returns how long to wait before the next pass.
+    async fn pass(self: &Arc<Self>, tasks: &Tasks) -> Result<Duration, sqlx::Error> {
+        let free = self.permits.available_permits();
+        if free == 0 {
+            // A finishing delivery wakes the loop.
+            return Ok(self.poll);
+        }
+        let now = self.app.clock.now_millis();
+        let next_due = store::next_due(self.app.db.reader()).await?;
+        match next_due {
+            None => return Ok(self.poll),
+            Some(at) if at > now => {
+                let until = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+                return Ok(until.min(self.poll));
+            }
+            Some(_) => {}
+        }
+        let lease_until = now + i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut tx = self.app.db.begin().await?;
+        let claimed = store::claim_due(
+            &mut tx,
+            now,
+            lease_until,
+            i64::try_from(free).unwrap_or(i64::MAX),
+        )
+        .await?;
+        tx.commit().await?;
+        let full = claimed.len() == free;
+        for record in claimed {
+            // Only this loop takes permits, so one is free for each claimed row.
+            let permit = self.permits.clone().try_acquire_owned().ok();
+            let sender = self.clone();
+            tasks.spawn(async move {
+                sender.deliver(record).await;
+                drop(permit);
+                sender.app.wake_sender();
+            });
+        }
+        Ok(if full { Duration::ZERO } else { self.poll })
+    }
+
+    #[tracing::instrument(skip_all, fields(notification_id = %record.id, channel = %record.channel, attempt = record.attempts))]
+    async fn deliver(&self, record: NotificationRecord) {
+        let outcome = match Channel::parse(&record.channel) {
+            Some(channel) => {
+                let courier = self.couriers.of(channel);
+                let outgoing = Outgoing {
+                    id: record.id.clone(),
+                    channel,
+                    to: record.recipient.clone(),
+                    subject: record.subject.clone(),
+                    body: record.body.clone(),
+                    html: record.html.clone(),
+                };
+                courier
+                    .deliver(&outgoing)
+                    .await
+                    .map(|()| courier.transport())
+            }
+            None => Err(DeliveryError::Permanent(format!(
+                "unknown channel {}",
+                record.channel
+            ))),
+        };
+        // The message went out (or not) whatever the database does next; keep trying
+        // to record it briefly, or the lease makes it due again (a duplicate beats a
+        // silent loss).
+        for attempt in 1..=3u32 {
+            match self.settle(&record, &outcome).await {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::error!(error = %err, attempt, "cannot record the delivery outcome");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        record: &NotificationRecord,
+        outcome: &Result<&'static str, DeliveryError>,
+    ) -> Result<(), sqlx::Error> {
+        let app = &self.app;
+        let now = app.clock.now_millis();
+        let attempts = u32::try_from(record.attempts).unwrap_or(u32::MAX);
+        let mut tx = app.db.begin().await?;
+        let (label, changed) = match outcome {
+            Ok(transport) => {
+                let settled = store::settle(
+                    &mut tx,
+                    &record.id,
+                    record.attempts,
+                    &Settlement::Sent { transport },
+                    now,
+                )
+                .await?;
+                if settled {
+                    app.outbox
+                        .stage(
+                            &mut tx,
+                            &NotificationSent {
+                                notification_id: record.id.clone(),
+                                user_id: Some(record.user_id.clone()),
+                                channel: record.channel.clone(),
+                                template_id: record.template_id.clone(),
+                                attempts,
+                            },
+                        )
+                        .await?;
+                    let seconds = (now - record.created_at).max(0) as f64 / 1000.0;
+                    metrics()
+                        .latency
+                        .with_label_values(&[record.channel.as_str()])
+                        .observe(seconds);
+                    tracing::info!(transport, "notification sent");
+                }
+                ("sent", settled)
+            }
+            Err(err) => {
+                let error = clip(&err.to_string());
+                match app.retry.after_failure(attempts, err) {
+                    AfterFailure::RetryIn(delay) => {
+                        let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                        tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                        let settled = store::settle(
+                            &mut tx,
+                            &record.id,
+                            record.attempts,
+                            &Settlement::Retry { error: &error, at },
+                            now,
+                        )
+                        .await?;
+                        ("retry", settled)
+                    }
+                    AfterFailure::GiveUp => {
+                        tracing::warn!(error = %error, "delivery failed for good");
+                        let settled = store::settle(
+                            &mut tx,
+                            &record.id,
+                            record.attempts,
+                            &Settlement::Failed { error: &error },
+                            now,
+                        )
+                        .await?;
+                        if settled {
+                            app.outbox
+                                .stage(
+                                    &mut tx,
+                                    &NotificationFailed {
+                                        notification_id: record.id.clone(),
+                                        user_id: Some(record.user_id.clone()),
+                                        channel: record.channel.clone(),
+                                        template_id: record.template_id.clone(),
+                                        attempts,
+                                        error: error.clone(),
+                                    },
+                                )
+                                .await?;
+                        }
+                        ("failed", settled)
+                    }
+                }
+            }
+        };
+        tx.commit().await?;
+        if changed {
+            app.outbox.wake();
+            metrics()
+                .outcomes
+                .with_label_values(&[record.channel.as_str(), label])
+                .inc();
+        } else {
+            // The lease ran out and another sender took the row over; its outcome wins.
+            tracing::warn!("delivery outcome not recorded: the claim had lapsed");
+        }
+        Ok(())
+    }
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_errors_are_clipped() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(MAX_ERROR_CHARS + 5);
+        assert_eq!(clip(&long).chars().count(), MAX_ERROR_CHARS + 1);
+    }
+}
