@@ -175,6 +175,10 @@ both_shapes! {
         assert_eq!(theirs["items"], json!([]));
         let all = json_of(app.get("/api/v1/orders", Some(&admin.access)).await).await;
         assert!(all["items"].as_array().is_some_and(|o| o.iter().any(|o| o["id"] == order_id)), "admins see every order");
+        let first = app.get("/api/v1/orders?status=confirmed&limit=1", Some(&owner.access)).await;
+        assert_eq!(first.status(), 200, "a numeric limit beside a filter");
+        let first = json_of(first).await;
+        assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
     }
 
     async fn cancelling_a_confirmed_order_returns_stock_and_money(app) {

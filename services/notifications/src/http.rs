@@ -157,18 +157,13 @@ fn page_of(
     }
 }
 
-/// `status`, `limit`, `cursor`. The paging fields are spelled out rather than a
-/// flattened [`PageQuery`]: serde's `flatten` hands query values over as strings, so a
-/// numeric `limit` would be refused.
+/// `status`, `limit`, `cursor`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ListQuery {
     #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
-    limit: Option<u32>,
-    #[serde(default)]
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
 #[tracing::instrument(skip_all)]
@@ -190,11 +185,7 @@ async fn list_notifications(
             )
         })?),
     };
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .page()?;
+    let page = query.page.page()?;
     let rows = app
         .notifications_of(&user_id, status, page.after.as_deref(), page.fetch_limit())
         .await?;

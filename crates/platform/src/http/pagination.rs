@@ -10,10 +10,13 @@ pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 100;
 
-/// The paging part of a list query.
+/// The paging part of a list query. It may be `#[serde(flatten)]`ed into a service's
+/// own query struct: flattening hands every query value over as a string, so `limit`
+/// takes its number from a string as well.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PageQuery {
     /// Items per page.
+    #[serde(default, deserialize_with = "number_or_numeric_string")]
     pub limit: Option<u32>,
     /// Where the previous page ended.
     pub cursor: Option<String>,
@@ -93,9 +96,51 @@ pub fn encode_cursor(position: &str) -> String {
     data_encoding::BASE64URL_NOPAD.encode(position.as_bytes())
 }
 
+/// An optional `u32` given as a number or as a string of digits.
+fn number_or_numeric_string<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Raw::Number(n)) => Ok(Some(n)),
+        Some(Raw::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expected a whole number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flattened_page_takes_its_limit_from_the_query_string() {
+        #[derive(Deserialize)]
+        struct Listing {
+            #[allow(dead_code)]
+            status: Option<String>,
+            #[serde(flatten)]
+            page: PageQuery,
+        }
+        let listing: Listing =
+            serde_urlencoded::from_str("status=confirmed&limit=5&cursor=abc").expect("parses");
+        assert_eq!(listing.page.limit, Some(5));
+        assert_eq!(listing.page.cursor.as_deref(), Some("abc"));
+        assert!(serde_urlencoded::from_str::<Listing>("limit=five").is_err());
+        let plain: PageQuery = serde_urlencoded::from_str("limit=7").expect("parses");
+        assert_eq!(plain.limit, Some(7));
+        let none: PageQuery = serde_urlencoded::from_str("").expect("parses");
+        assert_eq!(none.limit, None);
+    }
 
     #[test]
     fn limits_are_checked() {
