@@ -4,16 +4,19 @@
 //! good, or a `451` for the first few attempts) to exercise the sender's retries.
 //!
 //! Messages can be awaited ([`SmtpServer::wait_for`]) and read as a person would
-//! ([`ReceivedMail::text`] decodes quoted-printable and base64 parts).
+//! ([`ReceivedMail::text`] decodes quoted-printable and base64 parts). Connections are
+//! counted ([`SmtpServer::connections`]) and can be cut
+//! ([`SmtpServer::close_connections`]), to check the client's connection reuse.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 /// How RCPT TO answers recipients containing a pattern.
 #[derive(Debug, Clone)]
@@ -76,6 +79,10 @@ struct State {
     attempts: Mutex<Vec<RcptAttempt>>,
     rules: Mutex<Vec<(Rule, usize)>>,
     arrived: Notify,
+    /// Connections accepted so far.
+    connections: AtomicUsize,
+    /// The tasks of open sessions, to cut them.
+    sessions: Mutex<Vec<AbortHandle>>,
 }
 
 impl State {
@@ -122,10 +129,14 @@ impl SmtpServer {
         let accepted = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                accepted.connections.fetch_add(1, Ordering::SeqCst);
                 let state = accepted.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let _ = session(stream, state).await;
                 });
+                let mut sessions = accepted.sessions.lock().expect("sessions");
+                sessions.retain(|s| !s.is_finished());
+                sessions.push(task.abort_handle());
             }
         });
         Self { addr, state, task }
@@ -153,6 +164,19 @@ impl SmtpServer {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+    }
+
+    /// How many connections clients opened so far.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Closes every open connection without a word, as a server whose idle timeout ran
+    /// out does.
+    pub fn close_connections(&self) {
+        for session in self.state.sessions.lock().expect("sessions").drain(..) {
+            session.abort();
+        }
     }
 
     /// Every message accepted so far.

@@ -1,7 +1,8 @@
 //! Notifications through the gateway, in both shapes, against a real SMTP conversation
 //! (the test SMTP server in `viscount_tests::smtp`) and a local webhook receiver: the
-//! welcome and checkout messages, template edits, preferences, retries and permanent
-//! failures, the SMS webhook, and the local outbox when no SMTP server is configured.
+//! welcome and checkout messages (and the event each one records), SMTP connection
+//! reuse, template edits, preferences, retries and permanent failures, the SMS webhook,
+//! and the local outbox when no SMTP server is configured.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use contracts::Event;
+use contracts::ordering::OrderConfirmed;
+use contracts::payments::PaymentFailed;
 use hmac::{Hmac, Mac};
 use platform::config::ConfigSource;
 use serde_json::{Value, json};
@@ -42,6 +46,7 @@ macro_rules! in_both_shapes {
 in_both_shapes!(
     registering_sends_the_welcome_email_over_smtp,
     a_checkout_emails_the_confirmation_and_a_declined_card_the_payment_failure,
+    consecutive_emails_share_one_smtp_connection,
     an_admin_edits_a_template_and_the_next_message_uses_it,
     marketing_can_be_switched_off_but_transactional_messages_cannot,
     failed_attempts_are_retried_and_a_refused_address_blocks_no_one,
@@ -85,6 +90,31 @@ async fn notification(
             .cloned()
     })
     .await
+}
+
+/// Epoch milliseconds of a UTC RFC 3339 time as the API writes it
+/// (`2026-11-22T10:00:00.123Z`, the fraction optional).
+fn epoch_millis(text: &str) -> i64 {
+    let (date, clock) = text
+        .strip_suffix('Z')
+        .and_then(|t| t.split_once('T'))
+        .unwrap_or_else(|| panic!("not a UTC RFC 3339 time: {text}"));
+    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let numbers = |part: &str, sep: char| -> Vec<i64> {
+        part.split(sep)
+            .map(|n| n.parse().expect("a number"))
+            .collect()
+    };
+    let (d, c) = (numbers(date, '-'), numbers(clock, ':'));
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().expect("millis");
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let (m, day) = (d[1], d[2]);
+    let y = if m <= 2 { d[0] - 1 } else { d[0] };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    (((days * 24 + c[0]) * 60 + c[1]) * 60 + c[2]) * 1000 + millis
 }
 
 /// Registers `email` with display name `name`; returns (user id, access token).
@@ -243,13 +273,81 @@ async fn a_checkout_emails_the_confirmation_and_a_declined_card_the_payment_fail
     assert!(text.contains("of 19.99 USD did not go through"), "{text}");
     assert!(text.contains("nothing was charged"), "{text}");
 
-    for template in ["order_confirmed.email", "payment_failed.email"] {
+    for (template, event_type) in [
+        ("order_confirmed.email", OrderConfirmed::TYPE),
+        ("payment_failed.email", PaymentFailed::TYPE),
+    ] {
         let sent = notification(&app, &buyer.access, &buyer.id, template, |n| {
             n["status"] == "sent"
         })
         .await;
         assert_eq!(sent["attempts"], 1, "{sent}");
+        assert_eq!(sent["event_type"], event_type, "{sent}");
     }
+
+    // The confirmation names the event behind it, so the delay from the event to the
+    // SMTP server's acceptance can be read off the message.
+    let confirmation = notification(
+        &app,
+        &buyer.access,
+        &buyer.id,
+        "order_confirmed.email",
+        |n| n["status"] == "sent",
+    )
+    .await;
+    let detail = json_of(
+        app.get(
+            &format!(
+                "/api/v1/notifications/{}",
+                confirmation["id"].as_str().expect("id")
+            ),
+            Some(&buyer.access),
+        )
+        .await,
+    )
+    .await;
+    for view in [&confirmation, &detail] {
+        assert_eq!(view["event_type"], "ordering.order.confirmed.v1", "{view}");
+        assert_eq!(view["event_subject"], order_id, "{view}");
+    }
+    let event_time = epoch_millis(detail["event_time"].as_str().expect("event_time"));
+    let sent_at = epoch_millis(detail["sent_at"].as_str().expect("sent_at"));
+    assert!(event_time <= sent_at, "{detail}");
+    eprintln!(
+        "order confirmed event to SMTP acceptance: {} ms",
+        sent_at - event_time
+    );
+}
+
+async fn consecutive_emails_share_one_smtp_connection(shape: Shape) {
+    let smtp = SmtpServer::start().await;
+    let Some(app) = spawn_app_with(shape, config(Some(&smtp), &[])).await else {
+        return;
+    };
+    let sent = |n: &Value| n["status"] == "sent";
+    // A message is recorded sent only after its connection went back to the pool, so
+    // waiting for that keeps the next message from needing a second connection.
+    let admin = app.admin().await;
+    notification(&app, &admin.access, &admin.id, "welcome.email", sent).await;
+    for name in ["first", "second"] {
+        let user = app.user(name).await;
+        notification(&app, &user.access, &user.id, "welcome.email", sent).await;
+    }
+    assert_eq!(smtp.mails().len(), 3);
+    assert_eq!(
+        smtp.connections(),
+        1,
+        "three emails one after another over one connection"
+    );
+
+    // The server hangs up on the idle connection (its idle timeout): the next message
+    // still goes out at its first attempt, over a new connection.
+    smtp.close_connections();
+    let late = app.user("late").await;
+    let welcome = notification(&app, &late.access, &late.id, "welcome.email", sent).await;
+    assert_eq!(welcome["attempts"], 1, "{welcome}");
+    assert_eq!(smtp.mails_to(&late.email).len(), 1);
+    assert_eq!(smtp.connections(), 2);
 }
 
 async fn an_admin_edits_a_template_and_the_next_message_uses_it(shape: Shape) {
@@ -434,6 +532,12 @@ async fn marketing_can_be_switched_off_but_transactional_messages_cannot(shape: 
     let suppressed = json_of(response).await;
     assert_eq!(suppressed["status"], "suppressed", "{suppressed}");
     assert_eq!(suppressed["category"], "marketing");
+    for field in ["event_type", "event_subject", "event_time"] {
+        assert!(
+            suppressed[field].is_null(),
+            "no event behind a send: {suppressed}"
+        );
+    }
 
     // A transactional message still goes out, and after it nothing else arrived.
     let note = json!({"user_id": user.id, "channel": "email", "subject": "About your account",

@@ -47,6 +47,15 @@ pub struct CheckoutArgs {
     /// How many bench products --seed creates (BENCH-0001...).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=9_999))]
     pub products: u32,
+    /// End the run once this many checkouts have settled (warm-up included), or at
+    /// --duration, whichever comes first.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub orders: Option<u64>,
+    /// After the run, wait for the confirmation email of every order confirmed during
+    /// it and report the delay from `ordering.order.confirmed` to the mail server
+    /// accepting the message (notifications' `event_time` → `sent_at`).
+    #[arg(long)]
+    pub confirmation_delays: bool,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -357,6 +366,18 @@ pub struct StepStats {
 }
 
 impl StepStats {
+    /// The figures of durations given in milliseconds.
+    pub fn of_millis(values: impl IntoIterator<Item = i64>) -> Self {
+        let mut recorded = histogram();
+        for millis in values {
+            let micros = u64::try_from(millis.max(0))
+                .unwrap_or(0)
+                .saturating_mul(1_000);
+            let _ = recorded.record(micros.clamp(1, HISTOGRAM_MAX_MICROS));
+        }
+        Self::of(&recorded)
+    }
+
     fn of(histogram: &Histogram<u64>) -> Self {
         let ms = |micros: u64| micros as f64 / 1_000.0;
         if histogram.is_empty() {
@@ -438,6 +459,21 @@ pub struct Report {
     pub errors: Ordered<u64>,
     /// Why cancelled orders were cancelled, most frequent first.
     pub cancel_reasons: Ordered<u64>,
+    /// With `--confirmation-delays`: order confirmed → confirmation email accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_delays: Option<ConfirmationDelays>,
+}
+
+/// How long confirmation emails took, from the order's confirmation event to the mail
+/// server accepting the message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfirmationDelays {
+    /// Orders confirmed during the run (warm-up included).
+    pub orders: u64,
+    /// The delays of the emails that were sent.
+    pub delay: StepStats,
+    /// Orders whose email was not sent in time (still queued, failed or suppressed).
+    pub missing: u64,
 }
 
 impl Report {
@@ -487,6 +523,7 @@ impl Report {
                     .collect(),
             ),
             cancel_reasons: Ordered(reasons),
+            confirmation_delays: None,
         }
     }
 
@@ -566,6 +603,25 @@ impl Report {
             for (reason, count) in &self.cancel_reasons.0 {
                 let _ = writeln!(out, "  {reason:<36} {count:>8}");
             }
+        }
+        if let Some(delays) = &self.confirmation_delays {
+            let d = &delays.delay;
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "order confirmed -> confirmation email accepted: {} of {} orders, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms{}",
+                d.count,
+                delays.orders,
+                d.p50_ms,
+                d.p95_ms,
+                d.p99_ms,
+                d.max_ms,
+                if delays.missing > 0 {
+                    format!(" ({} not sent in time)", delays.missing)
+                } else {
+                    String::new()
+                }
+            );
         }
         out
     }

@@ -918,3 +918,73 @@ async fn checkouts_interrupted_by_a_kill_dash_nine_settle_after_a_restart() {
     }
     second.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_checkout_stops_at_its_order_count_and_measures_the_confirmation_emails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut platform = up(dir.path(), true);
+    let target = platform.url_of("viscount is up").await;
+    let bench = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            viscount(&dir)
+                .args([
+                    "bench",
+                    "checkout",
+                    "--target",
+                    &target,
+                    "--customers",
+                    "2",
+                    "--duration",
+                    "120s",
+                    "--warmup",
+                    "0s",
+                    "--seed",
+                    "--products",
+                    "3",
+                    "--orders",
+                    "6",
+                    "--confirmation-delays",
+                    "--json",
+                ])
+                .env("VISCOUNT_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
+                .env("VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .stdin(Stdio::null())
+                .output()
+                .expect("bench runs")
+        }
+    })
+    .await
+    .expect("bench finished");
+    assert!(
+        bench.status.success(),
+        "bench failed: {}",
+        text(&bench.stderr)
+    );
+    let report: Value = serde_json::from_slice(&bench.stdout).expect("one JSON report");
+    let settled = report["settled_checkouts"].as_u64().expect("settled count");
+    // Each shopper checks the count before a visit, so the two may each finish one more.
+    assert!(
+        (6..=8).contains(&settled),
+        "stopped near --orders: {report}"
+    );
+    assert!(
+        report["measured_s"].as_f64().expect("measured") < 110.0,
+        "{report}"
+    );
+    let confirmed = report["confirmed"].as_u64().expect("confirmed");
+    let delays = &report["confirmation_delays"];
+    assert_eq!(delays["orders"].as_u64(), Some(confirmed), "{report}");
+    assert_eq!(
+        delays["delay"]["count"].as_u64(),
+        Some(confirmed),
+        "every confirmation mailed: {report}"
+    );
+    assert_eq!(delays["missing"].as_u64(), Some(0), "{report}");
+    assert!(
+        delays["delay"]["max_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms >= 0.0),
+        "{report}"
+    );
+}

@@ -1,13 +1,14 @@
 //! Notifications' operations: seeding and editing templates, preferences, composing
-//! messages (render, address, preference check, one row per channel) and the admin's
-//! direct send. The `*_in` forms run inside a transaction the caller owns (the event
-//! consumer's, which also holds the inbox row). Delivery itself is the sender's.
+//! messages (render, address, preference check, one row per channel, each naming the
+//! event that caused it) and the admin's direct send. The `*_in` forms run inside a
+//! transaction the caller owns (the event consumer's, which also holds the inbox row).
+//! Delivery itself is the sender's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use contracts::notifications::NotificationFailed;
-use platform::bus::Outbox;
+use platform::bus::{Envelope, Outbox};
 use platform::db::{Db, Tx};
 use platform::time::Clock;
 use serde_json::{Map, Value};
@@ -68,6 +69,42 @@ pub enum SendContent {
         /// Body.
         body: String,
     },
+}
+
+/// The event a message answers: its id makes a redelivery create nothing twice, and
+/// its type, subject and time are recorded on the message, so the delay from an event
+/// to its message leaving can be read off every row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// The event id.
+    pub event_id: String,
+    /// The CloudEvents type, e.g. `ordering.order.confirmed.v1`.
+    pub event_type: String,
+    /// The envelope's subject (the aggregate id: an order, a user, a shipment).
+    pub subject: String,
+    /// The envelope's time, epoch ms; `None` when it is not RFC 3339.
+    pub time: Option<i64>,
+}
+
+impl From<&Envelope> for Cause {
+    fn from(event: &Envelope) -> Self {
+        let time = time::OffsetDateTime::parse(
+            &event.time,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()
+        .and_then(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok());
+        if time.is_none() {
+            // The message still goes out; only its delay cannot be measured.
+            tracing::warn!(event_id = %event.id, time = %event.time, "event time is not RFC 3339");
+        }
+        Self {
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            subject: event.subject.clone(),
+            time,
+        }
+    }
 }
 
 /// A direct send.
@@ -227,13 +264,13 @@ impl NotificationsApp {
     }
 
     /// Creates the messages of `key` for `recipient`, one per enabled template (channel)
-    /// the recipient has an address on, rendered with `context`. `cause` (an event id)
-    /// makes a second call for the same cause create nothing. Returns how many were
+    /// the recipient has an address on, rendered with `context`, each recording its
+    /// `cause`. A second call for the same cause creates nothing. Returns how many were
     /// created.
     pub async fn notify_in(
         &self,
         tx: &mut Tx,
-        cause: &str,
+        cause: &Cause,
         key: &str,
         recipient: &UserRecord,
         context: &Value,
@@ -260,13 +297,16 @@ impl NotificationsApp {
                 html: template.html.clone(),
             };
             let mut record = self.new_record(
-                format!("{cause}:{}:{}", template.id, recipient.id),
+                format!("{}:{}:{}", cause.event_id, template.id, recipient.id),
                 recipient,
                 &template.id,
                 channel,
                 category,
                 address,
             );
+            record.event_type = Some(cause.event_type.clone());
+            record.event_subject = Some(cause.subject.clone());
+            record.event_time = cause.time;
             match self.renderer.render(&text, context) {
                 Ok(rendered) => {
                     record.subject = rendered.subject;
@@ -323,6 +363,9 @@ impl NotificationsApp {
             transport: None,
             created_at: now,
             sent_at: None,
+            event_type: None,
+            event_subject: None,
+            event_time: None,
         }
     }
 

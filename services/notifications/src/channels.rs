@@ -1,5 +1,6 @@
 //! The channel adapters, one [`Courier`] per technology: [`SmtpCourier`] (email over
-//! SMTP with lettre), [`WebhookCourier`] (SMS and push through a provider-neutral JSON
+//! SMTP: lettre builds the message and speaks the protocol over our own connection
+//! pool, `crate::smtp`), [`WebhookCourier`] (SMS and push through a provider-neutral JSON
 //! webhook, optionally HMAC-signed) and [`LocalOutbox`] (a channel whose transport is
 //! not configured: the message stays in the database, visible through the API, so
 //! nothing is silently dropped).
@@ -9,15 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Sha256;
 
 use crate::domain::{Channel, Courier, DeliveryError, Outgoing};
-use crate::{SmtpConfig, TlsMode, WebhookConfig};
+use crate::smtp::{SmtpError, SmtpPool};
+use crate::{SmtpConfig, WebhookConfig};
 
 /// Header carrying a webhook body's signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
 /// "<t>.<body>">`.
@@ -106,20 +105,20 @@ impl Courier for LocalOutbox {
     }
 }
 
-/// Email over SMTP, through a pooled lettre transport.
+/// Email over SMTP, through our own connection pool (see [`crate::smtp`]).
 pub struct SmtpCourier {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: SmtpPool,
     from: Mailbox,
-    /// Bound on one whole delivery (connect, TLS, every command), on top of lettre's
-    /// per-command timeout.
+    /// Bound on one whole delivery (connect, TLS, every command), on top of the pool's
+    /// per-step timeout.
     deadline: Duration,
 }
 
 impl SmtpCourier {
-    /// A courier for the server in `config`.
+    /// A courier for the server in `config`, keeping up to `concurrency` connections
+    /// open between messages.
     pub fn new(config: &SmtpConfig, concurrency: usize) -> Result<Self, ChannelConfigError> {
-        let host = config.host.trim();
-        if host.is_empty() {
+        if config.host.trim().is_empty() {
             return Err(ChannelConfigError(
                 "notifications.smtp.host must be set".into(),
             ));
@@ -130,33 +129,9 @@ impl SmtpCourier {
                 config.from
             ))
         })?;
-        let tls_error =
-            |err: lettre::transport::smtp::Error| ChannelConfigError(format!("smtp tls: {err}"));
-        let builder = match config.tls {
-            TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            TlsMode::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(tls_error)?
-            }
-            TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(tls_error)?,
-        };
         let timeout = Duration::from_millis(config.timeout_ms.max(1));
-        let mut builder = builder
-            .port(config.port())
-            .timeout(Some(timeout))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(u32::try_from(concurrency.max(1)).unwrap_or(u32::MAX))
-                    .idle_timeout(Duration::from_secs(30)),
-            );
-        if let Some(name) = &config.hello_name {
-            builder = builder.hello_name(ClientId::Domain(name.clone()));
-        }
-        if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
-        }
         Ok(Self {
-            transport: builder.build(),
+            pool: SmtpPool::new(config, concurrency)?,
             from,
             deadline: timeout.saturating_mul(4),
         })
@@ -186,7 +161,9 @@ impl SmtpCourier {
 impl Courier for SmtpCourier {
     async fn deliver(&self, outgoing: &Outgoing) -> Result<(), DeliveryError> {
         let message = self.message(outgoing)?;
-        match tokio::time::timeout(self.deadline, self.transport.send(message)).await {
+        let formatted = message.formatted();
+        let sent = self.pool.send(message.envelope(), &formatted);
+        match tokio::time::timeout(self.deadline, sent).await {
             Ok(Ok(_)) => Ok(()),
             // 5xx replies (unknown mailbox, policy) will not change on retry; anything
             // else (4xx, connection, TLS, timeouts) may.
@@ -201,13 +178,18 @@ impl Courier for SmtpCourier {
     }
 }
 
-/// The error with its causes (lettre puts the server's reply in the chain).
-fn smtp_error(err: &lettre::transport::smtp::Error) -> String {
+/// The error with its causes (lettre puts the server's reply in the chain). A cause
+/// already spelled out by the text before it (lettre's errors print their source) is
+/// not repeated.
+fn smtp_error(err: &SmtpError) -> String {
     let mut text = format!("smtp: {err}");
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -320,6 +302,7 @@ fn reqwest_error(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TlsMode;
 
     #[test]
     fn signatures_cover_time_and_body() {
@@ -365,8 +348,22 @@ mod tests {
         assert!(SmtpCourier::new(&no_host, 4).is_err());
         let bad_from = SmtpConfig {
             from: "not a mailbox".into(),
-            ..ok
+            ..ok.clone()
         };
         assert!(SmtpCourier::new(&bad_from, 4).is_err());
+        for tls in [TlsMode::Starttls, TlsMode::Tls] {
+            let secured = SmtpConfig {
+                host: "smtp.example.com".into(),
+                tls,
+                ..ok.clone()
+            };
+            assert!(SmtpCourier::new(&secured, 4).is_ok(), "{tls:?}");
+        }
+        let not_a_tls_name = SmtpConfig {
+            host: "smtp example".into(),
+            tls: TlsMode::Tls,
+            ..ok
+        };
+        assert!(SmtpCourier::new(&not_a_tls_name, 4).is_err());
     }
 }

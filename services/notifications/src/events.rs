@@ -21,7 +21,7 @@ use contracts::payments::PaymentFailed;
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 
-use crate::app::{NotificationsApp, recipient_of};
+use crate::app::{Cause, NotificationsApp, recipient_of};
 use crate::store::{self, OrderRecord, UserRecord};
 use crate::templates;
 
@@ -71,6 +71,7 @@ impl NotificationEvents {
     /// Applies one event; returns the parked events it released.
     async fn apply(&self, tx: &mut Tx, event: &Envelope) -> Result<Vec<Envelope>, HandlerError> {
         let app = &self.app;
+        let cause = Cause::from(event);
         if event.is::<UserCreated>() {
             let created: UserCreated = event.decode()?;
             let user = UserRecord {
@@ -84,7 +85,7 @@ impl NotificationEvents {
             // A user deleted before their creation arrived stays deleted, unwelcomed.
             if let Some(user) = self.live_user(tx, &user.id).await? {
                 let context = templates::welcome(&recipient_of(&user));
-                app.notify_in(tx, &event.id, templates::WELCOME, &user, &context)
+                app.notify_in(tx, &cause, templates::WELCOME, &user, &context)
                     .await?;
             }
             return release(tx, &format!("user:{}", user.id)).await;
@@ -132,7 +133,7 @@ impl NotificationEvents {
                 && let Some(user) = self.recipient(tx, event, &owner).await?
             {
                 let context = templates::order_confirmed(&recipient_of(&user), &confirmed);
-                app.notify_in(tx, &event.id, templates::ORDER_CONFIRMED, &user, &context)
+                app.notify_in(tx, &cause, templates::ORDER_CONFIRMED, &user, &context)
                     .await?;
             }
         } else if event.is::<PaymentFailed>() {
@@ -142,7 +143,7 @@ impl NotificationEvents {
             {
                 let context =
                     templates::payment_failed(&recipient_of(&user), order.total.as_ref(), &failed);
-                app.notify_in(tx, &event.id, templates::PAYMENT_FAILED, &user, &context)
+                app.notify_in(tx, &cause, templates::PAYMENT_FAILED, &user, &context)
                     .await?;
             }
         } else if event.is::<OrderRefunded>() || event.is::<OrderPartiallyRefunded>() {
@@ -153,34 +154,22 @@ impl NotificationEvents {
                 && let Some(user) = self.recipient(tx, event, &order.user_id).await?
             {
                 let context = templates::refund_processed(&recipient_of(&user), &refund, full);
-                app.notify_in(tx, &event.id, templates::REFUND_PROCESSED, &user, &context)
+                app.notify_in(tx, &cause, templates::REFUND_PROCESSED, &user, &context)
                     .await?;
             }
         } else if event.is::<ShipmentDispatched>() {
             let shipment: ShipmentDispatched = event.decode()?;
             if let Some(user) = self.recipient(tx, event, &shipment.user_id).await? {
                 let context = templates::shipment_dispatched(&recipient_of(&user), &shipment);
-                app.notify_in(
-                    tx,
-                    &event.id,
-                    templates::SHIPMENT_DISPATCHED,
-                    &user,
-                    &context,
-                )
-                .await?;
+                app.notify_in(tx, &cause, templates::SHIPMENT_DISPATCHED, &user, &context)
+                    .await?;
             }
         } else if event.is::<ShipmentDelivered>() {
             let shipment: ShipmentDelivered = event.decode()?;
             if let Some(user) = self.recipient(tx, event, &shipment.user_id).await? {
                 let context = templates::shipment_delivered(&recipient_of(&user), &shipment);
-                app.notify_in(
-                    tx,
-                    &event.id,
-                    templates::SHIPMENT_DELIVERED,
-                    &user,
-                    &context,
-                )
-                .await?;
+                app.notify_in(tx, &cause, templates::SHIPMENT_DELIVERED, &user, &context)
+                    .await?;
             }
         } else if event.is::<StockLow>() {
             let low: StockLow = event.decode()?;
@@ -190,7 +179,7 @@ impl NotificationEvents {
             }
             for admin in admins {
                 let context = templates::stock_low(&recipient_of(&admin), &low);
-                app.notify_in(tx, &event.id, templates::STOCK_LOW, &admin, &context)
+                app.notify_in(tx, &cause, templates::STOCK_LOW, &admin, &context)
                     .await?;
             }
         }
@@ -422,6 +411,21 @@ mod tests {
             payment.body
         );
         assert_eq!(payment.status, Status::Queued.as_str());
+        // The message names the event behind it, even one replayed from the parking.
+        let failed_at = time::OffsetDateTime::parse(
+            &failed.time,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("rfc 3339");
+        assert_eq!(payment.event_type.as_deref(), Some(PaymentFailed::TYPE));
+        assert_eq!(
+            payment.event_subject.as_deref(),
+            Some(failed.subject.as_str())
+        );
+        assert_eq!(
+            payment.event_time,
+            Some((failed_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        );
 
         // A redelivery creates nothing twice.
         f.deliver_envelope(&failed).await;
@@ -515,6 +519,11 @@ mod tests {
             email.status,
             Status::Queued.as_str(),
             "marketing is opt-out"
+        );
+        assert_eq!(
+            (email.event_type, email.event_subject, email.event_time),
+            (None, None, None),
+            "an admin's send has no event behind it"
         );
         assert_eq!(email.subject.as_deref(), Some("Sale"));
     }

@@ -108,9 +108,16 @@ struct NotificationView {
     last_error: Option<String>,
     transport: Option<String>,
     created_at: String,
+    /// When the channel accepted it.
     sent_at: Option<String>,
     /// When the next attempt is due (queued messages only).
     next_attempt_at: Option<String>,
+    /// The CloudEvents type of the event that caused it (null for an admin's send).
+    event_type: Option<String>,
+    /// That event's subject, e.g. the order id.
+    event_subject: Option<String>,
+    /// That event's time: `sent_at - event_time` is the delay from event to delivery.
+    event_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,6 +142,9 @@ impl NotificationView {
             created_at: platform::time::rfc3339(n.created_at),
             sent_at: n.sent_at.map(platform::time::rfc3339),
             next_attempt_at: queued.then(|| platform::time::rfc3339(n.next_attempt_at)),
+            event_type: n.event_type,
+            event_subject: n.event_subject,
+            event_time: n.event_time.map(platform::time::rfc3339),
             body: with_body.then_some(n.body),
             html: if with_body { n.html } else { None },
         }

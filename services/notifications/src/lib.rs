@@ -9,9 +9,14 @@
 //! several at once, retrying transient failures with exponential backoff and emitting
 //! `notifications.notification.sent` / `failed`.
 //!
+//! Every message records the event that caused it (type, subject, time), and `sent_at`
+//! is when its channel accepted it, so `sent_at - event_time` is the delay from the
+//! event to the message leaving.
+//!
 //! Rooms: `domain` (rules), `templates` (rendering, contexts, defaults), `store` (SQL),
 //! `app` (operations), `sender` (the delivery loop), `channels` (SMTP, webhook, local
-//! outbox), `http` (handlers), `events` (what it consumes).
+//! outbox), `smtp` (the SMTP connection pool), `http` (handlers), `events` (what it
+//! consumes).
 
 pub mod app;
 pub mod channels;
@@ -19,6 +24,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod sender;
+pub mod smtp;
 pub mod store;
 pub mod templates;
 

@@ -9,6 +9,10 @@
 //! leaves its rows due again after the lease. Each delivery holds one of `concurrency`
 //! permits, so a slow or failing recipient occupies one slot and never holds up the
 //! rest. This is not a `Tasks::every` sweeper because it must also wake on demand.
+//!
+//! A sent message's `sent_at` is read the moment its courier returns (the channel took
+//! it), not when the outcome is recorded, so `sent_at - event_time` measures delivery
+//! and not the database.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -26,6 +30,15 @@ use crate::store::{self, NotificationRecord, Settlement};
 
 /// Longest `last_error` kept.
 const MAX_ERROR_CHARS: usize = 1_000;
+
+/// A message its channel took.
+struct Accepted {
+    /// The transport's name (`smtp`, `webhook`, `outbox`).
+    transport: &'static str,
+    /// When the channel took it (the SMTP server's reply to DATA, the webhook's 2xx),
+    /// epoch ms.
+    at: i64,
+}
 
 /// Delivers queued messages.
 pub struct Sender {
@@ -175,10 +188,12 @@ impl Sender {
                     body: record.body.clone(),
                     html: record.html.clone(),
                 };
-                courier
-                    .deliver(&outgoing)
-                    .await
-                    .map(|()| courier.transport())
+                courier.deliver(&outgoing).await.map(|()| Accepted {
+                    transport: courier.transport(),
+                    // Read now, not when the outcome is recorded: `sent_at` is when
+                    // the channel took the message, whatever the database does next.
+                    at: self.app.clock.now_millis(),
+                })
             }
             None => Err(DeliveryError::Permanent(format!(
                 "unknown channel {}",
@@ -202,19 +217,23 @@ impl Sender {
     async fn settle(
         &self,
         record: &NotificationRecord,
-        outcome: &Result<&'static str, DeliveryError>,
+        outcome: &Result<Accepted, DeliveryError>,
     ) -> Result<(), sqlx::Error> {
         let app = &self.app;
         let now = app.clock.now_millis();
         let attempts = u32::try_from(record.attempts).unwrap_or(u32::MAX);
         let mut tx = app.db.begin().await?;
         let (label, changed) = match outcome {
-            Ok(transport) => {
+            Ok(accepted) => {
+                let transport = accepted.transport;
                 let settled = store::settle(
                     &mut tx,
                     &record.id,
                     record.attempts,
-                    &Settlement::Sent { transport },
+                    &Settlement::Sent {
+                        transport,
+                        at: accepted.at,
+                    },
                     now,
                 )
                 .await?;
@@ -231,7 +250,7 @@ impl Sender {
                             },
                         )
                         .await?;
-                    let seconds = (now - record.created_at).max(0) as f64 / 1000.0;
+                    let seconds = (accepted.at - record.created_at).max(0) as f64 / 1000.0;
                     metrics()
                         .latency
                         .with_label_values(&[record.channel.as_str()])

@@ -462,13 +462,21 @@ pub struct NotificationRecord {
     pub transport: Option<String>,
     /// Creation, epoch ms.
     pub created_at: i64,
-    /// Acceptance by the channel, epoch ms.
+    /// Acceptance by the channel (the SMTP server's reply to DATA, the webhook's 2xx),
+    /// epoch ms.
     pub sent_at: Option<i64>,
+    /// The CloudEvents type of the event that caused it (none for an admin's send).
+    pub event_type: Option<String>,
+    /// That event's subject (the order, the user, the shipment).
+    pub event_subject: Option<String>,
+    /// That event's time, epoch ms: `sent_at - event_time` is the delay from the event
+    /// to the message leaving.
+    pub event_time: Option<i64>,
 }
 
 const NOTIFICATION_COLUMNS: &str = "id, dedupe_key, user_id, template_id, channel, category, \
     recipient, subject, body, html, status, attempts, last_error, next_attempt_at, transport, \
-    created_at, sent_at";
+    created_at, sent_at, event_type, event_subject, event_time";
 
 fn notification_from(row: &AnyRow) -> Result<NotificationRecord, sqlx::Error> {
     Ok(NotificationRecord {
@@ -489,6 +497,9 @@ fn notification_from(row: &AnyRow) -> Result<NotificationRecord, sqlx::Error> {
         transport: row.try_get("transport")?,
         created_at: row.try_get("created_at")?,
         sent_at: row.try_get("sent_at")?,
+        event_type: row.try_get("event_type")?,
+        event_subject: row.try_get("event_subject")?,
+        event_time: row.try_get("event_time")?,
     })
 }
 
@@ -497,7 +508,8 @@ fn notification_from(row: &AnyRow) -> Result<NotificationRecord, sqlx::Error> {
 pub async fn insert_notification(tx: &mut Tx, n: &NotificationRecord) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(&format!(
         "INSERT INTO notifications ({NOTIFICATION_COLUMNS}, updated_at) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $16) \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $16) \
          ON CONFLICT DO NOTHING"
     ))
     .bind(&n.id)
@@ -517,6 +529,9 @@ pub async fn insert_notification(tx: &mut Tx, n: &NotificationRecord) -> Result<
     .bind(&n.transport)
     .bind(n.created_at)
     .bind(n.sent_at)
+    .bind(&n.event_type)
+    .bind(&n.event_subject)
+    .bind(n.event_time)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -633,6 +648,8 @@ pub enum Settlement<'a> {
     Sent {
         /// `smtp`, `webhook` or `outbox`.
         transport: &'a str,
+        /// When the channel accepted it, epoch ms (`sent_at`).
+        at: i64,
     },
     /// Failed; due again at the given time.
     Retry {
@@ -658,13 +675,14 @@ pub async fn settle(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let query = match settlement {
-        Settlement::Sent { transport } => sqlx::query(
+        Settlement::Sent { transport, at } => sqlx::query(
             "UPDATE notifications SET status = 'sent', transport = $3, sent_at = $4, \
-             updated_at = $4 WHERE id = $1 AND attempts = $2 AND status = 'queued'",
+             updated_at = $5 WHERE id = $1 AND attempts = $2 AND status = 'queued'",
         )
         .bind(id)
         .bind(attempts)
         .bind(*transport)
+        .bind(*at)
         .bind(now),
         Settlement::Retry { error, at } => sqlx::query(
             "UPDATE notifications SET last_error = $3, next_attempt_at = $4, updated_at = $5 \

@@ -86,6 +86,7 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
         skus: products.into_iter().map(|(sku, _)| sku).collect(),
         settled: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        order_limit: args.orders,
     });
     let start = Instant::now();
     let measure_from = start + args.warmup;
@@ -102,6 +103,7 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
             rng: Rng::new(random_seed() ^ n as u64),
             recorder: Recorder::new(measure_from),
             customer,
+            confirmed: Vec::new(),
         };
         tasks.spawn(shop(shopper, end.clone()));
     }
@@ -115,15 +117,17 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
     ));
 
     let mut recorded = setup;
+    let mut finished_shoppers = Vec::with_capacity(shoppers);
     while let Some(joined) = tasks.join_next().await {
         let shopper = joined.context("a shopper task failed")?;
-        recorded.merge(&shopper);
+        recorded.merge(&shopper.recorder);
+        finished_shoppers.push(shopper);
     }
     progress_done.cancel();
     progress.await.context("the progress bar failed")?;
 
     let finished = Instant::now().min(deadline);
-    let report = Report::new(
+    let mut report = Report::new(
         &recorded,
         &RunFacts {
             target: shared.api.base.clone(),
@@ -134,6 +138,10 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
             interrupted: shutdown.is_cancelled(),
         },
     );
+    if args.confirmation_delays {
+        report.confirmation_delays =
+            Some(confirmation_delays(&shared.api, &finished_shoppers).await?);
+    }
     if args.json {
         println!("{}", report.json());
     } else {
@@ -262,6 +270,7 @@ struct StockLevel {
 
 #[derive(Deserialize)]
 struct SettledOrder {
+    id: String,
     status: String,
     #[serde(default)]
     cancel_reason: Option<String>,
@@ -676,6 +685,8 @@ struct Shared {
     settled: AtomicU64,
     /// Errors so far, warm-up included (for the progress bar).
     errors: AtomicU64,
+    /// `--orders`: settled checkouts that end the run.
+    order_limit: Option<u64>,
 }
 
 /// When the run ends: at the deadline, or on ctrl-c.
@@ -713,11 +724,19 @@ struct Shopper {
     customer: Customer,
     rng: Rng,
     recorder: Recorder,
+    /// Orders this customer saw confirmed, warm-up included.
+    confirmed: Vec<String>,
 }
 
-/// A shopper's loop until the run ends; returns what it recorded.
-async fn shop(mut shopper: Shopper, end: End) -> Recorder {
+/// A shopper's loop until the run ends (the deadline, ctrl-c or `--orders`); returns
+/// the shopper with what it recorded.
+async fn shop(mut shopper: Shopper, end: End) -> Shopper {
     loop {
+        if let Some(limit) = shopper.shared.order_limit
+            && shopper.shared.settled.load(Ordering::Relaxed) >= limit
+        {
+            break;
+        }
         let Some(outcome) = end.before(shopper.visit()).await else {
             break;
         };
@@ -736,7 +755,7 @@ async fn shop(mut shopper: Shopper, end: End) -> Recorder {
             break;
         }
     }
-    shopper.recorder
+    shopper
 }
 
 impl Shopper {
@@ -850,6 +869,9 @@ impl Shopper {
                 self.shared.settled.fetch_add(1, Ordering::Relaxed);
                 self.recorder
                     .settled(started, &order.status, order.cancel_reason.as_deref());
+                if order.status == "confirmed" {
+                    self.confirmed.push(order.id);
+                }
                 Ok(())
             }
             Ok(answer) if answer.status == StatusCode::ACCEPTED => {
@@ -964,4 +986,121 @@ async fn draw_progress(
             return;
         }
     }
+}
+
+/// How long `--confirmation-delays` waits for the last confirmation email.
+const MESSAGE_WAIT: Duration = Duration::from_secs(60);
+/// The event a confirmation email answers.
+const CONFIRMED_EVENT: &str = "ordering.order.confirmed.v1";
+
+/// A customer's message as notifications lists it (the fields the delay needs).
+#[derive(Deserialize)]
+struct Message {
+    channel: String,
+    status: String,
+    #[serde(default)]
+    event_type: Option<String>,
+    #[serde(default)]
+    event_subject: Option<String>,
+    #[serde(default)]
+    event_time: Option<String>,
+    #[serde(default)]
+    sent_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessagePage {
+    items: Vec<Message>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+}
+
+/// Waits (at most [`MESSAGE_WAIT`]) for the confirmation email of every order the
+/// shoppers saw confirmed, and measures each from the confirmation event's time to the
+/// moment the mail server accepted it, both as notifications recorded them.
+async fn confirmation_delays(
+    api: &Api,
+    shoppers: &[Shopper],
+) -> anyhow::Result<super::ConfirmationDelays> {
+    let deadline = Instant::now() + MESSAGE_WAIT;
+    let orders: usize = shoppers.iter().map(|s| s.confirmed.len()).sum();
+    let mut delays = Vec::with_capacity(orders);
+    let mut missing = 0;
+    for shopper in shoppers.iter().filter(|s| !s.confirmed.is_empty()) {
+        let token = &shopper.customer.tokens.access;
+        let me: Me = parse(
+            &must(api.get("/api/v1/users/me").bearer_auth(token), "who am i").await?,
+            "who am i",
+        )?;
+        let mut waiting: Vec<&str> = shopper.confirmed.iter().map(String::as_str).collect();
+        loop {
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut path = format!("/api/v1/users/{}/notifications?limit=100", me.id);
+                if let Some(cursor) = &cursor {
+                    path.push_str(&format!("&cursor={cursor}"));
+                }
+                let page: MessagePage = parse(
+                    &must(api.get(&path).bearer_auth(token), "list messages").await?,
+                    "list messages",
+                )?;
+                for message in page.items {
+                    let Some(subject) = message.event_subject.as_deref() else {
+                        continue;
+                    };
+                    if message.channel != "email"
+                        || message.event_type.as_deref() != Some(CONFIRMED_EVENT)
+                    {
+                        continue;
+                    }
+                    let Some(at) = waiting.iter().position(|id| *id == subject) else {
+                        continue;
+                    };
+                    match message.status.as_str() {
+                        "sent" => {
+                            let (Some(from), Some(to)) = (
+                                message.event_time.as_deref().and_then(epoch_millis),
+                                message.sent_at.as_deref().and_then(epoch_millis),
+                            ) else {
+                                bail!("a sent message without event_time or sent_at");
+                            };
+                            delays.push(to - from);
+                            waiting.swap_remove(at);
+                        }
+                        "queued" => {}
+                        _ => {
+                            missing += 1;
+                            waiting.swap_remove(at);
+                        }
+                    }
+                }
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            if waiting.is_empty() || Instant::now() >= deadline {
+                missing += waiting.len() as u64;
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    Ok(super::ConfirmationDelays {
+        orders: orders as u64,
+        delay: super::StepStats::of_millis(delays),
+        missing,
+    })
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time.
+fn epoch_millis(rfc3339: &str) -> Option<i64> {
+    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }

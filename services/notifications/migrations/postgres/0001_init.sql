@@ -62,7 +62,9 @@ CREATE TABLE preferences (
 -- One message to one recipient on one channel, rendered when it was created.
 -- `dedupe_key` (event id, template, recipient) makes a redelivered event create nothing
 -- twice. A sender claims a due row by moving `next_attempt_at` past a lease in a
--- conditional update, so two replicas never send the same row at once.
+-- conditional update, so two replicas never send the same row at once. `event_*` name
+-- the event that caused the message (null for an admin's send) and `sent_at` is when
+-- the channel accepted it, so `sent_at - event_time` is the event-to-delivery delay.
 CREATE TABLE notifications (
     id              TEXT   NOT NULL PRIMARY KEY,
     dedupe_key      TEXT   NOT NULL UNIQUE,
@@ -81,7 +83,10 @@ CREATE TABLE notifications (
     transport       TEXT,
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL,
-    sent_at         BIGINT
+    sent_at         BIGINT,
+    event_type      TEXT,
+    event_subject   TEXT,
+    event_time      BIGINT
 );
 CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE status = 'queued';
 CREATE INDEX notifications_by_user ON notifications (user_id, id);

@@ -1,0 +1,641 @@
+//! The SMTP connection pool behind [`SmtpCourier`](crate::channels::SmtpCourier): our
+//! own TCP (and TLS) connections, with lettre's [`AsyncSmtpConnection`] speaking SMTP
+//! over them.
+//!
+//! It exists because of Nagle. lettre writes a message's body and then its `\r\n.\r\n`
+//! terminator as two writes, and its pooled transport never sets `TCP_NODELAY`, so the
+//! kernel held the small terminator back until the server's delayed ACK of the body:
+//! about 40 ms on every message, most of the time from an order's confirmation to the
+//! server accepting the email. lettre offers no switch for it, so this module connects
+//! the socket itself, sets `TCP_NODELAY` before the first byte, and hands the stream to
+//! [`AsyncSmtpConnection::connect_with_transport`].
+//!
+//! Security follows [`TlsMode`]: `none` talks in the clear (a local relay or a test
+//! server); `starttls` upgrades after the greeting and refuses to send when the server
+//! does not offer STARTTLS; `tls` (port 465) completes a rustls handshake before the
+//! greeting, with the same roots and crypto provider (ring) lettre's own
+//! `TlsParameters::new` uses. Credentials, when configured, are sent after that, so
+//! they only travel in the clear when the mode is explicitly `none`.
+//!
+//! Idle connections wait in a small stack (newest on top, at most `max_idle` of them):
+//! reusing the newest keeps a few warm and lets the rest age out. A connection that
+//! failed is dropped, never returned. A pooled connection can have been closed by the
+//! server while it sat idle; when one fails without a reply about the message (an I/O
+//! error, an unreadable or missing reply, `421`), the message is tried once more on a
+//! fresh connection. Connections idle for longer than [`MAX_IDLE_TIME`] are closed with
+//! `QUIT` instead of being reused: servers give up on idle clients after a few minutes
+//! (RFC 5321 asks for at least five, some hang up sooner), and a connection that old is
+//! more likely dead than worth the retry.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::crypto::CryptoProvider;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+
+use crate::channels::ChannelConfigError;
+use crate::{SmtpConfig, TlsMode};
+
+/// How long a connection may sit idle in the pool before it is closed instead of
+/// reused.
+pub const MAX_IDLE_TIME: Duration = Duration::from_secs(60);
+
+/// The reply a server sends before closing a connection it no longer wants (idle too
+/// long, shutting down): the connection is gone, not the message refused.
+const SERVICE_CLOSING: u16 = 421;
+
+/// Why a message did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpError {
+    /// The server refused (its reply code tells whether for good), or lettre failed to
+    /// talk to it (I/O, an unreadable reply, STARTTLS, authentication).
+    #[error(transparent)]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    /// The TCP connection could not be made.
+    #[error("cannot connect to {address}")]
+    Connect {
+        /// `host:port`.
+        address: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The implicit-TLS handshake failed (certificate, protocol, or the server does
+    /// not speak TLS on this port).
+    #[error("tls handshake with {host} failed")]
+    Tls {
+        /// The host name the certificate must carry.
+        host: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The mode is `starttls` and the server does not offer it.
+    #[error("the server does not offer STARTTLS; refusing to send in the clear")]
+    NoStarttls,
+    /// A step took longer than the configured timeout.
+    #[error("timed out")]
+    Timeout,
+}
+
+impl SmtpError {
+    /// Whether trying again cannot help: the server answered 5xx.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Smtp(err) if err.is_permanent())
+    }
+}
+
+/// Whether `err` says the connection itself is gone (closed by the server while idle,
+/// most likely), as opposed to the server answering about the message.
+fn lost_connection(err: &lettre::transport::smtp::Error) -> bool {
+    if let Some(code) = err.status() {
+        return u16::from(code) == SERVICE_CLOSING;
+    }
+    // An end of stream reads as an incomplete (response-kind) reply; a reset as an I/O
+    // error somewhere in the chain.
+    if err.is_response() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<io::Error>().is_some() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// How connections are protected, prepared once from the configuration.
+enum Security {
+    /// Clear text.
+    None,
+    /// Upgraded with STARTTLS after the greeting.
+    Starttls(TlsParameters),
+    /// TLS from the first byte.
+    Implicit {
+        connector: TlsConnector,
+        server_name: ServerName<'static>,
+    },
+}
+
+/// An idle connection and since when it has been idle.
+struct Idle {
+    connection: AsyncSmtpConnection,
+    since: Instant,
+}
+
+/// A pool of SMTP connections to one server.
+pub struct SmtpPool {
+    host: String,
+    port: u16,
+    security: Security,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    /// Bound on each step of opening a connection (TCP, TLS, greeting, STARTTLS, AUTH).
+    step_timeout: Duration,
+    max_idle: usize,
+    max_idle_time: Duration,
+    /// Oldest first; taken from and returned to the end.
+    idle: Mutex<Vec<Idle>>,
+}
+
+impl SmtpPool {
+    /// A pool for the server in `config` keeping at most `max_idle` idle connections.
+    pub fn new(config: &SmtpConfig, max_idle: usize) -> Result<Self, ChannelConfigError> {
+        let host = config.host.trim().to_owned();
+        let security = match config.tls {
+            TlsMode::None => Security::None,
+            TlsMode::Starttls => Security::Starttls(
+                TlsParameters::new(host.clone())
+                    .map_err(|err| ChannelConfigError(format!("smtp tls: {err}")))?,
+            ),
+            TlsMode::Tls => Security::Implicit {
+                connector: TlsConnector::from(Arc::new(client_config()?)),
+                server_name: ServerName::try_from(host.clone()).map_err(|_| {
+                    ChannelConfigError(format!(
+                        "notifications.smtp.host is not a valid TLS server name: {host}"
+                    ))
+                })?,
+            },
+        };
+        Ok(Self {
+            port: config.port(),
+            security,
+            hello: config
+                .hello_name
+                .clone()
+                .map_or_else(ClientId::default, ClientId::Domain),
+            credentials: match (&config.username, &config.password) {
+                (Some(user), Some(password)) => {
+                    Some(Credentials::new(user.clone(), password.expose().to_owned()))
+                }
+                _ => None,
+            },
+            step_timeout: Duration::from_millis(config.timeout_ms.max(1)),
+            max_idle: max_idle.max(1),
+            max_idle_time: MAX_IDLE_TIME,
+            idle: Mutex::new(Vec::new()),
+            host,
+        })
+    }
+
+    /// Sends `message` (the formatted email) to `envelope`'s recipients; returns the
+    /// server's reply to the end of DATA, the moment it took the message.
+    pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<Response, SmtpError> {
+        if let Some(mut connection) = self.checkout() {
+            match connection.send(envelope, message).await {
+                Ok(reply) => {
+                    self.checkin(connection);
+                    return Ok(reply);
+                }
+                // The server may have accepted the message just before the connection
+                // broke; sending it again risks a duplicate (with the same Message-ID,
+                // so receivers can drop it), which beats losing it to a stale socket.
+                Err(err) if lost_connection(&err) => {
+                    tracing::debug!(error = %err, "pooled smtp connection was closed; sending on a new one");
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let mut connection = self.connect().await?;
+        let reply = connection.send(envelope, message).await?;
+        self.checkin(connection);
+        Ok(reply)
+    }
+
+    /// How many connections wait idle.
+    pub fn idle_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Opens, secures and authenticates a new connection.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpError> {
+        let address = format!("{}:{}", self.host, self.port);
+        let tcp = self
+            .step(TcpStream::connect((self.host.as_str(), self.port)))
+            .await?
+            .map_err(|source| SmtpError::Connect {
+                address: address.clone(),
+                source,
+            })?;
+        // The point of this module: the DATA terminator goes out at once instead of
+        // waiting for the server's delayed ACK of the body.
+        tcp.set_nodelay(true)
+            .map_err(|source| SmtpError::Connect { address, source })?;
+        let stream: Box<dyn AsyncTokioStream> = match &self.security {
+            Security::Implicit {
+                connector,
+                server_name,
+            } => {
+                let tls = self
+                    .step(connector.connect(server_name.clone(), tcp))
+                    .await?
+                    .map_err(|source| SmtpError::Tls {
+                        host: self.host.clone(),
+                        source,
+                    })?;
+                Box::new(ImplicitTls(tls))
+            }
+            Security::None | Security::Starttls(_) => Box::new(tcp),
+        };
+        let mut connection = self
+            .step(AsyncSmtpConnection::connect_with_transport(
+                stream,
+                &self.hello,
+            ))
+            .await??;
+        if let Security::Starttls(parameters) = &self.security {
+            if !connection.can_starttls() {
+                let _ = self.step(connection.quit()).await;
+                return Err(SmtpError::NoStarttls);
+            }
+            self.step(connection.starttls(parameters.clone(), &self.hello))
+                .await??;
+        }
+        if let Some(credentials) = &self.credentials {
+            self.step(connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials))
+                .await??;
+        }
+        Ok(connection)
+    }
+
+    /// `work`, or [`SmtpError::Timeout`] after the step timeout.
+    async fn step<T>(&self, work: impl Future<Output = T>) -> Result<T, SmtpError> {
+        tokio::time::timeout(self.step_timeout, work)
+            .await
+            .map_err(|_| SmtpError::Timeout)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Idle>> {
+        // The list stays consistent whatever a panicking holder did (push and pop only).
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most recently used idle connection, closing those idle for too long.
+    fn checkout(&self) -> Option<AsyncSmtpConnection> {
+        let (expired, newest) = {
+            let mut idle = self.lock();
+            // Oldest first, so the expired ones are a prefix.
+            let fresh = idle.partition_point(|i| i.since.elapsed() >= self.max_idle_time);
+            let expired: Vec<Idle> = idle.drain(..fresh).collect();
+            (expired, idle.pop())
+        };
+        self.close(expired.into_iter().map(|i| i.connection).collect());
+        newest.map(|i| i.connection)
+    }
+
+    /// Returns a connection that just delivered a message, unless the pool is full.
+    fn checkin(&self, connection: AsyncSmtpConnection) {
+        if connection.has_broken() {
+            return;
+        }
+        let mut idle = self.lock();
+        if idle.len() < self.max_idle {
+            idle.push(Idle {
+                connection,
+                since: Instant::now(),
+            });
+            return;
+        }
+        drop(idle);
+        self.close(vec![connection]);
+    }
+
+    /// Says goodbye (QUIT) on `connections` in the background: nobody waits for it.
+    fn close(&self, connections: Vec<AsyncSmtpConnection>) {
+        if connections.is_empty() {
+            return;
+        }
+        let timeout = self.step_timeout;
+        tokio::spawn(async move {
+            for mut connection in connections {
+                let _ = tokio::time::timeout(timeout, connection.quit()).await;
+            }
+        });
+    }
+
+    /// The pool with idle connections closed after `limit` instead of
+    /// [`MAX_IDLE_TIME`].
+    #[cfg(test)]
+    fn with_max_idle_time(mut self, limit: Duration) -> Self {
+        self.max_idle_time = limit;
+        self
+    }
+}
+
+/// The TLS configuration of implicit TLS, as lettre's `TlsParameters::new` builds it
+/// for STARTTLS: the installed rustls crypto provider or ring, TLS 1.2 and 1.3, and
+/// the webpki (Mozilla) roots.
+fn client_config() -> Result<ClientConfig, ChannelConfigError> {
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|err| ChannelConfigError(format!("smtp tls: {err}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A TLS stream lettre can talk over. lettre only knows plain TCP streams as
+/// transports it is handed; it does not need to know this one is encrypted, because
+/// STARTTLS is never attempted on it.
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use lettre::Message;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// How the fake server behaves.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Behaviour {
+        /// Offer STARTTLS in the EHLO reply.
+        starttls: bool,
+        /// Close the connection right after accepting a message, as a server whose
+        /// idle timeout ran out would.
+        close_after_message: bool,
+        /// Answer the command after a message with `421` and close, as a server that
+        /// says why it hangs up would.
+        goodbye_after_message: bool,
+        /// Refuse recipients (451) once a message was accepted.
+        refuse_after_first: bool,
+    }
+
+    #[derive(Default)]
+    struct Counts {
+        connections: AtomicUsize,
+        messages: AtomicUsize,
+        quits: AtomicUsize,
+    }
+
+    /// Just enough of an SMTP server to count connections, messages and QUITs.
+    struct FakeServer {
+        port: u16,
+        counts: Arc<Counts>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for FakeServer {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl FakeServer {
+        async fn start(behaviour: Behaviour) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let counts = Arc::new(Counts::default());
+            let shared = counts.clone();
+            let task = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
+                    let counts = shared.clone();
+                    tokio::spawn(async move {
+                        let _ = session(stream, behaviour, &counts).await;
+                    });
+                }
+            });
+            Self { port, counts, task }
+        }
+
+        fn count(&self, which: fn(&Counts) -> &AtomicUsize) -> usize {
+            which(&self.counts).load(Ordering::SeqCst)
+        }
+
+        fn config(&self, tls: TlsMode) -> SmtpConfig {
+            SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: Some(self.port),
+                tls,
+                timeout_ms: 2_000,
+                ..SmtpConfig::default()
+            }
+        }
+    }
+
+    async fn session(stream: TcpStream, behaviour: Behaviour, counts: &Counts) -> io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        write.write_all(b"220 fake ESMTP\r\n").await?;
+        let mut line = String::new();
+        let mut accepted = false;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            if accepted && behaviour.goodbye_after_message {
+                write.write_all(b"421 4.4.2 idle for too long\r\n").await?;
+                return Ok(());
+            }
+            match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                "EHLO" if behaviour.starttls => {
+                    write.write_all(b"250-fake\r\n250 STARTTLS\r\n").await?
+                }
+                "EHLO" => write.write_all(b"250 fake\r\n").await?,
+                "RCPT"
+                    if behaviour.refuse_after_first
+                        && counts.messages.load(Ordering::SeqCst) > 0 =>
+                {
+                    write.write_all(b"451 4.3.0 try later\r\n").await?
+                }
+                "DATA" => {
+                    write.write_all(b"354 go ahead\r\n").await?;
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).await? == 0 {
+                            return Ok(());
+                        }
+                        if line == ".\r\n" {
+                            break;
+                        }
+                    }
+                    counts.messages.fetch_add(1, Ordering::SeqCst);
+                    accepted = true;
+                    write.write_all(b"250 queued\r\n").await?;
+                    if behaviour.close_after_message {
+                        return Ok(());
+                    }
+                }
+                "QUIT" => {
+                    counts.quits.fetch_add(1, Ordering::SeqCst);
+                    write.write_all(b"221 bye\r\n").await?;
+                    return Ok(());
+                }
+                _ => write.write_all(b"250 ok\r\n").await?,
+            }
+        }
+    }
+
+    async fn send(pool: &SmtpPool) -> Result<Response, SmtpError> {
+        let message = Message::builder()
+            .from("shop@example.com".parse().expect("from"))
+            .to("ada@example.com".parse().expect("to"))
+            .subject("Hello")
+            .body(String::from("Hi Ada"))
+            .expect("message");
+        pool.send(message.envelope(), &message.formatted()).await
+    }
+
+    #[tokio::test]
+    async fn consecutive_messages_share_one_connection() {
+        let server = FakeServer::start(Behaviour::default()).await;
+        let pool = SmtpPool::new(&server.config(TlsMode::None), 4).expect("pool");
+        for _ in 0..3 {
+            let reply = send(&pool).await.expect("sent");
+            assert_eq!(u16::from(reply.code()), 250);
+        }
+        assert_eq!(server.count(|c| &c.messages), 3);
+        assert_eq!(server.count(|c| &c.connections), 1);
+        assert_eq!(pool.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_replaced_once() {
+        let server = FakeServer::start(Behaviour {
+            close_after_message: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let pool = SmtpPool::new(&server.config(TlsMode::None), 4).expect("pool");
+        send(&pool).await.expect("first");
+        send(&pool).await.expect("second, on a fresh connection");
+        assert_eq!(server.count(|c| &c.messages), 2);
+        assert_eq!(server.count(|c| &c.connections), 2);
+    }
+
+    #[tokio::test]
+    async fn connections_idle_for_too_long_are_closed_instead_of_reused() {
+        let server = FakeServer::start(Behaviour::default()).await;
+        let pool = SmtpPool::new(&server.config(TlsMode::None), 4)
+            .expect("pool")
+            .with_max_idle_time(Duration::ZERO);
+        send(&pool).await.expect("first");
+        send(&pool).await.expect("second");
+        assert_eq!(server.count(|c| &c.connections), 2);
+        let until = Instant::now() + Duration::from_secs(5);
+        while server.count(|c| &c.quits) == 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(server.count(|c| &c.quits), 1, "the expired one said QUIT");
+    }
+
+    #[tokio::test]
+    async fn starttls_mode_does_not_send_in_the_clear() {
+        let server = FakeServer::start(Behaviour::default()).await;
+        let pool = SmtpPool::new(&server.config(TlsMode::Starttls), 4).expect("pool");
+        let err = send(&pool).await.expect_err("refused");
+        assert!(matches!(err, SmtpError::NoStarttls), "{err:?}");
+        assert!(!err.is_permanent());
+        assert_eq!(server.count(|c| &c.messages), 0);
+        assert_eq!(pool.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn implicit_tls_shakes_hands_before_the_greeting() {
+        // A clear-text server greets at once; a client that waited for the greeting
+        // before TLS would read it, this one fails the handshake on it.
+        let server = FakeServer::start(Behaviour {
+            starttls: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let pool = SmtpPool::new(&server.config(TlsMode::Tls), 4).expect("pool");
+        let err = send(&pool).await.expect_err("not tls");
+        assert!(matches!(err, SmtpError::Tls { .. }), "{err:?}");
+        assert_eq!(server.count(|c| &c.messages), 0);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_closed_with_421_is_replaced_once() {
+        let server = FakeServer::start(Behaviour {
+            goodbye_after_message: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let pool = SmtpPool::new(&server.config(TlsMode::None), 4).expect("pool");
+        send(&pool).await.expect("first");
+        send(&pool).await.expect("second, on a fresh connection");
+        assert_eq!(server.count(|c| &c.messages), 2);
+        assert_eq!(server.count(|c| &c.connections), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_message_is_not_resent_and_its_connection_not_kept() {
+        let server = FakeServer::start(Behaviour {
+            refuse_after_first: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let pool = SmtpPool::new(&server.config(TlsMode::None), 4).expect("pool");
+        send(&pool).await.expect("first");
+        let err = send(&pool).await.expect_err("refused");
+        assert!(
+            matches!(&err, SmtpError::Smtp(e) if e.status().map(u16::from) == Some(451)),
+            "{err:?}"
+        );
+        assert!(!err.is_permanent());
+        assert_eq!(server.count(|c| &c.connections), 1, "no second try");
+        assert_eq!(pool.idle_count(), 0, "the failed connection was dropped");
+    }
+}
