@@ -215,6 +215,14 @@ async fn registering_sends_the_welcome_email_over_smtp(shape: Shape) {
         401,
     )
     .await;
+    // `me` names the caller, as in identity's paths.
+    let mine: Value = app
+        .get("/api/v1/users/me/notifications", Some(&access))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(mine["items"][0]["user_id"], user_id.as_str(), "{mine}");
     assert_problem(
         app.get("/api/v1/notifications/not-an-id", Some(&access))
             .await,

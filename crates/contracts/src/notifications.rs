@@ -13,7 +13,7 @@ pub struct NotificationSent {
     /// Its recipient user, when it was for one.
     #[serde(default)]
     pub user_id: Option<String>,
-    /// `email`, `sms`, `push` or `webhook`.
+    /// `email`, `sms` or `push`.
     pub channel: String,
     /// The template it was rendered from.
     pub template_id: String,

@@ -21,6 +21,15 @@ pub fn rfc3339(millis: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Milliseconds since the epoch of an RFC 3339 time (surrounding blanks ignored);
+/// `None` when it is not one.
+pub fn parse_rfc3339(raw: &str) -> Option<i64> {
+    let at =
+        time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// A source of the current time.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {

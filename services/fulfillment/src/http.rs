@@ -398,14 +398,6 @@ struct TrackingAck {
     duplicate: bool,
 }
 
-/// Epoch ms of an RFC 3339 time.
-fn parse_time(raw: &str) -> Option<i64> {
-    let at =
-        time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
-            .ok()?;
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
 /// An optional text: absent or blank is `None`.
 fn optional_text<const MAX: usize>(
     fields: &mut Fields,
@@ -418,7 +410,7 @@ fn optional_text<const MAX: usize>(
 }
 
 /// The carrier webhook: authenticated by the HMAC-SHA256 signature of the raw body
-/// (`X-Carrier-Signature: sha256=<hex>`), checked before the body is even read.
+/// (`X-Carrier-Signature: sha256=<hex>`), checked before the body is parsed.
 #[tracing::instrument(skip_all)]
 async fn tracking(
     State(app): State<FulfillmentApp>,
@@ -440,7 +432,7 @@ async fn tracking(
             "must be one of dispatched, in_transit, out_for_delivery, delivered, failed_delivery, returned",
         );
     }
-    let occurred_at = parse_time(&body.occurred_at);
+    let occurred_at = platform::time::parse_rfc3339(&body.occurred_at);
     match occurred_at {
         None => fields.push("occurred_at", "must be an RFC 3339 time"),
         Some(at) if at > app.clock.now_millis() + MAX_FUTURE_MS => {

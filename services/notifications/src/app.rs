@@ -88,12 +88,7 @@ pub struct Cause {
 
 impl From<&Envelope> for Cause {
     fn from(event: &Envelope) -> Self {
-        let time = time::OffsetDateTime::parse(
-            &event.time,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .ok()
-        .and_then(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok());
+        let time = platform::time::parse_rfc3339(&event.time);
         if time.is_none() {
             // The message still goes out; only its delay cannot be measured.
             tracing::warn!(event_id = %event.id, time = %event.time, "event time is not RFC 3339");

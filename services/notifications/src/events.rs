@@ -51,11 +51,7 @@ impl EventHandler for NotificationEvents {
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         // An event can release parked ones (a user or an order became known); they are
         // applied in the same transaction, in the order they were parked.
-        let mut work = VecDeque::from([event.clone()]);
-        while let Some(next) = work.pop_front() {
-            work.extend(self.apply(tx, &next).await?);
-        }
-        Ok(())
+        self.apply_all(tx, VecDeque::from([event.clone()])).await
     }
 
     fn handles(&self, event_type: &str) -> bool {
@@ -68,6 +64,35 @@ impl EventHandler for NotificationEvents {
 }
 
 impl NotificationEvents {
+    /// Applies `work` and whatever it releases, in order.
+    async fn apply_all(
+        &self,
+        tx: &mut Tx,
+        mut work: VecDeque<Envelope>,
+    ) -> Result<(), HandlerError> {
+        while let Some(next) = work.pop_front() {
+            work.extend(self.apply(tx, &next).await?);
+        }
+        Ok(())
+    }
+
+    /// Applies the parked events whose user or order has become known without
+    /// releasing them (see [`store::parked_now_known`]); returns how many waits ended.
+    pub async fn replay_released(&self) -> Result<usize, HandlerError> {
+        let mut tx = self.app.db.begin().await?;
+        let known = store::parked_now_known(&mut tx).await?;
+        for waits_for in &known {
+            let released = release(&mut tx, waits_for).await?;
+            self.apply_all(&mut tx, released.into()).await?;
+        }
+        tx.commit().await?;
+        if !known.is_empty() {
+            tracing::info!(count = known.len(), "parked events replayed by the sweeper");
+            self.app.wake_sender();
+        }
+        Ok(known.len())
+    }
+
     /// Applies one event; returns the parked events it released.
     async fn apply(&self, tx: &mut Tx, event: &Envelope) -> Result<Vec<Envelope>, HandlerError> {
         let app = &self.app;
@@ -366,6 +391,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sweeper_replays_an_event_parked_beside_its_users_arrival() {
+        let f = fixture().await;
+        f.deliver(
+            ServiceKind::Ordering,
+            &OrderCreated {
+                order_id: "o2".into(),
+                user_id: "u2".into(),
+                items: Vec::new(),
+                total: usd(500),
+                payment_id: Some("p2".into()),
+            },
+        )
+        .await;
+        // The payment failure parks for the unknown user...
+        f.deliver(
+            ServiceKind::Payments,
+            &PaymentFailed {
+                payment_id: "p2".into(),
+                order_id: "o2".into(),
+                reason: FailureReason::Declined,
+                detail: "the card was declined".into(),
+            },
+        )
+        .await;
+        // ...and the user arrives in a transaction that did not see the parked row (as
+        // under PostgreSQL's read committed): remembered, nothing released.
+        let mut tx = f.app().db().begin().await.expect("begin");
+        f.app()
+            .remember_user_in(
+                &mut tx,
+                &UserRecord {
+                    id: "u2".into(),
+                    email: "u2@example.com".into(),
+                    name: "User u2".into(),
+                    roles: vec!["customer".into()],
+                    deleted: false,
+                },
+            )
+            .await
+            .expect("remembered");
+        tx.commit().await.expect("commit");
+        assert!(f.messages("u2").await.is_empty());
+        assert_eq!(f.handler.replay_released().await.expect("replayed"), 1);
+        assert_eq!(
+            templates_of(&f.messages("u2").await),
+            ["payment_failed.email"]
+        );
+        assert_eq!(
+            f.handler.replay_released().await.expect("replayed"),
+            0,
+            "released once"
+        );
+    }
+
+    #[tokio::test]
     async fn an_event_that_arrives_before_its_order_and_user_waits_for_them() {
         let f = fixture().await;
         let failed = f
@@ -412,20 +492,13 @@ mod tests {
         );
         assert_eq!(payment.status, Status::Queued.as_str());
         // The message names the event behind it, even one replayed from the parking.
-        let failed_at = time::OffsetDateTime::parse(
-            &failed.time,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .expect("rfc 3339");
+        let failed_at = platform::time::parse_rfc3339(&failed.time).expect("rfc 3339");
         assert_eq!(payment.event_type.as_deref(), Some(PaymentFailed::TYPE));
         assert_eq!(
             payment.event_subject.as_deref(),
             Some(failed.subject.as_str())
         );
-        assert_eq!(
-            payment.event_time,
-            Some((failed_at.unix_timestamp_nanos() / 1_000_000) as i64)
-        );
+        assert_eq!(payment.event_time, Some(failed_at));
 
         // A redelivery creates nothing twice.
         f.deliver_envelope(&failed).await;

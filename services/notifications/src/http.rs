@@ -58,6 +58,21 @@ pub fn router(app: NotificationsApp, authenticator: Authenticator) -> Router {
         ))
 }
 
+/// The user a `/users/{id}/...` path names (`me` is the caller, as in identity's
+/// paths), when the caller may act for them; 404 otherwise, so others' ids stay hidden.
+fn owned_user(caller: &Principal, user_id: String) -> Result<String, Problem> {
+    let user_id = if user_id == "me" {
+        caller.subject.clone()
+    } else {
+        user_id
+    };
+    if caller.may_access(&user_id) {
+        Ok(user_id)
+    } else {
+        Err(Problem::not_found("user"))
+    }
+}
+
 type ApiResult<T> = Result<T, Problem>;
 
 impl From<NotificationsError> for Problem {
@@ -183,9 +198,7 @@ async fn list_notifications(
     Path(user_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<List<NotificationView>>> {
-    if !caller.may_access(&user_id) {
-        return Err(Problem::not_found("user"));
-    }
+    let user_id = owned_user(&caller, user_id)?;
     let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(Status::parse(raw).ok_or_else(|| {
@@ -486,9 +499,7 @@ async fn get_preferences(
     caller: Principal,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Preferences>> {
-    if !caller.may_access(&user_id) {
-        return Err(Problem::not_found("user"));
-    }
+    let user_id = owned_user(&caller, user_id)?;
     Ok(Json(app.preferences(&user_id).await?))
 }
 
@@ -582,9 +593,7 @@ async fn put_preferences(
     Path(user_id): Path<String>,
     Json(body): Json<PreferencesBody>,
 ) -> ApiResult<Json<Preferences>> {
-    if !caller.may_access(&user_id) {
-        return Err(Problem::not_found("user"));
-    }
+    let user_id = owned_user(&caller, user_id)?;
     let changes = body.try_into_domain()?;
     Ok(Json(app.set_preferences(&user_id, &changes).await?))
 }

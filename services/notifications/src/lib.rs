@@ -103,7 +103,8 @@ pub struct SmtpConfig {
     pub password: Option<Secret>,
     /// The sender mailbox, e.g. `Viscount <no-reply@shop.example>`.
     pub from: String,
-    /// Timeout of each SMTP command, in milliseconds.
+    /// Timeout of each connection step (connect, TLS, greeting, STARTTLS, AUTH), in
+    /// milliseconds; a whole delivery may take four times this.
     pub timeout_ms: u64,
     /// Name sent in EHLO (default: `localhost`).
     pub hello_name: Option<String>,
@@ -241,6 +242,22 @@ impl Notifications {
         tasks: &Tasks,
         clock: Clock,
     ) -> Result<Self, StartError> {
+        // A delivery that outlived its lease would be taken over and sent twice.
+        let longest_delivery_ms = [
+            config.smtp.as_ref().map(|c| c.timeout_ms.saturating_mul(4)),
+            config.sms.as_ref().map(|c| c.timeout_ms),
+            config.push.as_ref().map(|c| c.timeout_ms),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        if config.lease_secs.saturating_mul(1000) <= longest_delivery_ms.saturating_add(5_000) {
+            return Err(StartError::Config(channels::ChannelConfigError(format!(
+                "lease_secs ({}) must outlast the longest delivery ({longest_delivery_ms} ms) by 5 s",
+                config.lease_secs
+            ))));
+        }
         let couriers = channels::Couriers::from_config(
             config.smtp.as_ref(),
             config.sms.as_ref(),
@@ -253,6 +270,7 @@ impl Notifications {
             .await?;
         let app = NotificationsApp::new(db.clone(), outbox.clone(), clock, &config);
         app.seed_templates().await.map_err(StartError::Seed)?;
+        let handler = Arc::new(events::NotificationEvents { app: app.clone() });
         bus.subscribe(
             Subscription {
                 consumer: ServiceKind::Notifications.as_str().into(),
@@ -264,7 +282,7 @@ impl Notifications {
                     ServiceKind::Fulfillment,
                     ServiceKind::Inventory,
                 ],
-                handler: Arc::new(events::NotificationEvents { app: app.clone() }),
+                handler: handler.clone(),
                 retry: RetryPolicy::default(),
                 outbox: Some(outbox),
             },
@@ -272,6 +290,10 @@ impl Notifications {
         )
         .await?;
         sender::Sender::new(app.clone(), couriers, &config).start(tasks);
+        tasks.every("parked event replay", Duration::from_secs(5), move || {
+            let handler = handler.clone();
+            async move { handler.replay_released().await }
+        });
         let sweeper = app.clone();
         let parked_ttl = Duration::from_secs(config.parked_ttl_secs.max(1));
         tasks.every(

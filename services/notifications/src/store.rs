@@ -226,6 +226,19 @@ pub async fn take_parked(tx: &mut Tx, waits_for: &str) -> Result<Vec<String>, sq
     Ok(bodies)
 }
 
+/// What parked events wait for that is known by now. Normally the arrival itself
+/// releases them; this catches an event parked by a transaction that ran beside the
+/// arrival's, which (under PostgreSQL's read committed) could not see the parked row.
+pub async fn parked_now_known(tx: &mut Tx) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT p.waits_for FROM parked_events p \
+         WHERE EXISTS (SELECT 1 FROM users u WHERE 'user:' || u.user_id = p.waits_for) \
+            OR EXISTS (SELECT 1 FROM orders o WHERE 'order:' || o.order_id = p.waits_for)",
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// Drops events parked before `before`; returns how many.
 pub async fn expire_parked(tx: &mut Tx, before: i64) -> Result<u64, sqlx::Error> {
     Ok(
@@ -547,22 +560,6 @@ pub async fn notification<'e>(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(ex)
-    .await?
-    .as_ref()
-    .map(notification_from)
-    .transpose()
-}
-
-/// A notification by dedupe key.
-pub async fn notification_by_key<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    dedupe_key: &str,
-) -> Result<Option<NotificationRecord>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE dedupe_key = $1"
-    ))
-    .bind(dedupe_key)
     .fetch_optional(ex)
     .await?
     .as_ref()

@@ -558,8 +558,10 @@ impl OrderingApp {
                     .await?;
             }
             SagaCommand::Confirm => {
-                // Fulfillment ships what was ordered to where it goes; the lines are read
-                // here, once per order, rather than carried on every saga hop.
+                // The confirmation carries the order's lines and address to those who
+                // act on it (fulfillment keeps them with the shipments, notifications
+                // lists them in the email); they are read here, once per order, rather
+                // than carried on every saga hop.
                 let items = store::order_lines(&mut **tx, &[order.id.as_str()])
                     .await?
                     .remove(&order.id)

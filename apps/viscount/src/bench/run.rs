@@ -1015,11 +1015,6 @@ struct MessagePage {
     next_cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Me {
-    id: String,
-}
-
 /// Waits (at most [`MESSAGE_WAIT`]) for the confirmation email of every order the
 /// shoppers saw confirmed, and measures each from the confirmation event's time to the
 /// moment the mail server accepted it, both as notifications recorded them.
@@ -1033,15 +1028,11 @@ async fn confirmation_delays(
     let mut missing = 0;
     for shopper in shoppers.iter().filter(|s| !s.confirmed.is_empty()) {
         let token = &shopper.customer.tokens.access;
-        let me: Me = parse(
-            &must(api.get("/api/v1/users/me").bearer_auth(token), "who am i").await?,
-            "who am i",
-        )?;
         let mut waiting: Vec<&str> = shopper.confirmed.iter().map(String::as_str).collect();
         loop {
             let mut cursor: Option<String> = None;
             loop {
-                let mut path = format!("/api/v1/users/{}/notifications?limit=100", me.id);
+                let mut path = "/api/v1/users/me/notifications?limit=100".to_owned();
                 if let Some(cursor) = &cursor {
                     path.push_str(&format!("&cursor={cursor}"));
                 }
@@ -1064,8 +1055,14 @@ async fn confirmation_delays(
                     match message.status.as_str() {
                         "sent" => {
                             let (Some(from), Some(to)) = (
-                                message.event_time.as_deref().and_then(epoch_millis),
-                                message.sent_at.as_deref().and_then(epoch_millis),
+                                message
+                                    .event_time
+                                    .as_deref()
+                                    .and_then(platform::time::parse_rfc3339),
+                                message
+                                    .sent_at
+                                    .as_deref()
+                                    .and_then(platform::time::parse_rfc3339),
                             ) else {
                                 bail!("a sent message without event_time or sent_at");
                             };
@@ -1096,11 +1093,4 @@ async fn confirmation_delays(
         delay: super::StepStats::of_millis(delays),
         missing,
     })
-}
-
-/// Milliseconds since the epoch of an RFC 3339 time.
-fn epoch_millis(rfc3339: &str) -> Option<i64> {
-    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
