@@ -125,6 +125,9 @@ pub struct TrackingOutcome {
     pub status: ShipmentStatus,
     /// The same update had been applied before; nothing changed.
     pub duplicate: bool,
+    /// The update moved (or confirmed) the shipment's status; `false` for a scan the
+    /// parcel is already past, which is only recorded.
+    pub applied: bool,
 }
 
 /// A new return, checked.
@@ -542,6 +545,7 @@ impl FulfillmentApp {
             return Ok(TrackingOutcome {
                 status: from,
                 duplicate: true,
+                applied: false,
             });
         }
         let report = Report {
@@ -550,24 +554,26 @@ impl FulfillmentApp {
             description: update.description.as_deref(),
             source: &current.carrier,
         };
-        let status = if from == update.status {
+        let (status, applied) = if from == update.status {
             self.record_in(&mut tx, &current, from, &report).await?;
-            from
+            (from, true)
+        } else if let Some(steps) = domain::path(from, update.status) {
+            let entered = self.enter_in(&mut tx, &current, &steps, &report).await?;
+            (entered.status(), true)
         } else {
-            let steps =
-                domain::path(from, update.status).ok_or(FulfillmentError::ShipmentTransition {
-                    from,
-                    to: update.status,
-                })?;
-            self.enter_in(&mut tx, &current, &steps, &report)
-                .await?
-                .status()
+            // Carriers send scans late and out of order, and resend what is refused:
+            // a scan the parcel is already past is kept in its history, acknowledged,
+            // and moves nothing.
+            self.record_in(&mut tx, &current, update.status, &report)
+                .await?;
+            (from, false)
         };
         tx.commit().await?;
         self.outbox.wake();
         Ok(TrackingOutcome {
             status,
             duplicate: false,
+            applied,
         })
     }
 

@@ -396,6 +396,7 @@ struct TrackingAck {
     shipment_id: String,
     status: String,
     duplicate: bool,
+    applied: bool,
 }
 
 /// An optional text: absent or blank is `None`.
@@ -460,6 +461,7 @@ async fn tracking(
         shipment_id: shipment.id,
         status: outcome.status.as_str().to_owned(),
         duplicate: outcome.duplicate,
+        applied: outcome.applied,
     }))
 }
 
