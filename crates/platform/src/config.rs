@@ -147,9 +147,46 @@ fn parse_env_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
 }
 
+/// A configured secret (password, signing key): read like a string, never printed.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_reads_as_a_string_and_never_prints() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Section {
+            key: Secret,
+        }
+        let config =
+            ConfigSource::from_parts("[s]\nkey = \"hunter2-hunter2\"", []).expect("parses");
+        let section: Section = config.section("s").expect("section");
+        assert_eq!(section.key.expose(), "hunter2-hunter2");
+        assert!(!format!("{section:?}").contains("hunter2"));
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize, PartialEq)]

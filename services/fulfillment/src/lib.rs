@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use platform::auth::Authenticator;
 use platform::bus::{Bus, RetryPolicy, Subscription};
+use platform::config::Secret;
 use platform::db::{Db, Migrations};
 use platform::http::Readiness;
 use platform::service::ServiceKind;
@@ -54,7 +55,7 @@ pub struct FulfillmentConfig {
     pub return_window_days: u32,
     /// Secret the local courier signs its tracking webhooks with (HMAC-SHA256). The
     /// default, [`DEV_LOCAL_COURIER_SECRET`], is for development only.
-    pub local_courier_secret: String,
+    pub local_courier_secret: Secret,
     /// The local courier's public tracking page, with `{tracking_number}` replaced
     /// (none by default).
     pub local_courier_tracking_url: Option<String>,
@@ -71,7 +72,7 @@ impl Default for FulfillmentConfig {
             currency: "USD".into(),
             unit_weight_grams: 500,
             return_window_days: 30,
-            local_courier_secret: DEV_LOCAL_COURIER_SECRET.into(),
+            local_courier_secret: Secret::from(DEV_LOCAL_COURIER_SECRET),
             local_courier_tracking_url: None,
             ship_from: ShipFrom::default(),
             warehouses: BTreeMap::new(),
@@ -99,7 +100,7 @@ impl FulfillmentConfig {
                 "return_window_days must be between 1 and 3650",
             ));
         }
-        if self.local_courier_secret.len() < 16 {
+        if self.local_courier_secret.expose().len() < 16 {
             return Err(StartError::Config(
                 "local_courier_secret must be at least 16 bytes",
             ));
@@ -170,7 +171,7 @@ impl Fulfillment {
         clock: Clock,
     ) -> Result<Self, StartError> {
         config.check()?;
-        if config.local_courier_secret == DEV_LOCAL_COURIER_SECRET {
+        if config.local_courier_secret.expose() == DEV_LOCAL_COURIER_SECRET {
             tracing::warn!(
                 "fulfillment uses the development local courier secret; set VISCOUNT_FULFILLMENT__LOCAL_COURIER_SECRET in production"
             );
@@ -181,7 +182,7 @@ impl Fulfillment {
             .await?;
         let carriers = carrier::Carriers::new(vec![Arc::new(carrier::LocalCourier::new(
             &config.currency,
-            &config.local_courier_secret,
+            config.local_courier_secret.expose(),
             config.local_courier_tracking_url.clone(),
         ))]);
         let app = FulfillmentApp {

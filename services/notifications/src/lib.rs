@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use platform::auth::Authenticator;
 use platform::bus::{Bus, RetryPolicy, Subscription};
+pub use platform::config::Secret;
 use platform::db::{Db, Migrations};
 use platform::http::Readiness;
 use platform::service::ServiceKind;
@@ -47,30 +48,6 @@ pub const MIGRATIONS: Migrations = Migrations {
     scope: "notifications",
     steps: &[platform::migration!("0001_init")],
 };
-
-/// A configured secret (password, signing key): read like a string, never printed.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
 
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
