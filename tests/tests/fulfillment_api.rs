@@ -241,6 +241,32 @@ both_shapes! {
         assert_eq!(after["events"].as_array().map(Vec::len), Some(7), "the late scan is in the history: {after}");
     }
 
+    async fn a_parcel_back_at_the_sender_is_restocked_and_refunded(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "RTS-1", 800, 5).await;
+        let buyer = app.user("away").await;
+        let placed = confirmed_order(&app, &buyer, "RTS-1", 2).await;
+        let order_id = id_of(&placed);
+        let shipment = shipment_of(&app, &buyer.access, order_id).await;
+        eventually(SETTLE, "the sale leaves stock", || async {
+            (stock(&app, "RTS-1").await["on_hand"] == 3).then_some(())
+        })
+        .await;
+        for status in ["in_transit", "failed_delivery", "returned"] {
+            carrier_says(&app, &shipment, status).await;
+        }
+        let order_path = format!("/api/v1/orders/{order_id}");
+        let refunded = until(&app, &buyer.access, &order_path, "the returned parcel refunded", |o| o["refunded"]["amount"] == 1600).await;
+        assert_eq!(refunded["status"], "refunded", "{refunded}");
+        eventually(SETTLE, "the parcel's units back on hand", || async {
+            (stock(&app, "RTS-1").await["on_hand"] == 5).then_some(())
+        })
+        .await;
+        let announced = emitted(&app, "fulfillment.shipment.returned.v1").await;
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert_eq!(announced[0]["lines"][0]["quantity"], 2);
+    }
+
     async fn a_received_return_is_refunded_and_restocked(app) {
         let admin = app.admin().await;
         stocked(&app, &admin, "RET-1", 1000, 5).await;

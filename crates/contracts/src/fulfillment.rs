@@ -115,6 +115,40 @@ impl Event for ShipmentFailed {
     }
 }
 
+/// A parcel the carrier could not deliver came back to the warehouse it left from:
+/// inventory restocks its units and ordering refunds them, as for a received return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentReturned {
+    /// The shipment.
+    pub shipment_id: String,
+    /// The order it shipped.
+    pub order_id: String,
+    /// The order's owner.
+    pub user_id: String,
+    /// What came back, and where to.
+    pub lines: Vec<ReturnedLine>,
+}
+
+impl Event for ShipmentReturned {
+    const TYPE: &'static str = "fulfillment.shipment.returned.v1";
+    fn subject(&self) -> String {
+        self.shipment_id.clone()
+    }
+}
+
+impl From<ShipmentReturned> for ReturnReceived {
+    /// The same facts as a return received under the shipment's id (which names the
+    /// refund, so it is made once).
+    fn from(returned: ShipmentReturned) -> Self {
+        Self {
+            return_id: returned.shipment_id,
+            order_id: returned.order_id,
+            user_id: returned.user_id,
+            lines: returned.lines,
+        }
+    }
+}
+
 /// A customer asked to send delivered items back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnRequested {

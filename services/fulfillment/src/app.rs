@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use contracts::fulfillment::{
     ParcelLine, ReturnReceived, ReturnRequested, ReturnedLine, ShipmentCreated, ShipmentDelivered,
-    ShipmentDispatched, ShipmentFailed,
+    ShipmentDispatched, ShipmentFailed, ShipmentReturned,
 };
 use contracts::inventory::Allocation;
 use contracts::ordering::{OrderLine, ShippingAddress};
@@ -713,6 +713,29 @@ impl FulfillmentApp {
                                 .description
                                 .unwrap_or("the carrier could not deliver")
                                 .to_owned(),
+                        },
+                    )
+                    .await?;
+            }
+            ShipmentStatus::Returned => {
+                let lines = shipment
+                    .lines
+                    .iter()
+                    .map(|(sku, quantity)| ReturnedLine {
+                        sku: sku.clone(),
+                        warehouse_id: shipment.warehouse_id.clone(),
+                        quantity: u32::try_from(*quantity).unwrap_or(0),
+                    })
+                    .filter(|line| line.quantity > 0)
+                    .collect();
+                self.outbox
+                    .stage(
+                        tx,
+                        &ShipmentReturned {
+                            shipment_id: shipment.id.clone(),
+                            order_id: shipment.order_id.clone(),
+                            user_id: shipment.user_id.clone(),
+                            lines,
                         },
                     )
                     .await?;

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use contracts::Event;
-use contracts::fulfillment::ReturnReceived;
+use contracts::fulfillment::{ReturnReceived, ShipmentReturned};
 use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderCreated};
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
@@ -80,8 +80,13 @@ impl EventHandler for OrderEvents {
                     order.order_id
                 )));
             }
-        } else if event.is::<ReturnReceived>() {
-            let returned: ReturnReceived = event.decode()?;
+        } else if event.is::<ReturnReceived>() || event.is::<ShipmentReturned>() {
+            // A parcel back at the sender restocks like a received return.
+            let returned: ReturnReceived = if event.is::<ShipmentReturned>() {
+                event.decode::<ShipmentReturned>()?.into()
+            } else {
+                event.decode()?
+            };
             if let Err(err) = self
                 .app
                 .restock_return_in(tx, "fulfillment", &returned)
@@ -102,6 +107,7 @@ impl EventHandler for OrderEvents {
             OrderCancelled::TYPE,
             OrderConfirmed::TYPE,
             ReturnReceived::TYPE,
+            ShipmentReturned::TYPE,
         ]
         .contains(&event_type)
     }

@@ -6,7 +6,9 @@
 use async_trait::async_trait;
 use contracts::Event;
 use contracts::catalog::{PriceChanged, ProductCreated, ProductDeleted, ProductUpdated};
-use contracts::fulfillment::{ReturnReceived, ShipmentDelivered, ShipmentDispatched};
+use contracts::fulfillment::{
+    ReturnReceived, ShipmentDelivered, ShipmentDispatched, ShipmentReturned,
+};
 use contracts::inventory::{ReservationFailed, StockReserved};
 use contracts::payments::{PaymentAuthorized, PaymentCaptured, PaymentFailed, RefundProcessed};
 use platform::bus::{Envelope, EventHandler, HandlerError};
@@ -17,7 +19,7 @@ use crate::domain::{SagaEvent, ShipmentProgress};
 use crate::store::PriceRecord;
 
 /// The event types ordering acts on.
-const HANDLED: [&str; 13] = [
+const HANDLED: [&str; 14] = [
     ProductCreated::TYPE,
     ProductUpdated::TYPE,
     PriceChanged::TYPE,
@@ -31,6 +33,7 @@ const HANDLED: [&str; 13] = [
     ShipmentDispatched::TYPE,
     ShipmentDelivered::TYPE,
     ReturnReceived::TYPE,
+    ShipmentReturned::TYPE,
 ];
 
 /// Applies catalog, inventory, payments and fulfillment events.
@@ -135,8 +138,13 @@ impl EventHandler for OrderingEvents {
                 )
                 .await?;
             }
-        } else if event.is::<ReturnReceived>() {
-            let returned: ReturnReceived = event.decode()?;
+        } else if event.is::<ReturnReceived>() || event.is::<ShipmentReturned>() {
+            // A parcel back at the sender is refunded like a received return.
+            let returned: ReturnReceived = if event.is::<ShipmentReturned>() {
+                event.decode::<ShipmentReturned>()?.into()
+            } else {
+                event.decode()?
+            };
             if let Err(err) = app.refund_return_in(tx, &returned).await? {
                 return Err(HandlerError::Rejected(format!(
                     "cannot refund return {} of order {}: {err}",
