@@ -25,6 +25,18 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The clause that ends a `SELECT` to lock its rows for the rest of the
+    /// transaction: ` FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer
+    /// (`BEGIN IMMEDIATE`) already holds the whole database.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+}
+
 /// Why the database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -84,6 +84,23 @@ pub fn parse_traceparent(value: &str) -> Option<String> {
     }
 }
 
+/// An error and its causes on one line (`outer: cause: root cause`), for logs and for
+/// the last error kept with a failed message. A cause whose text the line already ends
+/// with (errors that print their source too) is not repeated.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +122,18 @@ mod tests {
         let seen = with_traceparent(tp.clone(), async { current_traceparent() }).await;
         assert_eq!(seen, tp);
         assert_ne!(current_traceparent(), tp);
+    }
+
+    #[test]
+    fn an_error_chain_names_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("send failed")]
+        struct Outer(#[source] std::io::Error);
+        #[derive(Debug, thiserror::Error)]
+        #[error("send failed: {0}")]
+        struct Echoing(#[source] std::io::Error);
+        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(error_chain(&Outer(refused())), "send failed: refused");
+        assert_eq!(error_chain(&Echoing(refused())), "send failed: refused");
     }
 }

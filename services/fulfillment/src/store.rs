@@ -65,12 +65,7 @@ pub async fn order_facts_for_update(
     dialect: Dialect,
     order_id: &str,
 ) -> Result<Option<OrderFacts>, sqlx::Error> {
-    // Dialect-specific: row locks exist only on PostgreSQL.
-    let sql = match dialect {
-        Dialect::Postgres => format!("{FACTS} FOR UPDATE"),
-        Dialect::Sqlite => FACTS.to_owned(),
-    };
-    sqlx::query(&sql)
+    sqlx::query(&format!("{FACTS}{}", dialect.row_lock()))
         .bind(order_id)
         .fetch_optional(&mut **tx)
         .await?

@@ -102,16 +102,12 @@ pub async fn levels_for_update(
     dialect: Dialect,
     sku: &str,
 ) -> Result<Vec<Level>, sqlx::Error> {
-    // Dialect-specific: row locks exist only on PostgreSQL.
-    let sql = match dialect {
-        Dialect::Postgres => {
-            "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id FOR UPDATE"
-        }
-        Dialect::Sqlite => {
-            "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id"
-        }
-    };
-    let rows = sqlx::query(sql).bind(sku).fetch_all(&mut **tx).await?;
+    let sql = format!(
+        "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 \
+         ORDER BY warehouse_id{}",
+        dialect.row_lock()
+    );
+    let rows = sqlx::query(&sql).bind(sku).fetch_all(&mut **tx).await?;
     rows.iter().map(level_from).collect()
 }
 

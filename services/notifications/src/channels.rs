@@ -178,21 +178,9 @@ impl Courier for SmtpCourier {
     }
 }
 
-/// The error with its causes (lettre puts the server's reply in the chain). A cause
-/// already spelled out by the text before it (lettre's errors print their source) is
-/// not repeated.
+/// The error with its causes (lettre puts the server's reply in the chain).
 fn smtp_error(err: &SmtpError) -> String {
-    let mut text = format!("smtp: {err}");
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    format!("smtp: {}", platform::telemetry::error_chain(err))
 }
 
 /// SMS or push through a provider's webhook: `POST <url>` with
@@ -264,10 +252,12 @@ impl Courier for WebhookCourier {
                 signature(secret, platform::time::now_millis() / 1000, &body),
             );
         }
-        let response =
-            request.body(body).send().await.map_err(|err| {
-                DeliveryError::Transient(format!("webhook: {}", reqwest_error(&err)))
-            })?;
+        let response = request.body(body).send().await.map_err(|err| {
+            DeliveryError::Transient(format!(
+                "webhook: {}",
+                platform::telemetry::error_chain(&err)
+            ))
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -286,17 +276,6 @@ impl Courier for WebhookCourier {
     fn transport(&self) -> &'static str {
         "webhook"
     }
-}
-
-fn reqwest_error(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -350,12 +350,9 @@ pub async fn order_for_update(
     dialect: Dialect,
     id: &str,
 ) -> Result<Option<OrderRecord>, sqlx::Error> {
-    let lock = match dialect {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
-    };
     sqlx::query(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{lock}"
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{}",
+        dialect.row_lock()
     ))
     .bind(id)
     .fetch_optional(&mut **tx)

@@ -173,13 +173,9 @@ pub async fn payment_for_update(
         Key::Id(id) => ("id", id),
         Key::Order(order) => ("order_id", order),
     };
-    // Dialect-specific: row locks exist only on PostgreSQL.
-    let lock = match dialect {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
-    };
     sqlx::query(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE {column} = $1{lock}"
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE {column} = $1{}",
+        dialect.row_lock()
     ))
     .bind(value)
     .fetch_optional(&mut **tx)

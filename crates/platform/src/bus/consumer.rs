@@ -51,7 +51,7 @@ pub(crate) async fn deliver(
                 event_id = %event.id,
                 event_type = %event.event_type,
                 attempt,
-                error = %error_chain(&err),
+                error = %crate::telemetry::error_chain(&err),
                 "event failed for the last time; dead-lettering it"
             );
             match store_dead_letter(
@@ -76,7 +76,7 @@ pub(crate) async fn deliver(
                 event_id = %event.id,
                 event_type = %event.event_type,
                 attempt,
-                error = %error_chain(&err),
+                error = %crate::telemetry::error_chain(&err),
                 "event failed; will retry"
             );
             Outcome::Retry(subscription.retry.delay_after(attempt))
@@ -193,7 +193,7 @@ async fn store_dead_letter(
         &event.id,
         &event.event_type,
         &body,
-        &error_chain(err),
+        &crate::telemetry::error_chain(err),
         attempts,
     )
     .await
@@ -224,17 +224,6 @@ async fn insert_dead_letter(
     .execute(&mut *tx)
     .await?;
     tx.commit().await
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An event a consumer gave up on.
