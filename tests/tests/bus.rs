@@ -41,12 +41,14 @@ impl EventHandler for RecordingHandler {
         if payload.user_id == "poison" && !self.cured.load(Ordering::SeqCst) {
             return Err(HandlerError::Rejected("poison".into()));
         }
-        sqlx::query("INSERT INTO effects (event_id, subject, traceparent) VALUES ($1, $2, $3)")
-            .bind(&event.id)
-            .bind(&event.subject)
-            .bind(&event.traceparent)
-            .execute(&mut **tx)
-            .await?;
+        platform::db::query(
+            "INSERT INTO effects (event_id, subject, traceparent) VALUES ($1, $2, $3)",
+        )
+        .bind(&event.id)
+        .bind(&event.subject)
+        .bind(&event.traceparent)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 }
@@ -130,10 +132,16 @@ impl Rig {
 
     /// (rows, distinct event ids) in the effects table, read in one statement.
     async fn effects(&self) -> (i64, i64) {
-        sqlx::query_as::<_, (i64, i64)>("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM effects")
-            .fetch_one(self.consumer.reader())
-            .await
-            .expect("count effects")
+        let row = platform::db::query(
+            "SELECT COUNT(*) AS effects, COUNT(DISTINCT event_id) AS distinct_ids FROM effects",
+        )
+        .fetch_one(self.consumer.reader())
+        .await
+        .expect("count effects");
+        (
+            row.try_get("effects").expect("effects"),
+            row.try_get("distinct_ids").expect("distinct ids"),
+        )
     }
 
     async fn wait_for_effects(&self, expected: i64) {
@@ -355,13 +363,13 @@ async fn events_carry_the_cloudevents_envelope_and_the_trace_context(shape: Shap
     assert_eq!(staged.event_type, "identity.user.deleted.v1");
     assert_eq!(staged.subject, "traced");
     rig.wait_for_effects(1).await;
-    let (event_id, received): (String, Option<String>) =
-        sqlx::query_as::<_, (String, Option<String>)>(
-            "SELECT event_id, traceparent FROM effects WHERE subject = 'traced'",
-        )
-        .fetch_one(rig.consumer.reader())
-        .await
-        .expect("effect");
+    let effect =
+        platform::db::query("SELECT event_id, traceparent FROM effects WHERE subject = 'traced'")
+            .fetch_one(rig.consumer.reader())
+            .await
+            .expect("effect");
+    let event_id: String = effect.try_get("event_id").expect("event id");
+    let received: Option<String> = effect.try_get("traceparent").expect("traceparent");
     assert_eq!(event_id, staged.id);
     assert_eq!(received.as_deref(), Some(traceparent.as_str()));
 }

@@ -84,7 +84,7 @@ both_shapes! {
         assert_eq!(error_fields(&assert_problem(app.put(&format!("/api/v1/products/{id}"), &admin.access, &resku).await, 422).await), vec!["sku"]);
 
         let catalog = app.platform.as_ref().and_then(|p| p.services.catalog()).expect("catalog");
-        let events: Vec<String> = sqlx::query_scalar("SELECT event_type FROM outbox WHERE subject = $1 ORDER BY seq")
+        let events: Vec<String> = platform::db::query_scalar("SELECT event_type FROM outbox WHERE subject = $1 ORDER BY seq")
             .bind(&id)
             .fetch_all(catalog.db().reader())
             .await
@@ -213,13 +213,15 @@ both_shapes! {
         product(&app, &admin.access, simple("KNOWN", "Known kettle", 100)).await;
         let catalog = app.platform.as_ref().and_then(|p| p.services.catalog()).expect("catalog");
         // A product the index never heard of (a crash between the two commits).
-        sqlx::query("INSERT INTO products (id, sku, name, description, price_amount, currency, attributes, version, created_at, updated_at) \
+        let mut tx = catalog.db().begin().await.expect("begin");
+        platform::db::query("INSERT INTO products (id, sku, name, description, price_amount, currency, attributes, version, created_at, updated_at) \
                      VALUES ($1, 'HIDDEN', 'Hidden hammock', '', 100, 'USD', '{}', 1, $2, $2)")
             .bind(platform::ids::new_id())
             .bind(platform::time::now_millis() + 1000)
-            .execute(catalog.db().reader())
+            .execute(&mut *tx)
             .await
             .expect("insert");
+        tx.commit().await.expect("commit");
         let before: Value = app.get("/api/v1/products/search?q=hammock", None).await.json().await.expect("json");
         assert!(ids(&before).is_empty());
         assert!(catalog.app().ensure_index().await.expect("rebuild"), "the mismatch is noticed");
@@ -292,7 +294,7 @@ both_shapes! {
         .await;
         // And its delete.
         let mut tx = catalog.db().begin().await.expect("begin");
-        sqlx::query("DELETE FROM products WHERE id = $1").bind(&record.id).execute(&mut *tx).await.expect("delete");
+        platform::db::query("DELETE FROM products WHERE id = $1").bind(&record.id).execute(&mut *tx).await.expect("delete");
         tx.commit().await.expect("commit");
         eventually(Duration::from_secs(20), "the deleted product to leave the index", || async {
             search("thermos").await.is_empty().then_some(())

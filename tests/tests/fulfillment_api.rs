@@ -132,7 +132,7 @@ fn fulfillment_db(app: &TestApp) -> &platform::db::Db {
 /// The payloads of the events of `event_type` fulfillment emitted, oldest first.
 async fn emitted(app: &TestApp, event_type: &str) -> Vec<Value> {
     let bodies: Vec<String> =
-        sqlx::query_scalar("SELECT body FROM outbox WHERE event_type = $1 ORDER BY seq")
+        platform::db::query_scalar("SELECT body FROM outbox WHERE event_type = $1 ORDER BY seq")
             .bind(event_type)
             .fetch_all(fulfillment_db(app).reader())
             .await
@@ -145,7 +145,7 @@ async fn emitted(app: &TestApp, event_type: &str) -> Vec<Value> {
 
 /// How many returns fulfillment holds.
 async fn return_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM returns")
+    platform::db::query_scalar("SELECT COUNT(*) FROM returns")
         .fetch_one(fulfillment_db(app).reader())
         .await
         .expect("count")

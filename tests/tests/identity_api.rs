@@ -371,7 +371,7 @@ both_shapes! {
         app.put("/api/v1/users/me", &user.access, &json!({"name": "Renamed"})).await;
         assert_eq!(app.delete(&format!("/api/v1/users/{}", user.id), &admin.access).await.status(), 204);
         let db = app.identity().db().clone();
-        let types: Vec<String> = sqlx::query_scalar("SELECT event_type FROM outbox WHERE subject = $1 ORDER BY seq")
+        let types: Vec<String> = platform::db::query_scalar("SELECT event_type FROM outbox WHERE subject = $1 ORDER BY seq")
             .bind(&user.id)
             .fetch_all(db.reader())
             .await
@@ -381,7 +381,7 @@ both_shapes! {
             eventually(Duration::from_secs(10), "relay to publish", || {
                 let db = db.clone();
                 async move {
-                    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+                    let pending: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
                         .fetch_one(db.reader())
                         .await
                         .ok()?;

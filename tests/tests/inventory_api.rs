@@ -283,7 +283,7 @@ both_shapes! {
         let raised = app.put("/api/v1/inventory/PLENTY/threshold", &admin.access, &json!({"low_stock_threshold": 60})).await;
         assert_eq!(raised.status(), 200);
         let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
-        let low_events: Vec<String> = sqlx::query_scalar("SELECT subject FROM outbox WHERE event_type = 'inventory.stock.low.v1' ORDER BY seq")
+        let low_events: Vec<String> = platform::db::query_scalar("SELECT subject FROM outbox WHERE event_type = 'inventory.stock.low.v1' ORDER BY seq")
             .fetch_all(inventory.db().reader())
             .await
             .expect("outbox");
@@ -341,7 +341,7 @@ both_shapes! {
             (stock(&app, "EVT").await["reserved"] == 5).then_some(())
         })
         .await;
-        let reservations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reservations")
+        let reservations: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM reservations")
             .fetch_one(inventory.db().reader())
             .await
             .expect("count");

@@ -13,7 +13,6 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
-use sqlx::Row;
 
 use crate::auth::Principal;
 use crate::db::Db;
@@ -170,10 +169,15 @@ fn fingerprint(body: &[u8], redacted: &[&str]) -> String {
     crate::ids::sha256_hex(body)
 }
 
-async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
+async fn claim(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Claim, crate::db::Error> {
     let now = crate::time::now_millis();
     let mut tx = db.begin().await?;
-    let inserted = sqlx::query(
+    let inserted = crate::db::query(
         "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
     )
@@ -188,7 +192,7 @@ async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Cla
         tx.commit().await?;
         return Ok(Claim::Claimed);
     }
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT request_hash, status, headers, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
     )
     .bind(scope)
@@ -206,12 +210,14 @@ async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Cla
             return Ok(Claim::InFlight);
         }
         // The request that claimed this key died with it; take the claim over.
-        sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE scope = $2 AND key = $3")
-            .bind(now)
-            .bind(scope)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
+        crate::db::query(
+            "UPDATE idempotency_keys SET created_at = $1 WHERE scope = $2 AND key = $3",
+        )
+        .bind(now)
+        .bind(scope)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         return Ok(Claim::Claimed);
     };
@@ -232,7 +238,7 @@ async fn complete(
     key: &str,
     parts: &http::response::Parts,
     body: &[u8],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), crate::db::Error> {
     let headers: BTreeMap<String, String> = KEPT_HEADERS
         .iter()
         .filter_map(|name| {
@@ -242,7 +248,7 @@ async fn complete(
         .collect();
     let headers = serde_json::to_string(&headers).unwrap_or_default();
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5")
+    crate::db::query("UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5")
         .bind(i64::from(parts.status.as_u16()))
         .bind(headers)
         .bind(String::from_utf8_lossy(body).into_owned())
@@ -253,9 +259,9 @@ async fn complete(
     tx.commit().await
 }
 
-async fn release(db: &Db, scope: &str, key: &str) -> Result<(), sqlx::Error> {
+async fn release(db: &Db, scope: &str, key: &str) -> Result<(), crate::db::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+    crate::db::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
         .bind(scope)
         .bind(key)
         .execute(&mut *tx)

@@ -34,7 +34,7 @@ pub enum CatalogError {
     Search(#[from] SearchError),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// A validated product body.
@@ -337,11 +337,12 @@ impl CatalogApp {
     }
 
     /// The marker that says which database state the index reflects.
-    async fn marker(&self) -> Result<String, sqlx::Error> {
+    async fn marker(&self) -> Result<String, platform::db::Error> {
         let count = store::product_count(self.db.reader()).await?;
-        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(updated_at) FROM products")
-            .fetch_one(self.db.reader())
-            .await?;
+        let latest: Option<i64> =
+            platform::db::query_scalar("SELECT MAX(updated_at) FROM products")
+                .fetch_one(self.db.reader())
+                .await?;
         Ok(format!("{count}:{}", latest.unwrap_or(0)))
     }
 

@@ -1,9 +1,7 @@
 //! Catalog's SQL: categories, products (with their stock flag joined from `sku_stock`).
 
 use contracts::Money;
-use platform::db::Tx;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Executor, Row, Tx};
 
 /// A product as stored.
 #[derive(Debug, Clone)]
@@ -38,7 +36,7 @@ const PRODUCT_SELECT: &str = "SELECT p.id, p.sku, p.name, p.description, p.price
      p.attributes, p.variant_of, p.version, p.created_at, p.updated_at, COALESCE(s.available, 0) AS available \
      FROM products p LEFT JOIN sku_stock s ON s.sku = p.sku";
 
-fn product_from(row: &AnyRow) -> Result<ProductRecord, sqlx::Error> {
+fn product_from(row: &Row) -> Result<ProductRecord, platform::db::Error> {
     let attributes: String = row.try_get("attributes")?;
     Ok(ProductRecord {
         id: row.try_get("id")?,
@@ -60,8 +58,8 @@ fn product_from(row: &AnyRow) -> Result<ProductRecord, sqlx::Error> {
 }
 
 /// Inserts a product; a taken sku is a unique violation.
-pub async fn insert_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO products (id, sku, name, description, price_amount, currency, category_id, attributes, variant_of, \
          version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
@@ -83,8 +81,8 @@ pub async fn insert_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), sqlx::
 }
 
 /// Replaces a product's fields (not its sku or id) and bumps its version.
-pub async fn update_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn update_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "UPDATE products SET name = $1, description = $2, price_amount = $3, currency = $4, category_id = $5, \
          attributes = $6, variant_of = $7, version = $8, updated_at = $9 WHERE id = $10",
     )
@@ -104,8 +102,8 @@ pub async fn update_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), sqlx::
 }
 
 /// Deletes a product; `false` when there is none.
-pub async fn delete_product(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM products WHERE id = $1")
+pub async fn delete_product(tx: &mut Tx, id: &str) -> Result<bool, platform::db::Error> {
+    let deleted = platform::db::query("DELETE FROM products WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
         .await?
@@ -115,11 +113,11 @@ pub async fn delete_product(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> 
 
 /// Whether any product is a variant of `id`.
 pub async fn has_variants<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, platform::db::Error> {
     let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM products WHERE variant_of = $1 LIMIT 1")
+        platform::db::query_scalar("SELECT 1 FROM products WHERE variant_of = $1 LIMIT 1")
             .bind(id)
             .fetch_optional(ex)
             .await?;
@@ -128,11 +126,11 @@ pub async fn has_variants<'e>(
 
 /// A product by id.
 pub async fn product<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<ProductRecord>, sqlx::Error> {
+) -> Result<Option<ProductRecord>, platform::db::Error> {
     let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
-    sqlx::query(&sql)
+    platform::db::query(&sql)
         .bind(id)
         .fetch_optional(ex)
         .await?
@@ -182,11 +180,11 @@ impl Params {
 
 /// Products matching `filter`, by id after `after`.
 pub async fn list_products<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     filter: &ProductFilter,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<ProductRecord>, sqlx::Error> {
+) -> Result<Vec<ProductRecord>, platform::db::Error> {
     let mut clauses: Vec<String> = Vec::new();
     let mut params = Params::default();
     if let Some(categories) = &filter.categories {
@@ -225,7 +223,7 @@ pub async fn list_products<'e>(
         format!(" WHERE {}", clauses.join(" AND "))
     };
     let sql = format!("{PRODUCT_SELECT}{where_clause} ORDER BY p.id LIMIT {limit}");
-    let mut query = sqlx::query(&sql);
+    let mut query = platform::db::query(&sql);
     for param in params.0 {
         query = match param {
             Param::Text(t) => query.bind(t),
@@ -239,11 +237,11 @@ pub async fn list_products<'e>(
 /// Every product's searchable text, in id order after `after`: (id, name, description,
 /// attributes JSON).
 pub async fn searchable_batch<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     after: &str,
     limit: i64,
-) -> Result<Vec<(String, String, String, String)>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<(String, String, String, String)>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT id, name, description, attributes FROM products WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after)
@@ -255,10 +253,10 @@ pub async fn searchable_batch<'e>(
 
 /// Searchable text of the products changed at or after `since` (epoch ms).
 pub async fn searchable_changed_since<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     since: i64,
-) -> Result<Vec<(String, String, String, String)>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<(String, String, String, String)>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT id, name, description, attributes FROM products WHERE updated_at >= $1 ORDER BY id",
     )
     .bind(since)
@@ -268,7 +266,7 @@ pub async fn searchable_changed_since<'e>(
 }
 
 /// (id, name, description, attributes JSON) of a product row.
-fn searchable_columns(r: &AnyRow) -> Result<(String, String, String, String), sqlx::Error> {
+fn searchable_columns(r: &Row) -> Result<(String, String, String, String), platform::db::Error> {
     Ok((
         r.try_get("id")?,
         r.try_get("name")?,
@@ -278,8 +276,8 @@ fn searchable_columns(r: &AnyRow) -> Result<(String, String, String, String), sq
 }
 
 /// How many products exist.
-pub async fn product_count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM products")
+pub async fn product_count<'e>(ex: impl Executor<'e>) -> Result<i64, platform::db::Error> {
+    platform::db::query_scalar("SELECT COUNT(*) FROM products")
         .fetch_one(ex)
         .await
 }
@@ -300,22 +298,22 @@ pub async fn insert_category(
     tx: &mut Tx,
     category: &Category,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO categories (id, name, parent_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&category.id)
-        .bind(&category.name)
-        .bind(&category.parent_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "INSERT INTO categories (id, name, parent_id, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&category.id)
+    .bind(&category.name)
+    .bind(&category.parent_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// Every category, by id.
-pub async fn categories<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Vec<Category>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, name, parent_id FROM categories ORDER BY id")
+pub async fn categories<'e>(ex: impl Executor<'e>) -> Result<Vec<Category>, platform::db::Error> {
+    let rows = platform::db::query("SELECT id, name, parent_id FROM categories ORDER BY id")
         .fetch_all(ex)
         .await?;
     rows.iter()
@@ -331,10 +329,10 @@ pub async fn categories<'e>(
 
 /// Whether a category exists.
 pub async fn category_exists<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM categories WHERE id = $1")
+) -> Result<bool, platform::db::Error> {
+    let found: Option<i64> = platform::db::query_scalar("SELECT 1 FROM categories WHERE id = $1")
         .bind(id)
         .fetch_optional(ex)
         .await?;
@@ -347,8 +345,8 @@ pub async fn set_stock(
     sku: &str,
     available: i64,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO sku_stock (sku, available, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (sku) DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at",
     )

@@ -73,7 +73,7 @@ pub enum FulfillmentError {
     ReturnLines(Vec<(usize, LineRefusal)>),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// Who is asking: a user id, and whether they may act on every order.
@@ -181,7 +181,7 @@ impl FulfillmentApp {
         user_id: &str,
         ship_to: Option<&ShippingAddress>,
         items: &[OrderLine],
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<usize, platform::db::Error> {
         let ship_to = ship_to
             .map(serde_json::to_string)
             .transpose()
@@ -206,7 +206,7 @@ impl FulfillmentApp {
         tx: &mut Tx,
         order_id: &str,
         allocations: &[Allocation],
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<usize, platform::db::Error> {
         let allocations = serde_json::to_string(allocations).map_err(encode)?;
         store::record_committed(tx, order_id, &allocations, self.clock.now_millis()).await?;
         self.open_if_ready_in(tx, order_id).await
@@ -215,7 +215,11 @@ impl FulfillmentApp {
     /// Opens one shipment per warehouse of the order's allocations, once both halves
     /// are known and the order is neither opened already nor cancelled; returns how
     /// many were opened.
-    async fn open_if_ready_in(&self, tx: &mut Tx, order_id: &str) -> Result<usize, sqlx::Error> {
+    async fn open_if_ready_in(
+        &self,
+        tx: &mut Tx,
+        order_id: &str,
+    ) -> Result<usize, platform::db::Error> {
         let Some(facts) = store::order_facts(&mut **tx, order_id).await? else {
             return Ok(0);
         };
@@ -243,7 +247,7 @@ impl FulfillmentApp {
         let carrier = self
             .carriers
             .default_carrier()
-            .ok_or_else(|| sqlx::Error::Protocol("no carrier configured".into()))?;
+            .ok_or_else(|| platform::db::Error::Protocol("no carrier configured".into()))?;
         let now = self.clock.now_millis();
         let mut opened = 0;
         for (warehouse_id, lines) in by_warehouse {
@@ -327,7 +331,7 @@ impl FulfillmentApp {
         tx: &mut Tx,
         order_id: &str,
         reason: &str,
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<usize, platform::db::Error> {
         let now = self.clock.now_millis();
         store::record_cancelled(tx, order_id, now).await?;
         let shipments = store::shipments_of_order(tx, order_id, None, 1_000).await?;
@@ -641,7 +645,7 @@ impl FulfillmentApp {
         shipment: &ShipmentRecord,
         status: ShipmentStatus,
         report: &Report<'_>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         store::insert_event(
             tx,
             &TrackingEvent {
@@ -666,7 +670,7 @@ impl FulfillmentApp {
         shipment: &ShipmentRecord,
         status: ShipmentStatus,
         report: &Report<'_>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         match status {
             ShipmentStatus::Dispatched => {
                 self.outbox
@@ -986,10 +990,10 @@ fn recipient_lines(to: &ShippingAddress) -> Vec<String> {
     lines
 }
 
-fn encode(err: serde_json::Error) -> sqlx::Error {
-    sqlx::Error::Encode(Box::new(err))
+fn encode(err: serde_json::Error) -> platform::db::Error {
+    platform::db::Error::Encode(Box::new(err))
 }
 
-fn decode(err: serde_json::Error) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(err))
+fn decode(err: serde_json::Error) -> platform::db::Error {
+    platform::db::Error::Decode(Box::new(err))
 }

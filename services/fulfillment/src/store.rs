@@ -4,9 +4,7 @@
 //! Status changes are conditional updates (`... WHERE status = $from`), so two
 //! concurrent changes of one shipment or return cannot both succeed.
 
-use platform::db::{Dialect, Tx};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Dialect, Executor, Row, Tx};
 
 use crate::domain::{ReturnStatus, Returnable, ShipmentStatus};
 
@@ -31,7 +29,7 @@ pub struct OrderFacts {
 
 const FACTS: &str = "SELECT order_id, user_id, ship_to, confirmed_at, allocations, opened_at, cancelled_at FROM order_facts WHERE order_id = $1";
 
-fn facts_from(row: &AnyRow) -> Result<OrderFacts, sqlx::Error> {
+fn facts_from(row: &Row) -> Result<OrderFacts, platform::db::Error> {
     Ok(OrderFacts {
         order_id: row.try_get("order_id")?,
         user_id: row.try_get("user_id")?,
@@ -45,10 +43,10 @@ fn facts_from(row: &AnyRow) -> Result<OrderFacts, sqlx::Error> {
 
 /// The facts of an order, if any event about it arrived.
 pub async fn order_facts<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     order_id: &str,
-) -> Result<Option<OrderFacts>, sqlx::Error> {
-    sqlx::query(FACTS)
+) -> Result<Option<OrderFacts>, platform::db::Error> {
+    platform::db::query(FACTS)
         .bind(order_id)
         .fetch_optional(ex)
         .await?
@@ -64,8 +62,8 @@ pub async fn order_facts_for_update(
     tx: &mut Tx,
     dialect: Dialect,
     order_id: &str,
-) -> Result<Option<OrderFacts>, sqlx::Error> {
-    sqlx::query(&format!("{FACTS}{}", dialect.row_lock()))
+) -> Result<Option<OrderFacts>, platform::db::Error> {
+    platform::db::query(&format!("{FACTS}{}", dialect.row_lock()))
         .bind(order_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -84,8 +82,8 @@ pub async fn record_confirmed(
     ship_to: Option<&str>,
     items: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO order_facts (order_id, user_id, ship_to, items, confirmed_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
          ON CONFLICT (order_id) DO UPDATE SET user_id = excluded.user_id, ship_to = excluded.ship_to, \
@@ -107,8 +105,8 @@ pub async fn record_committed(
     order_id: &str,
     allocations: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO order_facts (order_id, allocations, committed_at, updated_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (order_id) DO UPDATE SET allocations = excluded.allocations, \
          committed_at = excluded.committed_at, updated_at = excluded.updated_at",
@@ -123,8 +121,12 @@ pub async fn record_committed(
 
 /// Records an order's cancellation (kept even before anything else is known, so a late
 /// commit opens nothing).
-pub async fn record_cancelled(tx: &mut Tx, order_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn record_cancelled(
+    tx: &mut Tx,
+    order_id: &str,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO order_facts (order_id, cancelled_at, updated_at) VALUES ($1, $2, $2) \
          ON CONFLICT (order_id) DO UPDATE SET cancelled_at = COALESCE(order_facts.cancelled_at, excluded.cancelled_at), \
          updated_at = excluded.updated_at",
@@ -137,13 +139,15 @@ pub async fn record_cancelled(tx: &mut Tx, order_id: &str, now: i64) -> Result<(
 }
 
 /// Marks an order's shipments as opened.
-pub async fn mark_opened(tx: &mut Tx, order_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE order_facts SET opened_at = $1, updated_at = $1 WHERE order_id = $2")
-        .bind(now)
-        .bind(order_id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+pub async fn mark_opened(tx: &mut Tx, order_id: &str, now: i64) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "UPDATE order_facts SET opened_at = $1, updated_at = $1 WHERE order_id = $2",
+    )
+    .bind(now)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// A stored shipment with its lines.
@@ -193,7 +197,7 @@ impl ShipmentRecord {
 
 const SHIPMENT_COLUMNS: &str = "id, order_id, user_id, warehouse_id, carrier, tracking_number, status, rate_amount, rate_currency, weight_grams, ship_to, created_at, updated_at, dispatched_at, delivered_at";
 
-fn shipment_from(row: &AnyRow) -> Result<ShipmentRecord, sqlx::Error> {
+fn shipment_from(row: &Row) -> Result<ShipmentRecord, platform::db::Error> {
     Ok(ShipmentRecord {
         id: row.try_get("id")?,
         order_id: row.try_get("order_id")?,
@@ -216,8 +220,11 @@ fn shipment_from(row: &AnyRow) -> Result<ShipmentRecord, sqlx::Error> {
 
 /// Inserts a shipment and its lines; `false` (and nothing written) when the order
 /// already has a shipment from that warehouse.
-pub async fn insert_shipment(tx: &mut Tx, shipment: &ShipmentRecord) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(&format!(
+pub async fn insert_shipment(
+    tx: &mut Tx,
+    shipment: &ShipmentRecord,
+) -> Result<bool, platform::db::Error> {
+    let inserted = platform::db::query(&format!(
         "INSERT INTO shipments ({SHIPMENT_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (order_id, warehouse_id) DO NOTHING"
@@ -244,22 +251,24 @@ pub async fn insert_shipment(tx: &mut Tx, shipment: &ShipmentRecord) -> Result<b
         return Ok(false);
     }
     for (sku, quantity) in &shipment.lines {
-        sqlx::query("INSERT INTO shipment_lines (shipment_id, sku, quantity) VALUES ($1, $2, $3)")
-            .bind(&shipment.id)
-            .bind(sku)
-            .bind(quantity)
-            .execute(&mut **tx)
-            .await?;
+        platform::db::query(
+            "INSERT INTO shipment_lines (shipment_id, sku, quantity) VALUES ($1, $2, $3)",
+        )
+        .bind(&shipment.id)
+        .bind(sku)
+        .bind(quantity)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(true)
 }
 
 async fn with_lines(
-    ex: &mut sqlx::AnyConnection,
+    ex: &mut platform::db::Conn,
     mut shipments: Vec<ShipmentRecord>,
-) -> Result<Vec<ShipmentRecord>, sqlx::Error> {
+) -> Result<Vec<ShipmentRecord>, platform::db::Error> {
     for shipment in &mut shipments {
-        shipment.lines = sqlx::query(
+        shipment.lines = platform::db::query(
             "SELECT sku, quantity FROM shipment_lines WHERE shipment_id = $1 ORDER BY sku",
         )
         .bind(&shipment.id)
@@ -267,17 +276,17 @@ async fn with_lines(
         .await?
         .iter()
         .map(|r| Ok((r.try_get("sku")?, r.try_get("quantity")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, platform::db::Error>>()?;
     }
     Ok(shipments)
 }
 
 /// A shipment by id, with its lines.
 pub async fn shipment(
-    ex: &mut sqlx::AnyConnection,
+    ex: &mut platform::db::Conn,
     id: &str,
-) -> Result<Option<ShipmentRecord>, sqlx::Error> {
-    let found = sqlx::query(&format!(
+) -> Result<Option<ShipmentRecord>, platform::db::Error> {
+    let found = platform::db::query(&format!(
         "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE id = $1"
     ))
     .bind(id)
@@ -291,12 +300,12 @@ pub async fn shipment(
 
 /// The shipments of an order by id after `after`, with their lines.
 pub async fn shipments_of_order(
-    ex: &mut sqlx::AnyConnection,
+    ex: &mut platform::db::Conn,
     order_id: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<ShipmentRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<ShipmentRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE order_id = $1 AND id > $2 ORDER BY id LIMIT $3"
     ))
     .bind(order_id)
@@ -317,10 +326,10 @@ pub async fn set_shipment_status(
     to: ShipmentStatus,
     at: i64,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, platform::db::Error> {
     let dispatched_at = (to == ShipmentStatus::Dispatched).then_some(at);
     let delivered_at = (to == ShipmentStatus::Delivered).then_some(at);
-    let updated = sqlx::query(
+    let updated = platform::db::query(
         "UPDATE shipments SET status = $1, updated_at = $2, \
          dispatched_at = COALESCE($3, dispatched_at), delivered_at = COALESCE($4, delivered_at) \
          WHERE id = $5 AND status = $6",
@@ -338,8 +347,8 @@ pub async fn set_shipment_status(
 }
 
 /// How many shipments of an order are neither delivered nor cancelled.
-pub async fn undelivered_count(tx: &mut Tx, order_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn undelivered_count(tx: &mut Tx, order_id: &str) -> Result<i64, platform::db::Error> {
+    platform::db::query_scalar(
         "SELECT COUNT(*) FROM shipments WHERE order_id = $1 AND status NOT IN ('delivered', 'cancelled')",
     )
     .bind(order_id)
@@ -369,8 +378,8 @@ pub struct TrackingEvent {
 }
 
 /// Records a tracking event; `false` when the same status at the same time is there.
-pub async fn insert_event(tx: &mut Tx, event: &TrackingEvent) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+pub async fn insert_event(tx: &mut Tx, event: &TrackingEvent) -> Result<bool, platform::db::Error> {
+    let inserted = platform::db::query(
         "INSERT INTO shipment_events (id, shipment_id, status, occurred_at, location, description, source, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (shipment_id, status, occurred_at) DO NOTHING",
     )
@@ -394,8 +403,8 @@ pub async fn event_exists(
     shipment_id: &str,
     status: &str,
     occurred_at: i64,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<String> = sqlx::query_scalar(
+) -> Result<bool, platform::db::Error> {
+    let found: Option<String> = platform::db::query_scalar(
         "SELECT id FROM shipment_events WHERE shipment_id = $1 AND status = $2 AND occurred_at = $3",
     )
     .bind(shipment_id)
@@ -408,10 +417,10 @@ pub async fn event_exists(
 
 /// A shipment's tracking history, oldest first.
 pub async fn events<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     shipment_id: &str,
-) -> Result<Vec<TrackingEvent>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<TrackingEvent>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT id, shipment_id, status, occurred_at, location, description, source, recorded_at \
          FROM shipment_events WHERE shipment_id = $1 ORDER BY occurred_at, recorded_at, id",
     )
@@ -438,8 +447,11 @@ pub async fn events<'e>(
 
 /// What the delivered shipments of an order still hold for returns: each line less the
 /// units of returns that were not rejected.
-pub async fn returnables(tx: &mut Tx, order_id: &str) -> Result<Vec<Returnable>, sqlx::Error> {
-    let rows = sqlx::query(
+pub async fn returnables(
+    tx: &mut Tx,
+    order_id: &str,
+) -> Result<Vec<Returnable>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT s.id AS shipment_id, s.warehouse_id AS warehouse_id, s.delivered_at AS delivered_at, \
          l.sku AS sku, l.quantity AS quantity, \
          CAST(COALESCE((SELECT SUM(rl.quantity) FROM return_lines rl JOIN returns r ON r.id = rl.return_id \
@@ -515,8 +527,8 @@ impl ReturnRecord {
 }
 
 /// Inserts a return and its lines.
-pub async fn insert_return(tx: &mut Tx, record: &ReturnRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_return(tx: &mut Tx, record: &ReturnRecord) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO returns (id, order_id, user_id, status, reason, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
@@ -529,7 +541,7 @@ pub async fn insert_return(tx: &mut Tx, record: &ReturnRecord) -> Result<(), sql
     .execute(&mut **tx)
     .await?;
     for line in &record.lines {
-        sqlx::query(
+        platform::db::query(
             "INSERT INTO return_lines (return_id, shipment_id, warehouse_id, sku, quantity) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&record.id)
@@ -545,10 +557,10 @@ pub async fn insert_return(tx: &mut Tx, record: &ReturnRecord) -> Result<(), sql
 
 /// A return by id, with its lines.
 pub async fn return_by_id(
-    ex: &mut sqlx::AnyConnection,
+    ex: &mut platform::db::Conn,
     id: &str,
-) -> Result<Option<ReturnRecord>, sqlx::Error> {
-    let Some(row) = sqlx::query(
+) -> Result<Option<ReturnRecord>, platform::db::Error> {
+    let Some(row) = platform::db::query(
         "SELECT id, order_id, user_id, status, reason, created_at, updated_at, approved_at, rejected_at, received_at \
          FROM returns WHERE id = $1",
     )
@@ -558,7 +570,7 @@ pub async fn return_by_id(
     else {
         return Ok(None);
     };
-    let lines = sqlx::query(
+    let lines = platform::db::query(
         "SELECT shipment_id, warehouse_id, sku, quantity FROM return_lines WHERE return_id = $1 ORDER BY sku, shipment_id",
     )
     .bind(id)
@@ -573,7 +585,7 @@ pub async fn return_by_id(
             quantity: r.try_get("quantity")?,
         })
     })
-    .collect::<Result<_, sqlx::Error>>()?;
+    .collect::<Result<_, platform::db::Error>>()?;
     Ok(Some(ReturnRecord {
         id: row.try_get("id")?,
         order_id: row.try_get("order_id")?,
@@ -597,7 +609,7 @@ pub async fn set_return_status(
     from: ReturnStatus,
     to: ReturnStatus,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, platform::db::Error> {
     // The column is chosen from a fixed list, never from input.
     let stamp = match to {
         ReturnStatus::Approved => "approved_at",
@@ -605,7 +617,7 @@ pub async fn set_return_status(
         ReturnStatus::Received => "received_at",
         ReturnStatus::Requested => "updated_at",
     };
-    let updated = sqlx::query(&format!(
+    let updated = platform::db::query(&format!(
         "UPDATE returns SET status = $1, updated_at = $2, {stamp} = $2 WHERE id = $3 AND status = $4"
     ))
     .bind(to.as_str())

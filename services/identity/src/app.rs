@@ -65,7 +65,7 @@ pub enum IdentityError {
     Hash(#[from] HashError),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// A new access/refresh pair.
@@ -334,7 +334,7 @@ impl IdentityApp {
         tx: &mut platform::db::Tx,
         family: &str,
         user_id: &str,
-    ) -> Result<String, sqlx::Error> {
+    ) -> Result<String, platform::db::Error> {
         let now = self.clock.now_millis();
         let token = platform::ids::random_token(REFRESH_PREFIX);
         store::insert_refresh_token(

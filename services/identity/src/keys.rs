@@ -44,7 +44,7 @@ pub struct KeyRing {
 pub enum KeyError {
     /// Database failure.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
     /// A stored key is not a valid Ed25519 seed.
     #[error("stored signing key {0} is corrupt")]
     Corrupt(String),
@@ -147,7 +147,10 @@ impl KeySource for KeyRing {
     }
 }
 
-async fn insert_new_key(tx: &mut platform::db::Tx, now: i64) -> Result<String, sqlx::Error> {
+async fn insert_new_key(
+    tx: &mut platform::db::Tx,
+    now: i64,
+) -> Result<String, platform::db::Error> {
     let seed: [u8; 32] = platform::ids::random_bytes();
     let key = SigningKey::from_bytes(&seed);
     let kid = platform::ids::new_id();

@@ -3,9 +3,7 @@
 //! Reads take any executor (the read pool or an open transaction); writes take the
 //! transaction the operation runs in, so each operation commits once with its events.
 
-use platform::db::Tx;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Executor, Row, Tx};
 
 /// A user as stored.
 #[derive(Debug, Clone)]
@@ -39,7 +37,7 @@ pub struct UserRecord {
 const USER_COLUMNS: &str = "id, email, name, password_hash, roles, preferences, mfa_secret, mfa_enabled, \
      mfa_last_step, locked_until, created_at, updated_at";
 
-fn user_from(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
+fn user_from(row: &Row) -> Result<UserRecord, platform::db::Error> {
     let roles: String = row.try_get("roles")?;
     let preferences: String = row.try_get("preferences")?;
     Ok(UserRecord {
@@ -63,8 +61,8 @@ fn user_from(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
 }
 
 /// Inserts a user; a taken email is a unique violation.
-pub async fn insert_user(tx: &mut Tx, user: &UserRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_user(tx: &mut Tx, user: &UserRecord) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO users (id, email, name, password_hash, roles, preferences, mfa_enabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
     )
@@ -83,11 +81,11 @@ pub async fn insert_user(tx: &mut Tx, user: &UserRecord) -> Result<(), sqlx::Err
 
 /// A live (not deleted) user by id.
 pub async fn user_by_id<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<UserRecord>, sqlx::Error> {
+) -> Result<Option<UserRecord>, platform::db::Error> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-    sqlx::query(&sql)
+    platform::db::query(&sql)
         .bind(id)
         .fetch_optional(ex)
         .await?
@@ -98,11 +96,11 @@ pub async fn user_by_id<'e>(
 
 /// A live user by normalised email.
 pub async fn user_by_email<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     email: &str,
-) -> Result<Option<UserRecord>, sqlx::Error> {
+) -> Result<Option<UserRecord>, platform::db::Error> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
-    sqlx::query(&sql)
+    platform::db::query(&sql)
         .bind(email)
         .fetch_optional(ex)
         .await?
@@ -112,12 +110,9 @@ pub async fn user_by_email<'e>(
 }
 
 /// Whether a live user has this id.
-pub async fn user_exists<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn user_exists<'e>(ex: impl Executor<'e>, id: &str) -> Result<bool, platform::db::Error> {
     let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL")
+        platform::db::query_scalar("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL")
             .bind(id)
             .fetch_optional(ex)
             .await?;
@@ -126,18 +121,18 @@ pub async fn user_exists<'e>(
 
 /// Live users whose email or name contains `needle` (case-insensitive), by id after `after`.
 pub async fn search_users<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     needle: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<UserRecord>, sqlx::Error> {
+) -> Result<Vec<UserRecord>, platform::db::Error> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL \
          AND (LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\') AND id > $2 \
          ORDER BY id LIMIT $3"
     );
     let pattern = format!("%{}%", platform::db::like_escape(&needle.to_lowercase()));
-    let rows = sqlx::query(&sql)
+    let rows = platform::db::query(&sql)
         .bind(pattern)
         .bind(after.unwrap_or(""))
         .bind(limit)
@@ -153,15 +148,17 @@ pub async fn update_profile(
     name: &str,
     preferences: &serde_json::Value,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET name = $1, preferences = $2, updated_at = $3 WHERE id = $4")
-        .bind(name)
-        .bind(preferences.to_string())
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "UPDATE users SET name = $1, preferences = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(name)
+    .bind(preferences.to_string())
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// Replaces the password hash.
@@ -170,8 +167,8 @@ pub async fn set_password_hash(
     id: &str,
     hash: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+) -> Result<(), platform::db::Error> {
+    platform::db::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
         .bind(id)
@@ -186,8 +183,8 @@ pub async fn set_mfa_secret(
     id: &str,
     secret: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "UPDATE users SET mfa_secret = $1, updated_at = $2 WHERE id = $3 AND mfa_enabled = 0",
     )
     .bind(secret)
@@ -199,8 +196,13 @@ pub async fn set_mfa_secret(
 }
 
 /// Marks MFA as required and records the step of the code that proved it.
-pub async fn enable_mfa(tx: &mut Tx, id: &str, step: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn enable_mfa(
+    tx: &mut Tx,
+    id: &str,
+    step: i64,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "UPDATE users SET mfa_enabled = 1, mfa_last_step = $1, updated_at = $2 WHERE id = $3",
     )
     .bind(step)
@@ -213,8 +215,8 @@ pub async fn enable_mfa(tx: &mut Tx, id: &str, step: i64, now: i64) -> Result<()
 
 /// Records the TOTP step just used, if it is later than the last one; `false` when
 /// another request used this step (or a later one) first.
-pub async fn use_mfa_step(tx: &mut Tx, id: &str, step: i64) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+pub async fn use_mfa_step(tx: &mut Tx, id: &str, step: i64) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE users SET mfa_last_step = $1 WHERE id = $2 AND (mfa_last_step IS NULL OR mfa_last_step < $1)",
     )
     .bind(step)
@@ -231,13 +233,13 @@ pub async fn record_login_failure(
     user_id: &str,
     now: i64,
     window_ms: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query("INSERT INTO login_failures (user_id, at) VALUES ($1, $2)")
+) -> Result<i64, platform::db::Error> {
+    platform::db::query("INSERT INTO login_failures (user_id, at) VALUES ($1, $2)")
         .bind(user_id)
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE user_id = $1 AND at > $2")
+    platform::db::query_scalar("SELECT COUNT(*) FROM login_failures WHERE user_id = $1 AND at > $2")
         .bind(user_id)
         .bind(now - window_ms)
         .fetch_one(&mut **tx)
@@ -245,8 +247,8 @@ pub async fn record_login_failure(
 }
 
 /// Forgets a user's failures (after a success or a lock).
-pub async fn clear_login_failures(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
+pub async fn clear_login_failures(tx: &mut Tx, user_id: &str) -> Result<(), platform::db::Error> {
+    platform::db::query("DELETE FROM login_failures WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)
         .await
@@ -254,8 +256,8 @@ pub async fn clear_login_failures(tx: &mut Tx, user_id: &str) -> Result<(), sqlx
 }
 
 /// Locks the account until `until`.
-pub async fn lock_user(tx: &mut Tx, user_id: &str, until: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
+pub async fn lock_user(tx: &mut Tx, user_id: &str, until: i64) -> Result<(), platform::db::Error> {
+    platform::db::query("UPDATE users SET locked_until = $1 WHERE id = $2")
         .bind(until)
         .bind(user_id)
         .execute(&mut **tx)
@@ -265,8 +267,8 @@ pub async fn lock_user(tx: &mut Tx, user_id: &str, until: i64) -> Result<(), sql
 
 /// Deletes a user: the row stays (its id is never reused) with personal data scrubbed,
 /// which also frees the email for a new account.
-pub async fn delete_user(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+pub async fn delete_user(tx: &mut Tx, id: &str, now: i64) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE users SET email = $1, name = '', password_hash = '', preferences = '{}', mfa_secret = NULL, \
          mfa_enabled = 0, deleted_at = $2, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
     )
@@ -305,8 +307,8 @@ pub async fn insert_refresh_token(
     token_hash: &str,
     now: i64,
     expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -325,8 +327,8 @@ pub async fn insert_refresh_token(
 pub async fn refresh_token_by_hash(
     tx: &mut Tx,
     token_hash: &str,
-) -> Result<Option<RefreshRecord>, sqlx::Error> {
-    let row = sqlx::query(
+) -> Result<Option<RefreshRecord>, platform::db::Error> {
+    let row = platform::db::query(
         "SELECT id, family_id, user_id, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
     )
     .bind(token_hash)
@@ -346,8 +348,8 @@ pub async fn refresh_token_by_hash(
 }
 
 /// Marks a token rotated; `false` if a concurrent request rotated it first.
-pub async fn mark_rotated(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+pub async fn mark_rotated(tx: &mut Tx, id: &str, now: i64) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL",
     )
     .bind(now)
@@ -359,8 +361,12 @@ pub async fn mark_rotated(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx:
 }
 
 /// Revokes every token of a family.
-pub async fn revoke_family(tx: &mut Tx, family_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn revoke_family(
+    tx: &mut Tx,
+    family_id: &str,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
     )
     .bind(now)
@@ -376,8 +382,8 @@ pub async fn revoke_user_sessions(
     user_id: &str,
     keep_family: Option<&str>,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND family_id <> $3",
     )
     .bind(now)
@@ -403,9 +409,9 @@ pub struct SigningKeyRecord {
 
 /// Every signing key, oldest first.
 pub async fn signing_keys<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Vec<SigningKeyRecord>, sqlx::Error> {
-    let rows = sqlx::query("SELECT kid, private_key, created_at, retired_at FROM signing_keys ORDER BY created_at, kid")
+    ex: impl Executor<'e>,
+) -> Result<Vec<SigningKeyRecord>, platform::db::Error> {
+    let rows = platform::db::query("SELECT kid, private_key, created_at, retired_at FROM signing_keys ORDER BY created_at, kid")
         .fetch_all(ex)
         .await?;
     rows.iter()
@@ -421,8 +427,8 @@ pub async fn signing_keys<'e>(
 }
 
 /// Retires the signing keys still active.
-pub async fn retire_signing_keys(tx: &mut Tx, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+pub async fn retire_signing_keys(tx: &mut Tx, now: i64) -> Result<(), platform::db::Error> {
+    platform::db::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
         .bind(now)
         .execute(&mut **tx)
         .await
@@ -436,8 +442,8 @@ pub async fn insert_signing_key(
     private_key: &str,
     public_key: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO signing_keys (kid, private_key, public_key, created_at) VALUES ($1, $2, $3, $4)")
+) -> Result<(), platform::db::Error> {
+    platform::db::query("INSERT INTO signing_keys (kid, private_key, public_key, created_at) VALUES ($1, $2, $3, $4)")
         .bind(kid)
         .bind(private_key)
         .bind(public_key)
@@ -460,7 +466,7 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
 }
 
-fn api_key_from(row: &AnyRow) -> Result<ApiKeyRecord, sqlx::Error> {
+fn api_key_from(row: &Row) -> Result<ApiKeyRecord, platform::db::Error> {
     let scopes: String = row.try_get("scopes")?;
     Ok(ApiKeyRecord {
         id: row.try_get("id")?,
@@ -480,8 +486,8 @@ pub async fn insert_api_key(
     key: &ApiKeyRecord,
     key_hash: &str,
     created_by: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO api_keys (id, name, key_hash, scopes, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&key.id)
@@ -497,10 +503,10 @@ pub async fn insert_api_key(
 
 /// The unrevoked API key with this hash.
 pub async fn api_key_by_hash<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     key_hash: &str,
-) -> Result<Option<ApiKeyRecord>, sqlx::Error> {
-    sqlx::query("SELECT id, name, scopes, created_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+) -> Result<Option<ApiKeyRecord>, platform::db::Error> {
+    platform::db::query("SELECT id, name, scopes, created_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
         .bind(key_hash)
         .fetch_optional(ex)
         .await?
@@ -511,11 +517,11 @@ pub async fn api_key_by_hash<'e>(
 
 /// Unrevoked API keys, by id after `after`.
 pub async fn list_api_keys<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<ApiKeyRecord>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<ApiKeyRecord>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT id, name, scopes, created_at FROM api_keys WHERE revoked_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after.unwrap_or(""))
@@ -526,13 +532,14 @@ pub async fn list_api_keys<'e>(
 }
 
 /// Revokes an API key; `false` when there is no such unrevoked key.
-pub async fn revoke_api_key(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let updated =
-        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+pub async fn revoke_api_key(tx: &mut Tx, id: &str, now: i64) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
+        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     Ok(updated == 1)
 }

@@ -41,7 +41,7 @@ pub enum InventoryError {
     ReservationClosed(String),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// A sku's stock across warehouses.
@@ -217,7 +217,7 @@ impl InventoryApp {
         tx: &mut Tx,
         actor: &str,
         returned: &ReturnReceived,
-    ) -> Result<Result<(), InventoryError>, sqlx::Error> {
+    ) -> Result<Result<(), InventoryError>, platform::db::Error> {
         let now = self.clock.now_millis();
         let reason = format!("returned ({})", returned.return_id);
         let mut skus: Vec<&str> = Vec::new();
@@ -238,7 +238,7 @@ impl InventoryApp {
                 reference: Some(&returned.return_id),
             };
             if !store::apply_movement(tx, &movement, now).await? {
-                return Err(sqlx::Error::Protocol(
+                return Err(platform::db::Error::Protocol(
                     "a return could not be restocked".into(),
                 ));
             }
@@ -324,7 +324,7 @@ impl InventoryApp {
         order_id: &str,
         items: &[(Sku, Quantity)],
         ttl_secs: i64,
-    ) -> Result<Result<ReservationRecord, InventoryError>, sqlx::Error> {
+    ) -> Result<Result<ReservationRecord, InventoryError>, platform::db::Error> {
         if let Some(existing) = store::reservation_by_order(tx, order_id).await? {
             return Ok(Ok(existing));
         }
@@ -385,7 +385,7 @@ impl InventoryApp {
             if !store::apply_movement(tx, &movement, now).await? {
                 // The plan was made under lock, so this means the lock is not held
                 // (a bug); refuse rather than oversell.
-                return Err(sqlx::Error::Protocol(
+                return Err(platform::db::Error::Protocol(
                     "stock changed under a reservation lock".into(),
                 ));
             }
@@ -430,7 +430,7 @@ impl InventoryApp {
         actor: &str,
         order_id: &str,
         as_status: ReservationStatus,
-    ) -> Result<Result<ReservationRecord, InventoryError>, sqlx::Error> {
+    ) -> Result<Result<ReservationRecord, InventoryError>, platform::db::Error> {
         self.close_in(tx, actor, order_id, as_status).await
     }
 
@@ -456,7 +456,7 @@ impl InventoryApp {
         actor: &str,
         order_id: &str,
         status: ReservationStatus,
-    ) -> Result<Result<ReservationRecord, InventoryError>, sqlx::Error> {
+    ) -> Result<Result<ReservationRecord, InventoryError>, platform::db::Error> {
         let Some(mut reservation) = store::reservation_by_order(tx, order_id).await? else {
             return Ok(Err(InventoryError::NoReservation));
         };
@@ -495,7 +495,7 @@ impl InventoryApp {
                 reference: Some(order_id),
             };
             if !store::apply_movement(tx, &movement, now).await? {
-                return Err(sqlx::Error::Protocol(
+                return Err(platform::db::Error::Protocol(
                     "reservation larger than the reserved stock".into(),
                 ));
             }
@@ -554,7 +554,7 @@ impl InventoryApp {
         Ok(expired)
     }
 
-    async fn expire_one(&self, order_id: &str) -> Result<bool, sqlx::Error> {
+    async fn expire_one(&self, order_id: &str) -> Result<bool, platform::db::Error> {
         let mut tx = self.db.begin().await?;
         let closed = self
             .close_in(&mut tx, "system", order_id, ReservationStatus::Expired)
@@ -565,7 +565,7 @@ impl InventoryApp {
     }
 
     /// After any change of a sku: announce its totals, and a low-stock crossing.
-    async fn after_change(&self, tx: &mut Tx, sku: &str) -> Result<StockView, sqlx::Error> {
+    async fn after_change(&self, tx: &mut Tx, sku: &str) -> Result<StockView, platform::db::Error> {
         let view = StockView::new(sku, store::levels(&mut **tx, sku).await?);
         let (threshold, was_low) =
             store::sku_setting(tx, sku, self.config.default_low_stock_threshold).await?;

@@ -3,9 +3,7 @@
 //! Level changes are conditional updates (`... WHERE on_hand - reserved >= $n`) backed by
 //! CHECK constraints, and every change writes a movement row in the same transaction.
 
-use platform::db::{Dialect, Tx};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Dialect, Executor, Row, Tx};
 
 use crate::domain::Level;
 
@@ -23,7 +21,7 @@ pub struct Warehouse {
     pub created_at: i64,
 }
 
-fn warehouse_from(row: &AnyRow) -> Result<Warehouse, sqlx::Error> {
+fn warehouse_from(row: &Row) -> Result<Warehouse, platform::db::Error> {
     Ok(Warehouse {
         id: row.try_get("id")?,
         code: row.try_get("code")?,
@@ -33,24 +31,29 @@ fn warehouse_from(row: &AnyRow) -> Result<Warehouse, sqlx::Error> {
 }
 
 /// Inserts a warehouse; a taken code is a unique violation.
-pub async fn insert_warehouse(tx: &mut Tx, warehouse: &Warehouse) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO warehouses (id, code, name, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&warehouse.id)
-        .bind(&warehouse.code)
-        .bind(&warehouse.name)
-        .bind(warehouse.created_at)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+pub async fn insert_warehouse(
+    tx: &mut Tx,
+    warehouse: &Warehouse,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "INSERT INTO warehouses (id, code, name, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&warehouse.id)
+    .bind(&warehouse.code)
+    .bind(&warehouse.name)
+    .bind(warehouse.created_at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// Warehouses by id after `after`.
 pub async fn list_warehouses<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<Warehouse>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<Warehouse>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT id, code, name, created_at FROM warehouses WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after.unwrap_or(""))
@@ -62,19 +65,21 @@ pub async fn list_warehouses<'e>(
 
 /// A warehouse by id or code.
 pub async fn warehouse<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id_or_code: &str,
-) -> Result<Option<Warehouse>, sqlx::Error> {
-    sqlx::query("SELECT id, code, name, created_at FROM warehouses WHERE id = $1 OR code = $1")
-        .bind(id_or_code)
-        .fetch_optional(ex)
-        .await?
-        .as_ref()
-        .map(warehouse_from)
-        .transpose()
+) -> Result<Option<Warehouse>, platform::db::Error> {
+    platform::db::query(
+        "SELECT id, code, name, created_at FROM warehouses WHERE id = $1 OR code = $1",
+    )
+    .bind(id_or_code)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(warehouse_from)
+    .transpose()
 }
 
-fn level_from(row: &AnyRow) -> Result<Level, sqlx::Error> {
+fn level_from(row: &Row) -> Result<Level, platform::db::Error> {
     Ok(Level {
         warehouse_id: row.try_get("warehouse_id")?,
         on_hand: row.try_get("on_hand")?,
@@ -84,10 +89,10 @@ fn level_from(row: &AnyRow) -> Result<Level, sqlx::Error> {
 
 /// The levels of `sku` in every warehouse that has a row, by warehouse.
 pub async fn levels<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     sku: &str,
-) -> Result<Vec<Level>, sqlx::Error> {
-    let rows = sqlx::query("SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id")
+) -> Result<Vec<Level>, platform::db::Error> {
+    let rows = platform::db::query("SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id")
         .bind(sku)
         .fetch_all(ex)
         .await?;
@@ -101,13 +106,16 @@ pub async fn levels_for_update(
     tx: &mut Tx,
     dialect: Dialect,
     sku: &str,
-) -> Result<Vec<Level>, sqlx::Error> {
+) -> Result<Vec<Level>, platform::db::Error> {
     let sql = format!(
         "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 \
          ORDER BY warehouse_id{}",
         dialect.row_lock()
     );
-    let rows = sqlx::query(&sql).bind(sku).fetch_all(&mut **tx).await?;
+    let rows = platform::db::query(&sql)
+        .bind(sku)
+        .fetch_all(&mut **tx)
+        .await?;
     rows.iter().map(level_from).collect()
 }
 
@@ -117,8 +125,8 @@ pub async fn ensure_level(
     sku: &str,
     warehouse_id: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO stock_levels (sku, warehouse_id, on_hand, reserved, updated_at) VALUES ($1, $2, 0, 0, $3) \
          ON CONFLICT DO NOTHING",
     )
@@ -157,8 +165,8 @@ pub async fn apply_movement(
     tx: &mut Tx,
     movement: &Movement<'_>,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE stock_levels SET on_hand = on_hand + $1, reserved = reserved + $2, updated_at = $3 \
          WHERE sku = $4 AND warehouse_id = $5 AND on_hand + $1 >= 0 AND reserved + $2 >= 0 \
          AND reserved + $2 <= on_hand + $1",
@@ -174,7 +182,7 @@ pub async fn apply_movement(
     if updated != 1 {
         return Ok(false);
     }
-    sqlx::query(
+    platform::db::query(
         "INSERT INTO stock_movements (id, sku, warehouse_id, kind, on_hand_delta, reserved_delta, reason, actor, reference, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -195,11 +203,11 @@ pub async fn apply_movement(
 
 /// Ledger sums of a level: (on-hand, reserved) rebuilt from its movements.
 pub async fn ledger_sums<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     sku: &str,
     warehouse_id: &str,
-) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(
+) -> Result<(i64, i64), platform::db::Error> {
+    let row = platform::db::query(
         "SELECT CAST(COALESCE(SUM(on_hand_delta), 0) AS BIGINT) AS on_hand, \
          CAST(COALESCE(SUM(reserved_delta), 0) AS BIGINT) AS reserved \
          FROM stock_movements WHERE sku = $1 AND warehouse_id = $2",
@@ -216,11 +224,12 @@ pub async fn sku_setting(
     tx: &mut Tx,
     sku: &str,
     default_threshold: i64,
-) -> Result<(i64, bool), sqlx::Error> {
-    let row = sqlx::query("SELECT low_stock_threshold, is_low FROM sku_settings WHERE sku = $1")
-        .bind(sku)
-        .fetch_optional(&mut **tx)
-        .await?;
+) -> Result<(i64, bool), platform::db::Error> {
+    let row =
+        platform::db::query("SELECT low_stock_threshold, is_low FROM sku_settings WHERE sku = $1")
+            .bind(sku)
+            .fetch_optional(&mut **tx)
+            .await?;
     match row {
         Some(row) => Ok((
             row.try_get("low_stock_threshold")?,
@@ -236,8 +245,8 @@ pub async fn save_sku_setting(
     sku: &str,
     threshold: i64,
     is_low: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO sku_settings (sku, low_stock_threshold, is_low) VALUES ($1, $2, $3) \
          ON CONFLICT (sku) DO UPDATE SET low_stock_threshold = excluded.low_stock_threshold, is_low = excluded.is_low",
     )
@@ -253,12 +262,12 @@ pub async fn save_sku_setting(
 
 /// Totals per sku at or under their threshold: (sku, on_hand, reserved, threshold).
 pub async fn low_stock<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     default_threshold: i64,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<(String, i64, i64, i64)>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT l.sku AS sku, CAST(SUM(l.on_hand) AS BIGINT) AS on_hand, CAST(SUM(l.reserved) AS BIGINT) AS reserved, \
          COALESCE(MAX(s.low_stock_threshold), $1) AS threshold \
          FROM stock_levels l LEFT JOIN sku_settings s ON s.sku = l.sku \
@@ -303,8 +312,8 @@ pub async fn insert_reservation(
     tx: &mut Tx,
     reservation: &ReservationRecord,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO reservations (id, order_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+) -> Result<(), platform::db::Error> {
+    platform::db::query("INSERT INTO reservations (id, order_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
         .bind(&reservation.id)
         .bind(&reservation.order_id)
         .bind(&reservation.status)
@@ -313,7 +322,7 @@ pub async fn insert_reservation(
         .execute(&mut **tx)
         .await?;
     for (sku, warehouse_id, quantity) in &reservation.lines {
-        sqlx::query("INSERT INTO reservation_lines (reservation_id, sku, warehouse_id, quantity) VALUES ($1, $2, $3, $4)")
+        platform::db::query("INSERT INTO reservation_lines (reservation_id, sku, warehouse_id, quantity) VALUES ($1, $2, $3, $4)")
             .bind(&reservation.id)
             .bind(sku)
             .bind(warehouse_id)
@@ -328,8 +337,8 @@ pub async fn insert_reservation(
 pub async fn reservation_by_order(
     tx: &mut Tx,
     order_id: &str,
-) -> Result<Option<ReservationRecord>, sqlx::Error> {
-    let Some(row) = sqlx::query(
+) -> Result<Option<ReservationRecord>, platform::db::Error> {
+    let Some(row) = platform::db::query(
         "SELECT id, order_id, status, expires_at FROM reservations WHERE order_id = $1",
     )
     .bind(order_id)
@@ -339,13 +348,13 @@ pub async fn reservation_by_order(
         return Ok(None);
     };
     let id: String = row.try_get("id")?;
-    let lines = sqlx::query("SELECT sku, warehouse_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku, warehouse_id")
+    let lines = platform::db::query("SELECT sku, warehouse_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku, warehouse_id")
         .bind(&id)
         .fetch_all(&mut **tx)
         .await?
         .iter()
         .map(|r| Ok((r.try_get("sku")?, r.try_get("warehouse_id")?, r.try_get("quantity")?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Result<Vec<_>, platform::db::Error>>()?;
     Ok(Some(ReservationRecord {
         id,
         order_id: row.try_get("order_id")?,
@@ -362,8 +371,8 @@ pub async fn close_reservation(
     from: &str,
     to: &str,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
     )
     .bind(to)
@@ -378,11 +387,11 @@ pub async fn close_reservation(
 
 /// Orders of up to `limit` active reservations past their expiry.
 pub async fn expired_reservations<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     now: i64,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+) -> Result<Vec<String>, platform::db::Error> {
+    platform::db::query_scalar("SELECT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
         .bind(now)
         .bind(limit)
         .fetch_all(ex)

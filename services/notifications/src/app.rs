@@ -50,7 +50,7 @@ pub enum NotificationsError {
     Render(TemplateError),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// What `POST /notifications/send` sends.
@@ -198,7 +198,7 @@ impl NotificationsApp {
     }
 
     /// Stores the default templates that are not stored yet.
-    pub async fn seed_templates(&self) -> Result<(), sqlx::Error> {
+    pub async fn seed_templates(&self) -> Result<(), platform::db::Error> {
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;
         for template in templates::defaults() {
@@ -221,7 +221,7 @@ impl NotificationsApp {
     }
 
     /// Drops events that waited longer than `ttl` for their recipient.
-    pub async fn expire_parked(&self, ttl: Duration) -> Result<usize, sqlx::Error> {
+    pub async fn expire_parked(&self, ttl: Duration) -> Result<usize, platform::db::Error> {
         let before = self.clock.now_millis() - i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin().await?;
         let dropped = store::expire_parked(&mut tx, before).await?;
@@ -240,12 +240,16 @@ impl NotificationsApp {
         &self,
         tx: &mut Tx,
         user: &UserRecord,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         store::upsert_user(tx, user, self.clock.now_millis()).await
     }
 
     /// Forgets a deleted user (see [`store::forget_user`]).
-    pub async fn forget_user_in(&self, tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
+    pub async fn forget_user_in(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+    ) -> Result<(), platform::db::Error> {
         store::forget_user(tx, user_id, self.clock.now_millis()).await
     }
 
@@ -254,7 +258,7 @@ impl NotificationsApp {
         &self,
         tx: &mut Tx,
         order: &OrderRecord,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         store::insert_order(tx, order, self.clock.now_millis()).await
     }
 
@@ -269,7 +273,7 @@ impl NotificationsApp {
         key: &str,
         recipient: &UserRecord,
         context: &Value,
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<usize, platform::db::Error> {
         let found = store::templates_for_key(&mut **tx, key).await?;
         if found.is_empty() {
             tracing::debug!(key, "no enabled template; nothing to send");
@@ -368,7 +372,7 @@ impl NotificationsApp {
         &self,
         tx: &mut Tx,
         record: &NotificationRecord,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         self.outbox
             .stage(
                 tx,

@@ -92,7 +92,8 @@ pub struct LocalOutbox;
 #[async_trait]
 impl Courier for LocalOutbox {
     async fn deliver(&self, message: &Outgoing) -> Result<(), DeliveryError> {
-        tracing::info!(
+        // Debug, not info: the sender logs every delivery with its transport already.
+        tracing::debug!(
             notification_id = %message.id,
             channel = message.channel.as_str(),
             "channel not configured; message kept in the local outbox"

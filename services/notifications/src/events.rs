@@ -216,7 +216,7 @@ impl NotificationEvents {
         &self,
         tx: &mut Tx,
         user_id: &str,
-    ) -> Result<Option<UserRecord>, sqlx::Error> {
+    ) -> Result<Option<UserRecord>, platform::db::Error> {
         Ok(store::user(&mut **tx, user_id)
             .await?
             .filter(|u| !u.deleted))
@@ -633,7 +633,7 @@ mod tests {
             1,
             "nothing for a deleted user"
         );
-        let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_events")
+        let parked: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM parked_events")
             .fetch_one(f.app().db().reader())
             .await
             .expect("count");

@@ -196,7 +196,7 @@ pub enum StartError {
     Config(#[from] channels::ChannelConfigError),
     /// The default templates could not be stored.
     #[error("cannot seed the default templates")]
-    Seed(#[source] sqlx::Error),
+    Seed(#[source] platform::db::Error),
 }
 
 /// A running notifications service.

@@ -135,7 +135,7 @@ impl Sender {
 
     /// Claims what is due (as many as there are free permits) and starts delivering it;
     /// returns how long to wait before the next pass.
-    async fn pass(self: &Arc<Self>, tasks: &Tasks) -> Result<Duration, sqlx::Error> {
+    async fn pass(self: &Arc<Self>, tasks: &Tasks) -> Result<Duration, platform::db::Error> {
         let free = self.permits.available_permits();
         if free == 0 {
             // A finishing delivery wakes the loop.
@@ -218,7 +218,7 @@ impl Sender {
         &self,
         record: &NotificationRecord,
         outcome: &Result<Accepted, DeliveryError>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         let app = &self.app;
         let now = app.clock.now_millis();
         let attempts = u32::try_from(record.attempts).unwrap_or(u32::MAX);

@@ -7,9 +7,7 @@
 //! first one's update and skips it; under SQLite the single writer serializes them.
 
 use contracts::Money;
-use platform::db::Tx;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Executor, Row, Tx};
 
 use crate::domain::{Channel, ChannelPreference};
 
@@ -35,7 +33,7 @@ impl UserRecord {
     }
 }
 
-fn user_from(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
+fn user_from(row: &Row) -> Result<UserRecord, platform::db::Error> {
     let roles: String = row.try_get("roles")?;
     Ok(UserRecord {
         id: row.try_get("user_id")?,
@@ -47,8 +45,12 @@ fn user_from(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
 }
 
 /// Inserts or refreshes a user (a deleted user stays deleted).
-pub async fn upsert_user(tx: &mut Tx, user: &UserRecord, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn upsert_user(
+    tx: &mut Tx,
+    user: &UserRecord,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO users (user_id, email, name, roles, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, name = excluded.name, \
          roles = excluded.roles, updated_at = excluded.updated_at \
@@ -66,24 +68,24 @@ pub async fn upsert_user(tx: &mut Tx, user: &UserRecord, now: i64) -> Result<(),
 
 /// A user by id.
 pub async fn user<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     user_id: &str,
-) -> Result<Option<UserRecord>, sqlx::Error> {
-    sqlx::query("SELECT user_id, email, name, roles, deleted_at FROM users WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(ex)
-        .await?
-        .as_ref()
-        .map(user_from)
-        .transpose()
+) -> Result<Option<UserRecord>, platform::db::Error> {
+    platform::db::query(
+        "SELECT user_id, email, name, roles, deleted_at FROM users WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(user_from)
+    .transpose()
 }
 
 /// Every live admin.
-pub async fn admins<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Vec<UserRecord>, sqlx::Error> {
+pub async fn admins<'e>(ex: impl Executor<'e>) -> Result<Vec<UserRecord>, platform::db::Error> {
     // The LIKE narrows the scan; the exact role check is done on the parsed list.
-    let rows = sqlx::query(
+    let rows = platform::db::query(
         "SELECT user_id, email, name, roles, deleted_at FROM users \
          WHERE deleted_at IS NULL AND roles LIKE '%admin%' ORDER BY user_id",
     )
@@ -96,8 +98,8 @@ pub async fn admins<'e>(
 /// Forgets a deleted user: a tombstone instead of their details, no preferences, no
 /// parked events, queued messages cancelled and every message's address and text
 /// redacted.
-pub async fn forget_user(tx: &mut Tx, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn forget_user(tx: &mut Tx, user_id: &str, now: i64) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO users (user_id, email, name, roles, updated_at, deleted_at) \
          VALUES ($1, '', '', '', $2, $2) \
          ON CONFLICT (user_id) DO UPDATE SET email = '', name = '', roles = '', \
@@ -107,15 +109,15 @@ pub async fn forget_user(tx: &mut Tx, user_id: &str, now: i64) -> Result<(), sql
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM preferences WHERE user_id = $1")
+    platform::db::query("DELETE FROM preferences WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM parked_events WHERE waits_for = $1")
+    platform::db::query("DELETE FROM parked_events WHERE waits_for = $1")
         .bind(format!("user:{user_id}"))
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
+    platform::db::query(
         "UPDATE notifications SET status = 'cancelled', last_error = 'the recipient was deleted', \
          updated_at = $2 WHERE user_id = $1 AND status = 'queued'",
     )
@@ -123,7 +125,7 @@ pub async fn forget_user(tx: &mut Tx, user_id: &str, now: i64) -> Result<(), sql
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
+    platform::db::query(
         "UPDATE notifications SET recipient = '', subject = NULL, body = '', html = NULL, \
          updated_at = $2 WHERE user_id = $1",
     )
@@ -146,8 +148,12 @@ pub struct OrderRecord {
 }
 
 /// Remembers an order's owner (once).
-pub async fn insert_order(tx: &mut Tx, order: &OrderRecord, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_order(
+    tx: &mut Tx,
+    order: &OrderRecord,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO orders (order_id, user_id, total_amount, currency, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
@@ -163,10 +169,10 @@ pub async fn insert_order(tx: &mut Tx, order: &OrderRecord, now: i64) -> Result<
 
 /// An order by id.
 pub async fn order<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     order_id: &str,
-) -> Result<Option<OrderRecord>, sqlx::Error> {
-    let Some(row) = sqlx::query(
+) -> Result<Option<OrderRecord>, platform::db::Error> {
+    let Some(row) = platform::db::query(
         "SELECT order_id, user_id, total_amount, currency FROM orders WHERE order_id = $1",
     )
     .bind(order_id)
@@ -194,8 +200,8 @@ pub async fn park(
     event_type: &str,
     body: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO parked_events (event_id, waits_for, event_type, body, parked_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
@@ -210,15 +216,15 @@ pub async fn park(
 }
 
 /// Takes (removes and returns) the events waiting for `waits_for`, oldest first.
-pub async fn take_parked(tx: &mut Tx, waits_for: &str) -> Result<Vec<String>, sqlx::Error> {
-    let bodies: Vec<String> = sqlx::query_scalar(
+pub async fn take_parked(tx: &mut Tx, waits_for: &str) -> Result<Vec<String>, platform::db::Error> {
+    let bodies: Vec<String> = platform::db::query_scalar(
         "SELECT body FROM parked_events WHERE waits_for = $1 ORDER BY parked_at, event_id",
     )
     .bind(waits_for)
     .fetch_all(&mut **tx)
     .await?;
     if !bodies.is_empty() {
-        sqlx::query("DELETE FROM parked_events WHERE waits_for = $1")
+        platform::db::query("DELETE FROM parked_events WHERE waits_for = $1")
             .bind(waits_for)
             .execute(&mut **tx)
             .await?;
@@ -229,8 +235,8 @@ pub async fn take_parked(tx: &mut Tx, waits_for: &str) -> Result<Vec<String>, sq
 /// What parked events wait for that is known by now. Normally the arrival itself
 /// releases them; this catches an event parked by a transaction that ran beside the
 /// arrival's, which (under PostgreSQL's read committed) could not see the parked row.
-pub async fn parked_now_known(tx: &mut Tx) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn parked_now_known(tx: &mut Tx) -> Result<Vec<String>, platform::db::Error> {
+    platform::db::query_scalar(
         "SELECT DISTINCT p.waits_for FROM parked_events p \
          WHERE EXISTS (SELECT 1 FROM users u WHERE 'user:' || u.user_id = p.waits_for) \
             OR EXISTS (SELECT 1 FROM orders o WHERE 'order:' || o.order_id = p.waits_for)",
@@ -240,9 +246,9 @@ pub async fn parked_now_known(tx: &mut Tx) -> Result<Vec<String>, sqlx::Error> {
 }
 
 /// Drops events parked before `before`; returns how many.
-pub async fn expire_parked(tx: &mut Tx, before: i64) -> Result<u64, sqlx::Error> {
+pub async fn expire_parked(tx: &mut Tx, before: i64) -> Result<u64, platform::db::Error> {
     Ok(
-        sqlx::query("DELETE FROM parked_events WHERE parked_at < $1")
+        platform::db::query("DELETE FROM parked_events WHERE parked_at < $1")
             .bind(before)
             .execute(&mut **tx)
             .await?
@@ -280,7 +286,7 @@ pub struct TemplateRecord {
 const TEMPLATE_COLUMNS: &str = "id, template_key, channel, category, subject, body, html, \
                                 enabled, created_at, updated_at, updated_by";
 
-fn template_from(row: &AnyRow) -> Result<TemplateRecord, sqlx::Error> {
+fn template_from(row: &Row) -> Result<TemplateRecord, platform::db::Error> {
     Ok(TemplateRecord {
         id: row.try_get("id")?,
         key: row.try_get("template_key")?,
@@ -302,8 +308,8 @@ pub async fn put_template(
     tx: &mut Tx,
     template: &TemplateRecord,
     replace: bool,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(&format!(
+) -> Result<bool, platform::db::Error> {
+    let inserted = platform::db::query(&format!(
         "INSERT INTO templates ({TEMPLATE_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
     ))
@@ -323,7 +329,7 @@ pub async fn put_template(
     .rows_affected()
         == 1;
     if !inserted && replace {
-        sqlx::query(
+        platform::db::query(
             "UPDATE templates SET category = $2, subject = $3, body = $4, html = $5, \
              enabled = $6, updated_at = $7, updated_by = $8 WHERE id = $1",
         )
@@ -343,10 +349,10 @@ pub async fn put_template(
 
 /// A template by id.
 pub async fn template<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<TemplateRecord>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Option<TemplateRecord>, platform::db::Error> {
+    platform::db::query(&format!(
         "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id = $1"
     ))
     .bind(id)
@@ -359,10 +365,10 @@ pub async fn template<'e>(
 
 /// The enabled templates of `key`, one per channel, by channel.
 pub async fn templates_for_key<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     key: &str,
-) -> Result<Vec<TemplateRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<TemplateRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE template_key = $1 AND enabled = 1 \
          ORDER BY channel"
     ))
@@ -374,11 +380,11 @@ pub async fn templates_for_key<'e>(
 
 /// Templates by id after `after`.
 pub async fn list_templates<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<TemplateRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<TemplateRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id > $1 ORDER BY id LIMIT $2"
     ))
     .bind(after.unwrap_or(""))
@@ -390,10 +396,10 @@ pub async fn list_templates<'e>(
 
 /// A user's stored preferences, by channel (channels never set are absent).
 pub async fn preferences<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     user_id: &str,
-) -> Result<Vec<(Channel, ChannelPreference)>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<(Channel, ChannelPreference)>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT channel, address, marketing FROM preferences WHERE user_id = $1 ORDER BY channel",
     )
     .bind(user_id)
@@ -423,8 +429,8 @@ pub async fn set_preference(
     channel: Channel,
     preference: &ChannelPreference,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO preferences (user_id, channel, address, marketing, updated_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, channel) DO UPDATE SET \
          address = excluded.address, marketing = excluded.marketing, \
@@ -491,7 +497,7 @@ const NOTIFICATION_COLUMNS: &str = "id, dedupe_key, user_id, template_id, channe
     recipient, subject, body, html, status, attempts, last_error, next_attempt_at, transport, \
     created_at, sent_at, event_type, event_subject, event_time";
 
-fn notification_from(row: &AnyRow) -> Result<NotificationRecord, sqlx::Error> {
+fn notification_from(row: &Row) -> Result<NotificationRecord, platform::db::Error> {
     Ok(NotificationRecord {
         id: row.try_get("id")?,
         dedupe_key: row.try_get("dedupe_key")?,
@@ -518,8 +524,11 @@ fn notification_from(row: &AnyRow) -> Result<NotificationRecord, sqlx::Error> {
 
 /// Inserts a notification unless one with its dedupe key exists; returns whether it
 /// was inserted.
-pub async fn insert_notification(tx: &mut Tx, n: &NotificationRecord) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(&format!(
+pub async fn insert_notification(
+    tx: &mut Tx,
+    n: &NotificationRecord,
+) -> Result<bool, platform::db::Error> {
+    let inserted = platform::db::query(&format!(
         "INSERT INTO notifications ({NOTIFICATION_COLUMNS}, updated_at) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
          $20, $16) \
@@ -553,10 +562,10 @@ pub async fn insert_notification(tx: &mut Tx, n: &NotificationRecord) -> Result<
 
 /// A notification by id.
 pub async fn notification<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<NotificationRecord>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Option<NotificationRecord>, platform::db::Error> {
+    platform::db::query(&format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
     ))
     .bind(id)
@@ -569,14 +578,14 @@ pub async fn notification<'e>(
 
 /// A user's notifications, newest first, before id `before`, optionally of one status.
 pub async fn list_for_user<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     user_id: &str,
     status: Option<&str>,
     before: Option<&str>,
     limit: i64,
-) -> Result<Vec<NotificationRecord>, sqlx::Error> {
+) -> Result<Vec<NotificationRecord>, platform::db::Error> {
     // `~` sorts after every id character, so "before ~" is "from the newest".
-    let rows = sqlx::query(&format!(
+    let rows = platform::db::query(&format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2 \
          AND ($3 = '' OR status = $3) ORDER BY id DESC LIMIT $4"
     ))
@@ -591,11 +600,11 @@ pub async fn list_for_user<'e>(
 
 /// Messages delivered to the local outbox, newest first, before id `before`.
 pub async fn list_outbox<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     before: Option<&str>,
     limit: i64,
-) -> Result<Vec<NotificationRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<NotificationRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE transport = 'outbox' \
          AND id < $1 ORDER BY id DESC LIMIT $2"
     ))
@@ -607,12 +616,12 @@ pub async fn list_outbox<'e>(
 }
 
 /// When the earliest queued message is due (or its claim lapses), epoch ms.
-pub async fn next_due<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'queued'")
-        .fetch_one(ex)
-        .await
+pub async fn next_due<'e>(ex: impl Executor<'e>) -> Result<Option<i64>, platform::db::Error> {
+    platform::db::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'queued'",
+    )
+    .fetch_one(ex)
+    .await
 }
 
 /// Claims up to `limit` due messages: each gets one more attempt and is hidden from
@@ -622,8 +631,8 @@ pub async fn claim_due(
     now: i64,
     lease_until: i64,
     limit: i64,
-) -> Result<Vec<NotificationRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<NotificationRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "UPDATE notifications SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2 \
          WHERE status = 'queued' AND next_attempt_at <= $2 AND id IN (\
            SELECT id FROM notifications WHERE status = 'queued' AND next_attempt_at <= $2 \
@@ -670,9 +679,9 @@ pub async fn settle(
     attempts: i64,
     settlement: &Settlement<'_>,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, platform::db::Error> {
     let query = match settlement {
-        Settlement::Sent { transport, at } => sqlx::query(
+        Settlement::Sent { transport, at } => platform::db::query(
             "UPDATE notifications SET status = 'sent', transport = $3, sent_at = $4, \
              updated_at = $5 WHERE id = $1 AND attempts = $2 AND status = 'queued'",
         )
@@ -681,7 +690,7 @@ pub async fn settle(
         .bind(*transport)
         .bind(*at)
         .bind(now),
-        Settlement::Retry { error, at } => sqlx::query(
+        Settlement::Retry { error, at } => platform::db::query(
             "UPDATE notifications SET last_error = $3, next_attempt_at = $4, updated_at = $5 \
              WHERE id = $1 AND attempts = $2 AND status = 'queued'",
         )
@@ -690,7 +699,7 @@ pub async fn settle(
         .bind(*error)
         .bind(*at)
         .bind(now),
-        Settlement::Failed { error } => sqlx::query(
+        Settlement::Failed { error } => platform::db::query(
             "UPDATE notifications SET status = 'failed', last_error = $3, updated_at = $4 \
              WHERE id = $1 AND attempts = $2 AND status = 'queued'",
         )

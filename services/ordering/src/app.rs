@@ -56,7 +56,7 @@ pub enum OrderingError {
     Payments(#[from] PaymentsError),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// Who is asking: a user id, and whether they are an admin.
@@ -187,12 +187,16 @@ impl OrderingApp {
     // ---- prices (from catalog events) ----
 
     /// Keeps a sku's price current.
-    pub async fn set_price_in(&self, tx: &mut Tx, price: &PriceRecord) -> Result<(), sqlx::Error> {
+    pub async fn set_price_in(
+        &self,
+        tx: &mut Tx,
+        price: &PriceRecord,
+    ) -> Result<(), platform::db::Error> {
         store::upsert_price(tx, price, self.clock.now_millis()).await
     }
 
     /// Stops selling a sku.
-    pub async fn remove_price_in(&self, tx: &mut Tx, sku: &str) -> Result<(), sqlx::Error> {
+    pub async fn remove_price_in(&self, tx: &mut Tx, sku: &str) -> Result<(), platform::db::Error> {
         store::delete_price(tx, sku).await
     }
 
@@ -496,7 +500,7 @@ impl OrderingApp {
         tx: &mut Tx,
         order_id: &str,
         event: SagaEvent,
-    ) -> Result<Option<OrderStatus>, sqlx::Error> {
+    ) -> Result<Option<OrderStatus>, platform::db::Error> {
         let Some(order) = store::order_for_update(tx, self.db.dialect(), order_id).await? else {
             tracing::warn!(order_id, ?event, "saga event for an unknown order");
             return Ok(None);
@@ -510,7 +514,7 @@ impl OrderingApp {
         for (next, reason) in &step.entered {
             if !store::set_status(tx, order_id, status, *next, Some(reason), now).await? {
                 // The row is locked, so this cannot happen; refuse rather than guess.
-                return Err(sqlx::Error::Protocol(format!(
+                return Err(platform::db::Error::Protocol(format!(
                     "order {order_id} left {status} under its lock"
                 )));
             }
@@ -535,12 +539,12 @@ impl OrderingApp {
         order: &OrderRecord,
         command: SagaCommand,
         reason: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         let payment_id = order.payment_id.clone();
         match command {
             SagaCommand::AuthorizePayment => {
                 let Some(payment_id) = payment_id else {
-                    return Err(sqlx::Error::Protocol(format!(
+                    return Err(platform::db::Error::Protocol(format!(
                         "order {} has no payment",
                         order.id
                     )));
@@ -629,7 +633,7 @@ impl OrderingApp {
         Ok(cancelled)
     }
 
-    async fn expire_one(&self, order_id: &str) -> Result<bool, sqlx::Error> {
+    async fn expire_one(&self, order_id: &str) -> Result<bool, platform::db::Error> {
         let mut tx = self.db.begin().await?;
         let Some(order) = store::order_for_update(&mut tx, self.db.dialect(), order_id).await?
         else {
@@ -733,7 +737,7 @@ impl OrderingApp {
         order_id: &str,
         progress: ShipmentProgress,
         reason: &str,
-    ) -> Result<Option<OrderStatus>, sqlx::Error> {
+    ) -> Result<Option<OrderStatus>, platform::db::Error> {
         let Some(order) = store::order_for_update(tx, self.db.dialect(), order_id).await? else {
             tracing::warn!(order_id, ?progress, "shipment event for an unknown order");
             return Ok(None);
@@ -744,7 +748,7 @@ impl OrderingApp {
         };
         let now = self.clock.now_millis();
         if !store::set_status(tx, order_id, order.status, next, Some(reason), now).await? {
-            return Err(sqlx::Error::Protocol(format!(
+            return Err(platform::db::Error::Protocol(format!(
                 "order {order_id} left {} under its lock",
                 order.status
             )));
@@ -760,7 +764,7 @@ impl OrderingApp {
         tx: &mut Tx,
         order: &OrderRecord,
         next: OrderStatus,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         let change = OrderStatusChanged {
             order_id: order.id.clone(),
             user_id: order.user_id.clone(),
@@ -787,7 +791,7 @@ impl OrderingApp {
         &self,
         tx: &mut Tx,
         returned: &ReturnReceived,
-    ) -> Result<Result<Money, OrderingError>, sqlx::Error> {
+    ) -> Result<Result<Money, OrderingError>, platform::db::Error> {
         let order_id = returned.order_id.as_str();
         let Some(order) = store::order_for_update(tx, self.db.dialect(), order_id).await? else {
             return Ok(Err(OrderingError::NotFound));
@@ -889,7 +893,7 @@ impl OrderingApp {
         amount: &Money,
         refunded_total: i64,
         captured_total: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         let now = self.clock.now_millis();
         let Some(order) = store::order_for_update(tx, self.db.dialect(), order_id).await? else {
             return Ok(());
@@ -937,7 +941,7 @@ impl OrderingApp {
         tx: &mut Tx,
         order_id: &str,
         amount: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), platform::db::Error> {
         store::set_captured(tx, order_id, amount, self.clock.now_millis()).await
     }
 }

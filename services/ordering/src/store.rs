@@ -7,9 +7,7 @@
 
 use std::collections::HashMap;
 
-use platform::db::{Dialect, Tx};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Dialect, Executor, Row, Tx};
 
 use crate::domain::{Money, OrderStatus, ShippingAddress};
 
@@ -27,8 +25,12 @@ pub struct PriceRecord {
 }
 
 /// Inserts or replaces the price of a sku.
-pub async fn upsert_price(tx: &mut Tx, price: &PriceRecord, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn upsert_price(
+    tx: &mut Tx,
+    price: &PriceRecord,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO prices (sku, product_id, name, amount, currency, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (sku) DO UPDATE SET product_id = excluded.product_id, name = excluded.name, \
@@ -46,8 +48,8 @@ pub async fn upsert_price(tx: &mut Tx, price: &PriceRecord, now: i64) -> Result<
 }
 
 /// Forgets a sku's price (its product was deleted): it can no longer be bought.
-pub async fn delete_price(tx: &mut Tx, sku: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM prices WHERE sku = $1")
+pub async fn delete_price(tx: &mut Tx, sku: &str) -> Result<(), platform::db::Error> {
+    platform::db::query("DELETE FROM prices WHERE sku = $1")
         .bind(sku)
         .execute(&mut **tx)
         .await
@@ -56,9 +58,9 @@ pub async fn delete_price(tx: &mut Tx, sku: &str) -> Result<(), sqlx::Error> {
 
 /// The prices of `skus` that are known.
 pub async fn prices<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     skus: &[&str],
-) -> Result<Vec<PriceRecord>, sqlx::Error> {
+) -> Result<Vec<PriceRecord>, platform::db::Error> {
     if skus.is_empty() {
         return Ok(Vec::new());
     }
@@ -66,7 +68,7 @@ pub async fn prices<'e>(
         "SELECT sku, product_id, name, amount, currency FROM prices WHERE sku IN {}",
         platform::db::in_list(1, skus.len())
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = platform::db::query(&sql);
     for sku in skus {
         query = query.bind(*sku);
     }
@@ -103,31 +105,34 @@ pub async fn insert_cart(
     id: &str,
     user_id: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO carts (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3)")
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "INSERT INTO carts (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// A cart of `user_id` (another user's cart is not found).
 pub async fn cart(
-    ex: &mut sqlx::AnyConnection,
+    ex: &mut platform::db::Conn,
     id: &str,
     user_id: &str,
-) -> Result<Option<CartRecord>, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT id, user_id FROM carts WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&mut *ex)
-        .await?
+) -> Result<Option<CartRecord>, platform::db::Error> {
+    let Some(row) =
+        platform::db::query("SELECT id, user_id FROM carts WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *ex)
+            .await?
     else {
         return Ok(None);
     };
-    let lines = sqlx::query(
+    let lines = platform::db::query(
         "SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
     )
     .bind(id)
@@ -142,7 +147,7 @@ pub async fn cart(
                 u32::try_from(quantity).unwrap_or(u32::MAX),
             ))
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, platform::db::Error>>()?;
     Ok(Some(CartRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -157,8 +162,8 @@ pub async fn set_cart_line(
     sku: &str,
     quantity: u32,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO cart_items (cart_id, sku, quantity, added_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity",
     )
@@ -177,8 +182,8 @@ pub async fn remove_cart_line(
     cart_id: &str,
     sku: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
+) -> Result<(), platform::db::Error> {
+    platform::db::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
         .bind(cart_id)
         .bind(sku)
         .execute(&mut **tx)
@@ -187,16 +192,16 @@ pub async fn remove_cart_line(
 }
 
 /// Empties a cart (it was checked out).
-pub async fn clear_cart(tx: &mut Tx, cart_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
+pub async fn clear_cart(tx: &mut Tx, cart_id: &str, now: i64) -> Result<(), platform::db::Error> {
+    platform::db::query("DELETE FROM cart_items WHERE cart_id = $1")
         .bind(cart_id)
         .execute(&mut **tx)
         .await?;
     touch_cart(tx, cart_id, now).await
 }
 
-async fn touch_cart(tx: &mut Tx, cart_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
+async fn touch_cart(tx: &mut Tx, cart_id: &str, now: i64) -> Result<(), platform::db::Error> {
+    platform::db::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(cart_id)
         .execute(&mut **tx)
@@ -256,20 +261,21 @@ const ORDER_COLUMNS: &str = "id, user_id, status, total_amount, currency, shippi
     payment_id, card_brand, card_last4, cancel_reason, captured_amount, refunded_amount, \
     deadline_at, created_at, updated_at";
 
-fn order_from(row: &AnyRow) -> Result<OrderRecord, sqlx::Error> {
+fn order_from(row: &Row) -> Result<OrderRecord, platform::db::Error> {
     let status: String = row.try_get("status")?;
     let address: String = row.try_get("shipping_address")?;
     Ok(OrderRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
-        status: OrderStatus::parse(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown order status {status}").into()))?,
+        status: OrderStatus::parse(&status).ok_or_else(|| {
+            platform::db::Error::Decode(format!("unknown order status {status}").into())
+        })?,
         total: Money {
             amount: row.try_get("total_amount")?,
             currency: row.try_get("currency")?,
         },
         shipping_address: serde_json::from_str(&address)
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            .map_err(|e| platform::db::Error::Decode(Box::new(e)))?,
         payment_id: row.try_get("payment_id")?,
         card_brand: row.try_get("card_brand")?,
         card_last4: row.try_get("card_last4")?,
@@ -288,10 +294,10 @@ pub async fn insert_order(
     tx: &mut Tx,
     order: &OrderRecord,
     reason: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), platform::db::Error> {
     let address = serde_json::to_string(&order.shipping_address)
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(&format!(
+        .map_err(|e| platform::db::Error::Encode(Box::new(e)))?;
+    platform::db::query(&format!(
         "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&order.id)
@@ -312,7 +318,7 @@ pub async fn insert_order(
     .execute(&mut **tx)
     .await?;
     for (line_no, line) in order.items.iter().enumerate() {
-        sqlx::query(
+        platform::db::query(
             "INSERT INTO order_items (order_id, line_no, sku, name, quantity, unit_amount, currency) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -331,10 +337,10 @@ pub async fn insert_order(
 
 /// An order without its lines.
 pub async fn order_head<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<OrderRecord>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
+) -> Result<Option<OrderRecord>, platform::db::Error> {
+    platform::db::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
         .bind(id)
         .fetch_optional(ex)
         .await?
@@ -349,8 +355,8 @@ pub async fn order_for_update(
     tx: &mut Tx,
     dialect: Dialect,
     id: &str,
-) -> Result<Option<OrderRecord>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Option<OrderRecord>, platform::db::Error> {
+    platform::db::query(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{}",
         dialect.row_lock()
     ))
@@ -364,9 +370,9 @@ pub async fn order_for_update(
 
 /// The lines of some orders (in one query), each order's in line order.
 pub async fn order_lines<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     order_ids: &[&str],
-) -> Result<HashMap<String, Vec<LineRecord>>, sqlx::Error> {
+) -> Result<HashMap<String, Vec<LineRecord>>, platform::db::Error> {
     let mut by_order: HashMap<String, Vec<LineRecord>> = HashMap::new();
     if order_ids.is_empty() {
         return Ok(by_order);
@@ -376,7 +382,7 @@ pub async fn order_lines<'e>(
          WHERE order_id IN {} ORDER BY order_id, line_no",
         platform::db::in_list(1, order_ids.len())
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = platform::db::query(&sql);
     for id in order_ids {
         query = query.bind(*id);
     }
@@ -407,10 +413,10 @@ pub async fn set_status(
     to: OrderStatus,
     reason: Option<&str>,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, platform::db::Error> {
     let cancel_reason = (to == OrderStatus::Cancelled).then_some(reason).flatten();
     let keeps_deadline = matches!(to, OrderStatus::Pending | OrderStatus::Reserved);
-    let changed = sqlx::query(
+    let changed = platform::db::query(
         "UPDATE orders SET status = $1, updated_at = $2, \
          cancel_reason = COALESCE($3, cancel_reason), \
          deadline_at = CASE WHEN $4 = 1 THEN deadline_at ELSE NULL END \
@@ -433,13 +439,19 @@ pub async fn set_status(
 }
 
 /// Pushes an unsettled order's deadline (a step answered; the next gets its own time).
-pub async fn set_deadline(tx: &mut Tx, id: &str, deadline_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE orders SET deadline_at = $1 WHERE id = $2 AND deadline_at IS NOT NULL")
-        .bind(deadline_at)
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+pub async fn set_deadline(
+    tx: &mut Tx,
+    id: &str,
+    deadline_at: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "UPDATE orders SET deadline_at = $1 WHERE id = $2 AND deadline_at IS NOT NULL",
+    )
+    .bind(deadline_at)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// Appends a history entry.
@@ -449,8 +461,8 @@ pub async fn append_history(
     status: OrderStatus,
     reason: Option<&str>,
     at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO order_history (order_id, seq, status, reason, at) \
          SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM order_history WHERE order_id = $1",
     )
@@ -476,10 +488,10 @@ pub struct HistoryEntry {
 
 /// An order's history, oldest first.
 pub async fn history<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     order_id: &str,
-) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<HistoryEntry>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT status, reason, at FROM order_history WHERE order_id = $1 ORDER BY seq",
     )
     .bind(order_id)
@@ -497,8 +509,13 @@ pub async fn history<'e>(
 }
 
 /// Records what payments captured for an order.
-pub async fn set_captured(tx: &mut Tx, id: &str, amount: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE orders SET captured_amount = $1, updated_at = $2 WHERE id = $3")
+pub async fn set_captured(
+    tx: &mut Tx,
+    id: &str,
+    amount: i64,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query("UPDATE orders SET captured_amount = $1, updated_at = $2 WHERE id = $3")
         .bind(amount)
         .bind(now)
         .bind(id)
@@ -515,8 +532,8 @@ pub async fn record_refund(
     amount: i64,
     refunded_total: i64,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let inserted = platform::db::query(
         "INSERT INTO order_refunds (refund_id, order_id, amount, at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
     )
@@ -531,7 +548,7 @@ pub async fn record_refund(
         return Ok(false);
     }
     // Payments' running total is the authority; never move it backwards.
-    sqlx::query(
+    platform::db::query(
         "UPDATE orders SET refunded_amount = CASE WHEN refunded_amount > $1 THEN refunded_amount ELSE $1 END, \
          updated_at = $2 WHERE id = $3",
     )
@@ -555,12 +572,12 @@ pub struct OrderFilter {
 /// Orders newest first (ids are UUIDv7, so id order is creation order), after the
 /// cursor position `before`.
 pub async fn list_orders<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     filter: &OrderFilter,
     before: Option<&str>,
     limit: i64,
-) -> Result<Vec<OrderRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<OrderRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders \
          WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR id < $3) \
          ORDER BY id DESC LIMIT $4"
@@ -576,11 +593,11 @@ pub async fn list_orders<'e>(
 
 /// Unsettled orders whose deadline passed.
 pub async fn overdue_orders<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     now: i64,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Vec<String>, platform::db::Error> {
+    platform::db::query_scalar(
         "SELECT id FROM orders WHERE deadline_at IS NOT NULL AND deadline_at <= $1 \
          ORDER BY deadline_at LIMIT $2",
     )

@@ -68,7 +68,7 @@ pub enum PaymentsError {
     Provider(#[from] Decline),
     /// The database failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] platform::db::Error),
 }
 
 /// A payment as the API shows it: never the number, the code or the token.

@@ -7,9 +7,7 @@
 //! of refunds can exceed what was captured. Each money movement writes a ledger row in
 //! the same transaction as the totals it changes.
 
-use platform::db::{Dialect, Tx};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use platform::db::{Dialect, Executor, Row, Tx};
 
 use crate::domain::{LedgerKind, PaymentStatus};
 
@@ -66,7 +64,7 @@ impl PaymentRecord {
 const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, token, brand, last4, \
      exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, created_at, updated_at";
 
-fn payment_from(row: &AnyRow) -> Result<PaymentRecord, sqlx::Error> {
+fn payment_from(row: &Row) -> Result<PaymentRecord, platform::db::Error> {
     Ok(PaymentRecord {
         id: row.try_get("id")?,
         order_id: row.try_get("order_id")?,
@@ -91,8 +89,11 @@ fn payment_from(row: &AnyRow) -> Result<PaymentRecord, sqlx::Error> {
 }
 
 /// Inserts a payment; a second payment for an order is a unique violation.
-pub async fn insert_payment(tx: &mut Tx, payment: &PaymentRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_payment(
+    tx: &mut Tx,
+    payment: &PaymentRecord,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO payments (id, order_id, user_id, status, amount, currency, captured, refunded, token, brand, last4, \
          exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
@@ -123,10 +124,10 @@ pub async fn insert_payment(tx: &mut Tx, payment: &PaymentRecord) -> Result<(), 
 
 /// A payment by id.
 pub async fn payment<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<PaymentRecord>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Option<PaymentRecord>, platform::db::Error> {
+    platform::db::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
     ))
     .bind(id)
@@ -139,10 +140,10 @@ pub async fn payment<'e>(
 
 /// The payment of an order.
 pub async fn payment_by_order<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     order_id: &str,
-) -> Result<Option<PaymentRecord>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Option<PaymentRecord>, platform::db::Error> {
+    platform::db::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1"
     ))
     .bind(order_id)
@@ -168,12 +169,12 @@ pub async fn payment_for_update(
     tx: &mut Tx,
     dialect: Dialect,
     key: Key<'_>,
-) -> Result<Option<PaymentRecord>, sqlx::Error> {
+) -> Result<Option<PaymentRecord>, platform::db::Error> {
     let (column, value) = match key {
         Key::Id(id) => ("id", id),
         Key::Order(order) => ("order_id", order),
     };
-    sqlx::query(&format!(
+    platform::db::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE {column} = $1{}",
         dialect.row_lock()
     ))
@@ -192,8 +193,8 @@ pub async fn transition(
     from: PaymentStatus,
     to: PaymentStatus,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
     )
     .bind(to.as_str())
@@ -212,8 +213,8 @@ pub async fn set_authorized(
     id: &str,
     provider_ref: &str,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE payments SET status = 'authorized', provider_ref = $1, updated_at = $2 \
          WHERE id = $3 AND status = 'pending'",
     )
@@ -233,8 +234,8 @@ pub async fn set_failed(
     reason: &str,
     detail: &str,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE payments SET status = 'failed', failure_reason = $1, failure_detail = $2, updated_at = $3 \
          WHERE id = $4 AND status = 'pending'",
     )
@@ -255,8 +256,8 @@ pub async fn set_captured(
     id: &str,
     amount: i64,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE payments SET status = 'captured', captured = $1, updated_at = $2 \
          WHERE id = $3 AND status = 'authorized' AND $1 <= amount",
     )
@@ -272,9 +273,14 @@ pub async fn set_captured(
 /// Adds `amount` to a captured payment's refunded total if the total stays within what
 /// was captured, and moves it to `partially_refunded` or `refunded`; `false` when that
 /// would refund more than was captured (or nothing was captured).
-pub async fn add_refund(tx: &mut Tx, id: &str, amount: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn add_refund(
+    tx: &mut Tx,
+    id: &str,
+    amount: i64,
+    now: i64,
+) -> Result<bool, platform::db::Error> {
     // Every SET expression reads the row as it was before this update.
-    let updated = sqlx::query(
+    let updated = platform::db::query(
         "UPDATE payments SET refunded = refunded + $1, \
          status = CASE WHEN refunded + $1 >= captured THEN 'refunded' ELSE 'partially_refunded' END, \
          updated_at = $2 \
@@ -336,7 +342,7 @@ impl LedgerRow {
     }
 }
 
-fn ledger_from(row: &AnyRow) -> Result<LedgerRow, sqlx::Error> {
+fn ledger_from(row: &Row) -> Result<LedgerRow, platform::db::Error> {
     Ok(LedgerRow {
         id: row.try_get("id")?,
         payment_id: row.try_get("payment_id")?,
@@ -351,8 +357,8 @@ fn ledger_from(row: &AnyRow) -> Result<LedgerRow, sqlx::Error> {
 }
 
 /// Appends a ledger row.
-pub async fn insert_ledger_row(tx: &mut Tx, row: &LedgerRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_ledger_row(tx: &mut Tx, row: &LedgerRow) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO transactions (id, payment_id, order_id, kind, amount, currency, provider_ref, actor, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -372,12 +378,12 @@ pub async fn insert_ledger_row(tx: &mut Tx, row: &LedgerRow) -> Result<(), sqlx:
 
 /// Ledger rows by id after `after`, of one payment or (with `""`) of all.
 pub async fn ledger<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     payment_id: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<LedgerRow>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> Result<Vec<LedgerRow>, platform::db::Error> {
+    let rows = platform::db::query(
         "SELECT id, payment_id, order_id, kind, amount, currency, provider_ref, actor, created_at \
          FROM transactions WHERE id > $1 AND ($2 = '' OR payment_id = $2) ORDER BY id LIMIT $3",
     )
@@ -393,10 +399,10 @@ pub async fn ledger<'e>(
 
 /// A payment's (captured, refunded) totals rebuilt from its ledger.
 pub async fn ledger_sums<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     payment_id: &str,
-) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(
+) -> Result<(i64, i64), platform::db::Error> {
+    let row = platform::db::query(
         "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'capture' THEN amount ELSE 0 END), 0) AS BIGINT) AS captured, \
          CAST(COALESCE(SUM(CASE WHEN kind = 'refund' THEN amount ELSE 0 END), 0) AS BIGINT) AS refunded \
          FROM transactions WHERE payment_id = $1",
@@ -409,9 +415,9 @@ pub async fn ledger_sums<'e>(
 
 /// Ids of payments whose captured or refunded totals differ from their ledger.
 pub async fn disagreeing_payments<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    ex: impl Executor<'e>,
+) -> Result<Vec<String>, platform::db::Error> {
+    platform::db::query_scalar(
         "SELECT p.id FROM payments p LEFT JOIN ( \
              SELECT payment_id, \
                  CAST(SUM(CASE WHEN kind = 'capture' THEN amount ELSE 0 END) AS BIGINT) AS captured, \
@@ -426,8 +432,12 @@ pub async fn disagreeing_payments<'e>(
 }
 
 /// How many authorization attempts `user_id` made at or after `since`.
-pub async fn attempts_since(tx: &mut Tx, user_id: &str, since: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn attempts_since(
+    tx: &mut Tx,
+    user_id: &str,
+    since: i64,
+) -> Result<i64, platform::db::Error> {
+    platform::db::query_scalar(
         "SELECT COUNT(*) FROM authorization_attempts WHERE user_id = $1 AND attempted_at >= $2",
     )
     .bind(user_id)
@@ -442,8 +452,8 @@ pub async fn insert_attempt(
     user_id: &str,
     payment_id: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
         "INSERT INTO authorization_attempts (id, user_id, payment_id, attempted_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(platform::ids::new_id())
@@ -478,7 +488,7 @@ pub struct PaymentMethodRecord {
 
 const METHOD_COLUMNS: &str = "id, user_id, token, brand, last4, exp_month, exp_year, created_at";
 
-fn method_from(row: &AnyRow) -> Result<PaymentMethodRecord, sqlx::Error> {
+fn method_from(row: &Row) -> Result<PaymentMethodRecord, platform::db::Error> {
     Ok(PaymentMethodRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -495,8 +505,8 @@ fn method_from(row: &AnyRow) -> Result<PaymentMethodRecord, sqlx::Error> {
 pub async fn insert_payment_method(
     tx: &mut Tx,
     method: &PaymentMethodRecord,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<(), platform::db::Error> {
+    platform::db::query(&format!(
         "INSERT INTO payment_methods ({METHOD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))
     .bind(&method.id)
@@ -514,11 +524,11 @@ pub async fn insert_payment_method(
 
 /// A saved card of `user_id`.
 pub async fn payment_method<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     user_id: &str,
     id: &str,
-) -> Result<Option<PaymentMethodRecord>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Option<PaymentMethodRecord>, platform::db::Error> {
+    platform::db::query(&format!(
         "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE id = $1 AND user_id = $2"
     ))
     .bind(id)
@@ -532,12 +542,12 @@ pub async fn payment_method<'e>(
 
 /// `user_id`'s saved cards by id after `after`.
 pub async fn payment_methods<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Executor<'e>,
     user_id: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<PaymentMethodRecord>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+) -> Result<Vec<PaymentMethodRecord>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"
     ))
     .bind(user_id)
@@ -553,8 +563,8 @@ pub async fn delete_payment_method(
     tx: &mut Tx,
     user_id: &str,
     id: &str,
-) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM payment_methods WHERE id = $1 AND user_id = $2")
+) -> Result<bool, platform::db::Error> {
+    let deleted = platform::db::query("DELETE FROM payment_methods WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(&mut **tx)

@@ -152,12 +152,18 @@ impl Fixture {
 
     /// The event types staged so far, in order, with their subjects.
     async fn events(&self) -> Vec<(String, String)> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT event_type, subject FROM outbox ORDER BY seq")
-                .fetch_all(self.payments.db().reader())
-                .await
-                .expect("outbox");
-        rows
+        platform::db::query("SELECT event_type, subject FROM outbox ORDER BY seq")
+            .fetch_all(self.payments.db().reader())
+            .await
+            .expect("outbox")
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get("event_type").expect("event type"),
+                    row.try_get("subject").expect("subject"),
+                )
+            })
+            .collect()
     }
 }
 

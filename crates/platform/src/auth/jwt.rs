@@ -206,13 +206,20 @@ pub fn verify(
     if !claims.aud.contains(expect.audience) {
         return Err(TokenError::Audience);
     }
-    if claims.exp <= expect.now {
+    check_validity(&claims, expect.now)?;
+    Ok(claims)
+}
+
+/// Whether verified `claims` are valid at `now` (seconds): not expired, not before
+/// their `nbf`.
+pub fn check_validity(claims: &Claims, now: i64) -> Result<(), TokenError> {
+    if claims.exp <= now {
         return Err(TokenError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > expect.now) {
+    if claims.nbf.is_some_and(|nbf| nbf > now) {
         return Err(TokenError::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// A JSON Web Key for an Ed25519 public key (RFC 8037).

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Envelope, HandlerError, Subscription};
 use crate::db::Db;
@@ -144,8 +143,8 @@ async fn claim_in_inbox(
     tx: &mut crate::db::Tx,
     subscription: &Subscription,
     event: &Envelope,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+) -> Result<bool, crate::db::Error> {
+    let inserted = crate::db::query(
         "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(&subscription.consumer)
@@ -185,8 +184,8 @@ async fn store_dead_letter(
     event: &Envelope,
     attempts: u32,
     err: &HandlerError,
-) -> Result<(), sqlx::Error> {
-    let body = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+) -> Result<(), crate::db::Error> {
+    let body = serde_json::to_string(event).map_err(|e| crate::db::Error::Encode(Box::new(e)))?;
     insert_dead_letter(
         db,
         consumer,
@@ -207,9 +206,9 @@ async fn insert_dead_letter(
     body: &str,
     error: &str,
     attempts: u32,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), crate::db::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO dead_letters (id, consumer, event_id, event_type, body, error, attempts, failed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -248,8 +247,8 @@ pub struct DeadLetter {
 }
 
 /// The dead letters in `db`, newest first.
-pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, sqlx::Error> {
-    let rows = sqlx::query(
+pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, crate::db::Error> {
+    let rows = crate::db::query(
         "SELECT id, consumer, event_id, event_type, error, attempts, failed_at, replayed_at \
          FROM dead_letters ORDER BY failed_at DESC, id DESC LIMIT $1",
     )
@@ -280,7 +279,7 @@ pub async fn replay_dead_letter(
     subscription: &Subscription,
     id: &str,
 ) -> Result<bool, HandlerError> {
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT body FROM dead_letters WHERE id = $1 AND consumer = $2 AND replayed_at IS NULL",
     )
     .bind(id)
@@ -294,7 +293,7 @@ pub async fn replay_dead_letter(
     let event: Envelope = serde_json::from_str(&body)?;
     apply(subscription, &event).await?;
     let mut tx = subscription.db.begin().await?;
-    sqlx::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2")
+    crate::db::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2")
         .bind(crate::time::now_millis())
         .bind(id)
         .execute(&mut *tx)

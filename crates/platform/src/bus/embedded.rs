@@ -145,7 +145,10 @@ impl Dispatcher {
     }
 
     /// Delivers one batch; `Ok(true)` when there may be more right away.
-    async fn pass(&mut self, shutdown: &crate::shutdown::Shutdown) -> Result<bool, sqlx::Error> {
+    async fn pass(
+        &mut self,
+        shutdown: &crate::shutdown::Shutdown,
+    ) -> Result<bool, crate::db::Error> {
         // Mark the current wake-up as seen before reading, so a commit that lands
         // during this pass wakes the next one.
         self.wake.borrow_and_update();
@@ -226,9 +229,13 @@ fn cursor_key(consumer: &str, producer: ServiceKind) -> String {
 /// The consumer's position in a producer's log. Cursors used to live in the producer's
 /// database under the consumer's name; a consumer without its own cursor yet starts
 /// from that one, so an upgrade does not redeliver the whole log.
-async fn load_cursor(subscription: &Subscription, log: &Db, key: &str) -> Result<i64, sqlx::Error> {
+async fn load_cursor(
+    subscription: &Subscription,
+    log: &Db,
+    key: &str,
+) -> Result<i64, crate::db::Error> {
     let read = |db: Db, key: String| async move {
-        sqlx::query_scalar::<_, i64>("SELECT position FROM bus_cursors WHERE consumer = $1")
+        crate::db::query_scalar::<i64>("SELECT position FROM bus_cursors WHERE consumer = $1")
             .bind(key)
             .fetch_optional(db.reader())
             .await
@@ -246,8 +253,8 @@ pub(crate) async fn save_cursor_in(
     tx: &mut crate::db::Tx,
     key: &str,
     position: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), crate::db::Error> {
+    crate::db::query(
         "INSERT INTO bus_cursors (consumer, position) VALUES ($1, $2) \
          ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
     )
@@ -258,7 +265,7 @@ pub(crate) async fn save_cursor_in(
     .map(|_| ())
 }
 
-async fn save_cursor(db: &Db, key: &str, position: i64) -> Result<(), sqlx::Error> {
+async fn save_cursor(db: &Db, key: &str, position: i64) -> Result<(), crate::db::Error> {
     let mut tx = db.begin().await?;
     save_cursor_in(&mut tx, key, position).await?;
     tx.commit().await
@@ -271,7 +278,7 @@ pub async fn deliver_without_advancing(
     log: &Db,
     producer: ServiceKind,
     subscription: &Subscription,
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, crate::db::Error> {
     let key = cursor_key(&subscription.consumer, producer);
     let cursor = load_cursor(subscription, log, &key).await?;
     let rows = outbox::after(log, cursor, BATCH).await?;

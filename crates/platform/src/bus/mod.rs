@@ -47,7 +47,7 @@ pub enum BusError {
     Registry,
     /// A database operation failed.
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] crate::db::Error),
 }
 
 /// Why a handler could not apply an event; the event will be retried.
@@ -58,7 +58,7 @@ pub enum HandlerError {
     Decode(#[from] serde_json::Error),
     /// The consumer's database failed.
     #[error("database error")]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] crate::db::Error),
     /// The handler refused the event for a domain reason.
     #[error("{0}")]
     Rejected(String),

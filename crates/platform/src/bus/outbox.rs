@@ -1,6 +1,5 @@
 //! The transactional outbox: events staged with the change they announce.
 
-use sqlx::Row;
 use tokio::sync::watch;
 
 use super::Envelope;
@@ -24,12 +23,12 @@ impl Outbox {
         &self,
         tx: &mut Tx,
         event: &E,
-    ) -> Result<Envelope, sqlx::Error> {
+    ) -> Result<Envelope, crate::db::Error> {
         let envelope = Envelope::new(self.producer, event)
-            .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
-        let body =
-            serde_json::to_string(&envelope).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
-        sqlx::query(
+            .map_err(|err| crate::db::Error::Encode(Box::new(err)))?;
+        let body = serde_json::to_string(&envelope)
+            .map_err(|err| crate::db::Error::Encode(Box::new(err)))?;
+        crate::db::query(
             "INSERT INTO outbox (id, event_type, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&envelope.id)
@@ -66,9 +65,9 @@ pub struct OutboxRow {
 }
 
 /// Up to `limit` events not yet published, oldest first.
-pub async fn unpublished(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub async fn unpublished(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, crate::db::Error> {
     rows_from(
-        sqlx::query(
+        crate::db::query(
             "SELECT seq, id, body FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
         )
         .bind(limit)
@@ -78,9 +77,13 @@ pub async fn unpublished(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Er
 }
 
 /// Up to `limit` events after position `after`, in order (the embedded log read).
-pub(crate) async fn after(db: &Db, after: i64, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub(crate) async fn after(
+    db: &Db,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, crate::db::Error> {
     rows_from(
-        sqlx::query("SELECT seq, id, body FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2")
+        crate::db::query("SELECT seq, id, body FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)
             .bind(limit)
             .fetch_all(db.reader())
@@ -88,7 +91,7 @@ pub(crate) async fn after(db: &Db, after: i64, limit: i64) -> Result<Vec<OutboxR
     )
 }
 
-fn rows_from(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OutboxRow>, sqlx::Error> {
+fn rows_from(rows: Vec<crate::db::Row>) -> Result<Vec<OutboxRow>, crate::db::Error> {
     rows.into_iter()
         .map(|row| {
             Ok(OutboxRow {
@@ -101,14 +104,14 @@ fn rows_from(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OutboxRow>, sqlx::Error
 }
 
 /// Marks the given events as published.
-pub async fn mark_published(db: &Db, seqs: &[i64]) -> Result<(), sqlx::Error> {
+pub async fn mark_published(db: &Db, seqs: &[i64]) -> Result<(), crate::db::Error> {
     if seqs.is_empty() {
         return Ok(());
     }
     let now = crate::time::now_millis();
     let mut tx = db.begin().await?;
     for seq in seqs {
-        sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
+        crate::db::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
             .bind(now)
             .bind(seq)
             .execute(&mut *tx)

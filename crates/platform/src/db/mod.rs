@@ -1,0 +1,718 @@
+//! One database type over SQLite and PostgreSQL, chosen by URL, and per-service migrations.
+//!
+//! Service code writes one portable SQL text per query (`$1` placeholders work on both
+//! engines) through [`query`] against a [`Db`]'s read side, a leased [`Conn`] or a
+//! [`Tx`]. The differences live here: SQLite (the embedded shape) gets WAL, a busy
+//! timeout, foreign keys, statements run in place and one writer whose transactions are
+//! savepoints committed in groups ([`sqlite`]); PostgreSQL (the distributed shape) gets
+//! sqlx's native driver with a pool, and its database created on first use. Time is
+//! stored as `BIGINT` milliseconds since the Unix epoch (UTC) so comparisons are
+//! portable.
+
+mod query;
+mod sqlite;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Executor as _, Postgres};
+
+pub use query::{
+    BoxDynError, ColumnIndex, Decode, Done, Encode, Error, Exec, Executor, Kind, Query,
+    QueryScalar, Row, Value, query, query_scalar,
+};
+
+/// The SQL engine behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// One SQLite file per service (the embedded shape).
+    Sqlite,
+    /// One PostgreSQL database per service (the distributed shape).
+    Postgres,
+}
+
+impl Dialect {
+    /// The clause that ends a `SELECT` to lock its rows for the rest of the
+    /// transaction: ` FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer
+    /// already holds the whole database.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+}
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database url scheme (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// The data directory for a SQLite file could not be created.
+    #[error("cannot create the directory for the database file")]
+    CreateDir(#[source] std::io::Error),
+    /// A migration failed.
+    #[error("migration {scope}/{name} failed")]
+    Migration {
+        /// The service whose migration failed.
+        scope: &'static str,
+        /// The failing step.
+        name: &'static str,
+        /// The cause.
+        #[source]
+        source: Error,
+    },
+    /// Anything the engine reported.
+    #[error(transparent)]
+    Sql(#[from] Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        DbError::Sql(err.into())
+    }
+}
+
+/// One migration step, written once per dialect.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Ordering key and name, e.g. `0001_init`.
+    pub name: &'static str,
+    /// DDL for SQLite.
+    pub sqlite: &'static str,
+    /// DDL for PostgreSQL.
+    pub postgres: &'static str,
+}
+
+/// The ordered migrations of one scope (a service, or the platform's own tables).
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    /// Scope name recorded in `_migrations`.
+    pub scope: &'static str,
+    /// Steps in the order they apply.
+    pub steps: &'static [Migration],
+}
+
+/// Declares a migration step from `migrations/sqlite/<name>.sql` and
+/// `migrations/postgres/<name>.sql` in the calling crate.
+#[macro_export]
+macro_rules! migration {
+    ($name:literal) => {
+        $crate::db::Migration {
+            name: $name,
+            sqlite: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/",
+                $name,
+                ".sql"
+            )),
+            postgres: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/postgres/",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
+/// The platform's own tables (outbox, inbox, dead letters, idempotency keys, bus
+/// cursors), present in every service database.
+pub const PLATFORM_MIGRATIONS: Migrations = Migrations {
+    scope: "platform",
+    steps: &[migration!("0001_platform")],
+};
+
+/// A service's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    dialect: Dialect,
+    reader: Reader,
+    engine: Engine,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Sqlite(Arc<sqlite::Sqlite>),
+    Postgres(PgPool),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dialect", &self.dialect)
+            .finish()
+    }
+}
+
+/// The read side of a [`Db`]: each query on it leases a connection for itself; see
+/// [`Reader::acquire`] to keep one for several.
+#[derive(Clone)]
+pub struct Reader(ReaderKind);
+
+#[derive(Clone)]
+enum ReaderKind {
+    Sqlite(Arc<sqlite::ReaderPool>),
+    Postgres(PgPool),
+}
+
+impl Reader {
+    /// A connection for several reads in a row.
+    pub async fn acquire(&self) -> Result<Conn, Error> {
+        match &self.0 {
+            ReaderKind::Sqlite(pool) => Ok(Conn(ConnKind::SqliteRead(pool.lease()?))),
+            ReaderKind::Postgres(pool) => Ok(Conn(ConnKind::PostgresPooled(pool.acquire().await?))),
+        }
+    }
+}
+
+/// A connection held by its user: a transaction's, or one leased from a [`Reader`].
+pub struct Conn(ConnKind);
+
+enum ConnKind {
+    SqliteWrite(sqlite::WriteLease),
+    SqliteRead(sqlite::ReadLease),
+    PostgresTx(sqlx::Transaction<'static, Postgres>),
+    PostgresPooled(sqlx::pool::PoolConnection<Postgres>),
+}
+
+impl Conn {
+    async fn execute(&mut self, query: Query<'_>) -> Result<Done, Error> {
+        match &mut self.0 {
+            ConnKind::SqliteWrite(lease) => lease.run(&query, Some(0)).map(sqlite::done),
+            ConnKind::SqliteRead(lease) => lease.run(&query, Some(0)).map(sqlite::done),
+            ConnKind::PostgresTx(tx) => postgres_execute(tx, query).await,
+            ConnKind::PostgresPooled(conn) => postgres_execute(conn, query).await,
+        }
+    }
+
+    async fn fetch(&mut self, query: Query<'_>, limit: Option<usize>) -> Result<Vec<Row>, Error> {
+        match &mut self.0 {
+            ConnKind::SqliteWrite(lease) => lease.run(&query, limit).map(|(rows, _)| rows),
+            ConnKind::SqliteRead(lease) => lease.run(&query, limit).map(|(rows, _)| rows),
+            ConnKind::PostgresTx(tx) => postgres_fetch(tx, query, limit).await,
+            ConnKind::PostgresPooled(conn) => postgres_fetch(conn, query, limit).await,
+        }
+    }
+}
+
+/// `query` as sqlx's PostgreSQL query, each value bound with its SQL type.
+fn postgres_query<'q>(
+    query: Query<'q>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let mut built = sqlx::query(query.sql);
+    for value in query.args {
+        built = match value {
+            Value::Null(Kind::Bool) => built.bind(None::<bool>),
+            Value::Null(Kind::I16) => built.bind(None::<i16>),
+            Value::Null(Kind::I32) => built.bind(None::<i32>),
+            Value::Null(Kind::I64) => built.bind(None::<i64>),
+            Value::Null(Kind::F64) => built.bind(None::<f64>),
+            Value::Null(Kind::Text) => built.bind(None::<String>),
+            Value::Bool(v) => built.bind(v),
+            Value::I16(v) => built.bind(v),
+            Value::I32(v) => built.bind(v),
+            Value::I64(v) => built.bind(v),
+            Value::F64(v) => built.bind(v),
+            Value::Text(v) => built.bind(v),
+        };
+    }
+    built
+}
+
+async fn postgres_execute(conn: &mut sqlx::PgConnection, query: Query<'_>) -> Result<Done, Error> {
+    let done = postgres_query(query).execute(conn).await?;
+    Ok(Done {
+        rows_affected: done.rows_affected(),
+    })
+}
+
+async fn postgres_fetch(
+    conn: &mut sqlx::PgConnection,
+    query: Query<'_>,
+    limit: Option<usize>,
+) -> Result<Vec<Row>, Error> {
+    let rows = match limit {
+        Some(_) => postgres_query(query)
+            .fetch_optional(conn)
+            .await?
+            .into_iter()
+            .collect(),
+        None => postgres_query(query).fetch_all(conn).await?,
+    };
+    Ok(rows.into_iter().map(Row::postgres).collect())
+}
+
+/// A write transaction. Queries run on `&mut *tx` (or `&mut **tx` through a
+/// `&mut Tx`); nothing is kept unless [`Tx::commit`] succeeds.
+pub struct Tx(Conn);
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+impl Tx {
+    /// Makes everything the transaction wrote durable; on SQLite, together with the
+    /// transactions committing beside it.
+    pub async fn commit(self) -> Result<(), Error> {
+        match self.0.0 {
+            ConnKind::SqliteWrite(lease) => lease.commit().await,
+            ConnKind::PostgresTx(tx) => Ok(tx.commit().await?),
+            ConnKind::SqliteRead(_) | ConnKind::PostgresPooled(_) => {
+                Err(Error::Protocol("not a transaction".into()))
+            }
+        }
+    }
+
+    /// Undoes everything the transaction wrote (dropping it does the same).
+    pub async fn rollback(self) -> Result<(), Error> {
+        match self.0.0 {
+            ConnKind::SqliteWrite(lease) => {
+                lease.rollback();
+                Ok(())
+            }
+            ConnKind::PostgresTx(tx) => Ok(tx.rollback().await?),
+            ConnKind::SqliteRead(_) | ConnKind::PostgresPooled(_) => Ok(()),
+        }
+    }
+
+    /// Runs a script of several statements (migrations).
+    async fn execute_script(&mut self, sql: &str) -> Result<(), Error> {
+        match &mut self.0.0 {
+            ConnKind::SqliteWrite(lease) => lease.execute_script(sql),
+            ConnKind::PostgresTx(tx) => {
+                sqlx::raw_sql(sql).execute(&mut **tx).await?;
+                Ok(())
+            }
+            ConnKind::SqliteRead(_) | ConnKind::PostgresPooled(_) => {
+                Err(Error::Protocol("not a transaction".into()))
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Opens the database at `url`, creating it when missing, and applies the platform's
+    /// and then the service's migrations.
+    pub async fn connect(url: &str, migrations: &Migrations) -> Result<Self, DbError> {
+        let db = match Dialect::of_url(url)? {
+            Dialect::Sqlite => Self::open_sqlite(url)?,
+            Dialect::Postgres => Self::open_postgres(url).await?,
+        };
+        db.migrate(&PLATFORM_MIGRATIONS).await?;
+        db.migrate(migrations).await?;
+        Ok(db)
+    }
+
+    fn open_sqlite(url: &str) -> Result<Self, DbError> {
+        let path = std::path::Path::new(sqlite_path(url));
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(DbError::CreateDir)?;
+        }
+        let engine = Arc::new(sqlite::Sqlite::open(path).map_err(Error::from)?);
+        Ok(Self {
+            dialect: Dialect::Sqlite,
+            reader: Reader(ReaderKind::Sqlite(engine.readers.clone())),
+            engine: Engine::Sqlite(engine),
+        })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Self, DbError> {
+        create_postgres_database_if_missing(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        Ok(Self {
+            dialect: Dialect::Postgres,
+            reader: Reader(ReaderKind::Postgres(pool.clone())),
+            engine: Engine::Postgres(pool),
+        })
+    }
+
+    /// The engine behind this database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The read side, for reads outside a transaction.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        match &self.engine {
+            Engine::Sqlite(sqlite) => Ok(Tx(Conn(ConnKind::SqliteWrite(sqlite.begin().await?)))),
+            Engine::Postgres(pool) => Ok(Tx(Conn(ConnKind::PostgresTx(pool.begin().await?)))),
+        }
+    }
+
+    /// Checks the database answers (for readiness).
+    pub async fn ping(&self) -> Result<(), Error> {
+        query("SELECT 1").execute(self.reader()).await.map(|_| ())
+    }
+
+    /// Closes the database: idle connections now, the rest as they are returned.
+    pub async fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite.readers.close(),
+            Engine::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Applies the steps of `migrations` not applied yet, each in its own transaction.
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
+        let mut tx = self.begin().await?;
+        tx.execute_script(
+            "CREATE TABLE IF NOT EXISTS _migrations (scope TEXT NOT NULL, name TEXT NOT NULL, \
+             applied_at BIGINT NOT NULL, PRIMARY KEY (scope, name))",
+        )
+        .await?;
+        tx.commit().await?;
+        for step in migrations.steps {
+            let fail = |source| DbError::Migration {
+                scope: migrations.scope,
+                name: step.name,
+                source,
+            };
+            let mut tx = self.begin().await.map_err(fail)?;
+            if self.dialect == Dialect::Postgres {
+                // Replicas starting together must not apply the same step twice.
+                query("SELECT pg_advisory_xact_lock(7273012345)")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            let applied: Option<i64> =
+                query_scalar("SELECT applied_at FROM _migrations WHERE scope = $1 AND name = $2")
+                    .bind(migrations.scope)
+                    .bind(step.name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            if applied.is_some() {
+                continue;
+            }
+            let sql = match self.dialect {
+                Dialect::Sqlite => step.sqlite,
+                Dialect::Postgres => step.postgres,
+            };
+            tx.execute_script(sql).await.map_err(fail)?;
+            query("INSERT INTO _migrations (scope, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(migrations.scope)
+                .bind(step.name)
+                .bind(crate::time::now_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+impl Dialect {
+    /// The dialect a database URL names.
+    pub fn of_url(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+}
+
+/// The file path inside a `sqlite:` URL.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// The `sqlite://` URL of a service's file under a data directory.
+pub fn sqlite_url(data_dir: &std::path::Path, service: &str) -> String {
+    format!(
+        "sqlite://{}",
+        data_dir.join(format!("{service}.db")).display()
+    )
+}
+
+/// Splits a PostgreSQL URL into (URL of the `postgres` maintenance database, database name).
+fn split_postgres_url(url: &str) -> Option<(String, String)> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://")? + 3;
+    let slash = base[scheme_end..].find('/')? + scheme_end;
+    let name = base[slash + 1..].to_owned();
+    if name.is_empty() {
+        return None;
+    }
+    let mut admin = format!("{}/postgres", &base[..slash]);
+    if let Some(q) = query {
+        admin.push('?');
+        admin.push_str(q);
+    }
+    Some((admin, name))
+}
+
+async fn create_postgres_database_if_missing(url: &str) -> Result<(), DbError> {
+    let Some((admin_url, name)) = split_postgres_url(url) else {
+        return Ok(());
+    };
+    let options = sqlx::postgres::PgConnectOptions::from_str(&admin_url)?;
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        if let Err(err) = conn.execute(create.as_str()).await {
+            // Another process created it between our check and our CREATE.
+            let raced = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "42P04" || code == "23505");
+            if !raced {
+                return Err(err.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops a PostgreSQL database, disconnecting its sessions (test and tooling support).
+pub async fn drop_postgres_database(url: &str) -> Result<(), DbError> {
+    let Some((admin_url, name)) = split_postgres_url(url) else {
+        return Ok(());
+    };
+    let options = sqlx::postgres::PgConnectOptions::from_str(&admin_url)?;
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+    let drop = format!(
+        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+        name.replace('"', "\"\"")
+    );
+    conn.execute(drop.as_str()).await?;
+    Ok(())
+}
+
+/// Whether an error is a unique-constraint violation (mapped to 409 by callers).
+pub fn is_unique_violation(err: &Error) -> bool {
+    err.is_unique_violation()
+}
+
+/// The placeholders `($first, $first+1, …)` of an `IN` list of `count` values, or
+/// `(NULL)` (which matches nothing) when there are none.
+pub fn in_list(first: usize, count: usize) -> String {
+    if count == 0 {
+        return "(NULL)".to_owned();
+    }
+    let names: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
+    format!("({})", names.join(", "))
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_url_splits_into_admin_url_and_name() {
+        assert_eq!(
+            split_postgres_url(
+                "postgres://postgres@127.0.0.1:5432/viscount_identity?sslmode=disable"
+            ),
+            Some((
+                "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned(),
+                "viscount_identity".to_owned()
+            ))
+        );
+        assert_eq!(split_postgres_url("postgres://127.0.0.1:5432"), None);
+    }
+
+    #[test]
+    fn in_lists_number_their_placeholders_and_match_nothing_when_empty() {
+        assert_eq!(in_list(3, 2), "($3, $4)");
+        assert_eq!(in_list(1, 0), "(NULL)");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_escape(r"100%_a\b"), r"100\%\_a\\b");
+    }
+
+    #[test]
+    fn sqlite_path_ignores_scheme_and_query() {
+        assert_eq!(
+            sqlite_path("sqlite://data/identity.db?mode=rwc"),
+            "data/identity.db"
+        );
+        assert_eq!(sqlite_path("sqlite:x.db"), "x.db");
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    //! The SQLite engine's transactions: grouped commits keep exactly what committed.
+
+    use super::*;
+
+    const NOTES: Migrations = Migrations {
+        scope: "notes",
+        steps: &[Migration {
+            name: "0001_notes",
+            sqlite: "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL);",
+            postgres: "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL);",
+        }],
+    };
+
+    async fn notes_db(dir: &tempfile::TempDir) -> Db {
+        Db::connect(&sqlite_url(dir.path(), "notes"), &NOTES)
+            .await
+            .expect("open notes")
+    }
+
+    async fn ids(db: &Db) -> Vec<i64> {
+        query_scalar("SELECT id FROM notes ORDER BY id")
+            .fetch_all(db.reader())
+            .await
+            .expect("ids")
+    }
+
+    async fn insert(tx: &mut Tx, id: i64) -> Result<Done, Error> {
+        query("INSERT INTO notes (id, body) VALUES ($1, $2)")
+            .bind(id)
+            .bind(format!("note {id}"))
+            .execute(&mut **tx)
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_transactions_keep_exactly_what_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = notes_db(&dir).await;
+        let mut tasks = Vec::new();
+        for id in 0..120_i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = db.begin().await.expect("begin");
+                insert(&mut tx, id).await.expect("insert");
+                match id % 4 {
+                    // Committed.
+                    0 | 1 => tx.commit().await.map(|()| Some(id)),
+                    // Rolled back explicitly.
+                    2 => tx.rollback().await.map(|()| None),
+                    // Dropped without a word, after a failed statement (a duplicate).
+                    _ => {
+                        let duplicate = insert(&mut tx, id).await;
+                        assert!(duplicate.as_ref().is_err_and(Error::is_unique_violation));
+                        Ok(None)
+                    }
+                }
+            }));
+        }
+        let mut committed = Vec::new();
+        for task in tasks {
+            if let Some(id) = task.await.expect("task").expect("transaction") {
+                committed.push(id);
+            }
+        }
+        committed.sort_unstable();
+        assert_eq!(committed.len(), 60);
+        assert_eq!(ids(&db).await, committed);
+        // And they are in the file, not only in the writer's open transaction.
+        let reopened = notes_db(&dir).await;
+        assert_eq!(ids(&reopened).await, committed);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sees_its_own_writes_and_readers_only_committed_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = notes_db(&dir).await;
+        let mut tx = db.begin().await.expect("begin");
+        insert(&mut tx, 1).await.expect("insert");
+        let inside: i64 = query_scalar("SELECT COUNT(*) FROM notes")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("count inside");
+        assert_eq!(inside, 1);
+        assert!(ids(&db).await.is_empty(), "a reader saw an uncommitted row");
+        tx.commit().await.expect("commit");
+        assert_eq!(ids(&db).await, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn placeholders_bind_by_number_and_nulls_and_limits_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = notes_db(&dir).await;
+        let mut tx = db.begin().await.expect("begin");
+        // `$2` before `$1`, and `$1` twice.
+        query("INSERT INTO notes (body, id) VALUES ($2 || '/' || $1, $1)")
+            .bind(7_i64)
+            .bind("seven")
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        insert(&mut tx, 8).await.expect("insert");
+        tx.commit().await.expect("commit");
+        let body: String = query_scalar("SELECT body FROM notes WHERE id = $1")
+            .bind(7_i64)
+            .fetch_one(db.reader())
+            .await
+            .expect("body");
+        assert_eq!(body, "seven/7");
+        let nothing: Option<String> = query_scalar("SELECT NULL")
+            .fetch_one(db.reader())
+            .await
+            .expect("null");
+        assert_eq!(nothing, None);
+        let first = query("SELECT id FROM notes ORDER BY id")
+            .fetch_optional(db.reader())
+            .await
+            .expect("first")
+            .map(|row| row.try_get::<i64, _>("id").expect("id"));
+        assert_eq!(first, Some(7));
+        let missing = query("SELECT id FROM notes WHERE id = $1")
+            .bind(99_i64)
+            .fetch_one(db.reader())
+            .await;
+        assert!(matches!(missing, Err(Error::RowNotFound)));
+        let unbound = query("SELECT id FROM notes WHERE id = $1")
+            .fetch_all(db.reader())
+            .await;
+        assert!(unbound.is_err(), "a missing bind must be refused");
+    }
+}
