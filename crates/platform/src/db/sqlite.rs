@@ -35,10 +35,13 @@ fn open(path: &Path, query_only: bool) -> Result<rusqlite::Connection, rusqlite:
     let conn = rusqlite::Connection::open(path)?;
     // WAL lets readers run beside the one writer; FULL makes a committed order survive
     // power loss, not only a process crash. The busy timeout covers another process
-    // (a `viscount` admin command) writing the same file.
+    // (a `viscount` admin command) writing the same file. Each transaction is a
+    // savepoint, whose undo pages go to a statement journal: in memory, not a temporary
+    // file opened, written and dropped per transaction.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+         PRAGMA temp_store = MEMORY;",
     )?;
     if query_only {
         conn.execute_batch("PRAGMA query_only = ON;")?;
