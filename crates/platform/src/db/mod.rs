@@ -280,7 +280,7 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), Error> {
         match self.0.0 {
             ConnKind::SqliteWrite(lease) => {
-                lease.rollback();
+                drop(lease);
                 Ok(())
             }
             ConnKind::PostgresTx(tx) => Ok(tx.rollback().await?),

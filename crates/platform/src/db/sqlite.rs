@@ -288,15 +288,6 @@ impl WriteLease {
             Err(_) => Err(Error::Commit("the database was closed".into())),
         }
     }
-
-    /// Undoes everything this transaction wrote.
-    pub(crate) fn rollback(mut self) {
-        if let Some(mut guard) = self.guard.take()
-            && !self.broken
-        {
-            rollback_savepoint(&mut guard);
-        }
-    }
 }
 
 impl Drop for WriteLease {
