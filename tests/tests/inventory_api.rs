@@ -189,6 +189,54 @@ both_shapes! {
         assert_eq!((hot["on_hand"].as_i64(), hot["reserved"].as_i64(), hot["available"].as_i64()), (Some(10), Some(10), Some(0)));
     }
 
+    async fn the_last_announced_totals_of_busy_skus_match_their_stock(app) {
+        let admin = app.admin().await;
+        let w = warehouse(&app, &admin.access, "main").await;
+        adjust(&app, &admin.access, "BUSY-A", &w, 100).await;
+        adjust(&app, &admin.access, "BUSY-B", &w, 100).await;
+        // Reservations of both skus (in either order) race adjustments of both, so
+        // changes commit while the announcer takes and clears their marks.
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let client = app.client.clone();
+            let token = admin.access.clone();
+            let (url, body) = if i % 4 == 3 {
+                let sku = if i % 8 == 3 { "BUSY-A" } else { "BUSY-B" };
+                (app.url("/api/v1/inventory/adjust"), json!({"sku": sku, "warehouse_id": w, "delta": 1, "reason": "restock"}))
+            } else {
+                let (first, second) = if i % 2 == 0 { ("BUSY-A", "BUSY-B") } else { ("BUSY-B", "BUSY-A") };
+                (app.url("/api/v1/inventory/reserve"), json!({"order_id": format!("busy-{i}"), "items": [{"sku": first, "quantity": 1}, {"sku": second, "quantity": 2}]}))
+            };
+            tasks.push(tokio::spawn(async move {
+                client.post(url).bearer_auth(token).json(&body).send().await.expect("sent").status().as_u16()
+            }));
+        }
+        for task in tasks {
+            let status = task.await.expect("task");
+            assert!(status == 200 || status == 201, "unexpected status {status}");
+        }
+        let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
+        // 20 reservations take 1 A and 2 B, 10 take 1 B and 2 A; five restocks each.
+        for (sku, reserved) in [("BUSY-A", 40), ("BUSY-B", 50)] {
+            let now = stock(&app, sku).await;
+            let expected = (now["on_hand"].as_i64(), now["reserved"].as_i64(), now["available"].as_i64());
+            assert_eq!(expected, (Some(105), Some(reserved), Some(105 - reserved)), "{sku}");
+            eventually(Duration::from_secs(20), &format!("{sku}'s totals announced"), || async {
+                let last: Option<String> = platform::db::query_scalar(
+                    "SELECT body FROM outbox WHERE event_type = 'inventory.stock.updated.v1' AND subject = $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(sku)
+                .fetch_optional(inventory.db().reader())
+                .await
+                .expect("outbox");
+                let event: Value = serde_json::from_str(&last?).expect("envelope");
+                let data = &event["data"];
+                (expected == (data["on_hand"].as_i64(), data["reserved"].as_i64(), data["available"].as_i64())).then_some(())
+            })
+            .await;
+        }
+    }
+
     async fn twenty_concurrent_adjustments_keep_the_ledger_equal_to_on_hand(app) {
         let admin = app.admin().await;
         let w = warehouse(&app, &admin.access, "main").await;

@@ -10,6 +10,7 @@ use platform::db::{Db, is_unique_violation};
 use platform::time::Clock;
 
 use crate::IdentityConfig;
+use crate::active::ActiveUsers;
 use crate::domain::{self, Email, LockoutPolicy, Password, RefreshOutcome, Scopes, UserName, totp};
 use crate::events;
 use crate::keys::KeyRing;
@@ -103,6 +104,7 @@ pub struct IdentityApp {
     pub(crate) hasher: PasswordHasher,
     pub(crate) clock: Clock,
     pub(crate) config: IdentityConfig,
+    pub(crate) active_users: std::sync::Arc<ActiveUsers>,
 }
 
 impl IdentityApp {
@@ -538,6 +540,7 @@ impl IdentityApp {
             .stage(&mut tx, &events::user_deleted(id))
             .await?;
         tx.commit().await?;
+        self.active_users.forget(id);
         self.outbox.wake();
         Ok(())
     }
@@ -641,7 +644,17 @@ impl IdentityApp {
     pub async fn subject_is_active(&self, principal: &Principal) -> Result<bool, IdentityError> {
         match principal.kind {
             platform::auth::PrincipalKind::User => {
-                Ok(store::user_exists(self.db.reader(), &principal.subject).await?)
+                let now = self.clock.now_millis();
+                let (fresh, generation) = self.active_users.recall(&principal.subject, now);
+                if fresh {
+                    return Ok(true);
+                }
+                let exists = store::user_exists(self.db.reader(), &principal.subject).await?;
+                if exists {
+                    self.active_users
+                        .remember(&principal.subject, now, generation);
+                }
+                Ok(exists)
             }
             platform::auth::PrincipalKind::Client => Ok(true),
         }

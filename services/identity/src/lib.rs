@@ -2,8 +2,10 @@
 //!
 //! Rooms: `domain` (rules, no I/O), `store` (SQL), `app` (operations: one transaction
 //! each, with their events), `http` (handlers), `events` (what it emits), plus `keys`
-//! (the signing key ring) and `passwords` (argon2id).
+//! (the signing key ring), `passwords` (argon2id) and `active` (users recently seen to
+//! exist, for the per-request token subject check).
 
+mod active;
 pub mod app;
 pub mod domain;
 pub mod events;
@@ -124,6 +126,7 @@ impl Identity {
             hasher,
             clock: clock.clone(),
             config: config.clone(),
+            active_users: Arc::default(),
         };
         let authenticator = Authenticator::new(
             Arc::new(keys),

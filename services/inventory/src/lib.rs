@@ -28,7 +28,10 @@ pub use app::{InventoryApp, InventoryError, StockView};
 /// Inventory's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "inventory",
-    steps: &[platform::migration!("0001_init")],
+    steps: &[
+        platform::migration!("0001_init"),
+        platform::migration!("0002_stock_changes"),
+    ],
 };
 
 /// Inventory's configuration (`[inventory]`, `VISCOUNT_INVENTORY__*`).
@@ -43,6 +46,9 @@ pub struct InventoryConfig {
     pub max_reservation_ttl_secs: i64,
     /// How often expired reservations are released.
     pub expiry_sweep_interval_ms: u64,
+    /// How often changed stock totals are announced (`inventory.stock.updated`, one
+    /// per changed sku per pass): the most the catalog's `in_stock` lags behind.
+    pub stock_totals_interval_ms: u64,
 }
 
 impl Default for InventoryConfig {
@@ -52,6 +58,7 @@ impl Default for InventoryConfig {
             default_reservation_ttl_secs: 15 * 60,
             max_reservation_ttl_secs: 24 * 3600,
             expiry_sweep_interval_ms: 1000,
+            stock_totals_interval_ms: 100,
         }
     }
 }
@@ -77,8 +84,8 @@ pub struct Inventory {
 
 impl Inventory {
     /// Opens the database, attaches the outbox, subscribes to ordering's and
-    /// fulfillment's events and
-    /// starts the expiry sweeper.
+    /// fulfillment's events and starts the expiry sweeper and the stock totals
+    /// announcer.
     pub async fn build(
         config: InventoryConfig,
         database_url: &str,
@@ -116,6 +123,15 @@ impl Inventory {
             move || {
                 let sweeper = sweeper.clone();
                 async move { sweeper.expire_due().await }
+            },
+        );
+        let announcer = app.clone();
+        tasks.every(
+            "stock totals announcement",
+            Duration::from_millis(config.stock_totals_interval_ms.max(10)),
+            move || {
+                let announcer = announcer.clone();
+                async move { announcer.announce_changed_totals().await }
             },
         );
         Ok(Self {

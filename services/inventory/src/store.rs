@@ -258,6 +258,56 @@ pub async fn save_sku_setting(
     .map(|_| ())
 }
 
+/// Marks `sku`'s totals as changed, to be announced. The upsert (rather than
+/// `DO NOTHING`) takes the mark's row lock on PostgreSQL, so the announcer cannot take
+/// and clear this sku's mark between this change and its commit and announce totals
+/// without it.
+pub async fn mark_totals_changed(tx: &mut Tx, sku: &str) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "INSERT INTO stock_changes (sku) VALUES ($1) ON CONFLICT (sku) DO UPDATE SET sku = excluded.sku",
+    )
+    .bind(sku)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// Whether any sku's totals wait to be announced (a read, so an idle announcer never
+/// takes the writer).
+pub async fn any_totals_changed<'e>(ex: impl Executor<'e>) -> Result<bool, platform::db::Error> {
+    Ok(
+        platform::db::query_scalar::<String>("SELECT sku FROM stock_changes LIMIT 1")
+            .fetch_optional(ex)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Takes up to `limit` changed skus for announcement: locked for the rest of `tx` on
+/// PostgreSQL, skipping those a change still holds (they are taken by a later pass,
+/// after that change committed), and cleared when `tx` commits.
+pub async fn take_changed_totals(
+    tx: &mut Tx,
+    dialect: Dialect,
+    limit: i64,
+) -> Result<Vec<String>, platform::db::Error> {
+    let sql = format!(
+        "SELECT sku FROM stock_changes ORDER BY sku LIMIT $1{}",
+        dialect.row_lock_skip_locked()
+    );
+    let skus: Vec<String> = platform::db::query_scalar(&sql)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    for sku in &skus {
+        platform::db::query("DELETE FROM stock_changes WHERE sku = $1")
+            .bind(sku)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(skus)
+}
+
 // SUM over BIGINT is NUMERIC on PostgreSQL; the casts keep one portable integer type.
 
 /// Totals per sku at or under their threshold: (sku, on_hand, reserved, threshold).

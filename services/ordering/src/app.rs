@@ -423,11 +423,15 @@ impl OrderingApp {
     /// An order the caller may see, with its lines.
     pub async fn order(&self, caller: &Caller, id: &str) -> Result<OrderRecord, OrderingError> {
         let mut order = self.visible_order(caller, id).await?;
-        order.items = store::order_lines(self.db.reader(), &[id])
+        order.items = self.lines_of(id).await?;
+        Ok(order)
+    }
+
+    async fn lines_of(&self, id: &str) -> Result<Vec<LineRecord>, OrderingError> {
+        Ok(store::order_lines(self.db.reader(), &[id])
             .await?
             .remove(id)
-            .unwrap_or_default();
-        Ok(order)
+            .unwrap_or_default())
     }
 
     /// An order's status history.
@@ -472,9 +476,11 @@ impl OrderingApp {
         loop {
             // Register before reading, so a step committed in between still wakes us.
             let woken = self.waiters.register(id);
-            let order = self.order(caller, id).await?;
+            // The head tells whether it settled; the lines are read once, for the answer.
+            let mut order = self.visible_order(caller, id).await?;
             if order.status.is_settled() || tokio::time::Instant::now() >= deadline {
                 self.waiters.forget(id);
+                order.items = self.lines_of(id).await?;
                 return Ok(order);
             }
             // Another replica may run the step that settles it: look again now and then.

@@ -161,17 +161,22 @@ impl Dispatcher {
             return Ok(false);
         };
         let full = rows.len() as i64 == BATCH;
+        // Types this consumer does not handle are passed over unparsed.
+        let handler = &self.subscription.handler;
+        let rows: Vec<outbox::OutboxRow> = rows
+            .into_iter()
+            .filter(|row| handler.handles(&row.event_type))
+            .collect();
+        if rows.is_empty() {
+            self.position = Some(last);
+            return Ok(full);
+        }
         // The fast path: the whole batch in one transaction.
         let events: Result<Vec<Envelope>, _> = rows
             .iter()
             .map(|row| serde_json::from_str::<Envelope>(&row.body))
             .collect();
         if let Ok(events) = events {
-            let handler = &self.subscription.handler;
-            if !events.iter().any(|e| handler.handles(&e.event_type)) {
-                self.position = Some(last);
-                return Ok(full);
-            }
             match apply_batch(&self.subscription, &events, Some((&self.cursor_key, last))).await {
                 Ok(_) => {
                     self.position = Some(last);
@@ -215,9 +220,10 @@ impl Dispatcher {
             }
             reached = row.seq;
         }
-        save_cursor(&self.subscription.db, &self.cursor_key, reached).await?;
-        self.position = Some(reached);
-        Ok(last == reached && full)
+        // Every row up to `last` is dealt with, the passed-over ones included.
+        save_cursor(&self.subscription.db, &self.cursor_key, last).await?;
+        self.position = Some(last);
+        Ok(full)
     }
 }
 

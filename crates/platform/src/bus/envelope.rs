@@ -59,12 +59,17 @@ impl Envelope {
     /// The NATS subject: `viscount.<service>.<aggregate>.<event>` (the type without its
     /// version), behind an optional namespace.
     pub fn nats_subject(&self, namespace: &str) -> String {
-        let unversioned = match self.event_type.rsplit_once('.') {
-            Some((head, version)) if version.starts_with('v') => head,
-            _ => self.event_type.as_str(),
-        };
-        format!("{namespace}viscount.{unversioned}")
+        nats_subject(&self.event_type, namespace)
     }
+}
+
+/// The NATS subject of events of `event_type` (see [`Envelope::nats_subject`]).
+pub(crate) fn nats_subject(event_type: &str, namespace: &str) -> String {
+    let unversioned = match event_type.rsplit_once('.') {
+        Some((head, version)) if version.starts_with('v') => head,
+        _ => event_type,
+    };
+    format!("{namespace}viscount.{unversioned}")
 }
 
 #[cfg(test)]

@@ -113,13 +113,7 @@ impl NatsBus {
         let prefix = self.subject_prefix();
         let mut pending = Vec::with_capacity(rows.len());
         for row in rows {
-            let subject = match serde_json::from_str::<Envelope>(&row.body) {
-                Ok(envelope) => envelope.nats_subject(&prefix),
-                Err(err) => {
-                    tracing::error!(event_id = %row.id, error = %err, "outbox row is not an envelope; skipping");
-                    continue;
-                }
-            };
+            let subject = super::envelope::nats_subject(&row.event_type, &prefix);
             let publish = Publish::build()
                 .message_id(&row.id)
                 .payload(row.body.clone().into_bytes().into());

@@ -60,6 +60,9 @@ pub struct OutboxRow {
     pub seq: i64,
     /// Event id.
     pub id: String,
+    /// The event's type, so a reader can pass over types it does not want without
+    /// parsing the body.
+    pub event_type: String,
     /// The CloudEvent JSON.
     pub body: String,
 }
@@ -68,7 +71,7 @@ pub struct OutboxRow {
 pub async fn unpublished(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, crate::db::Error> {
     rows_from(
         crate::db::query(
-            "SELECT seq, id, body FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+            "SELECT seq, id, event_type, body FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
         )
         .bind(limit)
         .fetch_all(db.reader())
@@ -83,11 +86,13 @@ pub(crate) async fn after(
     limit: i64,
 ) -> Result<Vec<OutboxRow>, crate::db::Error> {
     rows_from(
-        crate::db::query("SELECT seq, id, body FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(db.reader())
-            .await?,
+        crate::db::query(
+            "SELECT seq, id, event_type, body FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?,
     )
 }
 
@@ -97,6 +102,7 @@ fn rows_from(rows: Vec<crate::db::Row>) -> Result<Vec<OutboxRow>, crate::db::Err
             Ok(OutboxRow {
                 seq: row.try_get("seq")?,
                 id: row.try_get("id")?,
+                event_type: row.try_get("event_type")?,
                 body: row.try_get("body")?,
             })
         })

@@ -43,6 +43,16 @@ impl Dialect {
             Dialect::Sqlite => "",
         }
     }
+
+    /// Like [`Dialect::row_lock`], but rows another transaction holds are left out
+    /// instead of waited for (` FOR UPDATE SKIP LOCKED`): for work queues, where a
+    /// busy row is taken by a later pass.
+    pub fn row_lock_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
 }
 
 /// Why the database could not be opened or migrated.
