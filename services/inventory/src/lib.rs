@@ -58,7 +58,7 @@ impl Default for InventoryConfig {
             default_reservation_ttl_secs: 15 * 60,
             max_reservation_ttl_secs: 24 * 3600,
             expiry_sweep_interval_ms: 1000,
-            stock_totals_interval_ms: 100,
+            stock_totals_interval_ms: 500,
         }
     }
 }

@@ -234,7 +234,7 @@ impl OrderingApp {
     ) -> Result<CartView, OrderingError> {
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;
-        let cart = store::cart(&mut tx, cart_id, user_id)
+        let mut cart = store::cart(&mut tx, cart_id, user_id)
             .await?
             .ok_or(OrderingError::NotFound)?;
         match quantity {
@@ -242,9 +242,6 @@ impl OrderingApp {
                 store::remove_cart_line(&mut tx, cart_id, sku.as_str(), now).await?
             }
             CartQuantity::Set(quantity) => {
-                if store::prices(&mut *tx, &[sku.as_str()]).await?.is_empty() {
-                    return Err(OrderingError::UnknownSku(0, sku.as_str().to_owned()));
-                }
                 let is_new = !cart.items.iter().any(|(s, _)| s == sku.as_str());
                 if is_new && cart.items.len() >= MAX_LINES {
                     return Err(OrderingError::TooManyLines);
@@ -252,16 +249,33 @@ impl OrderingApp {
                 store::set_cart_line(&mut tx, cart_id, sku.as_str(), quantity.get(), now).await?;
             }
         }
-        let cart = store::cart(&mut tx, cart_id, user_id)
-            .await?
-            .ok_or(OrderingError::NotFound)?;
+        cart.items = store::cart_lines(&mut tx, cart_id).await?;
+        // Priced inside the transaction: a sku without a price leaves the cart as it was.
+        let skus: Vec<&str> = cart.items.iter().map(|(s, _)| s.as_str()).collect();
+        let prices = store::prices(&mut *tx, &skus).await?;
+        if !prices.iter().any(|p| p.sku == sku.as_str())
+            && cart.items.iter().any(|(s, _)| s == sku.as_str())
+        {
+            return Err(OrderingError::UnknownSku(0, sku.as_str().to_owned()));
+        }
         tx.commit().await?;
-        self.price_cart(cart).await
+        self.cart_view(cart, prices)
     }
 
     async fn price_cart(&self, cart: CartRecord) -> Result<CartView, OrderingError> {
+        let skus: Vec<&str> = cart.items.iter().map(|(s, _)| s.as_str()).collect();
+        let prices = store::prices(self.db.reader(), &skus).await?;
+        self.cart_view(cart, prices)
+    }
+
+    /// `cart` priced from `prices` (which must hold every sku it has).
+    fn cart_view(
+        &self,
+        cart: CartRecord,
+        prices: Vec<PriceRecord>,
+    ) -> Result<CartView, OrderingError> {
         let wanted: Vec<(&str, u32)> = cart.items.iter().map(|(s, q)| (s.as_str(), *q)).collect();
-        let lines = self.price_lines(&wanted).await?;
+        let lines = priced_lines(&wanted, prices)?;
         let total = domain::total(lines.iter().map(|l| (&l.unit_price, l.quantity)));
         if total.is_none() && !lines.is_empty() {
             return Err(OrderingError::MixedCurrencies);
@@ -287,26 +301,7 @@ impl OrderingApp {
     /// Prices lines from the price copy; a sku without a price is `UnknownSku`.
     async fn price_lines(&self, wanted: &[(&str, u32)]) -> Result<Vec<LineRecord>, OrderingError> {
         let skus: Vec<&str> = wanted.iter().map(|(s, _)| *s).collect();
-        let known: HashMap<String, PriceRecord> = store::prices(self.db.reader(), &skus)
-            .await?
-            .into_iter()
-            .map(|p| (p.sku.clone(), p))
-            .collect();
-        wanted
-            .iter()
-            .enumerate()
-            .map(|(i, (sku, quantity))| {
-                let price = known
-                    .get(*sku)
-                    .ok_or_else(|| OrderingError::UnknownSku(i, (*sku).to_owned()))?;
-                Ok(LineRecord {
-                    sku: (*sku).to_owned(),
-                    name: price.name.clone(),
-                    quantity: *quantity,
-                    unit_price: price.price.clone(),
-                })
-            })
-            .collect()
+        priced_lines(wanted, store::prices(self.db.reader(), &skus).await?)
     }
 
     // ---- orders ----
@@ -950,4 +945,29 @@ impl OrderingApp {
     ) -> Result<(), platform::db::Error> {
         store::set_captured(tx, order_id, amount, self.clock.now_millis()).await
     }
+}
+
+/// `wanted` lines priced from `prices`; a sku without a price is `UnknownSku` (with
+/// its index in `wanted`).
+fn priced_lines(
+    wanted: &[(&str, u32)],
+    prices: Vec<PriceRecord>,
+) -> Result<Vec<LineRecord>, OrderingError> {
+    let known: HashMap<String, PriceRecord> =
+        prices.into_iter().map(|p| (p.sku.clone(), p)).collect();
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(i, (sku, quantity))| {
+            let price = known
+                .get(*sku)
+                .ok_or_else(|| OrderingError::UnknownSku(i, (*sku).to_owned()))?;
+            Ok(LineRecord {
+                sku: (*sku).to_owned(),
+                name: price.name.clone(),
+                quantity: *quantity,
+                unit_price: price.price.clone(),
+            })
+        })
+        .collect()
 }

@@ -36,6 +36,13 @@ const HANDLED: [&str; 14] = [
     ShipmentReturned::TYPE,
 ];
 
+/// The answers that can end an order's saga.
+const SETTLING: [&str; 3] = [
+    ReservationFailed::TYPE,
+    PaymentAuthorized::TYPE,
+    PaymentFailed::TYPE,
+];
+
 /// Applies catalog, inventory, payments and fulfillment events.
 pub struct OrderingEvents {
     /// The operations.
@@ -160,6 +167,12 @@ impl EventHandler for OrderingEvents {
     }
 
     fn applied(&self, event: &Envelope) {
+        // Whoever waits, waits for an order to settle; of the saga's answers only these
+        // can settle one (a reservation moves it on, a capture follows confirmation),
+        // so the others wake nobody for a read that would find it unsettled.
+        if !SETTLING.contains(&event.event_type.as_str()) {
+            return;
+        }
         if let Some(order_id) = event.data.get("order_id").and_then(|v| v.as_str()) {
             self.app.order_changed(order_id);
         }

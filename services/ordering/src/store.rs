@@ -132,13 +132,25 @@ pub async fn cart(
     else {
         return Ok(None);
     };
+    Ok(Some(CartRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        items: cart_lines(&mut *ex, id).await?,
+    }))
+}
+
+/// A cart's lines as (sku, quantity), in the order they were first added.
+pub async fn cart_lines(
+    ex: &mut platform::db::Conn,
+    cart_id: &str,
+) -> Result<Vec<(String, u32)>, platform::db::Error> {
     let lines = platform::db::query(
         "SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
     )
-    .bind(id)
-    .fetch_all(&mut *ex)
+    .bind(cart_id)
+    .fetch_all(ex)
     .await?;
-    let items = lines
+    lines
         .iter()
         .map(|l| {
             let quantity: i64 = l.try_get("quantity")?;
@@ -147,12 +159,7 @@ pub async fn cart(
                 u32::try_from(quantity).unwrap_or(u32::MAX),
             ))
         })
-        .collect::<Result<_, platform::db::Error>>()?;
-    Ok(Some(CartRecord {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        items,
-    }))
+        .collect()
 }
 
 /// Sets a cart line's quantity (inserting the line if new).

@@ -343,8 +343,14 @@ impl Db {
 
     async fn open_postgres(url: &str) -> Result<Self, DbError> {
         create_postgres_database_if_missing(url).await?;
+        // No ping before each lease: it doubled the round trips of a one-statement
+        // read. A connection the server dropped fails its next statement and is
+        // discarded by the pool, and idle ones are retired before servers or proxies
+        // time them out.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
+            .idle_timeout(Duration::from_secs(60))
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
