@@ -299,12 +299,18 @@ pub async fn take_changed_totals(
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
-    for sku in &skus {
-        platform::db::query("DELETE FROM stock_changes WHERE sku = $1")
-            .bind(sku)
-            .execute(&mut **tx)
-            .await?;
+    if skus.is_empty() {
+        return Ok(skus);
     }
+    let sql = format!(
+        "DELETE FROM stock_changes WHERE sku IN {}",
+        platform::db::in_list(1, skus.len())
+    );
+    let mut clear = platform::db::query(&sql);
+    for sku in &skus {
+        clear = clear.bind(sku.as_str());
+    }
+    clear.execute(&mut **tx).await?;
     Ok(skus)
 }
 

@@ -259,43 +259,13 @@ impl OrderingApp {
             return Err(OrderingError::UnknownSku(0, sku.as_str().to_owned()));
         }
         tx.commit().await?;
-        self.cart_view(cart, prices)
+        cart_view(cart, prices)
     }
 
     async fn price_cart(&self, cart: CartRecord) -> Result<CartView, OrderingError> {
         let skus: Vec<&str> = cart.items.iter().map(|(s, _)| s.as_str()).collect();
         let prices = store::prices(self.db.reader(), &skus).await?;
-        self.cart_view(cart, prices)
-    }
-
-    /// `cart` priced from `prices` (which must hold every sku it has).
-    fn cart_view(
-        &self,
-        cart: CartRecord,
-        prices: Vec<PriceRecord>,
-    ) -> Result<CartView, OrderingError> {
-        let wanted: Vec<(&str, u32)> = cart.items.iter().map(|(s, q)| (s.as_str(), *q)).collect();
-        let lines = priced_lines(&wanted, prices)?;
-        let total = domain::total(lines.iter().map(|l| (&l.unit_price, l.quantity)));
-        if total.is_none() && !lines.is_empty() {
-            return Err(OrderingError::MixedCurrencies);
-        }
-        Ok(CartView {
-            id: cart.id,
-            items: lines
-                .into_iter()
-                .map(|l| CartLine {
-                    line_total: Money {
-                        amount: l.unit_price.amount.saturating_mul(i64::from(l.quantity)),
-                        currency: l.unit_price.currency.clone(),
-                    },
-                    sku: l.sku,
-                    quantity: l.quantity,
-                    unit_price: l.unit_price,
-                })
-                .collect(),
-            total,
-        })
+        cart_view(cart, prices)
     }
 
     /// Prices lines from the price copy; a sku without a price is `UnknownSku`.
@@ -970,4 +940,30 @@ fn priced_lines(
             })
         })
         .collect()
+}
+
+/// `cart` priced from `prices` (which must hold every sku it has).
+fn cart_view(cart: CartRecord, prices: Vec<PriceRecord>) -> Result<CartView, OrderingError> {
+    let wanted: Vec<(&str, u32)> = cart.items.iter().map(|(s, q)| (s.as_str(), *q)).collect();
+    let lines = priced_lines(&wanted, prices)?;
+    let total = domain::total(lines.iter().map(|l| (&l.unit_price, l.quantity)));
+    if total.is_none() && !lines.is_empty() {
+        return Err(OrderingError::MixedCurrencies);
+    }
+    Ok(CartView {
+        id: cart.id,
+        items: lines
+            .into_iter()
+            .map(|l| CartLine {
+                line_total: Money {
+                    amount: l.unit_price.amount.saturating_mul(i64::from(l.quantity)),
+                    currency: l.unit_price.currency.clone(),
+                },
+                sku: l.sku,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+            })
+            .collect(),
+        total,
+    })
 }
