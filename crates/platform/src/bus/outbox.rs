@@ -79,12 +79,14 @@ pub async fn unpublished(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, crate::d
     )
 }
 
-/// Up to `limit` events after position `after`, in order (the embedded log read).
+/// Up to `limit` events after position `after`, in order (the embedded log read). Only
+/// events already on disk: a consumer must not act on one its producer could lose.
 pub(crate) async fn after(
     db: &Db,
     after: i64,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, crate::db::Error> {
+    db.durable().await;
     rows_from(
         crate::db::query(
             "SELECT seq, id, event_type, body FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",

@@ -379,6 +379,15 @@ impl Db {
         }
     }
 
+    /// Waits until everything committed so far is on disk. A SQLite commit becomes
+    /// visible a moment before its sync ends (the writer is not held for the disk); a
+    /// PostgreSQL one only once its WAL is flushed, so there is nothing to wait for.
+    pub async fn durable(&self) {
+        if let Engine::Sqlite(sqlite) = &self.engine {
+            sqlite.durable().await;
+        }
+    }
+
     /// Checks the database answers (for readiness).
     pub async fn ping(&self) -> Result<(), Error> {
         query("SELECT 1").execute(self.reader()).await.map(|_| ())
