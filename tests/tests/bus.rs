@@ -192,6 +192,7 @@ in_both_shapes!(
     relay_killed_between_publish_and_mark_sent_still_gives_one_effect_per_event,
     a_consumer_that_was_down_catches_up_and_loses_nothing,
     a_poison_message_is_dead_lettered_after_its_retries_and_does_not_block_others,
+    a_consumer_stopped_while_retrying_resumes_where_it_stopped,
     events_carry_the_cloudevents_envelope_and_the_trace_context,
 );
 
@@ -332,6 +333,44 @@ async fn a_poison_message_is_dead_lettered_after_its_retries_and_does_not_block_
         .expect("replay");
     assert!(!again, "a dead letter is replayed once");
     assert_eq!(rig.effects().await, (4, 4));
+}
+
+/// The embedded dispatcher records what it applied by its cursor alone (no inbox rows):
+/// an event applied one at a time must move the cursor with it, or a restart applies it
+/// again.
+async fn a_consumer_stopped_while_retrying_resumes_where_it_stopped(shape: Shape) {
+    let Some(rig) = Rig::new(shape).await else {
+        return;
+    };
+    let producer_tasks = Tasks::new(Shutdown::new());
+    let outbox = rig.outbox(&producer_tasks).await;
+    // Retries that outlast the test, so the consumer is stopped mid-retry.
+    let patient = Subscription {
+        retry: RetryPolicy {
+            max_attempts: 1_000_000,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+        },
+        ..rig.subscription()
+    };
+    let retrying = Tasks::new(Shutdown::new());
+    rig.bus
+        .subscribe(patient, &retrying)
+        .await
+        .expect("subscribe");
+    rig.stage(&outbox, &["before", "poison"]).await;
+    // The batch fails on the poison; the event before it is applied on its own.
+    rig.wait_for_effects(1).await;
+    retrying.stop(Duration::from_secs(10)).await;
+    assert_eq!(rig.effects().await, (1, 1), "the poison is not applied");
+
+    rig.handler.cured.store(true, Ordering::SeqCst);
+    let _consumer = rig.subscribe().await;
+    rig.wait_for_effects(2).await;
+    // One more event proves the restarted consumer has moved past the others.
+    rig.stage(&outbox, &["after"]).await;
+    rig.wait_for_effects(3).await;
+    assert_eq!(rig.effects().await, (3, 3), "each event applied once");
 }
 
 async fn events_carry_the_cloudevents_envelope_and_the_trace_context(shape: Shape) {

@@ -1,7 +1,10 @@
 //! Applying one delivered event: inbox, handler, retries and dead letters.
 //!
 //! Both adapters hand every delivery to [`deliver`], so exactly-once effect and the
-//! dead-letter rule are the same in both shapes.
+//! dead-letter rule are the same in both shapes. What an applied event leaves behind
+//! as the record of it differs ([`Record`]): an inbox row, for a transport that may
+//! redeliver anything at any time (NATS, a dead letter's replay); or the embedded
+//! dispatcher's cursor, moved in the same transaction as the effect.
 
 use std::time::Duration;
 
@@ -9,6 +12,26 @@ use serde::Serialize;
 
 use super::{Envelope, HandlerError, Subscription};
 use crate::db::Db;
+
+/// How a consumer records, in the transaction of an effect, that the event is applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record<'a> {
+    /// One inbox row per event, which also refuses an event applied before.
+    pub(crate) inbox: bool,
+    /// The embedded dispatcher's cursor `(key, position)` over a log read in order. It
+    /// moves with every effect, in its transaction, so every event at or below it was
+    /// applied once and none above it was: it is the inbox of that log, one row for all
+    /// of it instead of one row per event.
+    pub(crate) cursor: Option<(&'a str, i64)>,
+}
+
+impl Record<'_> {
+    /// Inbox rows only: for transports that may redeliver.
+    pub(crate) const INBOX: Record<'static> = Record {
+        inbox: true,
+        cursor: None,
+    };
+}
 
 /// What became of one delivery attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +53,22 @@ impl Outcome {
     }
 }
 
-/// Applies `event` (attempt number `attempt`, 1-based) for `subscription`.
+/// Applies `event` (attempt number `attempt`, 1-based) for `subscription`, recording it
+/// as `record` says; a dead letter is recorded the same way.
 pub(crate) async fn deliver(
     subscription: &Subscription,
     event: &Envelope,
     attempt: u32,
+    record: Record<'_>,
 ) -> Outcome {
     let traceparent = event
         .traceparent
         .clone()
         .unwrap_or_else(crate::telemetry::new_traceparent);
-    let result = crate::telemetry::with_traceparent(traceparent, apply(subscription, event)).await;
+    let applying = apply_batch(subscription, std::slice::from_ref(event), record);
+    let result = crate::telemetry::with_traceparent(traceparent, applying)
+        .await
+        .map(|applied| applied > 0);
     match result {
         Ok(true) => Outcome::Applied,
         Ok(false) => Outcome::Duplicate,
@@ -53,15 +81,7 @@ pub(crate) async fn deliver(
                 error = %crate::telemetry::error_chain(&err),
                 "event failed for the last time; dead-lettering it"
             );
-            match store_dead_letter(
-                &subscription.db,
-                &subscription.consumer,
-                event,
-                attempt,
-                &err,
-            )
-            .await
-            {
+            match store_dead_letter(subscription, event, attempt, &err, record.cursor).await {
                 Ok(()) => Outcome::DeadLettered,
                 Err(db_err) => {
                     tracing::error!(error = %db_err, "cannot write dead letter; will retry");
@@ -83,24 +103,19 @@ pub(crate) async fn deliver(
     }
 }
 
-/// Inbox row and effect in one transaction; `Ok(false)` when already applied or of a
-/// type the handler does not handle.
-async fn apply(subscription: &Subscription, event: &Envelope) -> Result<bool, HandlerError> {
-    Ok(apply_batch(subscription, std::slice::from_ref(event), None).await? > 0)
-}
-
-/// Applies `events` in order in one transaction of the consumer, each with its inbox
-/// row, and moves the consumer's cursor `(key, position)`, if it keeps one, in the same
-/// transaction: one commit (one disk flush) for the whole batch. Returns how many took
-/// effect now (the others were duplicates or of types the handler does not handle).
-/// On a handler error nothing is written, and the caller delivers the events one at a
-/// time with [`deliver`] (retries, dead letters).
+/// Applies `events` in order in one transaction of the consumer, recorded as `record`
+/// says (inbox rows, the cursor, or both) in the same transaction: one commit (one disk
+/// flush) for the whole batch. Returns how many took effect now (the others were
+/// duplicates or of types the handler does not handle). On a handler error nothing is
+/// written, and the caller delivers the events one at a time with [`deliver`]
+/// (retries, dead letters).
 pub(crate) async fn apply_batch(
     subscription: &Subscription,
     events: &[Envelope],
-    cursor: Option<(&str, i64)>,
+    record: Record<'_>,
 ) -> Result<usize, HandlerError> {
     let handler = &subscription.handler;
+    let cursor = record.cursor;
     if cursor.is_none() && !events.iter().any(|e| handler.handles(&e.event_type)) {
         return Ok(0);
     }
@@ -108,7 +123,7 @@ pub(crate) async fn apply_batch(
     let mut applied = Vec::with_capacity(events.len());
     for event in events {
         if !handler.handles(&event.event_type)
-            || !claim_in_inbox(&mut tx, subscription, event).await?
+            || (record.inbox && !claim_in_inbox(&mut tx, subscription, event).await?)
         {
             continue;
         }
@@ -156,72 +171,78 @@ async fn claim_in_inbox(
     Ok(inserted == 1)
 }
 
-/// Records a message that could not even be parsed as an envelope.
+/// Records a message that could not even be parsed as an envelope (and moves the
+/// cursor past it, if the consumer keeps one, in the same transaction).
 pub(crate) async fn dead_letter_unreadable(
     subscription: &Subscription,
     event_id: &str,
     body: &str,
     err: &serde_json::Error,
+    cursor: Option<(&str, i64)>,
 ) {
-    let result = insert_dead_letter(
-        &subscription.db,
-        &subscription.consumer,
+    let letter = Letter {
         event_id,
-        "unknown",
+        event_type: "unknown",
         body,
-        &format!("unreadable envelope: {err}"),
-        1,
-    )
-    .await;
+        error: &format!("unreadable envelope: {err}"),
+        attempts: 1,
+    };
+    let result = insert_dead_letter(subscription, &letter, cursor).await;
     if let Err(db_err) = result {
         tracing::error!(error = %db_err, event_id, "cannot write dead letter for unreadable message");
     }
 }
 
 async fn store_dead_letter(
-    db: &Db,
-    consumer: &str,
+    subscription: &Subscription,
     event: &Envelope,
     attempts: u32,
     err: &HandlerError,
+    cursor: Option<(&str, i64)>,
 ) -> Result<(), crate::db::Error> {
     let body = serde_json::to_string(event).map_err(|e| crate::db::Error::Encode(Box::new(e)))?;
-    insert_dead_letter(
-        db,
-        consumer,
-        &event.id,
-        &event.event_type,
-        &body,
-        &crate::telemetry::error_chain(err),
+    let letter = Letter {
+        event_id: &event.id,
+        event_type: &event.event_type,
+        body: &body,
+        error: &crate::telemetry::error_chain(err),
         attempts,
-    )
-    .await
+    };
+    insert_dead_letter(subscription, &letter, cursor).await
+}
+
+/// A dead letter about to be written.
+struct Letter<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    body: &'a str,
+    error: &'a str,
+    attempts: u32,
 }
 
 async fn insert_dead_letter(
-    db: &Db,
-    consumer: &str,
-    event_id: &str,
-    event_type: &str,
-    body: &str,
-    error: &str,
-    attempts: u32,
+    subscription: &Subscription,
+    letter: &Letter<'_>,
+    cursor: Option<(&str, i64)>,
 ) -> Result<(), crate::db::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = subscription.db.begin().await?;
     crate::db::query(
         "INSERT INTO dead_letters (id, consumer, event_id, event_type, body, error, attempts, failed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(crate::ids::new_id())
-    .bind(consumer)
-    .bind(event_id)
-    .bind(event_type)
-    .bind(body)
-    .bind(error)
-    .bind(i64::from(attempts))
+    .bind(&subscription.consumer)
+    .bind(letter.event_id)
+    .bind(letter.event_type)
+    .bind(letter.body)
+    .bind(letter.error)
+    .bind(i64::from(letter.attempts))
     .bind(crate::time::now_millis())
     .execute(&mut *tx)
     .await?;
+    if let Some((key, position)) = cursor {
+        super::embedded::save_cursor_in(&mut tx, key, position).await?;
+    }
     tx.commit().await
 }
 
@@ -291,7 +312,7 @@ pub async fn replay_dead_letter(
     };
     let body: String = row.try_get("body")?;
     let event: Envelope = serde_json::from_str(&body)?;
-    apply(subscription, &event).await?;
+    apply_batch(subscription, std::slice::from_ref(&event), Record::INBOX).await?;
     let mut tx = subscription.db.begin().await?;
     crate::db::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2")
         .bind(crate::time::now_millis())

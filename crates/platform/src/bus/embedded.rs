@@ -2,11 +2,19 @@
 //! per (consumer, producer) delivers from a cursor kept in the consumer's database.
 //!
 //! A dispatcher applies everything new in the log in one transaction of the consumer,
-//! with the inbox rows and the cursor: one disk flush per batch rather than one per
-//! event, and the cursor can never disagree with the effects. If a handler fails, the
-//! batch is delivered one event at a time instead (retries, dead letters); a crash
-//! then redelivers from the cursor and the inbox absorbs the duplicates. The log is read
-//! in `seq` order, which is commit order because SQLite has one writer at a time.
+//! with the cursor: one disk flush per batch rather than one per event, and the cursor
+//! can never disagree with the effects. If a handler fails, the batch is delivered one
+//! event at a time instead (retries, dead letters), each event with its cursor move.
+//! The log is read in `seq` order, which is commit order because SQLite has one writer
+//! at a time, and `seq` is never reused (`AUTOINCREMENT`).
+//!
+//! So the cursor is this consumer's inbox for the log: every event at or below it was
+//! applied exactly once, in the transaction that moved it there, and none above it
+//! was. An inbox row per event would record nothing more, and it was one write per
+//! event per consumer, the most frequent statement of a checkout. Inbox rows are still
+//! written and checked for the events already in the log when a dispatcher starts:
+//! earlier versions applied some events before moving the cursor (their one-at-a-time
+//! path, and cursors kept in the producer's database), and those only the inbox knows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use super::consumer::{Outcome, apply_batch, dead_letter_unreadable, deliver};
+use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::ServiceKind;
@@ -95,6 +103,7 @@ impl Bus for EmbeddedBus {
                 let dispatcher = Dispatcher {
                     cursor_key: cursor_key(&subscription.consumer, stream),
                     position: None,
+                    inbox_until: 0,
                     subscription,
                     log,
                     wake: outbox.subscribe(),
@@ -120,6 +129,9 @@ struct Dispatcher {
     /// of the stored one by events the consumer does not handle: those are not worth a
     /// commit of their own, and after a restart they are read and skipped again.
     position: Option<i64>,
+    /// The last event already in the log when this dispatcher started: up to it, events
+    /// are also checked against and recorded in the inbox (see the module's comment).
+    inbox_until: i64,
 }
 
 impl Dispatcher {
@@ -154,7 +166,10 @@ impl Dispatcher {
         self.wake.borrow_and_update();
         let cursor = match self.position {
             Some(position) => position,
-            None => load_cursor(&self.subscription, &self.log, &self.cursor_key).await?,
+            None => {
+                self.inbox_until = outbox::last_seq(&self.log).await?;
+                load_cursor(&self.subscription, &self.log, &self.cursor_key).await?
+            }
         };
         let rows = outbox::after(&self.log, cursor, BATCH).await?;
         let Some(last) = rows.last().map(|r| r.seq) else {
@@ -171,13 +186,18 @@ impl Dispatcher {
             self.position = Some(last);
             return Ok(full);
         }
+        let inbox = rows.first().is_some_and(|row| row.seq <= self.inbox_until);
+        let record = |position| Record {
+            inbox,
+            cursor: Some((self.cursor_key.as_str(), position)),
+        };
         // The fast path: the whole batch in one transaction.
         let events: Result<Vec<Envelope>, _> = rows
             .iter()
             .map(|row| serde_json::from_str::<Envelope>(&row.body))
             .collect();
         if let Ok(events) = events {
-            match apply_batch(&self.subscription, &events, Some((&self.cursor_key, last))).await {
+            match apply_batch(&self.subscription, &events, record(last)).await {
                 Ok(_) => {
                     self.position = Some(last);
                     return Ok(full);
@@ -195,7 +215,7 @@ impl Dispatcher {
                 Ok(event) => {
                     let mut attempt = 1;
                     loop {
-                        match deliver(&self.subscription, &event, attempt).await {
+                        match deliver(&self.subscription, &event, attempt, record(row.seq)).await {
                             Outcome::Retry(delay) => {
                                 tokio::select! {
                                     () = shutdown.cancelled() => {
@@ -215,7 +235,14 @@ impl Dispatcher {
                     }
                 }
                 Err(err) => {
-                    dead_letter_unreadable(&self.subscription, &row.id, &row.body, &err).await
+                    dead_letter_unreadable(
+                        &self.subscription,
+                        &row.id,
+                        &row.body,
+                        &err,
+                        record(row.seq).cursor,
+                    )
+                    .await
                 }
             }
             reached = row.seq;
@@ -277,8 +304,9 @@ async fn save_cursor(db: &Db, key: &str, position: i64) -> Result<(), crate::db:
     tx.commit().await
 }
 
-/// Delivers everything in `log` after the consumer's cursor once, without moving the
-/// cursor: what a dispatcher does before it crashes. For crash tests.
+/// Delivers everything in `log` after the consumer's cursor once, recording each event
+/// in the inbox without moving the cursor: what a dispatcher of an earlier version
+/// could leave behind when it crashed. For crash tests.
 #[doc(hidden)]
 pub async fn deliver_without_advancing(
     log: &Db,
@@ -291,7 +319,7 @@ pub async fn deliver_without_advancing(
     let mut applied = 0;
     for row in rows {
         if let Ok(event) = serde_json::from_str::<Envelope>(&row.body)
-            && deliver(subscription, &event, 1).await == Outcome::Applied
+            && deliver(subscription, &event, 1, Record::INBOX).await == Outcome::Applied
         {
             applied += 1;
         }

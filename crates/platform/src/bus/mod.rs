@@ -11,9 +11,10 @@
 //!   through one durable consumer per stream.
 //!
 //! Either way a consumer applies an event through [`consumer`], which records the event
-//! id in its inbox in the same transaction as the effect (so redelivery has no second
+//! as applied in the same transaction as the effect (so redelivery has no second
 //! effect), retries failures with backoff and, after the last attempt, moves the event
-//! to the dead-letter table.
+//! to the dead-letter table. The record is the event id in the consumer's inbox; over
+//! the embedded log, read in order, it is the dispatcher's cursor (see `embedded`).
 
 mod consumer;
 mod embedded;
@@ -67,8 +68,8 @@ pub enum HandlerError {
 /// Applies events inside the consumer's transaction.
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
-    /// Applies `event`. Writes go through `tx`, which also holds the inbox row, so the
-    /// effect happens once or not at all. Events of types it does not care about are
+    /// Applies `event`. Writes go through `tx`, which also records the event as applied
+    /// (its inbox row or the embedded cursor), so the effect happens once or not at all. Events of types it does not care about are
     /// ignored by returning `Ok`.
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError>;
 

@@ -17,7 +17,7 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, context::Publish, str
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
-use super::consumer::{Outcome, apply_batch, dead_letter_unreadable, deliver};
+use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::ServiceKind;
@@ -223,7 +223,7 @@ impl NatsBus {
                                     .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
                                     .map(|v| v.to_string())
                                     .unwrap_or_default();
-                                dead_letter_unreadable(&subscription, &id, &body, &err).await;
+                                dead_letter_unreadable(&subscription, &id, &body, &err, None).await;
                                 acknowledge(&message, AckKind::Ack).await;
                             }
                         },
@@ -234,7 +234,10 @@ impl NatsBus {
                     continue;
                 }
                 let events: Vec<Envelope> = batch.iter().map(|(_, e)| e.clone()).collect();
-                if apply_batch(&subscription, &events, None).await.is_ok() {
+                if apply_batch(&subscription, &events, Record::INBOX)
+                    .await
+                    .is_ok()
+                {
                     for (message, _) in &batch {
                         acknowledge(message, AckKind::Ack).await;
                     }
@@ -246,7 +249,7 @@ impl NatsBus {
                         .info()
                         .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
                         .unwrap_or(1);
-                    let ack = match deliver(&subscription, event, attempt).await {
+                    let ack = match deliver(&subscription, event, attempt, Record::INBOX).await {
                         Outcome::Retry(delay) => AckKind::Nak(Some(delay)),
                         _ => AckKind::Ack,
                     };

@@ -98,6 +98,13 @@ pub(crate) async fn after(
     )
 }
 
+/// The `seq` of the last event in the log, 0 for an empty one.
+pub(crate) async fn last_seq(db: &Db) -> Result<i64, crate::db::Error> {
+    crate::db::query_scalar::<i64>("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        .fetch_one(db.reader())
+        .await
+}
+
 fn rows_from(rows: Vec<crate::db::Row>) -> Result<Vec<OutboxRow>, crate::db::Error> {
     rows.into_iter()
         .map(|row| {
