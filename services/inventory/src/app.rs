@@ -567,9 +567,9 @@ impl InventoryApp {
     /// After any change of a sku: mark its totals for the announcer, and announce a
     /// low-stock crossing at once.
     async fn after_change(&self, tx: &mut Tx, sku: &str) -> Result<StockView, platform::db::Error> {
-        let view = StockView::new(sku, store::levels(&mut **tx, sku).await?);
-        let (threshold, was_low) =
-            store::sku_setting(tx, sku, self.config.default_low_stock_threshold).await?;
+        let (levels, threshold, was_low) =
+            store::levels_and_setting(tx, sku, self.config.default_low_stock_threshold).await?;
+        let view = StockView::new(sku, levels);
         if let Some(is_low) = domain::low_stock_crossing(was_low, view.available, threshold) {
             store::save_sku_setting(tx, sku, threshold, is_low).await?;
             if is_low {

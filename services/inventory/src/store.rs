@@ -239,6 +239,33 @@ pub async fn sku_setting(
     }
 }
 
+/// The levels of `sku` by warehouse with its threshold and low state (`default_threshold`
+/// and not low for a sku without settings): what a change needs afterwards, in one read.
+pub async fn levels_and_setting(
+    tx: &mut Tx,
+    sku: &str,
+    default_threshold: i64,
+) -> Result<(Vec<Level>, i64, bool), platform::db::Error> {
+    let rows = platform::db::query(
+        "SELECT l.warehouse_id, l.on_hand, l.reserved, s.low_stock_threshold, s.is_low \
+         FROM stock_levels l LEFT JOIN sku_settings s ON s.sku = l.sku \
+         WHERE l.sku = $1 ORDER BY l.warehouse_id",
+    )
+    .bind(sku)
+    .fetch_all(&mut **tx)
+    .await?;
+    let (threshold, is_low) = match rows.first() {
+        Some(row) => (
+            row.try_get::<Option<i64>, _>("low_stock_threshold")?
+                .unwrap_or(default_threshold),
+            row.try_get::<Option<i64>, _>("is_low")?.unwrap_or(0) != 0,
+        ),
+        None => sku_setting(tx, sku, default_threshold).await?,
+    };
+    let levels = rows.iter().map(level_from).collect::<Result<_, _>>()?;
+    Ok((levels, threshold, is_low))
+}
+
 /// Stores a sku's threshold and low state.
 pub async fn save_sku_setting(
     tx: &mut Tx,

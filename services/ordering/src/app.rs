@@ -237,19 +237,27 @@ impl OrderingApp {
         let mut cart = store::cart(&mut tx, cart_id, user_id)
             .await?
             .ok_or(OrderingError::NotFound)?;
+        // The lines as read, changed the way the statement changes them (a new line
+        // goes last: it is the latest added), rather than read again.
+        let existing = cart.items.iter().position(|(s, _)| s == sku.as_str());
         match quantity {
             CartQuantity::Remove => {
-                store::remove_cart_line(&mut tx, cart_id, sku.as_str(), now).await?
+                store::remove_cart_line(&mut tx, cart_id, sku.as_str(), now).await?;
+                if let Some(index) = existing {
+                    cart.items.remove(index);
+                }
             }
             CartQuantity::Set(quantity) => {
-                let is_new = !cart.items.iter().any(|(s, _)| s == sku.as_str());
-                if is_new && cart.items.len() >= MAX_LINES {
+                if existing.is_none() && cart.items.len() >= MAX_LINES {
                     return Err(OrderingError::TooManyLines);
                 }
                 store::set_cart_line(&mut tx, cart_id, sku.as_str(), quantity.get(), now).await?;
+                match existing {
+                    Some(index) => cart.items[index].1 = quantity.get(),
+                    None => cart.items.push((sku.as_str().to_owned(), quantity.get())),
+                }
             }
         }
-        cart.items = store::cart_lines(&mut tx, cart_id).await?;
         // Priced inside the transaction: a sku without a price leaves the cart as it was.
         let skus: Vec<&str> = cart.items.iter().map(|(s, _)| s.as_str()).collect();
         let prices = store::prices(&mut *tx, &skus).await?;
