@@ -335,9 +335,10 @@ async fn a_poison_message_is_dead_lettered_after_its_retries_and_does_not_block_
     assert_eq!(rig.effects().await, (4, 4));
 }
 
-/// The embedded dispatcher records what it applied by its cursor alone (no inbox rows):
-/// an event applied one at a time must move the cursor with it, or a restart applies it
-/// again.
+/// A consumer stopped while an event keeps failing resumes after the last event it
+/// applied: nothing twice, nothing skipped. The embedded dispatcher records what it
+/// applied by its cursor alone (no inbox rows), so an event applied one at a time must
+/// move the cursor in its own transaction, or a crash would apply it again.
 async fn a_consumer_stopped_while_retrying_resumes_where_it_stopped(shape: Shape) {
     let Some(rig) = Rig::new(shape).await else {
         return;
@@ -361,6 +362,21 @@ async fn a_consumer_stopped_while_retrying_resumes_where_it_stopped(shape: Shape
     rig.stage(&outbox, &["before", "poison"]).await;
     // The batch fails on the poison; the event before it is applied on its own.
     rig.wait_for_effects(1).await;
+    if rig.nats().is_none() {
+        // Committed with that effect, while the poison is still being retried.
+        let before: i64 = platform::db::query_scalar("SELECT seq FROM outbox WHERE subject = $1")
+            .bind("before")
+            .fetch_one(rig.producer.reader())
+            .await
+            .expect("seq of before");
+        let cursor: i64 =
+            platform::db::query_scalar("SELECT position FROM bus_cursors WHERE consumer = $1")
+                .bind("testsink<-identity")
+                .fetch_one(rig.consumer.reader())
+                .await
+                .expect("cursor");
+        assert_eq!(cursor, before, "the cursor moved with the applied event");
+    }
     retrying.stop(Duration::from_secs(10)).await;
     assert_eq!(rig.effects().await, (1, 1), "the poison is not applied");
 
