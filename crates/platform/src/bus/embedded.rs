@@ -84,7 +84,7 @@ impl Bus for EmbeddedBus {
         let mut producers = self.producers.lock().map_err(|_| BusError::Registry)?;
         let entry = producers.entry(producer).or_insert_with(|| {
             let (wake, _) = watch::channel(0);
-            (db, Outbox::new(producer, wake))
+            (db, Outbox::log(producer, wake))
         });
         let outbox = entry.1.clone();
         self.attached.notify_waiters();

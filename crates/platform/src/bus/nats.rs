@@ -291,7 +291,7 @@ impl Bus for NatsBus {
     ) -> Result<Outbox, BusError> {
         self.ensure_stream(producer).await?;
         let (wake, _) = tokio::sync::watch::channel(0);
-        let outbox = Outbox::new(producer, wake);
+        let outbox = Outbox::relayed(producer, wake);
         let relay = self.clone();
         let handle = outbox.clone();
         let shutdown = tasks.shutdown().clone();

@@ -11,11 +11,29 @@ use crate::service::ServiceKind;
 pub struct Outbox {
     producer: ServiceKind,
     wake: watch::Sender<u64>,
+    /// The rows are the log itself (the embedded bus): committed is published, and no
+    /// relay ever looks for unpublished rows, so they are stored as published at once
+    /// and stay out of the relay's index of unpublished rows.
+    is_log: bool,
 }
 
 impl Outbox {
-    pub(crate) fn new(producer: ServiceKind, wake: watch::Sender<u64>) -> Self {
-        Self { producer, wake }
+    /// A handle for rows a relay publishes.
+    pub(crate) fn relayed(producer: ServiceKind, wake: watch::Sender<u64>) -> Self {
+        Self {
+            producer,
+            wake,
+            is_log: false,
+        }
+    }
+
+    /// A handle for rows that are read in place as the log.
+    pub(crate) fn log(producer: ServiceKind, wake: watch::Sender<u64>) -> Self {
+        Self {
+            producer,
+            wake,
+            is_log: true,
+        }
     }
 
     /// Writes `event` into the outbox inside `tx`. It is delivered only if `tx` commits.
@@ -28,14 +46,17 @@ impl Outbox {
             .map_err(|err| crate::db::Error::Encode(Box::new(err)))?;
         let body = serde_json::to_string(&envelope)
             .map_err(|err| crate::db::Error::Encode(Box::new(err)))?;
+        let now = crate::time::now_millis();
         crate::db::query(
-            "INSERT INTO outbox (id, event_type, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO outbox (id, event_type, subject, body, created_at, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&envelope.id)
         .bind(&envelope.event_type)
         .bind(&envelope.subject)
         .bind(body)
-        .bind(crate::time::now_millis())
+        .bind(now)
+        .bind(self.is_log.then_some(now))
         .execute(&mut **tx)
         .await?;
         Ok(envelope)
