@@ -181,6 +181,34 @@ both_shapes! {
         assert!(taken["type"].as_str().is_some_and(|t| t.ends_with("order-has-payment")));
     }
 
+    async fn a_claim_left_by_a_crashed_request_is_in_flight_until_stale_then_taken_over(app) {
+        let buyer = app.user("buyer").await;
+        let body = json!({"order_id": new_order(), "amount": {"amount": 1000, "currency": "USD"}, "method": card(VISA)});
+        assert_eq!(post_payment(&app, &buyer.access, Some("k1"), &body).await.status(), 201);
+        // The key's row as it would be had its request died before answering.
+        let db = payments_of(&app).db();
+        let abandon = |claimed_at: i64| {
+            platform::db::query("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created_at = $1 WHERE key = 'k1'")
+                .bind(claimed_at)
+        };
+        let now = platform::time::now_millis();
+        assert_eq!(db.execute_alone(abandon(now)).await.expect("abandoned").rows_affected(), 1);
+        let in_flight = assert_problem(post_payment(&app, &buyer.access, Some("k1"), &body).await, 409).await;
+        assert!(in_flight["type"].as_str().is_some_and(|t| t.ends_with("idempotency-key-in-flight")), "{in_flight}");
+
+        let stale = now - platform::idempotency::STALE_CLAIM_MS - 1;
+        db.execute_alone(abandon(stale)).await.expect("abandoned long ago");
+        // Taken over: the request runs again (its order has its payment by now) ...
+        let rerun = post_payment(&app, &buyer.access, Some("k1"), &body).await;
+        assert!(rerun.headers().get("idempotent-replayed").is_none(), "ran, not replayed");
+        let rerun = assert_problem(rerun, 409).await;
+        assert!(rerun["type"].as_str().is_some_and(|t| t.ends_with("order-has-payment")), "{rerun}");
+        // ... and what it answered is the key's stored response from then on.
+        let replayed = post_payment(&app, &buyer.access, Some("k1"), &body).await;
+        assert_eq!(replayed.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+        assert_eq!(assert_problem(replayed, 409).await, rerun);
+    }
+
     async fn bad_cards_and_amounts_are_refused_naming_the_field(app) {
         let buyer = app.user("buyer").await;
         let attempt = |amount: Value, method: Value| {

@@ -176,29 +176,36 @@ async fn claim(
     fingerprint: &str,
 ) -> Result<Claim, crate::db::Error> {
     let now = crate::time::now_millis();
-    let mut tx = db.begin().await?;
-    let inserted = crate::db::query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(fingerprint)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    // Each step is one statement committed alone: on PostgreSQL a single round trip,
+    // and a claim costs the checkout no transaction of its own.
+    let inserted = db
+        .execute_alone(
+            crate::db::query(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(now),
+        )
+        .await?
+        .rows_affected();
     if inserted == 1 {
-        tx.commit().await?;
         return Ok(Claim::Claimed);
     }
-    let row = crate::db::query(
+    let Some(row) = crate::db::query(
         "SELECT request_hash, status, headers, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
     )
     .bind(scope)
     .bind(key)
-    .fetch_one(&mut *tx)
-    .await?;
+    .fetch_optional(db.reader())
+    .await?
+    else {
+        // Another request's claim not yet visible to readers (its commit is under way),
+        // or released since: in flight a moment ago either way; a retry will know.
+        return Ok(Claim::InFlight);
+    };
     let stored_hash: String = row.try_get("request_hash")?;
     let status: Option<i64> = row.try_get("status")?;
     let created_at: i64 = row.try_get("created_at")?;
@@ -209,17 +216,27 @@ async fn claim(
         if now - created_at < STALE_CLAIM_MS {
             return Ok(Claim::InFlight);
         }
-        // The request that claimed this key died with it; take the claim over.
-        crate::db::query(
-            "UPDATE idempotency_keys SET created_at = $1 WHERE scope = $2 AND key = $3",
-        )
-        .bind(now)
-        .bind(scope)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Ok(Claim::Claimed);
+        // The request that claimed this key died with it; take the claim over, unless
+        // another retry took it over first (then that one runs, and this one is in
+        // flight beside it).
+        let taken = db
+            .execute_alone(
+                crate::db::query(
+                    "UPDATE idempotency_keys SET created_at = $1 \
+                     WHERE scope = $2 AND key = $3 AND status IS NULL AND created_at = $4",
+                )
+                .bind(now)
+                .bind(scope)
+                .bind(key)
+                .bind(created_at),
+            )
+            .await?
+            .rows_affected();
+        return Ok(if taken == 1 {
+            Claim::Claimed
+        } else {
+            Claim::InFlight
+        });
     };
     let headers: Option<String> = row.try_get("headers")?;
     let body: Option<String> = row.try_get("body")?;
@@ -247,26 +264,29 @@ async fn complete(
         })
         .collect();
     let headers = serde_json::to_string(&headers).unwrap_or_default();
-    let mut tx = db.begin().await?;
-    crate::db::query("UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5")
+    db.execute_alone(
+        crate::db::query(
+            "UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 \
+             WHERE scope = $4 AND key = $5",
+        )
         .bind(i64::from(parts.status.as_u16()))
         .bind(headers)
         .bind(String::from_utf8_lossy(body).into_owned())
         .bind(scope)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+        .bind(key),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn release(db: &Db, scope: &str, key: &str) -> Result<(), crate::db::Error> {
-    let mut tx = db.begin().await?;
-    crate::db::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
-        .bind(scope)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+    db.execute_alone(
+        crate::db::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key),
+    )
+    .await
+    .map(|_| ())
 }
 
 fn replay(stored: StoredResponse) -> Response {

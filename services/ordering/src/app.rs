@@ -234,15 +234,20 @@ impl OrderingApp {
     ) -> Result<CartView, OrderingError> {
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;
-        let mut cart = store::cart(&mut tx, cart_id, user_id)
-            .await?
-            .ok_or(OrderingError::NotFound)?;
+        if !store::touch_own_cart(&mut tx, cart_id, user_id, now).await? {
+            return Err(OrderingError::NotFound);
+        }
+        let mut cart = CartRecord {
+            id: cart_id.to_owned(),
+            user_id: user_id.to_owned(),
+            items: store::cart_lines(&mut tx, cart_id).await?,
+        };
         // The lines as read, changed the way the statement changes them (a new line
         // goes last: it is the latest added), rather than read again.
         let existing = cart.items.iter().position(|(s, _)| s == sku.as_str());
         match quantity {
             CartQuantity::Remove => {
-                store::remove_cart_line(&mut tx, cart_id, sku.as_str(), now).await?;
+                store::remove_cart_line(&mut tx, cart_id, sku.as_str()).await?;
                 if let Some(index) = existing {
                     cart.items.remove(index);
                 }
@@ -446,6 +451,9 @@ impl OrderingApp {
         wait: Duration,
     ) -> Result<OrderRecord, OrderingError> {
         let deadline = tokio::time::Instant::now() + wait;
+        // Another replica may run the step that settles it, and only this replica's
+        // steps wake us: look again now and then, less often the longer it takes.
+        let mut poll = Duration::from_millis(250);
         loop {
             // Register before reading, so a step committed in between still wakes us.
             let woken = self.waiters.register(id);
@@ -456,11 +464,12 @@ impl OrderingApp {
                 order.items = self.lines_of(id).await?;
                 return Ok(order);
             }
-            // Another replica may run the step that settles it: look again now and then.
-            let poll = tokio::time::Instant::now() + Duration::from_millis(250);
+            let look_again = tokio::time::Instant::now() + poll;
             tokio::select! {
                 _ = woken => {}
-                () = tokio::time::sleep_until(poll.min(deadline)) => {}
+                () = tokio::time::sleep_until(look_again.min(deadline)) => {
+                    poll = (poll * 2).min(Duration::from_secs(1));
+                }
             }
         }
     }
@@ -489,9 +498,14 @@ impl OrderingApp {
             return Ok(None);
         };
         let now = self.clock.now_millis();
+        // A step that waits for the next participant gives it its own time.
+        let deadline =
+            (step.command == SagaCommand::AuthorizePayment).then(|| now + self.step_timeout_ms());
         let mut status = order.status;
         for (next, reason) in &step.entered {
-            if !store::set_status(tx, order_id, status, *next, Some(reason), now).await? {
+            if !store::set_status_until(tx, order_id, status, *next, Some(reason), now, deadline)
+                .await?
+            {
                 // The row is locked, so this cannot happen; refuse rather than guess.
                 return Err(platform::db::Error::Protocol(format!(
                     "order {order_id} left {status} under its lock"
@@ -506,9 +520,6 @@ impl OrderingApp {
             step.entered.last().map(|(_, r)| r.as_str()),
         )
         .await?;
-        if step.command == SagaCommand::AuthorizePayment {
-            store::set_deadline(tx, order_id, now + self.step_timeout_ms()).await?;
-        }
         Ok(Some(status))
     }
 

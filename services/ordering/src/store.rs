@@ -162,7 +162,28 @@ pub async fn cart_lines(
         .collect()
 }
 
-/// Sets a cart line's quantity (inserting the line if new).
+/// Marks `user_id`'s cart changed now and locks it for the transaction; false when
+/// there is no such cart of theirs. The check and the touch are one statement, and the
+/// lock orders concurrent changes of one cart.
+pub async fn touch_own_cart(
+    tx: &mut Tx,
+    cart_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<bool, platform::db::Error> {
+    let touched =
+        platform::db::query("UPDATE carts SET updated_at = $1 WHERE id = $2 AND user_id = $3")
+            .bind(now)
+            .bind(cart_id)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok(touched == 1)
+}
+
+/// Sets a cart line's quantity (inserting the line if new); the cart was touched
+/// ([`touch_own_cart`]).
 pub async fn set_cart_line(
     tx: &mut Tx,
     cart_id: &str,
@@ -179,23 +200,22 @@ pub async fn set_cart_line(
     .bind(i64::from(quantity))
     .bind(now)
     .execute(&mut **tx)
-    .await?;
-    touch_cart(tx, cart_id, now).await
+    .await
+    .map(|_| ())
 }
 
-/// Removes a cart line (nothing if absent).
+/// Removes a cart line (nothing if absent); the cart was touched ([`touch_own_cart`]).
 pub async fn remove_cart_line(
     tx: &mut Tx,
     cart_id: &str,
     sku: &str,
-    now: i64,
 ) -> Result<(), platform::db::Error> {
     platform::db::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
         .bind(cart_id)
         .bind(sku)
         .execute(&mut **tx)
-        .await?;
-    touch_cart(tx, cart_id, now).await
+        .await
+        .map(|_| ())
 }
 
 /// Empties a cart (it was checked out).
@@ -421,12 +441,28 @@ pub async fn set_status(
     reason: Option<&str>,
     now: i64,
 ) -> Result<bool, platform::db::Error> {
+    set_status_until(tx, id, from, to, reason, now, None).await
+}
+
+/// [`set_status`], giving a saga step that stays unsettled its own deadline (epoch ms)
+/// in the same statement. Without one, an unsettled order keeps its deadline; an order
+/// without a deadline gets none.
+pub async fn set_status_until(
+    tx: &mut Tx,
+    id: &str,
+    from: OrderStatus,
+    to: OrderStatus,
+    reason: Option<&str>,
+    now: i64,
+    deadline_at: Option<i64>,
+) -> Result<bool, platform::db::Error> {
     let cancel_reason = (to == OrderStatus::Cancelled).then_some(reason).flatten();
     let keeps_deadline = matches!(to, OrderStatus::Pending | OrderStatus::Reserved);
     let changed = platform::db::query(
         "UPDATE orders SET status = $1, updated_at = $2, \
          cancel_reason = COALESCE($3, cancel_reason), \
-         deadline_at = CASE WHEN $4 = 1 THEN deadline_at ELSE NULL END \
+         deadline_at = CASE WHEN $4 = 1 AND deadline_at IS NOT NULL \
+           THEN COALESCE($7, deadline_at) END \
          WHERE id = $5 AND status = $6",
     )
     .bind(to.as_str())
@@ -435,6 +471,7 @@ pub async fn set_status(
     .bind(i64::from(keeps_deadline))
     .bind(id)
     .bind(from.as_str())
+    .bind(deadline_at)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -443,22 +480,6 @@ pub async fn set_status(
     }
     append_history(tx, id, to, reason, now).await?;
     Ok(true)
-}
-
-/// Pushes an unsettled order's deadline (a step answered; the next gets its own time).
-pub async fn set_deadline(
-    tx: &mut Tx,
-    id: &str,
-    deadline_at: i64,
-) -> Result<(), platform::db::Error> {
-    platform::db::query(
-        "UPDATE orders SET deadline_at = $1 WHERE id = $2 AND deadline_at IS NOT NULL",
-    )
-    .bind(deadline_at)
-    .bind(id)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
 }
 
 /// Appends a history entry.
