@@ -12,7 +12,9 @@ use platform::db::{Db, Tx, is_unique_violation};
 use platform::time::Clock;
 
 use crate::InventoryConfig;
-use crate::domain::{self, AdjustRefusal, Quantity, ReservationStatus, Sku, Text, WarehouseCode};
+use crate::domain::{
+    self, AdjustRefusal, Level, Quantity, ReservationStatus, Sku, Text, WarehouseCode,
+};
 use crate::store::{self, Movement, ReservationRecord, Warehouse};
 
 /// Why an inventory operation failed.
@@ -338,14 +340,21 @@ impl InventoryApp {
         }
         let mut plan = Vec::new();
         let mut short = Vec::new();
+        // Each sku's levels as locked, with its low-stock settings: what the change
+        // leaves is known from them and the plan, without reading them again.
+        let mut before = Vec::with_capacity(wanted.len());
+        let lock = self.db.dialect().row_lock_of("l");
+        let default_threshold = self.config.default_low_stock_threshold;
         for (sku, quantity) in &wanted {
-            let levels = store::levels_for_update(tx, self.db.dialect(), sku).await?;
+            let (levels, threshold, was_low) =
+                store::levels_and_setting(tx, sku, default_threshold, &lock).await?;
             match domain::allocate(&levels, *quantity) {
                 Some(taken) => {
                     plan.extend(taken.into_iter().map(|(w, q)| ((*sku).to_owned(), w, q)))
                 }
                 None => short.push((*sku).to_owned()),
             }
+            before.push((*sku, levels, threshold, was_low));
         }
         if !short.is_empty() {
             let failure = InventoryError::Insufficient(short.clone());
@@ -402,8 +411,15 @@ impl InventoryApp {
                 },
             )
             .await?;
-        for sku in wanted.keys() {
-            self.after_change(tx, sku).await?;
+        for (sku, mut levels, threshold, was_low) in before {
+            for level in &mut levels {
+                level.reserved += plan
+                    .iter()
+                    .filter(|(s, w, _)| s == sku && *w == level.warehouse_id)
+                    .map(|(_, _, q)| i64::from(*q))
+                    .sum::<i64>();
+            }
+            self.changed(tx, sku, levels, threshold, was_low).await?;
         }
         Ok(Ok(reservation))
     }
@@ -568,7 +584,21 @@ impl InventoryApp {
     /// low-stock crossing at once.
     async fn after_change(&self, tx: &mut Tx, sku: &str) -> Result<StockView, platform::db::Error> {
         let (levels, threshold, was_low) =
-            store::levels_and_setting(tx, sku, self.config.default_low_stock_threshold).await?;
+            store::levels_and_setting(tx, sku, self.config.default_low_stock_threshold, "").await?;
+        self.changed(tx, sku, levels, threshold, was_low).await
+    }
+
+    /// What follows a change of `sku` that left it at `levels` (its threshold and
+    /// whether it was low before): the low-stock crossing, and the mark for the totals
+    /// announcer.
+    async fn changed(
+        &self,
+        tx: &mut Tx,
+        sku: &str,
+        levels: Vec<Level>,
+        threshold: i64,
+        was_low: bool,
+    ) -> Result<StockView, platform::db::Error> {
         let view = StockView::new(sku, levels);
         if let Some(is_low) = domain::low_stock_crossing(was_low, view.available, threshold) {
             store::save_sku_setting(tx, sku, threshold, is_low).await?;

@@ -239,21 +239,24 @@ pub async fn sku_setting(
     }
 }
 
-/// The levels of `sku` by warehouse with its threshold and low state (`default_threshold`
-/// and not low for a sku without settings): what a change needs afterwards, in one read.
+/// The levels of `sku` with its low-stock threshold (or `default_threshold`) and
+/// whether it was last seen low; with `lock` ([`Dialect::row_lock_of`] the levels
+/// `l`), the levels are locked for the rest of `tx` as by [`levels_for_update`].
 pub async fn levels_and_setting(
     tx: &mut Tx,
     sku: &str,
     default_threshold: i64,
+    lock: &str,
 ) -> Result<(Vec<Level>, i64, bool), platform::db::Error> {
-    let rows = platform::db::query(
+    let sql = format!(
         "SELECT l.warehouse_id, l.on_hand, l.reserved, s.low_stock_threshold, s.is_low \
          FROM stock_levels l LEFT JOIN sku_settings s ON s.sku = l.sku \
-         WHERE l.sku = $1 ORDER BY l.warehouse_id",
-    )
-    .bind(sku)
-    .fetch_all(&mut **tx)
-    .await?;
+         WHERE l.sku = $1 ORDER BY l.warehouse_id{lock}"
+    );
+    let rows = platform::db::query(&sql)
+        .bind(sku)
+        .fetch_all(&mut **tx)
+        .await?;
     let (threshold, is_low) = match rows.first() {
         Some(row) => (
             row.try_get::<Option<i64>, _>("low_stock_threshold")?

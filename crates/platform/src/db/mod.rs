@@ -44,6 +44,15 @@ impl Dialect {
         }
     }
 
+    /// Like [`Dialect::row_lock`], locking only the rows of `table` (a name or alias)
+    /// in a join: PostgreSQL cannot lock the nullable side of an outer join.
+    pub fn row_lock_of(self, table: &str) -> String {
+        match self {
+            Dialect::Postgres => format!(" FOR UPDATE OF {table}"),
+            Dialect::Sqlite => String::new(),
+        }
+    }
+
     /// Like [`Dialect::row_lock`], but rows another transaction holds are left out
     /// instead of waited for (` FOR UPDATE SKIP LOCKED`): for work queues, where a
     /// busy row is taken by a later pass.
