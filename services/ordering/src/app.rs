@@ -356,7 +356,9 @@ impl OrderingApp {
         let mut tx = self.db.begin().await?;
         store::insert_order(&mut tx, &order, "order placed").await?;
         if let Some(cart_id) = &cart_id {
-            store::clear_cart(&mut tx, cart_id, now).await?;
+            // Read as the caller's above, and carts are never deleted: the touch finds it.
+            store::touch_own_cart(&mut tx, cart_id, &caller.user_id, now).await?;
+            store::clear_cart(&mut tx, cart_id).await?;
         }
         self.outbox
             .stage(

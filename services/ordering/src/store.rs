@@ -218,18 +218,9 @@ pub async fn remove_cart_line(
         .map(|_| ())
 }
 
-/// Empties a cart (it was checked out).
-pub async fn clear_cart(tx: &mut Tx, cart_id: &str, now: i64) -> Result<(), platform::db::Error> {
+/// Empties a cart (it was checked out); the cart was touched ([`touch_own_cart`]).
+pub async fn clear_cart(tx: &mut Tx, cart_id: &str) -> Result<(), platform::db::Error> {
     platform::db::query("DELETE FROM cart_items WHERE cart_id = $1")
-        .bind(cart_id)
-        .execute(&mut **tx)
-        .await?;
-    touch_cart(tx, cart_id, now).await
-}
-
-async fn touch_cart(tx: &mut Tx, cart_id: &str, now: i64) -> Result<(), platform::db::Error> {
-    platform::db::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
-        .bind(now)
         .bind(cart_id)
         .execute(&mut **tx)
         .await
