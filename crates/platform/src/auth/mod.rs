@@ -10,8 +10,13 @@
 //! refused) are questions only identity can answer, through [`ApiKeyResolver`] and
 //! [`SubjectCheck`].
 
+mod credentials;
 pub mod jwt;
+mod policy;
 pub mod remote;
+
+pub use credentials::ForwardedCredentials;
+pub use policy::Policy;
 
 use std::sync::Arc;
 
