@@ -293,7 +293,7 @@ impl TestApp {
     pub fn identity(&self) -> &identity::Identity {
         self.platform
             .as_ref()
-            .and_then(|p| p.services.identity())
+            .and_then(|p| p.services.get::<identity::Identity>())
             .expect("identity runs")
     }
 

@@ -2,6 +2,7 @@
 //! listing with filters and cursors, ranked fuzzy search, caching, and the stock flag
 //! kept from inventory's events.
 
+use platform::service::Service;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -83,7 +84,7 @@ both_shapes! {
         resku["sku"] = json!("OTHER");
         assert_eq!(error_fields(&assert_problem(app.put(&format!("/api/v1/products/{id}"), &admin.access, &resku).await, 422).await), vec!["sku"]);
 
-        let catalog = app.platform.as_ref().and_then(|p| p.services.catalog()).expect("catalog");
+        let catalog = app.platform.as_ref().and_then(|p| p.services.get::<catalog::Catalog>()).expect("catalog");
         let events: Vec<String> = platform::db::query_scalar("SELECT event_type FROM outbox WHERE subject = $1 ORDER BY seq")
             .bind(&id)
             .fetch_all(catalog.db().reader())
@@ -211,7 +212,7 @@ both_shapes! {
     async fn the_index_is_rebuilt_from_the_database_when_it_disagrees(app) {
         let admin = app.admin().await;
         product(&app, &admin.access, simple("KNOWN", "Known kettle", 100)).await;
-        let catalog = app.platform.as_ref().and_then(|p| p.services.catalog()).expect("catalog");
+        let catalog = app.platform.as_ref().and_then(|p| p.services.get::<catalog::Catalog>()).expect("catalog");
         // A product the index never heard of (a crash between the two commits).
         let mut tx = catalog.db().begin().await.expect("begin");
         platform::db::query("INSERT INTO products (id, sku, name, description, price_amount, currency, attributes, version, created_at, updated_at) \
@@ -264,7 +265,7 @@ both_shapes! {
     async fn writes_of_another_replica_reach_the_search_index(app) {
         let admin = app.admin().await;
         product(&app, &admin.access, simple("LOCAL-1", "Harbour lantern", 900)).await;
-        let catalog = app.platform.as_ref().and_then(|p| p.services.catalog()).expect("catalog");
+        let catalog = app.platform.as_ref().and_then(|p| p.services.get::<catalog::Catalog>()).expect("catalog");
         // Another replica writes the shared database; this replica's index never saw it.
         let now = app.clock.now_millis();
         let record = catalog::store::ProductRecord {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use contracts::fulfillment::{ReturnReceived, ReturnedLine, ShipmentDelivered, ShipmentDispatched};
 use platform::bus::{Envelope, EventHandler};
-use platform::service::ServiceKind;
+use platform::service::{Service, ServiceKind};
 use serde_json::{Value, json};
 use viscount_tests::shop::*;
 use viscount_tests::{TestApp, assert_problem, both_shapes, error_fields, eventually};
@@ -16,7 +16,7 @@ async fn deliver_to_ordering<E: contracts::Event>(app: &TestApp, event: &E) {
     let ordering = app
         .platform
         .as_ref()
-        .and_then(|p| p.services.ordering())
+        .and_then(|p| p.services.get::<ordering::Ordering>())
         .expect("ordering runs");
     let handler = ordering::events::OrderingEvents {
         app: ordering.app().clone(),
@@ -32,7 +32,7 @@ async fn deliver_to_inventory<E: contracts::Event>(app: &TestApp, event: &E) {
     let inventory = app
         .platform
         .as_ref()
-        .and_then(|p| p.services.inventory())
+        .and_then(|p| p.services.get::<inventory::Inventory>())
         .expect("inventory runs");
     let handler = inventory::events::OrderEvents {
         app: inventory.app().clone(),

@@ -4,7 +4,7 @@
 
 use contracts::inventory::{Allocation, StockCommitted};
 use contracts::ordering::{OrderCancelled, OrderConfirmed, ShippingAddress};
-use platform::service::ServiceKind;
+use platform::service::{Service, ServiceKind};
 use serde_json::{Value, json};
 use viscount_tests::shop::*;
 use viscount_tests::{TestApp, TestUser, assert_problem, both_shapes, error_fields, eventually};
@@ -124,7 +124,7 @@ fn statuses(shipment: &Value) -> Vec<String> {
 fn fulfillment_db(app: &TestApp) -> &platform::db::Db {
     app.platform
         .as_ref()
-        .and_then(|p| p.services.fulfillment())
+        .and_then(|p| p.services.get::<fulfillment::Fulfillment>())
         .expect("fulfillment runs")
         .db()
 }
@@ -526,7 +526,7 @@ async fn deliver_event<E: contracts::Event>(app: &TestApp, source: ServiceKind, 
     let service = app
         .platform
         .as_ref()
-        .and_then(|p| p.services.fulfillment())
+        .and_then(|p| p.services.get::<fulfillment::Fulfillment>())
         .expect("fulfillment runs");
     let handler = fulfillment::events::OrderEvents {
         app: service.app().clone(),

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use gateway::{Backend, GatewayConfig};
 use platform::config::ConfigSource;
-use platform::service::ServiceKind;
+use platform::service::{Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
 use platform::time::Clock;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
-use viscount::ServiceHandle;
 use viscount_tests::{PASSWORD, Shape, TestStorage, assert_problem, eventually};
 
 /// Identity on its own server and a gateway proxying to it.
@@ -28,7 +27,7 @@ struct Proxied {
     gateway_shutdown: Shutdown,
     gateway_server: Option<JoinHandle<std::io::Result<()>>>,
     tasks: Tasks,
-    service: ServiceHandle,
+    service: Box<dyn Service>,
     // Last: the databases are dropped after everything using them.
     _storage: TestStorage,
 }
@@ -42,21 +41,19 @@ impl Proxied {
         let tasks = Tasks::new(identity_shutdown.clone());
         let bus = storage.storage.bus().await.expect("bus connects");
         let url = storage.storage.database_url(ServiceKind::Identity);
-        let service = ServiceHandle::build(
+        let context = ServiceContext::new(
             ServiceKind::Identity,
-            &url,
+            url,
             bus,
-            &ConfigSource::default(),
-            &tasks,
-            &Clock::system(),
-            &viscount::Peers::default(),
-        )
-        .await
-        .expect("identity builds")
-        .expect("identity is a backend service");
-        let Backend::InProcess { router, readiness } = service.backend() else {
-            panic!("a built service is served in process");
-        };
+            ConfigSource::default(),
+            Clock::system(),
+            tasks.clone(),
+        );
+        let service = viscount::launch(ServiceKind::Identity, &context)
+            .await
+            .expect("identity starts")
+            .expect("identity is a backend service");
+        let (router, readiness) = (service.router(), service.readiness());
         let app = platform::http::standalone_app("identity", router, readiness);
         let listener = platform::http::server::bind("127.0.0.1:0")
             .await

@@ -1,5 +1,6 @@
 //! The Identity table of API.md, end to end through the gateway, in both shapes.
 
+use platform::service::Service;
 use std::time::Duration;
 
 use serde_json::{Value, json};

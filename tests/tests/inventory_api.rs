@@ -9,7 +9,7 @@ use contracts::Money;
 use contracts::ordering::{OrderCreated, OrderLine};
 use platform::bus::{RetryPolicy, Subscription};
 use platform::db::Db;
-use platform::service::ServiceKind;
+use platform::service::{Service, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
 use serde_json::{Value, json};
@@ -215,7 +215,7 @@ both_shapes! {
             let status = task.await.expect("task");
             assert!(status == 200 || status == 201, "unexpected status {status}");
         }
-        let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
+        let inventory = app.platform.as_ref().and_then(|p| p.services.get::<inventory::Inventory>()).expect("inventory");
         // 20 reservations take 1 A and 2 B, 10 take 1 B and 2 A; five restocks each.
         for (sku, reserved) in [("BUSY-A", 40), ("BUSY-B", 50)] {
             let now = stock(&app, sku).await;
@@ -268,7 +268,7 @@ both_shapes! {
         let level = stock(&app, "LEDGER").await;
         let on_hand = level["on_hand"].as_i64().expect("on_hand");
         assert!(on_hand >= 0);
-        let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
+        let inventory = app.platform.as_ref().and_then(|p| p.services.get::<inventory::Inventory>()).expect("inventory");
         let (ledger_on_hand, ledger_reserved) = inventory::store::ledger_sums(inventory.db().reader(), "LEDGER", &w).await.expect("ledger");
         assert_eq!(ledger_on_hand, on_hand, "the ledger rebuilds the level");
         assert_eq!(ledger_reserved, 0);
@@ -330,7 +330,7 @@ both_shapes! {
 
         let raised = app.put("/api/v1/inventory/PLENTY/threshold", &admin.access, &json!({"low_stock_threshold": 60})).await;
         assert_eq!(raised.status(), 200);
-        let inventory = app.platform.as_ref().and_then(|p| p.services.inventory()).expect("inventory");
+        let inventory = app.platform.as_ref().and_then(|p| p.services.get::<inventory::Inventory>()).expect("inventory");
         let low_events: Vec<String> = platform::db::query_scalar("SELECT subject FROM outbox WHERE event_type = 'inventory.stock.low.v1' ORDER BY seq")
             .fetch_all(inventory.db().reader())
             .await
@@ -343,7 +343,7 @@ both_shapes! {
         let w = warehouse(&app, &admin.access, "main").await;
         adjust(&app, &admin.access, "EVT", &w, 10).await;
         let platform = app.platform.as_ref().expect("platform");
-        let inventory = platform.services.inventory().expect("inventory");
+        let inventory = platform.services.get::<inventory::Inventory>().expect("inventory");
         // A stand-in for the ordering service: its own database and outbox.
         let ordering_db = Db::connect(&app.storage().extra_database_url("test_producer"), &platform::db::Migrations { scope: "test", steps: &[] })
             .await
@@ -379,7 +379,7 @@ both_shapes! {
         assert_eq!(stock(&app, "EVT").await["reserved"], 3);
 
         // The live bus delivers what the real ordering service stages.
-        let ordering = platform.services.ordering().expect("ordering");
+        let ordering = platform.services.get::<ordering::Ordering>().expect("ordering");
         let live = platform.bus.attach_producer(ServiceKind::Ordering, ordering.db().clone(), &platform.tasks).await.expect("attach");
         let mut tx = ordering.db().begin().await.expect("begin");
         live.stage(&mut tx, &order("evt-2", 2)).await.expect("stage");

@@ -7,7 +7,7 @@ use contracts::Money;
 use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
 use platform::bus::{Envelope, EventHandler};
 use platform::db::Dialect;
-use platform::service::ServiceKind;
+use platform::service::{Service, ServiceKind};
 use serde_json::{Value, json};
 use viscount_tests::*;
 
@@ -16,7 +16,7 @@ const VISA: &str = "4242424242424242";
 fn payments_of(app: &TestApp) -> &payments::Payments {
     app.platform
         .as_ref()
-        .and_then(|p| p.services.payments())
+        .and_then(|p| p.services.get::<payments::Payments>())
         .expect("payments runs")
 }
 

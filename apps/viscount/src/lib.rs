@@ -12,10 +12,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gateway::{Backend, GatewayConfig};
-use identity::{Identity, IdentityConfig};
+use identity::Identity;
+use platform::auth::Authenticator;
 use platform::bus::{Bus, EmbeddedBus, NatsBus, NatsOptions};
+use platform::client::ServiceClient;
 use platform::config::ConfigSource;
-use platform::service::ServiceKind;
+pub use platform::service::Services;
+use platform::service::{Declaration, Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
 use platform::time::Clock;
@@ -108,322 +111,90 @@ pub struct PlatformOptions {
     pub bootstrap_admin: Option<(String, String)>,
 }
 
-/// A built backend service, by kind.
-#[derive(Clone)]
-pub enum ServiceHandle {
-    /// Identity.
-    Identity(Box<Identity>),
-    /// Catalog.
-    Catalog(catalog::Catalog),
-    /// Inventory.
-    Inventory(inventory::Inventory),
-    /// Payments.
-    Payments(payments::Payments),
-    /// Ordering.
-    Ordering(ordering::Ordering),
-    /// Fulfillment.
-    Fulfillment(fulfillment::Fulfillment),
-    /// Notifications.
-    Notifications(notifications::Notifications),
+/// The declaration of each backend service: the one place the binary names a
+/// service's crate. `None` for the gateway, which fronts the others.
+pub fn declaration(kind: ServiceKind) -> Option<Declaration> {
+    Some(match kind {
+        ServiceKind::Identity => Declaration::of::<identity::Identity>(),
+        ServiceKind::Catalog => Declaration::of::<catalog::Catalog>(),
+        ServiceKind::Inventory => Declaration::of::<inventory::Inventory>(),
+        ServiceKind::Payments => Declaration::of::<payments::Payments>(),
+        ServiceKind::Ordering => Declaration::of::<ordering::Ordering>(),
+        ServiceKind::Fulfillment => Declaration::of::<fulfillment::Fulfillment>(),
+        ServiceKind::Notifications => Declaration::of::<notifications::Notifications>(),
+        ServiceKind::Gateway => return None,
+    })
 }
 
-/// What a service needs of the services it calls.
-#[derive(Clone, Default)]
-pub struct Peers {
-    /// Verifies callers' tokens and API keys (identity's, in this process or remote).
-    pub authenticator: Option<platform::auth::Authenticator>,
-    /// The payments API (ordering calls it while placing and refunding orders).
-    pub payments: Option<platform::client::ServiceClient>,
+/// Starts `kind` on `context` (built, consuming, its background work running); `None`
+/// for the gateway.
+pub async fn launch(
+    kind: ServiceKind,
+    context: &ServiceContext,
+) -> anyhow::Result<Option<Box<dyn Service>>> {
+    let Some(declaration) = declaration(kind) else {
+        return Ok(None);
+    };
+    let service = declaration
+        .launch(context)
+        .await
+        .with_context(|| format!("{kind} failed to start"))?;
+    Ok(Some(service))
 }
 
-impl ServiceHandle {
-    /// Builds `kind` on the database at `database_url`; `None` for the gateway. Services
-    /// other than identity verify callers with `peers.authenticator` (identity's, when it
-    /// runs in the same process); ordering calls `peers.payments`.
-    pub async fn build(
-        kind: ServiceKind,
-        database_url: &str,
-        bus: Arc<dyn Bus>,
-        config: &ConfigSource,
-        tasks: &Tasks,
-        clock: &Clock,
-        peers: &Peers,
-    ) -> anyhow::Result<Option<Self>> {
-        let authenticator = peers.authenticator.as_ref();
-        Ok(match kind {
-            ServiceKind::Identity => {
-                let identity_config: IdentityConfig = config.section(kind.as_str())?;
-                let identity =
-                    Identity::build(identity_config, database_url, bus, tasks, clock.clone())
-                        .await
-                        .context("identity failed to start")?;
-                Some(Self::Identity(Box::new(identity)))
-            }
-            ServiceKind::Catalog => {
-                let authenticator =
-                    authenticator.context("catalog needs identity's authenticator")?;
-                let catalog = catalog::Catalog::build(
-                    database_url,
-                    bus,
-                    authenticator.clone(),
-                    tasks,
-                    clock.clone(),
-                )
-                .await
-                .context("catalog failed to start")?;
-                Some(Self::Catalog(catalog))
-            }
-            ServiceKind::Inventory => {
-                let authenticator =
-                    authenticator.context("inventory needs identity's authenticator")?;
-                let inventory_config: inventory::InventoryConfig = config.section(kind.as_str())?;
-                let inventory = inventory::Inventory::build(
-                    inventory_config,
-                    database_url,
-                    bus,
-                    authenticator.clone(),
-                    tasks,
-                    clock.clone(),
-                )
-                .await
-                .context("inventory failed to start")?;
-                Some(Self::Inventory(inventory))
-            }
-            ServiceKind::Payments => {
-                let authenticator =
-                    authenticator.context("payments needs identity's authenticator")?;
-                let payments_config: payments::PaymentsConfig = config.section(kind.as_str())?;
-                let payments = payments::Payments::build(
-                    payments_config,
-                    database_url,
-                    bus,
-                    authenticator.clone(),
-                    tasks,
-                    clock.clone(),
-                )
-                .await
-                .context("payments failed to start")?;
-                Some(Self::Payments(payments))
-            }
-            ServiceKind::Ordering => {
-                let authenticator =
-                    authenticator.context("ordering needs identity's authenticator")?;
-                let payments = peers
-                    .payments
-                    .clone()
-                    .context("ordering needs the payments service")?;
-                let ordering_config: ordering::OrderingConfig = config.section(kind.as_str())?;
-                let ordering = ordering::Ordering::build(
-                    ordering_config,
-                    database_url,
-                    bus,
-                    authenticator.clone(),
-                    payments,
-                    tasks,
-                    clock.clone(),
-                )
-                .await
-                .context("ordering failed to start")?;
-                Some(Self::Ordering(ordering))
-            }
-            ServiceKind::Fulfillment => {
-                let authenticator =
-                    authenticator.context("fulfillment needs identity's authenticator")?;
-                let fulfillment_config: fulfillment::FulfillmentConfig =
-                    config.section(kind.as_str())?;
-                let fulfillment = fulfillment::Fulfillment::build(
-                    fulfillment_config,
-                    database_url,
-                    bus,
-                    authenticator.clone(),
-                    tasks,
-                    clock.clone(),
-                )
-                .await
-                .context("fulfillment failed to start")?;
-                Some(Self::Fulfillment(fulfillment))
-            }
-            ServiceKind::Notifications => {
-                let authenticator =
-                    authenticator.context("notifications needs identity's authenticator")?;
-                let notifications_config: notifications::NotificationsConfig =
-                    config.section(kind.as_str())?;
-                let notifications = notifications::Notifications::build(
-                    notifications_config,
-                    database_url,
-                    bus,
-                    authenticator.clone(),
-                    tasks,
-                    clock.clone(),
-                )
-                .await
-                .context("notifications failed to start")?;
-                Some(Self::Notifications(notifications))
-            }
-            ServiceKind::Gateway => None,
-        })
-    }
-
-    /// The service's routes (without the common layers, which whoever serves them adds)
-    /// and readiness.
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Identity(identity) => Backend::InProcess {
-                router: identity.router(),
-                readiness: identity.readiness(),
-            },
-            Self::Catalog(catalog) => Backend::InProcess {
-                router: catalog.router(),
-                readiness: catalog.readiness(),
-            },
-            Self::Inventory(inventory) => Backend::InProcess {
-                router: inventory.router(),
-                readiness: inventory.readiness(),
-            },
-            Self::Payments(payments) => Backend::InProcess {
-                router: payments.router(),
-                readiness: payments.readiness(),
-            },
-            Self::Ordering(ordering) => Backend::InProcess {
-                router: ordering.router(),
-                readiness: ordering.readiness(),
-            },
-            Self::Fulfillment(fulfillment) => Backend::InProcess {
-                router: fulfillment.router(),
-                readiness: fulfillment.readiness(),
-            },
-            Self::Notifications(notifications) => Backend::InProcess {
-                router: notifications.router(),
-                readiness: notifications.readiness(),
-            },
+/// Starts every backend service in this process on `storage` and `bus`, in
+/// [`ServiceKind::all`] order: identity first (the others verify callers with its
+/// authenticator), each one reachable in process by those started after it (ordering
+/// calls payments).
+pub async fn start_services(
+    storage: &Storage,
+    bus: Arc<dyn Bus>,
+    config: &ConfigSource,
+    tasks: &Tasks,
+    clock: &Clock,
+) -> anyhow::Result<Services> {
+    let mut services = Services::default();
+    let mut authenticator: Option<Authenticator> = None;
+    let mut peers: Vec<(ServiceKind, ServiceClient)> = Vec::new();
+    for kind in ServiceKind::backends() {
+        let mut context = ServiceContext::new(
+            kind,
+            storage.database_url(kind),
+            bus.clone(),
+            config.clone(),
+            clock.clone(),
+            tasks.clone(),
+        );
+        if let Some(authenticator) = &authenticator {
+            context = context.with_authenticator(authenticator.clone());
         }
-    }
-
-    /// Closes the service's database.
-    pub async fn close(&self) {
-        match self {
-            Self::Identity(identity) => identity.db().close().await,
-            Self::Catalog(catalog) => catalog.db().close().await,
-            Self::Inventory(inventory) => inventory.db().close().await,
-            Self::Payments(payments) => payments.db().close().await,
-            Self::Ordering(ordering) => ordering.db().close().await,
-            Self::Fulfillment(fulfillment) => fulfillment.db().close().await,
-            Self::Notifications(notifications) => notifications.db().close().await,
+        for (peer, client) in &peers {
+            context = context.with_peer(*peer, client.clone());
         }
+        let Some(service) = launch(kind, &context).await? else {
+            continue;
+        };
+        if let Some(offered) = service.authenticator() {
+            authenticator = Some(offered);
+        }
+        peers.push((kind, ServiceClient::in_process(service.router())));
+        services.push(service);
     }
+    Ok(services)
 }
 
-/// The backend services of one process.
-#[derive(Clone)]
-pub struct Services {
-    built: Vec<(ServiceKind, ServiceHandle)>,
-}
-
-impl Services {
-    /// Builds every backend service on `storage` and `bus`.
-    pub async fn build(
-        storage: &Storage,
-        bus: Arc<dyn Bus>,
-        config: &ConfigSource,
-        tasks: &Tasks,
-        clock: &Clock,
-    ) -> anyhow::Result<Self> {
-        let mut built: Vec<(ServiceKind, ServiceHandle)> = Vec::new();
-        // Services start in `ServiceKind::all` order: identity first (the others verify
-        // callers with its keys), payments before ordering (which calls it in-process).
-        let mut peers = Peers::default();
-        for kind in ServiceKind::backends() {
-            let url = storage.database_url(kind);
-            let service =
-                ServiceHandle::build(kind, &url, bus.clone(), config, tasks, clock, &peers).await?;
-            match &service {
-                Some(ServiceHandle::Identity(identity)) => {
-                    peers.authenticator = Some(identity.authenticator());
-                }
-                Some(ServiceHandle::Payments(payments)) => {
-                    peers.payments = Some(platform::client::ServiceClient::in_process(
-                        payments.router(),
-                    ));
-                }
-                _ => {}
-            }
-            if let Some(service) = service {
-                built.push((kind, service));
-            }
-        }
-        Ok(Self { built })
-    }
-
-    /// The gateway backends of every service.
-    pub fn backends(&self) -> Vec<(ServiceKind, Backend)> {
-        self.built
-            .iter()
-            .map(|(kind, s)| (*kind, s.backend()))
-            .collect()
-    }
-
-    /// The identity service.
-    pub fn identity(&self) -> Option<&Identity> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Identity(identity) => Some(identity.as_ref()),
-            _ => None,
+/// The gateway's backends: every service of `services`, served in this process.
+pub fn in_process_backends(services: &Services) -> Vec<(ServiceKind, Backend)> {
+    services
+        .iter()
+        .map(|service| {
+            let backend = Backend::InProcess {
+                router: service.router(),
+                readiness: service.readiness(),
+            };
+            (service.data().kind(), backend)
         })
-    }
-
-    /// The catalog service.
-    pub fn catalog(&self) -> Option<&catalog::Catalog> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Catalog(catalog) => Some(catalog),
-            _ => None,
-        })
-    }
-
-    /// The inventory service.
-    pub fn inventory(&self) -> Option<&inventory::Inventory> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Inventory(inventory) => Some(inventory),
-            _ => None,
-        })
-    }
-
-    /// The payments service.
-    pub fn payments(&self) -> Option<&payments::Payments> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Payments(payments) => Some(payments),
-            _ => None,
-        })
-    }
-
-    /// The ordering service.
-    pub fn ordering(&self) -> Option<&ordering::Ordering> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Ordering(ordering) => Some(ordering),
-            _ => None,
-        })
-    }
-
-    /// The fulfillment service.
-    pub fn fulfillment(&self) -> Option<&fulfillment::Fulfillment> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Fulfillment(fulfillment) => Some(fulfillment),
-            _ => None,
-        })
-    }
-
-    /// The notifications service.
-    pub fn notifications(&self) -> Option<&notifications::Notifications> {
-        self.built.iter().find_map(|(_, s)| match s {
-            ServiceHandle::Notifications(notifications) => Some(notifications),
-            _ => None,
-        })
-    }
-
-    /// Closes every database.
-    pub async fn close(&self) {
-        for (_, service) in &self.built {
-            service.close().await;
-        }
-    }
+        .collect()
 }
 
 /// A platform running in this process.
@@ -444,7 +215,7 @@ impl RunningPlatform {
     pub async fn start(options: PlatformOptions, shutdown: Shutdown) -> anyhow::Result<Self> {
         let tasks = Tasks::new(shutdown.clone());
         let bus = options.storage.bus().await?;
-        let services = Services::build(
+        let services = start_services(
             &options.storage,
             bus.clone(),
             &options.config,
@@ -453,11 +224,11 @@ impl RunningPlatform {
         )
         .await?;
         if let (Some((email, password)), Some(identity)) =
-            (&options.bootstrap_admin, services.identity())
+            (&options.bootstrap_admin, services.get::<Identity>())
         {
             bootstrap_admin(identity, email, password).await?;
         }
-        let backends = services.backends();
+        let backends = in_process_backends(&services);
         let gateway_config: GatewayConfig =
             options.config.section(ServiceKind::Gateway.as_str())?;
         let app = gateway::router(backends, &gateway_config);

@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use gateway::{Backend, GatewayConfig};
 use platform::bus::NatsOptions;
+use platform::client::ServiceClient;
 use platform::config::ConfigSource;
-use platform::service::ServiceKind;
+use platform::service::{Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
 use platform::time::Clock;
@@ -94,8 +95,10 @@ struct ServeArgs {
     /// Address to listen on [default: the service's port on 127.0.0.1].
     #[arg(long)]
     listen: Option<String>,
-    /// For the gateway: where a service runs, as name=url (repeatable). Only the named
-    /// services are routed; without any, every service on its default port on 127.0.0.1.
+    /// Where another service runs, as name=url (repeatable). For the gateway, only the
+    /// named services are routed (without any, every service on its default port on
+    /// 127.0.0.1); for any other service, the named ones are the peers it calls (the
+    /// others on their default ports).
     #[arg(long, value_parser = parse_upstream)]
     upstream: Vec<(ServiceKind, String)>,
     /// Directory for SQLite files when no --database-url is given.
@@ -210,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
             let storage = Storage::Embedded { data_dir };
             let tasks = Tasks::new(shutdown);
             let bus = storage.bus().await?;
-            let services = viscount::Services::build(&storage, bus, &config, &tasks, &Clock::system())
+            let services = viscount::start_services(&storage, bus, &config, &tasks, &Clock::system())
                 .await
                 .context("cannot open the databases (is `viscount up` running on this data directory? stop it first)")?;
             let report = viscount::seed::demo(&services, products).await;
@@ -243,12 +246,17 @@ async fn main() -> anyhow::Result<()> {
                 .context("admin accounts live in the identity database; pass --service identity")?;
             let tasks = Tasks::new(shutdown);
             let bus: Arc<dyn platform::bus::Bus> = Arc::new(platform::bus::EmbeddedBus::new());
-            let identity_config = config.section(ServiceKind::Identity.as_str())?;
-            let identity =
-                identity::Identity::build(identity_config, &url, bus, &tasks, Clock::system())
-                    .await?;
+            let context = ServiceContext::new(
+                ServiceKind::Identity,
+                url,
+                bus,
+                config,
+                Clock::system(),
+                tasks.clone(),
+            );
+            let identity = identity::Identity::build(&context).await?;
             viscount::bootstrap_admin(&identity, &email, &password).await?;
-            identity.db().close().await;
+            identity.close().await;
             println!("admin {email} is ready");
             Ok(())
         }
@@ -276,17 +284,10 @@ impl DatabaseTarget {
 }
 
 async fn migrate(kind: ServiceKind, url: &str) -> anyhow::Result<()> {
-    let migrations = match kind {
-        ServiceKind::Identity => identity::MIGRATIONS,
-        ServiceKind::Catalog => catalog::MIGRATIONS,
-        ServiceKind::Inventory => inventory::MIGRATIONS,
-        ServiceKind::Payments => payments::MIGRATIONS,
-        ServiceKind::Ordering => ordering::MIGRATIONS,
-        ServiceKind::Fulfillment => fulfillment::MIGRATIONS,
-        ServiceKind::Notifications => notifications::MIGRATIONS,
-        ServiceKind::Gateway => return Ok(()),
+    let Some(declaration) = viscount::declaration(kind) else {
+        return Ok(());
     };
-    let db = platform::db::Db::connect(url, &migrations).await?;
+    let db = platform::db::Db::connect(url, declaration.migrations()).await?;
     db.close().await;
     Ok(())
 }
@@ -349,32 +350,35 @@ async fn serve(
                 Clock::system(),
             )
             .with_api_keys(remote);
-            let peers = viscount::Peers {
-                authenticator: Some(authenticator),
-                payments: Some(platform::client::ServiceClient::remote(
-                    &args.payments_url,
-                    platform::client::http_client(),
-                )),
-            };
-            let service = viscount::ServiceHandle::build(
+            let mut context = ServiceContext::new(
                 kind,
-                &database_url,
+                database_url,
                 bus,
-                &config,
-                &tasks,
-                &Clock::system(),
-                &peers,
+                config.clone(),
+                Clock::system(),
+                tasks.clone(),
             )
-            .await?
-            .with_context(|| format!("{kind} cannot run alone"))?;
-            let Backend::InProcess {
-                router: api,
-                readiness,
-            } = service.backend()
-            else {
-                bail!("{kind} cannot run alone");
-            };
-            let app = platform::http::standalone_app(kind.as_str(), api, readiness);
+            .with_authenticator(authenticator);
+            // The other services it may call: each on its default port unless named
+            // with --upstream (payments also with --payments-url).
+            let client = platform::client::http_client();
+            for peer in ServiceKind::backends().filter(|peer| *peer != kind) {
+                let named = args.upstream.iter().find(|(k, _)| *k == peer);
+                let url = match named {
+                    Some((_, url)) => url.clone(),
+                    None if peer == ServiceKind::Payments => args.payments_url.clone(),
+                    None => format!("http://127.0.0.1:{}", peer.default_port()),
+                };
+                context = context.with_peer(peer, ServiceClient::remote(&url, client.clone()));
+            }
+            let service = viscount::launch(kind, &context)
+                .await?
+                .with_context(|| format!("{kind} cannot run alone"))?;
+            let app = platform::http::standalone_app(
+                kind.as_str(),
+                service.router(),
+                service.readiness(),
+            );
             (app, Some(service))
         }
     };

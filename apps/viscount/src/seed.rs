@@ -127,11 +127,11 @@ fn capitalised(word: &str) -> String {
 /// Seeds `products` demo products (and their warehouse, categories and stock).
 pub async fn demo(services: &Services, products: usize) -> anyhow::Result<SeedReport> {
     let catalog = services
-        .catalog()
+        .get::<catalog::Catalog>()
         .context("the catalog service is not running")?
         .app();
     let inventory = services
-        .inventory()
+        .get::<inventory::Inventory>()
         .context("the inventory service is not running")?
         .app();
     let mut report = SeedReport::default();

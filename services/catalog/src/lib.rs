@@ -3,9 +3,10 @@
 //! inventory's events.
 //!
 //! Rooms: `domain` (rules), `store` (SQL), `app` (operations), `http` (handlers),
-//! `events` (inventory events it consumes), plus `search` (the tantivy index).
+//! `events` (inventory events it consumes), `config`, plus `search` (the tantivy index).
 
 pub mod app;
+pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
@@ -16,17 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platform::auth::Authenticator;
-use platform::bus::{Bus, RetryPolicy, Subscription};
-use platform::db::{Db, Migrations};
-use platform::http::Readiness;
-use platform::service::ServiceKind;
+use platform::db::Migrations;
+use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 use platform::tasks::Tasks;
-use platform::time::Clock;
 
 pub use app::{CatalogApp, CatalogError};
-
-/// How often a replica looks for writes its search index has not seen.
-pub const INDEX_SYNC_INTERVAL: Duration = Duration::from_secs(2);
+pub use config::CatalogConfig;
 
 /// Catalog's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
@@ -34,100 +30,76 @@ pub const MIGRATIONS: Migrations = Migrations {
     steps: &[platform::migration!("0001_init")],
 };
 
-/// Why the catalog could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Database.
-    #[error(transparent)]
-    Db(#[from] platform::db::DbError),
-    /// Bus.
-    #[error(transparent)]
-    Bus(#[from] platform::bus::BusError),
-    /// Search index.
-    #[error(transparent)]
-    Search(#[from] search::SearchError),
-    /// Rebuilding the index.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-}
-
 /// A running catalog service.
-#[derive(Clone)]
 pub struct Catalog {
+    data: ServiceData,
     app: CatalogApp,
     authenticator: Authenticator,
-    bus: Arc<dyn Bus>,
+    config: CatalogConfig,
 }
 
-impl Catalog {
-    /// Opens the database and the search index (rebuilding it when it does not match
-    /// the database), attaches the outbox and subscribes to inventory's events.
-    pub async fn build(
-        database_url: &str,
-        bus: Arc<dyn Bus>,
-        authenticator: Authenticator,
-        tasks: &Tasks,
-        clock: Clock,
-    ) -> Result<Self, StartError> {
-        let db = Db::connect(database_url, &MIGRATIONS).await?;
-        let outbox = bus
-            .attach_producer(ServiceKind::Catalog, db.clone(), tasks)
-            .await?;
-        let index_dir = search::index_dir_for(database_url);
+impl Service for Catalog {
+    /// Opens the database and the search index, rebuilding the index when it does not
+    /// match the database.
+    async fn build(context: &ServiceContext) -> Result<Self, StartError> {
+        let config: CatalogConfig = context.config()?;
+        let data = context.open(&MIGRATIONS).await?;
+        let index_dir = search::index_dir_for(context.database_url());
         let index = tokio::task::spawn_blocking(move || search::SearchIndex::open(&index_dir))
             .await
-            .map_err(|_| search::SearchError::Worker)??;
+            .map_err(|_| context.failed(search::SearchError::Worker))?
+            .map_err(|e| context.failed(e))?;
         let app = CatalogApp {
-            db: db.clone(),
-            outbox,
-            clock: clock.clone(),
+            db: data.db.clone(),
+            outbox: data.outbox.clone(),
+            clock: context.clock().clone(),
             index,
         };
-        app.ensure_index().await?;
-        // Another replica's writes reach this replica's index within a few seconds.
-        let syncing = app.clone();
-        tasks.every("search index sync", INDEX_SYNC_INTERVAL, move || {
-            let syncing = syncing.clone();
-            async move { syncing.sync_index().await.map(usize::from) }
-        });
-        bus.subscribe(
-            Subscription {
-                consumer: ServiceKind::Catalog.as_str().into(),
-                db,
-                streams: vec![ServiceKind::Inventory],
-                handler: Arc::new(events::StockEvents { clock }),
-                retry: RetryPolicy::default(),
-                outbox: Some(app.outbox.clone()),
-            },
-            tasks,
-        )
-        .await?;
+        app.ensure_index().await.map_err(|e| context.failed(e))?;
         Ok(Self {
+            data,
             app,
-            authenticator,
-            bus,
+            authenticator: context.authenticator()?,
+            config,
         })
     }
 
-    /// The operations.
-    pub fn app(&self) -> &CatalogApp {
-        &self.app
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
     }
 
-    /// The service's database.
-    pub fn db(&self) -> &Db {
-        &self.app.db
+    fn data(&self) -> &ServiceData {
+        &self.data
     }
 
-    /// The HTTP routes (paths as in API.md), authenticated.
-    pub fn router(&self) -> axum::Router {
+    fn router(&self) -> axum::Router {
         http::router(self.app.clone(), self.authenticator.clone())
     }
 
-    /// Readiness checks: database and bus.
-    pub fn readiness(&self) -> Readiness {
-        Readiness::new(ServiceKind::Catalog.as_str())
-            .with("database", self.app.db.clone())
-            .with("bus", self.bus.clone())
+    /// Stock totals, for the in-stock flag.
+    fn consumer(&self) -> Option<Consumer> {
+        Some(Consumer::new(
+            vec![ServiceKind::Inventory],
+            Arc::new(events::StockEvents {
+                clock: self.app.clock.clone(),
+            }),
+        ))
+    }
+
+    /// Another replica's writes reach this replica's search index within a few seconds.
+    fn start_background(&self, tasks: &Tasks) {
+        let syncing = self.app.clone();
+        let interval = Duration::from_millis(self.config.index_sync_interval_ms.max(10));
+        tasks.every("search index sync", interval, move || {
+            let syncing = syncing.clone();
+            async move { syncing.sync_index().await.map(usize::from) }
+        });
+    }
+}
+
+impl Catalog {
+    /// The operations.
+    pub fn app(&self) -> &CatalogApp {
+        &self.app
     }
 }

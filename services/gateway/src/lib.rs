@@ -6,6 +6,7 @@
 //! the request id, CORS, the body limit, a timeout and the common middleware, and
 //! `GET /health` aggregates every service's readiness.
 
+pub mod config;
 mod proxy;
 mod routes;
 
@@ -25,26 +26,8 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+pub use config::GatewayConfig;
 pub use routes::public_paths;
-
-/// Gateway configuration (`[gateway]`, `VISCOUNT_GATEWAY__*`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct GatewayConfig {
-    /// Origins allowed by CORS; `["*"]` allows any (without credentials).
-    pub cors_allowed_origins: Vec<String>,
-    /// Longest a request may take end to end (checkout may wait up to 30 s).
-    pub request_timeout_secs: u64,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            cors_allowed_origins: vec!["*".into()],
-            request_timeout_secs: 35,
-        }
-    }
-}
 
 /// How the gateway reaches one service.
 #[derive(Clone)]

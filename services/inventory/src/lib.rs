@@ -2,10 +2,11 @@
 //! all-or-nothing reservations with expiry, adjustments, and low-stock alerts.
 //!
 //! Rooms: `domain` (allocation and stock rules), `store` (SQL), `app` (operations),
-//! `http` (handlers), `events` (the ordering events it consumes; what it emits is
-//! staged by `app`).
+//! `http` (handlers), `events` (the ordering and fulfillment events it consumes; what
+//! it emits is staged by `app`), `config`.
 
 pub mod app;
+pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
@@ -15,15 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platform::auth::Authenticator;
-use platform::bus::{Bus, RetryPolicy, Subscription};
-use platform::db::{Db, Migrations};
-use platform::http::Readiness;
-use platform::service::ServiceKind;
+use platform::db::Migrations;
+use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 use platform::tasks::Tasks;
-use platform::time::Clock;
-use serde::Deserialize;
 
 pub use app::{InventoryApp, InventoryError, StockView};
+pub use config::InventoryConfig;
 
 /// Inventory's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
@@ -34,89 +32,57 @@ pub const MIGRATIONS: Migrations = Migrations {
     ],
 };
 
-/// Inventory's configuration (`[inventory]`, `VISCOUNT_INVENTORY__*`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct InventoryConfig {
-    /// Threshold of skus without their own.
-    pub default_low_stock_threshold: i64,
-    /// Reservation lifetime when the caller gives none.
-    pub default_reservation_ttl_secs: i64,
-    /// Longest reservation lifetime a caller may ask for.
-    pub max_reservation_ttl_secs: i64,
-    /// How often expired reservations are released.
-    pub expiry_sweep_interval_ms: u64,
-    /// How often changed stock totals are announced (`inventory.stock.updated`, one
-    /// per changed sku per pass): the most the catalog's `in_stock` lags behind.
-    pub stock_totals_interval_ms: u64,
-}
-
-impl Default for InventoryConfig {
-    fn default() -> Self {
-        Self {
-            default_low_stock_threshold: 5,
-            default_reservation_ttl_secs: 15 * 60,
-            max_reservation_ttl_secs: 24 * 3600,
-            expiry_sweep_interval_ms: 1000,
-            stock_totals_interval_ms: 500,
-        }
-    }
-}
-
-/// Why inventory could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Database.
-    #[error(transparent)]
-    Db(#[from] platform::db::DbError),
-    /// Bus.
-    #[error(transparent)]
-    Bus(#[from] platform::bus::BusError),
-}
-
 /// A running inventory service.
-#[derive(Clone)]
 pub struct Inventory {
+    data: ServiceData,
     app: InventoryApp,
     authenticator: Authenticator,
-    bus: Arc<dyn Bus>,
 }
 
-impl Inventory {
-    /// Opens the database, attaches the outbox, subscribes to ordering's and
-    /// fulfillment's events and starts the expiry sweeper and the stock totals
-    /// announcer.
-    pub async fn build(
-        config: InventoryConfig,
-        database_url: &str,
-        bus: Arc<dyn Bus>,
-        authenticator: Authenticator,
-        tasks: &Tasks,
-        clock: Clock,
-    ) -> Result<Self, StartError> {
-        let db = Db::connect(database_url, &MIGRATIONS).await?;
-        let outbox = bus
-            .attach_producer(ServiceKind::Inventory, db.clone(), tasks)
-            .await?;
+impl Service for Inventory {
+    /// Opens the database.
+    async fn build(context: &ServiceContext) -> Result<Self, StartError> {
+        let config: InventoryConfig = context.config()?;
+        let data = context.open(&MIGRATIONS).await?;
         let app = InventoryApp {
-            db: db.clone(),
-            outbox,
-            clock,
-            config: config.clone(),
+            db: data.db.clone(),
+            outbox: data.outbox.clone(),
+            clock: context.clock().clone(),
+            config,
         };
-        bus.subscribe(
-            Subscription {
-                consumer: ServiceKind::Inventory.as_str().into(),
-                db,
-                streams: vec![ServiceKind::Ordering, ServiceKind::Fulfillment],
-                handler: Arc::new(events::OrderEvents { app: app.clone() }),
-                retry: RetryPolicy::default(),
-                outbox: Some(app.outbox.clone()),
-            },
-            tasks,
-        )
-        .await?;
-        let sweeper = app.clone();
+        Ok(Self {
+            data,
+            app,
+            authenticator: context.authenticator()?,
+        })
+    }
+
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
+    }
+
+    fn data(&self) -> &ServiceData {
+        &self.data
+    }
+
+    fn router(&self) -> axum::Router {
+        http::router(self.app.clone(), self.authenticator.clone())
+    }
+
+    /// Orders to reserve, commit, release or restock; returns to put back on hand.
+    fn consumer(&self) -> Option<Consumer> {
+        Some(Consumer::new(
+            vec![ServiceKind::Ordering, ServiceKind::Fulfillment],
+            Arc::new(events::OrderEvents {
+                app: self.app.clone(),
+            }),
+        ))
+    }
+
+    /// The reservation expiry sweeper and the stock totals announcer.
+    fn start_background(&self, tasks: &Tasks) {
+        let config = &self.app.config;
+        let sweeper = self.app.clone();
         tasks.every(
             "reservation expiry sweep",
             Duration::from_millis(config.expiry_sweep_interval_ms.max(10)),
@@ -125,7 +91,7 @@ impl Inventory {
                 async move { sweeper.expire_due().await }
             },
         );
-        let announcer = app.clone();
+        let announcer = self.app.clone();
         tasks.every(
             "stock totals announcement",
             Duration::from_millis(config.stock_totals_interval_ms.max(10)),
@@ -134,32 +100,12 @@ impl Inventory {
                 async move { announcer.announce_changed_totals().await }
             },
         );
-        Ok(Self {
-            app,
-            authenticator,
-            bus,
-        })
     }
+}
 
+impl Inventory {
     /// The operations.
     pub fn app(&self) -> &InventoryApp {
         &self.app
-    }
-
-    /// The service's database.
-    pub fn db(&self) -> &Db {
-        &self.app.db
-    }
-
-    /// The HTTP routes (paths as in API.md), authenticated.
-    pub fn router(&self) -> axum::Router {
-        http::router(self.app.clone(), self.authenticator.clone())
-    }
-
-    /// Readiness checks: database and bus.
-    pub fn readiness(&self) -> Readiness {
-        Readiness::new(ServiceKind::Inventory.as_str())
-            .with("database", self.app.db.clone())
-            .with("bus", self.bus.clone())
     }
 }

@@ -11,10 +11,14 @@ use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
 use contracts::payments::FailureReason;
 use payments::app::EventOutcome;
 use payments::domain::{CardDetails, CardNumber, Cvc, Expiry, PaymentStatus};
-use payments::{NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError};
+use payments::{
+    NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError, SandboxProvider,
+};
 use platform::auth::Authenticator;
 use platform::auth::remote::RemoteIdentity;
 use platform::bus::EmbeddedBus;
+use platform::config::ConfigSource;
+use platform::service::{Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
 use platform::time::Clock;
@@ -53,16 +57,19 @@ async fn fixture(postgres: bool, config: PaymentsConfig) -> Option<Fixture> {
     // These tests call the operations, not HTTP: no token is ever verified.
     let keys = Arc::new(RemoteIdentity::new("http://127.0.0.1:9"));
     let authenticator = Authenticator::new(keys, "test", "test", clock.clone());
-    let payments = Payments::build(
-        config,
-        &url,
+    let context = ServiceContext::new(
+        ServiceKind::Payments,
+        url,
         Arc::new(EmbeddedBus::new()),
-        authenticator,
-        &tasks,
+        ConfigSource::default(),
         clock.clone(),
+        tasks.clone(),
     )
-    .await
-    .expect("payments starts");
+    .with_authenticator(authenticator);
+    let payments =
+        Payments::build_with_provider(&context, config, Arc::new(SandboxProvider::new()))
+            .await
+            .expect("payments starts");
     Some(Fixture {
         payments,
         clock,

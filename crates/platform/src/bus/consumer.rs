@@ -139,7 +139,7 @@ pub(crate) async fn apply_batch(
         return Ok(0);
     }
     if let Some((key, position)) = cursor {
-        super::embedded::save_cursor_in(&mut tx, key, position).await?;
+        super::cursor::save_cursor_in(&mut tx, key, position).await?;
     }
     tx.commit().await?;
     if !applied.is_empty()
@@ -241,7 +241,7 @@ async fn insert_dead_letter(
     .execute(&mut *tx)
     .await?;
     if let Some((key, position)) = cursor {
-        super::embedded::save_cursor_in(&mut tx, key, position).await?;
+        super::cursor::save_cursor_in(&mut tx, key, position).await?;
     }
     tx.commit().await
 }

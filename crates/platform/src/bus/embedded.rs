@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
+use super::cursor::{cursor_key, load_cursor, save_cursor};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::ServiceKind;
@@ -252,56 +253,6 @@ impl Dispatcher {
         self.position = Some(last);
         Ok(full)
     }
-}
-
-/// The cursor's name in the consumer's database: one per (consumer, producer).
-fn cursor_key(consumer: &str, producer: ServiceKind) -> String {
-    format!("{consumer}<-{producer}")
-}
-
-/// The consumer's position in a producer's log. Cursors used to live in the producer's
-/// database under the consumer's name; a consumer without its own cursor yet starts
-/// from that one, so an upgrade does not redeliver the whole log.
-async fn load_cursor(
-    subscription: &Subscription,
-    log: &Db,
-    key: &str,
-) -> Result<i64, crate::db::Error> {
-    let read = |db: Db, key: String| async move {
-        crate::db::query_scalar::<i64>("SELECT position FROM bus_cursors WHERE consumer = $1")
-            .bind(key)
-            .fetch_optional(db.reader())
-            .await
-    };
-    if let Some(position) = read(subscription.db.clone(), key.to_owned()).await? {
-        return Ok(position);
-    }
-    Ok(read(log.clone(), subscription.consumer.clone())
-        .await?
-        .unwrap_or(0))
-}
-
-/// Moves a cursor inside `tx`.
-pub(crate) async fn save_cursor_in(
-    tx: &mut crate::db::Tx,
-    key: &str,
-    position: i64,
-) -> Result<(), crate::db::Error> {
-    crate::db::query(
-        "INSERT INTO bus_cursors (consumer, position) VALUES ($1, $2) \
-         ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
-    )
-    .bind(key)
-    .bind(position)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
-}
-
-async fn save_cursor(db: &Db, key: &str, position: i64) -> Result<(), crate::db::Error> {
-    let mut tx = db.begin().await?;
-    save_cursor_in(&mut tx, key, position).await?;
-    tx.commit().await
 }
 
 /// Delivers everything in `log` after the consumer's cursor once, recording each event

@@ -17,6 +17,7 @@
 //! the embedded log, read in order, it is the dispatcher's cursor (see `embedded`).
 
 mod consumer;
+mod cursor;
 mod embedded;
 mod envelope;
 mod nats;

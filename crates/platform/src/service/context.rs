@@ -1,0 +1,208 @@
+//! What the process gives a service to build itself from, and what a built service owns.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::ServiceKind;
+use crate::auth::Authenticator;
+use crate::bus::{Bus, BusError, Outbox};
+use crate::client::ServiceClient;
+use crate::config::{ConfigError, ConfigSource};
+use crate::db::{Db, DbError, Migrations};
+use crate::http::Readiness;
+use crate::tasks::Tasks;
+use crate::time::Clock;
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its database could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The bus refused its outbox or its consumer.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// Its configuration section does not read.
+    #[error("the [{section}] configuration is invalid")]
+    Config {
+        /// The section.
+        section: &'static str,
+        /// Why.
+        #[source]
+        source: ConfigError,
+    },
+    /// It needs something of another service that this process does not provide.
+    #[error("{service} needs {needs}, which this process does not provide")]
+    Missing {
+        /// The service that needs it.
+        service: ServiceKind,
+        /// What it needs.
+        needs: &'static str,
+    },
+    /// Something of its own (keys, an index, a channel) failed.
+    #[error("{service} failed to start")]
+    Service {
+        /// The service.
+        service: ServiceKind,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// What the process gives a service: where its data lives, the bus, authentication,
+/// the clock, the configuration, the other services it calls, and the process's
+/// background tasks.
+#[derive(Clone)]
+pub struct ServiceContext {
+    kind: ServiceKind,
+    database_url: String,
+    bus: Arc<dyn Bus>,
+    authenticator: Option<Authenticator>,
+    peers: BTreeMap<ServiceKind, ServiceClient>,
+    clock: Clock,
+    config: ConfigSource,
+    tasks: Tasks,
+}
+
+impl ServiceContext {
+    /// The context of `kind`, whose database is at `database_url`.
+    pub fn new(
+        kind: ServiceKind,
+        database_url: String,
+        bus: Arc<dyn Bus>,
+        config: ConfigSource,
+        clock: Clock,
+        tasks: Tasks,
+    ) -> Self {
+        Self {
+            kind,
+            database_url,
+            bus,
+            authenticator: None,
+            peers: BTreeMap::new(),
+            clock,
+            config,
+            tasks,
+        }
+    }
+
+    /// Callers are verified with `authenticator`.
+    pub fn with_authenticator(mut self, authenticator: Authenticator) -> Self {
+        self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// `kind` is reached through `client`.
+    pub fn with_peer(mut self, kind: ServiceKind, client: ServiceClient) -> Self {
+        self.peers.insert(kind, client);
+        self
+    }
+
+    /// Which service this context is for.
+    pub fn kind(&self) -> ServiceKind {
+        self.kind
+    }
+
+    /// Where its database is.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    /// The clock (tests move it).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The process's background tasks.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    /// The whole configuration (for settings outside the service's own section).
+    pub fn config_source(&self) -> &ConfigSource {
+        &self.config
+    }
+
+    /// The service's own configuration section (`[<kind>]`, `VISCOUNT_<KIND>__*`).
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, StartError> {
+        self.config
+            .section(self.kind.as_str())
+            .map_err(|source| StartError::Config {
+                section: self.kind.as_str(),
+                source,
+            })
+    }
+
+    /// How callers are verified.
+    pub fn authenticator(&self) -> Result<Authenticator, StartError> {
+        self.authenticator.clone().ok_or(StartError::Missing {
+            service: self.kind,
+            needs: "identity's authenticator",
+        })
+    }
+
+    /// The client of another service's API.
+    pub fn peer(&self, kind: ServiceKind) -> Result<ServiceClient, StartError> {
+        self.peers.get(&kind).cloned().ok_or(StartError::Missing {
+            service: self.kind,
+            needs: kind.as_str(),
+        })
+    }
+
+    /// Opens the service's database (migrated by `migrations`) and attaches its outbox
+    /// to the bus.
+    pub async fn open(&self, migrations: &Migrations) -> Result<ServiceData, StartError> {
+        let db = Db::connect(&self.database_url, migrations).await?;
+        let outbox = self
+            .bus
+            .attach_producer(self.kind, db.clone(), &self.tasks)
+            .await?;
+        Ok(ServiceData {
+            kind: self.kind,
+            db,
+            outbox,
+            bus: self.bus.clone(),
+        })
+    }
+
+    /// A failure of the service's own making, for [`StartError::Service`].
+    pub fn failed(&self, source: impl std::error::Error + Send + Sync + 'static) -> StartError {
+        StartError::Service {
+            service: self.kind,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// A service's own database and outbox, and the bus they flow to.
+#[derive(Clone)]
+pub struct ServiceData {
+    kind: ServiceKind,
+    /// The database only this service writes.
+    pub db: Db,
+    /// Where its events are staged.
+    pub outbox: Outbox,
+    bus: Arc<dyn Bus>,
+}
+
+impl ServiceData {
+    /// Which service owns it.
+    pub fn kind(&self) -> ServiceKind {
+        self.kind
+    }
+
+    /// Readiness of the database and the bus.
+    pub fn readiness(&self) -> Readiness {
+        Readiness::new(self.kind.as_str())
+            .with("database", self.db.clone())
+            .with("bus", self.bus.clone())
+    }
+}

@@ -1,0 +1,48 @@
+//! Identity's configuration (`[identity]`, `VISCOUNT_IDENTITY__*`): token lifetimes,
+//! lockout, MFA and password hashing.
+
+use serde::Deserialize;
+
+use crate::passwords::Argon2Settings;
+
+/// Identity's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct IdentityConfig {
+    /// Issuer (the public address of the gateway) and audience of tokens; other
+    /// services read the same keys to verify them.
+    #[serde(flatten)]
+    pub tokens: platform::auth::remote::TokenSettings,
+    /// Access-token lifetime.
+    pub access_token_ttl_secs: i64,
+    /// Refresh-token lifetime.
+    pub refresh_token_ttl_secs: i64,
+    /// Lifetime of the token that carries a sign-in through MFA.
+    pub mfa_token_ttl_secs: i64,
+    /// Issuer name shown by authenticator apps.
+    pub mfa_issuer_name: String,
+    /// Failed logins that lock an account.
+    pub lockout_threshold: u32,
+    /// Window the failures are counted in.
+    pub lockout_window_secs: i64,
+    /// How long a lock lasts.
+    pub lockout_duration_secs: i64,
+    /// Password hashing cost.
+    pub argon2: Argon2Settings,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            tokens: platform::auth::remote::TokenSettings::default(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            mfa_token_ttl_secs: 5 * 60,
+            mfa_issuer_name: "Viscount".into(),
+            lockout_threshold: 5,
+            lockout_window_secs: 15 * 60,
+            lockout_duration_secs: 15 * 60,
+            argon2: Argon2Settings::default(),
+        }
+    }
+}

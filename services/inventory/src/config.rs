@@ -1,0 +1,32 @@
+//! Inventory's configuration (`[inventory]`, `VISCOUNT_INVENTORY__*`).
+
+use serde::Deserialize;
+
+/// Inventory's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct InventoryConfig {
+    /// Threshold of skus without their own.
+    pub default_low_stock_threshold: i64,
+    /// Reservation lifetime when the caller gives none.
+    pub default_reservation_ttl_secs: i64,
+    /// Longest reservation lifetime a caller may ask for.
+    pub max_reservation_ttl_secs: i64,
+    /// How often expired reservations are released.
+    pub expiry_sweep_interval_ms: u64,
+    /// How often changed stock totals are announced (`inventory.stock.updated`, one
+    /// per changed sku per pass): the most the catalog's `in_stock` lags behind.
+    pub stock_totals_interval_ms: u64,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        Self {
+            default_low_stock_threshold: 5,
+            default_reservation_ttl_secs: 15 * 60,
+            max_reservation_ttl_secs: 24 * 3600,
+            expiry_sweep_interval_ms: 1000,
+            stock_totals_interval_ms: 500,
+        }
+    }
+}
