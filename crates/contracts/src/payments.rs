@@ -1,5 +1,6 @@
-//! Events emitted by the payments service. Ordering drives the checkout saga from
-//! `authorized` and `failed`, and keeps its refund totals from `refund.processed`.
+//! What the payments service publishes: the events it emits (ordering drives the
+//! checkout saga from `authorized` and `failed`, and keeps its refund totals from
+//! `refund.processed`) and the shapes of its HTTP API that ordering reads back.
 
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +76,35 @@ pub enum FailureReason {
     ProviderError,
 }
 
+impl FailureReason {
+    /// Every reason.
+    pub const ALL: [FailureReason; 6] = [
+        Self::Declined,
+        Self::InsufficientFunds,
+        Self::Fraud,
+        Self::ExpiredCard,
+        Self::Mismatch,
+        Self::ProviderError,
+    ];
+
+    /// The stable code, as events, the API and the database name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Declined => "declined",
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::Fraud => "fraud",
+            Self::ExpiredCard => "expired_card",
+            Self::Mismatch => "mismatch",
+            Self::ProviderError => "provider_error",
+        }
+    }
+
+    /// The reason of a code, `None` for a code that is not one.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+}
+
 /// A payment could not be authorized (or captured).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentFailed {
@@ -116,5 +146,220 @@ impl Event for RefundProcessed {
     const TYPE: &'static str = "payments.refund.processed.v1";
     fn subject(&self) -> String {
         self.payment_id.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Payments' public API shapes.
+//
+// What `GET /api/v1/payments/{id}` and `POST /api/v1/payments/{id}/refund` answer (see
+// API.md). Payments renders them and ordering reads them back over HTTP, so both sides
+// agree through these types; changing one changes the public API.
+// ---------------------------------------------------------------------------------------
+
+/// Where a payment is in its life, as the API and the `payments` table name it.
+///
+/// The transitions between these live in payments' domain (its `Payment` aggregate);
+/// this is only the vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Card tokenized; waiting for the order's stock.
+    Pending,
+    /// The amount is held on the card.
+    Authorized,
+    /// The money moved.
+    Captured,
+    /// Part of the captured amount went back.
+    PartiallyRefunded,
+    /// Everything captured went back.
+    Refunded,
+    /// Authorization was refused.
+    Failed,
+    /// The order was cancelled before authorization.
+    Cancelled,
+    /// The hold was released without capture.
+    Voided,
+}
+
+impl PaymentStatus {
+    /// Every status.
+    pub const ALL: [PaymentStatus; 8] = [
+        Self::Pending,
+        Self::Authorized,
+        Self::Captured,
+        Self::PartiallyRefunded,
+        Self::Refunded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Voided,
+    ];
+
+    /// The name the API and the database use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Authorized => "authorized",
+            Self::Captured => "captured",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::Refunded => "refunded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Voided => "voided",
+        }
+    }
+
+    /// The status of a name, `None` for a name that is not one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// Card networks, as the API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardBrand {
+    /// Visa.
+    Visa,
+    /// Mastercard.
+    Mastercard,
+    /// American Express.
+    Amex,
+    /// Discover.
+    Discover,
+    /// Any other network.
+    Unknown,
+}
+
+impl CardBrand {
+    /// The name the API and the database use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Visa => "visa",
+            Self::Mastercard => "mastercard",
+            Self::Amex => "amex",
+            Self::Discover => "discover",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Every brand.
+    pub const ALL: [CardBrand; 5] = [
+        Self::Visa,
+        Self::Mastercard,
+        Self::Amex,
+        Self::Discover,
+        Self::Unknown,
+    ];
+
+    /// The brand of a name, `None` for a name that is not one (a network payments
+    /// does not recognise is [`CardBrand::Unknown`], named `unknown`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == name)
+    }
+}
+
+/// A payment as the API shows it: never the card number, the code or the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentView {
+    /// Id.
+    pub id: String,
+    /// The order it pays.
+    pub order_id: String,
+    /// The owner.
+    pub user_id: String,
+    /// Where it is in its life.
+    pub status: PaymentStatus,
+    /// The amount.
+    pub amount: Money,
+    /// Captured so far.
+    pub captured: Money,
+    /// Refunded so far.
+    pub refunded: Money,
+    /// Card brand.
+    pub brand: CardBrand,
+    /// Last four digits.
+    pub last4: String,
+    /// Why it failed; absent unless it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<FailureReason>,
+    /// Creation, RFC 3339.
+    pub created_at: String,
+    /// Last change, RFC 3339.
+    pub updated_at: String,
+}
+
+/// A refund made, as `POST /api/v1/payments/{id}/refund` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundOutcome {
+    /// The refund (its ledger row).
+    pub refund_id: String,
+    /// This refund.
+    pub amount: Money,
+    /// The payment after it.
+    pub payment: PaymentView,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_serde_names() {
+        for status in PaymentStatus::ALL {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(serde_json::Value::from(status.as_str()))
+            );
+            assert_eq!(PaymentStatus::parse(status.as_str()), Some(status));
+        }
+        for reason in FailureReason::ALL {
+            assert_eq!(
+                serde_json::to_value(reason).ok(),
+                Some(serde_json::Value::from(reason.as_str()))
+            );
+            assert_eq!(FailureReason::parse(reason.as_str()), Some(reason));
+        }
+        for brand in CardBrand::ALL {
+            assert_eq!(
+                serde_json::to_value(brand).ok(),
+                Some(serde_json::Value::from(brand.as_str()))
+            );
+            assert_eq!(CardBrand::parse(brand.as_str()), Some(brand));
+        }
+        assert_eq!(PaymentStatus::parse("settled"), None);
+        assert_eq!(FailureReason::parse("bounced"), None);
+        assert_eq!(CardBrand::parse("diners"), None);
+    }
+
+    #[test]
+    fn a_payment_view_reads_back_what_it_writes() {
+        let usd = |amount| Money {
+            amount,
+            currency: "USD".into(),
+        };
+        let view = PaymentView {
+            id: "p-1".into(),
+            order_id: "o-1".into(),
+            user_id: "u-1".into(),
+            status: PaymentStatus::PartiallyRefunded,
+            amount: usd(1_000),
+            captured: usd(1_000),
+            refunded: usd(250),
+            brand: CardBrand::Visa,
+            last4: "4242".into(),
+            failure_reason: None,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let json = serde_json::to_value(&view).ok();
+        let fields = json.as_ref().and_then(|j| j.as_object());
+        assert_eq!(
+            json.as_ref().and_then(|j| j.get("status")),
+            Some(&serde_json::Value::from("partially_refunded"))
+        );
+        assert!(fields.is_some_and(|f| !f.contains_key("failure_reason")));
+        let back: Option<PaymentView> = json.and_then(|j| serde_json::from_value(j).ok());
+        assert_eq!(back, Some(view));
     }
 }

@@ -4,20 +4,23 @@
 //! through it directly (its handlers, authentication and errors, without a socket); in
 //! the distributed shape the same request goes over HTTP to the callee's base URL. The
 //! caller writes one piece of code either way. Callers forward the end user's
-//! `Authorization` header, so the callee authorizes the user, not the calling service.
+//! credentials ([`ForwardedCredentials`]), so the callee authorizes the user, not the
+//! calling service.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower::ServiceExt;
+
+use crate::auth::ForwardedCredentials;
 
 /// The pooled HTTP/1.1 client used for service-to-service calls and proxying.
 pub type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
@@ -44,6 +47,10 @@ pub enum CallError {
     /// The answer was not what the caller can read.
     #[error("unreadable answer: {0}")]
     Unreadable(String),
+    /// The request could not be built from what the caller gave (a body that does not
+    /// serialize, a key that is not a header value).
+    #[error("cannot send the request: {0}")]
+    Unsendable(String),
 }
 
 /// An answer: status and body.
@@ -92,18 +99,27 @@ impl ServiceClient {
         }
     }
 
-    /// Sends `body` as JSON to `path` with `headers` and returns the answer, whatever its
-    /// status.
+    /// Sends `body` as JSON to `path` on behalf of the caller who presented
+    /// `credentials`, with an `Idempotency-Key` when given, and returns the answer,
+    /// whatever its status.
     pub async fn send_json<T: Serialize>(
         &self,
         method: Method,
         path: &str,
-        headers: HeaderMap,
+        credentials: &ForwardedCredentials,
+        idempotency_key: Option<&str>,
         body: Option<&T>,
     ) -> Result<Reply, CallError> {
+        let mut headers = credentials.to_headers();
+        if let Some(key) = idempotency_key {
+            let key = HeaderValue::from_str(key).map_err(|_| {
+                CallError::Unsendable("the idempotency key is not a header value".into())
+            })?;
+            headers.insert(HeaderName::from_static(crate::idempotency::HEADER), key);
+        }
         let bytes = match body {
             Some(body) => {
-                serde_json::to_vec(body).map_err(|e| CallError::Unreadable(e.to_string()))?
+                serde_json::to_vec(body).map_err(|e| CallError::Unsendable(e.to_string()))?
             }
             None => Vec::new(),
         };
@@ -123,7 +139,7 @@ impl ServiceClient {
         if body.is_some() {
             request.headers_mut().insert(
                 http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
+                HeaderValue::from_static("application/json"),
             );
         }
         let call = async {

@@ -1,7 +1,8 @@
 //! What ordering consumes: catalog's prices (its own price copy), the saga
 //! participants' answers from inventory and payments, and fulfillment's parcels (the
-//! order follows them to shipped and delivered; a received return is refunded). What it
-//! emits is staged by `app`, in the same transaction as the change.
+//! order follows them to shipped and delivered; a received return is refunded). Each
+//! event becomes domain values here and one call of `app`; what ordering emits is built
+//! by the domain and staged by `app`, in the same transaction as the change.
 
 use async_trait::async_trait;
 use contracts::Event;
@@ -14,9 +15,8 @@ use contracts::payments::{PaymentAuthorized, PaymentCaptured, PaymentFailed, Ref
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 
-use crate::app::OrderingApp;
-use crate::domain::{SagaEvent, ShipmentProgress};
-use crate::store::PriceRecord;
+use crate::app::{OrderingApp, OrderingError};
+use crate::domain::{Price, ProcessedRefund, SagaEvent, ShipmentProgress, Sku};
 
 /// The event types ordering acts on.
 const HANDLED: [&str; 14] = [
@@ -49,15 +49,21 @@ pub struct OrderingEvents {
     pub app: OrderingApp,
 }
 
+/// A sku catalog sent; catalog only sells valid ones, so anything else is refused.
+fn sku(raw: String) -> Result<Sku, HandlerError> {
+    Sku::try_from(raw).map_err(|invalid| HandlerError::Rejected(format!("invalid sku: {invalid}")))
+}
+
 #[async_trait]
 impl EventHandler for OrderingEvents {
+    #[tracing::instrument(skip_all, fields(event_type = %event.event_type, subject = %event.subject), err)]
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         let app = &self.app;
         if event.is::<ProductCreated>() || event.is::<ProductUpdated>() {
             // Both carry the same facts.
             let ProductCreated(facts) = serde::Deserialize::deserialize(&event.data)?;
-            let price = PriceRecord {
-                sku: facts.sku,
+            let price = Price {
+                sku: sku(facts.sku)?,
                 product_id: facts.product_id,
                 name: facts.name,
                 price: facts.price,
@@ -65,23 +71,11 @@ impl EventHandler for OrderingEvents {
             app.set_price_in(tx, &price).await?;
         } else if event.is::<PriceChanged>() {
             let changed: PriceChanged = event.decode()?;
-            // The name is not in this event; the updated event that accompanies a price
-            // change carries it, so keep whatever name is known.
-            let known = crate::store::prices(&mut **tx, &[changed.sku.as_str()]).await?;
-            let name = known
-                .first()
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| changed.sku.clone());
-            let price = PriceRecord {
-                sku: changed.sku,
-                product_id: changed.product_id,
-                name,
-                price: changed.new_price,
-            };
-            app.set_price_in(tx, &price).await?;
+            app.change_price_in(tx, sku(changed.sku)?, changed.product_id, changed.new_price)
+                .await?;
         } else if event.is::<ProductDeleted>() {
             let deleted: ProductDeleted = event.decode()?;
-            app.remove_price_in(tx, &deleted.sku).await?;
+            app.remove_price_in(tx, &sku(deleted.sku)?).await?;
         } else if event.is::<StockReserved>() {
             let reserved: StockReserved = event.decode()?;
             app.advance_in(tx, &reserved.order_id, SagaEvent::StockReserved)
@@ -109,16 +103,14 @@ impl EventHandler for OrderingEvents {
                 .await?;
         } else if event.is::<RefundProcessed>() {
             let refund: RefundProcessed = event.decode()?;
-            app.apply_refund_in(
-                tx,
-                &refund.order_id,
-                &refund.payment_id,
-                &refund.refund_id,
-                &refund.amount,
-                refund.refunded_total.amount,
-                refund.captured_total.amount,
-            )
-            .await?;
+            let processed = ProcessedRefund {
+                refund_id: refund.refund_id,
+                amount: refund.amount,
+                refunded_total: refund.refunded_total.amount,
+                captured_total: refund.captured_total.amount,
+            };
+            app.apply_refund_in(tx, &refund.order_id, &refund.payment_id, &processed)
+                .await?;
         } else if event.is::<ShipmentDispatched>() {
             let dispatched: ShipmentDispatched = event.decode()?;
             let reason = format!(
@@ -152,11 +144,15 @@ impl EventHandler for OrderingEvents {
             } else {
                 event.decode()?
             };
-            if let Err(err) = app.refund_return_in(tx, &returned).await? {
-                return Err(HandlerError::Rejected(format!(
-                    "cannot refund return {} of order {}: {err}",
-                    returned.return_id, returned.order_id
-                )));
+            match app.refund_return_in(tx, &returned).await {
+                Ok(_) => {}
+                Err(OrderingError::Sql(err)) => return Err(err.into()),
+                Err(err) => {
+                    return Err(HandlerError::Rejected(format!(
+                        "cannot refund return {} of order {}: {err}",
+                        returned.return_id, returned.order_id
+                    )));
+                }
             }
         }
         Ok(())

@@ -1,146 +1,88 @@
-//! The payments service as ordering sees it: the two synchronous calls of the checkout.
+//! [`PaymentsPort`] over payments' public HTTP API, through
+//! `platform::client::ServiceClient` (payments' router in this process, or its
+//! instances over HTTP).
 //!
-//! Placing an order creates its payment (`POST /api/v1/payments`): the card details go
-//! straight through to payments, which tokenizes them, so they never touch ordering's
-//! database, outbox or logs. Refunding an order asks payments to refund
-//! (`POST /api/v1/payments/{id}/refund`), the authority on what was captured. Both
-//! forward the caller's own credentials, so payments authorizes the user, not ordering.
+//! Placing an order creates its payment (`POST /api/v1/payments`, the order id as the
+//! idempotency key): the card details go straight through to payments, which tokenizes
+//! them, so they never touch ordering's database, outbox or logs. Refunding an order
+//! asks payments to refund (`POST /api/v1/payments/{id}/refund`), the authority on what
+//! was captured. Answers are read as the `contracts::payments` types payments renders.
 
-use http::{HeaderMap, Method, StatusCode};
-use platform::client::{CallError, ServiceClient};
-use platform::http::FieldError;
+use async_trait::async_trait;
+use contracts::payments::{PaymentView, RefundOutcome};
+use http::{Method, StatusCode};
+use platform::auth::ForwardedCredentials;
+use platform::client::{CallError, Reply, ServiceClient};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::domain::Money;
+use crate::domain::{
+    CreatedPayment, Money, PaymentFieldError, PaymentMethod, PaymentsError, PaymentsPort,
+    ProcessedRefund, Refusal,
+};
 
-/// A payment created for an order.
-#[derive(Debug, Clone)]
-pub struct CreatedPayment {
-    /// Its id.
-    pub id: String,
-    /// Card brand.
-    pub brand: Option<String>,
-    /// Card's last four digits.
-    pub last4: Option<String>,
-}
-
-/// A processed refund.
-#[derive(Debug, Clone)]
-pub struct ProcessedRefund {
-    /// Its id.
-    pub refund_id: String,
-    /// This refund.
-    pub amount: Money,
-    /// Refunded so far, this one included.
-    pub refunded_total: i64,
-    /// Captured in total.
-    pub captured_total: i64,
-}
-
-/// Why payments did not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum PaymentsError {
-    /// The payment details are invalid; fields are named as the order body names them
-    /// (`payment.card_number`, ...).
-    #[error("invalid payment details")]
-    Invalid(Vec<FieldError>),
-    /// Payments refused (its status and problem `detail`).
-    #[error("payments refused: {1}")]
-    Refused(StatusCode, String),
-    /// Payments could not be reached or answered something unreadable.
-    #[error(transparent)]
-    Unavailable(#[from] CallError),
-}
-
-#[derive(Deserialize)]
-struct PaymentView {
-    id: String,
-    #[serde(default)]
-    brand: Option<String>,
-    #[serde(default)]
-    last4: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RefundView {
-    refund_id: String,
-    amount: Money,
-    payment: RefundedPayment,
-}
-
-#[derive(Deserialize)]
-struct RefundedPayment {
-    captured: Money,
-    refunded: Money,
-}
-
-#[derive(Deserialize)]
-struct ProblemView {
-    #[serde(default)]
-    detail: String,
-    #[serde(default)]
-    errors: Vec<FieldError>,
-}
-
-/// Headers of the caller worth forwarding: its credentials and request id.
-pub fn forwarded(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for name in ["authorization", "x-api-key", "x-request-id", "traceparent"] {
-        if let Some(value) = headers.get(name) {
-            out.insert(name, value.clone());
-        }
-    }
-    out
-}
-
-/// The payments API.
+/// Payments' API, in this process or remote.
 #[derive(Clone)]
-pub struct PaymentsApi {
+pub struct HttpPayments {
     client: ServiceClient,
 }
 
-impl PaymentsApi {
+/// The name `lib.rs` builds the adapter by.
+pub type PaymentsApi = HttpPayments;
+
+impl HttpPayments {
     /// Calls payments through `client`.
     pub fn new(client: ServiceClient) -> Self {
         Self { client }
     }
 
-    /// Creates the payment of `order_id`. `method` is the order body's `payment` object,
-    /// passed through unread. Repeating the call for the same order returns the same
-    /// payment (the order id is the idempotency key).
-    pub async fn create(
+    async fn post(
         &self,
-        credentials: &HeaderMap,
+        path: &str,
+        credentials: &ForwardedCredentials,
+        idempotency_key: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<Reply, PaymentsError> {
+        self.client
+            .send_json(Method::POST, path, credentials, idempotency_key, Some(body))
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl PaymentsPort for HttpPayments {
+    async fn create_payment(
+        &self,
+        credentials: &ForwardedCredentials,
         order_id: &str,
         amount: &Money,
-        method: &Value,
+        method: &PaymentMethod,
     ) -> Result<CreatedPayment, PaymentsError> {
-        let mut headers = forwarded(credentials);
-        if let Ok(key) = http::HeaderValue::from_str(&format!("order-{order_id}")) {
-            headers.insert("idempotency-key", key);
-        }
-        let body = json!({"order_id": order_id, "amount": amount, "method": method});
+        let key = format!("order-{order_id}");
+        let body = json!({"order_id": order_id, "amount": amount, "method": method.as_json()});
         let reply = self
-            .client
-            .send_json(Method::POST, "/api/v1/payments", headers, Some(&body))
+            .post("/api/v1/payments", credentials, Some(&key), &body)
             .await?;
         match reply.status {
             StatusCode::CREATED | StatusCode::OK => {
-                let view: PaymentView = reply.json()?;
+                let view: PaymentView = reply.json().map_err(unavailable)?;
                 Ok(CreatedPayment {
                     id: view.id,
-                    brand: view.brand,
-                    last4: view.last4,
+                    brand: Some(view.brand.as_str().to_owned()),
+                    last4: Some(view.last4),
                 })
             }
             StatusCode::UNPROCESSABLE_ENTITY => {
-                let problem: ProblemView = reply.json()?;
+                let problem: ProblemView = reply.json().map_err(unavailable)?;
                 Err(PaymentsError::Invalid(
                     problem
                         .errors
                         .into_iter()
-                        .map(|e| FieldError::new(order_field(&e.field), e.message))
+                        .map(|e| PaymentFieldError {
+                            field: order_field(&e.field),
+                            message: e.message,
+                        })
                         .collect(),
                 ))
             }
@@ -148,42 +90,51 @@ impl PaymentsApi {
         }
     }
 
-    /// Refunds `amount` (none: everything not yet refunded) of `payment_id`.
-    pub async fn refund(
+    async fn refund(
         &self,
-        credentials: &HeaderMap,
+        credentials: &ForwardedCredentials,
         payment_id: &str,
         amount: Option<&Money>,
         idempotency_key: Option<&str>,
     ) -> Result<ProcessedRefund, PaymentsError> {
-        let mut headers = forwarded(credentials);
-        if let Some(key) = idempotency_key.and_then(|k| http::HeaderValue::from_str(k).ok()) {
-            headers.insert("idempotency-key", key);
-        }
         let body = match amount {
             Some(amount) => json!({ "amount": amount }),
             None => json!({}),
         };
+        let path = format!("/api/v1/payments/{payment_id}/refund");
         let reply = self
-            .client
-            .send_json(
-                Method::POST,
-                &format!("/api/v1/payments/{payment_id}/refund"),
-                headers,
-                Some(&body),
-            )
+            .post(&path, credentials, idempotency_key, &body)
             .await?;
         if reply.status != StatusCode::OK {
             return Err(refusal(reply.status, &reply.body));
         }
-        let view: RefundView = reply.json()?;
+        let outcome: RefundOutcome = reply.json().map_err(unavailable)?;
         Ok(ProcessedRefund {
-            refund_id: view.refund_id,
-            amount: view.amount,
-            refunded_total: view.payment.refunded.amount,
-            captured_total: view.payment.captured.amount,
+            refund_id: outcome.refund_id,
+            amount: outcome.amount,
+            refunded_total: outcome.payment.refunded.amount,
+            captured_total: outcome.payment.captured.amount,
         })
     }
+}
+
+/// Payments' problem body: what ordering passes on of it.
+#[derive(Deserialize)]
+struct ProblemView {
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    errors: Vec<ProblemField>,
+}
+
+#[derive(Deserialize)]
+struct ProblemField {
+    field: String,
+    message: String,
+}
+
+fn unavailable(err: CallError) -> PaymentsError {
+    PaymentsError::Unavailable(err.to_string())
 }
 
 /// Payments names fields of its `method` object; the order body calls it `payment`.
@@ -195,11 +146,20 @@ fn order_field(field: &str) -> String {
     }
 }
 
+/// A refusal from payments' status and problem `detail`.
 fn refusal(status: StatusCode, body: &[u8]) -> PaymentsError {
     let detail = serde_json::from_slice::<ProblemView>(body)
         .map(|p| p.detail)
         .unwrap_or_default();
-    PaymentsError::Refused(status, detail)
+    let refusal = match status {
+        StatusCode::BAD_REQUEST => Refusal::BadRequest,
+        StatusCode::UNPROCESSABLE_ENTITY => Refusal::Unprocessable,
+        StatusCode::CONFLICT => Refusal::Conflict,
+        StatusCode::NOT_FOUND => Refusal::NotFound,
+        StatusCode::FORBIDDEN => Refusal::Forbidden,
+        other => Refusal::Failed(other.as_u16()),
+    };
+    PaymentsError::Refused { refusal, detail }
 }
 
 #[cfg(test)]
@@ -214,13 +174,21 @@ mod tests {
     }
 
     #[test]
-    fn only_credentials_and_tracing_headers_are_forwarded() {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", http::HeaderValue::from_static("Bearer x"));
-        headers.insert("cookie", http::HeaderValue::from_static("secret"));
-        headers.insert("x-request-id", http::HeaderValue::from_static("r1"));
-        let out = forwarded(&headers);
-        assert!(out.contains_key("authorization") && out.contains_key("x-request-id"));
-        assert!(!out.contains_key("cookie"));
+    fn refusals_keep_payments_detail_and_kind() {
+        let body = br#"{"type":"x","title":"t","status":409,"detail":"already refunded"}"#;
+        assert_eq!(
+            refusal(StatusCode::CONFLICT, body),
+            PaymentsError::Refused {
+                refusal: Refusal::Conflict,
+                detail: "already refunded".into()
+            }
+        );
+        assert_eq!(
+            refusal(StatusCode::BAD_GATEWAY, b"not json"),
+            PaymentsError::Refused {
+                refusal: Refusal::Failed(502),
+                detail: String::new()
+            }
+        );
     }
 }

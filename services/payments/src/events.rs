@@ -2,7 +2,9 @@
 //! cancelled cancels, voids or refunds, a refund request (returned items) refunds —
 //! each inside the consumer's transaction, which also holds the inbox row, so a
 //! redelivered event changes nothing.
-//! What payments emits is staged by `app` in the same transactions.
+//!
+//! What payments emits is built by the `Payment` aggregate in `domain` and staged by
+//! `app` in the same transactions; nothing here emits.
 
 use async_trait::async_trait;
 use contracts::Event;
@@ -20,7 +22,8 @@ pub struct OrderEvents {
 
 #[async_trait]
 impl EventHandler for OrderEvents {
-    #[tracing::instrument(skip_all, fields(event_type = %event.event_type, subject = %event.subject), err)]
+    // Every event payments consumes is about an order, its subject.
+    #[tracing::instrument(skip_all, fields(event_type = %event.event_type, order_id = %event.subject), err)]
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         // Declines, fraud blocks and mismatches are outcomes (their failure events are
         // staged), not errors; errors are retried and then dead-lettered.

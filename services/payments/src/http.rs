@@ -9,7 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use platform::auth::{Authenticator, Principal, PrincipalKind};
+use platform::auth::{Authenticator, Policy, Principal, PrincipalKind};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
 use platform::idempotency::{Idempotency, idempotent};
 use serde::Deserialize;
@@ -25,6 +25,10 @@ use crate::domain::{
 
 /// The scope a service client needs to create payments, read them and refund.
 pub const SCOPE_WRITE: &str = "payments:write";
+
+/// Who manages payments: admins, and service clients holding [`SCOPE_WRITE`] (they
+/// create payments, read any and refund). Owners see their own.
+pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 
 /// The routes, behind the authentication middleware. Creating a payment needs an
 /// `Idempotency-Key`; a refund honours one when sent.
@@ -255,14 +259,14 @@ async fn create_payment(
     caller: Principal,
     Json(body): Json<CreatePaymentBody>,
 ) -> ApiResult<Response> {
-    let service = caller.kind == PrincipalKind::Client;
-    if service {
-        caller.require_scope(SCOPE_WRITE)?;
+    // A user pays for themself; a service client only when it manages payments.
+    if caller.kind == PrincipalKind::Client {
+        POLICY.require_manage(&caller)?;
     }
     let mut fields = Fields::default();
     let owner = match body.user_id {
         Some(user) if user.trim() != caller.subject => {
-            if !caller.has_scope(SCOPE_WRITE) {
+            if !POLICY.may_manage(&caller) {
                 return Err(Problem::forbidden(
                     "only admins and services may pay on another user's behalf",
                 ));
@@ -293,13 +297,6 @@ async fn create_payment(
     ))
 }
 
-/// Whether `caller` may see payments of `owner`: the owner, an admin, or a service
-/// holding the write scope (it created or refunds them).
-fn may_see(caller: &Principal, owner: &str) -> bool {
-    caller.may_access(owner)
-        || (caller.kind == PrincipalKind::Client && caller.has_scope(SCOPE_WRITE))
-}
-
 #[tracing::instrument(skip_all)]
 async fn get_payment(
     State(app): State<PaymentsApp>,
@@ -310,7 +307,9 @@ async fn get_payment(
         return Err(Problem::not_found("payment"));
     }
     let payment = app.payment(&id).await?;
-    if !may_see(&caller, &payment.user_id) {
+    // The owner, an admin, or a service holding the write scope (it created or
+    // refunds them); anyone else learns nothing, not even that it exists.
+    if !POLICY.may_see(&caller, &payment.user_id) {
         return Err(Problem::not_found("payment"));
     }
     Ok(Json(payment))
@@ -331,7 +330,7 @@ async fn refund(
     Path(id): Path<String>,
     Json(body): Json<RefundBody>,
 ) -> ApiResult<Json<RefundOutcome>> {
-    caller.require_scope(SCOPE_WRITE)?;
+    POLICY.require_manage(&caller)?;
     if !platform::ids::is_uuid(&id) {
         return Err(Problem::not_found("payment"));
     }

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{Brand, CardDetails, FailureReason, Money};
+use crate::domain::{CardBrand, CardDetails, Expiry, FailureReason, Money, StoredCard};
 
 /// A card stored at the provider: what payments keeps instead of the number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +21,27 @@ pub struct CardToken {
     /// The provider's handle for the card (Stripe: `pm_...`).
     pub token: String,
     /// The card network.
-    pub brand: Brand,
+    pub brand: CardBrand,
     /// The last four digits.
     pub last4: String,
     /// Expiry month, 1 to 12.
     pub exp_month: u8,
     /// Expiry year, four digits.
     pub exp_year: u16,
+}
+
+impl From<CardToken> for StoredCard {
+    fn from(token: CardToken) -> Self {
+        Self {
+            token: token.token,
+            brand: token.brand,
+            last4: token.last4,
+            expiry: Expiry {
+                month: token.exp_month,
+                year: token.exp_year,
+            },
+        }
+    }
 }
 
 /// The provider's id of an authorization, capture, void or refund.
@@ -147,7 +161,7 @@ const REMEMBERED_ANSWERS: usize = 100_000;
 /// The built-in provider: answers like a card processor in test mode, in memory.
 ///
 /// It remembers the answers of idempotent calls (per process, up to
-/// [`REMEMBERED_ANSWERS`]), as a processor does for a day or so.
+/// `REMEMBERED_ANSWERS`), as a processor does for a day or so.
 #[derive(Debug, Default)]
 pub struct SandboxProvider {
     answers: Mutex<HashMap<String, Result<ProviderRef, Decline>>>,
@@ -300,7 +314,7 @@ mod tests {
     fn card(number: &str) -> CardDetails {
         CardDetails {
             number: CardNumber::try_from(number).expect("valid number"),
-            expiry: Expiry::stored(12, 2030),
+            expiry: Expiry::stored(12, 2030).expect("expiry"),
             cvc: Cvc::try_from("123").expect("cvc"),
         }
     }

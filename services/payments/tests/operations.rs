@@ -184,7 +184,7 @@ fn usd(amount: i64) -> Money {
 fn card(number: &str) -> CardDetails {
     CardDetails {
         number: CardNumber::try_from(number).expect("number"),
-        expiry: Expiry::stored(12, 2099),
+        expiry: Expiry::stored(12, 2099).expect("expiry"),
         cvc: Cvc::try_from("123").expect("cvc"),
     }
 }
@@ -399,7 +399,7 @@ on_both_databases! {
         let app = f.payments.app();
         let mut expiring = card(VISA);
         let (year, month) = payments::domain::year_month(f.clock.now_millis());
-        expiring.expiry = Expiry::stored(i64::from(month), year);
+        expiring.expiry = Expiry::stored(i64::from(month), year).expect("expiry");
         let saved = app.save_card("u-1", &expiring).await.expect("saved");
         let pay = |order: &str, user: &str| NewPayment {
             order_id: order.into(),

@@ -1,128 +1,11 @@
-//! Ordering's rules, free of I/O: validated inputs, order statuses and the checkout
-//! saga as a transition table.
-//!
-//! The saga is orchestrated by ordering: each participant's event moves an order from
-//! one status to the next ([`saga_step`]), and every step says what ordering must emit
-//! so the next participant acts. A failure, decline or timeout ends the order
-//! `cancelled` with a reason; the `cancelled` event is the compensation (inventory
-//! releases, payments voids or refunds).
+//! An order's statuses and the tables that say how it moves between them: the checkout
+//! saga ([`saga_step`]), parcels ([`status_after_shipment`]), refunds
+//! ([`status_after_refund`]) and what an owner or admin may do. [`super::Order`]'s
+//! transitions consult these tables and nothing else, and the store's conditional
+//! updates take their expected status from those transitions, so the state machine
+//! exists once, here, with its table-driven tests.
 
 use std::fmt;
-
-pub use contracts::types::{Invalid, Text};
-pub use contracts::{Money, Sku};
-
-/// Most units of one sku in one line.
-pub const MAX_QUANTITY: u32 = 1_000;
-/// Most lines in one cart or order.
-pub const MAX_LINES: usize = 100;
-
-/// A line quantity: 1 to [`MAX_QUANTITY`] (0 is allowed only in cart updates, where it
-/// removes the line, see [`CartQuantity`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quantity(u32);
-
-impl TryFrom<i64> for Quantity {
-    type Error = Invalid;
-
-    fn try_from(raw: i64) -> Result<Self, Self::Error> {
-        match u32::try_from(raw) {
-            Ok(q) if (1..=MAX_QUANTITY).contains(&q) => Ok(Self(q)),
-            _ => Err(Invalid("must be between 1 and 1000")),
-        }
-    }
-}
-
-impl Quantity {
-    /// The number of units.
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-/// A cart line update: 0 removes the line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CartQuantity {
-    /// Remove the line.
-    Remove,
-    /// Set the line to this many.
-    Set(Quantity),
-}
-
-impl TryFrom<i64> for CartQuantity {
-    type Error = Invalid;
-
-    fn try_from(raw: i64) -> Result<Self, Self::Error> {
-        if raw == 0 {
-            return Ok(Self::Remove);
-        }
-        Quantity::try_from(raw)
-            .map(Self::Set)
-            .map_err(|_| Invalid("must be between 0 and 1000"))
-    }
-}
-
-/// A two-letter ISO 3166-1 country code, upper case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Country(String);
-
-impl TryFrom<String> for Country {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        let code = raw.trim().to_ascii_uppercase();
-        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Self(code))
-        } else {
-            Err(Invalid("must be a two-letter ISO 3166-1 country code"))
-        }
-    }
-}
-
-/// Where an order goes (the type the confirmed event carries to fulfillment).
-pub use contracts::ordering::ShippingAddress;
-
-/// A validated address from its parts; errors name the field (without a prefix).
-pub fn shipping_address(
-    name: String,
-    line1: String,
-    line2: Option<String>,
-    city: String,
-    postal_code: String,
-    country: String,
-) -> Result<ShippingAddress, Vec<(&'static str, Invalid)>> {
-    let mut errors = Vec::new();
-    let mut check = |field: &'static str, result: Result<String, Invalid>| match result {
-        Ok(value) => value,
-        Err(invalid) => {
-            errors.push((field, invalid));
-            String::new()
-        }
-    };
-    let name = check("name", Text::<200>::try_from(name).map(Text::into_string));
-    let line1 = check("line1", Text::<200>::try_from(line1).map(Text::into_string));
-    let line2 = line2
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| check("line2", Text::<200>::try_from(l).map(Text::into_string)));
-    let city = check("city", Text::<100>::try_from(city).map(Text::into_string));
-    let postal_code = check(
-        "postal_code",
-        Text::<20>::try_from(postal_code).map(Text::into_string),
-    );
-    let country = check("country", Country::try_from(country).map(|c| c.0));
-    if errors.is_empty() {
-        Ok(ShippingAddress {
-            name,
-            line1,
-            line2,
-            city,
-            postal_code,
-            country,
-        })
-    } else {
-        Err(errors)
-    }
-}
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -186,6 +69,12 @@ impl OrderStatus {
         !matches!(self, Self::Pending | Self::Reserved | Self::Authorized)
     }
 
+    /// Whether the order waits for a saga participant, and so has a deadline; entering
+    /// any other status clears it.
+    pub fn has_deadline(self) -> bool {
+        matches!(self, Self::Pending | Self::Reserved)
+    }
+
     /// Whether the owner or an admin may still cancel (before shipment).
     pub fn can_cancel(self) -> bool {
         matches!(
@@ -237,6 +126,19 @@ pub enum SagaEvent {
     PaymentFailed(String),
     /// A step did not answer in time.
     TimedOut(String),
+}
+
+impl SagaEvent {
+    /// A short name, for errors and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::StockReserved => "stock reserved",
+            Self::ReservationFailed(_) => "reservation failed",
+            Self::PaymentAuthorized => "payment authorized",
+            Self::PaymentFailed(_) => "payment failed",
+            Self::TimedOut(_) => "timed out",
+        }
+    }
 }
 
 /// What ordering emits after a step, for the next participant.
@@ -333,48 +235,6 @@ pub fn status_after_shipment(
     }
 }
 
-/// What returned units are worth at the prices they were ordered at: each returned
-/// sku is priced from the order's line for it, and never more units of it than were
-/// ordered (a sku may come back in several lines, from several warehouses). `None`
-/// when nothing came back, a returned sku is not on the order, or the sum overflows.
-pub fn returned_value<'a>(
-    ordered: &[(String, Money, u32)],
-    returned: impl IntoIterator<Item = (&'a str, u32)>,
-) -> Option<Money> {
-    let mut per_sku: Vec<(&str, u32)> = Vec::new();
-    for (sku, quantity) in returned {
-        match per_sku.iter_mut().find(|(s, _)| *s == sku) {
-            Some((_, sum)) => *sum = sum.saturating_add(quantity),
-            None => per_sku.push((sku, quantity)),
-        }
-    }
-    let mut priced = Vec::with_capacity(per_sku.len());
-    for (sku, quantity) in per_sku {
-        let (_, unit, ordered_quantity) = ordered.iter().find(|(s, _, _)| s == sku)?;
-        priced.push((unit, quantity.min(*ordered_quantity)));
-    }
-    total(priced)
-}
-
-/// The total of priced lines, or `None` if they mix currencies or overflow.
-pub fn total<'a>(lines: impl IntoIterator<Item = (&'a Money, u32)>) -> Option<Money> {
-    let mut total: Option<Money> = None;
-    for (unit, quantity) in lines {
-        let line = unit.amount.checked_mul(i64::from(quantity))?;
-        match &mut total {
-            None => {
-                total = Some(Money {
-                    amount: line,
-                    currency: unit.currency.clone(),
-                })
-            }
-            Some(t) if t.currency == unit.currency => t.amount = t.amount.checked_add(line)?,
-            Some(_) => return None,
-        }
-    }
-    total
-}
-
 #[cfg(test)]
 mod tests {
     use super::OrderStatus::*;
@@ -390,6 +250,7 @@ mod tests {
             (OrderStatus::Delivered, Dispatched, None),
             (Confirmed, Delivered, Some(OrderStatus::Delivered)),
             (Shipped, Delivered, Some(OrderStatus::Delivered)),
+            (PartiallyRefunded, Delivered, Some(OrderStatus::Delivered)),
             (OrderStatus::Delivered, Delivered, None),
             (Cancelled, Dispatched, None),
             (Cancelled, Delivered, None),
@@ -402,33 +263,6 @@ mod tests {
                 expected,
                 "{current} on {progress:?}"
             );
-        }
-    }
-
-    #[test]
-    fn returns_are_worth_what_was_paid_for_at_most_what_was_ordered() {
-        let ordered = vec![
-            ("A".to_owned(), usd(1250), 2),
-            ("B".to_owned(), usd(300), 1),
-        ];
-        assert_eq!(returned_value(&ordered, [("A", 1)]), Some(usd(1250)));
-        assert_eq!(
-            returned_value(&ordered, [("A", 1), ("B", 1)]),
-            Some(usd(1550))
-        );
-        // Split across warehouses, and more than ordered: capped per sku.
-        assert_eq!(
-            returned_value(&ordered, [("A", 2), ("A", 3)]),
-            Some(usd(2500))
-        );
-        assert_eq!(returned_value(&ordered, [("C", 1)]), None);
-        assert_eq!(returned_value(&ordered, []), None);
-    }
-
-    fn usd(amount: i64) -> Money {
-        Money {
-            amount,
-            currency: "USD".into(),
         }
     }
 
@@ -524,57 +358,25 @@ mod tests {
     }
 
     #[test]
-    fn statuses_round_trip_and_settle() {
+    fn statuses_round_trip_settle_and_keep_deadlines_while_waiting() {
         for status in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+            assert_eq!(
+                status.has_deadline(),
+                matches!(status, Pending | Reserved),
+                "{status}"
+            );
         }
-        assert!(!Pending.is_settled() && !Reserved.is_settled());
+        assert_eq!(OrderStatus::parse("lost"), None);
+        assert!(!Pending.is_settled() && !Reserved.is_settled() && !Authorized.is_settled());
         assert!(Confirmed.is_settled() && Cancelled.is_settled());
         assert!(Confirmed.can_cancel() && !Shipped.can_cancel() && !Cancelled.can_cancel());
     }
 
     #[test]
-    fn totals_add_lines_and_refuse_mixed_currencies() {
-        let a = usd(250);
-        let b = usd(100);
-        assert_eq!(total([(&a, 2), (&b, 3)]), Some(usd(800)));
-        let eur = Money {
-            amount: 1,
-            currency: "EUR".into(),
-        };
-        assert_eq!(total([(&a, 1), (&eur, 1)]), None);
-        let huge = usd(i64::MAX);
-        assert_eq!(total([(&huge, 2)]), None);
+    fn refunds_settle_as_full_or_partial() {
         assert_eq!(status_after_refund(500, 500), Refunded);
+        assert_eq!(status_after_refund(600, 500), Refunded);
         assert_eq!(status_after_refund(100, 500), PartiallyRefunded);
-    }
-
-    #[test]
-    fn quantities_and_addresses_are_checked() {
-        assert!(Quantity::try_from(0).is_err());
-        assert!(Quantity::try_from(1001).is_err());
-        assert_eq!(CartQuantity::try_from(0), Ok(CartQuantity::Remove));
-        assert!(CartQuantity::try_from(-1).is_err());
-        let ok = shipping_address(
-            "Ann".into(),
-            "1 Main St".into(),
-            None,
-            "Springfield".into(),
-            "12345".into(),
-            "us".into(),
-        )
-        .expect("valid");
-        assert_eq!(ok.country, "US");
-        let bad = shipping_address(
-            String::new(),
-            "1 Main St".into(),
-            None,
-            "x".repeat(101),
-            "1".into(),
-            "USA".into(),
-        )
-        .expect_err("invalid");
-        let fields: Vec<&str> = bad.iter().map(|(f, _)| *f).collect();
-        assert_eq!(fields, ["name", "city", "country"]);
     }
 }

@@ -1,0 +1,74 @@
+//! Reading orders: one (with its lines), its history, and lists, as [`super::POLICY`]
+//! lets the caller see them (anyone else's order is not found).
+
+use super::{Caller, OrderingApp, OrderingError};
+use crate::domain::{HistoryEntry, Order, OrderDetails, OrderLine, OrderStatus};
+use crate::store;
+use crate::store::orders::OrderFilter;
+
+impl OrderingApp {
+    /// An order without its lines, if the caller may see it.
+    pub(super) async fn visible_order(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Order, OrderingError> {
+        store::orders::head(self.db.reader(), id)
+            .await?
+            .filter(|o| caller.may_see(&o.facts.user_id))
+            .ok_or(OrderingError::NotFound)
+    }
+
+    /// An order's lines.
+    pub(super) async fn lines_of(&self, id: &str) -> Result<Vec<OrderLine>, OrderingError> {
+        Ok(store::orders::lines(self.db.reader(), &[id])
+            .await?
+            .remove(id)
+            .unwrap_or_default())
+    }
+
+    /// An order the caller may see, with its lines.
+    #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
+    pub async fn order(&self, caller: &Caller, id: &str) -> Result<OrderDetails, OrderingError> {
+        let order = self.visible_order(caller, id).await?;
+        let lines = self.lines_of(id).await?;
+        Ok(OrderDetails { order, lines })
+    }
+
+    /// An order's status history, oldest first.
+    #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Vec<HistoryEntry>, OrderingError> {
+        self.visible_order(caller, id).await?;
+        Ok(store::orders::history(self.db.reader(), id).await?)
+    }
+
+    /// Orders newest first: the caller's own, or everyone's for those who manage
+    /// ordering.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        status: Option<OrderStatus>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OrderDetails>, OrderingError> {
+        let filter = OrderFilter {
+            user_id: (!caller.may_manage()).then(|| caller.user_id().to_owned()),
+            status,
+        };
+        let orders = store::orders::list(self.db.reader(), &filter, before, limit).await?;
+        let ids: Vec<&str> = orders.iter().map(Order::id).collect();
+        let mut lines = store::orders::lines(self.db.reader(), &ids).await?;
+        Ok(orders
+            .into_iter()
+            .map(|order| OrderDetails {
+                lines: lines.remove(order.id()).unwrap_or_default(),
+                order,
+            })
+            .collect())
+    }
+}

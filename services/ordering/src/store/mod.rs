@@ -1,0 +1,52 @@
+//! Ordering's SQL, and the only place rows become aggregates and back: the price copy
+//! ([`prices`]), carts ([`carts`]) and orders with their lines, history and refunds
+//! ([`orders`]).
+//!
+//! A row that cannot be decoded (an unknown status, an invalid sku or quantity, a
+//! corrupt address) is an error, never a default. An order's status only changes
+//! through [`orders::save_change`], a conditional update on the status the aggregate's
+//! transition moved it from, inside a transaction that locked the row
+//! ([`orders::for_update`]); so the saga's consumer, the timeout sweeper and a user's
+//! cancel can never both move the same order.
+
+pub mod carts;
+pub mod orders;
+pub mod prices;
+#[cfg(test)]
+mod tests;
+
+use platform::db::{BoxDynError, Error};
+
+use crate::domain::{OrderStatus, Quantity, Sku};
+
+/// `column`'s stored value did not decode.
+fn undecodable(column: &str, source: impl Into<BoxDynError>) -> Error {
+    Error::ColumnDecode {
+        column: column.to_owned(),
+        source: source.into(),
+    }
+}
+
+/// A stored status; an unknown one is an error.
+fn status(column: &str, raw: &str) -> Result<OrderStatus, Error> {
+    OrderStatus::parse(raw)
+        .ok_or_else(|| undecodable(column, format!("unknown order status {raw}")))
+}
+
+/// A stored sku.
+fn sku(raw: String) -> Result<Sku, Error> {
+    Sku::try_from(raw).map_err(|invalid| undecodable("sku", invalid))
+}
+
+/// A stored cart quantity (1 to [`crate::domain::MAX_QUANTITY`]).
+fn quantity(raw: i64) -> Result<Quantity, Error> {
+    Quantity::try_from(raw).map_err(|invalid| undecodable("quantity", invalid))
+}
+
+/// A stored order line quantity (at least 1).
+fn line_quantity(raw: i64) -> Result<u32, Error> {
+    u32::try_from(raw)
+        .ok()
+        .filter(|q| *q > 0)
+        .ok_or_else(|| undecodable("quantity", format!("{raw} is not a line quantity")))
+}

@@ -1,0 +1,145 @@
+//! Payments' operations, one use case per file: creating and reading payments
+//! (`payments`), authorizing (`authorize`), capturing (`capture`), compensating a
+//! cancelled order (`cancel`), refunds (`refunds`), saved cards (`methods`) and the
+//! ledger (`ledger`); `views` renders what the API shows.
+//!
+//! Each operation runs in one transaction with its ledger entries and events; the `*_in`
+//! forms run inside a transaction the caller owns (the event consumer's, which also
+//! holds the inbox row), so HTTP and events share one code path. The [`Payment`]
+//! aggregate decides every change and the event it emits; the store writes the change as
+//! one conditional update.
+//!
+//! Provider calls that move money happen inside that transaction, with idempotency keys
+//! derived from the payment, so when the transaction rolls back and the work is done
+//! again the provider answers as the first time instead of moving money twice.
+//!
+//! [`Payment`]: crate::domain::Payment
+
+mod authorize;
+mod cancel;
+mod capture;
+mod ledger;
+mod methods;
+mod payments;
+mod refunds;
+mod views;
+
+use std::sync::Arc;
+
+use platform::bus::Outbox;
+use platform::db::Db;
+use platform::time::Clock;
+
+pub use payments::{NewPayment, PaymentSource};
+pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
+
+use crate::PaymentsConfig;
+use crate::domain::{FailureReason, PaymentStatus, TransitionError};
+use crate::provider::{Decline, PaymentProvider};
+
+/// The actor recorded on ledger entries written for ordering's events.
+pub const ORDERING_ACTOR: &str = "ordering";
+
+/// Why a payments operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    /// No such payment (or not the caller's).
+    #[error("payment not found")]
+    NotFound,
+    /// The order already has a payment.
+    #[error("the order already has a payment")]
+    OrderHasPayment,
+    /// No such saved card for this user.
+    #[error("no such saved card")]
+    UnknownPaymentMethod,
+    /// The saved card has expired.
+    #[error("the saved card has expired")]
+    PaymentMethodExpired,
+    /// Nothing of the payment was captured, so nothing can be refunded.
+    #[error("nothing was captured, so nothing can be refunded")]
+    NothingCaptured,
+    /// The refund would take the refunded total above the captured total.
+    #[error("the refund exceeds what remains refundable ({refundable} minor units)")]
+    OverRefund {
+        /// What could still be refunded when the refund was refused.
+        refundable: i64,
+    },
+    /// The refund amount is not usable for this payment (currency, sign).
+    #[error("{0}")]
+    InvalidAmount(&'static str),
+    /// An event does not fit the payment it names (a saga bug, kept visible).
+    #[error("{0}")]
+    Mismatch(String),
+    /// The payment is not in a status that allows the change.
+    #[error("the payment is {}", .0.as_str())]
+    WrongStatus(PaymentStatus),
+    /// The provider refused or could not answer.
+    #[error("the payment provider refused: {0}")]
+    Provider(#[from] Decline),
+    /// The database failed (or holds a row that does not decode).
+    #[error(transparent)]
+    Sql(#[from] platform::db::Error),
+}
+
+impl From<TransitionError> for PaymentsError {
+    fn from(err: TransitionError) -> Self {
+        match err {
+            TransitionError::WrongStatus(status) => Self::WrongStatus(status),
+            TransitionError::NothingCaptured => Self::NothingCaptured,
+            TransitionError::OverRefund { refundable } => Self::OverRefund { refundable },
+            TransitionError::InvalidAmount(message) => Self::InvalidAmount(message),
+            TransitionError::TotalDoesNotFit(_) => Self::Mismatch(err.to_string()),
+        }
+    }
+}
+
+/// What an ordering event did to a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// The payment moved to this status (its event is staged).
+    Moved(PaymentStatus),
+    /// The payment could not be authorized (or the event did not match it);
+    /// `payments.payment.failed` is staged.
+    Failed(FailureReason),
+    /// Nothing to do: already done, not applicable, or no payment.
+    Unchanged,
+}
+
+/// The payments service's operations.
+#[derive(Clone)]
+pub struct PaymentsApp {
+    pub(crate) db: Db,
+    pub(crate) outbox: Outbox,
+    pub(crate) clock: Clock,
+    pub(crate) config: PaymentsConfig,
+    pub(crate) provider: Arc<dyn PaymentProvider>,
+}
+
+impl PaymentsApp {
+    /// Operations over `db`, staging events in `outbox`, with cards at `provider`.
+    pub fn new(
+        db: Db,
+        outbox: Outbox,
+        clock: Clock,
+        config: PaymentsConfig,
+        provider: Arc<dyn PaymentProvider>,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            clock,
+            config,
+            provider,
+        }
+    }
+
+    /// The service's database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The clock the rules read (expiry, the fraud window).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+}

@@ -1,0 +1,96 @@
+//! Creating a payment for an order (a card typed in, or a saved one) and reading
+//! payments back.
+
+use platform::db::is_unique_violation;
+
+use super::{PaymentView, PaymentsApp, PaymentsError};
+use crate::domain::{CardDetails, Money, Payment, StoredCard};
+use crate::store;
+
+/// What pays for a new payment.
+#[derive(Debug, Clone)]
+pub enum PaymentSource {
+    /// A card typed in now; tokenized and then forgotten.
+    Card(CardDetails),
+    /// A saved card of the payment's owner, by id.
+    Saved(String),
+}
+
+/// A payment to create (inputs already checked at the edge).
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    /// The order it pays; one payment per order.
+    pub order_id: String,
+    /// The owner (the user the order belongs to).
+    pub user_id: String,
+    /// A payable amount.
+    pub amount: Money,
+    /// The card.
+    pub source: PaymentSource,
+}
+
+impl PaymentsApp {
+    /// Creates a `pending` payment for an order: tokenizes the card (or takes a saved
+    /// one of the same user) and keeps the token, brand, last four and expiry.
+    #[tracing::instrument(skip_all, fields(order_id = %new.order_id), err(level = "debug"))]
+    pub async fn create_payment(&self, new: NewPayment) -> Result<PaymentView, PaymentsError> {
+        if store::payment_by_order(self.db.reader(), &new.order_id)
+            .await?
+            .is_some()
+        {
+            return Err(PaymentsError::OrderHasPayment);
+        }
+        let now = self.clock.now_millis();
+        let (card, method_id): (StoredCard, _) = match &new.source {
+            PaymentSource::Card(card) => (self.provider.tokenize(card).await?.into(), None),
+            PaymentSource::Saved(id) => {
+                let method = store::payment_method(self.db.reader(), &new.user_id, id)
+                    .await?
+                    .ok_or(PaymentsError::UnknownPaymentMethod)?;
+                if method.has_expired(now) {
+                    return Err(PaymentsError::PaymentMethodExpired);
+                }
+                (method.card, Some(method.id))
+            }
+        };
+        let payment = Payment::open(
+            platform::ids::new_id(),
+            new.order_id,
+            new.user_id,
+            new.amount,
+            card,
+            method_id,
+            now,
+        );
+        let mut tx = self.db.begin().await?;
+        store::insert_payment(&mut tx, &payment)
+            .await
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    PaymentsError::OrderHasPayment
+                } else {
+                    err.into()
+                }
+            })?;
+        tx.commit().await?;
+        Ok(PaymentView::from(&payment))
+    }
+
+    /// A payment by id.
+    #[tracing::instrument(skip_all, fields(payment_id = %id), err(level = "debug"))]
+    pub async fn payment(&self, id: &str) -> Result<PaymentView, PaymentsError> {
+        store::payment(self.db.reader(), id)
+            .await?
+            .map(|p| PaymentView::from(&p))
+            .ok_or(PaymentsError::NotFound)
+    }
+
+    /// The payment of an order.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
+    pub async fn payment_by_order(&self, order_id: &str) -> Result<PaymentView, PaymentsError> {
+        store::payment_by_order(self.db.reader(), order_id)
+            .await?
+            .map(|p| PaymentView::from(&p))
+            .ok_or(PaymentsError::NotFound)
+    }
+}

@@ -1,0 +1,30 @@
+//! Payments' rules, free of I/O: cards ([`card`]), payable amounts and the fraud rules
+//! ([`rules`]), the [`Payment`] aggregate ([`payment`]) and its state machine
+//! ([`status`]), saved cards ([`method`]) and the ledger ([`ledger`]).
+//!
+//! Nothing here knows HTTP, SQL or the bus: the store turns rows into these types and
+//! back, `app` drives them, and the events they emit are `contracts` payloads.
+
+pub mod card;
+pub mod ledger;
+pub mod method;
+pub mod payment;
+pub mod rules;
+pub mod status;
+
+pub use card::{
+    CardDetails, CardNumber, Cvc, ExpMonth, ExpYear, Expiry, StoredCard, brand_of, luhn_valid,
+    year_month,
+};
+pub use contracts::Money;
+pub use contracts::payments::{CardBrand, FailureReason, PaymentStatus};
+pub use ledger::{LedgerEntry, LedgerKind};
+pub use method::PaymentMethod;
+pub use payment::{Failure, Payment, PaymentState, no_payment_for};
+pub use rules::{AttemptFacts, FraudRules, payable};
+pub use status::{Action, RefundChange, Transition, TransitionError, refund_status};
+
+/// Why an input was refused; the message names the rule and never repeats the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub &'static str);

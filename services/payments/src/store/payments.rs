@@ -1,0 +1,331 @@
+//! The `payments` table (rows ⇄ [`Payment`]) and the authorization attempts the
+//! velocity fraud rule counts.
+
+use platform::db::{Dialect, Executor, Row, Tx};
+
+use super::{decode, expiry_from};
+use crate::domain::{
+    CardBrand, Failure, FailureReason, Money, Payment, PaymentState, PaymentStatus, RefundChange,
+    StoredCard, Transition,
+};
+
+const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, token, brand, last4, \
+     exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, created_at, updated_at";
+
+/// A payment from a row of [`PAYMENT_COLUMNS`].
+fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
+    let status: String = row.try_get("status")?;
+    let brand: String = row.try_get("brand")?;
+    let failure_reason: Option<String> = row.try_get("failure_reason")?;
+    let failure = match failure_reason {
+        Some(code) => Some(Failure {
+            reason: decode("failure reason", &code, FailureReason::parse)?,
+            detail: row
+                .try_get::<Option<String>, _>("failure_detail")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let card = StoredCard {
+        token: row.try_get("token")?,
+        brand: decode("card brand", &brand, CardBrand::parse)?,
+        last4: row.try_get("last4")?,
+        expiry: expiry_from(row)?,
+    };
+    let amount = Money {
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+    };
+    let state = PaymentState {
+        status: decode("payment status", &status, PaymentStatus::parse)?,
+        captured: row.try_get("captured")?,
+        refunded: row.try_get("refunded")?,
+        provider_ref: row.try_get("provider_ref")?,
+        failure,
+        updated_at: row.try_get("updated_at")?,
+    };
+    let payment = Payment::open(
+        row.try_get("id")?,
+        row.try_get("order_id")?,
+        row.try_get("user_id")?,
+        amount,
+        card,
+        row.try_get("payment_method_id")?,
+        row.try_get("created_at")?,
+    );
+    Ok(payment.restored(state))
+}
+
+/// Inserts a payment; a second payment for an order is a unique violation.
+pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platform::db::Error> {
+    let state = payment.state();
+    let failure = state.failure.as_ref();
+    platform::db::query(&format!(
+        "INSERT INTO payments ({PAYMENT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    ))
+    .bind(&payment.id)
+    .bind(&payment.order_id)
+    .bind(&payment.user_id)
+    .bind(state.status.as_str())
+    .bind(payment.amount.amount)
+    .bind(&payment.amount.currency)
+    .bind(state.captured)
+    .bind(state.refunded)
+    .bind(&payment.card.token)
+    .bind(payment.card.brand.as_str())
+    .bind(&payment.card.last4)
+    .bind(i64::from(payment.card.expiry.month))
+    .bind(i64::from(payment.card.expiry.year))
+    .bind(payment.payment_method_id.as_deref())
+    .bind(state.provider_ref.as_deref())
+    .bind(failure.map(|f| f.reason.as_str()))
+    .bind(failure.map(|f| f.detail.as_str()))
+    .bind(payment.created_at)
+    .bind(state.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// A payment by id.
+pub async fn payment<'e>(
+    ex: impl Executor<'e>,
+    id: &str,
+) -> Result<Option<Payment>, platform::db::Error> {
+    platform::db::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(payment_from)
+    .transpose()
+}
+
+/// The payment of an order.
+pub async fn payment_by_order<'e>(
+    ex: impl Executor<'e>,
+    order_id: &str,
+) -> Result<Option<Payment>, platform::db::Error> {
+    platform::db::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(payment_from)
+    .transpose()
+}
+
+/// Which column a locked lookup matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// The payment id.
+    Id(&'a str),
+    /// The order id.
+    Order(&'a str),
+}
+
+/// A payment, locked for the rest of `tx` on PostgreSQL (SQLite's single writer holds
+/// the whole database already), so the provider is called once per change.
+pub async fn payment_for_update(
+    tx: &mut Tx,
+    dialect: Dialect,
+    key: Key<'_>,
+) -> Result<Option<Payment>, platform::db::Error> {
+    let (column, value) = match key {
+        Key::Id(id) => ("id", id),
+        Key::Order(order) => ("order_id", order),
+    };
+    platform::db::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE {column} = $1{}",
+        dialect.row_lock()
+    ))
+    .bind(value)
+    .fetch_optional(&mut **tx)
+    .await?
+    .as_ref()
+    .map(payment_from)
+    .transpose()
+}
+
+/// Writes what `transition` changed in `payment` (status, captured total, provider
+/// reference, failure) if the stored payment is still in `transition.from`; `false`
+/// when it is not (another delivery moved it first). One statement.
+pub async fn save_transition<E: Sync>(
+    tx: &mut Tx,
+    payment: &Payment,
+    transition: &Transition<E>,
+) -> Result<bool, platform::db::Error> {
+    let state = payment.state();
+    let failure = state.failure.as_ref();
+    let updated = platform::db::query(
+        "UPDATE payments SET status = $1, captured = $2, provider_ref = $3, failure_reason = $4, \
+         failure_detail = $5, updated_at = $6 \
+         WHERE id = $7 AND status = $8",
+    )
+    .bind(transition.to.as_str())
+    .bind(state.captured)
+    .bind(state.provider_ref.as_deref())
+    .bind(failure.map(|f| f.reason.as_str()))
+    .bind(failure.map(|f| f.detail.as_str()))
+    .bind(state.updated_at)
+    .bind(&payment.id)
+    .bind(transition.from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Adds a refund to the stored payment in one conditional update: only from the
+/// statuses `change.from` names, only while the refunded total stays within the captured
+/// one as the row is when the update runs, moving it to `change.settled` when the
+/// refunded total reaches the captured one and to `change.partial` otherwise (the rule
+/// of [`Payment::refund`], applied to the stored totals). The payment as the update
+/// left it, or `None` when the refund no longer fits.
+pub async fn apply_refund(
+    tx: &mut Tx,
+    payment: &Payment,
+    change: &RefundChange,
+) -> Result<Option<Payment>, platform::db::Error> {
+    const FIRST_STATUS: usize = 6;
+    let statuses = (0..change.from.len())
+        .map(|i| format!("${}", FIRST_STATUS + i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Every SET expression reads the row as it was before this update.
+    let sql = format!(
+        "UPDATE payments SET refunded = refunded + $1, \
+         status = CASE WHEN refunded + $1 >= captured THEN $2 ELSE $3 END, \
+         updated_at = $4 \
+         WHERE id = $5 AND $1 > 0 AND refunded + $1 <= captured AND status IN ({statuses}) \
+         RETURNING {PAYMENT_COLUMNS}"
+    );
+    let mut query = platform::db::query(&sql)
+        .bind(change.amount.amount)
+        .bind(change.settled.as_str())
+        .bind(change.partial.as_str())
+        .bind(payment.updated_at())
+        .bind(&payment.id);
+    for status in change.from {
+        query = query.bind(status.as_str());
+    }
+    query
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(payment_from)
+        .transpose()
+}
+
+/// How many authorization attempts `user_id` made at or after `since`.
+pub async fn attempts_since(
+    tx: &mut Tx,
+    user_id: &str,
+    since: i64,
+) -> Result<i64, platform::db::Error> {
+    platform::db::query_scalar(
+        "SELECT COUNT(*) FROM authorization_attempts WHERE user_id = $1 AND attempted_at >= $2",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Records an authorization attempt.
+pub async fn insert_attempt(
+    tx: &mut Tx,
+    user_id: &str,
+    payment_id: &str,
+    now: i64,
+) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "INSERT INTO authorization_attempts (id, user_id, payment_id, attempted_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(platform::ids::new_id())
+    .bind(user_id)
+    .bind(payment_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::db::Db;
+
+    use super::*;
+    use crate::domain::Expiry;
+
+    fn card() -> StoredCard {
+        StoredCard {
+            token: "tok_visa".into(),
+            brand: CardBrand::Visa,
+            last4: "4242".into(),
+            expiry: Expiry::stored(12, 2099).expect("expiry"),
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_decode_to_payments_and_an_unknown_status_is_an_error() {
+        let name = format!(
+            "payments_store_{}",
+            platform::ids::new_id().replace('-', "")
+        );
+        let dir = std::env::temp_dir();
+        let db = Db::connect(&platform::db::sqlite_url(&dir, &name), &crate::MIGRATIONS)
+            .await
+            .expect("database");
+        let usd = Money {
+            amount: 1_000,
+            currency: "USD".into(),
+        };
+        let stored = Payment::open(
+            platform::ids::new_id(),
+            "o-1".into(),
+            "u-1".into(),
+            usd,
+            card(),
+            None,
+            1,
+        );
+        let mut tx = db.begin().await.expect("begin");
+        insert_payment(&mut tx, &stored).await.expect("insert");
+        tx.commit().await.expect("commit");
+        let read = payment(db.reader(), &stored.id).await.expect("read");
+        assert_eq!(
+            read.as_ref(),
+            Some(&stored),
+            "a row reads back as it was written"
+        );
+
+        let mut tx = db.begin().await.expect("begin");
+        platform::db::query("UPDATE payments SET status = 'settled' WHERE id = $1")
+            .bind(&stored.id)
+            .execute(&mut *tx)
+            .await
+            .expect("corrupt the status");
+        let locked = payment_for_update(&mut tx, db.dialect(), Key::Id(&stored.id)).await;
+        assert!(
+            matches!(locked, Err(platform::db::Error::Decode(_))),
+            "{locked:?}"
+        );
+        tx.commit().await.expect("commit");
+        let read = payment_by_order(db.reader(), "o-1").await;
+        assert!(
+            matches!(&read, Err(platform::db::Error::Decode(e)) if e.to_string().contains("settled")),
+            "an unknown status is never read as another: {read:?}"
+        );
+
+        db.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{name}.db{suffix}")));
+        }
+    }
+}
