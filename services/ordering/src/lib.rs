@@ -3,9 +3,11 @@
 //! (reserve → authorize → confirm, compensating on any failure or timeout), plus
 //! cancellation and refunds.
 //!
-//! Rooms: `domain` (statuses, the saga's transition table, validated inputs), `store`
-//! (SQL), `app` (operations), `http` (handlers), `events` (what it consumes),
-//! `config`, and `payments` (the two synchronous calls it makes to payments).
+//! Rooms: `domain` (the `Order` and `Cart` aggregates, the saga's transition table,
+//! validated inputs, what it emits, the `PaymentsPort` it needs), `store` (the only
+//! translator between rows and aggregates), `app` (one file per use case), `http`
+//! (handlers), `events` (what it consumes), `config`, and `payments` (`HttpPayments`,
+//! the port's adapter over payments' API).
 
 pub mod app;
 pub mod config;
@@ -45,7 +47,7 @@ impl Service for Ordering {
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: OrderingConfig = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
-        let payments = payments::PaymentsApi::new(context.peer(ServiceKind::Payments)?);
+        let payments = payments::HttpPayments::new(context.peer(ServiceKind::Payments)?);
         let app = OrderingApp::new(
             data.db.clone(),
             data.outbox.clone(),

@@ -27,8 +27,6 @@ pub struct HttpPayments {
     client: ServiceClient,
 }
 
-/// The name `lib.rs` builds the adapter by.
-pub type PaymentsApi = HttpPayments;
 
 impl HttpPayments {
     /// Calls payments through `client`.

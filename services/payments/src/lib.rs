@@ -2,9 +2,10 @@
 //! behaves like a card processor), authorize / capture / void / refund, an append-only
 //! transaction ledger, saved cards, and fraud rules.
 //!
-//! Rooms: `domain` (card rules, fraud rules, statuses), `provider` (the provider trait
-//! and the sandbox), `store` (SQL), `app` (operations), `http` (handlers), `events`
-//! (the ordering events it reacts to; what it emits is staged by `app`), `config`.
+//! Rooms: `domain` (the `Payment` aggregate and its state machine, card and fraud
+//! rules, the events it emits), `provider` (the provider trait and the sandbox),
+//! `store` (the only translator between rows and aggregates), `app` (one file per use
+//! case), `http` (handlers), `events` (the ordering events it consumes), `config`.
 //!
 //! A card number is used only to call the provider: it is never stored, logged or
 //! echoed. Payments keeps the provider's token, the brand, the last four digits and

@@ -28,7 +28,7 @@ use platform::bus::Outbox;
 use platform::db::{Db, Tx};
 use platform::time::Clock;
 
-use crate::OrderingConfig;
+use crate::config::OrderingConfig;
 use crate::domain::{
     IllegalTransition, MAX_LINES, Order, OrderStatus, PaymentsError, PaymentsPort, PricingError,
     RefundRefused, ShippingEvent, Sku, StatusChange, TooManyLines,

@@ -12,7 +12,7 @@ use platform::tasks::Tasks;
 use platform::time::Clock;
 
 use super::{Caller, OrderingApp, OrderingError};
-use crate::OrderingConfig;
+use crate::config::OrderingConfig;
 use crate::domain::testing::{sku, usd};
 use crate::domain::{
     CartQuantity, CreatedPayment, Money, OrderSource, OrderStatus, PaymentMethod, PaymentsError,

@@ -33,7 +33,7 @@ use platform::time::Clock;
 pub use payments::{NewPayment, PaymentSource};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 
-use crate::PaymentsConfig;
+use crate::config::PaymentsConfig;
 use crate::domain::{FailureReason, PaymentStatus, TransitionError};
 use crate::provider::{Decline, PaymentProvider};
 
