@@ -8,7 +8,6 @@
 mod active;
 pub mod app;
 pub mod domain;
-pub mod events;
 pub mod http;
 pub mod keys;
 pub mod passwords;
