@@ -9,7 +9,6 @@ mod active;
 pub mod app;
 pub mod config;
 pub mod domain;
-pub mod events;
 pub mod http;
 pub mod keys;
 pub mod passwords;

@@ -14,8 +14,8 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use sha2::Sha256;
 
-use crate::domain::{Channel, Courier, DeliveryError, Outgoing};
-use crate::smtp::{SmtpError, SmtpPool};
+use crate::domain::{Channel, Courier, DeliveryError, Outgoing, Transport};
+use crate::smtp::{SmtpConfigError, SmtpError, SmtpPool};
 use crate::{SmtpConfig, WebhookConfig};
 
 /// Header carrying a webhook body's signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
@@ -26,6 +26,12 @@ pub const SIGNATURE_HEADER: &str = "x-viscount-signature";
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ChannelConfigError(pub String);
+
+impl From<SmtpConfigError> for ChannelConfigError {
+    fn from(err: SmtpConfigError) -> Self {
+        Self(err.0)
+    }
+}
 
 /// The courier of each channel.
 #[derive(Clone)]
@@ -38,9 +44,9 @@ pub struct Couriers {
 impl std::fmt::Debug for Couriers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Couriers")
-            .field("email", &self.email.transport())
-            .field("sms", &self.sms.transport())
-            .field("push", &self.push.transport())
+            .field("email", &self.email.transport().as_str())
+            .field("sms", &self.sms.transport().as_str())
+            .field("push", &self.push.transport().as_str())
             .finish()
     }
 }
@@ -101,8 +107,8 @@ impl Courier for LocalOutbox {
         Ok(())
     }
 
-    fn transport(&self) -> &'static str {
-        "outbox"
+    fn transport(&self) -> Transport {
+        Transport::Outbox
     }
 }
 
@@ -174,8 +180,8 @@ impl Courier for SmtpCourier {
         }
     }
 
-    fn transport(&self) -> &'static str {
-        "smtp"
+    fn transport(&self) -> Transport {
+        Transport::Smtp
     }
 }
 
@@ -274,8 +280,8 @@ impl Courier for WebhookCourier {
         }
     }
 
-    fn transport(&self) -> &'static str {
-        "webhook"
+    fn transport(&self) -> Transport {
+        Transport::Webhook
     }
 }
 
@@ -298,14 +304,14 @@ mod tests {
     fn unconfigured_channels_use_the_local_outbox() {
         let couriers = Couriers::from_config(None, None, None, 8).expect("couriers");
         for channel in Channel::ALL {
-            assert_eq!(couriers.of(channel).transport(), "outbox");
+            assert_eq!(couriers.of(channel).transport(), Transport::Outbox);
         }
         let webhook = WebhookConfig {
             url: "http://127.0.0.1:9/sms".into(),
             ..WebhookConfig::default()
         };
         let couriers = Couriers::from_config(None, Some(&webhook), None, 8).expect("couriers");
-        assert_eq!(couriers.of(Channel::Sms).transport(), "webhook");
+        assert_eq!(couriers.of(Channel::Sms).transport(), Transport::Webhook);
         let bad = WebhookConfig {
             url: "ftp://example.com".into(),
             ..WebhookConfig::default()

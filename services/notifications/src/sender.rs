@@ -12,12 +12,13 @@
 //!
 //! A sent message's `sent_at` is read the moment its courier returns (the channel took
 //! it), not when the outcome is recorded, so `sent_at - event_time` measures delivery
-//! and not the database.
+//! and not the database. The outcome is a transition of the claimed [`Message`], and
+//! is written only while the row is still in the state that transition starts from
+//! with the claim's attempt count (`store::settle`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use contracts::notifications::{NotificationFailed, NotificationSent};
 use platform::tasks::Tasks;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use tokio::sync::Semaphore;
@@ -25,16 +26,16 @@ use tokio::sync::Semaphore;
 use crate::NotificationsConfig;
 use crate::app::NotificationsApp;
 use crate::channels::Couriers;
-use crate::domain::{AfterFailure, Channel, DeliveryError, Outgoing};
-use crate::store::{self, NotificationRecord, Settlement};
+use crate::domain::{AfterFailure, DeliveryError, Message, Status, Transition, Transport};
+use crate::store;
 
 /// Longest `last_error` kept.
 const MAX_ERROR_CHARS: usize = 1_000;
 
 /// A message its channel took.
 struct Accepted {
-    /// The transport's name (`smtp`, `webhook`, `outbox`).
-    transport: &'static str,
+    /// How it left.
+    transport: Transport,
     /// When the channel took it (the SMTP server's reply to DATA, the webhook's 2xx),
     /// epoch ms.
     at: i64,
@@ -161,13 +162,18 @@ impl Sender {
         )
         .await?;
         tx.commit().await?;
-        let full = claimed.len() == free;
-        for record in claimed {
+        for (id, err) in &claimed.unreadable {
+            // Not delivered, and due again when its lease lapses: loud, but one corrupt
+            // row never holds up the others.
+            tracing::error!(notification_id = %id, error = %err, "claimed notification cannot be read");
+        }
+        let full = claimed.messages.len() + claimed.unreadable.len() == free;
+        for message in claimed.messages {
             // Only this loop takes permits, so one is free for each claimed row.
             let permit = self.permits.clone().try_acquire_owned().ok();
             let sender = self.clone();
             tasks.spawn(async move {
-                sender.deliver(record).await;
+                sender.deliver(message).await;
                 drop(permit);
                 sender.app.wake_sender();
             });
@@ -175,36 +181,37 @@ impl Sender {
         Ok(if full { Duration::ZERO } else { self.poll })
     }
 
-    #[tracing::instrument(skip_all, fields(notification_id = %record.id, channel = %record.channel, attempt = record.attempts))]
-    async fn deliver(&self, record: NotificationRecord) {
-        let outcome = match Channel::parse(&record.channel) {
-            Some(channel) => {
-                let courier = self.couriers.of(channel);
-                let outgoing = Outgoing {
-                    id: record.id.clone(),
-                    channel,
-                    to: record.recipient.clone(),
-                    subject: record.subject.clone(),
-                    body: record.body.clone(),
-                    html: record.html.clone(),
-                };
-                courier.deliver(&outgoing).await.map(|()| Accepted {
-                    transport: courier.transport(),
-                    // Read now, not when the outcome is recorded: `sent_at` is when
-                    // the channel took the message, whatever the database does next.
-                    at: self.app.clock.now_millis(),
-                })
-            }
-            None => Err(DeliveryError::Permanent(format!(
-                "unknown channel {}",
-                record.channel
-            ))),
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            notification_id = %message.id(),
+            user_id = %message.composed().user_id,
+            channel = message.composed().channel.as_str(),
+            attempt = message.delivery().attempts,
+        )
+    )]
+    async fn deliver(&self, mut message: Message) {
+        let courier = self.couriers.of(message.composed().channel);
+        let outcome = courier
+            .deliver(&message.outgoing())
+            .await
+            .map(|()| Accepted {
+                transport: courier.transport(),
+                // Read now, not when the outcome is recorded: `sent_at` is when the
+                // channel took the message, whatever the database does next.
+                at: self.app.clock.now_millis(),
+            });
+        let Some((transition, label)) = self.conclude(&mut message, &outcome) else {
+            return;
         };
         // The message went out (or not) whatever the database does next; keep trying
         // to record it briefly, or the lease makes it due again (a duplicate beats a
         // silent loss).
         for attempt in 1..=3u32 {
-            match self.settle(&record, &outcome).await {
+            match self
+                .record(&message, transition, label, outcome.as_ref().ok())
+                .await
+            {
                 Ok(()) => return,
                 Err(err) => {
                     tracing::error!(error = %err, attempt, "cannot record the delivery outcome");
@@ -214,108 +221,91 @@ impl Sender {
         }
     }
 
-    async fn settle(
+    /// Moves the claimed `message` through the transition `outcome` calls for; returns
+    /// it with the outcome's metric label, or `None` when the message refused it.
+    fn conclude(
         &self,
-        record: &NotificationRecord,
+        message: &mut Message,
         outcome: &Result<Accepted, DeliveryError>,
-    ) -> Result<(), platform::db::Error> {
-        let app = &self.app;
-        let now = app.clock.now_millis();
-        let attempts = u32::try_from(record.attempts).unwrap_or(u32::MAX);
-        let mut tx = app.db.begin().await?;
-        let (label, changed) = match outcome {
-            Ok(accepted) => {
-                let transport = accepted.transport;
-                let settled = store::settle(
-                    &mut tx,
-                    &record.id,
-                    record.attempts,
-                    &Settlement::Sent {
-                        transport,
-                        at: accepted.at,
-                    },
-                    now,
-                )
-                .await?;
-                if settled {
-                    app.outbox
-                        .stage(
-                            &mut tx,
-                            &NotificationSent {
-                                notification_id: record.id.clone(),
-                                user_id: Some(record.user_id.clone()),
-                                channel: record.channel.clone(),
-                                template_id: record.template_id.clone(),
-                                attempts,
-                            },
-                        )
-                        .await?;
-                    let seconds = (accepted.at - record.created_at).max(0) as f64 / 1000.0;
-                    metrics()
-                        .latency
-                        .with_label_values(&[record.channel.as_str()])
-                        .observe(seconds);
-                    tracing::info!(transport, "notification sent");
-                }
-                ("sent", settled)
-            }
+    ) -> Option<(Transition, &'static str)> {
+        let moved = match outcome {
+            Ok(accepted) => message
+                .mark_sent(accepted.transport, accepted.at)
+                .map(|t| (t, "sent")),
             Err(err) => {
                 let error = clip(&err.to_string());
-                match app.retry.after_failure(attempts, err) {
+                match self
+                    .app
+                    .retry
+                    .after_failure(message.delivery().attempts, err)
+                {
                     AfterFailure::RetryIn(delay) => {
+                        let now = self.app.clock.now_millis();
                         let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
                         tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                        let settled = store::settle(
-                            &mut tx,
-                            &record.id,
-                            record.attempts,
-                            &Settlement::Retry { error: &error, at },
-                            now,
-                        )
-                        .await?;
-                        ("retry", settled)
+                        message.retry(error, at).map(|t| (t, "retry"))
                     }
                     AfterFailure::GiveUp => {
                         tracing::warn!(error = %error, "delivery failed for good");
-                        let settled = store::settle(
-                            &mut tx,
-                            &record.id,
-                            record.attempts,
-                            &Settlement::Failed { error: &error },
-                            now,
-                        )
-                        .await?;
-                        if settled {
-                            app.outbox
-                                .stage(
-                                    &mut tx,
-                                    &NotificationFailed {
-                                        notification_id: record.id.clone(),
-                                        user_id: Some(record.user_id.clone()),
-                                        channel: record.channel.clone(),
-                                        template_id: record.template_id.clone(),
-                                        attempts,
-                                        error: error.clone(),
-                                    },
-                                )
-                                .await?;
-                        }
-                        ("failed", settled)
+                        message.give_up(error).map(|t| (t, "failed"))
                     }
                 }
             }
         };
-        tx.commit().await?;
+        match moved {
+            Ok(concluded) => Some(concluded),
+            Err(err) => {
+                // A claim only returns queued messages, from which every outcome is
+                // legal; this is a bug, and the lease makes the message due again.
+                tracing::error!(error = %err, "delivery outcome refused by the message");
+                None
+            }
+        }
+    }
+
+    /// Records `message` after `transition`, with its event when it was sent or given
+    /// up on, if the claim is still this sender's.
+    async fn record(
+        &self,
+        message: &Message,
+        transition: Transition,
+        label: &'static str,
+        accepted: Option<&Accepted>,
+    ) -> Result<(), platform::db::Error> {
+        let app = &self.app;
+        let mut tx = app.db.begin().await?;
+        let changed = store::settle(&mut tx, message, transition, app.clock.now_millis()).await?;
         if changed {
-            app.outbox.wake();
-            metrics()
-                .outcomes
-                .with_label_values(&[record.channel.as_str(), label])
-                .inc();
-        } else {
+            match message.status() {
+                Status::Sent => {
+                    app.outbox.stage(&mut tx, &message.sent_event()).await?;
+                }
+                Status::Failed => {
+                    app.outbox.stage(&mut tx, &message.failed_event()).await?;
+                }
+                _ => {}
+            }
+        }
+        tx.commit().await?;
+        if !changed {
             // The lease ran out and another sender took the row over; its outcome wins.
             tracing::warn!("delivery outcome not recorded: the claim had lapsed");
+            return Ok(());
         }
+        let channel = message.composed().channel.as_str();
+        if let Some(accepted) = accepted {
+            let seconds = (accepted.at - message.composed().created_at).max(0) as f64 / 1000.0;
+            metrics()
+                .latency
+                .with_label_values(&[channel])
+                .observe(seconds);
+            tracing::info!(transport = accepted.transport.as_str(), "notification sent");
+        }
+        app.outbox.wake();
+        metrics()
+            .outcomes
+            .with_label_values(&[channel, label])
+            .inc();
         Ok(())
     }
 }

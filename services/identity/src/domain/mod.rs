@@ -1,8 +1,19 @@
-//! Identity's rules, free of I/O: validated inputs, roles, the lockout rule, refresh
-//! token rotation outcomes and TOTP (RFC 6238).
+//! Identity's rules, free of I/O: the validated inputs (this file), the [`User`]
+//! aggregate with its roles, MFA state and lifecycle (`user`), sign-in rules — the
+//! lockout and refresh-token rotation (`sessions`), API keys (`api_key`) and TOTP
+//! (`totp`, RFC 6238).
+//!
+//! Nothing here knows SQL or HTTP: `store` turns rows into these types (and refuses
+//! rows it cannot read), `app` runs the use cases with them.
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
+mod api_key;
+mod sessions;
+pub mod totp;
+mod user;
+
+pub use api_key::ApiKey;
+pub use sessions::{LockoutPolicy, RefreshOutcome, RefreshToken, refresh_outcome};
+pub use user::{Mfa, Refused, Role, TotpSecret, User, UserParts, UserStatus};
 
 /// Longest accepted password, in characters; argon2 over megabytes of input is a
 /// denial-of-service lever, and no human types more.
@@ -139,6 +150,16 @@ impl TryFrom<serde_json::Value> for Preferences {
 }
 
 impl Preferences {
+    /// No preferences: what a new account starts with.
+    pub fn empty() -> Self {
+        Self(serde_json::Map::new())
+    }
+
+    /// The JSON object.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.clone())
+    }
+
     /// The JSON object.
     pub fn into_value(self) -> serde_json::Value {
         serde_json::Value::Object(self.0)
@@ -175,124 +196,6 @@ impl Scopes {
     /// The scopes, sorted and unique.
     pub fn as_slice(&self) -> &[String] {
         &self.0
-    }
-}
-
-/// The lockout rule: `threshold` failures within `window_ms` lock for `duration_ms`.
-#[derive(Debug, Clone, Copy)]
-pub struct LockoutPolicy {
-    /// Failures that lock the account.
-    pub threshold: u32,
-    /// How far back failures count.
-    pub window_ms: i64,
-    /// How long the lock lasts.
-    pub duration_ms: i64,
-}
-
-impl LockoutPolicy {
-    /// The lock end to set after a failure, given the failures (including this one)
-    /// within the window; `None` while under the threshold.
-    pub fn lock_after_failure(&self, failures_in_window: i64, now_ms: i64) -> Option<i64> {
-        (failures_in_window >= i64::from(self.threshold)).then_some(now_ms + self.duration_ms)
-    }
-}
-
-/// What presenting a refresh token means, given its stored state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefreshOutcome {
-    /// Valid: rotate it.
-    Rotate,
-    /// Already rotated: someone replayed it; revoke the family.
-    ReuseDetected,
-    /// Revoked or expired.
-    Refused,
-}
-
-/// Classifies a stored refresh token presented at `now_ms`.
-pub fn refresh_outcome(
-    rotated: bool,
-    revoked: bool,
-    expires_at_ms: i64,
-    now_ms: i64,
-) -> RefreshOutcome {
-    if revoked {
-        RefreshOutcome::Refused
-    } else if rotated {
-        RefreshOutcome::ReuseDetected
-    } else if expires_at_ms <= now_ms {
-        RefreshOutcome::Refused
-    } else {
-        RefreshOutcome::Rotate
-    }
-}
-
-/// TOTP (RFC 6238) with SHA-1, 30-second steps and 6 digits, as authenticator apps use.
-pub mod totp {
-    use super::*;
-
-    /// Seconds per step.
-    pub const STEP_SECS: i64 = 30;
-    /// Steps of clock drift accepted either way.
-    pub const DRIFT_STEPS: i64 = 1;
-
-    /// The code for step number `step`.
-    pub fn code_at_step(secret: &[u8], step: i64) -> u32 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret) else {
-            return 0;
-        };
-        mac.update(&step.to_be_bytes());
-        let digest = mac.finalize().into_bytes();
-        let offset = usize::from(digest[19] & 0x0f);
-        let binary = (u32::from(digest[offset]) & 0x7f) << 24
-            | u32::from(digest[offset + 1]) << 16
-            | u32::from(digest[offset + 2]) << 8
-            | u32::from(digest[offset + 3]);
-        binary % 1_000_000
-    }
-
-    /// The step number at `unix_secs`.
-    pub fn step_at(unix_secs: i64) -> i64 {
-        unix_secs.div_euclid(STEP_SECS)
-    }
-
-    /// The step `code` matches at `unix_secs` (within drift), if any and if it is later
-    /// than `last_used_step` — a code is good once.
-    pub fn verify(
-        secret: &[u8],
-        code: &str,
-        unix_secs: i64,
-        last_used_step: Option<i64>,
-    ) -> Option<i64> {
-        let code = code.trim();
-        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let wanted: u32 = code.parse().ok()?;
-        let now = step_at(unix_secs);
-        (now - DRIFT_STEPS..=now + DRIFT_STEPS)
-            .filter(|step| last_used_step.is_none_or(|last| *step > last))
-            .find(|step| code_at_step(secret, *step) == wanted)
-    }
-
-    /// The `otpauth://` URL authenticator apps scan.
-    pub fn otpauth_url(issuer: &str, account: &str, secret_base32: &str) -> String {
-        let enc = |s: &str| {
-            s.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        };
-        format!(
-            "otpauth://totp/{}:{}?secret={secret_base32}&issuer={}&algorithm=SHA1&digits=6&period=30",
-            enc(issuer),
-            enc(account),
-            enc(issuer)
-        )
     }
 }
 
@@ -351,61 +254,5 @@ mod tests {
         assert_eq!(scopes.as_slice(), ["a:read", "b:write"]);
         assert!(Scopes::try_from(vec![]).is_err());
         assert!(Scopes::try_from(vec!["Admin".into()]).is_err());
-    }
-
-    #[test]
-    fn lockout_triggers_at_the_threshold() {
-        let policy = LockoutPolicy {
-            threshold: 5,
-            window_ms: 900_000,
-            duration_ms: 900_000,
-        };
-        assert_eq!(policy.lock_after_failure(4, 1000), None);
-        assert_eq!(policy.lock_after_failure(5, 1000), Some(901_000));
-    }
-
-    #[test]
-    fn refresh_outcomes_follow_the_table() {
-        use RefreshOutcome::*;
-        let table = [
-            (false, false, 2000, 1000, Rotate),
-            (true, false, 2000, 1000, ReuseDetected),
-            (true, true, 2000, 1000, Refused),
-            (false, true, 2000, 1000, Refused),
-            (false, false, 1000, 1000, Refused),
-        ];
-        for (rotated, revoked, expires, now, want) in table {
-            assert_eq!(refresh_outcome(rotated, revoked, expires, now), want);
-        }
-    }
-
-    #[test]
-    fn totp_matches_rfc6238_vectors() {
-        // RFC 6238 appendix B, SHA-1 secret, truncated to 6 digits.
-        let secret = b"12345678901234567890";
-        assert_eq!(totp::code_at_step(secret, totp::step_at(59)), 287_082);
-        assert_eq!(
-            totp::code_at_step(secret, totp::step_at(1_111_111_109)),
-            81_804
-        );
-        assert_eq!(
-            totp::code_at_step(secret, totp::step_at(2_000_000_000)),
-            279_037
-        );
-    }
-
-    #[test]
-    fn totp_accepts_drift_and_refuses_reuse() {
-        let secret = b"12345678901234567890";
-        let now = 1_111_111_109;
-        let code = format!("{:06}", totp::code_at_step(secret, totp::step_at(now) - 1));
-        let step = totp::verify(secret, &code, now, None).expect("drift of one step accepted");
-        assert_eq!(
-            totp::verify(secret, &code, now, Some(step)),
-            None,
-            "a code is good once"
-        );
-        assert_eq!(totp::verify(secret, "12345", now, None), None);
-        assert_eq!(totp::verify(secret, &code, now + 120, None), None);
     }
 }

@@ -1,0 +1,182 @@
+//! Accounts: registering (and the bootstrap admin), the caller's own account and
+//! password, seeing, finding and deleting users, and whether a token's subject still
+//! exists.
+
+use platform::auth::{Principal, PrincipalKind};
+use platform::db::is_unique_violation;
+use tracing::field::Empty;
+
+use super::{IdentityApp, IdentityError, POLICY};
+use crate::domain::{self, Email, Password, Role, User, UserName};
+use crate::store;
+
+impl IdentityApp {
+    /// Creates an account with `roles`.
+    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
+    pub async fn register(
+        &self,
+        email: Email,
+        password: Password,
+        name: UserName,
+        roles: &[Role],
+    ) -> Result<User, IdentityError> {
+        let user = User::register(
+            platform::ids::new_id(),
+            email,
+            name,
+            self.hasher.hash(password.expose()).await?,
+            roles,
+            self.clock.now_millis(),
+        );
+        tracing::Span::current().record("user_id", user.id());
+        let mut tx = self.db.begin().await?;
+        store::insert_user(&mut tx, &user).await.map_err(|err| {
+            if is_unique_violation(&err) {
+                IdentityError::EmailTaken
+            } else {
+                err.into()
+            }
+        })?;
+        self.outbox.stage(&mut tx, &user.created_event()).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(user)
+    }
+
+    /// Creates an admin unless the email already has an account (bootstrap and CLI);
+    /// returns whether one was created.
+    pub async fn ensure_admin(
+        &self,
+        email: Email,
+        password: Password,
+    ) -> Result<bool, IdentityError> {
+        let name = UserName::try_from("Administrator".to_owned())
+            .map_err(|_| IdentityError::Forbidden("bad name"))?;
+        match self.register(email, password, name, &[Role::Admin]).await {
+            Ok(_) => Ok(true),
+            Err(IdentityError::EmailTaken) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The caller's own account.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.subject), err(level = "info"))]
+    pub async fn me(&self, caller: &Principal) -> Result<User, IdentityError> {
+        store::user_by_id(self.db.reader(), &caller.subject)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))
+    }
+
+    /// Changes the caller's name and/or preferences.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.subject), err(level = "info"))]
+    pub async fn update_me(
+        &self,
+        caller: &Principal,
+        name: Option<UserName>,
+        preferences: Option<domain::Preferences>,
+    ) -> Result<User, IdentityError> {
+        let mut tx = self.db.begin().await?;
+        let mut user = store::user_by_id(&mut *tx, &caller.subject)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))?;
+        let updated = user.update_profile(name, preferences, self.clock.now_millis())?;
+        store::update_profile(&mut tx, &user).await?;
+        self.outbox.stage(&mut tx, &updated).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(user)
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.subject), err(level = "info"))]
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        current: &str,
+        new: Password,
+    ) -> Result<(), IdentityError> {
+        let mut user = self.me(caller).await?;
+        if !self
+            .hasher
+            .verify(Some(user.password_hash()), current)
+            .await
+        {
+            return Err(IdentityError::WrongCurrentPassword);
+        }
+        let hash = self.hasher.hash(new.expose()).await?;
+        let now = self.clock.now_millis();
+        user.change_password_hash(hash, now)?;
+        let mut tx = self.db.begin().await?;
+        store::set_password_hash(&mut tx, &user).await?;
+        store::revoke_user_sessions(&mut tx, user.id(), caller.session_id.as_deref(), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user the caller may see (self or admin); others are "not found".
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "info"))]
+    pub async fn get_user(&self, caller: &Principal, id: &str) -> Result<User, IdentityError> {
+        if !POLICY.may_see(caller, id) {
+            return Err(IdentityError::NotFound("user"));
+        }
+        store::user_by_id(self.db.reader(), id)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))
+    }
+
+    /// Live users whose email or name contains `needle`, by id after `after` (the
+    /// caller's right to search is the handler's check).
+    #[tracing::instrument(skip_all, err)]
+    pub async fn search_users(
+        &self,
+        needle: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, IdentityError> {
+        Ok(store::search_users(self.db.reader(), needle, after, limit).await?)
+    }
+
+    /// Deletes a user (self or admin): personal data scrubbed, sessions revoked.
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "info"))]
+    pub async fn delete_user(&self, caller: &Principal, id: &str) -> Result<(), IdentityError> {
+        if !POLICY.may_see(caller, id) {
+            return Err(IdentityError::NotFound("user"));
+        }
+        let now = self.clock.now_millis();
+        let mut tx = self.db.begin().await?;
+        let mut user = store::user_by_id(&mut *tx, id)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))?;
+        let deleted = user.delete(now)?;
+        if !store::delete_user(&mut tx, &user).await? {
+            return Err(IdentityError::NotFound("user"));
+        }
+        store::revoke_user_sessions(&mut tx, id, None, now).await?;
+        self.outbox.stage(&mut tx, &deleted).await?;
+        tx.commit().await?;
+        self.active_users.forget(id);
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// Whether a token's subject may still act: users must exist; API-key clients must
+    /// still have an unrevoked key.
+    pub async fn subject_is_active(&self, principal: &Principal) -> Result<bool, IdentityError> {
+        match principal.kind {
+            PrincipalKind::User => {
+                let now = self.clock.now_millis();
+                let (fresh, generation) = self.active_users.recall(&principal.subject, now);
+                if fresh {
+                    return Ok(true);
+                }
+                let exists = store::user_exists(self.db.reader(), &principal.subject).await?;
+                if exists {
+                    self.active_users
+                        .remember(&principal.subject, now, generation);
+                }
+                Ok(exists)
+            }
+            PrincipalKind::Client => Ok(true),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Identity's operations, one use case a file: accounts (`accounts`), signing in and
+//! sessions (`sessions`), MFA enrolment (`mfa`), API keys (`api_keys`) and the OAuth
+//! and OIDC surface (`oauth`). Each operation validates through `domain`, runs in one
+//! transaction over `store`, stages the events the aggregate built in the same
+//! transaction, and wakes the bus after commit. Handlers in `http` only translate.
+
+mod accounts;
+mod api_keys;
+mod mfa;
+mod oauth;
+mod sessions;
+
+use platform::auth::Policy;
+use platform::auth::jwt::{Audience, Claims};
+use platform::bus::Outbox;
+use platform::db::Db;
+use platform::time::Clock;
+
+use crate::IdentityConfig;
+use crate::active::ActiveUsers;
+use crate::domain::{LockoutPolicy, Refused, Role};
+use crate::keys::KeyRing;
+use crate::passwords::{HashError, PasswordHasher};
+
+pub use api_keys::NewApiKey;
+
+/// Who may see and manage what: a user their own account, admins every account, the
+/// API keys and the signing keys. Machine clients manage nothing here.
+pub const POLICY: Policy = Policy::admin_only();
+
+/// Prefix of API keys, so leaked keys are recognisable by scanners.
+pub const API_KEY_PREFIX: &str = "vsk_";
+
+/// Roles a self-registered account gets.
+pub const SELF_REGISTERED_ROLES: &[Role] = &[Role::Customer];
+
+/// Why an identity operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Registration with an email that has an account.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Wrong email or password (never says which).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Too many failures; locked until the given time (epoch ms).
+    #[error("account locked")]
+    Locked(i64),
+    /// The password was right; a TOTP code is needed (carry this MFA token).
+    #[error("a one-time code is required")]
+    MfaRequired(String),
+    /// The TOTP code is wrong or used.
+    #[error("the one-time code is invalid")]
+    InvalidMfaCode,
+    /// The refresh token is unknown, expired, revoked or was reused.
+    #[error("the refresh token is invalid")]
+    InvalidRefreshToken,
+    /// The client credentials are wrong.
+    #[error("invalid client credentials")]
+    InvalidClient,
+    /// The current password given for a change is wrong.
+    #[error("the current password is incorrect")]
+    WrongCurrentPassword,
+    /// MFA is already on.
+    #[error("multi-factor authentication is already enabled")]
+    MfaAlreadyEnabled,
+    /// MFA verification before enabling.
+    #[error("call mfa/enable first")]
+    MfaNotStarted,
+    /// No such resource, or not the caller's.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Not allowed.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The database failed.
+    #[error(transparent)]
+    Sql(#[from] platform::db::Error),
+}
+
+/// A new access/refresh pair.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenPair {
+    /// Signed access token (`at+jwt`).
+    pub access_token: String,
+    /// Opaque refresh token (absent for client credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted scopes (client credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl From<Refused> for IdentityError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::MfaAlreadyEnabled => Self::MfaAlreadyEnabled,
+            Refused::MfaNotStarted => Self::MfaNotStarted,
+            Refused::MfaNotEnabled | Refused::InvalidCode => Self::InvalidMfaCode,
+            Refused::Deleted => Self::NotFound("user"),
+        }
+    }
+}
+
+/// The identity service's operations.
+#[derive(Clone)]
+pub struct IdentityApp {
+    pub(crate) db: Db,
+    pub(crate) outbox: Outbox,
+    pub(crate) keys: KeyRing,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) clock: Clock,
+    pub(crate) config: IdentityConfig,
+    pub(crate) active_users: std::sync::Arc<ActiveUsers>,
+}
+
+impl IdentityApp {
+    fn lockout(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            threshold: self.config.lockout_threshold,
+            window_ms: self.config.lockout_window_secs * 1000,
+            duration_ms: self.config.lockout_duration_secs * 1000,
+        }
+    }
+
+    /// Claims of a token for `sub` issued now.
+    fn claims(
+        &self,
+        sub: &str,
+        roles: Vec<String>,
+        sid: Option<String>,
+        scope: Option<String>,
+        exp: i64,
+    ) -> Claims {
+        Claims {
+            iss: self.config.tokens.issuer.clone(),
+            sub: sub.to_owned(),
+            aud: Audience::One(self.config.tokens.audience.clone()),
+            exp,
+            iat: self.clock.now_secs(),
+            nbf: None,
+            jti: platform::ids::new_id(),
+            roles,
+            scope,
+            sid,
+            client_id: None,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Signing in and sessions: email and password (and a TOTP code once MFA is on), the
+//! lockout after repeated failures, the MFA step of a sign-in, and the refresh-token
+//! family each sign-in starts (rotation, reuse detection, revocation).
+
+use platform::auth::jwt;
+use platform::db::Tx;
+use tracing::field::Empty;
+
+use super::{IdentityApp, IdentityError, TokenPair};
+use crate::domain::{RefreshOutcome, User};
+use crate::store;
+
+/// Prefix of refresh tokens.
+const REFRESH_PREFIX: &str = "vrt_";
+
+impl IdentityApp {
+    /// Signs in with email and password (and a TOTP code once MFA is on).
+    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        totp_code: Option<&str>,
+    ) -> Result<TokenPair, IdentityError> {
+        let email = email.trim().to_lowercase();
+        let user = store::user_by_email(self.db.reader(), &email).await?;
+        let now = self.clock.now_millis();
+        if let Some(until) = user.as_ref().and_then(|u| u.locked_until(now)) {
+            return Err(IdentityError::Locked(until));
+        }
+        let password_ok = self
+            .hasher
+            .verify(user.as_ref().map(User::password_hash), password)
+            .await;
+        let Some(mut user) = user else {
+            return Err(IdentityError::InvalidCredentials);
+        };
+        tracing::Span::current().record("user_id", user.id());
+        if !password_ok {
+            self.record_failure(&mut user).await?;
+            return Err(IdentityError::InvalidCredentials);
+        }
+        if user.mfa().is_enabled() {
+            let Some(code) = totp_code else {
+                let token = self.mfa_token(user.id()).await;
+                return Err(IdentityError::MfaRequired(token));
+            };
+            return self.finish_mfa_login(user, code).await;
+        }
+        self.start_session(&user).await
+    }
+
+    /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`].
+    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
+    pub async fn login_with_mfa_token(
+        &self,
+        authenticator: &platform::auth::Authenticator,
+        mfa_token: &str,
+        code: &str,
+    ) -> Result<TokenPair, IdentityError> {
+        let claims = authenticator
+            .verify_token(mfa_token, jwt::TYP_MFA_PENDING)
+            .await
+            .map_err(|_| IdentityError::InvalidCredentials)?;
+        tracing::Span::current().record("user_id", claims.sub.as_str());
+        let user = store::user_by_id(self.db.reader(), &claims.sub)
+            .await?
+            .ok_or(IdentityError::InvalidCredentials)?;
+        if let Some(until) = user.locked_until(self.clock.now_millis()) {
+            return Err(IdentityError::Locked(until));
+        }
+        self.finish_mfa_login(user, code).await
+    }
+
+    async fn finish_mfa_login(
+        &self,
+        mut user: User,
+        code: &str,
+    ) -> Result<TokenPair, IdentityError> {
+        if user.use_code(code, self.clock.now_secs()).is_err() {
+            // A wrong code counts like a wrong password: six digits must not be guessable.
+            self.record_failure(&mut user).await?;
+            return Err(IdentityError::InvalidMfaCode);
+        }
+        let mut tx = self.db.begin().await?;
+        if !store::use_mfa_step(&mut tx, &user).await? {
+            return Err(IdentityError::InvalidMfaCode);
+        }
+        tx.commit().await?;
+        self.start_session(&user).await
+    }
+
+    /// Counts a failed sign-in of `user`, and locks the account when the failures
+    /// reach the lockout threshold.
+    async fn record_failure(&self, user: &mut User) -> Result<(), IdentityError> {
+        let now = self.clock.now_millis();
+        let policy = self.lockout();
+        let mut tx = self.db.begin().await?;
+        let failures =
+            store::record_login_failure(&mut tx, user.id(), now, policy.window_ms).await?;
+        if let Some(until) = policy.lock_after_failure(failures, now) {
+            let locked = user.lock(until);
+            store::lock_user(&mut tx, user.id(), until).await?;
+            store::clear_login_failures(&mut tx, user.id()).await?;
+            self.outbox.stage(&mut tx, &locked).await?;
+            tracing::warn!("account locked after repeated failed logins");
+        }
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    async fn mfa_token(&self, user_id: &str) -> String {
+        let now = self.clock.now_secs();
+        let claims = self.claims(
+            user_id,
+            Vec::new(),
+            None,
+            None,
+            now + self.config.mfa_token_ttl_secs,
+        );
+        self.keys.sign(&claims, jwt::TYP_MFA_PENDING).await
+    }
+
+    async fn access_token(&self, user: &User, session_id: &str) -> String {
+        let exp = self.clock.now_secs() + self.config.access_token_ttl_secs;
+        let claims = self.claims(
+            user.id(),
+            user.role_names(),
+            Some(session_id.to_owned()),
+            None,
+            exp,
+        );
+        self.keys.sign(&claims, jwt::TYP_ACCESS).await
+    }
+
+    /// Starts a new session (refresh-token family) for a user whose credentials passed.
+    async fn start_session(&self, user: &User) -> Result<TokenPair, IdentityError> {
+        let family = platform::ids::new_id();
+        let mut tx = self.db.begin().await?;
+        store::clear_login_failures(&mut tx, user.id()).await?;
+        let refresh = self.issue_refresh(&mut tx, &family, user.id()).await?;
+        tx.commit().await?;
+        Ok(self.pair(user, &family, refresh).await)
+    }
+
+    async fn issue_refresh(
+        &self,
+        tx: &mut Tx,
+        family: &str,
+        user_id: &str,
+    ) -> Result<String, platform::db::Error> {
+        let now = self.clock.now_millis();
+        let token = platform::ids::random_token(REFRESH_PREFIX);
+        store::insert_refresh_token(
+            tx,
+            &platform::ids::new_id(),
+            family,
+            user_id,
+            &platform::ids::sha256_hex(token.as_bytes()),
+            now,
+            now + self.config.refresh_token_ttl_secs * 1000,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    async fn pair(&self, user: &User, family: &str, refresh: String) -> TokenPair {
+        TokenPair {
+            access_token: self.access_token(user, family).await,
+            refresh_token: Some(refresh),
+            token_type: "Bearer",
+            expires_in: self.config.access_token_ttl_secs,
+            scope: None,
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair. A token already exchanged means it was
+    /// stolen or replayed: the whole family is revoked.
+    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+        let hash = platform::ids::sha256_hex(refresh_token.as_bytes());
+        let now = self.clock.now_millis();
+        let mut tx = self.db.begin().await?;
+        let token = store::refresh_token_by_hash(&mut tx, &hash)
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        tracing::Span::current().record("user_id", token.user_id.as_str());
+        match token.outcome(now) {
+            RefreshOutcome::Refused => return Err(IdentityError::InvalidRefreshToken),
+            RefreshOutcome::ReuseDetected => {
+                store::revoke_family(&mut tx, &token.family_id, now).await?;
+                tx.commit().await?;
+                tracing::warn!(family = %token.family_id, "refresh token reuse; session revoked");
+                return Err(IdentityError::InvalidRefreshToken);
+            }
+            RefreshOutcome::Rotate => {}
+        }
+        let user = store::user_by_id(&mut *tx, &token.user_id)
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        if !store::mark_rotated(&mut tx, &token.id, now).await? {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        let refresh = self
+            .issue_refresh(&mut tx, &token.family_id, user.id())
+            .await?;
+        tx.commit().await?;
+        Ok(self.pair(&user, &token.family_id, refresh).await)
+    }
+
+    /// Ends the session a refresh token belongs to. Unknown tokens, and tokens of other
+    /// users when `owner` is given, are ignored (RFC 7009: revocation always succeeds).
+    #[tracing::instrument(skip_all, fields(user_id = owner), err)]
+    pub async fn revoke_refresh(
+        &self,
+        refresh_token: &str,
+        owner: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let hash = platform::ids::sha256_hex(refresh_token.as_bytes());
+        let mut tx = self.db.begin().await?;
+        if let Some(token) = store::refresh_token_by_hash(&mut tx, &hash).await?
+            && owner.is_none_or(|o| o == token.user_id)
+        {
+            store::revoke_family(&mut tx, &token.family_id, self.clock.now_millis()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

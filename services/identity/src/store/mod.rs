@@ -1,0 +1,32 @@
+//! Identity's SQL, and the only place rows become domain values and back: users
+//! (`users`), login failures and refresh tokens (`sessions`), the signing keys
+//! (`signing_keys`) and API keys (`api_keys`).
+//!
+//! Reads take any executor (the read pool or an open transaction); writes take the
+//! transaction the operation runs in, so each operation commits once with its events.
+//! A row that cannot be read (an unknown role, a corrupt secret or preferences) is a
+//! decode error, never a default.
+
+mod api_keys;
+mod sessions;
+mod signing_keys;
+mod users;
+
+pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
+pub use sessions::{
+    clear_login_failures, insert_refresh_token, mark_rotated, record_login_failure,
+    refresh_token_by_hash, revoke_family, revoke_user_sessions,
+};
+pub use signing_keys::{SigningKeyRecord, insert_signing_key, retire_signing_keys, signing_keys};
+pub use users::{
+    delete_user, enable_mfa, insert_user, lock_user, search_users, set_password_hash, start_mfa,
+    update_profile, use_mfa_step, user_by_email, user_by_id, user_exists,
+};
+
+/// The error of column `column` whose stored value its type refuses.
+fn unreadable(column: &str, source: impl Into<platform::db::BoxDynError>) -> platform::db::Error {
+    platform::db::Error::ColumnDecode {
+        column: column.to_owned(),
+        source: source.into(),
+    }
+}

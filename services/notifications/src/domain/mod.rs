@@ -1,0 +1,130 @@
+//! Notifications' rules, free of I/O: channels and categories, the [`Message`]
+//! aggregate and its delivery state machine, templates, recipients and their
+//! preferences, the retry schedule, and the [`Courier`] role the channel adapters play.
+//!
+//! Nothing here knows SQL, HTTP or the bus: `store` turns rows into these types (and
+//! refuses rows it cannot read), `app` composes messages from them, and the sender
+//! moves a message through its transitions.
+
+mod delivery;
+mod message;
+mod recipient;
+mod template;
+
+pub use delivery::{AfterFailure, Courier, DeliveryError, Outgoing, RetrySchedule};
+pub use message::{
+    Composed, Content, Delivery, IllegalTransition, Message, Origin, Status, Transition, Transport,
+};
+pub use recipient::{
+    ChannelPreference, OrderOwner, Recipient, allows, contact_address, transactional_setting,
+};
+pub use template::{Template, TemplateId, TemplateText};
+
+/// Why an input was refused; the message names the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub &'static str);
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// An email, over SMTP (or into the local outbox).
+    Email,
+    /// A text message, through the SMS provider's webhook.
+    Sms,
+    /// A push notification, through the push provider's webhook.
+    Push,
+}
+
+impl Channel {
+    /// Every channel, in the order messages fan out.
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Push];
+
+    /// Stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+            Self::Push => "push",
+        }
+    }
+
+    /// Parses a stored or wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+
+    /// Whether its messages carry a subject line (emails must; push may use it as the
+    /// title; text messages have none).
+    pub fn needs_subject(self) -> bool {
+        self == Self::Email
+    }
+}
+
+/// What kind of message, which decides whether a recipient may switch it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// About the recipient's own account, orders and shipments; always delivered.
+    Transactional,
+    /// Promotions and news; delivered unless the recipient opted out.
+    Marketing,
+}
+
+impl Category {
+    /// Stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transactional => "transactional",
+            Self::Marketing => "marketing",
+        }
+    }
+
+    /// Parses a stored or wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Transactional, Self::Marketing]
+            .into_iter()
+            .find(|c| c.as_str() == raw)
+    }
+}
+
+/// Currencies whose minor unit is the major unit (no decimals).
+const ZERO_DECIMAL: &[&str] = &["CLP", "ISK", "JPY", "KRW", "VND"];
+
+/// An amount in minor units as people read it: `12.34 USD`, `1200 JPY`, `-0.05 EUR`.
+pub fn format_money(amount: i64, currency: &str) -> String {
+    if ZERO_DECIMAL.contains(&currency) {
+        return format!("{amount} {currency}");
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    let abs = amount.unsigned_abs();
+    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for channel in Channel::ALL {
+            assert_eq!(Channel::parse(channel.as_str()), Some(channel));
+        }
+        assert_eq!(Channel::parse("fax"), None);
+        assert_eq!(Category::parse("marketing"), Some(Category::Marketing));
+        assert_eq!(Category::parse("spam"), None);
+    }
+
+    #[test]
+    fn money_reads_in_major_units() {
+        let cases = [
+            (1234, "USD", "12.34 USD"),
+            (5, "EUR", "0.05 EUR"),
+            (-5, "EUR", "-0.05 EUR"),
+            (1200, "JPY", "1200 JPY"),
+            (0, "GBP", "0.00 GBP"),
+        ];
+        for (amount, currency, want) in cases {
+            assert_eq!(format_money(amount, currency), want);
+        }
+    }
+}

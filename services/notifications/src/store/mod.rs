@@ -1,0 +1,41 @@
+//! Notifications' SQL, and the only place rows become domain values and back: the user
+//! directory and order map fed by events (`directory`), events parked until their
+//! recipient is known (`parked`), templates (`templates`), preferences
+//! (`preferences`), and the messages themselves with the sender's claim (`messages`).
+//!
+//! Every statement is portable (SQLite and PostgreSQL). A row that cannot be read
+//! (an unknown status, channel or category) is a decode error, never a default.
+
+mod directory;
+mod messages;
+mod parked;
+mod preferences;
+mod templates;
+
+use platform::db::Row;
+
+pub use directory::{admins, forget_user, insert_order, order, upsert_user, user};
+pub use messages::{
+    Claimed, claim_due, insert_message, list_for_user, list_outbox, message, next_due, settle,
+};
+pub use parked::{expire_parked, park, parked_now_known, take_parked};
+pub use preferences::{preferences, set_preference};
+pub use templates::{list_templates, put_template, template, templates_for_key};
+
+/// The error of a column whose stored text is not a value its type knows.
+fn unreadable(column: &str, value: &str) -> platform::db::Error {
+    platform::db::Error::ColumnDecode {
+        column: column.to_owned(),
+        source: format!("unknown value {value:?}").into(),
+    }
+}
+
+/// Column `column` of `row`, read with `parse` (an enum's `parse`).
+fn parsed<T>(
+    row: &Row,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, platform::db::Error> {
+    let raw: String = row.try_get(column)?;
+    parse(&raw).ok_or_else(|| unreadable(column, &raw))
+}
