@@ -1,9 +1,11 @@
 //! The identity service: users, sign-in, sessions, MFA, API keys, and the OIDC surface.
 //!
-//! Rooms: `domain` (rules, no I/O), `store` (SQL), `app` (operations: one transaction
-//! each, with their events), `http` (handlers), `events` (what it emits), `config`,
-//! plus `keys` (the signing key ring), `passwords` (argon2id) and `active` (users
-//! recently seen to exist, for the per-request token subject check).
+//! Rooms: `domain` (the `User` aggregate and its transitions, which build the events
+//! it emits; sessions, TOTP, API keys), `store` (the only translator between rows and
+//! aggregates), `app` (one file per use case), `http` (handlers), `config`, plus `keys`
+//! (the signing key ring), `passwords` (argon2id) and `active` (users recently seen to
+//! exist, for the per-request token subject check). Identity consumes no events, so it
+//! has no `events` room.
 
 mod active;
 pub mod app;

@@ -14,9 +14,9 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use sha2::Sha256;
 
+use crate::config::{SmtpConfig, WebhookConfig};
 use crate::domain::{Channel, Courier, DeliveryError, Outgoing, Transport};
 use crate::smtp::{SmtpConfigError, SmtpError, SmtpPool};
-use crate::{SmtpConfig, WebhookConfig};
 
 /// Header carrying a webhook body's signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
 /// "<t>.<body>">`.
@@ -288,7 +288,7 @@ impl Courier for WebhookCourier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TlsMode;
+    use crate::config::TlsMode;
 
     #[test]
     fn signatures_cover_time_and_body() {

@@ -13,10 +13,11 @@
 //! is when its channel accepted it, so `sent_at - event_time` is the delay from the
 //! event to the message leaving.
 //!
-//! Rooms: `domain` (rules), `templates` (rendering, contexts, defaults), `store` (SQL),
-//! `app` (operations), `sender` (the delivery loop), `channels` (SMTP, webhook, local
-//! outbox), `smtp` (the SMTP connection pool), `http` (handlers), `events` (what it
-//! consumes), `config`.
+//! Rooms: `domain` (the `Message` aggregate and its delivery state machine, recipients,
+//! templates), `templates` (rendering, contexts, defaults), `store` (the only translator
+//! between rows and aggregates), `app` (one file per use case), `sender` (the delivery
+//! loop), `channels` (SMTP, webhook, local outbox), `smtp` (the SMTP connection pool),
+//! `http` (handlers), `events` (what it consumes), `config`.
 
 pub mod app;
 pub mod channels;

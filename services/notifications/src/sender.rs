@@ -23,9 +23,9 @@ use platform::tasks::Tasks;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use tokio::sync::Semaphore;
 
-use crate::NotificationsConfig;
 use crate::app::NotificationsApp;
 use crate::channels::Couriers;
+use crate::config::NotificationsConfig;
 use crate::domain::{AfterFailure, DeliveryError, Message, Status, Transition, Transport};
 use crate::store;
 

@@ -27,7 +27,6 @@ pub struct HttpPayments {
     client: ServiceClient,
 }
 
-
 impl HttpPayments {
     /// Calls payments through `client`.
     pub fn new(client: ServiceClient) -> Self {

@@ -16,8 +16,8 @@ use platform::bus::Outbox;
 use platform::db::Db;
 use platform::time::Clock;
 
-use crate::IdentityConfig;
 use crate::active::ActiveUsers;
+use crate::config::IdentityConfig;
 use crate::domain::{LockoutPolicy, Refused, Role};
 use crate::keys::KeyRing;
 use crate::passwords::{HashError, PasswordHasher};

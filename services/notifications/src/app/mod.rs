@@ -21,7 +21,7 @@ use platform::db::Db;
 use platform::time::Clock;
 use tokio::sync::Notify;
 
-use crate::NotificationsConfig;
+use crate::config::NotificationsConfig;
 use crate::domain::{Channel, RetrySchedule};
 use crate::templates::{Renderer, TemplateError};
 

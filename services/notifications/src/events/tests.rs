@@ -10,10 +10,11 @@ use platform::tasks::Tasks;
 use platform::time::Clock;
 
 use super::*;
+use crate::MIGRATIONS;
 use crate::app::{PreferenceChange, SendContent, SendRequest};
+use crate::config::NotificationsConfig;
 use crate::domain::{Channel, Message, Origin, Status, TemplateId};
 use crate::store;
-use crate::{MIGRATIONS, NotificationsConfig};
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -47,7 +47,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use self::tls::{ImplicitTls, client_config};
-use crate::{SmtpConfig, TlsMode};
+use crate::config::{SmtpConfig, TlsMode};
 
 /// Why the SMTP configuration cannot be used (found once, at start).
 #[derive(Debug, thiserror::Error)]
