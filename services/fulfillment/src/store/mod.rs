@@ -1,0 +1,54 @@
+//! Fulfillment's SQL, and the only place rows become aggregates and back: order facts
+//! gathered from events ([`facts`]), shipments with their lines and tracking history
+//! ([`shipments`]), and returns with the shipment each unit came from ([`returns`]).
+//!
+//! A row that cannot be read — an unknown status, a corrupt address, a quantity out
+//! of range — is a decode error naming its column, never a default. Status changes
+//! are single conditional updates (`... WHERE id = $id AND status = $from`), with
+//! `$from` the status the aggregate's transition left, so two concurrent changes of
+//! one shipment or return cannot both succeed.
+
+pub mod facts;
+pub mod returns;
+pub mod shipments;
+
+use platform::db::{BoxDynError, Error, Row};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A column whose stored value does not read as what it means.
+fn undecodable(column: &str, source: impl Into<BoxDynError>) -> Error {
+    Error::ColumnDecode {
+        column: column.to_owned(),
+        source: source.into(),
+    }
+}
+
+/// A stored status name, read with `parse`; an unknown name is an error.
+fn status<S>(column: &str, raw: &str, parse: impl Fn(&str) -> Option<S>) -> Result<S, Error> {
+    parse(raw).ok_or_else(|| undecodable(column, format!("unknown status {raw:?}")))
+}
+
+/// An integer column read into a narrower type (a quantity, a weight).
+fn number<T: TryFrom<i64>>(row: &Row, column: &str) -> Result<T, Error>
+where
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    let wide: i64 = row.try_get(column)?;
+    T::try_from(wide).map_err(|err| undecodable(column, err))
+}
+
+/// A nullable JSON column.
+fn json<T: DeserializeOwned>(row: &Row, column: &str) -> Result<Option<T>, Error> {
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|text| serde_json::from_str(&text).map_err(|err| undecodable(column, err)))
+        .transpose()
+}
+
+/// A value as JSON text for a column.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|err| Error::Encode(Box::new(err)))
+}
+
+#[cfg(test)]
+mod tests;
