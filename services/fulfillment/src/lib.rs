@@ -2,11 +2,12 @@
 //! the stock was committed from), carrier labels and rates, carrier tracking webhooks,
 //! delivery confirmation, and customer returns.
 //!
-//! Rooms: `domain` (shipment and return state machines, the `Carrier` trait, return
-//! rules), `carrier` (the built-in local courier and webhook signatures), `label` (the
-//! PDF label and its Code 128 barcode), `store` (SQL), `app` (operations), `http`
-//! (handlers), `events` (the ordering and inventory events it consumes; what it emits
-//! is staged by `app`), `config`.
+//! Rooms: `domain` (the `Shipment` and `Return` aggregates with their state machines
+//! and the events they emit, the `Carrier` trait, return rules), `carrier` (the
+//! built-in local courier and webhook signatures), `label` (the PDF label and its Code
+//! 128 barcode), `store` (the only translator between rows and aggregates), `app` (one
+//! file per use case), `http` (handlers), `events` (the ordering and inventory events
+//! it consumes), `config`.
 
 pub mod app;
 pub mod carrier;
@@ -23,7 +24,7 @@ use platform::auth::Authenticator;
 use platform::db::Migrations;
 use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 
-pub use app::{Caller, FulfillmentApp, FulfillmentError};
+pub use app::{FulfillmentApp, FulfillmentError};
 pub use config::{DEV_LOCAL_COURIER_SECRET, FulfillmentConfig, ShipFrom};
 
 /// Fulfillment's migrations.

@@ -2,10 +2,11 @@
 //! tracking number), what every carrier would charge for it, and shipping estimates
 //! before an order exists.
 
-use super::{Caller, FulfillmentApp, FulfillmentError};
+use super::{FulfillmentApp, FulfillmentError};
 use crate::ShipFrom;
 use crate::domain::{Parcel, Place, Quote, ShippingAddress};
 use crate::label::{self, Label};
+use platform::auth::Principal;
 
 /// A shipping estimate asked before an order exists.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ impl FulfillmentApp {
 
     /// The shipping label of a shipment the caller may see, as a PDF.
     #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
-    pub async fn label(&self, caller: &Caller, id: &str) -> Result<Vec<u8>, FulfillmentError> {
+    pub async fn label(&self, caller: &Principal, id: &str) -> Result<Vec<u8>, FulfillmentError> {
         let shipment = self.visible_shipment(caller, id).await?;
         let from = self.config.ship_from(&shipment.warehouse_id);
         let carrier = self
@@ -74,7 +75,11 @@ impl FulfillmentApp {
 
     /// What every carrier would charge for a shipment the caller may see.
     #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
-    pub async fn rates(&self, caller: &Caller, id: &str) -> Result<Vec<Quote>, FulfillmentError> {
+    pub async fn rates(
+        &self,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<Vec<Quote>, FulfillmentError> {
         let shipment = self.visible_shipment(caller, id).await?;
         let parcel = self.parcel(
             &shipment.warehouse_id,

@@ -15,7 +15,7 @@ mod tracking;
 
 use std::sync::Arc;
 
-use platform::auth::{Policy, Principal};
+use platform::auth::Policy;
 use platform::bus::Outbox;
 use platform::db::Db;
 use platform::time::Clock;
@@ -25,8 +25,8 @@ pub use returns::ReturnRequest;
 pub use shipments::ShipmentDetail;
 pub use tracking::{CarrierUpdate, TrackingOutcome};
 
-use crate::FulfillmentConfig;
 use crate::carrier::Carriers;
+use crate::config::FulfillmentConfig;
 use crate::domain::{LineRefusal, ReturnTransitionError, Shipment, ShipmentTransitionError};
 
 /// The scope an operator client (a warehouse system's API key) needs to see every
@@ -36,9 +36,6 @@ pub const SCOPE_WRITE: &str = "fulfillment:write";
 /// Fulfillment's authorization: customers see their own shipments and returns;
 /// admins and clients holding [`SCOPE_WRITE`] see all and move them.
 pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
-
-/// Who is asking: the authenticated principal, judged by [`POLICY`].
-pub type Caller = Principal;
 
 /// The source recorded on history entries fulfillment itself writes.
 const SYSTEM: &str = "fulfillment";

@@ -2,12 +2,13 @@
 //! an operator approves or rejects, then receives them, which announces the units
 //! for restocking and refunding.
 
-use super::{Caller, FulfillmentApp, FulfillmentError, POLICY};
+use super::{FulfillmentApp, FulfillmentError, POLICY};
 use crate::domain::{
     self, NewReturn, Return, ReturnDecision, ReturnRefusal, ReturnStatus, ReturnTransitionError,
     Sku, Text,
 };
 use crate::store;
+use platform::auth::Principal;
 
 /// A customer's request to send units back, checked.
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ impl FulfillmentApp {
     )]
     pub async fn create_return(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         request: ReturnRequest,
     ) -> Result<Return, FulfillmentError> {
         let now = self.clock.now_millis();
@@ -74,7 +75,11 @@ impl FulfillmentApp {
 
     /// A return the caller may see.
     #[tracing::instrument(skip_all, fields(return_id = %id), err)]
-    pub async fn return_of(&self, caller: &Caller, id: &str) -> Result<Return, FulfillmentError> {
+    pub async fn return_of(
+        &self,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<Return, FulfillmentError> {
         if !platform::ids::is_uuid(id) {
             return Err(FulfillmentError::NotFound);
         }

@@ -3,9 +3,10 @@
 //! conditional update, each status entered recorded in the history, and the events
 //! it implies staged with it.
 
+use platform::auth::Principal;
 use platform::db::Tx;
 
-use super::{Caller, FulfillmentApp, FulfillmentError, POLICY};
+use super::{FulfillmentApp, FulfillmentError, POLICY};
 use crate::domain::{Shipment, ShipmentStatus, ShipmentTransitionError, TrackingEntry, Transition};
 use crate::store;
 
@@ -40,7 +41,7 @@ impl FulfillmentApp {
     /// A shipment `caller` may see.
     pub(super) async fn visible_shipment(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &str,
     ) -> Result<Shipment, FulfillmentError> {
         if !platform::ids::is_uuid(id) {
@@ -66,7 +67,7 @@ impl FulfillmentApp {
     #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
     pub async fn shipment(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &str,
     ) -> Result<ShipmentDetail, FulfillmentError> {
         let shipment = self.visible_shipment(caller, id).await?;
@@ -79,7 +80,7 @@ impl FulfillmentApp {
     #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
     pub async fn order_shipments(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         order_id: &str,
         after: Option<&str>,
         limit: i64,
