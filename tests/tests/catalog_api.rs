@@ -268,20 +268,19 @@ both_shapes! {
         let catalog = app.platform.as_ref().and_then(|p| p.services.get::<catalog::Catalog>()).expect("catalog");
         // Another replica writes the shared database; this replica's index never saw it.
         let now = app.clock.now_millis();
-        let record = catalog::store::ProductRecord {
-            id: platform::ids::new_id(),
-            sku: "REMOTE-1".into(),
-            name: "Glacier thermos".into(),
-            description: "written by another replica".into(),
-            price: contracts::Money { amount: 2500, currency: "USD".into() },
-            category_id: None,
-            attributes: json!({}),
-            variant_of: None,
-            in_stock: false,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let record = catalog::domain::Product::create(
+            platform::ids::new_id(),
+            catalog::domain::Sku::try_from("REMOTE-1".to_owned()).expect("sku"),
+            catalog::domain::ProductInput {
+                name: catalog::domain::ProductName::try_from("Glacier thermos".to_owned()).expect("name"),
+                description: catalog::domain::Description::try_from("written by another replica".to_owned()).expect("description"),
+                price: contracts::Money { amount: 2500, currency: "USD".into() },
+                category_id: None,
+                attributes: catalog::domain::Attributes::empty(),
+                variant_of: None,
+            },
+            now,
+        );
         let mut tx = catalog.db().begin().await.expect("begin");
         catalog::store::insert_product(&mut tx, &record).await.expect("insert");
         tx.commit().await.expect("commit");

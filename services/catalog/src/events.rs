@@ -1,5 +1,5 @@
 //! What the catalog consumes: inventory's stock totals, which keep `in_stock` current.
-//! What it emits is staged by `app`.
+//! What it emits is built by `domain` and staged by `app`.
 
 use async_trait::async_trait;
 use contracts::inventory::StockUpdated;
@@ -7,7 +7,8 @@ use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 use platform::time::Clock;
 
-use crate::store;
+use crate::app;
+use crate::domain::Sku;
 
 /// Applies inventory's stock events.
 pub struct StockEvents {
@@ -19,13 +20,23 @@ pub struct StockEvents {
 impl EventHandler for StockEvents {
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         if event.is::<StockUpdated>() {
-            let stock: StockUpdated = event.decode()?;
-            store::set_stock(tx, &stock.sku, stock.available, self.clock.now_millis()).await?;
+            self.stock_updated(tx, event.decode()?).await?;
         }
         Ok(())
     }
 
     fn handles(&self, event_type: &str) -> bool {
         event_type == <StockUpdated as contracts::Event>::TYPE
+    }
+}
+
+impl StockEvents {
+    /// Records the sku's availability.
+    #[tracing::instrument(skip_all, fields(sku = %stock.sku), err)]
+    async fn stock_updated(&self, tx: &mut Tx, stock: StockUpdated) -> Result<(), HandlerError> {
+        let sku = Sku::try_from(stock.sku.clone())
+            .map_err(|e| HandlerError::Rejected(format!("sku {}: {e}", stock.sku)))?;
+        app::record_stock_in(tx, self.clock.now_millis(), &sku, stock.available).await?;
+        Ok(())
     }
 }

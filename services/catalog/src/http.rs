@@ -1,4 +1,5 @@
-//! Catalog's HTTP surface: API.md's Catalog table.
+//! Catalog's HTTP surface: API.md's Catalog table. Handlers check who may call, turn
+//! bodies into validated domain inputs, call the app and render what it returns.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -6,16 +7,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use platform::auth::{Authenticator, Principal};
+use platform::auth::{Authenticator, Policy, Principal};
 use platform::http::{
     Fields, Json, List, PageQuery, Problem, Query, created, encode_cursor, no_content,
     with_location,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::app::{CatalogApp, CatalogError, ProductInput};
-use crate::domain::{Attributes, CategoryName, Description, Money, ProductName, Sku};
-use crate::store::{Category, ProductFilter, ProductRecord};
+use crate::app::{CatalogApp, CatalogError};
+use crate::domain::{
+    Attributes, Category, CategoryName, Description, Money, Product, ProductFilter, ProductInput,
+    ProductName, Sku,
+};
+
+/// Who manages the catalog (products and categories): admins only. Reading it is
+/// open to anyone.
+pub const POLICY: Policy = Policy::admin_only();
 
 /// The routes, behind the authentication middleware.
 pub fn router(app: CatalogApp, authenticator: Authenticator) -> Router {
@@ -69,16 +76,16 @@ struct ProductView {
     updated_at: String,
 }
 
-impl From<ProductRecord> for ProductView {
-    fn from(p: ProductRecord) -> Self {
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
         Self {
             id: p.id,
-            sku: p.sku,
-            name: p.name,
-            description: p.description,
+            sku: p.sku.as_str().to_owned(),
+            name: p.name.into_string(),
+            description: p.description.as_str().to_owned(),
             price: p.price,
             category_id: p.category_id,
-            attributes: p.attributes,
+            attributes: p.attributes.as_value(),
             variant_of: p.variant_of,
             in_stock: p.in_stock,
             created_at: platform::time::rfc3339(p.created_at),
@@ -137,11 +144,11 @@ fn product_input(body: ProductBody, fields: &mut Fields) -> Option<ProductInput>
     })
 }
 
-fn etag(p: &ProductRecord) -> String {
+fn etag(p: &Product) -> String {
     format!("W/\"{}-{}-{}\"", p.id, p.version, u8::from(p.in_stock))
 }
 
-fn product_response(status: StatusCode, p: ProductRecord) -> Response {
+fn product_response(status: StatusCode, p: Product) -> Response {
     let tag = etag(&p);
     let mut response = (status, Json(ProductView::from(p))).into_response();
     if let Ok(value) = HeaderValue::from_str(&tag) {
@@ -156,7 +163,7 @@ async fn create_product(
     caller: Principal,
     Json(body): Json<ProductBody>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
+    POLICY.require_manage(&caller)?;
     let mut fields = Fields::default();
     let sku = match body.sku.clone() {
         Some(sku) => fields.check("sku", Sku::try_from(sku)),
@@ -184,13 +191,13 @@ async fn update_product(
     Path(id): Path<String>,
     Json(body): Json<ProductBody>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
+    POLICY.require_manage(&caller)?;
     let mut fields = Fields::default();
     let current = app.product(&id).await?;
     if body
         .sku
         .as_ref()
-        .is_some_and(|sku| sku.trim() != current.sku)
+        .is_some_and(|sku| sku.trim() != current.sku.as_str())
     {
         fields.push("sku", "cannot be changed; create a new product");
     }
@@ -210,7 +217,7 @@ async fn delete_product(
     caller: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
+    POLICY.require_manage(&caller)?;
     app.delete(&id).await?;
     Ok(no_content())
 }
@@ -282,7 +289,7 @@ impl ListQuery {
     }
 }
 
-fn views(list: List<ProductRecord>) -> List<ProductView> {
+fn views(list: List<Product>) -> List<ProductView> {
     List {
         items: list.items.into_iter().map(ProductView::from).collect(),
         next_cursor: list.next_cursor,
@@ -344,6 +351,24 @@ async fn search_products(
     }))
 }
 
+/// A category as the API shows it.
+#[derive(Serialize)]
+struct CategoryView {
+    id: String,
+    name: String,
+    parent_id: Option<String>,
+}
+
+impl From<Category> for CategoryView {
+    fn from(c: Category) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            parent_id: c.parent_id,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CategoryBody {
@@ -357,7 +382,7 @@ async fn create_category(
     caller: Principal,
     Json(body): Json<CategoryBody>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
+    POLICY.require_manage(&caller)?;
     let name = CategoryName::try_from(body.name)
         .map_err(|e| Problem::invalid_field("name", e.to_string()))?;
     let category = app
@@ -371,7 +396,7 @@ async fn create_category(
         })?;
     Ok(created(
         &format!("/api/v1/categories/{}", category.id),
-        &category,
+        CategoryView::from(category),
     ))
 }
 
@@ -379,19 +404,24 @@ async fn create_category(
 async fn get_category(
     State(app): State<CatalogApp>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Category>> {
+) -> ApiResult<Json<CategoryView>> {
     app.categories()
         .await?
         .into_iter()
         .find(|c| c.id == id)
-        .map(Json)
+        .map(|c| Json(c.into()))
         .ok_or_else(|| Problem::not_found("category"))
 }
 
 #[tracing::instrument(skip_all)]
-async fn list_categories(State(app): State<CatalogApp>) -> ApiResult<Json<List<Category>>> {
+async fn list_categories(State(app): State<CatalogApp>) -> ApiResult<Json<List<CategoryView>>> {
     Ok(Json(List {
-        items: app.categories().await?,
+        items: app
+            .categories()
+            .await?
+            .into_iter()
+            .map(CategoryView::from)
+            .collect(),
         next_cursor: None,
     }))
 }

@@ -1,54 +1,56 @@
-//! Catalog's SQL: categories, products (with their stock flag joined from `sku_stock`).
+//! Catalog's SQL, and the only place rows become domain values and back: categories,
+//! and products (with their stock flag joined from `sku_stock`). A row that does not
+//! decode (a sku or name out of its rules, attributes that are not the JSON object
+//! they were stored as) is an error, never a default.
 
-use contracts::Money;
-use platform::db::{Executor, Row, Tx};
+use platform::db::{Dialect, Executor, Row, Tx};
 
-/// A product as stored.
-#[derive(Debug, Clone)]
-pub struct ProductRecord {
-    /// Id.
-    pub id: String,
-    /// Unique sku.
-    pub sku: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Price.
-    pub price: Money,
-    /// Category.
-    pub category_id: Option<String>,
-    /// Attributes object.
-    pub attributes: serde_json::Value,
-    /// The product this one is a variant of.
-    pub variant_of: Option<String>,
-    /// Whether inventory reports units available.
-    pub in_stock: bool,
-    /// Bumped on every change (the ETag).
-    pub version: i64,
-    /// Creation, epoch ms.
-    pub created_at: i64,
-    /// Last change, epoch ms.
-    pub updated_at: i64,
+use crate::domain::{
+    Attributes, Category, Description, Money, Product, ProductFilter, ProductName, ProductText, Sku,
+};
+
+/// `parsed`, or a decode error naming `column`.
+fn decoded<T, E>(column: &str, parsed: Result<T, E>) -> Result<T, platform::db::Error>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    parsed.map_err(|err| platform::db::Error::ColumnDecode {
+        column: column.to_owned(),
+        source: Box::new(err),
+    })
+}
+
+/// Stored attributes: a JSON object within [`Attributes`]' rules.
+fn attributes_from(raw: &str) -> Result<Attributes, platform::db::Error> {
+    let value = decoded("attributes", serde_json::from_str::<serde_json::Value>(raw))?;
+    decoded("attributes", Attributes::try_from(value))
 }
 
 const PRODUCT_SELECT: &str = "SELECT p.id, p.sku, p.name, p.description, p.price_amount, p.currency, p.category_id, \
      p.attributes, p.variant_of, p.version, p.created_at, p.updated_at, COALESCE(s.available, 0) AS available \
      FROM products p LEFT JOIN sku_stock s ON s.sku = p.sku";
 
-fn product_from(row: &Row) -> Result<ProductRecord, platform::db::Error> {
-    let attributes: String = row.try_get("attributes")?;
-    Ok(ProductRecord {
+fn product_from(row: &Row) -> Result<Product, platform::db::Error> {
+    Ok(Product {
         id: row.try_get("id")?,
-        sku: row.try_get("sku")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        price: Money {
-            amount: row.try_get("price_amount")?,
-            currency: row.try_get("currency")?,
-        },
+        sku: decoded("sku", Sku::try_from(row.try_get::<String, _>("sku")?))?,
+        name: decoded(
+            "name",
+            ProductName::try_from(row.try_get::<String, _>("name")?),
+        )?,
+        description: decoded(
+            "description",
+            Description::try_from(row.try_get::<String, _>("description")?),
+        )?,
+        price: decoded(
+            "price_amount",
+            Money::price(
+                row.try_get("price_amount")?,
+                &row.try_get::<String, _>("currency")?,
+            ),
+        )?,
         category_id: row.try_get("category_id")?,
-        attributes: serde_json::from_str(&attributes).unwrap_or_else(|_| serde_json::json!({})),
+        attributes: attributes_from(&row.try_get::<String, _>("attributes")?)?,
         variant_of: row.try_get("variant_of")?,
         in_stock: row.try_get::<i64, _>("available")? > 0,
         version: row.try_get("version")?,
@@ -58,19 +60,19 @@ fn product_from(row: &Row) -> Result<ProductRecord, platform::db::Error> {
 }
 
 /// Inserts a product; a taken sku is a unique violation.
-pub async fn insert_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), platform::db::Error> {
+pub async fn insert_product(tx: &mut Tx, p: &Product) -> Result<(), platform::db::Error> {
     platform::db::query(
         "INSERT INTO products (id, sku, name, description, price_amount, currency, category_id, attributes, variant_of, \
          version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&p.id)
-    .bind(&p.sku)
-    .bind(&p.name)
-    .bind(&p.description)
+    .bind(p.sku.as_str())
+    .bind(p.name.as_str())
+    .bind(p.description.as_str())
     .bind(p.price.amount)
     .bind(&p.price.currency)
     .bind(&p.category_id)
-    .bind(p.attributes.to_string())
+    .bind(p.attributes.as_value().to_string())
     .bind(&p.variant_of)
     .bind(p.version)
     .bind(p.created_at)
@@ -80,25 +82,28 @@ pub async fn insert_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), platfo
     .map(|_| ())
 }
 
-/// Replaces a product's fields (not its sku or id) and bumps its version.
-pub async fn update_product(tx: &mut Tx, p: &ProductRecord) -> Result<(), platform::db::Error> {
-    platform::db::query(
+/// Writes a revised product (not its sku or id), if it still has the version it was
+/// revised from (`p.version - 1`, see `Product::revise`); `false` when it does not.
+pub async fn update_product(tx: &mut Tx, p: &Product) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
         "UPDATE products SET name = $1, description = $2, price_amount = $3, currency = $4, category_id = $5, \
-         attributes = $6, variant_of = $7, version = $8, updated_at = $9 WHERE id = $10",
+         attributes = $6, variant_of = $7, version = $8, updated_at = $9 WHERE id = $10 AND version = $11",
     )
-    .bind(&p.name)
-    .bind(&p.description)
+    .bind(p.name.as_str())
+    .bind(p.description.as_str())
     .bind(p.price.amount)
     .bind(&p.price.currency)
     .bind(&p.category_id)
-    .bind(p.attributes.to_string())
+    .bind(p.attributes.as_value().to_string())
     .bind(&p.variant_of)
     .bind(p.version)
     .bind(p.updated_at)
     .bind(&p.id)
+    .bind(p.version - 1)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
 }
 
 /// Deletes a product; `false` when there is none.
@@ -128,7 +133,7 @@ pub async fn has_variants<'e>(
 pub async fn product<'e>(
     ex: impl Executor<'e>,
     id: &str,
-) -> Result<Option<ProductRecord>, platform::db::Error> {
+) -> Result<Option<Product>, platform::db::Error> {
     let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
     platform::db::query(&sql)
         .bind(id)
@@ -139,19 +144,25 @@ pub async fn product<'e>(
         .transpose()
 }
 
-/// List filters; every one optional.
-#[derive(Debug, Clone, Default)]
-pub struct ProductFilter {
-    /// Only these categories (a category and its descendants).
-    pub categories: Option<Vec<String>>,
-    /// Lowest price (minor units).
-    pub min_price: Option<i64>,
-    /// Highest price (minor units).
-    pub max_price: Option<i64>,
-    /// Only products with (or without) stock.
-    pub in_stock: Option<bool>,
-    /// Only these ids (search results).
-    pub ids: Option<Vec<String>>,
+/// A product by id, locked for the rest of `tx` on PostgreSQL (SQLite's single writer
+/// holds the whole database already), so two revisions of it never start from the
+/// same version.
+pub async fn product_for_update(
+    tx: &mut Tx,
+    dialect: Dialect,
+    id: &str,
+) -> Result<Option<Product>, platform::db::Error> {
+    let sql = format!(
+        "{PRODUCT_SELECT} WHERE p.id = $1{}",
+        dialect.row_lock_of("p")
+    );
+    platform::db::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(product_from)
+        .transpose()
 }
 
 enum Param {
@@ -184,7 +195,7 @@ pub async fn list_products<'e>(
     filter: &ProductFilter,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<ProductRecord>, platform::db::Error> {
+) -> Result<Vec<Product>, platform::db::Error> {
     let mut clauses: Vec<String> = Vec::new();
     let mut params = Params::default();
     if let Some(categories) = &filter.categories {
@@ -234,13 +245,12 @@ pub async fn list_products<'e>(
     rows.iter().map(product_from).collect()
 }
 
-/// Every product's searchable text, in id order after `after`: (id, name, description,
-/// attributes JSON).
+/// Every product's searchable text, in id order after `after`.
 pub async fn searchable_batch<'e>(
     ex: impl Executor<'e>,
     after: &str,
     limit: i64,
-) -> Result<Vec<(String, String, String, String)>, platform::db::Error> {
+) -> Result<Vec<ProductText>, platform::db::Error> {
     let rows = platform::db::query(
         "SELECT id, name, description, attributes FROM products WHERE id > $1 ORDER BY id LIMIT $2",
     )
@@ -255,7 +265,7 @@ pub async fn searchable_batch<'e>(
 pub async fn searchable_changed_since<'e>(
     ex: impl Executor<'e>,
     since: i64,
-) -> Result<Vec<(String, String, String, String)>, platform::db::Error> {
+) -> Result<Vec<ProductText>, platform::db::Error> {
     let rows = platform::db::query(
         "SELECT id, name, description, attributes FROM products WHERE updated_at >= $1 ORDER BY id",
     )
@@ -265,32 +275,29 @@ pub async fn searchable_changed_since<'e>(
     rows.iter().map(searchable_columns).collect()
 }
 
-/// (id, name, description, attributes JSON) of a product row.
-fn searchable_columns(r: &Row) -> Result<(String, String, String, String), platform::db::Error> {
+/// The searchable text of a product row.
+fn searchable_columns(r: &Row) -> Result<ProductText, platform::db::Error> {
+    Ok(ProductText {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        attributes: attributes_from(&r.try_get::<String, _>("attributes")?)?,
+    })
+}
+
+/// How many products exist, and the latest change of any (epoch ms; 0 without
+/// products): what says which database state a search index reflects.
+pub async fn product_count_and_latest<'e>(
+    ex: impl Executor<'e>,
+) -> Result<(i64, i64), platform::db::Error> {
+    let row =
+        platform::db::query("SELECT COUNT(*) AS products, MAX(updated_at) AS latest FROM products")
+            .fetch_one(ex)
+            .await?;
     Ok((
-        r.try_get("id")?,
-        r.try_get("name")?,
-        r.try_get("description")?,
-        r.try_get("attributes")?,
+        row.try_get("products")?,
+        row.try_get::<Option<i64>, _>("latest")?.unwrap_or(0),
     ))
-}
-
-/// How many products exist.
-pub async fn product_count<'e>(ex: impl Executor<'e>) -> Result<i64, platform::db::Error> {
-    platform::db::query_scalar("SELECT COUNT(*) FROM products")
-        .fetch_one(ex)
-        .await
-}
-
-/// A category.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Category {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Parent, for sub-categories.
-    pub parent_id: Option<String>,
 }
 
 /// Inserts a category.
@@ -342,7 +349,7 @@ pub async fn category_exists<'e>(
 /// Records inventory's latest availability of a sku.
 pub async fn set_stock(
     tx: &mut Tx,
-    sku: &str,
+    sku: &Sku,
     available: i64,
     now: i64,
 ) -> Result<(), platform::db::Error> {
@@ -350,10 +357,102 @@ pub async fn set_stock(
         "INSERT INTO sku_stock (sku, available, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (sku) DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at",
     )
-    .bind(sku)
+    .bind(sku.as_str())
     .bind(available)
     .bind(now)
     .execute(&mut **tx)
     .await
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::db::{Db, Error};
+
+    use super::*;
+    use crate::MIGRATIONS;
+    use crate::domain::ProductInput;
+
+    async fn database() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::connect(
+            &platform::db::sqlite_url(dir.path(), "catalog"),
+            &MIGRATIONS,
+        )
+        .await
+        .expect("db");
+        (dir, db)
+    }
+
+    fn input(amount: i64) -> ProductInput {
+        ProductInput {
+            name: ProductName::try_from("Enamel mug".to_owned()).expect("name"),
+            description: Description::try_from("for camping".to_owned()).expect("description"),
+            price: Money::price(amount, "USD").expect("price"),
+            category_id: None,
+            attributes: Attributes::try_from(serde_json::json!({"colour": "blue"}))
+                .expect("attributes"),
+            variant_of: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_product_round_trips_and_a_revision_needs_the_version_it_came_from() {
+        let (_dir, db) = database().await;
+        let sku = Sku::try_from("MUG-1".to_owned()).expect("sku");
+        let created = Product::create("p-1".into(), sku, input(1299), 10);
+        let mut tx = db.begin().await.expect("begin");
+        insert_product(&mut tx, &created).await.expect("insert");
+        let mut stored = product_for_update(&mut tx, Dialect::Sqlite, "p-1")
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(stored, created);
+        let stale = stored.clone();
+        stored.revise(input(1499), 20);
+        assert!(update_product(&mut tx, &stored).await.expect("update"));
+        assert!(
+            !update_product(&mut tx, &stored).await.expect("again"),
+            "the stored version is no longer the one revised from"
+        );
+        let mut late = stale;
+        late.revise(input(999), 30);
+        assert!(!update_product(&mut tx, &late).await.expect("late"));
+        assert_eq!(
+            product(&mut *tx, "p-1")
+                .await
+                .expect("read")
+                .map(|p| (p.version, p.price.amount)),
+            Some((2, 1499))
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn a_row_with_corrupt_attributes_is_a_decode_error() {
+        let (_dir, db) = database().await;
+        let mut tx = db.begin().await.expect("begin");
+        for (id, sku, attributes) in [("p-1", "A", "not json"), ("p-2", "B", "[1, 2]")] {
+            platform::db::query(
+                "INSERT INTO products (id, sku, name, description, price_amount, currency, attributes, version, created_at, updated_at) \
+                 VALUES ($1, $2, 'Kettle', '', 100, 'USD', $3, 1, 0, 0)",
+            )
+            .bind(id)
+            .bind(sku)
+            .bind(attributes)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        }
+        for id in ["p-1", "p-2"] {
+            let read = product(&mut *tx, id).await;
+            assert!(
+                matches!(&read, Err(Error::ColumnDecode { column, .. }) if column == "attributes"),
+                "{id}: {read:?}"
+            );
+        }
+        let batch = searchable_batch(&mut *tx, "", 10).await;
+        assert!(batch.is_err(), "the index is never fed a default");
+        tx.rollback().await.expect("rollback");
+    }
 }

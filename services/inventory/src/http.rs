@@ -1,21 +1,25 @@
 //! Inventory's HTTP surface: API.md's Inventory table, plus commit and per-sku
-//! thresholds.
+//! thresholds. Handlers check who may call, turn bodies into validated domain inputs,
+//! call the app and render what it returns.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post, put};
-use platform::auth::{Authenticator, Principal};
+use platform::auth::{Authenticator, Policy, Principal};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{InventoryApp, InventoryError, StockView};
-use crate::domain::{Quantity, Sku, Text, WarehouseCode};
-use crate::store::{self, ReservationRecord, Warehouse};
+use crate::domain::{LowStock, Quantity, Reservation, Sku, Text, Warehouse, WarehouseCode};
 
 /// The scope a service client needs to reserve, release and commit.
 pub const SCOPE_WRITE: &str = "inventory:write";
+
+/// Who manages reservations: admins, and service clients holding [`SCOPE_WRITE`].
+/// Warehouses, adjustments and thresholds stay admin-only.
+pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 
 /// The routes, behind the authentication middleware.
 pub fn router(app: InventoryApp, authenticator: Authenticator) -> Router {
@@ -54,7 +58,7 @@ impl From<InventoryError> for Problem {
             }
             InventoryError::Insufficient(short) => {
                 Problem::conflict("insufficient-stock", err.to_string())
-                    .with("short_skus", short.clone())
+                    .with("short_skus", short.names())
             }
             InventoryError::BelowReserved(_) | InventoryError::BelowZero => {
                 Problem::conflict("stock-conflict", err.to_string())
@@ -174,32 +178,32 @@ struct OrderBody {
 struct ReservationView {
     id: String,
     order_id: String,
-    status: String,
+    status: &'static str,
     expires_at: String,
     items: Vec<AllocationView>,
 }
 
 #[derive(Serialize)]
 struct AllocationView {
-    sku: String,
+    sku: Sku,
     warehouse_id: String,
-    quantity: i64,
+    quantity: u32,
 }
 
-impl From<ReservationRecord> for ReservationView {
-    fn from(r: ReservationRecord) -> Self {
+impl From<Reservation> for ReservationView {
+    fn from(r: Reservation) -> Self {
         Self {
-            id: r.id,
-            order_id: r.order_id,
-            status: r.status,
-            expires_at: platform::time::rfc3339(r.expires_at),
+            id: r.id().to_owned(),
+            order_id: r.order_id().to_owned(),
+            status: r.status().as_str(),
+            expires_at: platform::time::rfc3339(r.expires_at()),
             items: r
-                .lines
-                .into_iter()
-                .map(|(sku, warehouse_id, quantity)| AllocationView {
-                    sku,
-                    warehouse_id,
-                    quantity,
+                .lines()
+                .iter()
+                .map(|line| AllocationView {
+                    sku: line.sku.clone(),
+                    warehouse_id: line.warehouse_id.clone(),
+                    quantity: line.quantity,
                 })
                 .collect(),
         }
@@ -223,7 +227,7 @@ async fn reserve(
     caller: Principal,
     Json(body): Json<ReserveBody>,
 ) -> ApiResult<Response> {
-    caller.require_scope(SCOPE_WRITE)?;
+    POLICY.require_manage(&caller)?;
     let mut fields = Fields::default();
     let order = order_id(&body.order_id).map_err(|_| ()).ok();
     if order.is_none() {
@@ -243,16 +247,14 @@ async fn reserve(
             items.push((sku, quantity));
         }
     }
+    let config = app.config();
     let ttl = body
         .ttl_seconds
-        .unwrap_or(app.config.default_reservation_ttl_secs);
-    if !(1..=app.config.max_reservation_ttl_secs).contains(&ttl) {
+        .unwrap_or(config.default_reservation_ttl_secs);
+    if !(1..=config.max_reservation_ttl_secs).contains(&ttl) {
         fields.push(
             "ttl_seconds",
-            format!(
-                "must be between 1 and {}",
-                app.config.max_reservation_ttl_secs
-            ),
+            format!("must be between 1 and {}", config.max_reservation_ttl_secs),
         );
     }
     let (Some(order), true) = (order, fields.is_ok()) else {
@@ -271,7 +273,7 @@ async fn get_reservation(
     caller: Principal,
     Path(order): Path<String>,
 ) -> ApiResult<Json<ReservationView>> {
-    caller.require_scope(SCOPE_WRITE)?;
+    POLICY.require_manage(&caller)?;
     Ok(Json(app.reservation(order_id(&order)?).await?.into()))
 }
 
@@ -281,7 +283,7 @@ async fn release(
     caller: Principal,
     Json(body): Json<OrderBody>,
 ) -> ApiResult<Json<ReservationView>> {
-    caller.require_scope(SCOPE_WRITE)?;
+    POLICY.require_manage(&caller)?;
     Ok(Json(
         app.release(&caller.subject, order_id(&body.order_id)?)
             .await?
@@ -295,7 +297,7 @@ async fn commit(
     caller: Principal,
     Json(body): Json<OrderBody>,
 ) -> ApiResult<Json<ReservationView>> {
-    caller.require_scope(SCOPE_WRITE)?;
+    POLICY.require_manage(&caller)?;
     Ok(Json(
         app.commit(&caller.subject, order_id(&body.order_id)?)
             .await?
@@ -305,11 +307,23 @@ async fn commit(
 
 #[derive(Serialize)]
 struct LowStockView {
-    sku: String,
+    sku: Sku,
     on_hand: i64,
     reserved: i64,
     available: i64,
     low_stock_threshold: i64,
+}
+
+impl From<LowStock> for LowStockView {
+    fn from(low: LowStock) -> Self {
+        Self {
+            available: low.totals.available(),
+            on_hand: low.totals.on_hand,
+            reserved: low.totals.reserved,
+            low_stock_threshold: low.threshold,
+            sku: low.sku,
+        }
+    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -320,29 +334,32 @@ async fn low_stock(
 ) -> ApiResult<Json<List<LowStockView>>> {
     caller.require_admin()?;
     let page = query.page()?;
-    let rows = store::low_stock(
-        app.db.reader(),
-        app.config.default_low_stock_threshold,
-        page.after.as_deref(),
-        page.fetch_limit(),
-    )
-    .await
-    .map_err(|e| Problem::unexpected(&e))?;
-    let list = List::from_rows(rows, &page, |r| r.0.clone());
+    let rows = app
+        .low_stock(page.after.as_deref(), page.fetch_limit())
+        .await?;
+    let list = List::from_rows(rows, &page, |r| r.sku.as_str().to_owned());
     Ok(Json(List {
-        items: list
-            .items
-            .into_iter()
-            .map(|(sku, on_hand, reserved, threshold)| LowStockView {
-                sku,
-                on_hand,
-                reserved,
-                available: on_hand - reserved,
-                low_stock_threshold: threshold,
-            })
-            .collect(),
+        items: list.items.into_iter().map(LowStockView::from).collect(),
         next_cursor: list.next_cursor,
     }))
+}
+
+/// A warehouse as the API shows it.
+#[derive(Serialize)]
+struct WarehouseView {
+    id: String,
+    code: String,
+    name: String,
+}
+
+impl From<Warehouse> for WarehouseView {
+    fn from(w: Warehouse) -> Self {
+        Self {
+            id: w.id,
+            code: w.code.as_str().to_owned(),
+            name: w.name,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -368,7 +385,7 @@ async fn create_warehouse(
     let warehouse = app.create_warehouse(code, name).await?;
     Ok(created(
         &format!("/api/v1/warehouses/{}", warehouse.id),
-        &warehouse,
+        WarehouseView::from(warehouse),
     ))
 }
 
@@ -377,10 +394,10 @@ async fn get_warehouse(
     State(app): State<InventoryApp>,
     caller: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Warehouse>> {
+) -> ApiResult<Json<WarehouseView>> {
     caller.require_admin()?;
     match app.warehouse(&id).await {
-        Ok(warehouse) => Ok(Json(warehouse)),
+        Ok(warehouse) => Ok(Json(warehouse.into())),
         Err(InventoryError::UnknownWarehouse) => Err(Problem::not_found("warehouse")),
         Err(err) => Err(err.into()),
     }
@@ -391,11 +408,15 @@ async fn list_warehouses(
     State(app): State<InventoryApp>,
     caller: Principal,
     Query(query): Query<PageQuery>,
-) -> ApiResult<Json<List<Warehouse>>> {
+) -> ApiResult<Json<List<WarehouseView>>> {
     caller.require_admin()?;
     let page = query.page()?;
-    let rows = store::list_warehouses(app.db.reader(), page.after.as_deref(), page.fetch_limit())
-        .await
-        .map_err(|e| Problem::unexpected(&e))?;
-    Ok(Json(List::from_rows(rows, &page, |w| w.id.clone())))
+    let rows = app
+        .warehouses(page.after.as_deref(), page.fetch_limit())
+        .await?;
+    let list = List::from_rows(rows, &page, |w| w.id.clone());
+    Ok(Json(List {
+        items: list.items.into_iter().map(WarehouseView::from).collect(),
+        next_cursor: list.next_cursor,
+    }))
 }

@@ -1,30 +1,47 @@
-//! Inventory's SQL: warehouses, levels, the movement ledger, sku settings, reservations.
+//! Inventory's SQL, and the only place rows become domain values and back: warehouses,
+//! a sku's [`StockLevel`] (its levels with its low-stock settings), the movement
+//! ledger, and [`Reservation`]s. A row that does not decode (an unknown status, a sku
+//! or quantity out of its rules) is an error, never a default.
 //!
-//! Level changes are conditional updates (`... WHERE on_hand - reserved >= $n`) backed by
-//! CHECK constraints, and every change writes a movement row in the same transaction.
+//! A level changes by one conditional update whose condition is the domain's
+//! ([`Level::after`]: never below zero, never over-reserved), backed by CHECK
+//! constraints, with its movement row in the same transaction. A reservation changes
+//! status by one update conditional on the status its [`Closing`] left.
 
 use platform::db::{Dialect, Executor, Row, Tx};
 
-use crate::domain::Level;
+use crate::domain::{
+    Closing, Level, LowStock, Reservation, ReservationLine, ReservationStatus, Sku, StockChange,
+    StockLevel, Totals, Warehouse, WarehouseCode,
+};
 
-/// A warehouse.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Warehouse {
-    /// Id.
-    pub id: String,
-    /// Short unique code.
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// Creation, epoch ms.
-    #[serde(skip)]
-    pub created_at: i64,
+/// `parsed`, or a decode error naming `column`.
+fn decoded<T, E>(column: &str, parsed: Result<T, E>) -> Result<T, platform::db::Error>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    parsed.map_err(|err| platform::db::Error::ColumnDecode {
+        column: column.to_owned(),
+        source: Box::new(err),
+    })
+}
+
+fn sku_from(row: &Row, column: &str) -> Result<Sku, platform::db::Error> {
+    decoded(column, Sku::try_from(row.try_get::<String, _>(column)?))
+}
+
+/// A stored reservation status; an unknown one is a decode error.
+fn status_from(raw: &str) -> Result<ReservationStatus, platform::db::Error> {
+    decoded("status", raw.parse::<ReservationStatus>())
 }
 
 fn warehouse_from(row: &Row) -> Result<Warehouse, platform::db::Error> {
     Ok(Warehouse {
         id: row.try_get("id")?,
-        code: row.try_get("code")?,
+        code: decoded(
+            "code",
+            WarehouseCode::try_from(row.try_get::<String, _>("code")?),
+        )?,
         name: row.try_get("name")?,
         created_at: row.try_get("created_at")?,
     })
@@ -39,7 +56,7 @@ pub async fn insert_warehouse(
         "INSERT INTO warehouses (id, code, name, created_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&warehouse.id)
-    .bind(&warehouse.code)
+    .bind(warehouse.code.as_str())
     .bind(&warehouse.name)
     .bind(warehouse.created_at)
     .execute(&mut **tx)
@@ -87,34 +104,15 @@ fn level_from(row: &Row) -> Result<Level, platform::db::Error> {
     })
 }
 
-/// The levels of `sku` in every warehouse that has a row, by warehouse.
+/// The levels of `sku` in every warehouse that has a row, by warehouse (unlocked: for
+/// reading, not for changing).
 pub async fn levels<'e>(
     ex: impl Executor<'e>,
-    sku: &str,
+    sku: &Sku,
 ) -> Result<Vec<Level>, platform::db::Error> {
     let rows = platform::db::query("SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 ORDER BY warehouse_id")
-        .bind(sku)
+        .bind(sku.as_str())
         .fetch_all(ex)
-        .await?;
-    rows.iter().map(level_from).collect()
-}
-
-/// The levels of `sku`, locked for the rest of `tx` on PostgreSQL (SQLite's single
-/// writer holds the whole database already). Callers lock skus in sorted order, so two
-/// transactions never wait on each other in a cycle.
-pub async fn levels_for_update(
-    tx: &mut Tx,
-    dialect: Dialect,
-    sku: &str,
-) -> Result<Vec<Level>, platform::db::Error> {
-    let sql = format!(
-        "SELECT warehouse_id, on_hand, reserved FROM stock_levels WHERE sku = $1 \
-         ORDER BY warehouse_id{}",
-        dialect.row_lock()
-    );
-    let rows = platform::db::query(&sql)
-        .bind(sku)
-        .fetch_all(&mut **tx)
         .await?;
     rows.iter().map(level_from).collect()
 }
@@ -122,7 +120,7 @@ pub async fn levels_for_update(
 /// Creates the (sku, warehouse) level at zero if it does not exist.
 pub async fn ensure_level(
     tx: &mut Tx,
-    sku: &str,
+    sku: &Sku,
     warehouse_id: &str,
     now: i64,
 ) -> Result<(), platform::db::Error> {
@@ -130,9 +128,83 @@ pub async fn ensure_level(
         "INSERT INTO stock_levels (sku, warehouse_id, on_hand, reserved, updated_at) VALUES ($1, $2, 0, 0, $3) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(sku)
+    .bind(sku.as_str())
     .bind(warehouse_id)
     .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// `sku`'s stock (its levels, its threshold or `default_threshold`, and whether it was
+/// last reported low) in one statement, its levels locked for the rest of `tx` on
+/// PostgreSQL (SQLite's single writer holds the whole database already): what the
+/// transaction then changes is known from it without reading it again. Callers lock
+/// skus in sorted order, so two transactions never wait on each other in a cycle.
+pub async fn stock_level_for_update(
+    tx: &mut Tx,
+    dialect: Dialect,
+    sku: &Sku,
+    default_threshold: i64,
+) -> Result<StockLevel, platform::db::Error> {
+    // PostgreSQL cannot lock the nullable side of the outer join: only the levels are.
+    let sql = format!(
+        "SELECT l.warehouse_id, l.on_hand, l.reserved, s.low_stock_threshold, s.is_low \
+         FROM stock_levels l LEFT JOIN sku_settings s ON s.sku = l.sku \
+         WHERE l.sku = $1 ORDER BY l.warehouse_id{}",
+        dialect.row_lock_of("l")
+    );
+    let rows = platform::db::query(&sql)
+        .bind(sku.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    let (threshold, reported_low) = match rows.first() {
+        Some(row) => (
+            row.try_get::<Option<i64>, _>("low_stock_threshold")?
+                .unwrap_or(default_threshold),
+            row.try_get::<Option<i64>, _>("is_low")?.unwrap_or(0) != 0,
+        ),
+        // No level yet: the settings may still exist (a threshold set before stock).
+        None => sku_setting(tx, sku, default_threshold).await?,
+    };
+    let levels = rows.iter().map(level_from).collect::<Result<_, _>>()?;
+    Ok(StockLevel::new(
+        sku.clone(),
+        levels,
+        threshold,
+        reported_low,
+    ))
+}
+
+/// The threshold and last low state of a sku (default threshold when unset).
+async fn sku_setting(
+    tx: &mut Tx,
+    sku: &Sku,
+    default_threshold: i64,
+) -> Result<(i64, bool), platform::db::Error> {
+    let row =
+        platform::db::query("SELECT low_stock_threshold, is_low FROM sku_settings WHERE sku = $1")
+            .bind(sku.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    match row {
+        Some(row) => Ok((
+            row.try_get("low_stock_threshold")?,
+            row.try_get::<i64, _>("is_low")? != 0,
+        )),
+        None => Ok((default_threshold, false)),
+    }
+}
+
+/// Stores a sku's threshold and the low state last reported.
+pub async fn save_sku_setting(tx: &mut Tx, stock: &StockLevel) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "INSERT INTO sku_settings (sku, low_stock_threshold, is_low) VALUES ($1, $2, $3) \
+         ON CONFLICT (sku) DO UPDATE SET low_stock_threshold = excluded.low_stock_threshold, is_low = excluded.is_low",
+    )
+    .bind(stock.sku().as_str())
+    .bind(stock.threshold())
+    .bind(i64::from(stock.reported_low()))
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -142,39 +214,37 @@ pub async fn ensure_level(
 #[derive(Debug, Clone)]
 pub struct Movement<'a> {
     /// The sku.
-    pub sku: &'a str,
+    pub sku: &'a Sku,
     /// The warehouse.
     pub warehouse_id: &'a str,
-    /// `adjust`, `reserve`, `release`, `expire` or `commit`.
-    pub kind: &'a str,
-    /// Change of on-hand.
-    pub on_hand_delta: i64,
-    /// Change of reserved.
-    pub reserved_delta: i64,
+    /// What changes (and the ledger's kind).
+    pub change: StockChange,
     /// Why.
     pub reason: &'a str,
     /// Who (user or client id, or `system`).
     pub actor: &'a str,
-    /// The order or reservation it concerns.
+    /// The order or return it concerns.
     pub reference: Option<&'a str>,
 }
 
-/// Applies a movement to its level if the result stays valid (on-hand and reserved not
-/// negative, reserved not over on-hand) and records it; `false` when refused.
+/// Applies a movement to its level and records it, if [`Level::after`] allows it on the
+/// level as it is at this statement (the same three conditions, so no interleaving
+/// oversells); `false` when refused.
 pub async fn apply_movement(
     tx: &mut Tx,
     movement: &Movement<'_>,
     now: i64,
 ) -> Result<bool, platform::db::Error> {
+    let change = movement.change;
     let updated = platform::db::query(
         "UPDATE stock_levels SET on_hand = on_hand + $1, reserved = reserved + $2, updated_at = $3 \
          WHERE sku = $4 AND warehouse_id = $5 AND on_hand + $1 >= 0 AND reserved + $2 >= 0 \
          AND reserved + $2 <= on_hand + $1",
     )
-    .bind(movement.on_hand_delta)
-    .bind(movement.reserved_delta)
+    .bind(change.on_hand_delta())
+    .bind(change.reserved_delta())
     .bind(now)
-    .bind(movement.sku)
+    .bind(movement.sku.as_str())
     .bind(movement.warehouse_id)
     .execute(&mut **tx)
     .await?
@@ -187,11 +257,11 @@ pub async fn apply_movement(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(platform::ids::new_id())
-    .bind(movement.sku)
+    .bind(movement.sku.as_str())
     .bind(movement.warehouse_id)
-    .bind(movement.kind)
-    .bind(movement.on_hand_delta)
-    .bind(movement.reserved_delta)
+    .bind(change.kind().as_str())
+    .bind(change.on_hand_delta())
+    .bind(change.reserved_delta())
     .bind(movement.reason)
     .bind(movement.actor)
     .bind(movement.reference)
@@ -219,84 +289,15 @@ pub async fn ledger_sums<'e>(
     Ok((row.try_get("on_hand")?, row.try_get("reserved")?))
 }
 
-/// The threshold and last low state of a sku (default threshold when unset).
-pub async fn sku_setting(
-    tx: &mut Tx,
-    sku: &str,
-    default_threshold: i64,
-) -> Result<(i64, bool), platform::db::Error> {
-    let row =
-        platform::db::query("SELECT low_stock_threshold, is_low FROM sku_settings WHERE sku = $1")
-            .bind(sku)
-            .fetch_optional(&mut **tx)
-            .await?;
-    match row {
-        Some(row) => Ok((
-            row.try_get("low_stock_threshold")?,
-            row.try_get::<i64, _>("is_low")? != 0,
-        )),
-        None => Ok((default_threshold, false)),
-    }
-}
-
-/// The levels of `sku` with its low-stock threshold (or `default_threshold`) and
-/// whether it was last seen low; with `lock` ([`Dialect::row_lock_of`] the levels
-/// `l`), the levels are locked for the rest of `tx` as by [`levels_for_update`].
-pub async fn levels_and_setting(
-    tx: &mut Tx,
-    sku: &str,
-    default_threshold: i64,
-    lock: &str,
-) -> Result<(Vec<Level>, i64, bool), platform::db::Error> {
-    let sql = format!(
-        "SELECT l.warehouse_id, l.on_hand, l.reserved, s.low_stock_threshold, s.is_low \
-         FROM stock_levels l LEFT JOIN sku_settings s ON s.sku = l.sku \
-         WHERE l.sku = $1 ORDER BY l.warehouse_id{lock}"
-    );
-    let rows = platform::db::query(&sql)
-        .bind(sku)
-        .fetch_all(&mut **tx)
-        .await?;
-    let (threshold, is_low) = match rows.first() {
-        Some(row) => (
-            row.try_get::<Option<i64>, _>("low_stock_threshold")?
-                .unwrap_or(default_threshold),
-            row.try_get::<Option<i64>, _>("is_low")?.unwrap_or(0) != 0,
-        ),
-        None => sku_setting(tx, sku, default_threshold).await?,
-    };
-    let levels = rows.iter().map(level_from).collect::<Result<_, _>>()?;
-    Ok((levels, threshold, is_low))
-}
-
-/// Stores a sku's threshold and low state.
-pub async fn save_sku_setting(
-    tx: &mut Tx,
-    sku: &str,
-    threshold: i64,
-    is_low: bool,
-) -> Result<(), platform::db::Error> {
-    platform::db::query(
-        "INSERT INTO sku_settings (sku, low_stock_threshold, is_low) VALUES ($1, $2, $3) \
-         ON CONFLICT (sku) DO UPDATE SET low_stock_threshold = excluded.low_stock_threshold, is_low = excluded.is_low",
-    )
-    .bind(sku)
-    .bind(threshold)
-    .bind(i64::from(is_low))
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
-}
-
 /// Marks `sku`'s totals as changed, to be announced. The upsert (rather than
 /// `DO NOTHING`) takes the mark's row lock on PostgreSQL, so the announcer cannot take
 /// and clear this sku's mark between this change and its commit and announce totals
 /// without it.
-pub async fn mark_totals_changed(tx: &mut Tx, sku: &str) -> Result<(), platform::db::Error> {
+pub async fn mark_totals_changed(tx: &mut Tx, sku: &Sku) -> Result<(), platform::db::Error> {
     platform::db::query(
         "INSERT INTO stock_changes (sku) VALUES ($1) ON CONFLICT (sku) DO UPDATE SET sku = excluded.sku",
     )
-    .bind(sku)
+    .bind(sku.as_str())
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -320,25 +321,28 @@ pub async fn take_changed_totals(
     tx: &mut Tx,
     dialect: Dialect,
     limit: i64,
-) -> Result<Vec<String>, platform::db::Error> {
+) -> Result<Vec<Sku>, platform::db::Error> {
     let sql = format!(
         "SELECT sku FROM stock_changes ORDER BY sku LIMIT $1{}",
         dialect.row_lock_skip_locked()
     );
-    let skus: Vec<String> = platform::db::query_scalar(&sql)
+    let rows = platform::db::query(&sql)
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
-    if skus.is_empty() {
-        return Ok(skus);
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
     let sql = format!(
         "DELETE FROM stock_changes WHERE sku IN {}",
-        platform::db::in_list(1, skus.len())
+        platform::db::in_list(1, rows.len())
     );
     let mut clear = platform::db::query(&sql);
-    for sku in &skus {
-        clear = clear.bind(sku.as_str());
+    let mut skus = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let raw: String = row.try_get("sku")?;
+        skus.push(decoded("sku", Sku::try_from(raw.clone()))?);
+        clear = clear.bind(raw);
     }
     clear.execute(&mut **tx).await?;
     Ok(skus)
@@ -346,13 +350,13 @@ pub async fn take_changed_totals(
 
 // SUM over BIGINT is NUMERIC on PostgreSQL; the casts keep one portable integer type.
 
-/// Totals per sku at or under their threshold: (sku, on_hand, reserved, threshold).
+/// Totals per sku at or under their threshold, by sku after `after`.
 pub async fn low_stock<'e>(
     ex: impl Executor<'e>,
     default_threshold: i64,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<(String, i64, i64, i64)>, platform::db::Error> {
+) -> Result<Vec<LowStock>, platform::db::Error> {
     let rows = platform::db::query(
         "SELECT l.sku AS sku, CAST(SUM(l.on_hand) AS BIGINT) AS on_hand, CAST(SUM(l.reserved) AS BIGINT) AS reserved, \
          COALESCE(MAX(s.low_stock_threshold), $1) AS threshold \
@@ -368,62 +372,60 @@ pub async fn low_stock<'e>(
     .await?;
     rows.iter()
         .map(|r| {
-            Ok((
-                r.try_get("sku")?,
-                r.try_get("on_hand")?,
-                r.try_get("reserved")?,
-                r.try_get("threshold")?,
-            ))
+            Ok(LowStock {
+                sku: sku_from(r, "sku")?,
+                totals: Totals {
+                    on_hand: r.try_get("on_hand")?,
+                    reserved: r.try_get("reserved")?,
+                },
+                threshold: r.try_get("threshold")?,
+            })
         })
         .collect()
 }
 
-/// A stored reservation.
-#[derive(Debug, Clone)]
-pub struct ReservationRecord {
-    /// Id.
-    pub id: String,
-    /// The order it holds stock for.
-    pub order_id: String,
-    /// `active`, `released`, `expired`, `committed`.
-    pub status: String,
-    /// Expiry, epoch ms.
-    pub expires_at: i64,
-    /// (sku, warehouse, quantity).
-    pub lines: Vec<(String, String, i64)>,
-}
-
-/// Inserts a reservation and its lines.
+/// Inserts a new reservation and its lines.
 pub async fn insert_reservation(
     tx: &mut Tx,
-    reservation: &ReservationRecord,
+    reservation: &Reservation,
     now: i64,
 ) -> Result<(), platform::db::Error> {
     platform::db::query("INSERT INTO reservations (id, order_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
-        .bind(&reservation.id)
-        .bind(&reservation.order_id)
-        .bind(&reservation.status)
-        .bind(reservation.expires_at)
+        .bind(reservation.id())
+        .bind(reservation.order_id())
+        .bind(reservation.status().as_str())
+        .bind(reservation.expires_at())
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    for (sku, warehouse_id, quantity) in &reservation.lines {
+    for line in reservation.lines() {
         platform::db::query("INSERT INTO reservation_lines (reservation_id, sku, warehouse_id, quantity) VALUES ($1, $2, $3, $4)")
-            .bind(&reservation.id)
-            .bind(sku)
-            .bind(warehouse_id)
-            .bind(quantity)
+            .bind(reservation.id())
+            .bind(line.sku.as_str())
+            .bind(&line.warehouse_id)
+            .bind(i64::from(line.quantity))
             .execute(&mut **tx)
             .await?;
     }
     Ok(())
 }
 
-/// The reservation of an order, with its lines.
+fn line_from(row: &Row) -> Result<ReservationLine, platform::db::Error> {
+    Ok(ReservationLine {
+        sku: sku_from(row, "sku")?,
+        warehouse_id: row.try_get("warehouse_id")?,
+        quantity: decoded(
+            "quantity",
+            u32::try_from(row.try_get::<i64, _>("quantity")?),
+        )?,
+    })
+}
+
+/// The reservation of an order, with its lines by sku and warehouse.
 pub async fn reservation_by_order(
     tx: &mut Tx,
     order_id: &str,
-) -> Result<Option<ReservationRecord>, platform::db::Error> {
+) -> Result<Option<Reservation>, platform::db::Error> {
     let Some(row) = platform::db::query(
         "SELECT id, order_id, status, expires_at FROM reservations WHERE order_id = $1",
     )
@@ -434,37 +436,38 @@ pub async fn reservation_by_order(
         return Ok(None);
     };
     let id: String = row.try_get("id")?;
+    let status = status_from(&row.try_get::<String, _>("status")?)?;
     let lines = platform::db::query("SELECT sku, warehouse_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku, warehouse_id")
         .bind(&id)
         .fetch_all(&mut **tx)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("sku")?, r.try_get("warehouse_id")?, r.try_get("quantity")?)))
-        .collect::<Result<Vec<_>, platform::db::Error>>()?;
-    Ok(Some(ReservationRecord {
+        .map(line_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Reservation::restore(
         id,
-        order_id: row.try_get("order_id")?,
-        status: row.try_get("status")?,
-        expires_at: row.try_get("expires_at")?,
+        row.try_get("order_id")?,
+        status,
+        row.try_get("expires_at")?,
         lines,
-    }))
+    )))
 }
 
-/// Moves a reservation from status `from` to `to`; `false` if it was not in `from`.
+/// Writes `closing` of reservation `id`: its new status, if it is still in the one the
+/// closing left; `false` when another transaction moved it first.
 pub async fn close_reservation(
     tx: &mut Tx,
     id: &str,
-    from: &str,
-    to: &str,
+    closing: &Closing,
     now: i64,
 ) -> Result<bool, platform::db::Error> {
     let updated = platform::db::query(
         "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
     )
-    .bind(to)
+    .bind(closing.to.as_str())
     .bind(now)
     .bind(id)
-    .bind(from)
+    .bind(closing.from.as_str())
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -477,9 +480,216 @@ pub async fn expired_reservations<'e>(
     now: i64,
     limit: i64,
 ) -> Result<Vec<String>, platform::db::Error> {
-    platform::db::query_scalar("SELECT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+    // Only an active reservation expires. Its status goes into the text rather than a
+    // parameter so both engines can prove the partial index `reservations_active_expiry`
+    // (`WHERE status = 'active'`) covers the query.
+    let sql = format!(
+        "SELECT order_id FROM reservations WHERE status = '{}' AND expires_at <= $1 \
+         ORDER BY expires_at LIMIT $2",
+        ReservationStatus::Active.as_str()
+    );
+    platform::db::query_scalar(&sql)
         .bind(now)
         .bind(limit)
         .fetch_all(ex)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::db::{Db, Error};
+
+    use super::*;
+    use crate::MIGRATIONS;
+
+    async fn database() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::connect(
+            &platform::db::sqlite_url(dir.path(), "inventory"),
+            &MIGRATIONS,
+        )
+        .await
+        .expect("db");
+        (dir, db)
+    }
+
+    fn sku(raw: &str) -> Sku {
+        Sku::try_from(raw.to_owned()).expect("sku")
+    }
+
+    async fn insert_raw_reservation(db: &Db, order_id: &str, status: &str) {
+        let mut tx = db.begin().await.expect("begin");
+        platform::db::query("INSERT INTO reservations (id, order_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, 0, 0, 0)")
+            .bind(format!("r-{order_id}"))
+            .bind(order_id)
+            .bind(status)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+
+    #[test]
+    fn an_unknown_status_does_not_decode() {
+        assert!(matches!(
+            status_from("active"),
+            Ok(ReservationStatus::Active)
+        ));
+        assert!(matches!(
+            status_from("on_hold"),
+            Err(Error::ColumnDecode { column, .. }) if column == "status"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_stored_reservation_with_an_unknown_status_is_a_decode_error() {
+        let (_dir, db) = database().await;
+        insert_raw_reservation(&db, "o-odd", "on_hold").await;
+        insert_raw_reservation(&db, "o-fine", "expired").await;
+        let mut tx = db.begin().await.expect("begin");
+        let odd = reservation_by_order(&mut tx, "o-odd").await;
+        assert!(
+            matches!(&odd, Err(Error::ColumnDecode { column, .. }) if column == "status"),
+            "{odd:?}"
+        );
+        let fine = reservation_by_order(&mut tx, "o-fine")
+            .await
+            .expect("decodes");
+        assert_eq!(fine.map(|r| r.status()), Some(ReservationStatus::Expired));
+    }
+
+    #[tokio::test]
+    async fn a_reservation_round_trips_and_closes_only_from_the_status_it_left() {
+        let (_dir, db) = database().await;
+        let line = |s: &str, w: &str, quantity| ReservationLine {
+            sku: sku(s),
+            warehouse_id: w.into(),
+            quantity,
+        };
+        let mut reservation = Reservation::hold(
+            "r-1".into(),
+            "o-1".into(),
+            vec![line("A", "w1", 2), line("A", "w2", 1), line("B", "w1", 4)],
+            1_000,
+        );
+        let mut tx = db.begin().await.expect("begin");
+        insert_reservation(&mut tx, &reservation, 0)
+            .await
+            .expect("insert");
+        let stored = reservation_by_order(&mut tx, "o-1").await.expect("read");
+        assert_eq!(stored.as_ref(), Some(&reservation));
+        let closing = reservation
+            .close(ReservationStatus::Committed)
+            .expect("allowed")
+            .expect("moved");
+        assert!(
+            close_reservation(&mut tx, "r-1", &closing, 1)
+                .await
+                .expect("close")
+        );
+        assert!(
+            !close_reservation(&mut tx, "r-1", &closing, 2)
+                .await
+                .expect("again"),
+            "no longer in the status the closing left"
+        );
+        let stored = reservation_by_order(&mut tx, "o-1").await.expect("read");
+        assert_eq!(
+            stored.map(|r| r.status()),
+            Some(ReservationStatus::Committed)
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    /// The SQL guard of `apply_movement` against the domain's rule, case by case: the
+    /// update happens exactly when `Level::after` allows the change, and leaves what it
+    /// says.
+    #[tokio::test]
+    async fn movements_are_refused_where_the_domain_refuses_them() {
+        let (_dir, db) = database().await;
+        let s = sku("GUARD");
+        let changes = [
+            StockChange::adjust(2),
+            StockChange::adjust(-2),
+            StockChange::adjust(-3),
+            StockChange::adjust(-6),
+            StockChange::reserve(2),
+            StockChange::reserve(3),
+            StockChange::release(3),
+            StockChange::release(4),
+            StockChange::expire(4),
+            StockChange::commit(3),
+            StockChange::commit(4),
+            StockChange::restock(1),
+        ];
+        let mut tx = db.begin().await.expect("begin");
+        platform::db::query(
+            "INSERT INTO warehouses (id, code, name, created_at) VALUES ('w', 'W', 'W', 0)",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("warehouse");
+        ensure_level(&mut tx, &s, "w", 0).await.expect("level");
+        for change in changes {
+            let start = Level {
+                warehouse_id: "w".into(),
+                on_hand: 5,
+                reserved: 3,
+            };
+            platform::db::query("UPDATE stock_levels SET on_hand = 5, reserved = 3 WHERE sku = $1")
+                .bind(s.as_str())
+                .execute(&mut *tx)
+                .await
+                .expect("reset");
+            let movement = Movement {
+                sku: &s,
+                warehouse_id: "w",
+                change,
+                reason: "test",
+                actor: "test",
+                reference: None,
+            };
+            let applied = apply_movement(&mut tx, &movement, 1).await.expect("apply");
+            let expected = start.after(change);
+            assert_eq!(applied, expected.is_ok(), "{change:?}");
+            let left = levels(&mut *tx, &s).await.expect("levels");
+            assert_eq!(left, vec![expected.unwrap_or(start)], "{change:?}");
+        }
+        tx.rollback().await.expect("rollback");
+    }
+
+    #[tokio::test]
+    async fn a_stock_level_reads_its_settings_with_or_without_levels() {
+        let (_dir, db) = database().await;
+        let s = sku("SET");
+        let mut tx = db.begin().await.expect("begin");
+        let fresh = stock_level_for_update(&mut tx, Dialect::Sqlite, &s, 5)
+            .await
+            .expect("read");
+        assert_eq!(fresh, StockLevel::new(s.clone(), Vec::new(), 5, false));
+        let mut changed = fresh.clone();
+        changed.set_threshold(9);
+        assert!(changed.note_low_stock().is_some());
+        save_sku_setting(&mut tx, &changed).await.expect("save");
+        assert_eq!(
+            stock_level_for_update(&mut tx, Dialect::Sqlite, &s, 5)
+                .await
+                .expect("read"),
+            changed,
+            "settings without levels"
+        );
+        platform::db::query(
+            "INSERT INTO warehouses (id, code, name, created_at) VALUES ('w', 'W', 'W', 0)",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("warehouse");
+        ensure_level(&mut tx, &s, "w", 0).await.expect("level");
+        let stocked = stock_level_for_update(&mut tx, Dialect::Sqlite, &s, 5)
+            .await
+            .expect("read");
+        assert_eq!((stocked.threshold(), stocked.reported_low()), (9, true));
+        assert_eq!(stocked.levels().len(), 1);
+        tx.rollback().await.expect("rollback");
+    }
 }

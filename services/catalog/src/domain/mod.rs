@@ -1,10 +1,14 @@
-//! Catalog's rules, free of I/O: validated product and category inputs, and the
-//! category tree.
+//! Catalog's rules, free of I/O: validated product and category inputs, the
+//! [`Product`] aggregate (in `product`: a sellable item or a variant of one, and what
+//! its changes announce) and the category tree (in `category`).
 
-use std::collections::{HashMap, HashSet};
+mod category;
+mod product;
 
+pub use category::{Category, with_descendants};
 pub use contracts::types::{Invalid, Text};
 pub use contracts::{Money, Sku};
+pub use product::{Product, ProductFilter, ProductInput, ProductText, Revision};
 
 /// A product name.
 pub type ProductName = Text<200>;
@@ -99,46 +103,9 @@ impl Attributes {
     }
 }
 
-/// `category` and every category under it, from (id, parent) pairs.
-pub fn with_descendants(category: &str, tree: &[(String, Option<String>)]) -> Vec<String> {
-    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, parent) in tree {
-        if let Some(parent) = parent {
-            children
-                .entry(parent.as_str())
-                .or_default()
-                .push(id.as_str());
-        }
-    }
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut queue = vec![category];
-    while let Some(next) = queue.pop() {
-        if seen.insert(next) {
-            queue.extend(children.get(next).into_iter().flatten());
-        }
-    }
-    let mut all: Vec<String> = seen.into_iter().map(str::to_owned).collect();
-    all.sort();
-    all
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn descendants_cover_the_whole_subtree_once() {
-        let tree = vec![
-            ("root".to_owned(), None),
-            ("a".to_owned(), Some("root".to_owned())),
-            ("b".to_owned(), Some("a".to_owned())),
-            ("c".to_owned(), Some("root".to_owned())),
-            ("other".to_owned(), None),
-        ];
-        assert_eq!(with_descendants("root", &tree), vec!["a", "b", "c", "root"]);
-        assert_eq!(with_descendants("a", &tree), vec!["a", "b"]);
-        assert_eq!(with_descendants("unknown", &tree), vec!["unknown"]);
-    }
 
     #[test]
     fn attributes_are_flat_and_bounded() {
