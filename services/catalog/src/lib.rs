@@ -2,8 +2,10 @@
 //! categories in a tree, prices, full-text search, and the stock flag kept from
 //! inventory's events.
 //!
-//! Rooms: `domain` (rules), `store` (SQL), `app` (operations), `http` (handlers),
-//! `events` (inventory events it consumes), `config`, plus `search` (the tantivy index).
+//! Rooms: `domain` (the `Product` aggregate, categories, filters), `store` (the only
+//! translator between rows and aggregates), `app` (one file per use case), `http`
+//! (handlers), `events` (inventory events it consumes), `config`, plus `search` (the
+//! tantivy index).
 
 pub mod app;
 pub mod config;

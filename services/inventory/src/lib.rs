@@ -1,9 +1,10 @@
 //! The inventory service: warehouses, stock per (sku, warehouse) with a movement ledger,
 //! all-or-nothing reservations with expiry, adjustments, and low-stock alerts.
 //!
-//! Rooms: `domain` (allocation and stock rules), `store` (SQL), `app` (operations),
-//! `http` (handlers), `events` (the ordering and fulfillment events it consumes; what
-//! it emits is staged by `app`), `config`.
+//! Rooms: `domain` (the `StockLevel` and `Reservation` aggregates: the one stock rule,
+//! allocation, the events they emit), `store` (the only translator between rows and
+//! aggregates), `app` (one file per use case), `http` (handlers), `events` (the
+//! ordering and fulfillment events it consumes), `config`.
 
 pub mod app;
 pub mod config;

@@ -3,7 +3,7 @@
 //! A request carries `Authorization: Bearer <access token>` or `X-API-Key: <key>`. The
 //! [`authenticate`] middleware resolves it into a [`Principal`] (or answers 401 when a
 //! credential is present but not good), and handlers take the principal as an
-//! extractor and ask it for roles, scopes and ownership.
+//! extractor; what it may see and manage is decided by the service's one [`Policy`].
 //!
 //! Tokens are verified locally from a [`KeySource`] (identity's key ring in-process, or
 //! its JWKS). API keys and the liveness of a token's subject (a deleted user's token is
@@ -93,12 +93,6 @@ impl Principal {
                 "this action needs the `{scope}` scope"
             )))
         }
-    }
-
-    /// Whether the caller may see a resource owned by `owner` (owner or admin). Callers
-    /// answer 404, not 403, when this is false, so ids of others do not leak.
-    pub fn may_access(&self, owner: &str) -> bool {
-        self.is_admin() || (self.kind == PrincipalKind::User && self.subject == owner)
     }
 
     /// A user principal from verified claims.

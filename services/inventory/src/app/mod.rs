@@ -14,7 +14,7 @@ use platform::bus::Outbox;
 use platform::db::Db;
 use platform::time::Clock;
 
-use crate::InventoryConfig;
+use crate::config::InventoryConfig;
 use crate::domain::{Level, ReservationStatus, Shortage, Sku, StockLevel, Totals};
 
 /// Why an inventory operation failed.
