@@ -51,7 +51,7 @@ impl Policy {
             return Ok(());
         }
         Err(Problem::forbidden(match self.manage_scope {
-            Some(scope) => format!("this action needs the admin role or the `{scope}` scope"),
+            Some(scope) => format!("this action needs the `{scope}` scope"),
             None => "this action needs the admin role".to_owned(),
         }))
     }

@@ -154,7 +154,8 @@ pub async fn payment_for_update(
 
 /// Writes what `transition` changed in `payment` (status, captured total, provider
 /// reference, failure) if the stored payment is still in `transition.from`; `false`
-/// when it is not (another delivery moved it first). One statement.
+/// when it is not (another delivery moved it first). One statement, which also never
+/// lets the captured total exceed the amount, whatever the caller read before.
 pub async fn save_transition<E: Sync>(
     tx: &mut Tx,
     payment: &Payment,
@@ -165,7 +166,7 @@ pub async fn save_transition<E: Sync>(
     let updated = platform::db::query(
         "UPDATE payments SET status = $1, captured = $2, provider_ref = $3, failure_reason = $4, \
          failure_detail = $5, updated_at = $6 \
-         WHERE id = $7 AND status = $8",
+         WHERE id = $7 AND status = $8 AND $2 <= amount",
     )
     .bind(transition.to.as_str())
     .bind(state.captured)
