@@ -5,7 +5,7 @@
 
 use super::Subscription;
 use crate::db::Db;
-use crate::service::ServiceKind;
+use crate::service::kind::ServiceKind;
 
 /// The cursor's name in the consumer's database: one per (consumer, producer).
 pub(super) fn cursor_key(consumer: &str, producer: ServiceKind) -> String {

@@ -27,7 +27,7 @@ use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deli
 use super::cursor::{cursor_key, load_cursor, save_cursor};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
-use crate::service::ServiceKind;
+use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
 
 /// How many log entries a dispatcher reads at a time.

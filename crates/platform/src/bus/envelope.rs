@@ -3,7 +3,7 @@
 use contracts::Event;
 use serde::{Deserialize, Serialize};
 
-use crate::service::ServiceKind;
+use crate::service::kind::ServiceKind;
 
 /// A CloudEvents 1.0 event with the `traceparent` extension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

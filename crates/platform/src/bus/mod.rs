@@ -35,7 +35,7 @@ pub use nats::{NatsBus, NatsOptions};
 pub use outbox::{Outbox, OutboxRow, mark_published, unpublished};
 
 use crate::db::{Db, Tx};
-use crate::service::ServiceKind;
+use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
 
 /// Why the bus could not do what was asked.

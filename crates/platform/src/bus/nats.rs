@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
 use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
 use crate::db::Db;
-use crate::service::ServiceKind;
+use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
 
 /// Relay batch size: publishes in a batch are pipelined, acks awaited together.

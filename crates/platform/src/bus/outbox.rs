@@ -4,7 +4,7 @@ use tokio::sync::watch;
 
 use super::Envelope;
 use crate::db::{Db, Tx};
-use crate::service::ServiceKind;
+use crate::service::kind::ServiceKind;
 
 /// A producer's handle for staging events; cheap to clone.
 #[derive(Clone, Debug)]

@@ -8,7 +8,7 @@
 //! service's `lib.rs` is a short declaration and a new service is added in one place.
 
 mod context;
-mod kind;
+pub mod kind;
 
 use std::any::Any;
 use std::future::Future;
