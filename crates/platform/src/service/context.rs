@@ -206,3 +206,78 @@ impl ServiceData {
             .with("bus", self.bus.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::bus::EmbeddedBus;
+
+    fn context(kind: ServiceKind, config: ConfigSource) -> ServiceContext {
+        ServiceContext::new(
+            kind,
+            "sqlite::memory:".into(),
+            Arc::new(EmbeddedBus::new()),
+            config,
+            Clock::system(),
+            Tasks::default(),
+        )
+    }
+
+    #[test]
+    fn what_a_service_lacks_is_named_with_who_needs_it() {
+        let ordering = context(ServiceKind::Ordering, ConfigSource::default());
+        let missing = ordering
+            .peer(ServiceKind::Payments)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            missing.as_deref(),
+            Some("ordering needs payments, which this process does not provide")
+        );
+        assert!(matches!(
+            ordering.authenticator(),
+            Err(StartError::Missing {
+                service: ServiceKind::Ordering,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_peer_given_is_found_and_only_that_one() {
+        let client = ServiceClient::in_process(axum::Router::new());
+        let ordering = context(ServiceKind::Ordering, ConfigSource::default())
+            .with_peer(ServiceKind::Payments, client);
+        assert!(ordering.peer(ServiceKind::Payments).is_ok());
+        assert!(ordering.peer(ServiceKind::Inventory).is_err());
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    struct Settings {
+        interval_ms: u64,
+    }
+
+    #[test]
+    fn a_service_reads_its_own_section_and_an_unreadable_one_names_it() {
+        let source = |toml: &str| {
+            ConfigSource::from_parts(toml, std::iter::empty::<(String, String)>()).expect("source")
+        };
+        let config = source("[ordering]\ninterval_ms = 7\n[inventory]\ninterval_ms = 9\n");
+        let settings: Settings = context(ServiceKind::Ordering, config)
+            .config()
+            .expect("settings");
+        assert_eq!(settings.interval_ms, 7);
+        let broken = source("[ordering]\ninterval_ms = \"soon\"\n");
+        let refused = context(ServiceKind::Ordering, broken).config::<Settings>();
+        assert!(matches!(
+            refused,
+            Err(StartError::Config {
+                section: "ordering",
+                ..
+            })
+        ));
+    }
+}
