@@ -161,12 +161,13 @@ impl Sender {
             i64::try_from(free).unwrap_or(i64::MAX),
         )
         .await?;
-        tx.commit().await?;
         for (id, err) in &claimed.unreadable {
-            // Not delivered, and due again when its lease lapses: loud, but one corrupt
-            // row never holds up the others.
-            tracing::error!(notification_id = %id, error = %err, "claimed notification cannot be read");
+            // Never deliverable: failed at once, loudly, and one corrupt row never holds
+            // up the others.
+            tracing::error!(notification_id = %id, error = %err, "claimed notification cannot be read; giving up on it");
+            store::give_up_unreadable(&mut tx, id, now).await?;
         }
+        tx.commit().await?;
         let full = claimed.messages.len() + claimed.unreadable.len() == free;
         for message in claimed.messages {
             // Only this loop takes permits, so one is free for each claimed row.

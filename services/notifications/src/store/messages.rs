@@ -186,8 +186,8 @@ pub async fn next_due<'e>(ex: impl Executor<'e>) -> Result<Option<i64>, platform
 pub struct Claimed {
     /// The claimed messages, each with its new attempt count.
     pub messages: Vec<Message>,
-    /// Claimed rows that cannot be read, by id: they are not delivered, and come due
-    /// again when their lease lapses, so one corrupt row never holds up the rest.
+    /// Claimed rows that cannot be read, by id: they are not delivered (the sender gives
+    /// up on them), and one corrupt row never holds up the rest.
     pub unreadable: Vec<(String, platform::db::Error)>,
 }
 
@@ -222,6 +222,28 @@ pub async fn claim_due(
         }
     }
     Ok(claimed)
+}
+
+/// Gives up on a claimed row that cannot be read ([`Transition::GiveUp`]): it is never
+/// delivered, so it is failed at once (with why, for an operator) instead of being
+/// claimed again at every lease. The stored values stay as they are for inspection.
+pub async fn give_up_unreadable(
+    tx: &mut Tx,
+    id: &str,
+    now: i64,
+) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
+        "UPDATE notifications SET status = $1, last_error = $2, updated_at = $3 \
+         WHERE id = $4 AND status = $5",
+    )
+    .bind(Transition::GiveUp.to().as_str())
+    .bind("the stored message cannot be read")
+    .bind(now)
+    .bind(id)
+    .bind(Transition::GiveUp.from().as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Writes `message` after `transition` ended its attempt, if the claim is still this
@@ -379,6 +401,43 @@ mod tests {
         assert_eq!(claimed.unreadable.len(), 1);
         assert_eq!(claimed.unreadable[0].0, "n1");
         assert_eq!(next_due(db.reader()).await.expect("due"), Some(9_000));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_claimed_row_is_given_up_once_and_not_claimed_again() {
+        let (_dir, db) = db().await;
+        insert(&db, &queued("n1", 1_000)).await;
+        corrupt(&db, "n1", "channel", "fax").await;
+        let mut tx = db.begin().await.expect("begin");
+        let claimed = claim_due(&mut tx, 2_000, 9_000, 10).await.expect("claim");
+        assert!(
+            give_up_unreadable(&mut tx, &claimed.unreadable[0].0, 2_000)
+                .await
+                .expect("give up")
+        );
+        tx.commit().await.expect("commit");
+        let (status, error): (String, Option<String>) =
+            platform::db::query("SELECT status, last_error FROM notifications WHERE id = 'n1'")
+                .fetch_one(db.reader())
+                .await
+                .map(|row| {
+                    (
+                        row.try_get("status").expect("status"),
+                        row.try_get("last_error").expect("error"),
+                    )
+                })
+                .expect("row");
+        assert_eq!(status, "failed");
+        assert_eq!(error.as_deref(), Some("the stored message cannot be read"));
+        let mut tx = db.begin().await.expect("begin");
+        let again = claim_due(&mut tx, 20_000, 30_000, 10).await.expect("claim");
+        assert!(
+            !give_up_unreadable(&mut tx, "n1", 20_000)
+                .await
+                .expect("give up")
+        );
+        tx.commit().await.expect("commit");
+        assert!(again.messages.is_empty() && again.unreadable.is_empty());
     }
 
     #[tokio::test]

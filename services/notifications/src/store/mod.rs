@@ -16,7 +16,8 @@ use platform::db::Row;
 
 pub use directory::{admins, forget_user, insert_order, order, upsert_user, user};
 pub use messages::{
-    Claimed, claim_due, insert_message, list_for_user, list_outbox, message, next_due, settle,
+    Claimed, claim_due, give_up_unreadable, insert_message, list_for_user, list_outbox, message,
+    next_due, settle,
 };
 pub use parked::{expire_parked, park, parked_now_known, take_parked};
 pub use preferences::{preferences, set_preference};
