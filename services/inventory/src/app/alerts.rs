@@ -8,9 +8,9 @@ use crate::domain::{LowStock, LowStockCrossing, StockLevel, Totals};
 use crate::store;
 
 impl InventoryApp {
-    /// What follows a change that left `stock` as it is: the low-stock crossing (its
-    /// settings saved with it, or whenever `settings_changed`), and the mark for the
-    /// totals announcer.
+    /// What follows a change that left `stock` as it is: the low-stock crossing, alerted
+    /// once by the transaction that records it (an operator's new settings are saved
+    /// whole when `settings_changed`), and the mark for the totals announcer.
     pub(super) async fn changed(
         &self,
         tx: &mut Tx,
@@ -18,10 +18,16 @@ impl InventoryApp {
         settings_changed: bool,
     ) -> Result<StockView, platform::db::Error> {
         let crossing = stock.note_low_stock();
-        if settings_changed || crossing.is_some() {
+        let recorded = if settings_changed {
             store::save_sku_setting(tx, stock).await?;
-        }
-        if let Some(LowStockCrossing::Fell(alert)) = crossing {
+            true
+        } else if crossing.is_some() {
+            store::record_low_state(tx, stock).await?
+        } else {
+            false
+        };
+        // A crossing another transaction recorded first was announced by it.
+        if let (Some(LowStockCrossing::Fell(alert)), true) = (crossing, recorded) {
             self.outbox.stage(tx, &alert).await?;
         }
         store::mark_totals_changed(tx, stock.sku()).await?;

@@ -196,7 +196,29 @@ async fn sku_setting(
     }
 }
 
-/// Stores a sku's threshold and the low state last reported.
+/// Records that `stock` crossed its threshold (its low state now), unless another
+/// transaction already did: `false` then, and its alert is not to be sent again. The
+/// condition reads the latest stored state, not the one read with the levels, which on
+/// PostgreSQL can be older than the lock this transaction waited for; and only the low
+/// state is written, so a threshold an operator set meanwhile is kept.
+pub async fn record_low_state(
+    tx: &mut Tx,
+    stock: &StockLevel,
+) -> Result<bool, platform::db::Error> {
+    let written = platform::db::query(
+        "INSERT INTO sku_settings (sku, low_stock_threshold, is_low) VALUES ($1, $2, $3) \
+         ON CONFLICT (sku) DO UPDATE SET is_low = excluded.is_low \
+         WHERE sku_settings.is_low <> excluded.is_low",
+    )
+    .bind(stock.sku().as_str())
+    .bind(stock.threshold())
+    .bind(i64::from(stock.reported_low()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(written.rows_affected() == 1)
+}
+
+/// Stores a sku's threshold (an operator's choice) and the low state last reported.
 pub async fn save_sku_setting(tx: &mut Tx, stock: &StockLevel) -> Result<(), platform::db::Error> {
     platform::db::query(
         "INSERT INTO sku_settings (sku, low_stock_threshold, is_low) VALUES ($1, $2, $3) \

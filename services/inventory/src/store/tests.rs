@@ -196,3 +196,32 @@ async fn a_stock_level_reads_its_settings_with_or_without_levels() {
     assert_eq!(stocked.levels().len(), 1);
     tx.rollback().await.expect("rollback");
 }
+
+#[tokio::test]
+async fn a_low_stock_crossing_is_recorded_once_and_keeps_an_operators_threshold() {
+    let (_dir, db) = database().await;
+    let s = sku("LOW");
+    let mut tx = db.begin().await.expect("begin");
+    // Two transactions that read the sku before either recorded the crossing.
+    let read = stock_level_for_update(&mut tx, Dialect::Sqlite, &s, 5)
+        .await
+        .expect("read");
+    let (mut first, mut second) = (read.clone(), read);
+    assert!(first.note_low_stock().is_some() && second.note_low_stock().is_some());
+    assert!(record_low_state(&mut tx, &first).await.expect("first"));
+    // Meanwhile an operator sets a threshold of their own.
+    let mut operator = stock_level_for_update(&mut tx, Dialect::Sqlite, &s, 5)
+        .await
+        .expect("read");
+    operator.set_threshold(2);
+    save_sku_setting(&mut tx, &operator).await.expect("save");
+    assert!(
+        !record_low_state(&mut tx, &second).await.expect("second"),
+        "the second crossing is not recorded, so not alerted, again"
+    );
+    let now = stock_level_for_update(&mut tx, Dialect::Sqlite, &s, 5)
+        .await
+        .expect("read");
+    assert_eq!((now.threshold(), now.reported_low()), (2, true));
+    tx.rollback().await.expect("rollback");
+}
