@@ -41,8 +41,30 @@ where
 /// A nullable JSON column.
 fn json<T: DeserializeOwned>(row: &Row, column: &str) -> Result<Option<T>, Error> {
     let raw: Option<String> = row.try_get(column)?;
-    raw.map(|text| serde_json::from_str(&text).map_err(|err| undecodable(column, err)))
-        .transpose()
+    raw.map(|text| {
+        serde_json::from_str(&text).map_err(|err| undecodable(column, UnreadableJson::from(err)))
+    })
+    .transpose()
+}
+
+/// A JSON column that does not read, told without the stored text: serde's own message
+/// can quote it, and a shipping address is personal data that must not reach a log.
+#[derive(Debug, thiserror::Error)]
+#[error("not the expected JSON ({category:?} error at line {line}, column {column})")]
+struct UnreadableJson {
+    category: serde_json::error::Category,
+    line: usize,
+    column: usize,
+}
+
+impl From<serde_json::Error> for UnreadableJson {
+    fn from(err: serde_json::Error) -> Self {
+        Self {
+            category: err.classify(),
+            line: err.line(),
+            column: err.column(),
+        }
+    }
 }
 
 /// A value as JSON text for a column.

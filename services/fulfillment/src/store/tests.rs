@@ -169,12 +169,17 @@ async fn a_corrupt_address_is_a_decode_error_not_no_address() {
     stored(&db, &shipment).await;
     corrupt(
         &db,
-        "UPDATE shipments SET ship_to = '{\"name\": 1' WHERE id = $1",
+        "UPDATE shipments SET ship_to = '\"Ann Secret, 1 Main St\"' WHERE id = $1",
         &shipment.id,
     )
     .await;
     let err = read(&db, &shipment.id).await.expect_err("corrupt address");
     assert!(is_decode_error_of(&err, "ship_to"), "{err}");
+    let told = platform::telemetry::error_chain(&err);
+    assert!(
+        !told.contains("Ann Secret") && !told.contains("line1"),
+        "{told}"
+    );
 
     let mut tx = db.begin().await.expect("tx");
     let order_id = &shipment.order_id;
