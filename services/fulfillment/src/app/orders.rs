@@ -8,7 +8,7 @@ use platform::db::Tx;
 
 use super::shipments::Report;
 use super::{FulfillmentApp, FulfillmentError, SYSTEM};
-use crate::domain::{Allocation, NewShipment, Shipment, ShipmentStatus, ShippingAddress};
+use crate::domain::{Allocation, Shipment, ShipmentFacts, ShipmentStatus, ShippingAddress};
 use crate::store;
 
 impl FulfillmentApp {
@@ -68,7 +68,7 @@ impl FulfillmentApp {
             let weight_grams = u32::try_from(weight).unwrap_or(u32::MAX);
             let parcel = self.parcel(&warehouse_id, weight_grams, order.ship_to.as_ref());
             let shipment = Shipment::open(
-                NewShipment {
+                ShipmentFacts {
                     id: platform::ids::new_id(),
                     order_id: order.order_id.clone(),
                     user_id: order.user_id.clone(),

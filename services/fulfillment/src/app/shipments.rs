@@ -131,6 +131,8 @@ impl FulfillmentApp {
         let order_id = store::shipments::get(&mut tx, id)
             .await?
             .ok_or(FulfillmentError::NotFound)?
+            .into_parts()
+            .0
             .order_id;
         let mut shipment = self.lock_order_and_read(&mut tx, &order_id, id).await?;
         let transition = act(&mut shipment, now, now)?;

@@ -28,7 +28,7 @@ pub use returns::{
     NewReturn, Return, ReturnDecision, ReturnState, ReturnStatus, ReturnTransitionError,
 };
 pub use shipment::{
-    NewShipment, Scan, Shipment, ShipmentLine, ShipmentState, ShipmentStatus,
+    Scan, Shipment, ShipmentFacts, ShipmentLine, ShipmentState, ShipmentStatus,
     ShipmentTransitionError, TrackingEntry, Transition, path,
 };
 

@@ -47,8 +47,7 @@ pub(super) struct ShipmentView {
 
 impl From<ShipmentDetail> for ShipmentView {
     fn from(detail: ShipmentDetail) -> Self {
-        let s = detail.shipment;
-        let state = s.state();
+        let (s, state) = detail.shipment.into_parts();
         Self {
             label_url: format!("/api/v1/shipments/{}/label", s.id),
             lines: s

@@ -104,7 +104,7 @@ pub(super) async fn tracking(
         .await
         .map_err(|e| problem(e, "shipment"))?;
     Ok(Json(TrackingAck {
-        shipment_id: shipment.id,
+        shipment_id: shipment.id.clone(),
         status: outcome.status.as_str(),
         duplicate: outcome.duplicate,
         applied: outcome.applied,

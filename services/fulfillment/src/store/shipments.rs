@@ -5,7 +5,7 @@ use platform::db::{Conn, Error, Executor, Row, Tx};
 
 use super::{json, number, status, to_json, undecodable};
 use crate::domain::{
-    Money, NewShipment, Shipment, ShipmentLine, ShipmentState, ShipmentStatus, Sku, TrackingEntry,
+    Money, Shipment, ShipmentFacts, ShipmentLine, ShipmentState, ShipmentStatus, Sku, TrackingEntry,
 };
 
 const COLUMNS: &str = "id, order_id, user_id, warehouse_id, carrier, tracking_number, status, rate_amount, rate_currency, weight_grams, ship_to, created_at, updated_at, dispatched_at, delivered_at";
@@ -19,7 +19,7 @@ pub fn shipment_status(raw: &str) -> Result<ShipmentStatus, Error> {
 fn shipment_from(row: &Row, lines: Vec<ShipmentLine>) -> Result<Shipment, Error> {
     let raw_status: String = row.try_get("status")?;
     Ok(Shipment::restore(
-        NewShipment {
+        ShipmentFacts {
             id: row.try_get("id")?,
             order_id: row.try_get("order_id")?,
             user_id: row.try_get("user_id")?,

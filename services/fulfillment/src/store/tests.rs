@@ -7,8 +7,8 @@ use tempfile::TempDir;
 
 use super::{facts, returns, shipments};
 use crate::domain::{
-    Money, NewReturn, NewShipment, Return, ReturnAllocation, ReturnDecision, ReturnStatus,
-    Shipment, ShipmentLine, ShipmentStatus, ShippingAddress, Sku, Text,
+    Money, NewReturn, Return, ReturnAllocation, ReturnDecision, ReturnStatus, Shipment,
+    ShipmentFacts, ShipmentLine, ShipmentStatus, ShippingAddress, Sku, Text,
 };
 
 async fn database() -> (TempDir, Db) {
@@ -35,7 +35,7 @@ fn address() -> ShippingAddress {
 
 fn parcel() -> Shipment {
     Shipment::open(
-        NewShipment {
+        ShipmentFacts {
             id: platform::ids::new_id(),
             order_id: platform::ids::new_id(),
             user_id: "u1".into(),

@@ -23,7 +23,7 @@ pub struct ShipmentLine {
 /// What a shipment is, fixed when it opens: the order, the warehouse and carrier, the
 /// price, the recipient and the contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewShipment {
+pub struct ShipmentFacts {
     /// Id.
     pub id: String,
     /// The order it ships.
@@ -61,30 +61,21 @@ pub struct ShipmentState {
     pub delivered_at: Option<i64>,
 }
 
-/// The part of an order one warehouse sends with one carrier.
+/// The part of an order one warehouse sends with one carrier: the facts it was opened
+/// with, which never change (and which it reads as, through `Deref`), and where it
+/// stands, which only its transitions change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shipment {
-    /// Id.
-    pub id: String,
-    /// The order it ships.
-    pub order_id: String,
-    /// The order's owner.
-    pub user_id: String,
-    /// The warehouse it leaves from.
-    pub warehouse_id: String,
-    /// Carrier code.
-    pub carrier: String,
-    /// The carrier's tracking number.
-    pub tracking_number: String,
-    /// The shipping price.
-    pub rate: Money,
-    /// Parcel weight.
-    pub weight_grams: u32,
-    /// The recipient; `None` when the order carried no address.
-    pub ship_to: Option<ShippingAddress>,
-    /// What is in it, one line per sku, by sku.
-    pub lines: Vec<ShipmentLine>,
+    facts: ShipmentFacts,
     state: ShipmentState,
+}
+
+impl std::ops::Deref for Shipment {
+    type Target = ShipmentFacts;
+
+    fn deref(&self) -> &ShipmentFacts {
+        &self.facts
+    }
 }
 
 /// A move a shipment made: the status it left and those it entered, oldest first
@@ -120,7 +111,7 @@ pub enum Scan {
 impl Shipment {
     /// A shipment opening now with its carrier's label: `label_created` (it passed
     /// through `pending` as it opened).
-    pub fn open(new: NewShipment, now: i64) -> Self {
+    pub fn open(new: ShipmentFacts, now: i64) -> Self {
         Self::restore(
             new,
             ShipmentState {
@@ -134,32 +125,13 @@ impl Shipment {
     }
 
     /// A stored shipment: what it was opened with, and where it stands.
-    pub fn restore(new: NewShipment, state: ShipmentState) -> Self {
-        let NewShipment {
-            id,
-            order_id,
-            user_id,
-            warehouse_id,
-            carrier,
-            tracking_number,
-            rate,
-            weight_grams,
-            ship_to,
-            lines,
-        } = new;
-        Self {
-            id,
-            order_id,
-            user_id,
-            warehouse_id,
-            carrier,
-            tracking_number,
-            rate,
-            weight_grams,
-            ship_to,
-            lines,
-            state,
-        }
+    pub fn restore(facts: ShipmentFacts, state: ShipmentState) -> Self {
+        Self { facts, state }
+    }
+
+    /// Its facts and its state, taken apart (for views that take ownership).
+    pub fn into_parts(self) -> (ShipmentFacts, ShipmentState) {
+        (self.facts, self.state)
     }
 
     /// Its status.
@@ -255,7 +227,7 @@ mod tests {
     /// A shipment of two units of `A-1` in `status`.
     pub(super) fn shipment_in(status: ShipmentStatus) -> Shipment {
         let mut shipment = Shipment::open(
-            NewShipment {
+            ShipmentFacts {
                 id: "s1".into(),
                 order_id: "o1".into(),
                 user_id: "u1".into(),
