@@ -3,22 +3,11 @@
 //! decode (a sku or name out of its rules, attributes that are not the JSON object
 //! they were stored as) is an error, never a default.
 
-use platform::db::{Dialect, Executor, Row, Tx};
+use platform::db::{Dialect, Executor, Row, Tx, decoded};
 
 use crate::domain::{
     Attributes, Category, Description, Money, Product, ProductFilter, ProductName, ProductText, Sku,
 };
-
-/// `parsed`, or a decode error naming `column`.
-fn decoded<T, E>(column: &str, parsed: Result<T, E>) -> Result<T, platform::db::Error>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    parsed.map_err(|err| platform::db::Error::ColumnDecode {
-        column: column.to_owned(),
-        source: Box::new(err),
-    })
-}
 
 /// Stored attributes: a JSON object within [`Attributes`]' rules.
 fn attributes_from(raw: &str) -> Result<Attributes, platform::db::Error> {

@@ -21,7 +21,7 @@ use sqlx::{Executor as _, Postgres};
 
 pub use query::{
     BoxDynError, ColumnIndex, Decode, Done, Encode, Error, Exec, Executor, Kind, Query,
-    QueryScalar, Row, Value, query, query_scalar,
+    QueryScalar, Row, Value, decoded, named, query, query_scalar,
 };
 
 /// The SQL engine behind a [`Db`].

@@ -57,7 +57,36 @@ pub enum Error {
 /// A boxed error, as decode and encode failures carry.
 pub type BoxDynError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// `parsed`, or the decode error of `column`: how a store turns a stored value into a
+/// domain type. A row that does not read is an error, never a default.
+pub fn decoded<T, E: Into<BoxDynError>>(column: &str, parsed: Result<T, E>) -> Result<T, Error> {
+    parsed.map_err(|err| Error::undecodable(column, err))
+}
+
+/// The name stored in `column` read with `parse` (an enum's `parse`); an unknown name is
+/// the column's decode error, naming it.
+pub fn named<T>(
+    column: &str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, Error> {
+    parse(raw).ok_or_else(|| Error::unknown(column, raw))
+}
+
 impl Error {
+    /// The value stored in `column` is not one its type accepts.
+    pub fn undecodable(column: &str, source: impl Into<BoxDynError>) -> Self {
+        Error::ColumnDecode {
+            column: column.to_owned(),
+            source: source.into(),
+        }
+    }
+
+    /// The text stored in `column` names no value its type knows (an unknown status).
+    pub fn unknown(column: &str, value: &str) -> Self {
+        Self::undecodable(column, format!("unknown value {value:?}"))
+    }
+
     /// Whether this is a unique-constraint (or primary-key) violation.
     pub fn is_unique_violation(&self) -> bool {
         match self {
@@ -492,6 +521,22 @@ impl<'q, T: Decode> QueryScalar<'q, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_name_reads_with_its_parser_or_is_the_columns_decode_error() {
+        let parse = |raw: &str| (raw == "captured").then_some(1);
+        assert_eq!(named("status", "captured", parse).ok(), Some(1));
+        let unknown = named("status", "settled", parse).err();
+        assert!(
+            matches!(&unknown, Some(Error::ColumnDecode { column, .. }) if column == "status"),
+            "{unknown:?}"
+        );
+        assert!(unknown.is_some_and(|e| e.to_string().contains("\"settled\"")));
+        let refused = decoded("quantity", u32::try_from(-1i64)).err();
+        assert!(
+            matches!(refused, Some(Error::ColumnDecode { column, .. }) if column == "quantity")
+        );
+    }
 
     #[test]
     fn options_bind_typed_nulls() {

@@ -126,11 +126,6 @@ impl ServiceContext {
         &self.tasks
     }
 
-    /// The whole configuration (for settings outside the service's own section).
-    pub fn config_source(&self) -> &ConfigSource {
-        &self.config
-    }
-
     /// The service's own configuration section (`[<kind>]`, `VISCOUNT_<KIND>__*`).
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, StartError> {
         self.config

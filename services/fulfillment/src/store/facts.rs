@@ -5,7 +5,7 @@
 use contracts::ordering::OrderLine;
 use platform::db::{Dialect, Error, Executor, Row, Tx};
 
-use super::{json, to_json, undecodable};
+use super::{json, to_json};
 use crate::domain::{Allocation, OrderFacts, ShippingAddress};
 
 fn facts_from(row: &Row) -> Result<OrderFacts, Error> {
@@ -15,7 +15,7 @@ fn facts_from(row: &Row) -> Result<OrderFacts, Error> {
             all.into_iter()
                 .map(Allocation::try_from)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| undecodable("allocations", err))
+                .map_err(|err| platform::db::Error::undecodable("allocations", err))
         })
         .transpose()?;
     Ok(OrderFacts {

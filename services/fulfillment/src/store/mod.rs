@@ -12,37 +12,26 @@ pub mod facts;
 pub mod returns;
 pub mod shipments;
 
-use platform::db::{BoxDynError, Error, Row};
+use platform::db::{Error, Row};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// A column whose stored value does not read as what it means.
-fn undecodable(column: &str, source: impl Into<BoxDynError>) -> Error {
-    Error::ColumnDecode {
-        column: column.to_owned(),
-        source: source.into(),
-    }
-}
-
-/// A stored status name, read with `parse`; an unknown name is an error.
-fn status<S>(column: &str, raw: &str, parse: impl Fn(&str) -> Option<S>) -> Result<S, Error> {
-    parse(raw).ok_or_else(|| undecodable(column, format!("unknown status {raw:?}")))
-}
-
 /// An integer column read into a narrower type (a quantity, a weight).
 fn number<T: TryFrom<i64>>(row: &Row, column: &str) -> Result<T, Error>
 where
     T::Error: std::error::Error + Send + Sync + 'static,
 {
     let wide: i64 = row.try_get(column)?;
-    T::try_from(wide).map_err(|err| undecodable(column, err))
+    T::try_from(wide).map_err(|err| platform::db::Error::undecodable(column, err))
 }
 
 /// A nullable JSON column.
 fn json<T: DeserializeOwned>(row: &Row, column: &str) -> Result<Option<T>, Error> {
     let raw: Option<String> = row.try_get(column)?;
     raw.map(|text| {
-        serde_json::from_str(&text).map_err(|err| undecodable(column, UnreadableJson::from(err)))
+        serde_json::from_str(&text)
+            .map_err(|err| platform::db::Error::undecodable(column, UnreadableJson::from(err)))
     })
     .transpose()
 }

@@ -3,20 +3,21 @@
 
 use platform::db::{Conn, Error, Row, Tx};
 
-use super::{number, status, undecodable};
+use super::number;
 use crate::domain::{
     NewReturn, Return, ReturnAllocation, ReturnState, ReturnStatus, Returnable, ShipmentStatus,
     Sku, Text,
 };
+use platform::db::named;
 
 /// A return status as stored; an unknown name is a decode error.
 pub fn return_status(raw: &str) -> Result<ReturnStatus, Error> {
-    status("status", raw, ReturnStatus::parse)
+    named("status", raw, ReturnStatus::parse)
 }
 
 fn sku(row: &Row) -> Result<Sku, Error> {
     let raw: String = row.try_get("sku")?;
-    Sku::try_from(raw).map_err(|err| undecodable("sku", err))
+    Sku::try_from(raw).map_err(|err| platform::db::Error::undecodable("sku", err))
 }
 
 // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps one portable integer type.
@@ -48,7 +49,7 @@ pub async fn returnables(tx: &mut Tx, order_id: &str) -> Result<Vec<Returnable>,
                 sku: sku(r)?,
                 delivered_at: delivered_at.unwrap_or(0),
                 remaining: u32::try_from((quantity - returned).max(0))
-                    .map_err(|err| undecodable("quantity", err))?,
+                    .map_err(|err| platform::db::Error::undecodable("quantity", err))?,
             })
         })
         .collect()
@@ -120,7 +121,8 @@ pub async fn get(ex: &mut Conn, id: &str) -> Result<Option<Return>, Error> {
             id: row.try_get("id")?,
             order_id: row.try_get("order_id")?,
             user_id: row.try_get("user_id")?,
-            reason: Text::try_from(reason).map_err(|err| undecodable("reason", err))?,
+            reason: Text::try_from(reason)
+                .map_err(|err| platform::db::Error::undecodable("reason", err))?,
             lines,
         },
         ReturnState {

@@ -3,16 +3,17 @@
 
 use platform::db::{Conn, Error, Executor, Row, Tx};
 
-use super::{json, number, status, to_json, undecodable};
+use super::{json, number, to_json};
 use crate::domain::{
     Money, Shipment, ShipmentFacts, ShipmentLine, ShipmentState, ShipmentStatus, Sku, TrackingEntry,
 };
+use platform::db::named;
 
 const COLUMNS: &str = "id, order_id, user_id, warehouse_id, carrier, tracking_number, status, rate_amount, rate_currency, weight_grams, ship_to, created_at, updated_at, dispatched_at, delivered_at";
 
 /// A shipment status as stored; an unknown name is a decode error.
 pub fn shipment_status(raw: &str) -> Result<ShipmentStatus, Error> {
-    status("status", raw, ShipmentStatus::parse)
+    named("status", raw, ShipmentStatus::parse)
 }
 
 /// A shipment from its row, with `lines` read separately.
@@ -99,7 +100,7 @@ async fn lines_of(ex: &mut Conn, shipment_id: &str) -> Result<Vec<ShipmentLine>,
     .map(|r| {
         let sku: String = r.try_get("sku")?;
         Ok(ShipmentLine {
-            sku: Sku::try_from(sku).map_err(|err| undecodable("sku", err))?,
+            sku: Sku::try_from(sku).map_err(|err| platform::db::Error::undecodable("sku", err))?,
             quantity: number(r, "quantity")?,
         })
     })

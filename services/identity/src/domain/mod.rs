@@ -159,11 +159,6 @@ impl Preferences {
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::Value::Object(self.0.clone())
     }
-
-    /// The JSON object.
-    pub fn into_value(self) -> serde_json::Value {
-        serde_json::Value::Object(self.0)
-    }
 }
 
 /// API key scopes: 1 to 32 of `[a-z0-9:._*-]{1,64}`.

@@ -2,7 +2,6 @@
 
 use platform::db::{Executor, Row, Tx};
 
-use super::unreadable;
 use crate::domain::{ApiKey, Scopes, UserName};
 
 fn api_key_from(row: &Row) -> Result<ApiKey, platform::db::Error> {
@@ -15,8 +14,10 @@ fn api_key_from(row: &Row) -> Result<ApiKey, platform::db::Error> {
         .collect();
     Ok(ApiKey {
         id: row.try_get("id")?,
-        name: UserName::try_from(name).map_err(|err| unreadable("name", err))?,
-        scopes: Scopes::try_from(scopes).map_err(|err| unreadable("scopes", err))?,
+        name: UserName::try_from(name)
+            .map_err(|err| platform::db::Error::undecodable("name", err))?,
+        scopes: Scopes::try_from(scopes)
+            .map_err(|err| platform::db::Error::undecodable("scopes", err))?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -22,11 +22,3 @@ pub use users::{
     delete_user, enable_mfa, insert_user, lock_user, search_users, set_password_hash, start_mfa,
     update_profile, use_mfa_step, user_by_email, user_by_id, user_exists,
 };
-
-/// The error of column `column` whose stored value its type refuses.
-fn unreadable(column: &str, source: impl Into<platform::db::BoxDynError>) -> platform::db::Error {
-    platform::db::Error::ColumnDecode {
-        column: column.to_owned(),
-        source: source.into(),
-    }
-}

@@ -4,7 +4,6 @@
 
 use platform::db::{Executor, Row, Tx};
 
-use super::unreadable;
 use crate::domain::{
     Email, Mfa, Preferences, Role, TotpSecret, User, UserName, UserParts, UserStatus,
 };
@@ -17,13 +16,13 @@ fn user_from(row: &Row) -> Result<User, platform::db::Error> {
     let name: String = row.try_get("name")?;
     let roles: String = row.try_get("roles")?;
     let preferences: String = row.try_get("preferences")?;
-    let preferences: serde_json::Value =
-        serde_json::from_str(&preferences).map_err(|err| unreadable("preferences", err))?;
+    let preferences: serde_json::Value = serde_json::from_str(&preferences)
+        .map_err(|err| platform::db::Error::undecodable("preferences", err))?;
     let secret: Option<String> = row.try_get("mfa_secret")?;
     let secret = secret
         .map(TotpSecret::from_base32)
         .transpose()
-        .map_err(|err| unreadable("mfa_secret", err))?;
+        .map_err(|err| platform::db::Error::undecodable("mfa_secret", err))?;
     let mfa = match (row.try_get::<i64, _>("mfa_enabled")? != 0, secret) {
         (false, None) => Mfa::Off,
         (false, Some(secret)) => Mfa::Pending(secret),
@@ -31,22 +30,31 @@ fn user_from(row: &Row) -> Result<User, platform::db::Error> {
             secret,
             last_step: row.try_get("mfa_last_step")?,
         },
-        (true, None) => return Err(unreadable("mfa_secret", "MFA is on without a secret")),
+        (true, None) => {
+            return Err(platform::db::Error::undecodable(
+                "mfa_secret",
+                "MFA is on without a secret",
+            ));
+        }
     };
     Ok(User::restore(UserParts {
         id: row.try_get("id")?,
-        email: Email::try_from(email).map_err(|err| unreadable("email", err))?,
-        name: UserName::try_from(name).map_err(|err| unreadable("name", err))?,
+        email: Email::try_from(email)
+            .map_err(|err| platform::db::Error::undecodable("email", err))?,
+        name: UserName::try_from(name)
+            .map_err(|err| platform::db::Error::undecodable("name", err))?,
         password_hash: row.try_get("password_hash")?,
         roles: roles
             .split(',')
             .filter(|r| !r.is_empty())
             .map(|r| {
-                Role::parse(r).ok_or_else(|| unreadable("roles", format!("unknown role {r:?}")))
+                Role::parse(r).ok_or_else(|| {
+                    platform::db::Error::undecodable("roles", format!("unknown role {r:?}"))
+                })
             })
             .collect::<Result<_, _>>()?,
         preferences: Preferences::try_from(preferences)
-            .map_err(|err| unreadable("preferences", err))?,
+            .map_err(|err| platform::db::Error::undecodable("preferences", err))?,
         mfa,
         locked_until: row.try_get("locked_until")?,
         status: match row.try_get::<Option<i64>, _>("deleted_at")? {

@@ -8,23 +8,12 @@
 //! constraints, with its movement row in the same transaction. A reservation changes
 //! status by one update conditional on the status its [`Closing`] left.
 
-use platform::db::{Dialect, Executor, Row, Tx};
+use platform::db::{Dialect, Executor, Row, Tx, decoded};
 
 use crate::domain::{
     Closing, Level, LowStock, Reservation, ReservationLine, ReservationStatus, Sku, StockChange,
     StockLevel, Totals, Warehouse, WarehouseCode,
 };
-
-/// `parsed`, or a decode error naming `column`.
-fn decoded<T, E>(column: &str, parsed: Result<T, E>) -> Result<T, platform::db::Error>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    parsed.map_err(|err| platform::db::Error::ColumnDecode {
-        column: column.to_owned(),
-        source: Box::new(err),
-    })
-}
 
 fn sku_from(row: &Row, column: &str) -> Result<Sku, platform::db::Error> {
     decoded(column, Sku::try_from(row.try_get::<String, _>(column)?))

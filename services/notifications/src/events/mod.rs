@@ -55,7 +55,8 @@ impl EventHandler for NotificationEvents {
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         // An event can release parked ones (a user or an order became known); they are
         // applied in the same transaction, in the order they were parked.
-        self.apply_all(tx, VecDeque::from([event.clone()])).await
+        let released = self.apply(tx, event).await?;
+        self.apply_all(tx, VecDeque::from(released)).await
     }
 
     fn handles(&self, event_type: &str) -> bool {

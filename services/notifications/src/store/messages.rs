@@ -71,7 +71,10 @@ fn message_from(row: &Row) -> Result<Message, platform::db::Error> {
         last_error: row.try_get("last_error")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         transport: transport
-            .map(|raw| Transport::parse(&raw).ok_or_else(|| super::unreadable("transport", &raw)))
+            .map(|raw| {
+                Transport::parse(&raw)
+                    .ok_or_else(|| platform::db::Error::unknown("transport", &raw))
+            })
             .transpose()?,
         sent_at: row.try_get("sent_at")?,
     };

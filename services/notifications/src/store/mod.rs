@@ -23,14 +23,6 @@ pub use parked::{expire_parked, park, parked_now_known, take_parked};
 pub use preferences::{preferences, set_preference};
 pub use templates::{list_templates, put_template, template, templates_for_key};
 
-/// The error of a column whose stored text is not a value its type knows.
-fn unreadable(column: &str, value: &str) -> platform::db::Error {
-    platform::db::Error::ColumnDecode {
-        column: column.to_owned(),
-        source: format!("unknown value {value:?}").into(),
-    }
-}
-
 /// Column `column` of `row`, read with `parse` (an enum's `parse`).
 fn parsed<T>(
     row: &Row,
@@ -38,5 +30,5 @@ fn parsed<T>(
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, platform::db::Error> {
     let raw: String = row.try_get(column)?;
-    parse(&raw).ok_or_else(|| unreadable(column, &raw))
+    parse(&raw).ok_or_else(|| platform::db::Error::unknown(column, &raw))
 }

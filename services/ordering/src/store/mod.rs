@@ -15,38 +15,24 @@ pub mod prices;
 #[cfg(test)]
 mod tests;
 
-use platform::db::{BoxDynError, Error};
+use platform::db::Error;
 
-use crate::domain::{OrderStatus, Quantity, Sku};
+use crate::domain::{Quantity, Sku};
 
 /// `column`'s stored value did not decode.
-fn undecodable(column: &str, source: impl Into<BoxDynError>) -> Error {
-    Error::ColumnDecode {
-        column: column.to_owned(),
-        source: source.into(),
-    }
-}
-
-/// A stored status; an unknown one is an error.
-fn status(column: &str, raw: &str) -> Result<OrderStatus, Error> {
-    OrderStatus::parse(raw)
-        .ok_or_else(|| undecodable(column, format!("unknown order status {raw}")))
-}
-
 /// A stored sku.
 fn sku(raw: String) -> Result<Sku, Error> {
-    Sku::try_from(raw).map_err(|invalid| undecodable("sku", invalid))
+    Sku::try_from(raw).map_err(|invalid| platform::db::Error::undecodable("sku", invalid))
 }
 
 /// A stored cart quantity (1 to [`crate::domain::MAX_QUANTITY`]).
 fn quantity(raw: i64) -> Result<Quantity, Error> {
-    Quantity::try_from(raw).map_err(|invalid| undecodable("quantity", invalid))
+    Quantity::try_from(raw).map_err(|invalid| platform::db::Error::undecodable("quantity", invalid))
 }
 
 /// A stored order line quantity (at least 1).
 fn line_quantity(raw: i64) -> Result<u32, Error> {
-    u32::try_from(raw)
-        .ok()
-        .filter(|q| *q > 0)
-        .ok_or_else(|| undecodable("quantity", format!("{raw} is not a line quantity")))
+    u32::try_from(raw).ok().filter(|q| *q > 0).ok_or_else(|| {
+        platform::db::Error::undecodable("quantity", format!("{raw} is not a line quantity"))
+    })
 }

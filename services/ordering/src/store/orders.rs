@@ -25,14 +25,14 @@ fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
             currency: row.try_get("currency")?,
         },
         shipping_address: serde_json::from_str(&address)
-            .map_err(|e| super::undecodable("shipping_address", e))?,
+            .map_err(|e| platform::db::Error::undecodable("shipping_address", e))?,
         payment_id: row.try_get("payment_id")?,
         card_brand: row.try_get("card_brand")?,
         card_last4: row.try_get("card_last4")?,
         created_at: row.try_get("created_at")?,
     };
     let state = OrderState {
-        status: super::status("status", &status)?,
+        status: platform::db::named("status", &status, OrderStatus::parse)?,
         cancel_reason: row.try_get("cancel_reason")?,
         captured: row.try_get("captured_amount")?,
         refunded: row.try_get("refunded_amount")?,
@@ -227,7 +227,7 @@ pub async fn history<'e>(
         .map(|row| {
             let status: String = row.try_get("status")?;
             Ok(HistoryEntry {
-                status: super::status("status", &status)?,
+                status: platform::db::named("status", &status, OrderStatus::parse)?,
                 reason: row.try_get("reason")?,
                 at: row.try_get("at")?,
             })

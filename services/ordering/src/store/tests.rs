@@ -8,23 +8,9 @@ use super::orders::{
     OrderFilter, for_update, head, history, insert, lines, list, overdue, record_refund,
     save_change,
 };
-use super::{line_quantity, quantity, sku, status};
+use super::{line_quantity, quantity, sku};
 use crate::domain::testing::{line, order_in};
 use crate::domain::{Order, OrderLine, OrderStatus};
-
-#[test]
-fn an_unknown_status_is_a_decode_error() {
-    assert_eq!(
-        status("status", "reserved").ok(),
-        Some(OrderStatus::Reserved)
-    );
-    let err = status("status", "lost").expect_err("unknown");
-    assert!(matches!(err, Error::ColumnDecode { ref column, .. } if column == "status"));
-    assert!(
-        err.to_string().contains("unknown order status lost"),
-        "{err}"
-    );
-}
 
 #[test]
 fn invalid_skus_and_quantities_are_decode_errors() {

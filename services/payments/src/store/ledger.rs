@@ -3,7 +3,6 @@
 
 use platform::db::{Executor, Row, Tx};
 
-use super::decode;
 use crate::domain::{LedgerEntry, LedgerKind, Money};
 
 fn entry_from(row: &Row) -> Result<LedgerEntry, platform::db::Error> {
@@ -12,7 +11,7 @@ fn entry_from(row: &Row) -> Result<LedgerEntry, platform::db::Error> {
         id: row.try_get("id")?,
         payment_id: row.try_get("payment_id")?,
         order_id: row.try_get("order_id")?,
-        kind: decode("ledger kind", &kind, LedgerKind::parse)?,
+        kind: platform::db::named("kind", &kind, LedgerKind::parse)?,
         amount: Money {
             amount: row.try_get("amount")?,
             currency: row.try_get("currency")?,

@@ -2,7 +2,7 @@
 
 use platform::db::{Executor, Row, Tx};
 
-use super::{decode, expiry_from};
+use super::expiry_from;
 use crate::domain::{CardBrand, PaymentMethod, StoredCard};
 
 const METHOD_COLUMNS: &str = "id, user_id, token, brand, last4, exp_month, exp_year, created_at";
@@ -14,7 +14,7 @@ fn method_from(row: &Row) -> Result<PaymentMethod, platform::db::Error> {
         user_id: row.try_get("user_id")?,
         card: StoredCard {
             token: row.try_get("token")?,
-            brand: decode("card brand", &brand, CardBrand::parse)?,
+            brand: platform::db::named("brand", &brand, CardBrand::parse)?,
             last4: row.try_get("last4")?,
             expiry: expiry_from(row)?,
         },

@@ -2,7 +2,7 @@
 //! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)) and saved cards ([`methods`]).
 //!
 //! A row that does not decode (an unknown status, brand, failure reason or ledger kind)
-//! is a [`platform::db::Error::Decode`], never a default. Every status change is a
+//! is the column's decode error ([`platform::db::named`]), never a default. Every status change is a
 //! conditional update whose statuses come from the aggregate's transition, so two
 //! deliveries of one event cannot both act; refunds are a conditional update on the
 //! totals, so no interleaving of refunds can exceed what was captured. Each money
@@ -21,38 +21,8 @@ pub use payments::{
 
 use crate::domain::Expiry;
 
-/// `value` of `column` read through `parse`, or a decode error naming both.
-fn decode<T>(
-    column: &str,
-    value: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<T, platform::db::Error> {
-    parse(value)
-        .ok_or_else(|| platform::db::Error::Decode(format!("unknown {column} {value:?}").into()))
-}
-
 /// A card's expiry from its stored month and year, or a decode error.
 fn expiry_from(row: &platform::db::Row) -> Result<Expiry, platform::db::Error> {
     Expiry::stored(row.try_get("exp_month")?, row.try_get("exp_year")?)
-        .map_err(|invalid| platform::db::Error::Decode(format!("card expiry: {invalid}").into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::PaymentStatus;
-
-    #[test]
-    fn an_unknown_name_is_a_decode_error() {
-        assert!(matches!(
-            decode("status", "captured", PaymentStatus::parse),
-            Ok(PaymentStatus::Captured)
-        ));
-        let err = decode("status", "settled", PaymentStatus::parse).err();
-        assert!(
-            matches!(&err, Some(platform::db::Error::Decode(_))),
-            "{err:?}"
-        );
-        assert!(err.is_some_and(|e| e.to_string().contains("settled")));
-    }
+        .map_err(|invalid| platform::db::Error::undecodable("exp_month", invalid.to_string()))
 }

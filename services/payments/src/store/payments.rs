@@ -3,7 +3,7 @@
 
 use platform::db::{Dialect, Executor, Row, Tx};
 
-use super::{decode, expiry_from};
+use super::expiry_from;
 use crate::domain::{
     CardBrand, Failure, FailureReason, Money, Payment, PaymentState, PaymentStatus, RefundChange,
     StoredCard, Transition,
@@ -19,7 +19,7 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
     let failure_reason: Option<String> = row.try_get("failure_reason")?;
     let failure = match failure_reason {
         Some(code) => Some(Failure {
-            reason: decode("failure reason", &code, FailureReason::parse)?,
+            reason: platform::db::named("failure_reason", &code, FailureReason::parse)?,
             detail: row
                 .try_get::<Option<String>, _>("failure_detail")?
                 .unwrap_or_default(),
@@ -28,7 +28,7 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
     };
     let card = StoredCard {
         token: row.try_get("token")?,
-        brand: decode("card brand", &brand, CardBrand::parse)?,
+        brand: platform::db::named("brand", &brand, CardBrand::parse)?,
         last4: row.try_get("last4")?,
         expiry: expiry_from(row)?,
     };
@@ -37,7 +37,7 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
         currency: row.try_get("currency")?,
     };
     let state = PaymentState {
-        status: decode("payment status", &status, PaymentStatus::parse)?,
+        status: platform::db::named("status", &status, PaymentStatus::parse)?,
         captured: row.try_get("captured")?,
         refunded: row.try_get("refunded")?,
         provider_ref: row.try_get("provider_ref")?,
@@ -193,17 +193,13 @@ pub async fn apply_refund(
     payment: &Payment,
     change: &RefundChange,
 ) -> Result<Option<Payment>, platform::db::Error> {
-    const FIRST_STATUS: usize = 6;
-    let statuses = (0..change.from.len())
-        .map(|i| format!("${}", FIRST_STATUS + i))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let statuses = platform::db::in_list(6, change.from.len());
     // Every SET expression reads the row as it was before this update.
     let sql = format!(
         "UPDATE payments SET refunded = refunded + $1, \
          status = CASE WHEN refunded + $1 >= captured THEN $2 ELSE $3 END, \
          updated_at = $4 \
-         WHERE id = $5 AND $1 > 0 AND refunded + $1 <= captured AND status IN ({statuses}) \
+         WHERE id = $5 AND $1 > 0 AND refunded + $1 <= captured AND status IN {statuses} \
          RETURNING {PAYMENT_COLUMNS}"
     );
     let mut query = platform::db::query(&sql)
@@ -314,13 +310,13 @@ mod tests {
             .expect("corrupt the status");
         let locked = payment_for_update(&mut tx, db.dialect(), Key::Id(&stored.id)).await;
         assert!(
-            matches!(locked, Err(platform::db::Error::Decode(_))),
+            matches!(&locked, Err(platform::db::Error::ColumnDecode { column, .. }) if column == "status"),
             "{locked:?}"
         );
         tx.commit().await.expect("commit");
         let read = payment_by_order(db.reader(), "o-1").await;
         assert!(
-            matches!(&read, Err(platform::db::Error::Decode(e)) if e.to_string().contains("settled")),
+            matches!(&read, Err(e @ platform::db::Error::ColumnDecode { .. }) if e.to_string().contains("settled")),
             "an unknown status is never read as another: {read:?}"
         );
 
