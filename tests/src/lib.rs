@@ -9,6 +9,7 @@
 //!
 //! [`both_shapes!`] writes each test once and runs it in both.
 
+pub mod providers;
 pub mod shop;
 pub mod smtp;
 

@@ -1,4 +1,5 @@
-//! `viscount bench checkout`: a load generator that shops through the public API.
+//! The load generators: `viscount bench checkout`, which shops through the public API,
+//! and `viscount bench ingest` ([`ingest`]), which posts signed provider webhooks.
 //!
 //! N virtual customers (one tokio task each) register and sign in, then loop until the
 //! run ends: browse the catalog, search it, fill a new cart with one to three bench
@@ -13,8 +14,12 @@
 //! requests from HDR histograms, and the errors by kind.
 //!
 //! This module holds the pure parts (arguments, duration parsing, the tally of errors,
-//! the recorder and the report); [`run`] talks to the platform.
+//! the recorder and the report, the table pieces every bench prints); [`run`] talks to
+//! the platform. Both benches share them: latencies and errors are recorded per
+//! [`Lane`] (checkout's steps, ingest's providers).
 
+mod ingest;
+mod ingest_run;
 mod run;
 
 use std::collections::BTreeMap;
@@ -24,6 +29,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+pub use ingest::{IngestArgs, IngestReport};
+pub use ingest_run::ingest;
 pub use run::checkout;
 
 /// Arguments of `viscount bench checkout`.
@@ -183,44 +190,88 @@ impl Step {
     }
 }
 
-/// What went wrong with one request.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ErrorKind {
-    /// An HTTP status the step does not expect.
-    Status(Step, u16),
-    /// No HTTP response: `connect`, `timeout`, `body` or `request`.
-    Transport(Step, &'static str),
-    /// A response whose body is not what the API promises.
-    BadBody(Step),
-    /// A checkout answered `202`: the order did not settle within `Prefer: wait`.
-    Unsettled,
+/// What a bench records latencies and counts errors by: the steps of a checkout visit,
+/// the providers of `bench ingest`. Each lane gets its own histogram and its own rows in
+/// the error list.
+pub trait Lane: Copy + Ord + fmt::Debug + 'static {
+    /// Every lane, in report order.
+    fn all() -> &'static [Self];
+
+    /// The lane's name in reports.
+    fn name(self) -> &'static str;
+
+    /// The lane's position in [`Lane::all`].
+    fn position(self) -> usize {
+        Self::all()
+            .iter()
+            .position(|lane| *lane == self)
+            .unwrap_or_default()
+    }
 }
 
-impl fmt::Display for ErrorKind {
+impl Lane for Step {
+    fn all() -> &'static [Self] {
+        &Step::ALL
+    }
+
+    fn name(self) -> &'static str {
+        Step::name(self)
+    }
+
+    fn position(self) -> usize {
+        self.index()
+    }
+}
+
+/// What went wrong with one request of lane `L`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind<L = Step> {
+    /// An HTTP status the step does not expect.
+    Status(L, u16),
+    /// No HTTP response: `connect`, `timeout`, `body` or `request`.
+    Transport(L, &'static str),
+    /// A response whose body is not what the API promises.
+    BadBody(L),
+    /// A checkout answered `202`: the order did not settle within `Prefer: wait`.
+    Unsettled,
+    /// A webhook answered `202`: signed correctly but dead-lettered, not stored.
+    Dead(L),
+}
+
+impl<L: Lane> fmt::Display for ErrorKind<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::Status(step, status) => write!(f, "{} HTTP {status}", step.name()),
             ErrorKind::Transport(step, kind) => write!(f, "{} transport {kind}", step.name()),
             ErrorKind::BadBody(step) => write!(f, "{} bad body", step.name()),
             ErrorKind::Unsettled => f.write_str("checkout unsettled (202)"),
+            ErrorKind::Dead(lane) => write!(f, "{} dead-lettered (202)", lane.name()),
         }
     }
 }
 
 /// How often each kind of error happened.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    counts: BTreeMap<ErrorKind, u64>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally<L = Step> {
+    counts: BTreeMap<ErrorKind<L>, u64>,
 }
 
-impl Tally {
+impl<L> Default for Tally<L> {
+    fn default() -> Self {
+        Self {
+            counts: BTreeMap::new(),
+        }
+    }
+}
+
+impl<L: Lane> Tally<L> {
     /// Counts one more `kind`.
-    pub fn add(&mut self, kind: ErrorKind) {
+    pub fn add(&mut self, kind: ErrorKind<L>) {
         *self.counts.entry(kind).or_default() += 1;
     }
 
     /// Adds every count of `other`.
-    pub fn merge(&mut self, other: &Tally) {
+    pub fn merge(&mut self, other: &Tally<L>) {
         for (kind, count) in &other.counts {
             *self.counts.entry(kind.clone()).or_default() += count;
         }
@@ -232,16 +283,38 @@ impl Tally {
     }
 
     /// Kinds and counts, most frequent first (ties in step order).
-    pub fn ranked(&self) -> Vec<(&ErrorKind, u64)> {
+    pub fn ranked(&self) -> Vec<(&ErrorKind<L>, u64)> {
         let mut ranked: Vec<_> = self.counts.iter().map(|(k, c)| (k, *c)).collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         ranked
     }
+
+    /// The ranked kinds by their names, for a report.
+    pub fn report(&self) -> Ordered<u64> {
+        Ordered(
+            self.ranked()
+                .into_iter()
+                .map(|(kind, count)| (kind.to_string(), count))
+                .collect(),
+        )
+    }
 }
 
-/// Distinct cancel reasons kept before the rest are counted as `(other reasons)`.
+/// Distinct cancel reasons (or outcomes) kept before the rest are counted as
+/// `(other reasons)`: the target names them, so their number is bounded here.
 const MAX_REASONS: usize = 20;
 const OTHER_REASONS: &str = "(other reasons)";
+
+/// Adds `count` to `key` in `counts`, or to [`OTHER_REASONS`] once [`MAX_REASONS`]
+/// distinct keys are there.
+fn add_capped(counts: &mut BTreeMap<String, u64>, key: &str, count: u64) {
+    let key = if counts.contains_key(key) || counts.len() < MAX_REASONS {
+        key
+    } else {
+        OTHER_REASONS
+    };
+    *counts.entry(key.to_owned()).or_default() += count;
+}
 
 /// Latency ceiling of the histograms, in microseconds (60 s).
 const HISTOGRAM_MAX_MICROS: u64 = 60_000_000;
@@ -251,29 +324,28 @@ fn histogram() -> Histogram<u64> {
         .expect("1 µs to 60 s at 3 significant digits are valid histogram bounds")
 }
 
-/// What one customer (or the whole run, once merged) saw. Only requests started at or
-/// after `measure_from` count.
+/// What one worker (a customer, a connection) or the whole run, once merged, saw. Only
+/// requests started at or after `measure_from` count.
 #[derive(Debug, Clone)]
-pub struct Recorder {
+pub struct Recorder<L = Step> {
     measure_from: Instant,
+    /// One histogram per lane, in [`Lane::all`] order.
     latencies: Vec<Histogram<u64>>,
-    errors: Tally,
-    confirmed: u64,
-    cancelled: u64,
-    other_settled: u64,
+    errors: Tally<L>,
+    /// Successes (what the bench's rate counts) by the outcome the target named:
+    /// a settled order's status, a webhook's `stored` or `duplicate`.
+    outcomes: BTreeMap<String, u64>,
     cancel_reasons: BTreeMap<String, u64>,
 }
 
-impl Recorder {
+impl<L: Lane> Recorder<L> {
     /// A recorder ignoring what starts before `measure_from`.
     pub fn new(measure_from: Instant) -> Self {
         Self {
             measure_from,
-            latencies: Step::ALL.iter().map(|_| histogram()).collect(),
+            latencies: L::all().iter().map(|_| histogram()).collect(),
             errors: Tally::default(),
-            confirmed: 0,
-            cancelled: 0,
-            other_settled: 0,
+            outcomes: BTreeMap::new(),
             cancel_reasons: BTreeMap::new(),
         }
     }
@@ -283,70 +355,101 @@ impl Recorder {
         started >= self.measure_from
     }
 
-    /// Records a successful request of `step`.
-    pub fn latency(&mut self, step: Step, started: Instant, elapsed: Duration) {
+    /// Records a successful request of `lane`.
+    pub fn latency(&mut self, lane: L, started: Instant, elapsed: Duration) {
         if self.counts(started) {
             let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-            self.latencies[step.index()].saturating_record(micros.max(1));
+            if let Some(histogram) = self.latencies.get_mut(lane.position()) {
+                histogram.saturating_record(micros.max(1));
+            }
         }
     }
 
     /// Records a failed request.
-    pub fn error(&mut self, started: Instant, kind: ErrorKind) {
+    pub fn error(&mut self, started: Instant, kind: ErrorKind<L>) {
         if self.counts(started) {
             self.errors.add(kind);
         }
     }
 
-    /// Records a settled checkout and its final status.
-    pub fn settled(&mut self, started: Instant, status: &str, cancel_reason: Option<&str>) {
-        if !self.counts(started) {
-            return;
+    /// Records one success of the bench (what its rate counts) and its outcome.
+    pub fn succeeded(&mut self, started: Instant, outcome: &str) {
+        if self.counts(started) {
+            add_capped(&mut self.outcomes, outcome, 1);
         }
-        match status {
-            "confirmed" => self.confirmed += 1,
-            "cancelled" => {
-                self.cancelled += 1;
-                self.add_reason(cancel_reason.unwrap_or("(no reason given)"), 1);
-            }
-            _ => self.other_settled += 1,
-        }
-    }
-
-    fn add_reason(&mut self, reason: &str, count: u64) {
-        let key = if self.cancel_reasons.contains_key(reason)
-            || self.cancel_reasons.len() < MAX_REASONS
-        {
-            reason
-        } else {
-            OTHER_REASONS
-        };
-        *self.cancel_reasons.entry(key.to_owned()).or_default() += count;
     }
 
     /// Adds everything `other` recorded.
-    pub fn merge(&mut self, other: &Recorder) {
+    pub fn merge(&mut self, other: &Recorder<L>) {
         for (mine, theirs) in self.latencies.iter_mut().zip(&other.latencies) {
             mine.add(theirs)
                 .expect("every bench histogram has the same bounds");
         }
         self.errors.merge(&other.errors);
-        self.confirmed += other.confirmed;
-        self.cancelled += other.cancelled;
-        self.other_settled += other.other_settled;
+        for (outcome, count) in &other.outcomes {
+            add_capped(&mut self.outcomes, outcome, *count);
+        }
         for (reason, count) in &other.cancel_reasons {
-            self.add_reason(reason, *count);
+            add_capped(&mut self.cancel_reasons, reason, *count);
+        }
+    }
+
+    /// Successes recorded.
+    pub fn successes(&self) -> u64 {
+        self.outcomes.values().sum()
+    }
+
+    /// Successes recorded with `outcome`.
+    pub fn outcome(&self, outcome: &str) -> u64 {
+        self.outcomes.get(outcome).copied().unwrap_or_default()
+    }
+
+    /// The errors recorded.
+    pub fn errors(&self) -> &Tally<L> {
+        &self.errors
+    }
+
+    /// Latency figures of each lane, in [`Lane::all`] order, named.
+    pub fn lane_stats(&self) -> Ordered<StepStats> {
+        Ordered(
+            L::all()
+                .iter()
+                .zip(&self.latencies)
+                .map(|(lane, histogram)| (lane.name().to_owned(), StepStats::of(histogram)))
+                .collect(),
+        )
+    }
+
+    /// Latency figures of every lane together.
+    pub fn overall_stats(&self) -> StepStats {
+        let mut all = histogram();
+        for histogram in &self.latencies {
+            all.add(histogram)
+                .expect("every bench histogram has the same bounds");
+        }
+        StepStats::of(&all)
+    }
+}
+
+impl Recorder<Step> {
+    /// Records a settled checkout and its final status.
+    pub fn settled(&mut self, started: Instant, status: &str, cancel_reason: Option<&str>) {
+        if !self.counts(started) {
+            return;
+        }
+        self.succeeded(started, status);
+        if status == "cancelled" {
+            add_capped(
+                &mut self.cancel_reasons,
+                cancel_reason.unwrap_or("(no reason given)"),
+                1,
+            );
         }
     }
 
     /// Settled checkouts recorded.
     pub fn settled_count(&self) -> u64 {
-        self.confirmed + self.cancelled + self.other_settled
-    }
-
-    /// The errors recorded.
-    pub fn errors(&self) -> &Tally {
-        &self.errors
+        self.successes()
     }
 }
 
@@ -414,8 +517,9 @@ impl<V: Serialize> Serialize for Ordered<V> {
 pub struct RunFacts {
     /// The gateway driven.
     pub target: String,
-    /// Customers that shopped (registered and signed in).
-    pub customers: usize,
+    /// Workers that ran: customers that shopped (registered and signed in), or
+    /// connections that sent webhooks.
+    pub workers: usize,
     /// The planned run, warm-up included.
     pub duration: Duration,
     /// The unrecorded start of the run.
@@ -424,6 +528,18 @@ pub struct RunFacts {
     pub measured: Duration,
     /// Whether ctrl-c ended the run early.
     pub interrupted: bool,
+}
+
+impl RunFacts {
+    /// `count` per second of the measured part (0 when nothing was measured).
+    pub fn per_second(&self, count: u64) -> f64 {
+        let measured_s = self.measured.as_secs_f64();
+        if measured_s > 0.0 {
+            count as f64 / measured_s
+        } else {
+            0.0
+        }
+    }
 }
 
 /// The figures of a run, printed as a table or as JSON.
@@ -479,13 +595,9 @@ pub struct ConfirmationDelays {
 impl Report {
     /// The report of `recorded` over a run described by `facts`.
     pub fn new(recorded: &Recorder, facts: &RunFacts) -> Self {
-        let measured_s = facts.measured.as_secs_f64();
         let settled = recorded.settled_count();
-        let settled_per_second = if measured_s > 0.0 {
-            settled as f64 / measured_s
-        } else {
-            0.0
-        };
+        let confirmed = recorded.outcome("confirmed");
+        let cancelled = recorded.outcome("cancelled");
         let mut reasons: Vec<(String, u64)> = recorded
             .cancel_reasons
             .iter()
@@ -494,34 +606,19 @@ impl Report {
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Self {
             target: facts.target.clone(),
-            customers: facts.customers,
+            customers: facts.workers,
             duration_s: facts.duration.as_secs_f64(),
             warmup_s: facts.warmup.as_secs_f64(),
-            measured_s,
+            measured_s: facts.measured.as_secs_f64(),
             interrupted: facts.interrupted,
             settled_checkouts: settled,
-            settled_per_second,
-            confirmed: recorded.confirmed,
-            cancelled: recorded.cancelled,
-            other_settled: recorded.other_settled,
-            steps: Ordered(
-                Step::ALL
-                    .iter()
-                    .map(|step| {
-                        let stats = StepStats::of(&recorded.latencies[step.index()]);
-                        (step.name().to_owned(), stats)
-                    })
-                    .collect(),
-            ),
+            settled_per_second: facts.per_second(settled),
+            confirmed,
+            cancelled,
+            other_settled: settled.saturating_sub(confirmed + cancelled),
+            steps: recorded.lane_stats(),
             errors_total: recorded.errors.total(),
-            errors: Ordered(
-                recorded
-                    .errors
-                    .ranked()
-                    .into_iter()
-                    .map(|(kind, count)| (kind.to_string(), count))
-                    .collect(),
-            ),
+            errors: recorded.errors.report(),
             cancel_reasons: Ordered(reasons),
             confirmation_delays: None,
         }
@@ -536,73 +633,43 @@ impl Report {
     pub fn table(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let secs = |s: f64| format_duration(Duration::from_secs_f64(s));
-        let _ = writeln!(
-            out,
-            "bench checkout: {} customers, {} run ({} warm-up) against {}{}",
-            self.customers,
-            secs(self.duration_s),
-            secs(self.warmup_s),
-            self.target,
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
+        write_heading(
+            &mut out,
+            "bench checkout",
+            &format!("{} customers", self.customers),
+            self.duration_s,
+            self.warmup_s,
+            &self.target,
+            self.interrupted,
         );
-        let _ = writeln!(
-            out,
-            "settled checkouts: {} in {:.1}s = {:.2}/s (confirmed {}, cancelled {}{})",
+        let other = if self.other_settled > 0 {
+            format!(", other {}", self.other_settled)
+        } else {
+            String::new()
+        };
+        write_rate(
+            &mut out,
+            "settled checkouts",
             self.settled_checkouts,
             self.measured_s,
             self.settled_per_second,
-            self.confirmed,
-            self.cancelled,
-            if self.other_settled > 0 {
-                format!(", other {}", self.other_settled)
-            } else {
-                String::new()
-            }
+            &format!(
+                "confirmed {}, cancelled {}{other}",
+                self.confirmed, self.cancelled
+            ),
         );
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<10} {:>8} {:>10} {:>10} {:>10} {:>10}",
-            "step", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
-        );
-        for (name, stats) in &self.steps.0 {
-            if stats.count == 0 {
-                let _ = writeln!(
-                    out,
-                    "{name:<10} {:>8} {:>10} {:>10} {:>10} {:>10}",
-                    0, "-", "-", "-", "-"
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "{name:<10} {:>8} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
-                    stats.count, stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "(successful requests only; register and the first login happen before the clock)"
+        write_latencies(
+            &mut out,
+            "step",
+            &self.steps,
+            "(successful requests only; register and the first login happen before the clock)",
         );
         let _ = writeln!(out);
-        if self.errors.0.is_empty() {
-            let _ = writeln!(out, "errors: none");
-        } else {
-            let _ = writeln!(out, "errors: {}", self.errors_total);
-            for (kind, count) in &self.errors.0 {
-                let _ = writeln!(out, "  {kind:<36} {count:>8}");
-            }
-        }
+        write_errors(&mut out, self.errors_total, &self.errors);
         if !self.cancel_reasons.0.is_empty() {
             let _ = writeln!(out, "cancel reasons:");
-            for (reason, count) in &self.cancel_reasons.0 {
-                let _ = writeln!(out, "  {reason:<36} {count:>8}");
-            }
+            write_counts(&mut out, &self.cancel_reasons);
         }
         if let Some(delays) = &self.confirmation_delays {
             let d = &delays.delay;
@@ -627,6 +694,101 @@ impl Report {
     }
 }
 
+/// The first line of a bench's table: what ran, how long, against what.
+pub fn write_heading(
+    out: &mut String,
+    bench: &str,
+    workers: &str,
+    duration_s: f64,
+    warmup_s: f64,
+    target: &str,
+    interrupted: bool,
+) {
+    use std::fmt::Write as _;
+    let secs = |s: f64| format_duration(Duration::from_secs_f64(s));
+    let _ = writeln!(
+        out,
+        "{bench}: {workers}, {} run ({} warm-up) against {target}{}",
+        secs(duration_s),
+        secs(warmup_s),
+        if interrupted { " (interrupted)" } else { "" }
+    );
+}
+
+/// The line of a bench's headline rate: `label: count in 5.0s = 2.00/s (detail)`.
+pub fn write_rate(
+    out: &mut String,
+    label: &str,
+    count: u64,
+    measured_s: f64,
+    per_second: f64,
+    detail: &str,
+) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{label}: {count} in {measured_s:.1}s = {per_second:.2}/s"
+    );
+    if detail.is_empty() {
+        let _ = writeln!(out);
+    } else {
+        let _ = writeln!(out, " ({detail})");
+    }
+}
+
+/// The latency table: one row per lane (a dash for lanes without requests), then
+/// `note`. The first column is at least 10 wide, wider for longer names.
+pub fn write_latencies(out: &mut String, column: &str, rows: &Ordered<StepStats>, note: &str) {
+    use std::fmt::Write as _;
+    let width = rows
+        .0
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .chain([column.chars().count(), 10])
+        .max()
+        .unwrap_or(10);
+    let _ = writeln!(
+        out,
+        "{column:<width$} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for (name, stats) in &rows.0 {
+        if stats.count == 0 {
+            let _ = writeln!(
+                out,
+                "{name:<width$} {:>8} {:>10} {:>10} {:>10} {:>10}",
+                0, "-", "-", "-", "-"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{name:<width$} {:>8} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
+                stats.count, stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms
+            );
+        }
+    }
+    let _ = writeln!(out, "{note}");
+}
+
+/// `errors: none`, or the total and each kind with its count.
+pub fn write_errors(out: &mut String, total: u64, errors: &Ordered<u64>) {
+    use std::fmt::Write as _;
+    if errors.0.is_empty() {
+        let _ = writeln!(out, "errors: none");
+    } else {
+        let _ = writeln!(out, "errors: {total}");
+        write_counts(out, errors);
+    }
+}
+
+/// Indented `name  count` lines.
+fn write_counts(out: &mut String, counts: &Ordered<u64>) {
+    use std::fmt::Write as _;
+    for (name, count) in &counts.0 {
+        let _ = writeln!(out, "  {name:<36} {count:>8}");
+    }
+}
+
 /// One line of the progress bar: elapsed over total, settled checkouts, the current
 /// rate and errors.
 pub fn progress_line(
@@ -634,6 +796,20 @@ pub fn progress_line(
     total: Duration,
     warming_up: bool,
     settled: u64,
+    rate: f64,
+    errors: u64,
+) -> String {
+    progress_line_of("settled", elapsed, total, warming_up, settled, rate, errors)
+}
+
+/// One line of the progress bar of any bench: elapsed over total, the successes it
+/// counts (named `what`), the current rate and errors.
+pub fn progress_line_of(
+    what: &str,
+    elapsed: Duration,
+    total: Duration,
+    warming_up: bool,
+    done: u64,
     rate: f64,
     errors: u64,
 ) -> String {
@@ -645,7 +821,7 @@ pub fn progress_line(
     };
     let filled = ((fraction * WIDTH as f64).round() as usize).min(WIDTH);
     format!(
-        "[{}{}] {:>6.1}s/{:.0}s  settled {settled}  {rate:.1}/s  errors {errors}{}",
+        "[{}{}] {:>6.1}s/{:.0}s  {what} {done}  {rate:.1}/s  errors {errors}{}",
         "#".repeat(filled),
         "-".repeat(WIDTH - filled),
         elapsed.as_secs_f64().min(total.as_secs_f64()),
@@ -833,7 +1009,7 @@ mod tests {
             &one,
             &RunFacts {
                 target: "http://127.0.0.1:8080".into(),
-                customers: 4,
+                workers: 4,
                 duration: Duration::from_secs(10),
                 warmup: Duration::from_secs(5),
                 measured: Duration::from_secs(5),

@@ -122,6 +122,7 @@ pub fn declaration(kind: ServiceKind) -> Option<Declaration> {
         ServiceKind::Ordering => Declaration::of::<ordering::Ordering>(),
         ServiceKind::Fulfillment => Declaration::of::<fulfillment::Fulfillment>(),
         ServiceKind::Notifications => Declaration::of::<notifications::Notifications>(),
+        ServiceKind::Ingestion => Declaration::of::<ingestion::Ingestion>(),
         ServiceKind::Gateway => return None,
     })
 }

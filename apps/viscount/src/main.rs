@@ -80,6 +80,10 @@ enum BenchCommand {
     /// Virtual customers browse, search, fill carts and check out; reports settled
     /// checkouts per second, step latencies and errors.
     Checkout(viscount::bench::CheckoutArgs),
+    /// Creates a tenant with its four sources and posts signed Shopify, Stripe, PayPal
+    /// and WooCommerce webhooks over N connections; reports accepted webhooks per
+    /// second, latency per provider and errors.
+    Ingest(viscount::bench::IngestArgs),
 }
 
 #[derive(Args)]
@@ -263,6 +267,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Checkout(args),
         } => viscount::bench::checkout(args, shutdown).await,
+        Command::Bench {
+            command: BenchCommand::Ingest(args),
+        } => viscount::bench::ingest(args, shutdown).await,
     }
 }
 

@@ -75,3 +75,20 @@ impl Event for UserLocked {
         self.user_id.clone()
     }
 }
+
+/// A tenant (a shop whose external storefront and payment data Viscount ingests) was
+/// created, together with its first API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantCreated {
+    /// The new tenant's id.
+    pub tenant_id: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl Event for TenantCreated {
+    const TYPE: &'static str = "identity.tenant.created.v1";
+    fn subject(&self) -> String {
+        self.tenant_id.clone()
+    }
+}

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod fulfillment;
 pub mod identity;
+pub mod ingestion;
 pub mod inventory;
 pub mod notifications;
 pub mod ordering;

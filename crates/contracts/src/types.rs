@@ -83,11 +83,30 @@ impl<const MAX: usize, const MULTILINE: bool> Text<MAX, MULTILINE> {
 
 /// ISO 4217 codes the platform accepts.
 pub const CURRENCIES: &[&str] = &[
-    "AED", "ARS", "AUD", "BGN", "BRL", "CAD", "CHF", "CLP", "CNY", "COP", "CZK", "DKK", "EGP",
-    "EUR", "GBP", "HKD", "HUF", "IDR", "ILS", "INR", "ISK", "JPY", "KRW", "MXN", "MYR", "NGN",
-    "NOK", "NZD", "PEN", "PHP", "PKR", "PLN", "RON", "SAR", "SEK", "SGD", "THB", "TRY", "TWD",
-    "UAH", "USD", "VND", "ZAR",
+    "AED", "ARS", "AUD", "BGN", "BHD", "BRL", "CAD", "CHF", "CLP", "CNY", "COP", "CZK", "DKK",
+    "EGP", "EUR", "GBP", "HKD", "HUF", "IDR", "ILS", "INR", "ISK", "JOD", "JPY", "KRW", "KWD",
+    "MXN", "MYR", "NGN", "NOK", "NZD", "OMR", "PEN", "PHP", "PKR", "PLN", "RON", "SAR", "SEK",
+    "SGD", "THB", "TND", "TRY", "TWD", "UAH", "USD", "VND", "ZAR",
 ];
+
+/// How many decimal places the minor unit of `currency` has, as ISO 4217 lists it
+/// (`USD` 2: cents; `JPY` 0; `KWD` 3: fils), for the codes in [`CURRENCIES`] (upper
+/// case, exactly); `None` for any other text.
+///
+/// Every code is spelled out rather than defaulted to 2, so a code added to
+/// [`CURRENCIES`] without its exponent fails the test below instead of being priced
+/// a hundred times off.
+pub fn minor_unit_exponent(currency: &str) -> Option<u32> {
+    match currency {
+        "CLP" | "ISK" | "JPY" | "KRW" | "VND" => Some(0),
+        "AED" | "ARS" | "AUD" | "BGN" | "BRL" | "CAD" | "CHF" | "CNY" | "COP" | "CZK" | "DKK"
+        | "EGP" | "EUR" | "GBP" | "HKD" | "HUF" | "IDR" | "ILS" | "INR" | "MXN" | "MYR" | "NGN"
+        | "NOK" | "NZD" | "PEN" | "PHP" | "PKR" | "PLN" | "RON" | "SAR" | "SEK" | "SGD" | "THB"
+        | "TRY" | "TWD" | "UAH" | "USD" | "ZAR" => Some(2),
+        "BHD" | "JOD" | "KWD" | "OMR" | "TND" => Some(3),
+        _ => None,
+    }
+}
 
 /// An amount of money: integer minor units and an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +143,49 @@ mod tests {
         assert!(Sku::try_from("SKU-1.a_b".to_owned()).is_ok());
         assert!(Sku::try_from("bad sku".to_owned()).is_err());
         assert!(Sku::try_from("x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn every_accepted_currency_has_its_iso_4217_exponent() {
+        for code in CURRENCIES {
+            assert!(
+                minor_unit_exponent(code).is_some(),
+                "{code} has no exponent"
+            );
+        }
+        let cases = [
+            ("USD", Some(2)),
+            ("EUR", Some(2)),
+            ("HUF", Some(2)),
+            ("TWD", Some(2)),
+            ("CLP", Some(0)),
+            ("ISK", Some(0)),
+            ("JPY", Some(0)),
+            ("KRW", Some(0)),
+            ("VND", Some(0)),
+            ("BHD", Some(3)),
+            ("JOD", Some(3)),
+            ("KWD", Some(3)),
+            ("OMR", Some(3)),
+            ("TND", Some(3)),
+            ("XXX", None),
+            ("usd", None),
+            ("", None),
+        ];
+        for (code, exponent) in cases {
+            assert_eq!(minor_unit_exponent(code), exponent, "{code}");
+        }
+        // The 43 earlier codes and the five three-decimal ones, each once, sorted.
+        assert_eq!(CURRENCIES.len(), 48);
+        assert!(CURRENCIES.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn three_decimal_currencies_are_prices_too() {
+        assert_eq!(
+            Money::price(1_234_567, "kwd").map(|m| m.currency),
+            Ok("KWD".to_owned())
+        );
     }
 
     #[test]

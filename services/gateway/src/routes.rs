@@ -31,6 +31,11 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/users/*/notification-preferences",
         ],
         ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders"],
+        ServiceKind::Ingestion => &[
+            "/webhooks",
+            "/api/v1/ingestion",
+            "/api/v1/tenants/*/sources",
+        ],
         ServiceKind::Payments => &[
             "/api/v1/payments",
             "/api/v1/payment-methods",
@@ -43,6 +48,7 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/auth",
             "/api/v1/api-keys",
             "/api/v1/signing-keys",
+            "/api/v1/tenants",
             "/.well-known",
             "/oauth2",
         ],
@@ -122,6 +128,7 @@ mod tests {
         assert!(table.find("/api/v1/users").is_some());
         assert!(table.find("/api/v1/users/me").is_some());
         assert!(table.find("/.well-known/jwks.json").is_some());
+        assert!(table.find("/api/v1/tenants/t1").is_some());
         assert!(table.find("/api/v1/usersx").is_none());
         assert!(table.find("/api/v1/products").is_none());
     }

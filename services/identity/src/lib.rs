@@ -1,4 +1,5 @@
-//! The identity service: users, sign-in, sessions, MFA, API keys, and the OIDC surface.
+//! The identity service: users, sign-in, sessions, MFA, API keys, tenants, and the OIDC
+//! surface.
 //!
 //! Rooms: `domain` (the `User` aggregate and its transitions, which build the events
 //! it emits; sessions, TOTP, API keys), `store` (the only translator between rows and
@@ -32,7 +33,10 @@ pub use passwords::Argon2Settings;
 /// Identity's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "identity",
-    steps: &[platform::migration!("0001_init")],
+    steps: &[
+        platform::migration!("0001_init"),
+        platform::migration!("0002_tenants"),
+    ],
 };
 
 /// A running identity service.

@@ -1,5 +1,6 @@
 //! The network side of `viscount bench checkout`: seeding, signing customers up, the
-//! shoppers' loop and the progress bar.
+//! shoppers' loop and the progress bar. `bench ingest` reuses the client, the exchange
+//! of one request, the admin sign-in, the end of the run and the progress bar.
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -16,8 +17,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{
-    CheckoutArgs, ErrorKind, Recorder, Report, Rng, RunFacts, Step, bench_product, progress_line,
-    search_words,
+    CheckoutArgs, ErrorKind, Recorder, Report, Rng, RunFacts, Step, bench_product,
+    progress_line_of, search_words,
 };
 
 /// The stock each bench sku is topped up to by `--seed`.
@@ -35,7 +36,7 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// How long a checkout asks ordering to wait for the order to settle.
 const CHECKOUT_WAIT: &str = "wait=30";
 /// Pause after a request got no response, so a dead target is not spun on.
-const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
+pub(super) const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause honoured from a `Retry-After`.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Attempts at registering or signing in one customer before giving up on it.
@@ -108,8 +109,15 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
         tasks.spawn(shop(shopper, end.clone()));
     }
     let progress_done = Shutdown::new();
+    let counters = shared.clone();
     let progress = tokio::spawn(draw_progress(
-        shared.clone(),
+        "settled",
+        move || {
+            (
+                counters.settled.load(Ordering::Relaxed),
+                counters.errors.load(Ordering::Relaxed),
+            )
+        },
         start,
         args.duration,
         args.warmup,
@@ -131,7 +139,7 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
         &recorded,
         &RunFacts {
             target: shared.api.base.clone(),
-            customers: shoppers,
+            workers: shoppers,
             duration: args.duration,
             warmup: args.warmup,
             measured: finished.saturating_duration_since(measure_from),
@@ -155,13 +163,13 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
 
 /// The client and where the gateway is.
 #[derive(Clone)]
-struct Api {
-    client: Client,
-    base: String,
+pub(super) struct Api {
+    pub(super) client: Client,
+    pub(super) base: String,
 }
 
 impl Api {
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -169,25 +177,25 @@ impl Api {
         self.client.get(self.url(path))
     }
 
-    fn post(&self, path: &str) -> RequestBuilder {
+    pub(super) fn post(&self, path: &str) -> RequestBuilder {
         self.client.post(self.url(path))
     }
 
-    fn put(&self, path: &str) -> RequestBuilder {
+    pub(super) fn put(&self, path: &str) -> RequestBuilder {
         self.client.put(self.url(path))
     }
 }
 
 /// A response read to its end.
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) retry_after: Option<Duration>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Answer {
     /// The start of the body, for error messages.
-    fn snippet(&self) -> String {
+    pub(super) fn snippet(&self) -> String {
         String::from_utf8_lossy(&self.body)
             .chars()
             .take(300)
@@ -197,7 +205,7 @@ impl Answer {
 
 /// Sends `request` and reads the whole response; on failure, what kind of transport
 /// error it was.
-async fn exchange(request: RequestBuilder) -> Result<Answer, &'static str> {
+pub(super) async fn exchange(request: RequestBuilder) -> Result<Answer, &'static str> {
     let response = request.send().await.map_err(|e| transport_kind(&e))?;
     let status = response.status();
     let retry_after = response
@@ -229,13 +237,16 @@ fn transport_kind(err: &reqwest::Error) -> &'static str {
 }
 
 /// For set-up calls, where any failure ends the command.
-async fn must(request: RequestBuilder, what: &str) -> anyhow::Result<Answer> {
+pub(super) async fn must(request: RequestBuilder, what: &str) -> anyhow::Result<Answer> {
     exchange(request)
         .await
         .map_err(|kind| anyhow::anyhow!("{what}: no response ({kind} error); is the platform up?"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(answer: &Answer, what: &str) -> anyhow::Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    answer: &Answer,
+    what: &str,
+) -> anyhow::Result<T> {
     serde_json::from_slice(&answer.body)
         .with_context(|| format!("{what}: unexpected response body: {}", answer.snippet()))
 }
@@ -276,11 +287,17 @@ struct SettledOrder {
     cancel_reason: Option<String>,
 }
 
-/// Signs the admin in for `--seed`.
-async fn admin_token(api: &Api, args: &CheckoutArgs) -> anyhow::Result<String> {
-    let (Some(email), Some(password)) = (&args.admin_email, &args.admin_password) else {
+/// Signs the admin in; `needed_for` names what needs one, for the error when no
+/// credentials were given.
+pub(super) async fn admin_token(
+    api: &Api,
+    email: Option<&str>,
+    password: Option<&str>,
+    needed_for: &str,
+) -> anyhow::Result<String> {
+    let (Some(email), Some(password)) = (email, password) else {
         bail!(
-            "--seed needs an admin: pass --admin-email and --admin-password, or set \
+            "{needed_for} needs an admin: pass --admin-email and --admin-password, or set \
              VISCOUNT_BOOTSTRAP_ADMIN_EMAIL and VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD"
         );
     };
@@ -304,7 +321,15 @@ async fn admin_token(api: &Api, args: &CheckoutArgs) -> anyhow::Result<String> {
 /// ordering can price every bench sku. Returns (sku, name) of the products.
 async fn seed(api: &Api, args: &CheckoutArgs) -> anyhow::Result<Vec<(String, String)>> {
     let started = Instant::now();
-    let token = Arc::new(admin_token(api, args).await?);
+    let token = Arc::new(
+        admin_token(
+            api,
+            args.admin_email.as_deref(),
+            args.admin_password.as_deref(),
+            "--seed",
+        )
+        .await?,
+    );
     let answer = must(
         api.post("/api/v1/warehouses")
             .bearer_auth(token.as_str())
@@ -531,7 +556,7 @@ impl From<TokenPair> for Tokens {
     }
 }
 
-fn random_seed() -> u64 {
+pub(super) fn random_seed() -> u64 {
     // A v7 uuid's low 64 bits are random.
     uuid::Uuid::now_v7().as_u128() as u64
 }
@@ -691,14 +716,14 @@ struct Shared {
 
 /// When the run ends: at the deadline, or on ctrl-c.
 #[derive(Clone)]
-struct End {
-    stop: Shutdown,
-    deadline: tokio::time::Instant,
+pub(super) struct End {
+    pub(super) stop: Shutdown,
+    pub(super) deadline: tokio::time::Instant,
 }
 
 impl End {
     /// `work`'s output, or `None` when the run ended first (the work is dropped).
-    async fn before<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+    pub(super) async fn before<T>(&self, work: impl Future<Output = T>) -> Option<T> {
         tokio::select! {
             biased;
             () = self.stop.cancelled() => None,
@@ -918,23 +943,33 @@ impl Shopper {
 
 /// What to do after an unexpected status.
 fn pace_after(answer: &Answer) -> Pace {
+    if answer.status == StatusCode::UNAUTHORIZED {
+        return Pace::Reauth;
+    }
+    pause_after(answer).map_or(Pace::Next, Pace::Wait)
+}
+
+/// How long to hold off after an unexpected status: a 429's `Retry-After` (at most
+/// [`MAX_RETRY_AFTER`]), a short pause after a 5xx, none otherwise.
+pub(super) fn pause_after(answer: &Answer) -> Option<Duration> {
     match answer.status {
-        StatusCode::UNAUTHORIZED => Pace::Reauth,
-        StatusCode::TOO_MANY_REQUESTS => Pace::Wait(
+        StatusCode::TOO_MANY_REQUESTS => Some(
             answer
                 .retry_after
                 .unwrap_or(Duration::from_secs(1))
                 .min(MAX_RETRY_AFTER),
         ),
-        status if status.is_server_error() => Pace::Wait(TRANSPORT_BACKOFF),
-        _ => Pace::Next,
+        status if status.is_server_error() => Some(TRANSPORT_BACKOFF),
+        _ => None,
     }
 }
 
 /// Draws the progress bar on stderr until `done`: redrawn in place four times a second
-/// on a terminal, a line every five seconds otherwise.
-async fn draw_progress(
-    shared: Arc<Shared>,
+/// on a terminal, a line every five seconds otherwise. `counts` reads the successes
+/// (named `what` on the bar) and the errors so far.
+pub(super) async fn draw_progress(
+    what: &'static str,
+    counts: impl Fn() -> (u64, u64),
     start: Instant,
     total: Duration,
     warmup: Duration,
@@ -956,8 +991,7 @@ async fn draw_progress(
             _ = ticks.tick() => false,
         };
         let now = Instant::now();
-        let settled = shared.settled.load(Ordering::Relaxed);
-        let errors = shared.errors.load(Ordering::Relaxed);
+        let (settled, errors) = counts();
         samples.push_back((now, settled));
         while samples.len() > 2
             && samples
@@ -973,7 +1007,15 @@ async fn draw_progress(
             _ => 0.0,
         };
         let elapsed = now.duration_since(start);
-        let line = progress_line(elapsed, total, elapsed < warmup, settled, rate, errors);
+        let line = progress_line_of(
+            what,
+            elapsed,
+            total,
+            elapsed < warmup,
+            settled,
+            rate,
+            errors,
+        );
         if terminal {
             eprint!("\r{line}\x1b[K");
             if finished {

@@ -57,6 +57,28 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// The session the access token belongs to (users).
     pub session_id: Option<String>,
+    /// The tenant a tenant-bound API key acts for (clients); such a key holds no
+    /// scopes and reaches only its own tenant's data.
+    pub tenant: Option<String>,
+}
+
+/// Which tenants' data a call acts on (see [`Principal::tenant_scope`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantScope {
+    /// Every tenant's (an admin who named none, where the call allows it).
+    All,
+    /// One tenant's.
+    One(String),
+}
+
+impl TenantScope {
+    /// Whether data of `tenant` is within the scope.
+    pub fn allows(&self, tenant: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::One(one) => one == tenant,
+        }
+    }
 }
 
 impl Principal {
@@ -95,6 +117,30 @@ impl Principal {
         }
     }
 
+    /// Whether the caller may see `tenant`'s data: an admin, or that tenant's own key.
+    pub fn may_see_tenant(&self, tenant: &str) -> bool {
+        self.is_admin() || self.tenant.as_deref() == Some(tenant)
+    }
+
+    /// Which tenant's data the caller may act on, given the tenant it names (a path
+    /// segment or a `tenant` filter): an admin names one, or none for all (where the
+    /// call allows it); a tenant key acts on its own only, and naming another tenant is
+    /// answered 404 "tenant not found", so a key cannot learn which tenants exist.
+    /// Anyone else is refused with 403.
+    pub fn tenant_scope(&self, requested: Option<&str>) -> Result<TenantScope, Problem> {
+        if self.is_admin() {
+            return Ok(requested.map_or(TenantScope::All, |t| TenantScope::One(t.to_owned())));
+        }
+        match (self.tenant.as_deref(), requested) {
+            (Some(own), None) => Ok(TenantScope::One(own.to_owned())),
+            (Some(own), Some(named)) if own == named => Ok(TenantScope::One(own.to_owned())),
+            (Some(_), Some(_)) => Err(Problem::not_found("tenant")),
+            (None, _) => Err(Problem::forbidden(
+                "this action needs the admin role or a tenant key",
+            )),
+        }
+    }
+
     /// A user principal from verified claims.
     pub fn from_claims(claims: &jwt::Claims) -> Self {
         let scopes: Vec<String> = claims
@@ -112,6 +158,7 @@ impl Principal {
             roles: claims.roles.clone(),
             scopes,
             session_id: claims.sid.clone(),
+            tenant: None,
         }
     }
 }
@@ -372,6 +419,67 @@ mod tests {
             client_id: None,
         };
         jwt::sign(&claims, typ, "k1", key)
+    }
+
+    fn caller(
+        kind: PrincipalKind,
+        roles: &[&str],
+        scopes: &[&str],
+        tenant: Option<&str>,
+    ) -> Principal {
+        Principal {
+            subject: "caller".into(),
+            kind,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            session_id: None,
+            tenant: tenant.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_tenant_key_reaches_its_own_tenant_only_and_admins_any() {
+        use PrincipalKind::{Client, User};
+        let admin = caller(User, &[ROLE_ADMIN], &[], None);
+        let customer = caller(User, &[ROLE_CUSTOMER], &[], None);
+        let tenant_key = caller(Client, &[], &[], Some("t1"));
+        let scoped_key = caller(Client, &[], &["*"], None);
+        let one = |t: &str| Ok(TenantScope::One(t.to_owned()));
+        let cases: [(&Principal, Option<&str>, Result<TenantScope, u16>); 10] = [
+            (&admin, None, Ok(TenantScope::All)),
+            (&admin, Some("t1"), one("t1")),
+            (&admin, Some("t2"), one("t2")),
+            (&tenant_key, None, one("t1")),
+            (&tenant_key, Some("t1"), one("t1")),
+            (&tenant_key, Some("t2"), Err(404)),
+            (&customer, None, Err(403)),
+            (&customer, Some("t1"), Err(403)),
+            (&scoped_key, None, Err(403)),
+            (&scoped_key, Some("t1"), Err(403)),
+        ];
+        for (who, requested, expected) in cases {
+            let got = who.tenant_scope(requested).map_err(|p| p.status);
+            assert_eq!(got, expected, "{who:?} naming {requested:?}");
+        }
+        let hidden = tenant_key.tenant_scope(Some("t2")).err();
+        assert!(hidden.is_some_and(|p| p.detail == "tenant not found"));
+        assert!(TenantScope::All.allows("t9"));
+        assert!(TenantScope::One("t1".into()).allows("t1"));
+        assert!(!TenantScope::One("t1".into()).allows("t2"));
+    }
+
+    #[test]
+    fn a_tenant_key_holds_no_scope_and_no_role() {
+        let tenant_key = caller(PrincipalKind::Client, &[], &[], Some("t1"));
+        assert!(!tenant_key.is_admin());
+        assert!(!tenant_key.has_scope("ingestion:write"));
+        assert!(tenant_key.require_admin().is_err());
+        assert!(tenant_key.may_see_tenant("t1"));
+        assert!(!tenant_key.may_see_tenant("t2"));
+        let admin = caller(PrincipalKind::User, &[ROLE_ADMIN], &[], None);
+        assert!(admin.may_see_tenant("t2"));
+        let customer = caller(PrincipalKind::User, &[ROLE_CUSTOMER], &[], None);
+        assert!(!customer.may_see_tenant("t1"));
     }
 
     #[tokio::test]

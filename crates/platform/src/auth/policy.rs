@@ -68,6 +68,7 @@ mod tests {
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             scopes: Vec::new(),
             session_id: None,
+            tenant: None,
         }
     }
 
@@ -78,6 +79,7 @@ mod tests {
             roles: Vec::new(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             session_id: None,
+            tenant: None,
         }
     }
 

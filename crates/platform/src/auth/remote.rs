@@ -40,6 +40,9 @@ pub struct Introspection {
     /// Its scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The tenant a tenant-bound key acts for.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 #[derive(Default)]
@@ -146,6 +149,7 @@ impl ApiKeyResolver for RemoteIdentity {
                 roles: Vec::new(),
                 scopes: introspection.scopes,
                 session_id: None,
+                tenant: introspection.tenant,
             }),
             _ => None,
         };
@@ -177,5 +181,22 @@ impl Default for TokenSettings {
             issuer: "http://127.0.0.1:8080".into(),
             audience: "viscount".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_introspection_without_a_tenant_reads_as_none() {
+        let older: Introspection =
+            serde_json::from_str(r#"{"active":true,"id":"k1","scopes":["a:read"]}"#)
+                .expect("reads");
+        assert_eq!(older.tenant, None);
+        let tenant: Introspection =
+            serde_json::from_str(r#"{"active":true,"id":"k2","scopes":[],"tenant":"t1"}"#)
+                .expect("reads");
+        assert_eq!(tenant.tenant.as_deref(), Some("t1"));
     }
 }

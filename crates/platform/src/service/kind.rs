@@ -23,6 +23,9 @@ pub enum ServiceKind {
     Fulfillment,
     /// Templates, channels (email, SMS, push), preferences, delivery status.
     Notifications,
+    /// Tenants' sources, webhooks from external storefronts and payment providers,
+    /// dead letters, touchpoints.
+    Ingestion,
 }
 
 impl ServiceKind {
@@ -36,6 +39,7 @@ impl ServiceKind {
             ServiceKind::Ordering,
             ServiceKind::Fulfillment,
             ServiceKind::Notifications,
+            ServiceKind::Ingestion,
             ServiceKind::Gateway,
         ]
     }
@@ -59,6 +63,7 @@ impl ServiceKind {
             ServiceKind::Payments => "payments",
             ServiceKind::Fulfillment => "fulfillment",
             ServiceKind::Notifications => "notifications",
+            ServiceKind::Ingestion => "ingestion",
         }
     }
 
@@ -73,6 +78,7 @@ impl ServiceKind {
             ServiceKind::Payments => 8088,
             ServiceKind::Fulfillment => 8085,
             ServiceKind::Notifications => 8086,
+            ServiceKind::Ingestion => 8090,
         }
     }
 }

@@ -1,11 +1,13 @@
-//! API keys: created by admins with the scopes they grant, listed, revoked, and
-//! resolved into the client principal of a request that presents one.
+//! API keys: created by admins with the scopes they grant (or with a tenant, see
+//! `tenants`), listed, revoked, and resolved into the client principal of a request
+//! that presents one.
 
 use platform::auth::{Principal, PrincipalKind};
+use platform::db::Tx;
 use tracing::field::Empty;
 
 use super::{API_KEY_PREFIX, IdentityApp, IdentityError};
-use crate::domain::{ApiKey, Scopes, UserName};
+use crate::domain::{ApiKey, Grant, Scopes, UserName};
 use crate::store;
 
 /// A new API key, with its secret (shown once).
@@ -26,24 +28,25 @@ impl IdentityApp {
         name: UserName,
         scopes: Scopes,
     ) -> Result<NewApiKey, IdentityError> {
-        let key = platform::ids::random_token(API_KEY_PREFIX);
-        let record = ApiKey {
-            id: platform::ids::new_id(),
-            name,
-            scopes,
-            created_at: self.clock.now_millis(),
-        };
-        tracing::Span::current().record("api_key_id", record.id.as_str());
+        let created = self.mint_api_key(name, Grant::Scopes(scopes));
+        tracing::Span::current().record("api_key_id", created.record.id.as_str());
         let mut tx = self.db.begin().await?;
-        store::insert_api_key(
-            &mut tx,
-            &record,
-            &platform::ids::sha256_hex(key.as_bytes()),
-            &caller.subject,
-        )
-        .await?;
+        store_api_key(&mut tx, &created, caller).await?;
         tx.commit().await?;
-        Ok(NewApiKey { record, key })
+        Ok(created)
+    }
+
+    /// A new key granting `grant`, not stored yet.
+    pub(super) fn mint_api_key(&self, name: UserName, grant: Grant) -> NewApiKey {
+        NewApiKey {
+            record: ApiKey {
+                id: platform::ids::new_id(),
+                name,
+                grant,
+                created_at: self.clock.now_millis(),
+            },
+            key: platform::ids::random_token(API_KEY_PREFIX),
+        }
     }
 
     /// Unrevoked API keys, by id after `after`.
@@ -76,11 +79,23 @@ impl IdentityApp {
             store::api_key_by_hash(self.db.reader(), &platform::ids::sha256_hex(key.as_bytes()))
                 .await?;
         Ok(record.map(|r| Principal {
-            subject: r.id,
             kind: PrincipalKind::Client,
             roles: Vec::new(),
-            scopes: r.scopes.as_slice().to_vec(),
+            scopes: r.scopes().to_vec(),
             session_id: None,
+            tenant: r.tenant().map(str::to_owned),
+            subject: r.id,
         }))
     }
+}
+
+/// Stores a minted key by its hash (the key itself is never stored), in `tx`.
+pub(super) async fn store_api_key(
+    tx: &mut Tx,
+    created: &NewApiKey,
+    caller: &Principal,
+) -> Result<(), IdentityError> {
+    let hash = platform::ids::sha256_hex(created.key.as_bytes());
+    store::insert_api_key(tx, &created.record, &hash, &caller.subject).await?;
+    Ok(())
 }

@@ -1,14 +1,16 @@
 //! Identity's operations, one use case a file: accounts (`accounts`), signing in and
-//! sessions (`sessions`), MFA enrolment (`mfa`), API keys (`api_keys`) and the OAuth
-//! and OIDC surface (`oauth`). Each operation validates through `domain`, runs in one
-//! transaction over `store`, stages the events the aggregate built in the same
-//! transaction, and wakes the bus after commit. Handlers in `http` only translate.
+//! sessions (`sessions`), MFA enrolment (`mfa`), API keys (`api_keys`), tenants and
+//! their keys (`tenants`) and the OAuth and OIDC surface (`oauth`). Each operation
+//! validates through `domain`, runs in one transaction over `store`, stages the events
+//! the aggregate built in the same transaction, and wakes the bus after commit.
+//! Handlers in `http` only translate.
 
 mod accounts;
 mod api_keys;
 mod mfa;
 mod oauth;
 mod sessions;
+mod tenants;
 
 use platform::auth::Policy;
 use platform::auth::jwt::{Audience, Claims};
@@ -23,9 +25,11 @@ use crate::keys::KeyRing;
 use crate::passwords::{HashError, PasswordHasher};
 
 pub use api_keys::NewApiKey;
+pub use tenants::NewTenant;
 
 /// Who may see and manage what: a user their own account, admins every account, the
-/// API keys and the signing keys. Machine clients manage nothing here.
+/// API keys, the tenants and the signing keys. Machine clients manage nothing here (a
+/// tenant key sees its own tenant).
 pub const POLICY: Policy = Policy::admin_only();
 
 /// Prefix of API keys, so leaked keys are recognisable by scanners.
@@ -58,6 +62,9 @@ pub enum IdentityError {
     /// The client credentials are wrong.
     #[error("invalid client credentials")]
     InvalidClient,
+    /// The client may not use this grant (a tenant key asking for a token).
+    #[error("{0}")]
+    UnauthorizedClient(&'static str),
     /// The current password given for a change is wrong.
     #[error("the current password is incorrect")]
     WrongCurrentPassword,

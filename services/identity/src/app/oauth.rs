@@ -22,6 +22,12 @@ impl IdentityApp {
             .await?
             .filter(|p| p.subject == client_id)
             .ok_or(IdentityError::InvalidClient)?;
+        if principal.tenant.is_some() {
+            // A token would carry no tenant; a tenant key authenticates as itself only.
+            return Err(IdentityError::UnauthorizedClient(
+                "a tenant key cannot use the client credentials grant",
+            ));
+        }
         let granted: Vec<String> = match requested {
             Some(requested) => {
                 let wanted: Vec<&str> = requested.split_whitespace().collect();

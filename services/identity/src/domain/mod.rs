@@ -1,18 +1,20 @@
 //! Identity's rules, free of I/O: the validated inputs (this file), the [`User`]
 //! aggregate with its roles, MFA state and lifecycle (`user`), sign-in rules — the
-//! lockout and refresh-token rotation (`sessions`), API keys (`api_key`) and TOTP
-//! (`totp`, RFC 6238).
+//! lockout and refresh-token rotation (`sessions`), API keys (`api_key`), tenants
+//! (`tenant`) and TOTP (`totp`, RFC 6238).
 //!
 //! Nothing here knows SQL or HTTP: `store` turns rows into these types (and refuses
 //! rows it cannot read), `app` runs the use cases with them.
 
 mod api_key;
 mod sessions;
+mod tenant;
 pub mod totp;
 mod user;
 
-pub use api_key::ApiKey;
+pub use api_key::{ApiKey, Grant};
 pub use sessions::{LockoutPolicy, RefreshOutcome, RefreshToken, refresh_outcome};
+pub use tenant::Tenant;
 pub use user::{Mfa, Refused, Role, TotpSecret, User, UserParts, UserStatus};
 
 /// Longest accepted password, in characters; argon2 over megabytes of input is a
@@ -98,7 +100,8 @@ impl Password {
     }
 }
 
-/// A display name: trimmed, 1 to 100 characters, no control characters.
+/// A display name (of a user, an API key or a tenant): trimmed, 1 to 100 characters,
+/// no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
 

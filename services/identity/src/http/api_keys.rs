@@ -48,6 +48,9 @@ struct ApiKeyView {
     id: String,
     name: String,
     scopes: Vec<String>,
+    /// The tenant a tenant key is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<String>,
     created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
@@ -56,9 +59,10 @@ struct ApiKeyView {
 impl ApiKeyView {
     fn new(record: ApiKey, key: Option<String>) -> Self {
         Self {
+            scopes: record.scopes().to_vec(),
+            tenant_id: record.tenant().map(str::to_owned),
             id: record.id,
             name: record.name.as_str().to_owned(),
-            scopes: record.scopes.as_slice().to_vec(),
             created_at: platform::time::rfc3339(record.created_at),
             key,
         }
@@ -125,8 +129,9 @@ struct IntrospectBody {
     key: String,
 }
 
-/// Lets other services check an API key they were shown. Holding the key is the
-/// authority to learn what it grants, so the call needs no other credential.
+/// Lets other services check an API key they were shown: whether it is active, and its
+/// scopes or its tenant. Holding the key is the authority to learn what it grants, so
+/// the call needs no other credential.
 #[tracing::instrument(skip_all)]
 async fn introspect_api_key(
     State(s): State<HttpState>,
@@ -138,11 +143,13 @@ async fn introspect_api_key(
             active: true,
             id: Some(p.subject),
             scopes: p.scopes,
+            tenant: p.tenant,
         },
         None => Introspection {
             active: false,
             id: None,
             scopes: Vec::new(),
+            tenant: None,
         },
     }))
 }

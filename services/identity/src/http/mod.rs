@@ -1,6 +1,6 @@
 //! Identity's HTTP surface: the Identity table of API.md, plus key rotation for admins.
 //! One file per idea: accounts (`users`), signing in and sessions (`auth`), API keys
-//! (`api_keys`), and the OAuth 2.0 / OIDC endpoints (`oauth`).
+//! (`api_keys`), tenants (`tenants`), and the OAuth 2.0 / OIDC endpoints (`oauth`).
 //!
 //! Handlers turn bodies into domain values (every invalid field named in one 422),
 //! call one [`IdentityApp`] operation, and shape the answer. OAuth 2.0 endpoints answer
@@ -9,6 +9,7 @@
 mod api_keys;
 mod auth;
 mod oauth;
+mod tenants;
 mod users;
 
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router(app: IdentityApp, authenticator: Authenticator) -> Router {
         .merge(users::routes())
         .merge(auth::routes())
         .merge(api_keys::routes())
+        .merge(tenants::routes())
         .merge(oauth::routes())
         .with_state(state)
         .layer(from_fn_with_state(
@@ -92,7 +94,9 @@ impl From<IdentityError> for Problem {
             IdentityError::MfaAlreadyEnabled => Problem::conflict("mfa-enabled", err.to_string()),
             IdentityError::MfaNotStarted => Problem::conflict("mfa-not-started", err.to_string()),
             IdentityError::NotFound(what) => Problem::not_found(what),
-            IdentityError::Forbidden(why) => Problem::forbidden(why),
+            IdentityError::Forbidden(why) | IdentityError::UnauthorizedClient(why) => {
+                Problem::forbidden(why)
+            }
             IdentityError::Hash(_) | IdentityError::Sql(_) => Problem::unexpected(&err),
         }
     }

@@ -160,6 +160,11 @@ async fn token(
         Err(IdentityError::Forbidden(why)) => {
             Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", why))
         }
+        Err(IdentityError::UnauthorizedClient(why)) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            why,
+        )),
         Err(IdentityError::MfaRequired(token)) => Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",

@@ -1,6 +1,6 @@
 //! Identity's SQL, and the only place rows become domain values and back: users
 //! (`users`), login failures and refresh tokens (`sessions`), the signing keys
-//! (`signing_keys`) and API keys (`api_keys`).
+//! (`signing_keys`), API keys (`api_keys`) and tenants (`tenants`).
 //!
 //! Reads take any executor (the read pool or an open transaction); writes take the
 //! transaction the operation runs in, so each operation commits once with its events.
@@ -10,6 +10,7 @@
 mod api_keys;
 mod sessions;
 mod signing_keys;
+mod tenants;
 mod users;
 
 pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
@@ -18,6 +19,7 @@ pub use sessions::{
     refresh_token_by_hash, revoke_family, revoke_user_sessions,
 };
 pub use signing_keys::{SigningKeyRecord, insert_signing_key, retire_signing_keys, signing_keys};
+pub use tenants::{insert_tenant, list_tenants, tenant_by_id};
 pub use users::{
     delete_user, enable_mfa, insert_user, lock_user, search_users, set_password_hash, start_mfa,
     update_profile, use_mfa_step, user_by_email, user_by_id, user_exists,

@@ -100,6 +100,7 @@ fn person(id: &str, role: &str) -> Caller {
         roles: vec![role.into()],
         scopes: Vec::new(),
         session_id: None,
+        tenant: None,
     })
     .expect("a user")
 }

@@ -1,0 +1,73 @@
+//! Ingestion's HTTP surface: API.md's Ingestion table. Webhooks (`webhooks`) carry no
+//! credentials of a Viscount caller (their signature is checked by the app); the rest
+//! (`admin`: sources, events, dead events, taxonomies; `touchpoints`) are for admins
+//! and tenants' own keys. No handler logs its input.
+
+mod admin;
+mod touchpoints;
+mod webhooks;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use platform::auth::{Authenticator, Principal, TenantScope};
+use platform::http::Problem;
+
+use crate::app::{IngestionApp, IngestionError};
+
+type ApiResult<T> = Result<T, Problem>;
+
+/// The routes, behind the authentication middleware (which lets requests without
+/// credentials through: webhooks are verified by their signature).
+pub fn router(app: IngestionApp, authenticator: Authenticator) -> Router {
+    Router::new()
+        .merge(webhooks::routes())
+        .merge(admin::routes())
+        .merge(touchpoints::routes())
+        .with_state(app)
+        .layer(from_fn_with_state(
+            authenticator,
+            platform::auth::authenticate,
+        ))
+}
+
+impl From<IngestionError> for Problem {
+    fn from(err: IngestionError) -> Self {
+        match &err {
+            IngestionError::Unauthorized(detail) => Problem::unauthorized(detail.clone()),
+            IngestionError::NotFound(what) => Problem::not_found(what),
+            IngestionError::Invalid { field, message } => {
+                Problem::invalid_field(field, message.clone())
+            }
+            IngestionError::NotReplayable(_) => {
+                Problem::conflict("not-replayable", err.to_string())
+            }
+            IngestionError::Port(crate::domain::ports::PortError::Refused(detail)) => {
+                Problem::forbidden(detail.clone())
+            }
+            IngestionError::Port(crate::domain::ports::PortError::Unavailable(_)) => {
+                Problem::unavailable(err.to_string())
+            }
+            IngestionError::PersonalData(found) => Problem::invalid_field(
+                found.column,
+                format!("must not hold personal data ({:?})", found.kind),
+            ),
+            IngestionError::Sql(_) => Problem::unexpected(&err),
+        }
+    }
+}
+
+/// The one tenant a call acts on: a tenant key's own, or the one an admin names.
+fn one_tenant(caller: &Principal, requested: Option<&str>) -> ApiResult<String> {
+    match caller.tenant_scope(requested)? {
+        TenantScope::One(tenant) => Ok(tenant),
+        TenantScope::All => Err(Problem::invalid_field("tenant", "is required")),
+    }
+}
+
+/// The tenant a call is limited to, or `None` for an admin who names none.
+fn tenant_filter(caller: &Principal, requested: Option<&str>) -> ApiResult<Option<String>> {
+    Ok(match caller.tenant_scope(requested)? {
+        TenantScope::One(tenant) => Some(tenant),
+        TenantScope::All => None,
+    })
+}
