@@ -1,7 +1,7 @@
 //! Ingestion's operations, one use case per file: webhooks (`webhooks`), tenants'
 //! sources (`sources`), touchpoints (`touchpoints`), stored and dead events with
 //! replay (`events`), channel taxonomies (`taxonomy`); `cache` holds what the webhook
-//! path reads on every delivery.
+//! path reads on every delivery, and `writer` stores deliveries' events in batches.
 //!
 //! A delivery is verified before anything of it is read, stripped to an allow-list
 //! before anything of it is kept, and stored with its event in one transaction. No
@@ -13,6 +13,7 @@ mod sources;
 mod taxonomy;
 mod touchpoints;
 mod webhooks;
+mod writer;
 
 use std::sync::Arc;
 
@@ -80,6 +81,7 @@ pub struct IngestionApp {
     pub(crate) tenants: Arc<dyn TenantDirectory>,
     pub(crate) certificates: Arc<dyn CertificateSource>,
     pub(crate) cache: Arc<cache::Cache>,
+    pub(crate) writer: writer::EventWriter,
 }
 
 impl IngestionApp {
@@ -96,7 +98,9 @@ impl IngestionApp {
         let cache = Arc::new(cache::Cache::new(std::time::Duration::from_millis(
             config.cache_ttl_ms,
         )));
+        let writer = writer::EventWriter::start(db.clone(), outbox.clone(), clock.clone());
         Self {
+            writer,
             db,
             outbox,
             clock,

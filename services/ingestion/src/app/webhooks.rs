@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use platform::db::Tx;
 use tracing::field::Empty;
 
+use super::writer::Written;
 use super::{IngestionApp, IngestionError};
-use crate::domain::event::{AttributionEvent, DeadEvent, Resolution};
+use crate::domain::event::{AttributionEvent, DeadEvent};
 use crate::domain::normalize::{self, Normalized};
 use crate::domain::payload::{self, CustomerRefKey, StrippedPayload};
 use crate::domain::signature::{self, Headers};
@@ -114,7 +114,7 @@ impl IngestionApp {
                     channel,
                     received_at: self.clock.now_millis(),
                 };
-                self.store_event(&event).await
+                self.store_event(event).await
             }
             Outcome::Unusable(reason) => {
                 // A later delivery of an event already stored (the taxonomy changed in
@@ -156,14 +156,13 @@ impl IngestionApp {
         })
     }
 
-    /// Stores `event` with its bus event and resolves a dead event of the same
-    /// provider event; a row the guard refuses is kept dead without its payload.
-    async fn store_event(&self, event: &AttributionEvent) -> Result<Receipt, IngestionError> {
-        let mut tx = self.db.begin().await?;
-        match store::insert_event(&mut tx, event).await {
-            Ok(true) => {}
-            Ok(false) => {
-                drop(tx);
+    /// Stores `event` with its bus event (resolving a dead event of the same provider
+    /// event) through the batching writer; a row the guard refuses is kept dead
+    /// without its payload.
+    async fn store_event(&self, event: AttributionEvent) -> Result<Receipt, IngestionError> {
+        match self.writer.write(event.clone()).await? {
+            Written::Stored => Ok(Receipt::Stored(event.id)),
+            Written::Duplicate => {
                 let id = store::event_id_for(
                     self.db.reader(),
                     &event.tenant_id,
@@ -172,29 +171,29 @@ impl IngestionApp {
                 )
                 .await?
                 .unwrap_or_default();
-                return Ok(Receipt::Duplicate(id));
+                Ok(Receipt::Duplicate(id))
             }
-            Err(store::StoreError::PersonalData(found)) => {
-                drop(tx);
-                tracing::warn!(table = found.table, column = found.column, kind = ?found.kind,
-                    "the store refused personal data that passed the allow-list");
-                return self
-                    .bury(
-                        &event.tenant_id,
-                        event.topic,
-                        event.normalized.provider_event_id.clone(),
-                        None,
-                        format!("personal data ({:?}) in `{}`", found.kind, found.column),
-                    )
-                    .await;
+            Written::Refused(found) => {
+                tracing::warn!(
+                    table = found.table,
+                    column = found.column,
+                    kind = found.kind.as_str(),
+                    "the store refused personal data that passed the allow-list"
+                );
+                self.bury(
+                    &event.tenant_id,
+                    event.topic,
+                    event.normalized.provider_event_id.clone(),
+                    None,
+                    format!(
+                        "personal data ({}) in `{}`",
+                        found.kind.as_str(),
+                        found.column
+                    ),
+                )
+                .await
             }
-            Err(store::StoreError::Db(err)) => return Err(err.into()),
         }
-        self.outbox.stage(&mut tx, &event.to_contract()).await?;
-        resolve(&mut tx, event, self.clock.now_millis()).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(Receipt::Stored(event.id.clone()))
     }
 
     /// Keeps a dead event (or counts a repeated delivery of one).
@@ -231,8 +230,10 @@ impl IngestionApp {
                 let without_payload = DeadEvent {
                     payload: None,
                     reason: format!(
-                        "{}; the payload held personal data ({:?}) in `{}` and was not kept",
-                        dead.reason, found.kind, found.column
+                        "{}; the payload held personal data ({}) in `{}` and was not kept",
+                        dead.reason,
+                        found.kind.as_str(),
+                        found.column
                     ),
                     ..dead.clone()
                 };
@@ -323,20 +324,4 @@ impl IngestionApp {
         self.cache.put_certificate(url, pem.clone());
         Ok(Some(pem))
     }
-}
-
-/// Marks a dead event of the same provider event resolved by `event`.
-async fn resolve(tx: &mut Tx, event: &AttributionEvent, now: i64) -> Result<(), IngestionError> {
-    store::resolve_dead_event(
-        tx,
-        &event.tenant_id,
-        event.topic,
-        &event.normalized.provider_event_id,
-        &Resolution {
-            at: now,
-            event_id: event.id.clone(),
-        },
-    )
-    .await?;
-    Ok(())
 }

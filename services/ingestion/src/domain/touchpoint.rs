@@ -103,7 +103,10 @@ impl TouchpointInput {
             } else if value.chars().any(char::is_control) {
                 errors.push((field, "must not contain control characters".to_owned()));
             } else if let Some(kind) = pii::find(&value) {
-                errors.push((field, format!("must not hold personal data ({kind:?})")));
+                errors.push((
+                    field,
+                    format!("must not hold personal data ({})", kind.as_str()),
+                ));
             } else {
                 return Some(value);
             }

@@ -49,7 +49,7 @@ impl From<IngestionError> for Problem {
             }
             IngestionError::PersonalData(found) => Problem::invalid_field(
                 found.column,
-                format!("must not hold personal data ({:?})", found.kind),
+                format!("must not hold personal data ({})", found.kind.as_str()),
             ),
             IngestionError::Sql(_) => Problem::unexpected(&err),
         }

@@ -33,7 +33,7 @@ pub enum Cell<'a> {
 /// A row the guard refused: where the personal data was, and of which kind (never the
 /// value itself).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("refused to store personal data ({kind:?}) in {table}.{column}")]
+#[error("refused to store personal data ({}) in {table}.{column}", .kind.as_str())]
 pub struct PersonalData {
     /// The table.
     pub table: &'static str,
