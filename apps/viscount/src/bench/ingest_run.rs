@@ -36,8 +36,8 @@ use super::ingest::{
     paypal_presign_estimate,
 };
 use super::run::{
-    Answer, Api, End, TRANSPORT_BACKOFF, admin_token, draw_progress, exchange, must, parse,
-    pause_after, random_seed,
+    Answer, Api, End, Progress, TRANSPORT_BACKOFF, admin_token, exchange, must, parse, pause_after,
+    random_seed, run_workers,
 };
 use super::{ErrorKind, Recorder, Rng, RunFacts, format_duration};
 
@@ -113,40 +113,38 @@ pub async fn ingest(args: IngestArgs, shutdown: Shutdown) -> anyhow::Result<()> 
         stop: shutdown.clone(),
         deadline: tokio::time::Instant::from_std(deadline),
     };
-    let mut tasks = JoinSet::new();
-    for n in 0..connections {
-        let connection = Connection {
+    let workers = (0..connections)
+        .map(|n| Connection {
             shared: shared.clone(),
             writer: Some(Writer::new(run, n as u64, credentials.clone())),
             recorder: Recorder::new(measure_from),
             // Each connection starts elsewhere in the mix, so every topic is in flight.
             slot: n,
-        };
-        tasks.spawn(send(connection, end.clone()));
-    }
-    let progress_done = Shutdown::new();
+        })
+        .collect::<Vec<_>>();
     let counters = shared.clone();
-    let progress = tokio::spawn(draw_progress(
-        "accepted",
-        move || {
-            (
-                counters.accepted.load(Ordering::Relaxed),
-                counters.errors.load(Ordering::Relaxed),
-            )
+    let finished_connections = run_workers(
+        workers,
+        send,
+        &end,
+        Progress {
+            what: "accepted",
+            counts: move || {
+                (
+                    counters.accepted.load(Ordering::Relaxed),
+                    counters.errors.load(Ordering::Relaxed),
+                )
+            },
+            start,
+            total: args.duration,
+            warmup: args.warmup,
         },
-        start,
-        args.duration,
-        args.warmup,
-        progress_done.clone(),
-    ));
-
+    )
+    .await?;
     let mut recorded = Recorder::<Provider>::new(measure_from);
-    while let Some(joined) = tasks.join_next().await {
-        let connection = joined.context("a connection task failed")?;
+    for connection in &finished_connections {
         recorded.merge(&connection.recorder);
     }
-    progress_done.cancel();
-    progress.await.context("the progress bar failed")?;
 
     let finished = Instant::now().min(deadline);
     let report = IngestReport::new(

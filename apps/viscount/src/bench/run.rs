@@ -96,50 +96,47 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
         stop: shutdown.clone(),
         deadline: tokio::time::Instant::from_std(deadline),
     };
-    let shoppers = ready.len();
-    let mut tasks = JoinSet::new();
-    for (n, customer) in ready.into_iter().enumerate() {
-        let shopper = Shopper {
+    let shoppers = ready
+        .into_iter()
+        .enumerate()
+        .map(|(n, customer)| Shopper {
             shared: shared.clone(),
             rng: Rng::new(random_seed() ^ n as u64),
             recorder: Recorder::new(measure_from),
             customer,
             confirmed: Vec::new(),
-        };
-        tasks.spawn(shop(shopper, end.clone()));
-    }
-    let progress_done = Shutdown::new();
+        })
+        .collect::<Vec<_>>();
     let counters = shared.clone();
-    let progress = tokio::spawn(draw_progress(
-        "settled",
-        move || {
-            (
-                counters.settled.load(Ordering::Relaxed),
-                counters.errors.load(Ordering::Relaxed),
-            )
+    let finished_shoppers = run_workers(
+        shoppers,
+        shop,
+        &end,
+        Progress {
+            what: "settled",
+            counts: move || {
+                (
+                    counters.settled.load(Ordering::Relaxed),
+                    counters.errors.load(Ordering::Relaxed),
+                )
+            },
+            start,
+            total: args.duration,
+            warmup: args.warmup,
         },
-        start,
-        args.duration,
-        args.warmup,
-        progress_done.clone(),
-    ));
-
+    )
+    .await?;
     let mut recorded = setup;
-    let mut finished_shoppers = Vec::with_capacity(shoppers);
-    while let Some(joined) = tasks.join_next().await {
-        let shopper = joined.context("a shopper task failed")?;
+    for shopper in &finished_shoppers {
         recorded.merge(&shopper.recorder);
-        finished_shoppers.push(shopper);
     }
-    progress_done.cancel();
-    progress.await.context("the progress bar failed")?;
 
     let finished = Instant::now().min(deadline);
     let mut report = Report::new(
         &recorded,
         &RunFacts {
             target: shared.api.base.clone(),
-            workers: shoppers,
+            workers: finished_shoppers.len(),
             duration: args.duration,
             warmup: args.warmup,
             measured: finished.saturating_duration_since(measure_from),
@@ -962,6 +959,51 @@ pub(super) fn pause_after(answer: &Answer) -> Option<Duration> {
         status if status.is_server_error() => Some(TRANSPORT_BACKOFF),
         _ => None,
     }
+}
+
+/// The progress bar's settings: what the successes are called, how to read them and
+/// the errors, and the run's clock.
+pub(super) struct Progress<C> {
+    pub(super) what: &'static str,
+    pub(super) counts: C,
+    pub(super) start: Instant,
+    pub(super) total: Duration,
+    pub(super) warmup: Duration,
+}
+
+/// Runs `work` for every worker (one task each) until `end`, with the progress bar,
+/// and answers the workers as they finished, for their recorders.
+pub(super) async fn run_workers<W, Fut, C>(
+    workers: impl IntoIterator<Item = W>,
+    work: impl Fn(W, End) -> Fut,
+    end: &End,
+    progress: Progress<C>,
+) -> anyhow::Result<Vec<W>>
+where
+    W: Send + 'static,
+    Fut: Future<Output = W> + Send + 'static,
+    C: Fn() -> (u64, u64) + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for worker in workers {
+        tasks.spawn(work(worker, end.clone()));
+    }
+    let progress_done = Shutdown::new();
+    let bar = tokio::spawn(draw_progress(
+        progress.what,
+        progress.counts,
+        progress.start,
+        progress.total,
+        progress.warmup,
+        progress_done.clone(),
+    ));
+    let mut finished = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        finished.push(joined.context("a worker task failed")?);
+    }
+    progress_done.cancel();
+    bar.await.context("the progress bar failed")?;
+    Ok(finished)
 }
 
 /// Draws the progress bar on stderr until `done`: redrawn in place four times a second

@@ -92,25 +92,7 @@ pub async fn list_dead_events<'e>(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<DeadEvent>, platform::db::Error> {
-    let rows = match tenant_id {
-        Some(tenant) => {
-            platform::db::query(&format!(
-                "{SELECT_DEAD} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-            ))
-            .bind(tenant)
-            .bind(after.unwrap_or(""))
-            .bind(limit)
-            .fetch_all(ex)
-            .await?
-        }
-        None => {
-            platform::db::query(&format!("{SELECT_DEAD} WHERE id > $1 ORDER BY id LIMIT $2"))
-                .bind(after.unwrap_or(""))
-                .bind(limit)
-                .fetch_all(ex)
-                .await?
-        }
-    };
+    let rows = super::page_by_tenant(ex, SELECT_DEAD, tenant_id, after, limit).await?;
     rows.iter().map(dead_from).collect()
 }
 

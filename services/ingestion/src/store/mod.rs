@@ -23,3 +23,34 @@ pub use sources::{put_source, source};
 pub use taxonomies::{PLATFORM, StoredTaxonomy, put_taxonomy, taxonomy};
 pub use tenants::{ensure_tenant, tenant_key};
 pub use touchpoints::insert_touchpoint;
+
+/// Rows of `select` (a `SELECT ... FROM` of a table with `id` and `tenant_id`) by id
+/// after `after`, of one tenant or (`None`) of all.
+async fn page_by_tenant<'e>(
+    ex: impl platform::db::Executor<'e>,
+    select: &str,
+    tenant_id: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<platform::db::Row>, platform::db::Error> {
+    let after = after.unwrap_or("");
+    match tenant_id {
+        Some(tenant) => {
+            platform::db::query(&format!(
+                "{select} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            ))
+            .bind(tenant)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(ex)
+            .await
+        }
+        None => {
+            platform::db::query(&format!("{select} WHERE id > $1 ORDER BY id LIMIT $2"))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(ex)
+                .await
+        }
+    }
+}
