@@ -167,7 +167,7 @@ both_shapes! {
             expected.iter().map(|(p, k, a, c, o)| ((*p).to_owned(), (*k).to_owned(), *a, (*c).to_owned(), (*o).to_owned())).collect::<Vec<_>>(),
         );
         let order = &events[0];
-        assert_eq!(order["external_id"], "3001");
+        assert_eq!((order["external_id"].as_str(), order["topic"].as_str()), (Some("3001"), Some("orders/create")));
         assert_eq!(order["channel"], "paid_search");
         assert_eq!(order["channel_fields"]["utm_source"], "google");
         assert_eq!(order["channel_fields"]["referring_site"], "www.google.com");
@@ -358,7 +358,11 @@ both_shapes! {
         assert_eq!(own.len(), 1);
         assert_eq!(own[0]["tenant_id"], a.id.as_str());
         assert_problem(app.get_with_key(&format!("/api/v1/ingestion/events?tenant={}", b.id), &a.api_key).await, 404).await;
-        assert_problem(app.get_with_key(&format!("/api/v1/ingestion/dead-events?tenant={}", b.id), &a.api_key).await, 404).await;
+        // Dead letters and replays are the operators'.
+        assert_problem(app.get_with_key(&format!("/api/v1/ingestion/dead-events?tenant={}", a.id), &a.api_key).await, 403).await;
+        // An admin naming something that cannot be a tenant is told so.
+        let problem = assert_problem(app.get("/api/v1/ingestion/channel-taxonomy?tenant=*", Some(&admin.access)).await, 422).await;
+        assert_eq!(error_fields(&problem), vec!["tenant"]);
         assert_problem(app.get_with_key(&format!("/api/v1/ingestion/channel-taxonomy?tenant={}", b.id), &a.api_key).await, 404).await;
         // A tenant key cannot configure sources, even its own.
         let response = app.client.put(app.url(&format!("/api/v1/tenants/{}/sources/shopify", a.id)))

@@ -184,9 +184,15 @@ pub struct EventReceived {
     pub provider: Provider,
     /// The provider's id of the delivery or event (unique per tenant and provider).
     pub provider_event_id: String,
+    /// The provider's name of what it delivered (`orders/create`, `orders/updated`,
+    /// `charge.refunded`, `order.updated`, ...).
+    pub topic: String,
     /// Order, payment or refund.
     pub kind: EventKind,
-    /// The provider's id of the order, charge, sale or refund.
+    /// The provider's id of the order, charge, sale or refund. An order's later
+    /// updates (Shopify `orders/updated`, WooCommerce `order.updated`) carry the same
+    /// id: the latest event per (tenant, provider, kind, external id) is the order as
+    /// it stands, not another order.
     pub external_id: String,
     /// The order this payment or refund is for (Stripe `metadata.order_id`, PayPal
     /// `invoice_number` or `custom`, the refunded order's id); an order's own id.

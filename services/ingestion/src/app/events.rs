@@ -5,7 +5,7 @@ use contracts::ingestion::EventReceived;
 
 use super::webhooks::Receipt;
 use super::{IngestionApp, IngestionError};
-use crate::domain::event::DeadEvent;
+use crate::domain::event::{DeadEvent, Resolution};
 use crate::store;
 
 /// A dead event as the API shows it.
@@ -71,7 +71,23 @@ impl IngestionApp {
         })?;
         match self.take(&dead.tenant_id, stripped).await? {
             Receipt::Stored(event_id) => Ok(Replayed::Stored(event_id)),
-            Receipt::Duplicate(event_id) => Ok(Replayed::AlreadyStored(event_id)),
+            Receipt::Duplicate(event_id) => {
+                // Stored by another delivery meanwhile: the dead event is settled by it.
+                let mut tx = self.db.begin().await?;
+                store::resolve_dead_event(
+                    &mut tx,
+                    &dead.tenant_id,
+                    dead.topic,
+                    &dead.provider_event_id,
+                    &Resolution {
+                        at: self.clock.now_millis(),
+                        event_id: event_id.clone(),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Replayed::AlreadyStored(event_id))
+            }
             Receipt::Dead { reason, .. } => Err(IngestionError::NotReplayable(format!(
                 "it still cannot be normalized: {reason}"
             ))),

@@ -22,6 +22,7 @@ use platform::db::Db;
 use platform::time::Clock;
 
 pub use events::{DeadEventView, Replayed};
+pub use sources::is_tenant_id;
 pub use taxonomy::{TaxonomyOrigin, TaxonomyView};
 pub use touchpoints::{TouchpointInput, TouchpointsError};
 pub use webhooks::Receipt;

@@ -320,7 +320,15 @@ impl IngestionApp {
         if let Some(pem) = self.cache.certificate(url) {
             return Ok(Some(pem));
         }
-        let pem = Arc::new(self.certificates.certificate(url).await?);
+        let pem = match self.certificates.certificate(url).await {
+            Ok(pem) => Arc::new(pem),
+            // What PayPal's address answered is not a certificate: the delivery cannot
+            // be verified. (PayPal being unreachable stays a 503: it delivers again.)
+            Err(crate::domain::ports::PortError::Refused(why)) => {
+                return Err(IngestionError::Unauthorized(why));
+            }
+            Err(err) => return Err(err.into()),
+        };
         self.cache.put_certificate(url, pem.clone());
         Ok(Some(pem))
     }

@@ -39,6 +39,7 @@ impl AttributionEvent {
             tenant_id: self.tenant_id.clone(),
             provider: self.provider(),
             provider_event_id: n.provider_event_id.clone(),
+            topic: self.topic.provider_name().to_owned(),
             kind: n.kind,
             external_id: n.external_id.clone(),
             order_ref: n.order_ref.clone(),

@@ -56,9 +56,20 @@ impl From<IngestionError> for Problem {
     }
 }
 
+/// The tenant named in a query, when it can be one (ingestion's own records, such as
+/// the platform's taxonomy, are stored under names no tenant id can have).
+fn named_tenant(requested: Option<&str>) -> ApiResult<Option<&str>> {
+    match requested {
+        Some(id) if !crate::app::is_tenant_id(id) => {
+            Err(Problem::invalid_field("tenant", "is not a tenant id"))
+        }
+        requested => Ok(requested),
+    }
+}
+
 /// The one tenant a call acts on: a tenant key's own, or the one an admin names.
 fn one_tenant(caller: &Principal, requested: Option<&str>) -> ApiResult<String> {
-    match caller.tenant_scope(requested)? {
+    match caller.tenant_scope(named_tenant(requested)?)? {
         TenantScope::One(tenant) => Ok(tenant),
         TenantScope::All => Err(Problem::invalid_field("tenant", "is required")),
     }
@@ -66,7 +77,7 @@ fn one_tenant(caller: &Principal, requested: Option<&str>) -> ApiResult<String> 
 
 /// The tenant a call is limited to, or `None` for an admin who names none.
 fn tenant_filter(caller: &Principal, requested: Option<&str>) -> ApiResult<Option<String>> {
-    Ok(match caller.tenant_scope(requested)? {
+    Ok(match caller.tenant_scope(named_tenant(requested)?)? {
         TenantScope::One(tenant) => Some(tenant),
         TenantScope::All => None,
     })
