@@ -180,6 +180,25 @@ both_shapes! {
         let announced: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = 'ingestion.event.received.v1'")
             .fetch_one(db.reader()).await.expect("count");
         assert_eq!(announced, 10);
+
+        // The list pages by cursor: ten events in pages of four.
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/ingestion/events?limit=4&cursor={c}"),
+                None => "/api/v1/ingestion/events?limit=4".to_owned(),
+            };
+            let page: Value = app.get_with_key(&path, &tenant.api_key).await.json().await.expect("json");
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            assert!(items.len() <= 4, "{page}");
+            seen.extend(items.iter().filter_map(|e| e["id"].as_str().map(str::to_owned)));
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, events.iter().filter_map(|e| e["id"].as_str().map(str::to_owned)).collect::<Vec<_>>());
     }
 
     async fn the_channel_taxonomy_has_ga4_defaults_and_a_tenant_can_replace_them(app) {
@@ -333,6 +352,9 @@ both_shapes! {
         let accepted = app.post_with_key(path, &tenant.api_key, &good).await;
         assert_eq!(accepted.status(), 202);
         assert_eq!(count().await, 2);
+        let announced: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = 'ingestion.touchpoint.recorded.v1'")
+            .fetch_one(db.reader()).await.expect("count");
+        assert_eq!(announced, 2, "each touchpoint is announced on the bus");
 
         // The visit and an order by the same customer carry the same customer_ref.
         let order = providers::shopify("orders/create", &google_ad_order(7001), "wh-tp-1", SHOPIFY_SECRET);

@@ -8,9 +8,6 @@ use super::{IngestionApp, IngestionError};
 use crate::domain::event::{DeadEvent, Resolution};
 use crate::store;
 
-/// A dead event as the API shows it.
-pub type DeadEventView = DeadEvent;
-
 /// What a replay came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replayed {

@@ -21,7 +21,7 @@ use platform::bus::Outbox;
 use platform::db::Db;
 use platform::time::Clock;
 
-pub use events::{DeadEventView, Replayed};
+pub use events::Replayed;
 pub use sources::is_tenant_id;
 pub use taxonomy::{TaxonomyOrigin, TaxonomyView};
 pub use touchpoints::{TouchpointInput, TouchpointsError};

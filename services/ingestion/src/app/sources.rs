@@ -11,14 +11,10 @@ use super::{IngestionApp, IngestionError};
 use crate::domain::source::{Credentials, Source};
 use crate::store;
 
-/// Whether `id` can be a tenant id (identity's ids are UUIDs; anything else is refused
-/// before a lookup).
+/// Whether `id` can be a tenant id: identity's ids are UUIDs, and anything else is
+/// refused before a lookup.
 pub fn is_tenant_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    id.len() <= 64 && platform::ids::is_uuid(id)
 }
 
 impl IngestionApp {
