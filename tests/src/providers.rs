@@ -398,4 +398,12 @@ impl TestApp {
             .and_then(|p| p.services.get::<ingestion::Ingestion>())
             .expect("ingestion runs")
     }
+
+    /// The analytics service of this platform.
+    pub fn analytics(&self) -> &analytics::Analytics {
+        self.platform
+            .as_ref()
+            .and_then(|p| p.services.get::<analytics::Analytics>())
+            .expect("analytics runs")
+    }
 }

@@ -552,6 +552,7 @@ fn confirmed(order_id: &str, user_id: &str) -> OrderConfirmed {
             country: "US".into(),
         }),
         items: vec![],
+        attribution: None,
     }
 }
 

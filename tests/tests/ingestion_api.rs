@@ -404,14 +404,14 @@ both_shapes! {
         use contracts::Money;
         use contracts::ingestion::{Channel, ChannelFields, EventKind};
         use ingestion::domain::Topic;
-        use ingestion::domain::event::AttributionEvent;
+        use ingestion::domain::event::{AttributionEvent, Origin};
         use ingestion::domain::normalize::Normalized;
 
         let db = platform::service::Service::db(app.ingestion());
         let event = |campaign: &str| AttributionEvent {
             id: platform::ids::new_id(),
             tenant_id: "t-guard".into(),
-            topic: Topic::ShopifyOrderCreated,
+            origin: Origin::Webhook(Topic::ShopifyOrderCreated),
             normalized: Normalized {
                 provider_event_id: platform::ids::new_id(),
                 kind: EventKind::Order,

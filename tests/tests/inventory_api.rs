@@ -354,6 +354,7 @@ both_shapes! {
             items: vec![OrderLine { sku: "EVT".into(), quantity, unit_price: Money { amount: 500, currency: "USD".into() } }],
             total: Money { amount: 500 * i64::from(quantity), currency: "USD".into() },
             payment_id: None,
+            attribution: None,
         };
         // Stage the first order in the stand-in's outbox and deliver it by hand, twice:
         // the second delivery is a redelivery of the same event id.

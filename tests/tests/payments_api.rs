@@ -105,6 +105,7 @@ async fn authorize_and_capture(app: &TestApp, user: &TestUser, order: &str, paym
             total: Some(usd(amount)),
             shipping_address: None,
             items: Vec::new(),
+            attribution: None,
         },
     )
     .await;

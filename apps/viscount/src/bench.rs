@@ -18,6 +18,7 @@
 //! the platform. Both benches share them: latencies and errors are recorded per
 //! [`Lane`] (checkout's steps, ingest's providers).
 
+mod analytics;
 mod ingest;
 mod ingest_run;
 mod run;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+pub use analytics::{AnalyticsArgs, AnalyticsLoadArgs, AnalyticsReport, analytics, analytics_load};
 pub use ingest::{IngestArgs, IngestReport};
 pub use ingest_run::ingest;
 pub use run::checkout;

@@ -123,6 +123,7 @@ pub fn declaration(kind: ServiceKind) -> Option<Declaration> {
         ServiceKind::Fulfillment => Declaration::of::<fulfillment::Fulfillment>(),
         ServiceKind::Notifications => Declaration::of::<notifications::Notifications>(),
         ServiceKind::Ingestion => Declaration::of::<ingestion::Ingestion>(),
+        ServiceKind::Analytics => Declaration::of::<analytics::Analytics>(),
         ServiceKind::Gateway => return None,
     })
 }

@@ -84,6 +84,12 @@ enum BenchCommand {
     /// and WooCommerce webhooks over N connections; reports accepted webhooks per
     /// second, latency per provider and errors.
     Ingest(viscount::bench::IngestArgs),
+    /// Writes a history of N ledger rows into analytics' SQLite file under a data
+    /// directory (offline, through the consumer's own path), for `bench analytics`.
+    AnalyticsLoad(viscount::bench::AnalyticsLoadArgs),
+    /// Times realtime revenue, the CSV export (and the server's memory during it) and
+    /// the time from a webhook's 200 to its revenue in realtime.
+    Analytics(viscount::bench::AnalyticsArgs),
 }
 
 #[derive(Args)]
@@ -270,6 +276,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => viscount::bench::ingest(args, shutdown).await,
+        Command::Bench {
+            command: BenchCommand::AnalyticsLoad(args),
+        } => viscount::bench::analytics_load(args).await,
+        Command::Bench {
+            command: BenchCommand::Analytics(args),
+        } => viscount::bench::analytics(args).await,
     }
 }
 

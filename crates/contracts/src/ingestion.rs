@@ -7,7 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Event, Money};
 
-/// An external system Viscount takes webhooks from.
+/// The built-in tenant whose events are Viscount's own orders, payments and refunds (its
+/// id in identity, and the `tenant_id` of its events).
+pub const VISCOUNT_TENANT: &str = "viscount";
+
+/// Where an attribution event came from: an external system Viscount takes webhooks
+/// from, or Viscount itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
@@ -19,10 +24,15 @@ pub enum Provider {
     Paypal,
     /// WooCommerce storefronts.
     Woocommerce,
+    /// Viscount's own ordering and payments (the [`VISCOUNT_TENANT`]'s events), taken
+    /// from the bus. Never a webhook provider: it is not in [`Provider::ALL`] and
+    /// [`Provider::parse`] does not name it, so no webhook path, source or signature
+    /// scheme accepts it.
+    Viscount,
 }
 
 impl Provider {
-    /// Every provider.
+    /// Every webhook provider (not [`Provider::Viscount`]).
     pub const ALL: [Provider; 4] = [
         Provider::Shopify,
         Provider::Stripe,
@@ -37,10 +47,11 @@ impl Provider {
             Provider::Stripe => "stripe",
             Provider::Paypal => "paypal",
             Provider::Woocommerce => "woocommerce",
+            Provider::Viscount => "viscount",
         }
     }
 
-    /// The provider named `name`.
+    /// The webhook provider named `name` (never [`Provider::Viscount`]).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == name)
     }
@@ -245,5 +256,24 @@ impl Event for TouchpointRecorded {
     const TYPE: &'static str = "ingestion.touchpoint.recorded.v1";
     fn subject(&self) -> String {
         self.id.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viscount_is_a_provider_of_events_but_never_of_webhooks() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+            assert_ne!(provider, Provider::Viscount);
+        }
+        assert_eq!(Provider::parse("viscount"), None);
+        assert_eq!(Provider::Viscount.as_str(), VISCOUNT_TENANT);
+        assert_eq!(
+            serde_json::to_value(Provider::Viscount).ok(),
+            Some(serde_json::json!("viscount"))
+        );
     }
 }

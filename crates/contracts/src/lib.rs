@@ -5,6 +5,7 @@
 //! <event>.v<N>`) and the aggregate id that becomes the envelope's `subject`. Changing a
 //! payload means adding optional fields; removing or retyping one needs a new `vN`.
 
+pub mod analytics;
 pub mod catalog;
 pub mod fulfillment;
 pub mod identity;

@@ -36,6 +36,25 @@ pub struct ShippingAddress {
     pub country: String,
 }
 
+/// Where the customer of an order came from, as the storefront told it at checkout
+/// (the marketing source of Viscount's own orders, which ingestion classifies into a
+/// channel exactly as it does an external storefront's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// `utm_source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    /// The referring page, an absolute http(s) URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+}
+
 /// An order was placed and waits for stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCreated {
@@ -50,6 +69,9 @@ pub struct OrderCreated {
     /// The payment that will be authorized once stock is reserved.
     #[serde(default)]
     pub payment_id: Option<String>,
+    /// Where the customer came from, when the checkout said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
 }
 
 impl Event for OrderCreated {
@@ -99,6 +121,9 @@ pub struct OrderConfirmed {
     /// What was ordered, at order-time prices.
     #[serde(default)]
     pub items: Vec<OrderLine>,
+    /// Where the customer came from, when the checkout said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
 }
 
 impl Event for OrderConfirmed {

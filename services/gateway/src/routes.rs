@@ -36,6 +36,14 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/ingestion",
             "/api/v1/tenants/*/sources",
         ],
+        ServiceKind::Analytics => &[
+            "/api/v1/attribution",
+            "/api/v1/reconciliation",
+            "/api/v1/export",
+            "/api/v1/analytics",
+            "/api/v1/reports",
+            "/api/v1/dashboards",
+        ],
         ServiceKind::Payments => &[
             "/api/v1/payments",
             "/api/v1/payment-methods",

@@ -36,6 +36,7 @@ pub const MIGRATIONS: Migrations = Migrations {
     steps: &[
         platform::migration!("0001_init"),
         platform::migration!("0002_tenants"),
+        platform::migration!("0003_viscount_tenant"),
     ],
 };
 

@@ -5,16 +5,21 @@
 //! event and announced on the bus; plus tenants' sources, dead letters with replay,
 //! channel taxonomies and touchpoints.
 //!
-//! Rooms: `domain` (topics, signatures, the allow-list, normalization, taxonomy, the
-//! personal-data detectors, what is stored, the ports it needs), `store` (the only
-//! translator, every row through the personal-data guard), `app` (one file per use
-//! case), `http` (handlers), `config`; adapters: `identity` (tenants, over identity's
-//! API) and `certificates` (PayPal's certificates over HTTPS). It consumes no events.
+//! Viscount's own confirmed orders, captured payments and processed refunds become the
+//! same attribution events, as the built-in tenant `viscount`.
+//!
+//! Rooms: `domain` (topics, signatures, the allow-list, normalization, own events,
+//! taxonomy, the personal-data detectors, what is stored, the ports it needs), `store`
+//! (the only translator, every row through the personal-data guard), `app` (one file per
+//! use case), `http` (handlers), `events` (what it consumes: ordering's and payments'
+//! events), `config`; adapters: `identity` (tenants, over identity's API) and
+//! `certificates` (PayPal's certificates over HTTPS).
 
 pub mod app;
 pub mod certificates;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod store;
@@ -23,7 +28,7 @@ use std::sync::Arc;
 
 use platform::auth::Authenticator;
 use platform::db::Migrations;
-use platform::service::{Service, ServiceContext, ServiceData, ServiceKind, StartError};
+use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 
 pub use app::{IngestionApp, IngestionError, Receipt};
 pub use config::IngestionConfig;
@@ -75,6 +80,17 @@ impl Service for Ingestion {
 
     fn router(&self) -> axum::Router {
         http::router(self.app.clone(), self.authenticator.clone())
+    }
+
+    /// Viscount's own sales: confirmed orders from ordering, captured payments and
+    /// processed refunds from payments.
+    fn consumer(&self) -> Option<Consumer> {
+        Some(Consumer::new(
+            vec![ServiceKind::Ordering, ServiceKind::Payments],
+            Arc::new(events::OwnEvents {
+                app: self.app.clone(),
+            }),
+        ))
     }
 }
 

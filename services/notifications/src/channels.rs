@@ -11,11 +11,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
 use sha2::Sha256;
 
 use crate::config::{SmtpConfig, WebhookConfig};
-use crate::domain::{Channel, Courier, DeliveryError, Outgoing, Transport};
+use crate::domain::{
+    Attachment, Channel, Courier, DeliveryError, OCTET_STREAM, Outgoing, Transport,
+};
 use crate::smtp::{SmtpConfigError, SmtpError, SmtpPool};
 
 /// Header carrying a webhook body's signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
@@ -153,15 +156,49 @@ impl SmtpCourier {
             .to(to)
             .subject(outgoing.subject.clone().unwrap_or_default())
             .message_id(Some(format!("<{}@viscount>", outgoing.id)));
-        let built = match &outgoing.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+        let text = match &outgoing.html {
+            Some(html) => Text::Alternative(MultiPart::alternative_plain_html(
                 outgoing.body.clone(),
                 html.clone(),
             )),
-            None => builder.singlepart(SinglePart::plain(outgoing.body.clone())),
+            None => Text::Plain(SinglePart::plain(outgoing.body.clone())),
+        };
+        let built = if outgoing.attachments.is_empty() {
+            match text {
+                Text::Alternative(parts) => builder.multipart(parts),
+                Text::Plain(part) => builder.singlepart(part),
+            }
+        } else {
+            // multipart/mixed: the text first, then each file as an attachment.
+            let mut mixed = match text {
+                Text::Alternative(parts) => MultiPart::mixed().multipart(parts),
+                Text::Plain(part) => MultiPart::mixed().singlepart(part),
+            };
+            for file in &outgoing.attachments {
+                mixed = mixed.singlepart(attachment(file)?);
+            }
+            builder.multipart(mixed)
         };
         built.map_err(|err| DeliveryError::Permanent(format!("cannot build the email: {err}")))
     }
+}
+
+/// An email's text: plain, or plain and HTML as alternatives.
+enum Text {
+    Plain(SinglePart),
+    Alternative(MultiPart),
+}
+
+/// `file` as a MIME part. Its bytes go in as binary, which lettre always encodes as
+/// base64, so they arrive exactly as they were (no line-ending rewrites of a CSV).
+fn attachment(file: &Attachment) -> Result<SinglePart, DeliveryError> {
+    let content_type = ContentType::parse(file.content_type())
+        .or_else(|_| ContentType::parse(OCTET_STREAM))
+        .map_err(|err| DeliveryError::Permanent(format!("cannot type the attachment: {err}")))?;
+    Ok(
+        MailAttachment::new(file.file_name().to_owned())
+            .body(file.content().to_vec(), content_type),
+    )
 }
 
 #[async_trait]

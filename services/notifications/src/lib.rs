@@ -1,7 +1,8 @@
 //! The notifications service: templates per (message, channel) rendered with MiniJinja,
 //! email over SMTP, SMS and push through provider webhooks, a local outbox when a
 //! channel has no transport configured, per-user preferences (transactional always,
-//! marketing by opt-out), and delivery with retries and status.
+//! marketing by opt-out), delivery with retries and status, and files attached to
+//! emails (scheduled reports, sent to the address their schedule names).
 //!
 //! Messages are created by the event consumer (or `POST /notifications/send`) in the
 //! same transaction as the inbox row, so a redelivered event creates nothing twice. A
@@ -44,7 +45,10 @@ pub use config::{NotificationsConfig, Secret, SmtpConfig, TlsMode, WebhookConfig
 /// Notifications' migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "notifications",
-    steps: &[platform::migration!("0001_init")],
+    steps: &[
+        platform::migration!("0001_init"),
+        platform::migration!("0002_attachments"),
+    ],
 };
 
 /// A running notifications service.
@@ -99,7 +103,7 @@ impl Service for Notifications {
     }
 
     /// Users from identity, and what happens to their orders, payments, parcels and the
-    /// shop's stock.
+    /// shop's stock; analytics' ready reports and anomalies.
     fn consumer(&self) -> Option<Consumer> {
         Some(Consumer::new(
             vec![
@@ -108,6 +112,7 @@ impl Service for Notifications {
                 ServiceKind::Payments,
                 ServiceKind::Fulfillment,
                 ServiceKind::Inventory,
+                ServiceKind::Analytics,
             ],
             Arc::new(self.events()),
         ))

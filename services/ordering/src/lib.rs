@@ -31,7 +31,10 @@ pub use config::OrderingConfig;
 /// Ordering's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "ordering",
-    steps: &[platform::migration!("0001_init")],
+    steps: &[
+        platform::migration!("0001_init"),
+        platform::migration!("0002_attribution"),
+    ],
 };
 
 /// A running ordering service.

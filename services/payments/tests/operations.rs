@@ -131,6 +131,7 @@ impl Fixture {
                 total: None,
                 shipping_address: None,
                 items: Vec::new(),
+                attribution: None,
             })
             .await
             .expect("capture")
@@ -419,7 +420,7 @@ on_both_databases! {
 
     async fn confirming_an_order_whose_payment_is_not_authorized_is_an_error(f) {
         let id = f.pay("o-1", "u-1", 1_000, VISA).await;
-        let confirm = OrderConfirmed { order_id: "o-1".into(), user_id: None, payment_id: Some(id.clone()), total: None, shipping_address: None, items: Vec::new() };
+        let confirm = OrderConfirmed { order_id: "o-1".into(), user_id: None, payment_id: Some(id.clone()), total: None, shipping_address: None, items: Vec::new(), attribution: None };
         assert!(matches!(f.payments.app().capture(&confirm).await, Err(PaymentsError::WrongStatus(PaymentStatus::Pending))));
         f.reserved("o-1", "u-1", &id, 1_000).await;
         let too_much = OrderConfirmed { total: Some(usd(1_001)), ..confirm.clone() };
@@ -427,7 +428,7 @@ on_both_databases! {
         let less = OrderConfirmed { total: Some(usd(800)), ..confirm };
         assert_eq!(f.payments.app().capture(&less).await.expect("capture"), EventOutcome::Moved(PaymentStatus::Captured));
         assert_eq!(f.payments.app().payment(&id).await.expect("payment").captured, usd(800));
-        let no_payment = OrderConfirmed { order_id: "o-free".into(), user_id: None, payment_id: None, total: None, shipping_address: None, items: Vec::new() };
+        let no_payment = OrderConfirmed { order_id: "o-free".into(), user_id: None, payment_id: None, total: None, shipping_address: None, items: Vec::new(), attribution: None };
         assert_eq!(f.payments.app().capture(&no_payment).await.expect("nothing"), EventOutcome::Unchanged);
     }
 }

@@ -36,6 +36,13 @@ impl Outbox {
         }
     }
 
+    /// A handle for a tool that writes a service's SQLite database while the service
+    /// is not running (a loader): what it stages is read in place as the log, as the
+    /// embedded shape reads its outboxes, once the platform runs.
+    pub fn offline(producer: ServiceKind) -> Self {
+        Self::log(producer, watch::channel(0).0)
+    }
+
     /// Writes `event` into the outbox inside `tx`. It is delivered only if `tx` commits.
     pub async fn stage<E: contracts::Event>(
         &self,

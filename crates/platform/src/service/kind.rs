@@ -26,6 +26,8 @@ pub enum ServiceKind {
     /// Tenants' sources, webhooks from external storefronts and payment providers,
     /// dead letters, touchpoints.
     Ingestion,
+    /// The revenue ledger, attribution, reconciliation, export, KPIs, reports.
+    Analytics,
 }
 
 impl ServiceKind {
@@ -40,6 +42,7 @@ impl ServiceKind {
             ServiceKind::Fulfillment,
             ServiceKind::Notifications,
             ServiceKind::Ingestion,
+            ServiceKind::Analytics,
             ServiceKind::Gateway,
         ]
     }
@@ -64,6 +67,7 @@ impl ServiceKind {
             ServiceKind::Fulfillment => "fulfillment",
             ServiceKind::Notifications => "notifications",
             ServiceKind::Ingestion => "ingestion",
+            ServiceKind::Analytics => "analytics",
         }
     }
 
@@ -79,6 +83,7 @@ impl ServiceKind {
             ServiceKind::Fulfillment => 8085,
             ServiceKind::Notifications => 8086,
             ServiceKind::Ingestion => 8090,
+            ServiceKind::Analytics => 8089,
         }
     }
 }

@@ -62,3 +62,39 @@ pub async fn list_tenants<'e>(
     .await?;
     rows.iter().map(tenant_from).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use platform::db::Db;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_built_in_viscount_tenant_exists_from_the_migrations() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = platform::db::sqlite_url(dir.path(), "identity");
+        let db = Db::connect(&url, &crate::MIGRATIONS).await.expect("db");
+        let viscount = tenant_by_id(db.reader(), contracts::ingestion::VISCOUNT_TENANT)
+            .await
+            .expect("read")
+            .expect("the built-in tenant");
+        assert_eq!(viscount.name.as_str(), "Viscount");
+        assert!(viscount.created_at > 0, "made when the migration ran");
+        let listed = list_tenants(db.reader(), None, 10).await.expect("list");
+        assert_eq!(listed, [viscount]);
+        // Ids page as text, so the fixed id pages among UUIDs like any other.
+        assert!(
+            list_tenants(db.reader(), Some("viscount"), 10)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        let keys: i64 = platform::db::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE tenant_id = 'viscount'",
+        )
+        .fetch_one(db.reader())
+        .await
+        .expect("count");
+        assert_eq!(keys, 0, "the built-in tenant has no key");
+    }
+}

@@ -74,7 +74,7 @@ impl IngestionApp {
                 store::resolve_dead_event(
                     &mut tx,
                     &dead.tenant_id,
-                    dead.topic,
+                    dead.topic.provider(),
                     &dead.provider_event_id,
                     &Resolution {
                         at: self.clock.now_millis(),

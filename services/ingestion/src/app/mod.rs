@@ -1,7 +1,8 @@
-//! Ingestion's operations, one use case per file: webhooks (`webhooks`), tenants'
-//! sources (`sources`), touchpoints (`touchpoints`), stored and dead events with
-//! replay (`events`), channel taxonomies (`taxonomy`); `cache` holds what the webhook
-//! path reads on every delivery, and `writer` stores deliveries' events in batches.
+//! Ingestion's operations, one use case per file: webhooks (`webhooks`), Viscount's own
+//! orders, payments and refunds from the bus (`own`), tenants' sources (`sources`),
+//! touchpoints (`touchpoints`), stored and dead events with replay (`events`), channel
+//! taxonomies (`taxonomy`); `cache` holds what the webhook path reads on every
+//! delivery, and `writer` stores deliveries' events in batches.
 //!
 //! A delivery is verified before anything of it is read, stripped to an allow-list
 //! before anything of it is kept, and stored with its event in one transaction. No
@@ -9,6 +10,7 @@
 
 mod cache;
 mod events;
+mod own;
 mod sources;
 mod taxonomy;
 mod touchpoints;
@@ -22,6 +24,7 @@ use platform::db::Db;
 use platform::time::Clock;
 
 pub use events::Replayed;
+pub use own::OwnRecorded;
 pub use sources::is_tenant_id;
 pub use taxonomy::{TaxonomyOrigin, TaxonomyView};
 pub use touchpoints::{TouchpointInput, TouchpointsError};

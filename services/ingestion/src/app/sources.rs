@@ -4,17 +4,18 @@
 
 use std::sync::Arc;
 
-use contracts::ingestion::Provider;
+use contracts::ingestion::{Provider, VISCOUNT_TENANT};
 use platform::auth::ForwardedCredentials;
 
 use super::{IngestionApp, IngestionError};
 use crate::domain::source::{Credentials, Source};
 use crate::store;
 
-/// Whether `id` can be a tenant id: identity's ids are UUIDs, and anything else is
-/// refused before a lookup.
+/// Whether `id` can be a tenant id: identity's ids are UUIDs, plus the built-in
+/// [`VISCOUNT_TENANT`] (Viscount's own orders); anything else is refused before a
+/// lookup.
 pub fn is_tenant_id(id: &str) -> bool {
-    id.len() <= 64 && platform::ids::is_uuid(id)
+    id == VISCOUNT_TENANT || (id.len() <= 64 && platform::ids::is_uuid(id))
 }
 
 impl IngestionApp {
@@ -49,5 +50,19 @@ impl IngestionApp {
         self.cache
             .put_source(tenant_id, provider, Some(Arc::new(source)));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_uuids_or_the_built_in_tenant() {
+        assert!(is_tenant_id("0190a000-0000-7000-8000-000000000002"));
+        assert!(is_tenant_id("viscount"));
+        for not_one in ["", "*", "Viscount", "viscount ", "acme", "../viscount"] {
+            assert!(!is_tenant_id(not_one), "{not_one:?}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use tracing::field::Empty;
 
 use super::writer::Written;
 use super::{IngestionApp, IngestionError};
-use crate::domain::event::{AttributionEvent, DeadEvent};
+use crate::domain::event::{AttributionEvent, DeadEvent, Origin};
 use crate::domain::normalize::{self, Normalized};
 use crate::domain::payload::{self, CustomerRefKey, StrippedPayload};
 use crate::domain::signature::{self, Headers};
@@ -109,12 +109,12 @@ impl IngestionApp {
                 let event = AttributionEvent {
                     id: platform::ids::new_id(),
                     tenant_id: tenant_id.to_owned(),
-                    topic: stripped.topic,
+                    origin: Origin::Webhook(stripped.topic),
                     normalized: *normalized,
                     channel,
                     received_at: self.clock.now_millis(),
                 };
-                self.store_event(event).await
+                self.store_event(stripped.topic, event).await
             }
             Outcome::Unusable(reason) => {
                 // A later delivery of an event already stored (the taxonomy changed in
@@ -122,7 +122,7 @@ impl IngestionApp {
                 if let Some(id) = store::event_id_for(
                     self.db.reader(),
                     tenant_id,
-                    stripped.topic,
+                    stripped.topic.provider(),
                     &stripped.event_id,
                 )
                 .await?
@@ -156,17 +156,21 @@ impl IngestionApp {
         })
     }
 
-    /// Stores `event` with its bus event (resolving a dead event of the same provider
-    /// event) through the batching writer; a row the guard refuses is kept dead
-    /// without its payload.
-    async fn store_event(&self, event: AttributionEvent) -> Result<Receipt, IngestionError> {
+    /// Stores `event`, delivered by a webhook of `topic`, with its bus event (resolving
+    /// a dead event of the same provider event) through the batching writer; a row the
+    /// guard refuses is kept dead without its payload.
+    async fn store_event(
+        &self,
+        topic: Topic,
+        event: AttributionEvent,
+    ) -> Result<Receipt, IngestionError> {
         match self.writer.write(event.clone()).await? {
             Written::Stored => Ok(Receipt::Stored(event.id)),
             Written::Duplicate => {
                 let id = store::event_id_for(
                     self.db.reader(),
                     &event.tenant_id,
-                    event.topic,
+                    event.provider(),
                     &event.normalized.provider_event_id,
                 )
                 .await?
@@ -182,7 +186,7 @@ impl IngestionApp {
                 );
                 self.bury(
                     &event.tenant_id,
-                    event.topic,
+                    topic,
                     event.normalized.provider_event_id.clone(),
                     None,
                     format!(

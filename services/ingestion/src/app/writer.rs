@@ -98,7 +98,7 @@ async fn write_batch(db: &Db, outbox: &Outbox, clock: &Clock, batch: Vec<Pending
                     store::resolve_dead_event(
                         &mut tx,
                         &event.tenant_id,
-                        event.topic,
+                        event.provider(),
                         &event.normalized.provider_event_id,
                         &Resolution {
                             at: clock.now_millis(),

@@ -6,7 +6,55 @@ use contracts::ingestion::{Channel, ChannelFields, EventReceived, Provider, Touc
 
 use super::Topic;
 use super::normalize::Normalized;
+use super::own::OwnTopic;
 use super::payload::StrippedPayload;
+
+/// Where an attribution event came from: a provider's webhook, or one of Viscount's own
+/// events (the built-in tenant's, from the bus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// A webhook of this topic.
+    Webhook(Topic),
+    /// Viscount's own event of this type.
+    Own(OwnTopic),
+}
+
+impl Origin {
+    /// The provider it came from.
+    pub fn provider(self) -> Provider {
+        match self {
+            Origin::Webhook(topic) => topic.provider(),
+            Origin::Own(_) => Provider::Viscount,
+        }
+    }
+
+    /// The provider's name of what it delivered (the event's `topic`): a webhook's
+    /// topic as the provider names it, or the CloudEvents type of an own event.
+    pub fn provider_name(self) -> &'static str {
+        match self {
+            Origin::Webhook(topic) => topic.provider_name(),
+            Origin::Own(own) => own.event_type(),
+        }
+    }
+
+    /// The stored name, `{provider}:{webhook path}` or `viscount:{event type}`.
+    pub fn as_str(self) -> String {
+        match self {
+            Origin::Webhook(topic) => topic.as_str(),
+            Origin::Own(own) => format!("{}:{}", Provider::Viscount.as_str(), own.event_type()),
+        }
+    }
+
+    /// The origin stored as `name` ([`Origin::as_str`]).
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name.split_once(':') {
+            Some((provider, event_type)) if provider == Provider::Viscount.as_str() => {
+                OwnTopic::parse(event_type).map(Origin::Own)
+            }
+            _ => Topic::from_stored(name).map(Origin::Webhook),
+        }
+    }
+}
 
 /// A stored attribution event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +63,8 @@ pub struct AttributionEvent {
     pub id: String,
     /// The tenant.
     pub tenant_id: String,
-    /// The webhook topic it came by.
-    pub topic: Topic,
+    /// Where it came from.
+    pub origin: Origin,
     /// What it says.
     pub normalized: Normalized,
     /// The channel the tenant's taxonomy gave it.
@@ -28,7 +76,7 @@ pub struct AttributionEvent {
 impl AttributionEvent {
     /// The provider it came from.
     pub fn provider(&self) -> Provider {
-        self.topic.provider()
+        self.origin.provider()
     }
 
     /// The event analytics consumes.
@@ -39,7 +87,7 @@ impl AttributionEvent {
             tenant_id: self.tenant_id.clone(),
             provider: self.provider(),
             provider_event_id: n.provider_event_id.clone(),
-            topic: self.topic.provider_name().to_owned(),
+            topic: self.origin.provider_name().to_owned(),
             kind: n.kind,
             external_id: n.external_id.clone(),
             order_ref: n.order_ref.clone(),
@@ -128,5 +176,30 @@ impl Touchpoint {
             channel_fields: self.channel_fields.clone(),
             channel: self.channel,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_origin_round_trips_through_its_stored_name() {
+        let origins = Topic::ALL
+            .into_iter()
+            .map(Origin::Webhook)
+            .chain(OwnTopic::ALL.into_iter().map(Origin::Own));
+        for origin in origins {
+            assert_eq!(Origin::from_stored(&origin.as_str()), Some(origin));
+        }
+        let own = Origin::Own(OwnTopic::OrderConfirmed);
+        assert_eq!(own.as_str(), "viscount:ordering.order.confirmed.v1");
+        assert_eq!(own.provider(), Provider::Viscount);
+        assert_eq!(own.provider_name(), "ordering.order.confirmed.v1");
+        assert_eq!(Origin::from_stored("viscount:orders/create"), None);
+        assert_eq!(
+            Origin::from_stored("shopify:ordering.order.confirmed.v1"),
+            None
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! What ingestion knows without any transport or storage: the webhook topics it takes,
 //! each provider's signature scheme, the first layer of personal-data stripping (an
 //! allow-list), normalization of every provider's payload into one attribution event,
-//! the channel taxonomy, and the detectors the store's guard uses.
+//! Viscount's own orders, payments and refunds as the same events (`own`), the channel
+//! taxonomy, and the detectors the store's guard uses.
 
 pub mod event;
 pub mod money;
 pub mod normalize;
+pub mod own;
 pub mod payload;
 pub mod pii;
 pub mod ports;

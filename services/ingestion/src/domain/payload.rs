@@ -396,6 +396,8 @@ fn email_paths(provider: Provider) -> &'static [&'static [&'static str]] {
             &["resource", "payer", "email_address"],
         ],
         Provider::Woocommerce => &[&["billing", "email"]],
+        // Viscount's own events arrive decoded from the bus, never as a payload.
+        Provider::Viscount => &[],
     }
 }
 
@@ -478,6 +480,13 @@ fn free_text(text: &str, max: usize) -> String {
 fn screened_text(text: &str, max: usize) -> Option<String> {
     let kept = free_text(text, max);
     (!kept.is_empty() && pii::find(&kept).is_none()).then_some(kept)
+}
+
+/// A value someone typed, kept as a webhook's UTM value or sku is: trimmed, without
+/// control characters, cut at `max` characters, and nothing when it is empty or holds
+/// personal data (Viscount's own orders' attribution and skus go through it too).
+pub fn screened(text: &str, max: usize) -> Option<String> {
+    screened_text(text, max)
 }
 
 /// The first non-empty email at one of `paths`.
@@ -613,7 +622,9 @@ fn event_id(
     let body = body_id.and_then(Value::as_str).and_then(usable);
     let chosen = match provider {
         Provider::Stripe | Provider::Paypal => body.or(delivery),
-        Provider::Shopify | Provider::Woocommerce => delivery,
+        // Viscount's own events are not webhooks; should one ever be, its delivery id
+        // is the only stable id.
+        Provider::Shopify | Provider::Woocommerce | Provider::Viscount => delivery,
     };
     chosen.unwrap_or_else(|| {
         format!(

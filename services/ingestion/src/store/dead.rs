@@ -1,6 +1,7 @@
 //! Dead events: kept stripped, one per provider event (a repeated delivery counts, it
 //! does not add a row), resolved when a replay or a later delivery stores the event.
 
+use contracts::ingestion::Provider;
 use platform::db::{Executor, Row, Tx};
 
 use super::guard::{self, Cell, StoreError};
@@ -53,7 +54,7 @@ pub async fn upsert_dead_event(tx: &mut Tx, dead: &DeadEvent) -> Result<String, 
 pub async fn resolve_dead_event(
     tx: &mut Tx,
     tenant_id: &str,
-    topic: Topic,
+    provider: Provider,
     provider_event_id: &str,
     resolution: &Resolution,
 ) -> Result<(), platform::db::Error> {
@@ -64,7 +65,7 @@ pub async fn resolve_dead_event(
     .bind(resolution.at)
     .bind(&resolution.event_id)
     .bind(tenant_id)
-    .bind(topic.provider().as_str())
+    .bind(provider.as_str())
     .bind(provider_event_id)
     .execute(&mut **tx)
     .await?;

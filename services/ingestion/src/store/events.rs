@@ -3,12 +3,11 @@
 //! refuse updates and deletes), listed by id.
 
 use contracts::Money;
-use contracts::ingestion::{Channel, ChannelFields, EventKind, LineItem};
+use contracts::ingestion::{Channel, ChannelFields, EventKind, LineItem, Provider};
 use platform::db::{Executor, Row, Tx};
 
 use super::guard::{self, Cell, StoreError};
-use crate::domain::Topic;
-use crate::domain::event::AttributionEvent;
+use crate::domain::event::{AttributionEvent, Origin};
 use crate::domain::normalize::Normalized;
 
 /// Stores `event`; `false` when the tenant already has that provider event.
@@ -16,7 +15,7 @@ pub async fn insert_event(tx: &mut Tx, event: &AttributionEvent) -> Result<bool,
     let n = &event.normalized;
     let line_items = serde_json::to_string(&n.line_items)
         .map_err(|err| platform::db::Error::Encode(Box::new(err)))?;
-    let topic = event.topic.as_str();
+    let topic = event.origin.as_str();
     let fields = &n.channel_fields;
     guard::insert(
         tx,
@@ -61,7 +60,7 @@ pub async fn insert_event(tx: &mut Tx, event: &AttributionEvent) -> Result<bool,
 pub async fn event_id_for<'e>(
     ex: impl Executor<'e>,
     tenant_id: &str,
-    topic: Topic,
+    provider: Provider,
     provider_event_id: &str,
 ) -> Result<Option<String>, platform::db::Error> {
     platform::db::query_scalar(
@@ -69,7 +68,7 @@ pub async fn event_id_for<'e>(
          WHERE tenant_id = $1 AND provider = $2 AND provider_event_id = $3",
     )
     .bind(tenant_id)
-    .bind(topic.provider().as_str())
+    .bind(provider.as_str())
     .bind(provider_event_id)
     .fetch_optional(ex)
     .await
@@ -101,7 +100,7 @@ fn event_from(row: &Row) -> Result<AttributionEvent, platform::db::Error> {
     Ok(AttributionEvent {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
-        topic: platform::db::named("topic", &topic, Topic::from_stored)?,
+        origin: platform::db::named("topic", &topic, Origin::from_stored)?,
         normalized: Normalized {
             provider_event_id: row.try_get("provider_event_id")?,
             kind: platform::db::named("kind", &kind, EventKind::parse)?,

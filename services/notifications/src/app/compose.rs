@@ -1,13 +1,16 @@
 //! Composing the messages an event causes: one per enabled template of its key (one
 //! per channel) the recipient has an address on, rendered with the event's context,
 //! checked against the recipient's preferences, each recording the event behind it.
+//! Files the event brings (a report) go on its email only: text messages and push
+//! notifications cannot carry them.
 
 use platform::db::Tx;
 use serde_json::Value;
 
 use super::NotificationsApp;
 use crate::domain::{
-    Category, Channel, ChannelPreference, Composed, Content, Message, Origin, Recipient, Status,
+    Attachment, Category, Channel, ChannelPreference, Composed, Content, Message, Origin,
+    Recipient, Status,
 };
 use crate::store;
 
@@ -27,7 +30,6 @@ impl NotificationsApp {
     /// the recipient has an address on, rendered with `context`, each recording its
     /// `cause`. A second call for the same cause creates nothing. Returns how many were
     /// created.
-    #[tracing::instrument(skip_all, fields(user_id = %recipient.id, key = %key), err)]
     pub async fn notify_in(
         &self,
         tx: &mut Tx,
@@ -35,6 +37,21 @@ impl NotificationsApp {
         key: &str,
         recipient: &Recipient,
         context: &Value,
+    ) -> Result<usize, platform::db::Error> {
+        self.notify_with_in(tx, cause, key, recipient, context, &[])
+            .await
+    }
+
+    /// [`NotificationsApp::notify_in`], with `attachments` on the email.
+    #[tracing::instrument(skip_all, fields(user_id = %recipient.id, key = %key), err)]
+    pub async fn notify_with_in(
+        &self,
+        tx: &mut Tx,
+        cause: &Cause,
+        key: &str,
+        recipient: &Recipient,
+        context: &Value,
+        attachments: &[Attachment],
     ) -> Result<usize, platform::db::Error> {
         let found = store::templates_for_key(&mut **tx, key).await?;
         if found.is_empty() {
@@ -51,17 +68,20 @@ impl NotificationsApp {
             };
             let template_id = template.id.to_string();
             let message = match self.renderer.render(&template.text, context) {
-                Ok(content) => Message::compose(
-                    self.composed(
+                Ok(content) => {
+                    let mut composed = self.composed(
                         Some(cause),
                         recipient,
                         template_id,
                         (channel, template.category),
                         address,
                         content,
-                    ),
-                    &preference,
-                ),
+                    );
+                    if channel == Channel::Email {
+                        composed.attachments = attachments.to_vec();
+                    }
+                    Message::compose(composed, &preference)
+                }
                 Err(err) => {
                     // An admin's template that this event's data cannot fill: keep the
                     // failure visible on the message instead of retrying an event that
@@ -115,6 +135,7 @@ impl NotificationsApp {
             category,
             to,
             content,
+            attachments: Vec::new(),
             origin: cause.map(|c| c.origin.clone()),
             created_at: self.clock.now_millis(),
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Channel, Transport};
+use super::{Attachment, Channel, Transport};
 
 /// How a failed attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +76,8 @@ pub struct Outgoing {
     pub body: String,
     /// HTML body (email only).
     pub html: Option<String>,
+    /// Files to attach (email only).
+    pub attachments: Vec<Attachment>,
 }
 
 /// Something that hands a message to a channel: the SMTP server, a provider's webhook,

@@ -20,7 +20,7 @@
 
 use contracts::notifications::{NotificationFailed, NotificationSent};
 
-use super::{Category, Channel, ChannelPreference, Outgoing, allows};
+use super::{Attachment, Category, Channel, ChannelPreference, Outgoing, allows, is_user_id};
 
 /// Where a notification is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,8 @@ pub struct Composed {
     pub id: String,
     /// Makes a redelivered cause create nothing twice.
     pub dedupe_key: String,
-    /// The recipient user.
+    /// The recipient user, or `mailto:<address>` for an address that is no user's
+    /// (see [`super::ADDRESS_PREFIX`]).
     pub user_id: String,
     /// The template it was rendered from (`adhoc` for the API's own text).
     pub template_id: String,
@@ -212,6 +213,8 @@ pub struct Composed {
     pub to: String,
     /// The rendered text.
     pub content: Content,
+    /// Files it carries (emails only), in order.
+    pub attachments: Vec<Attachment>,
     /// The event behind it (none for an admin's send).
     pub origin: Option<Origin>,
     /// Creation, epoch ms.
@@ -352,14 +355,20 @@ impl Message {
             subject: composed.content.subject.clone(),
             body: composed.content.body.clone(),
             html: composed.content.html.clone(),
+            attachments: composed.attachments.clone(),
         }
+    }
+
+    /// The recipient user, unless the message went to an address that is no user's.
+    fn recipient_user(&self) -> Option<String> {
+        Some(self.composed.user_id.clone()).filter(|id| is_user_id(id))
     }
 
     /// `notifications.notification.sent`, announcing it was sent.
     pub fn sent_event(&self) -> NotificationSent {
         NotificationSent {
             notification_id: self.composed.id.clone(),
-            user_id: Some(self.composed.user_id.clone()),
+            user_id: self.recipient_user(),
             channel: self.composed.channel.as_str().to_owned(),
             template_id: self.composed.template_id.clone(),
             attempts: self.delivery.attempts,
@@ -370,7 +379,7 @@ impl Message {
     pub fn failed_event(&self) -> NotificationFailed {
         NotificationFailed {
             notification_id: self.composed.id.clone(),
-            user_id: Some(self.composed.user_id.clone()),
+            user_id: self.recipient_user(),
             channel: self.composed.channel.as_str().to_owned(),
             template_id: self.composed.template_id.clone(),
             attempts: self.delivery.attempts,
@@ -397,6 +406,7 @@ mod tests {
                 body: "Hello".into(),
                 html: None,
             },
+            attachments: Vec::new(),
             origin: None,
             created_at: 1_000,
         })

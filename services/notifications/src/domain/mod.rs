@@ -1,22 +1,25 @@
 //! Notifications' rules, free of I/O: channels and categories, the [`Message`]
-//! aggregate and its delivery state machine, templates, recipients and their
-//! preferences, the retry schedule, and the [`Courier`] role the channel adapters play.
+//! aggregate and its delivery state machine, the files an email carries, templates,
+//! recipients (users, or bare addresses) and their preferences, the retry schedule, and the [`Courier`] role the channel adapters play.
 //!
 //! Nothing here knows SQL, HTTP or the bus: `store` turns rows into these types (and
 //! refuses rows it cannot read), `app` composes messages from them, and the sender
 //! moves a message through its transitions.
 
+mod attachment;
 mod delivery;
 mod message;
 mod recipient;
 mod template;
 
+pub use attachment::{Attachment, MAX_ATTACHMENT_BYTES, OCTET_STREAM};
 pub use delivery::{AfterFailure, Courier, DeliveryError, Outgoing, RetrySchedule};
 pub use message::{
     Composed, Content, Delivery, IllegalTransition, Message, Origin, Status, Transition, Transport,
 };
 pub use recipient::{
-    ChannelPreference, OrderOwner, Recipient, allows, contact_address, transactional_setting,
+    ADDRESS_PREFIX, ChannelPreference, OrderOwner, Recipient, allows, contact_address, is_user_id,
+    transactional_setting,
 };
 pub use template::{Template, TemplateId, TemplateText};
 
@@ -87,17 +90,19 @@ impl Category {
     }
 }
 
-/// Currencies whose minor unit is the major unit (no decimals).
-const ZERO_DECIMAL: &[&str] = &["CLP", "ISK", "JPY", "KRW", "VND"];
-
-/// An amount in minor units as people read it: `12.34 USD`, `1200 JPY`, `-0.05 EUR`.
+/// An amount in minor units as people read it: `12.34 USD`, `1200 JPY`, `-0.05 EUR`,
+/// `1.234 KWD`, with as many decimals as the currency's minor unit has (ISO 4217; two
+/// for a code the platform does not know, the common case).
 pub fn format_money(amount: i64, currency: &str) -> String {
-    if ZERO_DECIMAL.contains(&currency) {
+    let exponent = contracts::types::minor_unit_exponent(currency).unwrap_or(2);
+    if exponent == 0 {
         return format!("{amount} {currency}");
     }
     let sign = if amount < 0 { "-" } else { "" };
     let abs = amount.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
+    let scale = 10u64.pow(exponent);
+    let width = exponent as usize;
+    format!("{sign}{}.{:0width$} {currency}", abs / scale, abs % scale)
 }
 
 #[cfg(test)]
@@ -122,6 +127,9 @@ mod tests {
             (-5, "EUR", "-0.05 EUR"),
             (1200, "JPY", "1200 JPY"),
             (0, "GBP", "0.00 GBP"),
+            (1234, "KWD", "1.234 KWD"),
+            (-5, "BHD", "-0.005 BHD"),
+            (1234, "XYZ", "12.34 XYZ"),
         ];
         for (amount, currency, want) in cases {
             assert_eq!(format_money(amount, currency), want);

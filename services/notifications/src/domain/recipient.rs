@@ -22,7 +22,41 @@ pub struct Recipient {
     pub deleted: bool,
 }
 
+/// The id prefix of a recipient that is an email address and no user.
+///
+/// A scheduled report goes to the address its schedule names (a finance mailbox, say),
+/// which need not be anyone's account. Such a message records `mailto:<address>` where
+/// a user's message records the user id: user ids are UUIDs, so the two never meet, a
+/// user's deletion never touches it, and it shows as nobody's in events.
+pub const ADDRESS_PREFIX: &str = "mailto:";
+
+/// Whether `id` (a message's `user_id`) names a user rather than an address.
+pub fn is_user_id(id: &str) -> bool {
+    !id.starts_with(ADDRESS_PREFIX)
+}
+
 impl Recipient {
+    /// A recipient that is only an email address; `None` when `email` does not look
+    /// like one (an `@` between a local part and a domain, no spaces or control
+    /// characters, at most 254 characters).
+    pub fn address(email: &str) -> Option<Self> {
+        let email = email.trim();
+        let (local, domain) = email.rsplit_once('@')?;
+        let plausible = email.len() <= 254
+            && !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        plausible.then(|| Self {
+            id: format!("{ADDRESS_PREFIX}{email}"),
+            email: email.to_owned(),
+            name: String::new(),
+            roles: Vec::new(),
+            deleted: false,
+        })
+    }
+
     /// A live user as identity announced them.
     pub fn live(id: String, email: String, name: String, roles: Vec<String>) -> Self {
         Self {
@@ -191,6 +225,37 @@ mod tests {
                 "{channel:?} {raw}"
             );
         }
+    }
+
+    #[test]
+    fn an_address_is_a_recipient_of_email_only_and_no_user() {
+        let finance = Recipient::address(" finance@shop.example ").expect("an address");
+        assert_eq!(finance.id, "mailto:finance@shop.example");
+        assert!(!is_user_id(&finance.id));
+        assert!(is_user_id("0190a000-0000-7000-8000-000000000001"));
+        let preference = ChannelPreference::default();
+        assert_eq!(
+            finance.address_on(Channel::Email, &preference).as_deref(),
+            Some("finance@shop.example")
+        );
+        assert_eq!(finance.address_on(Channel::Sms, &preference), None);
+        assert!(!finance.is_admin());
+        for bad in [
+            "",
+            "finance",
+            "@shop.example",
+            "finance@",
+            "finance@localhost",
+            "finance@.example",
+            "fin ance@shop.example",
+            "finance@shop.example\r\nBcc: x@y.z",
+        ] {
+            assert_eq!(Recipient::address(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            Recipient::address(&format!("{}@shop.example", "a".repeat(250))),
+            None
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! What notifications consumes: identity's users (its own directory, and the welcome
 //! message), ordering's orders (the order → owner map, confirmations, refunds),
-//! payments' failures, fulfillment's shipments and inventory's low-stock alerts (to
-//! every admin). What it emits is built by the `Message` aggregate and staged by `app`
-//! and the sender.
+//! payments' failures, fulfillment's shipments, inventory's low-stock alerts and
+//! analytics' anomalies (to every admin), and analytics' ready reports (to the address
+//! their schedule names, with the file attached). What it emits is built by the
+//! `Message` aggregate and staged by `app` and the sender.
 //!
 //! Streams are not ordered with each other, so an event may arrive before the user or
 //! order it names; `parking` sets such an event aside and replays it when that
@@ -16,21 +17,23 @@ use std::collections::VecDeque;
 
 use async_trait::async_trait;
 use contracts::Event;
+use contracts::analytics::{AnomalyDetected, ReportReady};
 use contracts::fulfillment::{ShipmentDelivered, ShipmentDispatched};
 use contracts::identity::{UserCreated, UserDeleted, UserUpdated};
 use contracts::inventory::StockLow;
 use contracts::ordering::{OrderConfirmed, OrderCreated, OrderPartiallyRefunded, OrderRefunded};
 use contracts::payments::PaymentFailed;
+use data_encoding::BASE64;
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 use tracing::field::Empty;
 
 use crate::app::{Cause, NotificationsApp};
-use crate::domain::{OrderOwner, Origin, Recipient};
+use crate::domain::{Attachment, MAX_ATTACHMENT_BYTES, OrderOwner, Origin, Recipient};
 use crate::templates;
 
 /// The event types notifications acts on.
-const HANDLED: [&str; 11] = [
+const HANDLED: [&str; 13] = [
     UserCreated::TYPE,
     UserUpdated::TYPE,
     UserDeleted::TYPE,
@@ -42,6 +45,8 @@ const HANDLED: [&str; 11] = [
     ShipmentDispatched::TYPE,
     ShipmentDelivered::TYPE,
     StockLow::TYPE,
+    ReportReady::TYPE,
+    AnomalyDetected::TYPE,
 ];
 
 /// Turns other services' events into messages.
@@ -221,6 +226,36 @@ impl NotificationEvents {
                 app.notify_in(tx, &cause, templates::STOCK_LOW, &admin, &context)
                     .await?;
             }
+        } else if event.is::<AnomalyDetected>() {
+            let anomaly: AnomalyDetected = event.decode()?;
+            let admins = app.admins_in(tx).await?;
+            if admins.is_empty() {
+                tracing::warn!(series = %anomaly.series, "an anomaly was detected but no admin is known to alert");
+            }
+            for admin in admins {
+                let context = templates::anomaly_detected(&admin, &anomaly);
+                app.notify_in(tx, &cause, templates::ANOMALY_DETECTED, &admin, &context)
+                    .await?;
+            }
+        } else if event.is::<ReportReady>() {
+            let ready: ReportReady = event.decode()?;
+            // The schedule names an address, which need not be anyone's account: the
+            // message goes to the address itself (see `domain::ADDRESS_PREFIX`).
+            let Some(recipient) = Recipient::address(&ready.recipient) else {
+                tracing::warn!(report_id = %ready.report_id, "the report's recipient is not an email address; nothing sent");
+                return Ok(Vec::new());
+            };
+            let attachment = report_file(&ready);
+            let context = templates::report_ready(&recipient, &ready, attachment.is_some());
+            app.notify_with_in(
+                tx,
+                &cause,
+                templates::REPORT_READY,
+                &recipient,
+                &context,
+                attachment.as_slice(),
+            )
+            .await?;
         }
         Ok(Vec::new())
     }
@@ -260,6 +295,39 @@ impl NotificationEvents {
                 self.park(tx, event, &format!("order:{order_id}")).await?;
                 Ok(None)
             }
+        }
+    }
+}
+
+/// The file a ready report brings, when it brings one that can be attached. One that
+/// cannot (not base64, too large, no usable name) is left off, with a warning: the
+/// message then points to the download instead, so the recipient still gets the report.
+fn report_file(ready: &ReportReady) -> Option<Attachment> {
+    let encoded = ready.attachment_base64.as_deref()?;
+    // Base64 takes 4 characters per 3 bytes (plus line breaks, when wrapped): text
+    // well past that for the bound is refused without decoding it. The exact bound is
+    // `Attachment::new`'s.
+    if encoded.len() / 11 * 10 > MAX_ATTACHMENT_BYTES.div_ceil(3) * 4 {
+        tracing::warn!(report_id = %ready.report_id, "the report is too large to attach; linking it instead");
+        return None;
+    }
+    // Wrapped base64 (line breaks every 76 characters) is still the same file.
+    let compact: Vec<u8> = encoded
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let content = match BASE64.decode(&compact) {
+        Ok(content) => content,
+        Err(err) => {
+            tracing::warn!(report_id = %ready.report_id, error = %err, "the report's attachment is not base64; linking it instead");
+            return None;
+        }
+    };
+    match Attachment::new(&ready.file_name, &ready.content_type, content) {
+        Ok(file) => Some(file),
+        Err(why) => {
+            tracing::warn!(report_id = %ready.report_id, reason = %why, "the report cannot be attached; linking it instead");
+            None
         }
     }
 }

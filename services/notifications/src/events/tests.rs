@@ -9,6 +9,8 @@ use platform::service::ServiceKind;
 use platform::tasks::Tasks;
 use platform::time::Clock;
 
+mod reports;
+
 use super::*;
 use crate::MIGRATIONS;
 use crate::app::{PreferenceChange, SendContent, SendRequest};
@@ -105,6 +107,7 @@ async fn the_sweeper_replays_an_event_parked_beside_its_users_arrival() {
             items: Vec::new(),
             total: usd(500),
             payment_id: Some("p2".into()),
+            attribution: None,
         },
     )
     .await;
@@ -170,6 +173,7 @@ async fn an_event_that_arrives_before_its_order_and_user_waits_for_them() {
             items: Vec::new(),
             total: usd(1999),
             payment_id: Some("p1".into()),
+            attribution: None,
         },
     )
     .await;
@@ -331,6 +335,7 @@ async fn a_deleted_user_gets_nothing_more_and_their_queue_is_cancelled() {
             total: Some(usd(100)),
             shipping_address: None,
             items: Vec::new(),
+            attribution: None,
         },
     )
     .await;

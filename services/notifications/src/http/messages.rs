@@ -48,6 +48,18 @@ pub(super) struct NotificationView {
     body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     html: Option<String>,
+    /// The files the email carries (their bytes are not shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<AttachmentView>,
+}
+
+/// A file an email carries, as the API describes it.
+#[derive(Debug, Serialize)]
+pub(super) struct AttachmentView {
+    file_name: String,
+    content_type: String,
+    /// Bytes.
+    size: usize,
 }
 
 impl NotificationView {
@@ -80,6 +92,15 @@ impl NotificationView {
             event_time: event_time.map(platform::time::rfc3339),
             body: with_body.then_some(m.content.body),
             html: if with_body { m.content.html } else { None },
+            attachments: m
+                .attachments
+                .iter()
+                .map(|file| AttachmentView {
+                    file_name: file.file_name().to_owned(),
+                    content_type: file.content_type().to_owned(),
+                    size: file.content().len(),
+                })
+                .collect(),
         }
     }
 }

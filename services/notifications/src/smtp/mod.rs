@@ -29,6 +29,8 @@
 //! more likely dead than worth the retry.
 
 #[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
 mod tests;
 mod tls;
 

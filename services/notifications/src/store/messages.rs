@@ -1,5 +1,10 @@
-//! The messages: one row per [`Message`], the sender's claim, and the conditional
-//! updates that record its transitions.
+//! The messages: one row per [`Message`] (and one per file it carries), the sender's
+//! claim, and the conditional updates that record its transitions.
+//!
+//! A message row counts its files (`attachments`); they are read, in a second query,
+//! only for the rows that have some, and a row whose files are not all there is a
+//! decode error (never an email quietly sent without its report). Files are stored as
+//! base64 text, the one portable type for bytes across both dialects.
 //!
 //! Claiming due rows is one conditional `UPDATE … RETURNING` that moves
 //! `next_attempt_at` past a lease: under PostgreSQL a second replica racing for the
@@ -8,16 +13,88 @@
 //! [`Transition`]: the status a transition starts from is the one a row must still
 //! have for its result to be written.
 
-use platform::db::{Executor, Row, Tx};
+use std::collections::HashMap;
+
+use data_encoding::BASE64;
+use platform::db::{Conn, Executor, Reader, Row, Tx};
 
 use super::parsed;
 use crate::domain::{
-    Category, Channel, Composed, Content, Delivery, Message, Origin, Status, Transition, Transport,
+    Attachment, Category, Channel, Composed, Content, Delivery, Message, Origin, Status,
+    Transition, Transport,
 };
 
 const MESSAGE_COLUMNS: &str = "id, dedupe_key, user_id, template_id, channel, category, \
     recipient, subject, body, html, status, attempts, last_error, next_attempt_at, transport, \
-    created_at, sent_at, event_type, event_subject, event_time";
+    created_at, sent_at, event_type, event_subject, event_time, attachments";
+
+/// Message ids bound in one `IN` list when their files are read, well under either
+/// dialect's limit on bound values.
+const IDS_PER_QUERY: usize = 500;
+
+/// Files by message id, each message's in order, or why one of them cannot be read
+/// (which makes only that message unreadable).
+type Files = HashMap<String, Result<Vec<Attachment>, platform::db::Error>>;
+
+/// Whether the message in `row` counts files (an unreadable count reads as some, so
+/// [`message_from`] reports it).
+fn has_files(row: &Row) -> bool {
+    row.try_get::<i64, _>("attachments")
+        .map_or(true, |n| n != 0)
+}
+
+/// The files of the messages in `rows` that count some, read on `conn`.
+async fn files_of(conn: &mut Conn, rows: &[Row]) -> Result<Files, platform::db::Error> {
+    let ids: Vec<String> = rows
+        .iter()
+        .filter(|row| has_files(row))
+        .filter_map(|row| row.try_get::<String, _>("id").ok())
+        .collect();
+    let mut files = Files::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let sql = format!(
+            "SELECT notification_id, file_name, content_type, content_base64 \
+             FROM notification_attachments WHERE notification_id IN {} \
+             ORDER BY notification_id, position",
+            platform::db::in_list(1, chunk.len())
+        );
+        let mut query = platform::db::query(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let id: String = row.try_get("notification_id")?;
+            let file = attachment_from(&row);
+            let entry = files.entry(id).or_insert_with(|| Ok(Vec::new()));
+            match (entry, file) {
+                (Ok(list), Ok(file)) => list.push(file),
+                (entry @ Ok(_), Err(err)) => *entry = Err(err),
+                // The message is unreadable already; its first reason stands.
+                (Err(_), _) => {}
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// [`files_of`] on a connection of the read side, leased only when a row has files.
+async fn files_on(reader: &Reader, rows: &[Row]) -> Result<Files, platform::db::Error> {
+    if !rows.iter().any(has_files) {
+        return Ok(Files::new());
+    }
+    let mut conn = reader.acquire().await?;
+    files_of(&mut conn, rows).await
+}
+
+fn attachment_from(row: &Row) -> Result<Attachment, platform::db::Error> {
+    let encoded: String = row.try_get("content_base64")?;
+    let content = platform::db::decoded("content_base64", BASE64.decode(encoded.as_bytes()))?;
+    Ok(Attachment::restore(
+        row.try_get("file_name")?,
+        row.try_get("content_type")?,
+        content,
+    ))
+}
 
 /// The status a claimable row has, as an SQL literal rather than a bound value: the
 /// due-message index is partial (`WHERE status = 'queued'`), and a planner can match
@@ -26,7 +103,20 @@ fn claimable() -> &'static str {
     Transition::Claim.from().as_str()
 }
 
-fn message_from(row: &Row) -> Result<Message, platform::db::Error> {
+/// The message in `row`, with its files taken from `files`.
+fn message_from(row: &Row, files: &mut Files) -> Result<Message, platform::db::Error> {
+    let id: String = row.try_get("id")?;
+    let counted: i64 = row.try_get("attachments")?;
+    let attachments = files.remove(&id).transpose()?.unwrap_or_default();
+    if i64::try_from(attachments.len()).ok() != Some(counted) {
+        return Err(platform::db::Error::undecodable(
+            "attachments",
+            format!(
+                "the message counts {counted} files and {} are stored",
+                attachments.len()
+            ),
+        ));
+    }
     let attempts: i64 = row.try_get("attempts")?;
     let transport: Option<String> = row.try_get("transport")?;
     let event_type: Option<String> = row.try_get("event_type")?;
@@ -47,7 +137,7 @@ fn message_from(row: &Row) -> Result<Message, platform::db::Error> {
         }
     };
     let composed = Composed {
-        id: row.try_get("id")?,
+        id,
         dedupe_key: row.try_get("dedupe_key")?,
         user_id: row.try_get("user_id")?,
         template_id: row.try_get("template_id")?,
@@ -59,6 +149,7 @@ fn message_from(row: &Row) -> Result<Message, platform::db::Error> {
             body: row.try_get("body")?,
             html: row.try_get("html")?,
         },
+        attachments,
         origin,
         created_at: row.try_get("created_at")?,
     };
@@ -89,7 +180,7 @@ pub async fn insert_message(tx: &mut Tx, message: &Message) -> Result<bool, plat
     let inserted = platform::db::query(&format!(
         "INSERT INTO notifications ({MESSAGE_COLUMNS}, updated_at) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $16) \
+         $20, $21, $16) \
          ON CONFLICT DO NOTHING"
     ))
     .bind(&m.id)
@@ -112,31 +203,52 @@ pub async fn insert_message(tx: &mut Tx, message: &Message) -> Result<bool, plat
     .bind(origin.map(|o| o.event_type.as_str()))
     .bind(origin.map(|o| o.subject.as_str()))
     .bind(origin.and_then(|o| o.time))
+    .bind(i64::try_from(m.attachments.len()).unwrap_or(i64::MAX))
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    Ok(inserted == 1)
+    if inserted != 1 {
+        return Ok(false);
+    }
+    for (position, file) in m.attachments.iter().enumerate() {
+        platform::db::query(
+            "INSERT INTO notification_attachments \
+             (notification_id, position, file_name, content_type, content_base64) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&m.id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(file.file_name())
+        .bind(file.content_type())
+        .bind(BASE64.encode(file.content()))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// The messages in `rows`, with their files, read on `reader`.
+async fn messages_on(reader: &Reader, rows: &[Row]) -> Result<Vec<Message>, platform::db::Error> {
+    let mut files = files_on(reader, rows).await?;
+    rows.iter()
+        .map(|row| message_from(row, &mut files))
+        .collect()
 }
 
 /// A message by id.
-pub async fn message<'e>(
-    ex: impl Executor<'e>,
-    id: &str,
-) -> Result<Option<Message>, platform::db::Error> {
-    platform::db::query(&format!(
+pub async fn message(reader: &Reader, id: &str) -> Result<Option<Message>, platform::db::Error> {
+    let rows = platform::db::query(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM notifications WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(ex)
-    .await?
-    .as_ref()
-    .map(message_from)
-    .transpose()
+    .fetch_all(reader)
+    .await?;
+    Ok(messages_on(reader, &rows).await?.into_iter().next())
 }
 
 /// A user's messages, newest first, before id `before`, optionally of one status.
-pub async fn list_for_user<'e>(
-    ex: impl Executor<'e>,
+pub async fn list_for_user(
+    reader: &Reader,
     user_id: &str,
     status: Option<Status>,
     before: Option<&str>,
@@ -151,14 +263,14 @@ pub async fn list_for_user<'e>(
     .bind(before.unwrap_or("~"))
     .bind(status.map_or("", Status::as_str))
     .bind(limit)
-    .fetch_all(ex)
+    .fetch_all(reader)
     .await?;
-    rows.iter().map(message_from).collect()
+    messages_on(reader, &rows).await
 }
 
 /// Messages delivered to the local outbox, newest first, before id `before`.
-pub async fn list_outbox<'e>(
-    ex: impl Executor<'e>,
+pub async fn list_outbox(
+    reader: &Reader,
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Message>, platform::db::Error> {
@@ -169,9 +281,9 @@ pub async fn list_outbox<'e>(
     .bind(Transport::Outbox.as_str())
     .bind(before.unwrap_or("~"))
     .bind(limit)
-    .fetch_all(ex)
+    .fetch_all(reader)
     .await?;
-    rows.iter().map(message_from).collect()
+    messages_on(reader, &rows).await
 }
 
 /// When the earliest claimable message is due (or its claim lapses), epoch ms.
@@ -215,9 +327,10 @@ pub async fn claim_due(
     .bind(limit)
     .fetch_all(&mut **tx)
     .await?;
+    let mut files = files_of(tx, &rows).await?;
     let mut claimed = Claimed::default();
     for row in &rows {
-        match message_from(row) {
+        match message_from(row, &mut files) {
             Ok(message) => claimed.messages.push(message),
             Err(err) => claimed
                 .unreadable
@@ -297,8 +410,15 @@ pub(super) async fn cancel_and_redact(
     .execute(&mut **tx)
     .await?;
     platform::db::query(
+        "DELETE FROM notification_attachments WHERE notification_id IN \
+         (SELECT id FROM notifications WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    platform::db::query(
         "UPDATE notifications SET recipient = '', subject = NULL, body = '', html = NULL, \
-         updated_at = $2 WHERE user_id = $1",
+         attachments = 0, updated_at = $2 WHERE user_id = $1",
     )
     .bind(user_id)
     .bind(now)
@@ -335,6 +455,7 @@ mod tests {
                 body: "Hello".into(),
                 html: None,
             },
+            attachments: Vec::new(),
             origin: Some(Origin {
                 event_type: "identity.user.created.v1".into(),
                 subject: "u1".into(),
@@ -370,6 +491,95 @@ mod tests {
         insert(&db, &message).await;
         let read = super::message(db.reader(), "n1").await.expect("read");
         assert_eq!(read, Some(message));
+    }
+
+    fn with_files(id: &str) -> Message {
+        let mut composed = queued(id, 1_000).composed().clone();
+        composed.attachments = vec![
+            Attachment::new(
+                "report.pdf",
+                "application/pdf",
+                vec![0, 255, 37, 80, 68, 70],
+            )
+            .expect("file"),
+            Attachment::new(
+                "report.csv",
+                "text/csv; charset=utf-8",
+                b"a,b\r\n1,2\n".to_vec(),
+            )
+            .expect("file"),
+        ];
+        Message::queue(composed)
+    }
+
+    #[tokio::test]
+    async fn a_message_with_files_reads_back_with_them_in_order() {
+        let (_dir, db) = db().await;
+        let message = with_files("n1");
+        insert(&db, &message).await;
+        insert(&db, &queued("n2", 1_000)).await;
+        let read = super::message(db.reader(), "n1").await.expect("read");
+        assert_eq!(read.as_ref(), Some(&message));
+        let listed = list_for_user(db.reader(), "u1", None, None, 10)
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1], message, "oldest last");
+        assert!(listed[0].composed().attachments.is_empty());
+        let mut tx = db.begin().await.expect("begin");
+        let claimed = claim_due(&mut tx, 2_000, 9_000, 10).await.expect("claim");
+        tx.commit().await.expect("commit");
+        assert_eq!(claimed.messages.len(), 2);
+        let n1 = claimed
+            .messages
+            .iter()
+            .find(|m| m.id() == "n1")
+            .expect("claimed");
+        assert_eq!(n1.composed().attachments, message.composed().attachments);
+        assert_eq!(n1.outgoing().attachments, message.composed().attachments);
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_files_are_missing_or_corrupt_is_unreadable_alone() {
+        let (_dir, db) = db().await;
+        insert(&db, &with_files("n1")).await;
+        insert(&db, &with_files("n2")).await;
+        insert(&db, &queued("n3", 1_000)).await;
+        let mut tx = db.begin().await.expect("begin");
+        platform::db::query(
+            "DELETE FROM notification_attachments WHERE notification_id = 'n1' AND position = 1",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("delete");
+        platform::db::query(
+            "UPDATE notification_attachments SET content_base64 = '!!' WHERE notification_id = 'n2'",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("update");
+        tx.commit().await.expect("commit");
+        for id in ["n1", "n2"] {
+            let err = super::message(db.reader(), id)
+                .await
+                .expect_err("never sent without its files");
+            assert!(
+                matches!(&err, platform::db::Error::ColumnDecode { .. }),
+                "{id}: {err:?}"
+            );
+        }
+        let mut tx = db.begin().await.expect("begin");
+        let claimed = claim_due(&mut tx, 2_000, 9_000, 10).await.expect("claim");
+        tx.commit().await.expect("commit");
+        let ids: Vec<&str> = claimed.messages.iter().map(Message::id).collect();
+        assert_eq!(ids, ["n3"]);
+        let mut unreadable: Vec<&str> = claimed
+            .unreadable
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        unreadable.sort_unstable();
+        assert_eq!(unreadable, ["n1", "n2"]);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! checking edits.
 
 use contracts::Money;
+use contracts::analytics::{AnomalyDetected, ReportReady};
 use contracts::fulfillment::{ShipmentDelivered, ShipmentDispatched};
 use contracts::inventory::StockLow;
 use contracts::ordering::{OrderConfirmed, OrderLine, RefundFacts};
@@ -10,8 +11,8 @@ use contracts::payments::{FailureReason, PaymentFailed};
 use serde_json::{Map, Value, json};
 
 use super::{
-    ORDER_CONFIRMED, PAYMENT_FAILED, REFUND_PROCESSED, SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED,
-    STOCK_LOW, WELCOME,
+    ANOMALY_DETECTED, ORDER_CONFIRMED, PAYMENT_FAILED, REFUND_PROCESSED, REPORT_READY,
+    SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
 };
 use crate::domain::{Recipient, format_money};
 
@@ -155,6 +156,99 @@ pub fn stock_low(recipient: &Recipient, low: &StockLow) -> Value {
     })
 }
 
+/// An RFC 3339 time as people read it, to the minute: `2026-12-01 06:00 UTC`; text
+/// that is no such time is shown as given (clipped).
+fn moment(raw: &str) -> String {
+    let Some(normal) = platform::time::parse_rfc3339(raw).map(platform::time::rfc3339) else {
+        return raw.trim().chars().take(64).collect();
+    };
+    // `2026-12-01T06:00:00Z`: the date, then hours and minutes.
+    match (normal.get(..10), normal.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => normal,
+    }
+}
+
+/// A report's period, `[from, to)`, as people read it; empty when it names none.
+fn period(from: Option<&str>, to: Option<&str>) -> String {
+    match (from.map(moment), to.map(moment)) {
+        (Some(from), Some(to)) => format!("{from} to {to}"),
+        (Some(from), None) => format!("from {from}"),
+        (None, Some(to)) => format!("until {to}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `report_ready` (to the schedule's address): `recipient.email`, `report.{id,
+/// template, title, format, file_name, period, generated_at, download_path,
+/// attached}` (`attached` says whether the file is on the email; otherwise the text
+/// points to `download_path`).
+pub fn report_ready(recipient: &Recipient, report: &ReportReady, attached: bool) -> Value {
+    json!({
+        "recipient": {"email": recipient.email},
+        "report": {
+            "id": report.report_id,
+            "template": report.template,
+            "title": report.title,
+            "format": report.format.to_ascii_uppercase(),
+            "file_name": report.file_name,
+            "period": period(report.period_from.as_deref(), report.period_to.as_deref()),
+            "generated_at": moment(&report.generated_at),
+            "download_path": report.download_path,
+            "attached": attached,
+        },
+    })
+}
+
+/// A measured figure: a whole number without decimals, others with two; money in a
+/// currency as money (the figure is minor units).
+fn figure(value: f64, currency: Option<&str>) -> String {
+    if !value.is_finite() {
+        return "n/a".to_owned();
+    }
+    if let Some(currency) = currency {
+        // Saturating: a figure past i64 is not a real amount anyway.
+        return format_money(value.round() as i64, currency);
+    }
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// The series' name for people.
+fn series_name(series: &str) -> String {
+    match series {
+        "orders" => "Orders per minute".to_owned(),
+        "payment_failures" => "Payment failures per minute".to_owned(),
+        "revenue" => "Revenue per minute".to_owned(),
+        other => format!("Series {other}"),
+    }
+}
+
+/// `anomaly_detected` (to each admin): `user`, `anomaly.{id, series, series_name,
+/// tenant_id, minute, value, expected, lower, upper, direction}` (figures as text;
+/// revenue as money).
+pub fn anomaly_detected(recipient: &Recipient, anomaly: &AnomalyDetected) -> Value {
+    let currency = anomaly.currency.as_deref();
+    json!({
+        "user": user(recipient),
+        "anomaly": {
+            "id": anomaly.id,
+            "series": anomaly.series,
+            "series_name": series_name(&anomaly.series),
+            "tenant_id": anomaly.tenant_id,
+            "minute": moment(&anomaly.minute),
+            "value": figure(anomaly.value, currency),
+            "expected": figure(anomaly.expected, currency),
+            "lower": figure(anomaly.lower, currency),
+            "upper": figure(anomaly.upper, currency),
+            "direction": anomaly.direction,
+        },
+    })
+}
+
 /// A message sent through the API: the caller's `data` at the top level, and `user`
 /// (which `data` cannot replace).
 pub fn custom(recipient: &Recipient, data: &Map<String, Value>) -> Value {
@@ -192,6 +286,7 @@ pub fn sample_context(key: &str) -> Option<Value> {
                     quantity: 2,
                     unit_price: usd(1499),
                 }],
+                attribution: None,
             },
         ),
         PAYMENT_FAILED => payment_failed(
@@ -245,6 +340,41 @@ pub fn sample_context(key: &str) -> Option<Value> {
                 threshold: 5,
             },
         ),
+        REPORT_READY => report_ready(
+            &Recipient::address("finance@example.com").unwrap_or(recipient),
+            &ReportReady {
+                report_id: "0190a000-0000-7000-8000-000000000005".into(),
+                schedule_id: Some("0190a000-0000-7000-8000-000000000006".into()),
+                template: "sales_summary".into(),
+                title: "Sales summary".into(),
+                format: "csv".into(),
+                recipient: "finance@example.com".into(),
+                file_name: "sales_summary-2026-01-08.csv".into(),
+                content_type: "text/csv; charset=utf-8".into(),
+                attachment_base64: None,
+                download_path: "/api/v1/reports/0190a000-0000-7000-8000-000000000005/download"
+                    .into(),
+                period_from: Some("2026-01-01T00:00:00Z".into()),
+                period_to: Some("2026-01-08T00:00:00Z".into()),
+                generated_at: "2026-01-08T06:00:02Z".into(),
+            },
+            true,
+        ),
+        ANOMALY_DETECTED => anomaly_detected(
+            &recipient,
+            &AnomalyDetected {
+                id: "0190a000-0000-7000-8000-000000000007".into(),
+                series: "revenue".into(),
+                tenant_id: "viscount".into(),
+                minute: "2026-01-08T06:00:00Z".into(),
+                value: 125_000.0,
+                expected: 20_000.0,
+                lower: 5_000.0,
+                upper: 35_000.0,
+                direction: "above".into(),
+                currency: Some("USD".into()),
+            },
+        ),
         _ => return None,
     })
 }
@@ -273,6 +403,36 @@ mod tests {
             Some("2.50 USD".into())
         );
         assert_eq!(order_total(None, &[]), None);
+    }
+
+    #[test]
+    fn periods_and_times_read_to_the_minute_in_utc() {
+        assert_eq!(moment("2026-12-01T06:00:00Z"), "2026-12-01 06:00 UTC");
+        assert_eq!(
+            moment("2026-12-01T08:30:59.999+02:00"),
+            "2026-12-01 06:30 UTC"
+        );
+        assert_eq!(moment("yesterday"), "yesterday");
+        assert_eq!(
+            period(Some("2026-12-01T00:00:00Z"), Some("2026-12-08T00:00:00Z")),
+            "2026-12-01 00:00 UTC to 2026-12-08 00:00 UTC"
+        );
+        assert_eq!(
+            period(Some("2026-12-01T00:00:00Z"), None),
+            "from 2026-12-01 00:00 UTC"
+        );
+        assert_eq!(period(None, None), "");
+    }
+
+    #[test]
+    fn figures_are_counts_decimals_or_money() {
+        assert_eq!(figure(3.0, None), "3");
+        assert_eq!(figure(2.456, None), "2.46");
+        assert_eq!(figure(-0.5, None), "-0.50");
+        assert_eq!(figure(f64::NAN, None), "n/a");
+        assert_eq!(figure(123_456.4, Some("USD")), "1234.56 USD");
+        assert_eq!(figure(-1500.0, Some("EUR")), "-15.00 EUR");
+        assert_eq!(figure(1500.0, Some("JPY")), "1500 JPY");
     }
 
     #[test]

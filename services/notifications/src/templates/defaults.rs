@@ -2,8 +2,8 @@
 //! already stored (an admin's edits survive restarts).
 
 use super::{
-    ORDER_CONFIRMED, PAYMENT_FAILED, PROMOTION, REFUND_PROCESSED, SHIPMENT_DELIVERED,
-    SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
+    ANOMALY_DETECTED, ORDER_CONFIRMED, PAYMENT_FAILED, PROMOTION, REFUND_PROCESSED, REPORT_READY,
+    SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
 };
 use crate::domain::{Category, Channel, TemplateId, TemplateText};
 
@@ -173,6 +173,46 @@ pub fn defaults() -> Vec<DefaultTemplate> {
             None,
         ),
         seed(
+            REPORT_READY,
+            Email,
+            Transactional,
+            Some(
+                "Report: {{ report.title }}{% if report.period %} ({{ report.period }}){% endif %}",
+            ),
+            "Hello,\n\nthe report {{ report.title }} is ready.\n\n\
+             {% if report.period %}\n\
+             Period: {{ report.period }}\n\
+             {% endif %}\n\
+             Format: {{ report.format }}\n\
+             Generated: {{ report.generated_at }}\n\n\
+             {% if report.attached %}\n\
+             It is attached to this email as {{ report.file_name }}.\n\
+             {% else %}\n\
+             It is not attached to this email; an admin can download it through the gateway \
+             at {{ report.download_path }}\n\
+             {% endif %}\n\n\
+             You receive this because a report schedule names this address.\n\
+             The Viscount team\n",
+            None,
+        ),
+        seed(
+            ANOMALY_DETECTED,
+            Email,
+            Transactional,
+            Some(
+                "Anomaly: {{ anomaly.series_name }} {{ anomaly.direction }} its expected band \
+                 ({{ anomaly.tenant_id }}, {{ anomaly.minute }})",
+            ),
+            "Hello {{ user.name }},\n\n{{ anomaly.series_name }} of tenant \
+             {{ anomaly.tenant_id }} left its expected band in the minute from \
+             {{ anomaly.minute }}.\n\n\
+             Measured: {{ anomaly.value }}\n\
+             Expected: {{ anomaly.expected }} (band {{ anomaly.lower }} to {{ anomaly.upper }})\n\
+             The value is {{ anomaly.direction }} the band.\n\n\
+             The analytics dashboards show the series around that minute.\n",
+            None,
+        ),
+        seed(
             PROMOTION,
             Email,
             Marketing,
@@ -207,6 +247,74 @@ mod tests {
                 Vec::new(),
                 "{}",
                 template.id
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_names_its_title_and_period_and_says_where_the_file_is() {
+        let renderer = Renderer::new();
+        let ready = defaults()
+            .into_iter()
+            .find(|t| t.id.to_string() == "report_ready.email")
+            .expect("seeded");
+        let mut context = sample_context(REPORT_READY).expect("sample");
+        let attached = renderer.render(&ready.text, &context).expect("renders");
+        assert_eq!(
+            attached.subject.as_deref(),
+            Some("Report: Sales summary (2026-01-01 00:00 UTC to 2026-01-08 00:00 UTC)")
+        );
+        assert_eq!(
+            attached.body,
+            "Hello,\n\nthe report Sales summary is ready.\n\n\
+             Period: 2026-01-01 00:00 UTC to 2026-01-08 00:00 UTC\n\
+             Format: CSV\n\
+             Generated: 2026-01-08 06:00 UTC\n\n\
+             It is attached to this email as sales_summary-2026-01-08.csv.\n\n\
+             You receive this because a report schedule names this address.\n\
+             The Viscount team"
+        );
+        context["report"]["attached"] = serde_json::Value::Bool(false);
+        context["report"]["period"] = serde_json::Value::String(String::new());
+        let linked = renderer.render(&ready.text, &context).expect("renders");
+        assert_eq!(linked.subject.as_deref(), Some("Report: Sales summary"));
+        assert!(
+            linked.body.contains(
+                "download it through the gateway at \
+                 /api/v1/reports/0190a000-0000-7000-8000-000000000005/download\n"
+            ),
+            "{}",
+            linked.body
+        );
+        assert!(!linked.body.contains("Period"), "{}", linked.body);
+    }
+
+    #[test]
+    fn an_anomaly_alert_names_series_minute_value_and_band() {
+        let renderer = Renderer::new();
+        let alert = defaults()
+            .into_iter()
+            .find(|t| t.id.to_string() == "anomaly_detected.email")
+            .expect("seeded");
+        let context = sample_context(ANOMALY_DETECTED).expect("sample");
+        let rendered = renderer.render(&alert.text, &context).expect("renders");
+        assert_eq!(
+            rendered.subject.as_deref(),
+            Some(
+                "Anomaly: Revenue per minute above its expected band (viscount, 2026-01-08 06:00 UTC)"
+            )
+        );
+        for part in [
+            "Hello Ada Lovelace,",
+            "Revenue per minute of tenant viscount left its expected band in the minute from 2026-01-08 06:00 UTC.",
+            "Measured: 1250.00 USD\n",
+            "Expected: 200.00 USD (band 50.00 USD to 350.00 USD)\n",
+            "The value is above the band.",
+        ] {
+            assert!(
+                rendered.body.contains(part),
+                "{part:?} in {}",
+                rendered.body
             );
         }
     }

@@ -8,8 +8,8 @@ mod defaults;
 mod render;
 
 pub use context::{
-    custom, order_confirmed, payment_failed, refund_processed, sample_context, shipment_delivered,
-    shipment_dispatched, stock_low, welcome,
+    anomaly_detected, custom, order_confirmed, payment_failed, refund_processed, report_ready,
+    sample_context, shipment_delivered, shipment_dispatched, stock_low, welcome,
 };
 pub use defaults::{DefaultTemplate, defaults};
 pub use render::{MAX_BODY, MAX_HTML, MAX_SUBJECT, Renderer, TemplateError};
@@ -29,11 +29,17 @@ pub const SHIPMENT_DELIVERED: &str = "shipment_delivered";
 pub const REFUND_PROCESSED: &str = "refund_processed";
 /// Key of the admins' alert when stock runs low (`inventory.stock.low`).
 pub const STOCK_LOW: &str = "stock_low";
+/// Key of the message that brings a scheduled report to its recipient address
+/// (`analytics.report.ready`).
+pub const REPORT_READY: &str = "report_ready";
+/// Key of the admins' alert when a business series leaves its expected band
+/// (`analytics.anomaly.detected`).
+pub const ANOMALY_DETECTED: &str = "anomaly_detected";
 /// Key of the seeded marketing template, sent through the API.
 pub const PROMOTION: &str = "promotion";
 
 /// Keys whose context is fixed by code: edits to their templates are test-rendered.
-pub const EVENT_KEYS: [&str; 7] = [
+pub const EVENT_KEYS: [&str; 9] = [
     WELCOME,
     ORDER_CONFIRMED,
     PAYMENT_FAILED,
@@ -41,4 +47,6 @@ pub const EVENT_KEYS: [&str; 7] = [
     SHIPMENT_DELIVERED,
     REFUND_PROCESSED,
     STOCK_LOW,
+    REPORT_READY,
+    ANOMALY_DETECTED,
 ];

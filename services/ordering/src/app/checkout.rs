@@ -58,6 +58,7 @@ impl OrderingApp {
                 payment_id: Some(payment.id),
                 card_brand: payment.brand,
                 card_last4: payment.last4,
+                attribution: request.attribution,
                 created_at: now,
             },
             now + self.step_timeout_ms(),

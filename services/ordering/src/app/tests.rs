@@ -117,6 +117,7 @@ fn request(source: OrderSource) -> PlaceOrder {
             country: "US".into(),
         },
         payment: PaymentMethod::new(serde_json::json!({"card_number": "4242424242424242"})),
+        attribution: None,
     }
 }
 

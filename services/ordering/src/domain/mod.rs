@@ -8,12 +8,14 @@
 //! reason; the `cancelled` event is the compensation (inventory releases, payments
 //! voids or refunds).
 
+mod attribution;
 mod cart;
 mod order;
 mod payments;
 mod pricing;
 mod status;
 
+pub use attribution::{Attribution, MAX_ATTRIBUTION_CHARS, attribution};
 pub use cart::{Cart, CartChange, CartItem, TooManyLines};
 pub use order::{
     HistoryEntry, IllegalTransition, Order, OrderDetails, OrderFacts, OrderLine, OrderSource,

@@ -57,6 +57,20 @@ struct AddressBody {
     country: String,
 }
 
+/// `attribution` of `POST /orders`: an unknown field is named `attribution.<field>`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttributionBody {
+    #[serde(default)]
+    utm_source: Option<String>,
+    #[serde(default)]
+    utm_medium: Option<String>,
+    #[serde(default)]
+    utm_campaign: Option<String>,
+    #[serde(default)]
+    referrer: Option<String>,
+}
+
 /// `POST /orders`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +81,8 @@ pub(super) struct OrderBody {
     items: Option<Vec<LineBody>>,
     shipping_address: AddressBody,
     payment: serde_json::Value,
+    #[serde(default)]
+    attribution: Option<AttributionBody>,
 }
 
 impl OrderBody {
@@ -116,11 +132,22 @@ impl OrderBody {
         if !self.payment.is_object() {
             fields.push("payment", "must be an object");
         }
+        let attribution = match self.attribution {
+            None => None,
+            Some(a) => domain::attribution(a.utm_source, a.utm_medium, a.utm_campaign, a.referrer)
+                .unwrap_or_else(|errors| {
+                    for (field, invalid) in errors {
+                        fields.push(&format!("attribution.{field}"), invalid.to_string());
+                    }
+                    None
+                }),
+        };
         match (source, address, fields.is_ok()) {
             (Some(source), Some(shipping_address), true) => Ok(PlaceOrder {
                 source,
                 shipping_address,
                 payment: PaymentMethod::new(self.payment),
+                attribution,
             }),
             _ => Err(fields.into_problem()),
         }
@@ -240,6 +267,53 @@ pub(super) fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An order body of one line with `attribution`, read as the API reads it.
+    fn order_with(attribution: serde_json::Value) -> ApiResult<PlaceOrder> {
+        let body = serde_json::json!({
+            "items": [{"sku": "A-1", "quantity": 1}],
+            "shipping_address": {"name": "Ann", "line1": "1 Main St", "city": "Springfield",
+                                 "postal_code": "12345", "country": "US"},
+            "payment": {"method": "card"},
+            "attribution": attribution,
+        });
+        let bytes = serde_json::to_vec(&body).expect("json");
+        platform::http::extract::parse_json::<OrderBody>(&bytes)?.try_into_domain()
+    }
+
+    fn problem_fields(problem: &Problem) -> Vec<&str> {
+        problem.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn an_orders_attribution_is_optional_and_checked_field_by_field() {
+        let placed =
+            order_with(serde_json::json!({"utm_source": "newsletter", "utm_medium": "email"}))
+                .unwrap_or_else(|p| panic!("{p:?}"));
+        let attribution = placed.attribution.expect("kept");
+        assert_eq!(attribution.utm_source.as_deref(), Some("newsletter"));
+        assert_eq!(attribution.utm_medium.as_deref(), Some("email"));
+        assert_eq!(attribution.referrer, None);
+        for absent in [serde_json::Value::Null, serde_json::json!({})] {
+            let placed = order_with(absent).unwrap_or_else(|p| panic!("{p:?}"));
+            assert!(placed.attribution.is_none());
+        }
+
+        let bad = order_with(serde_json::json!({"referrer": "not a url", "utm_campaign": ""}))
+            .expect_err("invalid");
+        assert_eq!(bad.status, 422);
+        assert_eq!(
+            problem_fields(&bad),
+            ["attribution.utm_campaign", "attribution.referrer"]
+        );
+        let unknown = order_with(serde_json::json!({"utm_source": "x", "gclid": "abc"}))
+            .expect_err("unknown field");
+        assert_eq!(unknown.status, 422);
+        assert_eq!(problem_fields(&unknown), ["attribution.gclid"]);
+        let wrong_type =
+            order_with(serde_json::json!({"utm_source": 7})).expect_err("not a string");
+        assert_eq!(problem_fields(&wrong_type), ["attribution.utm_source"]);
+    }
 
     #[test]
     fn prefer_wait_is_read_and_capped() {

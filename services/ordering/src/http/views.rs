@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::domain::{
-    HistoryEntry, Money, OrderDetails, OrderLine, PricedCart, ShippingAddress, Sku,
+    Attribution, HistoryEntry, Money, OrderDetails, OrderLine, PricedCart, ShippingAddress, Sku,
 };
 
 /// An order.
@@ -23,6 +23,9 @@ pub(super) struct OrderView {
     refunded: Money,
     created_at: String,
     updated_at: String,
+    /// Where the customer came from, when the checkout said (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attribution: Option<Attribution>,
 }
 
 #[derive(Serialize)]
@@ -79,6 +82,7 @@ impl From<OrderDetails> for OrderView {
                 brand: facts.card_brand,
                 last4: facts.card_last4,
             },
+            attribution: facts.attribution,
             created_at: platform::time::rfc3339(facts.created_at),
         }
     }

@@ -10,13 +10,14 @@ use crate::domain::{
 
 const ORDER_COLUMNS: &str = "id, user_id, status, total_amount, currency, shipping_address, \
     payment_id, card_brand, card_last4, cancel_reason, captured_amount, refunded_amount, \
-    deadline_at, created_at, updated_at";
+    deadline_at, created_at, updated_at, attribution";
 
-/// An order row as the aggregate; an unknown status or an unreadable address is an
-/// error.
+/// An order row as the aggregate; an unknown status, an unreadable address or an
+/// unreadable attribution is an error.
 fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
     let status: String = row.try_get("status")?;
     let address: String = row.try_get("shipping_address")?;
+    let attribution: Option<String> = row.try_get("attribution")?;
     let facts = OrderFacts {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -29,6 +30,9 @@ fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
         payment_id: row.try_get("payment_id")?,
         card_brand: row.try_get("card_brand")?,
         card_last4: row.try_get("card_last4")?,
+        attribution: attribution
+            .map(|json| platform::db::decoded("attribution", serde_json::from_str(&json)))
+            .transpose()?,
         created_at: row.try_get("created_at")?,
     };
     let state = OrderState {
@@ -53,8 +57,14 @@ pub async fn insert(
     let state = order.state();
     let address = serde_json::to_string(&facts.shipping_address)
         .map_err(|e| platform::db::Error::Encode(Box::new(e)))?;
+    let attribution = facts
+        .attribution
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| platform::db::Error::Encode(Box::new(e)))?;
     platform::db::query(&format!(
-        "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(&facts.id)
     .bind(&facts.user_id)
@@ -71,6 +81,7 @@ pub async fn insert(
     .bind(state.deadline_at)
     .bind(facts.created_at)
     .bind(state.updated_at)
+    .bind(attribution)
     .execute(&mut **tx)
     .await?;
     for (line_no, line) in lines.iter().enumerate() {

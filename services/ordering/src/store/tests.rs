@@ -67,6 +67,32 @@ async fn an_order_reads_back_as_written_and_an_unknown_status_is_a_decode_error(
 }
 
 #[tokio::test]
+async fn an_orders_attribution_reads_back_and_an_unreadable_one_is_a_decode_error() {
+    let (_dir, db) = database().await;
+    let mut order = order_in(OrderStatus::Pending);
+    order.facts.attribution = Some(crate::domain::Attribution {
+        utm_source: Some("newsletter".into()),
+        utm_medium: Some("email".into()),
+        utm_campaign: Some("spring".into()),
+        referrer: Some("https://news.example/a".into()),
+    });
+    placed(&db, &order, &[line("A", 1250, 2)]).await;
+    assert_eq!(head(db.reader(), "o1").await.expect("read"), Some(order));
+
+    let mut tx = db.begin().await.expect("begin");
+    platform::db::query("UPDATE orders SET attribution = '{\"utm_source\": 7}' WHERE id = 'o1'")
+        .execute(&mut *tx)
+        .await
+        .expect("corrupt");
+    tx.commit().await.expect("commit");
+    let err = head(db.reader(), "o1").await.expect_err("undecodable");
+    assert!(
+        matches!(err, Error::ColumnDecode { ref column, .. } if column == "attribution"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_status_change_applies_only_from_the_status_it_left() {
     let (_dir, db) = database().await;
     let order = order_in(OrderStatus::Pending);

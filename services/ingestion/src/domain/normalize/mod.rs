@@ -90,6 +90,10 @@ pub fn normalize(payload: &StrippedPayload) -> Result<Normalized, Unusable> {
         Provider::Stripe => stripe::normalize(&event),
         Provider::Paypal => paypal::normalize(&event),
         Provider::Woocommerce => woocommerce::normalize(&event),
+        // No webhook topic is Viscount's own (see `domain::own`).
+        Provider::Viscount => Err(Unusable::new(
+            "Viscount's own events are taken from the bus, not from webhooks",
+        )),
     }
 }
 

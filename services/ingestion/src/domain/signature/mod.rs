@@ -110,6 +110,10 @@ pub enum SignatureError {
     /// The source's secret or webhook id is empty: nothing could be verified with it.
     #[error("the source's secret is empty")]
     EmptyKey,
+    /// The provider sends no webhooks (Viscount's own events come from the bus), so no
+    /// signature of it is ever valid.
+    #[error("this provider sends no webhooks")]
+    NotAWebhookProvider,
 }
 
 /// Check that `body`, delivered with `headers`, was signed by `provider` with `key`.
@@ -144,6 +148,7 @@ pub fn verify(
             Provider::Shopify | Provider::Stripe | Provider::Woocommerce,
             VerificationKey::Paypal { .. },
         ) => Err(SignatureError::WrongKeyKind),
+        (Provider::Viscount, _) => Err(SignatureError::NotAWebhookProvider),
     }
 }
 

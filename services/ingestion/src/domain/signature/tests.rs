@@ -1251,3 +1251,17 @@ fn the_tolerance_is_stripes_five_minutes() {
     assert_eq!(STRIPE_TOLERANCE_SECS, 5 * 60);
     assert!(SignatureError::Stale.to_string().contains("300 seconds"));
 }
+
+#[test]
+fn viscount_signs_no_webhooks_whatever_the_key() {
+    // Viscount's own events come from the bus: even a body correctly signed with some
+    // HMAC secret is never a Viscount webhook.
+    let body = br#"{"id":"o1"}"#;
+    let h = headers(&[("X-Shopify-Hmac-Sha256", &sign::shopify(b"secret", body))]);
+    for key in [VerificationKey::Hmac(b"secret"), paypal_with_cert(EC_CERT)] {
+        assert_eq!(
+            verify(Provider::Viscount, key, &h, body, 0),
+            Err(SignatureError::NotAWebhookProvider)
+        );
+    }
+}

@@ -48,6 +48,7 @@ impl Order {
             items: lines.iter().map(event_line).collect(),
             total: self.facts.total.clone(),
             payment_id: self.facts.payment_id.clone(),
+            attribution: self.facts.attribution.clone(),
         }
     }
 
@@ -80,6 +81,7 @@ impl Order {
             total: Some(self.facts.total.clone()),
             shipping_address: Some(self.facts.shipping_address.clone()),
             items: lines.iter().map(event_line).collect(),
+            attribution: self.facts.attribution.clone(),
         }
     }
 
@@ -180,6 +182,37 @@ mod tests {
         assert_eq!(order.cancelled_event().reason, "changed my mind");
         order.facts.payment_id = None;
         assert_eq!(order.reserved_event(), None);
+    }
+
+    #[test]
+    fn created_and_confirmed_carry_the_attribution() {
+        let mut order = order_in(Reserved);
+        let lines = [line("A", 1250, 2)];
+        assert_eq!(order.created_event(&lines).attribution, None);
+        assert_eq!(order.confirmed_event(&lines).attribution, None);
+        let attribution = crate::domain::Attribution {
+            utm_source: Some("newsletter".into()),
+            utm_medium: Some("email".into()),
+            utm_campaign: None,
+            referrer: Some("https://news.example/spring".into()),
+        };
+        order.facts.attribution = Some(attribution.clone());
+        assert_eq!(
+            order.created_event(&lines).attribution.as_ref(),
+            Some(&attribution)
+        );
+        let confirmed = order.confirmed_event(&lines);
+        assert_eq!(confirmed.attribution.as_ref(), Some(&attribution));
+        // On the wire, absent fields are left out rather than written as null.
+        let json = serde_json::to_value(&confirmed).expect("json");
+        assert_eq!(
+            json["attribution"],
+            serde_json::json!({"utm_source": "newsletter", "utm_medium": "email",
+                               "referrer": "https://news.example/spring"})
+        );
+        order.facts.attribution = None;
+        let json = serde_json::to_value(order.confirmed_event(&lines)).expect("json");
+        assert!(json.get("attribution").is_none());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! its history entries.
 
 use super::Order;
-use crate::domain::{Money, OrderStatus, PaymentMethod, Quantity, ShippingAddress, Sku};
+use crate::domain::{
+    Attribution, Money, OrderStatus, PaymentMethod, Quantity, ShippingAddress, Sku,
+};
 
 /// One order line with its price snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +52,10 @@ pub struct PlaceOrder {
     pub shipping_address: ShippingAddress,
     /// How it is paid; passed to payments unread.
     pub payment: PaymentMethod,
+    /// Where the customer came from, if the checkout said.
+    pub attribution: Option<Attribution>,
 }
+
 /// What an order is, fixed when it is placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderFacts {
@@ -68,6 +73,8 @@ pub struct OrderFacts {
     pub card_brand: Option<String>,
     /// Card's last four digits.
     pub card_last4: Option<String>,
+    /// Where the customer came from, if the checkout said.
+    pub attribution: Option<Attribution>,
     /// Placed, epoch ms.
     pub created_at: i64,
 }

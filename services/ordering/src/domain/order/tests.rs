@@ -22,6 +22,7 @@ pub(crate) fn order_in(status: OrderStatus) -> Order {
         payment_id: Some("pay1".into()),
         card_brand: Some("visa".into()),
         card_last4: Some("4242".into()),
+        attribution: None,
         created_at: 1,
     };
     let mut order = Order::place(facts, 100);
