@@ -282,7 +282,7 @@ both_shapes! {
             analytics::domain::period::Period { from: 0, to: i64::MAX }, None, 10).await.expect("rows").remove(0);
         let short = analytics::domain::ledger::Split::whole(contracts::ingestion::Channel::Email, entry.amount - 1);
         let mut tx = db.begin().await.expect("tx");
-        let refused = analytics::store::ledger::put_split(&mut tx, &entry, &short, 0).await;
+        let refused = analytics::store::ledger::put_split(&mut tx, &entry, entry.conversion_id.as_deref(), &short, 0).await;
         assert!(matches!(refused, Err(analytics::store::StoreError::BadSplit(_))), "the sum guard refuses it");
     }
 
@@ -414,5 +414,155 @@ both_shapes! {
         let other = app.tenant_with_sources(&admin, "Unmixed").await;
         let problem = assert_problem(app.post_with_key("/api/v1/attribution/mmm", &other.api_key, &json!({})).await, 422).await;
         assert_eq!(error_fields(&problem), vec!["items"]);
+    }
+
+    async fn a_refund_that_arrives_before_its_order_is_split_like_it(app) {
+        let admin = app.admin().await;
+        let tenant = app.tenant_with_sources(&admin, "Early refund").await;
+        touch(&app, &tenant, "2026-11-29T15:00:00Z", "newsletter", "email").await;
+        deliver_ok(&app, &tenant, &providers::shopify("refunds/create", &providers::shopify_refund(6001, 96_001, "40.00", "USD"), "wh-early-1", SHOPIFY_SECRET)).await;
+        deliver_ok(&app, &tenant, &providers::shopify("orders/create", &google_ad_order(96_001, "100.00"), "wh-early-2", SHOPIFY_SECRET)).await;
+        let linear = revenue_reaches(&app, &tenant, "linear", 6_000).await;
+        // The refund moved from its own channel to the order's journey: email and
+        // paid search share the order and its refund alike.
+        assert_eq!(by_channel(&linear), pairs(&[("email", 3_000), ("paid_search", 3_000)]));
+        assert_eq!(linear["refunds"]["amount"], 4_000);
+        let csv = app.get_with_key(&format!("/api/v1/export/revenue?format=csv&{PERIOD}"), &tenant.api_key).await.text().await.expect("csv");
+        assert!(csv.contains("\r\n") && !csv.replace("\r\n", "").contains('\n'), "RFC 4180 records end with CRLF");
+    }
+
+    async fn concurrent_orders_updates_refunds_and_late_touchpoints_keep_every_sum(app) {
+        use contracts::ingestion::{Channel, ChannelFields, EventKind, EventReceived, Provider, TouchpointRecorded};
+        let analytics = app.analytics().app().clone();
+        let tenant = uuid::Uuid::now_v7().to_string();
+        let base = 1_796_140_800_000i64; // 2026-12-01T16:00Z
+        let at = |offset_min: i64| platform::time::rfc3339(base + offset_min * 60_000);
+        let event = |id: String, kind: EventKind, external: &str, order_ref: &str, amount: i64, customer: usize, minute: i64| EventReceived {
+            id: id.clone(),
+            tenant_id: tenant.clone(),
+            provider: Provider::Shopify,
+            provider_event_id: id,
+            topic: "orders/updated".into(),
+            kind,
+            external_id: external.into(),
+            order_ref: Some(order_ref.into()),
+            amount: contracts::Money { amount, currency: "USD".into() },
+            line_items: Vec::new(),
+            occurred_at: at(minute),
+            channel_fields: ChannelFields::default(),
+            channel: Channel::ALL[customer % Channel::ALL.len()],
+            customer_ref: Some(format!("c{customer}")),
+            received_at: at(minute),
+        };
+        // Four writers at once over the same five customers and orders: each places
+        // or updates every order with its own amount, refunds part of it, and sends
+        // late touchpoints that re-attribute the orders.
+        let mut writers = Vec::new();
+        for writer in 0..4usize {
+            let analytics = analytics.clone();
+            let mut events = Vec::new();
+            let mut touches = Vec::new();
+            for customer in 0..5usize {
+                let order = format!("o{customer}");
+                events.push(event(format!("w{writer}-o{customer}"), EventKind::Order, &order, &order, 1_000 + 100 * writer as i64, customer, 0));
+                events.push(event(format!("w{writer}-r{customer}"), EventKind::Refund, &format!("r{writer}{customer}"), &order, 7 + writer as i64, customer, 5));
+                touches.push(TouchpointRecorded {
+                    id: format!("w{writer}-t{customer}"),
+                    tenant_id: tenant.clone(),
+                    customer_ref: format!("c{customer}"),
+                    occurred_at: at(-60 * (writer as i64 + 1)),
+                    channel_fields: ChannelFields::default(),
+                    channel: Channel::ALL[(customer + writer + 1) % Channel::ALL.len()],
+                });
+            }
+            writers.push(tokio::spawn(async move {
+                for (event, touch) in events.chunks(2).zip(&touches) {
+                    retrying(|| analytics.record_events(event)).await;
+                    retrying(|| analytics.record_touchpoints(std::slice::from_ref(touch))).await;
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+
+        let db = platform::service::Service::db(app.analytics());
+        // Each conversion's amount is the sum of its order and adjustment rows.
+        let drift: i64 = platform::db::query_scalar(
+            "SELECT COUNT(*) FROM conversions c WHERE c.tenant_id = $1 AND c.amount <> \
+             (SELECT CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) FROM ledger l WHERE l.conversion_id = c.id \
+              AND l.kind IN ('order', 'adjustment'))")
+            .bind(&tenant).fetch_one(db.reader()).await.expect("drift");
+        assert_eq!(drift, 0, "conversion amounts follow their rows");
+        // The read models hold exactly what the stored splits say, under every model.
+        let rows = platform::db::query("SELECT a.split FROM allocations a JOIN ledger l ON l.id = a.ledger_id WHERE l.tenant_id = $1")
+            .bind(&tenant).fetch_all(db.reader()).await.expect("splits");
+        let mut from_splits = std::collections::BTreeMap::<(String, String), i64>::new();
+        for row in &rows {
+            let text: String = row.try_get("split").expect("split");
+            let split = analytics::domain::ledger::Split::from_json(&serde_json::from_str(&text).expect("json")).expect("split");
+            for (model, allocations) in split.models() {
+                for a in allocations {
+                    *from_splits.entry((model.as_str().to_owned(), a.channel.as_str().to_owned())).or_default() += a.amount;
+                }
+            }
+        }
+        from_splits.retain(|_, v| *v != 0);
+        let buckets = platform::db::query("SELECT model, channel, CAST(SUM(revenue) AS BIGINT) AS revenue FROM revenue_buckets \
+            WHERE tenant_id = $1 AND grain = 'day' GROUP BY model, channel")
+            .bind(&tenant).fetch_all(db.reader()).await.expect("buckets");
+        let mut from_buckets = std::collections::BTreeMap::<(String, String), i64>::new();
+        for row in &buckets {
+            let revenue: i64 = row.try_get("revenue").expect("revenue");
+            if revenue != 0 {
+                from_buckets.insert((row.try_get("model").expect("model"), row.try_get("channel").expect("channel")), revenue);
+            }
+        }
+        assert_eq!(from_buckets, from_splits, "buckets equal the splits");
+        let ledger_total: i64 = platform::db::query_scalar("SELECT CAST(SUM(amount) AS BIGINT) FROM ledger WHERE tenant_id = $1 AND kind <> 'payment'")
+            .bind(&tenant).fetch_one(db.reader()).await.expect("total");
+        for model in ["last_touch", "first_touch", "linear", "time_decay", "position_based"] {
+            let total: i64 = from_splits.iter().filter(|((m, _), _)| m == model).map(|(_, v)| v).sum();
+            assert_eq!(total, ledger_total, "{model} sums to the ledger");
+        }
+    }
+
+    async fn the_marketing_mix_model_refuses_a_spend_span_of_millennia_at_once(app) {
+        let admin = app.admin().await;
+        let tenant = app.tenant_with_sources(&admin, "Millennia").await;
+        let items = json!({"items": [
+            {"day": "0001-01-01", "channel": "email", "amount": {"amount": 1_000, "currency": "USD"}},
+            {"day": "9999-12-31", "channel": "paid_search", "amount": {"amount": 1_000, "currency": "USD"}},
+        ]});
+        let accepted = app.post_with_key("/api/v1/attribution/spend", &tenant.api_key, &items).await;
+        assert_eq!(accepted.status(), 200);
+        // The whole spend span is ten thousand years of days: refused by its length
+        // before a day of it is laid out.
+        let problem = assert_problem(app.post_with_key("/api/v1/attribution/mmm", &tenant.api_key, &json!({})).await, 422).await;
+        assert_eq!(error_fields(&problem), vec!["from"]);
+        // A period with spend, but none in the currency asked for, names the currency.
+        let problem = assert_problem(app.post_with_key("/api/v1/attribution/mmm", &tenant.api_key,
+            &json!({"from": "9999-12-01", "to": "9999-12-31T12:00:00Z", "currency": "EUR"})).await, 422).await;
+        assert_eq!(error_fields(&problem), vec!["currency"]);
+    }
+}
+
+/// Runs `attempt` until it succeeds: concurrent writers on PostgreSQL may be chosen as
+/// a deadlock's victim or see a unique-key race, as the consumer would, and retry.
+async fn retrying<F, Fut>(mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), analytics::AnalyticsError>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match attempt().await {
+            Ok(()) => return,
+            Err(err) if std::time::Instant::now() < deadline => {
+                eprintln!("retrying after: {err}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(err) => panic!("kept failing: {err}"),
+        }
     }
 }

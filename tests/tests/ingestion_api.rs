@@ -440,6 +440,96 @@ both_shapes! {
         let stored: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM attribution_events").fetch_one(db.reader()).await.expect("count");
         assert_eq!(stored, 1, "only the clean row was written");
     }
+
+    async fn the_built_in_tenant_takes_no_sources_and_no_webhooks(app) {
+        use ingestion::domain::source::{Credentials, Source};
+
+        let admin = app.admin().await;
+        let bodies = [
+            ("shopify", json!({"secret": SHOPIFY_SECRET})),
+            ("stripe", json!({"secret": STRIPE_SECRET})),
+            ("woocommerce", json!({})),
+            ("paypal", json!({"webhook_id": PAYPAL_WEBHOOK_ID})),
+        ];
+        for (provider, body) in bodies {
+            let path = format!("/api/v1/tenants/viscount/sources/{provider}");
+            let problem = assert_problem(app.put(&path, &admin.access, &body).await, 422).await;
+            assert_eq!(error_fields(&problem), vec!["tenant"], "{provider}: {problem}");
+            assert!(problem.to_string().contains("own orders"), "the reason is explained: {problem}");
+        }
+
+        // A source row for it (written before the rule, or by hand) still lets nothing in.
+        let db = platform::service::Service::db(app.ingestion());
+        let source = Source {
+            tenant_id: "viscount".into(),
+            provider: contracts::ingestion::Provider::Shopify,
+            credentials: Credentials::hmac(SHOPIFY_SECRET.into()).expect("a secret"),
+        };
+        let mut tx = db.begin().await.expect("tx");
+        let key = ingestion::domain::payload::CustomerRefKey::from_bytes([7; 32]);
+        ingestion::store::ensure_tenant(&mut tx, "viscount", &key, app.clock.now_millis())
+            .await
+            .expect("tenant row");
+        ingestion::store::put_source(&mut tx, &source, app.clock.now_millis()).await.expect("source row");
+        tx.commit().await.expect("commit");
+        let signed = providers::shopify("orders/create", &google_ad_order(10_001), "wh-own-1", SHOPIFY_SECRET);
+        let problem = assert_problem(app.deliver("viscount", &signed).await, 401).await;
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("no source is configured")), "like an unconfigured source: {problem}");
+        let mut broken = google_ad_order(10_002);
+        broken["total_price"] = json!("not money");
+        assert_problem(app.deliver("viscount", &providers::shopify("orders/create", &broken, "wh-own-2", SHOPIFY_SECRET)).await, 401).await;
+
+        // Nothing was stored, not even a dead event; its events and taxonomy still read.
+        let events = app.get("/api/v1/ingestion/events?tenant=viscount&limit=100", Some(&admin.access)).await;
+        assert_eq!(events.status(), 200);
+        let events: Value = events.json().await.expect("json");
+        assert_eq!(events["items"], json!([]), "{events}");
+        let dead: Value = app.get("/api/v1/ingestion/dead-events?tenant=viscount", Some(&admin.access)).await.json().await.expect("json");
+        assert_eq!(dead["items"], json!([]), "{dead}");
+        let taxonomy = app.get("/api/v1/ingestion/channel-taxonomy?tenant=viscount", Some(&admin.access)).await;
+        assert_eq!(taxonomy.status(), 200);
+        let taxonomy: Value = taxonomy.json().await.expect("json");
+        assert!(taxonomy["rules"].as_array().is_some_and(|r| !r.is_empty()), "{taxonomy}");
+
+        // Any other tenant configured the same way takes the same delivery.
+        let shop = app.tenant_with_sources(&admin, "Shop").await;
+        let (status, body) = deliver(&app, &shop, &signed).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("stored")), "{body}");
+    }
+
+    async fn absurd_amounts_are_dead_with_a_reason_and_never_stored(app) {
+        let admin = app.admin().await;
+        let tenant = app.tenant_with_sources(&admin, "Absurd").await;
+        let now = app.clock.now_secs();
+        let mut many = google_ad_order(11_003);
+        many["line_items"][0]["quantity"] = json!(1_000_000_001);
+        let cases = [
+            // 10^15 cents and one more.
+            (providers::shopify("orders/create", &providers::shopify_order(11_001, "10000000000000.01", "USD", "/", ""), "wh-big-1", SHOPIFY_SECRET), "`total_price`"),
+            // 9.2 × 10^18 cents: an i64, but no charge.
+            (providers::stripe("charge/succeeded", &providers::stripe_charge("evt_big_1", "charge.succeeded", "ch_big_1", 9_200_000_000_000_000_000, 0, "usd", "11001"), now, STRIPE_SECRET), "`data.object.amount`"),
+            // 10^30 dollars.
+            (providers::paypal("payment/sale/completed", &providers::paypal_sale("WH-BIG-1", "PAYMENT.SALE.COMPLETED", "SALE-BIG-1", &format!("1{}.00", "0".repeat(30)), "USD", "11001"), "tx-big-1", PAYPAL_WEBHOOK_ID), "`resource.amount.total`"),
+            (providers::woocommerce("order/created", &providers::woo_order(11_002, "processing", "20000000000000.00", "USD", "google", "cpc"), "woo-big-1", WOO_SECRET), "`total`"),
+            (providers::shopify("orders/create", &many, "wh-big-2", SHOPIFY_SECRET), "`line_items[0].quantity`"),
+        ];
+        for (delivery, field) in &cases {
+            let (status, body) = deliver(&app, &tenant, delivery).await;
+            assert_eq!((status, body["status"].as_str()), (202, Some("dead")), "{}: {body}", delivery.path);
+            let reason = body["reason"].as_str().unwrap_or_default();
+            assert!(reason.starts_with(field) && reason.contains("above the largest"), "{field}: {reason}");
+        }
+        assert!(events_of(&app, &tenant).await.is_empty(), "nothing absurd was stored");
+        let dead: Value = app.get(&format!("/api/v1/ingestion/dead-events?tenant={}", tenant.id), Some(&admin.access)).await.json().await.expect("json");
+        assert_eq!(dead["items"].as_array().map(Vec::len), Some(cases.len()), "{dead}");
+
+        // At the bound an order is taken, to the cent.
+        let largest = providers::shopify("orders/create", &providers::shopify_order(11_004, "10000000000000.00", "USD", "/", ""), "wh-big-3", SHOPIFY_SECRET);
+        let (status, body) = deliver(&app, &tenant, &largest).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("stored")), "{body}");
+        let stored = events_of(&app, &tenant).await;
+        assert_eq!(stored[0]["amount"], json!({"amount": 1_000_000_000_000_000_i64, "currency": "USD"}));
+    }
 }
 
 /// Every text of every table of ingestion's database, one string per row.

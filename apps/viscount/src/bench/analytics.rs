@@ -334,8 +334,12 @@ pub async fn analytics(args: AnalyticsArgs) -> anyhow::Result<()> {
         }
         let accepted = Instant::now();
         total += 100;
+        // The day around now (a realtime question may span at most a year).
+        let now = platform::time::now_millis();
         let path = format!(
-            "/api/v1/attribution/revenue/realtime?tenant={tenant}&from=2000-01-01&to=2100-01-01"
+            "/api/v1/attribution/revenue/realtime?tenant={tenant}&from={}&to={}",
+            encode(&platform::time::rfc3339(now - 86_400_000)),
+            encode(&platform::time::rfc3339(now + 3_600_000)),
         );
         loop {
             let answer = must(

@@ -307,6 +307,20 @@ impl Tx {
         }
     }
 
+    /// Holds, until the transaction ends, the lock named `key`, so transactions that
+    /// change what `key` names (a customer's journey, an order) run one after another
+    /// across replicas: a PostgreSQL advisory lock on the key's 64-bit hash; nothing on
+    /// SQLite, whose single writer already runs write transactions one at a time.
+    pub async fn lock(&mut self, key: &str) -> Result<(), Error> {
+        if matches!(self.0.0, ConnKind::PostgresTx(_)) {
+            query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Runs a script of several statements (migrations).
     async fn execute_script(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.0.0 {

@@ -181,7 +181,10 @@ impl AnalyticsApp {
 
 /// The next page of a CSV export (the header first).
 async fn next_chunk(cursor: &mut Cursor) -> Result<Bytes, std::io::Error> {
-    let mut out = csv::Writer::from_writer(Vec::with_capacity(256 * 1024));
+    // RFC 4180 ends records with CRLF (the csv crate's default is LF).
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(256 * 1024));
     if !cursor.started {
         cursor.started = true;
         let models = Model::ALL.map(Model::as_str);

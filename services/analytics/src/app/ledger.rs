@@ -59,9 +59,27 @@ impl AnalyticsApp {
             recorded_at: now,
         };
         match event.kind {
-            EventKind::Order => self.record_order(tx, entry).await,
+            EventKind::Order => {
+                // One customer's journey and one order change one at a time across
+                // replicas (customer first, then order, in every path: no deadlock).
+                if let Some(customer) = &entry.customer_ref {
+                    tx.lock(&customer_key(&entry.tenant_id, customer)).await?;
+                }
+                tx.lock(&order_key(&entry.tenant_id, &entry.external_id))
+                    .await?;
+                self.record_order(tx, entry).await
+            }
             EventKind::Refund => {
                 let reference = event.order_ref.as_deref().unwrap_or(&event.external_id);
+                let referred =
+                    journeys::conversion_referred(tx, &entry.tenant_id, &entry.provider, reference)
+                        .await?;
+                // A conversion's customer never changes, so it can be read before the
+                // locks; its refund is then serialized with re-attributions of it.
+                if let Some(customer) = referred.as_ref().and_then(|c| c.customer_ref.as_ref()) {
+                    tx.lock(&customer_key(&entry.tenant_id, customer)).await?;
+                }
+                tx.lock(&order_key(&entry.tenant_id, reference)).await?;
                 let conversion =
                     journeys::conversion_referred(tx, &entry.tenant_id, &entry.provider, reference)
                         .await?
@@ -75,11 +93,13 @@ impl AnalyticsApp {
                         let weights = self.weights(tx, conversion).await?;
                         split_by(&weights, entry.amount)
                     }
-                    // A refund of an order analytics never saw (placed before the
-                    // tenant's source was configured) stays with its own channel.
+                    // A refund of an order analytics has not seen (yet: webhooks are
+                    // not ordered; or ever: placed before the tenant's source was
+                    // configured) stays with its own channel until its order arrives.
                     None => Split::whole(entry.channel, entry.amount),
                 };
-                self.store_split(tx, &entry, &split, now).await?;
+                self.store_split(tx, &entry, entry.conversion_id.as_deref(), &split, now)
+                    .await?;
                 add_split(tx, &entry, &split, 1).await?;
                 add_totals(tx, &entry).await
             }
@@ -121,6 +141,7 @@ impl AnalyticsApp {
                     return Ok(());
                 }
                 journeys::insert_conversion(tx, &conversion).await?;
+                self.adopt_orphan_refunds(tx, &conversion, now).await?;
                 conversion
             }
             Some(conversion) => {
@@ -146,9 +167,40 @@ impl AnalyticsApp {
         };
         let weights = self.weights(tx, &conversion).await?;
         let split = split_by(&weights, entry.amount);
-        self.store_split(tx, &entry, &split, now).await?;
+        self.store_split(tx, &entry, Some(&conversion.id), &split, now)
+            .await?;
         add_split(tx, &entry, &split, 1).await?;
         add_totals(tx, &entry).await
+    }
+
+    /// Refunds of `conversion`'s order that arrived before it: each is split like the
+    /// conversion from now on, and the read models move from its own channel.
+    async fn adopt_orphan_refunds(
+        &self,
+        tx: &mut Tx,
+        conversion: &Conversion,
+        now: i64,
+    ) -> Result<(), AnalyticsError> {
+        let orphans =
+            ledger::orphan_refunds(tx, &conversion.tenant_id, &conversion.external_id).await?;
+        let orphans: Vec<_> = orphans
+            .into_iter()
+            .filter(|(entry, _)| entry.currency == conversion.currency)
+            .collect();
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        let weights = self.weights(tx, conversion).await?;
+        for (entry, old) in orphans {
+            let new = split_by(&weights, entry.amount);
+            if let Some(old) = &old {
+                add_split(tx, &entry, old, -1).await?;
+            }
+            self.store_split(tx, &entry, Some(&conversion.id), &new, now)
+                .await?;
+            add_split(tx, &entry, &new, 1).await?;
+        }
+        Ok(())
     }
 
     /// Each model's weights for `conversion`: its journey is the customer's touches in
@@ -183,16 +235,27 @@ impl AnalyticsApp {
             .collect())
     }
 
-    /// Writes a split through the store's sum guard.
+    /// Writes a split of a row of `conversion` through the store's sum guard.
     pub(crate) async fn store_split(
         &self,
         tx: &mut Tx,
         entry: &LedgerEntry,
+        conversion: Option<&str>,
         split: &Split,
         now: i64,
     ) -> Result<(), AnalyticsError> {
-        Ok(ledger::put_split(tx, entry, split, now).await?)
+        Ok(ledger::put_split(tx, entry, conversion, split, now).await?)
     }
+}
+
+/// The lock of a tenant's customer's journey.
+pub(crate) fn customer_key(tenant: &str, customer: &str) -> String {
+    format!("analytics:customer:{tenant}:{customer}")
+}
+
+/// The lock of a tenant's order (by its external id, whoever's).
+fn order_key(tenant: &str, order: &str) -> String {
+    format!("analytics:order:{tenant}:{order}")
 }
 
 /// `amount` split by each model's weights.

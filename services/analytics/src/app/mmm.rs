@@ -94,7 +94,9 @@ impl AnalyticsApp {
     }
 
     /// Fits the marketing-mix model over `period` (whole days; by default every day
-    /// with spend) in `currency`.
+    /// with spend) in `currency`. A day whose refunds exceed its orders counts as no
+    /// revenue: the model explains what spend brings in, and a negative day is money
+    /// given back for earlier days, not a day spend made worse.
     pub async fn marketing_mix(
         &self,
         tenant: &str,
@@ -112,7 +114,9 @@ impl AnalyticsApp {
                 "no spend has been sent for this tenant",
             ));
         };
-        let days = usize::try_from((period.to - period.from) / DAY).unwrap_or(0);
+        // Before anything is allocated per day: the span of a tenant's spend is the
+        // sender's to stretch (one item in year 1, one in 9999).
+        let days = period_days(period)?;
         let spent = spend::spend_in(reader, tenant, period).await?;
         let currency = match currency {
             Some(currency) => currency.to_owned(),
@@ -130,11 +134,21 @@ impl AnalyticsApp {
                     .or_insert_with(|| vec![0.0; days])[day] += item.amount as f64;
             }
         }
+        if by_channel.is_empty() {
+            return Err(if spent.is_empty() {
+                AnalyticsError::invalid("items", "no spend has been sent for this period")
+            } else {
+                AnalyticsError::invalid(
+                    "currency",
+                    format!("no spend in {currency} has been sent for this period"),
+                )
+            });
+        }
         let mut revenue = vec![0.0; days];
         for (day, day_currency, totals) in buckets::daily_totals(reader, tenant, period).await? {
             let index = usize::try_from((day - period.from) / DAY).unwrap_or(usize::MAX);
             if day_currency == currency && index < days {
-                revenue[index] = totals.revenue as f64;
+                revenue[index] = totals.revenue.max(0) as f64;
             }
         }
         let input = MmmInput {
@@ -142,9 +156,8 @@ impl AnalyticsApp {
             spend: by_channel.into_iter().collect(),
         };
         // The sampler is CPU work of up to a second: off the request threads.
-        let result = tokio::task::spawn_blocking(move || mmm::fit(&input, &MmmSettings::default()))
-            .await
-            .map_err(|_| AnalyticsError::invalid("items", "the model could not be fitted"))?
+        let result = off_thread(move || mmm::fit(&input, &MmmSettings::default()))
+            .await?
             .map_err(mmm_refused)?;
         let money = |amount: f64| Money {
             amount: amount.round() as i64,
@@ -181,7 +194,266 @@ impl AnalyticsApp {
     }
 }
 
-/// Why the model could not be fitted, as a field error.
+/// The whole days of `period`: at least one, at most [`mmm::MAX_DAYS`] (a 422 naming
+/// `from`, the end a caller moves to shorten or lengthen it).
+fn period_days(period: Period) -> Result<usize, AnalyticsError> {
+    let days = period.to.saturating_sub(period.from) / DAY;
+    match usize::try_from(days) {
+        Ok(days) if (1..=mmm::MAX_DAYS).contains(&days) => Ok(days),
+        Ok(0) | Err(_) => Err(AnalyticsError::invalid(
+            "from",
+            "must be at least a day before `to`",
+        )),
+        Ok(days) => Err(AnalyticsError::invalid(
+            "from",
+            format!(
+                "gives a period of {days} days, the model takes at most {}",
+                mmm::MAX_DAYS
+            ),
+        )),
+    }
+}
+
+/// Runs `work` on the blocking pool; its panic is a 500, not a refusal of the input.
+async fn off_thread<T, F>(work: F) -> Result<T, AnalyticsError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.map_err(|err| {
+        tracing::error!(error = %err, "the marketing-mix model failed");
+        AnalyticsError::Internal(format!("the marketing-mix model failed: {err}"))
+    })
+}
+
+/// Why the model could not be fitted, as an error on the field that would change it:
+/// the period for its length, the spend items for what they hold, the currency for
+/// the revenue series it picks; the sampler's own guards are the server's fault.
 fn mmm_refused(err: MmmError) -> AnalyticsError {
-    AnalyticsError::invalid("items", err.to_string())
+    match err {
+        MmmError::TooFewDays { .. } | MmmError::TooManyDays { .. } => {
+            AnalyticsError::invalid("from", err.to_string())
+        }
+        MmmError::NoSpend
+        | MmmError::Misaligned { .. }
+        | MmmError::DuplicateChannel { .. }
+        | MmmError::InvalidSpend { .. } => AnalyticsError::invalid("items", err.to_string()),
+        MmmError::InvalidRevenue { .. } | MmmError::ConstantRevenue => {
+            AnalyticsError::invalid("currency", format!("revenue in the currency: {err}"))
+        }
+        MmmError::InvalidSettings { .. } | MmmError::Numerical => {
+            AnalyticsError::Internal(err.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use platform::bus::{Bus, EmbeddedBus};
+    use platform::db::Db;
+    use platform::service::ServiceKind;
+    use platform::tasks::Tasks;
+    use platform::time::Clock;
+
+    use super::*;
+    use crate::config::AnalyticsConfig;
+    use crate::store::buckets::Totals;
+
+    /// 2026-01-01T00:00:00Z.
+    const DAY0: i64 = 1_767_225_600_000;
+
+    struct Fixture {
+        dir: PathBuf,
+        app: AnalyticsApp,
+        tenant: String,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// An app over a fresh SQLite database with one tenant.
+    async fn fixture() -> Fixture {
+        let dir = std::env::temp_dir().join(format!("analytics-mmm-{}", platform::ids::new_id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let db = Db::connect(
+            &platform::db::sqlite_url(&dir, "analytics"),
+            &crate::MIGRATIONS,
+        )
+        .await
+        .expect("db");
+        let outbox = EmbeddedBus::new()
+            .attach_producer(ServiceKind::Analytics, db.clone(), &Tasks::default())
+            .await
+            .expect("outbox");
+        let clock = Clock::system();
+        let tenant = platform::ids::new_id();
+        let mut tx = db.begin().await.expect("begin");
+        crate::store::tenants::put_tenant(&mut tx, &tenant, "Mixed", clock.now_millis())
+            .await
+            .expect("tenant");
+        tx.commit().await.expect("commit");
+        Fixture {
+            dir,
+            app: AnalyticsApp::new(db, outbox, clock, AnalyticsConfig::default()),
+            tenant,
+        }
+    }
+
+    fn usd(amount: i64) -> Money {
+        Money {
+            amount,
+            currency: "USD".into(),
+        }
+    }
+
+    fn field_of(result: &Result<MmmAnswer, AnalyticsError>) -> Option<&str> {
+        match result {
+            Err(AnalyticsError::Invalid { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_spend_span_of_millennia_is_refused_before_anything_is_allocated() {
+        let f = fixture().await;
+        let far = [(-719_162, Channel::Email), (2_932_896, Channel::PaidSearch)]; // 0001-01-01, 9999-12-31
+        let items: Vec<SpendItem> = far
+            .into_iter()
+            .map(|(day, channel)| SpendItem {
+                day: day * DAY,
+                channel,
+                amount: usd(1_000),
+            })
+            .collect();
+        f.app.put_spend(&f.tenant, &items).await.expect("spend");
+        let refused = f.app.marketing_mix(&f.tenant, None, None).await;
+        assert_eq!(field_of(&refused), Some("from"), "{refused:?}");
+
+        let empty = Period {
+            from: DAY0,
+            to: DAY0,
+        };
+        let refused = f.app.marketing_mix(&f.tenant, Some(empty), None).await;
+        assert_eq!(field_of(&refused), Some("from"), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_day_of_more_refunds_than_orders_counts_as_no_revenue() {
+        let f = fixture().await;
+        let mut items = Vec::new();
+        let mut tx = f.app.db.begin().await.expect("begin");
+        for d in 0..30 {
+            let email = 5_000 + (d % 7) * 1_000;
+            let search = if d % 2 == 0 { 20_000 } else { 0 };
+            let day = DAY0 + d * DAY;
+            items.push(SpendItem {
+                day,
+                channel: Channel::Email,
+                amount: usd(email),
+            });
+            items.push(SpendItem {
+                day,
+                channel: Channel::PaidSearch,
+                amount: usd(search),
+            });
+            // Day 9's refunds are larger than its orders.
+            let revenue = if d == 9 {
+                -40_000
+            } else {
+                50_000 + 3 * email + 2 * search + (d * 37 % 11) * 100
+            };
+            let totals = Totals {
+                conversions: 1,
+                revenue,
+                ..Totals::default()
+            };
+            buckets::add_to_totals(&mut tx, &f.tenant, "USD", day + 12 * 3_600_000, totals)
+                .await
+                .expect("totals");
+        }
+        tx.commit().await.expect("commit");
+        f.app.put_spend(&f.tenant, &items).await.expect("spend");
+
+        let answer = f
+            .app
+            .marketing_mix(&f.tenant, None, None)
+            .await
+            .expect("fitted");
+        assert_eq!(answer.fit.days, 30);
+        assert_eq!(answer.channels.len(), 2);
+
+        let refused = f.app.marketing_mix(&f.tenant, None, Some("EUR")).await;
+        assert_eq!(field_of(&refused), Some("currency"), "{refused:?}");
+    }
+
+    #[test]
+    fn periods_are_whole_days_within_the_models_limit() {
+        let days = |n: i64| Period {
+            from: DAY0,
+            to: DAY0 + n * DAY,
+        };
+        assert_eq!(period_days(days(1)).ok(), Some(1));
+        let max = i64::try_from(mmm::MAX_DAYS).expect("small");
+        assert_eq!(period_days(days(max)).ok(), Some(mmm::MAX_DAYS));
+        for bad in [
+            days(0),
+            days(-3),
+            days(max + 1),
+            Period {
+                from: i64::MIN,
+                to: i64::MAX,
+            },
+        ] {
+            assert!(
+                matches!(period_days(bad), Err(AnalyticsError::Invalid { ref field, .. }) if field == "from"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field_that_would_change_them() {
+        let field = |err: MmmError| match mmm_refused(err) {
+            AnalyticsError::Invalid { field, .. } => field,
+            AnalyticsError::Internal(_) => "500".to_owned(),
+            other => format!("{other:?}"),
+        };
+        let channel = Channel::Email;
+        assert_eq!(
+            field(MmmError::TooFewDays {
+                days: 3,
+                needed: 14
+            }),
+            "from"
+        );
+        assert_eq!(
+            field(MmmError::TooManyDays {
+                days: 9_999,
+                max: 3_660
+            }),
+            "from"
+        );
+        assert_eq!(field(MmmError::NoSpend), "items");
+        assert_eq!(field(MmmError::InvalidSpend { channel, day: 0 }), "items");
+        assert_eq!(field(MmmError::DuplicateChannel { channel }), "items");
+        assert_eq!(field(MmmError::ConstantRevenue), "currency");
+        assert_eq!(field(MmmError::InvalidRevenue { day: 2 }), "currency");
+        assert_eq!(field(MmmError::Numerical), "500");
+        assert_eq!(field(MmmError::InvalidSettings { field: "draws" }), "500");
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_fitting_is_an_internal_error() {
+        let failed = off_thread(|| -> usize { panic!("the sampler fell over") }).await;
+        assert!(
+            matches!(failed, Err(AnalyticsError::Internal(_))),
+            "{failed:?}"
+        );
+        assert_eq!(off_thread(|| 7).await.ok(), Some(7));
+    }
 }

@@ -55,6 +55,10 @@ pub enum AnalyticsError {
     /// The database failed (or holds a row that does not decode).
     #[error(transparent)]
     Sql(#[from] platform::db::Error),
+    /// The service failed on its own (a computation panicked): a 500, logged where it
+    /// happened, the detail kept from the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AnalyticsError {

@@ -25,36 +25,27 @@ impl AnalyticsApp {
         if trigger == Trigger::Manual {
             self.require_tenant(tenant).await?;
         }
-        let id = platform::ids::new_id();
-        let mut tx = self.db.begin().await?;
-        if !runs::insert_run(
-            &mut tx,
-            &id,
-            tenant,
-            period,
-            trigger,
-            self.clock.now_millis(),
-        )
-        .await?
+        if trigger == Trigger::Daily
+            && runs::daily_run_exists(self.db.reader(), tenant, period).await?
         {
             return Ok(None);
         }
-        tx.commit().await?;
+        let id = platform::ids::new_id();
+        let started_at = self.clock.now_millis();
+        // Matching reads first; the run is then written whole in one transaction, so
+        // no run is ever left `running` by a crash, and of two replicas making the
+        // same daily run the second one's insert does nothing.
         let outcome = self.match_period(tenant, period).await;
         let mut tx = self.db.begin().await?;
+        if !runs::insert_run(&mut tx, &id, tenant, period, trigger, started_at).await? {
+            return Ok(None);
+        }
+        let now = self.clock.now_millis();
         match &outcome {
-            Ok(outcome) => {
-                runs::complete_run(&mut tx, &id, outcome, self.clock.now_millis()).await?
-            }
+            Ok(outcome) => runs::complete_run(&mut tx, &id, outcome, now).await?,
             Err(err) => {
                 tracing::error!(run_id = %id, error = %err, "reconciliation failed");
-                runs::fail_run(
-                    &mut tx,
-                    &id,
-                    "the run could not read the ledger",
-                    self.clock.now_millis(),
-                )
-                .await?;
+                runs::fail_run(&mut tx, &id, "the run could not read the ledger", now).await?;
             }
         }
         tx.commit().await?;

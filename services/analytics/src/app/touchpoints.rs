@@ -5,13 +5,26 @@
 use contracts::ingestion::TouchpointRecorded;
 use platform::db::Tx;
 
-use super::ledger::{add_split, split_by};
+use super::ledger::{add_split, customer_key, split_by};
 use super::{AnalyticsApp, AnalyticsError};
 use crate::domain::period::Period;
 use crate::store::journeys::{self, NewTouchpoint};
 use crate::store::{ledger, tenants};
 
 impl AnalyticsApp {
+    /// Records `touchpoints` in one transaction, as the consumer would one by one.
+    pub async fn record_touchpoints(
+        &self,
+        touchpoints: &[TouchpointRecorded],
+    ) -> Result<(), AnalyticsError> {
+        let mut tx = self.db.begin().await?;
+        for touchpoint in touchpoints {
+            self.record_touchpoint_in(&mut tx, touchpoint).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records `touchpoint` and re-attributes the customer's conversions within the
     /// lookback window after it (a redelivery changes nothing).
     pub(crate) async fn record_touchpoint_in(
@@ -25,6 +38,14 @@ impl AnalyticsApp {
             return Ok(());
         };
         tenants::ensure_tenant(tx, &touchpoint.tenant_id, now).await?;
+        // Serialized with the customer's orders and refunds (see `ledger`), so a
+        // re-attribution and a new row of the same conversion never both read the
+        // split the other is replacing.
+        tx.lock(&customer_key(
+            &touchpoint.tenant_id,
+            &touchpoint.customer_ref,
+        ))
+        .await?;
         let new = NewTouchpoint {
             id: &touchpoint.id,
             tenant_id: &touchpoint.tenant_id,
@@ -56,7 +77,8 @@ impl AnalyticsApp {
                 if let Some(old) = &old {
                     add_split(tx, &entry, old, -1).await?;
                 }
-                self.store_split(tx, &entry, &new, now).await?;
+                self.store_split(tx, &entry, Some(&conversion.id), &new, now)
+                    .await?;
                 add_split(tx, &entry, &new, 1).await?;
             }
         }

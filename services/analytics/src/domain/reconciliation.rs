@@ -139,15 +139,19 @@ pub fn reconcile(orders: &[OrderFacts], payments: &[PaymentFacts]) -> Outcome {
             continue;
         };
         let same_currency = payments.iter().all(|p| p.currency == order.currency);
-        let paid: i64 = payments.iter().map(|p| p.amount).sum();
-        if same_currency && paid == order.amount {
+        // Amounts come from outside: a sum that would overflow is no match.
+        let paid = payments
+            .iter()
+            .try_fold(0i64, |sum, p| sum.checked_add(p.amount));
+        if same_currency && paid == Some(order.amount) {
             outcome.matched += 1;
         } else {
             outcome.discrepancies.push(Discrepancy {
                 category: Category::AmountMismatch,
                 reference: (*reference).to_owned(),
                 order_amount: Some(order.amount),
-                payment_amount: Some(paid),
+                // A sum across currencies (or one too large) means nothing: none.
+                payment_amount: paid.filter(|_| same_currency),
                 currency: Some(order.currency.clone()),
                 payment_ids: payments.iter().map(|p| p.external_id.clone()).collect(),
             });

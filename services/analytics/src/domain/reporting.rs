@@ -7,10 +7,15 @@
 //! (and per minute), so a period is widened to the hours it touches rather than
 //! answered with a first and last hour that silently count only in part.
 //!
-//! A scheduled run covers the time since the schedule's previous run (its first run,
-//! the time since the schedule was made), up to the moment it runs: consecutive reports
-//! of a schedule leave no gap, however late a run is, and a `MON-FRI` schedule's Monday
-//! report covers the weekend.
+//! A scheduled run covers the time from the schedule's previous due time (its first
+//! run, from when the schedule was made) to its own due time, not to the moment a poll
+//! happens to see it: a daily `0 0 * * *` report covers exactly the day before, never a
+//! moment of the day it runs on (whose figures are not in yet), and consecutive reports
+//! of a schedule meet without gap or overlap however late a poll is. A `MON-FRI`
+//! schedule's Monday report covers the weekend. Its ends are floored to the hour rather
+//! than widened ([`scheduled_hours`]), so a period never reaches past its due time; a
+//! schedule more frequent than hourly thus makes a report only at the runs that
+//! complete an hour.
 
 use time::OffsetDateTime;
 
@@ -48,6 +53,24 @@ pub fn covering_hours(period: Period) -> Period {
         to,
     }
 }
+
+/// The whole UTC hours a scheduled report from one due time to the next covers: both
+/// ends floored to the hour, so consecutive periods meet exactly and none reaches past
+/// its due time (the first hour a due time starts late in is the earlier report's
+/// end, and counts in the later one). At most [`MAX_SPAN`] long, keeping its end.
+/// `None` when that holds no whole hour (two due times within one hour).
+pub fn scheduled_hours(period: Period) -> Option<Period> {
+    let from = period.from - period.from.rem_euclid(HOUR);
+    let to = period.to - period.to.rem_euclid(HOUR);
+    (from < to).then(|| Period {
+        from: from.max(to - MAX_SPAN),
+        to,
+    })
+}
+
+/// The most missed matches one run folds in (a schedule far behind catches up over a
+/// few polls rather than one long search).
+const MAX_FOLDED: usize = 1_024;
 
 /// A valid email address a scheduled report goes to (surrounding blanks trimmed, case
 /// kept: the local part is the receiving domain's to interpret).
@@ -308,8 +331,10 @@ pub struct Run {
     /// The schedule's next run as it stood before this one (the condition that makes a
     /// run happen once however many replicas see it due).
     pub was_due_at: i64,
-    /// The report to render.
-    pub report: Report,
+    /// The report to render; `None` when the time since the previous due time holds no
+    /// whole hour yet (a schedule more frequent than hourly, between hours). The run
+    /// is recorded all the same, and that time counts in the next report.
+    pub report: Option<Report>,
 }
 
 impl Schedule {
@@ -369,7 +394,7 @@ impl Schedule {
         self.next_run_at
     }
 
-    /// When it last ran, ms.
+    /// The due time its last run stood for, ms: where its next report's period starts.
     pub fn last_run_at(&self) -> Option<i64> {
         self.last_run_at
     }
@@ -379,31 +404,45 @@ impl Schedule {
         self.next_run_at <= now
     }
 
-    /// Runs it at `now` if due: the report covering the time since its previous run
-    /// (or its making), widened to hours; its next run moves to the expression's first
-    /// match after `now`, so runs missed while nothing was polling are made up by one
-    /// report, not one per missed match.
+    /// Runs it at `now` if due. The run stands for the latest match of the expression
+    /// at or before `now` (matches missed while nothing was polling fold into one run,
+    /// not one report each); its report covers the whole hours from the previous run's
+    /// due time (or the schedule's making) to that due time, and its next run is the
+    /// expression's first match after it.
     pub fn run(&mut self, now: i64, report_id: String) -> Option<Run> {
         if !self.is_due(now) {
             return None;
         }
-        let since = self.last_run_at.unwrap_or(self.created_at).min(now);
-        let mut report = Report::requested(
-            report_id,
-            self.template,
-            self.format,
-            self.tenant.clone(),
-            Period {
-                from: since,
-                to: now,
-            },
-            now,
-        );
-        report.schedule_id = Some(self.id.clone());
-        report.recipient = Some(self.recipient.clone());
         let was_due_at = self.next_run_at;
-        self.next_run_at = next_match(&self.cron, now);
-        self.last_run_at = Some(now);
+        let mut due = was_due_at;
+        let mut next = next_match(&self.cron, due);
+        for _ in 0..MAX_FOLDED {
+            if next > now {
+                break;
+            }
+            due = next;
+            next = next_match(&self.cron, due);
+        }
+        let since = self.last_run_at.unwrap_or(self.created_at).min(due);
+        let report = scheduled_hours(Period {
+            from: since,
+            to: due,
+        })
+        .map(|period| Report {
+            id: report_id,
+            template: self.template,
+            format: self.format,
+            tenant: self.tenant.clone(),
+            period,
+            schedule_id: Some(self.id.clone()),
+            recipient: Some(self.recipient.clone()),
+            requested_at: now,
+            state: ReportState::Pending,
+        });
+        // Past `now` unless more than `MAX_FOLDED` matches were missed: then the
+        // schedule is still due, and the next poll folds in the rest.
+        self.next_run_at = next;
+        self.last_run_at = Some(due);
         Some(Run { was_due_at, report })
     }
 }
@@ -569,7 +608,65 @@ mod tests {
     }
 
     #[test]
-    fn a_schedule_runs_when_due_over_the_time_since_its_last_run() {
+    fn scheduled_periods_are_floored_to_hours_never_widened() {
+        let cases = [
+            // (from, to) → (from, to)
+            ((T0, T0 + DAY), Some((T0, T0 + DAY))),
+            (
+                (T0 + 30 * MINUTE, T0 + 6 * HOUR + 30 * MINUTE),
+                Some((T0, T0 + 6 * HOUR)),
+            ),
+            ((T0 + 59 * MINUTE, T0 + HOUR + 1), Some((T0, T0 + HOUR))),
+            ((T0 + 5 * MINUTE, T0 + 50 * MINUTE), None),
+            ((T0 + HOUR, T0 + HOUR), None),
+            ((T0 - 400 * DAY, T0), Some((T0 - MAX_SPAN, T0))),
+        ];
+        for ((from, to), want) in cases {
+            assert_eq!(
+                scheduled_hours(Period { from, to }),
+                want.map(|(from, to)| Period { from, to }),
+                "{from}..{to}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_daily_midnight_report_covers_exactly_the_day_before() {
+        // Made at 09:15 on the 9th; the poll sees each run 10 s late.
+        let mut daily = schedule("0 0 * * *", T0 - DAY + 9 * HOUR + 15 * MINUTE);
+        assert_eq!(daily.next_run_at(), T0);
+        let first = daily.run(T0 + 10_000, "r1".into()).expect("due");
+        let first = first.report.expect("a report");
+        assert_eq!(
+            first.period,
+            Period {
+                from: T0 - DAY + 9 * HOUR,
+                to: T0
+            },
+            "since the making, up to the due time, not into today"
+        );
+        assert_eq!(
+            daily.last_run_at(),
+            Some(T0),
+            "the due time, not the poll's"
+        );
+
+        let second = daily.run(T0 + DAY + 10_000, "r2".into()).expect("due");
+        let second = second.report.expect("a report");
+        assert_eq!(
+            second.period,
+            Period {
+                from: T0,
+                to: T0 + DAY
+            },
+            "24 h, meeting the first report, none of today"
+        );
+        assert!(second.period.to <= second.requested_at);
+        assert_eq!(second.file_name(), "sales_summary-2026-03-10.csv");
+    }
+
+    #[test]
+    fn a_schedule_runs_when_due_from_its_last_due_time() {
         // Made at 05:30 with a daily 06:00 run.
         let made = T0 + 5 * HOUR + 30 * MINUTE;
         let mut daily = schedule("0 6 * * *", made);
@@ -580,51 +677,79 @@ mod tests {
         );
 
         // The poll sees it 10 s late: the first report covers the time since it was
-        // made, in whole hours.
+        // made up to the due time, in whole hours.
         let first = daily.run(T0 + 6 * HOUR + 10_000, "r".into()).expect("due");
         assert_eq!(first.was_due_at, T0 + 6 * HOUR);
+        let report = first.report.expect("a report");
         assert_eq!(
-            first.report.period,
+            report.period,
             Period {
                 from: T0 + 5 * HOUR,
-                to: T0 + 7 * HOUR
+                to: T0 + 6 * HOUR
             }
         );
-        assert_eq!(first.report.schedule_id.as_deref(), Some(daily.id.as_str()));
+        assert_eq!(report.requested_at, T0 + 6 * HOUR + 10_000);
+        assert_eq!(report.schedule_id.as_deref(), Some(daily.id.as_str()));
         assert_eq!(
-            first.report.recipient.as_ref().map(Recipient::as_str),
+            report.recipient.as_ref().map(Recipient::as_str),
             Some("ops@example.com")
         );
+        assert_eq!(report.state(), &ReportState::Pending);
         assert_eq!(daily.next_run_at(), T0 + DAY + 6 * HOUR);
-        assert_eq!(daily.last_run_at(), Some(T0 + 6 * HOUR + 10_000));
+        assert_eq!(daily.last_run_at(), Some(T0 + 6 * HOUR));
         assert!(daily.run(T0 + 7 * HOUR, "r".into()).is_none(), "ran once");
 
-        // Nothing polled for three days: one report covers them all.
-        let late = daily.run(T0 + 4 * DAY + 6 * HOUR, "r".into()).expect("due");
+        // Nothing polled for three days and a bit: one report covers them all, up to
+        // the latest due time.
+        let late = daily.run(T0 + 4 * DAY + 7 * HOUR, "r".into()).expect("due");
         assert_eq!(late.was_due_at, T0 + DAY + 6 * HOUR);
         assert_eq!(
-            late.report.period,
+            late.report.expect("a report").period,
             Period {
                 from: T0 + 6 * HOUR,
                 to: T0 + 4 * DAY + 6 * HOUR
             }
         );
+        assert_eq!(daily.last_run_at(), Some(T0 + 4 * DAY + 6 * HOUR));
         assert_eq!(daily.next_run_at(), T0 + 5 * DAY + 6 * HOUR);
     }
 
     #[test]
-    fn every_minute_runs_at_the_next_minute() {
+    fn a_schedule_far_behind_catches_up_over_several_runs() {
+        let mut minutely = schedule("* * * * *", T0 - MINUTE);
+        let now = T0 + DAY;
+        let run = minutely.run(now, "r".into()).expect("due");
+        let period = run.report.expect("a report").period;
+        let folded = T0 + (MAX_FOLDED as i64) * MINUTE;
+        assert_eq!(period.to, folded - folded % HOUR);
+        assert!(minutely.is_due(now), "the rest at the next poll");
+        let rest = minutely.run(now, "r".into()).expect("due");
+        assert_eq!(rest.report.expect("a report").period.from, period.to);
+        assert_eq!(minutely.last_run_at(), Some(now));
+        assert_eq!(minutely.next_run_at(), now + MINUTE);
+    }
+
+    #[test]
+    fn a_schedule_more_frequent_than_hourly_reports_each_completed_hour() {
         let mut minutely = schedule("* * * * *", T0 + 10_000);
         assert_eq!(minutely.next_run_at(), T0 + MINUTE);
         let run = minutely.run(T0 + MINUTE, "r".into()).expect("due");
+        assert_eq!(run.report, None, "no whole hour yet");
+        assert_eq!(minutely.last_run_at(), Some(T0 + MINUTE));
+        assert_eq!(minutely.next_run_at(), T0 + 2 * MINUTE);
+
+        // The poll next sees it just after 01:00: the hour is complete.
+        let run = minutely.run(T0 + HOUR + 5_000, "r".into()).expect("due");
         assert_eq!(
-            run.report.period,
+            run.report.expect("a report").period,
             Period {
                 from: T0,
                 to: T0 + HOUR
             }
         );
-        assert_eq!(minutely.next_run_at(), T0 + 2 * MINUTE);
+        assert_eq!(minutely.next_run_at(), T0 + HOUR + MINUTE);
+        let run = minutely.run(T0 + HOUR + MINUTE, "r".into()).expect("due");
+        assert_eq!(run.report, None, "the hour is reported once");
     }
 
     #[test]

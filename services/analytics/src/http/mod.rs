@@ -46,6 +46,7 @@ impl From<AnalyticsError> for Problem {
                 Problem::invalid_field(field, message.clone())
             }
             AnalyticsError::Refused(_) | AnalyticsError::Sql(_) => Problem::unexpected(&err),
+            AnalyticsError::Internal(_) => Problem::internal(),
         }
     }
 }

@@ -250,7 +250,8 @@ pub async fn daily_totals<'e>(
     .collect()
 }
 
-/// The currencies `tenant` has figures in, on the days touching `period`.
+/// The currencies `tenant` has revenue in (not only payments), on the days touching
+/// `period`.
 pub async fn currencies<'e>(
     ex: impl Executor<'e>,
     tenant: &str,
@@ -258,7 +259,8 @@ pub async fn currencies<'e>(
 ) -> Result<Vec<String>, platform::db::Error> {
     platform::db::query_scalar(
         "SELECT DISTINCT currency FROM revenue_totals WHERE tenant_id = $1 AND grain = 'day' \
-         AND bucket >= $2 AND bucket < $3 ORDER BY currency",
+         AND bucket >= $2 AND bucket < $3 AND (conversions <> 0 OR revenue <> 0 OR refunds <> 0) \
+         ORDER BY currency",
     )
     .bind(tenant)
     .bind(Grain::Day.bucket(period.from))

@@ -221,31 +221,56 @@ pub async fn insert_touchpoint(
     Ok(done.rows_affected() > 0)
 }
 
-/// A customer's touches in `period`, oldest first.
+/// The most touches a journey holds: its first and the latest before the conversion.
+/// A tenant can send any number of visits for one customer; a journey's cost must not
+/// grow with them.
+pub const MAX_JOURNEY: i64 = 500;
+
+/// A customer's touches in `period` (both ends included), oldest first: the first one
+/// and the latest [`MAX_JOURNEY`]` - 1`.
 pub async fn touches(
     tx: &mut Tx,
     tenant: &str,
     customer_ref: &str,
     period: Period,
 ) -> Result<Vec<Touch>, platform::db::Error> {
-    platform::db::query(
-        "SELECT channel, occurred_at FROM touchpoints WHERE tenant_id = $1 AND customer_ref = $2 \
-         AND occurred_at >= $3 AND occurred_at <= $4 ORDER BY occurred_at, id",
-    )
+    let select = "SELECT id, channel, occurred_at FROM touchpoints WHERE tenant_id = $1 \
+                  AND customer_ref = $2 AND occurred_at >= $3 AND occurred_at <= $4";
+    let mut rows = platform::db::query(&format!(
+        "{select} ORDER BY occurred_at DESC, id DESC LIMIT $5"
+    ))
     .bind(tenant)
     .bind(customer_ref)
     .bind(period.from)
     .bind(period.to)
+    .bind(MAX_JOURNEY - 1)
     .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|row| {
-        let channel: String = row.try_get("channel")?;
-        let at: i64 = row.try_get("occurred_at")?;
-        Ok(Touch {
-            at: crate::domain::period::instant(at),
-            channel: named("channel", &channel, Channel::parse)?,
+    .await?;
+    rows.reverse();
+    if rows.len() as i64 == MAX_JOURNEY - 1 {
+        let first = platform::db::query(&format!("{select} ORDER BY occurred_at, id LIMIT 1"))
+            .bind(tenant)
+            .bind(customer_ref)
+            .bind(period.from)
+            .bind(period.to)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(first) = first {
+            let first_id: String = first.try_get("id")?;
+            let oldest_kept: Option<String> = rows.first().map(|r| r.try_get("id")).transpose()?;
+            if oldest_kept.as_deref() != Some(first_id.as_str()) {
+                rows.insert(0, first);
+            }
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let channel: String = row.try_get("channel")?;
+            let at: i64 = row.try_get("occurred_at")?;
+            Ok(Touch {
+                at: crate::domain::period::instant(at),
+                channel: named("channel", &channel, Channel::parse)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }

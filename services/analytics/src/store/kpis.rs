@@ -77,7 +77,15 @@ pub async fn add_money(
     Ok(())
 }
 
-/// Records a sku's stock on hand at `at`, and the new platform total in the history.
+/// Records a sku's stock on hand at `at` (the event's time), and the platform total
+/// that follows in the history. A level older than the one stored is ignored, history
+/// included: it says nothing about the stock now, and inventory announces each change
+/// once, so a delivery out of order must not roll a sku back.
+///
+/// The total is summed from the levels after the upsert rather than derived from the
+/// previous history row: replicas handling different skus at once each write a total
+/// of the levels they see, and the next change of any sku sums every sku's latest
+/// level again, so no change is lost for good whatever order transactions commit in.
 pub async fn set_stock(
     tx: &mut Tx,
     sku: &str,
@@ -85,32 +93,33 @@ pub async fn set_stock(
     at: i64,
     event_id: &str,
 ) -> Result<(), platform::db::Error> {
-    let before: i64 = platform::db::query_scalar("SELECT on_hand FROM stock_levels WHERE sku = $1")
-        .bind(sku)
-        .fetch_optional(&mut **tx)
-        .await?
-        .unwrap_or(0);
-    platform::db::query(
-        "INSERT INTO stock_levels (sku, on_hand) VALUES ($1, $2) \
-         ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand",
+    let applied = platform::db::query(
+        "INSERT INTO stock_levels (sku, on_hand, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, \
+         updated_at = excluded.updated_at \
+         WHERE stock_levels.updated_at IS NULL OR stock_levels.updated_at <= excluded.updated_at",
     )
     .bind(sku)
     .bind(on_hand)
+    .bind(at)
     .execute(&mut **tx)
     .await?;
+    if applied.rows_affected() == 0 {
+        return Ok(());
+    }
+    // SUM of a BIGINT is NUMERIC on PostgreSQL; the cast keeps it an integer there.
     let total: i64 = platform::db::query_scalar(
-        "SELECT total_on_hand FROM stock_history ORDER BY at DESC, event_id DESC LIMIT 1",
+        "SELECT CAST(COALESCE(SUM(on_hand), 0) AS BIGINT) FROM stock_levels",
     )
-    .fetch_optional(&mut **tx)
-    .await?
-    .unwrap_or(0);
+    .fetch_one(&mut **tx)
+    .await?;
     platform::db::query(
         "INSERT INTO stock_history (at, event_id, total_on_hand) VALUES ($1, $2, $3) \
          ON CONFLICT (at, event_id) DO NOTHING",
     )
     .bind(at)
     .bind(event_id)
-    .bind(total + on_hand - before)
+    .bind(total)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -318,4 +327,91 @@ pub async fn money_buckets<'e>(
         ))
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use platform::db::Db;
+
+    use super::*;
+
+    /// A migrated SQLite database in a directory of its own, removed on drop.
+    struct Store {
+        dir: PathBuf,
+        db: Db,
+    }
+
+    impl Drop for Store {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn store() -> Store {
+        let dir = std::env::temp_dir().join(format!("analytics-kpis-{}", platform::ids::new_id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let db = Db::connect(
+            &platform::db::sqlite_url(&dir, "analytics"),
+            &crate::MIGRATIONS,
+        )
+        .await
+        .expect("db");
+        Store { dir, db }
+    }
+
+    async fn stock(db: &Db, sku: &str, on_hand: i64, at: i64, event_id: &str) {
+        let mut tx = db.begin().await.expect("begin");
+        set_stock(&mut tx, sku, on_hand, at, event_id)
+            .await
+            .expect("stock");
+        tx.commit().await.expect("commit");
+    }
+
+    async fn history(db: &Db) -> Vec<(i64, i64)> {
+        let (start, changes) = stock_history(db.reader(), Period { from: 0, to: 1_000 })
+            .await
+            .expect("history");
+        assert_eq!(start, 0);
+        changes
+    }
+
+    async fn level(db: &Db, sku: &str) -> Option<i64> {
+        platform::db::query_scalar("SELECT on_hand FROM stock_levels WHERE sku = $1")
+            .bind(sku)
+            .fetch_optional(db.reader())
+            .await
+            .expect("level")
+    }
+
+    #[tokio::test]
+    async fn the_total_is_every_skus_level_whatever_order_changes_arrive_in() {
+        let s = store().await;
+        // Replicas commit in another order than the events' times: A at 20, then B's
+        // older event at 10, then B again (unchanged) at 30.
+        stock(&s.db, "A", 5, 20, "e1").await;
+        stock(&s.db, "B", 7, 10, "e2").await;
+        stock(&s.db, "B", 7, 30, "e3").await;
+        let changes = history(&s.db).await;
+        assert_eq!(changes.last(), Some(&(30, 12)), "{changes:?}");
+        stock(&s.db, "A", 1, 40, "e4").await;
+        assert_eq!(history(&s.db).await.last(), Some(&(40, 8)));
+    }
+
+    #[tokio::test]
+    async fn a_stale_level_does_not_overwrite_a_newer_one() {
+        let s = store().await;
+        stock(&s.db, "A", 5, 20, "e1").await;
+        stock(&s.db, "B", 2, 25, "e2").await;
+        // A's level at 10 arrives late.
+        stock(&s.db, "A", 3, 10, "e0").await;
+        assert_eq!(level(&s.db, "A").await, Some(5));
+        assert_eq!(history(&s.db).await, [(20, 5), (25, 7)], "no stale total");
+        // The same event again changes nothing; a newer one for A applies.
+        stock(&s.db, "A", 5, 20, "e1").await;
+        stock(&s.db, "A", 9, 30, "e3").await;
+        assert_eq!(level(&s.db, "A").await, Some(9));
+        assert_eq!(history(&s.db).await, [(20, 5), (25, 7), (30, 11)]);
+    }
 }

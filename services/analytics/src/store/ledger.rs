@@ -39,12 +39,14 @@ pub async fn insert_entry(tx: &mut Tx, entry: &LedgerEntry) -> Result<bool, plat
     Ok(done.rows_affected() > 0)
 }
 
-/// Stores (or replaces) the split of ledger row `entry` after the sum-equality guard:
-/// every model's allocations must sum exactly to the row's amount. The one way a split
-/// is written.
+/// Stores (or replaces) the split of ledger row `entry`, as part of `conversion` (the
+/// row's own, or the order a refund that arrived before it turned out to reverse),
+/// after the sum-equality guard: every model's allocations must sum exactly to the
+/// row's amount. The one way a split is written.
 pub async fn put_split(
     tx: &mut Tx,
     entry: &LedgerEntry,
+    conversion: Option<&str>,
     split: &Split,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -52,11 +54,12 @@ pub async fn put_split(
     platform::db::query(
         "INSERT INTO allocations (ledger_id, conversion_id, amount, split, revision, updated_at) \
          VALUES ($1, $2, $3, $4, 1, $5) \
-         ON CONFLICT (ledger_id) DO UPDATE SET split = excluded.split, \
-         revision = allocations.revision + 1, updated_at = excluded.updated_at",
+         ON CONFLICT (ledger_id) DO UPDATE SET conversion_id = excluded.conversion_id, \
+         split = excluded.split, revision = allocations.revision + 1, \
+         updated_at = excluded.updated_at",
     )
     .bind(&entry.id)
-    .bind(&entry.conversion_id)
+    .bind(conversion)
     .bind(entry.amount)
     .bind(split.to_json().to_string())
     .bind(now)
@@ -68,16 +71,38 @@ pub async fn put_split(
 /// A ledger row with its split (none for payments).
 pub type EntryWithSplit = (LedgerEntry, Option<Split>);
 
-/// The revenue rows of a conversion, oldest first, with their splits.
+/// The revenue rows of a conversion (its splits name it), oldest first, with their
+/// splits.
 pub async fn rows_of_conversion(
     tx: &mut Tx,
     conversion_id: &str,
 ) -> Result<Vec<EntryWithSplit>, platform::db::Error> {
     platform::db::query(&format!(
-        "SELECT {COLUMNS}, a.split FROM ledger l LEFT JOIN allocations a ON a.ledger_id = l.id \
-         WHERE l.conversion_id = $1 ORDER BY l.occurred_at, l.id"
+        "SELECT {COLUMNS}, a.split FROM allocations a JOIN ledger l ON l.id = a.ledger_id \
+         WHERE a.conversion_id = $1 ORDER BY l.occurred_at, l.id"
     ))
     .bind(conversion_id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(entry_with_split)
+    .collect()
+}
+
+/// `tenant`'s refunds of order `reference` that were recorded before any conversion
+/// of it was known (their split is still their own channel's alone).
+pub async fn orphan_refunds(
+    tx: &mut Tx,
+    tenant: &str,
+    reference: &str,
+) -> Result<Vec<EntryWithSplit>, platform::db::Error> {
+    platform::db::query(&format!(
+        "SELECT {COLUMNS}, a.split FROM ledger l JOIN allocations a ON a.ledger_id = l.id \
+         WHERE l.tenant_id = $1 AND l.kind = 'refund' AND l.order_ref = $2 \
+         AND a.conversion_id IS NULL ORDER BY l.occurred_at, l.id"
+    ))
+    .bind(tenant)
+    .bind(reference)
     .fetch_all(&mut **tx)
     .await?
     .iter()
@@ -95,6 +120,10 @@ pub async fn page<'e>(
     limit: i64,
 ) -> Result<Vec<EntryWithSplit>, platform::db::Error> {
     let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
+    // The lower bound carries the cursor's time too, so the index range starts at the
+    // cursor instead of every page re-reading the rows before it; the OR only breaks
+    // ties between rows of the same millisecond.
+    let from = period.from.max(after_at);
     platform::db::query(&format!(
         "SELECT {COLUMNS}, a.split FROM ledger l LEFT JOIN allocations a ON a.ledger_id = l.id \
          WHERE l.tenant_id = $1 AND l.occurred_at >= $2 AND l.occurred_at < $3 \
@@ -102,7 +131,7 @@ pub async fn page<'e>(
          ORDER BY l.occurred_at, l.id LIMIT $6"
     ))
     .bind(tenant)
-    .bind(period.from)
+    .bind(from)
     .bind(period.to)
     .bind(after_at)
     .bind(after_id)

@@ -117,6 +117,27 @@ pub async fn insert_run(
     Ok(done.rows_affected() > 0)
 }
 
+/// Whether the daily run of `tenant` for `period` exists already.
+pub async fn daily_run_exists<'e>(
+    ex: impl Executor<'e>,
+    tenant: &str,
+    period: Period,
+) -> Result<bool, platform::db::Error> {
+    Ok(platform::db::query_scalar::<i64>(
+        "SELECT 1 FROM reconciliation_runs WHERE tenant_id = $1 AND period_from = $2 \
+         AND trigger_kind = 'daily'",
+    )
+    .bind(tenant)
+    .bind(period.from)
+    .fetch_optional(ex)
+    .await?
+    .is_some())
+}
+
+/// Discrepancies written per statement (8 values each: well under both databases'
+/// limits on bound values).
+const DISCREPANCIES_PER_INSERT: usize = 200;
+
 /// Completes a running run with what it found.
 pub async fn complete_run(
     tx: &mut Tx,
@@ -124,22 +145,37 @@ pub async fn complete_run(
     outcome: &Outcome,
     now: i64,
 ) -> Result<(), platform::db::Error> {
-    for (index, found) in outcome.discrepancies.iter().enumerate() {
-        platform::db::query(
+    for (chunk_index, chunk) in outcome
+        .discrepancies
+        .chunks(DISCREPANCIES_PER_INSERT)
+        .enumerate()
+    {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let placeholders: Vec<String> =
+                    (1..=8).map(|k| format!("${}", i * 8 + k)).collect();
+                format!("({})", placeholders.join(", "))
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO reconciliation_discrepancies (run_id, id, category, reference, \
-             order_amount, payment_amount, currency, payment_ids) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id)
-        .bind(format!("{index:08}"))
-        .bind(found.category.as_str())
-        .bind(&found.reference)
-        .bind(found.order_amount)
-        .bind(found.payment_amount)
-        .bind(&found.currency)
-        .bind(found.payment_ids.join(","))
-        .execute(&mut **tx)
-        .await?;
+             order_amount, payment_amount, currency, payment_ids) VALUES {}",
+            rows.join(", ")
+        );
+        let mut insert = platform::db::query(&sql);
+        for (offset, found) in chunk.iter().enumerate() {
+            let index = chunk_index * DISCREPANCIES_PER_INSERT + offset;
+            insert = insert
+                .bind(id)
+                .bind(format!("{index:08}"))
+                .bind(found.category.as_str())
+                .bind(&found.reference)
+                .bind(found.order_amount)
+                .bind(found.payment_amount)
+                .bind(&found.currency)
+                .bind(found.payment_ids.join(","));
+        }
+        insert.execute(&mut **tx).await?;
     }
     let count = |category| i64::try_from(outcome.count(category)).unwrap_or(i64::MAX);
     platform::db::query(

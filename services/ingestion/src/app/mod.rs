@@ -25,7 +25,7 @@ use platform::time::Clock;
 
 pub use events::Replayed;
 pub use own::OwnRecorded;
-pub use sources::is_tenant_id;
+pub use sources::{check_source_tenant, is_tenant_id, takes_webhooks};
 pub use taxonomy::{TaxonomyOrigin, TaxonomyView};
 pub use touchpoints::{TouchpointInput, TouchpointsError};
 pub use webhooks::Receipt;

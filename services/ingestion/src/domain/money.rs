@@ -2,9 +2,34 @@
 //! totals, PayPal's `amount.total`), turned into integer minor units of the currency's
 //! ISO 4217 exponent without ever passing through a float: `"0.1"` must be 10 cents,
 //! not 10.000000000000000555 of them.
+//!
+//! It also holds the bounds of what ingestion takes ([`AMOUNT_MAX`], [`QUANTITY_MAX`]):
+//! analytics adds and multiplies these numbers in `i64`, so an absurd amount must stop
+//! here rather than overflow a sum there.
 
 use contracts::Money;
 use contracts::types::minor_unit_exponent;
+
+/// The largest amount ingestion takes, in minor units: 10^15, about 10 trillion in a
+/// two-decimal currency. No real order, payment or refund comes near it, and it is far
+/// enough below `i64::MAX` (about 9.2 × 10^18) that thousands of the largest amounts
+/// still add up without overflow downstream. Larger amounts (and smaller than its
+/// negative) are refused, never clamped.
+pub const AMOUNT_MAX: i64 = 1_000_000_000_000_000;
+
+/// [`AMOUNT_MAX`] as reasons write it.
+pub const AMOUNT_MAX_TEXT: &str = "10^15 minor units";
+
+/// The largest quantity of a line item ingestion takes: 10^9.
+pub const QUANTITY_MAX: i64 = 1_000_000_000;
+
+/// [`QUANTITY_MAX`] as reasons write it.
+pub const QUANTITY_MAX_TEXT: &str = "10^9";
+
+/// Whether `amount` (minor units, either sign) is within [`AMOUNT_MAX`].
+pub fn within_amount_max(amount: i64) -> bool {
+    (-AMOUNT_MAX..=AMOUNT_MAX).contains(&amount)
+}
 
 /// Why a decimal amount was refused. Messages never repeat the input: it came from a
 /// payload and may be anything.
@@ -24,9 +49,9 @@ pub enum MoneyError {
         /// The currency's exponent.
         exponent: u32,
     },
-    /// More minor units than an `i64` holds.
-    #[error("amount is too large")]
-    Overflow,
+    /// More than [`AMOUNT_MAX`] minor units (either sign).
+    #[error("amount is more than 10^15 minor units")]
+    TooLarge,
     /// Not one of the platform's ISO 4217 codes.
     #[error("currency is not a known ISO 4217 code")]
     UnknownCurrency,
@@ -43,7 +68,8 @@ pub enum MoneyError {
 /// - fraction digits beyond the exponent are accepted only when they are all zeros
 ///   (`"59.000"` is 5900 cents, `"59.001"` is an error; JPY `"5900.00"` is 5900);
 /// - the currency is matched case-insensitively (`"usd"`) and returned upper case;
-/// - every step is checked arithmetic: too many units is [`MoneyError::Overflow`].
+/// - more than [`AMOUNT_MAX`] minor units, either sign, is [`MoneyError::TooLarge`]
+///   (however many digits the text has: no step can overflow).
 pub fn parse_decimal(text: &str, currency: &str) -> Result<Money, MoneyError> {
     let currency = currency.trim().to_ascii_uppercase();
     let exponent = minor_unit_exponent(&currency).ok_or(MoneyError::UnknownCurrency)?;
@@ -62,11 +88,7 @@ pub(crate) fn parse_decimal_rounded(text: &str, currency: &str) -> Result<Money,
     let extra = parts.fraction.get(exponent as usize..).unwrap_or("");
     let round_up = extra.bytes().next().is_some_and(|digit| digit >= b'5');
     let units = units(parts.whole, parts.fraction, exponent)?;
-    let units = if round_up {
-        units.checked_add(1).ok_or(MoneyError::Overflow)?
-    } else {
-        units
-    };
+    let units = if round_up { bounded(units + 1)? } else { units };
     let amount = if parts.negative { -units } else { units };
     Ok(Money { amount, currency })
 }
@@ -118,19 +140,28 @@ fn split(text: &str) -> Result<Parts<'_>, MoneyError> {
     })
 }
 
-/// `whole` and the first `exponent` digits of `fraction` (zero-padded) as one integer.
-/// Both are ASCII digits only, so indexing them by byte is indexing them by digit.
+/// `whole` and the first `exponent` digits of `fraction` (zero-padded) as one integer,
+/// at most [`AMOUNT_MAX`]. Both are ASCII digits only, so indexing them by byte is
+/// indexing them by digit.
 fn units(whole: &str, fraction: &str, exponent: u32) -> Result<i64, MoneyError> {
     let fraction = fraction.as_bytes();
     let mut units: i64 = 0;
     let padded = (0..exponent as usize).map(|i| fraction.get(i).copied().unwrap_or(b'0'));
     for digit in whole.bytes().chain(padded) {
-        units = units
-            .checked_mul(10)
-            .and_then(|units| units.checked_add(i64::from(digit - b'0')))
-            .ok_or(MoneyError::Overflow)?;
+        // Checked at every digit, so `units` stays at most AMOUNT_MAX and the next
+        // `* 10 + 9` cannot overflow an i64 however long the text is.
+        units = bounded(units * 10 + i64::from(digit - b'0'))?;
     }
     Ok(units)
+}
+
+/// `units`, refused when above [`AMOUNT_MAX`].
+fn bounded(units: i64) -> Result<i64, MoneyError> {
+    if units > AMOUNT_MAX {
+        Err(MoneyError::TooLarge)
+    } else {
+        Ok(units)
+    }
 }
 
 #[cfg(test)]
@@ -160,15 +191,28 @@ mod tests {
             ("1.5", "KWD", Ok(1500)),
             ("1.5678", "KWD", Err(MoneyError::TooPrecise { exponent: 3 })),
             ("59.00", "usd", Ok(5900)),
-            ("92233720368547758.07", "USD", Ok(i64::MAX)),
-            ("92233720368547758.08", "USD", Err(MoneyError::Overflow)),
+            // The bound is AMOUNT_MAX minor units, whatever the exponent.
+            ("10000000000000.00", "USD", Ok(AMOUNT_MAX)),
+            ("-10000000000000.00", "USD", Ok(-AMOUNT_MAX)),
+            ("10000000000000.01", "USD", Err(MoneyError::TooLarge)),
+            ("-10000000000000.01", "USD", Err(MoneyError::TooLarge)),
+            ("1000000000000000", "JPY", Ok(AMOUNT_MAX)),
+            ("1000000000000001", "JPY", Err(MoneyError::TooLarge)),
+            ("1000000000000.000", "KWD", Ok(AMOUNT_MAX)),
+            ("1000000000000.001", "KWD", Err(MoneyError::TooLarge)),
+            // Far beyond the bound (and beyond i64): refused, never wrapped.
+            ("92233720368547758.07", "USD", Err(MoneyError::TooLarge)),
+            ("9223372036854775807", "JPY", Err(MoneyError::TooLarge)),
             (
                 "99999999999999999999999999",
                 "USD",
-                Err(MoneyError::Overflow),
+                Err(MoneyError::TooLarge),
             ),
-            ("9223372036854775807", "JPY", Ok(i64::MAX)),
-            ("9223372036854775808", "JPY", Err(MoneyError::Overflow)),
+            (
+                "1000000000000000000000000000000",
+                "JPY",
+                Err(MoneyError::TooLarge),
+            ),
             ("", "USD", Err(MoneyError::Empty)),
             ("   ", "USD", Err(MoneyError::Empty)),
             (".", "USD", Err(MoneyError::NotADecimal)),
@@ -197,6 +241,17 @@ mod tests {
     }
 
     #[test]
+    fn the_bounds_are_the_documented_powers_of_ten() {
+        assert_eq!(AMOUNT_MAX, 10_i64.pow(15), "{AMOUNT_MAX_TEXT}");
+        assert_eq!(QUANTITY_MAX, 10_i64.pow(9), "{QUANTITY_MAX_TEXT}");
+        // Headroom downstream: thousands of the largest amounts add up in an i64.
+        assert!(AMOUNT_MAX.checked_mul(9_000).is_some());
+        assert!(within_amount_max(AMOUNT_MAX) && within_amount_max(-AMOUNT_MAX));
+        assert!(!within_amount_max(AMOUNT_MAX + 1) && !within_amount_max(-AMOUNT_MAX - 1));
+        assert!(!within_amount_max(i64::MIN) && !within_amount_max(i64::MAX));
+    }
+
+    #[test]
     fn the_currency_comes_back_upper_case() {
         let money = parse_decimal("1", " kwd ").expect("a known currency");
         assert_eq!(
@@ -218,7 +273,13 @@ mod tests {
             ("-0.005", "USD", Ok(-1)),
             ("12", "USD", Ok(1200)),
             ("99.5", "JPY", Ok(100)),
-            ("92233720368547758.075", "USD", Err(MoneyError::Overflow)),
+            ("9999999999999.994", "USD", Ok(AMOUNT_MAX - 1)),
+            ("9999999999999.995", "USD", Ok(AMOUNT_MAX)),
+            ("9999999999999.999", "USD", Ok(AMOUNT_MAX)),
+            ("10000000000000.004", "USD", Ok(AMOUNT_MAX)),
+            ("10000000000000.005", "USD", Err(MoneyError::TooLarge)),
+            ("-10000000000000.005", "USD", Err(MoneyError::TooLarge)),
+            ("92233720368547758.075", "USD", Err(MoneyError::TooLarge)),
             ("1e3", "USD", Err(MoneyError::NotADecimal)),
         ];
         for (text, currency, expected) in cases {

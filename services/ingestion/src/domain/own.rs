@@ -17,8 +17,10 @@
 //!   reference = the order id).
 //!
 //! The provider event id is the envelope's id (so a redelivery stores nothing twice)
-//! and the time is the envelope's. An event that lacks what the attribution event needs
-//! is [`Skipped`], with a reason that names the field and never quotes a value.
+//! and the time is the envelope's. An event that lacks what the attribution event needs,
+//! or whose amounts are beyond ingestion's bounds (as a webhook's would be: see
+//! [`super::money::AMOUNT_MAX`]), is [`Skipped`], with a reason that names the field
+//! and never quotes a value.
 
 use contracts::Event as _;
 use contracts::Money;
@@ -27,7 +29,7 @@ use contracts::ordering::{Attribution, OrderConfirmed};
 use contracts::payments::{PaymentCaptured, RefundProcessed};
 use contracts::types::CURRENCIES;
 
-use super::normalize::Normalized;
+use super::normalize::{self, Normalized, Unusable};
 use super::payload::{self, CustomerRefKey};
 
 /// One of Viscount's own event types ingestion takes.
@@ -120,6 +122,13 @@ impl Skipped {
     }
 }
 
+/// The normalizer's bounds checks phrase their reasons alike for both.
+impl From<Unusable> for Skipped {
+    fn from(unusable: Unusable) -> Self {
+        Self::new(unusable.reason)
+    }
+}
+
 /// The attribution event of `event`, delivered in the envelope `envelope_id` with the
 /// envelope time `time` (RFC 3339); the order's owner is hashed with `key` (the
 /// [`contracts::ingestion::VISCOUNT_TENANT`]'s).
@@ -145,21 +154,26 @@ pub fn normalize(
         channel_fields: ChannelFields::default(),
         customer_ref: None,
     };
-    Ok(match event {
+    let normalized = match event {
         OwnEvent::OrderConfirmed(confirmed) => {
             let total = amount(confirmed.total.as_ref(), "total")?;
             Normalized {
                 line_items: confirmed
                     .items
                     .iter()
-                    .map(|line| LineItem {
-                        // Screened like a webhook's sku: a sku of digits that reads as
-                        // a card number would make the store's guard refuse the event.
-                        sku: payload::screened(&line.sku, payload::SKU_MAX_CHARS),
-                        quantity: i64::from(line.quantity),
-                        unit_price: line.unit_price.amount,
+                    .enumerate()
+                    .map(|(index, line)| {
+                        let item = LineItem {
+                            // Screened like a webhook's sku: a sku of digits that reads
+                            // as a card number would make the store's guard refuse it.
+                            sku: payload::screened(&line.sku, payload::SKU_MAX_CHARS),
+                            quantity: i64::from(line.quantity),
+                            unit_price: line.unit_price.amount,
+                        };
+                        normalize::check_line(&item, &format!("items[{index}]"))?;
+                        Ok(item)
                     })
-                    .collect(),
+                    .collect::<Result<_, Skipped>>()?,
                 channel_fields: confirmed
                     .attribution
                     .as_ref()
@@ -181,7 +195,10 @@ pub fn normalize(
             id(Some(&refund.refund_id), "refund_id")?,
             amount(Some(&refund.amount), "amount")?,
         ),
-    })
+    };
+    // The same last check as a webhook's event: analytics sums both alike.
+    normalized.check_bounds()?;
+    Ok(normalized)
 }
 
 /// The channel fields of a checkout's attribution, reduced as a webhook's are: UTM
@@ -217,12 +234,11 @@ fn id(value: Option<&str>, field: &str) -> Result<String, Skipped> {
     Ok(text.to_owned())
 }
 
-/// An amount that is present, not negative, in a known currency.
+/// An amount that is present, not negative, at most [`super::money::AMOUNT_MAX`], in a
+/// known currency.
 fn amount(value: Option<&Money>, field: &str) -> Result<Money, Skipped> {
     let money = value.ok_or_else(|| Skipped::new(format!("`{field}` is missing")))?;
-    if money.amount < 0 {
-        return Err(Skipped::new(format!("`{field}.amount` is negative")));
-    }
+    normalize::check_amount(money.amount, &format!("{field}.amount"))?;
     if !CURRENCIES.contains(&money.currency.as_str()) {
         return Err(Skipped::new(format!(
             "`{field}.currency` is not a known ISO 4217 code"

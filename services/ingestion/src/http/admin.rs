@@ -49,6 +49,8 @@ async fn put_source(
 ) -> ApiResult<Response> {
     caller.require_admin()?;
     let provider = Provider::parse(&provider).ok_or_else(|| Problem::not_found("provider"))?;
+    // Before the body: whatever credentials it holds, the built-in tenant takes none.
+    crate::app::check_source_tenant(&tenant_id)?;
     if !body.is_object() {
         return Err(Problem::invalid_field("body", "must be a JSON object"));
     }

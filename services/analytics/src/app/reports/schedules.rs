@@ -1,7 +1,9 @@
 //! Report schedules: made and removed by admins, run by the poller. A run records the
 //! schedule's next run and stores the pending report in one transaction, conditional on
 //! the next run it was computed from, so each due run makes exactly one report however
-//! many replicas poll; the worker then renders it and stages its ready event.
+//! many replicas poll; the worker then renders it and stages its ready event. A run
+//! stores the due time it stood for (not the poll's time) as the schedule's last run,
+//! where the next report's period starts.
 
 use super::{AnalyticsApp, AnalyticsError};
 use crate::domain::report::{Format, Template};
@@ -82,10 +84,21 @@ impl AnalyticsApp {
                 // writes nothing).
                 continue;
             }
-            store::insert_report(&mut tx, &run.report).await?;
+            // A run with no whole hour to report is still recorded: its next run
+            // moves on, and the time since the last due time waits for a later report.
+            if let Some(report) = &run.report {
+                store::insert_report(&mut tx, report).await?;
+            }
             tx.commit().await?;
-            tracing::info!(schedule_id = %schedule.id, report_id = %run.report.id, "scheduled report requested");
-            made += 1;
+            match &run.report {
+                Some(report) => {
+                    tracing::info!(schedule_id = %schedule.id, report_id = %report.id, "scheduled report requested");
+                    made += 1;
+                }
+                None => {
+                    tracing::debug!(schedule_id = %schedule.id, "scheduled run with no whole hour to report");
+                }
+            }
         }
         if made > 0 {
             self.reports.wake();

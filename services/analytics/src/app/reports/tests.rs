@@ -275,7 +275,13 @@ async fn a_due_schedule_makes_one_report_and_stages_its_ready_event() {
         "not due yet"
     );
 
-    f.clock.advance(Duration::from_secs(61));
+    // The clock passes the next full hour: the minutely schedule's run there
+    // completes that hour, the first report's end.
+    let now = f.clock.now_millis();
+    let hour = now - now % HOUR + HOUR;
+    f.clock.advance(Duration::from_millis(
+        u64::try_from(hour + 1_000 - now).expect("ahead"),
+    ));
     // Two replicas poll at once: one report.
     let other = f.app.clone();
     let (a, b) = tokio::join!(f.app.run_due_schedules(), other.run_due_schedules());
@@ -284,7 +290,11 @@ async fn a_due_schedule_makes_one_report_and_stages_its_ready_event() {
 
     let after = f.app.schedule(&schedule.id).await.expect("schedule");
     assert!(after.next_run_at() > f.clock.now_millis());
-    assert!(after.last_run_at().is_some());
+    assert_eq!(
+        after.last_run_at(),
+        Some(hour),
+        "the due time is stored, not the poll's"
+    );
     let made = f
         .app
         .reports(Some(&schedule.id), None, 10)
@@ -292,8 +302,12 @@ async fn a_due_schedule_makes_one_report_and_stages_its_ready_event() {
         .expect("reports");
     assert_eq!(made.len(), 1);
     assert_eq!(
-        made[0].period.from,
-        schedule.created_at - schedule.created_at % HOUR
+        made[0].period,
+        Period {
+            from: schedule.created_at - schedule.created_at % HOUR,
+            to: hour,
+        },
+        "from the schedule's making to the due time, nothing after it"
     );
 
     assert_eq!(f.app.render_pending_reports().await.expect("render"), 1);

@@ -12,6 +12,12 @@
 //!
 //! Each provider's reading lives in its own file; the helpers here read one field each
 //! and phrase the reasons the same way for all of them.
+//!
+//! Amounts are bounded: no amount, unit price or line total above
+//! [`money::AMOUNT_MAX`] minor units and no quantity above [`money::QUANTITY_MAX`] gets
+//! through (analytics sums them in `i64`). Each reader refuses such a field by name,
+//! and [`Normalized::check_bounds`] holds the line for every reader, Viscount's own
+//! events included.
 
 mod paypal;
 mod shopify;
@@ -26,7 +32,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use super::money::{self, MoneyError};
+use super::money::{self, AMOUNT_MAX_TEXT, MoneyError, QUANTITY_MAX, QUANTITY_MAX_TEXT};
 use super::payload::{self, StrippedPayload, keys};
 
 /// A provider's order, payment or refund, normalized.
@@ -53,6 +59,79 @@ pub struct Normalized {
     pub channel_fields: ChannelFields,
     /// The keyed hash of the customer's email, when the payload had one.
     pub customer_ref: Option<String>,
+}
+
+impl Normalized {
+    /// Refuses an event whose amount, a line's quantity, unit price or total is out of
+    /// ingestion's bounds (never negative; at most [`money::AMOUNT_MAX`] minor units and
+    /// [`QUANTITY_MAX`]). The readers refuse such fields under the payload's own names
+    /// first; this is what keeps the bounds should a reader miss one, so every event
+    /// analytics receives can be summed without overflow. The reason names the
+    /// normalized field (`amount`, `line_items[2].quantity`).
+    pub fn check_bounds(&self) -> Result<(), Unusable> {
+        check_amount(self.amount.amount, "amount")?;
+        for (index, line) in self.line_items.iter().enumerate() {
+            check_line(line, &format!("line_items[{index}]"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `amount` (minor units), refused when negative or above [`money::AMOUNT_MAX`].
+pub(crate) fn check_amount(amount: i64, field: &str) -> Result<i64, Unusable> {
+    let amount = not_negative(amount, field)?;
+    if money::within_amount_max(amount) {
+        Ok(amount)
+    } else {
+        Err(too_large(field))
+    }
+}
+
+/// A line (named `field`), refused when its quantity or unit price is out of bounds,
+/// or when its value (quantity × unit price, which analytics may multiply out and add
+/// up) is more than [`money::AMOUNT_MAX`].
+pub(crate) fn check_line(line: &LineItem, field: &str) -> Result<(), Unusable> {
+    check_quantity(line.quantity, &format!("{field}.quantity"))?;
+    check_amount(line.unit_price, &format!("{field}.unit_price"))?;
+    // 10^9 × 10^15 does not fit an i64, so the product is taken in i128.
+    let total = i128::from(line.quantity) * i128::from(line.unit_price);
+    if total > i128::from(money::AMOUNT_MAX) {
+        return Err(Unusable::new(format!(
+            "`{field}` comes to more than the largest amount taken ({AMOUNT_MAX_TEXT}) \
+             (quantity × price)"
+        )));
+    }
+    Ok(())
+}
+
+/// A quantity, refused when negative or above [`QUANTITY_MAX`].
+fn check_quantity(quantity: i64, field: &str) -> Result<i64, Unusable> {
+    let quantity = not_negative(quantity, field)?;
+    if quantity > QUANTITY_MAX {
+        return Err(Unusable::new(format!(
+            "`{field}` is above the largest quantity taken ({QUANTITY_MAX_TEXT})"
+        )));
+    }
+    Ok(quantity)
+}
+
+/// The reason for an amount above [`money::AMOUNT_MAX`].
+fn too_large(field: &str) -> Unusable {
+    Unusable::new(format!(
+        "`{field}` is above the largest amount taken ({AMOUNT_MAX_TEXT})"
+    ))
+}
+
+/// `sum + amount`, refused (naming the list `field`) when above [`money::AMOUNT_MAX`]:
+/// each part may be within the bound while the parts together are not.
+fn add_within(sum: i64, amount: i64, field: &str) -> Result<i64, Unusable> {
+    sum.checked_add(amount)
+        .filter(|total| money::within_amount_max(*total))
+        .ok_or_else(|| {
+            Unusable::new(format!(
+                "`{field}` add up to more than the largest amount taken ({AMOUNT_MAX_TEXT})"
+            ))
+        })
 }
 
 /// Why a correctly signed payload cannot become an attribution event. The reason names
@@ -85,7 +164,7 @@ pub fn normalize(payload: &StrippedPayload) -> Result<Normalized, Unusable> {
         event_id: &payload.event_id,
         body,
     };
-    match payload.topic.provider() {
+    let normalized = match payload.topic.provider() {
         Provider::Shopify => shopify::normalize(&event),
         Provider::Stripe => stripe::normalize(&event),
         Provider::Paypal => paypal::normalize(&event),
@@ -94,7 +173,9 @@ pub fn normalize(payload: &StrippedPayload) -> Result<Normalized, Unusable> {
         Provider::Viscount => Err(Unusable::new(
             "Viscount's own events are taken from the bus, not from webhooks",
         )),
-    }
+    }?;
+    normalized.check_bounds()?;
+    Ok(normalized)
 }
 
 /// A stripped payload, as the provider readers see it.
@@ -270,7 +351,7 @@ fn money_reason(error: MoneyError, field: &str, currency: &str) -> Unusable {
         MoneyError::TooPrecise { exponent } => {
             format!("`{field}` has more decimal places than {currency} has ({exponent})")
         }
-        MoneyError::Overflow => format!("`{field}` is too large"),
+        MoneyError::TooLarge => too_large(field).reason,
         MoneyError::UnknownCurrency => {
             format!("currency `{currency}` of `{field}` is not a known ISO 4217 code")
         }
@@ -286,13 +367,19 @@ fn not_negative(amount: i64, field: &str) -> Result<i64, Unusable> {
     }
 }
 
-/// A whole, non-negative JSON number (Stripe's minor units, quantities).
+/// A whole, non-negative JSON number.
 fn whole_number(value: Option<&Value>, field: &str) -> Result<i64, Unusable> {
     let number = value
         .ok_or_else(|| missing(field))?
         .as_i64()
         .ok_or_else(|| Unusable::new(format!("`{field}` is not a whole number")))?;
     not_negative(number, field)
+}
+
+/// An amount written as whole minor units (Stripe's), at most [`money::AMOUNT_MAX`].
+/// A number beyond `i64` (`1e30`, `92233720368547758070`) is not a whole number.
+fn whole_amount(value: Option<&Value>, field: &str) -> Result<i64, Unusable> {
+    check_amount(whole_number(value, field)?, field)
 }
 
 /// A moment as epoch milliseconds: RFC 3339 text (`2019-06-04T13:53:06-04:00`,
@@ -365,11 +452,15 @@ fn line_items(body: &Map<String, Value>, currency: &str) -> Result<Vec<LineItem>
         let item = item
             .as_object()
             .ok_or_else(|| Unusable::new(format!("`line_items[{index}]` is not an object")))?;
-        Ok(LineItem {
+        let line = LineItem {
             sku: sku(item.get("sku")),
             quantity: whole_number(at(item, &["quantity"]), &field("quantity"))?,
+            // Bounded as it is parsed, under the payload's name (`price`).
             unit_price: unit_price(at(item, &["price"]), &field("price"), currency)?,
-        })
+        };
+        // The quantity's bound, and the line's total.
+        check_line(&line, &format!("line_items[{index}]"))?;
+        Ok(line)
     })
     .collect()
 }

@@ -6,8 +6,8 @@ use contracts::Money;
 use contracts::ingestion::ChannelFields;
 
 use super::{
-    Event, Unusable, at, currency, decimal, first_timestamp_ms, id, line_items, list, not_negative,
-    text, utm_fields,
+    Event, Unusable, add_within, at, currency, decimal, first_timestamp_ms, id, line_items, list,
+    not_negative, text, utm_fields,
 };
 use crate::domain::Topic;
 use crate::domain::payload::{self, keys};
@@ -79,10 +79,7 @@ fn refund(event: &Event<'_>) -> Result<super::Normalized, Unusable> {
         total = Some(match total {
             None => Money { amount, currency },
             Some(sum) if sum.currency == currency => Money {
-                amount: sum
-                    .amount
-                    .checked_add(amount)
-                    .ok_or_else(|| Unusable::new("`transactions` add up to too much"))?,
+                amount: add_within(sum.amount, amount, "transactions")?,
                 currency,
             },
             Some(_) => {

@@ -7,7 +7,7 @@
 use contracts::Money;
 use contracts::types::minor_unit_exponent;
 
-use super::{Event, Unusable, at, currency, first_timestamp_ms, id, reference, whole_number};
+use super::{Event, Unusable, at, currency, first_timestamp_ms, id, reference, whole_amount};
 use crate::domain::Topic;
 
 pub(super) fn normalize(event: &Event<'_>) -> Result<super::Normalized, Unusable> {
@@ -22,10 +22,10 @@ pub(super) fn normalize(event: &Event<'_>) -> Result<super::Normalized, Unusable
     let (external_id, units, field, occurred_at_ms) = match event.topic {
         Topic::StripeChargeRefunded => {
             let field = "data.object.amount_refunded";
-            let cumulative = whole_number(at(body, &["data", "object", "amount_refunded"]), field)?;
+            let cumulative = whole_amount(at(body, &["data", "object", "amount_refunded"]), field)?;
             let previous = match at(body, &["data", "previous_attributes", "amount_refunded"]) {
                 Some(value) => {
-                    whole_number(Some(value), "data.previous_attributes.amount_refunded")?
+                    whole_amount(Some(value), "data.previous_attributes.amount_refunded")?
                 }
                 None => 0,
             };
@@ -49,7 +49,7 @@ pub(super) fn normalize(event: &Event<'_>) -> Result<super::Normalized, Unusable
         }
         _ => {
             let field = "data.object.amount";
-            let amount = whole_number(at(body, &["data", "object", "amount"]), field)?;
+            let amount = whole_amount(at(body, &["data", "object", "amount"]), field)?;
             let occurred = first_timestamp_ms(body, &["data.object.created", "created"])?;
             (charge_id, amount, field, occurred)
         }

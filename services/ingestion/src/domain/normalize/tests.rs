@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Normalized, Unusable, normalize};
 use crate::domain::Topic;
+use crate::domain::money::{AMOUNT_MAX, QUANTITY_MAX};
 use crate::domain::payload::{CustomerRefKey, StrippedPayload, keys, strip};
 
 const SHOPIFY_ORDER: &str = include_str!("../../../fixtures/normalize/shopify-orders-create.json");
@@ -567,7 +568,7 @@ fn unusable_payloads_name_the_field() {
         (
             Topic::ShopifyOrderCreated,
             edited(SHOPIFY_ORDER, &[("/total_price", json!("9".repeat(39)))]),
-            "`total_price` is too large",
+            "`total_price` is above the largest amount taken (10^15 minor units)",
         ),
         (
             Topic::ShopifyOrderCreated,
@@ -776,6 +777,297 @@ fn unusable_payloads_name_the_field() {
             "{reason}"
         );
     }
+}
+
+/// `10^15` minor units of USD and one cent more, as decimal text.
+const USD_MAX: &str = "10000000000000.00";
+const USD_OVER_MAX: &str = "10000000000000.01";
+
+#[test]
+fn amounts_quantities_and_line_totals_beyond_the_bounds_are_unusable_and_named() {
+    let too_large =
+        |field: &str| format!("`{field}` is above the largest amount taken (10^15 minor units)");
+    let woo_refunded = |refunds: Value| {
+        edited(
+            WOO_ORDER,
+            &[("/status", json!("refunded")), ("/refunds", refunds)],
+        )
+    };
+    let cases: Vec<(Topic, Value, String)> = vec![
+        (
+            Topic::ShopifyOrderCreated,
+            edited(SHOPIFY_ORDER, &[("/total_price", json!(USD_OVER_MAX))]),
+            too_large("total_price"),
+        ),
+        (
+            Topic::ShopifyOrderCreated,
+            edited(
+                SHOPIFY_ORDER,
+                &[("/total_price", json!("-1000000000000000000000000000.00"))],
+            ),
+            too_large("total_price"),
+        ),
+        (
+            // 10^30 as a JSON number is no plain decimal text: refused all the same.
+            Topic::ShopifyOrderCreated,
+            edited(SHOPIFY_ORDER, &[("/total_price", json!(1e30))]),
+            "`total_price` is not a decimal amount".to_owned(),
+        ),
+        (
+            Topic::ShopifyOrderCreated,
+            edited(
+                SHOPIFY_ORDER,
+                &[("/line_items/1/price", json!(USD_OVER_MAX))],
+            ),
+            too_large("line_items[1].price"),
+        ),
+        (
+            Topic::ShopifyOrderCreated,
+            edited(
+                SHOPIFY_ORDER,
+                &[("/line_items/0/quantity", json!(1_000_000_001))],
+            ),
+            "`line_items[0].quantity` is above the largest quantity taken (10^9)".to_owned(),
+        ),
+        (
+            Topic::ShopifyOrderCreated,
+            edited(
+                SHOPIFY_ORDER,
+                &[("/line_items/0/quantity", json!(u64::MAX))],
+            ),
+            "`line_items[0].quantity` is not a whole number".to_owned(),
+        ),
+        (
+            // Each within its bound, together 10^9 × 10^9 cents.
+            Topic::ShopifyOrderCreated,
+            edited(
+                SHOPIFY_ORDER,
+                &[
+                    ("/line_items/0/quantity", json!(1_000_000_000)),
+                    ("/line_items/0/price", json!("10000000.00")),
+                ],
+            ),
+            "`line_items[0]` comes to more than the largest amount taken (10^15 minor units) \
+             (quantity × price)"
+                .to_owned(),
+        ),
+        (
+            // Each refund transaction within the bound, their sum not.
+            Topic::ShopifyRefundCreated,
+            edited(
+                SHOPIFY_REFUND,
+                &[
+                    ("/transactions/0/amount", json!("6000000000000.00")),
+                    ("/transactions/1/status", json!("success")),
+                    ("/transactions/1/amount", json!("6000000000000.00")),
+                ],
+            ),
+            "`transactions` add up to more than the largest amount taken (10^15 minor units)"
+                .to_owned(),
+        ),
+        (
+            Topic::ShopifyRefundCreated,
+            edited(
+                SHOPIFY_REFUND,
+                &[("/transactions/0/amount", json!(USD_OVER_MAX))],
+            ),
+            too_large("transactions[0].amount"),
+        ),
+        (
+            // 9.2 × 10^18 cents: an i64, but no charge.
+            Topic::StripeChargeSucceeded,
+            edited(
+                STRIPE_SUCCEEDED,
+                &[("/data/object/amount", json!(9_200_000_000_000_000_000_i64))],
+            ),
+            too_large("data.object.amount"),
+        ),
+        (
+            Topic::StripeChargeSucceeded,
+            edited(
+                STRIPE_SUCCEEDED,
+                &[("/data/object/amount", json!(1_000_000_000_000_001_i64))],
+            ),
+            too_large("data.object.amount"),
+        ),
+        (
+            Topic::StripeChargeSucceeded,
+            edited(STRIPE_SUCCEEDED, &[("/data/object/amount", json!(1e30))]),
+            "`data.object.amount` is not a whole number".to_owned(),
+        ),
+        (
+            Topic::StripeChargeRefunded,
+            edited(
+                STRIPE_REFUNDED,
+                &[("/data/object/amount_refunded", json!(i64::MAX))],
+            ),
+            too_large("data.object.amount_refunded"),
+        ),
+        (
+            Topic::StripeChargeRefunded,
+            edited(
+                STRIPE_REFUNDED,
+                &[
+                    ("/data/object/amount_refunded", json!(i64::MAX)),
+                    (
+                        "/data/previous_attributes/amount_refunded",
+                        json!(i64::MAX - 100),
+                    ),
+                ],
+            ),
+            too_large("data.object.amount_refunded"),
+        ),
+        (
+            Topic::StripeChargeRefunded,
+            edited(
+                STRIPE_REFUNDED,
+                &[("/data/previous_attributes/amount_refunded", json!(i64::MAX))],
+            ),
+            too_large("data.previous_attributes.amount_refunded"),
+        ),
+        (
+            Topic::PaypalSaleCompleted,
+            edited(
+                PAYPAL_COMPLETED,
+                &[("/resource/amount/total", json!(USD_OVER_MAX))],
+            ),
+            too_large("resource.amount.total"),
+        ),
+        (
+            // PayPal may write a refund negative: its size is bounded too.
+            Topic::PaypalSaleRefunded,
+            edited(
+                PAYPAL_REFUNDED,
+                &[("/resource/amount/total", json!("-10000000000000.01"))],
+            ),
+            too_large("resource.amount.total"),
+        ),
+        (
+            Topic::WoocommerceOrderCreated,
+            edited(WOO_ORDER, &[("/total", json!(USD_OVER_MAX))]),
+            too_large("total"),
+        ),
+        (
+            Topic::WoocommerceOrderCreated,
+            edited(
+                WOO_ORDER,
+                &[("/line_items/0/price", json!(10_000_000_000_000.01))],
+            ),
+            too_large("line_items[0].price"),
+        ),
+        (
+            Topic::WoocommerceOrderCreated,
+            edited(
+                WOO_ORDER,
+                &[("/line_items/1/quantity", json!(2_000_000_000))],
+            ),
+            "`line_items[1].quantity` is above the largest quantity taken (10^9)".to_owned(),
+        ),
+        (
+            Topic::WoocommerceOrderUpdated,
+            woo_refunded(json!([{"total": "-6000000000000.00"}, {"total": "-6000000000000.00"}])),
+            "`refunds` add up to more than the largest amount taken (10^15 minor units)".to_owned(),
+        ),
+        (
+            Topic::WoocommerceOrderUpdated,
+            woo_refunded(json!([{"total": "-10000000000000.01"}])),
+            too_large("refunds[0].total"),
+        ),
+    ];
+    for (topic, raw, reason) in cases {
+        assert_eq!(
+            run(topic, &raw),
+            Err(Unusable {
+                reason: reason.clone()
+            }),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn amounts_and_quantities_at_the_bounds_are_taken() {
+    let order = run(
+        Topic::ShopifyOrderCreated,
+        &edited(
+            SHOPIFY_ORDER,
+            &[
+                ("/total_price", json!(USD_MAX)),
+                ("/line_items/0/quantity", json!(1_000_000_000)),
+                ("/line_items/0/price", json!("10000.00")),
+            ],
+        ),
+    )
+    .expect("within the bounds");
+    assert_eq!(order.amount, usd(AMOUNT_MAX));
+    assert_eq!(
+        order.line_items[0],
+        line(Some("IPOD2008PINK"), 1_000_000_000, 1_000_000)
+    );
+    let charge = run(
+        Topic::StripeChargeSucceeded,
+        &edited(
+            STRIPE_SUCCEEDED,
+            &[("/data/object/amount", json!(AMOUNT_MAX))],
+        ),
+    )
+    .expect("within the bounds");
+    assert_eq!(charge.amount, usd(AMOUNT_MAX));
+    let refund = run(
+        Topic::WoocommerceOrderUpdated,
+        &edited(
+            WOO_ORDER,
+            &[
+                ("/status", json!("refunded")),
+                (
+                    "/refunds",
+                    json!([{"total": "-6000000000000.00"}, {"total": "-4000000000000.00"}]),
+                ),
+            ],
+        ),
+    )
+    .expect("within the bounds");
+    assert_eq!(refund.amount, usd(AMOUNT_MAX));
+}
+
+#[test]
+fn every_normalized_event_is_checked_against_the_bounds() {
+    let within = shopify_order(usd(AMOUNT_MAX), vec![line(None, QUANTITY_MAX, 1)]);
+    assert_eq!(within.check_bounds(), Ok(()));
+    let reason = |normalized: Normalized| normalized.check_bounds().map_err(|u| u.reason);
+    assert_eq!(
+        reason(shopify_order(usd(AMOUNT_MAX + 1), Vec::new())),
+        Err("`amount` is above the largest amount taken (10^15 minor units)".to_owned())
+    );
+    assert_eq!(
+        reason(shopify_order(usd(i64::MIN), Vec::new())),
+        Err("`amount` is negative".to_owned())
+    );
+    assert_eq!(
+        reason(shopify_order(
+            usd(1),
+            vec![line(None, 1, 1), line(None, QUANTITY_MAX + 1, 1)]
+        )),
+        Err("`line_items[1].quantity` is above the largest quantity taken (10^9)".to_owned())
+    );
+    assert_eq!(
+        reason(shopify_order(usd(1), vec![line(None, 1, i64::MAX)])),
+        Err(
+            "`line_items[0].unit_price` is above the largest amount taken (10^15 minor units)"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        reason(shopify_order(
+            usd(1),
+            vec![line(None, QUANTITY_MAX, AMOUNT_MAX)]
+        )),
+        Err(
+            "`line_items[0]` comes to more than the largest amount taken (10^15 minor units) \
+             (quantity × price)"
+                .to_owned()
+        )
+    );
 }
 
 #[test]

@@ -7,8 +7,8 @@ use contracts::Money;
 use contracts::ingestion::{ChannelFields, EventKind};
 
 use super::{
-    Event, Unusable, at, currency, decimal, first_timestamp_ms, id, line_items, list, not_negative,
-    text, utm_fields,
+    Event, Unusable, add_within, at, currency, decimal, first_timestamp_ms, id, line_items, list,
+    not_negative, text, utm_fields,
 };
 use crate::domain::payload::{self, keys};
 
@@ -61,12 +61,9 @@ fn refund(
         let refund = refund
             .as_object()
             .ok_or_else(|| Unusable::new(format!("`refunds[{index}]` is not an object")))?;
-        let size = decimal(at(refund, &["total"]), &field, &currency)?
-            .checked_abs()
-            .ok_or_else(|| Unusable::new(format!("`{field}` is too large")))?;
-        amount = amount
-            .checked_add(size)
-            .ok_or_else(|| Unusable::new("`refunds` add up to too much"))?;
+        // `decimal` keeps amounts within ±AMOUNT_MAX, so `abs` cannot overflow.
+        let size = decimal(at(refund, &["total"]), &field, &currency)?.abs();
+        amount = add_within(amount, size, "refunds")?;
     }
     if refunds.is_empty() {
         amount = total;

@@ -247,6 +247,83 @@ fn events_without_what_is_needed_are_skipped_naming_the_field() {
 }
 
 #[test]
+fn amounts_beyond_the_bounds_are_skipped_as_a_webhooks_would_be_refused() {
+    use crate::domain::money::{AMOUNT_MAX, QUANTITY_MAX};
+    let skipped = |event: OwnEvent| {
+        normalize(ENVELOPE, TIME, &event, &key())
+            .map(|_| ())
+            .map_err(|s| s.reason)
+    };
+    let too_large = |field: &str| {
+        Err(format!(
+            "`{field}` is above the largest amount taken (10^15 minor units)"
+        ))
+    };
+
+    let mut order = confirmed(None);
+    order.total = Some(usd(AMOUNT_MAX + 1));
+    assert_eq!(
+        skipped(OwnEvent::OrderConfirmed(order)),
+        too_large("total.amount")
+    );
+    let mut order = confirmed(None);
+    order.items[1].unit_price = usd(9_200_000_000_000_000_000);
+    assert_eq!(
+        skipped(OwnEvent::OrderConfirmed(order)),
+        too_large("items[1].unit_price")
+    );
+    let mut order = confirmed(None);
+    order.items[0].unit_price = usd(-1);
+    assert_eq!(
+        skipped(OwnEvent::OrderConfirmed(order)),
+        Err("`items[0].unit_price` is negative".to_owned())
+    );
+    // An order line's quantity is a u32, which goes beyond 10^9.
+    let mut order = confirmed(None);
+    order.items[0].quantity = u32::MAX;
+    assert_eq!(
+        skipped(OwnEvent::OrderConfirmed(order)),
+        Err("`items[0].quantity` is above the largest quantity taken (10^9)".to_owned())
+    );
+    let mut order = confirmed(None);
+    order.items[0].quantity = 1_000_000;
+    order.items[0].unit_price = usd(1_000_000_000_000);
+    assert_eq!(
+        skipped(OwnEvent::OrderConfirmed(order)),
+        Err(
+            "`items[0]` comes to more than the largest amount taken (10^15 minor units) \
+             (quantity × price)"
+                .to_owned()
+        )
+    );
+    let payment = |amount: i64| {
+        OwnEvent::PaymentCaptured(PaymentCaptured {
+            payment_id: "pay-1".into(),
+            order_id: ORDER.into(),
+            amount: usd(amount),
+        })
+    };
+    assert_eq!(skipped(payment(i64::MAX)), too_large("amount.amount"));
+    let refund = OwnEvent::RefundProcessed(RefundProcessed {
+        refund_id: "ref-1".into(),
+        payment_id: "pay-1".into(),
+        order_id: ORDER.into(),
+        amount: usd(AMOUNT_MAX + 1),
+        refunded_total: usd(1),
+        captured_total: usd(1),
+    });
+    assert_eq!(skipped(refund), too_large("amount.amount"));
+
+    // The bounds themselves are taken.
+    assert_eq!(skipped(payment(AMOUNT_MAX)), Ok(()));
+    let mut order = confirmed(None);
+    order.total = Some(usd(AMOUNT_MAX));
+    order.items[0].quantity = u32::try_from(QUANTITY_MAX).expect("10^9 is a u32");
+    order.items[0].unit_price = usd(1_000_000);
+    assert_eq!(skipped(OwnEvent::OrderConfirmed(order)), Ok(()));
+}
+
+#[test]
 fn attribution_is_reduced_as_a_webhooks_channel_fields_are() {
     let fields = channel_fields(&Attribution {
         utm_source: Some("  newsletter\u{7} ".into()),
