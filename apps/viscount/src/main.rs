@@ -278,7 +278,7 @@ async fn main() -> anyhow::Result<()> {
         } => viscount::bench::ingest(args, shutdown).await,
         Command::Bench {
             command: BenchCommand::AnalyticsLoad(args),
-        } => viscount::bench::analytics_load(args).await,
+        } => viscount::bench::analytics_load(args, shutdown).await,
         Command::Bench {
             command: BenchCommand::Analytics(args),
         } => viscount::bench::analytics(args).await,

@@ -21,6 +21,7 @@ use contracts::Money;
 use contracts::ingestion::{Channel, ChannelFields, EventKind, EventReceived, LineItem, Provider};
 use hdrhistogram::Histogram;
 use platform::service::Service;
+use platform::shutdown::Shutdown;
 use reqwest::Client;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -81,8 +82,9 @@ pub struct AnalyticsArgs {
 /// Events written per transaction while loading.
 const LOAD_BATCH: usize = 5_000;
 
-/// Runs `viscount bench analytics-load`.
-pub async fn analytics_load(args: AnalyticsLoadArgs) -> anyhow::Result<()> {
+/// Runs `viscount bench analytics-load`; on `shutdown` (Ctrl-C) it stops after the
+/// batch in hand, keeping what was written.
+pub async fn analytics_load(args: AnalyticsLoadArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).context("cannot create the data directory")?;
     let url = platform::db::sqlite_url(&args.data_dir, "analytics");
     let db = platform::db::Db::connect(&url, analytics::Analytics::migrations())
@@ -150,6 +152,9 @@ pub async fn analytics_load(args: AnalyticsLoadArgs) -> anyhow::Result<()> {
         if batch.len() == LOAD_BATCH {
             app.record_events(&batch).await?;
             batch.clear();
+            if shutdown.is_cancelled() {
+                bail!("interrupted after {} rows", row + 1);
+            }
             eprint!("\r{} rows", row + 1);
         }
     }

@@ -95,7 +95,7 @@ CREATE TABLE revenue_buckets (
     refunds     BIGINT NOT NULL,
     conversions BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, model, currency, grain, bucket, channel)
-);
+) WITHOUT ROWID; -- clustered by its key: a year of days is one contiguous range
 
 -- Totals per tenant, currency and hour or day (the seed's mv_daily_revenue_summary):
 -- orders, their revenue, refunds, payments.
@@ -109,7 +109,7 @@ CREATE TABLE revenue_totals (
     refunds     BIGINT NOT NULL,
     payments    BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, currency, grain, bucket)
-);
+) WITHOUT ROWID;
 
 -- Marketing spend per tenant, day and channel (the last value sent wins).
 CREATE TABLE spend (

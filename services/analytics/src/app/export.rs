@@ -219,34 +219,32 @@ fn write_csv_row(
     (entry, split): &EntryWithSplit,
     number: &mut itoa::Buffer,
 ) -> Result<(), std::io::Error> {
-    let occurred_at = platform::time::rfc3339(entry.occurred_at);
-    let mut record: Vec<String> = Vec::with_capacity(15);
-    record.extend([
-        entry.id.clone(),
-        entry.kind.as_str().to_owned(),
-        entry.provider.clone(),
-        entry.external_id.clone(),
-        entry.order_ref.clone().unwrap_or_default(),
-        occurred_at,
-        number.format(entry.amount).to_owned(),
-        entry.currency.clone(),
-        entry.channel.as_str().to_owned(),
-        entry.customer_ref.clone().unwrap_or_default(),
-    ]);
+    // Field by field into the page's buffer: no record of owned strings per row.
+    out.write_field(&entry.id)?;
+    out.write_field(entry.kind.as_str())?;
+    out.write_field(&entry.provider)?;
+    out.write_field(&entry.external_id)?;
+    out.write_field(entry.order_ref.as_deref().unwrap_or_default())?;
+    out.write_field(platform::time::rfc3339(entry.occurred_at))?;
+    out.write_field(number.format(entry.amount))?;
+    out.write_field(&entry.currency)?;
+    out.write_field(entry.channel.as_str())?;
+    out.write_field(entry.customer_ref.as_deref().unwrap_or_default())?;
+    let mut cell = String::with_capacity(64);
     for model in Model::ALL {
-        let cell = split
-            .as_ref()
-            .map(|split| {
-                split
-                    .of(model)
-                    .iter()
-                    .map(|a| format!("{}:{}", a.channel.as_str(), a.amount))
-                    .collect::<Vec<_>>()
-                    .join(";")
-            })
-            .unwrap_or_default();
-        record.push(cell);
+        cell.clear();
+        if let Some(split) = split {
+            for (i, allocation) in split.of(model).iter().enumerate() {
+                if i > 0 {
+                    cell.push(';');
+                }
+                cell.push_str(allocation.channel.as_str());
+                cell.push(':');
+                cell.push_str(number.format(allocation.amount));
+            }
+        }
+        out.write_field(&cell)?;
     }
-    out.write_record(&record)?;
+    out.write_record(None::<&[u8]>)?;
     Ok(())
 }

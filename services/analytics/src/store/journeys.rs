@@ -157,11 +157,14 @@ pub async fn conversions_paid_in<'e>(
     tenant: &str,
     period: Period,
 ) -> Result<Vec<Conversion>, platform::db::Error> {
-    platform::db::query(&format!(
-        "{CONVERSION} WHERE tenant_id = $1 AND external_id IN (SELECT l.order_ref FROM ledger l \
+    // Driven from the period's payments to their orders by reference.
+    let mut rows = platform::db::query(
+        "SELECT c.id, c.tenant_id, c.provider, c.external_id, c.customer_ref, c.channel, \
+         c.amount, c.currency, c.occurred_at FROM ledger l JOIN conversions c \
+         ON c.tenant_id = l.tenant_id AND c.external_id = l.order_ref \
          WHERE l.tenant_id = $1 AND l.kind = 'payment' AND l.occurred_at >= $2 \
-         AND l.occurred_at < $3) ORDER BY occurred_at, id"
-    ))
+         AND l.occurred_at < $3",
+    )
     .bind(tenant)
     .bind(period.from)
     .bind(period.to)
@@ -169,7 +172,10 @@ pub async fn conversions_paid_in<'e>(
     .await?
     .iter()
     .map(conversion)
-    .collect()
+    .collect::<Result<Vec<_>, _>>()?;
+    rows.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+    rows.dedup_by(|a, b| a.id == b.id);
+    Ok(rows)
 }
 
 fn conversion(row: &Row) -> Result<Conversion, platform::db::Error> {

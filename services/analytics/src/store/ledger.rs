@@ -96,10 +96,12 @@ pub async fn orphan_refunds(
     tenant: &str,
     reference: &str,
 ) -> Result<Vec<EntryWithSplit>, platform::db::Error> {
-    platform::db::query(&format!(
+    // Sorted here, not in SQL: with an ORDER BY on time SQLite walks the tenant's
+    // whole ledger by time instead of looking the reference up.
+    let mut rows = platform::db::query(&format!(
         "SELECT {COLUMNS}, a.split FROM ledger l JOIN allocations a ON a.ledger_id = l.id \
          WHERE l.tenant_id = $1 AND l.kind = 'refund' AND l.order_ref = $2 \
-         AND a.conversion_id IS NULL ORDER BY l.occurred_at, l.id"
+         AND a.conversion_id IS NULL"
     ))
     .bind(tenant)
     .bind(reference)
@@ -107,7 +109,9 @@ pub async fn orphan_refunds(
     .await?
     .iter()
     .map(entry_with_split)
-    .collect()
+    .collect::<Result<Vec<_>, _>>()?;
+    rows.sort_by(|(a, _), (b, _)| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+    Ok(rows)
 }
 
 /// Up to `limit` rows of `tenant` in `period` after position `after` (occurred_at, id),
@@ -121,13 +125,15 @@ pub async fn page<'e>(
 ) -> Result<Vec<EntryWithSplit>, platform::db::Error> {
     let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
     // The lower bound carries the cursor's time too, so the index range starts at the
-    // cursor instead of every page re-reading the rows before it; the OR only breaks
-    // ties between rows of the same millisecond.
+    // cursor instead of every page re-reading the rows before it; the NOT only drops
+    // the rows of the cursor's own millisecond up to its id. (Written as an OR of the
+    // two cases, SQLite may plan it as a union of index scans that ignores the range:
+    // measured, 200 ms instead of 0.2 for a quarter of an hour of a million rows.)
     let from = period.from.max(after_at);
     platform::db::query(&format!(
         "SELECT {COLUMNS}, a.split FROM ledger l LEFT JOIN allocations a ON a.ledger_id = l.id \
          WHERE l.tenant_id = $1 AND l.occurred_at >= $2 AND l.occurred_at < $3 \
-         AND (l.occurred_at > $4 OR (l.occurred_at = $4 AND l.id > $5)) \
+         AND NOT (l.occurred_at = $4 AND l.id <= $5) \
          ORDER BY l.occurred_at, l.id LIMIT $6"
     ))
     .bind(tenant)
@@ -166,16 +172,20 @@ pub async fn rows_for_reconciliation<'e>(
 }
 
 /// The payments of `tenant`, whenever they happened, that name an order of the tenant
-/// placed in `period` (a payment can land just after its order's period ends).
+/// placed in `period` (a payment can land just after its order's period ends), in time
+/// order.
 pub async fn payments_for_orders_in<'e>(
     ex: impl Executor<'e>,
     tenant: &str,
     period: Period,
 ) -> Result<Vec<LedgerEntry>, platform::db::Error> {
-    platform::db::query(&format!(
-        "SELECT {COLUMNS} FROM ledger l WHERE l.tenant_id = $1 AND l.kind = 'payment' \
-         AND l.order_ref IN (SELECT c.external_id FROM conversions c WHERE c.tenant_id = $1 \
-         AND c.occurred_at >= $2 AND c.occurred_at < $3) ORDER BY l.occurred_at, l.id"
+    // Driven from the period's conversions to each one's payments by reference (no
+    // ORDER BY in SQL: SQLite would rather walk the tenant's whole ledger in time
+    // order than sort a few rows).
+    let mut rows = platform::db::query(&format!(
+        "SELECT {COLUMNS} FROM conversions c JOIN ledger l ON l.tenant_id = c.tenant_id \
+         AND l.kind = 'payment' AND l.order_ref = c.external_id \
+         WHERE c.tenant_id = $1 AND c.occurred_at >= $2 AND c.occurred_at < $3"
     ))
     .bind(tenant)
     .bind(period.from)
@@ -184,7 +194,10 @@ pub async fn payments_for_orders_in<'e>(
     .await?
     .iter()
     .map(entry)
-    .collect()
+    .collect::<Result<Vec<_>, _>>()?;
+    rows.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+    rows.dedup_by(|a, b| a.id == b.id);
+    Ok(rows)
 }
 
 fn entry(row: &Row) -> Result<LedgerEntry, platform::db::Error> {
@@ -211,13 +224,10 @@ fn entry(row: &Row) -> Result<LedgerEntry, platform::db::Error> {
 fn entry_with_split(row: &Row) -> Result<EntryWithSplit, platform::db::Error> {
     let split = match row.try_get::<Option<String>, _>("split")? {
         None => None,
-        Some(text) => {
-            let json: serde_json::Value = decoded("split", serde_json::from_str(&text))?;
-            Some(decoded(
-                "split",
-                Split::from_json(&json).ok_or("not a split of known models and channels"),
-            )?)
-        }
+        Some(text) => Some(decoded(
+            "split",
+            Split::parse(&text).ok_or("not a split of known models and channels"),
+        )?),
     };
     Ok((entry(row)?, split))
 }
