@@ -1,7 +1,9 @@
 //! Analytics' operations, one use case per file: recording ingested events in the
 //! ledger and attributing them (`ledger`), touchpoints and re-attribution
 //! (`touchpoints`), the revenue read models' answers (`revenue`), spend and the
-//! marketing-mix model (`mmm`), reconciliation (`reconciliation`), export (`export`).
+//! marketing-mix model (`mmm`), reconciliation (`reconciliation`), export (`export`),
+//! Viscount's own KPIs (`kpis`), dashboards (`dashboards`), anomaly alerts
+//! (`anomalies`), reports and their schedules (`reports`).
 //!
 //! Every write from an event happens in the consumer's transaction, so an event's
 //! ledger row, split and read-model changes land together or not at all.

@@ -1,7 +1,8 @@
 //! Analytics' SQL, and the only translator between rows and the domain: tenants
 //! ([`tenants`]), the ledger and each row's split ([`ledger`]), conversions and
-//! touchpoints ([`journeys`]), the read models ([`buckets`]), spend ([`spend`]) and
-//! reconciliation runs ([`reconciliation`]).
+//! touchpoints ([`journeys`]), the read models ([`buckets`]), spend ([`spend`]),
+//! reconciliation runs ([`reconciliation`]), KPI minutes and stock ([`kpis`]), anomaly
+//! baselines ([`baselines`]) and reports with their schedules ([`reports`]).
 //!
 //! Ledger rows are written only by [`ledger::insert_entry`] and never changed (the
 //! database refuses it too); splits only by [`ledger::put_split`], which refuses one
