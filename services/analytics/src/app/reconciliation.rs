@@ -2,16 +2,33 @@
 //! their own (each tenant's previous day, once, whichever replica gets there first).
 //! A run reads the tenant's orders and payments of the period (and across its edges:
 //! payments of its orders and orders of its payments, whenever they happened), matches
-//! them by reference, and stores its counts and discrepancies.
+//! them by reference, and stores its counts and (the first 10,000 of) its
+//! discrepancies, reading a page at a time.
 
 use std::collections::BTreeSet;
 
 use super::{AnalyticsApp, AnalyticsError};
-use crate::domain::ledger::LedgerKind;
+use crate::domain::ledger::LedgerEntry;
 use crate::domain::period::{DAY, Grain, Period};
-use crate::domain::reconciliation::{OrderFacts, PaymentFacts, reconcile};
+use crate::domain::reconciliation::{OrderFacts, Outcome, PaymentFacts, Tally, reconcile};
+use crate::store::journeys::Conversion;
 use crate::store::reconciliation::{self as runs, Run, Trigger};
 use crate::store::{journeys, ledger, tenants};
+
+/// Orders (or payments) matched per page.
+const PAGE: i64 = 1_000;
+/// Discrepancies a run keeps (its counts are exact however many there are).
+pub const KEPT_DISCREPANCIES: usize = 10_000;
+
+/// A payment as reconciliation sees it.
+fn payment_facts(payment: LedgerEntry) -> PaymentFacts {
+    PaymentFacts {
+        external_id: payment.external_id,
+        order_ref: payment.order_ref,
+        amount: payment.amount,
+        currency: payment.currency,
+    }
+}
 
 impl AnalyticsApp {
     /// Runs a reconciliation of `tenant` over `period` now; `None` when it is a daily
@@ -55,39 +72,94 @@ impl AnalyticsApp {
             .ok_or(AnalyticsError::NotFound("run"))
     }
 
-    async fn match_period(
-        &self,
-        tenant: &str,
-        period: Period,
-    ) -> Result<crate::domain::reconciliation::Outcome, AnalyticsError> {
+    /// Matches the period page by page, so memory stays bounded by a page (and the
+    /// discrepancies kept) however large the tenant: the period's orders with every
+    /// payment that names them; orders placed before or after the period that its
+    /// payments name; then its payments that name no known order.
+    async fn match_period(&self, tenant: &str, period: Period) -> Result<Tally, AnalyticsError> {
         let mut reader = self.db.reader().acquire().await?;
-        let mut orders = journeys::conversions_in(&mut reader, tenant, period).await?;
-        orders.extend(journeys::conversions_paid_in(&mut reader, tenant, period).await?);
-        let mut payments =
-            ledger::rows_for_reconciliation(&mut reader, tenant, LedgerKind::Payment, period)
-                .await?;
-        payments.extend(ledger::payments_for_orders_in(&mut reader, tenant, period).await?);
+        let mut tally = Tally::new(KEPT_DISCREPANCIES);
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let orders = journeys::conversions_page(
+                &mut reader,
+                tenant,
+                period,
+                after.as_ref().map(|(at, id)| (*at, id.as_str())),
+                PAGE,
+            )
+            .await?;
+            after = orders.last().map(|o| (o.occurred_at, o.id.clone()));
+            tally.absorb(self.match_orders(&mut reader, tenant, &orders).await?);
+            if (orders.len() as i64) < PAGE {
+                break;
+            }
+        }
         let mut seen = BTreeSet::new();
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let page = journeys::conversions_paid_from_outside(
+                &mut reader,
+                tenant,
+                period,
+                after.as_ref().map(|(at, id)| (*at, id.as_str())),
+                PAGE,
+            )
+            .await?;
+            let full = page.len() as i64 == PAGE;
+            after = page.last().map(|(position, _)| position.clone());
+            // An order paid twice in the period comes twice: matched once.
+            let orders: Vec<Conversion> = page
+                .into_iter()
+                .map(|(_, order)| order)
+                .filter(|order| seen.insert(order.id.clone()))
+                .collect();
+            tally.absorb(self.match_orders(&mut reader, tenant, &orders).await?);
+            if !full {
+                break;
+            }
+        }
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let payments = ledger::payments_without_order(
+                &mut reader,
+                tenant,
+                period,
+                after.as_ref().map(|(at, id)| (*at, id.as_str())),
+                PAGE,
+            )
+            .await?;
+            after = payments.last().map(|p| (p.occurred_at, p.id.clone()));
+            let full = payments.len() as i64 == PAGE;
+            tally.absorb(reconcile(
+                &[],
+                &payments.into_iter().map(payment_facts).collect::<Vec<_>>(),
+            ));
+            if !full {
+                break;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// `orders` matched with every payment that names one of them.
+    async fn match_orders(
+        &self,
+        reader: &mut platform::db::Conn,
+        tenant: &str,
+        orders: &[Conversion],
+    ) -> Result<Outcome, AnalyticsError> {
+        let references: Vec<&str> = orders.iter().map(|o| o.external_id.as_str()).collect();
+        let payments = ledger::payments_referring(&mut *reader, tenant, &references).await?;
         let orders: Vec<OrderFacts> = orders
-            .into_iter()
-            .filter(|order| seen.insert(order.external_id.clone()))
+            .iter()
             .map(|order| OrderFacts {
-                external_id: order.external_id,
+                external_id: order.external_id.clone(),
                 amount: order.amount,
-                currency: order.currency,
+                currency: order.currency.clone(),
             })
             .collect();
-        let mut seen = BTreeSet::new();
-        let payments: Vec<PaymentFacts> = payments
-            .into_iter()
-            .filter(|payment| seen.insert(payment.id.clone()))
-            .map(|payment| PaymentFacts {
-                external_id: payment.external_id,
-                order_ref: payment.order_ref,
-                amount: payment.amount,
-                currency: payment.currency,
-            })
-            .collect();
+        let payments: Vec<PaymentFacts> = payments.into_iter().map(payment_facts).collect();
         Ok(reconcile(&orders, &payments))
     }
 

@@ -36,12 +36,13 @@ pub struct PaymentFacts {
 /// What a discrepancy is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Category {
+    // The discriminants index a tally's counts.
     /// Payments refer to the order with another sum or currency.
-    AmountMismatch,
+    AmountMismatch = 0,
     /// No payment refers to the order.
-    MissingPayment,
+    MissingPayment = 1,
     /// The payment refers to no known order.
-    MissingOrder,
+    MissingOrder = 2,
 }
 
 impl Category {
@@ -99,6 +100,46 @@ impl Outcome {
             .iter()
             .filter(|d| d.category == category)
             .count() as u64
+    }
+}
+
+/// A run's outcome gathered page by page: exact counts, and the first discrepancies
+/// up to a limit (a year of a large shop could have hundreds of thousands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Orders whose payments sum to their amount.
+    pub matched: u64,
+    counts: [u64; 3],
+    /// The discrepancies kept, in the order they were found.
+    pub kept: Vec<Discrepancy>,
+    keep: usize,
+}
+
+impl Tally {
+    /// An empty tally keeping at most `keep` discrepancies.
+    pub fn new(keep: usize) -> Self {
+        Self {
+            matched: 0,
+            counts: [0; 3],
+            kept: Vec::new(),
+            keep,
+        }
+    }
+
+    /// Adds the outcome of one page.
+    pub fn absorb(&mut self, outcome: Outcome) {
+        self.matched += outcome.matched;
+        for found in outcome.discrepancies {
+            self.counts[found.category as usize] += 1;
+            if self.kept.len() < self.keep {
+                self.kept.push(found);
+            }
+        }
+    }
+
+    /// How many discrepancies of `category` were found (kept or not).
+    pub fn count(&self, category: Category) -> u64 {
+        self.counts[category as usize]
     }
 }
 
@@ -225,5 +266,25 @@ mod tests {
             .map(|d| d.category);
         assert_eq!(orphan, Some(Category::MissingOrder));
         assert_eq!(reconcile(&orders, &payments), outcome, "deterministic");
+
+        // Page by page as a run reads (orders with the payments naming them, then the
+        // payments naming none), keeping two: the counts stay exact.
+        let mut tally = Tally::new(2);
+        tally.absorb(reconcile(&orders[..2], &payments[..2]));
+        tally.absorb(reconcile(&orders[2..], &payments[2..5]));
+        tally.absorb(reconcile(&[], &payments[5..]));
+        assert_eq!(tally.matched, 2);
+        assert_eq!(tally.kept.len(), 2);
+        for category in [
+            Category::AmountMismatch,
+            Category::MissingPayment,
+            Category::MissingOrder,
+        ] {
+            assert_eq!(
+                tally.count(category),
+                outcome.count(category),
+                "{category:?}"
+            );
+        }
     }
 }

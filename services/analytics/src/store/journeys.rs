@@ -130,19 +130,26 @@ pub async fn conversions_of_customer(
     .collect()
 }
 
-/// The conversions of `tenant` (orders as they stand) that occurred in `period`.
-pub async fn conversions_in<'e>(
+/// A page of `tenant`'s conversions (orders as they stand) that occurred in `period`,
+/// in time order after position `after` (occurred_at, id).
+pub async fn conversions_page<'e>(
     ex: impl Executor<'e>,
     tenant: &str,
     period: Period,
+    after: Option<(i64, &str)>,
+    limit: i64,
 ) -> Result<Vec<Conversion>, platform::db::Error> {
+    let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
     platform::db::query(&format!(
         "{CONVERSION} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-         ORDER BY occurred_at, id"
+         AND NOT (occurred_at = $4 AND id <= $5) ORDER BY occurred_at, id LIMIT $6"
     ))
     .bind(tenant)
-    .bind(period.from)
+    .bind(period.from.max(after_at))
     .bind(period.to)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(ex)
     .await?
     .iter()
@@ -150,32 +157,38 @@ pub async fn conversions_in<'e>(
     .collect()
 }
 
-/// The conversions of `tenant`, whenever they happened, that a payment of `period`
-/// names (an order can be placed just before its payment's period starts).
-pub async fn conversions_paid_in<'e>(
+/// A page of the conversions of `tenant` that occurred outside `period` but that a
+/// payment of `period` names (an order placed just before its payment's period), by
+/// that payment's position (occurred_at, id), with it. One conversion paid twice comes
+/// twice.
+pub async fn conversions_paid_from_outside<'e>(
     ex: impl Executor<'e>,
     tenant: &str,
     period: Period,
-) -> Result<Vec<Conversion>, platform::db::Error> {
-    // Driven from the period's payments to their orders by reference.
-    let mut rows = platform::db::query(
-        "SELECT c.id, c.tenant_id, c.provider, c.external_id, c.customer_ref, c.channel, \
-         c.amount, c.currency, c.occurred_at FROM ledger l JOIN conversions c \
-         ON c.tenant_id = l.tenant_id AND c.external_id = l.order_ref \
-         WHERE l.tenant_id = $1 AND l.kind = 'payment' AND l.occurred_at >= $2 \
-         AND l.occurred_at < $3",
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<((i64, String), Conversion)>, platform::db::Error> {
+    let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
+    platform::db::query(
+        "SELECT l.occurred_at AS paid_at, l.id AS payment_id, c.id, c.tenant_id, c.provider, \
+         c.external_id, c.customer_ref, c.channel, c.amount, c.currency, c.occurred_at \
+         FROM ledger l JOIN conversions c ON c.tenant_id = l.tenant_id AND c.external_id = l.order_ref \
+         WHERE l.tenant_id = $1 AND l.kind = 'payment' AND l.occurred_at >= $2 AND l.occurred_at < $3 \
+         AND NOT (l.occurred_at = $4 AND l.id <= $5) \
+         AND (c.occurred_at < $6 OR c.occurred_at >= $3) ORDER BY l.occurred_at, l.id LIMIT $7",
     )
     .bind(tenant)
-    .bind(period.from)
+    .bind(period.from.max(after_at))
     .bind(period.to)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(period.from)
+    .bind(limit)
     .fetch_all(ex)
     .await?
     .iter()
-    .map(conversion)
-    .collect::<Result<Vec<_>, _>>()?;
-    rows.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-    rows.dedup_by(|a, b| a.id == b.id);
-    Ok(rows)
+    .map(|row| Ok(((row.try_get("paid_at")?, row.try_get("payment_id")?), conversion(row)?)))
+    .collect()
 }
 
 fn conversion(row: &Row) -> Result<Conversion, platform::db::Error> {

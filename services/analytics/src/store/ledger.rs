@@ -149,55 +149,54 @@ pub async fn page<'e>(
     .collect()
 }
 
-/// The rows of `kind` of `tenant` that occurred in `period`.
-pub async fn rows_for_reconciliation<'e>(
+/// `tenant`'s payments (whenever they happened) that name one of `references`.
+pub async fn payments_referring<'e>(
     ex: impl Executor<'e>,
     tenant: &str,
-    kind: LedgerKind,
-    period: Period,
+    references: &[&str],
 ) -> Result<Vec<LedgerEntry>, platform::db::Error> {
+    if references.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ledger l WHERE l.tenant_id = $1 AND l.kind = 'payment' \
+         AND l.order_ref IN {}",
+        platform::db::in_list(2, references.len())
+    );
+    let mut query = platform::db::query(&sql).bind(tenant);
+    for reference in references {
+        query = query.bind(*reference);
+    }
+    query.fetch_all(ex).await?.iter().map(entry).collect()
+}
+
+/// A page of `tenant`'s payments of `period` that name no known order (or none at
+/// all), in time order after position `after` (occurred_at, id).
+pub async fn payments_without_order<'e>(
+    ex: impl Executor<'e>,
+    tenant: &str,
+    period: Period,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>, platform::db::Error> {
+    let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
     platform::db::query(&format!(
-        "SELECT {COLUMNS} FROM ledger l WHERE l.tenant_id = $1 AND l.kind = $2 \
-         AND l.occurred_at >= $3 AND l.occurred_at < $4 ORDER BY l.occurred_at, l.id"
+        "SELECT {COLUMNS} FROM ledger l WHERE l.tenant_id = $1 AND l.kind = 'payment' \
+         AND l.occurred_at >= $2 AND l.occurred_at < $3 AND NOT (l.occurred_at = $4 AND l.id <= $5) \
+         AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.tenant_id = l.tenant_id \
+         AND c.external_id = l.order_ref) ORDER BY l.occurred_at, l.id LIMIT $6"
     ))
     .bind(tenant)
-    .bind(kind.as_str())
-    .bind(period.from)
+    .bind(period.from.max(after_at))
     .bind(period.to)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(ex)
     .await?
     .iter()
     .map(entry)
     .collect()
-}
-
-/// The payments of `tenant`, whenever they happened, that name an order of the tenant
-/// placed in `period` (a payment can land just after its order's period ends), in time
-/// order.
-pub async fn payments_for_orders_in<'e>(
-    ex: impl Executor<'e>,
-    tenant: &str,
-    period: Period,
-) -> Result<Vec<LedgerEntry>, platform::db::Error> {
-    // Driven from the period's conversions to each one's payments by reference (no
-    // ORDER BY in SQL: SQLite would rather walk the tenant's whole ledger in time
-    // order than sort a few rows).
-    let mut rows = platform::db::query(&format!(
-        "SELECT {COLUMNS} FROM conversions c JOIN ledger l ON l.tenant_id = c.tenant_id \
-         AND l.kind = 'payment' AND l.order_ref = c.external_id \
-         WHERE c.tenant_id = $1 AND c.occurred_at >= $2 AND c.occurred_at < $3"
-    ))
-    .bind(tenant)
-    .bind(period.from)
-    .bind(period.to)
-    .fetch_all(ex)
-    .await?
-    .iter()
-    .map(entry)
-    .collect::<Result<Vec<_>, _>>()?;
-    rows.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-    rows.dedup_by(|a, b| a.id == b.id);
-    Ok(rows)
 }
 
 fn entry(row: &Row) -> Result<LedgerEntry, platform::db::Error> {

@@ -3,7 +3,7 @@
 use platform::db::{Executor, Row, Tx, named};
 
 use crate::domain::period::Period;
-use crate::domain::reconciliation::{Category, Discrepancy, Outcome};
+use crate::domain::reconciliation::{Category, Discrepancy, Tally};
 
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,14 +142,10 @@ const DISCREPANCIES_PER_INSERT: usize = 200;
 pub async fn complete_run(
     tx: &mut Tx,
     id: &str,
-    outcome: &Outcome,
+    outcome: &Tally,
     now: i64,
 ) -> Result<(), platform::db::Error> {
-    for (chunk_index, chunk) in outcome
-        .discrepancies
-        .chunks(DISCREPANCIES_PER_INSERT)
-        .enumerate()
-    {
+    for (chunk_index, chunk) in outcome.kept.chunks(DISCREPANCIES_PER_INSERT).enumerate() {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let placeholders: Vec<String> =
