@@ -16,6 +16,8 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

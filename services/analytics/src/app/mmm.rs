@@ -249,13 +249,6 @@ fn mmm_refused(err: MmmError) -> AnalyticsError {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use platform::bus::{Bus, EmbeddedBus};
-    use platform::db::Db;
-    use platform::service::ServiceKind;
-    use platform::tasks::Tasks;
-    use platform::time::Clock;
 
     use super::*;
     use crate::config::AnalyticsConfig;
@@ -265,41 +258,23 @@ mod tests {
     const DAY0: i64 = 1_767_225_600_000;
 
     struct Fixture {
-        dir: PathBuf,
+        _db: crate::testing::TestDb,
         app: AnalyticsApp,
         tenant: String,
     }
 
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
     /// An app over a fresh SQLite database with one tenant.
     async fn fixture() -> Fixture {
-        let dir = std::env::temp_dir().join(format!("analytics-mmm-{}", platform::ids::new_id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let db = Db::connect(
-            &platform::db::sqlite_url(&dir, "analytics"),
-            &crate::MIGRATIONS,
-        )
-        .await
-        .expect("db");
-        let outbox = EmbeddedBus::new()
-            .attach_producer(ServiceKind::Analytics, db.clone(), &Tasks::default())
-            .await
-            .expect("outbox");
-        let clock = Clock::system();
+        let (db, app) = crate::testing::test_app(AnalyticsConfig::default()).await;
         let tenant = platform::ids::new_id();
-        let mut tx = db.begin().await.expect("begin");
-        crate::store::tenants::put_tenant(&mut tx, &tenant, "Mixed", clock.now_millis())
+        let mut tx = app.db.begin().await.expect("begin");
+        crate::store::tenants::put_tenant(&mut tx, &tenant, "Mixed", app.clock.now_millis())
             .await
             .expect("tenant");
         tx.commit().await.expect("commit");
         Fixture {
-            dir,
-            app: AnalyticsApp::new(db, outbox, clock, AnalyticsConfig::default()),
+            _db: db,
+            app,
             tenant,
         }
     }

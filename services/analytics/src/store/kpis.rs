@@ -331,35 +331,10 @@ pub async fn money_buckets<'e>(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use platform::db::Db;
 
     use super::*;
-
-    /// A migrated SQLite database in a directory of its own, removed on drop.
-    struct Store {
-        dir: PathBuf,
-        db: Db,
-    }
-
-    impl Drop for Store {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    async fn store() -> Store {
-        let dir = std::env::temp_dir().join(format!("analytics-kpis-{}", platform::ids::new_id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let db = Db::connect(
-            &platform::db::sqlite_url(&dir, "analytics"),
-            &crate::MIGRATIONS,
-        )
-        .await
-        .expect("db");
-        Store { dir, db }
-    }
 
     async fn stock(db: &Db, sku: &str, on_hand: i64, at: i64, event_id: &str) {
         let mut tx = db.begin().await.expect("begin");
@@ -387,7 +362,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_total_is_every_skus_level_whatever_order_changes_arrive_in() {
-        let s = store().await;
+        let s = crate::testing::test_db().await;
         // Replicas commit in another order than the events' times: A at 20, then B's
         // older event at 10, then B again (unchanged) at 30.
         stock(&s.db, "A", 5, 20, "e1").await;
@@ -401,7 +376,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_level_does_not_overwrite_a_newer_one() {
-        let s = store().await;
+        let s = crate::testing::test_db().await;
         stock(&s.db, "A", 5, 20, "e1").await;
         stock(&s.db, "B", 2, 25, "e2").await;
         // A's level at 10 arrives late.

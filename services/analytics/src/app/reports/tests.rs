@@ -2,14 +2,10 @@
 //! format, claims between replicas and their lapse, schedules that run once per due
 //! time with their ready event staged beside the completed report, and the refusals.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use contracts::analytics::ReportReady;
-use platform::bus::{Bus, EmbeddedBus, Envelope};
-use platform::db::Db;
-use platform::service::ServiceKind;
-use platform::tasks::Tasks;
+use platform::bus::Envelope;
 use platform::time::Clock;
 
 use super::{CLAIM_LEASE, ReportFile};
@@ -23,34 +19,17 @@ use crate::store::buckets::{self, Totals};
 use crate::store::reports as store;
 
 struct Fixture {
-    dir: PathBuf,
+    _db: crate::testing::TestDb,
     app: AnalyticsApp,
     clock: Clock,
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 async fn fixture(config: AnalyticsConfig) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("analytics-reports-{}", platform::ids::new_id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = Db::connect(
-        &platform::db::sqlite_url(&dir, "analytics"),
-        &crate::MIGRATIONS,
-    )
-    .await
-    .expect("db");
-    let outbox = EmbeddedBus::new()
-        .attach_producer(ServiceKind::Analytics, db.clone(), &Tasks::default())
-        .await
-        .expect("outbox");
-    let clock = Clock::system();
+    let (db, app) = crate::testing::test_app(config).await;
+    let clock = app.clock.clone();
     Fixture {
-        dir,
-        app: AnalyticsApp::new(db, outbox, clock.clone(), config),
+        _db: db,
+        app,
         clock,
     }
 }
