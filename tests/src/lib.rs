@@ -5,7 +5,13 @@
 //! - [`Shape::Distributed`]: fresh PostgreSQL databases and a fresh NATS namespace per
 //!   test, from `VISCOUNT_TEST_POSTGRES_URL` and `VISCOUNT_TEST_NATS_URL`. When they are
 //!   not set the test says it is skipped and passes, unless
-//!   `VISCOUNT_TEST_REQUIRE_DISTRIBUTED=1` (CI), where it fails.
+//!   `VISCOUNT_TEST_REQUIRE_DISTRIBUTED=1` (CI), where it fails. With
+//!   `VISCOUNT_TEST_REDIS_URL` the gateway keeps its rate-limit counts and cache in
+//!   Redis, under a key prefix of the test's own; without it, in memory.
+//!
+//! Every test platform's gateway gets generous rate limits and no response cache
+//! unless the test's configuration sets `[gateway.rate_limits]` or `[gateway.cache]`
+//! itself (see [`spawn_app_with`]).
 //!
 //! [`both_shapes!`] writes each test once and runs it in both.
 
@@ -52,6 +58,54 @@ pub fn distributed_env() -> Option<(String, String)> {
     }
 }
 
+/// `VISCOUNT_TEST_REDIS_URL`, the Redis of the distributed shape's gateway.
+pub fn redis_env() -> Option<String> {
+    std::env::var("VISCOUNT_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// `config` with the harness's defaults for what the test did not configure itself:
+/// rate limits no test reaches by accident (they all call from 127.0.0.1, the one
+/// anonymous caller) and no response cache (tests read their own writes at once,
+/// including writes that bypass the gateway, which only the cache's TTL would
+/// bound). Tests of those features set `[gateway.rate_limits]` / `[gateway.cache]`.
+fn with_test_defaults(config: ConfigSource) -> ConfigSource {
+    let gateway = config.table("gateway");
+    let limits = !gateway.contains_key("rate_limits");
+    let cache = !gateway.contains_key("cache");
+    if !limits && !cache {
+        return config;
+    }
+    let mut table: toml::Table = config.section("").expect("configuration reads");
+    let section = table
+        .entry("gateway")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(section) = section.as_table_mut() else {
+        return config;
+    };
+    if limits {
+        let generous = 1_000_000_000_i64;
+        let mut rate_limits = toml::Table::new();
+        for tier in [
+            "anonymous_per_minute",
+            "user_per_minute",
+            "premium_per_minute",
+        ] {
+            rate_limits.insert(tier.into(), toml::Value::Integer(generous));
+        }
+        section.insert("rate_limits".into(), toml::Value::Table(rate_limits));
+    }
+    if cache {
+        let mut off = toml::Table::new();
+        off.insert("enabled".into(), toml::Value::Boolean(false));
+        section.insert("cache".into(), toml::Value::Table(off));
+    }
+    let text = toml::to_string(&table).expect("configuration writes");
+    ConfigSource::from_parts(&text, std::iter::empty::<(String, String)>())
+        .expect("configuration reads back")
+}
+
 /// A unique lowercase name for this test's databases and streams.
 pub fn unique_namespace() -> String {
     format!("vt{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
@@ -90,6 +144,7 @@ impl TestStorage {
                     postgres_url: pg,
                     database_prefix: format!("{namespace}_"),
                     nats: nats.clone(),
+                    redis_url: redis_env(),
                 };
                 let urls = platform::service::ServiceKind::all()
                     .iter()
@@ -187,8 +242,11 @@ pub async fn spawn_app(shape: Shape) -> Option<TestApp> {
 }
 
 /// Starts the platform in `shape` with `config` (e.g. an SMTP server of the test's own,
-/// from [`ConfigSource::from_parts`]); it is kept across [`TestApp::restart`].
+/// from [`ConfigSource::from_parts`]); it is kept across [`TestApp::restart`]. The
+/// gateway's rate limits and cache follow the harness's defaults unless `config`
+/// sets them (see [`with_test_defaults`]).
 pub async fn spawn_app_with(shape: Shape, config: ConfigSource) -> Option<TestApp> {
+    let config = with_test_defaults(config);
     // Failing tests show the services' warnings and errors (nextest keeps the output
     // of passing tests to itself).
     platform::telemetry::init_logging(platform::telemetry::LogFormat::Pretty);
@@ -218,6 +276,28 @@ pub async fn spawn_app_with(shape: Shape, config: ConfigSource) -> Option<TestAp
         storage,
         config,
     })
+}
+
+/// Runs each named test function in both shapes, for tests that start the platform
+/// themselves (their own configuration, two apps): `in_both_shapes!(name, ...)` over
+/// `async fn name(shape: Shape)`.
+#[macro_export]
+macro_rules! in_both_shapes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$name($crate::Shape::Embedded).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn distributed() {
+                    super::$name($crate::Shape::Distributed).await;
+                }
+            }
+        )*
+    };
 }
 
 /// Writes each test once and runs it in both shapes:
@@ -319,6 +399,12 @@ impl TestApp {
         .expect("platform restarts");
         self.base = format!("http://{}", platform.addr);
         self.platform = Some(platform);
+    }
+
+    /// The live configuration of the platform (its services and gateway): publish a
+    /// document into it as coordination would after an accepted change.
+    pub fn live(&self) -> &platform::live::LiveConfig {
+        &self.platform.as_ref().expect("platform runs").live
     }
 
     /// The storage this platform runs on.

@@ -11,30 +11,12 @@ use analytics::domain::report::{Format, Template};
 use analytics::domain::reporting::Report;
 use platform::config::ConfigSource;
 use serde_json::{Value, json};
+use viscount_tests::in_both_shapes;
 use viscount_tests::shop::*;
 use viscount_tests::smtp::{ReceivedMail, SmtpServer};
 use viscount_tests::{
     Shape, TestApp, TestUser, assert_problem, both_shapes, error_fields, eventually, spawn_app_with,
 };
-
-/// Runs each named scenario (`async fn name(shape: Shape)`) in both shapes.
-macro_rules! in_both_shapes {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn embedded() {
-                    super::$name(viscount_tests::Shape::Embedded).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn distributed() {
-                    super::$name(viscount_tests::Shape::Distributed).await;
-                }
-            }
-        )*
-    };
-}
 
 in_both_shapes!(a_scheduled_report_reaches_its_recipient_with_the_file_attached);
 

@@ -18,6 +18,7 @@ use platform::service::ServiceKind;
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
 use viscount::Storage;
+use viscount_tests::in_both_shapes;
 use viscount_tests::{Shape, TestStorage, eventually};
 
 const EFFECTS: Migrations = Migrations {
@@ -167,25 +168,6 @@ impl Rig {
             Storage::Embedded { .. } => None,
         }
     }
-}
-
-/// Runs `scenario` in both shapes as two tests.
-macro_rules! in_both_shapes {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn embedded() {
-                    super::$name(super::Shape::Embedded).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn distributed() {
-                    super::$name(super::Shape::Distributed).await;
-                }
-            }
-        )*
-    };
 }
 
 in_both_shapes!(

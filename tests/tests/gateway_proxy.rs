@@ -68,10 +68,20 @@ impl Proxied {
         let gateway_app = gateway::router(
             vec![(
                 ServiceKind::Identity,
-                Backend::Remote(format!("http://{identity_addr}")),
+                Backend::at(ServiceKind::Identity, &format!("http://{identity_addr}")),
             )],
             &GatewayConfig::default(),
-        );
+            gateway::Edge {
+                authenticator: None,
+                live: platform::live::LiveConfig::new(),
+                redis_url: None,
+                redis_prefix: String::new(),
+                bus: None,
+                tasks: tasks.clone(),
+                config: ConfigSource::default(),
+            },
+        )
+        .expect("gateway builds");
         let listener = platform::http::server::bind("127.0.0.1:0")
             .await
             .expect("gateway binds");

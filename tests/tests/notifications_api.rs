@@ -18,30 +18,12 @@ use hmac::{Hmac, Mac};
 use platform::config::ConfigSource;
 use serde_json::{Value, json};
 use sha2::Sha256;
+use viscount_tests::in_both_shapes;
 use viscount_tests::shop::*;
 use viscount_tests::smtp::{Rule, SmtpServer};
 use viscount_tests::{
     PASSWORD, Shape, TestApp, assert_problem, error_fields, eventually, spawn_app, spawn_app_with,
 };
-
-/// Runs each named scenario (`async fn name(shape: Shape)`) in both shapes.
-macro_rules! in_both_shapes {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn embedded() {
-                    super::$name(viscount_tests::Shape::Embedded).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn distributed() {
-                    super::$name(viscount_tests::Shape::Distributed).await;
-                }
-            }
-        )*
-    };
-}
 
 in_both_shapes!(
     registering_sends_the_welcome_email_over_smtp,

@@ -21,6 +21,7 @@
 mod analytics;
 mod ingest;
 mod ingest_run;
+mod latency;
 mod run;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,7 @@ use serde::Serialize;
 pub use analytics::{AnalyticsArgs, AnalyticsLoadArgs, AnalyticsReport, analytics, analytics_load};
 pub use ingest::{IngestArgs, IngestReport};
 pub use ingest_run::ingest;
+pub use latency::{LatencyArgs, latency};
 pub use run::checkout;
 
 /// Arguments of `viscount bench checkout`.

@@ -17,6 +17,7 @@ use platform::auth::Authenticator;
 use platform::bus::{Bus, EmbeddedBus, NatsBus, NatsOptions};
 use platform::client::ServiceClient;
 use platform::config::ConfigSource;
+use platform::live::LiveConfig;
 pub use platform::service::Services;
 use platform::service::{Declaration, Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
@@ -36,6 +37,9 @@ pub struct Settings {
     pub bootstrap_admin_email: Option<String>,
     /// First admin's password.
     pub bootstrap_admin_password: Option<String>,
+    /// Redis (`redis://host:port`) for the gateway's rate-limit counts and response
+    /// cache in the distributed shape, shared by its replicas; in memory without it.
+    pub redis_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -45,6 +49,7 @@ impl Default for Settings {
             log_format: platform::telemetry::LogFormat::Json,
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
+            redis_url: None,
         }
     }
 }
@@ -65,6 +70,8 @@ pub enum Storage {
         database_prefix: String,
         /// NATS server and namespace.
         nats: NatsOptions,
+        /// Redis for the gateway's rate limits and cache; in memory without it.
+        redis_url: Option<String>,
     },
 }
 
@@ -84,6 +91,22 @@ impl Storage {
         }
     }
 
+    /// Where the gateway keeps its counts and cache (`None`: in memory).
+    pub fn redis_url(&self) -> Option<String> {
+        match self {
+            Storage::Embedded { .. } => None,
+            Storage::Distributed { redis_url, .. } => redis_url.clone(),
+        }
+    }
+
+    /// The prefix of the gateway's Redis keys (see [`gateway_redis_prefix`]).
+    pub fn redis_prefix(&self, base: &str) -> String {
+        match self {
+            Storage::Distributed { nats, .. } => gateway_redis_prefix(base, &nats.namespace),
+            Storage::Embedded { .. } => base.to_owned(),
+        }
+    }
+
     /// The bus of this storage.
     pub async fn bus(&self) -> anyhow::Result<Arc<dyn Bus>> {
         Ok(match self {
@@ -94,6 +117,18 @@ impl Storage {
                     .with_context(|| format!("cannot connect to NATS at {}", nats.url))?,
             ),
         })
+    }
+}
+
+/// The prefix of the gateway's Redis keys: `base` (`[gateway] redis_prefix`), then the
+/// NATS namespace when there is one, so platforms that share a broker under namespaces
+/// (tests) do not share budgets or caches either. Every gateway replica of one
+/// platform must use the same.
+pub fn gateway_redis_prefix(base: &str, namespace: &str) -> String {
+    if namespace.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}{namespace}:")
     }
 }
 
@@ -124,6 +159,7 @@ pub fn declaration(kind: ServiceKind) -> Option<Declaration> {
         ServiceKind::Notifications => Declaration::of::<notifications::Notifications>(),
         ServiceKind::Ingestion => Declaration::of::<ingestion::Ingestion>(),
         ServiceKind::Analytics => Declaration::of::<analytics::Analytics>(),
+        ServiceKind::Coordination => Declaration::of::<coordination::Coordination>(),
         ServiceKind::Gateway => return None,
     })
 }
@@ -154,9 +190,18 @@ pub async fn start_services(
     config: &ConfigSource,
     tasks: &Tasks,
     clock: &Clock,
+    live: &LiveConfig,
 ) -> anyhow::Result<Services> {
     let mut services = Services::default();
     let mut authenticator: Option<Authenticator> = None;
+    // In one process the services call each other in process; the token only admits
+    // them to coordination's locks, so without a configured one a fresh one serves.
+    let discovery: platform::discovery::DiscoverySettings = config.section("discovery")?;
+    let service_token = discovery
+        .service_token
+        .map(|secret| secret.expose().to_owned())
+        .filter(|token| !token.is_empty())
+        .unwrap_or_else(|| platform::ids::random_token("svc"));
     let mut peers: Vec<(ServiceKind, ServiceClient)> = Vec::new();
     for kind in ServiceKind::backends() {
         let mut context = ServiceContext::new(
@@ -166,7 +211,9 @@ pub async fn start_services(
             config.clone(),
             clock.clone(),
             tasks.clone(),
-        );
+        )
+        .with_service_token(&service_token)
+        .with_live(live.clone());
         if let Some(authenticator) = &authenticator {
             context = context.with_authenticator(authenticator.clone());
         }
@@ -177,7 +224,7 @@ pub async fn start_services(
             continue;
         };
         if let Some(offered) = service.authenticator() {
-            authenticator = Some(offered);
+            authenticator = Some(offered.with_service_token(&service_token));
         }
         peers.push((kind, ServiceClient::in_process(service.router())));
         services.push(service);
@@ -209,6 +256,10 @@ pub struct RunningPlatform {
     pub tasks: Tasks,
     /// The bus the services share.
     pub bus: Arc<dyn Bus>,
+    /// The live configuration the services and the gateway share (coordination
+    /// publishes accepted changes into it; tests may too).
+    pub live: LiveConfig,
+    edge: gateway::Edge,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -217,12 +268,14 @@ impl RunningPlatform {
     pub async fn start(options: PlatformOptions, shutdown: Shutdown) -> anyhow::Result<Self> {
         let tasks = Tasks::new(shutdown.clone());
         let bus = options.storage.bus().await?;
+        let live = LiveConfig::new();
         let services = start_services(
             &options.storage,
             bus.clone(),
             &options.config,
             &tasks,
             &options.clock,
+            &live,
         )
         .await?;
         if let (Some((email, password)), Some(identity)) =
@@ -233,7 +286,17 @@ impl RunningPlatform {
         let backends = in_process_backends(&services);
         let gateway_config: GatewayConfig =
             options.config.section(ServiceKind::Gateway.as_str())?;
-        let app = gateway::router(backends, &gateway_config);
+        let edge = gateway::Edge {
+            authenticator: services.iter().find_map(|service| service.authenticator()),
+            live: live.clone(),
+            redis_url: options.storage.redis_url(),
+            redis_prefix: options.storage.redis_prefix(&gateway_config.redis_prefix),
+            bus: Some(bus.clone()),
+            tasks: tasks.clone(),
+            config: options.config.clone(),
+        };
+        let app = gateway::router(backends, &gateway_config, edge.clone())?;
+        platform::live::follow_log_level(&live, ServiceKind::all(), &tasks);
         let listener = platform::http::server::bind(&options.listen)
             .await
             .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -244,8 +307,16 @@ impl RunningPlatform {
             services,
             tasks,
             bus,
+            live,
+            edge,
             server,
         })
+    }
+
+    /// What this platform's gateway runs its rate limits and cache on, for another
+    /// gateway over the same services (a second replica sharing its Redis budget).
+    pub fn gateway_edge(&self) -> gateway::Edge {
+        self.edge.clone()
     }
 
     /// Stops serving, drains requests and background tasks, closes databases.

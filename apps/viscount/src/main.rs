@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -9,6 +10,7 @@ use gateway::{Backend, GatewayConfig};
 use platform::bus::NatsOptions;
 use platform::client::ServiceClient;
 use platform::config::ConfigSource;
+use platform::discovery::{Agent, Coordination, Directory, DiscoverySettings, Pool, Registration};
 use platform::service::{Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
@@ -90,44 +92,41 @@ enum BenchCommand {
     /// Times realtime revenue, the CSV export (and the server's memory during it) and
     /// the time from a webhook's 200 to its revenue in realtime.
     Analytics(viscount::bench::AnalyticsArgs),
+    /// The latency of one GET under N connections against each URL in turn (e.g. a
+    /// product through the gateway and straight from catalog).
+    Latency(viscount::bench::LatencyArgs),
 }
 
 #[derive(Args)]
 struct ServeArgs {
-    /// The service: identity, catalog, inventory, payments, ordering or gateway.
+    /// The service: gateway, coordination, identity, catalog, inventory, payments,
+    /// ordering, fulfillment, notifications, ingestion or analytics.
     service: ServiceKind,
     /// Database (postgres://... or sqlite://...); defaults to a SQLite file in --data-dir.
     #[arg(long, env = "VISCOUNT_DATABASE_URL")]
     database_url: Option<String>,
-    /// NATS server with JetStream; without it, events stay in the local outbox.
+    /// NATS server with JetStream (required: a service's events must reach the others).
     #[arg(long, env = "VISCOUNT_NATS_URL")]
     nats_url: Option<String>,
+    /// Prefix of the platform's NATS streams, to run several platforms on one server.
+    #[arg(long, env = "VISCOUNT_NATS_NAMESPACE", default_value = "")]
+    nats_namespace: String,
     /// Address to listen on [default: the service's port on 127.0.0.1].
     #[arg(long)]
     listen: Option<String>,
-    /// Where another service runs, as name=url (repeatable). For the gateway, only the
-    /// named services are routed (without any, every service on its default port on
-    /// 127.0.0.1); for any other service, the named ones are the peers it calls (the
-    /// others on their default ports).
+    /// The base URL other processes reach this one at [default: http://<listen address>].
+    #[arg(long, env = "VISCOUNT_ADVERTISE_URL")]
+    advertise_url: Option<String>,
+    /// Where coordination runs [default: the `[discovery]` setting, http://127.0.0.1:8081].
+    #[arg(long, env = "VISCOUNT_COORDINATION_URL")]
+    coordination_url: Option<String>,
+    /// A fixed instance of another service, as name=url (repeatable; several for one
+    /// service are balanced). Overrides discovery for that service.
     #[arg(long, value_parser = parse_upstream)]
     upstream: Vec<(ServiceKind, String)>,
     /// Directory for SQLite files when no --database-url is given.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Where payments runs, for ordering.
-    #[arg(
-        long,
-        env = "VISCOUNT_PAYMENTS_URL",
-        default_value = "http://127.0.0.1:8088"
-    )]
-    payments_url: String,
-    /// Where identity runs, for services that verify tokens and API keys with it.
-    #[arg(
-        long,
-        env = "VISCOUNT_IDENTITY_URL",
-        default_value = "http://127.0.0.1:8087"
-    )]
-    identity_url: String,
 }
 
 #[derive(Args)]
@@ -223,7 +222,8 @@ async fn main() -> anyhow::Result<()> {
             let storage = Storage::Embedded { data_dir };
             let tasks = Tasks::new(shutdown);
             let bus = storage.bus().await?;
-            let services = viscount::start_services(&storage, bus, &config, &tasks, &Clock::system())
+            let live = platform::live::LiveConfig::new();
+            let services = viscount::start_services(&storage, bus, &config, &tasks, &Clock::system(), &live)
                 .await
                 .context("cannot open the databases (is `viscount up` running on this data directory? stop it first)")?;
             let report = viscount::seed::demo(&services, products).await;
@@ -282,6 +282,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Analytics(args),
         } => viscount::bench::analytics(args).await,
+        Command::Bench {
+            command: BenchCommand::Latency(args),
+        } => viscount::bench::latency(args).await,
     }
 }
 
@@ -317,78 +320,110 @@ async fn serve(
     settings: Settings,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let kind = args.service;
     let listen = args
         .listen
-        .unwrap_or_else(|| format!("127.0.0.1:{}", args.service.default_port()));
+        .clone()
+        .unwrap_or_else(|| format!("127.0.0.1:{}", kind.default_port()));
+    let mut discovery: DiscoverySettings = config.section("discovery")?;
+    if let Some(url) = &args.coordination_url {
+        discovery.coordination_url = url.clone();
+    }
+    let token = discovery
+        .service_token
+        .as_ref()
+        .map(|secret| secret.expose().to_owned())
+        .filter(|token| !token.is_empty())
+        .context(
+            "the distributed shape needs the platform's shared service token: set \
+             VISCOUNT_DISCOVERY__SERVICE_TOKEN (the same secret for every process)",
+        )?;
+    let nats_url = args.nats_url.clone().with_context(|| {
+        format!(
+            "{kind} exchanges events with the other services: pass --nats-url (or \
+             VISCOUNT_NATS_URL) with a NATS JetStream server"
+        )
+    })?;
+    let bus: Arc<dyn platform::bus::Bus> = Arc::new(
+        platform::bus::NatsBus::connect(&NatsOptions {
+            url: nats_url.clone(),
+            namespace: args.nats_namespace.clone(),
+        })
+        .await
+        .with_context(|| format!("cannot connect to NATS at {nats_url}"))?,
+    );
     let tasks = Tasks::new(shutdown.clone());
-    let (app, service) = match args.service {
+    let client = platform::client::http_client();
+    let coordination = Coordination::new(&discovery.coordination_url, Some(&token), client.clone());
+    let directory = Directory::new(coordination.clone());
+    if let Err(err) = directory.refresh().await {
+        tracing::warn!(error = %err, "coordination not reachable yet; instances will be found when it is");
+    }
+    directory.start(&tasks, Duration::from_millis(discovery.refresh_ms));
+    let gateway_config: GatewayConfig = config.section(ServiceKind::Gateway.as_str())?;
+    // Each other service: the fixed instances named with --upstream, else coordination
+    // itself at its configured URL, else whatever coordination lists.
+    let pool = |peer: ServiceKind| {
+        let fixed: Vec<String> = args
+            .upstream
+            .iter()
+            .filter(|(named, _)| *named == peer)
+            .map(|(_, url)| url.clone())
+            .collect();
+        if !fixed.is_empty() {
+            Pool::fixed(peer, fixed, gateway_config.breaker)
+        } else if peer == ServiceKind::Coordination {
+            Pool::fixed(
+                peer,
+                vec![discovery.coordination_url.clone()],
+                gateway_config.breaker,
+            )
+        } else {
+            directory.pool(peer, gateway_config.breaker)
+        }
+    };
+    let live = platform::live::LiveConfig::new();
+    let (app, service) = match kind {
         ServiceKind::Gateway => {
-            // The named upstreams; without any, every service on its default port.
-            let backends: Vec<(ServiceKind, Backend)> = if args.upstream.is_empty() {
-                ServiceKind::backends()
-                    .filter(|kind| !gateway::public_paths(*kind).is_empty())
-                    .map(|kind| {
-                        let url = format!("http://127.0.0.1:{}", kind.default_port());
-                        (kind, Backend::Remote(url))
-                    })
-                    .collect()
-            } else {
-                args.upstream
-                    .iter()
-                    .map(|(kind, url)| (*kind, Backend::Remote(url.clone())))
-                    .collect()
+            let backends: Vec<(ServiceKind, Backend)> = ServiceKind::backends()
+                .filter(|peer| !gateway::public_paths(*peer).is_empty())
+                .map(|peer| (peer, Backend::Remote(pool(peer))))
+                .collect();
+            let edge = gateway::Edge {
+                authenticator: Some(remote_authenticator(&pool, &client, &config, &token)?),
+                live: live.clone(),
+                redis_url: settings.redis_url.clone(),
+                redis_prefix: viscount::gateway_redis_prefix(
+                    &gateway_config.redis_prefix,
+                    &args.nats_namespace,
+                ),
+                bus: Some(bus.clone()),
+                tasks: tasks.clone(),
+                config: config.clone(),
             };
-            let gateway_config: GatewayConfig = config.section(ServiceKind::Gateway.as_str())?;
-            (gateway::router(backends, &gateway_config), None)
+            (gateway::router(backends, &gateway_config, edge)?, None)
         }
         kind => {
-            let data_dir = args.data_dir.unwrap_or(settings.data_dir.clone());
+            let data_dir = args.data_dir.clone().unwrap_or(settings.data_dir.clone());
             let database_url = args
                 .database_url
+                .clone()
                 .unwrap_or_else(|| platform::db::sqlite_url(&data_dir, kind.as_str()));
-            let bus: Arc<dyn platform::bus::Bus> = match &args.nats_url {
-                Some(url) => Arc::new(
-                    platform::bus::NatsBus::connect(&NatsOptions {
-                        url: url.clone(),
-                        namespace: String::new(),
-                    })
-                    .await
-                    .with_context(|| format!("cannot connect to NATS at {url}"))?,
-                ),
-                None => Arc::new(platform::bus::EmbeddedBus::new()),
-            };
-            let remote = Arc::new(platform::auth::remote::RemoteIdentity::new(
-                &args.identity_url,
-            ));
-            let tokens: platform::auth::remote::TokenSettings =
-                config.section(ServiceKind::Identity.as_str())?;
-            let authenticator = platform::auth::Authenticator::new(
-                remote.clone(),
-                &tokens.issuer,
-                &tokens.audience,
-                Clock::system(),
-            )
-            .with_api_keys(remote);
+            let authenticator = remote_authenticator(&pool, &client, &config, &token)?;
             let mut context = ServiceContext::new(
                 kind,
                 database_url,
-                bus,
+                bus.clone(),
                 config.clone(),
                 Clock::system(),
                 tasks.clone(),
             )
-            .with_authenticator(authenticator);
-            // The other services it may call: each on its default port unless named
-            // with --upstream (payments also with --payments-url).
-            let client = platform::client::http_client();
+            .with_authenticator(authenticator)
+            .with_live(live.clone())
+            .with_service_token(&token);
             for peer in ServiceKind::backends().filter(|peer| *peer != kind) {
-                let named = args.upstream.iter().find(|(k, _)| *k == peer);
-                let url = match named {
-                    Some((_, url)) => url.clone(),
-                    None if peer == ServiceKind::Payments => args.payments_url.clone(),
-                    None => format!("http://127.0.0.1:{}", peer.default_port()),
-                };
-                context = context.with_peer(peer, ServiceClient::remote(&url, client.clone()));
+                context =
+                    context.with_peer(peer, ServiceClient::pooled(pool(peer), client.clone()));
             }
             let service = viscount::launch(kind, &context)
                 .await?
@@ -401,14 +436,58 @@ async fn serve(
             (app, Some(service))
         }
     };
+    platform::live::follow_log_level(&live, &[kind], &tasks);
     let listener = platform::http::server::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(service = %args.service, url = %format!("http://{}", listener.local_addr()?), "serving");
-    platform::http::serve(listener, app, shutdown).await?;
-    tasks.stop(std::time::Duration::from_secs(10)).await;
+    let bound = listener.local_addr()?;
+    let address = match &args.advertise_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None if bound.ip().is_unspecified() => {
+            anyhow::bail!(
+                "listening on {bound}: pass --advertise-url with the address other processes reach this one at"
+            )
+        }
+        None => format!("http://{bound}"),
+    };
+    let registration = Registration {
+        service: kind,
+        instance_id: platform::ids::new_id(),
+        address: address.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        ttl_seconds: discovery.ttl_seconds,
+    };
+    tracing::info!(service = %kind, url = %address, instance_id = %registration.instance_id, "serving");
+    let server = tokio::spawn(platform::http::serve(listener, app, shutdown.clone()));
+    Agent::new(coordination, registration, live).start(&tasks);
+    server.await??;
+    tasks.stop(Duration::from_secs(10)).await;
     if let Some(service) = service {
         service.close().await;
     }
     Ok(())
+}
+
+/// Verifies callers in a process without identity: tokens against identity's JWKS and
+/// API keys by its introspection, identity's instances found like any other service's;
+/// the platform's service token admits the other processes.
+fn remote_authenticator(
+    pool: &dyn Fn(ServiceKind) -> Pool,
+    client: &platform::client::HttpClient,
+    config: &ConfigSource,
+    token: &str,
+) -> anyhow::Result<platform::auth::Authenticator> {
+    let remote = Arc::new(platform::auth::remote::RemoteIdentity::over(
+        ServiceClient::pooled(pool(ServiceKind::Identity), client.clone()),
+    ));
+    let tokens: platform::auth::remote::TokenSettings =
+        config.section(ServiceKind::Identity.as_str())?;
+    Ok(platform::auth::Authenticator::new(
+        remote.clone(),
+        &tokens.issuer,
+        &tokens.audience,
+        Clock::system(),
+    )
+    .with_api_keys(remote)
+    .with_service_token(token))
 }

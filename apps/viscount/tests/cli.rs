@@ -153,13 +153,51 @@ fn up(data_dir: &Path, bootstrap_admin: bool) -> Running {
     Running::spawn(command)
 }
 
-/// `viscount serve <service> --listen 127.0.0.1:0 <extra...>`.
-fn serve(cwd: &Path, service: &str, extra: &[&str]) -> Running {
+/// The NATS server `serve` needs and a namespace of the test's own; `None` (skipped)
+/// without one, a failure when the distributed shape is required.
+fn nats() -> Option<(String, String)> {
+    match std::env::var("VISCOUNT_TEST_NATS_URL") {
+        Ok(url) => Some((
+            url,
+            format!("cli{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
+        )),
+        Err(_) => {
+            assert!(
+                std::env::var("VISCOUNT_TEST_REQUIRE_DISTRIBUTED").as_deref() != Ok("1"),
+                "VISCOUNT_TEST_NATS_URL is required"
+            );
+            eprintln!("SKIPPED: `serve` needs NATS (VISCOUNT_TEST_NATS_URL)");
+            None
+        }
+    }
+}
+
+/// `viscount serve <service> --listen 127.0.0.1:0 <extra...>` on `nats` (url, namespace)
+/// with a service token; coordination is not running, so discovery only warns and the
+/// services are wired with `--upstream`.
+fn serve(cwd: &Path, service: &str, nats: &(String, String), extra: &[&str]) -> Running {
     let mut command = viscount(cwd);
     command
         .args(["serve", service, "--listen", "127.0.0.1:0"])
+        .args(["--nats-url", &nats.0, "--nats-namespace", &nats.1])
+        .args(["--coordination-url", "http://127.0.0.1:9"])
+        .env(
+            "VISCOUNT_DISCOVERY__SERVICE_TOKEN",
+            "cli-test-service-token",
+        )
         .args(extra);
     Running::spawn(command)
+}
+
+/// Removes the NATS streams of a test's namespace.
+async fn drop_streams(nats: &(String, String)) {
+    let options = platform::bus::NatsOptions {
+        url: nats.0.clone(),
+        namespace: nats.1.clone(),
+    };
+    if let Ok(bus) = platform::bus::NatsBus::connect(&options).await {
+        let _ = bus.delete_namespace().await;
+    }
 }
 
 /// An HTTP client against one base URL.
@@ -455,10 +493,13 @@ fn migrate_creates_the_identity_database_in_the_data_dir() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_identity_alone_and_a_gateway_in_front_of_it() {
+    let Some(nats) = nats() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().display().to_string();
 
-    let mut identity = serve(dir.path(), "identity", &["--data-dir", &data]);
+    let mut identity = serve(dir.path(), "identity", &nats, &["--data-dir", &data]);
     let identity_url = identity.url_of("serving").await;
     let identity_api = Api::new(identity_url.clone());
     let response = identity_api.get("/health/ready", None).await;
@@ -472,16 +513,60 @@ async fn serve_runs_identity_alone_and_a_gateway_in_front_of_it() {
     );
 
     let upstream = format!("identity={identity_url}");
-    let mut gateway = serve(dir.path(), "gateway", &["--upstream", &upstream]);
+    let mut gateway = serve(dir.path(), "gateway", &nats, &["--upstream", &upstream]);
     let gateway_api = Api::new(gateway.url_of("serving").await);
+    // Identity is there; the services no process runs are not (nothing is registered
+    // with coordination), so the platform is not whole.
     let response = gateway_api.get("/health", None).await;
-    assert_eq!(response.status(), 200, "gateway sees identity");
+    assert_eq!(
+        response.status(),
+        503,
+        "a platform of one service is not ready"
+    );
     let health: Value = response.json().await.expect("json");
     assert_eq!(health["services"]["identity"]["status"], "ok", "{health}");
+    assert_eq!(health["services"]["catalog"]["status"], "down", "{health}");
 
     gateway_api.register("ann@example.com").await;
     let token = gateway_api.login("ann@example.com", PASSWORD).await;
     assert_eq!(gateway_api.me(&token).await["email"], "ann@example.com");
+    drop_streams(&nats).await;
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_broker_or_the_service_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().display().to_string();
+    let output = viscount(dir.path())
+        .args(["serve", "ordering", "--data-dir", &data])
+        .env("VISCOUNT_DISCOVERY__SERVICE_TOKEN", "a-token")
+        .stdin(Stdio::null())
+        .output()
+        .expect("viscount runs");
+    assert!(!output.status.success(), "no broker, no start");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--nats-url"),
+        "the error says what is missing: {stderr}"
+    );
+
+    let output = run(
+        dir.path(),
+        &[
+            "serve",
+            "ordering",
+            "--data-dir",
+            &data,
+            "--nats-url",
+            "nats://127.0.0.1:9",
+        ],
+    );
+    assert!(!output.status.success(), "no token, no start");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("VISCOUNT_DISCOVERY__SERVICE_TOKEN"),
+        "the error says what is missing: {stderr}"
+    );
 }
 
 #[test]
@@ -513,6 +598,9 @@ fn serve_refuses_an_upstream_that_is_not_a_url() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_inventory_alone_verifying_callers_with_a_remote_identity() {
+    let Some(nats) = nats() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().display().to_string();
     let created = run(
@@ -530,12 +618,14 @@ async fn serve_runs_inventory_alone_verifying_callers_with_a_remote_identity() {
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
 
-    let mut identity = serve(dir.path(), "identity", &["--data-dir", &data]);
+    let mut identity = serve(dir.path(), "identity", &nats, &["--data-dir", &data]);
     let identity_url = identity.url_of("serving").await;
+    let identity_upstream = format!("identity={identity_url}");
     let mut inventory = serve(
         dir.path(),
         "inventory",
-        &["--data-dir", &data, "--identity-url", &identity_url],
+        &nats,
+        &["--data-dir", &data, "--upstream", &identity_upstream],
     );
     let inventory_url = inventory.url_of("serving").await;
     let upstreams = [
@@ -545,6 +635,7 @@ async fn serve_runs_inventory_alone_verifying_callers_with_a_remote_identity() {
     let mut gateway = serve(
         dir.path(),
         "gateway",
+        &nats,
         &["--upstream", &upstreams[0], "--upstream", &upstreams[1]],
     );
     let api = Api::new(gateway.url_of("serving").await);
@@ -630,6 +721,7 @@ async fn serve_runs_inventory_alone_verifying_callers_with_a_remote_identity() {
         .await
         .expect("sent");
     assert_eq!(forbidden.status(), 403);
+    drop_streams(&nats).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,12 +2,13 @@
 //! (notifications mails it) and a business series that left its expected band
 //! (notifications alerts every admin).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
 
 /// A generated report is ready to be delivered to a recipient (a scheduled report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReportReady {
     /// The generated report.
     pub report_id: String,
@@ -50,7 +51,7 @@ impl Event for ReportReady {
 }
 
 /// A per-minute business series left its robust baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AnomalyDetected {
     /// The anomaly's id.
     pub id: String,

@@ -1,11 +1,12 @@
 //! Events emitted by the catalog service. Ordering keeps its own price list from them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Event, Money};
 
 /// A product's sellable facts, carried by created/updated events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductFacts {
     /// The product.
     pub product_id: String,
@@ -22,7 +23,7 @@ pub struct ProductFacts {
 }
 
 /// A product was created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductCreated(pub ProductFacts);
 
 impl Event for ProductCreated {
@@ -33,7 +34,7 @@ impl Event for ProductCreated {
 }
 
 /// A product changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductUpdated(pub ProductFacts);
 
 impl Event for ProductUpdated {
@@ -44,7 +45,7 @@ impl Event for ProductUpdated {
 }
 
 /// A product was deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDeleted {
     /// The product.
     pub product_id: String,
@@ -60,7 +61,7 @@ impl Event for ProductDeleted {
 }
 
 /// A product's price changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PriceChanged {
     /// The product.
     pub product_id: String,
@@ -76,5 +77,23 @@ impl Event for PriceChanged {
     const TYPE: &'static str = "catalog.product.price_changed.v1";
     fn subject(&self) -> String {
         self.product_id.clone()
+    }
+}
+
+/// A sku became sellable or stopped being so (inventory's available units crossed
+/// zero). Products' `in_stock` flag follows it; readers that keep copies of catalog
+/// answers (the gateway's cache) drop them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AvailabilityChanged {
+    /// The sku.
+    pub sku: String,
+    /// Whether it can be bought now.
+    pub in_stock: bool,
+}
+
+impl Event for AvailabilityChanged {
+    const TYPE: &'static str = "catalog.sku.availability_changed.v1";
+    fn subject(&self) -> String {
+        self.sku.clone()
     }
 }

@@ -3,12 +3,13 @@
 //! received returns; inventory puts returned units back on hand; notifications tells
 //! the customer.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
 
 /// Units of one sku in a shipment or a return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ParcelLine {
     /// The sku.
     pub sku: String,
@@ -17,7 +18,7 @@ pub struct ParcelLine {
 }
 
 /// A shipment was opened for the part of an order one warehouse holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentCreated {
     /// The shipment.
     pub shipment_id: String,
@@ -43,7 +44,7 @@ impl Event for ShipmentCreated {
 }
 
 /// A shipment left the warehouse with its carrier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentDispatched {
     /// The shipment.
     pub shipment_id: String,
@@ -70,7 +71,7 @@ impl Event for ShipmentDispatched {
 }
 
 /// A shipment reached its recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentDelivered {
     /// The shipment.
     pub shipment_id: String,
@@ -94,7 +95,7 @@ impl Event for ShipmentDelivered {
 }
 
 /// The carrier could not deliver a shipment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentFailed {
     /// The shipment.
     pub shipment_id: String,
@@ -117,7 +118,7 @@ impl Event for ShipmentFailed {
 
 /// A parcel the carrier could not deliver came back to the warehouse it left from:
 /// inventory restocks its units and ordering refunds them, as for a received return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentReturned {
     /// The shipment.
     pub shipment_id: String,
@@ -150,7 +151,7 @@ impl From<ShipmentReturned> for ReturnReceived {
 }
 
 /// A customer asked to send delivered items back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReturnRequested {
     /// The return.
     pub return_id: String,
@@ -172,7 +173,7 @@ impl Event for ReturnRequested {
 }
 
 /// Units of one sku that came back into one warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReturnedLine {
     /// The sku.
     pub sku: String,
@@ -184,7 +185,7 @@ pub struct ReturnedLine {
 
 /// Returned items arrived at the warehouse: inventory restocks them and ordering
 /// refunds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReturnReceived {
     /// The return.
     pub return_id: String,

@@ -1,11 +1,12 @@
 //! Events emitted by the identity service.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
 
 /// A user account was created (by registration or by an admin).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserCreated {
     /// The new user's id.
     pub user_id: String,
@@ -27,7 +28,7 @@ impl Event for UserCreated {
 }
 
 /// A user's profile changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserUpdated {
     /// The user.
     pub user_id: String,
@@ -47,7 +48,7 @@ impl Event for UserUpdated {
 }
 
 /// A user account was deleted; other services drop or anonymise what they hold of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserDeleted {
     /// The user.
     pub user_id: String,
@@ -61,7 +62,7 @@ impl Event for UserDeleted {
 }
 
 /// A user account was locked after repeated failed logins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserLocked {
     /// The user.
     pub user_id: String,
@@ -78,7 +79,7 @@ impl Event for UserLocked {
 
 /// A tenant (a shop whose external storefront and payment data Viscount ingests) was
 /// created, together with its first API key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TenantCreated {
     /// The new tenant's id.
     pub tenant_id: String,

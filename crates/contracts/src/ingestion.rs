@@ -3,6 +3,7 @@
 //! and each marketing touchpoint a tenant sent. Analytics builds its revenue ledger,
 //! attribution and reconciliation from these.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Event, Money};
@@ -13,7 +14,9 @@ pub const VISCOUNT_TENANT: &str = "viscount";
 
 /// Where an attribution event came from: an external system Viscount takes webhooks
 /// from, or Viscount itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// Shopify storefronts.
@@ -58,7 +61,7 @@ impl Provider {
 }
 
 /// What an attribution event records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A storefront order: a conversion that makes revenue.
@@ -88,7 +91,9 @@ impl EventKind {
 }
 
 /// A marketing channel, after Google Analytics 4's default channel grouping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Ads on search engines.
@@ -152,7 +157,7 @@ impl Channel {
 
 /// Where a visit or an order came from, as the storefront told it. Only these fields
 /// are kept of a landing URL or referrer: never its other query parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChannelFields {
     /// `utm_source` (or WooCommerce's recorded source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,7 +178,7 @@ pub struct ChannelFields {
 }
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LineItem {
     /// The storefront's sku, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,7 +190,7 @@ pub struct LineItem {
 }
 
 /// An order, payment or refund from an external provider, normalized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventReceived {
     /// The stored event's id.
     pub id: String,
@@ -236,7 +241,7 @@ impl Event for EventReceived {
 }
 
 /// A customer's visit with its marketing source, sent by the tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TouchpointRecorded {
     /// The stored touchpoint's id.
     pub id: String,

@@ -1,11 +1,12 @@
 //! Events emitted by the inventory service.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
 
 /// Units of one sku taken from one warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Allocation {
     /// The sku.
     pub sku: String,
@@ -16,7 +17,7 @@ pub struct Allocation {
 }
 
 /// Every line of an order was reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReserved {
     /// The order.
     pub order_id: String,
@@ -36,7 +37,7 @@ impl Event for StockReserved {
 }
 
 /// An order could not be reserved; nothing was held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReservationFailed {
     /// The order.
     pub order_id: String,
@@ -54,7 +55,7 @@ impl Event for ReservationFailed {
 }
 
 /// A reservation was released (cancelled or expired).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReleased {
     /// The order.
     pub order_id: String,
@@ -72,7 +73,7 @@ impl Event for StockReleased {
 }
 
 /// A reservation was committed: the units left stock (order confirmed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockCommitted {
     /// The order.
     pub order_id: String,
@@ -90,7 +91,7 @@ impl Event for StockCommitted {
 }
 
 /// An admin changed on-hand stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockAdjusted {
     /// The sku.
     pub sku: String,
@@ -110,7 +111,7 @@ impl Event for StockAdjusted {
 }
 
 /// A sku's available stock fell to or under its threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockLow {
     /// The sku.
     pub sku: String,
@@ -128,7 +129,7 @@ impl Event for StockLow {
 }
 
 /// A sku's totals changed (catalog keeps `in_stock` from this).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockUpdated {
     /// The sku.
     pub sku: String,

@@ -1,12 +1,13 @@
 //! Events emitted by the notifications service: the outcome of each message.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
 
 /// A message was accepted by its channel (the SMTP server, the webhook receiver, or
 /// the local outbox).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NotificationSent {
     /// The notification.
     pub notification_id: String,
@@ -29,7 +30,7 @@ impl Event for NotificationSent {
 }
 
 /// A message was given up on after its retries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NotificationFailed {
     /// The notification.
     pub notification_id: String,

@@ -3,12 +3,13 @@
 //! `confirmed` (commit); payments to `reserved` (authorize), `confirmed` (capture) and
 //! `cancelled` (void, or refund once captured).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Event, Money};
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
     /// The sellable unit.
     pub sku: String,
@@ -19,7 +20,7 @@ pub struct OrderLine {
 }
 
 /// Where an order goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShippingAddress {
     /// Recipient.
     pub name: String,
@@ -39,7 +40,7 @@ pub struct ShippingAddress {
 /// Where the customer of an order came from, as the storefront told it at checkout
 /// (the marketing source of Viscount's own orders, which ingestion classifies into a
 /// channel exactly as it does an external storefront's).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Attribution {
     /// `utm_source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,7 +57,7 @@ pub struct Attribution {
 }
 
 /// An order was placed and waits for stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCreated {
     /// The order.
     pub order_id: String,
@@ -82,7 +83,7 @@ impl Event for OrderCreated {
 }
 
 /// An order was cancelled; whatever it holds is released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelled {
     /// The order.
     pub order_id: String,
@@ -102,7 +103,7 @@ impl Event for OrderCancelled {
 
 /// An order was confirmed (paid); its reserved stock leaves the warehouse and its
 /// payment is captured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderConfirmed {
     /// The order.
     pub order_id: String,
@@ -134,7 +135,7 @@ impl Event for OrderConfirmed {
 }
 
 /// Every line of an order holds stock; its payment is to be authorized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderReserved {
     /// The order.
     pub order_id: String,
@@ -154,7 +155,7 @@ impl Event for OrderReserved {
 }
 
 /// An order's payment was authorized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderAuthorized {
     /// The order.
     pub order_id: String,
@@ -171,7 +172,7 @@ impl Event for OrderAuthorized {
 
 /// Money went back to the customer for an order (carried by both `refunded` and
 /// `partially_refunded`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RefundFacts {
     /// The order.
     pub order_id: String,
@@ -184,7 +185,7 @@ pub struct RefundFacts {
 }
 
 /// An order was refunded in full.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderRefunded(pub RefundFacts);
 
 impl Event for OrderRefunded {
@@ -195,7 +196,7 @@ impl Event for OrderRefunded {
 }
 
 /// Part of an order was refunded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPartiallyRefunded(pub RefundFacts);
 
 impl Event for OrderPartiallyRefunded {
@@ -207,7 +208,7 @@ impl Event for OrderPartiallyRefunded {
 
 /// Money is to go back to the customer for part of an order (returned items); payments
 /// refunds it once per `request_id` and answers with `payments.refund.processed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RefundRequested {
     /// The order.
     pub order_id: String,
@@ -229,7 +230,7 @@ impl Event for RefundRequested {
 }
 
 /// An order's status followed its shipments (`shipped` or `delivered`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderStatusChanged {
     /// The order.
     pub order_id: String,
@@ -242,7 +243,7 @@ pub struct OrderStatusChanged {
 }
 
 /// An order left the warehouse (its first shipment was dispatched).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderShipped(pub OrderStatusChanged);
 
 impl Event for OrderShipped {
@@ -253,7 +254,7 @@ impl Event for OrderShipped {
 }
 
 /// Every shipment of an order was delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderDelivered(pub OrderStatusChanged);
 
 impl Event for OrderDelivered {

@@ -2,12 +2,13 @@
 //! checkout saga from `authorized` and `failed`, and keeps its refund totals from
 //! `refund.processed`) and the shapes of its HTTP API that ordering reads back.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Event, Money};
 
 /// A payment was authorized: the amount is held on the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentAuthorized {
     /// The payment.
     pub payment_id: String,
@@ -25,7 +26,7 @@ impl Event for PaymentAuthorized {
 }
 
 /// An authorized payment was captured: the money moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentCaptured {
     /// The payment.
     pub payment_id: String,
@@ -43,7 +44,7 @@ impl Event for PaymentCaptured {
 }
 
 /// An authorization was released without capture.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentVoided {
     /// The payment.
     pub payment_id: String,
@@ -59,7 +60,7 @@ impl Event for PaymentVoided {
 }
 
 /// Why a payment failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     /// The issuer declined.
@@ -106,7 +107,7 @@ impl FailureReason {
 }
 
 /// A payment could not be authorized (or captured).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentFailed {
     /// The payment.
     pub payment_id: String,
@@ -126,7 +127,7 @@ impl Event for PaymentFailed {
 }
 
 /// Money went back to the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RefundProcessed {
     /// The refund.
     pub refund_id: String,
@@ -161,7 +162,7 @@ impl Event for RefundProcessed {
 ///
 /// The transitions between these live in payments' domain (its `Payment` aggregate);
 /// this is only the vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Card tokenized; waiting for the order's stock.
@@ -216,7 +217,7 @@ impl PaymentStatus {
 }
 
 /// Card networks, as the API names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CardBrand {
     /// Visa.
@@ -260,7 +261,7 @@ impl CardBrand {
 }
 
 /// A payment as the API shows it: never the card number, the code or the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentView {
     /// Id.
     pub id: String,
@@ -290,7 +291,7 @@ pub struct PaymentView {
 }
 
 /// A refund made, as `POST /api/v1/payments/{id}/refund` answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RefundOutcome {
     /// The refund (its ledger row).
     pub refund_id: String,

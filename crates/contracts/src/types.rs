@@ -1,5 +1,6 @@
 //! Values every service agrees on the rules of: skus, money and short texts.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Why a value was refused; the message names the rule.
@@ -15,8 +16,12 @@ impl std::fmt::Display for Invalid {
 impl std::error::Error for Invalid {}
 
 /// A stock-keeping unit: 1 to 64 of `A-Z a-z 0-9 - _ .`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Sku(String);
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+pub struct Sku(
+    // The schema states the rules `try_from` enforces, so a consumer of the schema
+    // knows what a sku can look like without reading this file.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._-]+$"))] String,
+);
 
 impl TryFrom<String> for Sku {
     type Error = Invalid;
@@ -109,7 +114,7 @@ pub fn minor_unit_exponent(currency: &str) -> Option<u32> {
 }
 
 /// An amount of money: integer minor units and an ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Money {
     /// Minor units (cents for USD).
     pub amount: i64,

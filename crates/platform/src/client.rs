@@ -21,6 +21,8 @@ use serde::de::DeserializeOwned;
 use tower::ServiceExt;
 
 use crate::auth::ForwardedCredentials;
+use crate::discovery::{BreakerSettings, Outcome, Pool};
+use crate::service::ServiceKind;
 
 /// The pooled HTTP/1.1 client used for service-to-service calls and proxying.
 pub type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
@@ -72,7 +74,9 @@ impl Reply {
 #[derive(Clone)]
 enum Target {
     InProcess(Router),
-    Remote { base: String, client: HttpClient },
+    // Boxed: a pool and a client are large beside a router, and a client is cloned
+    // into every service that calls another.
+    Remote(Box<(Pool, HttpClient)>),
 }
 
 /// A handle on another service's API.
@@ -89,13 +93,17 @@ impl ServiceClient {
         }
     }
 
-    /// The callee runs at `base` (e.g. `http://127.0.0.1:8088`).
-    pub fn remote(base: &str, client: HttpClient) -> Self {
+    /// The callee, `kind`, runs at `base` (e.g. `http://127.0.0.1:8088`).
+    pub fn remote(kind: ServiceKind, base: &str, client: HttpClient) -> Self {
+        let pool = Pool::fixed(kind, vec![base.to_owned()], BreakerSettings::default());
+        Self::pooled(pool, client)
+    }
+
+    /// The callee's instances are `pool`'s: each call goes to the next admitted one, and
+    /// a call that could not connect is tried once more on another.
+    pub fn pooled(pool: Pool, client: HttpClient) -> Self {
         Self {
-            target: Target::Remote {
-                base: base.trim_end_matches('/').to_owned(),
-                client,
-            },
+            target: Target::Remote(Box::new((pool, client))),
         }
     }
 
@@ -117,43 +125,38 @@ impl ServiceClient {
             })?;
             headers.insert(HeaderName::from_static(crate::idempotency::HEADER), key);
         }
-        let bytes = match body {
+        let bytes = Bytes::from(match body {
             Some(body) => {
                 serde_json::to_vec(body).map_err(|e| CallError::Unsendable(e.to_string()))?
             }
             None => Vec::new(),
-        };
-        let uri = match &self.target {
-            Target::InProcess(_) => path.to_owned(),
-            Target::Remote { base, .. } => format!("{base}{path}"),
-        };
-        let uri: Uri = uri
-            .parse()
-            .map_err(|_| CallError::Unavailable(format!("bad url for {path}")))?;
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::from(bytes))
-            .map_err(|e| CallError::Unavailable(e.to_string()))?;
-        *request.headers_mut() = headers;
+        });
         if body.is_some() {
-            request.headers_mut().insert(
+            headers.insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
         }
+        let build = |uri: String| -> Result<http::Request<Body>, CallError> {
+            let uri: Uri = uri
+                .parse()
+                .map_err(|_| CallError::Unsendable(format!("bad url for {path}")))?;
+            let mut request = http::Request::builder()
+                .method(method.clone())
+                .uri(uri)
+                .body(Body::from(bytes.clone()))
+                .map_err(|e| CallError::Unsendable(e.to_string()))?;
+            *request.headers_mut() = headers.clone();
+            Ok(request)
+        };
         let call = async {
             let response = match &self.target {
                 Target::InProcess(router) => router
                     .clone()
-                    .oneshot(request)
+                    .oneshot(build(path.to_owned())?)
                     .await
                     .map_err(|e| CallError::Unavailable(e.to_string()))?,
-                Target::Remote { client, .. } => client
-                    .request(request)
-                    .await
-                    .map_err(|e| CallError::Unavailable(e.to_string()))?
-                    .map(Body::new),
+                Target::Remote(remote) => remote_call(&remote.0, &remote.1, path, &build).await?,
             };
             let status = response.status();
             let body = response
@@ -167,5 +170,43 @@ impl ServiceClient {
         tokio::time::timeout(CALL_TIMEOUT, call)
             .await
             .map_err(|_| CallError::Unavailable("timed out".into()))?
+    }
+}
+
+/// Sends the request built by `build` to an instance of `pool`; one that refuses the
+/// connection (the request never left) is reported and the next instance is tried.
+async fn remote_call(
+    pool: &Pool,
+    client: &HttpClient,
+    path: &str,
+    build: &(dyn Fn(String) -> Result<http::Request<Body>, CallError> + Sync),
+) -> Result<http::Response<Body>, CallError> {
+    let mut tried = Vec::new();
+    loop {
+        let Some(address) = pool.pick(&tried) else {
+            return Err(CallError::Unavailable(format!(
+                "no instance of {} is available",
+                pool.kind()
+            )));
+        };
+        let request = build(format!("{address}{path}"))?;
+        match client.request(request).await {
+            Ok(response) => {
+                let outcome = if response.status().is_server_error() {
+                    Outcome::Failed
+                } else {
+                    Outcome::Answered
+                };
+                pool.report(&address, outcome);
+                return Ok(response.map(Body::new));
+            }
+            Err(err) => {
+                pool.report(&address, Outcome::Failed);
+                if !err.is_connect() {
+                    return Err(CallError::Unavailable(err.to_string()));
+                }
+                tried.push(address);
+            }
+        }
     }
 }

@@ -87,6 +87,15 @@ impl ConfigSource {
         Ok(Self { table })
     }
 
+    /// One section as it was merged (empty when absent), for layering more values over
+    /// it (see [`crate::live`]).
+    pub fn table(&self, name: &str) -> toml::Table {
+        match self.table.get(name) {
+            Some(toml::Value::Table(table)) => table.clone(),
+            _ => toml::Table::new(),
+        }
+    }
+
     /// Reads one section (`""` for the top level) into its typed struct.
     pub fn section<T: DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
         let value = if name.is_empty() {

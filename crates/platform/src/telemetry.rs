@@ -24,22 +24,63 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Replaces the log filter of the installed subscriber (set by [`init_logging`]).
+type FilterReload = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+static FILTER_RELOAD: std::sync::OnceLock<FilterReload> = std::sync::OnceLock::new();
+
+/// The filter used when `VISCOUNT_LOG` is not set.
+const DEFAULT_FILTER: &str = "info,sqlx=warn,async_nats=warn";
+
 /// Installs the global subscriber. Calling it twice is harmless (the second is ignored).
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("VISCOUNT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
+    let filter =
+        EnvFilter::try_from_env("VISCOUNT_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // The filter is installed reloadable (the format fixes the handle's type, hence
+    // two arms), so `set_log_filter` can change it while the process runs.
+    match format {
+        LogFormat::Json => {
+            let builder = tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            if builder.try_init().is_ok() {
+                let _ = FILTER_RELOAD.set(Box::new(move |filter| {
+                    handle.reload(filter).map_err(|e| e.to_string())
+                }));
+            }
+        }
+        LogFormat::Pretty => {
+            let builder = tracing_subscriber::fmt()
+                .compact()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            if builder.try_init().is_ok() {
+                let _ = FILTER_RELOAD.set(Box::new(move |filter| {
+                    handle.reload(filter).map_err(|e| e.to_string())
+                }));
+            }
+        }
+    }
+}
+
+/// Changes what is logged while the process runs (the live `log_level` setting): an
+/// `EnvFilter` directive such as `debug` or `info,ordering=debug`. Dependencies stay
+/// at `warn` unless the directive names them.
+pub fn set_log_filter(directives: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(format!("sqlx=warn,async_nats=warn,{directives}"))
+        .map_err(|e| format!("invalid log level `{directives}`: {e}"))?;
+    let reload = FILTER_RELOAD
+        .get()
+        .ok_or_else(|| "logging is not initialised".to_owned())?;
+    reload(filter)
 }
 
 /// Runs `work` with `traceparent` as the current trace context.

@@ -27,7 +27,7 @@ use platform::db::Migrations;
 use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 use platform::tasks::Tasks;
 
-pub use app::{AnalyticsApp, AnalyticsError};
+pub use app::{AnalyticsApp, AnalyticsError, DAILY_RECONCILIATION, REPORT_SCHEDULES};
 pub use config::AnalyticsConfig;
 
 /// Analytics' migrations.
@@ -37,6 +37,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0001_init"),
         platform::migration!("0002_kpis"),
         platform::migration!("0003_report_runs"),
+        platform::migration!("0004_job_fences"),
     ],
 };
 
@@ -48,16 +49,19 @@ pub struct Analytics {
 }
 
 impl Service for Analytics {
-    /// Opens the database.
+    /// Opens the database; the daily reconciliation and the report schedules run under
+    /// coordination's locks.
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: AnalyticsConfig = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
+        let jobs = app::Jobs::new(platform::fence::locks_for(context)?);
         let app = AnalyticsApp::new(
             data.db.clone(),
             data.outbox.clone(),
             context.clock().clone(),
             config,
-        );
+        )
+        .with_jobs(jobs);
         Ok(Self {
             data,
             app,

@@ -1,9 +1,10 @@
-//! What the catalog consumes: inventory's stock totals, which keep `in_stock` current.
+//! What the catalog consumes: inventory's stock totals, which keep `in_stock` current
+//! (and are announced again as a sku's availability when it flips).
 //! What it emits is built by `domain` and staged by `app`.
 
 use async_trait::async_trait;
 use contracts::inventory::StockUpdated;
-use platform::bus::{Envelope, EventHandler, HandlerError};
+use platform::bus::{Envelope, EventHandler, HandlerError, Outbox};
 use platform::db::Tx;
 use platform::time::Clock;
 
@@ -14,6 +15,8 @@ use crate::domain::Sku;
 pub struct StockEvents {
     /// Time of the update.
     pub clock: Clock,
+    /// Where a change of a sku's availability is announced.
+    pub outbox: Outbox,
 }
 
 #[async_trait]
@@ -36,7 +39,14 @@ impl StockEvents {
     async fn stock_updated(&self, tx: &mut Tx, stock: StockUpdated) -> Result<(), HandlerError> {
         let sku = Sku::try_from(stock.sku.clone())
             .map_err(|e| HandlerError::Rejected(format!("sku {}: {e}", stock.sku)))?;
-        app::record_stock_in(tx, self.clock.now_millis(), &sku, stock.available).await?;
+        app::record_stock_in(
+            tx,
+            &self.outbox,
+            self.clock.now_millis(),
+            &sku,
+            stock.available,
+        )
+        .await?;
         Ok(())
     }
 }

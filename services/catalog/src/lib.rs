@@ -38,6 +38,9 @@ pub struct Catalog {
     app: CatalogApp,
     authenticator: Authenticator,
     config: CatalogConfig,
+    /// The search index's directory when it is this process's own (PostgreSQL), removed
+    /// at close.
+    own_index_dir: Option<std::path::PathBuf>,
 }
 
 impl Service for Catalog {
@@ -47,6 +50,8 @@ impl Service for Catalog {
         let config: CatalogConfig = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
         let index_dir = search::index_dir_for(context.database_url());
+        let own_index_dir =
+            search::is_per_process(context.database_url()).then(|| index_dir.clone());
         let index = tokio::task::spawn_blocking(move || search::SearchIndex::open(&index_dir))
             .await
             .map_err(|_| context.failed(search::SearchError::Worker))?
@@ -63,6 +68,7 @@ impl Service for Catalog {
             app,
             authenticator: context.authenticator()?,
             config,
+            own_index_dir,
         })
     }
 
@@ -84,8 +90,20 @@ impl Service for Catalog {
             vec![ServiceKind::Inventory],
             Arc::new(events::StockEvents {
                 clock: self.app.clock.clone(),
+                outbox: self.data.outbox.clone(),
             }),
         ))
+    }
+
+    fn close(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            self.data.db.close().await;
+            if let Some(dir) = &self.own_index_dir
+                && let Err(err) = std::fs::remove_dir_all(dir)
+            {
+                tracing::warn!(error = %err, "cannot remove the search index directory");
+            }
+        })
     }
 
     /// Another replica's writes reach this replica's search index within a few seconds.

@@ -71,8 +71,9 @@ pub struct SearchIndex {
 }
 
 /// Where the index of the catalog whose database is `database_url` lives: beside a
-/// SQLite file, or under the system temp directory for PostgreSQL (each replica keeps
-/// its own and rebuilds it from the database).
+/// SQLite file, or under the system temp directory for PostgreSQL, one per process
+/// (each replica keeps its own and rebuilds it from the database; tantivy lets one
+/// writer hold a directory, so two replicas on one host must not share it).
 pub fn index_dir_for(database_url: &str) -> PathBuf {
     if let Some(path) = database_url
         .strip_prefix("sqlite://")
@@ -88,7 +89,12 @@ pub fn index_dir_for(database_url: &str) -> PathBuf {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    std::env::temp_dir().join(format!("viscount-search-{name}"))
+    std::env::temp_dir().join(format!("viscount-search-{name}-{}", std::process::id()))
+}
+
+/// Whether the index at `dir` belongs to this process alone (removed when it stops).
+pub fn is_per_process(database_url: &str) -> bool {
+    !(database_url.starts_with("sqlite:"))
 }
 
 impl SearchIndex {
@@ -326,6 +332,10 @@ mod tests {
             index_dir_for("sqlite://data/catalog.db?mode=rwc"),
             PathBuf::from("data/catalog.db.search")
         );
-        assert!(index_dir_for("postgres://h/vt_catalog").ends_with("viscount-search-vt_catalog"));
+        let dir = index_dir_for("postgres://h/vt_catalog");
+        assert!(
+            dir.ends_with(format!("viscount-search-vt_catalog-{}", std::process::id())),
+            "{dir:?}"
+        );
     }
 }

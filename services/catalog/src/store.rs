@@ -341,7 +341,15 @@ pub async fn set_stock(
     sku: &Sku,
     available: i64,
     now: i64,
-) -> Result<(), platform::db::Error> {
+) -> Result<bool, platform::db::Error> {
+    // The flag before, read in the same transaction (the consumer applies one event of
+    // a sku at a time), so the caller can announce a flip.
+    let before: Option<i64> = platform::db::query("SELECT available FROM sku_stock WHERE sku = $1")
+        .bind(sku.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| row.try_get::<i64, _>("available"))
+        .transpose()?;
     platform::db::query(
         "INSERT INTO sku_stock (sku, available, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (sku) DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at",
@@ -350,8 +358,8 @@ pub async fn set_stock(
     .bind(available)
     .bind(now)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok((before.unwrap_or(0) > 0) != (available > 0))
 }
 
 #[cfg(test)]

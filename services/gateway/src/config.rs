@@ -1,4 +1,8 @@
 //! The gateway's configuration (`[gateway]`, `VISCOUNT_GATEWAY__*`).
+//!
+//! The whole section is also read live (coordination's `gateway` document laid over
+//! it, see `platform::live`): `rate_limits` and `cache` apply to the next request
+//! after a change; the others (CORS, the timeout, where Redis is) at the next start.
 
 use serde::Deserialize;
 
@@ -10,6 +14,20 @@ pub struct GatewayConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Longest a request may take end to end (checkout may wait up to 30 s).
     pub request_timeout_secs: u64,
+    /// Rate-limit tiers (live).
+    pub rate_limits: RateLimits,
+    /// The response cache of anonymous catalog reads (live).
+    pub cache: CacheSettings,
+    /// Prefix of every Redis key the gateway writes, so several platforms can share
+    /// one server.
+    pub redis_prefix: String,
+    /// Longest one Redis call may take before the gateway goes on without it.
+    pub redis_timeout_ms: u64,
+    /// Longest one attempt at an upstream instance may take before it counts as a
+    /// failure (distributed shape; a checkout may wait up to 30 s).
+    pub upstream_timeout_secs: u64,
+    /// The circuit breaker of each upstream instance (distributed shape).
+    pub breaker: platform::discovery::BreakerSettings,
 }
 
 impl Default for GatewayConfig {
@@ -17,6 +35,70 @@ impl Default for GatewayConfig {
         Self {
             cors_allowed_origins: vec!["*".into()],
             request_timeout_secs: 35,
+            rate_limits: RateLimits::default(),
+            cache: CacheSettings::default(),
+            redis_prefix: "viscount:".into(),
+            redis_timeout_ms: 100,
+            upstream_timeout_secs: 32,
+            breaker: platform::discovery::BreakerSettings::default(),
+        }
+    }
+}
+
+/// `[gateway.rate_limits]`: requests per caller per window, by tier (API.md: anonymous
+/// by client IP, a signed-in user or API key, `premium` role or scope).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    /// Off: no counting and no `RateLimit-*` headers.
+    pub enabled: bool,
+    /// Callers without a credential that verifies, per client IP, per window.
+    pub anonymous_per_minute: u64,
+    /// Signed-in users (per user) and API keys (per key), per window.
+    pub user_per_minute: u64,
+    /// Callers with the `premium` role or scope, per window.
+    pub premium_per_minute: u64,
+    /// The fixed window, in seconds (a minute unless set otherwise; the limits above
+    /// are per window).
+    pub window_secs: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            anonymous_per_minute: 100,
+            user_per_minute: 1_000,
+            premium_per_minute: 10_000,
+            window_secs: 60,
+        }
+    }
+}
+
+/// `[gateway.cache]`: the response cache of anonymous catalog reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct CacheSettings {
+    /// Off: every read reaches catalog and no `X-Cache` header is sent.
+    pub enabled: bool,
+    /// Longest an entry is served, in seconds: the bound on staleness when a change
+    /// announcement is missed (or a change is not announced at all). At most an hour
+    /// in Redis.
+    pub ttl_secs: u64,
+    /// Most entries kept in memory (the embedded shape); past it, the oldest
+    /// generation and expired entries go first, then everything.
+    pub max_entries: usize,
+    /// Larger answers are passed on without being cached.
+    pub max_body_bytes: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_secs: 60,
+            max_entries: 10_000,
+            max_body_bytes: 1024 * 1024,
         }
     }
 }

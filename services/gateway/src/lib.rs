@@ -5,28 +5,46 @@
 //! distributed shape it is proxied over HTTP to the service's address. Around both sit
 //! the request id, CORS, the body limit, a timeout and the common middleware, and
 //! `GET /health` aggregates every service's readiness.
+//!
+//! At the edge, before dispatch, sit the rate-limit tiers (`ratelimit`) and the
+//! response cache of anonymous catalog reads (`cache`), both in memory or in Redis as
+//! the [`Edge`] says; `/health*` and `/metrics` are outside them. The outermost layer
+//! records the TCP peer as the request's [`platform::http::ClientIp`], so limits and
+//! the services behind (in process or over HTTP) count the same client.
 
 pub mod config;
 mod proxy;
 mod routes;
+
+mod cache;
+mod ratelimit;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::get;
 use http::{HeaderValue, Method};
+use platform::auth::Authenticator;
+use platform::bus::Bus;
+use platform::config::ConfigSource;
+use platform::discovery::{BreakerSettings, Pool};
 use platform::http::health::report_response;
 use platform::http::{HealthReport, Readiness};
+use platform::live::{LiveConfig, LiveSection};
 use platform::service::ServiceKind;
+use platform::tasks::Tasks;
 use serde::{Deserialize, Serialize};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-pub use config::GatewayConfig;
+pub use cache::X_CACHE;
+pub use config::{CacheSettings, GatewayConfig, RateLimits};
+pub use ratelimit::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 pub use routes::public_paths;
 
 /// How the gateway reaches one service.
@@ -39,12 +57,90 @@ pub enum Backend {
         /// Its readiness.
         readiness: Readiness,
     },
-    /// The service's base URL, e.g. `http://127.0.0.1:8087`.
-    Remote(String),
+    /// The service's instances in other processes: a fixed list (`--upstream`) or the
+    /// ones coordination lists, each behind its circuit breaker.
+    Remote(Pool),
 }
 
-/// Builds the gateway's router over `backends`.
-pub fn router(backends: Vec<(ServiceKind, Backend)>, config: &GatewayConfig) -> Router {
+impl Backend {
+    /// `kind` at one fixed base URL, e.g. `http://127.0.0.1:8087`.
+    pub fn at(kind: ServiceKind, base: &str) -> Self {
+        Backend::Remote(Pool::fixed(
+            kind,
+            vec![base.to_owned()],
+            BreakerSettings::default(),
+        ))
+    }
+}
+
+/// What the gateway's edge (rate limits, cache) runs on.
+#[derive(Clone)]
+pub struct Edge {
+    /// Identifies callers for their tier (identity's, or one over identity's JWKS and
+    /// API key introspection); without one every caller is anonymous.
+    pub authenticator: Option<Authenticator>,
+    /// The process's live configuration, whose `gateway` document lies over `config`.
+    pub live: LiveConfig,
+    /// Redis for counts and cache (the distributed shape); memory without it.
+    pub redis_url: Option<String>,
+    /// Prefix of the gateway's Redis keys (replicas of one platform share it).
+    pub redis_prefix: String,
+    /// The bus, to follow catalog's change announcements; without it the cache is
+    /// dropped only by TTL and by writes through this gateway.
+    pub bus: Option<Arc<dyn Bus>>,
+    /// The process's background tasks (the event tail runs among them).
+    pub tasks: Tasks,
+    /// The merged configuration (its `[gateway]` section is read live).
+    pub config: ConfigSource,
+}
+
+/// Why the gateway's edge could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// The `[gateway]` section does not read.
+    #[error("the [gateway] configuration is invalid")]
+    Config(#[from] platform::config::ConfigError),
+    /// The Redis URL is not one.
+    #[error("the redis url is invalid")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// The rate limits and the cache around `dispatch`.
+fn edge_layers(dispatch: Router, config: &GatewayConfig, edge: Edge) -> Result<Router, EdgeError> {
+    let settings = Arc::new(LiveSection::<GatewayConfig>::new(
+        &edge.config,
+        &edge.live,
+        ServiceKind::Gateway,
+    )?);
+    let redis = match &edge.redis_url {
+        Some(url) => Some(Arc::new(ratelimit::redis::Redis::open(
+            url,
+            Duration::from_millis(config.redis_timeout_ms.max(1)),
+        )?)),
+        None => None,
+    };
+    let shared = redis.map(|redis| (redis, edge.redis_prefix.clone()));
+    let limiter = Arc::new(ratelimit::RateLimiter::new(
+        settings.clone(),
+        edge.authenticator,
+        shared.clone(),
+    ));
+    let cache = Arc::new(cache::ResponseCache::new(settings, shared));
+    if let Some(bus) = edge.bus {
+        cache.follow_catalog(bus, &edge.tasks);
+    }
+    Ok(dispatch
+        .layer(from_fn_with_state(cache, cache::serve))
+        .layer(from_fn_with_state(limiter, ratelimit::limit)))
+}
+
+/// Builds the gateway's router over `backends`, with `edge`'s rate limits and cache.
+/// Must be called within a Tokio runtime (the cache starts following catalog's events).
+pub fn router(
+    backends: Vec<(ServiceKind, Backend)>,
+    config: &GatewayConfig,
+    edge: Edge,
+) -> Result<Router, EdgeError> {
     let client = proxy::client();
     let mut table = routes::RouteTable::default();
     for (kind, backend) in &backends {
@@ -52,27 +148,33 @@ pub fn router(backends: Vec<(ServiceKind, Backend)>, config: &GatewayConfig) -> 
             Backend::InProcess { router, .. } => {
                 platform::http::with_common_layers(router.clone(), kind.as_str())
             }
-            Backend::Remote(base) => proxy::router(*kind, base, client.clone()),
+            Backend::Remote(pool) => proxy::router(pool.clone(), client.clone(), config),
         };
         table.add(*kind, target);
     }
     let health = Arc::new(HealthTargets { backends, client });
     let app = Router::new()
         .route("/health", get(aggregate_health))
-        .route("/health/ready", get(aggregate_health))
-        .route(
-            "/health/live",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
+        // The gateway itself is ready when it routes; whether each service behind it is
+        // is `/health`'s question (coordination polls this, and must not mark the
+        // gateway down because one service is).
+        .route("/health/ready", get(gateway_ready))
+        .route("/health/live", get(gateway_ready))
         .route("/metrics", get(platform::http::metrics::metrics_handler))
         .with_state(health)
-        .fallback_service(table.into_service())
+        .fallback_service(edge_layers(
+            Router::new().fallback_service(table.into_service()),
+            config,
+            edge,
+        )?)
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(config.request_timeout_secs),
         ))
         .layer(RequestBodyLimitLayer::new(platform::http::MAX_BODY_BYTES));
-    platform::http::common_layers(app, "gateway").layer(cors(config))
+    Ok(platform::http::common_layers(app, "gateway")
+        .layer(cors(config))
+        .layer(from_fn(ratelimit::client_ip)))
 }
 
 fn cors(config: &GatewayConfig) -> CorsLayer {
@@ -100,7 +202,12 @@ fn cors(config: &GatewayConfig) -> CorsLayer {
         .expose_headers([
             http::header::LOCATION,
             http::header::RETRY_AFTER,
+            http::header::ETAG,
             http::HeaderName::from_static("x-request-id"),
+            RATELIMIT_LIMIT,
+            RATELIMIT_REMAINING,
+            RATELIMIT_RESET,
+            X_CACHE,
         ])
         .max_age(Duration::from_secs(600))
 }
@@ -110,28 +217,53 @@ struct HealthTargets {
     client: proxy::Client,
 }
 
+/// One service in the gateway's aggregate health: its readiness report and the
+/// instances behind it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServiceHealth {
+    /// The report (of the first ready instance, or why none is).
+    #[serde(flatten)]
+    pub report: HealthReport,
+    /// Each instance's status.
+    pub instances: Vec<proxy::InstanceHealth>,
+}
+
 /// The gateway's aggregate health.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AggregateHealth {
     /// `ok` when every service is ready.
     pub status: String,
-    /// Each service's report.
-    pub services: std::collections::BTreeMap<String, HealthReport>,
+    /// Each service's health.
+    pub services: std::collections::BTreeMap<String, ServiceHealth>,
+}
+
+async fn gateway_ready() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok", "service": "gateway"}))
 }
 
 async fn aggregate_health(State(targets): State<Arc<HealthTargets>>) -> Response {
     let reports = futures_util::future::join_all(targets.backends.iter().map(|(kind, backend)| {
         let client = targets.client.clone();
         async move {
-            let report = match backend {
-                Backend::InProcess { readiness, .. } => readiness.report().await,
-                Backend::Remote(base) => proxy::remote_health(&client, *kind, base).await,
+            let (report, instances) = match backend {
+                Backend::InProcess { readiness, .. } => {
+                    let report = readiness.report().await;
+                    let instance = proxy::InstanceHealth {
+                        address: "in-process".into(),
+                        status: report.status.clone(),
+                    };
+                    (report, vec![instance])
+                }
+                Backend::Remote(pool) => proxy::remote_health(&client, pool).await,
             };
-            (kind.as_str().to_owned(), report)
+            (
+                kind.as_str().to_owned(),
+                ServiceHealth { report, instances },
+            )
         }
     }))
     .await;
-    let ok = reports.iter().all(|(_, r)| r.is_ok());
+    let ok = reports.iter().all(|(_, health)| health.report.is_ok());
     let body = AggregateHealth {
         status: if ok { "ok" } else { "down" }.to_owned(),
         services: reports.into_iter().collect(),

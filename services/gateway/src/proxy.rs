@@ -1,4 +1,18 @@
-//! Forwarding requests to a service running as its own process.
+//! Forwarding requests to a service running in other processes.
+//!
+//! Each service is a [`Pool`] of instances (fixed by `--upstream`, or found through
+//! coordination), each behind its own circuit breaker. A request goes to the next
+//! admitted instance; a 5xx, a connect error or a timeout counts against that instance,
+//! and five in a row eject it for 30 s (then one trial). A request that could not
+//! connect never left, so it is tried once more on another instance whatever its
+//! method; a safe method (GET, HEAD, OPTIONS) that failed any other way is also tried
+//! once more elsewhere. With every instance ejected the answer is 503 naming the
+//! service at once, without touching a dead address.
+//!
+//! Not tower's `balance`/`retry`: the breaker has to see each answer's status per
+//! instance and the retry has to choose a *different* instance, which p2c over a
+//! `Discover` stream does not offer; the pieces here are the breaker
+//! (`platform::discovery::breaker`), the round robin (`Pool`) and one loop.
 
 use std::time::Duration;
 
@@ -6,26 +20,29 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, HeaderValue, Uri, header};
+use http::{HeaderName, HeaderValue, Method, Uri, header};
+use platform::discovery::{Outcome, Pool};
+use platform::http::health::CheckReport;
 use platform::http::{HealthReport, Problem};
-use platform::service::ServiceKind;
+
+use crate::GatewayConfig;
 
 /// The pooled HTTP/1.1 client the gateway forwards with (the platform's).
 pub use platform::client::{HttpClient as Client, http_client as client};
 
 #[derive(Clone)]
 struct Target {
-    kind: ServiceKind,
-    base: String,
+    pool: Pool,
     client: Client,
+    timeout: Duration,
 }
 
-/// A router that forwards every request to `base`.
-pub fn router(kind: ServiceKind, base: &str, client: Client) -> Router {
+/// A router that forwards every request to an instance of `pool`.
+pub fn router(pool: Pool, client: Client, config: &GatewayConfig) -> Router {
     let target = Target {
-        kind,
-        base: base.trim_end_matches('/').to_owned(),
+        pool,
         client,
+        timeout: Duration::from_secs(config.upstream_timeout_secs),
     };
     Router::new().fallback(forward).with_state(target)
 }
@@ -48,65 +65,164 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     }
 }
 
+/// Whether a request may be sent twice (RFC 9110 §9.2.1), with no body to keep.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Answered(Response),
+    /// Nothing was sent: try another instance whatever the method.
+    NotConnected(String),
+    /// Sent, and it failed (timeout, reset): only a safe request goes again.
+    Failed(String),
+}
+
 async fn forward(State(target): State<Target>, request: Request) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string());
     let (mut parts, body) = request.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let Ok(uri) = format!("{}{path}", target.base).parse::<Uri>() else {
-        return Problem::bad_request("the request path cannot be forwarded").into_response();
-    };
-    parts.uri = uri;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
     if let Some(peer) = peer {
-        let forwarded = match parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(previous) => format!("{previous}, {peer}"),
-            None => peer,
-        };
-        if let Ok(value) = HeaderValue::from_str(&forwarded) {
-            parts
-                .headers
-                .insert(HeaderName::from_static("x-forwarded-for"), value);
-        }
+        append_forwarded_for(&mut parts.headers, &peer);
     }
-    match target
-        .client
-        .request(http::Request::from_parts(parts, body))
-        .await
-    {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(body))
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    // Kept whole, so a request that never left can go to another instance. The body
+    // limit layer in front bounds it.
+    let body = match axum::body::to_bytes(body, platform::http::MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return platform::http::extract::payload_too_large().into_response(),
+    };
+    let mut tried: Vec<String> = Vec::new();
+    let mut failed_after_sending = false;
+    let kind = target.pool.kind();
+    loop {
+        let Some(address) = target.pool.pick(&tried) else {
+            let detail = if tried.is_empty() {
+                format!("the {kind} service is unavailable (no healthy instance)")
+            } else {
+                format!("the {kind} service is unavailable")
+            };
+            return Problem::unavailable(detail).into_response();
+        };
+        let Ok(uri) = format!("{address}{path}").parse::<Uri>() else {
+            return Problem::bad_request("the request path cannot be forwarded").into_response();
+        };
+        let mut attempt = parts.clone();
+        attempt.uri = uri;
+        let request = http::Request::from_parts(attempt, Body::from(body.clone()));
+        match send(&target, request).await {
+            Attempt::Answered(response) => {
+                let outcome = if response.status().is_server_error() {
+                    Outcome::Failed
+                } else {
+                    Outcome::Answered
+                };
+                target.pool.report(&address, outcome);
+                return response;
+            }
+            Attempt::NotConnected(err) => {
+                target.pool.report(&address, Outcome::Failed);
+                tracing::warn!(service = %kind, instance = %address, error = %err, "upstream refused the connection");
+            }
+            Attempt::Failed(err) => {
+                target.pool.report(&address, Outcome::Failed);
+                tracing::warn!(service = %kind, instance = %address, error = %err, "upstream failed");
+                // Sent and lost: an unsafe request may have taken effect, and a safe
+                // one is tried once more, not round every instance.
+                if !is_safe(&parts.method) || failed_after_sending {
+                    return Problem::unavailable(format!("the {kind} service is unavailable"))
+                        .into_response();
+                }
+                failed_after_sending = true;
+            }
         }
-        Err(err) => {
-            tracing::warn!(service = %target.kind, error = %err, "upstream unavailable");
-            Problem::unavailable(format!("the {} service is unavailable", target.kind))
-                .into_response()
-        }
+        tried.push(address);
     }
 }
 
-/// A remote service's readiness, or a `down` report when it cannot be asked.
-pub async fn remote_health(client: &Client, kind: ServiceKind, base: &str) -> HealthReport {
-    let down = |error: String| HealthReport {
+async fn send(target: &Target, request: http::Request<Body>) -> Attempt {
+    match tokio::time::timeout(target.timeout, target.client.request(request)).await {
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Attempt::Answered(Response::from_parts(parts, Body::new(body)))
+        }
+        Ok(Err(err)) if err.is_connect() => Attempt::NotConnected(err.to_string()),
+        Ok(Err(err)) => Attempt::Failed(err.to_string()),
+        Err(_) => Attempt::Failed("timed out".into()),
+    }
+}
+
+fn append_forwarded_for(headers: &mut http::HeaderMap, peer: &str) {
+    let forwarded = match headers
+        .get(platform::http::client_ip::FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) => format!("{previous}, {peer}"),
+        None => peer.to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(
+            HeaderName::from_static(platform::http::client_ip::FORWARDED_FOR),
+            value,
+        );
+    }
+}
+
+/// One instance's readiness as the gateway found it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InstanceHealth {
+    /// Its base URL (`in-process` in the embedded shape).
+    pub address: String,
+    /// `ok` or `down`.
+    pub status: String,
+}
+
+/// A remote service's readiness over its instances: `ok` when at least one instance is
+/// ready (requests can be served), with each instance's own status; the checks are
+/// those of the first ready instance, or why none is.
+pub async fn remote_health(client: &Client, pool: &Pool) -> (HealthReport, Vec<InstanceHealth>) {
+    let addresses = pool.addresses();
+    let reports = futures_util::future::join_all(
+        addresses
+            .iter()
+            .map(|address| instance_health(client, pool, address)),
+    )
+    .await;
+    let instances = addresses
+        .iter()
+        .zip(&reports)
+        .map(|(address, report)| InstanceHealth {
+            address: address.clone(),
+            status: report.status.clone(),
+        })
+        .collect();
+    let report = reports
+        .iter()
+        .find(|report| report.is_ok())
+        .or(reports.first())
+        .cloned()
+        .unwrap_or_else(|| down(pool, "no instance is registered".into()));
+    (report, instances)
+}
+
+fn down(pool: &Pool, error: String) -> HealthReport {
+    HealthReport {
         status: "down".into(),
-        service: kind.as_str().into(),
+        service: pool.kind().as_str().into(),
         version: String::new(),
         checks: [(
             "reachable".to_owned(),
-            platform::http::health::CheckReport {
+            CheckReport {
                 status: "down".into(),
                 latency_ms: 0,
                 error: Some(error),
@@ -114,23 +230,26 @@ pub async fn remote_health(client: &Client, kind: ServiceKind, base: &str) -> He
         )]
         .into_iter()
         .collect(),
-    };
-    let Ok(uri) = format!("{}/health/ready", base.trim_end_matches('/')).parse::<Uri>() else {
-        return down("bad upstream url".into());
+    }
+}
+
+async fn instance_health(client: &Client, pool: &Pool, address: &str) -> HealthReport {
+    let Ok(uri) = format!("{address}/health/ready").parse::<Uri>() else {
+        return down(pool, "bad upstream url".into());
     };
     let request = match http::Request::get(uri).body(Body::empty()) {
         Ok(r) => r,
-        Err(err) => return down(err.to_string()),
+        Err(err) => return down(pool, err.to_string()),
     };
     let response = match tokio::time::timeout(Duration::from_secs(3), client.request(request)).await
     {
         Ok(Ok(response)) => response,
-        Ok(Err(err)) => return down(err.to_string()),
-        Err(_) => return down("timed out".into()),
+        Ok(Err(err)) => return down(pool, err.to_string()),
+        Err(_) => return down(pool, "timed out".into()),
     };
     let bytes = match http_body_util::BodyExt::collect(response.into_body()).await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) => return down(err.to_string()),
+        Err(err) => return down(pool, err.to_string()),
     };
-    serde_json::from_slice(&bytes).unwrap_or_else(|_| down("unreadable health report".into()))
+    serde_json::from_slice(&bytes).unwrap_or_else(|_| down(pool, "unreadable health report".into()))
 }

@@ -20,6 +20,12 @@ use tower::ServiceExt;
 pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
     match kind {
         ServiceKind::Gateway => &[],
+        ServiceKind::Coordination => &[
+            "/api/v1/services",
+            "/api/v1/config",
+            "/api/v1/locks",
+            "/api/v1/schemas",
+        ],
         ServiceKind::Fulfillment => &[
             "/api/v1/shipments",
             "/api/v1/returns",

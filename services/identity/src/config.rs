@@ -1,5 +1,6 @@
 //! Identity's configuration (`[identity]`, `VISCOUNT_IDENTITY__*`): token lifetimes,
-//! lockout, MFA and password hashing.
+//! the sign-in guard (lockout per account and client address, limit per address), MFA
+//! and password hashing.
 
 use serde::Deserialize;
 
@@ -21,12 +22,16 @@ pub struct IdentityConfig {
     pub mfa_token_ttl_secs: i64,
     /// Issuer name shown by authenticator apps.
     pub mfa_issuer_name: String,
-    /// Failed logins that lock an account.
+    /// Failed logins of one account from one client address that lock the account for
+    /// that address.
     pub lockout_threshold: u32,
-    /// Window the failures are counted in.
+    /// Window the failures are counted in (from the first failure of a window).
     pub lockout_window_secs: i64,
     /// How long a lock lasts.
     pub lockout_duration_secs: i64,
+    /// Failed logins one client address may have across accounts within the window;
+    /// after them every sign-in from it is refused (429) until the window passes.
+    pub failed_logins_per_ip: u32,
     /// Password hashing cost.
     pub argon2: Argon2Settings,
 }
@@ -42,6 +47,7 @@ impl Default for IdentityConfig {
             lockout_threshold: 5,
             lockout_window_secs: 15 * 60,
             lockout_duration_secs: 15 * 60,
+            failed_logins_per_ip: 20,
             argon2: Argon2Settings::default(),
         }
     }

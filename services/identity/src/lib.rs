@@ -18,17 +18,22 @@ pub mod passwords;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use platform::auth::{ApiKeyResolver, Authenticator, Principal, SubjectCheck};
 use platform::db::Migrations;
 use platform::http::Problem;
 use platform::service::{Service, ServiceContext, ServiceData, StartError};
+use platform::tasks::Tasks;
 
 pub use app::{IdentityApp, IdentityError};
 pub use config::IdentityConfig;
 pub use keys::KeyRing;
 pub use passwords::Argon2Settings;
+
+/// How often counters of failed sign-ins whose windows and locks are over are deleted.
+const PRUNE_LOGIN_FAILURES_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// Identity's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
@@ -37,6 +42,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0001_init"),
         platform::migration!("0002_tenants"),
         platform::migration!("0003_viscount_tenant"),
+        platform::migration!("0004_sign_in_guard"),
     ],
 };
 
@@ -92,6 +98,20 @@ impl Service for Identity {
 
     fn router(&self) -> axum::Router {
         http::router(self.app.clone(), self.authenticator.clone())
+    }
+
+    /// Prunes counters of failed sign-ins once they neither count nor refuse anything,
+    /// so their tables hold the current windows only.
+    fn start_background(&self, tasks: &Tasks) {
+        let app = self.app.clone();
+        tasks.every(
+            "pruning login failures",
+            PRUNE_LOGIN_FAILURES_EVERY,
+            move || {
+                let app = app.clone();
+                async move { app.prune_login_failures().await }
+            },
+        );
     }
 
     /// Verifies this identity's tokens and API keys; the other services of the process

@@ -1,4 +1,8 @@
 //! Inventory's configuration (`[inventory]`, `VISCOUNT_INVENTORY__*`).
+//!
+//! `default_low_stock_threshold` applies while the service runs (coordination's
+//! `PUT /api/v1/config/inventory`; read through `InventoryApp::default_low_stock_threshold`);
+//! the other settings take effect at the next start.
 
 use serde::Deserialize;
 
@@ -6,7 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct InventoryConfig {
-    /// Threshold of skus without their own.
+    /// Threshold of skus without their own (live).
     pub default_low_stock_threshold: i64,
     /// Reservation lifetime when the caller gives none.
     pub default_reservation_ttl_secs: i64,

@@ -41,15 +41,17 @@ pub struct Inventory {
 }
 
 impl Service for Inventory {
-    /// Opens the database.
+    /// Opens the database; the default low-stock threshold is followed live.
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: InventoryConfig = context.config()?;
+        let live = Arc::new(context.live_config::<InventoryConfig>()?);
         let data = context.open(&MIGRATIONS).await?;
         let app = InventoryApp {
             db: data.db.clone(),
             outbox: data.outbox.clone(),
             clock: context.clock().clone(),
             config,
+            live,
         };
         Ok(Self {
             data,

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use platform::auth::Authenticator;
 use platform::db::Migrations;
+use platform::fence::SingleHolder;
 use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 use platform::tasks::Tasks;
 
@@ -48,6 +49,7 @@ pub const MIGRATIONS: Migrations = Migrations {
     steps: &[
         platform::migration!("0001_init"),
         platform::migration!("0002_attachments"),
+        platform::migration!("0003_job_fences"),
     ],
 };
 
@@ -58,7 +60,13 @@ pub struct Notifications {
     authenticator: Authenticator,
     config: NotificationsConfig,
     couriers: channels::Couriers,
+    /// The lease the parked-event replay runs under (it sends messages: one replica at
+    /// a time).
+    parked_replay: SingleHolder,
 }
+
+/// One replay pass is one transaction: seconds at most.
+const PARKED_REPLAY_LEASE: Duration = Duration::from_secs(60);
 
 impl Service for Notifications {
     /// Checks the configuration, sets up the channels, opens the database and seeds the
@@ -73,6 +81,12 @@ impl Service for Notifications {
             config.concurrency,
         )
         .map_err(|e| context.failed(e))?;
+        let parked_replay = SingleHolder::new(
+            platform::fence::locks_for(context)?,
+            events::PARKED_REPLAY,
+            ServiceKind::Notifications.as_str(),
+            PARKED_REPLAY_LEASE,
+        );
         let data = context.open(&MIGRATIONS).await?;
         let app = NotificationsApp::new(
             data.db.clone(),
@@ -87,6 +101,7 @@ impl Service for Notifications {
             authenticator: context.authenticator()?,
             config,
             couriers,
+            parked_replay,
         })
     }
 
@@ -118,14 +133,15 @@ impl Service for Notifications {
         ))
     }
 
-    /// The sender, the replay of parked events whose recipient arrived, and the expiry
-    /// of those whose recipient never did.
+    /// The sender, the replay of parked events whose recipient arrived (one replica at
+    /// a time, fenced), and the expiry of those whose recipient never did.
     fn start_background(&self, tasks: &Tasks) {
         sender::Sender::new(self.app.clone(), self.couriers.clone(), &self.config).start(tasks);
         let handler = Arc::new(self.events());
+        let job = self.parked_replay.clone();
         tasks.every("parked event replay", Duration::from_secs(5), move || {
-            let handler = handler.clone();
-            async move { handler.replay_released().await }
+            let (handler, job) = (handler.clone(), job.clone());
+            async move { replay_parked(&handler, &job).await }
         });
         let sweeper = self.app.clone();
         let parked_ttl = Duration::from_secs(self.config.parked_ttl_secs.max(1));
@@ -138,6 +154,22 @@ impl Service for Notifications {
             },
         );
     }
+}
+
+/// One turn of the parked-event replay: under the job's lease when anything is parked
+/// (no call to coordination otherwise); nothing when another replica holds it or
+/// coordination cannot be asked.
+async fn replay_parked(
+    handler: &events::NotificationEvents,
+    job: &SingleHolder,
+) -> Result<usize, platform::bus::HandlerError> {
+    if !handler.app.any_parked().await? {
+        return Ok(0);
+    }
+    job.run(|fence| async move { handler.replay_released(&fence).await })
+        .await
+        .ran()
+        .unwrap_or(Ok(0))
 }
 
 impl Notifications {

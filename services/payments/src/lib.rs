@@ -29,7 +29,7 @@ pub use app::{
     EventOutcome, NewPayment, PaymentMethodView, PaymentSource, PaymentView, PaymentsApp,
     PaymentsError, RefundOutcome, TransactionView,
 };
-pub use config::PaymentsConfig;
+pub use config::{PaymentsConfig, PaymentsSettings};
 pub use domain::PaymentStatus;
 pub use provider::{PaymentProvider, SandboxProvider};
 
@@ -47,10 +47,11 @@ pub struct Payments {
 }
 
 impl Service for Payments {
-    /// Opens the database, with the built-in sandbox as the card provider.
+    /// Opens the database, with the built-in sandbox as the card provider and the fraud
+    /// limits read live (a change applies to the next authorization).
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
-        Self::build_with_provider(context, context.config()?, Arc::new(SandboxProvider::new()))
-            .await
+        let settings = PaymentsSettings::live(context.live_config()?);
+        Self::build_with_provider(context, settings, Arc::new(SandboxProvider::new())).await
     }
 
     fn migrations() -> &'static Migrations {
@@ -78,10 +79,11 @@ impl Service for Payments {
 }
 
 impl Payments {
-    /// [`Service::build`] with `config` and another card provider.
+    /// [`Service::build`] with `settings` (fixed values, or the live ones) and another
+    /// card provider.
     pub async fn build_with_provider(
         context: &ServiceContext,
-        config: PaymentsConfig,
+        settings: impl Into<PaymentsSettings>,
         provider: Arc<dyn PaymentProvider>,
     ) -> Result<Self, StartError> {
         let data = context.open(&MIGRATIONS).await?;
@@ -89,7 +91,7 @@ impl Payments {
             data.db.clone(),
             data.outbox.clone(),
             context.clock().clone(),
-            config,
+            settings,
             provider,
         );
         Ok(Self {

@@ -34,6 +34,11 @@ use crate::time::Clock;
 pub const ROLE_CUSTOMER: &str = "customer";
 /// Role of shop operators.
 pub const ROLE_ADMIN: &str = "admin";
+/// Role of callers in the top rate-limit tier (the gateway's `premium` tier).
+pub const ROLE_PREMIUM: &str = "premium";
+/// Scope of the platform's own processes (registering with coordination, taking locks),
+/// held by whoever presents the configured service token.
+pub const SCOPE_SERVICE: &str = "service";
 
 /// What kind of caller a principal is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +168,25 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// The platform's own process (see [`Authenticator::with_service_token`]).
+    pub fn service() -> Self {
+        Self {
+            subject: "service".into(),
+            kind: PrincipalKind::Client,
+            roles: Vec::new(),
+            scopes: vec![SCOPE_SERVICE.into()],
+            session_id: None,
+            tenant: None,
+        }
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
 /// Where token-verifying keys come from.
 #[async_trait]
 pub trait KeySource: Send + Sync {
@@ -193,6 +217,7 @@ pub struct Authenticator {
     clock: Clock,
     api_keys: Option<Arc<dyn ApiKeyResolver>>,
     subjects: Option<Arc<dyn SubjectCheck>>,
+    service_token: Option<Arc<[u8; 32]>>,
     verified: Arc<VerifiedTokens>,
 }
 
@@ -249,6 +274,7 @@ impl Authenticator {
             clock,
             api_keys: None,
             subjects: None,
+            service_token: None,
             verified: Arc::default(),
         }
     }
@@ -262,6 +288,16 @@ impl Authenticator {
     /// Also refuses tokens whose subject `check` says is gone.
     pub fn with_subject_check(mut self, check: Arc<dyn SubjectCheck>) -> Self {
         self.subjects = Some(check);
+        self
+    }
+
+    /// Also accepts `token` as a bearer credential of the platform's own processes: its
+    /// holder is the client `service` with the [`SCOPE_SERVICE`] scope. Only a digest
+    /// is kept, and presented tokens are compared by digest.
+    pub fn with_service_token(mut self, token: &str) -> Self {
+        if !token.is_empty() {
+            self.service_token = Some(Arc::new(digest(token)));
+        }
         self
     }
 
@@ -311,6 +347,11 @@ impl Authenticator {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             });
         if let Some(token) = bearer {
+            if let Some(expected) = &self.service_token
+                && digest(token) == **expected
+            {
+                return Ok(Some(Principal::service()));
+            }
             let claims = self
                 .verify_token(token, jwt::TYP_ACCESS)
                 .await

@@ -14,15 +14,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::Method;
 use tokio::sync::Mutex;
 
 use super::jwt::Jwk;
-use super::{ApiKeyResolver, KeySource, Principal, PrincipalKind};
+use super::{ApiKeyResolver, ForwardedCredentials, KeySource, Principal, PrincipalKind};
+use crate::client::{ServiceClient, http_client};
 use crate::http::Problem;
+use crate::service::ServiceKind;
 
 /// How long an API key lookup is trusted.
 pub const API_KEY_CACHE: Duration = Duration::from_secs(30);
@@ -55,37 +54,47 @@ struct Cache {
 /// A remote identity service.
 #[derive(Clone)]
 pub struct RemoteIdentity {
-    base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    identity: ServiceClient,
     cache: Arc<Mutex<Cache>>,
 }
 
 impl RemoteIdentity {
     /// Identity at `base`, e.g. `http://127.0.0.1:8087`.
     pub fn new(base: &str) -> Self {
+        Self::over(ServiceClient::remote(
+            ServiceKind::Identity,
+            base,
+            http_client(),
+        ))
+    }
+
+    /// Identity reached through `identity` (its instances found by discovery).
+    pub fn over(identity: ServiceClient) -> Self {
         Self {
-            base: base.trim_end_matches('/').to_owned(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            identity,
             cache: Arc::new(Mutex::new(Cache::default())),
         }
     }
 
-    async fn call(&self, request: http::Request<Full<Bytes>>) -> Option<Bytes> {
-        let response = tokio::time::timeout(Duration::from_secs(5), self.client.request(request))
+    /// The body of a successful answer to `method path`, or `None`.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Option<Bytes> {
+        let reply = self
+            .identity
+            .send_json(method, path, &ForwardedCredentials::default(), None, body)
             .await
-            .ok()?
             .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        Some(response.into_body().collect().await.ok()?.to_bytes())
+        reply.status.is_success().then_some(reply.body)
     }
 
     async fn fetch_keys(&self) -> Option<HashMap<String, VerifyingKey>> {
-        let request = http::Request::get(format!("{}/.well-known/jwks.json", self.base))
-            .body(Full::default())
-            .ok()?;
-        let body = self.call(request).await?;
+        let body = self
+            .call(Method::GET, "/.well-known/jwks.json", None)
+            .await?;
         #[derive(serde::Deserialize)]
         struct Jwks {
             keys: Vec<Jwk>,
@@ -116,7 +125,7 @@ impl KeySource for RemoteIdentity {
         cache.fetched_at = Some(Instant::now());
         match self.fetch_keys().await {
             Some(keys) => cache.keys = keys,
-            None => tracing::warn!(identity = %self.base, "cannot fetch identity's JWKS"),
+            None => tracing::warn!("cannot fetch identity's JWKS"),
         }
         cache.keys.get(kid).copied()
     }
@@ -131,13 +140,9 @@ impl ApiKeyResolver for RemoteIdentity {
         {
             return Ok(principal.clone());
         }
-        let body = serde_json::to_vec(&serde_json::json!({ "key": key })).unwrap_or_default();
-        let request = http::Request::post(format!("{}/api/v1/api-keys/introspect", self.base))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|_| Problem::unavailable("identity is unavailable"))?;
+        let body = serde_json::json!({ "key": key });
         let answer = self
-            .call(request)
+            .call(Method::POST, "/api/v1/api-keys/introspect", Some(&body))
             .await
             .ok_or_else(|| Problem::unavailable("identity is unavailable"))?;
         let introspection: Introspection = serde_json::from_slice(&answer)

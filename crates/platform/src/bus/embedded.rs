@@ -15,6 +15,9 @@
 //! written and checked for the events already in the log when a dispatcher starts:
 //! earlier versions applied some events before moving the cursor (their one-at-a-time
 //! path, and cursors kept in the producer's database), and those only the inbox knows.
+//!
+//! A tail ([`Bus::tail`]) reads the same log from its end at the time of the call, with
+//! its position in memory only, woken like a dispatcher.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +28,7 @@ use tokio::sync::watch;
 
 use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
 use super::cursor::{cursor_key, load_cursor, save_cursor};
-use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
+use super::{Bus, BusError, Envelope, OnEvent, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
@@ -115,8 +118,93 @@ impl Bus for EmbeddedBus {
         Ok(())
     }
 
+    async fn tail(
+        &self,
+        producer: ServiceKind,
+        tasks: &Tasks,
+        on_event: OnEvent,
+    ) -> Result<(), BusError> {
+        // Events from now on: the log's end is read before returning, so whatever the
+        // producer commits after the call is delivered. A producer not attached yet is
+        // followed from its end when it attaches.
+        let start = match self.producer(producer) {
+            Some((log, _)) => Some(outbox::last_seq(&log).await?),
+            None => None,
+        };
+        let bus = self.clone();
+        let shutdown = tasks.shutdown().clone();
+        tasks.spawn(async move {
+            let Some((log, outbox)) = bus.wait_for_producer(producer, &shutdown).await else {
+                return;
+            };
+            let tail = Tail {
+                log,
+                wake: outbox.subscribe(),
+                position: start,
+                on_event,
+            };
+            tail.run(producer, shutdown).await;
+        });
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), BusError> {
         Ok(())
+    }
+}
+
+/// Follows one producer's log from a position kept in memory (see [`Bus::tail`]).
+struct Tail {
+    log: Db,
+    wake: watch::Receiver<u64>,
+    /// The last event handed on; `None` until the log's end is known.
+    position: Option<i64>,
+    on_event: OnEvent,
+}
+
+impl Tail {
+    async fn run(mut self, producer: ServiceKind, shutdown: crate::shutdown::Shutdown) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match self.pass().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(producer = %producer, error = %err, "tail read failed; retrying");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = self.wake.changed() => {},
+                () = tokio::time::sleep(POLL) => {},
+            }
+        }
+    }
+
+    /// Hands on one batch; `Ok(true)` when there may be more right away.
+    async fn pass(&mut self) -> Result<bool, crate::db::Error> {
+        // Seen before reading, so a commit during this pass wakes the next one.
+        self.wake.borrow_and_update();
+        let Some(position) = self.position else {
+            self.position = Some(outbox::last_seq(&self.log).await?);
+            return Ok(false);
+        };
+        let rows = outbox::after(&self.log, position, BATCH).await?;
+        let Some(last) = rows.last().map(|row| row.seq) else {
+            return Ok(false);
+        };
+        for row in &rows {
+            match serde_json::from_str::<Envelope>(&row.body) {
+                Ok(event) => (self.on_event)(&event),
+                Err(err) => {
+                    tracing::debug!(id = %row.id, error = %err, "unreadable event passed over")
+                }
+            }
+        }
+        self.position = Some(last);
+        Ok(rows.len() as i64 == BATCH)
     }
 }
 

@@ -15,6 +15,10 @@
 //! effect), retries failures with backoff and, after the last attempt, moves the event
 //! to the dead-letter table. The record is the event id in the consumer's inbox; over
 //! the embedded log, read in order, it is the dispatcher's cursor (see `embedded`).
+//!
+//! Beside those durable subscriptions, [`Bus::tail`] follows one producer's new events
+//! at most once, in every process that asks: for state each process keeps of its own
+//! and can rebuild, like the gateway's response cache, never for effects.
 
 mod consumer;
 mod cursor;
@@ -137,6 +141,10 @@ pub struct Subscription {
     pub outbox: Option<Outbox>,
 }
 
+/// What a [`Bus::tail`] calls with each event; it runs on the bus's task, so it must
+/// be quick (hand anything slow to a task of its own).
+pub type OnEvent = Arc<dyn Fn(&Envelope) + Send + Sync>;
+
 /// The transport between producers' outboxes and consumers.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
@@ -152,6 +160,18 @@ pub trait Bus: Send + Sync + 'static {
     /// Starts delivering the events of `subscription.streams` to its handler until
     /// shutdown.
     async fn subscribe(&self, subscription: Subscription, tasks: &Tasks) -> Result<(), BusError>;
+
+    /// Calls `on_event` with each event `producer` publishes from now on, until
+    /// shutdown. Unlike [`Bus::subscribe`] nothing is stored: every process that tails
+    /// gets every event, at most once, and events published while it was not following
+    /// (before the call, during a reconnect) are not delivered. For state a process
+    /// keeps of its own and can rebuild (a cache to drop), never for effects.
+    async fn tail(
+        &self,
+        producer: ServiceKind,
+        tasks: &Tasks,
+        on_event: OnEvent,
+    ) -> Result<(), BusError>;
 
     /// Checks the transport is reachable (for readiness).
     async fn ping(&self) -> Result<(), BusError>;

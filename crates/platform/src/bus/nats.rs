@@ -8,6 +8,10 @@
 //! inbox). Each consuming service reads each stream through a durable pull consumer
 //! named after itself, acknowledging explicitly after its transaction committed.
 //!
+//! A tail ([`Bus::tail`]) reads a stream through an ephemeral ordered consumer that
+//! starts at the stream's end (`DeliverPolicy::New`): no acknowledgements, nothing
+//! stored on the server past the consumer's inactivity threshold, one per process.
+//!
 //! Run NATS 2.10 or newer with `jetstream { sync_interval: always }` in production: with
 //! the default interval an acknowledged publish can be lost on power failure.
 
@@ -18,7 +22,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 
 use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
-use super::{Bus, BusError, Envelope, Outbox, Subscription, outbox};
+use super::{Bus, BusError, Envelope, OnEvent, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
@@ -259,6 +263,64 @@ impl NatsBus {
         }
     }
 
+    /// An ordered consumer of `producer`'s stream from its end, as a message stream.
+    async fn tail_messages(&self, producer: ServiceKind) -> Result<pull::Ordered, BusError> {
+        let stream = self.ensure_stream(producer).await?;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: jetstream::consumer::DeliverPolicy::New,
+                ..Default::default()
+            })
+            .await
+            .map_err(nats_error)?;
+        consumer.messages().await.map_err(nats_error)
+    }
+
+    async fn run_tail(
+        self,
+        producer: ServiceKind,
+        mut messages: pull::Ordered,
+        on_event: OnEvent,
+        shutdown: crate::shutdown::Shutdown,
+    ) {
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return,
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => match serde_json::from_slice::<Envelope>(&message.payload) {
+                    Ok(event) => on_event(&event),
+                    Err(err) => tracing::debug!(error = %err, "unreadable event passed over"),
+                },
+                // The ordered consumer recreates itself after a gap; this is what it
+                // could not mend.
+                Some(Err(err)) => {
+                    tracing::warn!(producer = %producer, error = %err, "tail stream error");
+                }
+                None => {
+                    // Ended (the server forgot the consumer): follow again from the
+                    // end; what was published in between is not delivered.
+                    loop {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(RELAY_POLL) => {}
+                        }
+                        match self.tail_messages(producer).await {
+                            Ok(resumed) => {
+                                messages = resumed;
+                                break;
+                            }
+                            Err(err) => {
+                                tracing::warn!(producer = %producer, error = %err, "cannot resume tail; retrying");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Deletes every stream under this bus's namespace (test cleanup).
     pub async fn delete_namespace(&self) -> Result<(), BusError> {
         if self.namespace.is_empty() {
@@ -319,6 +381,19 @@ impl Bus for NatsBus {
             let subscription = subscription.clone();
             tasks.spawn(async move { Self::run_consumer(subscription, consumer, shutdown).await });
         }
+        Ok(())
+    }
+
+    async fn tail(
+        &self,
+        producer: ServiceKind,
+        tasks: &Tasks,
+        on_event: OnEvent,
+    ) -> Result<(), BusError> {
+        let messages = self.tail_messages(producer).await?;
+        let bus = self.clone();
+        let shutdown = tasks.shutdown().clone();
+        tasks.spawn(async move { bus.run_tail(producer, messages, on_event, shutdown).await });
         Ok(())
     }
 

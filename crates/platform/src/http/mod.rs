@@ -1,6 +1,7 @@
 //! The HTTP kit: problem+json errors, extractors, the common middleware, health,
 //! metrics and serving.
 
+pub mod client_ip;
 pub mod extract;
 pub mod health;
 pub mod layers;
@@ -9,6 +10,7 @@ pub mod pagination;
 pub mod problem;
 pub mod server;
 
+pub use client_ip::ClientIp;
 pub use extract::{Form, Json, MAX_BODY_BYTES, Query};
 pub use health::{HealthCheck, HealthReport, Readiness};
 pub use layers::{

@@ -12,6 +12,7 @@ use crate::client::ServiceClient;
 use crate::config::{ConfigError, ConfigSource};
 use crate::db::{Db, DbError, Migrations};
 use crate::http::Readiness;
+use crate::live::{LiveConfig, LiveSection};
 use crate::tasks::Tasks;
 use crate::time::Clock;
 
@@ -64,6 +65,8 @@ pub struct ServiceContext {
     peers: BTreeMap<ServiceKind, ServiceClient>,
     clock: Clock,
     config: ConfigSource,
+    live: LiveConfig,
+    service_token: Option<String>,
     tasks: Tasks,
 }
 
@@ -85,8 +88,45 @@ impl ServiceContext {
             peers: BTreeMap::new(),
             clock,
             config,
+            live: LiveConfig::new(),
+            service_token: None,
             tasks,
         }
+    }
+
+    /// The platform's processes present `token` to each other (coordination's
+    /// registry and locks).
+    pub fn with_service_token(mut self, token: &str) -> Self {
+        self.service_token = Some(token.to_owned());
+        self
+    }
+
+    /// The platform's service token, when the process has one.
+    pub fn service_token(&self) -> Option<&str> {
+        self.service_token.as_deref()
+    }
+
+    /// The process's live configuration is `live` (shared by the services of one
+    /// process, fed by coordination).
+    pub fn with_live(mut self, live: LiveConfig) -> Self {
+        self.live = live;
+        self
+    }
+
+    /// The process's live configuration.
+    pub fn live(&self) -> &LiveConfig {
+        &self.live
+    }
+
+    /// The service's own section with its live values laid over it (see
+    /// [`crate::live`]): for the settings it applies without a restart.
+    pub fn live_config<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+    ) -> Result<LiveSection<T>, StartError> {
+        LiveSection::new(&self.config, &self.live, self.kind).map_err(|source| StartError::Config {
+            section: self.kind.as_str(),
+            source,
+        })
     }
 
     /// Callers are verified with `authenticator`.

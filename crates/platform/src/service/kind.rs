@@ -9,6 +9,9 @@ use std::str::FromStr;
 pub enum ServiceKind {
     /// The public entry point.
     Gateway,
+    /// The service registry, health aggregation, live configuration, locks and the
+    /// event schema registry.
+    Coordination,
     /// Users, sessions, tokens, API keys.
     Identity,
     /// Products, categories, search.
@@ -35,6 +38,7 @@ impl ServiceKind {
     pub fn all() -> &'static [ServiceKind] {
         &[
             ServiceKind::Identity,
+            ServiceKind::Coordination,
             ServiceKind::Catalog,
             ServiceKind::Inventory,
             ServiceKind::Payments,
@@ -59,6 +63,7 @@ impl ServiceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceKind::Gateway => "gateway",
+            ServiceKind::Coordination => "coordination",
             ServiceKind::Identity => "identity",
             ServiceKind::Catalog => "catalog",
             ServiceKind::Inventory => "inventory",
@@ -75,6 +80,7 @@ impl ServiceKind {
     pub fn default_port(self) -> u16 {
         match self {
             ServiceKind::Gateway => 8080,
+            ServiceKind::Coordination => 8081,
             ServiceKind::Identity => 8087,
             ServiceKind::Catalog => 8082,
             ServiceKind::Inventory => 8083,

@@ -3,7 +3,8 @@
 //! (`touchpoints`), the revenue read models' answers (`revenue`), spend and the
 //! marketing-mix model (`mmm`), reconciliation (`reconciliation`), export (`export`),
 //! Viscount's own KPIs (`kpis`), dashboards (`dashboards`), anomaly alerts
-//! (`anomalies`), reports and their schedules (`reports`).
+//! (`anomalies`), reports and their schedules (`reports`), and the jobs one replica
+//! runs at a time under a coordination lease (`jobs`).
 //!
 //! Every write from an event happens in the consumer's transaction, so an event's
 //! ledger row, split and read-model changes land together or not at all.
@@ -11,6 +12,7 @@
 mod anomalies;
 mod dashboards;
 mod export;
+mod jobs;
 mod kpis;
 mod ledger;
 mod mmm;
@@ -28,6 +30,7 @@ pub use dashboards::{
     InventorySummary, Measure, PaymentsSummary, Point,
 };
 pub use export::{CSV_FIELDS, ExportRow, ExportStream};
+pub use jobs::{DAILY_RECONCILIATION, Jobs, REPORT_SCHEDULES};
 pub use kpis::{KPI_EVENTS, KpiMinute, KpiSummary, Kpis};
 pub use mmm::{MmmAnswer, SpendItem};
 pub use reports::{CLAIM_LEASE, ReportFile, ReportWake};
@@ -90,10 +93,14 @@ pub struct AnalyticsApp {
     pub(crate) clock: Clock,
     pub(crate) config: AnalyticsConfig,
     pub(crate) reports: ReportWake,
+    /// The leases of the jobs one replica runs at a time (none in the crate's unit
+    /// tests, which drive those jobs under fences of their own).
+    pub(crate) jobs: Option<Jobs>,
 }
 
 impl AnalyticsApp {
-    /// Operations over `db`, staging events in `outbox`.
+    /// Operations over `db`, staging events in `outbox` (see [`AnalyticsApp::with_jobs`]
+    /// for the jobs one replica runs at a time).
     pub fn new(db: Db, outbox: Outbox, clock: Clock, config: AnalyticsConfig) -> Self {
         Self {
             db,
@@ -101,6 +108,7 @@ impl AnalyticsApp {
             clock,
             config,
             reports: ReportWake::default(),
+            jobs: None,
         }
     }
 

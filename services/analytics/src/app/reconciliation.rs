@@ -1,11 +1,14 @@
 //! Reconciliation runs: on demand (`POST /api/v1/reconciliation/runs`) and daily on
-//! their own (each tenant's previous day, once, whichever replica gets there first).
+//! their own (each tenant's previous day, once, by the replica that holds the daily
+//! job's lock; see `jobs`: each daily run's write is fenced by that lease's token).
 //! A run reads the tenant's orders and payments of the period (and across its edges:
 //! payments of its orders and orders of its payments, whenever they happened), matches
 //! them by reference, and stores its counts and (the first 10,000 of) its
 //! discrepancies, reading a page at a time.
 
 use std::collections::BTreeSet;
+
+use platform::fence::Fence;
 
 use super::{AnalyticsApp, AnalyticsError};
 use crate::domain::ledger::LedgerEntry;
@@ -20,6 +23,16 @@ const PAGE: i64 = 1_000;
 /// Discrepancies a run keeps (its counts are exact however many there are).
 pub const KEPT_DISCREPANCIES: usize = 10_000;
 
+/// What one reconciliation came to.
+enum Made {
+    /// The run, stored.
+    Run(Run),
+    /// The daily run of that tenant and day exists already.
+    Exists,
+    /// The daily run's fence refused it: a newer lease has written.
+    Fenced,
+}
+
 /// A payment as reconciliation sees it.
 fn payment_facts(payment: LedgerEntry) -> PaymentFacts {
     PaymentFacts {
@@ -31,21 +44,33 @@ fn payment_facts(payment: LedgerEntry) -> PaymentFacts {
 }
 
 impl AnalyticsApp {
-    /// Runs a reconciliation of `tenant` over `period` now; `None` when it is a daily
-    /// run another replica already made.
-    pub async fn reconcile(
+    /// Runs a reconciliation of `tenant` over `period` now, as an admin asked.
+    pub async fn reconcile(&self, tenant: &str, period: Period) -> Result<Run, AnalyticsError> {
+        self.require_tenant(tenant).await?;
+        match self.reconcile_as(tenant, period, None).await? {
+            Made::Run(run) => Ok(run),
+            // Only a daily run can exist already or be fenced off.
+            Made::Exists | Made::Fenced => Err(AnalyticsError::Internal(
+                "a manual reconciliation run was not stored".into(),
+            )),
+        }
+    }
+
+    /// Runs a reconciliation of `tenant` over `period` now: an admin's (`daily` is
+    /// `None`), or the daily one under `daily`'s fence.
+    async fn reconcile_as(
         &self,
         tenant: &str,
         period: Period,
-        trigger: Trigger,
-    ) -> Result<Option<Run>, AnalyticsError> {
-        if trigger == Trigger::Manual {
-            self.require_tenant(tenant).await?;
-        }
-        if trigger == Trigger::Daily
-            && runs::daily_run_exists(self.db.reader(), tenant, period).await?
-        {
-            return Ok(None);
+        daily: Option<&Fence>,
+    ) -> Result<Made, AnalyticsError> {
+        let trigger = if daily.is_some() {
+            Trigger::Daily
+        } else {
+            Trigger::Manual
+        };
+        if daily.is_some() && runs::daily_run_exists(self.db.reader(), tenant, period).await? {
+            return Ok(Made::Exists);
         }
         let id = platform::ids::new_id();
         let started_at = self.clock.now_millis();
@@ -54,8 +79,15 @@ impl AnalyticsApp {
         // same daily run the second one's insert does nothing.
         let outcome = self.match_period(tenant, period).await;
         let mut tx = self.db.begin().await?;
+        // The fence first: its row stays locked to the end of the transaction, so a
+        // holder whose lease was taken over writes nothing after the new holder.
+        if let Some(fence) = daily
+            && !fence.admit(&mut tx).await?
+        {
+            return Ok(Made::Fenced);
+        }
         if !runs::insert_run(&mut tx, &id, tenant, period, trigger, started_at).await? {
-            return Ok(None);
+            return Ok(Made::Exists);
         }
         let now = self.clock.now_millis();
         match &outcome {
@@ -68,7 +100,7 @@ impl AnalyticsApp {
         tx.commit().await?;
         runs::run(self.db.reader(), &id)
             .await?
-            .map(Some)
+            .map(Made::Run)
             .ok_or(AnalyticsError::NotFound("run"))
     }
 
@@ -188,29 +220,47 @@ impl AnalyticsApp {
         Ok(runs::discrepancies(self.db.reader(), run_id, after, limit).await?)
     }
 
-    /// The daily runs that are due: once the configured hour has passed, each
-    /// tenant's previous day, once. Answers how many runs it made.
-    pub async fn run_daily_reconciliations(&self) -> Result<usize, AnalyticsError> {
+    /// The day the daily run reconciles now: yesterday, once the configured hour of
+    /// today has passed (`None` before it, or when daily runs are off).
+    pub(crate) fn daily_period(&self) -> Option<Period> {
         if !self.config.daily_reconciliation {
-            return Ok(0);
+            return None;
         }
         let now = self.clock.now_millis();
         let today = Grain::Day.bucket(now);
         if now - today < i64::from(self.config.reconciliation_hour) * 3_600_000 {
-            return Ok(0);
+            return None;
         }
-        let yesterday = Period {
+        Some(Period {
             from: today - DAY,
             to: today,
+        })
+    }
+
+    /// The daily runs that are due, under `fence` (the daily job's lease; see
+    /// `AnalyticsApp::run_daily_reconciliations`): once the configured hour has passed,
+    /// each tenant's previous day, once. Answers how many runs it made; a run refused
+    /// by the fence ends the pass (the lease is lost: the new holder carries on).
+    pub async fn run_daily_reconciliations_under(
+        &self,
+        fence: &Fence,
+    ) -> Result<usize, AnalyticsError> {
+        let Some(yesterday) = self.daily_period() else {
+            return Ok(0);
         };
         let mut made = 0;
         for tenant in tenants::tenants(self.db.reader()).await? {
-            if let Some(run) = self
-                .reconcile(&tenant.id, yesterday, Trigger::Daily)
+            match self
+                .reconcile_as(&tenant.id, yesterday, Some(fence))
                 .await?
             {
-                tracing::info!(run_id = %run.id, tenant_id = %run.tenant_id, "daily reconciliation completed");
-                made += 1;
+                Made::Run(run) => {
+                    tracing::info!(run_id = %run.id, tenant_id = %run.tenant_id, "daily reconciliation completed");
+                    made += 1;
+                }
+                Made::Exists => {}
+                // The lease is lost: the holder that took over makes the rest.
+                Made::Fenced => break,
             }
         }
         Ok(made)

@@ -14,7 +14,7 @@ use super::{ApiResult, period};
 use crate::app::AnalyticsApp;
 use crate::domain::period::DAY;
 use crate::domain::reconciliation::Discrepancy;
-use crate::store::reconciliation::{Run, Trigger};
+use crate::store::reconciliation::Run;
 
 pub(super) fn routes() -> Router<AnalyticsApp> {
     Router::new()
@@ -87,10 +87,7 @@ async fn start_run(
         DAY,
         366 * DAY,
     )?;
-    let run = app
-        .reconcile(&body.tenant, period, Trigger::Manual)
-        .await?
-        .ok_or(platform::http::Problem::internal())?;
+    let run = app.reconcile(&body.tenant, period).await?;
     let location = format!("/api/v1/reconciliation/runs/{}", run.id);
     Ok((
         StatusCode::CREATED,

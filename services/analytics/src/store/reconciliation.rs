@@ -117,6 +117,21 @@ pub async fn insert_run(
     Ok(done.rows_affected() > 0)
 }
 
+/// Whether some tenant has no daily run for `period` yet.
+pub async fn daily_run_missing<'e>(
+    ex: impl Executor<'e>,
+    period: Period,
+) -> Result<bool, platform::db::Error> {
+    Ok(platform::db::query_scalar::<i64>(
+        "SELECT 1 FROM tenants t WHERE NOT EXISTS (SELECT 1 FROM reconciliation_runs r \
+         WHERE r.tenant_id = t.id AND r.period_from = $1 AND r.trigger_kind = 'daily') LIMIT 1",
+    )
+    .bind(period.from)
+    .fetch_optional(ex)
+    .await?
+    .is_some())
+}
+
 /// Whether the daily run of `tenant` for `period` exists already.
 pub async fn daily_run_exists<'e>(
     ex: impl Executor<'e>,

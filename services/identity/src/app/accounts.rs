@@ -1,13 +1,18 @@
 //! Accounts: registering (and the bootstrap admin), the caller's own account and
-//! password, seeing, finding and deleting users, and whether a token's subject still
-//! exists.
+//! password, seeing, finding and deleting users, an admin setting a user's roles, and
+//! whether a token's subject still exists.
 
 use platform::auth::{Principal, PrincipalKind};
 use platform::db::is_unique_violation;
 use tracing::field::Empty;
 
 use super::{IdentityApp, IdentityError, POLICY};
-use crate::domain::{self, Email, Password, Role, User, UserName};
+
+/// The lock every role change holds: changes run one at a time, across replicas too,
+/// so two admins taking `admin` from each other at once cannot leave the platform
+/// without one.
+const ROLE_CHANGES_LOCK: &str = "identity.roles";
+use crate::domain::{self, Email, Password, Role, Roles, User, UserName};
 use crate::store;
 
 impl IdentityApp {
@@ -157,6 +162,37 @@ impl IdentityApp {
         self.active_users.forget(id);
         self.outbox.wake();
         Ok(())
+    }
+
+    /// Sets a user's roles (admins only). New access tokens carry them: the user's next
+    /// sign-in and refresh read them from the store; tokens issued before keep theirs
+    /// until they expire.
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "info"))]
+    pub async fn set_roles(
+        &self,
+        caller: &Principal,
+        id: &str,
+        roles: Roles,
+    ) -> Result<User, IdentityError> {
+        if !POLICY.may_manage(caller) {
+            return Err(IdentityError::Forbidden("only admins may change roles"));
+        }
+        let now = self.clock.now_millis();
+        let mut tx = self.db.begin().await?;
+        tx.lock(ROLE_CHANGES_LOCK).await?;
+        let mut user = store::user_by_id(&mut *tx, id)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))?;
+        let other_admins = store::count_other_admins(&mut *tx, id).await?;
+        let updated = user.set_roles(roles, other_admins, now)?;
+        if !store::set_roles(&mut tx, &user).await? {
+            return Err(IdentityError::NotFound("user"));
+        }
+        self.outbox.stage(&mut tx, &updated).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(roles = ?user.role_names(), by = %caller.subject, "roles changed");
+        Ok(user)
     }
 
     /// Whether a token's subject may still act: users must exist; API-key clients must

@@ -1,5 +1,6 @@
-//! Identity's operations, one use case a file: accounts (`accounts`), signing in and
-//! sessions (`sessions`), MFA enrolment (`mfa`), API keys (`api_keys`), tenants and
+//! Identity's operations, one use case a file: accounts and roles (`accounts`), signing
+//! in and sessions (`sessions`), the guard against password guessing (`guard`), MFA
+//! enrolment (`mfa`), API keys (`api_keys`), tenants and
 //! their keys (`tenants`) and the OAuth and OIDC surface (`oauth`). Each operation
 //! validates through `domain`, runs in one transaction over `store`, stages the events
 //! the aggregate built in the same transaction, and wakes the bus after commit.
@@ -7,6 +8,7 @@
 
 mod accounts;
 mod api_keys;
+mod guard;
 mod mfa;
 mod oauth;
 mod sessions;
@@ -20,7 +22,7 @@ use platform::time::Clock;
 
 use crate::active::ActiveUsers;
 use crate::config::IdentityConfig;
-use crate::domain::{LockoutPolicy, Refused, Role};
+use crate::domain::{Refused, Role};
 use crate::keys::KeyRing;
 use crate::passwords::{HashError, PasswordHasher};
 
@@ -47,9 +49,22 @@ pub enum IdentityError {
     /// Wrong email or password (never says which).
     #[error("invalid email or password")]
     InvalidCredentials,
-    /// Too many failures; locked until the given time (epoch ms).
+    /// Too many failures of this account from this client address: locked for it until
+    /// `until` (epoch ms), `retry_after_secs` from now.
     #[error("account locked")]
-    Locked(i64),
+    Locked {
+        /// When the lock ends, epoch ms.
+        until: i64,
+        /// Whole seconds until then.
+        retry_after_secs: u64,
+    },
+    /// Too many failures from this client address across accounts: every sign-in from
+    /// it is refused for `retry_after_secs`.
+    #[error("too many failed sign-ins from this address")]
+    TooManyFailures {
+        /// Whole seconds until the address may sign in again.
+        retry_after_secs: u64,
+    },
     /// The password was right; a TOTP code is needed (carry this MFA token).
     #[error("a one-time code is required")]
     MfaRequired(String),
@@ -80,6 +95,9 @@ pub enum IdentityError {
     /// Not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The change would leave the platform without an admin.
+    #[error("the last admin cannot lose the admin role")]
+    LastAdmin,
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] HashError),
@@ -112,6 +130,7 @@ impl From<Refused> for IdentityError {
             Refused::MfaNotStarted => Self::MfaNotStarted,
             Refused::MfaNotEnabled | Refused::InvalidCode => Self::InvalidMfaCode,
             Refused::Deleted => Self::NotFound("user"),
+            Refused::LastAdmin => Self::LastAdmin,
         }
     }
 }
@@ -129,14 +148,6 @@ pub struct IdentityApp {
 }
 
 impl IdentityApp {
-    fn lockout(&self) -> LockoutPolicy {
-        LockoutPolicy {
-            threshold: self.config.lockout_threshold,
-            window_ms: self.config.lockout_window_secs * 1000,
-            duration_ms: self.config.lockout_duration_secs * 1000,
-        }
-    }
-
     /// Claims of a token for `sub` issued now.
     fn claims(
         &self,

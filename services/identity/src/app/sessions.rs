@@ -1,11 +1,14 @@
-//! Signing in and sessions: email and password (and a TOTP code once MFA is on), the
-//! lockout after repeated failures, the MFA step of a sign-in, and the refresh-token
-//! family each sign-in starts (rotation, reuse detection, revocation).
+//! Signing in and sessions: email and password (and a TOTP code once MFA is on), each
+//! attempt passing the guard (`guard`) of its client address, the MFA step of a
+//! sign-in, and the refresh-token family each sign-in starts (rotation, reuse
+//! detection, revocation). Refreshing reads the user's roles from the store, so a new
+//! access token carries the roles the user has now.
 
 use platform::auth::jwt;
 use platform::db::Tx;
 use tracing::field::Empty;
 
+use super::guard::Account;
 use super::{IdentityApp, IdentityError, TokenPair};
 use crate::domain::{RefreshOutcome, User};
 use crate::store;
@@ -14,49 +17,52 @@ use crate::store;
 const REFRESH_PREFIX: &str = "vrt_";
 
 impl IdentityApp {
-    /// Signs in with email and password (and a TOTP code once MFA is on).
+    /// Signs in with email and password (and a TOTP code once MFA is on) from `client`
+    /// (the caller's address, as text, which the guard counts failures against).
     #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         totp_code: Option<&str>,
+        client: &str,
     ) -> Result<TokenPair, IdentityError> {
         let email = email.trim().to_lowercase();
         let user = store::user_by_email(self.db.reader(), &email).await?;
-        let now = self.clock.now_millis();
-        if let Some(until) = user.as_ref().and_then(|u| u.locked_until(now)) {
-            return Err(IdentityError::Locked(until));
-        }
+        let account = Account::of(user.as_ref(), &email);
+        self.admit(&account, client).await?;
+        // Verified against a dummy hash when there is no user, so both answers take
+        // the same time.
         let password_ok = self
             .hasher
             .verify(user.as_ref().map(User::password_hash), password)
             .await;
-        let Some(mut user) = user else {
+        if let Some(user) = &user {
+            tracing::Span::current().record("user_id", user.id());
+        }
+        let Some(user) = user.filter(|_| password_ok) else {
+            self.record_failure(&account, client).await?;
             return Err(IdentityError::InvalidCredentials);
         };
-        tracing::Span::current().record("user_id", user.id());
-        if !password_ok {
-            self.record_failure(&mut user).await?;
-            return Err(IdentityError::InvalidCredentials);
-        }
         if user.mfa().is_enabled() {
             let Some(code) = totp_code else {
                 let token = self.mfa_token(user.id()).await;
                 return Err(IdentityError::MfaRequired(token));
             };
-            return self.finish_mfa_login(user, code).await;
+            return self.finish_mfa_login(user, code, client).await;
         }
-        self.start_session(&user).await
+        self.start_session(&user, client).await
     }
 
-    /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`].
+    /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`], from
+    /// `client`.
     #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login_with_mfa_token(
         &self,
         authenticator: &platform::auth::Authenticator,
         mfa_token: &str,
         code: &str,
+        client: &str,
     ) -> Result<TokenPair, IdentityError> {
         let claims = authenticator
             .verify_token(mfa_token, jwt::TYP_MFA_PENDING)
@@ -66,20 +72,19 @@ impl IdentityApp {
         let user = store::user_by_id(self.db.reader(), &claims.sub)
             .await?
             .ok_or(IdentityError::InvalidCredentials)?;
-        if let Some(until) = user.locked_until(self.clock.now_millis()) {
-            return Err(IdentityError::Locked(until));
-        }
-        self.finish_mfa_login(user, code).await
+        self.admit(&Account::user(&user), client).await?;
+        self.finish_mfa_login(user, code, client).await
     }
 
     async fn finish_mfa_login(
         &self,
         mut user: User,
         code: &str,
+        client: &str,
     ) -> Result<TokenPair, IdentityError> {
         if user.use_code(code, self.clock.now_secs()).is_err() {
             // A wrong code counts like a wrong password: six digits must not be guessable.
-            self.record_failure(&mut user).await?;
+            self.record_failure(&Account::user(&user), client).await?;
             return Err(IdentityError::InvalidMfaCode);
         }
         let mut tx = self.db.begin().await?;
@@ -87,27 +92,7 @@ impl IdentityApp {
             return Err(IdentityError::InvalidMfaCode);
         }
         tx.commit().await?;
-        self.start_session(&user).await
-    }
-
-    /// Counts a failed sign-in of `user`, and locks the account when the failures
-    /// reach the lockout threshold.
-    async fn record_failure(&self, user: &mut User) -> Result<(), IdentityError> {
-        let now = self.clock.now_millis();
-        let policy = self.lockout();
-        let mut tx = self.db.begin().await?;
-        let failures =
-            store::record_login_failure(&mut tx, user.id(), now, policy.window_ms).await?;
-        if let Some(until) = policy.lock_after_failure(failures, now) {
-            let locked = user.lock(until);
-            store::lock_user(&mut tx, user.id(), until).await?;
-            store::clear_login_failures(&mut tx, user.id()).await?;
-            self.outbox.stage(&mut tx, &locked).await?;
-            tracing::warn!("account locked after repeated failed logins");
-        }
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(())
+        self.start_session(&user, client).await
     }
 
     async fn mfa_token(&self, user_id: &str) -> String {
@@ -134,11 +119,12 @@ impl IdentityApp {
         self.keys.sign(&claims, jwt::TYP_ACCESS).await
     }
 
-    /// Starts a new session (refresh-token family) for a user whose credentials passed.
-    async fn start_session(&self, user: &User) -> Result<TokenPair, IdentityError> {
+    /// Starts a new session (refresh-token family) for a user whose credentials passed
+    /// from `client`.
+    async fn start_session(&self, user: &User, client: &str) -> Result<TokenPair, IdentityError> {
         let family = platform::ids::new_id();
         let mut tx = self.db.begin().await?;
-        store::clear_login_failures(&mut tx, user.id()).await?;
+        self.forget_failures(&mut tx, user, client).await?;
         let refresh = self.issue_refresh(&mut tx, &family, user.id()).await?;
         tx.commit().await?;
         Ok(self.pair(user, &family, refresh).await)

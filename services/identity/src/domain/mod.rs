@@ -1,21 +1,27 @@
 //! Identity's rules, free of I/O: the validated inputs (this file), the [`User`]
-//! aggregate with its roles, MFA state and lifecycle (`user`), sign-in rules — the
-//! lockout and refresh-token rotation (`sessions`), API keys (`api_key`), tenants
-//! (`tenant`) and TOTP (`totp`, RFC 6238).
+//! aggregate with its MFA state and lifecycle (`user`), roles (`role`), sign-in rules —
+//! the lockout per account and client address, the limit per address, and
+//! refresh-token rotation (`sessions`), API keys (`api_key`), tenants (`tenant`) and
+//! TOTP (`totp`, RFC 6238).
 //!
 //! Nothing here knows SQL or HTTP: `store` turns rows into these types (and refuses
 //! rows it cannot read), `app` runs the use cases with them.
 
 mod api_key;
+mod role;
 mod sessions;
 mod tenant;
 pub mod totp;
 mod user;
 
 pub use api_key::{ApiKey, Grant};
-pub use sessions::{LockoutPolicy, RefreshOutcome, RefreshToken, refresh_outcome};
+pub use role::{Role, Roles};
+pub use sessions::{
+    AccountLock, FailureWindow, LockoutPolicy, RefreshOutcome, RefreshToken, SignInRefused,
+    refresh_outcome,
+};
 pub use tenant::Tenant;
-pub use user::{Mfa, Refused, Role, TotpSecret, User, UserParts, UserStatus};
+pub use user::{Mfa, Refused, TotpSecret, User, UserParts, UserStatus};
 
 /// Longest accepted password, in characters; argon2 over megabytes of input is a
 /// denial-of-service lever, and no human types more.

@@ -7,46 +7,21 @@
 //!                        pending(secret) ─enable with a code of it─▶ on(secret, step)
 //!           on(secret, step) ─sign in with a later step's code─▶ on(secret, later step)
 //! account:  active ─delete─▶ deleted (personal data scrubbed; never read again)
-//!           active ─lock until─▶ active, refusing sign-ins until then
+//! roles:    active ─set roles─▶ active with the new roles, unless that takes `admin`
+//!           from the last admin
 //! ```
 //!
 //! A user changes only through these methods, which refuse what their state does not
 //! allow with [`Refused`]; the store writes each change under the condition the change
 //! started from (MFA still pending with the secret the code proved, not deleted yet).
+//! Sign-in lockouts are not the account's state: they hold per client address (see
+//! `sessions`).
 
-use contracts::identity::{UserCreated, UserDeleted, UserLocked, UserUpdated};
+use contracts::identity::{UserCreated, UserDeleted, UserUpdated};
 use data_encoding::BASE32_NOPAD;
-use platform::auth::{ROLE_ADMIN, ROLE_CUSTOMER};
 use platform::time::rfc3339;
 
-use super::{Email, Invalid, Preferences, UserName, totp};
-
-/// What a user may do across the platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Shops: their own carts, orders, account.
-    Customer,
-    /// Operates the platform: every service's resources.
-    Admin,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 2] = [Self::Customer, Self::Admin];
-
-    /// Stored name, and the name tokens carry.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => ROLE_CUSTOMER,
-            Self::Admin => ROLE_ADMIN,
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
-    }
-}
+use super::{Email, Invalid, Preferences, Role, Roles, UserName, totp};
 
 /// A TOTP secret, as authenticator apps show it (base32) and as codes are computed from
 /// it (bytes).
@@ -151,6 +126,10 @@ pub enum Refused {
     /// The account is deleted.
     #[error("the account is deleted")]
     Deleted,
+    /// The change takes `admin` from the only admin, which would leave the platform
+    /// without one.
+    #[error("the last admin cannot lose the admin role")]
+    LastAdmin,
 }
 
 /// Everything a user is made of, for the store to restore one from a row.
@@ -170,8 +149,6 @@ pub struct UserParts {
     pub preferences: Preferences,
     /// MFA state.
     pub mfa: Mfa,
-    /// Lock end, epoch ms.
-    pub locked_until: Option<i64>,
     /// Lifecycle.
     pub status: UserStatus,
     /// Creation, epoch ms.
@@ -202,7 +179,6 @@ impl User {
             roles: roles.to_vec(),
             preferences: Preferences::empty(),
             mfa: Mfa::Off,
-            locked_until: None,
             status: UserStatus::Active,
             created_at: now,
             updated_at: now,
@@ -267,11 +243,6 @@ impl User {
     /// Last change, epoch ms.
     pub fn updated_at(&self) -> i64 {
         self.0.updated_at
-    }
-
-    /// Until when sign-ins are refused, if they are at `now` (epoch ms).
-    pub fn locked_until(&self, now: i64) -> Option<i64> {
-        self.0.locked_until.filter(|until| *until > now)
     }
 
     fn active(&self) -> Result<(), Refused> {
@@ -350,13 +321,23 @@ impl User {
         Ok(step)
     }
 
-    /// Refuses sign-ins until `until` (epoch ms); returns the event announcing it.
-    pub fn lock(&mut self, until: i64) -> UserLocked {
-        self.0.locked_until = Some(until);
-        UserLocked {
-            user_id: self.0.id.clone(),
-            locked_until: rfc3339(until),
+    /// Replaces the roles; `other_admins` is how many other live users hold `admin`
+    /// (the caller keeps it from changing while this change is written). Returns the
+    /// event announcing the profile with its new roles.
+    pub fn set_roles(
+        &mut self,
+        roles: Roles,
+        other_admins: i64,
+        now: i64,
+    ) -> Result<UserUpdated, Refused> {
+        self.active()?;
+        let loses_admin = self.0.roles.contains(&Role::Admin) && !roles.contains(Role::Admin);
+        if loses_admin && other_admins <= 0 {
+            return Err(Refused::LastAdmin);
         }
+        self.0.roles = roles.as_slice().to_vec();
+        self.0.updated_at = now;
+        Ok(self.updated_event())
     }
 
     /// Deletes the account (the store scrubs its personal data as it writes this);
@@ -510,16 +491,42 @@ mod tests {
             Err(Refused::Deleted)
         );
         assert_eq!(user.start_mfa(secret(), 4_000), Err(Refused::Deleted));
+        let roles = Roles::try_from(vec![Role::Premium]).expect("roles");
+        assert_eq!(user.set_roles(roles, 1, 4_000), Err(Refused::Deleted));
     }
 
     #[test]
-    fn a_lock_refuses_sign_ins_until_it_ends() {
-        let mut user = user();
-        assert_eq!(user.locked_until(1_000), None);
-        let locked = user.lock(5_000);
-        assert_eq!(locked.user_id, "u1");
-        assert_eq!(user.locked_until(4_999), Some(5_000));
-        assert_eq!(user.locked_until(5_000), None);
+    fn roles_change_unless_the_last_admin_would_lose_admin() {
+        use Role::*;
+        let roles = |r: &[Role]| Roles::try_from(r.to_vec()).expect("valid roles");
+        // (roles before, roles after, other admins, allowed)
+        let table: [(&[Role], &[Role], i64, bool); 6] = [
+            (&[Customer], &[Customer, Premium], 0, true),
+            (&[Customer, Premium], &[Customer], 0, true),
+            (&[Admin], &[Admin, Premium], 0, true),
+            (&[Admin], &[Customer], 0, false),
+            (&[Admin], &[Customer], 1, true),
+            (&[Customer], &[Admin], 0, true),
+        ];
+        for (before, after, other_admins, allowed) in table {
+            let mut user = user();
+            user.0.roles = before.to_vec();
+            let unchanged = user.clone();
+            let got = user.set_roles(roles(after), other_admins, 2_000);
+            if allowed {
+                let event = got.expect("allowed");
+                assert_eq!(
+                    user.roles(),
+                    roles(after).as_slice(),
+                    "{before:?} -> {after:?}"
+                );
+                assert_eq!(event.roles, user.role_names());
+                assert_eq!(user.updated_at(), 2_000);
+            } else {
+                assert_eq!(got, Err(Refused::LastAdmin), "{before:?} -> {after:?}");
+                assert_eq!(user, unchanged, "a refusal changes nothing");
+            }
+        }
     }
 
     #[test]
@@ -539,13 +546,5 @@ mod tests {
             .expect("active");
         assert_eq!(updated.name, "Ann B");
         assert_eq!(user.updated_at(), 2_000);
-    }
-
-    #[test]
-    fn role_names_round_trip() {
-        for role in Role::ALL {
-            assert_eq!(Role::parse(role.as_str()), Some(role));
-        }
-        assert_eq!(Role::parse("root"), None);
     }
 }

@@ -1,12 +1,13 @@
 //! Signing in and sessions: email and password, the MFA step, refreshing the token
-//! pair and signing out.
+//! pair and signing out. Sign-ins name the caller's address ([`ClientIp`]), which the
+//! guard against password guessing counts failures against.
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use platform::auth::Principal;
-use platform::http::{Json, no_content};
+use platform::http::{ClientIp, Json, no_content};
 use serde::Deserialize;
 
 use super::{ApiResult, HttpState, tokens};
@@ -31,13 +32,22 @@ struct LoginBody {
 }
 
 #[tracing::instrument(skip_all)]
-async fn login(State(s): State<HttpState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(s): State<HttpState>,
+    client: ClientIp,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
     if body.email.len() > 1024 || body.password.len() > 4096 {
         return Err(IdentityError::InvalidCredentials.into());
     }
     let pair = s
         .app
-        .login(&body.email, &body.password, body.totp_code.as_deref())
+        .login(
+            &body.email,
+            &body.password,
+            body.totp_code.as_deref(),
+            &client.key(),
+        )
         .await?;
     Ok(tokens(pair))
 }
@@ -52,11 +62,12 @@ struct MfaLoginBody {
 #[tracing::instrument(skip_all)]
 async fn login_mfa(
     State(s): State<HttpState>,
+    client: ClientIp,
     Json(body): Json<MfaLoginBody>,
 ) -> ApiResult<Response> {
     let pair = s
         .app
-        .login_with_mfa_token(&s.authenticator, &body.mfa_token, &body.code)
+        .login_with_mfa_token(&s.authenticator, &body.mfa_token, &body.code, &client.key())
         .await?;
     Ok(tokens(pair))
 }

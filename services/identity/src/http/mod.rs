@@ -76,23 +76,30 @@ impl From<IdentityError> for Problem {
                 "a one-time code is required",
             )
             .with("mfa_token", token),
-            IdentityError::Locked(until) => {
-                let now = platform::time::now_millis();
-                let wait = u64::try_from((until - now).max(0) / 1000 + 1).unwrap_or(1);
-                Problem::new(
-                    StatusCode::LOCKED,
-                    "account-locked",
-                    "Account locked",
-                    "too many failed sign-in attempts; try again later",
-                )
-                .with("locked_until", platform::time::rfc3339(until))
-                .with_retry_after(wait)
-            }
+            IdentityError::Locked {
+                until,
+                retry_after_secs,
+            } => Problem::new(
+                StatusCode::LOCKED,
+                "account-locked",
+                "Account locked",
+                "too many failed sign-in attempts; try again later",
+            )
+            .with("locked_until", platform::time::rfc3339(until))
+            .with_retry_after(retry_after_secs),
+            IdentityError::TooManyFailures { retry_after_secs } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-failed-sign-ins",
+                "Too many failed sign-ins",
+                "too many failed sign-in attempts from this address; try again later",
+            )
+            .with_retry_after(retry_after_secs),
             IdentityError::WrongCurrentPassword => {
                 Problem::invalid_field("current_password", "is incorrect")
             }
             IdentityError::MfaAlreadyEnabled => Problem::conflict("mfa-enabled", err.to_string()),
             IdentityError::MfaNotStarted => Problem::conflict("mfa-not-started", err.to_string()),
+            IdentityError::LastAdmin => Problem::conflict("last-admin", err.to_string()),
             IdentityError::NotFound(what) => Problem::not_found(what),
             IdentityError::Forbidden(why) | IdentityError::UnauthorizedClient(why) => {
                 Problem::forbidden(why)

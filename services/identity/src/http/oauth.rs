@@ -1,6 +1,7 @@
 //! The OAuth 2.0 and OIDC endpoints: discovery, the JWKS and (for admins) rotating
 //! the key behind it, the token endpoint (password, refresh token and client
-//! credentials grants), revocation and userinfo.
+//! credentials grants), revocation and userinfo. The password grant is a sign-in like
+//! `/api/v1/auth/login`, under the same guard of the caller's address.
 
 use axum::Router;
 use axum::extract::State;
@@ -8,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use platform::auth::Principal;
-use platform::http::{Form, Json, Problem};
+use platform::http::{ClientIp, Form, Json, Problem};
 use serde::Deserialize;
 
 use super::{ApiResult, HttpState, tokens};
@@ -101,6 +102,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 #[tracing::instrument(skip_all)]
 async fn token(
     State(s): State<HttpState>,
+    client: ClientIp,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> ApiResult<Response> {
@@ -116,7 +118,12 @@ async fn token(
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
             s.app
-                .login(&username, &password, form.totp_code.as_deref())
+                .login(
+                    &username,
+                    &password,
+                    form.totp_code.as_deref(),
+                    &client.key(),
+                )
                 .await
         }
         "refresh_token" => {

@@ -1,17 +1,17 @@
-//! Accounts: registering, the caller's own account, password and MFA enrolment, and
-//! seeing, deleting and (for admins) finding users.
+//! Accounts: registering, the caller's own account, password and MFA enrolment,
+//! seeing and deleting users, and (for admins) finding users and setting their roles.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use platform::auth::Principal;
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, HttpState};
 use crate::app::{IdentityError, POLICY, SELF_REGISTERED_ROLES};
-use crate::domain::{Email, Password, Preferences, User, UserName};
+use crate::domain::{Email, Password, Preferences, Role, Roles, User, UserName};
 
 /// `/users/...`.
 pub(super) fn routes() -> Router<HttpState> {
@@ -23,6 +23,7 @@ pub(super) fn routes() -> Router<HttpState> {
         .route("/api/v1/users/me/mfa/verify", post(mfa_verify))
         .route("/api/v1/users/search", get(search_users))
         .route("/api/v1/users/{id}", get(get_user).delete(delete_user))
+        .route("/api/v1/users/{id}/roles", put(set_roles))
 }
 
 /// A user as the API shows it.
@@ -211,6 +212,44 @@ async fn delete_user(
 ) -> ApiResult<Response> {
     s.app.delete_user(&caller, &id).await?;
     Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolesBody {
+    roles: Vec<String>,
+}
+
+impl RolesBody {
+    /// The roles, or a 422 naming each unknown one (`roles[i]`), or `roles` when the
+    /// list is empty or repeats one.
+    fn try_into_domain(self) -> ApiResult<Roles> {
+        let mut fields = Fields::default();
+        let parsed: Vec<Option<Role>> = self
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, name)| fields.check(&format!("roles[{i}]"), Role::try_from(name.as_str())))
+            .collect();
+        if !fields.is_ok() {
+            return Err(fields.into_problem());
+        }
+        Roles::try_from(parsed.into_iter().flatten().collect::<Vec<_>>())
+            .map_err(|e| Problem::invalid_field("roles", e.to_string()))
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn set_roles(
+    State(s): State<HttpState>,
+    caller: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<RolesBody>,
+) -> ApiResult<Json<UserView>> {
+    // Who may change roles is answered before what the body says.
+    POLICY.require_manage(&caller)?;
+    let roles = body.try_into_domain()?;
+    Ok(Json(s.app.set_roles(&caller, &id, roles).await?.into()))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! Identity's SQL, and the only place rows become domain values and back: users
-//! (`users`), login failures and refresh tokens (`sessions`), the signing keys
+//! (`users`), failed sign-ins and refresh tokens (`sessions`), the signing keys
 //! (`signing_keys`), API keys (`api_keys`) and tenants (`tenants`).
 //!
 //! Reads take any executor (the read pool or an open transaction); writes take the
@@ -15,12 +15,13 @@ mod users;
 
 pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
 pub use sessions::{
-    clear_login_failures, insert_refresh_token, mark_rotated, record_login_failure,
+    account_lock, clear_account_failures, client_failures, count_account_failure,
+    count_client_failure, insert_refresh_token, lock_account, mark_rotated, prune_login_failures,
     refresh_token_by_hash, revoke_family, revoke_user_sessions,
 };
 pub use signing_keys::{SigningKeyRecord, insert_signing_key, retire_signing_keys, signing_keys};
 pub use tenants::{insert_tenant, list_tenants, tenant_by_id};
 pub use users::{
-    delete_user, enable_mfa, insert_user, lock_user, search_users, set_password_hash, start_mfa,
-    update_profile, use_mfa_step, user_by_email, user_by_id, user_exists,
+    count_other_admins, delete_user, enable_mfa, insert_user, search_users, set_password_hash,
+    set_roles, start_mfa, update_profile, use_mfa_step, user_by_email, user_by_id, user_exists,
 };

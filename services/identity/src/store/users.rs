@@ -9,7 +9,7 @@ use crate::domain::{
 };
 
 const USER_COLUMNS: &str = "id, email, name, password_hash, roles, preferences, mfa_secret, \
-     mfa_enabled, mfa_last_step, locked_until, deleted_at, created_at, updated_at";
+     mfa_enabled, mfa_last_step, deleted_at, created_at, updated_at";
 
 fn user_from(row: &Row) -> Result<User, platform::db::Error> {
     let email: String = row.try_get("email")?;
@@ -56,7 +56,6 @@ fn user_from(row: &Row) -> Result<User, platform::db::Error> {
         preferences: Preferences::try_from(preferences)
             .map_err(|err| platform::db::Error::undecodable("preferences", err))?,
         mfa,
-        locked_until: row.try_get("locked_until")?,
         status: match row.try_get::<Option<i64>, _>("deleted_at")? {
             None => UserStatus::Active,
             Some(_) => UserStatus::Deleted,
@@ -222,14 +221,34 @@ pub async fn use_mfa_step(tx: &mut Tx, user: &User) -> Result<bool, platform::db
     Ok(updated == 1)
 }
 
-/// Writes the lock of an account (`until`, epoch ms).
-pub async fn lock_user(tx: &mut Tx, user_id: &str, until: i64) -> Result<(), platform::db::Error> {
-    platform::db::query("UPDATE users SET locked_until = $1 WHERE id = $2")
-        .bind(until)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+/// Writes changed roles, if the user is not deleted; returns whether it was.
+pub async fn set_roles(tx: &mut Tx, user: &User) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
+        "UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+    )
+    .bind(role_list(user))
+    .bind(user.updated_at())
+    .bind(user.id())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// How many live users other than `id` hold the admin role.
+pub async fn count_other_admins<'e>(
+    ex: impl Executor<'e>,
+    id: &str,
+) -> Result<i64, platform::db::Error> {
+    // Roles are stored comma-separated; framing the list in commas matches whole names.
+    platform::db::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE deleted_at IS NULL AND id <> $1 \
+         AND (',' || roles || ',') LIKE $2",
+    )
+    .bind(id)
+    .bind(format!("%,{},%", Role::Admin.as_str()))
+    .fetch_one(ex)
+    .await
 }
 
 /// Writes a deletion, if the user is not deleted yet: the row stays (its id is never
@@ -290,6 +309,40 @@ mod tests {
         let (_dir, db, user) = db_with_ann().await;
         let read = user_by_id(db.reader(), "u1").await.expect("read");
         assert_eq!(read, Some(user));
+    }
+
+    #[tokio::test]
+    async fn roles_are_written_and_admins_counted_by_whole_name() {
+        let (_dir, db, mut user) = db_with_ann().await;
+        assert_eq!(
+            count_other_admins(db.reader(), "u1").await.expect("count"),
+            0
+        );
+        assert_eq!(
+            count_other_admins(db.reader(), "u2").await.expect("count"),
+            1
+        );
+        let roles =
+            crate::domain::Roles::try_from(vec![Role::Premium, Role::Customer]).expect("roles");
+        user.set_roles(roles, 1, 2_000).expect("allowed");
+        let mut tx = db.begin().await.expect("begin");
+        assert!(set_roles(&mut tx, &user).await.expect("write"));
+        tx.commit().await.expect("commit");
+        let read = user_by_id(db.reader(), "u1").await.expect("read");
+        assert_eq!(
+            read.as_ref().map(User::roles),
+            Some(&[Role::Customer, Role::Premium][..])
+        );
+        assert_eq!(
+            count_other_admins(db.reader(), "u2").await.expect("count"),
+            0
+        );
+        set(&db, "roles", "customer,administrator").await;
+        // Not a valid row, but the count must not take a longer name for `admin`.
+        assert_eq!(
+            count_other_admins(db.reader(), "u2").await.expect("count"),
+            0
+        );
     }
 
     #[tokio::test]

@@ -42,7 +42,7 @@ impl InventoryApp {
     ) -> Result<Vec<LowStock>, InventoryError> {
         Ok(store::low_stock(
             self.db.reader(),
-            self.config.default_low_stock_threshold,
+            self.default_low_stock_threshold(),
             after,
             limit,
         )

@@ -10,8 +10,11 @@ mod reservations;
 mod stock;
 mod warehouses;
 
+use std::sync::Arc;
+
 use platform::bus::Outbox;
 use platform::db::Db;
+use platform::live::LiveSection;
 use platform::time::Clock;
 
 use crate::config::InventoryConfig;
@@ -105,6 +108,9 @@ pub struct InventoryApp {
     pub(crate) outbox: Outbox,
     pub(crate) clock: Clock,
     pub(crate) config: InventoryConfig,
+    /// The same section followed live; only the default low-stock threshold is read
+    /// from it (the other settings take effect at the next start).
+    pub(crate) live: Arc<LiveSection<InventoryConfig>>,
 }
 
 impl InventoryApp {
@@ -113,8 +119,15 @@ impl InventoryApp {
         &self.db
     }
 
-    /// The service's configuration.
+    /// The service's configuration as it started (its live settings are read through
+    /// their own accessors, such as [`InventoryApp::default_low_stock_threshold`]).
     pub fn config(&self) -> &InventoryConfig {
         &self.config
+    }
+
+    /// The low-stock threshold of skus without their own, as configured now: an
+    /// operator's change applies to the next stock change and listing.
+    pub fn default_low_stock_threshold(&self) -> i64 {
+        self.live.get().default_low_stock_threshold
     }
 }

@@ -159,7 +159,7 @@ impl InventoryApp {
             tx,
             self.db.dialect(),
             sku,
-            self.config.default_low_stock_threshold,
+            self.default_low_stock_threshold(),
         )
         .await
     }

@@ -87,6 +87,11 @@ impl NotificationsApp {
         store::take_parked(tx, waits_for).await
     }
 
+    /// Whether any event is parked (the replay sweeper asks for its lease only then).
+    pub async fn any_parked(&self) -> Result<bool, platform::db::Error> {
+        store::any_parked(self.db.reader()).await
+    }
+
     /// What parked events wait for that is known by now (see
     /// [`store::parked_now_known`]).
     pub async fn parked_now_known_in(

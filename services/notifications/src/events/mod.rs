@@ -13,6 +13,8 @@ mod parking;
 #[cfg(test)]
 mod tests;
 
+pub use parking::PARKED_REPLAY;
+
 use std::collections::VecDeque;
 
 use async_trait::async_trait;

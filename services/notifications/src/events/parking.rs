@@ -2,12 +2,18 @@
 //! the order's creation, which streams allow) are parked, in the consumer's
 //! transaction, under what they wait for (`user:<id>` or `order:<id>`), and replayed
 //! when that arrives, instead of being retried until they land in the dead-letter
-//! table.
+//! table. A sweeper replays those whose arrival missed them; it sends messages, so one
+//! replica runs it at a time, under a coordination lease whose token fences its
+//! transaction (see [`PARKED_REPLAY`]).
 
 use platform::bus::{Envelope, HandlerError};
 use platform::db::Tx;
+use platform::fence::Fence;
 
 use super::NotificationEvents;
+
+/// The lock (and fence) of the parked-event replay sweeper.
+pub const PARKED_REPLAY: &str = "notifications.parked-replay";
 
 impl NotificationEvents {
     /// Sets `event` aside until `waits_for` is known.
@@ -45,10 +51,14 @@ impl NotificationEvents {
     }
 
     /// Applies the parked events whose user or order has become known without
-    /// releasing them (see [`crate::store::parked_now_known`]); returns how many waits
-    /// ended.
-    pub async fn replay_released(&self) -> Result<usize, HandlerError> {
+    /// releasing them (see [`crate::store::parked_now_known`]), under `fence` (the
+    /// [`PARKED_REPLAY`] job's lease); returns how many waits ended (none when the fence
+    /// refuses: a newer lease has replayed).
+    pub async fn replay_released(&self, fence: &Fence) -> Result<usize, HandlerError> {
         let mut tx = self.app.db.begin().await?;
+        if !fence.admit(&mut tx).await? {
+            return Ok(0);
+        }
         let known = self.app.parked_now_known_in(&mut tx).await?;
         for waits_for in &known {
             let released = self.release(&mut tx, waits_for).await?;

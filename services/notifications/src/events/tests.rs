@@ -139,13 +139,22 @@ async fn the_sweeper_replays_an_event_parked_beside_its_users_arrival() {
         .expect("remembered");
     tx.commit().await.expect("commit");
     assert!(f.messages("u2").await.is_empty());
-    assert_eq!(f.handler.replay_released().await.expect("replayed"), 1);
+    assert_eq!(
+        f.handler
+            .replay_released(&platform::fence::Fence::new(super::PARKED_REPLAY, 1))
+            .await
+            .expect("replayed"),
+        1
+    );
     assert_eq!(
         templates_of(&f.messages("u2").await),
         ["payment_failed.email"]
     );
     assert_eq!(
-        f.handler.replay_released().await.expect("replayed"),
+        f.handler
+            .replay_released(&platform::fence::Fence::new(super::PARKED_REPLAY, 1))
+            .await
+            .expect("replayed"),
         0,
         "released once"
     );

@@ -19,7 +19,7 @@ pub use messages::{
     Claimed, claim_due, give_up_unreadable, insert_message, list_for_user, list_outbox, message,
     next_due, settle,
 };
-pub use parked::{expire_parked, park, parked_now_known, take_parked};
+pub use parked::{any_parked, expire_parked, park, parked_now_known, take_parked};
 pub use preferences::{preferences, set_preference};
 pub use templates::{list_templates, put_template, template, templates_for_key};
 

@@ -1,7 +1,7 @@
 //! Events set aside until the user or order they name is known (`waits_for` is
 //! `user:<id>` or `order:<id>`), stored as the envelope's JSON.
 
-use platform::db::Tx;
+use platform::db::{Executor, Tx};
 
 /// Sets an event aside until `waits_for` is known.
 pub async fn park(
@@ -50,6 +50,16 @@ pub(super) async fn drop_waiting_for(
         .execute(&mut **tx)
         .await
         .map(|_| ())
+}
+
+/// Whether any event is parked.
+pub async fn any_parked<'e>(ex: impl Executor<'e>) -> Result<bool, platform::db::Error> {
+    Ok(
+        platform::db::query_scalar::<i64>("SELECT 1 FROM parked_events LIMIT 1")
+            .fetch_optional(ex)
+            .await?
+            .is_some(),
+    )
 }
 
 /// What parked events wait for that is known by now. Normally the arrival itself

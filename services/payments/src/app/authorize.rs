@@ -67,9 +67,11 @@ impl PaymentsApp {
         let recent =
             store::attempts_since(tx, &payment.user_id, now - ATTEMPT_WINDOW_MS + 1).await?;
         store::insert_attempt(tx, &payment.user_id, &payment.id, now).await?;
+        // Read now, not at start: an operator's new limits apply to the next attempt.
+        let settings = self.settings.get();
         let rules = FraudRules {
-            max_amount_minor: self.config.max_amount_minor,
-            max_attempts_per_minute: self.config.fraud_max_attempts_per_minute,
+            max_amount_minor: settings.max_amount_minor,
+            max_attempts_per_minute: settings.fraud_max_attempts_per_minute,
         };
         let facts = AttemptFacts {
             amount_minor: payment.amount.amount,

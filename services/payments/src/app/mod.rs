@@ -33,7 +33,7 @@ use platform::time::Clock;
 pub use payments::{NewPayment, PaymentSource};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 
-use crate::config::PaymentsConfig;
+use crate::config::PaymentsSettings;
 use crate::domain::{FailureReason, PaymentStatus, TransitionError};
 use crate::provider::{Decline, PaymentProvider};
 
@@ -111,24 +111,26 @@ pub struct PaymentsApp {
     pub(crate) db: Db,
     pub(crate) outbox: Outbox,
     pub(crate) clock: Clock,
-    pub(crate) config: PaymentsConfig,
+    /// Read per use: the fraud limits change while the service runs.
+    pub(crate) settings: PaymentsSettings,
     pub(crate) provider: Arc<dyn PaymentProvider>,
 }
 
 impl PaymentsApp {
-    /// Operations over `db`, staging events in `outbox`, with cards at `provider`.
+    /// Operations over `db`, staging events in `outbox`, with cards at `provider`, under
+    /// `settings` (a fixed [`crate::PaymentsConfig`] or the live ones).
     pub fn new(
         db: Db,
         outbox: Outbox,
         clock: Clock,
-        config: PaymentsConfig,
+        settings: impl Into<PaymentsSettings>,
         provider: Arc<dyn PaymentProvider>,
     ) -> Self {
         Self {
             db,
             outbox,
             clock,
-            config,
+            settings: settings.into(),
             provider,
         }
     }

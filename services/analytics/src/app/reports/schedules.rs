@@ -1,9 +1,12 @@
-//! Report schedules: made and removed by admins, run by the poller. A run records the
-//! schedule's next run and stores the pending report in one transaction, conditional on
-//! the next run it was computed from, so each due run makes exactly one report however
-//! many replicas poll; the worker then renders it and stages its ready event. A run
-//! stores the due time it stood for (not the poll's time) as the schedule's last run,
-//! where the next report's period starts.
+//! Report schedules: made and removed by admins, run by the poller. The poller runs in
+//! one replica at a time, under the report-schedules job's lease (see `jobs`), and each
+//! run's transaction is fenced by that lease's token. A run records the schedule's next
+//! run and stores the pending report in one transaction, conditional on the next run it
+//! was computed from as well, so each due run makes exactly one report; the worker then
+//! renders it and stages its ready event. A run stores the due time it stood for (not
+//! the poll's time) as the schedule's last run, where the next report's period starts.
+
+use platform::fence::Fence;
 
 use super::{AnalyticsApp, AnalyticsError};
 use crate::domain::report::{Format, Template};
@@ -69,9 +72,11 @@ impl AnalyticsApp {
         }
     }
 
-    /// Runs the schedules that are due: each makes one pending report and moves to its
-    /// next run. Answers how many reports this call made.
-    pub async fn run_due_schedules(&self) -> Result<usize, AnalyticsError> {
+    /// Runs the schedules that are due, under `fence` (the report-schedules job's
+    /// lease; see `AnalyticsApp::run_due_schedules`): each makes one pending report and
+    /// moves to its next run. Answers how many reports this call made; a run the fence
+    /// refuses ends the pass (the lease is lost: the new holder carries on).
+    pub async fn run_due_schedules_under(&self, fence: &Fence) -> Result<usize, AnalyticsError> {
         let now = self.clock.now_millis();
         let mut made = 0;
         for mut schedule in store::due_schedules(self.db.reader(), now, DUE_PAGE).await? {
@@ -79,6 +84,9 @@ impl AnalyticsApp {
                 continue;
             };
             let mut tx = self.db.begin().await?;
+            if !fence.admit(&mut tx).await? {
+                break;
+            }
             if !store::record_run(&mut tx, &schedule, run.was_due_at).await? {
                 // Another replica ran it since the look (dropping the transaction
                 // writes nothing).

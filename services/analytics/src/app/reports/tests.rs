@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use contracts::analytics::ReportReady;
 use platform::bus::Envelope;
+use platform::fence::Fence;
 use platform::time::Clock;
 
 use super::{CLAIM_LEASE, ReportFile};
@@ -17,6 +18,12 @@ use crate::domain::reporting::{OWN_TENANT, Recipient, Report, ReportState};
 use crate::domain::schedule::CronSchedule;
 use crate::store::buckets::{self, Totals};
 use crate::store::reports as store;
+
+/// The report-schedules job's fence under the lease whose token is `token` (these
+/// tests drive the poller directly; the lease itself is `jobs`' business).
+fn lease(token: u64) -> Fence {
+    Fence::new(crate::app::REPORT_SCHEDULES, token)
+}
 
 struct Fixture {
     _db: crate::testing::TestDb,
@@ -249,7 +256,7 @@ async fn a_due_schedule_makes_one_report_and_stages_its_ready_event() {
         .expect("schedule");
     assert!(schedule.next_run_at() > f.clock.now_millis());
     assert_eq!(
-        f.app.run_due_schedules().await.expect("run"),
+        f.app.run_due_schedules_under(&lease(2)).await.expect("run"),
         0,
         "not due yet"
     );
@@ -263,9 +270,17 @@ async fn a_due_schedule_makes_one_report_and_stages_its_ready_event() {
     ));
     // Two replicas poll at once: one report.
     let other = f.app.clone();
-    let (a, b) = tokio::join!(f.app.run_due_schedules(), other.run_due_schedules());
+    let (older, newer) = (lease(1), lease(2));
+    let (a, b) = tokio::join!(
+        f.app.run_due_schedules_under(&older),
+        other.run_due_schedules_under(&newer)
+    );
     assert_eq!(a.expect("run") + b.expect("run"), 1);
-    assert_eq!(f.app.run_due_schedules().await.expect("run"), 0, "ran once");
+    assert_eq!(
+        f.app.run_due_schedules_under(&lease(2)).await.expect("run"),
+        0,
+        "ran once"
+    );
 
     let after = f.app.schedule(&schedule.id).await.expect("schedule");
     assert!(after.next_run_at() > f.clock.now_millis());
@@ -333,12 +348,47 @@ async fn a_report_over_the_attachment_limit_is_linked_not_attached() {
         .await
         .expect("schedule");
     f.clock.advance(Duration::from_secs(3_601));
-    assert_eq!(f.app.run_due_schedules().await.expect("run"), 1);
+    assert_eq!(
+        f.app.run_due_schedules_under(&lease(2)).await.expect("run"),
+        1
+    );
     assert_eq!(f.app.render_pending_reports().await.expect("render"), 1);
     let events = ready_events(&f.app).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].attachment_base64, None);
     assert!(events[0].download_path.ends_with("/download"));
+}
+
+#[tokio::test]
+async fn a_pass_under_a_lease_that_was_taken_over_makes_nothing() {
+    let f = fixture(AnalyticsConfig::default()).await;
+    let schedule = f
+        .app
+        .create_schedule(
+            Template::SalesSummary,
+            Format::Json,
+            CronSchedule::parse("@hourly").expect("cron"),
+            Recipient::try_from("ops@example.com").expect("address"),
+            OWN_TENANT,
+        )
+        .await
+        .expect("schedule");
+    // The holder that took the lease over (token 7) has written.
+    let mut tx = f.app.db().begin().await.expect("begin");
+    assert!(lease(7).admit(&mut tx).await.expect("admit"));
+    tx.commit().await.expect("commit");
+    f.clock.advance(Duration::from_secs(3_601));
+    assert_eq!(
+        f.app.run_due_schedules_under(&lease(6)).await.expect("run"),
+        0,
+        "the paused holder's pass writes nothing"
+    );
+    let untouched = f.app.schedule(&schedule.id).await.expect("schedule");
+    assert_eq!(untouched.last_run_at(), None);
+    assert_eq!(
+        f.app.run_due_schedules_under(&lease(7)).await.expect("run"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -361,7 +411,10 @@ async fn a_deleted_schedule_runs_no_more() {
         Err(AnalyticsError::NotFound("schedule"))
     ));
     f.clock.advance(Duration::from_secs(61));
-    assert_eq!(f.app.run_due_schedules().await.expect("run"), 0);
+    assert_eq!(
+        f.app.run_due_schedules_under(&lease(2)).await.expect("run"),
+        0
+    );
 }
 
 #[tokio::test]

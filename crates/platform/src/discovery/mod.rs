@@ -1,0 +1,223 @@
+//! Discovery in the distributed shape: how a process makes itself known to
+//! coordination and finds the instances of the services it calls.
+//!
+//! - [`Agent`] registers the process's service instance, repeats the registration as
+//!   its heartbeat, fetches the service's configuration document when coordination
+//!   announces a newer version (into the process's [`LiveConfig`]), and deregisters on
+//!   graceful shutdown.
+//! - [`Directory`] keeps coordination's list of instances per service, refreshed on a
+//!   short interval; when coordination is briefly away the last list it gave stays in
+//!   use, so callers keep working.
+//! - [`Pool`] spreads one caller's requests over a service's instances, each behind a
+//!   circuit breaker ([`breaker`]); the gateway and the service-to-service clients use
+//!   the same pools.
+
+mod agent;
+pub mod breaker;
+mod pool;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+
+pub use agent::{Agent, Registration};
+pub use breaker::{BreakerSettings, BreakerState};
+pub use pool::{Outcome, Pool};
+
+use crate::client::HttpClient;
+use crate::service::ServiceKind;
+use crate::tasks::Tasks;
+
+/// `[discovery]`: where coordination is and how this process takes part.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DiscoverySettings {
+    /// Coordination's base URL.
+    pub coordination_url: String,
+    /// The shared secret of the platform's processes (`VISCOUNT_DISCOVERY__SERVICE_TOKEN`):
+    /// presented to coordination to register and take locks.
+    pub service_token: Option<crate::config::Secret>,
+    /// An instance missing heartbeats this long is dropped; it beats every third of it.
+    pub ttl_seconds: u64,
+    /// How often the list of instances is fetched from coordination.
+    pub refresh_ms: u64,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> Self {
+        Self {
+            coordination_url: format!(
+                "http://127.0.0.1:{}",
+                ServiceKind::Coordination.default_port()
+            ),
+            service_token: None,
+            ttl_seconds: 10,
+            refresh_ms: 1000,
+        }
+    }
+}
+
+/// How long one call to coordination may take.
+const COORDINATION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One instance of a service, as coordination lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Instance {
+    /// Its id (unique per process start).
+    pub instance_id: String,
+    /// Its base URL.
+    pub address: String,
+    /// `up`, `down` (its `/health/ready` failed) or `unknown` (not yet polled).
+    #[serde(default)]
+    pub status: String,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    service: String,
+    instances: Vec<Instance>,
+}
+
+/// Where coordination is and how to present the platform's service token to it.
+#[derive(Clone)]
+pub struct Coordination {
+    base: String,
+    token: Option<HeaderValue>,
+    client: HttpClient,
+}
+
+impl Coordination {
+    /// Coordination at `base` (e.g. `http://127.0.0.1:8081`), called with `token`.
+    pub fn new(base: &str, token: Option<&str>, client: HttpClient) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()),
+            client,
+        }
+    }
+
+    /// Its base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends `body` (JSON) to `path`; the answer's status and body, or why none came.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, Bytes), String> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.header(http::header::AUTHORIZATION, token.clone());
+        }
+        let request = match body {
+            Some(body) => request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .map_err(|e| e.to_string())?;
+        let call = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok((status, bytes))
+        };
+        tokio::time::timeout(COORDINATION_TIMEOUT, call)
+            .await
+            .map_err(|_| "coordination did not answer in time".to_owned())?
+    }
+}
+
+/// Coordination's registry as this process last saw it.
+#[derive(Clone)]
+pub struct Directory {
+    coordination: Coordination,
+    instances: Arc<RwLock<HashMap<ServiceKind, Arc<Vec<Instance>>>>>,
+}
+
+impl Directory {
+    /// An empty directory of `coordination`'s registry; call [`Directory::refresh`] or
+    /// [`Directory::start`] to fill it.
+    pub fn new(coordination: Coordination) -> Self {
+        Self {
+            coordination,
+            instances: Arc::default(),
+        }
+    }
+
+    /// Coordination.
+    pub fn coordination(&self) -> &Coordination {
+        &self.coordination
+    }
+
+    /// The instances of `kind` last listed (empty when none are known).
+    pub fn instances(&self, kind: ServiceKind) -> Arc<Vec<Instance>> {
+        self.instances
+            .read()
+            .map(|known| known.get(&kind).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Asks coordination for the current list. On failure the last list stays.
+    pub async fn refresh(&self) -> Result<usize, String> {
+        let (status, body) = self
+            .coordination
+            .call(Method::GET, "/api/v1/services", None)
+            .await?;
+        if !status.is_success() {
+            return Err(format!(
+                "coordination answered {status} to the service list"
+            ));
+        }
+        let listed: Vec<Listed> =
+            serde_json::from_slice(&body).map_err(|e| format!("unreadable service list: {e}"))?;
+        let mut fresh = HashMap::new();
+        let mut count = 0;
+        for entry in listed {
+            let Ok(kind) = entry.service.parse::<ServiceKind>() else {
+                continue;
+            };
+            count += entry.instances.len();
+            fresh.insert(kind, Arc::new(entry.instances));
+        }
+        if let Ok(mut known) = self.instances.write() {
+            *known = fresh;
+        }
+        Ok(count)
+    }
+
+    /// Refreshes every `interval` until shutdown (failures are logged; the last list
+    /// stays in use).
+    pub fn start(&self, tasks: &Tasks, interval: Duration) {
+        let directory = self.clone();
+        tasks.every("service directory refresh", interval, move || {
+            let directory = directory.clone();
+            async move { directory.refresh().await }
+        });
+    }
+
+    /// A pool over `kind`'s instances.
+    pub fn pool(&self, kind: ServiceKind, settings: BreakerSettings) -> Pool {
+        Pool::discovered(kind, self.clone(), settings)
+    }
+}
