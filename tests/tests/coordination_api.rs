@@ -299,6 +299,15 @@ both_shapes! {
         assert_eq!(error_fields(&assert_problem(not_object, 422).await), ["values"]);
         let rate_limits = put_config(&app, token, "gateway", Some(0), &json!({"values": {"rate_limits": {"anonymous_per_minute": -1}}})).await;
         assert_eq!(error_fields(&assert_problem(rate_limits, 422).await), ["values.rate_limits.anonymous_per_minute"]);
+        // The gateway reads its cache live, so its members are checked and it is applied
+        // live; a key it reads only at start is kept whatever it holds.
+        let cache = put_config(&app, token, "gateway", Some(0), &json!({"values": {"cache": {"enabled": "yes", "max_entries": -5}}})).await;
+        assert_eq!(error_fields(&assert_problem(cache, 422).await), ["values.cache.enabled", "values.cache.max_entries"]);
+        let response = put_config(&app, token, "gateway", Some(0), &json!({"values": {"cache": {"ttl_secs": 5}, "request_timeout_secs": "soon"}})).await;
+        assert_eq!(response.status(), 200);
+        let written: Value = response.json().await.expect("json");
+        assert_eq!(written["applied_live"], json!(["cache"]));
+        assert_eq!(written["needs_restart"], json!(["request_timeout_secs"]));
         assert_problem(put_config(&app, token, "billing", Some(0), &values).await, 404).await;
         let customer = app.user("cust").await;
         assert_problem(put_config(&app, &customer.access, "payments", Some(1), &values).await, 403).await;
@@ -313,6 +322,9 @@ both_shapes! {
         let mut statuses = [first.status().as_u16(), second.status().as_u16()];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 412]);
+        // The loser is told the version the winner wrote.
+        let loser = if first.status() == 412 { first } else { second };
+        assert_eq!(assert_problem(loser, 412).await["current_version"], 2);
 
         let now: Value = app.get("/api/v1/config/payments", Some(token)).await.json().await.expect("json");
         assert_eq!(now["version"], 2);

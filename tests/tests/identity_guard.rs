@@ -4,9 +4,9 @@
 //! Different clients are different loopback source addresses (any 127.x.y.z is this
 //! machine on Linux): the lockout counts failures per account and client address, so
 //! five wrong passwords from one address lock the account for that address only, and
-//! failures across accounts are limited per address. Concurrent failures must all be
-//! counted: the assertions sit exactly at the thresholds, so one lost update turns a
-//! refusal into a success.
+//! failures across accounts are limited per address. Attempts sent together must not
+//! outrun the guard: each is counted before its password is checked, and the
+//! assertions sit exactly at the thresholds, so one attempt let through too many shows.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -182,11 +182,14 @@ async fn failures_from_one_address_across_accounts_are_limited_for_that_address(
     );
 }
 
-/// Failures arriving at once are each counted: exactly the threshold of them lock the
-/// account (a lost one would let the right password in), and exactly the limit of them
-/// across accounts refuse the address (a lost one would let the next sign-in through).
+/// Failures arriving at once cannot outrun the guard: each attempt is counted before
+/// its password is checked, so of many wrong passwords sent together exactly the
+/// threshold are checked (401) and the rest refused (423), and across accounts exactly
+/// the address's limit are checked (401) and the rest refused (429). Checking first and
+/// counting after lets every one of them through, since all pass the check before any
+/// failure is written.
 async fn concurrent_failures_are_all_counted(shape: Shape) {
-    let limit = 10;
+    let limit = 8;
     let Some(app) = spawn_app_with(shape, per_ip_limit(limit)).await else {
         return;
     };
@@ -194,15 +197,19 @@ async fn concurrent_failures_are_all_counted(shape: Shape) {
     let attacker = Client::at(&app, "127.0.0.7");
     let elsewhere = Client::at(&app, "127.0.0.8");
     let answers = futures_util::future::join_all(
-        (0..5).map(|_| attacker.login_status(&owner.email, "not the password")),
+        (0..10).map(|_| attacker.login_status(&owner.email, "not the password")),
     )
     .await;
-    assert_eq!(answers, [401; 5], "none of them saw a lock");
+    assert_eq!(
+        tally(&answers),
+        [(401, 5), (423, 5)],
+        "the threshold (5) checked, the rest refused: {answers:?}"
+    );
     assert_problem(attacker.login(&owner.email, PASSWORD).await, 423).await;
     assert_eq!(elsewhere.login(&owner.email, PASSWORD).await.status(), 200);
 
     let guesser = Client::at(&app, "127.0.0.9");
-    let emails: Vec<String> = (0..limit)
+    let emails: Vec<String> = (0..2 * limit)
         .map(|i| format!("guess{i}@example.com"))
         .collect();
     let answers = futures_util::future::join_all(
@@ -211,8 +218,26 @@ async fn concurrent_failures_are_all_counted(shape: Shape) {
             .map(|email| guesser.login_status(email, "a guess a guess")),
     )
     .await;
-    assert_eq!(answers, vec![401; limit], "none of them saw the limit");
+    assert_eq!(
+        tally(&answers),
+        [(401, limit), (429, limit)],
+        "the limit checked, the rest refused: {answers:?}"
+    );
     assert_problem(guesser.login(&owner.email, PASSWORD).await, 429).await;
+    assert_eq!(
+        elsewhere.login(&owner.email, PASSWORD).await.status(),
+        200,
+        "another address is not limited"
+    );
+}
+
+/// How many of `statuses` there are of each, by status.
+fn tally(statuses: &[u16]) -> Vec<(u16, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for status in statuses {
+        *counts.entry(*status).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
 }
 
 /// Configuration with `limit` failed sign-ins per address.

@@ -1,7 +1,7 @@
 //! Live settings and single-holder jobs, in both shapes. An admin's new configuration
 //! document (`PUT /api/v1/config/{service}` through the gateway) applies to the next
 //! payment (fraud limits) and the next stock change (the low-stock threshold) without a
-//! restart. Analytics' daily reconciliation runs under coordination's lock: skipped
+//! restart, whatever the document holds for settings read only at start. Analytics' daily reconciliation runs under coordination's lock: skipped
 //! while another replica holds it, once when two turns race, and a holder whose lease
 //! was taken over cannot write after the one that took it.
 
@@ -176,17 +176,23 @@ async fn a_new_low_stock_threshold_applies_to_the_next_stock_change(shape: Shape
         "20 is above the default of 5"
     );
 
+    // A setting read only at start, with a value it could not take, waits for the next
+    // start and does not hold back the live one beside it.
     let document = configure(
         &app,
         &admin,
         "inventory",
         0,
-        json!({"default_low_stock_threshold": 25}),
+        json!({"default_low_stock_threshold": 25, "max_reservation_ttl_secs": "a day"}),
     )
     .await;
     assert_eq!(
         document["applied_live"],
         json!(["default_low_stock_threshold"])
+    );
+    assert_eq!(
+        document["needs_restart"],
+        json!(["max_reservation_ttl_secs"])
     );
     assert_eq!(
         low_stock(&app, &admin).await,

@@ -362,25 +362,35 @@ async fn serve(
     directory.start(&tasks, Duration::from_millis(discovery.refresh_ms));
     let gateway_config: GatewayConfig = config.section(ServiceKind::Gateway.as_str())?;
     // Each other service: the fixed instances named with --upstream, else coordination
-    // itself at its configured URL, else whatever coordination lists.
+    // itself at its configured URL, else whatever coordination lists. One pool per
+    // service in the process, so every caller shares its breakers.
+    let pools: std::collections::HashMap<ServiceKind, Pool> = ServiceKind::backends()
+        .map(|peer| {
+            let fixed: Vec<String> = args
+                .upstream
+                .iter()
+                .filter(|(named, _)| *named == peer)
+                .map(|(_, url)| url.clone())
+                .collect();
+            let pool = if !fixed.is_empty() {
+                Pool::fixed(peer, fixed, gateway_config.breaker)
+            } else if peer == ServiceKind::Coordination {
+                Pool::fixed(
+                    peer,
+                    vec![discovery.coordination_url.clone()],
+                    gateway_config.breaker,
+                )
+            } else {
+                directory.pool(peer, gateway_config.breaker)
+            };
+            (peer, pool)
+        })
+        .collect();
     let pool = |peer: ServiceKind| {
-        let fixed: Vec<String> = args
-            .upstream
-            .iter()
-            .filter(|(named, _)| *named == peer)
-            .map(|(_, url)| url.clone())
-            .collect();
-        if !fixed.is_empty() {
-            Pool::fixed(peer, fixed, gateway_config.breaker)
-        } else if peer == ServiceKind::Coordination {
-            Pool::fixed(
-                peer,
-                vec![discovery.coordination_url.clone()],
-                gateway_config.breaker,
-            )
-        } else {
-            directory.pool(peer, gateway_config.breaker)
-        }
+        pools
+            .get(&peer)
+            .cloned()
+            .unwrap_or_else(|| directory.pool(peer, gateway_config.breaker))
     };
     let live = platform::live::LiveConfig::new();
     let (app, service) = match kind {

@@ -149,63 +149,81 @@ impl ServiceClient {
             *request.headers_mut() = headers.clone();
             Ok(request)
         };
-        let call = async {
-            let response = match &self.target {
-                Target::InProcess(router) => router
-                    .clone()
-                    .oneshot(build(path.to_owned())?)
+        match &self.target {
+            Target::InProcess(router) => {
+                let call = async {
+                    let response = router
+                        .clone()
+                        .oneshot(build(path.to_owned())?)
+                        .await
+                        .map_err(|e| CallError::Unavailable(e.to_string()))?;
+                    read_reply(response).await
+                };
+                tokio::time::timeout(CALL_TIMEOUT, call)
                     .await
-                    .map_err(|e| CallError::Unavailable(e.to_string()))?,
-                Target::Remote(remote) => remote_call(&remote.0, &remote.1, path, &build).await?,
-            };
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| CallError::Unavailable(e.to_string()))?
-                .to_bytes();
-            Ok(Reply { status, body })
-        };
-        tokio::time::timeout(CALL_TIMEOUT, call)
-            .await
-            .map_err(|_| CallError::Unavailable("timed out".into()))?
+                    .map_err(|_| CallError::Unavailable("timed out".into()))?
+            }
+            Target::Remote(remote) => remote_call(&remote.0, &remote.1, path, &build).await,
+        }
     }
 }
 
-/// Sends the request built by `build` to an instance of `pool`; one that refuses the
-/// connection (the request never left) is reported and the next instance is tried.
+async fn read_reply(response: http::Response<Body>) -> Result<Reply, CallError> {
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| CallError::Unavailable(e.to_string()))?
+        .to_bytes();
+    Ok(Reply { status, body })
+}
+
+/// Sends the request built by `build` to an instance of `pool`, each attempt bounded by
+/// [`CALL_TIMEOUT`] and reported to the instance's breaker (a timeout is a failure);
+/// one that refuses the connection (the request never left) is reported and the next
+/// instance is tried.
 async fn remote_call(
     pool: &Pool,
     client: &HttpClient,
     path: &str,
     build: &(dyn Fn(String) -> Result<http::Request<Body>, CallError> + Sync),
-) -> Result<http::Response<Body>, CallError> {
+) -> Result<Reply, CallError> {
     let mut tried = Vec::new();
     loop {
-        let Some(address) = pool.pick(&tried) else {
+        let Some(picked) = pool.pick(&tried) else {
             return Err(CallError::Unavailable(format!(
                 "no instance of {} is available",
                 pool.kind()
             )));
         };
-        let request = build(format!("{address}{path}"))?;
-        match client.request(request).await {
-            Ok(response) => {
+        let request = build(format!("{}{path}", picked.address))?;
+        let attempt = async {
+            let response = client.request(request).await?;
+            Ok::<_, hyper_util::client::legacy::Error>(response.map(Body::new))
+        };
+        match tokio::time::timeout(CALL_TIMEOUT, attempt).await {
+            Ok(Ok(response)) => {
                 let outcome = if response.status().is_server_error() {
                     Outcome::Failed
                 } else {
                     Outcome::Answered
                 };
-                pool.report(&address, outcome);
-                return Ok(response.map(Body::new));
+                pool.report(&picked, outcome);
+                return tokio::time::timeout(CALL_TIMEOUT, read_reply(response))
+                    .await
+                    .map_err(|_| CallError::Unavailable("timed out".into()))?;
             }
-            Err(err) => {
-                pool.report(&address, Outcome::Failed);
+            Ok(Err(err)) => {
+                pool.report(&picked, Outcome::Failed);
                 if !err.is_connect() {
                     return Err(CallError::Unavailable(err.to_string()));
                 }
-                tried.push(address);
+                tried.push(picked.address);
+            }
+            Err(_) => {
+                pool.report(&picked, Outcome::Failed);
+                return Err(CallError::Unavailable("timed out".into()));
             }
         }
     }

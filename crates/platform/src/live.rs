@@ -4,15 +4,17 @@
 //! /api/v1/config/{service}`). Every process holds one [`LiveConfig`]: the latest
 //! document of each service it runs. In the embedded shape coordination runs in the same
 //! process and publishes each accepted change straight into it; in the distributed shape
-//! the process's discovery agent fetches its service's document whenever coordination
-//! announces a newer version. A service reads its settings through a [`LiveSection`]:
-//! its static section (defaults < `viscount.toml` < environment) with the live values
-//! laid over it, re-read only when the version moves, so the hot path costs one version
-//! comparison.
+//! the process's discovery agent sees a newer `config_version` in its heartbeat's answer
+//! and fetches the document. A service reads its settings through a [`LiveSection`]:
+//! its static section (defaults < `viscount.toml` < environment) with the document's
+//! live values laid over it, re-read only when the version moves, so the hot path costs
+//! one version comparison.
 //!
-//! Only some settings can change live; each service names them (see
-//! [`LiveSection::new`]'s callers). Values of other keys are kept in the document but
-//! take effect at the next start.
+//! Only some settings can change live, and [`live_keys`] is the one table of them:
+//! [`LiveSection`] lays only those keys over the section, and coordination type-checks
+//! exactly those keys and tells the writer of a document which of its changes apply at
+//! once. Values of other keys are kept in the document but take effect at the next
+//! start (when the static configuration is built from them, not through this module).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,6 +25,37 @@ use tokio::sync::watch;
 
 use crate::config::{ConfigError, ConfigSource};
 use crate::service::ServiceKind;
+
+/// The top-level keys of `kind`'s configuration section that its running processes
+/// apply without a restart. This is the only list of them: coordination checks the
+/// types of these keys and reports every other changed key as needing a restart, and
+/// [`LiveSection`] lays only these over the static section.
+pub fn live_keys(kind: ServiceKind) -> &'static [&'static str] {
+    // Every process rebuilds its log filter when `log_level` changes
+    // ([`follow_log_level`]); the others are read per use through a `LiveSection`.
+    match kind {
+        ServiceKind::Gateway => &["log_level", "rate_limits", "cache"],
+        ServiceKind::Payments => &[
+            "log_level",
+            "max_amount_minor",
+            "fraud_max_attempts_per_minute",
+        ],
+        ServiceKind::Inventory => &["log_level", "default_low_stock_threshold"],
+        ServiceKind::Coordination
+        | ServiceKind::Identity
+        | ServiceKind::Catalog
+        | ServiceKind::Ordering
+        | ServiceKind::Fulfillment
+        | ServiceKind::Notifications
+        | ServiceKind::Ingestion
+        | ServiceKind::Analytics => &["log_level"],
+    }
+}
+
+/// Whether `kind` applies `key` without a restart (see [`live_keys`]).
+pub fn is_live(kind: ServiceKind, key: &str) -> bool {
+    live_keys(kind).contains(&key)
+}
 
 /// One service's configuration document as coordination holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,12 +152,13 @@ pub fn follow_log_level(live: &LiveConfig, kinds: &[ServiceKind], tasks: &crate:
     }
 }
 
-/// A service's typed settings: its static section with the live values over it.
+/// A service's typed settings: its static section with the values of its live keys
+/// ([`live_keys`]) over it.
 pub struct LiveSection<T> {
     base: toml::Table,
     live: watch::Receiver<Versioned>,
     current: RwLock<(u64, Arc<T>)>,
-    section: &'static str,
+    kind: ServiceKind,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> LiveSection<T> {
@@ -139,7 +173,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSection<T> {
         let base = config.table(section);
         let receiver = live.watch(kind);
         let document = receiver.borrow().clone();
-        let settings = match overlay(&base, &document, section) {
+        let settings = match overlay(&base, &document, kind) {
             Ok(settings) => settings,
             // Live values that do not fit are ignored; the static section must read.
             Err(_) => read(toml::Value::Table(base.clone()), section)?,
@@ -148,12 +182,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSection<T> {
             base,
             live: receiver,
             current: RwLock::new((document.version, Arc::new(settings))),
-            section,
+            kind,
         })
     }
 
-    /// The settings now. A live document whose values do not fit the settings is
-    /// ignored (with a warning) and the previous settings stay.
+    /// The settings now. A document whose live values do not fit the settings is
+    /// ignored (with a warning) and the previous settings stay; its other keys never
+    /// count (they wait for the next start).
     pub fn get(&self) -> Arc<T> {
         let version = self.live.borrow().version;
         if let Ok(current) = self.current.read()
@@ -167,11 +202,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSection<T> {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if current.0 != document.version {
-            match overlay(&self.base, &document, self.section) {
+            match overlay(&self.base, &document, self.kind) {
                 Ok(settings) => *current = (document.version, Arc::new(settings)),
                 Err(err) => {
                     tracing::warn!(
-                        section = self.section,
+                        section = self.kind.as_str(),
                         version = document.version,
                         error = %crate::telemetry::error_chain(&err),
                         "live configuration does not fit; keeping the previous settings"
@@ -190,19 +225,26 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSection<T> {
     }
 }
 
-/// `base` with `document`'s values laid over it, read as `T`.
+/// `base` with the values of `document` that `kind` applies live laid over it, read as
+/// `T`. Other keys are left out: coordination checks only the live keys' types, so a
+/// value of another key could be anything, and it must not keep a live change from
+/// applying.
 fn overlay<T: DeserializeOwned>(
     base: &toml::Table,
     document: &Versioned,
-    section: &str,
+    kind: ServiceKind,
 ) -> Result<T, ConfigError> {
     let mut merged = base.clone();
-    for (key, value) in &document.values {
+    for key in live_keys(kind) {
+        let Some(value) = document.values.get(*key) else {
+            continue;
+        };
+        // A JSON null has no TOML form: it leaves the static value in place.
         if let Ok(value) = toml::Value::try_from(value) {
             merge(&mut merged, key, value);
         }
     }
-    read(toml::Value::Table(merged), section)
+    read(toml::Value::Table(merged), kind.as_str())
 }
 
 /// Sets `key` in `table`, merging nested tables key by key.
@@ -230,12 +272,21 @@ fn read<T: DeserializeOwned>(value: toml::Value, section: &str) -> Result<T, Con
 mod tests {
     use super::*;
 
+    /// A section shaped like the gateway's: two live keys (`rate_limits`, `cache`) and
+    /// one that is not (`request_timeout_secs`).
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Gateway {
+        rate_limits: Limits,
+        cache: Nested,
+        request_timeout_secs: u64,
+    }
+
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(default)]
     struct Limits {
         per_minute: u64,
         name: String,
-        nested: Nested,
     }
 
     #[derive(Debug, Deserialize, PartialEq, Default)]
@@ -245,56 +296,139 @@ mod tests {
         b: u64,
     }
 
+    impl Default for Gateway {
+        fn default() -> Self {
+            Self {
+                rate_limits: Limits::default(),
+                cache: Nested { a: 1, b: 2 },
+                request_timeout_secs: 35,
+            }
+        }
+    }
+
     impl Default for Limits {
         fn default() -> Self {
             Self {
                 per_minute: 100,
                 name: "default".into(),
-                nested: Nested { a: 1, b: 2 },
             }
         }
     }
 
-    fn values(json: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-        json.as_object().cloned().unwrap_or_default()
+    fn document(version: u64, json: serde_json::Value) -> Versioned {
+        Versioned {
+            version,
+            values: json.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn gateway_section(live: &LiveConfig) -> LiveSection<Gateway> {
+        let config = ConfigSource::from_parts(
+            "[gateway]\nrequest_timeout_secs = 20\n[gateway.rate_limits]\nname = \"file\"\n\
+             [gateway.cache]\nb = 5\n",
+            [],
+        )
+        .expect("config");
+        LiveSection::new(&config, live, ServiceKind::Gateway).expect("section")
     }
 
     #[test]
     fn live_values_lie_over_the_static_section_and_bad_ones_are_ignored() {
-        let config =
-            ConfigSource::from_parts("[gateway]\nname = \"file\"\n[gateway.nested]\nb = 5\n", [])
-                .expect("config");
         let live = LiveConfig::new();
-        let section: LiveSection<Limits> =
-            LiveSection::new(&config, &live, ServiceKind::Gateway).expect("section");
-        assert_eq!(section.get().per_minute, 100);
-        assert_eq!(section.get().name, "file");
+        let section = gateway_section(&live);
+        assert_eq!(section.get().rate_limits.per_minute, 100);
+        assert_eq!(section.get().rate_limits.name, "file");
 
-        let document = |version, json| Versioned {
-            version,
-            values: values(json),
-        };
         assert!(live.publish(
             ServiceKind::Gateway,
-            document(2, serde_json::json!({"per_minute": 7, "nested": {"a": 9}}))
+            document(
+                2,
+                serde_json::json!({"rate_limits": {"per_minute": 7}, "cache": {"a": 9}})
+            )
         ));
         let now = section.get();
-        assert_eq!(now.per_minute, 7);
-        assert_eq!(now.name, "file");
-        assert_eq!(now.nested, Nested { a: 9, b: 5 });
+        assert_eq!(now.rate_limits.per_minute, 7);
+        assert_eq!(now.rate_limits.name, "file");
+        assert_eq!(now.cache, Nested { a: 9, b: 5 });
 
         // An older version delivered late changes nothing.
         assert!(!live.publish(
             ServiceKind::Gateway,
-            document(1, serde_json::json!({"per_minute": 1}))
+            document(1, serde_json::json!({"rate_limits": {"per_minute": 1}}))
         ));
-        assert_eq!(section.get().per_minute, 7);
+        assert_eq!(section.get().rate_limits.per_minute, 7);
 
-        // A value of the wrong type keeps the previous settings.
+        // A live value of the wrong type keeps the previous settings.
         assert!(live.publish(
             ServiceKind::Gateway,
-            document(3, serde_json::json!({"per_minute": "many"}))
+            document(
+                3,
+                serde_json::json!({"rate_limits": {"per_minute": "many"}})
+            )
         ));
-        assert_eq!(section.get().per_minute, 7);
+        assert_eq!(section.get().rate_limits.per_minute, 7);
+
+        // A null leaves the static value in place, and the rest of the document applies.
+        assert!(live.publish(
+            ServiceKind::Gateway,
+            document(
+                4,
+                serde_json::json!({"rate_limits": null, "cache": {"a": 3}})
+            )
+        ));
+        assert_eq!(section.get().rate_limits.per_minute, 100);
+        assert_eq!(section.get().cache, Nested { a: 3, b: 5 });
+    }
+
+    #[test]
+    fn only_the_live_keys_of_the_service_are_laid_over_its_section() {
+        let live = LiveConfig::new();
+        let section = gateway_section(&live);
+        // A key that is not live waits for the next start, whatever it holds: a good
+        // value is not applied, and a bad one does not hold back the live change
+        // beside it.
+        assert!(live.publish(
+            ServiceKind::Gateway,
+            document(
+                1,
+                serde_json::json!({
+                    "request_timeout_secs": "soon",
+                    "rate_limits": {"per_minute": 9},
+                })
+            )
+        ));
+        let now = section.get();
+        assert_eq!(now.rate_limits.per_minute, 9);
+        assert_eq!(now.request_timeout_secs, 20);
+        assert!(live.publish(
+            ServiceKind::Gateway,
+            document(2, serde_json::json!({"request_timeout_secs": 1}))
+        ));
+        assert_eq!(section.get().request_timeout_secs, 20);
+        // Back to the static value once the live key leaves the document.
+        assert_eq!(section.get().rate_limits.per_minute, 100);
+    }
+
+    #[test]
+    fn every_service_applies_its_log_level_live_and_a_few_more_keys() {
+        for kind in ServiceKind::all() {
+            assert!(is_live(*kind, "log_level"), "{kind}");
+        }
+        assert_eq!(
+            live_keys(ServiceKind::Gateway),
+            ["log_level", "rate_limits", "cache"]
+        );
+        assert!(is_live(ServiceKind::Payments, "max_amount_minor"));
+        assert!(is_live(
+            ServiceKind::Payments,
+            "fraud_max_attempts_per_minute"
+        ));
+        assert!(is_live(
+            ServiceKind::Inventory,
+            "default_low_stock_threshold"
+        ));
+        assert!(!is_live(ServiceKind::Inventory, "max_amount_minor"));
+        assert!(!is_live(ServiceKind::Gateway, "request_timeout_secs"));
+        assert_eq!(live_keys(ServiceKind::Catalog), ["log_level"]);
     }
 }

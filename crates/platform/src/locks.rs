@@ -19,6 +19,31 @@ use crate::client::{CallError, Reply, ServiceClient};
 /// The longest lease coordination grants, in seconds.
 pub const MAX_LEASE_SECONDS: u64 = 3600;
 
+/// The longest lock name, in characters.
+pub const MAX_LOCK_NAME_LEN: usize = 128;
+
+/// The rule of [`is_lock_name`], as said to a caller that broke it.
+pub const LOCK_NAME_RULE: &str =
+    "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'";
+
+/// The rule of [`is_lease_seconds`], as said to a caller that broke it.
+pub const LEASE_SECONDS_RULE: &str = "must be between 1 and 3600 seconds";
+
+/// Whether `name` may name a lock: 1 to [`MAX_LOCK_NAME_LEN`] characters of
+/// `A-Z a-z 0-9 . _ - :`, so it travels in a URL path segment and in logs unescaped.
+/// Coordination holds callers to this rule and this client checks it before sending.
+pub fn is_lock_name(name: &str) -> bool {
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    !name.is_empty() && name.len() <= MAX_LOCK_NAME_LEN && name.chars().all(fits)
+}
+
+/// Whether coordination grants a lease of `seconds`: 1 to [`MAX_LEASE_SECONDS`]. A
+/// lease is bounded so that a holder that died without releasing blocks the work for
+/// at most that long.
+pub fn is_lease_seconds(seconds: u64) -> bool {
+    (1..=MAX_LEASE_SECONDS).contains(&seconds)
+}
+
 /// A lease held on a named lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -127,21 +152,19 @@ fn lease_seconds(ttl: Duration) -> Result<u64, CallError> {
     let seconds = ttl.as_millis().div_ceil(1000);
     u64::try_from(seconds)
         .ok()
-        .filter(|s| (1..=MAX_LEASE_SECONDS).contains(s))
+        .filter(|s| is_lease_seconds(*s))
         .ok_or_else(|| {
             CallError::Unsendable(format!(
-                "a lease lasts 1 to {MAX_LEASE_SECONDS} seconds, not {ttl:?}"
+                "a lease's length {LEASE_SECONDS_RULE}, not {ttl:?}"
             ))
         })
 }
 
-/// The path of the lock `name`, whose characters coordination's rule allows (1 to
-/// 128 of `A-Z a-z 0-9 . _ - :`), so it needs no escaping.
+/// The path of the lock `name`, which needs no escaping once [`is_lock_name`] holds.
 fn lock_path(name: &str) -> Result<String, CallError> {
-    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
-    if name.is_empty() || name.len() > 128 || !name.chars().all(fits) {
+    if !is_lock_name(name) {
         return Err(CallError::Unsendable(format!(
-            "{name:?} is not a lock name (1 to 128 of letters, digits, '.', '_', '-', ':')"
+            "{name:?} is not a lock name: it {LOCK_NAME_RULE}"
         )));
     }
     Ok(format!("/api/v1/locks/{name}"))
@@ -289,6 +312,22 @@ mod tests {
             wrong_token.acquire("a", "w1", Duration::from_secs(1)).await,
             Err(CallError::Unreadable(_))
         ));
+    }
+
+    #[test]
+    fn lock_names_and_lease_lengths_have_one_rule() {
+        assert!(is_lock_name("analytics.reconciliation:daily"));
+        assert!(is_lock_name(&"x".repeat(MAX_LOCK_NAME_LEN)));
+        for bad in ["", "a/b", "a b", "é", &"x".repeat(MAX_LOCK_NAME_LEN + 1)] {
+            assert!(!is_lock_name(bad), "{bad:?}");
+        }
+        assert!(is_lease_seconds(1));
+        assert!(is_lease_seconds(MAX_LEASE_SECONDS));
+        assert!(!is_lease_seconds(0));
+        assert!(!is_lease_seconds(MAX_LEASE_SECONDS + 1));
+        // The rules as said to callers name the same bounds.
+        assert!(LEASE_SECONDS_RULE.contains(&MAX_LEASE_SECONDS.to_string()));
+        assert!(LOCK_NAME_RULE.contains(&MAX_LOCK_NAME_LEN.to_string()));
     }
 
     #[tokio::test]

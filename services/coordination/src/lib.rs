@@ -3,11 +3,11 @@
 //! configuration documents applied live by the services, leases on named locks with
 //! fencing tokens, and the event schema registry.
 //!
-//! Rooms: `domain` (registration rules, health aggregation, which configuration keys
-//! apply live, the lease state machine), `store` (the only translator between rows and
-//! domain values; every raced change a conditional statement), `app` (one file per use
-//! case), `http` (handlers), `events` (what it produces; it consumes nothing),
-//! `config`.
+//! Rooms: `domain` (registration rules and when an instance expires, health
+//! aggregation, the types of the configuration keys that apply live, the lease state
+//! machine), `store` (the only translator between rows and domain values; every raced
+//! change a conditional statement), `app` (one file per use case), `http` (handlers),
+//! `events` (what it produces; it consumes nothing), `config`.
 
 pub mod app;
 pub mod config;

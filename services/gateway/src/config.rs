@@ -1,8 +1,8 @@
 //! The gateway's configuration (`[gateway]`, `VISCOUNT_GATEWAY__*`).
 //!
-//! The whole section is also read live (coordination's `gateway` document laid over
-//! it, see `platform::live`): `rate_limits` and `cache` apply to the next request
-//! after a change; the others (CORS, the timeout, where Redis is) at the next start.
+//! `rate_limits` and `cache` are also read live (coordination's `gateway` document laid
+//! over them, see `platform::live`) and apply to the next request after a change; the
+//! others (CORS, timeouts, breakers, where Redis is) at the next start.
 
 use serde::Deserialize;
 
@@ -26,6 +26,8 @@ pub struct GatewayConfig {
     /// Longest one attempt at an upstream instance may take before it counts as a
     /// failure (distributed shape; a checkout may wait up to 30 s).
     pub upstream_timeout_secs: u64,
+    /// The same for a safe request (GET, HEAD, OPTIONS), which never waits on a saga.
+    pub safe_upstream_timeout_secs: u64,
     /// The circuit breaker of each upstream instance (distributed shape).
     pub breaker: platform::discovery::BreakerSettings,
 }
@@ -40,6 +42,7 @@ impl Default for GatewayConfig {
             redis_prefix: "viscount:".into(),
             redis_timeout_ms: 100,
             upstream_timeout_secs: 32,
+            safe_upstream_timeout_secs: 10,
             breaker: platform::discovery::BreakerSettings::default(),
         }
     }

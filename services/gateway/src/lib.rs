@@ -15,6 +15,7 @@
 pub mod config;
 mod proxy;
 mod routes;
+mod shared;
 
 mod cache;
 mod ratelimit;
@@ -113,7 +114,7 @@ fn edge_layers(dispatch: Router, config: &GatewayConfig, edge: Edge) -> Result<R
         ServiceKind::Gateway,
     )?);
     let redis = match &edge.redis_url {
-        Some(url) => Some(Arc::new(ratelimit::redis::Redis::open(
+        Some(url) => Some(Arc::new(shared::Redis::open(
             url,
             Duration::from_millis(config.redis_timeout_ms.max(1)),
         )?)),

@@ -7,7 +7,8 @@
 //! connect never left, so it is tried once more on another instance whatever its
 //! method; a safe method (GET, HEAD, OPTIONS) that failed any other way is also tried
 //! once more elsewhere. With every instance ejected the answer is 503 naming the
-//! service at once, without touching a dead address.
+//! service at once, without touching a dead address. A safe request answered 502, 503
+//! or 504 by one instance is also tried once on another.
 //!
 //! Not tower's `balance`/`retry`: the breaker has to see each answer's status per
 //! instance and the retry has to choose a *different* instance, which p2c over a
@@ -34,7 +35,10 @@ pub use platform::client::{HttpClient as Client, http_client as client};
 struct Target {
     pool: Pool,
     client: Client,
+    /// Per attempt of an unsafe request (a checkout may wait for its saga).
     timeout: Duration,
+    /// Per attempt of a safe one.
+    safe_timeout: Duration,
 }
 
 /// A router that forwards every request to an instance of `pool`.
@@ -43,6 +47,7 @@ pub fn router(pool: Pool, client: Client, config: &GatewayConfig) -> Router {
         pool,
         client,
         timeout: Duration::from_secs(config.upstream_timeout_secs),
+        safe_timeout: Duration::from_secs(config.safe_upstream_timeout_secs),
     };
     Router::new().fallback(forward).with_state(target)
 }
@@ -101,11 +106,17 @@ async fn forward(State(target): State<Target>, request: Request) -> Response {
         Ok(bytes) => bytes,
         Err(_) => return platform::http::extract::payload_too_large().into_response(),
     };
+    let safe = is_safe(&parts.method);
+    let timeout = if safe {
+        target.safe_timeout
+    } else {
+        target.timeout
+    };
     let mut tried: Vec<String> = Vec::new();
     let mut failed_after_sending = false;
     let kind = target.pool.kind();
     loop {
-        let Some(address) = target.pool.pick(&tried) else {
+        let Some(picked) = target.pool.pick(&tried) else {
             let detail = if tried.is_empty() {
                 format!("the {kind} service is unavailable (no healthy instance)")
             } else {
@@ -113,44 +124,53 @@ async fn forward(State(target): State<Target>, request: Request) -> Response {
             };
             return Problem::unavailable(detail).into_response();
         };
-        let Ok(uri) = format!("{address}{path}").parse::<Uri>() else {
+        let Ok(uri) = format!("{}{path}", picked.address).parse::<Uri>() else {
             return Problem::bad_request("the request path cannot be forwarded").into_response();
         };
         let mut attempt = parts.clone();
         attempt.uri = uri;
         let request = http::Request::from_parts(attempt, Body::from(body.clone()));
-        match send(&target, request).await {
+        match send(&target, request, timeout).await {
             Attempt::Answered(response) => {
-                let outcome = if response.status().is_server_error() {
-                    Outcome::Failed
-                } else {
-                    Outcome::Answered
-                };
-                target.pool.report(&address, outcome);
-                return response;
+                let status = response.status();
+                if !status.is_server_error() {
+                    target.pool.report(&picked, Outcome::Answered);
+                    return response;
+                }
+                target.pool.report(&picked, Outcome::Failed);
+                // A gateway-class failure of a safe request is worth one more instance;
+                // anything else is the service's own answer.
+                let retry = safe
+                    && !failed_after_sending
+                    && matches!(status.as_u16(), 502..=504)
+                    && tried.len() + 1 < target.pool.addresses().len();
+                if !retry {
+                    return response;
+                }
+                failed_after_sending = true;
             }
             Attempt::NotConnected(err) => {
-                target.pool.report(&address, Outcome::Failed);
-                tracing::warn!(service = %kind, instance = %address, error = %err, "upstream refused the connection");
+                target.pool.report(&picked, Outcome::Failed);
+                tracing::warn!(service = %kind, instance = %picked.address, error = %err, "upstream refused the connection");
             }
             Attempt::Failed(err) => {
-                target.pool.report(&address, Outcome::Failed);
-                tracing::warn!(service = %kind, instance = %address, error = %err, "upstream failed");
+                target.pool.report(&picked, Outcome::Failed);
+                tracing::warn!(service = %kind, instance = %picked.address, error = %err, "upstream failed");
                 // Sent and lost: an unsafe request may have taken effect, and a safe
                 // one is tried once more, not round every instance.
-                if !is_safe(&parts.method) || failed_after_sending {
+                if !safe || failed_after_sending {
                     return Problem::unavailable(format!("the {kind} service is unavailable"))
                         .into_response();
                 }
                 failed_after_sending = true;
             }
         }
-        tried.push(address);
+        tried.push(picked.address);
     }
 }
 
-async fn send(target: &Target, request: http::Request<Body>) -> Attempt {
-    match tokio::time::timeout(target.timeout, target.client.request(request)).await {
+async fn send(target: &Target, request: http::Request<Body>, timeout: Duration) -> Attempt {
+    match tokio::time::timeout(timeout, target.client.request(request)).await {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -188,9 +208,17 @@ pub struct InstanceHealth {
 }
 
 /// A remote service's readiness over its instances: `ok` when at least one instance is
-/// ready (requests can be served), with each instance's own status; the checks are
-/// those of the first ready instance, or why none is.
+/// ready (requests can be served), with each instance's own status. For instances
+/// found through coordination it is coordination's aggregate (its poller asks every
+/// instance; the gateway does not ask again); for a fixed list the gateway asks each
+/// instance, and the checks are those of the first ready one, or why none is.
 pub async fn remote_health(client: &Client, pool: &Pool) -> (HealthReport, Vec<InstanceHealth>) {
+    if let Some(directory) = pool.directory() {
+        return match directory.service_health(pool.kind()).await {
+            Ok(health) => from_coordination(pool, &health),
+            Err(err) => (down(pool, err), Vec::new()),
+        };
+    }
     let addresses = pool.addresses();
     let reports = futures_util::future::join_all(
         addresses
@@ -212,6 +240,50 @@ pub async fn remote_health(client: &Client, pool: &Pool) -> (HealthReport, Vec<I
         .or(reports.first())
         .cloned()
         .unwrap_or_else(|| down(pool, "no instance is registered".into()));
+    (report, instances)
+}
+
+/// Coordination's `{status: up|degraded|down, instances: [...]}` of one service as the
+/// gateway reports it.
+fn from_coordination(
+    pool: &Pool,
+    health: &serde_json::Value,
+) -> (HealthReport, Vec<InstanceHealth>) {
+    let instances: Vec<InstanceHealth> = health["instances"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|instance| InstanceHealth {
+                    address: instance["address"].as_str().unwrap_or_default().to_owned(),
+                    status: match instance["status"].as_str() {
+                        Some("up") => "ok".to_owned(),
+                        Some(other) => other.to_owned(),
+                        None => "unknown".to_owned(),
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let serving = matches!(health["status"].as_str(), Some("up" | "degraded"));
+    let report = if serving {
+        HealthReport {
+            status: "ok".into(),
+            service: pool.kind().as_str().into(),
+            version: String::new(),
+            checks: [(
+                "instances".to_owned(),
+                CheckReport {
+                    status: "ok".into(),
+                    latency_ms: 0,
+                    error: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        }
+    } else {
+        down(pool, "no instance is up".into())
+    };
     (report, instances)
 }
 

@@ -28,7 +28,7 @@ use serde::Deserialize;
 
 pub use agent::{Agent, Registration};
 pub use breaker::{BreakerSettings, BreakerState};
-pub use pool::{Outcome, Pool};
+pub use pool::{Outcome, Picked, Pool};
 
 use crate::client::HttpClient;
 use crate::service::ServiceKind;
@@ -97,7 +97,11 @@ impl Coordination {
     pub fn new(base: &str, token: Option<&str>, client: HttpClient) -> Self {
         Self {
             base: base.trim_end_matches('/').to_owned(),
-            token: token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()),
+            token: token.and_then(|t| {
+                let mut value = HeaderValue::from_str(&format!("Bearer {t}")).ok()?;
+                value.set_sensitive(true);
+                Some(value)
+            }),
             client,
         }
     }
@@ -206,14 +210,43 @@ impl Directory {
         Ok(count)
     }
 
-    /// Refreshes every `interval` until shutdown (failures are logged; the last list
-    /// stays in use).
+    /// Refreshes every `interval` until shutdown; the last list stays in use while
+    /// coordination is away (a warning when that starts, a note when it ends).
     pub fn start(&self, tasks: &Tasks, interval: Duration) {
         let directory = self.clone();
-        tasks.every("service directory refresh", interval, move || {
-            let directory = directory.clone();
-            async move { directory.refresh().await }
+        let shutdown = tasks.shutdown().clone();
+        tasks.spawn(async move {
+            let mut failing = false;
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+                match directory.refresh().await {
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("coordination reachable again; instances refreshed");
+                    }
+                    Ok(_) => {}
+                    Err(err) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %err, "cannot refresh the instances; keeping the last list");
+                    }
+                    Err(_) => {}
+                }
+            }
         });
+    }
+
+    /// Coordination's aggregated health of `kind` (its instances' polled readiness):
+    /// `{service, status: up|degraded|down, instances: [{instance_id, address, status}]}`.
+    pub async fn service_health(&self, kind: ServiceKind) -> Result<serde_json::Value, String> {
+        let path = format!("/api/v1/services/{kind}/health");
+        let (status, body) = self.coordination.call(Method::GET, &path, None).await?;
+        if !status.is_success() {
+            return Err(format!("coordination answered {status} to {path}"));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("unreadable health: {e}"))
     }
 
     /// A pool over `kind`'s instances.

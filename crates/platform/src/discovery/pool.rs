@@ -16,7 +16,7 @@ use std::time::Instant;
 use prometheus::{IntGaugeVec, Opts};
 
 use super::Directory;
-use super::breaker::{Breaker, BreakerSettings, BreakerState};
+use super::breaker::{Admission, Breaker, BreakerSettings, BreakerState};
 use crate::service::ServiceKind;
 
 /// Where a pool's instances come from.
@@ -34,6 +34,14 @@ pub struct Pool {
     settings: BreakerSettings,
     breakers: Arc<Mutex<HashMap<String, Breaker>>>,
     next: Arc<AtomicUsize>,
+}
+
+/// An instance chosen for one request; report how the request ended with it.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    /// The instance's base URL.
+    pub address: String,
+    admission: Admission,
 }
 
 /// How one request to an instance ended, for its breaker.
@@ -75,22 +83,42 @@ impl Pool {
         self.kind
     }
 
-    /// The base URLs requests may go to now (before breakers).
+    /// The directory its instances come from; `None` for a fixed list.
+    pub fn directory(&self) -> Option<&Directory> {
+        match &self.source {
+            Source::Fixed(_) => None,
+            Source::Discovered(directory) => Some(directory),
+        }
+    }
+
+    /// The base URLs requests may go to now (before breakers): the instances not found
+    /// down by coordination's health poller, or all of them when every one was (a
+    /// dependency's blip can fail every readiness check while the instances still
+    /// serve; their breakers then decide).
     pub fn addresses(&self) -> Vec<String> {
         match &self.source {
             Source::Fixed(addresses) => addresses.as_ref().clone(),
-            Source::Discovered(directory) => directory
-                .instances(self.kind)
-                .iter()
-                .filter(|instance| instance.status != "down")
-                .map(|instance| instance.address.trim_end_matches('/').to_owned())
-                .collect(),
+            Source::Discovered(directory) => {
+                let instances = directory.instances(self.kind);
+                let up: Vec<String> = instances
+                    .iter()
+                    .filter(|instance| instance.status != "down")
+                    .map(|instance| instance.address.trim_end_matches('/').to_owned())
+                    .collect();
+                if !up.is_empty() {
+                    return up;
+                }
+                instances
+                    .iter()
+                    .map(|instance| instance.address.trim_end_matches('/').to_owned())
+                    .collect()
+            }
         }
     }
 
     /// The next instance, not in `tried`, whose breaker admits a request; `None` when
     /// every instance is ejected (or there is none).
-    pub fn pick(&self, tried: &[String]) -> Option<String> {
+    pub fn pick(&self, tried: &[String]) -> Option<Picked> {
         let addresses = self.addresses();
         if addresses.is_empty() {
             return None;
@@ -101,7 +129,13 @@ impl Pool {
             .breakers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        breakers.retain(|address, _| addresses.contains(address));
+        breakers.retain(|address, _| {
+            let kept = addresses.contains(address);
+            if !kept {
+                let _ = breaker_gauge().remove_label_values(&[self.kind.as_str(), address]);
+            }
+            kept
+        });
         for offset in 0..addresses.len() {
             let address = &addresses[(start + offset) % addresses.len()];
             if tried.contains(address) {
@@ -110,39 +144,42 @@ impl Pool {
             let breaker = breakers
                 .entry(address.clone())
                 .or_insert_with(|| Breaker::new(self.settings));
-            let admitted = breaker.admit(now);
+            let admission = breaker.admit(now);
             self.show(address, breaker.state(now));
-            if admitted {
-                return Some(address.clone());
+            if let Some(admission) = admission {
+                return Some(Picked {
+                    address: address.clone(),
+                    admission,
+                });
             }
         }
         None
     }
 
-    /// Reports how a request to `address` ended.
-    pub fn report(&self, address: &str, outcome: Outcome) {
+    /// Reports how the request sent to `picked` ended.
+    pub fn report(&self, picked: &Picked, outcome: Outcome) {
         let now = Instant::now();
         let mut breakers = self
             .breakers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(breaker) = breakers.get_mut(address) else {
+        let Some(breaker) = breakers.get_mut(&picked.address) else {
             return;
         };
         match outcome {
-            Outcome::Answered => breaker.succeeded(),
+            Outcome::Answered => breaker.succeeded(picked.admission),
             Outcome::Failed => {
-                if breaker.failed(now) {
+                if breaker.failed(picked.admission, now) {
                     tracing::warn!(
                         service = %self.kind,
-                        instance = address,
+                        instance = %picked.address,
                         open_for_ms = self.settings.open_for_ms,
                         "circuit opened: instance ejected"
                     );
                 }
             }
         }
-        self.show(address, breaker.state(now));
+        self.show(&picked.address, breaker.state(now));
     }
 
     fn show(&self, address: &str, state: BreakerState) {
@@ -189,7 +226,9 @@ mod tests {
     #[test]
     fn requests_go_round_the_instances() {
         let pool = pool(&["http://a", "http://b"]);
-        let picks: Vec<_> = (0..4).filter_map(|_| pool.pick(&[])).collect();
+        let picks: Vec<_> = (0..4)
+            .filter_map(|_| pool.pick(&[]).map(|p| p.address))
+            .collect();
         assert_eq!(picks.iter().filter(|p| *p == "http://a").count(), 2);
         assert_eq!(picks.iter().filter(|p| *p == "http://b").count(), 2);
     }
@@ -197,19 +236,25 @@ mod tests {
     #[test]
     fn only_the_failing_instance_is_ejected_and_none_left_means_none() {
         let pool = pool(&["http://a", "http://b"]);
-        pool.pick(&[]);
-        pool.report("http://a", Outcome::Failed);
-        pool.report("http://a", Outcome::Failed);
+        let fail = |address: &str| {
+            let picked = (0..2)
+                .filter_map(|_| pool.pick(&[]))
+                .find(|p| p.address == address)
+                .expect("the instance is admitted");
+            pool.report(&picked, Outcome::Failed);
+        };
+        fail("http://a");
+        fail("http://a");
         for _ in 0..4 {
-            assert_eq!(pool.pick(&[]).as_deref(), Some("http://b"));
+            let picked = pool.pick(&[]).map(|p| p.address);
+            assert_eq!(picked.as_deref(), Some("http://b"));
         }
-        assert_eq!(
-            pool.pick(&["http://b".to_owned()]),
-            None,
+        assert!(
+            pool.pick(&["http://b".to_owned()]).is_none(),
             "a is out, b tried"
         );
-        pool.report("http://b", Outcome::Failed);
-        pool.report("http://b", Outcome::Failed);
-        assert_eq!(pool.pick(&[]), None);
+        fail("http://b");
+        fail("http://b");
+        assert!(pool.pick(&[]).is_none());
     }
 }

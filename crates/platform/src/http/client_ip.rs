@@ -37,10 +37,21 @@ impl ClientIp {
         }
     }
 
-    /// The address as text (`unknown` without one), for keys and logs of counters.
+    /// The caller as a counter's key (`unknown` without an address): an IPv4 address
+    /// whole, an IPv6 address by its /64, the block one subscriber is given, so
+    /// walking through one's own block does not reset rate limits and lockouts.
     pub fn key(&self) -> String {
-        self.0
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        match self.0 {
+            None => "unknown".to_owned(),
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+        }
     }
 }
 
@@ -111,6 +122,16 @@ mod tests {
         assert_eq!(ClientIp::of(&extensions, &headers).key(), "203.0.113.9");
         let (extensions, headers) = request("10.0.0.4:5000", None);
         assert_eq!(ClientIp::of(&extensions, &headers).key(), "10.0.0.4");
+    }
+
+    #[test]
+    fn an_ipv6_caller_counts_by_its_64_block() {
+        let a = ClientIp(Some("2001:db8:1:2::1".parse().expect("ip")));
+        let b = ClientIp(Some("2001:db8:1:2:ffff::9".parse().expect("ip")));
+        assert_eq!(a.key(), "2001:db8:1:2::/64");
+        assert_eq!(a.key(), b.key());
+        let mapped = ClientIp(Some("::ffff:192.0.2.7".parse().expect("ip")));
+        assert_eq!(mapped.key(), "192.0.2.7");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct CoordinationApp {
     pub(crate) config: Arc<CoordinationConfig>,
     pub(crate) http: HttpClient,
     pub(crate) schemas: Arc<Schemas>,
+    /// When this process's registry started, epoch ms: the sweeper's grace period
+    /// counts from it.
+    pub(crate) started_at: i64,
 }
 
 impl CoordinationApp {
@@ -84,11 +87,12 @@ impl CoordinationApp {
         Self {
             db,
             outbox,
-            clock,
             live,
             config: Arc::new(config),
             http: platform::client::http_client(),
             schemas: Arc::new(Schemas::from_contracts()),
+            started_at: clock.now_millis(),
+            clock,
         }
     }
 

@@ -1,10 +1,11 @@
 //! The registry: instances register and heartbeat with the same call, deregister when
-//! they shut down, and are swept out when they miss their TTL.
+//! they shut down, and are swept out when they miss their TTL (never within one TTL of
+//! this process's start, when nobody could have heartbeated to it).
 
 use platform::service::ServiceKind;
 
 use super::{CoordinationApp, CoordinationError};
-use crate::domain::{Instance, Registration};
+use crate::domain::{Expiry, Instance, Registration};
 use crate::events::{self, Departure};
 use crate::store;
 
@@ -106,17 +107,22 @@ impl CoordinationApp {
         Ok(store::instances::list(self.db.reader(), service).await?)
     }
 
-    /// Drops the instances whose TTL has passed and announces each; how many. Runs on
-    /// every replica: the delete decides which replica announces an instance.
+    /// Drops the instances whose TTL has passed, both since their last heartbeat and
+    /// since this process started (so a restart longer than a TTL drops nobody who
+    /// heartbeats within one TTL of it, see [`Expiry`]), and announces each; how many.
+    /// Runs on every replica: the delete decides which replica announces an instance.
     pub async fn sweep(&self) -> Result<usize, CoordinationError> {
-        let now = self.clock.now_millis();
+        let expiry = Expiry {
+            now: self.clock.now_millis(),
+            started_at: self.started_at,
+        };
         // Most sweeps find nothing; asking the read side first keeps them from taking
         // the writer.
-        if !store::instances::any_expired(self.db.reader(), now).await? {
+        if !store::instances::any_expired(self.db.reader(), expiry).await? {
             return Ok(0);
         }
         let mut tx = self.db.begin().await?;
-        let gone = store::instances::delete_expired(&mut tx, now, SWEEP_BATCH).await?;
+        let gone = store::instances::delete_expired(&mut tx, expiry, SWEEP_BATCH).await?;
         for instance in &gone {
             self.outbox
                 .stage(&mut tx, &events::deregistered(instance, Departure::Expired))

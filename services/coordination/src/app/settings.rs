@@ -1,7 +1,9 @@
 //! Configuration documents: read, replaced under `If-Match` (one winner per version),
 //! announced, and published into the process's live configuration so the services
-//! running beside coordination apply the live keys at once (processes elsewhere fetch
-//! the document when their heartbeat shows a newer version, or from the event).
+//! running beside coordination apply the live keys at once. Processes elsewhere notice
+//! a newer version in their heartbeat's answer (`config_version`) and fetch the
+//! document. `coordination.config.updated` announces the change to whoever follows the
+//! stream; no process waits on it to apply one.
 
 use platform::live::Versioned;
 use platform::service::ServiceKind;
@@ -53,9 +55,11 @@ impl CoordinationApp {
         // first document has no row to lock): of two writers, one finds its version
         // gone.
         if !store::documents::replace(&mut tx, service, expected, &values, now).await? {
-            return Err(CoordinationError::StaleVersion {
-                current: expected + 1,
-            });
+            // The winner has committed by now (the losing statement waited on its row),
+            // so the version read after this transaction is the one to name.
+            tx.rollback().await?;
+            let current = store::documents::version(self.db.reader(), service).await?;
+            return Err(CoordinationError::StaleVersion { current });
         }
         let change = ConfigChange::between(service, &current.values, &values);
         let document = Document {

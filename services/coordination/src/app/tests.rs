@@ -154,6 +154,71 @@ async fn the_sweeper_drops_only_expired_instances_and_announces_each_once() {
 }
 
 #[tokio::test]
+async fn a_restart_longer_than_a_ttl_drops_nobody_until_one_ttl_after_the_start() {
+    let f = fixture().await;
+    for (id, ttl) in [("alive", 5), ("dead", 5), ("slow", 60)] {
+        f.app
+            .register(registration(
+                ServiceKind::Ordering,
+                id,
+                "http://127.0.0.1:1",
+                ttl,
+            ))
+            .await
+            .expect("register");
+    }
+    // Coordination is down for 30 s: no heartbeat lands, every short TTL passes.
+    f.clock.advance(Duration::from_secs(30));
+    let restarted = CoordinationApp::new(
+        f.app.db().clone(),
+        Outbox::offline(ServiceKind::Coordination),
+        f.clock.clone(),
+        LiveConfig::new(),
+        CoordinationConfig::default(),
+    );
+    let ids = |instances: Vec<crate::domain::Instance>| -> Vec<String> {
+        instances.into_iter().map(|i| i.instance_id).collect()
+    };
+    assert_eq!(restarted.sweep().await.expect("sweep"), 0);
+
+    // Within one TTL of the start the live instance heartbeats; the dead one does not.
+    f.clock.advance(Duration::from_secs(3));
+    restarted
+        .register(registration(
+            ServiceKind::Ordering,
+            "alive",
+            "http://127.0.0.1:1",
+            5,
+        ))
+        .await
+        .expect("heartbeat");
+    assert_eq!(restarted.sweep().await.expect("sweep"), 0);
+
+    // One TTL after the start only the silent short-TTL instance goes, announced once.
+    f.clock.advance(Duration::from_secs(3));
+    assert_eq!(restarted.sweep().await.expect("sweep"), 1);
+    assert_eq!(
+        ids(restarted.instances(None).await.expect("list")),
+        ["alive", "slow"]
+    );
+    let gone = events(&restarted, "coordination.service.deregistered.v1").await;
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0]["instance_id"], "dead");
+    assert_eq!(gone[0]["reason"], "expired");
+
+    // A long TTL is granted in full from the start too; once it passes, the silent go.
+    f.clock.advance(Duration::from_secs(50));
+    assert_eq!(restarted.sweep().await.expect("sweep"), 1);
+    assert_eq!(
+        ids(restarted.instances(None).await.expect("list")),
+        ["slow"]
+    );
+    f.clock.advance(Duration::from_secs(5));
+    assert_eq!(restarted.sweep().await.expect("sweep"), 1);
+    assert!(restarted.instances(None).await.expect("list").is_empty());
+}
+
+#[tokio::test]
 async fn deregistering_announces_a_shutdown_and_an_unknown_instance_is_not_found() {
     let f = fixture().await;
     f.app

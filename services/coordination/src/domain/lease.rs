@@ -5,13 +5,16 @@
 //! caller takes the lock with the next fencing token. Tokens of one name only grow,
 //! also across releases, so a resource that remembers the highest token it has seen can
 //! refuse the writes of a holder that paused past its lease.
+//!
+//! What a lock name and a lease length may be is written once, in `platform::locks`,
+//! which the platform's lock client checks before it sends; this service holds every
+//! caller to the same rules.
+
+use platform::locks::{LEASE_SECONDS_RULE, LOCK_NAME_RULE, is_lease_seconds, is_lock_name};
 
 use super::registry::Invalid;
 
-/// The longest lease a caller may ask for, in seconds.
-pub const MAX_LEASE_SECONDS: i64 = 3600;
-
-/// A lock's name: 1 to 128 characters of `A-Z a-z 0-9 . _ - :` (a path segment).
+/// A lock's name, as [`platform::locks::is_lock_name`] allows (a path segment).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockName(String);
 
@@ -19,11 +22,8 @@ impl TryFrom<String> for LockName {
     type Error = Invalid;
 
     fn try_from(raw: String) -> Result<Self, Invalid> {
-        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
-        if raw.is_empty() || raw.len() > 128 || !raw.chars().all(fits) {
-            return Err(Invalid(
-                "must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'",
-            ));
+        if !is_lock_name(&raw) {
+            return Err(Invalid(LOCK_NAME_RULE));
         }
         Ok(Self(raw))
     }
@@ -69,7 +69,8 @@ pub struct LeaseRequest {
 }
 
 impl LeaseRequest {
-    /// A request by `owner` for `ttl_seconds` (1 to [`MAX_LEASE_SECONDS`]).
+    /// A request by `owner` for `ttl_seconds` (as [`platform::locks::is_lease_seconds`]
+    /// allows).
     pub fn new(owner: Owner, ttl_seconds: i64) -> Result<Self, Invalid> {
         Ok(Self {
             owner,
@@ -78,12 +79,14 @@ impl LeaseRequest {
     }
 }
 
-/// A lease's length of `ttl_seconds` (1 to [`MAX_LEASE_SECONDS`]), in milliseconds.
+/// A lease's length of `ttl_seconds` (as [`platform::locks::is_lease_seconds`]
+/// allows), in milliseconds.
 pub fn lease_ttl_ms(ttl_seconds: i64) -> Result<i64, Invalid> {
-    if !(1..=MAX_LEASE_SECONDS).contains(&ttl_seconds) {
-        return Err(Invalid("must be between 1 and 3600 seconds"));
-    }
-    Ok(ttl_seconds * 1000)
+    u64::try_from(ttl_seconds)
+        .ok()
+        .filter(|seconds| is_lease_seconds(*seconds))
+        .and_then(|_| ttl_seconds.checked_mul(1000))
+        .ok_or(Invalid(LEASE_SECONDS_RULE))
 }
 
 /// A lock as stored: its last fencing token and its holder, if it has one.
@@ -316,6 +319,11 @@ mod tests {
         assert!(Owner::try_from(" ".to_owned()).is_err());
         let owner = Owner::try_from("w1".to_owned()).expect("owner");
         assert!(LeaseRequest::new(owner.clone(), 0).is_err());
-        assert!(LeaseRequest::new(owner, 3601).is_err());
+        assert!(LeaseRequest::new(owner.clone(), -1).is_err());
+        assert!(LeaseRequest::new(owner.clone(), 3601).is_err());
+        assert_eq!(
+            LeaseRequest::new(owner, 3600).map(|r| r.ttl_ms),
+            Ok(3_600_000)
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The service registry's rules: what a registration must hold, when an instance has
-//! missed its heartbeat, and how the health of a service follows from the polled health
-//! of its instances.
+//! missed its heartbeat (counting from the registry's own start too, see [`Expiry`]),
+//! and how the health of a service follows from the polled health of its instances.
 
 use std::fmt;
 
@@ -172,6 +172,39 @@ impl Ttl {
     }
 }
 
+/// When the sweeper may drop an instance: once its TTL has passed since its last
+/// heartbeat, and also since this registry started.
+///
+/// The second condition is a grace period after a restart. While coordination is down
+/// no heartbeat can land, so every instance whose TTL passed meanwhile looks dead the
+/// moment it comes back; dropping them would announce false departures and leave every
+/// gateway with an empty list. Given one TTL from the start, a live instance heartbeats
+/// again (its agent keeps trying) and only the truly gone ones are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    /// Now, epoch ms.
+    pub now: i64,
+    /// When this registry (this coordination process) started, epoch ms.
+    pub started_at: i64,
+}
+
+impl Expiry {
+    /// Whether an instance last seen at `last_seen` (epoch ms) with a TTL of
+    /// `ttl_seconds` is gone: `now > max(last_seen, started_at) + ttl`.
+    pub fn has_expired(self, last_seen: i64, ttl_seconds: i64) -> bool {
+        let ttl_ms = ttl_seconds.saturating_mul(1000);
+        self.now > last_seen.max(self.started_at).saturating_add(ttl_ms)
+    }
+
+    /// How long the registry has been up, in ms: only an instance with a shorter TTL
+    /// can have expired. With `expires_at = last_seen + ttl`, an instance is gone when
+    /// `expires_at < now` and `ttl_ms < uptime_ms()` (the store's form of
+    /// [`Expiry::has_expired`]).
+    pub fn uptime_ms(self) -> i64 {
+        self.now.saturating_sub(self.started_at).max(0)
+    }
+}
+
 /// An instance's health as last polled from its `/health/ready`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HealthStatus {
@@ -313,6 +346,41 @@ mod tests {
         let ttl = Ttl::try_from(10).expect("ttl");
         assert_eq!(ttl.expires_at(1_000), 11_000);
         assert!(Ttl::try_from(300).is_ok());
+    }
+
+    #[test]
+    fn an_instance_expires_one_ttl_after_its_last_heartbeat_or_the_registry_start() {
+        // (last_seen, ttl s, started_at, now, expired)
+        let cases: &[(i64, i64, i64, i64, bool)] = &[
+            // Running long: one TTL after the last heartbeat, not at it.
+            (10_000, 5, 0, 15_000, false),
+            (10_000, 5, 0, 15_001, true),
+            // Restarted after the TTL passed: not before one TTL from the start.
+            (10_000, 5, 60_000, 60_001, false),
+            (10_000, 5, 60_000, 65_000, false),
+            (10_000, 5, 60_000, 65_001, true),
+            // A heartbeat after the start counts from itself.
+            (62_000, 5, 60_000, 66_000, false),
+            (62_000, 5, 60_000, 67_001, true),
+            // A long TTL outlasts a short restart either way.
+            (10_000, 300, 60_000, 300_000, false),
+            (10_000, 300, 60_000, 360_001, true),
+        ];
+        for &(last_seen, ttl, started_at, now, want) in cases {
+            let expiry = Expiry { now, started_at };
+            assert_eq!(
+                expiry.has_expired(last_seen, ttl),
+                want,
+                "last_seen {last_seen} ttl {ttl} started {started_at} now {now}"
+            );
+            // The store's form of the same rule.
+            let expires_at = Ttl::try_from(ttl).expect("ttl").expires_at(last_seen);
+            assert_eq!(
+                expires_at < now && ttl * 1000 < expiry.uptime_ms(),
+                want,
+                "store form at {now}"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! Configuration documents: which keys each service applies while it runs (the rest
-//! take effect at its next start), what type those keys must have, and what a new
-//! version of a document changed.
+//! Configuration documents: what type the keys each service applies while it runs
+//! must have, and what a new version of a document changed (applied live, or at the
+//! service's next start).
 //!
-//! The table follows the services' own configuration sections: a live key here must
-//! be a field of that section, read by the service through `platform::live`.
+//! Which keys are live is not decided here: `platform::live::live_keys` is the one
+//! table, and the services' `LiveSection`s lay exactly those keys over their settings.
+//! This module only knows each live key's type, taken from the service's configuration
+//! section (a value that does not fit would be ignored by the service, so it is refused
+//! here, naming the field).
 
 use std::collections::BTreeSet;
 
+use platform::live::{is_live, live_keys};
 use platform::service::ServiceKind;
 use serde_json::{Map, Value};
 
@@ -34,103 +38,65 @@ enum Rule {
     Object(&'static [(&'static str, Rule)]),
 }
 
-/// A key a service applies without a restart, and the type its value must have.
-#[derive(Debug, Clone, Copy)]
-pub struct LiveKey {
-    /// The key, as in the service's configuration section.
-    pub key: &'static str,
-    rule: Rule,
-}
-
 const U32_MAX: i64 = u32::MAX as i64;
 
-/// Every service rebuilds its log filter when this changes.
-const EVERY_SERVICE: &[LiveKey] = &[LiveKey {
-    key: "log_level",
-    rule: Rule::Text,
-}];
+/// A count that fits the `u32` its service reads.
+const COUNT_U32: Rule = Rule::Integer {
+    min: 0,
+    max: U32_MAX,
+};
 
-/// The gateway's rate-limit tiers (`[gateway.rate_limits]`).
-const GATEWAY: &[LiveKey] = &[LiveKey {
-    key: "rate_limits",
-    rule: Rule::Object(&[
-        ("enabled", Rule::Flag),
-        (
-            "anonymous_per_minute",
-            Rule::Integer {
-                min: 0,
-                max: U32_MAX,
-            },
-        ),
-        (
-            "user_per_minute",
-            Rule::Integer {
-                min: 0,
-                max: U32_MAX,
-            },
-        ),
-        (
-            "premium_per_minute",
-            Rule::Integer {
-                min: 0,
-                max: U32_MAX,
-            },
-        ),
-        (
-            "window_secs",
-            Rule::Integer {
-                min: 1,
-                max: 86_400,
-            },
-        ),
-    ]),
-}];
+/// A non-negative integer (the service reads a `u64`, `usize` or non-negative `i64`).
+const NON_NEGATIVE: Rule = Rule::Integer {
+    min: 0,
+    max: i64::MAX,
+};
 
-/// Payments' fraud limits (`PaymentsConfig`).
-const PAYMENTS: &[LiveKey] = &[
-    LiveKey {
-        key: "max_amount_minor",
-        rule: Rule::Integer {
-            min: 0,
-            max: i64::MAX,
+/// The gateway's rate-limit tiers (`[gateway.rate_limits]`, `RateLimits`).
+const RATE_LIMITS: Rule = Rule::Object(&[
+    ("enabled", Rule::Flag),
+    ("anonymous_per_minute", COUNT_U32),
+    ("user_per_minute", COUNT_U32),
+    ("premium_per_minute", COUNT_U32),
+    (
+        "window_secs",
+        Rule::Integer {
+            min: 1,
+            max: 86_400,
         },
-    },
-    LiveKey {
-        key: "fraud_max_attempts_per_minute",
-        rule: Rule::Integer {
-            min: 0,
-            max: U32_MAX,
-        },
-    },
-];
+    ),
+]);
 
-/// Inventory's low-stock threshold of skus without their own (`InventoryConfig`).
-const INVENTORY: &[LiveKey] = &[LiveKey {
-    key: "default_low_stock_threshold",
-    rule: Rule::Integer {
-        min: 0,
-        max: i64::MAX,
-    },
-}];
+/// The gateway's response cache (`[gateway.cache]`, `CacheSettings`).
+const CACHE: Rule = Rule::Object(&[
+    ("enabled", Rule::Flag),
+    ("ttl_secs", NON_NEGATIVE),
+    ("max_entries", NON_NEGATIVE),
+    ("max_body_bytes", NON_NEGATIVE),
+]);
 
-/// The keys `service` applies without a restart.
-pub fn live_keys(service: ServiceKind) -> impl Iterator<Item = &'static LiveKey> {
-    let own: &[LiveKey] = match service {
-        ServiceKind::Gateway => GATEWAY,
-        ServiceKind::Payments => PAYMENTS,
-        ServiceKind::Inventory => INVENTORY,
-        _ => &[],
-    };
-    EVERY_SERVICE.iter().chain(own)
-}
-
-/// Whether `service` applies `key` without a restart.
-pub fn is_live(service: ServiceKind, key: &str) -> bool {
-    live_keys(service).any(|live| live.key == key)
+/// The type of the live key `key`, by its name in the service's section; `None` for a
+/// key no service reads live. (A name means the same setting in every service that has
+/// it, so one lookup serves them all.)
+fn rule_of(key: &str) -> Option<Rule> {
+    Some(match key {
+        // Every service: its log filter.
+        "log_level" => Rule::Text,
+        // Gateway.
+        "rate_limits" => RATE_LIMITS,
+        "cache" => CACHE,
+        // Payments' fraud limits (`PaymentsConfig`).
+        "max_amount_minor" => NON_NEGATIVE,
+        "fraud_max_attempts_per_minute" => COUNT_U32,
+        // Inventory's low-stock threshold of skus without their own (`InventoryConfig`).
+        "default_low_stock_threshold" => NON_NEGATIVE,
+        _ => return None,
+    })
 }
 
 /// The values of a new document: a JSON object whose live keys have the types their
-/// service reads. Errors name the field as `values.<key>` (`values.<key>.<member>`
+/// service reads (other keys are kept as they are: they take effect at the next
+/// start, when the service reads its configuration as a whole). Errors name the field as `values.<key>` (`values.<key>.<member>`
 /// inside an object).
 pub fn check_values(
     service: ServiceKind,
@@ -140,14 +106,10 @@ pub fn check_values(
         return Err(vec![("values".into(), "must be a JSON object".into())]);
     };
     let mut errors = Vec::new();
-    for live in live_keys(service) {
-        if let Some(value) = values.get(live.key) {
-            check(
-                &format!("values.{}", live.key),
-                value,
-                live.rule,
-                &mut errors,
-            );
+    for key in live_keys(service) {
+        // Every live key has a rule (a test holds the two tables together).
+        if let (Some(value), Some(rule)) = (values.get(*key), rule_of(key)) {
+            check(&format!("values.{key}"), value, rule, &mut errors);
         }
     }
     if errors.is_empty() {
@@ -234,22 +196,12 @@ mod tests {
     }
 
     #[test]
-    fn every_service_applies_its_log_level_live_and_some_more() {
+    fn every_key_a_service_applies_live_has_a_type_here() {
         for service in ServiceKind::all() {
-            assert!(is_live(*service, "log_level"), "{service}");
+            for key in live_keys(*service) {
+                assert!(rule_of(key).is_some(), "{service}.{key} has no rule");
+            }
         }
-        assert!(is_live(ServiceKind::Gateway, "rate_limits"));
-        assert!(is_live(ServiceKind::Payments, "max_amount_minor"));
-        assert!(is_live(
-            ServiceKind::Payments,
-            "fraud_max_attempts_per_minute"
-        ));
-        assert!(is_live(
-            ServiceKind::Inventory,
-            "default_low_stock_threshold"
-        ));
-        assert!(!is_live(ServiceKind::Inventory, "max_amount_minor"));
-        assert!(!is_live(ServiceKind::Gateway, "request_timeout_secs"));
     }
 
     #[test]
@@ -283,6 +235,29 @@ mod tests {
             fields(ServiceKind::Gateway, json!({"rate_limits": 100})),
             ["values.rate_limits"]
         );
+        assert_eq!(
+            fields(
+                ServiceKind::Gateway,
+                json!({"cache": {"enabled": 1, "ttl_secs": -1, "max_entries": "many",
+                                 "max_body_bytes": 0.5, "other": null}})
+            ),
+            [
+                "values.cache.enabled",
+                "values.cache.ttl_secs",
+                "values.cache.max_entries",
+                "values.cache.max_body_bytes"
+            ]
+        );
+        assert!(
+            check_values(
+                ServiceKind::Gateway,
+                json!({"cache": {"enabled": false, "ttl_secs": 0, "max_entries": 10,
+                                 "max_body_bytes": 65536}})
+            )
+            .is_ok()
+        );
+        // `cache` is the gateway's: another service keeps it as it is, for its next start.
+        assert!(check_values(ServiceKind::Catalog, json!({"cache": 1})).is_ok());
         // Keys that are not live are kept whatever they hold.
         assert!(
             check_values(
@@ -304,5 +279,15 @@ mod tests {
         );
         assert_eq!(change.applied_live, ["log_level"]);
         assert_eq!(change.needs_restart, ["currency", "provider"]);
+
+        let before = json!({"cache": {"ttl_secs": 60}, "request_timeout_secs": 35});
+        let after = json!({"cache": {"ttl_secs": 5}, "request_timeout_secs": 10});
+        let change = ConfigChange::between(
+            ServiceKind::Gateway,
+            before.as_object().expect("object"),
+            after.as_object().expect("object"),
+        );
+        assert_eq!(change.applied_live, ["cache"]);
+        assert_eq!(change.needs_restart, ["request_timeout_secs"]);
     }
 }

@@ -3,7 +3,7 @@
 use platform::db::{Error, Executor, Row, Tx, named, query};
 use platform::service::ServiceKind;
 
-use crate::domain::{HealthStatus, Instance, Registration};
+use crate::domain::{Expiry, HealthStatus, Instance, Registration};
 
 const COLUMNS: &str = "service, instance_id, address, version, ttl_seconds, status, last_seen, \
                        expires_at, last_checked";
@@ -132,27 +132,38 @@ pub async fn delete(
     .transpose()
 }
 
-/// Whether any instance's TTL has passed at `now`.
-pub async fn any_expired<'e>(ex: impl Executor<'e>, now: i64) -> Result<bool, Error> {
-    let due: Option<i64> =
-        platform::db::query_scalar("SELECT 1 FROM instances WHERE expires_at <= $1 LIMIT 1")
-            .bind(now)
-            .fetch_optional(ex)
-            .await?;
+/// Whether any instance is gone by `expiry`'s rule.
+pub async fn any_expired<'e>(ex: impl Executor<'e>, expiry: Expiry) -> Result<bool, Error> {
+    let due: Option<i64> = platform::db::query_scalar(
+        "SELECT 1 FROM instances WHERE expires_at < $1 AND ttl_seconds * 1000 < $2 LIMIT 1",
+    )
+    .bind(expiry.now)
+    .bind(expiry.uptime_ms())
+    .fetch_optional(ex)
+    .await?;
     Ok(due.is_some())
 }
 
-/// Deletes up to `limit` instances whose TTL has passed at `now` and returns them. The
-/// expiry is checked again by the delete itself, so an instance that heartbeats first
+/// Deletes up to `limit` instances that are gone by `expiry`'s rule and returns them.
+/// The rule is [`Expiry::has_expired`] in SQL: the TTL has passed since the last
+/// heartbeat (`expires_at < now`) and since the registry started (`ttl < uptime`).
+/// It is checked again by the delete itself, so an instance that heartbeats first
 /// stays, and of two sweepers only one deletes (and announces) each row.
-pub async fn delete_expired(tx: &mut Tx, now: i64, limit: i64) -> Result<Vec<Instance>, Error> {
+pub async fn delete_expired(
+    tx: &mut Tx,
+    expiry: Expiry,
+    limit: i64,
+) -> Result<Vec<Instance>, Error> {
     let rows = query(&format!(
-        "DELETE FROM instances WHERE expires_at <= $1 AND (service, instance_id) IN \
-         (SELECT service, instance_id FROM instances WHERE expires_at <= $1 \
-          ORDER BY expires_at LIMIT $2) \
+        "DELETE FROM instances WHERE expires_at < $1 AND ttl_seconds * 1000 < $2 \
+         AND (service, instance_id) IN \
+         (SELECT service, instance_id FROM instances \
+          WHERE expires_at < $1 AND ttl_seconds * 1000 < $2 \
+          ORDER BY expires_at LIMIT $3) \
          RETURNING {COLUMNS}"
     ))
-    .bind(now)
+    .bind(expiry.now)
+    .bind(expiry.uptime_ms())
     .bind(limit)
     .fetch_all(&mut **tx)
     .await?;

@@ -18,7 +18,6 @@
 //! shapes keeps one behaviour to document and test.
 
 mod memory;
-pub(crate) mod redis;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -33,8 +32,8 @@ use platform::live::LiveSection;
 use prometheus::IntCounter;
 
 use self::memory::MemoryWindows;
-use self::redis::{BackendError, FailOpen, Redis};
 use crate::config::{GatewayConfig, RateLimits};
+use crate::shared::{BackendError, FailOpen, Redis};
 
 /// `RateLimit-Limit`: the caller's budget per window.
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -59,7 +58,7 @@ const EXPIRY_SLACK_MS: i64 = 5_000;
 /// The requests that passed unchecked because Redis was unavailable.
 fn backend_errors() -> &'static IntCounter {
     static CELL: OnceLock<IntCounter> = OnceLock::new();
-    redis::counter(
+    crate::shared::counter(
         &CELL,
         "gateway_ratelimit_backend_errors_total",
         "Requests let through without a rate-limit check because Redis failed or was late",

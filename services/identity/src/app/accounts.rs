@@ -7,13 +7,13 @@ use platform::db::is_unique_violation;
 use tracing::field::Empty;
 
 use super::{IdentityApp, IdentityError, POLICY};
+use crate::domain::{self, Email, Password, Role, Roles, User, UserName};
+use crate::store;
 
 /// The lock every role change holds: changes run one at a time, across replicas too,
 /// so two admins taking `admin` from each other at once cannot leave the platform
 /// without one.
 const ROLE_CHANGES_LOCK: &str = "identity.roles";
-use crate::domain::{self, Email, Password, Role, Roles, User, UserName};
-use crate::store;
 
 impl IdentityApp {
     /// Creates an account with `roles`.

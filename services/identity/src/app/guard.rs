@@ -1,20 +1,29 @@
-//! The guard against password guessing. Every failed sign-in (a wrong password, or a
-//! wrong one-time code) counts against the account from the client's address and
-//! against the address across accounts; [`LockoutPolicy`] has the rules. A sign-in the
-//! guard does not admit is refused before its credentials are checked, and a success
-//! forgets the account's failures from that address only.
+//! The guard against password guessing. Every sign-in attempt (a password, or a
+//! one-time code) is counted against the account from the client's address and against
+//! the address across accounts *before* its credentials are checked; [`LockoutPolicy`]
+//! has the rules. An attempt the guard does not count is refused unchecked. Once
+//! checked, the attempt is settled: a failure stays counted (and the one counted at the
+//! threshold locks the account for that address), a success forgets the account's
+//! failures from that address and gives its own count back to the address, and a right
+//! password still waiting for its one-time code gives its attempt back to both.
+//!
+//! Counting first is what holds under concurrency: had the guard checked the counters,
+//! verified the password (~100 ms of argon2) and only then counted, every one of many
+//! guesses sent at once would pass the check before any was counted.
 //!
 //! An email without an account counts under a stand-in named by the email's digest, so
 //! it locks and answers exactly like a real account: the guard tells no one which
 //! emails have accounts.
+//!
+//! Nothing here logs the client address: it is personal data.
 
 use platform::db::Tx;
 
 use super::{IdentityApp, IdentityError};
 use crate::domain::{AccountLock, LockoutPolicy, SignInRefused, User};
-use crate::store;
+use crate::store::{self, Reservation};
 
-/// Whom a sign-in's failures count against besides its client address.
+/// Whom a sign-in's attempts count against besides its client address.
 pub(super) enum Account {
     /// A user (by id).
     User(String),
@@ -47,6 +56,22 @@ impl Account {
     }
 }
 
+/// A sign-in attempt the guard counted, waiting to be settled by [`IdentityApp::fail`],
+/// [`IdentityApp::give_back`] or [`IdentityApp::succeed`]. One never settled (the
+/// request was dropped, or the database failed after counting) stays counted as a
+/// failure: the guard errs on the side of the account.
+#[must_use = "a counted attempt is settled as failed, given back or succeeded"]
+pub(super) struct Attempt {
+    account: Account,
+    client: String,
+    /// Start of the address's window it was counted in.
+    client_window: i64,
+    /// Start of the account's window it was counted in.
+    account_window: i64,
+    /// The account's count from the address with it.
+    counted_as: i64,
+}
+
 impl IdentityApp {
     fn lockout(&self) -> LockoutPolicy {
         LockoutPolicy {
@@ -57,79 +82,115 @@ impl IdentityApp {
         }
     }
 
-    /// Refuses a sign-in to `account` from `client` (an address, as text) while the
-    /// address is over its limit (429) or the account is locked for it (423).
-    pub(super) async fn admit(&self, account: &Account, client: &str) -> Result<(), IdentityError> {
-        let reader = self.db.reader();
-        let failures = store::client_failures(reader, client).await?;
-        let lock = store::account_lock(reader, account.key(), client).await?;
-        let now = self.clock.now_millis();
-        self.lockout()
-            .admit(failures, lock, now)
-            .map_err(|refused| {
-                let retry_after_secs = refused.retry_after_secs(now);
-                match refused {
-                    SignInRefused::ClientLimited { .. } => {
-                        tracing::info!(
-                            client,
-                            "sign-in refused: too many failures from the address"
-                        );
-                        IdentityError::TooManyFailures { retry_after_secs }
-                    }
-                    SignInRefused::AccountLocked { until } => IdentityError::Locked {
-                        until,
-                        retry_after_secs,
-                    },
-                }
-            })
-    }
-
-    /// Counts a failed sign-in to `account` from `client`, and locks the account for
-    /// that address when its failures from it reach the threshold (announcing the lock
-    /// of a real account).
-    pub(super) async fn record_failure(
+    /// Counts a sign-in attempt to `account` from `client` (an address, as text) before
+    /// its credentials are checked, or refuses it unchecked while the address is at its
+    /// limit (429) or the account is locked for it or at its threshold (423).
+    pub(super) async fn reserve(
         &self,
-        account: &Account,
+        account: Account,
         client: &str,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<Attempt, IdentityError> {
         let now = self.clock.now_millis();
         let policy = self.lockout();
         let cutoff = policy.window_cutoff(now);
+        // One transaction over both counters, so an attempt the account refuses is not
+        // counted against the address either (dropping `tx` undoes it). The address's
+        // row first, as everywhere (see `store::sessions`).
         let mut tx = self.db.begin().await?;
-        // Always the address's row first, then the account's: concurrent failures take
-        // the two row locks in one order and cannot deadlock.
-        store::count_client_failure(&mut tx, client, now, cutoff).await?;
-        let failures =
-            store::count_account_failure(&mut tx, account.key(), client, now, cutoff).await?;
-        if let Some(until) = policy.lock_after_failure(failures, now) {
-            store::lock_account(&mut tx, account.key(), client, until, now).await?;
-            if let Account::User(user_id) = account {
-                let lock = AccountLock {
-                    user_id: user_id.clone(),
-                    until,
-                };
-                self.outbox.stage(&mut tx, &lock.event()).await?;
-                tracing::warn!(
-                    client,
-                    "account locked for an address after repeated failed logins"
-                );
+        let client_window = match store::reserve_client_attempt(
+            &mut tx,
+            client,
+            now,
+            cutoff,
+            policy.client_limit(),
+        )
+        .await?
+        {
+            Reservation::Counted(window) => window,
+            Reservation::Declined(window) => {
+                tracing::info!("sign-in refused: too many failures from the address");
+                return Err(refused(policy.client_refusal(window), now));
             }
+        };
+        let account_window = match store::reserve_account_attempt(
+            &mut tx,
+            account.key(),
+            client,
+            now,
+            cutoff,
+            policy.account_threshold(),
+        )
+        .await?
+        {
+            Reservation::Counted(window) => window,
+            Reservation::Declined(row) => {
+                return Err(refused(policy.account_refusal(row, now), now));
+            }
+        };
+        tx.commit().await?;
+        Ok(Attempt {
+            account,
+            client: client.to_owned(),
+            client_window: client_window.window_start,
+            account_window: account_window.window_start,
+            counted_as: account_window.failures,
+        })
+    }
+
+    /// Settles an attempt whose credentials were wrong: it stays counted, and the one
+    /// counted at the threshold locks the account for its address (announcing the lock
+    /// of a real account).
+    pub(super) async fn fail(&self, attempt: Attempt) -> Result<(), IdentityError> {
+        let now = self.clock.now_millis();
+        let Some(until) = self.lockout().lock_after_failure(attempt.counted_as, now) else {
+            return Ok(());
+        };
+        let mut tx = self.db.begin().await?;
+        let locked = store::lock_account(
+            &mut tx,
+            attempt.account.key(),
+            &attempt.client,
+            attempt.account_window,
+            until,
+            now,
+        )
+        .await?;
+        if locked && let Account::User(user_id) = &attempt.account {
+            let lock = AccountLock {
+                user_id: user_id.clone(),
+                until,
+            };
+            self.outbox.stage(&mut tx, &lock.event()).await?;
+            tracing::warn!("account locked for an address after repeated failed logins");
         }
         tx.commit().await?;
         self.outbox.wake();
         Ok(())
     }
 
-    /// Forgets `user`'s failures from `client` once a sign-in from it succeeded, in the
-    /// transaction that starts the session.
-    pub(super) async fn forget_failures(
-        &self,
-        tx: &mut Tx,
-        user: &User,
-        client: &str,
-    ) -> Result<(), IdentityError> {
+    /// Settles an attempt that neither failed nor signed in (a right password waiting
+    /// for its one-time code): it is given back to the account and the address.
+    pub(super) async fn give_back(&self, attempt: Attempt) -> Result<(), IdentityError> {
+        let mut tx = self.db.begin().await?;
+        store::release_client_attempt(&mut tx, &attempt.client, attempt.client_window).await?;
+        store::release_account_attempt(
+            &mut tx,
+            attempt.account.key(),
+            &attempt.client,
+            attempt.account_window,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Settles a successful attempt in the transaction that starts the session: the
+    /// address gets it back, and the account's failures from that address are
+    /// forgotten (unless a failure beside it locked the account meanwhile).
+    pub(super) async fn succeed(&self, tx: &mut Tx, attempt: Attempt) -> Result<(), IdentityError> {
         let now = self.clock.now_millis();
-        store::clear_account_failures(tx, user.id(), client, now).await?;
+        store::release_client_attempt(tx, &attempt.client, attempt.client_window).await?;
+        store::clear_account_failures(tx, attempt.account.key(), &attempt.client, now).await?;
         Ok(())
     }
 
@@ -142,5 +203,17 @@ impl IdentityApp {
             store::prune_login_failures(&mut tx, now, self.lockout().window_cutoff(now)).await?;
         tx.commit().await?;
         Ok(usize::try_from(pruned).unwrap_or(usize::MAX))
+    }
+}
+
+/// The error of a sign-in the guard refused at `now_ms`.
+fn refused(refusal: SignInRefused, now_ms: i64) -> IdentityError {
+    let retry_after_secs = refusal.retry_after_secs(now_ms);
+    match refusal {
+        SignInRefused::ClientLimited { .. } => IdentityError::TooManyFailures { retry_after_secs },
+        SignInRefused::AccountLocked { until } => IdentityError::Locked {
+            until,
+            retry_after_secs,
+        },
     }
 }

@@ -1,14 +1,15 @@
 //! Signing in and sessions: email and password (and a TOTP code once MFA is on), each
-//! attempt passing the guard (`guard`) of its client address, the MFA step of a
-//! sign-in, and the refresh-token family each sign-in starts (rotation, reuse
-//! detection, revocation). Refreshing reads the user's roles from the store, so a new
-//! access token carries the roles the user has now.
+//! attempt counted by the guard (`guard`) of its client address before its credentials
+//! are checked and settled after, the MFA step of a sign-in, and the refresh-token
+//! family each sign-in starts (rotation, reuse detection, revocation). Refreshing reads
+//! the user's roles from the store, so a new access token carries the roles the user
+//! has now.
 
 use platform::auth::jwt;
 use platform::db::Tx;
 use tracing::field::Empty;
 
-use super::guard::Account;
+use super::guard::{Account, Attempt};
 use super::{IdentityApp, IdentityError, TokenPair};
 use crate::domain::{RefreshOutcome, User};
 use crate::store;
@@ -18,7 +19,7 @@ const REFRESH_PREFIX: &str = "vrt_";
 
 impl IdentityApp {
     /// Signs in with email and password (and a TOTP code once MFA is on) from `client`
-    /// (the caller's address, as text, which the guard counts failures against).
+    /// (the caller's address, as text, which the guard counts attempts against).
     #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login(
         &self,
@@ -29,8 +30,9 @@ impl IdentityApp {
     ) -> Result<TokenPair, IdentityError> {
         let email = email.trim().to_lowercase();
         let user = store::user_by_email(self.db.reader(), &email).await?;
-        let account = Account::of(user.as_ref(), &email);
-        self.admit(&account, client).await?;
+        let attempt = self
+            .reserve(Account::of(user.as_ref(), &email), client)
+            .await?;
         // Verified against a dummy hash when there is no user, so both answers take
         // the same time.
         let password_ok = self
@@ -41,17 +43,20 @@ impl IdentityApp {
             tracing::Span::current().record("user_id", user.id());
         }
         let Some(user) = user.filter(|_| password_ok) else {
-            self.record_failure(&account, client).await?;
+            self.fail(attempt).await?;
             return Err(IdentityError::InvalidCredentials);
         };
         if user.mfa().is_enabled() {
             let Some(code) = totp_code else {
+                // The password was right: the code's own attempt is counted when it
+                // comes, so this one is no failure.
+                self.give_back(attempt).await?;
                 let token = self.mfa_token(user.id()).await;
                 return Err(IdentityError::MfaRequired(token));
             };
-            return self.finish_mfa_login(user, code, client).await;
+            return self.finish_mfa_login(user, code, attempt).await;
         }
-        self.start_session(&user, client).await
+        self.start_session(&user, attempt).await
     }
 
     /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`], from
@@ -72,27 +77,30 @@ impl IdentityApp {
         let user = store::user_by_id(self.db.reader(), &claims.sub)
             .await?
             .ok_or(IdentityError::InvalidCredentials)?;
-        self.admit(&Account::user(&user), client).await?;
-        self.finish_mfa_login(user, code, client).await
+        let attempt = self.reserve(Account::user(&user), client).await?;
+        self.finish_mfa_login(user, code, attempt).await
     }
 
     async fn finish_mfa_login(
         &self,
         mut user: User,
         code: &str,
-        client: &str,
+        attempt: Attempt,
     ) -> Result<TokenPair, IdentityError> {
         if user.use_code(code, self.clock.now_secs()).is_err() {
             // A wrong code counts like a wrong password: six digits must not be guessable.
-            self.record_failure(&Account::user(&user), client).await?;
+            self.fail(attempt).await?;
             return Err(IdentityError::InvalidMfaCode);
         }
         let mut tx = self.db.begin().await?;
         if !store::use_mfa_step(&mut tx, &user).await? {
+            // Another sign-in used this code first: a replayed code is a wrong one.
+            drop(tx);
+            self.fail(attempt).await?;
             return Err(IdentityError::InvalidMfaCode);
         }
         tx.commit().await?;
-        self.start_session(&user, client).await
+        self.start_session(&user, attempt).await
     }
 
     async fn mfa_token(&self, user_id: &str) -> String {
@@ -120,11 +128,15 @@ impl IdentityApp {
     }
 
     /// Starts a new session (refresh-token family) for a user whose credentials passed
-    /// from `client`.
-    async fn start_session(&self, user: &User, client: &str) -> Result<TokenPair, IdentityError> {
+    /// in `attempt`.
+    async fn start_session(
+        &self,
+        user: &User,
+        attempt: Attempt,
+    ) -> Result<TokenPair, IdentityError> {
         let family = platform::ids::new_id();
         let mut tx = self.db.begin().await?;
-        self.forget_failures(&mut tx, user, client).await?;
+        self.succeed(&mut tx, attempt).await?;
         let refresh = self.issue_refresh(&mut tx, &family, user.id()).await?;
         tx.commit().await?;
         Ok(self.pair(user, &family, refresh).await)

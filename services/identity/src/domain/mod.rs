@@ -17,8 +17,8 @@ mod user;
 pub use api_key::{ApiKey, Grant};
 pub use role::{Role, Roles};
 pub use sessions::{
-    AccountLock, FailureWindow, LockoutPolicy, RefreshOutcome, RefreshToken, SignInRefused,
-    refresh_outcome,
+    AccountFailures, AccountLock, FailureWindow, LockoutPolicy, RefreshOutcome, RefreshToken,
+    SignInRefused, refresh_outcome,
 };
 pub use tenant::Tenant;
 pub use user::{Mfa, Refused, TotpSecret, User, UserParts, UserStatus};

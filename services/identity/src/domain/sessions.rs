@@ -1,6 +1,7 @@
 //! Sign-in rules: the guard against password guessing (a lockout per account and client
-//! address, and a limit per address across accounts), and what presenting a refresh
-//! token means given its stored state (rotation, and reuse detection).
+//! address, and a limit per address across accounts, both counted before a password is
+//! checked), and what presenting a refresh token means given its stored state
+//! (rotation, and reuse detection).
 //!
 //! Why per address: a lockout counted per account alone lets anyone lock the owner out
 //! by typing five wrong passwords (a denial of service). Counted per account and
@@ -10,37 +11,57 @@
 use contracts::identity::UserLocked;
 use platform::time::rfc3339;
 
-/// The guard's rules. A failed sign-in counts twice: against the account from the
-/// client's address, where `threshold` failures within `window_ms` lock the account
-/// for that address only, for `duration_ms`; and against the address across accounts,
-/// where `per_client_limit` failures within the window are all the address gets: every
-/// sign-in from it is refused (even a right password) until that window has passed.
+/// The guard's rules. A sign-in attempt is counted twice before its credentials are
+/// checked: against the account from the client's address, where `threshold` attempts
+/// within `window_ms` are all the account gets from it, and against the address across
+/// accounts, where `per_client_limit` attempts within the window are all the address
+/// gets. An attempt over either is refused unchecked. An attempt that fails stays
+/// counted, and the one counted at the threshold locks the account for that address
+/// only, for `duration_ms`. A success forgets the account's attempts from that address
+/// and gives its own back to the address; a right password still waiting for its
+/// one-time code gives its attempt back to both.
+///
+/// Counting before checking is what makes the numbers hold under concurrency: attempts
+/// sent together queue on the counter, so no more than the threshold (or the limit) of
+/// them ever reach the password check, however many arrive at once. The store counts
+/// with one conditional statement per counter that applies these rules; this type gives
+/// it the numbers and says why an attempt it did not count is refused.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
-    /// Failures of one account from one address that lock it for that address.
+    /// Attempts of one account from one address that may fail before it is locked for
+    /// that address.
     pub threshold: u32,
-    /// How long a counting window lasts from its first failure.
+    /// How long a counting window lasts from its first attempt.
     pub window_ms: i64,
     /// How long a lock lasts.
     pub duration_ms: i64,
-    /// Failures one address may have across accounts within a window.
+    /// Attempts one address may have counted across accounts within a window.
     pub per_client_limit: u32,
 }
 
-/// Failures counted since `window_start` (epoch ms). A window lasts the policy's
-/// `window_ms` from its first failure; the next failure after it starts a new one.
+/// Attempts counted since `window_start` (epoch ms). A window lasts the policy's
+/// `window_ms` from its first attempt; the next attempt after it starts a new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureWindow {
-    /// The window's first failure, epoch ms.
+    /// The window's first attempt, epoch ms.
     pub window_start: i64,
-    /// Failures in the window.
+    /// Attempts counted in the window (failed, or still being checked).
     pub failures: i64,
+}
+
+/// The counter of one account from one client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountFailures {
+    /// Attempts in the current window.
+    pub window: FailureWindow,
+    /// When the account's lock for the address ends (it may have passed), epoch ms.
+    pub locked_until: Option<i64>,
 }
 
 /// Why a sign-in is refused before its credentials are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInRefused {
-    /// The address used up its failures across accounts; refused until `until`.
+    /// The address used up its attempts across accounts; refused until `until`.
     ClientLimited {
         /// When the window ends, epoch ms.
         until: i64,
@@ -67,35 +88,43 @@ impl LockoutPolicy {
         now_ms - self.window_ms
     }
 
-    /// The lock end to set after a failure, given the account's failures from this
-    /// address (including this one) within the window; `None` while under the threshold.
-    pub fn lock_after_failure(&self, failures_in_window: i64, now_ms: i64) -> Option<i64> {
-        (failures_in_window >= i64::from(self.threshold)).then_some(now_ms + self.duration_ms)
+    /// Attempts an address may have counted in a window. A limit of 0 would refuse
+    /// every sign-in of the platform; one attempt is the least an address gets.
+    pub fn client_limit(&self) -> i64 {
+        i64::from(self.per_client_limit.max(1))
     }
 
-    /// Whether a sign-in may go on to check its credentials at `now_ms`, given the
-    /// address's failures across accounts (`client`) and the end of the account's lock
-    /// for this address, if any.
-    pub fn admit(
-        &self,
-        client: Option<FailureWindow>,
-        account_locked_until: Option<i64>,
-        now_ms: i64,
-    ) -> Result<(), SignInRefused> {
-        // A limit of 0 would refuse every sign-in of the platform; one failure is the
-        // least an address gets.
-        let limit = i64::from(self.per_client_limit.max(1));
-        if let Some(client) = client
-            && client.window_start > self.window_cutoff(now_ms)
-            && client.failures >= limit
-        {
-            return Err(SignInRefused::ClientLimited {
-                until: client.window_start + self.window_ms,
-            });
+    /// Attempts an account may have counted from one address in a window. A threshold
+    /// of 0 locks at the first failure, as 1 does.
+    pub fn account_threshold(&self) -> i64 {
+        i64::from(self.threshold.max(1))
+    }
+
+    /// The lock end to set after a failed attempt, given the account's count from this
+    /// address when the attempt was counted; `None` while under the threshold.
+    pub fn lock_after_failure(&self, counted_as: i64, now_ms: i64) -> Option<i64> {
+        (counted_as >= self.account_threshold()).then_some(now_ms + self.duration_ms)
+    }
+
+    /// Why an address's attempt was not counted (its window at `now_ms` holds
+    /// [`Self::client_limit`] attempts already): refused until the window ends.
+    pub fn client_refusal(&self, client: FailureWindow) -> SignInRefused {
+        SignInRefused::ClientLimited {
+            until: client.window_start + self.window_ms,
         }
-        match account_locked_until {
-            Some(until) if until > now_ms => Err(SignInRefused::AccountLocked { until }),
-            _ => Ok(()),
+    }
+
+    /// Why an account's attempt from an address was not counted at `now_ms`: its lock
+    /// for the address runs, or its window holds [`Self::account_threshold`] attempts
+    /// already. In the second case the attempt that reached the threshold is still
+    /// being checked: if it fails it locks the account for `duration_ms` from about
+    /// now, which is what the refusal says (if it succeeds, the refusal ends at once).
+    pub fn account_refusal(&self, account: AccountFailures, now_ms: i64) -> SignInRefused {
+        match account.locked_until {
+            Some(until) if until > now_ms => SignInRefused::AccountLocked { until },
+            _ => SignInRefused::AccountLocked {
+                until: now_ms + self.duration_ms,
+            },
         }
     }
 }
@@ -189,48 +218,58 @@ mod tests {
     };
 
     #[test]
-    fn lockout_triggers_at_the_threshold() {
+    fn the_attempt_counted_at_the_threshold_locks_when_it_fails() {
         assert_eq!(POLICY.lock_after_failure(4, 1000), None);
         assert_eq!(POLICY.lock_after_failure(5, 1000), Some(601_000));
+        let zero = LockoutPolicy {
+            threshold: 0,
+            ..POLICY
+        };
+        assert_eq!(zero.lock_after_failure(1, 1000), Some(601_000), "0 is 1");
     }
 
     #[test]
-    fn sign_ins_are_admitted_unless_the_address_is_limited_or_the_account_locked() {
+    fn refusals_last_until_the_window_ends_or_the_lock_does() {
         let now = 10_000_000;
-        let window = |started_ago: i64, failures: i64| {
-            Some(FailureWindow {
-                window_start: now - started_ago,
-                failures,
-            })
+        let window = FailureWindow {
+            window_start: now - 1_000,
+            failures: 20,
         };
-        let limited_until = |started_ago: i64| {
-            Err(SignInRefused::ClientLimited {
-                until: now - started_ago + 900_000,
-            })
+        assert_eq!(
+            POLICY.client_refusal(window),
+            SignInRefused::ClientLimited {
+                until: now + 899_000
+            }
+        );
+        let locked = |locked_until| AccountFailures {
+            window,
+            locked_until,
         };
-        // (address failures, account lock end, answer)
-        let table = [
-            (None, None, Ok(())),
-            (window(1_000, 19), None, Ok(())),
-            (window(1_000, 20), None, limited_until(1_000)),
-            (window(899_999, 25), None, limited_until(899_999)),
-            (window(900_000, 25), None, Ok(())),
-            (
-                None,
-                Some(now + 1),
-                Err(SignInRefused::AccountLocked { until: now + 1 }),
-            ),
-            (None, Some(now), Ok(())),
-            (window(1_000, 20), Some(now + 1), limited_until(1_000)),
-        ];
-        for (client, lock, want) in table {
-            assert_eq!(POLICY.admit(client, lock, now), want, "{client:?} {lock:?}");
-        }
-        let no_limit = LockoutPolicy {
+        let until = |until| SignInRefused::AccountLocked { until };
+        assert_eq!(
+            POLICY.account_refusal(locked(Some(now + 1)), now),
+            until(now + 1)
+        );
+        // No lock running: the attempt at the threshold is still being checked.
+        assert_eq!(
+            POLICY.account_refusal(locked(None), now),
+            until(now + 600_000)
+        );
+        assert_eq!(
+            POLICY.account_refusal(locked(Some(now)), now),
+            until(now + 600_000)
+        );
+    }
+
+    #[test]
+    fn limits_of_0_are_1() {
+        let zero = LockoutPolicy {
+            threshold: 0,
             per_client_limit: 0,
             ..POLICY
         };
-        assert_eq!(no_limit.admit(None, None, now), Ok(()), "a limit of 0 is 1");
+        assert_eq!((zero.client_limit(), zero.account_threshold()), (1, 1));
+        assert_eq!((POLICY.client_limit(), POLICY.account_threshold()), (20, 5));
     }
 
     #[test]

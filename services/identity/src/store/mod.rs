@@ -1,5 +1,5 @@
 //! Identity's SQL, and the only place rows become domain values and back: users
-//! (`users`), failed sign-ins and refresh tokens (`sessions`), the signing keys
+//! (`users`), sign-in attempts and refresh tokens (`sessions`), the signing keys
 //! (`signing_keys`), API keys (`api_keys`) and tenants (`tenants`).
 //!
 //! Reads take any executor (the read pool or an open transaction); writes take the
@@ -15,9 +15,9 @@ mod users;
 
 pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
 pub use sessions::{
-    account_lock, clear_account_failures, client_failures, count_account_failure,
-    count_client_failure, insert_refresh_token, lock_account, mark_rotated, prune_login_failures,
-    refresh_token_by_hash, revoke_family, revoke_user_sessions,
+    Reservation, clear_account_failures, insert_refresh_token, lock_account, mark_rotated,
+    prune_login_failures, refresh_token_by_hash, release_account_attempt, release_client_attempt,
+    reserve_account_attempt, reserve_client_attempt, revoke_family, revoke_user_sessions,
 };
 pub use signing_keys::{SigningKeyRecord, insert_signing_key, retire_signing_keys, signing_keys};
 pub use tenants::{insert_tenant, list_tenants, tenant_by_id};
