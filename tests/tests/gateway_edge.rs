@@ -28,6 +28,7 @@ in_both_shapes!(
     a_live_change_of_the_limits_applies_without_a_restart,
     a_second_anonymous_read_is_a_cache_hit_that_never_reaches_catalog,
     a_changed_product_leaves_the_cache,
+    webhook_deliveries_have_their_own_budget_per_sending_address,
 );
 
 /// Limits with a day-long window; the tiers at API.md's values unless `extra` (more
@@ -173,6 +174,38 @@ async fn the_101st_anonymous_request_in_a_window_is_429_with_retry_after(shape: 
     assert_eq!(health.status(), 200);
     assert!(header(&health, "ratelimit-limit").is_none());
     assert_eq!(app.get("/metrics", None).await.status(), 200);
+}
+
+async fn webhook_deliveries_have_their_own_budget_per_sending_address(shape: Shape) {
+    let Some(app) = spawn_app_with(
+        shape,
+        limits("webhooks_per_minute = 3\nanonymous_per_minute = 5"),
+    )
+    .await
+    else {
+        return;
+    };
+    let deliver = || async {
+        app.client
+            .post(app.url("/webhooks/shopify/orders/create?tenant=nobody"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("sent")
+    };
+    for sent in 1..=3u64 {
+        let answer = deliver().await;
+        assert_ne!(answer.status(), 429, "delivery {sent}");
+        assert_eq!(number(&answer, "ratelimit-limit"), 3);
+        assert_eq!(number(&answer, "ratelimit-remaining"), 3 - sent);
+    }
+    assert_problem(deliver().await, 429).await;
+    // Browsing from the same address has its own budget still.
+    let browsing = app.get("/api/v1/categories", None).await;
+    assert_eq!(browsing.status(), 200);
+    assert_eq!(number(&browsing, "ratelimit-limit"), 5);
+    assert_eq!(number(&browsing, "ratelimit-remaining"), 4);
 }
 
 async fn concurrent_requests_over_the_limit_let_exactly_the_limit_through(shape: Shape) {

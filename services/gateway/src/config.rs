@@ -61,6 +61,10 @@ pub struct RateLimits {
     pub user_per_minute: u64,
     /// Callers with the `premium` role or scope, per window.
     pub premium_per_minute: u64,
+    /// Deliveries to `/webhooks/...` per sending address, per window: storefronts and
+    /// payment providers send many from few addresses, signed rather than
+    /// authenticated, so they are neither anonymous browsers nor users.
+    pub webhooks_per_minute: u64,
     /// The fixed window, in seconds (a minute unless set otherwise; the limits above
     /// are per window).
     pub window_secs: u64,
@@ -73,6 +77,7 @@ impl Default for RateLimits {
             anonymous_per_minute: 100,
             user_per_minute: 1_000,
             premium_per_minute: 10_000,
+            webhooks_per_minute: 6_000,
             window_secs: 60,
         }
     }

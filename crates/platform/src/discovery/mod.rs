@@ -20,17 +20,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::body::Body;
 use bytes::Bytes;
-use http::{HeaderValue, Method, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 
 pub use agent::{Agent, Registration};
 pub use breaker::{BreakerSettings, BreakerState};
 pub use pool::{Outcome, Picked, Pool};
 
-use crate::client::HttpClient;
+use crate::auth::ForwardedCredentials;
+use crate::client::{HttpClient, ServiceClient};
 use crate::service::ServiceKind;
 use crate::tasks::Tasks;
 
@@ -88,21 +87,23 @@ struct Listed {
 #[derive(Clone)]
 pub struct Coordination {
     base: String,
-    token: Option<HeaderValue>,
-    client: HttpClient,
+    client: ServiceClient,
+    credentials: ForwardedCredentials,
 }
 
 impl Coordination {
     /// Coordination at `base` (e.g. `http://127.0.0.1:8081`), called with `token`.
+    /// Its breaker never opens: heartbeats must reach it the moment it is back.
     pub fn new(base: &str, token: Option<&str>, client: HttpClient) -> Self {
+        let never_open = BreakerSettings {
+            failures_to_open: u32::MAX,
+            open_for_ms: 0,
+        };
+        let pool = Pool::fixed(ServiceKind::Coordination, vec![base.to_owned()], never_open);
         Self {
             base: base.trim_end_matches('/').to_owned(),
-            token: token.and_then(|t| {
-                let mut value = HeaderValue::from_str(&format!("Bearer {t}")).ok()?;
-                value.set_sensitive(true);
-                Some(value)
-            }),
-            client,
+            client: ServiceClient::pooled(pool, client),
+            credentials: token.map(ForwardedCredentials::bearer).unwrap_or_default(),
         }
     }
 
@@ -118,37 +119,14 @@ impl Coordination {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(StatusCode, Bytes), String> {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.header(http::header::AUTHORIZATION, token.clone());
+        let call = self
+            .client
+            .send_json(method, path, &self.credentials, None, body);
+        match tokio::time::timeout(COORDINATION_TIMEOUT, call).await {
+            Ok(Ok(reply)) => Ok((reply.status, reply.body)),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err("coordination did not answer in time".to_owned()),
         }
-        let request = match body {
-            Some(body) => request
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .map_err(|e| e.to_string())?;
-        let call = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok((status, bytes))
-        };
-        tokio::time::timeout(COORDINATION_TIMEOUT, call)
-            .await
-            .map_err(|_| "coordination did not answer in time".to_owned())?
     }
 }
 

@@ -58,6 +58,7 @@ const RATE_LIMITS: Rule = Rule::Object(&[
     ("anonymous_per_minute", COUNT_U32),
     ("user_per_minute", COUNT_U32),
     ("premium_per_minute", COUNT_U32),
+    ("webhooks_per_minute", COUNT_U32),
     (
         "window_secs",
         Rule::Integer {

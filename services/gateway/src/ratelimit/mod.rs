@@ -74,6 +74,8 @@ pub(crate) enum Tier {
     User,
     /// The `premium` role or scope.
     Premium,
+    /// A provider's webhook delivery, counted by sending address.
+    Webhook,
 }
 
 impl Tier {
@@ -82,6 +84,7 @@ impl Tier {
             Tier::Anonymous => limits.anonymous_per_minute,
             Tier::User => limits.user_per_minute,
             Tier::Premium => limits.premium_per_minute,
+            Tier::Webhook => limits.webhooks_per_minute,
         }
     }
 }
@@ -216,9 +219,21 @@ impl RateLimiter {
         }
     }
 
-    /// Whose budget a request with `headers` from `client` spends.
-    async fn caller(&self, extensions: &http::Extensions, headers: &HeaderMap) -> Caller {
+    /// Whose budget a request to `path` with `headers` from `client` spends.
+    async fn caller(
+        &self,
+        path: &str,
+        extensions: &http::Extensions,
+        headers: &HeaderMap,
+    ) -> Caller {
         let client = ClientIp::of(extensions, headers);
+        // A delivery is signed, not authenticated: its budget is its sender's address.
+        if path == "/webhooks" || path.starts_with("/webhooks/") {
+            return Caller {
+                tier: Tier::Webhook,
+                key: format!("hook:{}", client.key()),
+            };
+        }
         let principal = match &self.authenticator {
             // A credential that does not verify is anonymous here; the service itself
             // answers it with 401.
@@ -273,7 +288,11 @@ pub(crate) async fn limit(
         return next.run(request).await;
     }
     let caller = limiter
-        .caller(request.extensions(), request.headers())
+        .caller(
+            request.uri().path(),
+            request.extensions(),
+            request.headers(),
+        )
         .await;
     let limit = caller.tier.limit(limits);
     let now = platform::time::now_millis();
