@@ -204,6 +204,10 @@ async fn replicas_share_traffic_and_a_killed_one_loses_no_order() {
         (completed.load(Ordering::Relaxed) >= 20).then_some(())
     })
     .await;
+    for replica in cluster.all("ordering") {
+        let served = cluster.requests_served(&replica.url, "ordering").await;
+        assert!(served >= 5.0, "ordering at {} served {served}", replica.url);
+    }
     let victim = cluster
         .processes
         .iter()
