@@ -438,6 +438,21 @@ async fn serve(
             let service = viscount::launch(kind, &context)
                 .await?
                 .with_context(|| format!("{kind} cannot run alone"))?;
+            // The first admin, as `up` makes it, from the identity process.
+            if let Some((email, password)) = settings
+                .bootstrap_admin_email
+                .as_ref()
+                .zip(settings.bootstrap_admin_password.as_ref())
+            {
+                match (service.as_ref() as &dyn std::any::Any).downcast_ref::<identity::Identity>()
+                {
+                    Some(identity) => viscount::bootstrap_admin(identity, email, password).await?,
+                    None => tracing::warn!(
+                        service = %kind,
+                        "VISCOUNT_BOOTSTRAP_ADMIN_* is for the identity process; ignored here"
+                    ),
+                }
+            }
             let app = platform::http::standalone_app(
                 kind.as_str(),
                 service.router(),

@@ -176,7 +176,19 @@ fn nats() -> Option<(String, String)> {
 /// with a service token; coordination is not running, so discovery only warns and the
 /// services are wired with `--upstream`.
 fn serve(cwd: &Path, service: &str, nats: &(String, String), extra: &[&str]) -> Running {
+    serve_with(cwd, service, nats, extra, &[])
+}
+
+/// [`serve`] with environment variables `env`.
+fn serve_with(
+    cwd: &Path,
+    service: &str,
+    nats: &(String, String),
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Running {
     let mut command = viscount(cwd);
+    command.envs(env.iter().copied());
     command
         .args(["serve", service, "--listen", "127.0.0.1:0"])
         .args(["--nats-url", &nats.0, "--nats-namespace", &nats.1])
@@ -499,9 +511,21 @@ async fn serve_runs_identity_alone_and_a_gateway_in_front_of_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().display().to_string();
 
-    let mut identity = serve(dir.path(), "identity", &nats, &["--data-dir", &data]);
+    let mut identity = serve_with(
+        dir.path(),
+        "identity",
+        &nats,
+        &["--data-dir", &data],
+        &[
+            ("VISCOUNT_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    );
     let identity_url = identity.url_of("serving").await;
     let identity_api = Api::new(identity_url.clone());
+    // A service alone answers `/health` too (its readiness).
+    let health = identity_api.get("/health", None).await;
+    assert_eq!(health.status(), 200, "identity's /health");
     let response = identity_api.get("/health/ready", None).await;
     assert_eq!(response.status(), 200, "identity is ready");
     let ready: Value = response.json().await.expect("json");
@@ -530,6 +554,9 @@ async fn serve_runs_identity_alone_and_a_gateway_in_front_of_it() {
     gateway_api.register("ann@example.com").await;
     let token = gateway_api.login("ann@example.com", PASSWORD).await;
     assert_eq!(gateway_api.me(&token).await["email"], "ann@example.com");
+    // The bootstrap admin was made by the identity process, as `up` makes it.
+    let admin = gateway_api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(roles(&gateway_api.me(&admin).await).contains(&"admin".to_owned()));
     drop_streams(&nats).await;
 }
 

@@ -115,9 +115,11 @@ impl Readiness {
         }
     }
 
-    /// `/health/live` and `/health/ready` for this service.
+    /// `/health/live` and `/health/ready` for this service, and `/health` (its
+    /// readiness, as the gateway's `/health` is the platform's).
     pub fn routes(self) -> Router {
         Router::new()
+            .route("/health", get(ready))
             .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .with_state(Arc::new(self))
