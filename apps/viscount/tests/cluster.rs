@@ -343,8 +343,10 @@ async fn a_coordination_restart_loses_no_registration_and_routing_goes_on() {
             "catalog reached while coordination is down"
         );
     }
-    let restarted_at = Instant::now();
     cluster.spawn("coordination");
+    // Registrations are kept in coordination's database, and every instance beats
+    // again within one TTL of coordination serving.
+    let restarted_at = Instant::now();
     // Within one TTL (3 s here) every instance is listed again.
     cluster.wait_registered("catalog", 1).await;
     cluster.wait_registered("identity", 1).await;
