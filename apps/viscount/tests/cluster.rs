@@ -130,6 +130,31 @@ async fn replicas_share_traffic_and_a_killed_one_loses_no_order() {
         cluster.wait_registered(service, count).await;
     }
     let gateway = cluster.gateway();
+    // The gateway's /health reports each service with the instances coordination polls
+    // (fulfillment and the others run no process here, so the platform is not whole).
+    let health: Value = eventually(SETTLE, "ordering's two instances in /health", || async {
+        let health: Value = cluster
+            .client
+            .get(format!("{gateway}/health"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let ordering = &health["services"]["ordering"];
+        let up = ordering["instances"]
+            .as_array()?
+            .iter()
+            .filter(|i| i["status"] == "ok")
+            .count();
+        (ordering["status"] == "ok" && up == 2).then_some(health)
+    })
+    .await;
+    assert_eq!(
+        health["services"]["fulfillment"]["status"], "down",
+        "{health}"
+    );
     let admin = cluster.admin_token_at(&gateway).await;
     let product = stocked(&cluster, &gateway, &admin, "CLUSTER-1").await;
 
