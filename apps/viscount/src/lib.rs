@@ -3,7 +3,9 @@
 //! the platform through here, so they run the same code.
 
 pub mod bench;
+pub mod distributed;
 pub mod seed;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -130,6 +132,16 @@ pub fn gateway_redis_prefix(base: &str, namespace: &str) -> String {
     } else {
         format!("{base}{namespace}:")
     }
+}
+
+/// Creates (on PostgreSQL) and migrates `kind`'s database at `url`.
+pub async fn migrate(kind: ServiceKind, url: &str) -> anyhow::Result<()> {
+    let Some(declaration) = declaration(kind) else {
+        return Ok(());
+    };
+    let db = platform::db::Db::connect(url, declaration.migrations()).await?;
+    db.close().await;
+    Ok(())
 }
 
 /// Everything a platform start needs.

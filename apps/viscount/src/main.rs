@@ -35,15 +35,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service in this process on SQLite files, behind the gateway.
-    Up {
-        /// Directory of the SQLite files [default: ./data]
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Gateway address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-    },
+    /// Run every service in this process on SQLite files, behind the gateway; or, with
+    /// --distributed, every service as its own supervised process on PostgreSQL, NATS
+    /// JetStream and Redis.
+    Up(UpArgs),
     /// Run one service as its own process (the distributed shape).
     Serve(ServeArgs),
     /// Create or upgrade the databases, then exit.
@@ -65,6 +60,11 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Checks the platform-wide invariants from the services' databases and the bus
+    /// (orders settled and once per key, stock and money equal to their ledgers,
+    /// shipments and confirmations once, every event delivered); exits 1 when one fails.
+    /// Run it on a quiet platform: work in flight shows as violations.
+    Verify(VerifyArgs),
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -98,6 +98,86 @@ enum BenchCommand {
 }
 
 #[derive(Args)]
+struct UpArgs {
+    /// Directory of the SQLite files [default: ./data] (embedded shape).
+    #[arg(long, conflicts_with = "distributed")]
+    data_dir: Option<PathBuf>,
+    /// Gateway address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Run coordination, every service and the gateway as separate processes, each on
+    /// its own PostgreSQL database, exchanging events over NATS JetStream.
+    #[arg(long)]
+    distributed: bool,
+    /// PostgreSQL server (without a database name) for --distributed.
+    #[arg(
+        long,
+        env = "VISCOUNT_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432",
+        requires = "distributed"
+    )]
+    postgres_url: String,
+    /// Prefix of each service's database name for --distributed.
+    #[arg(long, default_value = "viscount_", requires = "distributed")]
+    database_prefix: String,
+    /// NATS server (2.10 or newer, with JetStream) for --distributed.
+    #[arg(
+        long,
+        env = "VISCOUNT_NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        requires = "distributed"
+    )]
+    nats_url: String,
+    /// Prefix of the platform's NATS streams, to run several platforms on one server.
+    #[arg(long, env = "VISCOUNT_NATS_NAMESPACE", default_value = "")]
+    nats_namespace: String,
+    /// Redis for the gateway's shared rate limits and cache, for --distributed.
+    #[arg(
+        long,
+        env = "VISCOUNT_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        requires = "distributed"
+    )]
+    redis_url: String,
+    /// Coordination's address for --distributed.
+    #[arg(long, default_value = "127.0.0.1:8081", requires = "distributed")]
+    coordination_listen: String,
+    /// Processes per service for --distributed, e.g. ordering=2,catalog=2.
+    #[arg(long, value_delimiter = ',', value_parser = viscount::distributed::parse_replicas, requires = "distributed")]
+    replicas: Vec<(ServiceKind, usize)>,
+    /// service:KEY=value: an environment variable for one service's processes only
+    /// (fault drills; repeatable).
+    #[arg(long, hide = true, value_parser = viscount::distributed::parse_child_env, requires = "distributed")]
+    child_env: Vec<(ServiceKind, String, String)>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Directory of the SQLite files of the embedded shape [default: ./data]
+    #[arg(long, conflicts_with = "postgres_url")]
+    data_dir: Option<PathBuf>,
+    /// The distributed shape's PostgreSQL server (without a database name).
+    #[arg(long, env = "VISCOUNT_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// Prefix of each service's database name.
+    #[arg(long, default_value = "viscount_")]
+    database_prefix: String,
+    /// The distributed shape's NATS server (its consumers' backlogs are checked).
+    #[arg(
+        long,
+        env = "VISCOUNT_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    nats_url: String,
+    /// Prefix of the platform's NATS streams.
+    #[arg(long, env = "VISCOUNT_NATS_NAMESPACE", default_value = "")]
+    nats_namespace: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct ServeArgs {
     /// The service: gateway, coordination, identity, catalog, inventory, payments,
     /// ordering, fulfillment, notifications, ingestion or analytics.
@@ -127,6 +207,10 @@ struct ServeArgs {
     /// Directory for SQLite files when no --database-url is given.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Stop when stdin closes (how `up --distributed` stops its children, and how they
+    /// stop if it dies).
+    #[arg(long, hide = true)]
+    exit_with_stdin: bool,
 }
 
 #[derive(Args)]
@@ -179,8 +263,38 @@ async fn main() -> anyhow::Result<()> {
         signal.cancel();
     });
     match cli.command {
-        Command::Up { data_dir, listen } => {
+        Command::Up(args) if args.distributed => {
+            let options = viscount::distributed::DistributedOptions {
+                postgres_url: args.postgres_url,
+                database_prefix: args.database_prefix,
+                nats_url: args.nats_url,
+                nats_namespace: args.nats_namespace,
+                redis_url: args.redis_url,
+                listen: args.listen,
+                coordination_listen: args.coordination_listen,
+                replicas: args.replicas,
+                config_path: cli.config.clone(),
+                log_format: settings.log_format,
+                child_env: args.child_env,
+            };
+            viscount::distributed::run(options, &config, shutdown).await
+        }
+        Command::Up(UpArgs {
+            data_dir, listen, ..
+        }) => {
             let data_dir = data_dir.unwrap_or(settings.data_dir.clone());
+            // Tokens name the address the gateway listens on unless configured (a port
+            // the kernel picks is only known later: the default stands then).
+            let config = if listen.ends_with(":0") {
+                config
+            } else {
+                config.with_default(
+                    ServiceKind::Identity.as_str(),
+                    "issuer",
+                    toml::Value::String(format!("http://{listen}")),
+                )
+            };
+            let checked = config.clone();
             let bootstrap_admin = settings
                 .bootstrap_admin_email
                 .clone()
@@ -198,6 +312,7 @@ async fn main() -> anyhow::Result<()> {
                 shutdown,
             )
             .await?;
+            checked.report_unknown_keys();
             tracing::info!(
                 url = %format!("http://{}", platform.addr),
                 data_dir = %data_dir.display(),
@@ -206,9 +321,36 @@ async fn main() -> anyhow::Result<()> {
             platform.run_until_stopped().await
         }
         Command::Serve(args) => serve(args, config, settings, shutdown).await,
+        Command::Verify(args) => {
+            let storage = match args.postgres_url {
+                Some(postgres_url) => Storage::Distributed {
+                    postgres_url,
+                    database_prefix: args.database_prefix,
+                    nats: NatsOptions {
+                        url: args.nats_url,
+                        namespace: args.nats_namespace,
+                    },
+                    redis_url: None,
+                },
+                None => Storage::Embedded {
+                    data_dir: args.data_dir.unwrap_or(settings.data_dir.clone()),
+                },
+            };
+            let report =
+                viscount::verify::verify(&viscount::verify::VerifyOptions { storage }).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+            if !report.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Migrate { target } => {
             for (kind, url) in target.databases(&settings)? {
-                migrate(kind, &url).await?;
+                viscount::migrate(kind, &url).await?;
                 println!("{kind}: migrated");
             }
             Ok(())
@@ -305,15 +447,6 @@ impl DatabaseTarget {
     }
 }
 
-async fn migrate(kind: ServiceKind, url: &str) -> anyhow::Result<()> {
-    let Some(declaration) = viscount::declaration(kind) else {
-        return Ok(());
-    };
-    let db = platform::db::Db::connect(url, declaration.migrations()).await?;
-    db.close().await;
-    Ok(())
-}
-
 async fn serve(
     args: ServeArgs,
     config: ConfigSource,
@@ -321,6 +454,9 @@ async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let kind = args.service;
+    if args.exit_with_stdin {
+        stop_when_stdin_closes(shutdown.clone());
+    }
     let listen = args
         .listen
         .clone()
@@ -344,14 +480,25 @@ async fn serve(
              VISCOUNT_NATS_URL) with a NATS JetStream server"
         )
     })?;
-    let bus: Arc<dyn platform::bus::Bus> = Arc::new(
-        platform::bus::NatsBus::connect(&NatsOptions {
-            url: nats_url.clone(),
-            namespace: args.nats_namespace.clone(),
-        })
-        .await
-        .with_context(|| format!("cannot connect to NATS at {nats_url}"))?,
-    );
+    let nats = platform::bus::NatsBus::connect(&NatsOptions {
+        url: nats_url.clone(),
+        namespace: args.nats_namespace.clone(),
+    })
+    .await
+    .with_context(|| format!("cannot connect to NATS at {nats_url}"))?;
+    // `up --distributed` refuses such a server; a process started by hand is warned.
+    if let Err(err) = nats.check_server().await {
+        tracing::warn!(error = %err, nats = %nats_url, "this NATS server is not one the platform supports");
+    }
+    if matches!(kind, ServiceKind::Identity | ServiceKind::Gateway)
+        && !config.table("identity").contains_key("issuer")
+    {
+        tracing::warn!(
+            "tokens name the default issuer http://127.0.0.1:8080: set VISCOUNT_IDENTITY__ISSUER \
+             (the same in every process) to the gateway's public URL"
+        );
+    }
+    let bus: Arc<dyn platform::bus::Bus> = Arc::new(nats);
     let tasks = Tasks::new(shutdown.clone());
     let client = platform::client::http_client();
     let coordination = Coordination::new(&discovery.coordination_url, Some(&token), client.clone());
@@ -462,6 +609,7 @@ async fn serve(
         }
     };
     platform::live::follow_log_level(&live, &[kind], &tasks);
+    config.report_unknown_keys();
     let listener = platform::http::server::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -491,6 +639,24 @@ async fn serve(
         service.close().await;
     }
     Ok(())
+}
+
+/// Cancels `shutdown` once stdin reaches its end (or fails): the supervisor closed it,
+/// or died.
+fn stop_when_stdin_closes(shutdown: Shutdown) {
+    let spawned = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut sink = [0u8; 256];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read(&mut sink), Ok(read) if read > 0) {}
+            tracing::info!("stdin closed: stopping");
+            shutdown.cancel();
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot watch stdin; stop this process with a signal");
+    }
 }
 
 /// Verifies callers in a process without identity: tokens against identity's JWKS and

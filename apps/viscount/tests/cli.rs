@@ -314,7 +314,18 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
                 "up", "serve", "migrate", "seed", "admin", "bench", "--config",
             ],
         ),
-        (&["up", "--help"], &["--data-dir", "--listen"]),
+        (
+            &["up", "--help"],
+            &[
+                "--data-dir",
+                "--listen",
+                "--distributed",
+                "--postgres-url",
+                "--nats-url",
+                "--redis-url",
+                "--replicas",
+            ],
+        ),
         (
             &["serve", "--help"],
             &[
@@ -330,6 +341,10 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
             &["--data-dir", "--database-url", "--service"],
         ),
         (&["admin", "--help"], &["create"]),
+        (
+            &["verify", "--help"],
+            &["--data-dir", "--postgres-url", "--nats-url", "--json"],
+        ),
         (
             &["bench", "checkout", "--help"],
             &["--target", "--customers", "--duration", "--seed", "--json"],
@@ -402,6 +417,45 @@ async fn up_serves_the_platform_and_its_data_survives_a_kill_dash_nine() {
     let admin_token = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let admins = api.search(&admin_token, ADMIN_EMAIL).await;
     assert_eq!(admins.len(), 1, "one admin after two starts: {admins:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_reports_mistyped_configuration_keys_at_start_naming_the_nearest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("viscount.toml"),
+        "[gateway.rate_limits]\nanonymous_per_minut = 5\n\n[catlog]\nsearch = 1\n",
+    )
+    .expect("config file");
+    let mut command = viscount(dir.path());
+    command
+        .args(["up", "--data-dir", &dir.path().display().to_string()])
+        .args(["--listen", "127.0.0.1:0"])
+        .env("VISCOUNT_INVENTORY__DEFAULT_LOW_STOCK_THRESHOLDD", "3")
+        .env("VISCOUNT_GATEWAY__RATE_LIMITS__USER_PER_MINUTE", "500");
+    let mut platform = Running::spawn(command);
+    platform.wait_for("viscount is up").await;
+    let warnings: Vec<Value> = platform
+        .log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["message"] == "unknown configuration key ignored (mistyped?)")
+        .collect();
+    let named = |key: &str| warnings.iter().find(|w| w["key"] == key).cloned();
+    let rate =
+        named("gateway.rate_limits.anonymous_per_minut").expect("the file's typo is reported");
+    assert_eq!(rate["nearest"], "gateway.rate_limits.anonymous_per_minute");
+    assert!(
+        named("catlog").is_some(),
+        "an unknown section is reported: {warnings:?}"
+    );
+    let threshold =
+        named("inventory.default_low_stock_thresholdd").expect("the variable's typo is reported");
+    assert_eq!(
+        threshold["nearest_variable"],
+        "VISCOUNT_INVENTORY__DEFAULT_LOW_STOCK_THRESHOLD"
+    );
+    assert_eq!(warnings.len(), 3, "only the typos: {warnings:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -593,6 +647,111 @@ fn serve_refuses_to_start_without_a_broker_or_the_service_token() {
     assert!(
         stderr.contains("VISCOUNT_DISCOVERY__SERVICE_TOKEN"),
         "the error says what is missing: {stderr}"
+    );
+}
+
+/// A NATS server that says it is `version` and answers pings, nothing more.
+fn pretend_nats(version: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let info = format!(
+                    "INFO {{\"server_id\":\"pretend\",\"server_name\":\"pretend\",\"version\":\"{version}\",\"proto\":1,\"go\":\"go1\",\"host\":\"127.0.0.1\",\"port\":{port},\"headers\":true,\"max_payload\":1048576}}\r\n"
+                );
+                if stream.write_all(info.as_bytes()).is_err() {
+                    return;
+                }
+                let mut buffer = [0u8; 4096];
+                while let Ok(read) = stream.read(&mut buffer) {
+                    if read == 0 {
+                        return;
+                    }
+                    let text = String::from_utf8_lossy(&buffer[..read]);
+                    for _ in 0..text.matches("PING").count() {
+                        if stream.write_all(b"PONG\r\n").is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn up_distributed_refuses_a_nats_server_older_than_2_10_naming_its_version() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = pretend_nats("2.9.10");
+    let output = run(
+        dir.path(),
+        &[
+            "up",
+            "--distributed",
+            "--nats-url",
+            &format!("nats://127.0.0.1:{port}"),
+        ],
+    );
+    assert!(!output.status.success(), "an old NATS, no start");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("2.9.10") && stderr.contains("2.10 or newer"),
+        "the error names the version found and the one needed: {stderr}"
+    );
+}
+
+#[test]
+fn up_distributed_refuses_a_nats_server_without_jetstream() {
+    let bin = std::env::var("VISCOUNT_TEST_NATS_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/nats-server")
+        });
+    if !bin.exists() {
+        assert!(
+            std::env::var("VISCOUNT_TEST_REQUIRE_DISTRIBUTED").as_deref() != Ok("1"),
+            "no nats-server binary at {}",
+            bin.display()
+        );
+        eprintln!("SKIPPED: no nats-server binary");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut server = Command::new(&bin)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    let until = std::time::Instant::now() + STARTUP;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < until, "nats-server listens");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(
+        dir.path(),
+        &[
+            "up",
+            "--distributed",
+            "--nats-url",
+            &format!("nats://127.0.0.1:{port}"),
+        ],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(!output.status.success(), "no JetStream, no start");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no JetStream") && stderr.contains("-js"),
+        "the error says JetStream is missing and how to enable it: {stderr}"
     );
 }
 

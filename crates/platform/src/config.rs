@@ -5,13 +5,45 @@
 //! TOML file overrides it, and environment variables override the file. A double
 //! underscore in a variable name descends one table: `VISCOUNT_IDENTITY__ACCESS_TOKEN_TTL_SECS`
 //! sets `access_token_ttl_secs` in `[identity]`.
+//!
+//! Because every field has a default, a mistyped key (`anonymous_per_minut`) would be
+//! silently ignored. So every read of a section also notes which keys its struct did
+//! not consume (with `serde_ignored`) and which keys the struct knows at each level;
+//! [`ConfigSource::unknown_keys`] then names the keys no reader of their section
+//! consumed, with the nearest known key. A process reads only some sections (`viscount
+//! serve catalog` never reads `[gateway]`), so a key is judged only when its section
+//! was read in this process, or when its top-level section is one nothing knows (see
+//! [`SECTIONS`]).
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, IntoDeserializer as _, Visitor};
 
 /// Prefix of every environment variable the platform reads.
 pub const ENV_PREFIX: &str = "VISCOUNT_";
+
+/// Top-level sections besides the services' own (`[gateway]`, `[identity]`, … named by
+/// [`crate::service::ServiceKind`]): a process that does not read one still knows it
+/// is a section, not a mistake.
+pub const SECTIONS: &[&str] = &["discovery", "retention"];
+
+/// `VISCOUNT_*` variables the binary reads as flags, outside any section (lowercased,
+/// without the prefix): they land at the top level of the document like every other
+/// variable, but no section reader is meant to consume them. Variables starting with
+/// `VISCOUNT_TEST_` (the test suites') are not configuration either.
+pub const FLAG_VARIABLES: &[&str] = &[
+    "log",
+    "database_url",
+    "postgres_url",
+    "nats_url",
+    "nats_namespace",
+    "redis_url",
+    "advertise_url",
+    "coordination_url",
+];
 
 /// Why configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +77,57 @@ pub enum ConfigError {
     },
 }
 
-/// The merged configuration document, from which typed sections are read.
+/// The merged configuration document, from which typed sections are read. Clones share
+/// the record of what was read, so keys read through any clone count.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
     table: toml::Table,
+    /// The variable that set each key path set from the environment.
+    variables: BTreeMap<Vec<String>, String>,
+    reads: Arc<Mutex<Reads>>,
+}
+
+/// What the readers of each section (by name; `""` for the top level) consumed.
+#[derive(Debug, Default)]
+struct Reads {
+    sections: BTreeMap<String, SectionReads>,
+}
+
+#[derive(Debug, Default)]
+struct SectionReads {
+    /// The key paths (below the section) that every reader so far left unconsumed;
+    /// `None` before the first read.
+    ignored: Option<BTreeSet<Vec<String>>>,
+    /// The keys the readers' structs know, by the path of the table holding them.
+    known: BTreeMap<Vec<String>, BTreeSet<&'static str>>,
+}
+
+/// A configuration key no reader consumed: most likely a typing mistake, since every
+/// setting has a default and the key is otherwise ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// The key's full path, e.g. `gateway.rate_limits.anonymous_per_minut`.
+    pub key: String,
+    /// The environment variable that set it; `None` when it is from the file.
+    pub variable: Option<String>,
+    /// The nearest key the readers know at the same place, when one is close.
+    pub nearest: Option<String>,
+    /// The variable that would set [`UnknownKey::nearest`], for a key set by one.
+    pub nearest_variable: Option<String>,
+}
+
+impl std::fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown configuration key `{}`", self.key)?;
+        if let Some(variable) = &self.variable {
+            write!(f, " (set by {variable})")?;
+        }
+        match (&self.nearest_variable, &self.nearest) {
+            (Some(variable), _) => write!(f, "; did you mean {variable}?"),
+            (None, Some(nearest)) => write!(f, "; did you mean `{nearest}`?"),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 impl ConfigSource {
@@ -67,8 +146,16 @@ impl ConfigSource {
         } else {
             toml::Table::new()
         };
-        overlay_env(&mut table, std::env::vars());
-        Ok(Self { table })
+        let variables = overlay_env(&mut table, std::env::vars());
+        Ok(Self::new(table, variables))
+    }
+
+    fn new(table: toml::Table, variables: BTreeMap<Vec<String>, String>) -> Self {
+        Self {
+            table,
+            variables,
+            reads: Arc::default(),
+        }
     }
 
     /// A source from TOML text and explicit variables, without touching the process
@@ -83,8 +170,22 @@ impl ConfigSource {
                 path: "<inline>".into(),
                 source,
             })?;
-        overlay_env(&mut table, vars);
-        Ok(Self { table })
+        let variables = overlay_env(&mut table, vars);
+        Ok(Self::new(table, variables))
+    }
+
+    /// Sets `section.key` to `value` unless the file or the environment set it: a
+    /// default that depends on how the process was started (the gateway's address as
+    /// the tokens' issuer).
+    pub fn with_default(mut self, section: &str, key: &str, value: toml::Value) -> Self {
+        let entry = self
+            .table
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(table) = entry {
+            table.entry(key).or_insert(value);
+        }
+        self
     }
 
     /// One section as it was merged (empty when absent), for layering more values over
@@ -96,27 +197,451 @@ impl ConfigSource {
         }
     }
 
-    /// Reads one section (`""` for the top level) into its typed struct.
+    /// Reads one section (`""` for the top level) into its typed struct, noting which
+    /// of its keys the struct consumed (see [`ConfigSource::unknown_keys`]).
     pub fn section<T: DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
-        let value = if name.is_empty() {
+        let value = self.value_of(name);
+        let typed = value
+            .clone()
+            .try_into()
+            .map_err(|source| ConfigError::Invalid {
+                section: name.to_owned(),
+                source,
+            })?;
+        self.note::<T>(name, &value);
+        Ok(typed)
+    }
+
+    /// Notes that section `name` is read as a `T` by a reader that deserializes it by
+    /// other means (from [`ConfigSource::table`], with more values laid over it), so
+    /// its keys are judged as if read through [`ConfigSource::section`].
+    pub fn note_read<T: DeserializeOwned>(&self, name: &str) {
+        self.note::<T>(name, &self.value_of(name));
+    }
+
+    fn value_of(&self, name: &str) -> toml::Value {
+        if name.is_empty() {
             toml::Value::Table(self.table.clone())
         } else {
             self.table
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
+        }
+    }
+
+    /// Deserializes `value` as a `T` once more, through [`Probe`] and `serde_ignored`,
+    /// and records what it ignored and which fields it knows.
+    fn note<T: DeserializeOwned>(&self, name: &str, value: &toml::Value) {
+        let known = RefCell::new(BTreeMap::new());
+        let mut ignored = BTreeSet::new();
+        let probe = Probe {
+            value,
+            path: Vec::new(),
+            known: &known,
         };
-        value.try_into().map_err(|source| ConfigError::Invalid {
-            section: name.to_owned(),
-            source,
-        })
+        // The real read succeeded on the same value; should the probe fail part way
+        // (a reader with unusual serde attributes), fewer keys are noted as ignored,
+        // never more.
+        let _probed: Result<T, _> = serde_ignored::deserialize(probe, |path| {
+            ignored.insert(segments(&path));
+        });
+        let mut reads = self
+            .reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let section = reads.sections.entry(name.to_owned()).or_default();
+        section.ignored = Some(match section.ignored.take() {
+            None => ignored,
+            Some(before) => before.intersection(&ignored).cloned().collect(),
+        });
+        for (path, fields) in known.into_inner() {
+            section.known.entry(path).or_default().extend(fields);
+        }
+    }
+
+    /// The keys that no reader consumed, in order: within each section read in this
+    /// process, the keys no reader of it consumed; at the top level, keys that are
+    /// neither a section nor consumed by a reader of the top level (when one read it;
+    /// otherwise only tables, which can only be sections). The binary's flag
+    /// variables ([`FLAG_VARIABLES`], `VISCOUNT_TEST_*`) are never reported.
+    pub fn unknown_keys(&self) -> Vec<UnknownKey> {
+        let reads = self
+            .reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sections: BTreeSet<&str> = SECTIONS.iter().copied().collect();
+        sections.extend(
+            crate::service::ServiceKind::all()
+                .iter()
+                .map(|k| k.as_str()),
+        );
+        sections.extend(
+            reads
+                .sections
+                .keys()
+                .map(String::as_str)
+                .filter(|name| !name.is_empty()),
+        );
+        let root = reads.sections.get("");
+        let root_known = |parent: &[String]| -> BTreeSet<&str> {
+            let mut known: BTreeSet<&str> = root
+                .and_then(|root| root.known.get(parent))
+                .map(|fields| fields.iter().copied().collect())
+                .unwrap_or_default();
+            if parent.is_empty() {
+                known.extend(sections.iter().copied());
+            }
+            known
+        };
+
+        let mut unknown = Vec::new();
+        let unread_top_level: Vec<Vec<String>> = match root.and_then(|r| r.ignored.as_ref()) {
+            Some(ignored) => ignored.iter().cloned().collect(),
+            // Nothing read the top level: a table there can only be a section.
+            None => self
+                .table
+                .iter()
+                .filter(|(_, value)| value.is_table())
+                .map(|(key, _)| vec![key.clone()])
+                .collect(),
+        };
+        for path in unread_top_level {
+            let Some(first) = path.first() else {
+                continue;
+            };
+            // A section's keys are judged by its own readers, if it has any here.
+            if sections.contains(first.as_str()) || self.is_flag_variable(&path) {
+                continue;
+            }
+            let known = root_known(&path[..path.len() - 1]);
+            unknown.push(self.unknown_key(path, &known, &sections));
+        }
+        for (name, section) in &reads.sections {
+            if name.is_empty() {
+                continue;
+            }
+            for path in section.ignored.iter().flatten() {
+                let parent = &path[..path.len().saturating_sub(1)];
+                let known = section.known.get(parent).cloned().unwrap_or_default();
+                let mut full = vec![name.clone()];
+                full.extend(path.iter().cloned());
+                unknown.push(self.unknown_key(full, &known, &sections));
+            }
+        }
+        unknown.sort_by(|a, b| a.key.cmp(&b.key));
+        unknown
+    }
+
+    /// Logs a warning for each of [`ConfigSource::unknown_keys`] and answers them. Call
+    /// it once the process has read every section it will (after start).
+    pub fn report_unknown_keys(&self) -> Vec<UnknownKey> {
+        let unknown = self.unknown_keys();
+        for key in &unknown {
+            tracing::warn!(
+                key = %key.key,
+                variable = key.variable.as_deref(),
+                nearest = key.nearest.as_deref(),
+                nearest_variable = key.nearest_variable.as_deref(),
+                "unknown configuration key ignored (mistyped?)"
+            );
+        }
+        unknown
+    }
+
+    /// Whether `path` is a top-level key set only by a variable the binary reads as a
+    /// flag (or a test suite's).
+    fn is_flag_variable(&self, path: &[String]) -> bool {
+        let [key] = path else {
+            return false;
+        };
+        self.variables.contains_key(path)
+            && (FLAG_VARIABLES.contains(&key.as_str()) || key.starts_with("test_"))
+    }
+
+    /// The report of the unknown key at `path` (full): the variable that set it, and
+    /// its nearest sibling among `candidates` (the keys known beside it) or, for a
+    /// top-level key, a section it starts with.
+    fn unknown_key(
+        &self,
+        path: Vec<String>,
+        candidates: &BTreeSet<&str>,
+        sections: &BTreeSet<&str>,
+    ) -> UnknownKey {
+        let variable = self
+            .variables
+            .iter()
+            .find(|(set, _)| set.starts_with(&path))
+            .map(|(set, name)| (set.clone(), name.clone()));
+        let last = path.last().map(String::as_str).unwrap_or_default();
+        let nearest_segments = nearest(last, candidates)
+            .map(|near| vec![near.to_owned()])
+            .or_else(|| {
+                // `VISCOUNT_GATEWAY_RATE_LIMITS__…`: one `_` where `__` descends a table.
+                (path.len() == 1)
+                    .then(|| {
+                        sections.iter().find_map(|section| {
+                            last.strip_prefix(section)
+                                .and_then(|rest| rest.strip_prefix('_'))
+                                .filter(|rest| !rest.is_empty())
+                                .map(|rest| vec![(*section).to_owned(), rest.to_owned()])
+                        })
+                    })
+                    .flatten()
+            });
+        let nearest_path = nearest_segments.map(|segments| {
+            let mut full = path[..path.len() - 1].to_vec();
+            full.extend(segments);
+            full
+        });
+        let nearest_variable = match (&variable, &nearest_path) {
+            (Some((set, _)), Some(near)) => {
+                let mut segments = near.clone();
+                segments.extend(set[path.len()..].iter().cloned());
+                Some(variable_name(&segments))
+            }
+            _ => None,
+        };
+        UnknownKey {
+            key: path.join("."),
+            variable: variable.map(|(_, name)| name),
+            nearest: nearest_path.map(|near| near.join(".")),
+            nearest_variable,
+        }
+    }
+}
+
+/// The known key nearest to `key` by edit distance, if it is near enough to be the one
+/// meant (at most a third of its letters, and at least two, changed).
+fn nearest<'a>(key: &str, candidates: &BTreeSet<&'a str>) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    let limit = (key.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .filter(|candidate| !candidate.starts_with("$__"))
+        .map(|candidate| (strsim::levenshtein(&key, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// The environment variable that sets the key at `path`.
+fn variable_name(path: &[String]) -> String {
+    format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
+}
+
+/// A `serde_ignored` path as key segments (an `Option` or newtype adds none).
+fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => Vec::new(),
+        Path::Seq { parent, index } => {
+            let mut segments = segments(parent);
+            segments.push(index.to_string());
+            segments
+        }
+        Path::Map { parent, key } => {
+            let mut segments = segments(parent);
+            segments.push(key.clone());
+            segments
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => segments(parent),
+    }
+}
+
+/// A deserializer over a TOML value that hands tables and arrays to the visitor entry by
+/// entry (so `serde_ignored`, wrapped around it, sees each key and whether it was
+/// consumed) and records the field names of every struct it is asked for, by path: the
+/// keys a reader knows, for suggesting the nearest one. Everything else it leaves to
+/// `toml`'s own deserializer.
+struct Probe<'a> {
+    value: &'a toml::Value,
+    path: Vec<String>,
+    known: &'a RefCell<BTreeMap<Vec<String>, BTreeSet<&'static str>>>,
+}
+
+impl<'a> Probe<'a> {
+    fn child(&self, key: String, value: &'a toml::Value) -> Probe<'a> {
+        let mut path = self.path.clone();
+        path.push(key);
+        Probe {
+            value,
+            path,
+            known: self.known,
+        }
+    }
+}
+
+/// Hands the rest to `toml`'s deserializer of the value.
+macro_rules! delegate {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
+            self.value.clone().$method($($arg,)* visitor)
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for Probe<'_> {
+    type Error = toml::de::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            toml::Value::Table(_) => self.deserialize_map(visitor),
+            toml::Value::Array(_) => self.deserialize_seq(visitor),
+            other => other.clone().deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.known
+            .borrow_mut()
+            .entry(self.path.clone())
+            .or_default()
+            .extend(fields.iter().copied());
+        match self.value {
+            toml::Value::Table(_) => self.deserialize_map(visitor),
+            other => other.clone().deserialize_struct(name, fields, visitor),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            toml::Value::Table(table) => visitor.visit_map(ProbeMap {
+                entries: table.iter(),
+                pending: None,
+                parent: self,
+            }),
+            other => other.clone().deserialize_map(visitor),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            toml::Value::Array(items) => visitor.visit_seq(ProbeSeq {
+                items: items.iter().enumerate(),
+                parent: self,
+            }),
+            other => other.clone().deserialize_seq(visitor),
+        }
+    }
+
+    // TOML has no null: a value that is there is `Some`.
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    delegate! {
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_i128();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_u128();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_string();
+        deserialize_bytes();
+        deserialize_byte_buf();
+        deserialize_unit();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
+    }
+}
+
+/// A table's entries for a visitor, each value a [`Probe`] of its own.
+struct ProbeMap<'a> {
+    entries: toml::map::Iter<'a, String, toml::Value>,
+    pending: Option<(&'a String, &'a toml::Value)>,
+    parent: Probe<'a>,
+}
+
+impl<'de> de::MapAccess<'de> for ProbeMap<'_> {
+    type Error = toml::de::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        self.pending = Some((key, value));
+        seed.deserialize(key.as_str().into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let (key, value) = self
+            .pending
+            .take()
+            .ok_or_else(|| de::Error::custom("a value asked for before its key"))?;
+        seed.deserialize(self.parent.child(key.clone(), value))
+    }
+}
+
+/// An array's items for a visitor, each a [`Probe`] of its own.
+struct ProbeSeq<'a> {
+    items: std::iter::Enumerate<std::slice::Iter<'a, toml::Value>>,
+    parent: Probe<'a>,
+}
+
+impl<'de> de::SeqAccess<'de> for ProbeSeq<'_> {
+    type Error = toml::de::Error;
+
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        match self.items.next() {
+            Some((index, value)) => seed
+                .deserialize(self.parent.child(index.to_string(), value))
+                .map(Some),
+            None => Ok(None),
+        }
     }
 }
 
 /// Writes every `VISCOUNT_A__B=v` into `table[a][b]`. A value is read as a TOML value
 /// when it parses as one (numbers, booleans, arrays) and as a string otherwise, so
 /// `VISCOUNT_LISTEN=127.0.0.1:9000` stays a string while `..._TTL_SECS=60` is a number.
-fn overlay_env(table: &mut toml::Table, vars: impl IntoIterator<Item = (String, String)>) {
+/// Every variable lands in the document, flags' too (`VISCOUNT_DATABASE_URL` is
+/// `database_url` at the top level). Answers which variable set each key path.
+fn overlay_env(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<Vec<String>, String> {
+    let mut variables = BTreeMap::new();
     for (name, raw) in vars {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -126,7 +651,9 @@ fn overlay_env(table: &mut toml::Table, vars: impl IntoIterator<Item = (String, 
             continue;
         };
         set_path(table, parents, last, parse_env_value(&raw));
+        variables.insert(keys, name);
     }
+    variables
 }
 
 /// Sets `table[parents..][last] = value`, creating tables on the way; a path through a
@@ -261,5 +788,300 @@ mod tests {
                 .unwrap_or_default()
         );
         assert!(chain.contains("ttl_secs"), "{chain}");
+    }
+
+    mod unknown_keys {
+        //! Mistyped keys: reported when their section was read and no reader consumed
+        //! them, or when their top-level section is one nothing knows.
+
+        use std::collections::HashMap;
+
+        use super::*;
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct Gateway {
+            listen: String,
+            rate_limits: RateLimits,
+            tls: Option<Tls>,
+            routes: Vec<Route>,
+            limits: HashMap<String, Limit>,
+        }
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct RateLimits {
+            anonymous_per_minute: u32,
+            user_per_minute: u32,
+        }
+
+        #[derive(Debug, Deserialize)]
+        struct Tls {
+            cert: String,
+        }
+
+        #[derive(Debug, Deserialize)]
+        struct Route {
+            path: String,
+        }
+
+        #[derive(Debug, Deserialize)]
+        struct Limit {
+            burst: u32,
+        }
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Format {
+            #[default]
+            Json,
+            Pretty,
+        }
+
+        /// Shaped like the binary's top-level settings.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct Settings {
+            data_dir: String,
+            log_format: Format,
+            redis_url: Option<String>,
+        }
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct Catalog {
+            page_size: u32,
+        }
+
+        fn source(toml: &str, pairs: &[(&str, &str)]) -> ConfigSource {
+            ConfigSource::from_parts(toml, vars(pairs)).expect("source")
+        }
+
+        fn keys(source: &ConfigSource) -> Vec<String> {
+            source.unknown_keys().into_iter().map(|k| k.key).collect()
+        }
+
+        #[test]
+        fn a_mistyped_key_of_a_read_section_is_named_with_the_nearest_known_key() {
+            let source = source(
+                "[gateway]\nlisten = \"127.0.0.1:1\"\n\
+                 [gateway.rate_limits]\nanonymous_per_minut = 5\nuser_per_minute = 9\n",
+                &[],
+            );
+            let gateway: Gateway = source.section("gateway").expect("section");
+            assert_eq!(gateway.rate_limits.user_per_minute, 9);
+            assert_eq!(
+                source.unknown_keys(),
+                vec![UnknownKey {
+                    key: "gateway.rate_limits.anonymous_per_minut".into(),
+                    variable: None,
+                    nearest: Some("gateway.rate_limits.anonymous_per_minute".into()),
+                    nearest_variable: None,
+                }]
+            );
+            assert_eq!(
+                source.report_unknown_keys()[0].to_string(),
+                "unknown configuration key `gateway.rate_limits.anonymous_per_minut`; \
+                 did you mean `gateway.rate_limits.anonymous_per_minute`?"
+            );
+        }
+
+        #[test]
+        fn a_mistyped_variable_is_named_with_the_variable_meant() {
+            let source = source(
+                "",
+                &[("VISCOUNT_GATEWAY__RATE_LIMITS__ANONYMOUS_PER_MINUT", "5")],
+            );
+            let _: Gateway = source.section("gateway").expect("section");
+            let unknown = source.unknown_keys();
+            assert_eq!(unknown.len(), 1, "{unknown:?}");
+            assert_eq!(unknown[0].key, "gateway.rate_limits.anonymous_per_minut");
+            assert_eq!(
+                unknown[0].variable.as_deref(),
+                Some("VISCOUNT_GATEWAY__RATE_LIMITS__ANONYMOUS_PER_MINUT")
+            );
+            assert_eq!(
+                unknown[0].nearest_variable.as_deref(),
+                Some("VISCOUNT_GATEWAY__RATE_LIMITS__ANONYMOUS_PER_MINUTE")
+            );
+            assert!(
+                unknown[0]
+                    .to_string()
+                    .ends_with("did you mean VISCOUNT_GATEWAY__RATE_LIMITS__ANONYMOUS_PER_MINUTE?")
+            );
+        }
+
+        #[test]
+        fn one_underscore_where_two_descend_a_table_suggests_the_section() {
+            let source = source(
+                "",
+                &[("VISCOUNT_GATEWAY_RATE_LIMITS__ANONYMOUS_PER_MINUTE", "5")],
+            );
+            let _: Settings = source.section("").expect("top level");
+            let unknown = source.unknown_keys();
+            assert_eq!(unknown.len(), 1, "{unknown:?}");
+            assert_eq!(unknown[0].key, "gateway_rate_limits");
+            assert_eq!(unknown[0].nearest.as_deref(), Some("gateway.rate_limits"));
+            assert_eq!(
+                unknown[0].nearest_variable.as_deref(),
+                Some("VISCOUNT_GATEWAY__RATE_LIMITS__ANONYMOUS_PER_MINUTE")
+            );
+        }
+
+        #[test]
+        fn keys_inside_options_arrays_and_maps_are_judged_too() {
+            let source = source(
+                "[gateway.tls]\ncert = \"a\"\ncertt = \"b\"\n\
+                 [[gateway.routes]]\npath = \"/\"\npaht = \"/x\"\n\
+                 [gateway.limits.search]\nburst = 1\nbursts = 2\n",
+                &[],
+            );
+            let gateway: Gateway = source.section("gateway").expect("section");
+            assert_eq!(gateway.tls.map(|tls| tls.cert), Some("a".to_owned()));
+            assert_eq!(gateway.routes[0].path, "/");
+            assert_eq!(gateway.limits["search"].burst, 1);
+            let unknown = source.unknown_keys();
+            let pairs: Vec<(&str, Option<&str>)> = unknown
+                .iter()
+                .map(|k| (k.key.as_str(), k.nearest.as_deref()))
+                .collect();
+            assert_eq!(
+                pairs,
+                vec![
+                    (
+                        "gateway.limits.search.bursts",
+                        Some("gateway.limits.search.burst")
+                    ),
+                    ("gateway.routes.0.paht", Some("gateway.routes.0.path")),
+                    ("gateway.tls.certt", Some("gateway.tls.cert")),
+                ]
+            );
+        }
+
+        #[test]
+        fn sections_this_process_does_not_read_are_not_judged() {
+            let toml = "data_dir = \"d\"\nlog_format = \"pretty\"\n\
+                        [gateway]\nlistn = \"x\"\n[catalog]\npage_size = 5\n\
+                        [payments]\nanything = 1\n";
+            // `serve catalog`: the top level and catalog's section.
+            let serve = source(toml, &[]);
+            let _: Settings = serve.section("").expect("top level");
+            let catalog: Catalog = serve.section("catalog").expect("catalog");
+            assert_eq!(catalog.page_size, 5);
+            assert_eq!(keys(&serve), Vec::<String>::new());
+            // `up`: the gateway's section is read too, and its typo is reported.
+            let up = source(toml, &[]);
+            let _: Settings = up.section("").expect("top level");
+            let _: Gateway = up.section("gateway").expect("gateway");
+            let unknown = up.unknown_keys();
+            assert_eq!(unknown.len(), 1, "{unknown:?}");
+            assert_eq!(unknown[0].key, "gateway.listn");
+            assert_eq!(unknown[0].nearest.as_deref(), Some("gateway.listen"));
+        }
+
+        #[test]
+        fn a_key_any_reader_of_its_section_consumes_is_not_reported() {
+            #[derive(Deserialize, Default)]
+            #[serde(default)]
+            struct First {
+                a: u32,
+            }
+            #[derive(Deserialize, Default)]
+            #[serde(default)]
+            struct Second {
+                b: u32,
+            }
+            let source = source("[svc]\na = 1\nb = 2\nc = 3\n", &[]);
+            let _: First = source.section("svc").expect("first");
+            let _: Second = source.section("svc").expect("second");
+            assert_eq!(keys(&source), vec!["svc.c".to_owned()]);
+            // A clone shares the record: a third reader through it consumes `c`.
+            let clone = source.clone();
+            let _: toml::Table = clone.section("svc").expect("third");
+            assert_eq!(keys(&source), Vec::<String>::new());
+        }
+
+        #[test]
+        fn an_unknown_top_level_key_is_reported_with_the_nearest_section_or_setting() {
+            let toml = "data_dri = \"d\"\n[gatway]\nlisten = \"x\"\n";
+            // Even when nothing reads the top level, a table there must be a section.
+            let unread = source(toml, &[]);
+            let unknown = unread.unknown_keys();
+            assert_eq!(unknown.len(), 1, "{unknown:?}");
+            assert_eq!(unknown[0].key, "gatway");
+            assert_eq!(unknown[0].nearest.as_deref(), Some("gateway"));
+
+            let read = source(toml, &[]);
+            let _: Settings = read.section("").expect("top level");
+            let pairs: Vec<(String, Option<String>)> = read
+                .unknown_keys()
+                .into_iter()
+                .map(|k| (k.key, k.nearest))
+                .collect();
+            assert_eq!(
+                pairs,
+                vec![
+                    ("data_dri".to_owned(), Some("data_dir".to_owned())),
+                    ("gatway".to_owned(), Some("gateway".to_owned())),
+                ]
+            );
+        }
+
+        #[test]
+        fn flag_and_test_variables_are_not_configuration_but_the_same_keys_in_the_file_are() {
+            let source = source(
+                "database_url = \"postgres://file\"\n",
+                &[
+                    ("VISCOUNT_LOG", "debug"),
+                    ("VISCOUNT_NATS_URL", "nats://127.0.0.1:4333"),
+                    ("VISCOUNT_COORDINATION_URL", "http://127.0.0.1:8081"),
+                    ("VISCOUNT_TEST_POSTGRES_URL", "postgres://test"),
+                    ("VISCOUNT_TEST_REQUIRE_DISTRIBUTED", "1"),
+                    ("VISCOUNT_REDIS_URL", "redis://127.0.0.1:6379"),
+                    ("VISCOUNT_LOG_FORMAT", "pretty"),
+                    ("VISCOUNT_DATA_DIRR", "x"),
+                ],
+            );
+            let settings: Settings = source.section("").expect("top level");
+            assert!(settings.redis_url.is_some());
+            let unknown = source.unknown_keys();
+            let named: Vec<(&str, Option<&str>)> = unknown
+                .iter()
+                .map(|k| (k.key.as_str(), k.variable.as_deref()))
+                .collect();
+            assert_eq!(
+                named,
+                vec![
+                    ("data_dirr", Some("VISCOUNT_DATA_DIRR")),
+                    ("database_url", None),
+                ]
+            );
+            assert_eq!(
+                unknown[0].nearest_variable.as_deref(),
+                Some("VISCOUNT_DATA_DIR")
+            );
+        }
+
+        #[test]
+        fn a_section_read_from_its_raw_table_counts_once_noted() {
+            let source = source("[gateway]\nlisen = \"x\"\n", &[]);
+            let _raw = source.table("gateway");
+            assert_eq!(keys(&source), Vec::<String>::new(), "not read yet");
+            source.note_read::<Gateway>("gateway");
+            assert_eq!(keys(&source), vec!["gateway.lisen".to_owned()]);
+        }
+
+        #[test]
+        fn a_key_far_from_every_known_one_gets_no_suggestion() {
+            let source = source("[gateway]\nzzzzzzzz = 1\n", &[]);
+            let _: Gateway = source.section("gateway").expect("section");
+            let unknown = source.unknown_keys();
+            assert_eq!(unknown.len(), 1);
+            assert_eq!(unknown[0].nearest, None);
+            assert_eq!(
+                unknown[0].to_string(),
+                "unknown configuration key `gateway.zzzzzzzz`"
+            );
+        }
     }
 }

@@ -5,6 +5,9 @@
 //! The same key with another body is 422; a second request while the first is still
 //! running is 409. Keys are scoped to the caller and the route, so two users cannot
 //! collide. A claim left behind by a crash is taken over after [`STALE_CLAIM_MS`].
+//! Keys are kept for `[retention] idempotency_hours` (24 h, as payment providers keep
+//! theirs) and then deleted by the retention sweep ([`crate::retention`]): a request
+//! repeated after that runs as a new one.
 
 use std::collections::BTreeMap;
 

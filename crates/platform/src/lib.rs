@@ -3,7 +3,8 @@
 //! No domain logic lives here: only what each service would otherwise write again —
 //! configuration, the database pool and migrations, the event bus with its outbox and
 //! inbox, the HTTP kit (problem+json, extractors, middleware, health, metrics),
-//! authentication, idempotency, telemetry and shutdown.
+//! authentication, idempotency, retention of the platform's own tables, telemetry and
+//! shutdown.
 
 pub mod auth;
 pub mod bus;
@@ -17,6 +18,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod live;
 pub mod locks;
+pub mod retention;
 pub mod service;
 pub mod shutdown;
 pub mod tasks;

@@ -170,6 +170,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSection<T> {
         kind: ServiceKind,
     ) -> Result<Self, ConfigError> {
         let section = kind.as_str();
+        // Read here from the raw table: note it, so its mistyped keys are reported.
+        config.note_read::<T>(section);
         let base = config.table(section);
         let receiver = live.watch(kind);
         let document = receiver.borrow().clone();

@@ -1,12 +1,28 @@
-//! Background tasks of a process and their orderly end.
+//! Background tasks of a process and their orderly end, and work a request starts that
+//! must finish whether or not its client stays.
 //!
 //! Relays, dispatchers and sweepers are spawned through [`Tasks`], which hands them the
 //! process's shutdown token and lets the process wait for them to drain.
+//!
+//! A request handler's future is dropped when its client disconnects (hyper drops the
+//! connection's service future), so work of several remote or database steps can stop
+//! between two of them: a checkout that had created its payment but not yet stored its
+//! order left the payment pending with no order. [`Tasks::detached`] runs such work on
+//! a task of its own, tracked with the others (shutdown waits for it), and
+//! [`detach`] is the same as a middleware for whole routes. This is the one helper for
+//! it: every service uses it rather than spawning by hand.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::shutdown::Shutdown;
 
@@ -15,6 +31,8 @@ use crate::shutdown::Shutdown;
 pub struct Tasks {
     tracker: TaskTracker,
     shutdown: Shutdown,
+    /// Detached work whose caller stopped waiting before it finished.
+    callers_left: Arc<AtomicU64>,
 }
 
 impl Tasks {
@@ -23,6 +41,7 @@ impl Tasks {
         Self {
             tracker: TaskTracker::new(),
             shutdown,
+            callers_left: Arc::default(),
         }
     }
 
@@ -61,6 +80,45 @@ impl Tasks {
         });
     }
 
+    /// Runs `work` to its end on a task of its own and answers what it returns.
+    ///
+    /// For what a request starts that must not stop halfway (several remote calls or
+    /// transactions, money moved at a provider): awaiting the answer may be abandoned at
+    /// any point — the client left, the handler's future was dropped — and the work goes
+    /// on regardless, in the caller's span and trace context, tracked with the other
+    /// tasks so that [`Tasks::stop`] waits for it. It does not watch the shutdown token:
+    /// it is finished, not interrupted. A panic inside is resumed in the caller.
+    pub async fn detached<F>(&self, work: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let work =
+            crate::telemetry::with_traceparent(crate::telemetry::current_traceparent(), work)
+                .instrument(tracing::Span::current());
+        let handle = self.tracker.spawn(work);
+        let watch = CallerWatch {
+            left: Some(self.callers_left.clone()),
+        };
+        let outcome = handle.await;
+        watch.stayed();
+        match outcome {
+            Ok(output) => output,
+            Err(err) => match err.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Only a runtime shutting down cancels a tracked task, and that drops
+                // this caller as well: there is no one left to answer.
+                Err(_) => std::future::pending().await,
+            },
+        }
+    }
+
+    /// How many callers of [`Tasks::detached`] stopped waiting before their work
+    /// finished (clients that left mid-request), since this task set was made.
+    pub fn callers_left(&self) -> u64 {
+        self.callers_left.load(Ordering::Relaxed)
+    }
+
     /// Signals shutdown and waits up to `grace` for every task to return.
     pub async fn stop(&self, grace: Duration) {
         self.shutdown.cancel();
@@ -74,5 +132,179 @@ impl Tasks {
                 "background tasks did not drain in time"
             );
         }
+    }
+}
+
+/// Counts a caller of [`Tasks::detached`] that is dropped before its work answered.
+struct CallerWatch {
+    left: Option<Arc<AtomicU64>>,
+}
+
+impl CallerWatch {
+    /// The caller got its answer.
+    fn stayed(mut self) {
+        self.left = None;
+    }
+}
+
+impl Drop for CallerWatch {
+    fn drop(&mut self) {
+        if let Some(left) = self.left.take() {
+            left.fetch_add(1, Ordering::Relaxed);
+            callers_left_metric().inc();
+            tracing::debug!("caller left before its detached work finished; the work goes on");
+        }
+    }
+}
+
+/// `viscount_detached_callers_left_total`: how often a client left while work it
+/// started went on without it (a rising rate is clients timing out on slow requests).
+fn callers_left_metric() -> &'static prometheus::IntCounter {
+    static COUNTER: OnceLock<prometheus::IntCounter> = OnceLock::new();
+    COUNTER.get_or_init(|| {
+        // The name is fixed and valid, so construction cannot fail.
+        #[allow(clippy::expect_used)]
+        let counter = prometheus::IntCounter::new(
+            "detached_callers_left_total",
+            "Requests whose client left while the work they started went on",
+        )
+        .expect("valid metric");
+        crate::http::metrics::metrics().register(Box::new(counter.clone()));
+        counter
+    })
+}
+
+/// Middleware that runs the rest of a request — the inner layers and the handler — with
+/// [`Tasks::detached`], so a client that disconnects does not cut it short:
+/// `.route_layer(from_fn_with_state(tasks, platform::tasks::detach))`, or `.layer` on
+/// one handler. Put it outside an idempotency layer, so the key's stored answer is
+/// written even when the client that claimed it is gone (its retry then replays it
+/// instead of running the work again).
+pub async fn detach(State(tasks): State<Tasks>, request: Request, next: Next) -> Response {
+    tasks.detached(next.run(request)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::post;
+    use futures_util::FutureExt;
+    use tokio::sync::oneshot;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn detached_work_finishes_after_its_caller_is_dropped() {
+        let tasks = Tasks::new(Shutdown::new());
+        let (release, released) = oneshot::channel::<()>();
+        let (finished, done) = oneshot::channel::<u32>();
+        let mut caller = Box::pin(tasks.detached(async move {
+            let _ = released.await;
+            let _ = finished.send(7);
+            7
+        }));
+        // The caller gives up before the work can finish, as a handler whose client left.
+        assert!((&mut caller).now_or_never().is_none());
+        drop(caller);
+        assert_eq!(tasks.callers_left(), 1);
+        release.send(()).expect("the work still waits");
+        assert_eq!(done.await, Ok(7), "the work ran to its end");
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_waits_gets_the_answer_and_is_not_counted_as_left() {
+        let tasks = Tasks::new(Shutdown::new());
+        assert_eq!(tasks.detached(async { 40 + 2 }).await, 42);
+        assert_eq!(tasks.callers_left(), 0);
+    }
+
+    #[tokio::test]
+    async fn stopping_waits_for_detached_work() {
+        let tasks = Tasks::new(Shutdown::new());
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = finished.clone();
+        let mut caller = Box::pin(tasks.detached(async move {
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
+            flag.store(true, Ordering::SeqCst);
+        }));
+        let _ = (&mut caller).now_or_never();
+        drop(caller);
+        tasks.stop(Duration::from_secs(5)).await;
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "stop drained the detached work"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_detached_work_reaches_its_caller() {
+        let tasks = Tasks::new(Shutdown::new());
+        let outcome = tokio::spawn(async move {
+            tasks
+                .detached(async {
+                    if std::hint::black_box(true) {
+                        panic!("boom");
+                    }
+                })
+                .await;
+        })
+        .await;
+        assert!(outcome.is_err_and(|e| e.is_panic()));
+    }
+
+    #[tokio::test]
+    async fn a_detached_route_runs_its_handler_to_the_end_after_the_client_left() {
+        let tasks = Tasks::new(Shutdown::new());
+        let (started_tx, started) = oneshot::channel::<()>();
+        let (release, released) = oneshot::channel::<()>();
+        let (finished, done) = oneshot::channel::<()>();
+        let steps = Arc::new(std::sync::Mutex::new(Some((
+            started_tx, released, finished,
+        ))));
+        let router = Router::new()
+            .route(
+                "/work",
+                post(move || {
+                    let steps = steps.lock().ok().and_then(|mut s| s.take());
+                    async move {
+                        let Some((started, released, finished)) = steps else {
+                            return "again";
+                        };
+                        let _ = started.send(());
+                        let _ = released.await;
+                        let _ = finished.send(());
+                        "done"
+                    }
+                }),
+            )
+            .route_layer(from_fn_with_state(tasks.clone(), detach));
+        let request = Request::post("/work").body(Body::empty()).expect("request");
+        let mut client = Box::pin(router.oneshot(request));
+        // Drive the request until the handler runs, then drop it as hyper does when the
+        // connection closes.
+        let mut started = Box::pin(started);
+        loop {
+            assert!((&mut client).now_or_never().is_none(), "the handler waits");
+            if let Some(outcome) = (&mut started).now_or_never() {
+                outcome.expect("the handler started");
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(client);
+        assert_eq!(tasks.callers_left(), 1);
+        release.send(()).expect("the handler still waits");
+        assert_eq!(
+            done.await,
+            Ok(()),
+            "the handler finished without its client"
+        );
     }
 }

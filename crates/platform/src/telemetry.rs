@@ -29,13 +29,22 @@ type FilterReload = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
 
 static FILTER_RELOAD: std::sync::OnceLock<FilterReload> = std::sync::OnceLock::new();
 
-/// The filter used when `VISCOUNT_LOG` is not set.
-const DEFAULT_FILTER: &str = "info,sqlx=warn,async_nats=warn";
+/// The level used when `VISCOUNT_LOG` is not set.
+const DEFAULT_FILTER: &str = "info";
+/// Dependencies that narrate their routine work at info (every statement, every
+/// reconnect, every migration scope checked): warnings only, unless a directive names
+/// them.
+const DEPENDENCY_FILTER: &str = "sqlx=warn,async_nats=warn,refinery_core=warn";
+
+/// The dependencies' directives, then `directives` (later ones win for a target).
+fn filter_of(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
+    EnvFilter::try_new(format!("{DEPENDENCY_FILTER},{directives}"))
+}
 
 /// Installs the global subscriber. Calling it twice is harmless (the second is ignored).
 pub fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_env("VISCOUNT_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let directives = std::env::var("VISCOUNT_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
+    let filter = filter_of(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // The filter is installed reloadable (the format fixes the handle's type, hence
     // two arms), so `set_log_filter` can change it while the process runs.
     match format {
@@ -75,8 +84,8 @@ pub fn init_logging(format: LogFormat) {
 /// `EnvFilter` directive such as `debug` or `info,ordering=debug`. Dependencies stay
 /// at `warn` unless the directive names them.
 pub fn set_log_filter(directives: &str) -> Result<(), String> {
-    let filter = EnvFilter::try_new(format!("sqlx=warn,async_nats=warn,{directives}"))
-        .map_err(|e| format!("invalid log level `{directives}`: {e}"))?;
+    let filter =
+        filter_of(directives).map_err(|e| format!("invalid log level `{directives}`: {e}"))?;
     let reload = FILTER_RELOAD
         .get()
         .ok_or_else(|| "logging is not initialised".to_owned())?;

@@ -11,8 +11,10 @@ use crate::passwords::Argon2Settings;
 #[serde(default)]
 pub struct IdentityConfig {
     /// Issuer (the public address of the gateway) and audience of tokens; other
-    /// services read the same keys to verify them.
-    #[serde(flatten)]
+    /// services read the same keys to verify them. Read as its own struct from the same
+    /// section (not flattened: a flattened struct would hide mistyped keys of the
+    /// section from the configuration check).
+    #[serde(skip)]
     pub tokens: platform::auth::remote::TokenSettings,
     /// Access-token lifetime.
     pub access_token_ttl_secs: i64,

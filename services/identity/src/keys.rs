@@ -131,19 +131,25 @@ impl KeyRing {
 
 #[async_trait]
 impl KeySource for KeyRing {
-    async fn verifying_key(&self, kid: &str) -> Option<VerifyingKey> {
+    async fn verifying_key(
+        &self,
+        kid: &str,
+    ) -> Result<Option<VerifyingKey>, platform::auth::KeysUnavailable> {
         if let Some(key) = self.find(kid).await {
-            return Some(key);
+            return Ok(Some(key));
         }
         let stale = self.loaded.read().await.loaded_at.elapsed() >= RELOAD_INTERVAL;
         if stale {
             match read_keys(&self.db).await {
                 Ok(fresh) => *self.loaded.write().await = fresh,
-                Err(err) => tracing::warn!(error = %err, "cannot reload signing keys"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot reload signing keys");
+                    return Err(platform::auth::KeysUnavailable);
+                }
             }
-            return self.find(kid).await;
+            return Ok(self.find(kid).await);
         }
-        None
+        Ok(None)
     }
 }
 

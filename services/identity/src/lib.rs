@@ -56,7 +56,8 @@ pub struct Identity {
 impl Service for Identity {
     /// Opens the database and loads or creates the signing key.
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
-        let config: IdentityConfig = context.config()?;
+        let mut config: IdentityConfig = context.config()?;
+        config.tokens = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
         let clock = context.clock().clone();
         let keys = KeyRing::load(data.db.clone(), clock.clone(), config.access_token_ttl_secs)

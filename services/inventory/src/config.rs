@@ -21,6 +21,14 @@ pub struct InventoryConfig {
     /// How often changed stock totals are announced (`inventory.stock.updated`, one
     /// per changed sku per pass): the most the catalog's `in_stock` lags behind.
     pub stock_totals_interval_ms: u64,
+    /// Days a released, expired or returned reservation (with its lines) is kept after
+    /// it closed; the retention sweep (`[retention]`) deletes it then. The stock
+    /// ledger keeps every movement it made.
+    pub reservation_retention_days: u32,
+    /// Days a committed reservation is kept after its commit. Longer: while its order
+    /// may still be cancelled before shipment, the reservation says which units to put
+    /// back on hand.
+    pub committed_reservation_retention_days: u32,
 }
 
 impl Default for InventoryConfig {
@@ -31,6 +39,8 @@ impl Default for InventoryConfig {
             max_reservation_ttl_secs: 24 * 3600,
             expiry_sweep_interval_ms: 1000,
             stock_totals_interval_ms: 500,
+            reservation_retention_days: 7,
+            committed_reservation_retention_days: 90,
         }
     }
 }

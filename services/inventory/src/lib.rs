@@ -30,6 +30,7 @@ pub const MIGRATIONS: Migrations = Migrations {
     steps: &[
         platform::migration!("0001_init"),
         platform::migration!("0002_stock_changes"),
+        platform::migration!("0003_reservation_retention"),
     ],
 };
 
@@ -41,7 +42,8 @@ pub struct Inventory {
 }
 
 impl Service for Inventory {
-    /// Opens the database; the default low-stock threshold is followed live.
+    /// Opens the database; the default low-stock threshold is followed live. Closed
+    /// reservations are swept with the platform's tables.
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: InventoryConfig = context.config()?;
         let live = Arc::new(context.live_config::<InventoryConfig>()?);
@@ -53,6 +55,8 @@ impl Service for Inventory {
             config,
             live,
         };
+        data.retention()
+            .add_rule(Arc::new(app::ClosedReservations::new(&app)));
         Ok(Self {
             data,
             app,

@@ -25,7 +25,7 @@ use platform::db::Migrations;
 use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 use platform::tasks::Tasks;
 
-pub use app::{OrderingApp, OrderingError};
+pub use app::{CheckoutHold, OrderingApp, OrderingError};
 pub use config::OrderingConfig;
 
 /// Ordering's migrations.
@@ -34,6 +34,7 @@ pub const MIGRATIONS: Migrations = Migrations {
     steps: &[
         platform::migration!("0001_init"),
         platform::migration!("0002_attribution"),
+        platform::migration!("0003_idempotency_key"),
     ],
 };
 
@@ -43,6 +44,9 @@ pub struct Ordering {
     app: OrderingApp,
     authenticator: Authenticator,
     config: OrderingConfig,
+    /// Where checkouts, cancellations and refunds run to their end whatever their
+    /// client does.
+    tasks: Tasks,
 }
 
 impl Service for Ordering {
@@ -63,6 +67,7 @@ impl Service for Ordering {
             app,
             authenticator: context.authenticator()?,
             config,
+            tasks: context.tasks().clone(),
         })
     }
 
@@ -75,7 +80,11 @@ impl Service for Ordering {
     }
 
     fn router(&self) -> axum::Router {
-        http::router(self.app.clone(), self.authenticator.clone())
+        http::router(
+            self.app.clone(),
+            self.authenticator.clone(),
+            self.tasks.clone(),
+        )
     }
 
     /// Prices from catalog, the saga's answers from inventory and payments, parcels from

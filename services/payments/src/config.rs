@@ -1,10 +1,11 @@
 //! Payments' configuration (`[payments]`, `VISCOUNT_PAYMENTS__*`) and where the running
 //! service reads it from.
 //!
-//! Every payments setting is a fraud limit, and an operator tightens or loosens those
-//! while the platform runs (coordination's `PUT /api/v1/config/payments`), so the
-//! service reads them through [`PaymentsSettings`] on each authorization instead of
-//! keeping the values it started with.
+//! The fraud limits are tightened or loosened by an operator while the platform runs
+//! (coordination's `PUT /api/v1/config/payments`), so the service reads its settings
+//! through [`PaymentsSettings`] on each use instead of keeping the values it started
+//! with. The expiry of payments no order took up (see `app::expiry`) is read the same
+//! way, though only a restart changes it (it is not a live key).
 
 use std::sync::Arc;
 
@@ -19,6 +20,17 @@ pub struct PaymentsConfig {
     pub max_amount_minor: i64,
     /// Authorization attempts per user per minute beyond which the fraud rules block.
     pub fraud_max_attempts_per_minute: u32,
+    /// How long a payment may stay `pending` (no order had it authorized) before it is
+    /// cancelled as abandoned. Longer than ordering's two saga steps together, so only
+    /// a payment whose order never came to exist, or was cancelled, is still pending.
+    pub pending_expiry_secs: u64,
+    /// How long an authorization may wait for its capture before it is voided at the
+    /// provider, as card networks let a hold lapse (a confirmed order captures within
+    /// moments; only an order whose confirmation or cancellation never reached payments
+    /// leaves one).
+    pub authorization_expiry_secs: u64,
+    /// How often abandoned payments are looked for.
+    pub expiry_sweep_interval_ms: u64,
 }
 
 impl Default for PaymentsConfig {
@@ -26,6 +38,9 @@ impl Default for PaymentsConfig {
         Self {
             max_amount_minor: 1_000_000,
             fraud_max_attempts_per_minute: 5,
+            pending_expiry_secs: 15 * 60,
+            authorization_expiry_secs: 7 * 24 * 3600,
+            expiry_sweep_interval_ms: 60_000,
         }
     }
 }

@@ -6,12 +6,14 @@
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
+use axum::handler::Handler;
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use platform::auth::{Authenticator, Policy, Principal, PrincipalKind};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
 use platform::idempotency::{Idempotency, idempotent};
+use platform::tasks::Tasks;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -32,8 +34,14 @@ pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 
 /// The routes, behind the authentication middleware. Creating a payment needs an
 /// `Idempotency-Key`; a refund honours one when sent.
-pub fn router(app: PaymentsApp, authenticator: Authenticator) -> Router {
+///
+/// What goes to the provider and then to the database — creating a payment, a refund,
+/// saving a card — runs on `tasks` to its end ([`platform::tasks::detach`]), with its
+/// idempotency record: a caller that hangs up mid-refund no longer leaves money refunded
+/// at the provider with no ledger entry, nor a key claimed with no answer.
+pub fn router(app: PaymentsApp, authenticator: Authenticator, tasks: Tasks) -> Router {
     let db = app.db().clone();
+    let detached = from_fn_with_state(tasks, platform::tasks::detach);
     Router::new()
         .route(
             "/api/v1/payments",
@@ -43,6 +51,7 @@ pub fn router(app: PaymentsApp, authenticator: Authenticator) -> Router {
                         .redacting(&["/method/card_number", "/method/cvc"]),
                     idempotent,
                 ))
+                .route_layer(detached.clone())
                 .route_layer(from_fn(require_caller)),
         )
         .route("/api/v1/payments/{id}", get(get_payment))
@@ -50,11 +59,12 @@ pub fn router(app: PaymentsApp, authenticator: Authenticator) -> Router {
             "/api/v1/payments/{id}/refund",
             post(refund)
                 .route_layer(from_fn_with_state(Idempotency::optional(db), idempotent))
+                .route_layer(detached.clone())
                 .route_layer(from_fn(require_caller)),
         )
         .route(
             "/api/v1/payment-methods",
-            get(list_payment_methods).post(save_payment_method),
+            get(list_payment_methods).post(save_payment_method.layer(detached)),
         )
         .route(
             "/api/v1/payment-methods/{id}",

@@ -20,10 +20,12 @@ pub mod provider;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use platform::auth::Authenticator;
 use platform::db::Migrations;
 use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
+use platform::tasks::Tasks;
 
 pub use app::{
     EventOutcome, NewPayment, PaymentMethodView, PaymentSource, PaymentView, PaymentsApp,
@@ -36,7 +38,10 @@ pub use provider::{PaymentProvider, SandboxProvider};
 /// Payments' migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "payments",
-    steps: &[platform::migration!("0001_init")],
+    steps: &[
+        platform::migration!("0001_init"),
+        platform::migration!("0002_expiry"),
+    ],
 };
 
 /// A running payments service.
@@ -44,6 +49,8 @@ pub struct Payments {
     data: ServiceData,
     app: PaymentsApp,
     authenticator: Authenticator,
+    /// Where requests that move money run to their end whatever their client does.
+    tasks: Tasks,
 }
 
 impl Service for Payments {
@@ -63,7 +70,11 @@ impl Service for Payments {
     }
 
     fn router(&self) -> axum::Router {
-        http::router(self.app.clone(), self.authenticator.clone())
+        http::router(
+            self.app.clone(),
+            self.authenticator.clone(),
+            self.tasks.clone(),
+        )
     }
 
     /// Ordering's saga: authorize when reserved, capture when confirmed, void or refund
@@ -75,6 +86,20 @@ impl Service for Payments {
                 app: self.app.clone(),
             }),
         ))
+    }
+
+    /// The sweep that gives up payments no order took further in time.
+    fn start_background(&self, tasks: &Tasks) {
+        let interval = self.app.settings.get().expiry_sweep_interval_ms.max(10);
+        let app = self.app.clone();
+        tasks.every(
+            "abandoned payment sweep",
+            Duration::from_millis(interval),
+            move || {
+                let app = app.clone();
+                async move { app.expire_abandoned().await }
+            },
+        );
     }
 }
 
@@ -98,6 +123,7 @@ impl Payments {
             data,
             app,
             authenticator: context.authenticator()?,
+            tasks: context.tasks().clone(),
         })
     }
 

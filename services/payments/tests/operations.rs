@@ -1,6 +1,6 @@
 //! Payments' operations against a real database: the saga's authorize / capture /
-//! void / refund paths as ordering's events drive them, the fraud rules, the ledger, and
-//! refunds racing each other. Each test runs on SQLite, and on PostgreSQL too when
+//! void / refund paths as ordering's events drive them, the fraud rules, the ledger,
+//! refunds racing each other, and the expiry of payments no order took further. Each test runs on SQLite, and on PostgreSQL too when
 //! `VISCOUNT_TEST_POSTGRES_URL` is set.
 
 use std::sync::Arc;
@@ -430,5 +430,92 @@ on_both_databases! {
         assert_eq!(f.payments.app().payment(&id).await.expect("payment").captured, usd(800));
         let no_payment = OrderConfirmed { order_id: "o-free".into(), user_id: None, payment_id: None, total: None, shipping_address: None, items: Vec::new(), attribution: None };
         assert_eq!(f.payments.app().capture(&no_payment).await.expect("nothing"), EventOutcome::Unchanged);
+    }
+
+    async fn payments_no_order_took_further_are_given_up_in_time(f) {
+        let app = f.payments.app();
+        // Its checkout stopped between creating the payment and storing the order.
+        let orphan = f.pay("o-orphan", "u-1", 1_000, VISA).await;
+        // Its order's confirmation (or cancellation) never reached payments.
+        let held = f.pay("o-held", "u-1", 2_000, VISA).await;
+        f.reserved("o-held", "u-1", &held, 2_000).await;
+        // A checkout that went through.
+        let paid = f.pay("o-paid", "u-1", 3_000, VISA).await;
+        f.reserved("o-paid", "u-1", &paid, 3_000).await;
+        f.confirmed("o-paid", &paid).await;
+        let sweep = || async { app.expire_abandoned().await.expect("sweep") };
+
+        assert_eq!(sweep().await, 0, "nothing is due yet");
+        f.clock.advance(Duration::from_secs(15 * 60 - 5));
+        assert_eq!(sweep().await, 0, "a pending payment waits its 15 minutes");
+        f.clock.advance(Duration::from_secs(10));
+        assert_eq!(sweep().await, 1);
+        assert_eq!(f.status(&orphan).await, PaymentStatus::Cancelled);
+        assert_eq!(f.reserved("o-orphan", "u-1", &orphan, 1_000).await, EventOutcome::Unchanged, "a late reservation no longer authorizes it");
+        assert_eq!(f.status(&held).await, PaymentStatus::Authorized, "an authorization waits longer");
+
+        f.clock.advance(Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(sweep().await, 1);
+        assert_eq!(f.status(&held).await, PaymentStatus::Voided);
+        assert_eq!(f.status(&paid).await, PaymentStatus::Captured, "a captured payment is never given up");
+        assert_eq!(sweep().await, 0, "a second round finds nothing");
+
+        let ledger: Vec<(String, i64, String)> = app
+            .transactions(Some(&held), None, 10)
+            .await
+            .expect("ledger")
+            .into_iter()
+            .map(|t| (t.kind, t.amount.amount, t.actor))
+            .collect();
+        assert_eq!(
+            ledger,
+            [
+                ("authorize".to_owned(), 2_000, "ordering".to_owned()),
+                ("void".to_owned(), 2_000, payments::app::EXPIRY_ACTOR.to_owned())
+            ]
+        );
+        let events = f.events().await;
+        assert!(events.contains(&("payments.payment.voided.v1".to_owned(), held.clone())), "{events:?}");
+        assert!(!events.iter().any(|(_, subject)| *subject == orphan), "a payment never authorized tells no one");
+        assert!(app.reconcile().await.expect("reconcile").is_empty());
+    }
+
+    async fn sweeps_running_at_once_give_each_payment_up_once(f) {
+        let mut held = Vec::new();
+        for i in 0..6 {
+            let order = format!("o-{i}");
+            let user = format!("u-{i}");
+            let id = f.pay(&order, &user, 1_000, VISA).await;
+            if i % 2 == 0 {
+                f.reserved(&order, &user, &id, 1_000).await;
+                held.push(id);
+            }
+        }
+        f.clock.advance(Duration::from_secs(8 * 24 * 3600));
+        let sweeps: Vec<_> = (0..3)
+            .map(|_| {
+                let app = f.payments.app().clone();
+                tokio::spawn(async move { app.expire_abandoned().await })
+            })
+            .collect();
+        let mut given_up = 0;
+        for sweep in sweeps {
+            given_up += sweep.await.expect("task").expect("sweep");
+        }
+        assert_eq!(given_up, 6, "three cancelled, three voided, each by one sweep");
+        for id in &held {
+            let voids = f
+                .payments
+                .app()
+                .transactions(Some(id), None, 10)
+                .await
+                .expect("ledger")
+                .into_iter()
+                .filter(|t| t.kind == "void")
+                .count();
+            assert_eq!(voids, 1, "one void of {id}");
+        }
+        let voided = f.events().await.into_iter().filter(|(t, _)| t == "payments.payment.voided.v1").count();
+        assert_eq!(voided, 3);
     }
 }

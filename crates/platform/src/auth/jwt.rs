@@ -51,6 +51,9 @@ pub enum TokenError {
     /// `aud` does not include ours.
     #[error("wrong audience")]
     Audience,
+    /// The keys to check it with could not be read (identity unreachable).
+    #[error("verifying keys unavailable")]
+    KeysUnavailable,
 }
 
 /// The claims Viscount tokens carry.

@@ -190,9 +190,16 @@ fn digest(token: &str) -> [u8; 32] {
 /// Where token-verifying keys come from.
 #[async_trait]
 pub trait KeySource: Send + Sync {
-    /// The public key named `kid`, if it is current.
-    async fn verifying_key(&self, kid: &str) -> Option<VerifyingKey>;
+    /// The public key named `kid`, if it is current; [`KeysUnavailable`] when the keys
+    /// could not be read to tell (a token is then neither good nor bad yet).
+    async fn verifying_key(&self, kid: &str) -> Result<Option<VerifyingKey>, KeysUnavailable>;
 }
+
+/// The verifying keys could not be read (identity unreachable): callers are answered
+/// 503, not told their token is invalid.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the token-verifying keys cannot be read")]
+pub struct KeysUnavailable;
 
 /// Resolves an API key (identity owns them).
 #[async_trait]
@@ -312,6 +319,7 @@ impl Authenticator {
             .keys
             .verifying_key(&kid)
             .await
+            .map_err(|KeysUnavailable| jwt::TokenError::KeysUnavailable)?
             .ok_or(jwt::TokenError::UnknownKey)?;
         let now = self.clock.now_secs();
         if let Some(claims) = self.verified.claims(token, &key, typ) {
@@ -352,13 +360,18 @@ impl Authenticator {
             {
                 return Ok(Some(Principal::service()));
             }
-            let claims = self
-                .verify_token(token, jwt::TYP_ACCESS)
-                .await
-                .map_err(|err| {
-                    tracing::debug!(reason = %err, "access token refused");
-                    Problem::unauthorized("the access token is invalid or expired")
-                })?;
+            let claims =
+                self.verify_token(token, jwt::TYP_ACCESS)
+                    .await
+                    .map_err(|err| match err {
+                        jwt::TokenError::KeysUnavailable => Problem::unavailable(
+                            "tokens cannot be verified now: identity is unavailable",
+                        ),
+                        err => {
+                            tracing::debug!(reason = %err, "access token refused");
+                            Problem::unauthorized("the access token is invalid or expired")
+                        }
+                    })?;
             let principal = Principal::from_claims(&claims);
             if let Some(subjects) = &self.subjects
                 && !subjects.is_active(&principal).await?
@@ -440,8 +453,8 @@ mod tests {
 
     #[async_trait]
     impl KeySource for SwappableKey {
-        async fn verifying_key(&self, kid: &str) -> Option<VerifyingKey> {
-            (kid == "k1").then(|| *self.0.lock().expect("key"))
+        async fn verifying_key(&self, kid: &str) -> Result<Option<VerifyingKey>, KeysUnavailable> {
+            Ok((kid == "k1").then(|| *self.0.lock().expect("key")))
         }
     }
 

@@ -18,7 +18,9 @@ use http::Method;
 use tokio::sync::Mutex;
 
 use super::jwt::Jwk;
-use super::{ApiKeyResolver, ForwardedCredentials, KeySource, Principal, PrincipalKind};
+use super::{
+    ApiKeyResolver, ForwardedCredentials, KeySource, KeysUnavailable, Principal, PrincipalKind,
+};
 use crate::client::{ServiceClient, http_client};
 use crate::http::Problem;
 use crate::service::ServiceKind;
@@ -27,6 +29,9 @@ use crate::service::ServiceKind;
 pub const API_KEY_CACHE: Duration = Duration::from_secs(30);
 /// Fewest time between JWKS fetches.
 const JWKS_REFRESH: Duration = Duration::from_secs(1);
+/// After a fetch failed, how long unknown keys are answered "unavailable" without
+/// asking again (so a down identity is not asked once per request).
+const JWKS_RETRY: Duration = Duration::from_millis(250);
 
 /// Identity's answer to an API key introspection.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -48,6 +53,7 @@ pub struct Introspection {
 struct Cache {
     keys: HashMap<String, VerifyingKey>,
     fetched_at: Option<Instant>,
+    failed_at: Option<Instant>,
     api_keys: HashMap<String, (Instant, Option<Principal>)>,
 }
 
@@ -111,23 +117,35 @@ impl RemoteIdentity {
 
 #[async_trait]
 impl KeySource for RemoteIdentity {
-    async fn verifying_key(&self, kid: &str) -> Option<VerifyingKey> {
+    async fn verifying_key(&self, kid: &str) -> Result<Option<VerifyingKey>, KeysUnavailable> {
         let mut cache = self.cache.lock().await;
         if let Some(key) = cache.keys.get(kid) {
-            return Some(*key);
+            return Ok(Some(*key));
         }
+        // A fetch that succeeded without the key holds the next one back a second; one
+        // that failed only briefly, and the token is then neither good nor bad.
         if cache
             .fetched_at
             .is_some_and(|at| at.elapsed() < JWKS_REFRESH)
         {
-            return None;
+            return Ok(None);
         }
-        cache.fetched_at = Some(Instant::now());
+        if cache.failed_at.is_some_and(|at| at.elapsed() < JWKS_RETRY) {
+            return Err(KeysUnavailable);
+        }
         match self.fetch_keys().await {
-            Some(keys) => cache.keys = keys,
-            None => tracing::warn!("cannot fetch identity's JWKS"),
+            Some(keys) => {
+                cache.keys = keys;
+                cache.fetched_at = Some(Instant::now());
+                cache.failed_at = None;
+                Ok(cache.keys.get(kid).copied())
+            }
+            None => {
+                tracing::warn!("cannot fetch identity's JWKS");
+                cache.failed_at = Some(Instant::now());
+                Err(KeysUnavailable)
+            }
         }
-        cache.keys.get(kid).copied()
     }
 }
 
@@ -203,5 +221,44 @@ mod tests {
             serde_json::from_str(r#"{"active":true,"id":"k2","scopes":[],"tenant":"t1"}"#)
                 .expect("reads");
         assert_eq!(tenant.tenant.as_deref(), Some("t1"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_identity_makes_keys_unavailable_not_unknown() {
+        // A port nothing listens on: connections are refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let identity = RemoteIdentity::new(&format!("http://127.0.0.1:{port}"));
+        assert!(matches!(
+            identity.verifying_key("k1").await,
+            Err(KeysUnavailable)
+        ));
+        // And again within the retry pause, without asking.
+        assert!(matches!(
+            identity.verifying_key("k1").await,
+            Err(KeysUnavailable)
+        ));
+        let authenticator = super::super::Authenticator::new(
+            Arc::new(identity),
+            "https://id.example",
+            "viscount",
+            crate::time::Clock::system(),
+        );
+        let mut headers = http::HeaderMap::new();
+        // A well-formed EdDSA token header naming key k1, so the key lookup is reached.
+        let header =
+            data_encoding::BASE64URL_NOPAD.encode(br#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1"}"#);
+        let token = format!("{header}.e30.c2ln");
+        headers.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let refused = authenticator
+            .authenticate(&headers)
+            .await
+            .expect_err("not verified");
+        assert_eq!(refused.status, 503);
     }
 }

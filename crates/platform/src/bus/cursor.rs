@@ -20,18 +20,27 @@ pub(super) async fn load_cursor(
     log: &Db,
     key: &str,
 ) -> Result<i64, crate::db::Error> {
+    load_position(&subscription.db, &subscription.consumer, log, key).await
+}
+
+/// [`load_cursor`] of consumer `consumer`, whose database is `db` (for retention, which
+/// knows the consumers of a log without their subscriptions).
+pub(super) async fn load_position(
+    db: &Db,
+    consumer: &str,
+    log: &Db,
+    key: &str,
+) -> Result<i64, crate::db::Error> {
     let read = |db: Db, key: String| async move {
         crate::db::query_scalar::<i64>("SELECT position FROM bus_cursors WHERE consumer = $1")
             .bind(key)
             .fetch_optional(db.reader())
             .await
     };
-    if let Some(position) = read(subscription.db.clone(), key.to_owned()).await? {
+    if let Some(position) = read(db.clone(), key.to_owned()).await? {
         return Ok(position);
     }
-    Ok(read(log.clone(), subscription.consumer.clone())
-        .await?
-        .unwrap_or(0))
+    Ok(read(log.clone(), consumer.to_owned()).await?.unwrap_or(0))
 }
 
 /// Moves a cursor inside `tx`.

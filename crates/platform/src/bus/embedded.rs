@@ -18,8 +18,13 @@
 //!
 //! A tail ([`Bus::tail`]) reads the same log from its end at the time of the call, with
 //! its position in memory only, woken like a dispatcher.
+//!
+//! The bus also knows who reads each log: every subscription registers its consumer
+//! for each producer it reads, so retention can ask how far all of them have got
+//! ([`Bus::delivered`]) and delete only rows behind every one of them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,8 +32,8 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
-use super::cursor::{cursor_key, load_cursor, save_cursor};
-use super::{Bus, BusError, Envelope, OnEvent, Outbox, Subscription, outbox};
+use super::cursor::{cursor_key, load_cursor, load_position, save_cursor};
+use super::{Bus, BusError, Delivered, Envelope, OnEvent, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
@@ -44,6 +49,22 @@ pub struct EmbeddedBus {
     producers: Arc<Mutex<HashMap<ServiceKind, (Db, Outbox)>>>,
     /// Woken whenever a producer attaches, for dispatchers waiting on one.
     attached: Arc<tokio::sync::Notify>,
+    /// The consumers of each producer's log, as they subscribed.
+    readers: Arc<Mutex<HashMap<ServiceKind, Vec<LogReader>>>>,
+}
+
+/// One consumer of a producer's log, as retention sees it.
+#[derive(Clone)]
+struct LogReader {
+    /// The consuming service's name.
+    consumer: String,
+    /// Its database, where its cursor is stored.
+    db: Db,
+    /// Its cursor's name there.
+    cursor_key: String,
+    /// How far its dispatcher has dealt with the log, in memory (0 before its first
+    /// pass): ahead of the stored cursor by the events it passed over unhandled.
+    reached: Arc<AtomicI64>,
 }
 
 impl EmbeddedBus {
@@ -97,6 +118,20 @@ impl Bus for EmbeddedBus {
 
     async fn subscribe(&self, subscription: Subscription, tasks: &Tasks) -> Result<(), BusError> {
         for stream in subscription.streams.iter().copied() {
+            let reader = LogReader {
+                consumer: subscription.consumer.clone(),
+                db: subscription.db.clone(),
+                cursor_key: cursor_key(&subscription.consumer, stream),
+                reached: Arc::new(AtomicI64::new(0)),
+            };
+            // Registered before this returns, so the producer's retention counts the
+            // consumer from now on, whether or not its dispatcher has run yet.
+            self.readers
+                .lock()
+                .map_err(|_| BusError::Registry)?
+                .entry(stream)
+                .or_default()
+                .push(reader.clone());
             let bus = self.clone();
             let subscription = subscription.clone();
             let shutdown = tasks.shutdown().clone();
@@ -105,8 +140,9 @@ impl Bus for EmbeddedBus {
                     return;
                 };
                 let dispatcher = Dispatcher {
-                    cursor_key: cursor_key(&subscription.consumer, stream),
+                    cursor_key: reader.cursor_key,
                     position: None,
+                    reached: reader.reached,
                     inbox_until: 0,
                     subscription,
                     log,
@@ -150,6 +186,32 @@ impl Bus for EmbeddedBus {
 
     async fn ping(&self) -> Result<(), BusError> {
         Ok(())
+    }
+
+    /// The lowest position any consumer of `producer`'s log has reached: its stored
+    /// cursor, or further where its dispatcher has passed over events it does not
+    /// handle (after a restart it would read those again and pass them over again, so
+    /// they are not needed either).
+    async fn delivered(&self, producer: ServiceKind) -> Result<Delivered, BusError> {
+        let readers = self
+            .readers
+            .lock()
+            .map_err(|_| BusError::Registry)?
+            .get(&producer)
+            .cloned()
+            .unwrap_or_default();
+        let Some((log, _)) = self.producer(producer) else {
+            // Not attached in this process: nothing of its log is known to be read.
+            return Ok(Delivered::Through(0));
+        };
+        let mut through = i64::MAX;
+        for reader in readers {
+            let stored =
+                load_position(&reader.db, &reader.consumer, &log, &reader.cursor_key).await?;
+            let reached = reader.reached.load(Ordering::Acquire).max(stored);
+            through = through.min(reached);
+        }
+        Ok(Delivered::Through(through))
     }
 }
 
@@ -218,12 +280,20 @@ struct Dispatcher {
     /// of the stored one by events the consumer does not handle: those are not worth a
     /// commit of their own, and after a restart they are read and skipped again.
     position: Option<i64>,
+    /// `position`, shared with retention ([`Bus::delivered`]).
+    reached: Arc<AtomicI64>,
     /// The last event already in the log when this dispatcher started: up to it, events
     /// are also checked against and recorded in the inbox (see the module's comment).
     inbox_until: i64,
 }
 
 impl Dispatcher {
+    /// Records that every event up to `position` is dealt with.
+    fn moved_to(&mut self, position: i64) {
+        self.position = Some(position);
+        self.reached.store(position, Ordering::Release);
+    }
+
     async fn run(mut self, shutdown: crate::shutdown::Shutdown) {
         let consumer = self.subscription.consumer.clone();
         loop {
@@ -272,7 +342,7 @@ impl Dispatcher {
             .filter(|row| handler.handles(&row.event_type))
             .collect();
         if rows.is_empty() {
-            self.position = Some(last);
+            self.moved_to(last);
             return Ok(full);
         }
         let inbox = rows.first().is_some_and(|row| row.seq <= self.inbox_until);
@@ -288,7 +358,7 @@ impl Dispatcher {
         if let Ok(events) = events {
             match apply_batch(&self.subscription, &events, record(last)).await {
                 Ok(_) => {
-                    self.position = Some(last);
+                    self.moved_to(last);
                     return Ok(full);
                 }
                 Err(err) => tracing::debug!(
@@ -309,7 +379,7 @@ impl Dispatcher {
                                 tokio::select! {
                                     () = shutdown.cancelled() => {
                                         save_cursor(&self.subscription.db, &self.cursor_key, reached).await?;
-                                        self.position = Some(reached);
+                                        self.moved_to(reached);
                                         return Ok(false);
                                     }
                                     () = tokio::time::sleep(delay) => {}
@@ -338,7 +408,7 @@ impl Dispatcher {
         }
         // Every row up to `last` is dealt with, the passed-over ones included.
         save_cursor(&self.subscription.db, &self.cursor_key, last).await?;
-        self.position = Some(last);
+        self.moved_to(last);
         Ok(full)
     }
 }

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 pub use consumer::{DeadLetter, dead_letters, replay_dead_letter};
 pub use embedded::{EmbeddedBus, deliver_without_advancing};
 pub use envelope::Envelope;
-pub use nats::{NatsBus, NatsOptions};
+pub use nats::{ConsumerBacklog, NatsBus, NatsOptions, STREAM_RETENTION};
 pub use outbox::{Outbox, OutboxRow, mark_published, unpublished};
 
 use crate::db::{Db, Tx};
@@ -141,6 +141,18 @@ pub struct Subscription {
     pub outbox: Option<Outbox>,
 }
 
+/// Which of a producer's outbox rows every consumer has been handed: what retention
+/// ([`crate::retention`]) may delete once they are old enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// The rows marked published: they are in the broker, which delivers them from
+    /// there (and keeps them for its own retention); the outbox row is only history.
+    Published,
+    /// The rows up to this `seq`: the log is read in place, and every consumer's cursor
+    /// is at or past it. `i64::MAX` when nobody reads the log.
+    Through(i64),
+}
+
 /// What a [`Bus::tail`] calls with each event; it runs on the bus's task, so it must
 /// be quick (hand anything slow to a task of its own).
 pub type OnEvent = Arc<dyn Fn(&Envelope) + Send + Sync>;
@@ -175,6 +187,10 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Checks the transport is reachable (for readiness).
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// Which of `producer`'s outbox rows every consumer has been handed (for
+    /// retention: a row a consumer may still need is never deleted).
+    async fn delivered(&self, producer: ServiceKind) -> Result<Delivered, BusError>;
 }
 
 #[cfg(test)]

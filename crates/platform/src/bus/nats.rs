@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 
 use super::consumer::{Outcome, Record, apply_batch, dead_letter_unreadable, deliver};
-use super::{Bus, BusError, Envelope, OnEvent, Outbox, Subscription, outbox};
+use super::{Bus, BusError, Delivered, Envelope, OnEvent, Outbox, Subscription, outbox};
 use crate::db::Db;
 use crate::service::kind::ServiceKind;
 use crate::tasks::Tasks;
@@ -39,8 +39,9 @@ const CONSUMER_BATCH: usize = 256;
 const RELAY_POLL: Duration = Duration::from_secs(1);
 /// How long JetStream drops a re-published event id.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
-/// How long a stream keeps events.
-const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a stream keeps events (its `max_age`): a consumer can be handed an event
+/// again until then, so inbox rows must be kept longer (see [`crate::retention`]).
+pub const STREAM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Where and under what names the bus lives.
 #[derive(Debug, Clone)]
@@ -50,6 +51,24 @@ pub struct NatsOptions {
     /// Prefix for stream names and subjects, so several platforms (or tests) can share
     /// one server. Empty in production.
     pub namespace: String,
+}
+
+/// The oldest NATS server version the platform runs on.
+pub const MINIMUM_SERVER_VERSION: (u64, u64) = (2, 10);
+
+/// Whether `version` (`2.10.4`, `v2.11.0-beta`) is at least `major.minor`; an
+/// unreadable version is not.
+fn version_at_least(version: &str, (major, minor): (u64, u64)) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|part| part.parse::<u64>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(found_major)), Some(Ok(found_minor))) => {
+            (found_major, found_minor) >= (major, minor)
+        }
+        _ => false,
+    }
 }
 
 /// JetStream-backed bus.
@@ -80,6 +99,26 @@ impl NatsBus {
         })
     }
 
+    /// The server's version, after refusing one older than [`MINIMUM_SERVER_VERSION`]
+    /// or one without JetStream: the platform relies on 2.10's stream and consumer
+    /// semantics, and on JetStream for every event.
+    pub async fn check_server(&self) -> Result<String, BusError> {
+        let version = self.client.server_info().version;
+        if !version_at_least(&version, MINIMUM_SERVER_VERSION) {
+            let (major, minor) = MINIMUM_SERVER_VERSION;
+            return Err(BusError::Nats(format!(
+                "the NATS server is version {version}; the platform needs {major}.{minor} or newer"
+            )));
+        }
+        if let Err(err) = self.jetstream.query_account().await {
+            return Err(BusError::Nats(format!(
+                "the NATS server (version {version}) has no JetStream ({err}): start it with \
+                 `-js` or a `jetstream {{ }}` block"
+            )));
+        }
+        Ok(version)
+    }
+
     fn stream_name(&self, producer: ServiceKind) -> String {
         let base = format!("VISCOUNT_{}", producer.as_str().to_ascii_uppercase());
         if self.namespace.is_empty() {
@@ -104,7 +143,7 @@ impl NatsBus {
                 subjects: vec![format!("{}viscount.{}.>", self.subject_prefix(), producer)],
                 storage: stream::StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
-                max_age: RETENTION,
+                max_age: STREAM_RETENTION,
                 ..Default::default()
             })
             .await
@@ -341,6 +380,64 @@ impl NatsBus {
         }
         Ok(())
     }
+
+    /// Every durable consumer of this platform's streams with what it has not finished
+    /// (for `viscount verify`: after a run, every one should be at zero). Streams not
+    /// created yet are left out; tails (ephemeral consumers) too.
+    pub async fn backlogs(&self) -> Result<Vec<ConsumerBacklog>, BusError> {
+        use futures_util::TryStreamExt;
+        let names: Vec<String> = self
+            .jetstream
+            .stream_names()
+            .try_collect()
+            .await
+            .map_err(nats_error)?;
+        let mut backlogs = Vec::new();
+        for producer in ServiceKind::all().iter().copied() {
+            let stream = self.stream_name(producer);
+            if !names.contains(&stream) {
+                continue;
+            }
+            let infos: Vec<jetstream::consumer::Info> = self
+                .jetstream
+                .get_stream(&stream)
+                .await
+                .map_err(nats_error)?
+                .consumers()
+                .try_collect()
+                .await
+                .map_err(nats_error)?;
+            for info in infos {
+                if info.config.durable_name.is_none() {
+                    continue;
+                }
+                backlogs.push(ConsumerBacklog {
+                    producer,
+                    stream: stream.clone(),
+                    consumer: info.name,
+                    pending: info.num_pending,
+                    ack_pending: info.num_ack_pending as u64,
+                });
+            }
+        }
+        Ok(backlogs)
+    }
+}
+
+/// What one durable consumer has not finished of one producer's stream
+/// ([`NatsBus::backlogs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerBacklog {
+    /// The producing service whose stream it reads.
+    pub producer: ServiceKind,
+    /// The stream's name.
+    pub stream: String,
+    /// The consumer's name (the consuming service).
+    pub consumer: String,
+    /// Messages not yet delivered to it.
+    pub pending: u64,
+    /// Messages delivered to it and not yet acknowledged.
+    pub ack_pending: u64,
 }
 
 #[async_trait]
@@ -397,6 +494,11 @@ impl Bus for NatsBus {
         Ok(())
     }
 
+    /// What was published is in the stream: JetStream delivers it from there.
+    async fn delivered(&self, _producer: ServiceKind) -> Result<Delivered, BusError> {
+        Ok(Delivered::Published)
+    }
+
     async fn ping(&self) -> Result<(), BusError> {
         match self.client.connection_state() {
             async_nats::connection::State::Connected => Ok(()),
@@ -410,5 +512,21 @@ impl Bus for NatsBus {
 async fn acknowledge(message: &jetstream::Message, kind: AckKind) {
     if let Err(err) = message.ack_with(kind).await {
         tracing::warn!(error = %err, "cannot acknowledge message");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_versions_are_compared_by_major_and_minor() {
+        assert!(version_at_least("2.10.0", (2, 10)));
+        assert!(version_at_least("2.15.1", (2, 10)));
+        assert!(version_at_least("v3.0.0-beta.1", (2, 10)));
+        assert!(!version_at_least("2.9.10", (2, 10)));
+        assert!(!version_at_least("1.99.0", (2, 10)));
+        assert!(!version_at_least("", (2, 10)));
+        assert!(!version_at_least("two.ten", (2, 10)));
     }
 }

@@ -7,8 +7,12 @@
 //! savepoints committed in groups ([`sqlite`]); PostgreSQL (the distributed shape) gets
 //! sqlx's native driver with a pool, and its database created on first use. Time is
 //! stored as `BIGINT` milliseconds since the Unix epoch (UTC) so comparisons are
-//! portable.
+//! portable. Migrations run through refinery, which checks every applied step's
+//! checksum ([`migrate`](self::Db::migrate)).
 
+mod migrate;
+#[cfg(test)]
+mod pg_tests;
 mod query;
 mod sqlite;
 
@@ -78,11 +82,53 @@ pub enum DbError {
     Migration {
         /// The service whose migration failed.
         scope: &'static str,
-        /// The failing step.
+        /// The failing step (`history` when reading or writing the history failed).
         name: &'static str,
         /// The cause.
         #[source]
         source: Error,
+    },
+    /// A migration this database already applied is not the one in this build: it was
+    /// edited (or renamed) after it ran, so the schema may not be what the code expects.
+    #[error(
+        "migration {scope}/{name} was changed after it was applied: its checksum is \
+         {checksum} but {applied_checksum} was recorded when it ran (restore it and put \
+         the change in a new migration)"
+    )]
+    MigrationChanged {
+        /// The service whose migration changed.
+        scope: &'static str,
+        /// The step, as its file is named (`0003_x`).
+        name: String,
+        /// The checksum of this build's text.
+        checksum: u64,
+        /// The checksum recorded when the step was applied.
+        applied_checksum: u64,
+    },
+    /// The database records a migration this build does not have (the database was
+    /// migrated by a newer build, or a step was deleted).
+    #[error(
+        "migration {scope}/{name} was applied to this database but this build does not \
+         have it (was the database migrated by a newer version?)"
+    )]
+    MigrationUnknown {
+        /// The service whose history holds it.
+        scope: &'static str,
+        /// The step, as its file would be named.
+        name: String,
+    },
+    /// A migration of this build was never applied, yet a later one was: it was added
+    /// with a number below the last applied one, and applying it now would run it out
+    /// of order.
+    #[error(
+        "migration {scope}/{name} was never applied but a later one was (give it a \
+         number after the last applied migration)"
+    )]
+    MigrationSkipped {
+        /// The service the step belongs to.
+        scope: &'static str,
+        /// The step.
+        name: String,
     },
     /// Anything the engine reported.
     #[error(transparent)]
@@ -95,10 +141,12 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
-/// One migration step, written once per dialect.
+/// One migration step, written once per dialect. Once applied, its text must not
+/// change: the database keeps its checksum, and a changed step stops the start.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
-    /// Ordering key and name, e.g. `0001_init`.
+    /// Number and name, e.g. `0001_init` (refinery's `V1__init`): digits, `_`, then
+    /// ASCII letters, digits and `_`.
     pub name: &'static str,
     /// DDL for SQLite.
     pub sqlite: &'static str,
@@ -109,7 +157,7 @@ pub struct Migration {
 /// The ordered migrations of one scope (a service, or the platform's own tables).
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
-    /// Scope name recorded in `_migrations`.
+    /// Scope name; its history is the table `_migrations_<scope>`.
     pub scope: &'static str,
     /// Steps in the order they apply.
     pub steps: &'static [Migration],
@@ -142,7 +190,7 @@ macro_rules! migration {
 /// cursors), present in every service database.
 pub const PLATFORM_MIGRATIONS: Migrations = Migrations {
     scope: "platform",
-    steps: &[migration!("0001_platform")],
+    steps: &[migration!("0001_platform"), migration!("0002_retention")],
 };
 
 /// A service's database. Cheap to clone.
@@ -249,6 +297,14 @@ async fn postgres_execute(conn: &mut sqlx::PgConnection, query: Query<'_>) -> Re
     })
 }
 
+/// Runs a script of several statements (the simple query protocol). Through the
+/// executor's boxed future, not `RawSql::execute`, whose `async fn` the compiler cannot
+/// prove `Send` inside other `Send`-bound futures (refinery's).
+async fn postgres_script(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(), Error> {
+    conn.execute(sqlx::raw_sql(sql)).await?;
+    Ok(())
+}
+
 async fn postgres_fetch(
     conn: &mut sqlx::PgConnection,
     query: Query<'_>,
@@ -325,10 +381,7 @@ impl Tx {
     async fn execute_script(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.0.0 {
             ConnKind::SqliteWrite(lease) => lease.execute_script(sql),
-            ConnKind::PostgresTx(tx) => {
-                sqlx::raw_sql(sql).execute(&mut **tx).await?;
-                Ok(())
-            }
+            ConnKind::PostgresTx(tx) => postgres_script(tx, sql).await,
             ConnKind::SqliteRead(_) | ConnKind::PostgresPooled(_) => {
                 Err(Error::Protocol("not a transaction".into()))
             }
@@ -365,13 +418,19 @@ impl Db {
     }
 
     async fn open_postgres(url: &str) -> Result<Self, DbError> {
+        Self::open_postgres_with(url, 16).await
+    }
+
+    /// [`Db::open_postgres`] with a pool of at most `max_connections` (tests make it one,
+    /// so the next user of a connection is known).
+    async fn open_postgres_with(url: &str, max_connections: u32) -> Result<Self, DbError> {
         create_postgres_database_if_missing(url).await?;
         // No ping before each lease: it doubled the round trips of a one-statement
         // read. A connection the server dropped fails its next statement and is
         // discarded by the pool, and idle ones are retired before servers or proxies
         // time them out.
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(max_connections)
             .test_before_acquire(false)
             .idle_timeout(Duration::from_secs(60))
             .acquire_timeout(Duration::from_secs(30))
@@ -398,7 +457,21 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, Error> {
         match &self.engine {
             Engine::Sqlite(sqlite) => Ok(Tx(Conn(ConnKind::SqliteWrite(sqlite.begin().await?)))),
-            Engine::Postgres(pool) => Ok(Tx(Conn(ConnKind::PostgresTx(pool.begin().await?)))),
+            Engine::Postgres(pool) => {
+                // sqlx-postgres 0.8.6 counts a transaction only once `BEGIN` is answered:
+                // a `begin()` dropped while waiting for that answer queues no `ROLLBACK`,
+                // and the connection goes back to the pool inside the transaction the
+                // server opened ("idle in transaction", later statements of other users
+                // never committed). So the connection is leased here (dropping that wait
+                // is harmless) and `BEGIN` runs as a task of its own, which always
+                // completes: when the caller has gone, the task drops a whole
+                // transaction, which sqlx rolls back before the connection is reused.
+                let conn = pool.acquire().await?;
+                let begun = tokio::spawn(sqlx::Transaction::<'static, Postgres>::begin(conn, None))
+                    .await
+                    .map_err(|err| Error::Protocol(format!("begin task failed: {err}")))??;
+                Ok(Tx(Conn(ConnKind::PostgresTx(begun))))
+            }
         }
     }
 
@@ -440,54 +513,12 @@ impl Db {
         }
     }
 
-    /// Applies the steps of `migrations` not applied yet, each in its own transaction.
+    /// Applies the steps of `migrations` not applied yet, in one transaction, after
+    /// checking that every applied one is unchanged (its checksum): an edited, renamed
+    /// or unknown applied step is an error naming it, and nothing is applied. Replicas
+    /// migrating one PostgreSQL database together take turns.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
-        let mut tx = self.begin().await?;
-        tx.execute_script(
-            "CREATE TABLE IF NOT EXISTS _migrations (scope TEXT NOT NULL, name TEXT NOT NULL, \
-             applied_at BIGINT NOT NULL, PRIMARY KEY (scope, name))",
-        )
-        .await?;
-        tx.commit().await?;
-        for step in migrations.steps {
-            let fail = |source| DbError::Migration {
-                scope: migrations.scope,
-                name: step.name,
-                source,
-            };
-            let mut tx = self.begin().await.map_err(fail)?;
-            if self.dialect == Dialect::Postgres {
-                // Replicas starting together must not apply the same step twice.
-                query("SELECT pg_advisory_xact_lock(7273012345)")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail)?;
-            }
-            let applied: Option<i64> =
-                query_scalar("SELECT applied_at FROM _migrations WHERE scope = $1 AND name = $2")
-                    .bind(migrations.scope)
-                    .bind(step.name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(fail)?;
-            if applied.is_some() {
-                continue;
-            }
-            let sql = match self.dialect {
-                Dialect::Sqlite => step.sqlite,
-                Dialect::Postgres => step.postgres,
-            };
-            tx.execute_script(sql).await.map_err(fail)?;
-            query("INSERT INTO _migrations (scope, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(migrations.scope)
-                .bind(step.name)
-                .bind(crate::time::now_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
-        }
-        Ok(())
+        migrate::run(self, migrations).await
     }
 }
 

@@ -47,6 +47,12 @@ const STATEMENT_CACHE: usize = 256;
 /// Opens `path` with the platform's settings.
 fn open(path: &Path, query_only: bool) -> Result<rusqlite::Connection, rusqlite::Error> {
     let conn = rusqlite::Connection::open(path)?;
+    if !query_only {
+        // Set before anything else touches the file: a new file takes the mode only
+        // before its first table.
+        conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        use_incremental_vacuum(&conn, path)?;
+    }
     // WAL lets readers run beside the one writer. NORMAL leaves the sync at commit to
     // the committer (see the module's comment), which makes a committed order survive
     // power loss, not only a process crash. The busy timeout covers another process
@@ -63,6 +69,34 @@ fn open(path: &Path, query_only: bool) -> Result<rusqlite::Connection, rusqlite:
     }
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Puts the file in `auto_vacuum = INCREMENTAL` mode, so that retention can hand the
+/// pages of deleted rows back to the file system (`PRAGMA incremental_vacuum`, see
+/// `crate::retention`) instead of the file keeping its largest size forever. A new file
+/// takes the mode as it is set; an existing file in the default mode (`NONE`) is
+/// rewritten once with `VACUUM`, the only way to change it once tables exist (a file
+/// in `FULL` mode switches without one).
+fn use_incremental_vacuum(conn: &rusqlite::Connection, path: &Path) -> Result<(), rusqlite::Error> {
+    const NONE: i64 = 0;
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0))?;
+    if mode == NONE && tables > 0 {
+        let started = std::time::Instant::now();
+        tracing::info!(path = %path.display(), "rewriting the database once for incremental vacuum");
+        conn.execute_batch("VACUUM;")?;
+        tracing::info!(
+            path = %path.display(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "database rewritten for incremental vacuum"
+        );
+    }
+    Ok(())
 }
 
 /// Runs `query` on `conn`, answering its rows (at most `limit`) or, with `rows: false`,

@@ -143,11 +143,25 @@ async fn observe(State(service): State<&'static str>, request: Request, next: Ne
         let latency_us = elapsed.as_micros() as u64;
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), latency_us, "request failed");
+        } else if is_machine_chatter(&route) {
+            // Probes and heartbeats come every second from every instance: at info
+            // they would drown the requests people make.
+            tracing::debug!(status = status.as_u16(), latency_us, "request");
         } else {
             tracing::info!(status = status.as_u16(), latency_us, "request");
         }
     });
     response
+}
+
+/// Routes the platform's own machinery calls on a schedule: health probes, metrics
+/// scrapes, discovery's heartbeats and lookups.
+fn is_machine_chatter(route: &str) -> bool {
+    route.starts_with("/health")
+        || route == "/metrics"
+        || route == "/api/v1/services/register"
+        || route == "/api/v1/services"
+        || route == "/.well-known/jwks.json"
 }
 
 /// Rewrites error answers that are not problem+json (the framework's own rejections,

@@ -13,6 +13,7 @@ use crate::config::{ConfigError, ConfigSource};
 use crate::db::{Db, DbError, Migrations};
 use crate::http::Readiness;
 use crate::live::{LiveConfig, LiveSection};
+use crate::retention::{Retention, RetentionConfig};
 use crate::tasks::Tasks;
 use crate::time::Clock;
 
@@ -192,20 +193,47 @@ impl ServiceContext {
         })
     }
 
-    /// Opens the service's database (migrated by `migrations`) and attaches its outbox
-    /// to the bus.
+    /// Opens the service's database (migrated by `migrations`), attaches its outbox
+    /// to the bus and starts the retention sweep of the platform's tables in it
+    /// (`[retention]`; see [`crate::retention`]).
     pub async fn open(&self, migrations: &Migrations) -> Result<ServiceData, StartError> {
+        let retention = self.retention_config()?;
         let db = Db::connect(&self.database_url, migrations).await?;
         let outbox = self
             .bus
             .attach_producer(self.kind, db.clone(), &self.tasks)
             .await?;
+        let retention = Retention::new(
+            self.kind,
+            db.clone(),
+            self.bus.clone(),
+            self.clock.clone(),
+            retention,
+        );
+        retention.start(&self.tasks);
         Ok(ServiceData {
             kind: self.kind,
             db,
             outbox,
             bus: self.bus.clone(),
+            retention,
         })
+    }
+
+    /// The platform's `[retention]` section, refused when it would lose something.
+    fn retention_config(&self) -> Result<RetentionConfig, StartError> {
+        let invalid = |source| StartError::Config {
+            section: "retention",
+            source,
+        };
+        let config: RetentionConfig = self.config.section("retention").map_err(invalid)?;
+        config.validate().map_err(|reason| {
+            invalid(ConfigError::Invalid {
+                section: "retention".into(),
+                source: <toml::de::Error as serde::de::Error>::custom(reason),
+            })
+        })?;
+        Ok(config)
     }
 
     /// A failure of the service's own making, for [`StartError::Service`].
@@ -226,12 +254,18 @@ pub struct ServiceData {
     /// Where its events are staged.
     pub outbox: Outbox,
     bus: Arc<dyn Bus>,
+    retention: Retention,
 }
 
 impl ServiceData {
     /// Which service owns it.
     pub fn kind(&self) -> ServiceKind {
         self.kind
+    }
+
+    /// The retention sweep of its database, to which it may add rules of its own.
+    pub fn retention(&self) -> &Retention {
+        &self.retention
     }
 
     /// Readiness of the database and the bus.

@@ -17,6 +17,8 @@ use platform::db::Db;
 use platform::live::LiveSection;
 use platform::time::Clock;
 
+pub use reservations::ClosedReservations;
+
 use crate::config::InventoryConfig;
 use crate::domain::{Level, ReservationStatus, Shortage, Sku, StockLevel, Totals};
 

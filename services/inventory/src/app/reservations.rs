@@ -1,9 +1,11 @@
 //! Reservations: holding every line of an order or none, and closing the hold by
-//! commit (the units leave stock), release, expiry, or return after commit.
+//! commit (the units leave stock), release, expiry, or return after commit; and, some
+//! days after they closed, deleting them ([`ClosedReservations`]).
 
 use std::collections::BTreeMap;
 
-use platform::db::{Tx, is_unique_violation};
+use platform::db::{Dialect, Tx, is_unique_violation};
+use platform::retention::{DAY_MS, RetentionRule};
 
 use super::{InventoryApp, InventoryError};
 use crate::domain::{
@@ -284,5 +286,51 @@ impl InventoryApp {
             .is_ok();
         tx.commit().await?;
         Ok(closed)
+    }
+}
+
+/// Inventory's rule for the retention sweep: closed reservations (and their lines)
+/// are deleted `reservation_retention_days` after they closed, committed ones
+/// `committed_reservation_retention_days` after their commit; active ones never. The
+/// stock ledger keeps every movement they made, and a redelivered order event cannot
+/// reserve again meanwhile: the consumer's inbox or cursor has it long before then.
+pub struct ClosedReservations {
+    dialect: Dialect,
+    closed_days: u32,
+    committed_days: u32,
+}
+
+impl ClosedReservations {
+    /// The rule for `app`'s database and configuration.
+    pub fn new(app: &InventoryApp) -> Self {
+        Self {
+            dialect: app.db.dialect(),
+            closed_days: app.config.reservation_retention_days,
+            committed_days: app.config.committed_reservation_retention_days,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RetentionRule for ClosedReservations {
+    fn table(&self) -> &'static str {
+        "reservations"
+    }
+
+    async fn delete_batch(
+        &self,
+        tx: &mut Tx,
+        now: i64,
+        limit: i64,
+    ) -> Result<u64, platform::db::Error> {
+        let before = |days: u32| now.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+        store::delete_closed_reservations(
+            tx,
+            self.dialect,
+            before(self.closed_days),
+            before(self.committed_days),
+            limit,
+        )
+        .await
     }
 }

@@ -485,6 +485,65 @@ pub async fn close_reservation(
     Ok(updated == 1)
 }
 
+/// Deletes up to `limit` closed reservations, with their lines: released, expired or
+/// returned ones last changed before `closed_before`, committed ones before
+/// `committed_before` (epoch ms); an active one never. Answers how many. On PostgreSQL
+/// the reservations are locked first and those another transaction holds (one being
+/// returned right now) are left for a later sweep.
+pub async fn delete_closed_reservations(
+    tx: &mut Tx,
+    dialect: Dialect,
+    closed_before: i64,
+    committed_before: i64,
+    limit: i64,
+) -> Result<u64, platform::db::Error> {
+    // Statuses go into the text so both engines use the (status, updated_at) index.
+    let closed = format!(
+        "SELECT id FROM reservations WHERE status IN ('{}', '{}', '{}') AND updated_at < $1 \
+         LIMIT $2{}",
+        ReservationStatus::Released.as_str(),
+        ReservationStatus::Expired.as_str(),
+        ReservationStatus::Returned.as_str(),
+        dialect.row_lock_skip_locked()
+    );
+    let mut ids: Vec<String> = platform::db::query_scalar(&closed)
+        .bind(closed_before)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    let room = limit - ids.len() as i64;
+    if room > 0 {
+        let committed = format!(
+            "SELECT id FROM reservations WHERE status = '{}' AND updated_at < $1 LIMIT $2{}",
+            ReservationStatus::Committed.as_str(),
+            dialect.row_lock_skip_locked()
+        );
+        let more: Vec<String> = platform::db::query_scalar(&committed)
+            .bind(committed_before)
+            .bind(room)
+            .fetch_all(&mut **tx)
+            .await?;
+        ids.extend(more);
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = platform::db::in_list(1, ids.len());
+    // Lines first: they reference their reservation.
+    for table in [
+        "reservation_lines WHERE reservation_id",
+        "reservations WHERE id",
+    ] {
+        let sql = format!("DELETE FROM {table} IN {list}");
+        let mut delete = platform::db::query(&sql);
+        for id in &ids {
+            delete = delete.bind(id);
+        }
+        delete.execute(&mut **tx).await?;
+    }
+    Ok(ids.len() as u64)
+}
+
 /// Orders of up to `limit` active reservations past their expiry.
 pub async fn expired_reservations<'e>(
     ex: impl Executor<'e>,

@@ -1,5 +1,10 @@
 //! Placing an order: price its lines, create its payment with payments, store it
 //! `pending` and emit `order.created`, which starts the saga.
+//!
+//! An order is stored with the customer's `Idempotency-Key`, unique per customer, in the
+//! same transaction: the platform's idempotency record (stored after the answer) can be
+//! lost with a process killed in between, and the retry that takes over its stale claim
+//! must find the order, not place a second one.
 
 use platform::auth::ForwardedCredentials;
 
@@ -10,15 +15,20 @@ use crate::domain::{
 use crate::store;
 
 impl OrderingApp {
-    /// Places an order. The card goes to payments (with the caller's `credentials`)
-    /// and nowhere else; an order from a cart empties the cart.
+    /// Places an order, or answers the one already placed under `idempotency_key`.
+    /// The card goes to payments (with the caller's `credentials`) and nowhere else; an
+    /// order from a cart empties the cart.
     #[tracing::instrument(skip_all, fields(order_id), err(level = "debug"))]
     pub async fn place_order(
         &self,
         caller: &Caller,
         credentials: &ForwardedCredentials,
         request: PlaceOrder,
+        idempotency_key: Option<&str>,
     ) -> Result<OrderDetails, OrderingError> {
+        if let Some(placed) = self.placed_under(caller, idempotency_key).await? {
+            return Ok(placed);
+        }
         let (wanted, cart_id): (Vec<(Sku, u32)>, Option<String>) = match &request.source {
             OrderSource::Items(items) => (domain::merge_lines(items), None),
             OrderSource::Cart(cart_id) => {
@@ -47,6 +57,10 @@ impl OrderingApp {
             .payments
             .create_payment(credentials, &order_id, &total, &request.payment)
             .await?;
+        // From here to the commit below a cut leaves a payment without its order: the
+        // route runs detached from its client (`http::router`), and payments gives up a
+        // payment no order took further (its expiry sweep) if the process dies here.
+        self.gate.pass().await;
 
         let now = self.clock.now_millis();
         let order = Order::place(
@@ -64,7 +78,20 @@ impl OrderingApp {
             now + self.step_timeout_ms(),
         );
         let mut tx = self.db.begin().await?;
-        store::orders::insert(&mut tx, &order, &lines, "order placed").await?;
+        match store::orders::insert(&mut tx, &order, &lines, "order placed", idempotency_key).await
+        {
+            Ok(()) => {}
+            // A retry under the same key got here first: its order is the answer, and
+            // the payment made above is given up by payments' expiry sweep.
+            Err(err) if err.is_unique_violation() => {
+                drop(tx);
+                if let Some(placed) = self.placed_under(caller, idempotency_key).await? {
+                    return Ok(placed);
+                }
+                return Err(err.into());
+            }
+            Err(err) => return Err(err.into()),
+        }
         if let Some(cart_id) = &cart_id {
             // Read as the caller's above, and carts are never deleted: the touch finds it.
             store::carts::touch_own(&mut tx, cart_id, caller.user_id(), now).await?;
@@ -76,5 +103,20 @@ impl OrderingApp {
         tx.commit().await?;
         self.outbox.wake();
         Ok(OrderDetails { order, lines })
+    }
+
+    /// The order the caller placed under `idempotency_key`, if one was.
+    async fn placed_under(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<OrderDetails>, OrderingError> {
+        let Some(key) = idempotency_key else {
+            return Ok(None);
+        };
+        match store::orders::placed_under(self.db.reader(), caller.user_id(), key).await? {
+            Some(id) => Ok(Some(self.order(caller, &id).await?)),
+            None => Ok(None),
+        }
     }
 }

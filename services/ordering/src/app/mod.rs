@@ -2,7 +2,7 @@
 //! (`carts`), placing an order (`checkout`), reading orders (`orders`), waiting for
 //! one to settle (`waiters`), the saga's steps and timeouts (`saga`), following the
 //! parcels (`shipping`), refunds (`refunds`), and cancellations and admin changes
-//! (`admin`).
+//! (`admin`); `hold` lets tests stop checkouts at their most fragile point.
 //!
 //! Each operation runs in one transaction with the events it emits (built by the
 //! domain); the saga's steps run inside the consumer's transaction (with its inbox
@@ -12,6 +12,7 @@
 mod admin;
 mod carts;
 mod checkout;
+mod hold;
 mod orders;
 mod prices;
 mod refunds;
@@ -34,6 +35,8 @@ use crate::domain::{
     RefundRefused, ShippingEvent, Sku, StatusChange, TooManyLines,
 };
 use crate::store;
+
+pub use hold::CheckoutHold;
 
 /// Ordering's authorization: a customer sees and acts on their own carts and orders;
 /// admins manage everyone's (machine clients have no manage scope here).
@@ -138,6 +141,7 @@ pub struct OrderingApp {
     config: OrderingConfig,
     payments: Arc<dyn PaymentsPort>,
     waiters: Arc<waiters::Waiters>,
+    gate: Arc<hold::CheckoutGate>,
 }
 
 impl OrderingApp {
@@ -155,6 +159,7 @@ impl OrderingApp {
             config,
             payments: Arc::new(payments),
             waiters: Arc::default(),
+            gate: Arc::default(),
         }
     }
 

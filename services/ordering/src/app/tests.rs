@@ -161,6 +161,7 @@ async fn a_checkout_runs_the_saga_and_emits_each_step() {
             &buyer,
             &ForwardedCredentials::default(),
             request(two_of_a()),
+            None,
         )
         .await
         .expect("placed");
@@ -203,6 +204,55 @@ async fn a_checkout_runs_the_saga_and_emits_each_step() {
 }
 
 #[tokio::test]
+async fn a_second_placement_under_one_key_answers_the_first_order_without_a_payment() {
+    let f = fixture().await;
+    let buyer = person("u1", "customer");
+    let key = Some("key-1");
+    let first = f
+        .app
+        .place_order(
+            &buyer,
+            &ForwardedCredentials::default(),
+            request(two_of_a()),
+            key,
+        )
+        .await
+        .expect("placed");
+    // As after a crash that lost the platform's stored answer: the same key again.
+    let again = f
+        .app
+        .place_order(
+            &buyer,
+            &ForwardedCredentials::default(),
+            request(two_of_a()),
+            key,
+        )
+        .await
+        .expect("answered");
+    assert_eq!(again.order.id(), first.order.id());
+    let other_buyer = f
+        .app
+        .place_order(
+            &person("u2", "customer"),
+            &ForwardedCredentials::default(),
+            request(two_of_a()),
+            key,
+        )
+        .await
+        .expect("another customer's key is theirs");
+    assert_ne!(other_buyer.order.id(), first.order.id());
+    let orders: i64 = platform::db::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(f.app.db().reader())
+        .await
+        .expect("count");
+    assert_eq!(orders, 2, "one order per customer and key");
+    assert_eq!(
+        f.emitted().await,
+        ["ordering.order.created.v1", "ordering.order.created.v1"]
+    );
+}
+
+#[tokio::test]
 async fn an_overdue_order_is_cancelled_and_compensated() {
     let f = fixture().await;
     let buyer = person("u1", "customer");
@@ -212,6 +262,7 @@ async fn an_overdue_order_is_cancelled_and_compensated() {
             &buyer,
             &ForwardedCredentials::default(),
             request(two_of_a()),
+            None,
         )
         .await
         .expect("placed");
@@ -269,6 +320,7 @@ async fn a_cart_keeps_priced_lines_and_is_emptied_by_its_order() {
             &buyer,
             &ForwardedCredentials::default(),
             request(OrderSource::Cart(cart.id.clone())),
+            None,
         )
         .await
         .expect("placed");
@@ -281,6 +333,7 @@ async fn a_cart_keeps_priced_lines_and_is_emptied_by_its_order() {
                 &buyer,
                 &ForwardedCredentials::default(),
                 request(OrderSource::Cart(cart.id)),
+                None
             )
             .await,
         Err(OrderingError::EmptyCart)
@@ -298,6 +351,7 @@ async fn a_refund_is_applied_once_whichever_way_it_arrives() {
             &buyer,
             &ForwardedCredentials::default(),
             request(two_of_a()),
+            None,
         )
         .await
         .expect("placed");

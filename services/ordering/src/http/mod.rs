@@ -17,6 +17,7 @@ use axum::routing::{get, post, put};
 use platform::auth::{Authenticator, ForwardedCredentials, Principal};
 use platform::http::{FieldError, Json, List, Problem, Query, created, with_location};
 use platform::idempotency::{Idempotency, idempotent};
+use platform::tasks::Tasks;
 
 pub use self::requests::MAX_WAIT_SECS;
 use self::requests::{
@@ -29,10 +30,18 @@ use crate::domain::{MAX_LINES, PaymentsError, Refusal};
 
 /// The routes, behind the authentication middleware; placing an order needs an
 /// `Idempotency-Key`.
-pub fn router(app: OrderingApp, authenticator: Authenticator) -> Router {
+///
+/// Placing, cancelling and refunding an order and an admin's status change run on
+/// `tasks` to their end ([`platform::tasks::detach`]), whatever the client does: a
+/// checkout calls payments and then writes the order, and a client that hung up between
+/// the two used to leave a pending payment with no order. Placing an order detaches
+/// with its idempotency record, so a retry with the same key replays the order the
+/// first attempt made instead of making another.
+pub fn router(app: OrderingApp, authenticator: Authenticator, tasks: Tasks) -> Router {
     // Card details never reach a stored fingerprint.
     let idempotency = Idempotency::required(app.db().clone())
         .redacting(&["/payment/card_number", "/payment/cvc"]);
+    let detached = from_fn_with_state(tasks, platform::tasks::detach);
     Router::new()
         .route("/api/v1/carts", post(create_cart))
         .route("/api/v1/carts/{id}", get(get_cart))
@@ -40,13 +49,26 @@ pub fn router(app: OrderingApp, authenticator: Authenticator) -> Router {
         .route(
             "/api/v1/orders",
             // Only placing an order needs (and stores) an Idempotency-Key.
-            get(list_orders).post(place_order.layer(from_fn_with_state(idempotency, idempotent))),
+            get(list_orders).post(
+                place_order
+                    .layer(from_fn_with_state(idempotency, idempotent))
+                    .layer(detached.clone()),
+            ),
         )
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/history", get(order_history))
-        .route("/api/v1/orders/{id}/cancel", post(cancel_order))
-        .route("/api/v1/orders/{id}/refund", post(refund_order))
-        .route("/api/v1/orders/{id}/status", put(set_order_status))
+        .route(
+            "/api/v1/orders/{id}/cancel",
+            post(cancel_order).layer(detached.clone()),
+        )
+        .route(
+            "/api/v1/orders/{id}/refund",
+            post(refund_order).layer(detached.clone()),
+        )
+        .route(
+            "/api/v1/orders/{id}/status",
+            put(set_order_status).layer(detached),
+        )
         .with_state(app)
         .layer(from_fn_with_state(
             authenticator,
@@ -171,7 +193,10 @@ async fn place_order(
 ) -> ApiResult<Response> {
     let caller = caller(principal)?;
     let request = body.try_into_domain()?;
-    let mut order = app.place_order(&caller, &credentials, request).await?;
+    let key = headers
+        .get(platform::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let mut order = app.place_order(&caller, &credentials, request, key).await?;
     if let Some(wait) = preferred_wait(&headers) {
         order = app
             .wait_until_settled(&caller, order.order.id(), wait)

@@ -46,12 +46,15 @@ fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
     Ok(Order::restore(facts, state))
 }
 
-/// Stores a new order with its lines and its first history entry (`reason`).
+/// Stores a new order with its lines and its first history entry (`reason`), under the
+/// customer's `idempotency_key` when it came with one (a second order under the same
+/// key is a unique violation).
 pub async fn insert(
     tx: &mut Tx,
     order: &Order,
     lines: &[OrderLine],
     reason: &str,
+    idempotency_key: Option<&str>,
 ) -> Result<(), platform::db::Error> {
     let facts = &order.facts;
     let state = order.state();
@@ -64,7 +67,8 @@ pub async fn insert(
         .transpose()
         .map_err(|e| platform::db::Error::Encode(Box::new(e)))?;
     platform::db::query(&format!(
-        "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        "INSERT INTO orders ({ORDER_COLUMNS}, idempotency_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(&facts.id)
     .bind(&facts.user_id)
@@ -82,6 +86,7 @@ pub async fn insert(
     .bind(facts.created_at)
     .bind(state.updated_at)
     .bind(attribution)
+    .bind(idempotency_key)
     .execute(&mut **tx)
     .await?;
     for (line_no, line) in lines.iter().enumerate() {
@@ -105,6 +110,19 @@ pub async fn insert(
         at: facts.created_at,
     };
     append_history(tx, order.id(), &first).await
+}
+
+/// The id of the order `user_id` placed under `idempotency_key`, if any.
+pub async fn placed_under<'e>(
+    ex: impl Executor<'e>,
+    user_id: &str,
+    idempotency_key: &str,
+) -> Result<Option<String>, platform::db::Error> {
+    platform::db::query_scalar("SELECT id FROM orders WHERE user_id = $1 AND idempotency_key = $2")
+        .bind(user_id)
+        .bind(idempotency_key)
+        .fetch_optional(ex)
+        .await
 }
 
 /// An order (without its lines).

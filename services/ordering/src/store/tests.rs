@@ -35,7 +35,7 @@ async fn database() -> (tempfile::TempDir, Db) {
 
 async fn placed(db: &Db, order: &Order, lines: &[OrderLine]) {
     let mut tx = db.begin().await.expect("begin");
-    insert(&mut tx, order, lines, "order placed")
+    insert(&mut tx, order, lines, "order placed", None)
         .await
         .expect("insert");
     tx.commit().await.expect("commit");

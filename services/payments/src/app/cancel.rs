@@ -7,7 +7,7 @@ use contracts::ordering::OrderCancelled;
 use platform::db::Tx;
 
 use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError};
-use crate::domain::{Action, LedgerEntry, LedgerKind};
+use crate::domain::{Action, LedgerEntry, LedgerKind, Payment};
 use crate::store::{self, Key};
 
 impl PaymentsApp {
@@ -57,25 +57,7 @@ impl PaymentsApp {
                     EventOutcome::Unchanged
                 })
             }
-            Some(Action::Void) => {
-                let voided = payment.void(now)?;
-                if !store::save_transition(tx, &payment, &voided).await? {
-                    return Ok(EventOutcome::Unchanged);
-                }
-                let reference = self.provider.void(payment.provider_ref()).await?;
-                let entry = LedgerEntry::new(
-                    platform::ids::new_id(),
-                    &payment,
-                    LedgerKind::Void,
-                    payment.amount.amount,
-                    reference.as_str(),
-                    ORDERING_ACTOR,
-                    now,
-                );
-                store::insert_ledger_entry(tx, &entry).await?;
-                self.outbox.stage(tx, &voided.event).await?;
-                Ok(EventOutcome::Moved(voided.to))
-            }
+            Some(Action::Void) => self.void_in(tx, payment, ORDERING_ACTOR, now).await,
             Some(Action::Refund) => {
                 let key = format!("{}:cancel-refund", payment.id);
                 match self
@@ -91,5 +73,33 @@ impl PaymentsApp {
                 Ok(EventOutcome::Unchanged)
             }
         }
+    }
+
+    /// Voids an authorized `payment` (locked in `tx`): releases the hold at the
+    /// provider, writes the ledger entry with `actor` and stages `payments.payment.voided`.
+    pub(super) async fn void_in(
+        &self,
+        tx: &mut Tx,
+        mut payment: Payment,
+        actor: &str,
+        now: i64,
+    ) -> Result<EventOutcome, PaymentsError> {
+        let voided = payment.void(now)?;
+        if !store::save_transition(tx, &payment, &voided).await? {
+            return Ok(EventOutcome::Unchanged);
+        }
+        let reference = self.provider.void(payment.provider_ref()).await?;
+        let entry = LedgerEntry::new(
+            platform::ids::new_id(),
+            &payment,
+            LedgerKind::Void,
+            payment.amount.amount,
+            reference.as_str(),
+            actor,
+            now,
+        );
+        store::insert_ledger_entry(tx, &entry).await?;
+        self.outbox.stage(tx, &voided.event).await?;
+        Ok(EventOutcome::Moved(voided.to))
     }
 }

@@ -1,7 +1,8 @@
 //! Payments' operations, one use case per file: creating and reading payments
 //! (`payments`), authorizing (`authorize`), capturing (`capture`), compensating a
-//! cancelled order (`cancel`), refunds (`refunds`), saved cards (`methods`) and the
-//! ledger (`ledger`); `views` renders what the API shows.
+//! cancelled order (`cancel`), giving up payments no order took further (`expiry`),
+//! refunds (`refunds`), saved cards (`methods`) and the ledger (`ledger`); `views`
+//! renders what the API shows.
 //!
 //! Each operation runs in one transaction with its ledger entries and events; the `*_in`
 //! forms run inside a transaction the caller owns (the event consumer's, which also
@@ -18,6 +19,7 @@
 mod authorize;
 mod cancel;
 mod capture;
+mod expiry;
 mod ledger;
 mod methods;
 mod payments;
@@ -30,6 +32,7 @@ use platform::bus::Outbox;
 use platform::db::Db;
 use platform::time::Clock;
 
+pub use expiry::EXPIRY_ACTOR;
 pub use payments::{NewPayment, PaymentSource};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 

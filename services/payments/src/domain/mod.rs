@@ -20,7 +20,7 @@ pub use contracts::Money;
 pub use contracts::payments::{CardBrand, FailureReason, PaymentStatus};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use method::PaymentMethod;
-pub use payment::{Failure, Payment, PaymentState, no_payment_for};
+pub use payment::{Failure, Payment, PaymentExpiry, PaymentState, no_payment_for};
 pub use rules::{AttemptFacts, FraudRules, payable};
 pub use status::{Action, RefundChange, Transition, TransitionError, refund_status};
 

@@ -160,6 +160,25 @@ impl Payment {
             .find(|action| action.allowed_from(self.state.status))
     }
 
+    /// What becomes of this payment when no order takes it further in time: a payment
+    /// still `pending` `expiry.pending_ms` after it was created is cancelled (no order
+    /// had it authorized: the order never came to exist — its checkout stopped between
+    /// creating the payment and storing the order — or it was cancelled), one still
+    /// `authorized` `expiry.authorized_ms` after its authorization is voided (the
+    /// confirmation or cancellation of its order never reached payments, and the
+    /// provider would let the hold lapse). `None`: not due, or nothing to give up.
+    pub fn expiry(&self, now: i64, expiry: &PaymentExpiry) -> Option<Action> {
+        match self.state.status {
+            PaymentStatus::Pending if now - self.created_at >= expiry.pending_ms => {
+                Some(Action::Cancel)
+            }
+            PaymentStatus::Authorized if now - self.state.updated_at >= expiry.authorized_ms => {
+                Some(Action::Void)
+            }
+            _ => None,
+        }
+    }
+
     /// The provider holds the amount under `provider_ref`.
     pub fn authorize(
         &mut self,
@@ -337,6 +356,16 @@ impl Payment {
             currency: self.amount.currency.clone(),
         }
     }
+}
+
+/// How long payments wait for their order before they are given up (see
+/// [`Payment::expiry`]), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentExpiry {
+    /// A payment no order had authorized.
+    pub pending_ms: i64,
+    /// An authorization never captured.
+    pub authorized_ms: i64,
 }
 
 /// What a reservation naming no payment of its order emits: the order fails, and no
@@ -637,5 +666,40 @@ mod tests {
         ] {
             assert!(!payment.pays_for(&other), "{other:?}");
         }
+    }
+
+    #[test]
+    fn only_payments_no_order_took_further_in_time_expire() {
+        let expiry = PaymentExpiry {
+            pending_ms: 100,
+            authorized_ms: 1_000,
+        };
+        // `payment_in` makes payments created and last changed at 1.
+        // (status, now, what expiry does)
+        let table = [
+            (Pending, 100, None),
+            (Pending, 101, Some(Action::Cancel)),
+            (Authorized, 101, None),
+            (Authorized, 1_000, None),
+            (Authorized, 1_001, Some(Action::Void)),
+            (Captured, 1_000_000, None),
+            (PartiallyRefunded, 1_000_000, None),
+            (Refunded, 1_000_000, None),
+            (Failed, 1_000_000, None),
+            (Cancelled, 1_000_000, None),
+            (Voided, 1_000_000, None),
+        ];
+        for (status, now, expected) in table {
+            assert_eq!(
+                payment(status).expiry(now, &expiry),
+                expected,
+                "{status:?} at {now}"
+            );
+        }
+        // An authorization's age counts from the authorization, not the payment.
+        let mut authorized = payment(Pending);
+        let _ = authorized.authorize("auth-9", 5_000).expect("authorize");
+        assert_eq!(authorized.expiry(5_999, &expiry), None);
+        assert_eq!(authorized.expiry(6_000, &expiry), Some(Action::Void));
     }
 }

@@ -16,7 +16,7 @@ pub use ledger::{disagreeing_payments, insert_ledger_entry, ledger, ledger_sums}
 pub use methods::{delete_payment_method, insert_payment_method, payment_method, payment_methods};
 pub use payments::{
     Key, apply_refund, attempts_since, insert_attempt, insert_payment, payment, payment_by_order,
-    payment_for_update, save_transition,
+    payment_for_update, save_transition, waiting_since,
 };
 
 use crate::domain::Expiry;

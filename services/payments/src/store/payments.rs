@@ -219,6 +219,30 @@ pub async fn apply_refund(
         .transpose()
 }
 
+/// Ids of payments that may have waited too long for their order: `pending` and last
+/// changed at or before `pending_before`, or `authorized` and last changed at or before
+/// `authorized_before` (the aggregate decides, once locked), oldest first, at most
+/// `limit`.
+pub async fn waiting_since<'e>(
+    ex: impl Executor<'e>,
+    pending_before: i64,
+    authorized_before: i64,
+    limit: i64,
+) -> Result<Vec<String>, platform::db::Error> {
+    platform::db::query_scalar(
+        "SELECT id FROM payments \
+         WHERE (status = $1 AND updated_at <= $2) OR (status = $3 AND updated_at <= $4) \
+         ORDER BY updated_at LIMIT $5",
+    )
+    .bind(PaymentStatus::Pending.as_str())
+    .bind(pending_before)
+    .bind(PaymentStatus::Authorized.as_str())
+    .bind(authorized_before)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
 /// How many authorization attempts `user_id` made at or after `since`.
 pub async fn attempts_since(
     tx: &mut Tx,
