@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use platform::bus::NatsBus;
 use platform::bus::NatsOptions;
-use platform::config::ConfigSource;
+use platform::config::{ConfigSource, redact_url};
 use platform::service::ServiceKind;
 use platform::shutdown::Shutdown;
 use platform::telemetry::LogFormat;
@@ -44,8 +44,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A child that ran this long before exiting is restarted after [`FIRST_BACKOFF`] again.
 const STABLE_RUN: Duration = Duration::from_secs(60);
-/// How long a child may take to stop after its stdin closed before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(20);
+/// How long a child may take to stop after its stdin closed before it is killed: a
+/// server drains its requests for up to 30 s, then its tasks (detached checkouts among
+/// them) get 10 s more.
+const STOP_GRACE: Duration = Duration::from_secs(50);
 /// How often a supervising thread looks at its child.
 const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// How long coordination may take to answer before the services are started anyway.
@@ -125,6 +127,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let nats_version = check_nats(&options).await?;
     check_redis(&options.redis_url).await?;
+    let postgres = redact_url(&options.postgres_url);
     let storage = Storage::Distributed {
         postgres_url: options.postgres_url.clone(),
         database_prefix: options.database_prefix.clone(),
@@ -138,10 +141,7 @@ pub async fn run(
         crate::migrate(kind, &storage.database_url(kind))
             .await
             .with_context(|| {
-                format!(
-                    "cannot prepare {kind}'s database on PostgreSQL at {}",
-                    options.postgres_url
-                )
+                format!("cannot prepare {kind}'s database on PostgreSQL at {postgres}")
             })?;
     }
     tracing::info!(nats = %nats_version, "infrastructure checked; databases migrated");
@@ -163,6 +163,12 @@ pub async fn run(
         tiers[2].push(Supervised::start(spec.clone(), printer.clone())?);
     }
     wait_until_ready(&options.coordination_listen, &shutdown).await;
+    if shutdown.is_cancelled() {
+        for supervised in tiers.into_iter().flatten() {
+            supervised.stop().join();
+        }
+        return Ok(());
+    }
     for spec in plan
         .iter()
         .filter(|spec| spec.kind != ServiceKind::Coordination)
@@ -195,18 +201,22 @@ async fn check_nats(options: &DistributedOptions) -> anyhow::Result<String> {
     .with_context(|| {
         format!(
             "cannot connect to NATS at {} (pass --nats-url with a NATS 2.10+ server with JetStream)",
-            options.nats_url
+            redact_url(&options.nats_url)
         )
     })?;
-    bus.check_server()
-        .await
-        .with_context(|| format!("NATS at {} cannot carry the platform", options.nats_url))
+    bus.check_server().await.with_context(|| {
+        format!(
+            "NATS at {} cannot carry the platform",
+            redact_url(&options.nats_url)
+        )
+    })
 }
 
 /// PING over the wire: the supervisor itself has no use for a Redis client.
-async fn check_redis(url: &str) -> anyhow::Result<()> {
+async fn check_redis(raw_url: &str) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = redis_address(url)
+    let url = redact_url(raw_url);
+    let address = redis_address(raw_url)
         .with_context(|| format!("--redis-url {url} is not redis://host[:port][/db]"))?;
     let answer = tokio::time::timeout(Duration::from_secs(3), async {
         let mut stream = tokio::net::TcpStream::connect(&address).await?;
@@ -309,7 +319,7 @@ fn plan(
                 // The others register the port the kernel gave them.
                 _ => "127.0.0.1:0".to_owned(),
             };
-            let mut args = vec![
+            let args = vec![
                 "--config".to_owned(),
                 options.config_path.display().to_string(),
                 "serve".to_owned(),
@@ -326,14 +336,14 @@ fn plan(
                     .filter(|(named, _, _)| *named == kind)
                     .map(|(_, key, value)| (key.clone(), value.clone())),
             );
-            if kind != ServiceKind::Gateway {
-                let database_url = env
-                    .iter()
-                    .rev()
-                    .find(|(key, _)| key == "VISCOUNT_DATABASE_URL")
-                    .map_or_else(|| storage.database_url(kind), |(_, url)| url.clone());
-                args.push("--database-url".to_owned());
-                args.push(database_url);
+            // In the environment, not the arguments: `ps` shows arguments to everyone.
+            if kind != ServiceKind::Gateway
+                && !env.iter().any(|(key, _)| key == "VISCOUNT_DATABASE_URL")
+            {
+                env.push((
+                    "VISCOUNT_DATABASE_URL".to_owned(),
+                    storage.database_url(kind),
+                ));
             }
             // The first admin is made by identity; the others would only warn.
             if kind == ServiceKind::Identity {
@@ -518,7 +528,12 @@ fn watch(child: &mut Child, stopping: &AtomicBool) -> Option<std::process::ExitS
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
             Ok(None) => {}
-            Err(_) => return None,
+            // The child cannot be watched: it is killed rather than left running
+            // beside the next one.
+            Err(_) => {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
         }
         if stopping.load(Ordering::SeqCst) {
             let deadline = *stop_deadline.get_or_insert_with(|| Instant::now() + STOP_GRACE);

@@ -113,11 +113,14 @@ impl Storage {
     pub async fn bus(&self) -> anyhow::Result<Arc<dyn Bus>> {
         Ok(match self {
             Storage::Embedded { .. } => Arc::new(EmbeddedBus::new()),
-            Storage::Distributed { nats, .. } => Arc::new(
-                NatsBus::connect(nats)
-                    .await
-                    .with_context(|| format!("cannot connect to NATS at {}", nats.url))?,
-            ),
+            Storage::Distributed { nats, .. } => {
+                Arc::new(NatsBus::connect(nats).await.with_context(|| {
+                    format!(
+                        "cannot connect to NATS at {}",
+                        platform::config::redact_url(&nats.url)
+                    )
+                })?)
+            }
         })
     }
 }

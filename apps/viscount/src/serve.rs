@@ -102,10 +102,19 @@ pub(crate) async fn serve(
         namespace: args.nats_namespace.clone(),
     })
     .await
-    .with_context(|| format!("cannot connect to NATS at {nats_url}"))?;
+    .with_context(|| {
+        format!(
+            "cannot connect to NATS at {}",
+            platform::config::redact_url(&nats_url)
+        )
+    })?;
     // `up --distributed` refuses such a server; a process started by hand is warned.
     if let Err(err) = nats.check_server().await {
-        tracing::warn!(error = %err, nats = %nats_url, "this NATS server is not one the platform supports");
+        tracing::warn!(
+            error = %err,
+            nats = %platform::config::redact_url(&nats_url),
+            "this NATS server is not one the platform supports"
+        );
     }
     if matches!(kind, ServiceKind::Identity | ServiceKind::Gateway)
         && !config.table("identity").contains_key("issuer")
@@ -226,6 +235,11 @@ pub(crate) async fn serve(
         }
     };
     platform::live::follow_log_level(&live, &[kind], &tasks);
+    // Every process reads `[identity]`'s token settings; the rest of that section is
+    // identity's, and known, not mistyped.
+    if kind != ServiceKind::Identity {
+        config.note_read::<identity::IdentityConfig>(ServiceKind::Identity.as_str());
+    }
     config.report_unknown_keys();
     let listener = platform::http::server::bind(&listen)
         .await

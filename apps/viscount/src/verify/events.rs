@@ -204,9 +204,12 @@ pub(super) async fn delivered(databases: &Databases, storage: &Storage) -> anyho
     match storage {
         Storage::Embedded { .. } => embedded_cursors(databases, &mut check).await?,
         Storage::Distributed { nats, .. } => {
-            let bus = NatsBus::connect(nats)
-                .await
-                .with_context(|| format!("cannot connect to NATS at {}", nats.url))?;
+            let bus = NatsBus::connect(nats).await.with_context(|| {
+                format!(
+                    "cannot connect to NATS at {}",
+                    platform::config::redact_url(&nats.url)
+                )
+            })?;
             nats_consumers(&bus, &mut check).await?;
         }
     }

@@ -197,15 +197,15 @@ pub(crate) struct Databases {
 }
 
 impl Databases {
-    /// Opens each service's database. An embedded data directory must hold every
-    /// service's file: opening a missing one would create it empty and every check
-    /// would pass on nothing.
+    /// Opens each service's database as it is: none is created (a missing one, say
+    /// from a mistyped prefix, would be empty and every check would pass on nothing)
+    /// and none is migrated (verify writes nothing).
     async fn open(storage: &Storage) -> anyhow::Result<Self> {
         let mut by_kind = BTreeMap::new();
         for kind in ServiceKind::backends() {
-            let Some(declaration) = crate::declaration(kind) else {
+            if crate::declaration(kind).is_none() {
                 continue;
-            };
+            }
             if let Storage::Embedded { data_dir } = storage {
                 let file = data_dir.join(format!("{kind}.db"));
                 anyhow::ensure!(
@@ -216,11 +216,12 @@ impl Databases {
                 );
             }
             let url = storage.database_url(kind);
-            // Opening applies any migration not applied yet (none, on a platform that
-            // ran this version), so the tables read below are the ones this binary knows.
-            let db = Db::connect(&url, declaration.migrations())
-                .await
-                .with_context(|| format!("cannot open the {kind} database"))?;
+            let db = Db::open_existing(&url).await.with_context(|| {
+                format!(
+                    "cannot open the {kind} database at {}",
+                    platform::config::redact_url(&url)
+                )
+            })?;
             by_kind.insert(kind, db);
         }
         Ok(Self { by_kind })

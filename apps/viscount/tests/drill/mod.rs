@@ -405,13 +405,9 @@ impl Supervisor {
             .unwrap_or_default()
     }
 
-    /// The pids of every process it started, restarted ones included.
-    pub fn every_pid_seen(&self) -> Vec<u32> {
-        self.log_matching("\"process started\"")
-            .iter()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter_map(|entry| entry["pid"].as_u64().map(|pid| pid as u32))
-            .collect()
+    /// The pid each instance was last started under.
+    pub fn last_pids(&self) -> Vec<u32> {
+        self.pids.lock().expect("pids").values().copied().collect()
     }
 
     /// Stops it as Ctrl-C does and waits; returns whether it exited cleanly.

@@ -74,6 +74,9 @@ pub enum DbError {
     /// The URL is neither `sqlite:` nor `postgres:`.
     #[error("unsupported database url scheme (use sqlite:// or postgres://)")]
     UnsupportedUrl,
+    /// [`Db::open_existing`] found no database there.
+    #[error("no database at {0}")]
+    Missing(String),
     /// The data directory for a SQLite file could not be created.
     #[error("cannot create the directory for the database file")]
     CreateDir(#[source] std::io::Error),
@@ -402,6 +405,22 @@ impl Db {
         Ok(db)
     }
 
+    /// Opens a database that exists, without creating it or applying migrations: for
+    /// tools that read a platform's data (`viscount verify`), which must neither write
+    /// to it nor report on an empty database made by a mistyped name.
+    pub async fn open_existing(url: &str) -> Result<Self, DbError> {
+        match Dialect::of_url(url)? {
+            Dialect::Sqlite => {
+                let path = sqlite_path(url);
+                if !std::path::Path::new(path).exists() {
+                    return Err(DbError::Missing(path.to_owned()));
+                }
+                Self::open_sqlite(url)
+            }
+            Dialect::Postgres => Self::postgres_pool(url, 4).await,
+        }
+    }
+
     fn open_sqlite(url: &str) -> Result<Self, DbError> {
         let path = std::path::Path::new(sqlite_path(url));
         if let Some(parent) = path.parent()
@@ -425,6 +444,11 @@ impl Db {
     /// so the next user of a connection is known).
     async fn open_postgres_with(url: &str, max_connections: u32) -> Result<Self, DbError> {
         create_postgres_database_if_missing(url).await?;
+        Self::postgres_pool(url, max_connections).await
+    }
+
+    /// A pool on an existing PostgreSQL database.
+    async fn postgres_pool(url: &str, max_connections: u32) -> Result<Self, DbError> {
         // No ping before each lease: it doubled the round trips of a one-statement
         // read. A connection the server dropped fails its next statement and is
         // discarded by the pool, and idle ones are retired before servers or proxies

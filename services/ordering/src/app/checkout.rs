@@ -85,6 +85,10 @@ impl OrderingApp {
             // the payment made above is given up by payments' expiry sweep.
             Err(err) if err.is_unique_violation() => {
                 drop(tx);
+                // The other order may be committed but not yet visible to readers (on
+                // SQLite the writer commits in groups): an empty transaction's commit
+                // returns only once everything written before it is.
+                self.db.begin().await?.commit().await?;
                 if let Some(placed) = self.placed_under(caller, idempotency_key).await? {
                     return Ok(placed);
                 }
