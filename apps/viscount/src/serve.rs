@@ -33,6 +33,10 @@ pub(crate) struct ServeArgs {
     /// Prefix of the platform's NATS streams, to run several platforms on one server.
     #[arg(long, env = "VISCOUNT_NATS_NAMESPACE", default_value = "")]
     nats_namespace: String,
+    /// Copies of each event stream a JetStream cluster keeps (3 on a 3-server cluster;
+    /// 1 on a single server).
+    #[arg(long, env = "VISCOUNT_NATS_REPLICAS", default_value_t = 1)]
+    nats_replicas: usize,
     /// Address to listen on [default: the service's port on 127.0.0.1].
     #[arg(long)]
     listen: Option<String>,
@@ -124,7 +128,7 @@ pub(crate) async fn serve(
              (the same in every process) to the gateway's public URL"
         );
     }
-    let bus: Arc<dyn platform::bus::Bus> = Arc::new(nats);
+    let bus: Arc<dyn platform::bus::Bus> = Arc::new(nats.with_stream_replicas(args.nats_replicas));
     let tasks = Tasks::new(shutdown.clone());
     let client = platform::client::http_client();
     let coordination = Coordination::new(&discovery.coordination_url, Some(&token), client.clone());

@@ -334,6 +334,7 @@ fn help_of_every_command_exits_zero_and_lists_its_flags() {
                 "--listen",
                 "--upstream",
                 "--data-dir",
+                "--nats-replicas",
             ],
         ),
         (

@@ -77,6 +77,8 @@ pub struct NatsBus {
     client: async_nats::Client,
     jetstream: jetstream::Context,
     namespace: String,
+    /// Copies of each stream the cluster keeps (1 on a single server).
+    stream_replicas: usize,
 }
 
 fn nats_error(err: impl std::fmt::Display) -> BusError {
@@ -96,7 +98,16 @@ impl NatsBus {
             client,
             jetstream,
             namespace: options.namespace.clone(),
+            stream_replicas: 1,
         })
+    }
+
+    /// Streams this bus creates are kept on `replicas` servers of a JetStream cluster
+    /// (3 on the deploy manifests' cluster), so one server's loss loses no event and
+    /// stops no stream. A stream that exists keeps its own setting.
+    pub fn with_stream_replicas(mut self, replicas: usize) -> Self {
+        self.stream_replicas = replicas.max(1);
+        self
     }
 
     /// The server's version, after refusing one older than [`MINIMUM_SERVER_VERSION`]
@@ -144,6 +155,7 @@ impl NatsBus {
                 storage: stream::StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
                 max_age: STREAM_RETENTION,
+                num_replicas: self.stream_replicas,
                 ..Default::default()
             })
             .await

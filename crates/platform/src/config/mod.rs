@@ -43,6 +43,7 @@ pub const FLAG_VARIABLES: &[&str] = &[
     "postgres_url",
     "nats_url",
     "nats_namespace",
+    "nats_replicas",
     "redis_url",
     "advertise_url",
     "coordination_url",
