@@ -147,12 +147,15 @@ pub async fn run(
     tracing::info!(nats = %nats_version, "infrastructure checked; databases migrated");
 
     let plan = plan(&options, &storage, config)?;
+    let discovery: platform::discovery::DiscoverySettings = config.section("discovery")?;
+    let refresh = Duration::from_millis(discovery.refresh_ms);
     let printer = Arc::new(Printer {
         format: options.log_format,
         gateway_url: Mutex::new(None),
         serving: Mutex::new(BTreeMap::new()),
         expected: plan.len(),
         announced: AtomicBool::new(false),
+        all_serving: tokio::sync::Notify::new(),
     });
     let mut tiers: Vec<Vec<Supervised>> = vec![Vec::new(), Vec::new(), Vec::new()];
     // Coordination first, and answering, so the others register at once.
@@ -179,6 +182,10 @@ pub async fn run(
             1
         };
         tiers[tier].push(Supervised::start(spec.clone(), printer.clone())?);
+    }
+    tokio::select! {
+        () = announce_when_routable(&printer, refresh, &shutdown) => {}
+        () = shutdown.cancelled() => {}
     }
     shutdown.cancelled().await;
     tracing::info!("stopping the platform: gateway, services, then coordination");
@@ -390,6 +397,57 @@ async fn wait_until_ready(address: &str, shutdown: &Shutdown) {
     );
 }
 
+/// Once every child serves, waits until the gateway reaches every service (its
+/// `/health` says `ok`: coordination has polled each instance; then one `refresh` of
+/// the gateway's lists of instances), then says where the gateway listens. A platform
+/// that is not routable within [`COORDINATION_WAIT`] is announced anyway, with what is
+/// not up.
+async fn announce_when_routable(printer: &Printer, refresh: Duration, shutdown: &Shutdown) {
+    printer.all_serving.notified().await;
+    let gateway = printer
+        .gateway_url
+        .lock()
+        .ok()
+        .and_then(|url| url.clone())
+        .unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    let deadline = Instant::now() + COORDINATION_WAIT;
+    let mut not_up = Vec::new();
+    while Instant::now() < deadline && !shutdown.is_cancelled() {
+        let health: Option<Value> = match client.get(format!("{gateway}/health")).send().await {
+            Ok(answer) => answer.json().await.ok(),
+            Err(_) => None,
+        };
+        if let Some(health) = &health {
+            not_up = health["services"]
+                .as_object()
+                .map(|services| {
+                    services
+                        .iter()
+                        .filter(|(_, report)| report["status"] != "ok")
+                        .map(|(name, _)| name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if health["status"] == "ok" && not_up.is_empty() {
+                tokio::time::sleep(refresh + Duration::from_millis(250)).await;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let processes = printer.serving.lock().map(|s| s.len()).unwrap_or(0);
+    if not_up.is_empty() {
+        tracing::info!(url = %gateway, processes, "viscount is up (distributed)");
+    } else {
+        tracing::warn!(url = %gateway, processes, not_up = ?not_up, "viscount is up, but the gateway cannot reach every service yet");
+    }
+    println!("viscount is up: gateway at {gateway} ({processes} processes)");
+}
+
 /// A child kept running by its own thread until [`Supervised::stop`].
 struct Supervised {
     stopping: Arc<AtomicBool>,
@@ -573,6 +631,8 @@ struct Printer {
     serving: Mutex<BTreeMap<String, String>>,
     expected: usize,
     announced: AtomicBool,
+    /// Notified once, when every child first logged `serving`.
+    all_serving: tokio::sync::Notify,
 }
 
 impl Printer {
@@ -609,24 +669,9 @@ impl Printer {
             return;
         };
         serving.insert(instance.to_owned(), url.to_owned());
-        if serving.len() < self.expected || self.announced.swap(true, Ordering::SeqCst) {
-            return;
+        if serving.len() >= self.expected && !self.announced.swap(true, Ordering::SeqCst) {
+            self.all_serving.notify_one();
         }
-        let gateway = self
-            .gateway_url
-            .lock()
-            .ok()
-            .and_then(|url| url.clone())
-            .unwrap_or_default();
-        tracing::info!(
-            url = %gateway,
-            processes = serving.len(),
-            "viscount is up (distributed)"
-        );
-        println!(
-            "viscount is up: gateway at {gateway} ({} processes)",
-            serving.len()
-        );
     }
 
     /// A child exited: it serves again once it logs `serving`.
