@@ -480,6 +480,20 @@ on_both_databases! {
         assert!(app.reconcile().await.expect("reconcile").is_empty());
     }
 
+    async fn a_sweep_pages_past_its_first_hundred(f) {
+        // More due payments than one page: every one is reached in one round, in pages
+        // after the last seen (so ones that cannot be given up never hide the rest).
+        let mut orphans = Vec::new();
+        for i in 0..230 {
+            orphans.push(f.pay(&format!("o-{i}"), &format!("u-{}", i % 7), 1_000, VISA).await);
+        }
+        f.clock.advance(Duration::from_secs(16 * 60));
+        assert_eq!(f.payments.app().expire_abandoned().await.expect("sweep"), 230);
+        for id in &orphans {
+            assert_eq!(f.status(id).await, PaymentStatus::Cancelled);
+        }
+    }
+
     async fn sweeps_running_at_once_give_each_payment_up_once(f) {
         let mut held = Vec::new();
         for i in 0..6 {

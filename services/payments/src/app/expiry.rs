@@ -28,8 +28,10 @@ use crate::store::{self, Key};
 /// The actor recorded on the ledger entry of an authorization voided as abandoned.
 pub const EXPIRY_ACTOR: &str = "expiry";
 
-/// Payments given up per round; the next round takes the rest.
+/// Payments read per page.
 const BATCH: i64 = 100;
+/// Pages per round; the next round takes the rest.
+const PAGES: usize = 20;
 
 impl PaymentsApp {
     /// Gives up every payment that waited too long for its order (see the module
@@ -39,34 +41,50 @@ impl PaymentsApp {
     pub async fn expire_abandoned(&self) -> Result<usize, PaymentsError> {
         let expiry = self.expiry();
         let now = self.clock.now_millis();
-        let due = store::waiting_since(
-            self.db.reader(),
-            now - expiry.pending_ms,
-            now - expiry.authorized_ms,
-            BATCH,
-        )
-        .await?;
         let mut given_up = 0;
-        for payment_id in due {
-            match self.expire_one(&payment_id, &expiry).await {
-                Ok(EventOutcome::Moved(status)) => {
-                    tracing::info!(
-                        payment_id,
-                        status = status.as_str(),
-                        "abandoned payment given up"
-                    );
-                    given_up += 1;
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(payment_id, error = %err, "cannot give up abandoned payment");
-                }
+        let mut after = None;
+        for _ in 0..PAGES {
+            let due = store::waiting_since(
+                self.db.reader(),
+                now - expiry.pending_ms,
+                now - expiry.authorized_ms,
+                after.as_ref(),
+                BATCH,
+            )
+            .await?;
+            let last_page = due.len() < BATCH as usize;
+            for (updated_at, payment_id) in due {
+                given_up += self.give_up(&payment_id, &expiry).await;
+                after = Some((updated_at, payment_id));
+            }
+            if last_page {
+                break;
             }
         }
         if given_up > 0 {
             self.outbox.wake();
         }
         Ok(given_up)
+    }
+
+    /// Gives up one payment, logging a failure (left for the next round); 1 when it
+    /// was cancelled or voided.
+    async fn give_up(&self, payment_id: &str, expiry: &PaymentExpiry) -> usize {
+        match self.expire_one(payment_id, expiry).await {
+            Ok(EventOutcome::Moved(status)) => {
+                tracing::info!(
+                    payment_id,
+                    status = status.as_str(),
+                    "abandoned payment given up"
+                );
+                1
+            }
+            Ok(_) => 0,
+            Err(err) => {
+                tracing::warn!(payment_id, error = %err, "cannot give up abandoned payment");
+                0
+            }
+        }
     }
 
     /// The expiry settings now, in milliseconds.

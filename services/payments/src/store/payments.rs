@@ -227,20 +227,30 @@ pub async fn waiting_since<'e>(
     ex: impl Executor<'e>,
     pending_before: i64,
     authorized_before: i64,
+    after: Option<&(i64, String)>,
     limit: i64,
-) -> Result<Vec<String>, platform::db::Error> {
-    platform::db::query_scalar(
-        "SELECT id FROM payments \
-         WHERE (status = $1 AND updated_at <= $2) OR (status = $3 AND updated_at <= $4) \
-         ORDER BY updated_at LIMIT $5",
+) -> Result<Vec<(i64, String)>, platform::db::Error> {
+    // Keyset paging on (updated_at, id): a page of payments that cannot be given up now
+    // (the provider failing) does not hide the ones behind it.
+    let (after_at, after_id) = after.cloned().unwrap_or((i64::MIN, String::new()));
+    let rows = platform::db::query(
+        "SELECT id, updated_at FROM payments \
+         WHERE ((status = $1 AND updated_at <= $2) OR (status = $3 AND updated_at <= $4)) \
+           AND (updated_at > $5 OR (updated_at = $5 AND id > $6)) \
+         ORDER BY updated_at, id LIMIT $7",
     )
     .bind(PaymentStatus::Pending.as_str())
     .bind(pending_before)
     .bind(PaymentStatus::Authorized.as_str())
     .bind(authorized_before)
+    .bind(after_at)
+    .bind(after_id)
     .bind(limit)
     .fetch_all(ex)
-    .await
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("updated_at")?, row.try_get("id")?)))
+        .collect()
 }
 
 /// How many authorization attempts `user_id` made at or after `since`.
