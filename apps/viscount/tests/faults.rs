@@ -9,6 +9,7 @@
 //! fault instead.
 
 mod drill;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use drill::{OwnNats, OwnPostgres, Proxy, Supervisor, free_port};
 use serde_json::{Value, json};
+use support::eventually;
 
 const ADMIN_EMAIL: &str = "admin@drill.test";
 const ADMIN_PASSWORD: &str = "correct horse battery";
@@ -39,22 +41,6 @@ fn soak() -> Duration {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(Duration::from_secs(3), Duration::from_secs)
-}
-
-/// Polls `check` until it gives a value or `deadline` passes (then panics).
-async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let until = Instant::now() + deadline;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < until, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The drill's view of the platform: where to reach it and who acts.

@@ -5,6 +5,8 @@
 //! NATS from the environment; skipped without them) the same run passes, a corrupted
 //! PostgreSQL row is named, and so is an event no consumer took from its stream.
 
+mod support;
+
 use std::time::Duration;
 
 use platform::bus::{NatsBus, NatsOptions, OutboxRow};
@@ -165,20 +167,13 @@ impl Shop {
     }
 }
 
-/// Polls `check` every 50 ms until it answers, or panics after [`SETTLE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// Polls `check` until it answers, or panics after [`SETTLE`].
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::eventually(SETTLE, what, check).await
 }
 
 fn id_of(order: &Value) -> String {
