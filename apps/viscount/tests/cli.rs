@@ -460,6 +460,30 @@ async fn up_reports_mistyped_configuration_keys_at_start_naming_the_nearest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_names_its_own_address_as_the_tokens_issuer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = viscount(dir.path());
+    command
+        .args(["up", "--data-dir", &dir.path().display().to_string()])
+        .args(["--listen", &listen]);
+    let mut platform = Running::spawn(command);
+    platform.wait_for("viscount is up").await;
+    let discovery: Value =
+        reqwest::get(format!("http://{listen}/.well-known/openid-configuration"))
+            .await
+            .expect("discovery")
+            .json()
+            .await
+            .expect("json");
+    assert_eq!(discovery["issuer"], format!("http://{listen}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_create_before_up_makes_an_admin_who_can_sign_in() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
@@ -705,37 +729,97 @@ fn up_distributed_refuses_a_nats_server_older_than_2_10_naming_its_version() {
     );
 }
 
+/// A real `nats-server` of the test's own (`VISCOUNT_TEST_NATS_BIN`, else the one
+/// `scripts/test` keeps in `.tools/`) with `args`, killed when dropped; `None` (skipped)
+/// without the binary, a failure when the distributed shape is required.
+struct NatsServer {
+    child: Child,
+    port: u16,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    fn start(args: &[&str]) -> Option<Self> {
+        let bin = std::env::var("VISCOUNT_TEST_NATS_BIN")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/nats-server")
+            });
+        if !bin.exists() {
+            assert!(
+                std::env::var("VISCOUNT_TEST_REQUIRE_DISTRIBUTED").as_deref() != Ok("1"),
+                "no nats-server binary at {}",
+                bin.display()
+            );
+            eprintln!("SKIPPED: no nats-server binary");
+            return None;
+        }
+        let store = tempfile::tempdir().expect("store dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        let until = std::time::Instant::now() + STARTUP;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < until, "nats-server listens");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self {
+            child,
+            port,
+            _store: store,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn up_distributed_refuses_a_nats_server_without_jetstream() {
-    let bin = std::env::var("VISCOUNT_TEST_NATS_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/nats-server")
-        });
-    if !bin.exists() {
-        assert!(
-            std::env::var("VISCOUNT_TEST_REQUIRE_DISTRIBUTED").as_deref() != Ok("1"),
-            "no nats-server binary at {}",
-            bin.display()
-        );
-        eprintln!("SKIPPED: no nats-server binary");
+    let Some(nats) = NatsServer::start(&[]) else {
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(
+        dir.path(),
+        &["up", "--distributed", "--nats-url", &nats.url()],
+    );
+    assert!(!output.status.success(), "no JetStream, no start");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no JetStream") && stderr.contains("-js"),
+        "the error says JetStream is missing and how to enable it: {stderr}"
+    );
+}
+
+#[test]
+fn up_distributed_refuses_a_redis_that_does_not_answer() {
+    let Some(nats) = NatsServer::start(&["-js"]) else {
+        return;
+    };
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let mut server = Command::new(&bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    let until = std::time::Instant::now() + STARTUP;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < until, "nats-server listens");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let redis = format!("redis://127.0.0.1:{closed}");
     let dir = tempfile::tempdir().expect("temp dir");
     let output = run(
         dir.path(),
@@ -743,16 +827,17 @@ fn up_distributed_refuses_a_nats_server_without_jetstream() {
             "up",
             "--distributed",
             "--nats-url",
-            &format!("nats://127.0.0.1:{port}"),
+            &nats.url(),
+            "--redis-url",
+            &redis,
         ],
     );
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(!output.status.success(), "no JetStream, no start");
+    assert!(!output.status.success(), "no Redis, no start");
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("no JetStream") && stderr.contains("-js"),
-        "the error says JetStream is missing and how to enable it: {stderr}"
+        stderr.contains(&format!("Redis at {redis} is not reachable"))
+            && stderr.contains("--redis-url"),
+        "the error names the Redis and the flag: {stderr}"
     );
 }
 

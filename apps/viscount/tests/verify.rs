@@ -730,25 +730,7 @@ impl Drop for Cleanup {
         let urls: Vec<String> = ServiceKind::backends()
             .map(|kind| self.storage.database_url(kind))
             .collect();
-        let nats = self.nats.clone();
-        // Drop cannot await; clean up on a runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                for url in urls {
-                    let _ = platform::db::drop_postgres_database(&url).await;
-                }
-                if let Ok(bus) = NatsBus::connect(&nats).await {
-                    let _ = bus.delete_namespace().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        support::drop_databases_and_streams(urls, self.nats.clone());
     }
 }
 

@@ -352,28 +352,36 @@ impl Drop for Cluster {
         .iter()
         .map(|s| self.database(s))
         .collect();
-        let nats = platform::bus::NatsOptions {
-            url: self.nats.clone(),
-            namespace: self.namespace.clone(),
-        };
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                for url in databases {
-                    let _ = platform::db::drop_postgres_database(&url).await;
-                }
-                if let Ok(bus) = platform::bus::NatsBus::connect(&nats).await {
-                    let _ = bus.delete_namespace().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        drop_databases_and_streams(
+            databases,
+            platform::bus::NatsOptions {
+                url: self.nats.clone(),
+                namespace: self.namespace.clone(),
+            },
+        );
     }
+}
+
+/// Drops a test's PostgreSQL databases and its NATS namespace's streams, from a `Drop`
+/// (which cannot await: on a runtime of its own, on a thread of its own).
+pub fn drop_databases_and_streams(databases: Vec<String>, nats: platform::bus::NatsOptions) {
+    let cleanup = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            for url in databases {
+                let _ = platform::db::drop_postgres_database(&url).await;
+            }
+            if let Ok(bus) = platform::bus::NatsBus::connect(&nats).await {
+                let _ = bus.delete_namespace().await;
+            }
+        });
+    });
+    let _ = cleanup.join();
 }
 
 /// Polls `check` until it gives a value or `deadline` passes (then panics naming `what`).
