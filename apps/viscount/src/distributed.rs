@@ -19,11 +19,11 @@
 //! Children log JSON; the supervisor prints each line with the instance it came from
 //! (`ordering.2`), as JSON or as a short text line after the platform's log format.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -152,7 +152,7 @@ pub async fn run(
     let printer = Arc::new(Printer {
         format: options.log_format,
         gateway_url: Mutex::new(None),
-        serving: Mutex::new(BTreeMap::new()),
+        serving: Mutex::new(BTreeSet::new()),
         expected: plan.len(),
         announced: AtomicBool::new(false),
         all_serving: tokio::sync::Notify::new(),
@@ -500,7 +500,7 @@ fn supervise(
     printer: &Arc<Printer>,
 ) {
     let mut backoff = FIRST_BACKOFF;
-    let restarts = AtomicU32::new(0);
+    let mut restarts: u32 = 0;
     while !stopping.load(Ordering::SeqCst) {
         let started = Instant::now();
         let mut child = match spawn(spec) {
@@ -515,7 +515,7 @@ fn supervise(
         tracing::info!(
             instance = %spec.name,
             pid = child.id(),
-            restarts = restarts.load(Ordering::Relaxed),
+            restarts,
             "process started"
         );
         if let Some(stderr) = child.stderr.take() {
@@ -546,7 +546,7 @@ fn supervise(
         if started.elapsed() >= STABLE_RUN {
             backoff = FIRST_BACKOFF;
         }
-        restarts.fetch_add(1, Ordering::Relaxed);
+        restarts += 1;
         tracing::warn!(
             instance = %spec.name,
             status = %describe(status),
@@ -628,7 +628,7 @@ fn describe(status: Option<std::process::ExitStatus>) -> String {
 struct Printer {
     format: LogFormat,
     gateway_url: Mutex<Option<String>>,
-    serving: Mutex<BTreeMap<String, String>>,
+    serving: Mutex<BTreeSet<String>>,
     expected: usize,
     announced: AtomicBool,
     /// Notified once, when every child first logged `serving`.
@@ -668,7 +668,7 @@ impl Printer {
         let Ok(mut serving) = self.serving.lock() else {
             return;
         };
-        serving.insert(instance.to_owned(), url.to_owned());
+        serving.insert(instance.to_owned());
         if serving.len() >= self.expected && !self.announced.swap(true, Ordering::SeqCst) {
             self.all_serving.notify_one();
         }
