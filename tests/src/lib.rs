@@ -70,11 +70,14 @@ pub fn redis_env() -> Option<String> {
 /// anonymous caller) and no response cache (tests read their own writes at once,
 /// including writes that bypass the gateway, which only the cache's TTL would
 /// bound). Tests of those features set `[gateway.rate_limits]` / `[gateway.cache]`.
+/// And `/metrics` on the gateway's listener (`[gateway] public_metrics`, off in
+/// production), where tests read the process's metrics.
 fn with_test_defaults(config: ConfigSource) -> ConfigSource {
     let gateway = config.table("gateway");
     let limits = !gateway.contains_key("rate_limits");
     let cache = !gateway.contains_key("cache");
-    if !limits && !cache {
+    let metrics = !gateway.contains_key("public_metrics");
+    if !limits && !cache && !metrics {
         return config;
     }
     let mut table: toml::Table = config.section("").expect("configuration reads");
@@ -100,6 +103,9 @@ fn with_test_defaults(config: ConfigSource) -> ConfigSource {
         let mut off = toml::Table::new();
         off.insert("enabled".into(), toml::Value::Boolean(false));
         section.insert("cache".into(), toml::Value::Table(off));
+    }
+    if metrics {
+        section.insert("public_metrics".into(), toml::Value::Boolean(true));
     }
     let text = toml::to_string(&table).expect("configuration writes");
     ConfigSource::from_parts(&text, std::iter::empty::<(String, String)>())

@@ -302,4 +302,39 @@ both_shapes! {
         .await;
         assert_eq!(search("lantern").await.len(), 1, "the rest of the index is intact");
     }
+
+    async fn odd_ids_filters_and_cursors_are_answered_without_touching_the_database(app) {
+        let admin = app.admin().await;
+        product(&app, &admin.access, simple("ODD-1", "Odd lantern", 100)).await;
+        // A NUL (which PostgreSQL's text refuses) or any other non-id names nothing.
+        for id in ["%00", "not-an-id"] {
+            assert_problem(app.get(&format!("/api/v1/products/{id}"), None).await, 404).await;
+            assert_problem(app.put(&format!("/api/v1/products/{id}"), &admin.access, &simple("ODD-1", "x", 1)).await, 404).await;
+            assert_problem(app.delete(&format!("/api/v1/products/{id}"), &admin.access).await, 404).await;
+        }
+        let mut nul = simple("ODD-2", "Odd", 100);
+        nul["category_id"] = json!("\u{0}");
+        nul["variant_of"] = json!("\u{0}");
+        let refused = app.post("/api/v1/products", Some(&admin.access), &nul).await;
+        assert_eq!(error_fields(&assert_problem(refused, 422).await), ["category_id", "variant_of"]);
+        let category = app.post("/api/v1/categories", Some(&admin.access), &json!({"name": "Odd", "parent_id": "\u{0}"})).await;
+        assert_eq!(error_fields(&assert_problem(category, 422).await), ["parent_id"]);
+        // A category filter that is no id matches nothing.
+        for path in ["/api/v1/products?category=%00", "/api/v1/products/search?q=lantern&category=%00"] {
+            let none: Value = app.get(path, None).await.json().await.expect("json");
+            assert_eq!(none["items"], json!([]), "{path}");
+        }
+        // Cursors this API never issued: a NUL, a non-id, positions past any ranking
+        // (u64::MAX overflowed the next page's arithmetic; a billion asked the index for
+        // a billion hits).
+        for cursor in ["AA", "bm90LWEtdXVpZA"] {
+            assert_problem(app.get(&format!("/api/v1/products?cursor={cursor}"), None).await, 422).await;
+        }
+        for far in ["MTg0NDY3NDQwNzM3MDk1NTE2MTU", "MTAwMDAwMDAwMA"] {
+            assert_problem(app.get(&format!("/api/v1/products/search?q=lantern&cursor={far}"), None).await, 422).await;
+        }
+        // The last position a search can issue is still a (past the end) page.
+        let last: Value = app.get("/api/v1/products/search?q=lantern&cursor=MTYwMDA", None).await.json().await.expect("json");
+        assert_eq!(last["items"], json!([]));
+    }
 }

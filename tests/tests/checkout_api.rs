@@ -429,4 +429,31 @@ both_shapes! {
             assert_eq!(payment["refunded"]["amount"].as_i64(), Some(sum("refund")), "{payment} {ledger}");
         }
     }
+
+    async fn odd_ids_reasons_and_cursors_are_answered_without_a_server_error(app) {
+        let admin = app.admin().await;
+        stocked(&app, &admin, "ODD-1", 300, 5).await;
+        let buyer = app.user("odd").await;
+        // A NUL (which PostgreSQL's text refuses) or any other non-id names nothing.
+        for id in ["%00", "not-an-id"] {
+            assert_problem(app.get(&format!("/api/v1/carts/{id}"), Some(&buyer.access)).await, 404).await;
+            assert_problem(app.get(&format!("/api/v1/orders/{id}"), Some(&buyer.access)).await, 404).await;
+            assert_problem(app.get(&format!("/api/v1/orders/{id}/history"), Some(&buyer.access)).await, 404).await;
+            assert_problem(app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &json!({})).await, 404).await;
+        }
+        let by_cart = order(&app, &buyer, &json!({"cart_id": "\u{0}", "shipping_address": address(), "payment": card(APPROVE)})).await;
+        assert_eq!(error_fields(&assert_problem(by_cart, 422).await), ["cart_id"]);
+        assert_problem(app.get("/api/v1/orders?cursor=AA", Some(&buyer.access)).await, 422).await;
+        // Not signed in: 401 before the missing key is even looked at.
+        assert_problem(app.post("/api/v1/orders", None, &items_order("ODD-1", 1, APPROVE)).await, 401).await;
+
+        // Control characters never reach a history line; a `null` body is no body.
+        let placed = json_of(order(&app, &buyer, &items_order("ODD-1", 1, APPROVE)).await).await;
+        let id = placed["id"].as_str().expect("id");
+        let cancel = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &json!({"reason": "too\u{0} late\u{7}"})).await;
+        assert_eq!(cancel.status(), 200);
+        assert_eq!(json_of(cancel).await["cancel_reason"], "too late");
+        let again = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&buyer.access), &Value::Null).await;
+        assert_problem(again, 409).await;
+    }
 }

@@ -79,6 +79,7 @@ impl Proxied {
                 bus: None,
                 tasks: tasks.clone(),
                 config: ConfigSource::default(),
+                api_documents: Vec::new(),
             },
         )
         .expect("gateway builds");

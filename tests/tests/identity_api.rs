@@ -393,6 +393,28 @@ both_shapes! {
         .await;
     }
 
+    async fn a_nul_in_a_sign_in_an_id_a_query_or_a_cursor_is_a_4xx(app) {
+        // PostgreSQL refuses a NUL in text: none may reach a query as a 500.
+        let admin = app.admin().await;
+        let login = app.post("/api/v1/auth/login", None, &json!({"email": "a\u{0}b@example.com", "password": "x"})).await;
+        assert_problem(login, 401).await;
+        let token = app.client.post(app.url("/oauth2/token")).form(&[("grant_type", "password"), ("username", "a\u{0}b"), ("password", "x")]);
+        assert_eq!(assert_problem(token.send().await.expect("sent"), 400).await["error"], "invalid_grant");
+        let nul_cursor = data_encoding::BASE64URL_NOPAD.encode(b"\0");
+        for (path, status) in [
+            ("/api/v1/users/%00".to_owned(), 404),
+            ("/api/v1/tenants/%00".to_owned(), 404),
+            ("/api/v1/users/search?q=%00".to_owned(), 422),
+            (format!("/api/v1/users/search?cursor={nul_cursor}"), 422),
+            (format!("/api/v1/api-keys?cursor={nul_cursor}"), 422),
+            (format!("/api/v1/tenants?cursor={nul_cursor}"), 422),
+        ] {
+            assert_eq!(app.get(&path, Some(&admin.access)).await.status(), status, "{path}");
+        }
+        assert_problem(app.delete("/api/v1/api-keys/%00", &admin.access).await, 404).await;
+        assert_problem(app.delete("/api/v1/users/%00", &admin.access).await, 404).await;
+    }
+
     async fn health_and_metrics_through_the_gateway(app) {
         let health: Value = app.get("/health", None).await.json().await.expect("json");
         assert_eq!(health["status"], "ok");

@@ -343,6 +343,11 @@ fn plan(
                     .filter(|(named, _, _)| *named == kind)
                     .map(|(_, key, value)| (key.clone(), value.clone())),
             );
+            // `[gateway] metrics_listen` is one address: the first gateway serves the
+            // metrics there, and the others, which would fail to bind it, open none.
+            if kind == ServiceKind::Gateway && replica > 1 {
+                env.push(("VISCOUNT_GATEWAY__METRICS_LISTEN".to_owned(), String::new()));
+            }
             // In the environment, not the arguments: `ps` shows arguments to everyone.
             if kind != ServiceKind::Gateway
                 && !env.iter().any(|(key, _)| key == "VISCOUNT_DATABASE_URL")

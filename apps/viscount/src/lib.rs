@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod distributed;
+pub mod dlq;
 pub mod seed;
 pub mod verify;
 
@@ -179,6 +180,16 @@ pub fn declaration(kind: ServiceKind) -> Option<Declaration> {
     })
 }
 
+/// The finished OpenAPI document of every service the gateway fronts, for its
+/// `/openapi.json` (the same in both shapes: built from the declarations, not from
+/// running services).
+pub fn api_documents() -> Vec<serde_json::Value> {
+    ServiceKind::backends()
+        .filter(|kind| !gateway::public_paths(*kind).is_empty())
+        .filter_map(|kind| declaration(kind).map(|declared| declared.openapi(kind)))
+        .collect()
+}
+
 /// Starts `kind` on `context` (built, consuming, its background work running); `None`
 /// for the gateway.
 pub async fn launch(
@@ -241,7 +252,14 @@ pub async fn start_services(
         if let Some(offered) = service.authenticator() {
             authenticator = Some(offered.with_service_token(&service_token));
         }
-        peers.push((kind, ServiceClient::in_process(service.router())));
+        // With the common layers, as the gateway serves it: a call from a peer is a
+        // request of this service's own (its server span, log line and metrics), as
+        // it is over HTTP in the distributed shape.
+        let served = platform::http::with_common_layers(
+            platform::service::full_router(service.as_ref()),
+            kind.as_str(),
+        );
+        peers.push((kind, ServiceClient::in_process(served)));
         services.push(service);
     }
     Ok(services)
@@ -253,7 +271,7 @@ pub fn in_process_backends(services: &Services) -> Vec<(ServiceKind, Backend)> {
         .iter()
         .map(|service| {
             let backend = Backend::InProcess {
-                router: service.router(),
+                router: platform::service::full_router(service),
                 readiness: service.readiness(),
             };
             (service.data().kind(), backend)
@@ -265,6 +283,9 @@ pub fn in_process_backends(services: &Services) -> Vec<(ServiceKind, Backend)> {
 pub struct RunningPlatform {
     /// The gateway's address.
     pub addr: SocketAddr,
+    /// Where the process serves `/metrics` apart from the API (`[gateway]
+    /// metrics_listen`), if it does.
+    pub metrics_addr: Option<SocketAddr>,
     /// The services.
     pub services: Services,
     /// Background tasks (relays, dispatchers).
@@ -276,6 +297,7 @@ pub struct RunningPlatform {
     pub live: LiveConfig,
     edge: gateway::Edge,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_server: Option<gateway::MetricsServer>,
 }
 
 impl RunningPlatform {
@@ -309,22 +331,29 @@ impl RunningPlatform {
             bus: Some(bus.clone()),
             tasks: tasks.clone(),
             config: options.config.clone(),
+            api_documents: api_documents(),
         };
         let app = gateway::router(backends, &gateway_config, edge.clone())?;
         platform::live::follow_log_level(&live, ServiceKind::all(), &tasks);
+        let metrics = gateway::serve_metrics(&gateway_config, shutdown.clone())
+            .await
+            .context("cannot listen for metrics at [gateway] metrics_listen")?;
         let listener = platform::http::server::bind(&options.listen)
             .await
             .with_context(|| format!("cannot listen on {}", options.listen))?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(platform::http::serve(listener, app, shutdown));
+        let (metrics_addr, metrics_server) = metrics.unzip();
         Ok(Self {
             addr,
+            metrics_addr,
             services,
             tasks,
             bus,
             live,
             edge,
             server,
+            metrics_server,
         })
     }
 
@@ -338,6 +367,10 @@ impl RunningPlatform {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.tasks.shutdown().cancel();
         let served = self.server.await;
+        if let Some(metrics) = self.metrics_server {
+            // Its scrapes are not worth failing a stop over.
+            let _ = metrics.await;
+        }
         self.tasks.stop(Duration::from_secs(10)).await;
         self.services.close().await;
         served??;

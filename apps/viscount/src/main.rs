@@ -64,6 +64,9 @@ enum Command {
     /// shipments and confirmations once, every event delivered); exits 1 when one fails.
     /// Run it on a quiet platform: work in flight shows as violations.
     Verify(VerifyArgs),
+    /// Dead letters: the events services' consumers gave up on, listed, replayed or
+    /// discarded through the running platform's gateway (as an admin).
+    Dlq(viscount::dlq::DlqArgs),
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -216,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         platform::shutdown::shutdown_signal().await;
         signal.cancel();
     });
-    match cli.command {
+    let outcome = match cli.command {
         Command::Up(args) if args.distributed => {
             let options = viscount::distributed::DistributedOptions {
                 postgres_url: args.postgres_url,
@@ -275,6 +278,7 @@ async fn main() -> anyhow::Result<()> {
             platform.run_until_stopped().await
         }
         Command::Serve(args) => serve(args, config, settings, shutdown).await,
+        Command::Dlq(args) => viscount::dlq::run(args).await,
         Command::Verify(args) => {
             let storage = match args.postgres_url {
                 Some(postgres_url) => Storage::Distributed {
@@ -381,7 +385,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Latency(args),
         } => viscount::bench::latency(args).await,
-    }
+    };
+    // The last spans of a graceful stop (its drained requests and events) go out too.
+    platform::telemetry::flush_traces(std::time::Duration::from_secs(5)).await;
+    outcome
 }
 
 impl DatabaseTarget {

@@ -75,6 +75,8 @@ pub(crate) async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let kind = args.service;
+    // Spans outside any request or event (startup, background work) are this service's.
+    platform::telemetry::set_process_service(kind);
     if args.exit_with_stdin {
         stop_when_stdin_closes(shutdown.clone());
     }
@@ -187,6 +189,7 @@ pub(crate) async fn serve(
                 bus: Some(bus.clone()),
                 tasks: tasks.clone(),
                 config: config.clone(),
+                api_documents: viscount::api_documents(),
             };
             (gateway::router(backends, &gateway_config, edge)?, None)
         }
@@ -232,7 +235,7 @@ pub(crate) async fn serve(
             }
             let app = platform::http::standalone_app(
                 kind.as_str(),
-                service.router(),
+                platform::service::full_router(service.as_ref()),
                 service.readiness(),
             );
             (app, Some(service))
@@ -245,6 +248,14 @@ pub(crate) async fn serve(
         config.note_read::<identity::IdentityConfig>(ServiceKind::Identity.as_str());
     }
     config.report_unknown_keys();
+    // The gateway's metrics stay off its public listener unless configured; the
+    // services' own listeners serve them (`standalone_app`).
+    let metrics = match kind {
+        ServiceKind::Gateway => gateway::serve_metrics(&gateway_config, shutdown.clone())
+            .await
+            .context("cannot listen for metrics at [gateway] metrics_listen")?,
+        _ => None,
+    };
     let listener = platform::http::server::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -269,6 +280,9 @@ pub(crate) async fn serve(
     let server = tokio::spawn(platform::http::serve(listener, app, shutdown.clone()));
     Agent::new(coordination, registration, live).start(&tasks);
     server.await??;
+    if let Some((_, metrics)) = metrics {
+        let _ = metrics.await;
+    }
     tasks.stop(Duration::from_secs(10)).await;
     if let Some(service) = service {
         service.close().await;

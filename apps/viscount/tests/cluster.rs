@@ -105,6 +105,8 @@ async fn replicas_share_traffic_and_a_killed_one_loses_no_order() {
     let Some(mut cluster) = Cluster::start(&[
         ("VISCOUNT_PAYMENTS__FRAUD_MAX_ATTEMPTS_PER_MINUTE", "100000"),
         ("VISCOUNT_GATEWAY__RATE_LIMITS__USER_PER_MINUTE", "100000"),
+        // The breakers are read from the gateway's /metrics.
+        ("VISCOUNT_GATEWAY__PUBLIC_METRICS", "true"),
     ]) else {
         return;
     };

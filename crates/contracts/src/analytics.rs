@@ -4,11 +4,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::Event;
 
 /// A generated report is ready to be delivered to a recipient (a scheduled report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ReportReady {
     /// The generated report.
     pub report_id: String,
@@ -51,7 +52,7 @@ impl Event for ReportReady {
 }
 
 /// A per-minute business series left its robust baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct AnomalyDetected {
     /// The anomaly's id.
     pub id: String,

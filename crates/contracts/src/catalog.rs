@@ -2,11 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{Event, Money};
 
 /// A product's sellable facts, carried by created/updated events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ProductFacts {
     /// The product.
     pub product_id: String,
@@ -23,7 +24,7 @@ pub struct ProductFacts {
 }
 
 /// A product was created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ProductCreated(pub ProductFacts);
 
 impl Event for ProductCreated {
@@ -34,7 +35,7 @@ impl Event for ProductCreated {
 }
 
 /// A product changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ProductUpdated(pub ProductFacts);
 
 impl Event for ProductUpdated {
@@ -45,7 +46,7 @@ impl Event for ProductUpdated {
 }
 
 /// A product was deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ProductDeleted {
     /// The product.
     pub product_id: String,
@@ -61,7 +62,7 @@ impl Event for ProductDeleted {
 }
 
 /// A product's price changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PriceChanged {
     /// The product.
     pub product_id: String,
@@ -83,7 +84,7 @@ impl Event for PriceChanged {
 /// A sku became sellable or stopped being so (inventory's available units crossed
 /// zero). Products' `in_stock` flag follows it; readers that keep copies of catalog
 /// answers (the gateway's cache) drop them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct AvailabilityChanged {
     /// The sku.
     pub sku: String,

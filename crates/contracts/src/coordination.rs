@@ -7,12 +7,13 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::Event;
 
 /// An instance registered for the first time (a heartbeat of a known instance is not a
 /// new registration, so it emits nothing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ServiceRegistered {
     /// The service it is an instance of, e.g. `ordering`.
     pub service: String,
@@ -32,7 +33,7 @@ impl Event for ServiceRegistered {
 }
 
 /// An instance left the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ServiceDeregistered {
     /// The service it was an instance of.
     pub service: String,
@@ -52,7 +53,7 @@ impl Event for ServiceDeregistered {
 }
 
 /// The polled health of an instance changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct HealthChanged {
     /// The service it is an instance of.
     pub service: String,
@@ -74,7 +75,7 @@ impl Event for HealthChanged {
 }
 
 /// A service's configuration document has a new version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ConfigUpdated {
     /// The service it configures.
     pub service: String,

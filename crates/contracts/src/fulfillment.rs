@@ -5,11 +5,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::Event;
 
 /// Units of one sku in a shipment or a return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ParcelLine {
     /// The sku.
     pub sku: String,
@@ -18,7 +19,7 @@ pub struct ParcelLine {
 }
 
 /// A shipment was opened for the part of an order one warehouse holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ShipmentCreated {
     /// The shipment.
     pub shipment_id: String,
@@ -44,7 +45,7 @@ impl Event for ShipmentCreated {
 }
 
 /// A shipment left the warehouse with its carrier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ShipmentDispatched {
     /// The shipment.
     pub shipment_id: String,
@@ -71,7 +72,7 @@ impl Event for ShipmentDispatched {
 }
 
 /// A shipment reached its recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ShipmentDelivered {
     /// The shipment.
     pub shipment_id: String,
@@ -95,7 +96,7 @@ impl Event for ShipmentDelivered {
 }
 
 /// The carrier could not deliver a shipment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ShipmentFailed {
     /// The shipment.
     pub shipment_id: String,
@@ -118,7 +119,7 @@ impl Event for ShipmentFailed {
 
 /// A parcel the carrier could not deliver came back to the warehouse it left from:
 /// inventory restocks its units and ordering refunds them, as for a received return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ShipmentReturned {
     /// The shipment.
     pub shipment_id: String,
@@ -151,7 +152,7 @@ impl From<ShipmentReturned> for ReturnReceived {
 }
 
 /// A customer asked to send delivered items back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ReturnRequested {
     /// The return.
     pub return_id: String,
@@ -173,7 +174,7 @@ impl Event for ReturnRequested {
 }
 
 /// Units of one sku that came back into one warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ReturnedLine {
     /// The sku.
     pub sku: String,
@@ -185,7 +186,7 @@ pub struct ReturnedLine {
 
 /// Returned items arrived at the warehouse: inventory restocks them and ordering
 /// refunds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ReturnReceived {
     /// The return.
     pub return_id: String,

@@ -2,11 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::Event;
 
 /// A user account was created (by registration or by an admin).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct UserCreated {
     /// The new user's id.
     pub user_id: String,
@@ -28,7 +29,7 @@ impl Event for UserCreated {
 }
 
 /// A user's profile changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct UserUpdated {
     /// The user.
     pub user_id: String,
@@ -48,7 +49,7 @@ impl Event for UserUpdated {
 }
 
 /// A user account was deleted; other services drop or anonymise what they hold of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct UserDeleted {
     /// The user.
     pub user_id: String,
@@ -62,7 +63,7 @@ impl Event for UserDeleted {
 }
 
 /// A user account was locked after repeated failed logins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct UserLocked {
     /// The user.
     pub user_id: String,
@@ -79,7 +80,7 @@ impl Event for UserLocked {
 
 /// A tenant (a shop whose external storefront and payment data Viscount ingests) was
 /// created, together with its first API key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct TenantCreated {
     /// The new tenant's id.
     pub tenant_id: String,

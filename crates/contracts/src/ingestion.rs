@@ -5,6 +5,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{Event, Money};
 
@@ -15,7 +16,18 @@ pub const VISCOUNT_TENANT: &str = "viscount";
 /// Where an attribution event came from: an external system Viscount takes webhooks
 /// from, or Viscount itself.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
@@ -61,7 +73,7 @@ impl Provider {
 }
 
 /// What an attribution event records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A storefront order: a conversion that makes revenue.
@@ -92,7 +104,18 @@ impl EventKind {
 
 /// A marketing channel, after Google Analytics 4's default channel grouping.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -157,7 +180,7 @@ impl Channel {
 
 /// Where a visit or an order came from, as the storefront told it. Only these fields
 /// are kept of a landing URL or referrer: never its other query parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ChannelFields {
     /// `utm_source` (or WooCommerce's recorded source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,7 +201,7 @@ pub struct ChannelFields {
 }
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct LineItem {
     /// The storefront's sku, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +213,7 @@ pub struct LineItem {
 }
 
 /// An order, payment or refund from an external provider, normalized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct EventReceived {
     /// The stored event's id.
     pub id: String,
@@ -241,7 +264,7 @@ impl Event for EventReceived {
 }
 
 /// A customer's visit with its marketing source, sent by the tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct TouchpointRecorded {
     /// The stored touchpoint's id.
     pub id: String,

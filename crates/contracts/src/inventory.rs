@@ -2,11 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::Event;
 
 /// Units of one sku taken from one warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Allocation {
     /// The sku.
     pub sku: String,
@@ -17,7 +18,7 @@ pub struct Allocation {
 }
 
 /// Every line of an order was reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct StockReserved {
     /// The order.
     pub order_id: String,
@@ -37,7 +38,7 @@ impl Event for StockReserved {
 }
 
 /// An order could not be reserved; nothing was held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ReservationFailed {
     /// The order.
     pub order_id: String,
@@ -55,7 +56,7 @@ impl Event for ReservationFailed {
 }
 
 /// A reservation was released (cancelled or expired).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct StockReleased {
     /// The order.
     pub order_id: String,
@@ -73,7 +74,7 @@ impl Event for StockReleased {
 }
 
 /// A reservation was committed: the units left stock (order confirmed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct StockCommitted {
     /// The order.
     pub order_id: String,
@@ -91,7 +92,7 @@ impl Event for StockCommitted {
 }
 
 /// An admin changed on-hand stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct StockAdjusted {
     /// The sku.
     pub sku: String,
@@ -111,7 +112,7 @@ impl Event for StockAdjusted {
 }
 
 /// A sku's available stock fell to or under its threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct StockLow {
     /// The sku.
     pub sku: String,
@@ -129,7 +130,7 @@ impl Event for StockLow {
 }
 
 /// A sku's totals changed (catalog keeps `in_stock` from this).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct StockUpdated {
     /// The sku.
     pub sku: String,

@@ -2,12 +2,13 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::Event;
 
 /// A message was accepted by its channel (the SMTP server, the webhook receiver, or
 /// the local outbox).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct NotificationSent {
     /// The notification.
     pub notification_id: String,
@@ -30,7 +31,7 @@ impl Event for NotificationSent {
 }
 
 /// A message was given up on after its retries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct NotificationFailed {
     /// The notification.
     pub notification_id: String,

@@ -5,11 +5,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{Event, Money};
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderLine {
     /// The sellable unit.
     pub sku: String,
@@ -20,7 +21,7 @@ pub struct OrderLine {
 }
 
 /// Where an order goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ShippingAddress {
     /// Recipient.
     pub name: String,
@@ -40,7 +41,7 @@ pub struct ShippingAddress {
 /// Where the customer of an order came from, as the storefront told it at checkout
 /// (the marketing source of Viscount's own orders, which ingestion classifies into a
 /// channel exactly as it does an external storefront's).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Attribution {
     /// `utm_source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +58,7 @@ pub struct Attribution {
 }
 
 /// An order was placed and waits for stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderCreated {
     /// The order.
     pub order_id: String,
@@ -83,7 +84,7 @@ impl Event for OrderCreated {
 }
 
 /// An order was cancelled; whatever it holds is released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderCancelled {
     /// The order.
     pub order_id: String,
@@ -103,7 +104,7 @@ impl Event for OrderCancelled {
 
 /// An order was confirmed (paid); its reserved stock leaves the warehouse and its
 /// payment is captured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderConfirmed {
     /// The order.
     pub order_id: String,
@@ -135,7 +136,7 @@ impl Event for OrderConfirmed {
 }
 
 /// Every line of an order holds stock; its payment is to be authorized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderReserved {
     /// The order.
     pub order_id: String,
@@ -155,7 +156,7 @@ impl Event for OrderReserved {
 }
 
 /// An order's payment was authorized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderAuthorized {
     /// The order.
     pub order_id: String,
@@ -172,7 +173,7 @@ impl Event for OrderAuthorized {
 
 /// Money went back to the customer for an order (carried by both `refunded` and
 /// `partially_refunded`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct RefundFacts {
     /// The order.
     pub order_id: String,
@@ -185,7 +186,7 @@ pub struct RefundFacts {
 }
 
 /// An order was refunded in full.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderRefunded(pub RefundFacts);
 
 impl Event for OrderRefunded {
@@ -196,7 +197,7 @@ impl Event for OrderRefunded {
 }
 
 /// Part of an order was refunded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderPartiallyRefunded(pub RefundFacts);
 
 impl Event for OrderPartiallyRefunded {
@@ -208,7 +209,7 @@ impl Event for OrderPartiallyRefunded {
 
 /// Money is to go back to the customer for part of an order (returned items); payments
 /// refunds it once per `request_id` and answers with `payments.refund.processed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct RefundRequested {
     /// The order.
     pub order_id: String,
@@ -230,7 +231,7 @@ impl Event for RefundRequested {
 }
 
 /// An order's status followed its shipments (`shipped` or `delivered`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderStatusChanged {
     /// The order.
     pub order_id: String,
@@ -243,7 +244,7 @@ pub struct OrderStatusChanged {
 }
 
 /// An order left the warehouse (its first shipment was dispatched).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderShipped(pub OrderStatusChanged);
 
 impl Event for OrderShipped {
@@ -254,7 +255,7 @@ impl Event for OrderShipped {
 }
 
 /// Every shipment of an order was delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct OrderDelivered(pub OrderStatusChanged);
 
 impl Event for OrderDelivered {

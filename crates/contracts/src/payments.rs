@@ -4,11 +4,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{Event, Money};
 
 /// A payment was authorized: the amount is held on the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PaymentAuthorized {
     /// The payment.
     pub payment_id: String,
@@ -26,7 +27,7 @@ impl Event for PaymentAuthorized {
 }
 
 /// An authorized payment was captured: the money moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PaymentCaptured {
     /// The payment.
     pub payment_id: String,
@@ -44,7 +45,7 @@ impl Event for PaymentCaptured {
 }
 
 /// An authorization was released without capture.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PaymentVoided {
     /// The payment.
     pub payment_id: String,
@@ -60,7 +61,7 @@ impl Event for PaymentVoided {
 }
 
 /// Why a payment failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     /// The issuer declined.
@@ -107,7 +108,7 @@ impl FailureReason {
 }
 
 /// A payment could not be authorized (or captured).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PaymentFailed {
     /// The payment.
     pub payment_id: String,
@@ -127,7 +128,7 @@ impl Event for PaymentFailed {
 }
 
 /// Money went back to the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct RefundProcessed {
     /// The refund.
     pub refund_id: String,
@@ -162,7 +163,7 @@ impl Event for RefundProcessed {
 ///
 /// The transitions between these live in payments' domain (its `Payment` aggregate);
 /// this is only the vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Card tokenized; waiting for the order's stock.
@@ -217,7 +218,7 @@ impl PaymentStatus {
 }
 
 /// Card networks, as the API names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CardBrand {
     /// Visa.
@@ -261,7 +262,7 @@ impl CardBrand {
 }
 
 /// A payment as the API shows it: never the card number, the code or the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PaymentView {
     /// Id.
     pub id: String,
@@ -291,7 +292,7 @@ pub struct PaymentView {
 }
 
 /// A refund made, as `POST /api/v1/payments/{id}/refund` answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct RefundOutcome {
     /// The refund (its ledger row).
     pub refund_id: String,

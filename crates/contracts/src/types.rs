@@ -2,6 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Why a value was refused; the message names the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,7 @@ impl std::fmt::Display for Invalid {
 impl std::error::Error for Invalid {}
 
 /// A stock-keeping unit: 1 to 64 of `A-Z a-z 0-9 - _ .`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema, ToSchema)]
 pub struct Sku(
     // The schema states the rules `try_from` enforces, so a consumer of the schema
     // knows what a sku can look like without reading this file.
@@ -114,7 +115,7 @@ pub fn minor_unit_exponent(currency: &str) -> Option<u32> {
 }
 
 /// An amount of money: integer minor units and an ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Money {
     /// Minor units (cents for USD).
     pub amount: i64,

@@ -5,7 +5,8 @@
 //! the distributed shape the same request goes over HTTP to the callee's base URL. The
 //! caller writes one piece of code either way. Callers forward the end user's
 //! credentials ([`ForwardedCredentials`]), so the callee authorizes the user, not the
-//! calling service.
+//! calling service. Each attempt is a client span of the caller's trace, whose
+//! `traceparent` the request carries to the callee's server span.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower::ServiceExt;
+use tracing::Instrument;
 
 use crate::auth::ForwardedCredentials;
 use crate::discovery::{BreakerSettings, Outcome, Pool};
@@ -151,20 +153,50 @@ impl ServiceClient {
         };
         match &self.target {
             Target::InProcess(router) => {
+                let span = client_span(&method, path);
                 let call = async {
+                    let mut request = build(path.to_owned())?;
+                    crate::telemetry::inject_traceparent(&span, request.headers_mut());
                     let response = router
                         .clone()
-                        .oneshot(build(path.to_owned())?)
+                        .oneshot(request)
                         .await
                         .map_err(|e| CallError::Unavailable(e.to_string()))?;
+                    record_status(&span, response.status());
                     read_reply(response).await
                 };
                 tokio::time::timeout(CALL_TIMEOUT, call)
+                    .instrument(span.clone())
                     .await
                     .map_err(|_| CallError::Unavailable("timed out".into()))?
             }
             Target::Remote(remote) => remote_call(&remote.0, &remote.1, path, &build).await,
         }
+    }
+}
+
+/// The client span of one attempt of a call; none outside traced work (a background
+/// task's heartbeat is no trace's part).
+fn client_span(method: &Method, path: &str) -> tracing::Span {
+    if !crate::telemetry::in_trace() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "call",
+        otel.kind = "client",
+        otel.name = %method,
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        url.path = %path.split('?').next().unwrap_or(path),
+        http.response.status_code = tracing::field::Empty,
+    )
+}
+
+/// Records the callee's answer on the client span of its call.
+fn record_status(span: &tracing::Span, status: StatusCode) {
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
     }
 }
 
@@ -197,12 +229,23 @@ async fn remote_call(
                 pool.kind()
             )));
         };
-        let request = build(format!("{}{path}", picked.address))?;
+        let mut request = build(format!("{}{path}", picked.address))?;
+        let span = client_span(request.method(), path);
+        crate::telemetry::inject_traceparent(&span, request.headers_mut());
         let attempt = async {
             let response = client.request(request).await?;
             Ok::<_, hyper_util::client::legacy::Error>(response.map(Body::new))
         };
-        match tokio::time::timeout(CALL_TIMEOUT, attempt).await {
+        let outcome = tokio::time::timeout(CALL_TIMEOUT, attempt)
+            .instrument(span.clone())
+            .await;
+        match &outcome {
+            Ok(Ok(response)) => record_status(&span, response.status()),
+            _ => {
+                span.record("otel.status_code", "error");
+            }
+        }
+        match outcome {
             Ok(Ok(response)) => {
                 let outcome = if response.status().is_server_error() {
                     Outcome::Failed

@@ -30,28 +30,27 @@ pub const STALE_CLAIM_MS: i64 = 60_000;
 /// Response headers kept with the stored response.
 const KEPT_HEADERS: [&str; 2] = ["content-type", "location"];
 
-/// Idempotency for one service's routes.
-#[derive(Clone, Debug)]
+/// How one route treats `Idempotency-Key`. It holds no values, so routes can be
+/// declared (and documented) before the service exists: the keys are stored in the
+/// [`IdempotencyStore`] the service's router puts in every request's extensions.
+#[derive(Clone, Copy, Debug)]
 pub struct Idempotency {
-    db: Db,
     required: bool,
     redacted: &'static [&'static str],
 }
 
 impl Idempotency {
     /// Keys are optional: requests without one run normally.
-    pub fn optional(db: Db) -> Self {
+    pub const fn optional() -> Self {
         Self {
-            db,
             required: false,
             redacted: &[],
         }
     }
 
     /// Requests without a key are refused with 400.
-    pub fn required(db: Db) -> Self {
+    pub const fn required() -> Self {
         Self {
-            db,
             required: true,
             redacted: &[],
         }
@@ -61,9 +60,21 @@ impl Idempotency {
     /// out of the stored body fingerprint. For secrets such as card numbers: a hash of a
     /// body with a 16-digit number whose prefix and last four are known elsewhere could
     /// be reversed by trying the few candidates left.
-    pub fn redacting(mut self, pointers: &'static [&'static str]) -> Self {
+    pub const fn redacting(mut self, pointers: &'static [&'static str]) -> Self {
         self.redacted = pointers;
         self
+    }
+}
+
+/// Where a service keeps its idempotency keys: its own database. The service's router
+/// adds it to every request (`.layer(Extension(IdempotencyStore::new(db)))`).
+#[derive(Clone, Debug)]
+pub struct IdempotencyStore(Db);
+
+impl IdempotencyStore {
+    /// Keys stored in `db` (its `idempotency_keys` table).
+    pub fn new(db: Db) -> Self {
+        Self(db)
     }
 }
 
@@ -80,7 +91,8 @@ struct StoredResponse {
     body: String,
 }
 
-/// Middleware applying [`Idempotency`] to the routes it wraps (inside authentication).
+/// Middleware applying [`Idempotency`] to the routes it wraps (inside authentication):
+/// `.layer(from_fn_with_state(Idempotency::required(), idempotent))`.
 pub async fn idempotent(
     State(config): State<Idempotency>,
     request: Request,
@@ -93,6 +105,10 @@ pub async fn idempotent(
 }
 
 async fn run(config: Idempotency, request: Request, next: Next) -> Result<Response, Problem> {
+    let Some(IdempotencyStore(db)) = request.extensions().get::<IdempotencyStore>().cloned() else {
+        tracing::error!("an idempotent route is served without its service's IdempotencyStore");
+        return Err(Problem::internal());
+    };
     let Some(key) = request.headers().get(HEADER) else {
         if config.required {
             return Err(Problem::bad_request(
@@ -121,7 +137,7 @@ async fn run(config: Idempotency, request: Request, next: Next) -> Result<Respon
         .map_err(|_| crate::http::extract::payload_too_large())?;
     let fingerprint = fingerprint(&bytes, config.redacted);
 
-    match claim(&config.db, &scope, &key, &fingerprint)
+    match claim(&db, &scope, &key, &fingerprint)
         .await
         .map_err(|e| Problem::unexpected(&e))?
     {
@@ -145,9 +161,9 @@ async fn run(config: Idempotency, request: Request, next: Next) -> Result<Respon
                 .await
                 .unwrap_or_default();
             let outcome = if parts.status.is_server_error() {
-                release(&config.db, &scope, &key).await
+                release(&db, &scope, &key).await
             } else {
-                complete(&config.db, &scope, &key, &parts, &body).await
+                complete(&db, &scope, &key, &parts, &body).await
             };
             if let Err(err) = outcome {
                 tracing::error!(error = %err, "cannot record idempotent response");

@@ -404,18 +404,11 @@ pub async fn freelist_count(db: &Db) -> Result<i64, crate::db::Error> {
 fn deleted_counter() -> &'static prometheus::IntCounterVec {
     static COUNTER: OnceLock<prometheus::IntCounterVec> = OnceLock::new();
     COUNTER.get_or_init(|| {
-        // The name and labels are fixed and valid, so construction cannot fail.
-        #[allow(clippy::expect_used)]
-        let counter = prometheus::IntCounterVec::new(
-            prometheus::Opts::new(
-                "retention_deleted_total",
-                "Rows deleted by the retention sweep, by service and table",
-            ),
+        crate::http::metrics::counter_vec(
+            "retention_deleted_total",
+            "Rows deleted by the retention sweep, by service and table",
             &["service", "table"],
         )
-        .expect("valid metric");
-        crate::http::metrics::metrics().register(Box::new(counter.clone()));
-        counter
     })
 }
 

@@ -18,9 +18,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -93,9 +93,12 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let work =
-            crate::telemetry::with_traceparent(crate::telemetry::current_traceparent(), work)
-                .instrument(tracing::Span::current());
+        // The caller's span, and its trace context even where that is not a span's.
+        let work = opentelemetry::context::FutureExt::with_context(
+            work,
+            opentelemetry::Context::current(),
+        )
+        .instrument(tracing::Span::current());
         let handle = self.tracker.spawn(work);
         let watch = CallerWatch {
             left: Some(self.callers_left.clone()),
@@ -162,25 +165,26 @@ impl Drop for CallerWatch {
 fn callers_left_metric() -> &'static prometheus::IntCounter {
     static COUNTER: OnceLock<prometheus::IntCounter> = OnceLock::new();
     COUNTER.get_or_init(|| {
-        // The name is fixed and valid, so construction cannot fail.
-        #[allow(clippy::expect_used)]
-        let counter = prometheus::IntCounter::new(
+        crate::http::metrics::counter(
             "detached_callers_left_total",
             "Requests whose client left while the work they started went on",
         )
-        .expect("valid metric");
-        crate::http::metrics::metrics().register(Box::new(counter.clone()));
-        counter
     })
 }
 
 /// Middleware that runs the rest of a request — the inner layers and the handler — with
 /// [`Tasks::detached`], so a client that disconnects does not cut it short:
-/// `.route_layer(from_fn_with_state(tasks, platform::tasks::detach))`, or `.layer` on
-/// one handler. Put it outside an idempotency layer, so the key's stored answer is
-/// written even when the client that claimed it is gone (its retry then replays it
-/// instead of running the work again).
-pub async fn detach(State(tasks): State<Tasks>, request: Request, next: Next) -> Response {
+/// `.layer(from_fn(platform::tasks::detach))` on one handler or a route. The tasks are
+/// the service's, which its router puts in every request's extensions
+/// (`.layer(Extension(tasks))`), so routes can be declared before the service exists.
+/// Put it outside an idempotency layer, so the key's stored answer is written even when
+/// the client that claimed it is gone (its retry then replays it instead of running the
+/// work again).
+pub async fn detach(request: Request, next: Next) -> Response {
+    let Some(tasks) = request.extensions().get::<Tasks>().cloned() else {
+        tracing::error!("a detached route is served without its service's Tasks");
+        return crate::http::Problem::internal().into_response();
+    };
     tasks.detached(next.run(request)).await
 }
 
@@ -190,7 +194,6 @@ mod tests {
 
     use axum::Router;
     use axum::body::Body;
-    use axum::middleware::from_fn_with_state;
     use axum::routing::post;
     use futures_util::FutureExt;
     use tokio::sync::oneshot;
@@ -284,7 +287,8 @@ mod tests {
                     }
                 }),
             )
-            .route_layer(from_fn_with_state(tasks.clone(), detach));
+            .route_layer(axum::middleware::from_fn(detach))
+            .layer(axum::Extension(tasks.clone()));
         let request = Request::post("/work").body(Body::empty()).expect("request");
         let mut client = Box::pin(router.oneshot(request));
         // Drive the request until the handler runs, then drop it as hyper does when the

@@ -73,6 +73,10 @@ impl Service for Analytics {
         &MIGRATIONS
     }
 
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
+    }
+
     fn data(&self) -> &ServiceData {
         &self.data
     }

@@ -76,6 +76,10 @@ impl Service for Catalog {
         &MIGRATIONS
     }
 
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
+    }
+
     fn data(&self) -> &ServiceData {
         &self.data
     }

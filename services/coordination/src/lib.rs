@@ -67,6 +67,10 @@ impl Service for Coordination {
         &MIGRATIONS
     }
 
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
+    }
+
     fn data(&self) -> &ServiceData {
         &self.data
     }

@@ -74,6 +74,10 @@ impl Service for Fulfillment {
         &MIGRATIONS
     }
 
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
+    }
+
     fn data(&self) -> &ServiceData {
         &self.data
     }

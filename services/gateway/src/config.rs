@@ -2,7 +2,8 @@
 //!
 //! `rate_limits` and `cache` are also read live (coordination's `gateway` document laid
 //! over them, see `platform::live`) and apply to the next request after a change; the
-//! others (CORS, timeouts, breakers, where Redis is) at the next start.
+//! others (CORS, timeouts, breakers, where Redis is, where metrics are served) at the
+//! next start.
 
 use serde::Deserialize;
 
@@ -30,6 +31,16 @@ pub struct GatewayConfig {
     pub safe_upstream_timeout_secs: u64,
     /// The circuit breaker of each upstream instance (distributed shape).
     pub breaker: platform::discovery::BreakerSettings,
+    /// Serve `GET /metrics` on the gateway's public listener too. Off by default: the
+    /// process's metrics (every service's, in the embedded shape) are for operators,
+    /// not for whoever reaches the API; scrape them at [`metrics_listen`] instead.
+    ///
+    /// [`metrics_listen`]: GatewayConfig::metrics_listen
+    pub public_metrics: bool,
+    /// An address (`127.0.0.1:9464`, `0.0.0.0:9464` in a container) where the gateway's
+    /// process serves `GET /metrics` alone, for Prometheus; unset, none is opened. The
+    /// services' own listeners of the distributed shape always serve `/metrics`.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -44,6 +55,8 @@ impl Default for GatewayConfig {
             upstream_timeout_secs: 32,
             safe_upstream_timeout_secs: 10,
             breaker: platform::discovery::BreakerSettings::default(),
+            public_metrics: false,
+            metrics_listen: None,
         }
     }
 }

@@ -8,11 +8,15 @@
 //!
 //! At the edge, before dispatch, sit the rate-limit tiers (`ratelimit`) and the
 //! response cache of anonymous catalog reads (`cache`), both in memory or in Redis as
-//! the [`Edge`] says; `/health*` and `/metrics` are outside them. The outermost layer
+//! the [`Edge`] says; `/health*` (and `/metrics`, when `public_metrics` puts it on the
+//! public listener) are outside them. The process's metrics are otherwise served on
+//! their own listener ([`serve_metrics`]), apart from the API. The outermost layer
 //! records the TCP peer as the request's [`platform::http::ClientIp`], so limits and
 //! the services behind (in process or over HTTP) count the same client.
 
 pub mod config;
+pub mod dead_letters;
+mod docs;
 mod proxy;
 mod routes;
 mod shared;
@@ -46,7 +50,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use cache::X_CACHE;
 pub use config::{CacheSettings, GatewayConfig, RateLimits};
 pub use ratelimit::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
-pub use routes::public_paths;
+pub use routes::{owner, public_paths};
 
 /// How the gateway reaches one service.
 #[derive(Clone)]
@@ -93,6 +97,9 @@ pub struct Edge {
     pub tasks: Tasks,
     /// The merged configuration (its `[gateway]` section is read live).
     pub config: ConfigSource,
+    /// The OpenAPI document of every service behind it, finished
+    /// ([`platform::service::Declaration::openapi`]); `/openapi.json` merges them.
+    pub api_documents: Vec<serde_json::Value>,
 }
 
 /// Why the gateway's edge could not be built.
@@ -144,6 +151,7 @@ pub fn router(
 ) -> Result<Router, EdgeError> {
     let client = proxy::client();
     let mut table = routes::RouteTable::default();
+    let mut desks = Vec::with_capacity(backends.len());
     for (kind, backend) in &backends {
         let target: Router = match backend {
             Backend::InProcess { router, .. } => {
@@ -151,20 +159,28 @@ pub fn router(
             }
             Backend::Remote(pool) => proxy::router(pool.clone(), client.clone(), config),
         };
+        desks.push((*kind, target.clone()));
         table.add(*kind, target);
     }
     let health = Arc::new(HealthTargets { backends, client });
-    let app = Router::new()
+    let mut own = Router::new()
         .route("/health", get(aggregate_health))
         // The gateway itself is ready when it routes; whether each service behind it is
         // is `/health`'s question (coordination polls this, and must not mark the
         // gateway down because one service is).
         .route("/health/ready", get(gateway_ready))
-        .route("/health/live", get(gateway_ready))
-        .route("/metrics", get(platform::http::metrics::metrics_handler))
+        .route("/health/live", get(gateway_ready));
+    // Off, `/metrics` is just an unknown path of the public API (404).
+    if config.public_metrics {
+        own = own.route("/metrics", get(platform::http::metrics::metrics_handler));
+    }
+    let app = own
         .with_state(health)
+        .merge(docs::router(&docs::merged(edge.api_documents.clone())))
         .fallback_service(edge_layers(
-            Router::new().fallback_service(table.into_service()),
+            // The platform's dead letters belong to no one service: answered here.
+            dead_letters::router(dead_letters::Desks::new(desks))
+                .fallback_service(table.into_service()),
             config,
             edge,
         )?)
@@ -177,6 +193,25 @@ pub fn router(
         .layer(cors(config))
         .layer(from_fn(ratelimit::client_ip)))
 }
+
+/// Opens the process's metrics listener at `[gateway] metrics_listen`, if set: its
+/// address and the server's task, which ends at `shutdown`.
+pub async fn serve_metrics(
+    config: &GatewayConfig,
+    shutdown: platform::shutdown::Shutdown,
+) -> std::io::Result<Option<(std::net::SocketAddr, MetricsServer)>> {
+    match &config.metrics_listen {
+        Some(addr) if !addr.trim().is_empty() => {
+            platform::http::metrics::serve_metrics(addr.trim(), shutdown)
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The task serving the metrics listener.
+pub type MetricsServer = tokio::task::JoinHandle<std::io::Result<()>>;
 
 fn cors(config: &GatewayConfig) -> CorsLayer {
     let origins = if config.cors_allowed_origins.iter().any(|o| o == "*") {

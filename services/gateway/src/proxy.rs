@@ -14,6 +14,9 @@
 //! instance and the retry has to choose a *different* instance, which p2c over a
 //! `Discover` stream does not offer; the pieces here are the breaker
 //! (`platform::discovery::breaker`), the round robin (`Pool`) and one loop.
+//!
+//! Each attempt is a client span of the request's trace (a child of the gateway's
+//! server span), and the forwarded `traceparent` names it.
 
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use http::{HeaderName, HeaderValue, Method, Uri, header};
 use platform::discovery::{Outcome, Pool};
 use platform::http::health::CheckReport;
 use platform::http::{HealthReport, Problem};
+use tracing::Instrument;
 
 use crate::GatewayConfig;
 
@@ -129,8 +133,32 @@ async fn forward(State(target): State<Target>, request: Request) -> Response {
         };
         let mut attempt = parts.clone();
         attempt.uri = uri;
+        let span = tracing::info_span!(
+            "proxy",
+            otel.kind = "client",
+            otel.name = %attempt.method,
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %attempt.method,
+            server.address = %picked.address,
+            http.response.status_code = tracing::field::Empty,
+        );
+        platform::telemetry::inject_traceparent(&span, &mut attempt.headers);
         let request = http::Request::from_parts(attempt, Body::from(body.clone()));
-        match send(&target, request, timeout).await {
+        let outcome = send(&target, request, timeout)
+            .instrument(span.clone())
+            .await;
+        match &outcome {
+            Attempt::Answered(response) => {
+                span.record("http.response.status_code", response.status().as_u16());
+                if response.status().is_server_error() {
+                    span.record("otel.status_code", "error");
+                }
+            }
+            Attempt::NotConnected(_) | Attempt::Failed(_) => {
+                span.record("otel.status_code", "error");
+            }
+        }
+        match outcome {
             Attempt::Answered(response) => {
                 let status = response.status();
                 if !status.is_server_error() {

@@ -69,6 +69,20 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
     }
 }
 
+/// The service the gateway sends `path` to: the one owning its most specific prefix.
+pub fn owner(path: &str) -> Option<ServiceKind> {
+    ServiceKind::all()
+        .iter()
+        .flat_map(|kind| {
+            public_paths(*kind)
+                .iter()
+                .map(move |prefix| (*kind, *prefix))
+        })
+        .filter(|(_, prefix)| prefix_matches(prefix, path))
+        .max_by_key(|(_, prefix)| (prefix.split('/').count(), prefix.len()))
+        .map(|(kind, _)| kind)
+}
+
 /// Prefix → service router, the prefix with most segments first (so the more specific
 /// of two overlapping prefixes wins).
 #[derive(Clone, Default)]

@@ -135,11 +135,5 @@ pub(crate) fn counter(
     name: &str,
     help: &str,
 ) -> &'static IntCounter {
-    cell.get_or_init(|| {
-        // The names are fixed and valid, so construction cannot fail.
-        #[allow(clippy::expect_used)]
-        let counter = IntCounter::new(name, help).expect("valid metric");
-        platform::http::metrics::metrics().register(Box::new(counter.clone()));
-        counter
-    })
+    cell.get_or_init(|| platform::http::metrics::counter(name, help))
 }

@@ -66,6 +66,7 @@ async fn gateway(instances: Vec<String>) -> String {
             std::iter::empty::<(String, String)>(),
         )
         .expect("config"),
+        api_documents: Vec::new(),
     };
     let app = gateway::router(
         vec![(ServiceKind::Catalog, Backend::Remote(pool))],

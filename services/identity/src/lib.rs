@@ -93,6 +93,10 @@ impl Service for Identity {
         &MIGRATIONS
     }
 
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
+    }
+
     fn data(&self) -> &ServiceData {
         &self.data
     }

@@ -22,6 +22,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod identity;
+mod metrics;
 pub mod store;
 
 use std::sync::Arc;
@@ -72,6 +73,10 @@ impl Service for Ingestion {
 
     fn migrations() -> &'static Migrations {
         &MIGRATIONS
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
     }
 
     fn data(&self) -> &ServiceData {

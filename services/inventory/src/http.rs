@@ -1,18 +1,23 @@
 //! Inventory's HTTP surface: API.md's Inventory table, plus commit and per-sku
 //! thresholds. Handlers check who may call, turn bodies into validated domain inputs,
-//! call the app and render what it returns.
+//! call the app and render what it returns. Each route is declared with its OpenAPI
+//! description ([`api`]).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use platform::auth::{Authenticator, Policy, Principal};
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::app::{InventoryApp, InventoryError, StockView};
-use crate::domain::{LowStock, Quantity, Reservation, Sku, Text, Warehouse, WarehouseCode};
+use crate::domain::{
+    LowStock, Quantity, Reservation, ReservationStatus, Sku, Text, Warehouse, WarehouseCode,
+};
 
 /// The scope a service client needs to reserve, release and commit.
 pub const SCOPE_WRITE: &str = "inventory:write";
@@ -21,30 +26,28 @@ pub const SCOPE_WRITE: &str = "inventory:write";
 /// Warehouses, adjustments and thresholds stay admin-only.
 pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 
-/// The routes, behind the authentication middleware.
+/// The routes and their documentation, declared without values.
+pub fn api() -> ApiRouter<InventoryApp> {
+    ApiRouter::new()
+        .routes(routes!(low_stock))
+        .routes(routes!(adjust))
+        .routes(routes!(reserve))
+        .routes(routes!(release))
+        .routes(routes!(commit))
+        .routes(routes!(get_reservation))
+        .routes(routes!(stock))
+        .routes(routes!(set_threshold))
+        .routes(routes!(list_warehouses, create_warehouse))
+        .routes(routes!(get_warehouse))
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: InventoryApp, authenticator: Authenticator) -> Router {
-    Router::new()
-        .route("/api/v1/inventory/low-stock", get(low_stock))
-        .route("/api/v1/inventory/adjust", post(adjust))
-        .route("/api/v1/inventory/reserve", post(reserve))
-        .route("/api/v1/inventory/release", post(release))
-        .route("/api/v1/inventory/commit", post(commit))
-        .route(
-            "/api/v1/inventory/reservations/{order_id}",
-            get(get_reservation),
-        )
-        .route("/api/v1/inventory/{sku}", get(stock))
-        .route("/api/v1/inventory/{sku}/threshold", put(set_threshold))
-        .route(
-            "/api/v1/warehouses",
-            get(list_warehouses).post(create_warehouse),
-        )
-        .route("/api/v1/warehouses/{id}", get(get_warehouse))
-        .with_state(app)
-        .layer(from_fn_with_state(
-            authenticator,
-            platform::auth::authenticate,
-        ))
+    let (routes, _) = api().split_for_parts();
+    routes.with_state(app).layer(from_fn_with_state(
+        authenticator,
+        platform::auth::authenticate,
+    ))
 }
 
 impl From<InventoryError> for Problem {
@@ -78,6 +81,17 @@ fn sku_from_path(raw: String) -> ApiResult<Sku> {
     Sku::try_from(raw).map_err(|e| Problem::invalid_field("sku", e.to_string()))
 }
 
+/// A sku's stock: totals and per warehouse (zero for a sku never adjusted).
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventory/{sku}",
+    params(("sku" = String, Path, description = "The sku", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    responses(
+        (status = 200, description = "The sku's stock", body = StockView),
+        problems::Invalid,
+    ),
+    security(()),
+)]
 #[tracing::instrument(skip_all)]
 async fn stock(
     State(app): State<InventoryApp>,
@@ -86,15 +100,40 @@ async fn stock(
     Ok(Json(app.stock(&sku_from_path(sku)?).await?))
 }
 
-#[derive(Deserialize)]
+/// An operator's change of on-hand units in one warehouse.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "DEMO-00005", "warehouse_id": "MAIN", "delta": 25, "reason": "stock count"}))]
 struct AdjustBody {
+    /// The sku: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     sku: String,
+    /// The warehouse, by id or code (an unknown one is 422).
+    #[schema(min_length = 1)]
     warehouse_id: String,
+    /// Units to add (positive) or remove (negative); not zero.
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: i64,
+    /// Why, for the ledger: 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     reason: String,
 }
 
+/// Adds or removes on-hand units in one warehouse (admins); never below what is reserved.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventory/adjust",
+    request_body = AdjustBody,
+    responses(
+        (status = 200, description = "The sku's stock after the change", body = StockView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Conflict,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn adjust(
     State(app): State<InventoryApp>,
@@ -126,12 +165,27 @@ async fn adjust(
     ))
 }
 
-#[derive(Deserialize)]
+/// A sku's own low-stock threshold.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"low_stock_threshold": 10}))]
 struct ThresholdBody {
+    /// Available units at or under which the sku is low on stock.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     low_stock_threshold: i64,
 }
 
+/// Sets a sku's low-stock threshold (admins), instead of the default one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/inventory/{sku}/threshold",
+    params(("sku" = String, Path, description = "The sku", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    request_body = ThresholdBody,
+    responses(
+        (status = 200, description = "The sku's stock", body = StockView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn set_threshold(
     State(app): State<InventoryApp>,
@@ -152,41 +206,84 @@ async fn set_threshold(
     ))
 }
 
-#[derive(Deserialize)]
+/// One line of a reservation request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LineBody {
+    /// The sku: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     sku: String,
+    /// Units to hold (the same sku on several lines adds up).
+    #[schema(minimum = 1, maximum = 1_000_000)]
     quantity: i64,
 }
 
-#[derive(Deserialize)]
+/// Stock to hold for an order.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"order_id": "0190f5d2-7c3a-7b4e-9a51-2f0c8e1d4b6a", "items": [{"sku": "DEMO-00005", "quantity": 2}], "ttl_seconds": 900}))]
 struct ReserveBody {
+    /// The order: 1 to 64 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     order_id: String,
+    /// 1 to 100 lines.
+    #[schema(min_items = 1, max_items = 100)]
     items: Vec<LineBody>,
+    /// How long the hold lasts unless committed or released: 1 second to the configured
+    /// maximum (a day by default); the configured default (15 minutes) when absent.
+    #[schema(minimum = 1, maximum = 86_400)]
     ttl_seconds: Option<i64>,
 }
 
-#[derive(Deserialize)]
+/// An order's reservation to release or commit.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"order_id": "0190f5d2-7c3a-7b4e-9a51-2f0c8e1d4b6a"}))]
 struct OrderBody {
+    /// The order: 1 to 64 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     order_id: String,
 }
 
 /// A reservation as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ReservationView {
+    /// Id.
     id: String,
+    /// The order it holds stock for.
     order_id: String,
+    /// Where it is in its life.
+    #[schema(schema_with = reservation_status)]
     status: &'static str,
+    /// When an active reservation is released unless committed, RFC 3339.
     expires_at: String,
+    /// What is held, per sku and warehouse.
     items: Vec<AllocationView>,
 }
 
-#[derive(Serialize)]
+/// A reservation's status names, as [`ReservationStatus::as_str`] spells them.
+fn reservation_status() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ReservationStatus::ALL.map(ReservationStatus::as_str)))
+}
+
+/// Units of one sku held in one warehouse.
+#[derive(Serialize, ToSchema)]
 struct AllocationView {
+    /// The sku.
     sku: Sku,
+    /// The warehouse holding them.
     warehouse_id: String,
+    /// How many.
     quantity: u32,
 }
 
@@ -221,6 +318,22 @@ fn order_id(raw: &str) -> ApiResult<&str> {
     Ok(trimmed)
 }
 
+/// Holds stock for every line of an order, or for none (services and admins).
+///
+/// A repeat for the same order answers the reservation made first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventory/reserve",
+    request_body = ReserveBody,
+    responses(
+        (status = 201, description = "Reserved (or the order's earlier reservation)", body = ReservationView,
+            headers(("Location" = String, description = "The order's reservation"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden,
+        (status = 409, description = "Not enough free stock (`short_skus` names them), nothing reserved",
+            content_type = "application/problem+json", body = Problem),
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn reserve(
     State(app): State<InventoryApp>,
@@ -267,6 +380,17 @@ async fn reserve(
     ))
 }
 
+/// An order's reservation, whatever its status (services and admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventory/reservations/{order_id}",
+    params(("order_id" = String, Path, description = "The order: 1 to 64 characters, no control characters",
+        max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")),
+    responses(
+        (status = 200, description = "The reservation", body = ReservationView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_reservation(
     State(app): State<InventoryApp>,
@@ -277,6 +401,17 @@ async fn get_reservation(
     Ok(Json(app.reservation(order_id(&order)?).await?.into()))
 }
 
+/// Releases an order's active reservation: its units are free again (services and admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventory/release",
+    request_body = OrderBody,
+    responses(
+        (status = 200, description = "Released", body = ReservationView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Conflict, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn release(
     State(app): State<InventoryApp>,
@@ -291,6 +426,17 @@ async fn release(
     ))
 }
 
+/// Commits an order's active reservation: its units leave stock (services and admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventory/commit",
+    request_body = OrderBody,
+    responses(
+        (status = 200, description = "Committed", body = ReservationView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Conflict, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn commit(
     State(app): State<InventoryApp>,
@@ -305,12 +451,18 @@ async fn commit(
     ))
 }
 
-#[derive(Serialize)]
+/// A sku at or under its low-stock threshold.
+#[derive(Serialize, ToSchema)]
 struct LowStockView {
+    /// The sku.
     sku: Sku,
+    /// Units on hand, in all warehouses.
     on_hand: i64,
+    /// Units reserved.
     reserved: i64,
+    /// Units free to reserve.
     available: i64,
+    /// Its threshold (its own, or the default).
     low_stock_threshold: i64,
 }
 
@@ -326,6 +478,16 @@ impl From<LowStock> for LowStockView {
     }
 }
 
+/// The skus whose available units are at or under their threshold (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventory/low-stock",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of skus low on stock, by sku", body = List<LowStockView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn low_stock(
     State(app): State<InventoryApp>,
@@ -345,10 +507,13 @@ async fn low_stock(
 }
 
 /// A warehouse as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct WarehouseView {
+    /// Id.
     id: String,
+    /// Short unique code, uppercase.
     code: String,
+    /// Name.
     name: String,
 }
 
@@ -362,13 +527,35 @@ impl From<Warehouse> for WarehouseView {
     }
 }
 
-#[derive(Deserialize)]
+/// A new warehouse.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "MAIN", "name": "Main warehouse"}))]
 struct WarehouseBody {
+    /// Short unique code: 1 to 32 of `A-Z 0-9 - _` (stored uppercase).
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_-]{1,32}$")]
     code: String,
+    /// Name: 1 to 100 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
 }
 
+/// Creates a warehouse (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/warehouses",
+    request_body = WarehouseBody,
+    responses(
+        (status = 201, description = "Created", body = WarehouseView,
+            headers(("Location" = String, description = "The new warehouse"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Conflict,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_warehouse(
     State(app): State<InventoryApp>,
@@ -389,6 +576,16 @@ async fn create_warehouse(
     ))
 }
 
+/// A warehouse, by id or code (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/warehouses/{id}",
+    params(("id" = String, Path, description = "The warehouse's id or code")),
+    responses(
+        (status = 200, description = "The warehouse", body = WarehouseView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_warehouse(
     State(app): State<InventoryApp>,
@@ -403,6 +600,16 @@ async fn get_warehouse(
     }
 }
 
+/// The warehouses, by id (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/warehouses",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of warehouses", body = List<WarehouseView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_warehouses(
     State(app): State<InventoryApp>,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+mod metrics;
 pub mod store;
 
 use std::sync::Arc;
@@ -66,6 +67,10 @@ impl Service for Inventory {
 
     fn migrations() -> &'static Migrations {
         &MIGRATIONS
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
     }
 
     fn data(&self) -> &ServiceData {

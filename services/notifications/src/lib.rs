@@ -26,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+mod metrics;
 pub mod sender;
 pub mod smtp;
 pub mod store;
@@ -107,6 +108,10 @@ impl Service for Notifications {
 
     fn migrations() -> &'static Migrations {
         &MIGRATIONS
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
     }
 
     fn data(&self) -> &ServiceData {

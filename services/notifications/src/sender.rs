@@ -16,11 +16,10 @@
 //! is written only while the row is still in the state that transition starts from
 //! with the claim's attempt count (`store::settle`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use platform::tasks::Tasks;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use tokio::sync::Semaphore;
 
 use crate::app::NotificationsApp;
@@ -48,45 +47,6 @@ pub struct Sender {
     permits: Arc<Semaphore>,
     poll: Duration,
     lease: Duration,
-}
-
-struct DeliveryMetrics {
-    outcomes: IntCounterVec,
-    latency: HistogramVec,
-}
-
-/// `notifications_deliveries_total{channel,outcome}` and
-/// `notifications_delivery_seconds{channel}` (creation to acceptance).
-fn metrics() -> &'static DeliveryMetrics {
-    static METRICS: OnceLock<DeliveryMetrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        // Fixed, valid names and labels: construction cannot fail.
-        #[allow(clippy::expect_used)]
-        let outcomes = IntCounterVec::new(
-            Opts::new(
-                "notifications_deliveries_total",
-                "Delivery attempts by channel and outcome (sent, retry, failed)",
-            ),
-            &["channel", "outcome"],
-        )
-        .expect("valid metric");
-        #[allow(clippy::expect_used)]
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "notifications_delivery_seconds",
-                "Time from a message's creation to its acceptance by the channel",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
-            ]),
-            &["channel"],
-        )
-        .expect("valid metric");
-        let registry = platform::http::metrics::metrics();
-        registry.register(Box::new(outcomes.clone()));
-        registry.register(Box::new(latency.clone()));
-        DeliveryMetrics { outcomes, latency }
-    })
 }
 
 impl Sender {
@@ -296,17 +256,11 @@ impl Sender {
         let channel = message.composed().channel.as_str();
         if let Some(accepted) = accepted {
             let seconds = (accepted.at - message.composed().created_at).max(0) as f64 / 1000.0;
-            metrics()
-                .latency
-                .with_label_values(&[channel])
-                .observe(seconds);
+            crate::metrics::delivered_after(channel, seconds);
             tracing::info!(transport = accepted.transport.as_str(), "notification sent");
         }
         app.outbox.wake();
-        metrics()
-            .outcomes
-            .with_label_values(&[channel, label])
-            .inc();
+        crate::metrics::delivery(channel, label);
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+mod metrics;
 pub mod payments;
 pub mod store;
 
@@ -73,6 +74,10 @@ impl Service for Ordering {
 
     fn migrations() -> &'static Migrations {
         &MIGRATIONS
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
     }
 
     fn data(&self) -> &ServiceData {

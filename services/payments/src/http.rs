@@ -4,18 +4,18 @@
 //! number is reported by field name without the framework echoing the value back in
 //! its error text. No handler logs its input.
 
-use axum::Router;
-use axum::extract::{Path, Request, State};
-use axum::handler::Handler;
-use axum::middleware::{Next, from_fn, from_fn_with_state};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::{Path, State};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
+use axum::{Extension, Router};
 use platform::auth::{Authenticator, Policy, Principal, PrincipalKind};
+use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
-use platform::idempotency::{Idempotency, idempotent};
+use platform::idempotency::{Idempotency, IdempotencyStore, idempotent};
 use platform::tasks::Tasks;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{
     NewPayment, PaymentMethodView, PaymentSource, PaymentView, PaymentsApp, PaymentsError,
@@ -32,58 +32,53 @@ pub const SCOPE_WRITE: &str = "payments:write";
 /// create payments, read any and refund). Owners see their own.
 pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 
-/// The routes, behind the authentication middleware. Creating a payment needs an
-/// `Idempotency-Key`; a refund honours one when sent.
+/// Creating a payment needs an `Idempotency-Key`; the card fields stay out of its
+/// stored fingerprint.
+const CREATE_IDEMPOTENCY: Idempotency =
+    Idempotency::required().redacting(&["/method/card_number", "/method/cvc"]);
+
+/// The routes and their documentation, declared without values. Creating a payment
+/// needs an `Idempotency-Key`; a refund honours one when sent.
 ///
 /// What goes to the provider and then to the database — creating a payment, a refund,
-/// saving a card — runs on `tasks` to its end ([`platform::tasks::detach`]), with its
-/// idempotency record: a caller that hangs up mid-refund no longer leaves money refunded
-/// at the provider with no ledger entry, nor a key claimed with no answer.
+/// saving a card — runs to its end on the service's tasks ([`platform::tasks::detach`]),
+/// with its idempotency record: a caller that hangs up mid-refund no longer leaves money
+/// refunded at the provider with no ledger entry, nor a key claimed with no answer.
+pub fn api() -> ApiRouter<PaymentsApp> {
+    ApiRouter::new()
+        .routes(routes!(create_payment).map(|route| {
+            route
+                .route_layer(from_fn_with_state(CREATE_IDEMPOTENCY, idempotent))
+                .route_layer(from_fn(platform::tasks::detach))
+                .route_layer(from_fn(platform::auth::require_caller))
+        }))
+        .routes(routes!(get_payment))
+        .routes(routes!(refund).map(|route| {
+            route
+                .route_layer(from_fn_with_state(Idempotency::optional(), idempotent))
+                .route_layer(from_fn(platform::tasks::detach))
+                .route_layer(from_fn(platform::auth::require_caller))
+        }))
+        .routes(routes!(list_payment_methods))
+        .routes(
+            routes!(save_payment_method).map(|route| route.layer(from_fn(platform::tasks::detach))),
+        )
+        .routes(routes!(get_payment_method, delete_payment_method))
+        .routes(routes!(transactions))
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: PaymentsApp, authenticator: Authenticator, tasks: Tasks) -> Router {
-    let db = app.db().clone();
-    let detached = from_fn_with_state(tasks, platform::tasks::detach);
-    Router::new()
-        .route(
-            "/api/v1/payments",
-            post(create_payment)
-                .route_layer(from_fn_with_state(
-                    Idempotency::required(db.clone())
-                        .redacting(&["/method/card_number", "/method/cvc"]),
-                    idempotent,
-                ))
-                .route_layer(detached.clone())
-                .route_layer(from_fn(require_caller)),
-        )
-        .route("/api/v1/payments/{id}", get(get_payment))
-        .route(
-            "/api/v1/payments/{id}/refund",
-            post(refund)
-                .route_layer(from_fn_with_state(Idempotency::optional(db), idempotent))
-                .route_layer(detached.clone())
-                .route_layer(from_fn(require_caller)),
-        )
-        .route(
-            "/api/v1/payment-methods",
-            get(list_payment_methods).post(save_payment_method.layer(detached)),
-        )
-        .route(
-            "/api/v1/payment-methods/{id}",
-            get(get_payment_method).delete(delete_payment_method),
-        )
-        .route("/api/v1/transactions", get(transactions))
+    let idempotency = IdempotencyStore::new(app.db().clone());
+    let (routes, _) = api().split_for_parts();
+    routes
         .with_state(app)
+        .layer(Extension(idempotency))
+        .layer(Extension(tasks))
         .layer(from_fn_with_state(
             authenticator,
             platform::auth::authenticate,
         ))
-}
-
-/// 401 before an idempotency key is claimed for a caller that is not signed in.
-async fn require_caller(request: Request, next: Next) -> Response {
-    if request.extensions().get::<Principal>().is_none() {
-        return Problem::unauthorized("authentication required").into_response();
-    }
-    next.run(request).await
 }
 
 impl From<PaymentsError> for Problem {
@@ -194,18 +189,30 @@ fn card_from(fields: &mut Fields, prefix: &str, raw: &RawCard, now: i64) -> Opti
 
 /// `method` of a new payment: `{method: "card", card_number, exp_month, exp_year,
 /// cvc}` or `{method: "saved", payment_method_id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"method": "card", "card_number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}))]
 struct MethodBody {
+    /// `card` (the card's fields follow) or `saved` (a saved card's id follows).
+    #[schema(pattern = "^(card|saved)$")]
     method: String,
+    /// The card number (12 to 19 digits, Luhn-valid), with `card`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{12,19}$")]
     card_number: Option<Value>,
+    /// 1 to 12, with `card`.
     #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 12)]
     exp_month: Option<Value>,
+    /// Four digits, not in the past, with `card`.
     #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 2000, maximum = 2100)]
     exp_year: Option<Value>,
+    /// 3 or 4 digits, with `card`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{3,4}$")]
     cvc: Option<Value>,
+    /// A saved card of the payer, with `saved`.
     #[serde(default)]
     payment_method_id: Option<String>,
 }
@@ -252,17 +259,34 @@ fn source_from(fields: &mut Fields, method: MethodBody, now: i64) -> Option<Paym
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreatePaymentBody {
+    /// The order it pays (1 to 64 characters).
+    #[schema(min_length = 1, max_length = 64)]
     order_id: String,
+    /// What to authorize: more than zero, in a known currency.
     amount: Money,
+    /// How to pay.
     method: MethodBody,
     /// The owner, when a service or an admin pays on a user's behalf.
     #[serde(default)]
     user_id: Option<String>,
 }
 
+/// Authorizes a payment for an order (the saga's step 3; also for admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments",
+    request_body = CreatePaymentBody,
+    params(("Idempotency-Key" = String, Header, description = "Required: a repeat with the same body gets the stored answer.")),
+    responses(
+        (status = 201, description = "Authorized, or declined (its `status` and `failure_reason` say)", body = PaymentView,
+            headers(("Location" = String, description = "The new payment"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Conflict,
+        problems::Invalid, problems::Unavailable,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_payment(
     State(app): State<PaymentsApp>,
@@ -307,6 +331,16 @@ async fn create_payment(
     ))
 }
 
+/// A payment: its owner's, or any for admins and payment services.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/{id}",
+    params(("id" = String, Path, description = "The payment's id")),
+    responses(
+        (status = 200, description = "The payment", body = PaymentView),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_payment(
     State(app): State<PaymentsApp>,
@@ -325,7 +359,7 @@ async fn get_payment(
     Ok(Json(payment))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
     /// Absent: everything captured and not yet refunded.
@@ -333,6 +367,18 @@ struct RefundBody {
     amount: Option<Money>,
 }
 
+/// Refunds part or the rest of what was captured; never more than that in total.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{id}/refund",
+    request_body = RefundBody,
+    params(("id" = String, Path, description = "The payment's id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a repeat with the same body gets the stored answer.")),
+    responses(
+        (status = 200, description = "Refunded", body = RefundOutcome),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+        problems::Invalid, problems::Unavailable,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn refund(
     State(app): State<PaymentsApp>,
@@ -360,19 +406,41 @@ fn require_user(caller: &Principal) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// A card to save: all four fields are required.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}))]
 struct CardBody {
+    /// 12 to 19 digits, Luhn-valid.
     #[serde(default)]
+    #[schema(value_type = String, pattern = "^[0-9]{12,19}$")]
     card_number: Option<Value>,
+    /// 1 to 12.
     #[serde(default)]
+    #[schema(value_type = i64, minimum = 1, maximum = 12)]
     exp_month: Option<Value>,
+    /// Four digits, not in the past.
     #[serde(default)]
+    #[schema(value_type = i64, minimum = 2000, maximum = 2100)]
     exp_year: Option<Value>,
+    /// 3 or 4 digits.
     #[serde(default)]
+    #[schema(value_type = String, pattern = "^[0-9]{3,4}$")]
     cvc: Option<Value>,
 }
 
+/// Saves a card for the signed-in user (a provider token and the last four digits).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payment-methods",
+    request_body = CardBody,
+    responses(
+        (status = 201, description = "Saved", body = PaymentMethodView,
+            headers(("Location" = String, description = "The saved card"))),
+        problems::Unauthorized, problems::Forbidden, problems::Conflict, problems::Invalid,
+        problems::Unavailable,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn save_payment_method(
     State(app): State<PaymentsApp>,
@@ -400,6 +468,16 @@ async fn save_payment_method(
     ))
 }
 
+/// The signed-in user's saved cards.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payment-methods",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of saved cards", body = List<PaymentMethodView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_payment_methods(
     State(app): State<PaymentsApp>,
@@ -414,6 +492,16 @@ async fn list_payment_methods(
     Ok(Json(List::from_rows(rows, &page, |m| m.id.clone())))
 }
 
+/// One of the signed-in user's saved cards.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payment-methods/{id}",
+    params(("id" = String, Path, description = "The saved card's id")),
+    responses(
+        (status = 200, description = "The saved card", body = PaymentMethodView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_payment_method(
     State(app): State<PaymentsApp>,
@@ -431,6 +519,16 @@ async fn get_payment_method(
     }
 }
 
+/// Forgets one of the signed-in user's saved cards.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/payment-methods/{id}",
+    params(("id" = String, Path, description = "The saved card's id")),
+    responses(
+        (status = 204, description = "Forgotten"),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn delete_payment_method(
     State(app): State<PaymentsApp>,
@@ -445,14 +543,29 @@ async fn delete_payment_method(
 }
 
 /// `GET /api/v1/transactions` query: paging plus an optional payment.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct TransactionsQuery {
+    /// Items per page, 1 to 100 (20 when absent).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Where the previous page ended (its `next_cursor`).
     cursor: Option<String>,
+    /// Only this payment's rows.
     payment_id: Option<String>,
 }
 
+/// The ledger: every authorization, capture, void and refund (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/transactions",
+    params(TransactionsQuery),
+    responses(
+        (status = 200, description = "One page of ledger rows", body = List<TransactionView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn transactions(
     State(app): State<PaymentsApp>,

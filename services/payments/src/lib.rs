@@ -16,6 +16,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+mod metrics;
 pub mod provider;
 pub mod store;
 
@@ -63,6 +64,10 @@ impl Service for Payments {
 
     fn migrations() -> &'static Migrations {
         &MIGRATIONS
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        http::api().into_openapi()
     }
 
     fn data(&self) -> &ServiceData {

@@ -4,7 +4,8 @@
 //! it forwards what the caller presented, so the callee authorizes the caller and not
 //! the calling service. The handler takes [`ForwardedCredentials`] from the request and
 //! hands it to the application as a plain value; only the HTTP client turns it back into
-//! headers. It never prints what it holds.
+//! headers. It never prints what it holds. The trace context is not among what it
+//! carries: the client sends its own span's (see `crate::client`).
 
 use std::convert::Infallible;
 use std::fmt;
@@ -19,23 +20,19 @@ pub struct ForwardedCredentials {
     authorization: Option<HeaderValue>,
     api_key: Option<HeaderValue>,
     request_id: Option<HeaderValue>,
-    traceparent: Option<HeaderValue>,
 }
 
 impl ForwardedCredentials {
-    /// The headers worth forwarding, by name: credentials, the request id and the trace
-    /// context.
-    const FORWARDED: [&'static str; 4] =
-        ["authorization", "x-api-key", "x-request-id", "traceparent"];
+    /// The headers worth forwarding, by name: credentials and the request id.
+    const FORWARDED: [&'static str; 3] = ["authorization", "x-api-key", "x-request-id"];
 
-    /// Takes the caller's credentials, request id and trace context from `headers`.
+    /// Takes the caller's credentials and request id from `headers`.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let take = |name: &str| headers.get(name).cloned();
         Self {
             authorization: take(Self::FORWARDED[0]),
             api_key: take(Self::FORWARDED[1]),
             request_id: take(Self::FORWARDED[2]),
-            traceparent: take(Self::FORWARDED[3]),
         }
     }
 
@@ -60,12 +57,7 @@ impl ForwardedCredentials {
     /// The same as request headers, for the HTTP client.
     pub fn to_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        let values = [
-            &self.authorization,
-            &self.api_key,
-            &self.request_id,
-            &self.traceparent,
-        ];
+        let values = [&self.authorization, &self.api_key, &self.request_id];
         for (name, value) in Self::FORWARDED.into_iter().zip(values) {
             if let Some(value) = value {
                 headers.insert(HeaderName::from_static(name), value.clone());
@@ -101,7 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forwards_credentials_and_trace_but_nothing_else() {
+    fn forwards_credentials_and_the_request_id_but_nothing_else() {
         let mut headers = HeaderMap::new();
         headers.insert(
             "authorization",
@@ -109,6 +101,10 @@ mod tests {
         );
         headers.insert("x-request-id", HeaderValue::from_static("req-1"));
         headers.insert("cookie", HeaderValue::from_static("session=1"));
+        headers.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
         let forwarded = ForwardedCredentials::from_headers(&headers).to_headers();
         assert_eq!(forwarded.get("authorization"), headers.get("authorization"));
         assert_eq!(forwarded.get("x-request-id"), headers.get("x-request-id"));

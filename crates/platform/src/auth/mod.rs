@@ -417,6 +417,17 @@ pub async fn authenticate(
     }
 }
 
+/// Middleware: 401 for a request without a signed-in caller, before the layers inside
+/// it run — so an idempotency key is never claimed (nor anything stored) for an
+/// anonymous request. `.route_layer(from_fn(platform::auth::require_caller))`, inside
+/// [`authenticate`].
+pub async fn require_caller(request: Request, next: Next) -> Response {
+    if request.extensions().get::<Principal>().is_none() {
+        return Problem::unauthorized("authentication required").into_response();
+    }
+    next.run(request).await
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = Problem;
 

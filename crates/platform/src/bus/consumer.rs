@@ -5,13 +5,18 @@
 //! as the record of it differs ([`Record`]): an inbox row, for a transport that may
 //! redeliver anything at any time (NATS, a dead letter's replay); or the embedded
 //! dispatcher's cursor, moved in the same transaction as the effect.
+//!
+//! Applying an event is a consumer span, a child of the producer span the event's
+//! `traceparent` names: one per event applied in a batch, one per attempt of an event
+//! delivered alone.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use tracing::Instrument;
 
+pub(crate) use super::dead_letters::dead_letter_unreadable;
+use super::dead_letters::store_dead_letter;
 use super::{Envelope, HandlerError, Subscription};
-use crate::db::Db;
 
 /// How a consumer records, in the transaction of an effect, that the event is applied.
 #[derive(Debug, Clone, Copy)]
@@ -61,14 +66,25 @@ pub(crate) async fn deliver(
     attempt: u32,
     record: Record<'_>,
 ) -> Outcome {
-    let traceparent = event
-        .traceparent
-        .clone()
-        .unwrap_or_else(crate::telemetry::new_traceparent);
-    let applying = apply_batch(subscription, std::slice::from_ref(event), record);
-    let result = crate::telemetry::with_traceparent(traceparent, applying)
+    let span = consumer_span(subscription, event);
+    attempt_in_span(subscription, event, attempt, record)
+        .instrument(span)
+        .await
+}
+
+/// [`deliver`]'s attempt, inside the event's consumer span (its logs too).
+async fn attempt_in_span(
+    subscription: &Subscription,
+    event: &Envelope,
+    attempt: u32,
+    record: Record<'_>,
+) -> Outcome {
+    let result = apply_events(subscription, std::slice::from_ref(event), record, false)
         .await
         .map(|applied| applied > 0);
+    if result.is_err() {
+        tracing::Span::current().record("otel.status_code", "error");
+    }
     match result {
         Ok(true) => Outcome::Applied,
         Ok(false) => Outcome::Duplicate,
@@ -114,6 +130,37 @@ pub(crate) async fn apply_batch(
     events: &[Envelope],
     record: Record<'_>,
 ) -> Result<usize, HandlerError> {
+    apply_events(subscription, events, record, true).await
+}
+
+/// The consumer span of applying `event` for `subscription`.
+fn consumer_span(subscription: &Subscription, event: &Envelope) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume",
+        otel.kind = "consumer",
+        otel.name = %format_args!("process {}", event.event_type),
+        otel.status_code = tracing::field::Empty,
+        consumer = %subscription.consumer,
+        event_id = %event.id,
+        event_type = %event.event_type,
+        messaging.system = "viscount",
+    );
+    crate::telemetry::adopt_parent(
+        &span,
+        event.traceparent.as_deref(),
+        subscription.consumer.parse().ok(),
+    );
+    span
+}
+
+/// [`apply_batch`], with a consumer span around each handled event when `traced` (a
+/// caller that delivers one event in a span of its own passes `false`).
+async fn apply_events(
+    subscription: &Subscription,
+    events: &[Envelope],
+    record: Record<'_>,
+    traced: bool,
+) -> Result<usize, HandlerError> {
     let handler = &subscription.handler;
     let cursor = record.cursor;
     if cursor.is_none() && !events.iter().any(|e| handler.handles(&e.event_type)) {
@@ -127,11 +174,19 @@ pub(crate) async fn apply_batch(
         {
             continue;
         }
-        let traceparent = event
-            .traceparent
-            .clone()
-            .unwrap_or_else(crate::telemetry::new_traceparent);
-        crate::telemetry::with_traceparent(traceparent, handler.handle(&mut tx, event)).await?;
+        if traced {
+            let span = consumer_span(subscription, event);
+            let handled = handler
+                .handle(&mut tx, event)
+                .instrument(span.clone())
+                .await;
+            if handled.is_err() {
+                span.record("otel.status_code", "error");
+            }
+            handled?;
+        } else {
+            handler.handle(&mut tx, event).await?;
+        }
         applied.push(event);
     }
     if applied.is_empty() && cursor.is_none() {
@@ -148,13 +203,14 @@ pub(crate) async fn apply_batch(
         outbox.wake();
     }
     for event in &applied {
+        crate::http::metrics::runtime::delivered(&subscription.consumer, event);
         handler.applied(event);
     }
     Ok(applied.len())
 }
 
 /// Records `event` in the consumer's inbox; `false` if it was there already.
-async fn claim_in_inbox(
+pub(crate) async fn claim_in_inbox(
     tx: &mut crate::db::Tx,
     subscription: &Subscription,
     event: &Envelope,
@@ -169,156 +225,4 @@ async fn claim_in_inbox(
     .await?
     .rows_affected();
     Ok(inserted == 1)
-}
-
-/// Records a message that could not even be parsed as an envelope (and moves the
-/// cursor past it, if the consumer keeps one, in the same transaction).
-pub(crate) async fn dead_letter_unreadable(
-    subscription: &Subscription,
-    event_id: &str,
-    body: &str,
-    err: &serde_json::Error,
-    cursor: Option<(&str, i64)>,
-) {
-    let letter = Letter {
-        event_id,
-        event_type: "unknown",
-        body,
-        error: &format!("unreadable envelope: {err}"),
-        attempts: 1,
-    };
-    let result = insert_dead_letter(subscription, &letter, cursor).await;
-    if let Err(db_err) = result {
-        tracing::error!(error = %db_err, event_id, "cannot write dead letter for unreadable message");
-    }
-}
-
-async fn store_dead_letter(
-    subscription: &Subscription,
-    event: &Envelope,
-    attempts: u32,
-    err: &HandlerError,
-    cursor: Option<(&str, i64)>,
-) -> Result<(), crate::db::Error> {
-    let body = serde_json::to_string(event).map_err(|e| crate::db::Error::Encode(Box::new(e)))?;
-    let letter = Letter {
-        event_id: &event.id,
-        event_type: &event.event_type,
-        body: &body,
-        error: &crate::telemetry::error_chain(err),
-        attempts,
-    };
-    insert_dead_letter(subscription, &letter, cursor).await
-}
-
-/// A dead letter about to be written.
-struct Letter<'a> {
-    event_id: &'a str,
-    event_type: &'a str,
-    body: &'a str,
-    error: &'a str,
-    attempts: u32,
-}
-
-async fn insert_dead_letter(
-    subscription: &Subscription,
-    letter: &Letter<'_>,
-    cursor: Option<(&str, i64)>,
-) -> Result<(), crate::db::Error> {
-    let mut tx = subscription.db.begin().await?;
-    crate::db::query(
-        "INSERT INTO dead_letters (id, consumer, event_id, event_type, body, error, attempts, failed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(crate::ids::new_id())
-    .bind(&subscription.consumer)
-    .bind(letter.event_id)
-    .bind(letter.event_type)
-    .bind(letter.body)
-    .bind(letter.error)
-    .bind(i64::from(letter.attempts))
-    .bind(crate::time::now_millis())
-    .execute(&mut *tx)
-    .await?;
-    if let Some((key, position)) = cursor {
-        super::cursor::save_cursor_in(&mut tx, key, position).await?;
-    }
-    tx.commit().await
-}
-
-/// An event a consumer gave up on.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetter {
-    /// Dead-letter id.
-    pub id: String,
-    /// The consumer that failed.
-    pub consumer: String,
-    /// The event's id.
-    pub event_id: String,
-    /// The event's type.
-    pub event_type: String,
-    /// The last error.
-    pub error: String,
-    /// How many attempts were made.
-    pub attempts: i64,
-    /// When it was given up on (RFC 3339).
-    pub failed_at: String,
-    /// When it was replayed, if it was.
-    pub replayed_at: Option<String>,
-}
-
-/// The dead letters in `db`, newest first.
-pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, crate::db::Error> {
-    let rows = crate::db::query(
-        "SELECT id, consumer, event_id, event_type, error, attempts, failed_at, replayed_at \
-         FROM dead_letters ORDER BY failed_at DESC, id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db.reader())
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(DeadLetter {
-                id: row.try_get("id")?,
-                consumer: row.try_get("consumer")?,
-                event_id: row.try_get("event_id")?,
-                event_type: row.try_get("event_type")?,
-                error: row.try_get("error")?,
-                attempts: row.try_get("attempts")?,
-                failed_at: crate::time::rfc3339(row.try_get("failed_at")?),
-                replayed_at: row
-                    .try_get::<Option<i64>, _>("replayed_at")?
-                    .map(crate::time::rfc3339),
-            })
-        })
-        .collect()
-}
-
-/// Applies a dead-lettered event once more through `subscription`'s handler. Returns
-/// `Ok(false)` when there is no such dead letter (or it was replayed already).
-pub async fn replay_dead_letter(
-    subscription: &Subscription,
-    id: &str,
-) -> Result<bool, HandlerError> {
-    let row = crate::db::query(
-        "SELECT body FROM dead_letters WHERE id = $1 AND consumer = $2 AND replayed_at IS NULL",
-    )
-    .bind(id)
-    .bind(&subscription.consumer)
-    .fetch_optional(subscription.db.reader())
-    .await?;
-    let Some(row) = row else {
-        return Ok(false);
-    };
-    let body: String = row.try_get("body")?;
-    let event: Envelope = serde_json::from_str(&body)?;
-    apply_batch(subscription, std::slice::from_ref(&event), Record::INBOX).await?;
-    let mut tx = subscription.db.begin().await?;
-    crate::db::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2")
-        .bind(crate::time::now_millis())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(true)
 }

@@ -22,6 +22,7 @@
 
 mod consumer;
 mod cursor;
+pub mod dead_letters;
 mod embedded;
 mod envelope;
 mod nats;
@@ -32,7 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use consumer::{DeadLetter, dead_letters, replay_dead_letter};
+pub use dead_letters::{DeadLetter, dead_letters, replay_dead_letter};
 pub use embedded::{EmbeddedBus, deliver_without_advancing};
 pub use envelope::Envelope;
 pub use nats::{ConsumerBacklog, NatsBus, NatsOptions, STREAM_RETENTION};

@@ -1,6 +1,10 @@
 //! The transactional outbox: events staged with the change they announce.
+//!
+//! Staging an event is the producer span of its trace: the event's `traceparent` names
+//! that span, and the consumer span that applies the event is its child.
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::Envelope;
 use crate::db::{Db, Tx};
@@ -49,8 +53,20 @@ impl Outbox {
         tx: &mut Tx,
         event: &E,
     ) -> Result<Envelope, crate::db::Error> {
-        let envelope = Envelope::new(self.producer, event)
+        let span = tracing::info_span!(
+            "publish",
+            otel.kind = "producer",
+            otel.name = %format_args!("publish {}", E::TYPE),
+            messaging.system = "viscount",
+            messaging.destination.name = E::TYPE,
+            messaging.message.id = tracing::field::Empty,
+        );
+        crate::telemetry::adopt_current(&span, self.producer);
+        // Made inside the span, so the envelope's `traceparent` names it.
+        let envelope = span
+            .in_scope(|| Envelope::new(self.producer, event))
             .map_err(|err| crate::db::Error::Encode(Box::new(err)))?;
+        span.record("messaging.message.id", envelope.id.as_str());
         let body = serde_json::to_string(&envelope)
             .map_err(|err| crate::db::Error::Encode(Box::new(err)))?;
         let now = crate::time::now_millis();
@@ -65,6 +81,7 @@ impl Outbox {
         .bind(now)
         .bind(self.is_log.then_some(now))
         .execute(&mut **tx)
+        .instrument(span)
         .await?;
         Ok(envelope)
     }

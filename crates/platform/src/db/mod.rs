@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Executor as _, Postgres};
+use tracing::Instrument;
 
 pub use query::{
     BoxDynError, ColumnIndex, Decode, Done, Encode, Error, Exec, Executor, Kind, Query,
@@ -193,8 +194,23 @@ macro_rules! migration {
 /// cursors), present in every service database.
 pub const PLATFORM_MIGRATIONS: Migrations = Migrations {
     scope: "platform",
-    steps: &[migration!("0001_platform"), migration!("0002_retention")],
+    steps: &[
+        migration!("0001_platform"),
+        migration!("0002_retention"),
+        migration!("0003_dead_letter_desk"),
+    ],
 };
+
+/// The connections of a PostgreSQL pool at one moment ([`Db::pool_usage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open connections, in use or idle.
+    pub size: u32,
+    /// Idle ones.
+    pub idle: usize,
+    /// The most it opens.
+    pub max: u32,
+}
 
 /// A service's database. Cheap to clone.
 #[derive(Clone)]
@@ -251,21 +267,57 @@ enum ConnKind {
 
 impl Conn {
     async fn execute(&mut self, query: Query<'_>) -> Result<Done, Error> {
-        match &mut self.0 {
-            ConnKind::SqliteWrite(lease) => lease.run(&query, Some(0)).map(sqlite::done),
-            ConnKind::SqliteRead(lease) => lease.run(&query, Some(0)).map(sqlite::done),
-            ConnKind::PostgresTx(tx) => postgres_execute(tx, query).await,
-            ConnKind::PostgresPooled(conn) => postgres_execute(conn, query).await,
+        let span = statement_span(self.system(), query.sql);
+        async {
+            match &mut self.0 {
+                ConnKind::SqliteWrite(lease) => lease.run(&query, Some(0)).map(sqlite::done),
+                ConnKind::SqliteRead(lease) => lease.run(&query, Some(0)).map(sqlite::done),
+                ConnKind::PostgresTx(tx) => postgres_execute(tx, query).await,
+                ConnKind::PostgresPooled(conn) => postgres_execute(conn, query).await,
+            }
         }
+        .instrument(span)
+        .await
     }
 
     async fn fetch(&mut self, query: Query<'_>, limit: Option<usize>) -> Result<Vec<Row>, Error> {
-        match &mut self.0 {
-            ConnKind::SqliteWrite(lease) => lease.run(&query, limit).map(|(rows, _)| rows),
-            ConnKind::SqliteRead(lease) => lease.run(&query, limit).map(|(rows, _)| rows),
-            ConnKind::PostgresTx(tx) => postgres_fetch(tx, query, limit).await,
-            ConnKind::PostgresPooled(conn) => postgres_fetch(conn, query, limit).await,
+        let span = statement_span(self.system(), query.sql);
+        async {
+            match &mut self.0 {
+                ConnKind::SqliteWrite(lease) => lease.run(&query, limit).map(|(rows, _)| rows),
+                ConnKind::SqliteRead(lease) => lease.run(&query, limit).map(|(rows, _)| rows),
+                ConnKind::PostgresTx(tx) => postgres_fetch(tx, query, limit).await,
+                ConnKind::PostgresPooled(conn) => postgres_fetch(conn, query, limit).await,
+            }
         }
+        .instrument(span)
+        .await
+    }
+
+    /// The engine's name as traces know it.
+    fn system(&self) -> &'static str {
+        match self.0 {
+            ConnKind::SqliteWrite(_) | ConnKind::SqliteRead(_) => "sqlite",
+            ConnKind::PostgresTx(_) | ConnKind::PostgresPooled(_) => "postgresql",
+        }
+    }
+}
+
+/// A `trace`-level span around one statement, so a trace can show where a request spent
+/// its time in the database. Off unless `VISCOUNT_LOG` enables `trace` for
+/// `platform::db`, and made only inside other traced work: each statement of the
+/// pollers would be a trace of its own.
+fn statement_span(system: &'static str, sql: &str) -> tracing::Span {
+    if tracing::span_enabled!(tracing::Level::TRACE) && !tracing::Span::current().is_none() {
+        tracing::trace_span!(
+            "db",
+            otel.kind = "client",
+            otel.name = sql.split_whitespace().next().unwrap_or("SQL"),
+            db.system.name = system,
+            db.query.text = sql,
+        )
+    } else {
+        tracing::Span::none()
     }
 }
 
@@ -326,37 +378,60 @@ async fn postgres_fetch(
 
 /// A write transaction. Queries run on `&mut *tx` (or `&mut **tx` through a
 /// `&mut Tx`); nothing is kept unless [`Tx::commit`] succeeds.
-pub struct Tx(Conn);
+pub struct Tx {
+    conn: Conn,
+    /// What runs once the commit succeeded ([`Tx::after_commit`]).
+    committed: Vec<Box<dyn FnOnce() + Send + Sync>>,
+}
 
 impl std::ops::Deref for Tx {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        &self.0
+        &self.conn
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.0
+        &mut self.conn
     }
 }
 
 impl Tx {
+    fn new(conn: Conn) -> Self {
+        Self {
+            conn,
+            committed: Vec::new(),
+        }
+    }
+
+    /// Runs `then` once this transaction has committed, and never when it does not
+    /// (rolled back, dropped, or its commit failed): for what must count only changes
+    /// that were kept, such as a business metric of the change. It runs after the
+    /// commit returned, on the committing task, so it must be quick and cannot fail.
+    pub fn after_commit(&mut self, then: impl FnOnce() + Send + Sync + 'static) {
+        self.committed.push(Box::new(then));
+    }
+
     /// Makes everything the transaction wrote durable; on SQLite, together with the
     /// transactions committing beside it.
     pub async fn commit(self) -> Result<(), Error> {
-        match self.0.0 {
-            ConnKind::SqliteWrite(lease) => lease.commit().await,
-            ConnKind::PostgresTx(tx) => Ok(tx.commit().await?),
+        match self.conn.0 {
+            ConnKind::SqliteWrite(lease) => lease.commit().await?,
+            ConnKind::PostgresTx(tx) => tx.commit().await?,
             ConnKind::SqliteRead(_) | ConnKind::PostgresPooled(_) => {
-                Err(Error::Protocol("not a transaction".into()))
+                return Err(Error::Protocol("not a transaction".into()));
             }
         }
+        for then in self.committed {
+            then();
+        }
+        Ok(())
     }
 
     /// Undoes everything the transaction wrote (dropping it does the same).
     pub async fn rollback(self) -> Result<(), Error> {
-        match self.0.0 {
+        match self.conn.0 {
             ConnKind::SqliteWrite(lease) => {
                 drop(lease);
                 Ok(())
@@ -371,7 +446,7 @@ impl Tx {
     /// across replicas: a PostgreSQL advisory lock on the key's 64-bit hash; nothing on
     /// SQLite, whose single writer already runs write transactions one at a time.
     pub async fn lock(&mut self, key: &str) -> Result<(), Error> {
-        if matches!(self.0.0, ConnKind::PostgresTx(_)) {
+        if matches!(self.conn.0, ConnKind::PostgresTx(_)) {
             query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
                 .execute(&mut **self)
@@ -382,7 +457,7 @@ impl Tx {
 
     /// Runs a script of several statements (migrations).
     async fn execute_script(&mut self, sql: &str) -> Result<(), Error> {
-        match &mut self.0.0 {
+        match &mut self.conn.0 {
             ConnKind::SqliteWrite(lease) => lease.execute_script(sql),
             ConnKind::PostgresTx(tx) => postgres_script(tx, sql).await,
             ConnKind::SqliteRead(_) | ConnKind::PostgresPooled(_) => {
@@ -480,7 +555,9 @@ impl Db {
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, Error> {
         match &self.engine {
-            Engine::Sqlite(sqlite) => Ok(Tx(Conn(ConnKind::SqliteWrite(sqlite.begin().await?)))),
+            Engine::Sqlite(sqlite) => {
+                Ok(Tx::new(Conn(ConnKind::SqliteWrite(sqlite.begin().await?))))
+            }
             Engine::Postgres(pool) => {
                 // sqlx-postgres 0.8.6 counts a transaction only once `BEGIN` is answered:
                 // a `begin()` dropped while waiting for that answer queues no `ROLLBACK`,
@@ -494,7 +571,7 @@ impl Db {
                 let begun = tokio::spawn(sqlx::Transaction::<'static, Postgres>::begin(conn, None))
                     .await
                     .map_err(|err| Error::Protocol(format!("begin task failed: {err}")))??;
-                Ok(Tx(Conn(ConnKind::PostgresTx(begun))))
+                Ok(Tx::new(Conn(ConnKind::PostgresTx(begun))))
             }
         }
     }
@@ -527,6 +604,19 @@ impl Db {
     /// Checks the database answers (for readiness).
     pub async fn ping(&self) -> Result<(), Error> {
         query("SELECT 1").execute(self.reader()).await.map(|_| ())
+    }
+
+    /// The connections of a PostgreSQL pool (for metrics); `None` on SQLite, whose one
+    /// writer and leased readers are not a pool to size.
+    pub fn pool_usage(&self) -> Option<PoolUsage> {
+        match &self.engine {
+            Engine::Postgres(pool) => Some(PoolUsage {
+                size: pool.size(),
+                idle: pool.num_idle(),
+                max: pool.options().get_max_connections(),
+            }),
+            Engine::Sqlite(_) => None,
+        }
     }
 
     /// Closes the database: idle connections now, the rest as they are returned.
@@ -775,6 +865,32 @@ mod engine_tests {
         // And they are in the file, not only in the writer's open transaction.
         let reopened = notes_db(&dir).await;
         assert_eq!(ids(&reopened).await, committed);
+    }
+
+    #[tokio::test]
+    async fn what_runs_after_commit_runs_only_for_a_transaction_that_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = notes_db(&dir).await;
+        let counted = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let count = |tx: &mut Tx| {
+            let counted = counted.clone();
+            tx.after_commit(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        };
+        let mut rolled_back = db.begin().await.expect("begin");
+        count(&mut rolled_back);
+        rolled_back.rollback().await.expect("rollback");
+        let mut dropped = db.begin().await.expect("begin");
+        count(&mut dropped);
+        drop(dropped);
+        let mut committed = db.begin().await.expect("begin");
+        insert(&mut committed, 1).await.expect("insert");
+        count(&mut committed);
+        count(&mut committed);
+        assert_eq!(counted.load(std::sync::atomic::Ordering::SeqCst), 0);
+        committed.commit().await.expect("commit");
+        assert_eq!(counted.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -191,6 +191,7 @@ impl Sqlite {
             writer.commit_due.clone(),
             durability,
             wal_path(path),
+            database_label(path),
         ));
         Ok(Self {
             readers: Arc::new(ReaderPool {
@@ -229,6 +230,14 @@ impl Sqlite {
         // An error means the committer is gone with the database: nothing more to wait for.
         let _ = synced.wait_for(|&synced| synced >= target).await;
     }
+}
+
+/// The metrics label of the file at `path`: its name without the extension (a
+/// service's file is `<service>.db`), so a process has one series per database.
+fn database_label(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sqlite".to_owned())
 }
 
 /// The WAL file SQLite keeps beside `path`.
@@ -301,6 +310,7 @@ async fn committer(
     commit_due: Arc<Notify>,
     durability: Arc<Durability>,
     wal: PathBuf,
+    label: String,
 ) {
     // Opened at the first sync: the WAL exists once something was committed, and stays
     // (the same file, reused from its start after checkpoints) while the writer is open.
@@ -316,6 +326,7 @@ async fn committer(
         }
         let mut file = wal_file.take();
         let wal = wal.clone();
+        let label = label.clone();
         let durability_now = durability.clone();
         let done = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
@@ -324,6 +335,7 @@ async fn committer(
             let group = durability_now.written.fetch_add(1, Ordering::AcqRel) + 1;
             let (committed, waiters) = guard.commit_group();
             drop(guard);
+            crate::http::metrics::runtime::commit_group(&label, waiters.len());
             let result = committed.and_then(|()| sync_wal(&mut file, &wal));
             durability_now.synced.send_replace(group);
             for waiter in waiters {

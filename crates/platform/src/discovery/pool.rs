@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use prometheus::{IntGaugeVec, Opts};
+use prometheus::IntGaugeVec;
 
 use super::Directory;
 use super::breaker::{Admission, Breaker, BreakerSettings, BreakerState};
@@ -193,18 +193,11 @@ impl Pool {
 fn breaker_gauge() -> &'static IntGaugeVec {
     static GAUGE: OnceLock<IntGaugeVec> = OnceLock::new();
     GAUGE.get_or_init(|| {
-        // The name and labels are fixed and valid, so construction cannot fail.
-        #[allow(clippy::expect_used)]
-        let gauge = IntGaugeVec::new(
-            Opts::new(
-                "breaker_state",
-                "Circuit breaker per upstream instance: 0 closed, 1 open, 2 half-open",
-            ),
+        crate::http::metrics::gauge_vec(
+            "breaker_state",
+            "Circuit breaker per upstream instance: 0 closed, 1 open, 2 half-open",
             &["service", "instance"],
         )
-        .expect("valid metric");
-        crate::http::metrics::metrics().register(Box::new(gauge.clone()));
-        gauge
     })
 }
 

@@ -90,7 +90,16 @@ struct Logged;
 
 /// One span per request (request id, method, matched route), the trace context for
 /// everything inside, and the request's metrics.
-async fn observe(State(service): State<&'static str>, request: Request, next: Next) -> Response {
+///
+/// The span is the server span of the service's trace: a child of the caller's span
+/// named by the `traceparent` header (a new trace without one), and the request goes on
+/// with the header naming this span, so an inner router served in the same process
+/// (the embedded gateway's services) makes its span a child of this one.
+async fn observe(
+    State(service): State<&'static str>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let matched = request
@@ -104,31 +113,44 @@ async fn observe(State(service): State<&'static str>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let traceparent = request
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::telemetry::parse_traceparent)
-        .unwrap_or_else(crate::telemetry::new_traceparent);
     let span = tracing::info_span!(
         "request",
         service,
         request_id = %request_id,
         method = %method,
         route = %route,
+        otel.kind = "server",
+        otel.name = %format_args!("{method} {route}"),
+        otel.status_code = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
     );
-    let mut response = crate::telemetry::with_traceparent(traceparent, next.run(request))
-        .instrument(span.clone())
-        .await;
+    let caller = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    if caller.is_none() && is_machine_chatter(&route) {
+        crate::telemetry::untraced(&span);
+    } else {
+        crate::telemetry::adopt_parent(&span, caller, service.parse().ok());
+    }
+    crate::telemetry::inject_traceparent(&span, request.headers_mut());
+    let mut response = next.run(request).instrument(span.clone()).await;
     // An inner service router already logged this request (embedded gateway).
     let logged_inside = response.extensions_mut().insert(Logged).is_some();
     let status = response.status();
     let elapsed = started.elapsed();
     // Requests the gateway dispatches by prefix are labelled with that prefix.
     let route = match (matched, response.extensions().get::<RouteLabel>()) {
-        (None, Some(label)) => label.0.to_owned(),
+        (None, Some(label)) => {
+            crate::telemetry::rename_span(&span, format!("{method} {}", label.0));
+            label.0.to_owned()
+        }
         _ => route,
     };
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     let m = metrics();
     m.requests
         .with_label_values(&[service, method.as_str(), &route, status.as_str()])

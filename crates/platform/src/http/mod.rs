@@ -1,6 +1,7 @@
 //! The HTTP kit: problem+json errors, extractors, the common middleware, health,
 //! metrics and serving.
 
+pub mod api;
 pub mod client_ip;
 pub mod extract;
 pub mod health;

@@ -13,12 +13,14 @@ pub const MAX_LIMIT: u32 = 100;
 /// The paging part of a list query. It may be `#[serde(flatten)]`ed into a service's
 /// own query struct: flattening hands every query value over as a string, so `limit`
 /// takes its number from a string as well.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Items per page.
+    /// Items per page, 1 to 100 (20 when absent).
     #[serde(default, deserialize_with = "number_or_numeric_string")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// Where the previous page ended.
+    /// Where the previous page ended (its `next_cursor`).
     pub cursor: Option<String>,
 }
 
@@ -48,6 +50,9 @@ impl PageQuery {
                     .decode(cursor.as_bytes())
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
+                    // No position this API issues holds a control character, and
+                    // PostgreSQL refuses a NUL in text (a 500, not the 422 it is).
+                    .filter(|position| !position.chars().any(char::is_control))
                     .ok_or_else(|| {
                         Problem::invalid_field("cursor", "is not a cursor this API issued")
                     })?,
@@ -65,7 +70,7 @@ impl Page {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct List<T> {
     /// The items.
     pub items: Vec<T>,
@@ -172,6 +177,13 @@ mod tests {
             .page()
             .is_err()
         );
+        let nul = PageQuery {
+            limit: None,
+            cursor: Some(encode_cursor("a\0b")),
+        }
+        .page()
+        .expect_err("a position with a NUL is no cursor of this API");
+        assert_eq!(nul.status, 422);
     }
 
     #[test]

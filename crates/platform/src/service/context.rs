@@ -1,17 +1,19 @@
 //! What the process gives a service to build itself from, and what a built service owns.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 
 use super::ServiceKind;
 use crate::auth::Authenticator;
-use crate::bus::{Bus, BusError, Outbox};
+use crate::bus::dead_letters::DeadLetterDesk;
+use crate::bus::{Bus, BusError, Outbox, Subscription};
 use crate::client::ServiceClient;
 use crate::config::{ConfigError, ConfigSource};
 use crate::db::{Db, DbError, Migrations};
 use crate::http::Readiness;
+use crate::http::metrics::runtime::Sampler;
 use crate::live::{LiveConfig, LiveSection};
 use crate::retention::{Retention, RetentionConfig};
 use crate::tasks::Tasks;
@@ -194,8 +196,9 @@ impl ServiceContext {
     }
 
     /// Opens the service's database (migrated by `migrations`), attaches its outbox
-    /// to the bus and starts the retention sweep of the platform's tables in it
-    /// (`[retention]`; see [`crate::retention`]).
+    /// to the bus, starts the retention sweep of the platform's tables in it
+    /// (`[retention]`; see [`crate::retention`]) and the sampling of its outbox, dead
+    /// letters and pool for `/metrics`.
     pub async fn open(&self, migrations: &Migrations) -> Result<ServiceData, StartError> {
         let retention = self.retention_config()?;
         let db = Db::connect(&self.database_url, migrations).await?;
@@ -211,12 +214,15 @@ impl ServiceContext {
             retention,
         );
         retention.start(&self.tasks);
+        Sampler::new(self.kind, db.clone(), self.bus.clone()).start(&self.tasks);
         Ok(ServiceData {
             kind: self.kind,
             db,
             outbox,
             bus: self.bus.clone(),
             retention,
+            subscription: Arc::default(),
+            authenticator: self.authenticator.clone(),
         })
     }
 
@@ -255,6 +261,11 @@ pub struct ServiceData {
     pub outbox: Outbox,
     bus: Arc<dyn Bus>,
     retention: Retention,
+    /// Its consumer's subscription, once [`super::launch`] made it (shared by clones,
+    /// so the copy a service keeps sees it): what its dead letters replay through.
+    subscription: Arc<OnceLock<Subscription>>,
+    /// How its callers are verified, when the process gave it a way.
+    authenticator: Option<Authenticator>,
 }
 
 impl ServiceData {
@@ -266,6 +277,32 @@ impl ServiceData {
     /// The retention sweep of its database, to which it may add rules of its own.
     pub fn retention(&self) -> &Retention {
         &self.retention
+    }
+
+    /// The subscription its consumer reads with, once it is launched; `None` for a
+    /// service that consumes nothing.
+    pub fn subscription(&self) -> Option<&Subscription> {
+        self.subscription.get()
+    }
+
+    /// Records the subscription its consumer reads with (at launch, once).
+    pub(crate) fn set_subscription(&self, subscription: Subscription) {
+        // Launched once; a second launch of the same data would read the same way.
+        let _ = self.subscription.set(subscription);
+    }
+
+    /// The authenticator the process gave it, if any (identity makes its own).
+    pub(crate) fn authenticator(&self) -> Option<&Authenticator> {
+        self.authenticator.as_ref()
+    }
+
+    /// The dead-letter desk over its database ([`crate::bus::dead_letters`]).
+    pub fn dead_letter_desk(&self) -> DeadLetterDesk {
+        DeadLetterDesk::new(
+            self.kind.as_str(),
+            self.db.clone(),
+            self.subscription.clone(),
+        )
     }
 
     /// Readiness of the database and the bus.

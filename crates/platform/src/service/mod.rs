@@ -61,6 +61,13 @@ pub trait Service: Any + Send + Sync {
     where
         Self: Sized;
 
+    /// The OpenAPI description of its routes (their paths, parameters, bodies and
+    /// answers), taken from the same declaration that builds them
+    /// ([`crate::http::api::ApiRouter`]); the process finishes and merges it.
+    fn openapi() -> utoipa::openapi::OpenApi
+    where
+        Self: Sized;
+
     /// Its own database and outbox.
     fn data(&self) -> &ServiceData;
 
@@ -109,6 +116,7 @@ type Launching<'a> = LocalBoxFuture<'a, Result<Box<dyn Service>, StartError>>;
 #[derive(Clone, Copy)]
 pub struct Declaration {
     migrations: fn() -> &'static Migrations,
+    openapi: fn() -> utoipa::openapi::OpenApi,
     // Not `Send`: a service is started by the task that runs the process, never moved
     // to another while it builds.
     launch: for<'a> fn(&'a ServiceContext) -> Launching<'a>,
@@ -119,6 +127,7 @@ impl Declaration {
     pub fn of<S: Service>() -> Self {
         Self {
             migrations: S::migrations,
+            openapi: S::openapi,
             launch: |context| Box::pin(launch::<S>(context)),
         }
     }
@@ -126,6 +135,12 @@ impl Declaration {
     /// The service's migrations.
     pub fn migrations(&self) -> &'static Migrations {
         (self.migrations)()
+    }
+
+    /// The finished OpenAPI document of the service's routes
+    /// ([`crate::http::api::document`]), as `kind`.
+    pub fn openapi(&self, kind: ServiceKind) -> serde_json::Value {
+        crate::http::api::document(kind.as_str(), (self.openapi)())
     }
 
     /// Builds and starts the service on `context` (see [`launch`]).
@@ -147,6 +162,7 @@ pub async fn launch<S: Service>(context: &ServiceContext) -> Result<Box<dyn Serv
             retry: consumer.retry,
             outbox: Some(data.outbox.clone()),
         };
+        data.set_subscription(subscription.clone());
         context
             .bus()
             .subscribe(subscription, context.tasks())
@@ -154,6 +170,24 @@ pub async fn launch<S: Service>(context: &ServiceContext) -> Result<Box<dyn Serv
     }
     service.start_background(context.tasks());
     Ok(Box::new(service))
+}
+
+/// Everything `service` serves over HTTP: its own routes ([`Service::router`]) and the
+/// platform's routes of every service — the dead-letter desk under
+/// [`crate::bus::dead_letters::PATH`], for admins — behind the same authentication.
+/// Whoever serves a service (the gateway in process, `serve`'s own listener) serves
+/// this.
+pub fn full_router(service: &dyn Service) -> Router {
+    let data = service.data();
+    // Identity verifies callers with its own keys; every other service with what the
+    // process gave it.
+    let authenticator = service
+        .authenticator()
+        .or_else(|| data.authenticator().cloned());
+    service.router().merge(crate::bus::dead_letters::router(
+        data.dead_letter_desk(),
+        authenticator,
+    ))
 }
 
 /// The services of one process, in start order.

@@ -82,16 +82,18 @@ pub enum Measure {
 }
 
 /// One point of a series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Point {
     /// The bucket's start (RFC 3339).
     pub t: String,
     /// Its value; null where there is none (a success rate without payments).
+    // A whole number is a number too: one schema, not a `oneOf` both branches match.
+    #[schema(value_type = Option<f64>)]
     pub v: Option<Measure>,
 }
 
 /// One series of a dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DashboardSeries {
     /// What it measures (`orders`, `revenue`, a channel, ...).
     pub name: String,
@@ -105,7 +107,7 @@ pub struct DashboardSeries {
 }
 
 /// The payments dashboard's summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PaymentsSummary {
     /// Payments authorized.
     pub authorized: i64,
@@ -118,7 +120,7 @@ pub struct PaymentsSummary {
 }
 
 /// One channel's share in the attribution dashboard's summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChannelTotal {
     /// The channel.
     pub channel: Channel,
@@ -129,7 +131,7 @@ pub struct ChannelTotal {
 }
 
 /// The attribution dashboard's summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AttributionSummary {
     /// The tenant (`viscount`).
     pub tenant: String,
@@ -142,7 +144,7 @@ pub struct AttributionSummary {
 }
 
 /// The inventory dashboard's summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InventorySummary {
     /// Units that left the warehouses for orders.
     pub units_sold: i64,
@@ -155,7 +157,7 @@ pub struct InventorySummary {
 }
 
 /// A dashboard's summary (its shape depends on the dashboard).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum DashboardSummary {
     /// `sales`: the KPIs of the period.
@@ -169,7 +171,7 @@ pub enum DashboardSummary {
 }
 
 /// A dashboard as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DashboardView {
     /// The dashboard's id.
     pub id: &'static str,

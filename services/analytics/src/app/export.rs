@@ -16,7 +16,7 @@ use crate::domain::period::Period;
 use crate::store::ledger::{self, EntryWithSplit};
 
 /// One channel's share of a row under a model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExportAllocation {
     /// The channel.
     pub channel: &'static str,
@@ -25,7 +25,7 @@ pub struct ExportAllocation {
 }
 
 /// A ledger row as the export shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExportRow {
     /// The row's id.
     pub id: String,

@@ -88,7 +88,7 @@ fn decode_error(err: serde_json::Error) -> AnalyticsError {
 
 /// The KPIs of a period without the series: what the KPI answer and the dashboards'
 /// summaries share.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KpiSummary {
     /// The period's start (RFC 3339).
     pub from: String,
@@ -130,7 +130,7 @@ pub struct KpiSummary {
 }
 
 /// One minute of the KPI series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct KpiMinute {
     /// The minute's start (RFC 3339).
     pub minute: String,
@@ -147,7 +147,7 @@ pub struct KpiMinute {
 }
 
 /// `GET /api/v1/analytics/kpis`: the summary and the per-minute series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Kpis {
     /// The period's KPIs.
     #[serde(flatten)]

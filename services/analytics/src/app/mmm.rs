@@ -25,7 +25,7 @@ pub struct SpendItem {
 }
 
 /// A channel's effect, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChannelAnswer {
     /// The channel.
     pub channel: Channel,
@@ -42,7 +42,7 @@ pub struct ChannelAnswer {
 }
 
 /// The fit, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FitAnswer {
     /// Share of the daily revenue's variance the model explains.
     pub r2: f64,
@@ -51,7 +51,7 @@ pub struct FitAnswer {
 }
 
 /// The marketing-mix model's answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MmmAnswer {
     /// The tenant.
     pub tenant: String,

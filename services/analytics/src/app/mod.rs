@@ -134,6 +134,11 @@ impl AnalyticsApp {
 
     /// Whether `tenant` is known.
     pub async fn tenant_exists(&self, tenant: &str) -> Result<bool, AnalyticsError> {
+        // Text no tenant id holds is not asked about: the database refuses some of it
+        // (a NUL byte) with an error rather than no row.
+        if tenant.is_empty() || tenant.len() > 128 || tenant.chars().any(char::is_control) {
+            return Ok(false);
+        }
         Ok(crate::store::tenants::tenant_exists(self.db.reader(), tenant).await?)
     }
 

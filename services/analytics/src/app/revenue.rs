@@ -34,7 +34,7 @@ pub struct RevenueQuery {
 }
 
 /// One channel's share of realtime revenue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RealtimeChannel {
     /// The channel.
     pub channel: Channel,
@@ -45,7 +45,7 @@ pub struct RealtimeChannel {
 }
 
 /// Realtime revenue: API.md's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Realtime {
     /// The tenant.
     pub tenant: String,
@@ -68,7 +68,7 @@ pub struct Realtime {
 }
 
 /// One channel's day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChannelDay {
     /// The day (`YYYY-MM-DD`).
     pub day: String,

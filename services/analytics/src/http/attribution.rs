@@ -1,26 +1,28 @@
 //! `GET /api/v1/attribution/revenue/realtime`, `GET /api/v1/attribution/channels`,
 //! `POST /api/v1/attribution/spend`, `POST /api/v1/attribution/mmm`.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use contracts::Money;
 use contracts::ingestion::Channel;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Json, Problem, Query};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiResult, one_tenant, parse_time, period};
+use super::{ApiResult, names_schema, one_tenant, parse_time, period};
 use crate::app::{AnalyticsApp, ChannelDay, MmmAnswer, Realtime, RevenueQuery, SpendItem};
 use crate::domain::attribution::Model;
 use crate::domain::period::{DAY, Grain, Period};
 
-pub(super) fn routes() -> Router<AnalyticsApp> {
-    Router::new()
-        .route("/api/v1/attribution/revenue/realtime", get(realtime))
-        .route("/api/v1/attribution/channels", get(channels))
-        .route("/api/v1/attribution/spend", post(put_spend))
-        .route("/api/v1/attribution/mmm", post(mmm))
+/// `/api/v1/attribution/...`.
+pub(super) fn api() -> ApiRouter<AnalyticsApp> {
+    ApiRouter::new()
+        .routes(routes!(realtime))
+        .routes(routes!(channels))
+        .routes(routes!(put_spend))
+        .routes(routes!(mmm))
 }
 
 /// The longest period a revenue question may cover.
@@ -28,12 +30,30 @@ const MAX_SPAN: i64 = 366 * DAY;
 /// Most spend items in one request.
 const MAX_SPEND_ITEMS: usize = 10_000;
 
-#[derive(Deserialize)]
+/// The attribution models' names.
+fn model_names() -> Object {
+    names_schema(Model::ALL.map(Model::as_str))
+}
+
+/// The query of the revenue questions.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RevenueParams {
+    /// The tenant (an admin's choice, `viscount` when absent; a tenant key's own).
     tenant: Option<String>,
+    /// The attribution model (`last_touch` when absent).
+    #[param(schema_with = model_names)]
     model: Option<String>,
+    /// The period's start: RFC 3339 or a `YYYY-MM-DD` day; by default a day (realtime) or
+    /// 30 days (channels) before `to`.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// The period's end (exclusive): RFC 3339 or a `YYYY-MM-DD` day; now when absent. At
+    /// most 366 days after `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// The ISO 4217 currency; needed when the period has revenue in several.
+    #[param(pattern = "^[A-Za-z]{3}$")]
     currency: Option<String>,
 }
 
@@ -76,6 +96,19 @@ fn revenue_query(
     })
 }
 
+/// Revenue by channel over a period.
+///
+/// A tenant's net revenue, conversions and refunds per channel under one attribution
+/// model (admins, tenant keys).
+#[utoipa::path(
+    get,
+    path = "/api/v1/attribution/revenue/realtime",
+    params(RevenueParams),
+    responses(
+        (status = 200, description = "Revenue by channel", body = Realtime),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn realtime(
     State(app): State<AnalyticsApp>,
@@ -86,13 +119,31 @@ async fn realtime(
     Ok(Json(app.realtime(&query).await?))
 }
 
-#[derive(Serialize)]
+/// Channel performance per day.
+#[derive(Serialize, ToSchema)]
 struct ChannelsBody {
+    /// The tenant.
     tenant: String,
+    /// The attribution model.
+    #[schema(schema_with = model_names)]
     model: &'static str,
+    /// Per day and channel.
     items: Vec<ChannelDay>,
 }
 
+/// Channel performance per whole day.
+///
+/// A tenant's revenue, conversions, average order value and refunds per channel and
+/// day, under one attribution model (admins, tenant keys).
+#[utoipa::path(
+    get,
+    path = "/api/v1/attribution/channels",
+    params(RevenueParams),
+    responses(
+        (status = 200, description = "Channel performance per day", body = ChannelsBody),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn channels(
     State(app): State<AnalyticsApp>,
@@ -113,27 +164,52 @@ async fn channels(
     }))
 }
 
-#[derive(Deserialize)]
+/// Daily marketing spend.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"day": "2026-03-01", "channel": "paid_search", "amount": {"amount": 25000, "currency": "USD"}}]}))]
 struct SpendBody {
+    /// The tenant (an admin's choice, `viscount` when absent; a tenant key's own).
     tenant: Option<String>,
+    /// 1 to 10,000 days of one channel each; a day and channel sent again replaces it.
+    #[schema(min_items = 1, max_items = 10000)]
     items: Vec<SpendLine>,
 }
 
-#[derive(Deserialize)]
+/// One day's spend on one channel.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SpendLine {
+    /// The day, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     day: String,
+    /// The channel.
+    #[schema(value_type = Channel)]
     channel: String,
+    /// What was spent: zero or more minor units, in a known currency.
     amount: Money,
 }
 
-#[derive(Serialize)]
+/// How much spend was recorded.
+#[derive(Serialize, ToSchema)]
 struct SpendAccepted {
+    /// The tenant.
     tenant: String,
+    /// Items recorded.
     accepted: usize,
 }
 
+/// Records a tenant's daily spend per channel, all items or none (admins, tenant keys).
+#[utoipa::path(
+    post,
+    path = "/api/v1/attribution/spend",
+    request_body = SpendBody,
+    responses(
+        (status = 200, description = "Recorded", body = SpendAccepted),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn put_spend(
     State(app): State<AnalyticsApp>,
@@ -171,15 +247,38 @@ async fn put_spend(
     Ok(Json(SpendAccepted { tenant, accepted }))
 }
 
-#[derive(Deserialize)]
+/// What the marketing-mix model covers.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"from": "2025-03-01T00:00:00Z", "to": "2026-03-01T00:00:00Z", "currency": "USD"}))]
 struct MmmBody {
+    /// The tenant (an admin's choice, `viscount` when absent; a tenant key's own).
     tenant: Option<String>,
+    /// The first day: RFC 3339 or `YYYY-MM-DD`; 365 days before `to` when absent.
+    #[schema(format = DateTime)]
     from: Option<String>,
+    /// The end (exclusive), at most three years after `from`; today when absent.
+    #[schema(format = DateTime)]
     to: Option<String>,
+    /// The ISO 4217 currency; needed when the period has revenue in several.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     currency: Option<String>,
 }
 
+/// Fits the Bayesian marketing-mix model.
+///
+/// Over a tenant's daily revenue and spend: each channel's contribution and ROI with
+/// its 90 % interval (admins, tenant keys).
+#[utoipa::path(
+    post,
+    path = "/api/v1/attribution/mmm",
+    request_body = MmmBody,
+    responses(
+        (status = 200, description = "The model's answer", body = MmmAnswer),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn mmm(
     State(app): State<AnalyticsApp>,

@@ -1,34 +1,63 @@
 //! `GET /api/v1/export/revenue?format=csv|json`: ledger rows with their allocations, of
 //! one tenant and period. JSON is a cursor list; CSV streams every row of the period.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Json, List, PageQuery, Problem, Query};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::{ApiResult, one_tenant, period};
-use crate::app::AnalyticsApp;
+use crate::app::{AnalyticsApp, ExportRow};
 use crate::domain::period::DAY;
 
-pub(super) fn routes() -> Router<AnalyticsApp> {
-    Router::new().route("/api/v1/export/revenue", get(export))
+/// `/api/v1/export/revenue`.
+pub(super) fn api() -> ApiRouter<AnalyticsApp> {
+    ApiRouter::new().routes(routes!(export))
 }
 
-#[derive(Deserialize)]
+/// The export's query (paging, for JSON, is [`PageQuery`]'s).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `json` (a cursor page; the default) or `csv` (every row of the period, streamed).
+    #[param(pattern = "^(csv|json)$")]
     format: Option<String>,
+    /// The tenant (an admin's choice, `viscount` when absent; a tenant key's own).
     tenant: Option<String>,
+    /// The period's start: RFC 3339 or a `YYYY-MM-DD` day; the beginning when absent.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// The period's end (exclusive): RFC 3339 or a `YYYY-MM-DD` day; now when absent.
+    #[param(format = DateTime)]
     to: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageQuery,
 }
 
+/// Exports a tenant's ledger rows with their allocations.
+///
+/// Every model's split of each row, as a JSON cursor page or a streamed CSV file
+/// (admins, tenant keys).
+#[utoipa::path(
+    get,
+    path = "/api/v1/export/revenue",
+    params(ExportQuery, PageQuery),
+    responses(
+        (status = 200, description = "The rows: a JSON page, or with `format=csv` an RFC 4180 file with a header row",
+            content(
+                (List<ExportRow> = "application/json"),
+                (String = "text/csv"),
+            ),
+            headers(("Content-Disposition" = String, description = "With `format=csv`: an attachment named `revenue-{tenant}.csv`"))),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn export(
     State(app): State<AnalyticsApp>,

@@ -2,32 +2,42 @@
 //! business for admins. Both take `from` and `to` (RFC 3339 or `YYYY-MM-DD`; the last
 //! 24 hours by default, at most 366 days) and an optional `currency`.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
 use contracts::Money;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Json, Problem, Query};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::{ApiResult, period};
 use crate::app::{AnalyticsApp, Dashboard, DashboardView, Kpis};
 use crate::domain::period::{DAY, Period};
 
-pub(super) fn routes() -> Router<AnalyticsApp> {
-    Router::new()
-        .route("/api/v1/analytics/kpis", get(kpis))
-        .route("/api/v1/dashboards/{id}", get(dashboard))
+/// `/api/v1/analytics/kpis` and `/api/v1/dashboards/{id}`.
+pub(super) fn api() -> ApiRouter<AnalyticsApp> {
+    ApiRouter::new()
+        .routes(routes!(kpis))
+        .routes(routes!(dashboard))
 }
 
 /// The longest period a KPI question may cover.
 const MAX_SPAN: i64 = 366 * DAY;
 
 /// The query both calls take.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KpiParams {
+    /// The period's start: RFC 3339, or a `YYYY-MM-DD` day (its first instant); 24 hours
+    /// before `to` when absent.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// The period's end (exclusive): RFC 3339 or a `YYYY-MM-DD` day; now when absent. At
+    /// most 366 days after `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// The ISO 4217 currency money is given in (else the period's main one).
+    #[param(pattern = "^[A-Za-z]{3}$")]
     currency: Option<String>,
 }
 
@@ -56,6 +66,16 @@ impl KpiParams {
     }
 }
 
+/// Viscount's own KPIs over a period, with their per-minute series (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/kpis",
+    params(KpiParams),
+    responses(
+        (status = 200, description = "The period's KPIs and series", body = Kpis),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn kpis(
     State(app): State<AnalyticsApp>,
@@ -67,6 +87,20 @@ async fn kpis(
     Ok(Json(app.kpis(period, currency.as_deref()).await?))
 }
 
+/// A built-in dashboard's series and summary over a period (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboards/{id}",
+    params(
+        ("id" = String, Path, description = "The dashboard",
+            pattern = "^(sales|payments|attribution|inventory)$"),
+        KpiParams,
+    ),
+    responses(
+        (status = 200, description = "The dashboard", body = DashboardView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(dashboard = %id))]
 async fn dashboard(
     State(app): State<AnalyticsApp>,

@@ -2,6 +2,9 @@
 //! marketing-mix model and export are for admins and tenants' own keys (a tenant key
 //! naming another tenant is answered 404); reconciliation, KPIs, reports and dashboards
 //! are for admins.
+//!
+//! Every route is declared once with its OpenAPI description ([`api`]); [`router`]
+//! adds the state and the authentication middleware.
 
 mod attribution;
 mod export;
@@ -13,6 +16,8 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use platform::auth::{Authenticator, Principal, TenantScope};
 use platform::http::Problem;
+use platform::http::api::ApiRouter;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use crate::app::{AnalyticsApp, AnalyticsError};
 use crate::domain::period::Period;
@@ -23,19 +28,23 @@ type ApiResult<T> = Result<T, Problem>;
 /// asks about it.
 pub const OWN_TENANT: &str = "viscount";
 
-/// The routes, behind the authentication middleware.
+/// The routes and their documentation, declared without values.
+pub fn api() -> ApiRouter<AnalyticsApp> {
+    ApiRouter::new()
+        .merge(attribution::api())
+        .merge(reconciliation::api())
+        .merge(export::api())
+        .merge(kpis::api())
+        .merge(reports::api())
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: AnalyticsApp, authenticator: Authenticator) -> Router {
-    Router::new()
-        .merge(attribution::routes())
-        .merge(reconciliation::routes())
-        .merge(export::routes())
-        .merge(kpis::routes())
-        .merge(reports::routes())
-        .with_state(app)
-        .layer(from_fn_with_state(
-            authenticator,
-            platform::auth::authenticate,
-        ))
+    let (routes, _) = api().split_for_parts();
+    routes.with_state(app).layer(from_fn_with_state(
+        authenticator,
+        platform::auth::authenticate,
+    ))
 }
 
 impl From<AnalyticsError> for Problem {
@@ -58,6 +67,25 @@ fn one_tenant(caller: &Principal, requested: Option<&str>) -> ApiResult<String> 
         TenantScope::One(tenant) => Ok(tenant),
         TenantScope::All => Ok(OWN_TENANT.to_owned()),
     }
+}
+
+/// 404 for an id that cannot be one of ours (ids are UUIDs), with no database round
+/// trip.
+fn known_id(id: &str, what: &str) -> ApiResult<()> {
+    if platform::ids::is_uuid(id) {
+        Ok(())
+    } else {
+        Err(Problem::not_found(what))
+    }
+}
+
+/// The schema of a string that is one of `names`: what a field holding a domain
+/// value's wire name (`&'static str`) shows, taken from the domain's own list.
+fn names_schema(names: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .build()
 }
 
 /// A time given as RFC 3339 or as a day (`YYYY-MM-DD`, its first instant), ms.

@@ -8,16 +8,17 @@
 //! recipient; every invalid field named in one 422); the app never sees a raw string
 //! with rules.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiResult, one_tenant, period};
+use super::{ApiResult, known_id, names_schema, one_tenant, period};
 use crate::app::{AnalyticsApp, ReportFile};
 use crate::domain::period::DAY;
 use crate::domain::report::{Format, Template};
@@ -29,37 +30,69 @@ const DEFAULT_SPAN: i64 = 7 * DAY;
 /// How long a client waits before asking for a pending report's file again, seconds.
 const RETRY_AFTER_SECS: u64 = 2;
 
-pub(super) fn routes() -> Router<AnalyticsApp> {
-    Router::new()
-        .route("/api/v1/reports", get(list_reports))
-        .route("/api/v1/reports/templates", get(templates))
-        .route("/api/v1/reports/generate", post(generate))
-        .route("/api/v1/reports/{id}", get(get_report))
-        .route("/api/v1/reports/{id}/download", get(download))
-        .route("/api/v1/reports/schedule", post(create_schedule))
-        .route(
-            "/api/v1/reports/schedules",
-            get(list_schedules).post(create_schedule),
-        )
-        .route(
-            "/api/v1/reports/schedules/{id}",
-            get(get_schedule).delete(delete_schedule),
-        )
+/// `/api/v1/reports/...`.
+pub(super) fn api() -> ApiRouter<AnalyticsApp> {
+    ApiRouter::new()
+        .routes(routes!(list_reports))
+        .routes(routes!(templates))
+        .routes(routes!(generate))
+        .routes(routes!(get_report))
+        .routes(routes!(download))
+        .routes(routes!(create_schedule))
+        .routes(routes!(list_schedules, create_schedule_alias))
+        .routes(routes!(get_schedule, delete_schedule))
+}
+
+fn template_ids() -> Object {
+    names_schema(Template::ALL.map(Template::id))
+}
+
+fn format_names() -> Object {
+    names_schema(Format::ALL.map(Format::as_str))
+}
+
+fn report_statuses() -> Object {
+    names_schema(
+        [
+            ReportState::Pending,
+            ReportState::Completed { at: 0 },
+            ReportState::Failed {
+                at: 0,
+                error: String::new(),
+            },
+        ]
+        .map(|state| state.as_str()),
+    )
 }
 
 /// A template as listed.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TemplateBody {
+    /// Its id, for `template`.
+    #[schema(schema_with = template_ids)]
     id: &'static str,
+    /// Its name (the report's title).
     name: &'static str,
+    /// What it shows.
     description: &'static str,
 }
 
-#[derive(Serialize)]
+/// The templates.
+#[derive(Serialize, ToSchema)]
 struct Items<T> {
+    /// Every one.
     items: Vec<T>,
 }
 
+/// The report templates (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/templates",
+    responses(
+        (status = 200, description = "Every template", body = Items<TemplateBody>),
+        problems::Unauthorized, problems::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn templates(caller: Principal) -> ApiResult<Json<Items<TemplateBody>>> {
     caller.require_admin()?;
@@ -76,21 +109,36 @@ async fn templates(caller: Principal) -> ApiResult<Json<Items<TemplateBody>>> {
 }
 
 /// A report as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ReportBody {
+    /// Its id.
     id: String,
+    /// The template.
+    #[schema(schema_with = template_ids)]
     template: &'static str,
+    /// The file's format.
+    #[schema(schema_with = format_names)]
     format: &'static str,
+    /// Where it is: `pending` until a worker renders it.
+    #[schema(schema_with = report_statuses)]
     status: &'static str,
+    /// The tenant it is about.
     tenant: String,
+    /// The period's start (RFC 3339).
     from: String,
+    /// The period's end (RFC 3339, exclusive).
     to: String,
+    /// The schedule that made it, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     schedule_id: Option<String>,
+    /// When it was asked for (RFC 3339).
     requested_at: String,
+    /// When it was rendered or failed (RFC 3339); null while pending.
     completed_at: Option<String>,
+    /// Why it failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Where to download the file, once completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     download: Option<String>,
 }
@@ -127,16 +175,39 @@ fn parse_format(raw: &str) -> Result<Format, &'static str> {
     Format::parse(raw.trim()).ok_or("must be one of csv, json, pdf")
 }
 
-#[derive(Deserialize)]
+/// A report to render.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"template": "sales_summary", "format": "csv", "from": "2026-03-01T00:00:00Z", "to": "2026-03-08T00:00:00Z"}))]
 struct GenerateBody {
+    /// The template (see `GET /api/v1/reports/templates`).
+    #[schema(schema_with = template_ids)]
     template: String,
+    /// The file's format.
+    #[schema(schema_with = format_names)]
     format: String,
+    /// The period's start: RFC 3339 or a `YYYY-MM-DD` day; a week before `to` when absent.
+    #[schema(format = DateTime)]
     from: Option<String>,
+    /// The period's end (exclusive): RFC 3339 or a `YYYY-MM-DD` day; now when absent.
+    #[schema(format = DateTime)]
     to: Option<String>,
+    /// The tenant (`viscount` when absent; only per-tenant templates take another).
     tenant: Option<String>,
 }
 
+/// Asks for a report; a worker renders it and its `status` turns `completed` (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/generate",
+    request_body = GenerateBody,
+    responses(
+        (status = 202, description = "Accepted, pending", body = ReportBody,
+            headers(("Location" = String, description = "The report"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn generate(
     State(app): State<AnalyticsApp>,
@@ -170,13 +241,28 @@ async fn generate(
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// `GET /api/v1/reports` query (paging is [`PageQuery`]'s).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReportsQuery {
+    /// Only the reports this schedule made.
+    #[param(format = "uuid")]
     schedule: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageQuery,
 }
 
+/// Reports, oldest first, one cursor page at a time (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports",
+    params(ReportsQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of reports", body = List<ReportBody>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_reports(
     State(app): State<AnalyticsApp>,
@@ -184,6 +270,13 @@ async fn list_reports(
     Query(query): Query<ReportsQuery>,
 ) -> ApiResult<Json<List<ReportBody>>> {
     caller.require_admin()?;
+    if query
+        .schedule
+        .as_deref()
+        .is_some_and(|id| !platform::ids::is_uuid(id))
+    {
+        return Err(Problem::invalid_field("schedule", "is not a schedule id"));
+    }
     let page = query.page.page()?;
     let reports = app
         .reports(
@@ -199,15 +292,16 @@ async fn list_reports(
     }))
 }
 
-/// 404 for an id that cannot be one (no database round trip).
-fn known_id(id: &str, what: &str) -> ApiResult<()> {
-    if platform::ids::is_uuid(id) {
-        Ok(())
-    } else {
-        Err(Problem::not_found(what))
-    }
-}
-
+/// A report (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}",
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 200, description = "The report", body = ReportBody),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(report_id = %id))]
 async fn get_report(
     State(app): State<AnalyticsApp>,
@@ -219,6 +313,25 @@ async fn get_report(
     Ok(Json(app.report(&id).await?.into()))
 }
 
+/// Downloads a completed report's file.
+///
+/// In the report's format (admins); 409 while it is pending (with `Retry-After`) or
+/// when it failed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}/download",
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 200, description = "The file: CSV (RFC 4180, a header row), JSON `{title, subtitle, columns, rows}` or PDF",
+            content(
+                (String = "text/csv"),
+                (Value = "application/json"),
+                ("application/pdf"),
+            ),
+            headers(("Content-Disposition" = String, description = "An attachment with the report's file name"))),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(report_id = %id))]
 async fn download(
     State(app): State<AnalyticsApp>,
@@ -256,17 +369,27 @@ async fn download(
 }
 
 /// A schedule as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ScheduleBody {
+    /// Its id.
     id: String,
+    /// The template.
+    #[schema(schema_with = template_ids)]
     template: &'static str,
+    /// The file's format.
+    #[schema(schema_with = format_names)]
     format: &'static str,
+    /// The cron expression (UTC).
     cron: String,
+    /// The email address each report goes to.
     recipient: String,
+    /// The tenant.
     tenant: String,
-    /// Null when the expression matches no later time.
+    /// The next due time (RFC 3339); null when the expression matches no later time.
     next_run_at: Option<String>,
+    /// The last run (RFC 3339); null before the first.
     last_run_at: Option<String>,
+    /// When it was made (RFC 3339).
     created_at: String,
 }
 
@@ -287,16 +410,43 @@ impl From<Schedule> for ScheduleBody {
     }
 }
 
-#[derive(Deserialize)]
+/// A report to make on a schedule and send to a recipient.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"template": "sales_summary", "format": "pdf", "cron": "0 6 * * 1", "recipient": "ops@example.com"}))]
 struct ScheduleRequest {
+    /// The template.
+    #[schema(schema_with = template_ids)]
     template: String,
+    /// The file's format.
+    #[schema(schema_with = format_names)]
     format: String,
+    /// A five-field cron expression (minute hour day-of-month month day-of-week, UTC) or
+    /// a macro such as `@daily`; it must match some later time.
+    #[schema(min_length = 1, max_length = 200)]
     cron: String,
+    /// The email address each report goes to.
+    #[schema(format = Email, max_length = 254)]
     recipient: String,
+    /// The tenant (`viscount` when absent; only per-tenant templates take another).
     tenant: Option<String>,
 }
 
+/// Schedules a report.
+///
+/// The report is made when the cron expression is due and sent to the recipient by
+/// notifications (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/schedule",
+    request_body = ScheduleRequest,
+    responses(
+        (status = 201, description = "Scheduled", body = ScheduleBody,
+            headers(("Location" = String, description = "The schedule"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_schedule(
     State(app): State<AnalyticsApp>,
@@ -327,6 +477,38 @@ async fn create_schedule(
         .into_response())
 }
 
+/// Schedules a report (the collection's own path).
+///
+/// The same as `POST /api/v1/reports/schedule` (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/schedules",
+    request_body = ScheduleRequest,
+    responses(
+        (status = 201, description = "Scheduled", body = ScheduleBody,
+            headers(("Location" = String, description = "The schedule"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Invalid,
+    ),
+)]
+async fn create_schedule_alias(
+    state: State<AnalyticsApp>,
+    caller: Principal,
+    body: Json<ScheduleRequest>,
+) -> ApiResult<Response> {
+    create_schedule(state, caller, body).await
+}
+
+/// Report schedules, one cursor page at a time (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/schedules",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of schedules", body = List<ScheduleBody>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_schedules(
     State(app): State<AnalyticsApp>,
@@ -345,6 +527,16 @@ async fn list_schedules(
     }))
 }
 
+/// A report schedule (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/schedules/{id}",
+    params(("id" = String, Path, format = "uuid", description = "The schedule's id")),
+    responses(
+        (status = 200, description = "The schedule", body = ScheduleBody),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(schedule_id = %id))]
 async fn get_schedule(
     State(app): State<AnalyticsApp>,
@@ -356,6 +548,16 @@ async fn get_schedule(
     Ok(Json(app.schedule(&id).await?.into()))
 }
 
+/// Deletes a report schedule (admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/reports/schedules/{id}",
+    params(("id" = String, Path, format = "uuid", description = "The schedule's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(schedule_id = %id))]
 async fn delete_schedule(
     State(app): State<AnalyticsApp>,

@@ -217,6 +217,9 @@ pub enum HealthStatus {
 }
 
 impl HealthStatus {
+    /// Every status.
+    pub const ALL: [Self; 3] = [Self::Unknown, Self::Up, Self::Down];
+
     /// The status of an answer: `Some(status code)`, or `None` when none came in time.
     pub fn of_answer(status: Option<u16>) -> Self {
         match status {
@@ -263,6 +266,9 @@ pub enum ServiceHealth {
 }
 
 impl ServiceHealth {
+    /// Every health.
+    pub const ALL: [Self; 3] = [Self::Up, Self::Degraded, Self::Down];
+
     /// The shown name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -3,20 +3,32 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, Problem, Query, created, no_content};
 use platform::time::rfc3339;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiResult, problem, require_service};
 use crate::app::CoordinationApp;
 use crate::domain::{Lease, LeaseRequest, LockName, Owner, lease};
 
+/// The locks' routes.
+pub(super) fn routes() -> ApiRouter<CoordinationApp> {
+    ApiRouter::new().routes(routes!(holder, acquire, release))
+}
+
 /// A lease as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct LeaseView {
+    /// The lock.
     name: String,
+    /// Its holder.
     owner: String,
+    /// The token to present to fenced resources: larger than any earlier lease's on
+    /// this lock.
     fencing_token: i64,
+    /// When the lease ends unless renewed, RFC 3339.
     expires_at: String,
 }
 
@@ -35,10 +47,21 @@ fn name_in_path(raw: String) -> Result<LockName, Problem> {
     LockName::try_from(raw).map_err(|err| Problem::invalid_field("name", err.to_string()))
 }
 
-#[derive(Deserialize)]
+/// A request to take or renew a lease.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"owner": "analytics-5d8f", "ttl_seconds": 60}))]
 pub(super) struct AcquireBody {
+    /// Who asks (an instance id, a worker's name): 1 to 200 characters, not only
+    /// spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     owner: String,
+    /// How long the lease lasts unless renewed.
+    #[schema(minimum = 1, maximum = 3600)]
     ttl_seconds: i64,
 }
 
@@ -56,6 +79,23 @@ impl AcquireBody {
     }
 }
 
+/// Takes a lock or renews its owner's lease (the platform's processes; admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/locks/{name}",
+    params(("name" = String, Path, description = "The lock: 1 to 128 of `A-Z a-z 0-9 . _ - :`",
+        pattern = r"^[A-Za-z0-9._:-]{1,128}$")),
+    request_body = AcquireBody,
+    responses(
+        (status = 201, description = "Taken, with a new fencing token", body = LeaseView,
+            headers(("Location" = String, description = "The lock"))),
+        (status = 200, description = "Renewed: the owner held it already", body = LeaseView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden,
+        (status = 409, description = "Another owner holds it (`expires_at` says until when)",
+            content_type = "application/problem+json", body = Problem),
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn acquire(
     State(app): State<CoordinationApp>,
@@ -77,11 +117,36 @@ pub(super) async fn acquire(
     })
 }
 
-#[derive(Deserialize)]
+/// `DELETE /api/v1/locks/{name}` query.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReleaseQuery {
+    /// The holder releasing it (required).
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     owner: Option<String>,
 }
 
+/// Releases a lock its owner holds (the platform's processes; admins).
+///
+/// Its fencing token stays for the next lease.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/locks/{name}",
+    params(("name" = String, Path, description = "The lock: 1 to 128 of `A-Z a-z 0-9 . _ - :`",
+        pattern = r"^[A-Za-z0-9._:-]{1,128}$"), ReleaseQuery),
+    responses(
+        (status = 204, description = "Released"),
+        problems::Unauthorized, problems::Forbidden,
+        (status = 409, description = "The lock is not held by this owner",
+            content_type = "application/problem+json", body = Problem),
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn release(
     State(app): State<CoordinationApp>,
@@ -101,6 +166,17 @@ pub(super) async fn release(
     Ok(no_content())
 }
 
+/// The lock's unexpired lease (the platform's processes; admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/locks/{name}",
+    params(("name" = String, Path, description = "The lock: 1 to 128 of `A-Z a-z 0-9 . _ - :`",
+        pattern = r"^[A-Za-z0-9._:-]{1,128}$")),
+    responses(
+        (status = 200, description = "The holder's lease", body = LeaseView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn holder(
     State(app): State<CoordinationApp>,

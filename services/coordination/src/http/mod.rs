@@ -3,7 +3,8 @@
 //! schemas (`schemas`). Bodies become checked domain values here; the operations live
 //! in `app`. Callers: the platform's own processes (the `service` scope, which admins
 //! hold too) for the registry, health, configuration reads and locks; admins for
-//! configuration writes; anyone for schemas.
+//! configuration writes; anyone for schemas. Each room declares its routes with their
+//! OpenAPI description; [`api`] joins them.
 
 mod locks;
 mod registry;
@@ -11,46 +12,51 @@ mod schemas;
 mod settings;
 
 use axum::Router;
-use axum::routing::{get, post};
 use platform::auth::{Authenticator, Principal, SCOPE_SERVICE};
 use platform::http::Problem;
+use platform::http::api::ApiRouter;
 use platform::service::ServiceKind;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use crate::app::{CoordinationApp, CoordinationError};
 
-/// The routes, behind the authentication middleware.
+/// The routes and their documentation, declared without values: each room's routes
+/// merged.
+pub fn api() -> ApiRouter<CoordinationApp> {
+    ApiRouter::new()
+        .merge(registry::routes())
+        .merge(settings::routes())
+        .merge(locks::routes())
+        .merge(schemas::routes())
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: CoordinationApp, authenticator: Authenticator) -> Router {
-    Router::new()
-        .route("/api/v1/services", get(registry::list))
-        .route("/api/v1/services/register", post(registry::register))
-        .route("/api/v1/services/health", get(registry::platform_health))
-        .route(
-            "/api/v1/services/{service}/health",
-            get(registry::service_health),
-        )
-        .route(
-            "/api/v1/services/{service}/instances/{instance_id}",
-            get(registry::get_instance).delete(registry::deregister),
-        )
-        .route(
-            "/api/v1/config/{service}",
-            get(settings::get_document).put(settings::put_document),
-        )
-        .route(
-            "/api/v1/locks/{name}",
-            get(locks::holder)
-                .post(locks::acquire)
-                .delete(locks::release),
-        )
-        .route("/api/v1/schemas", get(schemas::list))
-        .route("/api/v1/schemas/check", post(schemas::check))
-        .route("/api/v1/schemas/{event_type}", get(schemas::get_schema))
+    let (routes, _) = api().split_for_parts();
+    routes
         .with_state(app)
         .layer(axum::middleware::from_fn_with_state(
             authenticator,
             platform::auth::authenticate,
         ))
 }
+
+/// The documented type of a Viscount service's name (a path segment, a field): one of
+/// [`ServiceKind::all`], as [`ServiceKind::as_str`] spells it.
+struct ServiceName;
+
+impl utoipa::PartialSchema for ServiceName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A Viscount service's name."))
+            .enum_values(Some(ServiceKind::all().iter().map(|kind| kind.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ServiceName {}
 
 type ApiResult<T> = Result<T, Problem>;
 

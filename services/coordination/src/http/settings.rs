@@ -5,23 +5,39 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::{ApiResult, problem, require_service, service_in_path};
+use super::{ApiResult, ServiceName, problem, require_service, service_in_path};
 use crate::app::CoordinationApp;
 use crate::domain::{self, Document};
 
+/// The configuration documents' routes.
+pub(super) fn routes() -> ApiRouter<CoordinationApp> {
+    ApiRouter::new().routes(routes!(get_document, put_document))
+}
+
 /// A document as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DocumentView {
+    /// The service it configures.
+    #[schema(value_type = ServiceName)]
     service: &'static str,
+    /// Grows by one with each accepted change; 0 before the first. Also the `ETag`.
     version: u64,
+    /// Setting name to value.
+    #[schema(value_type = Object)]
     values: Map<String, Value>,
+    /// After a change: the changed keys the service applies at once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     applied_live: Option<Vec<String>>,
+    /// After a change: the changed keys that take effect at the service's next start.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     needs_restart: Option<Vec<String>>,
 }
 
@@ -34,6 +50,19 @@ fn with_etag(version: u64, body: DocumentView) -> Response {
     response
 }
 
+/// A service's configuration document (the platform's processes; admins).
+///
+/// Its version is its `ETag`, for `If-Match` on the next write.
+#[utoipa::path(
+    get,
+    path = "/api/v1/config/{service}",
+    params(("service" = inline(ServiceName), Path, description = "The service")),
+    responses(
+        (status = 200, description = "The document (version 0 and no values before the first write)", body = DocumentView,
+            headers(("ETag" = String, description = "The version, quoted: `\"3\"`"))),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn get_document(
     State(app): State<CoordinationApp>,
@@ -55,9 +84,14 @@ pub(super) async fn get_document(
     ))
 }
 
-#[derive(Deserialize)]
+/// A service's new configuration document.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"values": {"log_level": "info"}}))]
 pub(super) struct PutBody {
+    /// Setting name to value, the whole document. Keys the service applies live must
+    /// have their type; other keys are kept and take effect at its next start.
+    #[schema(value_type = Object)]
     values: Value,
 }
 
@@ -87,6 +121,27 @@ fn expected_version(headers: &HeaderMap) -> Result<u64, Problem> {
         })
 }
 
+/// Replaces a service's configuration document (admins).
+///
+/// Only while it is still at the version read (`If-Match`); the service applies its
+/// live keys without a restart.
+#[utoipa::path(
+    put,
+    path = "/api/v1/config/{service}",
+    params(
+        ("service" = inline(ServiceName), Path, description = "The service"),
+        ("If-Match" = String, Header, description = "The version read: its `ETag` (`\"3\"`) or the bare number",
+            pattern = r#"^\s*("[0-9]+"|[0-9]+)\s*$"#),
+    ),
+    request_body = PutBody,
+    responses(
+        (status = 200, description = "Written: the new document, with the keys it changed", body = DocumentView,
+            headers(("ETag" = String, description = "The new version, quoted"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::PreconditionFailed, problems::Invalid,
+        (status = 428, description = "No `If-Match`", content_type = "application/problem+json", body = Problem),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn put_document(
     State(app): State<CoordinationApp>,

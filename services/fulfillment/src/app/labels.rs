@@ -52,7 +52,7 @@ impl FulfillmentApp {
             .map(|c| format!("{} ({})", c.name(), c.code()))
             .unwrap_or_else(|| shipment.carrier.clone());
         let units = shipment.units();
-        Ok(label::render(&Label {
+        let label = Label {
             from: sender_lines(from),
             to: shipment
                 .ship_to
@@ -70,7 +70,13 @@ impl FulfillmentApp {
                     if units == 1 { "" } else { "s" }
                 ),
             ],
-        }))
+        };
+        // A few milliseconds of CPU (font subsetting, compression): off the async
+        // workers, so requests sharing them do not wait behind it.
+        tokio::task::spawn_blocking(move || label::render(&label))
+            .await
+            .map_err(|err| unexpected(Box::new(err)))?
+            .map_err(|err| unexpected(Box::new(err)))
     }
 
     /// What every carrier would charge for a shipment the caller may see.
@@ -105,6 +111,12 @@ impl FulfillmentApp {
             .map(|c| c.quote(parcel))
             .collect()
     }
+}
+
+/// A label that could not be written (or whose rendering task failed): a 500 whose
+/// cause is logged with its whole chain.
+fn unexpected(err: platform::db::BoxDynError) -> FulfillmentError {
+    FulfillmentError::Label(err)
 }
 
 fn sender_lines(from: &ShipFrom) -> Vec<String> {

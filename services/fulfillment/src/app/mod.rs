@@ -75,6 +75,9 @@ pub enum FulfillmentError {
     /// The database failed, or a stored row could not be read.
     #[error(transparent)]
     Sql(#[from] platform::db::Error),
+    /// A label could not be rendered (or its rendering task failed).
+    #[error("the label could not be rendered")]
+    Label(#[source] platform::db::BoxDynError),
 }
 
 /// The fulfillment service's operations.

@@ -2,27 +2,68 @@
 //! and receives them.
 
 use axum::extract::{Path, State};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
 use platform::http::{Fields, Json, Problem, created};
+use platform::idempotency::{Idempotency, idempotent};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Object;
 
-use super::{ApiResult, LineView, problem};
+use super::{ApiResult, LineView, names_schema, problem, text_schema};
 use crate::app::{FulfillmentApp, POLICY, ReturnRequest};
-use crate::domain::{self, MAX_RETURN_LINES, Return, ReturnDecision, Sku, Text};
+use crate::domain::{self, MAX_RETURN_LINES, Return, ReturnDecision, ReturnStatus, Sku, Text};
 
-#[derive(Deserialize)]
+/// Returns: a customer opens one (honouring an optional `Idempotency-Key`, checked
+/// only for a signed-in caller) and reads it; operators decide and receive.
+pub(super) fn api() -> ApiRouter<FulfillmentApp> {
+    ApiRouter::new()
+        .routes(routes!(create_return).map(|route| {
+            route
+                .route_layer(from_fn_with_state(Idempotency::optional(), idempotent))
+                .route_layer(from_fn(platform::auth::require_caller))
+        }))
+        .routes(routes!(get_return))
+        .routes(routes!(approve_return))
+        .routes(routes!(reject_return))
+        .routes(routes!(receive_return))
+}
+
+/// Every status a return can be in.
+fn return_status() -> Object {
+    names_schema(
+        "Where the return is",
+        ReturnStatus::ALL.map(ReturnStatus::as_str),
+    )
+}
+
+/// Units of one delivered sku to send back.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReturnLineBody {
+    /// A sku of the order's delivered shipments.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^\s*[A-Za-z0-9._-]+\s*$")]
     sku: String,
+    /// Units, 1 to 1000 (no more than were delivered and not yet returned).
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
-#[derive(Deserialize)]
+/// A customer's return.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"order_id": "0190a5e4-7c2b-7d3e-9f10-2b3c4d5e6f70", "lines": [{"sku": "DEMO-00005", "quantity": 1}], "reason": "Arrived damaged"}))]
 pub(super) struct ReturnBody {
+    /// The order, delivered within the return window.
+    #[schema(format = "uuid")]
     order_id: String,
+    /// What goes back: 1 to 100 lines.
+    #[schema(min_items = 1, max_items = 100)]
     lines: Vec<ReturnLineBody>,
+    /// Why.
+    #[schema(schema_with = text_schema::<500, true>)]
     reason: String,
 }
 
@@ -62,28 +103,50 @@ impl ReturnBody {
 }
 
 /// Units of one sku from one shipment, as the API shows a return's allocation.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ReturnAllocationView {
+    /// The shipment that delivered them.
     shipment_id: String,
+    /// The warehouse they go back to.
     warehouse_id: String,
+    /// The sku.
     sku: String,
+    /// Units.
     quantity: u32,
 }
 
 /// A return as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct ReturnView {
+    /// Id.
     id: String,
+    /// The order.
     order_id: String,
+    /// The order's customer.
     user_id: String,
+    /// Where it is.
+    #[schema(schema_with = return_status)]
     status: &'static str,
+    /// Why, as the customer said.
     reason: String,
+    /// Units per sku.
     lines: Vec<LineView>,
+    /// The same units per shipment they were delivered in.
     allocations: Vec<ReturnAllocationView>,
+    /// Creation, RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// Last change, RFC 3339.
+    #[schema(format = DateTime)]
     updated_at: String,
+    /// Approval, RFC 3339.
+    #[schema(format = DateTime)]
     approved_at: Option<String>,
+    /// Rejection, RFC 3339.
+    #[schema(format = DateTime)]
     rejected_at: Option<String>,
+    /// Receipt of the units, RFC 3339.
+    #[schema(format = DateTime)]
     received_at: Option<String>,
 }
 
@@ -123,8 +186,21 @@ impl From<Return> for ReturnView {
     }
 }
 
+/// Opens a return of delivered items of the caller's order, within the return window.
+#[utoipa::path(
+    post,
+    path = "/api/v1/returns",
+    request_body = ReturnBody,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "Optional: a repeat with the same body gets the stored answer.")),
+    responses(
+        (status = 201, description = "Requested", body = ReturnView,
+            headers(("Location" = String, description = "The new return"))),
+        problems::BadRequest, problems::Unauthorized, problems::NotFound, problems::Conflict,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn create_return(
+async fn create_return(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Json(body): Json<ReturnBody>,
@@ -140,8 +216,18 @@ pub(super) async fn create_return(
     ))
 }
 
+/// A return: its customer's, or any for operators.
+#[utoipa::path(
+    get,
+    path = "/api/v1/returns/{id}",
+    params(("id" = String, Path, description = "The return's id")),
+    responses(
+        (status = 200, description = "The return", body = ReturnView),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn get_return(
+async fn get_return(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -165,8 +251,18 @@ async fn decide(
         .map_err(|e| problem(e, "return"))
 }
 
+/// An operator approves a requested return (admins and `fulfillment:write`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/returns/{id}/approve",
+    params(("id" = String, Path, description = "The return's id")),
+    responses(
+        (status = 200, description = "Approved", body = ReturnView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn approve_return(
+async fn approve_return(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -174,8 +270,18 @@ pub(super) async fn approve_return(
     decide(&app, &principal, &id, ReturnDecision::Approve).await
 }
 
+/// An operator rejects a requested return (admins and `fulfillment:write`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/returns/{id}/reject",
+    params(("id" = String, Path, description = "The return's id")),
+    responses(
+        (status = 200, description = "Rejected", body = ReturnView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn reject_return(
+async fn reject_return(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -183,8 +289,18 @@ pub(super) async fn reject_return(
     decide(&app, &principal, &id, ReturnDecision::Reject).await
 }
 
+/// An operator receives an approved return's units: they go back on hand and are refunded.
+#[utoipa::path(
+    post,
+    path = "/api/v1/returns/{id}/receive",
+    params(("id" = String, Path, description = "The return's id")),
+    responses(
+        (status = 200, description = "Received", body = ReturnView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn receive_return(
+async fn receive_return(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,

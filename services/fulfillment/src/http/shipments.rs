@@ -5,43 +5,111 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
-use super::{ApiResult, LineView, problem};
+use super::{ApiResult, LineView, names_schema, problem, text_schema};
 use crate::app::{FulfillmentApp, POLICY, QuoteRequest, ShipmentDetail};
-use crate::domain::{Money, Place, Quote, ShippingAddress, Text};
+use crate::domain::{Money, Place, Quote, ShipmentStatus, ShippingAddress, Text};
+
+/// Shipments: reads, the label, rates, the public estimate, and operators' moves.
+pub(super) fn api() -> ApiRouter<FulfillmentApp> {
+    ApiRouter::new()
+        .routes(routes!(quote))
+        .routes(routes!(get_shipment))
+        .routes(routes!(get_label))
+        .routes(routes!(get_rates))
+        .routes(routes!(dispatch))
+        .routes(routes!(deliver))
+        .routes(routes!(order_shipments))
+}
+
+/// Every status a shipment can be in.
+pub(super) fn shipment_status() -> Object {
+    names_schema(
+        "Where the shipment is",
+        ShipmentStatus::ALL.map(ShipmentStatus::as_str),
+    )
+}
+
+/// The label as the API answers it: the PDF's bytes.
+struct LabelPdf;
+
+impl utoipa::PartialSchema for LabelPdf {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/pdf")
+            .description(Some("A PDF document (the label, with a Code 128 barcode)"))
+            .into()
+    }
+}
+
+impl ToSchema for LabelPdf {}
 
 /// One entry of a shipment's tracking history.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EventView {
+    /// The status this entry reports.
+    #[schema(schema_with = shipment_status)]
     status: &'static str,
+    /// When it happened, RFC 3339.
+    #[schema(format = DateTime)]
     occurred_at: String,
+    /// Where, as the carrier says.
     location: Option<String>,
+    /// What happened.
     description: Option<String>,
+    /// Who reported it: the carrier's code, an operator, or `fulfillment`.
     source: String,
 }
 
 /// A shipment as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct ShipmentView {
+    /// Id.
     id: String,
+    /// The order it carries (part of).
     order_id: String,
+    /// The order's customer.
     user_id: String,
+    /// The warehouse it leaves from.
     warehouse_id: String,
+    /// The carrier's code.
     carrier: String,
+    /// The carrier's tracking number.
     tracking_number: String,
+    /// Where the customer can follow it, when the carrier has such a page.
     tracking_url: Option<String>,
+    /// Where it is.
+    #[schema(schema_with = shipment_status)]
     status: &'static str,
+    /// What the carrier charges.
     rate: Money,
+    /// The parcel's weight.
     weight_grams: u32,
+    /// What it carries.
     lines: Vec<LineView>,
+    /// Where it goes (null when the order gave no address).
     ship_to: Option<ShippingAddress>,
+    /// Its tracking history, oldest first.
     events: Vec<EventView>,
+    /// Where its PDF label is.
     label_url: String,
+    /// Creation, RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// Last change, RFC 3339.
+    #[schema(format = DateTime)]
     updated_at: String,
+    /// When it was handed to the carrier, RFC 3339.
+    #[schema(format = DateTime)]
     dispatched_at: Option<String>,
+    /// When it reached the recipient, RFC 3339.
+    #[schema(format = DateTime)]
     delivered_at: Option<String>,
 }
 
@@ -88,8 +156,18 @@ impl From<ShipmentDetail> for ShipmentView {
     }
 }
 
+/// A shipment with its tracking history: its customer's, or any for operators.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shipments/{id}",
+    params(("id" = String, Path, description = "The shipment's id")),
+    responses(
+        (status = 200, description = "The shipment", body = ShipmentView),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn get_shipment(
+async fn get_shipment(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -100,8 +178,18 @@ pub(super) async fn get_shipment(
         .map_err(|e| problem(e, "shipment"))
 }
 
+/// The shipments of an order (one per warehouse it ships from), by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/shipments",
+    params(("id" = String, Path, description = "The order's id"), PageQuery),
+    responses(
+        (status = 200, description = "One page of the order's shipments", body = List<ShipmentView>),
+        problems::Unauthorized, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn order_shipments(
+async fn order_shipments(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(order_id): Path<String>,
@@ -124,8 +212,19 @@ pub(super) async fn order_shipments(
     }))
 }
 
+/// A shipment's label, as a PDF: sender, recipient and a barcode of its tracking number.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shipments/{id}/label",
+    params(("id" = String, Path, description = "The shipment's id")),
+    responses(
+        (status = 200, description = "The label", content_type = "application/pdf", body = LabelPdf,
+            headers(("Content-Disposition" = String, description = "`inline` with the file name `label-<id>.pdf`"))),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn get_label(
+async fn get_label(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -150,10 +249,13 @@ pub(super) async fn get_label(
 }
 
 /// A carrier's price as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct QuoteView {
+    /// The carrier's code.
     carrier: String,
+    /// The zone the destination falls in, from the sender's.
     zone: u8,
+    /// What it would charge.
     rate: Money,
 }
 
@@ -171,8 +273,18 @@ fn quote_list(quotes: Vec<Quote>) -> List<QuoteView> {
     }
 }
 
+/// What every carrier would charge for a shipment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shipments/{id}/rates",
+    params(("id" = String, Path, description = "The shipment's id")),
+    responses(
+        (status = 200, description = "One price per carrier (a single page)", body = List<QuoteView>),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn get_rates(
+async fn get_rates(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -183,19 +295,30 @@ pub(super) async fn get_rates(
         .map_err(|e| problem(e, "shipment"))
 }
 
-#[derive(Deserialize)]
+/// Where an estimated parcel would go.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DestinationBody {
+    /// ISO 3166-1 alpha-2 country (either case).
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
     country: String,
+    /// Postal code.
+    #[schema(schema_with = text_schema::<20, false>)]
     postal_code: String,
 }
 
-#[derive(Deserialize)]
+/// A shipping estimate's question.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"to": {"country": "DE", "postal_code": "10115"}, "units": 2}))]
 pub(super) struct QuoteBody {
+    /// Where it would go.
     to: DestinationBody,
+    /// Units, 1 to 10000 (1 when absent).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     units: Option<i64>,
+    /// The warehouse it would leave from (the default sender when absent or unknown).
     #[serde(default)]
     warehouse_id: Option<String>,
 }
@@ -232,18 +355,39 @@ impl QuoteBody {
     }
 }
 
-/// What carrying `units` units (1 by default) to a destination would cost: a shipping
-/// estimate before an order exists. Anyone may ask.
+/// A shipping estimate before an order exists: each carrier's price. Anyone may ask.
+///
+/// What carrying `units` units (1 by default) to a destination would cost.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shipments/quote",
+    request_body = QuoteBody,
+    responses(
+        (status = 200, description = "One price per carrier (a single page)", body = List<QuoteView>),
+        problems::BadRequest, problems::Invalid,
+    ),
+    security(()),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn quote(
+async fn quote(
     State(app): State<FulfillmentApp>,
     Json(body): Json<QuoteBody>,
 ) -> ApiResult<Json<List<QuoteView>>> {
     Ok(Json(quote_list(app.quote(body.try_into_domain()?))))
 }
 
+/// An operator hands a shipment to its carrier (admins and `fulfillment:write`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/shipments/{id}/dispatch",
+    params(("id" = String, Path, description = "The shipment's id")),
+    responses(
+        (status = 200, description = "Dispatched", body = ShipmentView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn dispatch(
+async fn dispatch(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,
@@ -255,8 +399,18 @@ pub(super) async fn dispatch(
         .map_err(|e| problem(e, "shipment"))
 }
 
+/// An operator confirms a shipment's delivery (admins and `fulfillment:write`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/shipments/{id}/deliver",
+    params(("id" = String, Path, description = "The shipment's id")),
+    responses(
+        (status = 200, description = "Delivered", body = ShipmentView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-pub(super) async fn deliver(
+async fn deliver(
     State(app): State<FulfillmentApp>,
     principal: Principal,
     Path(id): Path<String>,

@@ -106,20 +106,24 @@ pub enum IdentityError {
     Sql(#[from] platform::db::Error),
 }
 
-/// A new access/refresh pair.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A new access/refresh pair (RFC 6749 section 5.1).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9...", "refresh_token": "vrt_3q2-7wE...", "token_type": "Bearer", "expires_in": 900}))]
 pub struct TokenPair {
     /// Signed access token (`at+jwt`).
     pub access_token: String,
     /// Opaque refresh token (absent for client credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
     /// Always `Bearer`.
+    #[schema(value_type = String, pattern = "^Bearer$")]
     pub token_type: &'static str,
     /// Access token lifetime in seconds.
     pub expires_in: i64,
-    /// Granted scopes (client credentials).
+    /// Granted scopes, space-separated (client credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub scope: Option<String>,
 }
 

@@ -29,6 +29,11 @@ impl IdentityApp {
         client: &str,
     ) -> Result<TokenPair, IdentityError> {
         let email = email.trim().to_lowercase();
+        if email.chars().any(char::is_control) {
+            // No account's email has one (see `Email`), and PostgreSQL refuses a NUL
+            // in text: such a sign-in is a wrong one, answered before any query.
+            return Err(IdentityError::InvalidCredentials);
+        }
         let user = store::user_by_email(self.db.reader(), &email).await?;
         let attempt = self
             .reserve(Account::of(user.as_ref(), &email), client)

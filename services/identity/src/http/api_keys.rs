@@ -1,33 +1,55 @@
 //! API keys for admins: create (the key is shown once), list, revoke, and the
 //! introspection other services check a presented key with.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{delete, post};
 use platform::auth::Principal;
-use platform::auth::remote::Introspection;
-use platform::http::{Fields, Json, List, PageQuery, Query, created, no_content};
+use platform::http::api::{ApiRouter, problems, routes};
+use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
-use super::{ApiResult, HttpState};
+use super::{ApiResult, HttpState, name_schema};
 use crate::app::POLICY;
 use crate::domain::{ApiKey, Scopes, UserName};
 
 /// `/api-keys/...`.
-pub(super) fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/api/v1/api-keys", post(create_api_key).get(list_api_keys))
-        .route("/api/v1/api-keys/introspect", post(introspect_api_key))
-        .route("/api/v1/api-keys/{id}", delete(delete_api_key))
+pub(super) fn api() -> ApiRouter<HttpState> {
+    ApiRouter::new()
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(introspect_api_key))
+        .routes(routes!(delete_api_key))
 }
 
-#[derive(Deserialize)]
+/// A new API key.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "reporting", "scopes": ["reports:read", "orders:read"]}))]
 struct ApiKeyBody {
+    /// A label.
+    #[schema(schema_with = name_schema)]
     name: String,
+    /// What it may do.
+    #[schema(schema_with = scopes_schema)]
     scopes: Vec<String>,
+}
+
+/// The schema of a new key's scopes (see [`Scopes`]).
+fn scopes_schema() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[a-z0-9:._*-]{1,64}$")),
+        )
+        .min_items(Some(1))
+        .max_items(Some(32))
+        .description(Some(
+            "1 to 32 scopes (`service:action`), each 1 to 64 of `a-z 0-9 : . _ * -`; \
+             repeats are dropped.",
+        ))
 }
 
 impl ApiKeyBody {
@@ -43,16 +65,24 @@ impl ApiKeyBody {
     }
 }
 
-#[derive(Serialize)]
+/// An API key as the API shows it; the key itself only in the answer that created it.
+#[derive(Serialize, ToSchema)]
 struct ApiKeyView {
+    /// Id (also the OAuth `client_id`).
     id: String,
+    /// Label.
     name: String,
+    /// Granted scopes (none for a tenant key).
     scopes: Vec<String>,
     /// The tenant a tenant key is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     tenant_id: Option<String>,
+    /// Creation, RFC 3339.
     created_at: String,
+    /// The key, for `X-API-Key` (or as `client_secret`): shown once, at creation.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     key: Option<String>,
 }
 
@@ -69,6 +99,18 @@ impl ApiKeyView {
     }
 }
 
+/// Creates an API key (admins); the key is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    request_body = ApiKeyBody,
+    responses(
+        (status = 201, description = "Created, with its `key`", body = ApiKeyView,
+            headers(("Location" = String, description = "The new key"),
+                ("Cache-Control" = String, description = "`no-store`"))),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_api_key(
     State(s): State<HttpState>,
@@ -89,6 +131,17 @@ async fn create_api_key(
     Ok(response)
 }
 
+/// Unrevoked API keys, tenants' too (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of keys (without the keys themselves)",
+            body = List<ApiKeyView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_api_keys(
     State(s): State<HttpState>,
@@ -112,6 +165,16 @@ async fn list_api_keys(
     }))
 }
 
+/// Revokes an API key (admins); requests presenting it are refused from then on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn delete_api_key(
     State(s): State<HttpState>,
@@ -119,33 +182,70 @@ async fn delete_api_key(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     POLICY.require_manage(&caller)?;
+    // Key ids are UUIDs; anything else is no key, answered before any query.
+    if !platform::ids::is_uuid(&id) {
+        return Err(Problem::not_found("api key"));
+    }
     s.app.delete_api_key(&id).await?;
     Ok(no_content())
 }
 
-#[derive(Deserialize)]
+/// A key to check.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"key": "vsk_3q2-7wE..."}))]
 struct IntrospectBody {
+    /// The key as presented in `X-API-Key`.
     key: String,
 }
 
+/// What a key grants.
+// Identity's own shape of the platform's `Introspection`, which other services read it
+// into and which carries no schema; the members match.
+#[derive(Serialize, ToSchema)]
+struct IntrospectionView {
+    /// Whether the key is valid and unrevoked.
+    active: bool,
+    /// The key's id (the client), when active.
+    #[schema(required = true)]
+    id: Option<String>,
+    /// Its scopes (none when inactive, or for a tenant key).
+    scopes: Vec<String>,
+    /// The tenant a tenant key acts for.
+    #[schema(required = true)]
+    tenant: Option<String>,
+}
+
+/// Checks an API key: whether it is active, and what it grants.
+///
 /// Lets other services check an API key they were shown: whether it is active, and its
 /// scopes or its tenant. Holding the key is the authority to learn what it grants, so
 /// the call needs no other credential.
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys/introspect",
+    request_body = IntrospectBody,
+    responses(
+        (status = 200, description = "What the key grants (`active: false` for an unknown or \
+            revoked key)", body = IntrospectionView),
+        problems::Invalid,
+    ),
+    security(()),
+)]
 #[tracing::instrument(skip_all)]
 async fn introspect_api_key(
     State(s): State<HttpState>,
     Json(body): Json<IntrospectBody>,
-) -> ApiResult<Json<Introspection>> {
+) -> ApiResult<Json<IntrospectionView>> {
     let principal = s.app.resolve_api_key(&body.key).await?;
     Ok(Json(match principal {
-        Some(p) => Introspection {
+        Some(p) => IntrospectionView {
             active: true,
             id: Some(p.subject),
             scopes: p.scopes,
             tenant: p.tenant,
         },
-        None => Introspection {
+        None => IntrospectionView {
             active: false,
             id: None,
             scopes: Vec::new(),

@@ -17,33 +17,41 @@ use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use platform::auth::Authenticator;
+use platform::http::api::ApiRouter;
 use platform::http::{Json, Problem};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::app::{IdentityApp, IdentityError, TokenPair};
 
+/// What identity's handlers share: its operations, and the authenticator that checks
+/// the MFA token of a sign-in's second step.
 #[derive(Clone)]
-struct HttpState {
+pub struct HttpState {
     app: IdentityApp,
     authenticator: Authenticator,
 }
 
-/// The routes, behind the authentication middleware.
+/// The routes and their documentation, declared without values.
+pub fn api() -> ApiRouter<HttpState> {
+    ApiRouter::new()
+        .merge(users::api())
+        .merge(auth::api())
+        .merge(api_keys::api())
+        .merge(tenants::api())
+        .merge(oauth::api())
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: IdentityApp, authenticator: Authenticator) -> Router {
     let state = HttpState {
         app,
         authenticator: authenticator.clone(),
     };
-    Router::new()
-        .merge(users::routes())
-        .merge(auth::routes())
-        .merge(api_keys::routes())
-        .merge(tenants::routes())
-        .merge(oauth::routes())
-        .with_state(state)
-        .layer(from_fn_with_state(
-            authenticator,
-            platform::auth::authenticate,
-        ))
+    let (routes, _) = api().split_for_parts();
+    routes.with_state(state).layer(from_fn_with_state(
+        authenticator,
+        platform::auth::authenticate,
+    ))
 }
 
 impl From<IdentityError> for Problem {
@@ -110,6 +118,33 @@ impl From<IdentityError> for Problem {
 }
 
 type ApiResult<T> = Result<T, Problem>;
+
+/// A display name's shape (of a user, an API key or a tenant; see
+/// [`crate::domain::UserName`]): at least one character that is not a space, none a
+/// control character (Unicode `Cc`, which is what the rule refuses).
+const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// The schema of a display name: 1 to 100 characters of [`NAME_PATTERN`].
+fn name_builder() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some(NAME_PATTERN))
+        .description(Some(
+            "1 to 100 characters, not only spaces, no control characters.",
+        ))
+}
+
+/// A required display name (see [`name_builder`]).
+fn name_schema() -> ObjectBuilder {
+    name_builder()
+}
+
+/// An optional display name: null leaves the name as it is.
+fn optional_name_schema() -> ObjectBuilder {
+    name_builder().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
 
 /// A token response: never cached (RFC 6749 section 5.1).
 fn tokens(pair: TokenPair) -> Response {

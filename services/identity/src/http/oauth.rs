@@ -3,79 +3,220 @@
 //! credentials grants), revocation and userinfo. The password grant is a sign-in like
 //! `/api/v1/auth/login`, under the same guard of the caller's address.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use platform::auth::Principal;
+use platform::auth::jwt::Jwk;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{ClientIp, Form, Json, Problem};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::{ApiResult, HttpState, tokens};
-use crate::app::{IdentityError, POLICY};
+use crate::app::{IdentityError, POLICY, TokenPair};
 
 /// The well-known documents, `/oauth2/...` and the signing-key rotation.
-pub(super) fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/api/v1/signing-keys/rotate", post(rotate_keys))
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/oauth2/token", post(token))
-        .route("/oauth2/revoke", post(revoke))
-        .route("/oauth2/userinfo", get(userinfo).post(userinfo))
+pub(super) fn api() -> ApiRouter<HttpState> {
+    ApiRouter::new()
+        .routes(routes!(rotate_keys))
+        .routes(routes!(discovery))
+        .routes(routes!(jwks))
+        .routes(routes!(token))
+        .routes(routes!(revoke))
+        .routes(routes!(userinfo, userinfo_post))
 }
 
+/// The signing key now in use.
+#[derive(Serialize, ToSchema)]
+struct RotatedKey {
+    /// Its key id (`kid` of the tokens it signs and of its JWK).
+    kid: String,
+}
+
+/// Rotates the signing key (admins).
+///
+/// Tokens signed with the retired key still verify until they expire.
+#[utoipa::path(
+    post,
+    path = "/api/v1/signing-keys/rotate",
+    responses(
+        (status = 200, description = "Rotated", body = RotatedKey),
+        problems::Unauthorized, problems::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-async fn rotate_keys(
-    State(s): State<HttpState>,
-    caller: Principal,
-) -> ApiResult<Json<serde_json::Value>> {
+async fn rotate_keys(State(s): State<HttpState>, caller: Principal) -> ApiResult<Json<RotatedKey>> {
     POLICY.require_manage(&caller)?;
     let kid = s
         .app
         .rotate_signing_key()
         .await
         .map_err(|e| Problem::unexpected(&e))?;
-    Ok(Json(serde_json::json!({ "kid": kid })))
+    Ok(Json(RotatedKey { kid }))
 }
 
-async fn discovery(State(s): State<HttpState>) -> Json<serde_json::Value> {
+/// OpenID Connect discovery metadata (OpenID Connect Discovery 1.0, RFC 8414).
+#[derive(Serialize, ToSchema)]
+struct Discovery {
+    /// The issuer tokens name (`iss`).
+    issuer: String,
+    /// Where the verification keys are.
+    jwks_uri: String,
+    /// The token endpoint.
+    token_endpoint: String,
+    /// The revocation endpoint (RFC 7009).
+    revocation_endpoint: String,
+    /// The userinfo endpoint.
+    userinfo_endpoint: String,
+    /// `password`, `refresh_token`, `client_credentials`.
+    #[schema(value_type = Vec<String>)]
+    grant_types_supported: &'static [&'static str],
+    /// `token`.
+    #[schema(value_type = Vec<String>)]
+    response_types_supported: &'static [&'static str],
+    /// `public`.
+    #[schema(value_type = Vec<String>)]
+    subject_types_supported: &'static [&'static str],
+    /// `client_secret_basic`, `client_secret_post`.
+    #[schema(value_type = Vec<String>)]
+    token_endpoint_auth_methods_supported: &'static [&'static str],
+    /// `EdDSA`.
+    #[schema(value_type = Vec<String>)]
+    id_token_signing_alg_values_supported: &'static [&'static str],
+    /// `openid`, `profile`, `email`.
+    #[schema(value_type = Vec<String>)]
+    scopes_supported: &'static [&'static str],
+    /// The claims tokens and userinfo carry.
+    #[schema(value_type = Vec<String>)]
+    claims_supported: &'static [&'static str],
+}
+
+/// The OpenID Connect discovery document.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    responses((status = 200, description = "The provider's metadata", body = Discovery)),
+    security(()),
+)]
+async fn discovery(State(s): State<HttpState>) -> Json<Discovery> {
     let issuer = s.app.issuer().to_owned();
-    Json(serde_json::json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "token_endpoint": format!("{issuer}/oauth2/token"),
-        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
-        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
-        "scopes_supported": ["openid", "profile", "email"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "name", "roles"],
-    }))
+    Json(Discovery {
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        token_endpoint: format!("{issuer}/oauth2/token"),
+        revocation_endpoint: format!("{issuer}/oauth2/revoke"),
+        userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
+        issuer,
+        grant_types_supported: &["password", "refresh_token", "client_credentials"],
+        response_types_supported: &["token"],
+        subject_types_supported: &["public"],
+        token_endpoint_auth_methods_supported: &["client_secret_basic", "client_secret_post"],
+        id_token_signing_alg_values_supported: &["EdDSA"],
+        scopes_supported: &["openid", "profile", "email"],
+        claims_supported: &["sub", "iss", "aud", "exp", "iat", "email", "name", "roles"],
+    })
 }
 
+/// A published verification key: an Ed25519 public key as a JWK (RFC 8037).
+// Identity's own shape of the platform's [`Jwk`], which carries no schema.
+#[derive(Serialize, ToSchema)]
+struct JwkView {
+    /// `OKP`.
+    kty: String,
+    /// `Ed25519`.
+    crv: String,
+    /// The public key, base64url.
+    x: String,
+    /// Key id.
+    kid: String,
+    /// `EdDSA`.
+    alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    key_use: String,
+}
+
+impl From<Jwk> for JwkView {
+    fn from(jwk: Jwk) -> Self {
+        Self {
+            kty: jwk.kty,
+            crv: jwk.crv,
+            x: jwk.x,
+            kid: jwk.kid,
+            alg: jwk.alg,
+            key_use: jwk.key_use,
+        }
+    }
+}
+
+/// The JWK Set (RFC 7517).
+#[derive(Serialize, ToSchema)]
+struct Jwks {
+    /// The keys tokens may be signed with now: the current one and those retired
+    /// while tokens they signed are still valid.
+    keys: Vec<JwkView>,
+}
+
+/// The keys access tokens are verified with (JWKS).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    responses((status = 200, description = "The key set", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=60`")))),
+    security(()),
+)]
 async fn jwks(State(s): State<HttpState>) -> Response {
+    let keys = s.app.jwks().await.into_iter().map(JwkView::from).collect();
     (
         [(header::CACHE_CONTROL, "public, max-age=60")],
-        Json(serde_json::json!({ "keys": s.app.jwks().await })),
+        Json(Jwks { keys }),
     )
         .into_response()
 }
 
-/// RFC 6749 token request (form-encoded).
-#[derive(Deserialize)]
+/// The grants the token endpoint serves.
+const GRANT_TYPES: [&str; 3] = ["password", "refresh_token", "client_credentials"];
+
+/// The schema of `grant_type`: one of [`GRANT_TYPES`].
+fn grant_type_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(GRANT_TYPES))
+        .description(Some(
+            "`password` (with `username`, `password`, and `totp_code` when MFA is on), \
+             `refresh_token` (with `refresh_token`) or `client_credentials` (an API key's id \
+             and key as `client_id` and `client_secret`, or in HTTP Basic authentication).",
+        ))
+}
+
+/// RFC 6749 token request (form-encoded); parameters the grant does not use are ignored.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"grant_type": "password", "username": "ann@example.com", "password": "correct horse battery"}))]
 struct TokenForm {
-    grant_type: String,
+    /// The grant; absent is RFC 6749's `invalid_request`, not a form error.
+    #[schema(schema_with = grant_type_schema, required = true)]
+    grant_type: Option<String>,
+    /// The account's email (`password`).
+    #[schema(nullable = false)]
     username: Option<String>,
+    /// The password (`password`).
+    #[schema(nullable = false)]
     password: Option<String>,
+    /// The one-time code, when the account has MFA on (`password`).
+    #[schema(nullable = false)]
     totp_code: Option<String>,
+    /// The refresh token (`refresh_token`).
+    #[schema(nullable = false)]
     refresh_token: Option<String>,
+    /// The API key's id (`client_credentials`, unless HTTP Basic is used).
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    /// The API key (`client_credentials`, unless HTTP Basic is used).
+    #[schema(nullable = false)]
     client_secret: Option<String>,
+    /// Space-separated scopes to narrow the token to (`client_credentials`).
+    #[schema(nullable = false)]
     scope: Option<String>,
 }
 
@@ -99,6 +240,32 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
+/// The OAuth 2.0 token endpoint.
+///
+/// Grants: password, refresh token and client credentials.
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (client credentials: no refresh token, and the \
+            granted `scope`)", body = TokenPair,
+            headers(("Cache-Control" = String, description = "`no-store`"),
+                ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "An RFC 6749 error, named in `error`: `invalid_request` \
+            (a parameter is missing), `unsupported_grant_type`, `invalid_grant` (wrong \
+            credentials, a bad refresh token, or a one-time code is needed: then with an \
+            `mfa_token`), `invalid_scope` or `unauthorized_client`.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_client`: the client credentials are missing or \
+            wrong.", body = Problem, content_type = "application/problem+json"),
+        problems::Invalid, problems::Locked,
+        (status = 429, description = "Too many failed sign-ins from this address.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until sign-ins are accepted again"))),
+    ),
+    security(()),
+)]
 #[tracing::instrument(skip_all)]
 async fn token(
     State(s): State<HttpState>,
@@ -113,7 +280,8 @@ async fn token(
             &format!("`{field}` is required"),
         )
     };
-    let result = match form.grant_type.as_str() {
+    let grant_type = form.grant_type.ok_or_else(|| missing("grant_type"))?;
+    let result = match grant_type.as_str() {
         "password" => {
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
@@ -182,34 +350,104 @@ async fn token(
     }
 }
 
-#[derive(Deserialize)]
+/// RFC 7009 revocation request (form-encoded); `token_type_hint` is ignored.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"token": "vrt_3q2-7wE..."}))]
 struct RevokeForm {
-    token: String,
+    /// The token to revoke; absent is RFC 6749's `invalid_request`, not a form error.
+    #[schema(value_type = String, required = true)]
+    token: Option<String>,
 }
 
+/// Revokes a token (RFC 7009).
+///
+/// A refresh token ends its session; anything else is accepted and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke (always, RFC 7009)"),
+        (status = 400, description = "`invalid_request`: no `token`.",
+            body = Problem, content_type = "application/problem+json"),
+        problems::Invalid,
+    ),
+    security(()),
+)]
 #[tracing::instrument(skip_all)]
 async fn revoke(State(s): State<HttpState>, Form(form): Form<RevokeForm>) -> ApiResult<StatusCode> {
+    let token = form.token.ok_or_else(|| {
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`token` is required",
+        )
+    })?;
     // Access tokens are short-lived and self-contained; revoking one is a no-op, which
     // RFC 7009 allows. Refresh tokens end their whole session.
-    s.app.revoke_refresh(&form.token, None).await?;
+    s.app.revoke_refresh(&token, None).await?;
     Ok(StatusCode::OK)
 }
 
+/// The OpenID Connect claims of the signed-in user.
+#[derive(Serialize, ToSchema)]
+struct UserInfo {
+    /// The user's id.
+    sub: String,
+    /// Email.
+    email: String,
+    /// Always false: emails are not verified yet.
+    email_verified: bool,
+    /// Display name.
+    name: String,
+    /// Roles.
+    roles: Vec<String>,
+}
+
+/// The signed-in user's claims (OpenID Connect userinfo).
+#[utoipa::path(
+    get,
+    path = "/oauth2/userinfo",
+    responses(
+        (status = 200, description = "The claims", body = UserInfo),
+        problems::Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all)]
-async fn userinfo(
-    State(s): State<HttpState>,
-    caller: Principal,
-) -> ApiResult<Json<serde_json::Value>> {
-    let user = s
-        .app
-        .me(&caller)
-        .await
-        .map_err(|_| Problem::unauthorized("the token does not belong to a user"))?;
-    Ok(Json(serde_json::json!({
-        "sub": user.id(),
-        "email": user.email().as_str(),
-        "email_verified": false,
-        "name": user.name().as_str(),
-        "roles": user.role_names(),
-    })))
+async fn userinfo(State(s): State<HttpState>, caller: Principal) -> ApiResult<Json<UserInfo>> {
+    user_info(&s, &caller).await
+}
+
+/// The signed-in user's claims (OpenID Connect userinfo, by POST).
+#[utoipa::path(
+    post,
+    path = "/oauth2/userinfo",
+    responses(
+        (status = 200, description = "The claims", body = UserInfo),
+        problems::Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
+#[tracing::instrument(skip_all)]
+async fn userinfo_post(State(s): State<HttpState>, caller: Principal) -> ApiResult<Json<UserInfo>> {
+    user_info(&s, &caller).await
+}
+
+/// The claims of `caller`, who must be a user (an API key's client is 401 here).
+async fn user_info(s: &HttpState, caller: &Principal) -> ApiResult<Json<UserInfo>> {
+    let user = match s.app.me(caller).await {
+        Ok(user) => user,
+        Err(IdentityError::NotFound(_)) => {
+            return Err(Problem::unauthorized("the token does not belong to a user"));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Json(UserInfo {
+        sub: user.id().to_owned(),
+        email: user.email().as_str().to_owned(),
+        email_verified: false,
+        name: user.name().as_str().to_owned(),
+        roles: user.role_names(),
+    }))
 }

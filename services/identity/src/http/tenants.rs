@@ -1,29 +1,33 @@
 //! Tenants for admins: create (with the tenant's API key, shown once), list, and read;
 //! a tenant's own key may read its tenant too.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post};
 use platform::auth::Principal;
-use platform::http::{Fields, Json, List, PageQuery, Query, created};
+use platform::http::api::{ApiRouter, problems, routes};
+use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ApiResult, HttpState};
+use super::{ApiResult, HttpState, name_schema};
 use crate::app::{NewTenant, POLICY};
 use crate::domain::{Tenant, UserName};
 
 /// `/tenants/...`.
-pub(super) fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/api/v1/tenants", post(create_tenant).get(list_tenants))
-        .route("/api/v1/tenants/{id}", get(get_tenant))
+pub(super) fn api() -> ApiRouter<HttpState> {
+    ApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant))
 }
 
-#[derive(Deserialize)]
+/// A new tenant.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Acme"}))]
 struct TenantBody {
+    /// Its name (also its first key's label).
+    #[schema(schema_with = name_schema)]
     name: String,
 }
 
@@ -37,10 +41,14 @@ impl TenantBody {
     }
 }
 
-#[derive(Serialize)]
+/// A tenant as the API shows it.
+#[derive(Serialize, ToSchema)]
 struct TenantView {
+    /// Id (a UUID, or `viscount` for the built-in tenant of Viscount's own shop).
     id: String,
+    /// Name.
     name: String,
+    /// Creation, RFC 3339.
     created_at: String,
 }
 
@@ -55,7 +63,7 @@ impl From<Tenant> for TenantView {
 }
 
 /// A new tenant with its key, the one time the key is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CreatedTenantView {
     #[serde(flatten)]
     tenant: TenantView,
@@ -65,6 +73,18 @@ struct CreatedTenantView {
     api_key_id: String,
 }
 
+/// Creates a tenant with its first API key (admins); the key is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    request_body = TenantBody,
+    responses(
+        (status = 201, description = "Created, with its key", body = CreatedTenantView,
+            headers(("Location" = String, description = "The new tenant"),
+                ("Cache-Control" = String, description = "`no-store`"))),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_tenant(
     State(s): State<HttpState>,
@@ -89,6 +109,16 @@ async fn create_tenant(
     Ok(response)
 }
 
+/// Tenants (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of tenants", body = List<TenantView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_tenants(
     State(s): State<HttpState>,
@@ -108,11 +138,26 @@ async fn list_tenants(
     }))
 }
 
+/// A tenant: any for admins, its own for a tenant key.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{id}",
+    params(("id" = String, Path, description = "The tenant's id")),
+    responses(
+        (status = 200, description = "The tenant", body = TenantView),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_tenant(
     State(s): State<HttpState>,
     caller: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TenantView>> {
+    // Tenant ids are UUIDs or `viscount`; PostgreSQL refuses a NUL in text, so an id
+    // with a control character is no tenant, answered before any query.
+    if id.chars().any(char::is_control) {
+        return Err(Problem::not_found("tenant"));
+    }
     Ok(Json(s.app.tenant(&caller, &id).await?.into()))
 }

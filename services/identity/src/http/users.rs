@@ -1,41 +1,96 @@
 //! Accounts: registering, the caller's own account, password and MFA enrolment,
 //! seeing and deleting users, and (for admins) finding users and setting their roles.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiResult, HttpState};
+use super::{ApiResult, HttpState, name_schema, optional_name_schema};
 use crate::app::{IdentityError, POLICY, SELF_REGISTERED_ROLES};
 use crate::domain::{Email, Password, Preferences, Role, Roles, User, UserName};
 
 /// `/users/...`.
-pub(super) fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/api/v1/users", post(register))
-        .route("/api/v1/users/me", get(me).put(update_me))
-        .route("/api/v1/users/me/password", post(change_password))
-        .route("/api/v1/users/me/mfa/enable", post(mfa_enable))
-        .route("/api/v1/users/me/mfa/verify", post(mfa_verify))
-        .route("/api/v1/users/search", get(search_users))
-        .route("/api/v1/users/{id}", get(get_user).delete(delete_user))
-        .route("/api/v1/users/{id}/roles", put(set_roles))
+pub(super) fn api() -> ApiRouter<HttpState> {
+    ApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(me, update_me))
+        .routes(routes!(change_password))
+        .routes(routes!(mfa_enable))
+        .routes(routes!(mfa_verify))
+        .routes(routes!(search_users))
+        .routes(routes!(get_user, delete_user))
+        .routes(routes!(set_roles))
+}
+
+/// An email address's shape (see [`Email`]): a local part of up to 64 characters, `@`,
+/// and a domain of dot-separated labels, without spaces or control characters.
+const EMAIL_PATTERN: &str =
+    r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@.\s\x00-\x1f\x7f-\x9f]+(\.[^@.\s\x00-\x1f\x7f-\x9f]+)+$";
+
+/// The schema of a new account's email (see [`EMAIL_PATTERN`]).
+fn email_schema() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(254))
+        .pattern(Some(EMAIL_PATTERN))
+        .description(Some(
+            "An email address no account has (case does not matter).",
+        ))
+}
+
+/// The schema of a user's roles: the names of [`Role::ALL`], at least one, none twice
+/// (utoipa's attributes cannot say `uniqueItems`).
+fn roles_schema() -> impl Into<RefOr<Schema>> {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(Role::ALL.map(Role::as_str))),
+        )
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some(
+            "Roles: `customer`, `premium`, `admin`; at least one, none twice.",
+        ))
+}
+
+/// 404 for a path id that cannot be a user's (ids are UUIDs), before any query: the
+/// database need not see what a caller wrote there (PostgreSQL refuses a NUL in text).
+fn user_id(id: &str) -> ApiResult<()> {
+    if platform::ids::is_uuid(id) {
+        Ok(())
+    } else {
+        Err(Problem::not_found("user"))
+    }
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct UserView {
+    /// Id.
     id: String,
+    /// Email, normalised (trimmed, lowercase).
     email: String,
+    /// Display name.
     name: String,
+    /// Roles.
+    #[schema(schema_with = roles_schema)]
     roles: Vec<String>,
+    /// Free-form preferences (a JSON object of at most 16 KiB).
+    #[schema(value_type = Object)]
     preferences: serde_json::Value,
+    /// Whether sign-in needs a one-time code.
     mfa_enabled: bool,
+    /// Creation, RFC 3339.
     created_at: String,
+    /// Last change, RFC 3339.
     updated_at: String,
 }
 
@@ -54,11 +109,19 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Deserialize)]
+/// A new account.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery", "name": "Ann"}))]
 struct RegisterBody {
+    /// An email address no account has (case does not matter).
+    #[schema(schema_with = email_schema)]
     email: String,
+    /// 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
+    /// Display name.
+    #[schema(schema_with = name_schema)]
     name: String,
 }
 
@@ -76,6 +139,18 @@ impl RegisterBody {
     }
 }
 
+/// Registers a customer account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered", body = UserView,
+            headers(("Location" = String, description = "The new account"))),
+        problems::Conflict, problems::Invalid,
+    ),
+    security(()),
+)]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(s): State<HttpState>,
@@ -92,17 +167,34 @@ async fn register(
     ))
 }
 
+/// The caller's own account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    responses(
+        (status = 200, description = "The account", body = UserView),
+        problems::Unauthorized,
+        (status = 404, description = "The caller is not a user (an API key).",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn me(State(s): State<HttpState>, caller: Principal) -> ApiResult<Json<UserView>> {
     Ok(Json(s.app.me(&caller).await?.into()))
 }
 
-#[derive(Deserialize)]
+/// Changes to the caller's profile; what is absent (or null) stays.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ann Smith", "preferences": {"newsletter": true, "language": "en"}}))]
 struct UpdateMeBody {
+    /// New display name.
     #[serde(default)]
+    #[schema(schema_with = optional_name_schema)]
     name: Option<String>,
+    /// New preferences, replacing the old: a JSON object of at most 16 KiB.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     preferences: Option<serde_json::Value>,
 }
 
@@ -124,6 +216,19 @@ impl UpdateMeBody {
     }
 }
 
+/// Changes the caller's name and/or preferences.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/me",
+    request_body = UpdateMeBody,
+    responses(
+        (status = 200, description = "The account as changed", body = UserView),
+        problems::Unauthorized,
+        (status = 404, description = "The caller is not a user (an API key).",
+            body = Problem, content_type = "application/problem+json"),
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn update_me(
     State(s): State<HttpState>,
@@ -135,13 +240,31 @@ async fn update_me(
     Ok(Json(user.into()))
 }
 
-#[derive(Deserialize)]
+/// A password change.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "correct horse battery", "new_password": "battery staple horse"}))]
 struct ChangePasswordBody {
+    /// The password now (a wrong one is a 422 naming this field).
     current_password: String,
+    /// The new password: 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     new_password: String,
 }
 
+/// Changes the caller's password and ends their other sessions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/password",
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 204, description = "Changed"),
+        problems::Unauthorized,
+        (status = 404, description = "The caller is not a user (an API key).",
+            body = Problem, content_type = "application/problem+json"),
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn change_password(
     State(s): State<HttpState>,
@@ -156,30 +279,64 @@ async fn change_password(
     Ok(no_content())
 }
 
-#[derive(Serialize)]
+/// A started MFA enrolment: the secret for the authenticator app.
+#[derive(Serialize, ToSchema)]
 struct MfaEnrolment {
+    /// The TOTP secret, base32 (shown this once).
     secret: String,
+    /// The same as an `otpauth://totp/...` URL (for a QR code).
     otpauth_url: String,
 }
 
+/// Starts MFA enrolment (again, until verified): a new TOTP secret.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/mfa/enable",
+    responses(
+        (status = 200, description = "The secret to add to an authenticator app", body = MfaEnrolment,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        problems::Unauthorized,
+        (status = 404, description = "The caller is not a user (an API key).",
+            body = Problem, content_type = "application/problem+json"),
+        problems::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
-async fn mfa_enable(
-    State(s): State<HttpState>,
-    caller: Principal,
-) -> ApiResult<Json<MfaEnrolment>> {
+async fn mfa_enable(State(s): State<HttpState>, caller: Principal) -> ApiResult<Response> {
     let (secret, otpauth_url) = s.app.mfa_enable(&caller).await?;
-    Ok(Json(MfaEnrolment {
-        secret,
-        otpauth_url,
-    }))
+    // The secret is shown this once; no cache along the way may keep it.
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(MfaEnrolment {
+            secret,
+            otpauth_url,
+        }),
+    )
+        .into_response())
 }
 
-#[derive(Deserialize)]
+/// A one-time code from the authenticator app.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 struct CodeBody {
+    /// The app's current code.
     code: String,
 }
 
+/// Finishes MFA enrolment with a code of the new secret; from then on sign-in needs one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/mfa/verify",
+    request_body = CodeBody,
+    responses(
+        (status = 204, description = "MFA is on"),
+        problems::Unauthorized,
+        (status = 404, description = "The caller is not a user (an API key).",
+            body = Problem, content_type = "application/problem+json"),
+        problems::Conflict, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn mfa_verify(
     State(s): State<HttpState>,
@@ -195,28 +352,56 @@ async fn mfa_verify(
     }
 }
 
+/// A user: the caller's own account, or any for admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_user(
     State(s): State<HttpState>,
     caller: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
+    user_id(&id)?;
     Ok(Json(s.app.get_user(&caller, &id).await?.into()))
 }
 
+/// Deletes a user: the caller's own account, or any for admins.
+///
+/// The account's personal data is scrubbed and its sessions end.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn delete_user(
     State(s): State<HttpState>,
     caller: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    user_id(&id)?;
     s.app.delete_user(&caller, &id).await?;
     Ok(no_content())
 }
 
-#[derive(Deserialize)]
+/// A user's new roles.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"roles": ["customer", "premium"]}))]
 struct RolesBody {
+    /// The roles, replacing the old.
+    #[schema(schema_with = roles_schema)]
     roles: Vec<String>,
 }
 
@@ -239,6 +424,18 @@ impl RolesBody {
     }
 }
 
+/// Sets a user's roles (admins); the last admin cannot lose `admin`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/roles",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = RolesBody,
+    responses(
+        (status = 200, description = "The user with the new roles", body = UserView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn set_roles(
     State(s): State<HttpState>,
@@ -248,19 +445,37 @@ async fn set_roles(
 ) -> ApiResult<Json<UserView>> {
     // Who may change roles is answered before what the body says.
     POLICY.require_manage(&caller)?;
+    user_id(&id)?;
     let roles = body.try_into_domain()?;
     Ok(Json(s.app.set_roles(&caller, &id, roles).await?.into()))
 }
 
-#[derive(Deserialize)]
+/// `GET /api/v1/users/search` query: the text to find plus paging.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Text the email or the name contains (all users when empty or absent).
     #[serde(default)]
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: String,
+    /// Items per page, 1 to 100 (20 when absent).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Where the previous page ended (its `next_cursor`).
     cursor: Option<String>,
 }
 
+/// Finds users by email or name (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/search",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "One page of users", body = List<UserView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn search_users(
     State(s): State<HttpState>,
@@ -272,6 +487,13 @@ async fn search_users(
         return Err(Problem::invalid_field(
             "q",
             "must be at most 200 characters",
+        ));
+    }
+    if query.q.chars().any(char::is_control) {
+        // No email or name holds one, and PostgreSQL refuses a NUL in text.
+        return Err(Problem::invalid_field(
+            "q",
+            "must not contain control characters",
         ));
     }
     let page = PageQuery {

@@ -59,6 +59,18 @@ impl IngestionApp {
         headers: &(dyn Headers + Sync),
         body: &[u8],
     ) -> Result<Receipt, IngestionError> {
+        let outcome = self.receive(topic, tenant_id, headers, body).await;
+        crate::metrics::webhook(topic.provider(), &outcome);
+        outcome
+    }
+
+    async fn receive(
+        &self,
+        topic: Topic,
+        tenant_id: Option<&str>,
+        headers: &(dyn Headers + Sync),
+        body: &[u8],
+    ) -> Result<Receipt, IngestionError> {
         // The built-in tenant reads like an unconfigured source (even should a source
         // row for it exist): its revenue is Viscount's own orders only.
         let tenant_id = tenant_id

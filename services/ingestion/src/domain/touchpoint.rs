@@ -18,23 +18,32 @@ pub const MAX_URL_LEN: usize = 2048;
 /// How far in the future a visit may claim to be (clocks disagree a little).
 pub const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 
-/// One item of a batch, as sent.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// One item of a batch, as sent. Every field is read as optional so that
+/// [`TouchpointInput::check`] names each missing or bad one; the schema says what is
+/// required.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TouchpointInput {
-    /// The customer's email or the shop's own customer id.
+    /// The customer's email or the shop's own customer id (hashed on arrival).
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 320)]
     pub customer_ref: Option<String>,
-    /// When the visit happened (RFC 3339).
+    /// When the visit happened (RFC 3339), not in the future.
+    #[schema(value_type = String, required = true, format = DateTime)]
     pub occurred_at: Option<String>,
     /// `utm_source`.
+    #[schema(max_length = 200)]
     pub utm_source: Option<String>,
     /// `utm_medium`.
+    #[schema(max_length = 200)]
     pub utm_medium: Option<String>,
     /// `utm_campaign`.
+    #[schema(max_length = 200)]
     pub utm_campaign: Option<String>,
-    /// The referring URL.
+    /// The referring URL (only its host is kept).
+    #[schema(max_length = 2048)]
     pub referrer: Option<String>,
-    /// The URL the visit landed on.
+    /// The URL the visit landed on (only its UTM parameters are kept).
+    #[schema(max_length = 2048)]
     pub landing_url: Option<String>,
 }
 

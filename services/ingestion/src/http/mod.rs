@@ -2,6 +2,9 @@
 //! credentials of a Viscount caller (their signature is checked by the app); the rest
 //! (`admin`: sources, events, dead events, taxonomies; `touchpoints`) are for admins
 //! and tenants' own keys. No handler logs its input.
+//!
+//! Every route is declared once with its OpenAPI description ([`api`]); [`router`]
+//! adds the state and the authentication middleware.
 
 mod admin;
 mod touchpoints;
@@ -11,23 +14,29 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use platform::auth::{Authenticator, Principal, TenantScope};
 use platform::http::Problem;
+use platform::http::api::ApiRouter;
 
 use crate::app::{IngestionApp, IngestionError};
 
 type ApiResult<T> = Result<T, Problem>;
 
-/// The routes, behind the authentication middleware (which lets requests without
-/// credentials through: webhooks are verified by their signature).
+/// The routes and their documentation, declared without values.
+pub fn api() -> ApiRouter<IngestionApp> {
+    ApiRouter::new()
+        .merge(webhooks::api())
+        .merge(admin::api())
+        .merge(touchpoints::api())
+}
+
+/// The routes with the service's state, behind the authentication middleware (which
+/// lets requests without credentials through: webhooks are verified by their
+/// signature).
 pub fn router(app: IngestionApp, authenticator: Authenticator) -> Router {
-    Router::new()
-        .merge(webhooks::routes())
-        .merge(admin::routes())
-        .merge(touchpoints::routes())
-        .with_state(app)
-        .layer(from_fn_with_state(
-            authenticator,
-            platform::auth::authenticate,
-        ))
+    let (routes, _) = api().split_for_parts();
+    routes.with_state(app).layer(from_fn_with_state(
+        authenticator,
+        platform::auth::authenticate,
+    ))
 }
 
 impl From<IngestionError> for Problem {

@@ -29,6 +29,7 @@ impl InventoryApp {
         // A crossing another transaction recorded first was announced by it.
         if let (Some(LowStockCrossing::Fell(alert)), true) = (crossing, recorded) {
             self.outbox.stage(tx, &alert).await?;
+            crate::metrics::low_stock(tx);
         }
         store::mark_totals_changed(tx, stock.sku()).await?;
         Ok(StockView::from(&*stock))

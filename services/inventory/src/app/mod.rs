@@ -52,7 +52,7 @@ pub enum InventoryError {
 }
 
 /// A sku's stock across warehouses, as the API shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct StockView {
     /// The sku.
     pub sku: Sku,
@@ -60,14 +60,14 @@ pub struct StockView {
     pub on_hand: i64,
     /// Units reserved.
     pub reserved: i64,
-    /// Units free to reserve.
+    /// Units free to reserve (on hand less reserved).
     pub available: i64,
     /// Per warehouse.
     pub locations: Vec<LocationView>,
 }
 
 /// Stock in one warehouse.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LocationView {
     /// The warehouse.
     pub warehouse_id: String,

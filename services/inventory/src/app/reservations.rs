@@ -103,6 +103,7 @@ impl InventoryApp {
             self.outbox
                 .stage(tx, &shortage.failed_event(order_id))
                 .await?;
+            crate::metrics::reservation(tx, "insufficient");
             return Ok(Err(InventoryError::Insufficient(shortage)));
         }
         let reservation = Reservation::hold(
@@ -130,6 +131,7 @@ impl InventoryApp {
         }
         store::insert_reservation(tx, &reservation, now).await?;
         self.outbox.stage(tx, &reservation.reserved_event()).await?;
+        crate::metrics::reservation(tx, "reserved");
         for stock in &mut stocks {
             self.changed(tx, stock, false).await?;
         }
@@ -224,6 +226,7 @@ impl InventoryApp {
         if !store::close_reservation(tx, reservation.id(), &closing, now).await? {
             return Ok(Err(InventoryError::ReservationClosed(closing.from)));
         }
+        crate::metrics::reservation_closed(tx, closing.to);
         let larger =
             || platform::db::Error::Protocol("reservation larger than the reserved stock".into());
         // The lines come by sku: one stock per run of lines, locked in sku order.

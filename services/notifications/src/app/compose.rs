@@ -100,6 +100,7 @@ impl NotificationsApp {
                 }
             };
             if store::insert_message(tx, &message).await? {
+                crate::metrics::message_created(tx, &message);
                 created += 1;
                 if message.status() == Status::Failed {
                     self.outbox.stage(tx, &message.failed_event()).await?;

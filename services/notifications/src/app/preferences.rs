@@ -6,7 +6,7 @@ use crate::domain::{Channel, ChannelPreference, Recipient};
 use crate::store;
 
 /// One channel of a user's preferences, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ChannelSettings {
     /// Where this channel's messages go (email: the account's address).
     pub to: Option<String>,
@@ -17,7 +17,7 @@ pub struct ChannelSettings {
 }
 
 /// A user's notification preferences.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Preferences {
     /// The user.
     pub user_id: String,

@@ -97,7 +97,9 @@ impl NotificationsApp {
             &preference,
         );
         tracing::Span::current().record("notification_id", message.id());
-        store::insert_message(&mut tx, &message).await?;
+        if store::insert_message(&mut tx, &message).await? {
+            crate::metrics::message_created(&mut tx, &message);
+        }
         tx.commit().await?;
         self.wake_sender();
         Ok(message)

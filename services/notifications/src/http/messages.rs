@@ -1,51 +1,111 @@
 //! A user's messages, one message's detail, and the local outbox.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Json, List, PageQuery, Problem, Query};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiResult, owned_user};
+use super::{ApiResult, category_names, channel_names, names_schema, owned_user};
 use crate::app::{NotificationsApp, POLICY};
-use crate::domain::{Message, Status};
+use crate::domain::{Message, Status, Transport};
 
 /// `GET` a user's messages, one message, and the local outbox.
-pub(super) fn routes() -> Router<NotificationsApp> {
-    Router::new()
-        .route("/api/v1/notifications/outbox", get(local_outbox))
-        .route("/api/v1/notifications/{id}", get(get_notification))
-        .route("/api/v1/users/{id}/notifications", get(list_notifications))
+pub(super) fn api() -> ApiRouter<NotificationsApp> {
+    ApiRouter::new()
+        .routes(routes!(local_outbox))
+        .routes(routes!(get_notification))
+        .routes(routes!(list_notifications))
+}
+
+fn channel() -> Object {
+    names_schema("The channel", channel_names(), false)
+}
+
+fn category() -> Object {
+    names_schema(
+        "Transactional (always sent) or marketing (unless opted out)",
+        category_names(),
+        false,
+    )
+}
+
+fn status() -> Object {
+    names_schema(
+        "Where its delivery is",
+        Status::ALL.into_iter().map(Status::as_str),
+        false,
+    )
+}
+
+fn transport() -> Object {
+    names_schema(
+        "What carried it (null before the first attempt)",
+        Transport::ALL.into_iter().map(Transport::as_str),
+        true,
+    )
+}
+
+/// The `status` filter: a status, or empty for every status.
+fn status_filter() -> Object {
+    names_schema(
+        "Only messages in this status (empty: every status)",
+        Status::ALL.into_iter().map(Status::as_str).chain([""]),
+        false,
+    )
 }
 
 /// A notification as the API shows it; `body` and `html` only on the detail.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct NotificationView {
+    /// Id.
     id: String,
+    /// The recipient.
     user_id: String,
+    /// The template it was rendered from (`adhoc` for a send with its own text).
     template_id: String,
+    /// The channel.
+    #[schema(schema_with = channel)]
     channel: String,
+    /// The category.
+    #[schema(schema_with = category)]
     category: String,
+    /// The address it goes to.
     to: String,
+    /// Subject line (email) or title (push).
     subject: Option<String>,
+    /// Where its delivery is.
+    #[schema(schema_with = status)]
     status: String,
+    /// Delivery attempts so far.
     attempts: i64,
+    /// Why the last attempt failed.
     last_error: Option<String>,
+    /// What carried it.
+    #[schema(schema_with = transport)]
     transport: Option<String>,
+    /// Creation, RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
     /// When the channel accepted it.
+    #[schema(format = DateTime)]
     sent_at: Option<String>,
     /// When the next attempt is due (queued messages only).
+    #[schema(format = DateTime)]
     next_attempt_at: Option<String>,
     /// The CloudEvents type of the event that caused it (null for an admin's send).
     event_type: Option<String>,
     /// That event's subject, e.g. the order id.
     event_subject: Option<String>,
     /// That event's time: `sent_at - event_time` is the delay from event to delivery.
+    #[schema(format = DateTime)]
     event_time: Option<String>,
+    /// The plain-text body (the detail only).
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
+    /// The HTML body (the detail of an email with one).
     #[serde(skip_serializing_if = "Option::is_none")]
     html: Option<String>,
     /// The files the email carries (their bytes are not shown).
@@ -54,9 +114,11 @@ pub(super) struct NotificationView {
 }
 
 /// A file an email carries, as the API describes it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct AttachmentView {
+    /// Its file name.
     file_name: String,
+    /// Its media type.
     content_type: String,
     /// Bytes.
     size: usize,
@@ -121,15 +183,34 @@ fn page_of(
     }
 }
 
-/// `status`, `limit`, `cursor`.
-#[derive(Deserialize)]
+/// `status`, `limit`, `cursor`. The paging fields are spelled out rather than a
+/// flattened [`PageQuery`] so the description lists them.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only messages in this status.
     #[serde(default)]
+    #[param(schema_with = status_filter)]
     status: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
+    /// Items per page, 1 to 100 (20 when absent).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// Where the previous page ended (its `next_cursor`).
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
+/// A user's messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/notifications",
+    params(("id" = String, Path, description = "The user's id, or `me`"), ListQuery),
+    responses(
+        (status = 200, description = "One page of the user's messages (without their bodies)", body = List<NotificationView>),
+        problems::Unauthorized, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_notifications(
     State(app): State<NotificationsApp>,
@@ -147,13 +228,27 @@ async fn list_notifications(
             )
         })?),
     };
-    let page = query.page.page()?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
     let rows = app
         .notifications_of(&user_id, status, page.after.as_deref(), page.fetch_limit())
         .await?;
     Ok(Json(page_of(rows, &page, false)))
 }
 
+/// One message with its text: the recipient's, or any for admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/{id}",
+    params(("id" = String, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "The message", body = NotificationView),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_notification(
     State(app): State<NotificationsApp>,
@@ -171,6 +266,18 @@ async fn get_notification(
     Ok(Json(NotificationView::new(notification, true)))
 }
 
+/// The local outbox, newest first, with the messages' text (admins).
+///
+/// Messages land here when their channel has no transport configured.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/outbox",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of the local outbox", body = List<NotificationView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn local_outbox(
     State(app): State<NotificationsApp>,

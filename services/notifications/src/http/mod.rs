@@ -8,31 +8,98 @@ mod preferences;
 mod send;
 mod templates;
 
-use axum::Router;
 use axum::middleware::from_fn_with_state;
+use axum::{Extension, Router};
 use platform::auth::{Authenticator, Principal};
+use platform::http::api::ApiRouter;
 use platform::http::{FieldError, Problem};
-use platform::idempotency::Idempotency;
+use platform::idempotency::IdempotencyStore;
+use serde_json::Value;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 use crate::app::{NotificationsApp, NotificationsError, POLICY};
+use crate::domain::{Category, Channel};
 
 /// The scope a service client needs to send (admins hold every scope).
 pub const SCOPE_SEND: &str = "notifications:send";
 
-/// The routes, behind the authentication middleware. A send may carry an
+/// The routes and their documentation, declared without values. A send may carry an
 /// `Idempotency-Key`, so a retried request does not message the user twice.
+pub fn api() -> ApiRouter<NotificationsApp> {
+    ApiRouter::new()
+        .merge(send::api())
+        .merge(messages::api())
+        .merge(templates::api())
+        .merge(preferences::api())
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: NotificationsApp, authenticator: Authenticator) -> Router {
-    let idempotency = Idempotency::optional(app.db().clone());
-    Router::new()
-        .merge(send::routes(idempotency))
-        .merge(messages::routes())
-        .merge(templates::routes())
-        .merge(preferences::routes())
+    let idempotency = IdempotencyStore::new(app.db().clone());
+    let (routes, _) = api().split_for_parts();
+    routes
         .with_state(app)
+        .layer(Extension(idempotency))
         .layer(from_fn_with_state(
             authenticator,
             platform::auth::authenticate,
         ))
+}
+
+/// The schema of a text field holding one of `names` (the public names of a domain
+/// enum, so the description cannot drift from the code); `null` too when `nullable`.
+fn names_schema<'a>(
+    description: &str,
+    names: impl IntoIterator<Item = &'a str>,
+    nullable: bool,
+) -> Object {
+    let mut values: Vec<Value> = names.into_iter().map(Value::from).collect();
+    let kind = if nullable {
+        values.push(Value::Null);
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The channels, by name.
+fn channel_names() -> impl Iterator<Item = &'static str> {
+    Channel::ALL.into_iter().map(Channel::as_str)
+}
+
+/// The categories, by name.
+fn category_names() -> impl Iterator<Item = &'static str> {
+    [Category::Transactional, Category::Marketing]
+        .into_iter()
+        .map(Category::as_str)
+}
+
+/// The schema of an optional [`contracts::types::Text`] field: `null`, or 1 to `MAX`
+/// characters with something besides white space and no control characters (Rust's
+/// `char::is_control`, U+0000 to U+001F and U+007F to U+009F), except newline and tab
+/// where `MULTILINE`.
+fn optional_text_schema<const MAX: usize, const MULTILINE: bool>() -> Object {
+    let (allowed, kind) = if MULTILINE {
+        (r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]", "lines")
+    } else {
+        (r"[^\x00-\x1f\x7f-\x9f]", "a line")
+    };
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(format!(
+            "{kind} of 1 to {MAX} characters, not blank, without control characters"
+        )))
+        .min_length(Some(1))
+        .max_length(Some(MAX))
+        .pattern(Some(format!(
+            r"^{allowed}*[^\s\x00-\x1f\x7f-\x9f]{allowed}*$"
+        )))
+        .build()
 }
 
 /// The user a `/users/{id}/...` path names (`me` is the caller, as in identity's

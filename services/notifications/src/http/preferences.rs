@@ -1,25 +1,34 @@
 //! A user's notification preferences: read them, and change any channel's address and
 //! marketing setting (fields left out keep their value).
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json};
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 use super::{ApiResult, owned_user};
 use crate::app::{NotificationsApp, PreferenceChange, Preferences};
 use crate::domain::{self, Channel};
 
 /// `GET` and `PUT` a user's preferences.
-pub(super) fn routes() -> Router<NotificationsApp> {
-    Router::new().route(
-        "/api/v1/users/{id}/notification-preferences",
-        get(get_preferences).put(put_preferences),
-    )
+pub(super) fn api() -> ApiRouter<NotificationsApp> {
+    ApiRouter::new().routes(routes!(get_preferences, put_preferences))
 }
 
+/// A user's preferences: every channel's address and marketing setting.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/notification-preferences",
+    params(("id" = String, Path, description = "The user's id, or `me`")),
+    responses(
+        (status = 200, description = "The preferences (defaults for channels never set)", body = Preferences),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_preferences(
     State(app): State<NotificationsApp>,
@@ -36,6 +45,67 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// The schema of one channel's change. `to` is the channel's address where the user
+/// sets one (`to`: its rule; `None` for email, whose address is the account's).
+/// Written by hand because one Rust type reads all three channels, whose rules differ.
+fn channel_change(channel: &str, to: Option<Object>) -> Object {
+    let mut change = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(format!(
+            "Changes to the {channel} settings; fields left out keep their value"
+        )))
+        .property(
+            "transactional",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                .enum_values(Some([json!(true), json!(null)]))
+                .description(Some(
+                    "Always true: transactional messages cannot be switched off",
+                )),
+        )
+        .property(
+            "marketing",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                .description(Some("Whether marketing messages are wanted")),
+        )
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+    if let Some(to) = to {
+        change = change.property("to", to);
+    }
+    change.build()
+}
+
+/// Email: the address is the account's, so only the settings change.
+fn email_change() -> Object {
+    channel_change("email", None)
+}
+
+/// SMS: an E.164 number, or `null` to remove it.
+fn sms_change() -> Object {
+    let to = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(r"^\s*\+[1-9][0-9]{7,14}\s*$"))
+        .description(Some("An E.164 number, e.g. +15551234567; null removes it"))
+        .examples([json!("+15551234567")])
+        .build();
+    channel_change("sms", Some(to))
+}
+
+/// Push: a device token, or `null` to remove it.
+fn push_change() -> Object {
+    let to = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(r"^\s*[!-~]{1,4096}\s*$"))
+        .description(Some(
+            "A device token of 1 to 4096 printable characters without spaces; null removes it",
+        ))
+        .build();
+    channel_change("push", Some(to))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChannelBody {
@@ -50,14 +120,21 @@ struct ChannelBody {
 
 /// `{"email": {"marketing": false}, "sms": {"to": "+15551234567", "marketing": true}}`:
 /// channels left out keep their settings, and so do fields left out.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": {"marketing": false}, "sms": {"to": "+15551234567", "marketing": true}}))]
 struct PreferencesBody {
+    /// Email settings.
     #[serde(default)]
+    #[schema(schema_with = email_change)]
     email: Option<ChannelBody>,
+    /// SMS settings.
     #[serde(default)]
+    #[schema(schema_with = sms_change)]
     sms: Option<ChannelBody>,
+    /// Push settings.
     #[serde(default)]
+    #[schema(schema_with = push_change)]
     push: Option<ChannelBody>,
 }
 
@@ -113,6 +190,17 @@ impl PreferencesBody {
     }
 }
 
+/// Changes a user's preferences: channels and fields left out keep their value.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/notification-preferences",
+    params(("id" = String, Path, description = "The user's id, or `me`")),
+    request_body = PreferencesBody,
+    responses(
+        (status = 200, description = "The preferences after the change", body = Preferences),
+        problems::BadRequest, problems::Unauthorized, problems::NotFound, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn put_preferences(
     State(app): State<NotificationsApp>,

@@ -1,28 +1,48 @@
 //! The direct send, `POST /notifications/send`: a stored template or the request's own
 //! text, to one user, for admins and clients holding [`SCOPE_SEND`].
 
-use axum::Router;
 use axum::extract::State;
-use axum::handler::Handler;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
-use axum::routing::post;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
 use platform::http::{Fields, Json, created};
 use platform::idempotency::{Idempotency, idempotent};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Object;
 
 use super::messages::NotificationView;
-use super::{ApiResult, SCOPE_SEND};
+use super::{
+    ApiResult, SCOPE_SEND, category_names, channel_names, names_schema, optional_text_schema,
+};
 use crate::app::{NotificationsApp, SendContent, SendRequest};
 use crate::domain::{Category, Channel, TemplateId};
 
-/// `POST /notifications/send`, behind the optional `Idempotency-Key`.
-pub(super) fn routes(idempotency: Idempotency) -> Router<NotificationsApp> {
-    Router::new().route(
-        "/api/v1/notifications/send",
-        post(send.layer(from_fn_with_state(idempotency, idempotent))),
+/// `POST /notifications/send`, behind the optional `Idempotency-Key` (checked only for
+/// a signed-in caller).
+pub(super) fn api() -> ApiRouter<NotificationsApp> {
+    ApiRouter::new().routes(routes!(send).map(|route| {
+        route
+            .route_layer(from_fn_with_state(Idempotency::optional(), idempotent))
+            .route_layer(from_fn(platform::auth::require_caller))
+    }))
+}
+
+fn channel() -> Object {
+    names_schema(
+        "The channel: required without `template_id`, else the template's",
+        channel_names(),
+        true,
+    )
+}
+
+fn category() -> Object {
+    names_schema(
+        "Without `template_id` only: transactional (the default) or marketing",
+        category_names(),
+        true,
     )
 }
 
@@ -31,21 +51,38 @@ const MAX_ADHOC_SUBJECT: usize = 200;
 /// Longest ad-hoc body.
 const MAX_ADHOC_BODY: usize = 10_000;
 
-#[derive(Deserialize)]
+/// A message to one user: a stored template (`template_id`, rendered with `data`) or
+/// the request's own text (`channel`, `body`, and `subject` for email).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "0190a5e4-7c2b-7d3e-9f10-2b3c4d5e6f70", "template_id": "promotion.email", "data": {"headline": "Winter sale"}}))]
 struct SendBody {
+    /// The recipient.
+    #[schema(min_length = 1, pattern = r"\S")]
     user_id: String,
+    /// A stored template, `<key>.<channel>`; then no `subject`, `body` or `category`.
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9_]{1,64}\.(email|sms|push)$")]
     template_id: Option<String>,
+    /// The channel.
     #[serde(default)]
+    #[schema(schema_with = channel)]
     channel: Option<String>,
+    /// The category.
     #[serde(default)]
+    #[schema(schema_with = category)]
     category: Option<String>,
+    /// Without `template_id`: the subject line (required for email).
     #[serde(default)]
+    #[schema(schema_with = optional_text_schema::<MAX_ADHOC_SUBJECT, false>)]
     subject: Option<String>,
+    /// Without `template_id`: the text.
     #[serde(default)]
+    #[schema(schema_with = optional_text_schema::<MAX_ADHOC_BODY, true>)]
     body: Option<String>,
+    /// Values the template is rendered with.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     data: Option<Map<String, Value>>,
 }
 
@@ -141,6 +178,20 @@ impl SendBody {
     }
 }
 
+/// Sends one message to a user now (admins and clients holding `notifications:send`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/send",
+    request_body = SendBody,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+        description = "Optional: a repeat with the same body gets the stored answer.")),
+    responses(
+        (status = 201, description = "Queued (or suppressed by the user's preferences: see `status`)", body = NotificationView,
+            headers(("Location" = String, description = "The new message"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Conflict,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn send(
     State(app): State<NotificationsApp>,

@@ -1,42 +1,73 @@
 //! Templates for admins: the list, one template, and an edit (`PUT` creates or
 //! replaces, checked to render before it is stored).
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use platform::auth::Principal;
+use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Json, List, PageQuery, Problem, Query, created};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Object;
 
-use super::ApiResult;
+use super::{ApiResult, category_names, channel_names, names_schema};
 use crate::app::{NotificationsApp, NotificationsError, POLICY, TemplateDraft};
 use crate::domain::{Category, Template, TemplateId, TemplateText};
 
 /// Admins' template routes.
-pub(super) fn routes() -> Router<NotificationsApp> {
-    Router::new()
-        .route("/api/v1/notifications/templates", get(list_templates))
-        .route(
-            "/api/v1/notifications/templates/{id}",
-            get(get_template).put(put_template),
-        )
+pub(super) fn api() -> ApiRouter<NotificationsApp> {
+    ApiRouter::new()
+        .routes(routes!(list_templates))
+        .routes(routes!(get_template, put_template))
+}
+
+/// The channel a template is for.
+fn channel() -> Object {
+    names_schema("The channel", channel_names(), false)
+}
+
+/// Whether recipients may switch its messages off (`marketing`) or not.
+fn category() -> Object {
+    names_schema("The category", category_names(), false)
+}
+
+/// Whether recipients may switch its messages off; the stored category (transactional
+/// for a new template) when absent.
+fn optional_category() -> Object {
+    names_schema(
+        "The category; absent or null keeps the stored one (transactional when new)",
+        category_names(),
+        true,
+    )
 }
 
 /// A template as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TemplateView {
+    /// `<key>.<channel>`.
     id: String,
+    /// What its messages are about.
     key: String,
+    /// The channel.
+    #[schema(schema_with = channel)]
     channel: String,
+    /// The category.
+    #[schema(schema_with = category)]
     category: String,
+    /// Subject line (email) or title (push).
     subject: Option<String>,
+    /// Plain-text body (a MiniJinja template).
     body: String,
+    /// HTML body (email).
     html: Option<String>,
+    /// Whether messages are made from it.
     enabled: bool,
     /// Whether an admin changed it (a default that was never edited is not).
     customized: bool,
+    /// Last change, RFC 3339.
+    #[schema(format = DateTime)]
     updated_at: String,
+    /// The admin who last changed it (null for an untouched default).
     updated_by: Option<String>,
 }
 
@@ -62,6 +93,16 @@ fn template_id_from_path(raw: String) -> ApiResult<TemplateId> {
     TemplateId::try_from(raw).map_err(|e| Problem::invalid_field("id", e.to_string()))
 }
 
+/// Every template, by id (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/templates",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of templates", body = List<TemplateView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_templates(
     State(app): State<NotificationsApp>,
@@ -80,6 +121,16 @@ async fn list_templates(
     }))
 }
 
+/// One template (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/templates/{id}",
+    params(("id" = String, Path, description = "`<key>.<channel>`, e.g. `order_confirmed.email`")),
+    responses(
+        (status = 200, description = "The template", body = TemplateView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_template(
     State(app): State<NotificationsApp>,
@@ -97,20 +148,45 @@ async fn get_template(
     }
 }
 
-#[derive(Deserialize)]
+/// A template's new text, checked to render before it is stored.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": "Your order {{ order_id }} is confirmed", "body": "Hello {{ name }}, thank you for your order.", "category": "transactional", "enabled": true}))]
 struct TemplateBody {
+    /// Subject line (required for email) or title (push): up to 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000, pattern = r"\S")]
     subject: Option<String>,
+    /// Plain-text body: up to 100000 characters, not blank.
+    #[schema(min_length = 1, max_length = 100000, pattern = r"\S")]
     body: String,
+    /// HTML body, email only: up to 200000 characters.
     #[serde(default)]
+    #[schema(max_length = 200000)]
     html: Option<String>,
+    /// The category.
     #[serde(default)]
+    #[schema(schema_with = optional_category)]
     category: Option<String>,
+    /// Whether messages are made from it (true when absent).
     #[serde(default)]
     enabled: Option<bool>,
 }
 
+/// Creates or replaces a template (admins); it must render with sample data.
+#[utoipa::path(
+    put,
+    path = "/api/v1/notifications/templates/{id}",
+    params(("id" = String, Path, pattern = r"^[a-z0-9_]{1,64}\.(email|sms|push)$",
+        description = "`<key>.<channel>`, e.g. `order_confirmed.email` or a key of the admin's own")),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "Replaced", body = TemplateView),
+        (status = 201, description = "Created", body = TemplateView,
+            headers(("Location" = String, description = "The new template"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn put_template(
     State(app): State<NotificationsApp>,

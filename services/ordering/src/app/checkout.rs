@@ -104,6 +104,7 @@ impl OrderingApp {
         self.outbox
             .stage(&mut tx, &order.created_event(&lines))
             .await?;
+        crate::metrics::order_entered(&mut tx, &order, order.status());
         tx.commit().await?;
         self.outbox.wake();
         Ok(OrderDetails { order, lines })

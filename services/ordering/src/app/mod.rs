@@ -184,6 +184,7 @@ impl OrderingApp {
         change: &StatusChange,
     ) -> Result<(), platform::db::Error> {
         if store::orders::save_change(tx, order, change).await? {
+            crate::metrics::order_entered(tx, order, change.to);
             return Ok(());
         }
         Err(platform::db::Error::Protocol(format!(

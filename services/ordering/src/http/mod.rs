@@ -6,17 +6,16 @@
 mod requests;
 mod views;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::{Extension, Router};
 use platform::auth::{Authenticator, ForwardedCredentials, Principal};
-use platform::http::{FieldError, Json, List, Problem, Query, created, with_location};
-use platform::idempotency::{Idempotency, idempotent};
+use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
+use platform::http::{FieldError, Json, List, PageQuery, Problem, Query, created, with_location};
+use platform::idempotency::{Idempotency, IdempotencyStore, idempotent};
 use platform::tasks::Tasks;
 
 pub use self::requests::MAX_WAIT_SECS;
@@ -28,48 +27,48 @@ use self::views::{CartView, HistoryView, OrderView};
 use crate::app::{Caller, OrderingApp, OrderingError, POLICY};
 use crate::domain::{MAX_LINES, PaymentsError, Refusal};
 
-/// The routes, behind the authentication middleware; placing an order needs an
-/// `Idempotency-Key`.
+/// Placing an order needs an `Idempotency-Key`; card details never reach its stored
+/// fingerprint.
+const ORDER_IDEMPOTENCY: Idempotency =
+    Idempotency::required().redacting(&["/payment/card_number", "/payment/cvc"]);
+
+/// The routes and their documentation, declared without values. Only placing an order
+/// needs (and stores) an `Idempotency-Key`.
 ///
-/// Placing, cancelling and refunding an order and an admin's status change run on
-/// `tasks` to their end ([`platform::tasks::detach`]), whatever the client does: a
-/// checkout calls payments and then writes the order, and a client that hung up between
-/// the two used to leave a pending payment with no order. Placing an order detaches
-/// with its idempotency record, so a retry with the same key replays the order the
-/// first attempt made instead of making another.
+/// Placing, cancelling and refunding an order and an admin's status change run on the
+/// service's tasks to their end ([`platform::tasks::detach`]), whatever the client does:
+/// a checkout calls payments and then writes the order, and a client that hung up
+/// between the two used to leave a pending payment with no order. Placing an order
+/// detaches with its idempotency record, so a retry with the same key replays the order
+/// the first attempt made instead of making another.
+pub fn api() -> ApiRouter<OrderingApp> {
+    let detached = || from_fn(platform::tasks::detach);
+    ApiRouter::new()
+        .routes(routes!(create_cart))
+        .routes(routes!(get_cart))
+        .routes(routes!(set_cart_item))
+        .routes(routes!(list_orders))
+        .routes(routes!(place_order).map(|route| {
+            route
+                .route_layer(from_fn_with_state(ORDER_IDEMPOTENCY, idempotent))
+                .route_layer(detached())
+                .route_layer(from_fn(platform::auth::require_caller))
+        }))
+        .routes(routes!(get_order))
+        .routes(routes!(order_history))
+        .routes(routes!(cancel_order).map(|route| route.route_layer(detached())))
+        .routes(routes!(refund_order).map(|route| route.route_layer(detached())))
+        .routes(routes!(set_order_status).map(|route| route.route_layer(detached())))
+}
+
+/// The routes with the service's state, behind the authentication middleware.
 pub fn router(app: OrderingApp, authenticator: Authenticator, tasks: Tasks) -> Router {
-    // Card details never reach a stored fingerprint.
-    let idempotency = Idempotency::required(app.db().clone())
-        .redacting(&["/payment/card_number", "/payment/cvc"]);
-    let detached = from_fn_with_state(tasks, platform::tasks::detach);
-    Router::new()
-        .route("/api/v1/carts", post(create_cart))
-        .route("/api/v1/carts/{id}", get(get_cart))
-        .route("/api/v1/carts/{id}/items", put(set_cart_item))
-        .route(
-            "/api/v1/orders",
-            // Only placing an order needs (and stores) an Idempotency-Key.
-            get(list_orders).post(
-                place_order
-                    .layer(from_fn_with_state(idempotency, idempotent))
-                    .layer(detached.clone()),
-            ),
-        )
-        .route("/api/v1/orders/{id}", get(get_order))
-        .route("/api/v1/orders/{id}/history", get(order_history))
-        .route(
-            "/api/v1/orders/{id}/cancel",
-            post(cancel_order).layer(detached.clone()),
-        )
-        .route(
-            "/api/v1/orders/{id}/refund",
-            post(refund_order).layer(detached.clone()),
-        )
-        .route(
-            "/api/v1/orders/{id}/status",
-            put(set_order_status).layer(detached),
-        )
+    let idempotency = IdempotencyStore::new(app.db().clone());
+    let (routes, _) = api().split_for_parts();
+    routes
         .with_state(app)
+        .layer(Extension(idempotency))
+        .layer(Extension(tasks))
         .layer(from_fn_with_state(
             authenticator,
             platform::auth::authenticate,
@@ -144,6 +143,26 @@ fn caller(principal: Principal) -> ApiResult<Caller> {
         .ok_or_else(|| Problem::forbidden("carts and orders belong to signed-in users"))
 }
 
+/// A cart or order id from the path: ids are UUIDs, so anything else names nothing
+/// (and never reaches the database, where a NUL would fail PostgreSQL's text).
+fn existing(id: &str) -> ApiResult<&str> {
+    if platform::ids::is_uuid(id) {
+        Ok(id)
+    } else {
+        Err(OrderingError::NotFound.into())
+    }
+}
+
+/// Starts an empty cart for the signed-in user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/carts",
+    responses(
+        (status = 201, description = "The new, empty cart", body = CartView,
+            headers(("Location" = String, description = "The new cart"))),
+        problems::Unauthorized, problems::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_cart(State(app): State<OrderingApp>, principal: Principal) -> ApiResult<Response> {
     let caller = caller(principal)?;
@@ -151,6 +170,16 @@ async fn create_cart(State(app): State<OrderingApp>, principal: Principal) -> Ap
     Ok(created(&format!("/api/v1/carts/{}", cart.id), cart))
 }
 
+/// One of the caller's carts, priced now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/carts/{id}",
+    params(("id" = String, Path, description = "The cart's id")),
+    responses(
+        (status = 200, description = "The cart", body = CartView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_cart(
     State(app): State<OrderingApp>,
@@ -158,9 +187,23 @@ async fn get_cart(
     Path(id): Path<String>,
 ) -> ApiResult<Json<CartView>> {
     let caller = caller(principal)?;
-    Ok(Json(app.cart(caller.user_id(), &id).await?.into()))
+    Ok(Json(
+        app.cart(caller.user_id(), existing(&id)?).await?.into(),
+    ))
 }
 
+/// Sets how many of a sku the cart holds (0 removes the line).
+#[utoipa::path(
+    put,
+    path = "/api/v1/carts/{id}/items",
+    params(("id" = String, Path, description = "The cart's id")),
+    request_body = CartItemBody,
+    responses(
+        (status = 200, description = "The cart as it is now", body = CartView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn set_cart_item(
     State(app): State<OrderingApp>,
@@ -169,9 +212,10 @@ async fn set_cart_item(
     Json(body): Json<CartItemBody>,
 ) -> ApiResult<Json<CartView>> {
     let caller = caller(principal)?;
+    let id = existing(&id)?;
     let (sku, quantity) = body.try_into_domain()?;
     match app
-        .set_cart_item(caller.user_id(), &id, &sku, quantity)
+        .set_cart_item(caller.user_id(), id, &sku, quantity)
         .await
     {
         Ok(cart) => Ok(Json(cart.into())),
@@ -183,6 +227,34 @@ async fn set_cart_item(
     }
 }
 
+/// Places an order from a cart or from items: the checkout saga starts.
+///
+/// The payment is created with payments first (the card goes there and nowhere else);
+/// the order is stored `pending` and the saga runs on events. With `Prefer: wait=N` the
+/// answer waits up to N seconds (at most 30) for the saga to end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    request_body = OrderBody,
+    params(
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255,
+            description = "Required: a repeat with the same body gets the stored answer \
+                (the same key with another body is 422, while the first still runs 409)."),
+        ("Prefer" = Option<String>, Header, example = "wait=10",
+            description = "RFC 7240 `wait=N`: answer with the settled order when the saga \
+                ends within N seconds (at most 30)."),
+    ),
+    responses(
+        (status = 201, description = "The saga has ended (confirmed, or cancelled with its \
+            reason) within the `Prefer: wait`", body = OrderView,
+            headers(("Location" = String, description = "The order"))),
+        (status = 202, description = "Placed; the saga is still running (`pending`, \
+            `reserved` or `authorized`): follow `Location`", body = OrderView,
+            headers(("Location" = String, description = "The order"))),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Conflict, problems::Invalid, problems::Unavailable,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn place_order(
     State(app): State<OrderingApp>,
@@ -214,6 +286,16 @@ async fn place_order(
     ))
 }
 
+/// An order: the owner's, or any for admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    params(("id" = String, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_order(
     State(app): State<OrderingApp>,
@@ -221,9 +303,19 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let caller = caller(principal)?;
-    Ok(Json(app.order(&caller, &id).await?.into()))
+    Ok(Json(app.order(&caller, existing(&id)?).await?.into()))
 }
 
+/// The statuses an order went through, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/history",
+    params(("id" = String, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "Its history", body = Vec<HistoryView>),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn order_history(
     State(app): State<OrderingApp>,
@@ -231,10 +323,20 @@ async fn order_history(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<HistoryView>>> {
     let caller = caller(principal)?;
-    let history = app.history(&caller, &id).await?;
+    let history = app.history(&caller, existing(&id)?).await?;
     Ok(Json(history.into_iter().map(HistoryView::from).collect()))
 }
 
+/// The caller's orders (every order for admins), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    params(ListQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of orders", body = List<OrderView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_orders(
     State(app): State<OrderingApp>,
@@ -244,6 +346,17 @@ async fn list_orders(
     let caller = caller(principal)?;
     let status = query.status()?;
     let page = query.page.page()?;
+    // Order ids are UUIDs: a cursor holding anything else was not issued here.
+    if page
+        .after
+        .as_deref()
+        .is_some_and(|after| !platform::ids::is_uuid(after))
+    {
+        return Err(Problem::invalid_field(
+            "cursor",
+            "is not a cursor this API issued",
+        ));
+    }
     let orders = app
         .list(&caller, status, page.after.as_deref(), page.fetch_limit())
         .await?;
@@ -254,6 +367,18 @@ async fn list_orders(
     }))
 }
 
+/// Cancels an order before it ships: stock is released, the payment voided or refunded.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/cancel",
+    params(("id" = String, Path, description = "The order's id")),
+    request_body(content = Option<CancelBody>, description = "May be left out"),
+    responses(
+        (status = 200, description = "The cancelled order", body = OrderView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Conflict, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn cancel_order(
     State(app): State<OrderingApp>,
@@ -262,6 +387,7 @@ async fn cancel_order(
     body: Bytes,
 ) -> ApiResult<Json<OrderView>> {
     let caller = caller(principal)?;
+    let id = existing(&id)?;
     let reason = optional_body::<CancelBody>(&body)?.reason_or(|| {
         if caller.may_manage() {
             "cancelled by an admin".to_owned()
@@ -269,9 +395,26 @@ async fn cancel_order(
             "cancelled by the customer".to_owned()
         }
     });
-    Ok(Json(app.cancel(&caller, &id, &reason).await?.into()))
+    Ok(Json(app.cancel(&caller, id, &reason).await?.into()))
 }
 
+/// Refunds part or the rest of what was captured, never more in total (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/refund",
+    params(
+        ("id" = String, Path, description = "The order's id"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            description = "Optional: passed on to payments, so a repeated refund with the \
+                same key refunds once."),
+    ),
+    request_body(content = Option<RefundBody>, description = "May be left out: all that is left"),
+    responses(
+        (status = 200, description = "The order with the refund recorded", body = OrderView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Conflict, problems::Invalid, problems::Unavailable,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn refund_order(
     State(app): State<OrderingApp>,
@@ -283,17 +426,30 @@ async fn refund_order(
 ) -> ApiResult<Json<OrderView>> {
     POLICY.require_manage(&principal)?;
     let caller = caller(principal)?;
+    let id = existing(&id)?;
     let amount = optional_body::<RefundBody>(&body)?.try_into_domain()?;
     let key = headers
         .get(platform::idempotency::HEADER)
         .and_then(|v| v.to_str().ok());
     Ok(Json(
-        app.refund(&caller, &credentials, &id, amount, key)
+        app.refund(&caller, &credentials, id, amount, key)
             .await?
             .into(),
     ))
 }
 
+/// Moves an order to a status its state machine allows (admins).
+#[utoipa::path(
+    put,
+    path = "/api/v1/orders/{id}/status",
+    params(("id" = String, Path, description = "The order's id")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The order in its new status", body = OrderView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::NotFound,
+        problems::Conflict, problems::Invalid,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn set_order_status(
     State(app): State<OrderingApp>,
@@ -303,8 +459,9 @@ async fn set_order_status(
 ) -> ApiResult<Json<OrderView>> {
     POLICY.require_manage(&principal)?;
     let caller = caller(principal)?;
+    let id = existing(&id)?;
     let (next, reason) = body.try_into_domain()?;
     Ok(Json(
-        app.set_status(&caller, &id, next, &reason).await?.into(),
+        app.set_status(&caller, id, next, &reason).await?.into(),
     ))
 }

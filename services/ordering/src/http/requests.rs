@@ -7,6 +7,9 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use platform::http::{Fields, PageQuery, Problem};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::views::Status;
 
 use crate::domain::{
     self, CartQuantity, MAX_LINES, Money, OrderSource, OrderStatus, PaymentMethod, PlaceOrder,
@@ -18,11 +21,16 @@ pub const MAX_WAIT_SECS: u64 = 30;
 
 type ApiResult<T> = Result<T, Problem>;
 
-/// `PUT /carts/{id}/items`.
-#[derive(Deserialize)]
+/// `PUT /carts/{id}/items`: how many of a sku the cart holds (0 removes the line).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "DEMO-00005", "quantity": 2}))]
 pub(super) struct CartItemBody {
+    /// The sku: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     sku: String,
+    /// 0 (remove the line) to 1000.
+    #[schema(minimum = 0, maximum = 1000)]
     quantity: i64,
 }
 
@@ -38,49 +46,153 @@ impl CartItemBody {
     }
 }
 
-#[derive(Deserialize)]
+/// One line of an order given by its items.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LineBody {
+    /// The sku: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     sku: String,
+    /// 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
-#[derive(Deserialize)]
+/// Where the order goes. Texts are trimmed and may not hold control characters.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddressBody {
+    /// The recipient, up to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
+    /// Street and number, up to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     line1: String,
+    /// A second line, up to 200 characters (blank is none).
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     line2: Option<String>,
+    /// Up to 100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     city: String,
+    /// Up to 20 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     postal_code: String,
+    /// ISO 3166-1 alpha-2 (any case).
+    #[schema(pattern = "^[A-Za-z]{2}$", example = "US")]
     country: String,
 }
 
 /// `attribution` of `POST /orders`: an unknown field is named `attribution.<field>`.
-#[derive(Deserialize)]
+/// Each value given is 1 to 500 characters once trimmed, without control characters.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AttributionBody {
+    /// `utm_source` of the landing page.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     utm_source: Option<String>,
+    /// `utm_medium`.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     utm_medium: Option<String>,
+    /// `utm_campaign`.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     utm_campaign: Option<String>,
+    /// The page the customer came from: an absolute http(s) URL.
     #[serde(default)]
+    #[schema(
+        max_length = 500,
+        format = "uri",
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?([/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+    )]
     referrer: Option<String>,
 }
 
-/// `POST /orders`.
-#[derive(Deserialize)]
+/// `payment` of `POST /orders`, as payments takes it: ordering passes the object on
+/// unread (the card goes to payments and nowhere else), so this type only documents it.
+#[derive(ToSchema)]
+#[schema(example = json!({"method": "card", "card_number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}))]
+#[expect(
+    dead_code,
+    reason = "documents the object payments reads; ordering never builds one"
+)]
+struct PaymentBody {
+    /// `card` (the card's fields follow) or `saved` (a saved card's id follows).
+    #[schema(pattern = "^(card|saved)$")]
+    method: String,
+    /// The card number (12 to 19 digits, Luhn-valid), with `card`.
+    #[schema(pattern = "^[0-9]{12,19}$")]
+    card_number: Option<String>,
+    /// 1 to 12, with `card`.
+    #[schema(minimum = 1, maximum = 12)]
+    exp_month: Option<i64>,
+    /// Four digits, not in the past, with `card`.
+    #[schema(minimum = 2000, maximum = 2100)]
+    exp_year: Option<i64>,
+    /// 3 or 4 digits, with `card`.
+    #[schema(pattern = "^[0-9]{3,4}$")]
+    cvc: Option<String>,
+    /// One of the payer's saved cards, with `saved`.
+    #[schema(format = "uuid")]
+    payment_method_id: Option<String>,
+}
+
+/// `POST /orders`: either `cart_id` or `items`, where it goes and how it is paid.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "items": [{"sku": "DEMO-00005", "quantity": 1}],
+    "shipping_address": {"name": "Ann", "line1": "1 Main St", "city": "Springfield",
+                         "postal_code": "12345", "country": "US"},
+    "payment": {"method": "card", "card_number": "4242424242424242", "exp_month": 12,
+                "exp_year": 2030, "cvc": "123"},
+    "attribution": {"utm_source": "newsletter", "utm_medium": "email"}
+}))]
 pub(super) struct OrderBody {
+    /// One of the caller's carts (emptied by the order); not with `items`.
     #[serde(default)]
+    #[schema(format = "uuid")]
     cart_id: Option<String>,
+    /// 1 to 100 lines (a sku given twice is one line); not with `cart_id`.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 100)]
     items: Option<Vec<LineBody>>,
+    /// Where the order goes.
     shipping_address: AddressBody,
+    /// How it is paid; payments checks the card.
+    #[schema(value_type = PaymentBody)]
     payment: serde_json::Value,
+    /// Where the customer came from, when the storefront knows.
     #[serde(default)]
     attribution: Option<AttributionBody>,
 }
@@ -89,7 +201,13 @@ impl OrderBody {
     pub(super) fn try_into_domain(self) -> ApiResult<PlaceOrder> {
         let mut fields = Fields::default();
         let source = match (self.cart_id, self.items) {
-            (Some(cart_id), None) => Some(OrderSource::Cart(cart_id)),
+            // Cart ids are UUIDs; anything else is no cart's (and never reaches the
+            // database, where a NUL would fail PostgreSQL's text).
+            (Some(cart_id), None) if !platform::ids::is_uuid(cart_id.trim()) => {
+                fields.push("cart_id", "is not a cart's id");
+                None
+            }
+            (Some(cart_id), None) => Some(OrderSource::Cart(cart_id.trim().to_owned())),
             (None, Some(items)) => {
                 if items.is_empty() || items.len() > MAX_LINES {
                     fields.push("items", format!("must hold 1 to {MAX_LINES} lines"));
@@ -154,12 +272,16 @@ impl OrderBody {
     }
 }
 
-/// `GET /orders` filters.
-#[derive(Deserialize)]
+/// `GET /orders` filters (the paging is [`PageQuery`]'s, documented beside it).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only orders in this status.
     #[serde(default)]
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub(super) page: PageQuery,
 }
 
@@ -176,9 +298,11 @@ impl ListQuery {
 }
 
 /// `POST /orders/{id}/cancel` (the body may be left out).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "ordered by mistake"}))]
 pub(super) struct CancelBody {
+    /// Why (kept in the history; trimmed to 200 characters). Absent: who cancelled.
     #[serde(default)]
     reason: Option<String>,
 }
@@ -191,9 +315,11 @@ impl CancelBody {
 }
 
 /// `POST /orders/{id}/refund` (the body may be left out).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount": 500, "currency": "USD"}}))]
 pub(super) struct RefundBody {
+    /// More than zero, in the order's currency. Absent: all that is left.
     #[serde(default)]
     amount: Option<Money>,
 }
@@ -211,10 +337,14 @@ impl RefundBody {
 }
 
 /// `PUT /orders/{id}/status`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "shipped", "reason": "handed to the courier"}))]
 pub(super) struct StatusBody {
+    /// The status to move to; only moves the order's state machine allows.
+    #[schema(value_type = Status)]
     status: String,
+    /// Why (kept in the history; trimmed to 200 characters). Absent: names the status.
     #[serde(default)]
     reason: Option<String>,
 }
@@ -230,18 +360,24 @@ impl StatusBody {
     }
 }
 
-/// A reason as given: trimmed, at most 200 characters, none if blank.
+/// A reason as given: control characters left out (a NUL would fail PostgreSQL's
+/// text, and none belongs in a history line), trimmed, at most 200 characters, none if
+/// blank.
 fn given_reason(reason: Option<String>) -> Option<String> {
     reason
-        .map(|r| r.trim().chars().take(200).collect::<String>())
+        .map(|r| {
+            let printable: String = r.chars().filter(|c| !c.is_control()).collect();
+            printable.trim().chars().take(200).collect::<String>()
+        })
         .filter(|r| !r.is_empty())
 }
 
-/// A JSON body that may be left out entirely (then every field takes its default).
+/// A JSON body that may be left out entirely, or be `null` (then every field takes its
+/// default).
 pub(super) fn optional_body<T: serde::de::DeserializeOwned + Default>(
     bytes: &[u8],
 ) -> ApiResult<T> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     platform::http::extract::parse_json(bytes)
@@ -341,5 +477,39 @@ mod tests {
             given_reason(Some("x".repeat(300))).map(|r| r.len()),
             Some(200)
         );
+        assert_eq!(
+            given_reason(Some("la\u{0}te\n".into())).as_deref(),
+            Some("late")
+        );
+        assert_eq!(given_reason(Some("\u{0}\u{7}".into())), None);
+    }
+
+    #[test]
+    fn a_left_out_or_null_body_takes_the_defaults() {
+        for body in [&b""[..], b"  \n", b"null", b" null "] {
+            let cancel = optional_body::<CancelBody>(body).unwrap_or_else(|p| panic!("{p:?}"));
+            assert_eq!(cancel.reason_or(|| "default".into()), "default");
+        }
+        let given = optional_body::<CancelBody>(br#"{"reason": "late"}"#).expect("a body");
+        assert_eq!(given.reason_or(|| "default".into()), "late");
+        let Err(unknown) = optional_body::<CancelBody>(br#"{"why": "late"}"#) else {
+            panic!("an unknown field is refused");
+        };
+        assert_eq!(unknown.status, 422);
+    }
+
+    #[test]
+    fn a_cart_id_must_be_a_cart_s_id() {
+        let body = serde_json::json!({
+            "cart_id": "nope\u{0}",
+            "shipping_address": {"name": "Ann", "line1": "1 Main St", "city": "Springfield",
+                                 "postal_code": "12345", "country": "US"},
+            "payment": {"method": "card"},
+        });
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let problem = platform::http::extract::parse_json::<OrderBody>(&bytes)
+            .and_then(OrderBody::try_into_domain)
+            .expect_err("not a cart id");
+        assert_eq!(problem_fields(&problem), ["cart_id"]);
     }
 }

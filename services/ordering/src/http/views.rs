@@ -2,45 +2,105 @@
 //! from the domain's values.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{
-    Attribution, HistoryEntry, Money, OrderDetails, OrderLine, PricedCart, ShippingAddress, Sku,
+    Attribution, HistoryEntry, Money, OrderDetails, OrderLine, OrderStatus, PricedCart,
+    ShippingAddress, Sku,
 };
 
+/// An order's status: `pending → reserved → authorized → confirmed → shipped →
+/// delivered`, or `cancelled`, `refunded`, `partially_refunded`.
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Status {
+    Pending,
+    Reserved,
+    Authorized,
+    Confirmed,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl From<OrderStatus> for Status {
+    fn from(status: OrderStatus) -> Self {
+        // Exhaustive, so a new domain status cannot go undocumented.
+        match status {
+            OrderStatus::Pending => Self::Pending,
+            OrderStatus::Reserved => Self::Reserved,
+            OrderStatus::Authorized => Self::Authorized,
+            OrderStatus::Confirmed => Self::Confirmed,
+            OrderStatus::Shipped => Self::Shipped,
+            OrderStatus::Delivered => Self::Delivered,
+            OrderStatus::Cancelled => Self::Cancelled,
+            OrderStatus::Refunded => Self::Refunded,
+            OrderStatus::PartiallyRefunded => Self::PartiallyRefunded,
+        }
+    }
+}
+
 /// An order.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Order)]
 pub(super) struct OrderView {
+    /// Its id.
     id: String,
+    /// Its owner.
     user_id: String,
-    status: &'static str,
+    /// Where the checkout saga and the parcels have taken it.
+    status: Status,
+    /// What was ordered, priced when the order was placed.
     items: Vec<LineView>,
+    /// Sum of the lines.
     total: Money,
+    /// Where it goes.
     shipping_address: ShippingAddress,
+    /// Its payment at payments.
     payment_id: Option<String>,
+    /// The card it is paid with.
     payment: PaymentSummary,
+    /// Why it was cancelled, when it was.
     cancel_reason: Option<String>,
+    /// Captured so far.
     captured: Money,
+    /// Refunded so far.
     refunded: Money,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     updated_at: String,
     /// Where the customer came from, when the checkout said (left out otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     attribution: Option<Attribution>,
 }
 
-#[derive(Serialize)]
+/// The card an order is paid with (never its number).
+#[derive(Serialize, ToSchema)]
 struct PaymentSummary {
+    /// `visa`, `mastercard`, ...
     brand: Option<String>,
+    /// The last four digits.
     last4: Option<String>,
 }
 
 /// An order line.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrderLine)]
 struct LineView {
+    /// The sku.
     sku: Sku,
+    /// The product's name when ordered.
     name: String,
+    /// How many.
     quantity: u32,
+    /// Price per unit when ordered.
     unit_price: Money,
+    /// `unit_price` × `quantity`.
     line_total: Money,
 }
 
@@ -61,7 +121,7 @@ impl From<OrderDetails> for OrderView {
         let (facts, state) = order.into_parts();
         let currency = facts.total.currency.clone();
         Self {
-            status: state.status.as_str(),
+            status: state.status.into(),
             cancel_reason: state.cancel_reason,
             captured: Money {
                 amount: state.captured,
@@ -89,20 +149,28 @@ impl From<OrderDetails> for OrderView {
 }
 
 /// A cart priced now.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Cart)]
 pub(super) struct CartView {
     /// Id (the `Location` of a new cart names it).
     pub(super) id: String,
+    /// Its lines, in the order first added.
     items: Vec<CartLineView>,
     /// Sum of the lines (null for an empty cart with no currency yet).
     total: Option<Money>,
 }
 
-#[derive(Serialize)]
+/// A cart line, at today's price.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CartLine)]
 struct CartLineView {
+    /// The sku.
     sku: Sku,
+    /// How many.
     quantity: u32,
+    /// Price per unit now.
     unit_price: Money,
+    /// `unit_price` × `quantity`.
     line_total: Money,
 }
 
@@ -125,18 +193,23 @@ impl From<PricedCart> for CartView {
     }
 }
 
-/// One history entry.
-#[derive(Serialize)]
+/// One history entry: a status the order entered, when and why.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HistoryEntry)]
 pub(super) struct HistoryView {
-    status: &'static str,
+    /// The status entered.
+    status: Status,
+    /// When (RFC 3339).
+    #[schema(format = DateTime)]
     at: String,
+    /// Why, when known.
     reason: Option<String>,
 }
 
 impl From<HistoryEntry> for HistoryView {
     fn from(entry: HistoryEntry) -> Self {
         Self {
-            status: entry.status.as_str(),
+            status: entry.status.into(),
             at: platform::time::rfc3339(entry.at),
             reason: entry.reason,
         }

@@ -48,6 +48,7 @@ impl PaymentsApp {
         let Some(mut payment) = found.filter(|p| p.order_id == order.order_id) else {
             // Unknown, or another order's payment: fail this order, touch nothing.
             self.outbox.stage(tx, &no_payment_for(order)).await?;
+            crate::metrics::failed_without_payment(tx, FailureReason::Mismatch);
             return Ok(EventOutcome::Failed(FailureReason::Mismatch));
         };
         if !Action::Authorize.allowed_from(payment.status()) {
@@ -106,7 +107,7 @@ impl PaymentsApp {
             }
         };
         let authorized = payment.authorize(reference.as_str(), now)?;
-        if !store::save_transition(tx, &payment, &authorized).await? {
+        if !self.save_transition(tx, &payment, &authorized).await? {
             return Ok(EventOutcome::Unchanged);
         }
         let entry = LedgerEntry::new(
@@ -132,7 +133,7 @@ impl PaymentsApp {
         detail: &str,
     ) -> Result<EventOutcome, PaymentsError> {
         let failed = payment.fail(reason, detail, self.clock.now_millis())?;
-        if !store::save_transition(tx, &payment, &failed).await? {
+        if !self.save_transition(tx, &payment, &failed).await? {
             return Ok(EventOutcome::Unchanged);
         }
         self.outbox.stage(tx, &failed.event).await?;

@@ -50,7 +50,7 @@ impl PaymentsApp {
         match payment.compensation() {
             Some(Action::Cancel) => {
                 let cancelled = payment.cancel(now)?;
-                let moved = store::save_transition(tx, &payment, &cancelled).await?;
+                let moved = self.save_transition(tx, &payment, &cancelled).await?;
                 Ok(if moved {
                     EventOutcome::Moved(cancelled.to)
                 } else {
@@ -85,7 +85,7 @@ impl PaymentsApp {
         now: i64,
     ) -> Result<EventOutcome, PaymentsError> {
         let voided = payment.void(now)?;
-        if !store::save_transition(tx, &payment, &voided).await? {
+        if !self.save_transition(tx, &payment, &voided).await? {
             return Ok(EventOutcome::Unchanged);
         }
         let reference = self.provider.void(payment.provider_ref()).await?;

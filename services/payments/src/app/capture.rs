@@ -57,7 +57,7 @@ impl PaymentsApp {
         }
         let now = self.clock.now_millis();
         let captured = payment.capture(order.total.as_ref(), now)?;
-        if !store::save_transition(tx, &payment, &captured).await? {
+        if !self.save_transition(tx, &payment, &captured).await? {
             return Ok(EventOutcome::Unchanged);
         }
         let amount = &captured.event.amount;

@@ -116,7 +116,7 @@ impl PaymentsApp {
                 // told (as when a cancelled order cancels it): the order, if there is
                 // one, is cancelled already or will be when its saga step times out.
                 let cancelled = payment.cancel(now)?;
-                if store::save_transition(&mut tx, &payment, &cancelled).await? {
+                if self.save_transition(&mut tx, &payment, &cancelled).await? {
                     EventOutcome::Moved(cancelled.to)
                 } else {
                     EventOutcome::Unchanged

@@ -29,7 +29,7 @@ mod views;
 use std::sync::Arc;
 
 use platform::bus::Outbox;
-use platform::db::Db;
+use platform::db::{Db, Tx};
 use platform::time::Clock;
 
 pub use expiry::EXPIRY_ACTOR;
@@ -37,8 +37,9 @@ pub use payments::{NewPayment, PaymentSource};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 
 use crate::config::PaymentsSettings;
-use crate::domain::{FailureReason, PaymentStatus, TransitionError};
+use crate::domain::{FailureReason, Payment, PaymentStatus, Transition, TransitionError};
 use crate::provider::{Decline, PaymentProvider};
+use crate::store;
 
 /// The actor recorded on ledger entries written for ordering's events.
 pub const ORDERING_ACTOR: &str = "ordering";
@@ -146,5 +147,21 @@ impl PaymentsApp {
     /// The clock the rules read (expiry, the fraud window).
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Writes `transition` of `payment` inside `tx` (see [`store::save_transition`]:
+    /// `false` when another delivery moved it first), and counts it in the metrics once
+    /// `tx` commits.
+    async fn save_transition<E: Sync>(
+        &self,
+        tx: &mut Tx,
+        payment: &Payment,
+        transition: &Transition<E>,
+    ) -> Result<bool, platform::db::Error> {
+        let saved = store::save_transition(tx, payment, transition).await?;
+        if saved {
+            crate::metrics::payment_entered(tx, payment, transition.to);
+        }
+        Ok(saved)
     }
 }

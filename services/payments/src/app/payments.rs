@@ -72,6 +72,7 @@ impl PaymentsApp {
                     err.into()
                 }
             })?;
+        crate::metrics::payment_entered(&mut tx, &payment, payment.status());
         tx.commit().await?;
         Ok(PaymentView::from(&payment))
     }

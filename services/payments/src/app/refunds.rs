@@ -101,6 +101,7 @@ impl PaymentsApp {
                 .map_or(0, |p| p.refundable());
             return Err(PaymentsError::OverRefund { refundable });
         };
+        crate::metrics::refunded(tx, &after, &change.amount);
         let reference = self
             .provider
             .refund(payment.provider_ref(), &change.amount, idempotency_key)

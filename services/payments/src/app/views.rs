@@ -27,7 +27,7 @@ impl From<&Payment> for PaymentView {
 }
 
 /// A saved card as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PaymentMethodView {
     /// Id.
     pub id: String,
@@ -57,7 +57,7 @@ impl From<&PaymentMethod> for PaymentMethodView {
 }
 
 /// A ledger entry as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TransactionView {
     /// Id.
     pub id: String,
