@@ -204,9 +204,9 @@ struct MethodBody {
     #[serde(default)]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 12)]
     exp_month: Option<Value>,
-    /// Four digits, not in the past, with `card`.
+    /// Four digits, not in the past (a past one is 422), with `card`.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 2000, maximum = 2100)]
+    #[schema(value_type = Option<i64>, minimum = 1000, maximum = 9999)]
     exp_year: Option<Value>,
     /// 3 or 4 digits, with `card`.
     #[serde(default)]
@@ -279,7 +279,7 @@ struct CreatePaymentBody {
     post,
     path = "/api/v1/payments",
     request_body = CreatePaymentBody,
-    params(("Idempotency-Key" = String, Header, description = "Required: a repeat with the same body gets the stored answer.")),
+    params(("Idempotency-Key" = String, Header, pattern = "^[ -~\t]{1,255}$", description = "Required: a repeat with the same body gets the stored answer.")),
     responses(
         (status = 201, description = "Authorized, or declined (its `status` and `failure_reason` say)", body = PaymentView,
             headers(("Location" = String, description = "The new payment"))),
@@ -372,7 +372,7 @@ struct RefundBody {
     post,
     path = "/api/v1/payments/{id}/refund",
     request_body = RefundBody,
-    params(("id" = String, Path, description = "The payment's id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a repeat with the same body gets the stored answer.")),
+    params(("id" = String, Path, description = "The payment's id"), ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[ -~\t]{1,255}$", description = "Optional: a repeat with the same body gets the stored answer.")),
     responses(
         (status = 200, description = "Refunded", body = RefundOutcome),
         problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Conflict,
@@ -421,7 +421,7 @@ struct CardBody {
     exp_month: Option<Value>,
     /// Four digits, not in the past.
     #[serde(default)]
-    #[schema(value_type = i64, minimum = 2000, maximum = 2100)]
+    #[schema(value_type = i64, minimum = 1000, maximum = 9999)]
     exp_year: Option<Value>,
     /// 3 or 4 digits.
     #[serde(default)]

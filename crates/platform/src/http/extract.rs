@@ -116,6 +116,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     Ok(value)
 }
 
+/// `#[serde(default, deserialize_with = "platform::http::extract::object_or_null")]` on an
+/// `Option` of a struct nested in a body: serde would read the struct from a positional
+/// array too (`"sms": [null, true]`), which no client means; only an object (or `null`,
+/// for none) is taken. [`parse_json`] guards the top level the same way.
+pub fn object_or_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(object @ serde_json::Value::Object(_)) => serde_json::from_value(object)
+            .map(Some)
+            .map_err(D::Error::custom),
+        Some(_) => Err(D::Error::custom("must be a JSON object")),
+    }
+}
+
 /// Whether `T` is read from a JSON object (a struct or a map), asked of its
 /// `Deserialize` impl without any input.
 fn expects_object<T: DeserializeOwned>() -> bool {

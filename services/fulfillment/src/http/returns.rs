@@ -191,7 +191,7 @@ impl From<Return> for ReturnView {
     post,
     path = "/api/v1/returns",
     request_body = ReturnBody,
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "Optional: a repeat with the same body gets the stored answer.")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[ -~\t]{1,255}$", description = "Optional: a repeat with the same body gets the stored answer.")),
     responses(
         (status = 201, description = "Requested", body = ReturnView,
             headers(("Location" = String, description = "The new return"))),

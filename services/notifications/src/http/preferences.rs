@@ -125,15 +125,15 @@ struct ChannelBody {
 #[schema(example = json!({"email": {"marketing": false}, "sms": {"to": "+15551234567", "marketing": true}}))]
 struct PreferencesBody {
     /// Email settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "platform::http::extract::object_or_null")]
     #[schema(schema_with = email_change)]
     email: Option<ChannelBody>,
     /// SMS settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "platform::http::extract::object_or_null")]
     #[schema(schema_with = sms_change)]
     sms: Option<ChannelBody>,
     /// Push settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "platform::http::extract::object_or_null")]
     #[schema(schema_with = push_change)]
     push: Option<ChannelBody>,
 }

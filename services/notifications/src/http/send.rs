@@ -183,7 +183,7 @@ impl SendBody {
     post,
     path = "/api/v1/notifications/send",
     request_body = SendBody,
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[ -~\t]{1,255}$",
         description = "Optional: a repeat with the same body gets the stored answer.")),
     responses(
         (status = 201, description = "Queued (or suppressed by the user's preferences: see `status`)", body = NotificationView,

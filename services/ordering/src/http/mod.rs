@@ -237,7 +237,7 @@ async fn set_cart_item(
     path = "/api/v1/orders",
     request_body = OrderBody,
     params(
-        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255,
+        ("Idempotency-Key" = String, Header, pattern = "^[ -~\t]{1,255}$",
             description = "Required: a repeat with the same body gets the stored answer \
                 (the same key with another body is 422, while the first still runs 409)."),
         ("Prefer" = Option<String>, Header, example = "wait=10",
@@ -404,7 +404,7 @@ async fn cancel_order(
     path = "/api/v1/orders/{id}/refund",
     params(
         ("id" = String, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[ -~\t]{1,255}$",
             description = "Optional: passed on to payments, so a repeated refund with the \
                 same key refunds once."),
     ),

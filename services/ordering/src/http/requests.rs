@@ -157,7 +157,7 @@ struct PaymentBody {
     #[schema(minimum = 1, maximum = 12)]
     exp_month: Option<i64>,
     /// Four digits, not in the past, with `card`.
-    #[schema(minimum = 2000, maximum = 2100)]
+    #[schema(minimum = 1000, maximum = 9999)]
     exp_year: Option<i64>,
     /// 3 or 4 digits, with `card`.
     #[schema(pattern = "^[0-9]{3,4}$")]
