@@ -1,21 +1,21 @@
 //! Black-box tests of the `viscount` binary: its help, its commands, and the platform
 //! it starts, driven over HTTP and killed like an operator would.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
+
+mod support;
+
+use support::running::{Running, STARTUP};
 
 const BIN: &str = env!("CARGO_BIN_EXE_viscount");
 const PASSWORD: &str = "correct horse battery";
 const ADMIN_EMAIL: &str = "boss@example.com";
 const ADMIN_PASSWORD: &str = "boss-password-1";
-/// How long a process gets to come up (argon2 and migrations in a debug build).
-const STARTUP: Duration = Duration::from_secs(60);
 
 /// `viscount` with a clean environment: run in `cwd` (no stray `viscount.toml`), no
 /// inherited `VISCOUNT_*` variables, info logs.
@@ -42,97 +42,6 @@ fn run(cwd: &Path, args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A running `viscount` process, killed when dropped.
-struct Running {
-    child: Child,
-    lines: UnboundedReceiver<String>,
-    /// Every stderr line read so far.
-    log: Vec<String>,
-}
-
-impl Running {
-    /// Starts `command`, reading its stderr (JSON log lines) on a thread.
-    fn spawn(mut command: Command) -> Self {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("viscount starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, lines) = unbounded_channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    /// Reads log lines until one whose `message` is `message`, and returns it parsed;
-    /// panics with the log when the process exits or [`STARTUP`] passes first.
-    async fn wait_for(&mut self, message: &str) -> Value {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(line)) => line,
-                Ok(None) => {
-                    let status = self.child.wait().expect("exit status");
-                    panic!(
-                        "viscount exited ({status}) before logging {message:?}:\n{}",
-                        self.log.join("\n")
-                    );
-                }
-                Err(_) => panic!(
-                    "viscount did not log {message:?} within {STARTUP:?}:\n{}",
-                    self.log.join("\n")
-                ),
-            };
-            self.log.push(line.clone());
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == message
-            {
-                return event;
-            }
-        }
-    }
-
-    /// Waits for `message` and returns its `url` field.
-    async fn url_of(&mut self, message: &str) -> String {
-        let event = self.wait_for(message).await;
-        event["url"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{message:?} has a url: {event}"))
-            .to_owned()
-    }
-
-    /// Whether a line read so far has `message`.
-    fn logged(&self, message: &str) -> bool {
-        self.log.iter().any(|line| {
-            serde_json::from_str::<Value>(line).is_ok_and(|event| event["message"] == message)
-        })
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// `viscount up` on `data_dir` with a port-0 gateway.

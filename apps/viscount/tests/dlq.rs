@@ -2,20 +2,18 @@
 //! dead letters, replays one (its effect shows through the API) and discards another,
 //! through the gateway, as an admin.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio::time::Instant;
+
+mod support;
+
+use support::running::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_viscount");
 const ADMIN_EMAIL: &str = "desk@example.com";
 const ADMIN_PASSWORD: &str = "desk-password-1";
-/// How long `up` gets to come up (argon2 and migrations in a debug build).
-const STARTUP: Duration = Duration::from_secs(60);
 
 /// `viscount` in `cwd` without inherited `VISCOUNT_*` variables (no stray gateway URL
 /// or credentials).
@@ -35,66 +33,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `viscount up` on `dir` with a port-0 gateway and a bootstrap admin, killed when
-/// dropped.
-struct Up {
-    child: Child,
-    lines: UnboundedReceiver<String>,
-    log: Vec<String>,
-}
-
-impl Up {
-    fn start(dir: &Path) -> Self {
-        let mut child = viscount(dir)
-            .args(["up", "--data-dir", &dir.display().to_string()])
-            .args(["--listen", "127.0.0.1:0"])
-            .env("VISCOUNT_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("viscount starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, lines) = unbounded_channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    /// The gateway's URL, once `up` logs that it is up.
-    async fn url(&mut self) -> String {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(line)) => line,
-                _ => panic!("viscount up did not come up:\n{}", self.log.join("\n")),
-            };
-            self.log.push(line.clone());
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == "viscount is up"
-            {
-                return event["url"].as_str().expect("url").to_owned();
-            }
-        }
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `viscount up` on `dir`, with the admin.
+fn up(dir: &Path) -> Running {
+    let mut command = viscount(dir);
+    command
+        .args(["up", "--data-dir", &dir.display().to_string()])
+        .args(["--listen", "127.0.0.1:0"])
+        .env("VISCOUNT_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("VISCOUNT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    Running::spawn(command)
 }
 
 /// `viscount dlq <args>` against `url` with `token` (none: no credentials).
@@ -160,8 +107,8 @@ fn dlq_help_lists_its_commands_and_flags() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_lists_replays_and_discards_dead_letters_with_the_cli() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut up = Up::start(dir.path());
-    let url = up.url().await;
+    let mut up = up(dir.path());
+    let url = up.url_of("viscount is up").await;
     let client = reqwest::Client::new();
     let login: Value = client
         .post(format!("{url}/api/v1/auth/login"))

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod running;
+
 /// The admin every cluster is created with.
 pub const ADMIN_EMAIL: &str = "admin@cluster.test";
 /// Its password.
