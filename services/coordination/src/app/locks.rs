@@ -19,7 +19,7 @@ pub struct Granted {
 impl CoordinationApp {
     /// Takes the lock for `request.owner`, or renews the lease it holds; refused while
     /// someone else holds an unexpired lease.
-    #[tracing::instrument(skip_all, fields(lock = name.as_str(), owner = request.owner.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(lock = name.as_str(), owner = request.owner.as_str()), err(level = "debug"))]
     pub async fn acquire(
         &self,
         name: &LockName,
@@ -90,7 +90,7 @@ impl CoordinationApp {
     }
 
     /// Frees the lock `owner` holds; its fencing token stays for the next lease.
-    #[tracing::instrument(skip_all, fields(lock = name.as_str(), owner = owner.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(lock = name.as_str(), owner = owner.as_str()), err(level = "debug"))]
     pub async fn release(&self, name: &LockName, owner: &Owner) -> Result<(), CoordinationError> {
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;

@@ -69,7 +69,7 @@ impl CoordinationApp {
     }
 
     /// Removes an instance that is shutting down.
-    #[tracing::instrument(skip_all, fields(%service, instance_id), err)]
+    #[tracing::instrument(skip_all, fields(%service, instance_id), err(level = "debug"))]
     pub async fn deregister(
         &self,
         service: ServiceKind,

@@ -34,7 +34,7 @@ impl CoordinationApp {
     /// Replaces `service`'s document with `values` if it is still at version
     /// `expected`, announces the new version and applies it to this process's live
     /// configuration.
-    #[tracing::instrument(skip_all, fields(%service, expected), err)]
+    #[tracing::instrument(skip_all, fields(%service, expected), err(level = "debug"))]
     pub async fn write_document(
         &self,
         service: ServiceKind,

@@ -42,7 +42,7 @@ impl FulfillmentApp {
     }
 
     /// The shipping label of a shipment the caller may see, as a PDF.
-    #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(shipment_id = %id), err(level = "debug"))]
     pub async fn label(&self, caller: &Principal, id: &str) -> Result<Vec<u8>, FulfillmentError> {
         let shipment = self.visible_shipment(caller, id).await?;
         let from = self.config.ship_from(&shipment.warehouse_id);
@@ -80,7 +80,7 @@ impl FulfillmentApp {
     }
 
     /// What every carrier would charge for a shipment the caller may see.
-    #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(shipment_id = %id), err(level = "debug"))]
     pub async fn rates(
         &self,
         caller: &Principal,

@@ -14,7 +14,7 @@ use crate::store;
 impl FulfillmentApp {
     /// Keeps what ordering's confirmation tells of an order and opens its shipments if
     /// the stock commit is known too; returns how many opened.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn confirmed_in(
         &self,
         tx: &mut Tx,
@@ -30,7 +30,7 @@ impl FulfillmentApp {
 
     /// Keeps inventory's allocations of an order and opens its shipments if the
     /// confirmation is known too; returns how many opened.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn committed_in(
         &self,
         tx: &mut Tx,
@@ -109,7 +109,7 @@ impl FulfillmentApp {
 
     /// Cancels an order's shipments that have not left yet (the order was cancelled);
     /// returns how many. Those already on their way go on, and are logged.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn cancelled_in(
         &self,
         tx: &mut Tx,

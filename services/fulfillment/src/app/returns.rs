@@ -74,7 +74,7 @@ impl FulfillmentApp {
     }
 
     /// A return the caller may see.
-    #[tracing::instrument(skip_all, fields(return_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(return_id = %id), err(level = "debug"))]
     pub async fn return_of(
         &self,
         caller: &Principal,
@@ -93,7 +93,7 @@ impl FulfillmentApp {
     /// Applies an operator's decision to a return (approve, reject, receive);
     /// receiving announces the returned units, per warehouse, for restocking and
     /// refunding.
-    #[tracing::instrument(skip_all, fields(return_id = %id, decision = ?decision), err)]
+    #[tracing::instrument(skip_all, fields(return_id = %id, decision = ?decision), err(level = "debug"))]
     pub async fn decide_return(
         &self,
         id: &str,

@@ -64,7 +64,7 @@ impl FulfillmentApp {
     }
 
     /// A shipment the caller may see, with its history.
-    #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(shipment_id = %id), err(level = "debug"))]
     pub async fn shipment(
         &self,
         caller: &Principal,
@@ -77,7 +77,7 @@ impl FulfillmentApp {
     /// The shipments of an order the caller may see, by id after `after`. Unknown
     /// orders are not found for customers (their owner is unknown) and empty for
     /// operators.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn order_shipments(
         &self,
         caller: &Principal,
@@ -102,7 +102,7 @@ impl FulfillmentApp {
     }
 
     /// An operator (`actor`) hands a shipment to its carrier.
-    #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(shipment_id = %id), err(level = "debug"))]
     pub async fn dispatch(
         &self,
         actor: &str,
@@ -112,7 +112,7 @@ impl FulfillmentApp {
     }
 
     /// An operator (`actor`) confirms a shipment's delivery.
-    #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(shipment_id = %id), err(level = "debug"))]
     pub async fn deliver(&self, actor: &str, id: &str) -> Result<ShipmentDetail, FulfillmentError> {
         self.operate(actor, id, Shipment::deliver).await
     }

@@ -43,7 +43,7 @@ impl FulfillmentApp {
     /// shipment it is for. The secret is the shipment's carrier's; for an unknown
     /// shipment the answer is 401 unless some carrier signed the body, so unsigned
     /// callers learn nothing about which shipments exist.
-    #[tracing::instrument(skip_all, fields(shipment_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(shipment_id = %id), err(level = "debug"))]
     pub async fn authenticate_webhook(
         &self,
         id: &str,

@@ -59,7 +59,7 @@ impl InventoryApp {
 
     /// Reserves inside `tx`. The outer `Result` is the database; the inner one is the
     /// business outcome, whose failure event is staged too, so the caller commits both.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn reserve_in(
         &self,
         tx: &mut Tx,
@@ -171,7 +171,7 @@ impl InventoryApp {
 
     /// Closes an order's reservation as `to` inside `tx`, moving stock accordingly. A
     /// reservation already in `to` is answered as it is.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id, to = %to), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, to = %to), err(level = "debug"))]
     pub async fn close_in(
         &self,
         tx: &mut Tx,
@@ -187,7 +187,7 @@ impl InventoryApp {
 
     /// An order was cancelled, inside `tx`: stock it holds is released, and stock it
     /// had committed (cancelled after confirmation, before shipment) goes back on hand.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn cancel_in(
         &self,
         tx: &mut Tx,

@@ -9,7 +9,7 @@ use crate::store::{self, Movement};
 
 impl InventoryApp {
     /// A sku's stock now (zero everywhere for a sku never adjusted).
-    #[tracing::instrument(skip_all, fields(sku = sku.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(sku = sku.as_str()), err(level = "debug"))]
     pub async fn stock(&self, sku: &Sku) -> Result<StockView, InventoryError> {
         let levels = store::levels(self.db.reader(), sku).await?;
         Ok(StockView::new(sku, &levels))
@@ -72,7 +72,7 @@ impl InventoryApp {
     }
 
     /// Sets a sku's low-stock threshold.
-    #[tracing::instrument(skip_all, fields(sku = sku.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(sku = sku.as_str()), err(level = "debug"))]
     pub async fn set_threshold(
         &self,
         sku: &Sku,
@@ -90,7 +90,7 @@ impl InventoryApp {
     /// Puts returned units back on hand in the warehouses they shipped from, inside the
     /// consumer's transaction (with its inbox row, so a redelivery restocks nothing
     /// twice). Each line is a `return` ledger row referencing the return.
-    #[tracing::instrument(skip_all, fields(return_id = %restock.return_id), err)]
+    #[tracing::instrument(skip_all, fields(return_id = %restock.return_id), err(level = "debug"))]
     pub async fn restock_return_in(
         &self,
         tx: &mut Tx,

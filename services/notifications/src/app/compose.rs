@@ -43,7 +43,7 @@ impl NotificationsApp {
     }
 
     /// [`NotificationsApp::notify_in`], with `attachments` on the email.
-    #[tracing::instrument(skip_all, fields(user_id = %recipient.id, key = %key), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %recipient.id, key = %key), err(level = "debug"))]
     pub async fn notify_with_in(
         &self,
         tx: &mut Tx,

@@ -12,7 +12,7 @@ use crate::store;
 
 impl NotificationsApp {
     /// Records (or refreshes) a user in the directory.
-    #[tracing::instrument(skip_all, fields(user_id = %user.id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user.id), err(level = "debug"))]
     pub async fn remember_user_in(
         &self,
         tx: &mut Tx,
@@ -22,7 +22,7 @@ impl NotificationsApp {
     }
 
     /// Forgets a deleted user (see [`store::forget_user`]).
-    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err(level = "debug"))]
     pub async fn forget_user_in(
         &self,
         tx: &mut Tx,
@@ -32,7 +32,7 @@ impl NotificationsApp {
     }
 
     /// Records an order's owner.
-    #[tracing::instrument(skip_all, fields(order_id = %order.order_id, user_id = %order.user_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order.order_id, user_id = %order.user_id), err(level = "debug"))]
     pub async fn remember_order_in(
         &self,
         tx: &mut Tx,

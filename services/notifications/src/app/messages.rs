@@ -14,7 +14,7 @@ impl NotificationsApp {
     }
 
     /// A user's notifications, newest first.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err(level = "debug"))]
     pub async fn notifications_of(
         &self,
         user_id: &str,
@@ -26,7 +26,7 @@ impl NotificationsApp {
     }
 
     /// Messages kept in the local outbox, newest first.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn local_outbox(
         &self,
         before: Option<&str>,

@@ -40,7 +40,7 @@ pub struct PreferenceChange {
 
 impl NotificationsApp {
     /// A user's preferences (defaults for channels never set).
-    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err(level = "debug"))]
     pub async fn preferences(&self, user_id: &str) -> Result<Preferences, NotificationsError> {
         let stored = store::preferences(self.db.reader(), user_id).await?;
         let user = store::user(self.db.reader(), user_id).await?;
@@ -48,7 +48,7 @@ impl NotificationsApp {
     }
 
     /// Applies `changes` to a user's preferences and returns them.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user_id), err(level = "debug"))]
     pub async fn set_preferences(
         &self,
         user_id: &str,

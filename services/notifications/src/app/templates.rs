@@ -30,7 +30,7 @@ impl NotificationsApp {
     }
 
     /// Templates by id.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn templates(
         &self,
         after: Option<&str>,

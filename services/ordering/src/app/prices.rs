@@ -9,7 +9,7 @@ use crate::store;
 
 impl OrderingApp {
     /// Keeps a sku's price (and name) current.
-    #[tracing::instrument(skip_all, fields(sku = %price.sku.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(sku = %price.sku.as_str()), err(level = "debug"))]
     pub async fn set_price_in(
         &self,
         tx: &mut Tx,
@@ -21,7 +21,7 @@ impl OrderingApp {
     /// Changes a sku's price. The name is not in catalog's price event (the updated
     /// event that accompanies it carries it), so the known name is kept; a sku not
     /// known yet is named by itself until then.
-    #[tracing::instrument(skip_all, fields(sku = %sku.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(sku = %sku.as_str()), err(level = "debug"))]
     pub async fn change_price_in(
         &self,
         tx: &mut Tx,
@@ -45,7 +45,7 @@ impl OrderingApp {
     }
 
     /// Stops selling a sku.
-    #[tracing::instrument(skip_all, fields(sku = %sku.as_str()), err)]
+    #[tracing::instrument(skip_all, fields(sku = %sku.as_str()), err(level = "debug"))]
     pub async fn remove_price_in(&self, tx: &mut Tx, sku: &Sku) -> Result<(), platform::db::Error> {
         store::prices::delete(tx, sku).await
     }

@@ -38,7 +38,7 @@ impl OrderingApp {
     /// Records a refund of `payment_id` once (it may arrive as an answer and again as
     /// an event), moves the order to `refunded` or `partially_refunded` (a cancelled
     /// order stays cancelled) and emits the matching event.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id, refund_id = %refund.refund_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, refund_id = %refund.refund_id), err(level = "debug"))]
     pub async fn apply_refund_in(
         &self,
         tx: &mut Tx,

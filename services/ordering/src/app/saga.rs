@@ -13,7 +13,7 @@ use crate::store;
 impl OrderingApp {
     /// Applies a participant's answer to an order, inside `tx`. Returns the status the
     /// order ended in, or `None` when the event did not apply (unknown order, or late).
-    #[tracing::instrument(skip_all, fields(order_id = %order_id, event = event.name()), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, event = event.name()), err(level = "debug"))]
     pub async fn advance_in(
         &self,
         tx: &mut Tx,
@@ -88,7 +88,7 @@ impl OrderingApp {
     }
 
     /// Records what payments captured for an order.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn captured_in(
         &self,
         tx: &mut Tx,
@@ -99,7 +99,7 @@ impl OrderingApp {
     }
 
     /// Cancels every unsettled order whose current step did not answer in time.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn expire_overdue(&self) -> Result<usize, OrderingError> {
         let due = store::orders::overdue(self.db.reader(), self.clock.now_millis(), 100).await?;
         let mut cancelled = 0;
@@ -117,7 +117,7 @@ impl OrderingApp {
     }
 
     /// Times one order out, if it is still overdue once locked.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     async fn expire_one(&self, order_id: &str) -> Result<bool, platform::db::Error> {
         let mut tx = self.db.begin().await?;
         let Some(mut order) =

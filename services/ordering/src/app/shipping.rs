@@ -11,7 +11,7 @@ impl OrderingApp {
     /// Moves an order along with its parcels, inside the consumer's transaction.
     /// Progress that does not apply (the order is already further, or was cancelled)
     /// changes nothing.
-    #[tracing::instrument(skip_all, fields(order_id = %order_id, ?progress), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, ?progress), err(level = "debug"))]
     pub async fn follow_shipment_in(
         &self,
         tx: &mut Tx,

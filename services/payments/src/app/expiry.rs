@@ -37,7 +37,7 @@ impl PaymentsApp {
     /// Gives up every payment that waited too long for its order (see the module
     /// docs); how many were cancelled or voided. One payment failing (the provider
     /// unavailable) is logged and left for the next round; the others go on.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn expire_abandoned(&self) -> Result<usize, PaymentsError> {
         let expiry = self.expiry();
         let now = self.clock.now_millis();
