@@ -153,6 +153,9 @@ both_shapes! {
             .expect("json");
         let secret = enrolment["secret"].as_str().expect("secret").to_owned();
         assert!(enrolment["otpauth_url"].as_str().is_some_and(|u| u.starts_with("otpauth://totp/") && u.contains(&secret)));
+        let qr_svg = enrolment["qr_svg"].as_str().expect("qr_svg");
+        assert!(qr_svg.starts_with("<?xml") || qr_svg.starts_with("<svg"), "an SVG document: {qr_svg}");
+        assert!(qr_svg.contains("<svg") && qr_svg.contains("</svg>"), "a whole SVG document: {qr_svg}");
         assert_eq!(app.login(&user.email, PASSWORD).await.status(), 200, "not required until verified");
 
         let wrong = app.post("/api/v1/users/me/mfa/verify", Some(&user.access), &json!({"code": "000000"})).await;

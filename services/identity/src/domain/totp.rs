@@ -68,9 +68,77 @@ pub fn otpauth_url(issuer: &str, account: &str, secret_base32: &str) -> String {
     )
 }
 
+/// Error correction level M (15% of the symbol recoverable): what authenticator apps'
+/// own enrolment screens use, and it keeps the symbol small enough to scan off a phone
+/// screen.
+const QR_EC_LEVEL: qrcode::EcLevel = qrcode::EcLevel::M;
+/// The SVG's smallest side in pixels; the renderer rounds the module size up to reach it.
+const QR_MIN_PIXELS: u32 = 200;
+
+/// `otpauth_url` as a QR code the app's camera can scan.
+fn otpauth_qr(otpauth_url: &str) -> Result<qrcode::QrCode, qrcode::types::QrError> {
+    qrcode::QrCode::with_error_correction_level(otpauth_url, QR_EC_LEVEL)
+}
+
+/// `otpauth_url` as a QR code in an SVG document (`image/svg+xml`), about 200px square,
+/// with the quiet zone scanners need. Fails only for a URL past a QR code's capacity
+/// (over 2,000 bytes at level M), which no email and issuer name reach.
+pub fn otpauth_qr_svg(otpauth_url: &str) -> Result<String, qrcode::types::QrError> {
+    let svg = otpauth_qr(otpauth_url)?
+        .render::<qrcode::render::svg::Color>()
+        .quiet_zone(true)
+        .min_dimensions(QR_MIN_PIXELS, QR_MIN_PIXELS)
+        .build();
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `code` back with an independent decoder: its modules drawn as a bitmap of
+    /// `SCALE` pixels per module inside a 4-module quiet zone, as a camera would see it.
+    fn decode(code: &qrcode::QrCode) -> String {
+        const SCALE: usize = 4;
+        const QUIET: usize = 4;
+        let width = code.width();
+        let colors = code.to_colors();
+        let side = (width + 2 * QUIET) * SCALE;
+        let mut image = rqrr::PreparedImage::prepare_from_bitmap(side, side, |x, y| {
+            let (mx, my) = (x / SCALE, y / SCALE);
+            let inside =
+                (QUIET..QUIET + width).contains(&mx) && (QUIET..QUIET + width).contains(&my);
+            inside && colors[(my - QUIET) * width + (mx - QUIET)] == qrcode::Color::Dark
+        });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code in the picture");
+        let (_meta, text) = grids[0].decode().expect("the QR code decodes");
+        text
+    }
+
+    #[test]
+    fn otpauth_qr_decodes_to_the_url() {
+        let url = otpauth_url("Viscount Shop", "ada+mfa@example.com", "JBSWY3DPEHPK3PXP");
+        let code = otpauth_qr(&url).expect("a URL this short fits");
+        assert_eq!(code.error_correction_level(), qrcode::EcLevel::M);
+        assert_eq!(decode(&code), url);
+
+        let svg = otpauth_qr_svg(&url).expect("a URL this short fits");
+        assert!(svg.starts_with("<?xml") && svg.ends_with("</svg>"), "{svg}");
+        // Quiet zone included: (modules + 2 * 4) * module size, the least size >= 200.
+        let module_px = 200_usize.div_ceil(code.width() + 8);
+        let side = (code.width() + 8) * module_px;
+        assert!((200..260).contains(&side), "about 200px: {side}");
+        assert!(
+            svg.contains(&format!(r#"width="{side}" height="{side}""#)),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn otpauth_qr_refuses_what_does_not_fit() {
+        assert!(otpauth_qr_svg(&"x".repeat(5_000)).is_err());
+    }
 
     #[test]
     fn totp_matches_rfc6238_vectors() {

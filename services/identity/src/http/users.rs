@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiResult, HttpState, name_schema, optional_name_schema};
 use crate::app::{IdentityError, POLICY, SELF_REGISTERED_ROLES};
-use crate::domain::{Email, Password, Preferences, Role, Roles, User, UserName};
+use crate::domain::{Email, Password, Preferences, Role, Roles, User, UserName, totp};
 
 /// `/users/...`.
 pub(super) fn api() -> ApiRouter<HttpState> {
@@ -281,19 +281,28 @@ async fn change_password(
 
 /// A started MFA enrolment: the secret for the authenticator app.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    "otpauth_url": "otpauth://totp/Viscount:ann%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Viscount&algorithm=SHA1&digits=6&period=30",
+    "qr_svg": "<?xml version=\"1.0\" standalone=\"yes\"?><svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"245\" height=\"245\" viewBox=\"0 0 245 245\" shape-rendering=\"crispEdges\"><rect x=\"0\" y=\"0\" width=\"245\" height=\"245\" fill=\"#fff\"/><path fill=\"#000\" d=\"M20 20h35v5H20V20...\"/></svg>"
+}))]
 struct MfaEnrolment {
     /// The TOTP secret, base32 (shown this once).
     secret: String,
     /// The same as an `otpauth://totp/...` URL (for a QR code).
     otpauth_url: String,
+    /// `otpauth_url` as a QR code to scan: an SVG document (`image/svg+xml`), about
+    /// 200px square with its quiet zone, error correction level M.
+    qr_svg: String,
 }
 
-/// Starts MFA enrolment (again, until verified): a new TOTP secret.
+/// Starts MFA enrolment (again, until verified): a new TOTP secret, as text, as an
+/// `otpauth://` URL and as a QR code of that URL.
 #[utoipa::path(
     post,
     path = "/api/v1/users/me/mfa/enable",
     responses(
-        (status = 200, description = "The secret to add to an authenticator app", body = MfaEnrolment,
+        (status = 200, description = "The secret to add to an authenticator app (typed, or scanned from `qr_svg`)", body = MfaEnrolment,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         problems::Unauthorized,
         (status = 404, description = "The caller is not a user (an API key).",
@@ -304,12 +313,16 @@ struct MfaEnrolment {
 #[tracing::instrument(skip_all)]
 async fn mfa_enable(State(s): State<HttpState>, caller: Principal) -> ApiResult<Response> {
     let (secret, otpauth_url) = s.app.mfa_enable(&caller).await?;
+    // Only a URL past a QR code's capacity (over 2,000 bytes) fails: no real email
+    // and issuer name come near it.
+    let qr_svg = totp::otpauth_qr_svg(&otpauth_url).map_err(|e| Problem::unexpected(&e))?;
     // The secret is shown this once; no cache along the way may keep it.
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(MfaEnrolment {
             secret,
             otpauth_url,
+            qr_svg,
         }),
     )
         .into_response())
