@@ -13,7 +13,7 @@
 //! checkouts per second over the measured part, the latency of each step's successful
 //! requests from HDR histograms, and the errors by kind.
 //!
-//! This module holds the pure parts (arguments, duration parsing, the tally of errors,
+//! This module holds the pure parts (arguments, the tally of errors,
 //! the recorder and the report, the table pieces every bench prints); [`run`] talks to
 //! the platform. Both benches share them: latencies and errors are recorded per
 //! [`Lane`] (checkout's steps, ingest's providers).
@@ -47,10 +47,10 @@ pub struct CheckoutArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub customers: u32,
     /// How long the run lasts, warm-up included (e.g. 60s, 2m, 1m30s, 500ms).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// The first part of the run whose requests are not recorded.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
     /// First create the bench products, their warehouse and stock (needs an admin).
     #[arg(long)]
@@ -80,69 +80,6 @@ pub struct CheckoutArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
-}
-
-/// Parses a humane duration: a number with a unit (`ms`, `s`, `m`, `h`), several of them
-/// in a row (`1m30s`), or a bare number of seconds. Fractions are allowed (`1.5s`).
-pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err("empty duration; try 60s, 2m or 500ms".into());
-    }
-    if let Ok(seconds) = text.parse::<f64>() {
-        return seconds_to_duration(seconds, raw);
-    }
-    let mut total = 0.0_f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("{raw:?} is not a duration; try 60s, 2m or 500ms"))?;
-        let scale = match unit.trim() {
-            "ms" => 0.001,
-            "s" | "sec" | "secs" => 1.0,
-            "m" | "min" | "mins" => 60.0,
-            "h" => 3_600.0,
-            "" => return Err(format!("{raw:?}: a unit is missing after {number}")),
-            other => {
-                return Err(format!(
-                    "{raw:?}: unknown unit {other:?} (use ms, s, m or h)"
-                ));
-            }
-        };
-        total += value * scale;
-        rest = after;
-    }
-    seconds_to_duration(total, raw)
-}
-
-fn seconds_to_duration(seconds: f64, raw: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{raw:?} is not a usable duration"))
-}
-
-/// Shows a duration the way [`parse_duration`] reads it (`1m30s`, `500ms`, `2.5s`).
-pub fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1_000 {
-        return format!("{millis}ms");
-    }
-    if !millis.is_multiple_of(1_000) {
-        return format!("{:.1}s", duration.as_secs_f64());
-    }
-    let secs = duration.as_secs();
-    match (secs / 60, secs % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
-    }
 }
 
 /// One step of a shopper's visit.
@@ -709,7 +646,10 @@ pub fn write_heading(
     interrupted: bool,
 ) {
     use std::fmt::Write as _;
-    let secs = |s: f64| format_duration(Duration::from_secs_f64(s));
+    // Whole milliseconds: the seconds came from a `Duration`, and float noise would
+    // print as nanoseconds.
+    let secs =
+        |s: f64| humantime::format_duration(Duration::from_millis((s * 1_000.0).round() as u64));
     let _ = writeln!(
         out,
         "{bench}: {workers}, {} run ({} warm-up) against {target}{}",
@@ -791,47 +731,6 @@ fn write_counts(out: &mut String, counts: &Ordered<u64>) {
     for (name, count) in &counts.0 {
         let _ = writeln!(out, "  {name:<36} {count:>8}");
     }
-}
-
-/// One line of the progress bar: elapsed over total, settled checkouts, the current
-/// rate and errors.
-pub fn progress_line(
-    elapsed: Duration,
-    total: Duration,
-    warming_up: bool,
-    settled: u64,
-    rate: f64,
-    errors: u64,
-) -> String {
-    progress_line_of("settled", elapsed, total, warming_up, settled, rate, errors)
-}
-
-/// One line of the progress bar of any bench: elapsed over total, the successes it
-/// counts (named `what`), the current rate and errors.
-pub fn progress_line_of(
-    what: &str,
-    elapsed: Duration,
-    total: Duration,
-    warming_up: bool,
-    done: u64,
-    rate: f64,
-    errors: u64,
-) -> String {
-    const WIDTH: usize = 24;
-    let fraction = if total.is_zero() {
-        1.0
-    } else {
-        (elapsed.as_secs_f64() / total.as_secs_f64()).clamp(0.0, 1.0)
-    };
-    let filled = ((fraction * WIDTH as f64).round() as usize).min(WIDTH);
-    format!(
-        "[{}{}] {:>6.1}s/{:.0}s  {what} {done}  {rate:.1}/s  errors {errors}{}",
-        "#".repeat(filled),
-        "-".repeat(WIDTH - filled),
-        elapsed.as_secs_f64().min(total.as_secs_f64()),
-        total.as_secs_f64(),
-        if warming_up { "  (warm-up)" } else { "" }
-    )
 }
 
 /// A bench product: what `--seed` creates as number `n` (1-based).
@@ -926,27 +825,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_like_people_write_them() {
-        let ok = |raw: &str| parse_duration(raw).expect(raw);
-        assert_eq!(ok("60s"), Duration::from_secs(60));
-        assert_eq!(ok("2m"), Duration::from_secs(120));
-        assert_eq!(ok("500ms"), Duration::from_millis(500));
-        assert_eq!(ok("1h"), Duration::from_secs(3_600));
-        assert_eq!(ok("1m30s"), Duration::from_secs(90));
-        assert_eq!(ok("1.5s"), Duration::from_millis(1_500));
-        assert_eq!(ok(" 10 "), Duration::from_secs(10));
-        assert_eq!(ok("0s"), Duration::ZERO);
-        assert_eq!(ok("2 m"), Duration::from_secs(120));
-        for bad in ["", "s", "ten seconds", "5d", "1..2s", "-5s", "5s3"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} is refused");
+    fn durations_on_the_command_line_read_like_people_write_them() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: CheckoutArgs,
         }
-    }
-
-    #[test]
-    fn durations_print_the_way_they_parse() {
-        for text in ["500ms", "10s", "2m", "1m30s", "2.5s"] {
-            let parsed = parse_duration(text).expect(text);
-            assert_eq!(format_duration(parsed), text);
+        let parse = |extra: &[&str]| {
+            <Cli as clap::Parser>::try_parse_from(["checkout"].iter().chain(extra))
+                .map(|cli| cli.args)
+        };
+        let args = parse(&["--duration", "1m30s", "--warmup", "500ms"]).expect("parses");
+        assert_eq!(args.duration, Duration::from_secs(90));
+        assert_eq!(args.warmup, Duration::from_millis(500));
+        let defaults = parse(&[]).expect("parses");
+        assert_eq!(defaults.duration, Duration::from_secs(60));
+        assert_eq!(defaults.warmup, Duration::from_secs(5));
+        assert_eq!(
+            parse(&["--duration", "2m"]).expect("parses").duration,
+            Duration::from_secs(120)
+        );
+        for bad in ["", "ten seconds", "-5s", "5x"] {
+            assert!(parse(&["--duration", bad]).is_err(), "{bad:?} is refused");
         }
     }
 
@@ -1080,25 +980,6 @@ mod tests {
         assert!(table.contains("cart HTTP 503"), "{table}");
         assert!(table.contains("payment declined"), "{table}");
         assert!(table.contains("10s run (5s warm-up)"), "{table}");
-    }
-
-    #[test]
-    fn the_progress_line_fills_with_time() {
-        let line = progress_line(
-            Duration::from_secs(5),
-            Duration::from_secs(10),
-            false,
-            42,
-            8.5,
-            1,
-        );
-        assert!(line.starts_with("[############------------]"), "{line}");
-        assert!(line.contains("5.0s/10s"), "{line}");
-        assert!(line.contains("settled 42"), "{line}");
-        assert!(line.contains("8.5/s"), "{line}");
-        assert!(line.contains("errors 1"), "{line}");
-        let warming = progress_line(Duration::ZERO, Duration::from_secs(10), true, 0, 0.0, 0);
-        assert!(warming.contains("warm-up"), "{warming}");
     }
 
     #[test]

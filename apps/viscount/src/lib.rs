@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod distributed;
 pub mod dlq;
+pub mod progress;
 pub mod seed;
 pub mod verify;
 

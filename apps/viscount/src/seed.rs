@@ -16,6 +16,7 @@ use inventory::InventoryError;
 use inventory::domain::{Text, WarehouseCode};
 
 use crate::Services;
+use crate::progress;
 
 /// The demo warehouse's code.
 pub const WAREHOUSE_CODE: &str = "DEMO-MAIN";
@@ -172,6 +173,8 @@ pub async fn demo(services: &Services, products: usize) -> anyhow::Result<SeedRe
 
     let reason = Text::<200>::try_from("demo stock".to_owned())
         .map_err(|e| anyhow::anyhow!("reason: {e}"))?;
+    // A bar over the products (on a terminal only); the caller prints the summary.
+    let bar = progress::counted_bar(products as u64, "products");
     for n in 0..products {
         let demo = demo_product(n);
         let sku = Sku::try_from(demo.sku.clone()).map_err(|e| anyhow::anyhow!("sku: {e}"))?;
@@ -201,7 +204,9 @@ pub async fn demo(services: &Services, products: usize) -> anyhow::Result<SeedRe
                 .with_context(|| format!("cannot stock {}", demo.sku))?;
             report.skus_stocked += 1;
         }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(report)
 }
 

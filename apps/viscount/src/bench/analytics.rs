@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use super::Rng;
 use super::run::{Api, admin_token, must, parse};
+use crate::progress;
 
 /// Arguments of `viscount bench analytics-load`.
 #[derive(Debug, Clone, clap::Args)]
@@ -104,6 +105,7 @@ pub async fn analytics_load(args: AnalyticsLoadArgs, shutdown: Shutdown) -> anyh
     let started = Instant::now();
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     let mut orders = 0u64;
+    let bar = progress::counted_bar(args.rows, "rows");
     for row in 0..args.rows {
         // Per ten rows: eight orders, one payment of the order before, one refund.
         let at = start + (span as u128 * u128::from(row) / u128::from(args.rows.max(1))) as i64;
@@ -155,11 +157,12 @@ pub async fn analytics_load(args: AnalyticsLoadArgs, shutdown: Shutdown) -> anyh
             if shutdown.is_cancelled() {
                 bail!("interrupted after {} rows", row + 1);
             }
-            eprint!("\r{} rows", row + 1);
+            bar.set_position(row + 1);
         }
     }
     app.record_events(&batch).await?;
-    eprintln!();
+    // The line below says what the bar said.
+    bar.finish_and_clear();
     println!(
         "loaded {} ledger rows for tenant {} in {:.1} s",
         args.rows,

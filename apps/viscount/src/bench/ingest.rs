@@ -26,7 +26,7 @@ use contracts::ingestion::Provider;
 use ingestion::domain::Topic;
 use ingestion::domain::signature::sign::{self, PaypalSigner, SigningError};
 
-use super::{Lane, Rng, parse_duration};
+use super::{Lane, Rng};
 use ids::{Ids, scramble};
 pub use report::{IngestReport, PaypalSigning};
 use sale::Sale;
@@ -43,10 +43,10 @@ pub struct IngestArgs {
     /// How long the run lasts, warm-up included (e.g. 30s, 2m, 1m30s, 500ms). Shorter
     /// by default than `bench checkout`'s: the PayPal deliveries signed before the
     /// clock grow with it.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// The first part of the run whose requests are not recorded.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
     /// PayPal deliveries to sign before the clock starts (RSA costs about 1 ms of CPU
     /// each); the run signs any further ones on the blocking pool, which takes CPU from

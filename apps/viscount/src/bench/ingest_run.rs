@@ -14,7 +14,6 @@
 //! cores. The HMAC schemes cost microseconds and are signed at send time (Stripe's
 //! signature carries the sending time).
 
-use std::io::IsTerminal;
 use std::num::NonZero;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +38,8 @@ use super::run::{
     Answer, Api, End, Progress, TRANSPORT_BACKOFF, admin_token, exchange, must, parse, pause_after,
     random_seed, run_workers,
 };
-use super::{ErrorKind, Recorder, Rng, RunFacts, format_duration};
+use super::{ErrorKind, Recorder, Rng, RunFacts};
+use crate::progress;
 
 /// Runs `viscount bench ingest`: prints the report on stdout, progress on stderr.
 /// Fails when the run could not start, or when no webhook was accepted.
@@ -47,8 +47,8 @@ pub async fn ingest(args: IngestArgs, shutdown: Shutdown) -> anyhow::Result<()> 
     if args.warmup >= args.duration {
         bail!(
             "--warmup ({}) must be shorter than --duration ({})",
-            format_duration(args.warmup),
-            format_duration(args.duration)
+            humantime::format_duration(args.warmup),
+            humantime::format_duration(args.duration)
         );
     }
     let base = args.target.trim_end_matches('/').to_owned();
@@ -263,7 +263,7 @@ async fn presign_paypal(
          {threads} threads)..."
     );
     let started = Instant::now();
-    let signed = Arc::new(AtomicU64::new(0));
+    let bar = progress::counted_bar(count, "signed");
     let stop = Arc::new(AtomicBool::new(false));
     let topics: Vec<Topic> = MIX
         .into_iter()
@@ -272,8 +272,8 @@ async fn presign_paypal(
     let mut tasks = JoinSet::new();
     for thread in 0..threads {
         let share = count / threads + u64::from(thread < count % threads);
-        let (signed, stop, signer, topics) =
-            (signed.clone(), stop.clone(), signer.clone(), topics.clone());
+        let (bar, stop, signer, topics) =
+            (bar.clone(), stop.clone(), signer.clone(), topics.clone());
         let mut writer = Writer::new(run, first_worker + thread, credentials.clone());
         tasks.spawn_blocking(move || {
             let mut deliveries = Vec::with_capacity(usize::try_from(share).unwrap_or(0));
@@ -282,18 +282,11 @@ async fn presign_paypal(
                     break;
                 }
                 deliveries.push(writer.write(*topic, unix_now(), &signer)?);
-                signed.fetch_add(1, Ordering::Relaxed);
+                bar.inc(1);
             }
             Ok::<_, SigningError>(deliveries)
         });
     }
-    let terminal = std::io::stderr().is_terminal();
-    let mut ticks = tokio::time::interval(if terminal {
-        Duration::from_millis(250)
-    } else {
-        Duration::from_secs(5)
-    });
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut pool = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     loop {
         tokio::select! {
@@ -305,26 +298,13 @@ async fn presign_paypal(
                         .context("cannot sign a PayPal delivery")?,
                 ),
             },
-            _ = ticks.tick() => {
-                let line = format!(
-                    "  signed {} of {count} in {:.0}s",
-                    signed.load(Ordering::Relaxed),
-                    started.elapsed().as_secs_f64()
-                );
-                if terminal {
-                    eprint!("\r{line}\x1b[K");
-                } else if started.elapsed() >= Duration::from_secs(1) {
-                    eprintln!("{line}");
-                }
-            }
             () = shutdown.cancelled(), if !stop.load(Ordering::Relaxed) => {
                 stop.store(true, Ordering::Relaxed);
             }
         }
     }
-    if terminal {
-        eprint!("\r\x1b[K");
-    }
+    // The summary line below says what the bar said.
+    bar.finish_and_clear();
     if shutdown.is_cancelled() {
         bail!("interrupted before the run started");
     }

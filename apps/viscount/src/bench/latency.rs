@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{format_duration, parse_duration};
-
 /// Arguments of `viscount bench latency`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LatencyArgs {
@@ -22,10 +20,10 @@ pub struct LatencyArgs {
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
     /// How long each URL is measured.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// Not recorded at the start of each URL's run.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
 }
 
@@ -66,8 +64,8 @@ pub async fn latency(args: LatencyArgs) -> anyhow::Result<()> {
     println!(
         "{} connections, {} per URL after {} warm-up",
         args.connections,
-        format_duration(args.duration),
-        format_duration(args.warmup)
+        humantime::format_duration(args.duration),
+        humantime::format_duration(args.warmup)
     );
     println!(
         "{:>10} {:>10} {:>10} {:>10} {:>8}  url",

@@ -3,7 +3,6 @@
 //! of one request, the admin sign-in, the end of the run and the progress bar.
 
 use std::future::Future;
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,9 +16,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{
-    CheckoutArgs, ErrorKind, Recorder, Report, Rng, RunFacts, Step, bench_product,
-    progress_line_of, search_words,
+    CheckoutArgs, ErrorKind, Recorder, Report, Rng, RunFacts, Step, bench_product, search_words,
 };
+use crate::progress;
 
 /// The stock each bench sku is topped up to by `--seed`.
 const STOCK_LEVEL: i64 = 10_000_000;
@@ -50,8 +49,8 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
     if args.warmup >= args.duration {
         bail!(
             "--warmup ({}) must be shorter than --duration ({})",
-            super::format_duration(args.warmup),
-            super::format_duration(args.duration)
+            humantime::format_duration(args.warmup),
+            humantime::format_duration(args.duration)
         );
     }
     let base = args.target.trim_end_matches('/').to_owned();
@@ -1006,9 +1005,9 @@ where
     Ok(finished)
 }
 
-/// Draws the progress bar on stderr until `done`: redrawn in place four times a second
-/// on a terminal, a line every five seconds otherwise. `counts` reads the successes
-/// (named `what` on the bar) and the errors so far.
+/// Draws the progress bar on stderr until `done` (indicatif hides it when stderr is not
+/// a terminal). `counts` reads the successes (named `what` on the bar) and the errors
+/// so far; the bar is moved four times a second.
 pub(super) async fn draw_progress(
     what: &'static str,
     counts: impl Fn() -> (u64, u64),
@@ -1017,15 +1016,11 @@ pub(super) async fn draw_progress(
     warmup: Duration,
     done: Shutdown,
 ) {
-    let terminal = std::io::stderr().is_terminal();
-    let every = if terminal {
-        Duration::from_millis(250)
-    } else {
-        Duration::from_secs(5)
-    };
-    let mut ticks = tokio::time::interval(every);
+    let bar = progress::run_bar(total);
+    let mut ticks = tokio::time::interval(Duration::from_millis(250));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // (when, settled) samples of the last two seconds or so, for the current rate.
+    // (when, settled) samples of the last two seconds or so, for the current rate
+    // (indicatif's own rate is of the bar's position, which here is time).
     let mut samples: std::collections::VecDeque<(Instant, u64)> = std::collections::VecDeque::new();
     loop {
         let finished = tokio::select! {
@@ -1048,25 +1043,22 @@ pub(super) async fn draw_progress(
             }
             _ => 0.0,
         };
-        let elapsed = now.duration_since(start);
-        let line = progress_line_of(
+        let elapsed = now.duration_since(start).min(total);
+        bar.set_position(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        bar.set_message(progress::run_message(
             what,
-            elapsed,
-            total,
-            elapsed < warmup,
             settled,
             rate,
             errors,
-        );
-        if terminal {
-            eprint!("\r{line}\x1b[K");
-            if finished {
+            elapsed < warmup,
+        ));
+        if finished {
+            bar.finish();
+            // indicatif leaves the cursor after the bar; the report (on stdout, often
+            // the same terminal) starts on a line of its own.
+            if !bar.is_hidden() {
                 eprintln!();
             }
-        } else if elapsed > Duration::ZERO && (finished || elapsed >= every / 2) {
-            eprintln!("{line}");
-        }
-        if finished {
             return;
         }
     }
