@@ -20,7 +20,7 @@ use identity::Identity;
 use platform::auth::Authenticator;
 use platform::bus::{Bus, EmbeddedBus, NatsBus, NatsOptions};
 use platform::client::ServiceClient;
-use platform::config::ConfigSource;
+use platform::config::{ConfigSource, ExposeSecret, Secret};
 use platform::live::LiveConfig;
 pub use platform::service::Services;
 use platform::service::{Declaration, Service, ServiceContext, ServiceKind};
@@ -40,7 +40,7 @@ pub struct Settings {
     /// First admin's email, created once at start when set.
     pub bootstrap_admin_email: Option<String>,
     /// First admin's password.
-    pub bootstrap_admin_password: Option<String>,
+    pub bootstrap_admin_password: Option<Secret>,
     /// Redis (`redis://host:port`) for the gateway's rate-limit counts and response
     /// cache in the distributed shape, shared by its replicas; in memory without it.
     pub redis_url: Option<String>,
@@ -160,7 +160,7 @@ pub struct PlatformOptions {
     /// Clock (tests move it).
     pub clock: Clock,
     /// Bootstrap admin (email, password).
-    pub bootstrap_admin: Option<(String, String)>,
+    pub bootstrap_admin: Option<(String, Secret)>,
 }
 
 /// The declaration of each backend service: the one place the binary names a
@@ -226,7 +226,7 @@ pub async fn start_services(
     let discovery: platform::discovery::DiscoverySettings = config.section("discovery")?;
     let service_token = discovery
         .service_token
-        .map(|secret| secret.expose().to_owned())
+        .map(|secret| secret.expose_secret().to_owned())
         .filter(|token| !token.is_empty())
         .unwrap_or_else(|| platform::ids::random_token("svc"));
     let mut peers: Vec<(ServiceKind, ServiceClient)> = Vec::new();
@@ -319,7 +319,7 @@ impl RunningPlatform {
         if let (Some((email, password)), Some(identity)) =
             (&options.bootstrap_admin, services.get::<Identity>())
         {
-            bootstrap_admin(identity, email, password).await?;
+            bootstrap_admin(identity, email, password.expose_secret()).await?;
         }
         let backends = in_process_backends(&services);
         let gateway_config: GatewayConfig =

@@ -11,7 +11,7 @@ use clap::Args;
 use gateway::{Backend, GatewayConfig};
 use platform::bus::NatsOptions;
 use platform::client::ServiceClient;
-use platform::config::ConfigSource;
+use platform::config::{ConfigSource, ExposeSecret};
 use platform::discovery::{Agent, Coordination, Directory, DiscoverySettings, Pool, Registration};
 use platform::service::{ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
@@ -91,7 +91,7 @@ pub(crate) async fn serve(
     let token = discovery
         .service_token
         .as_ref()
-        .map(|secret| secret.expose().to_owned())
+        .map(|secret| secret.expose_secret().to_owned())
         .filter(|token| !token.is_empty())
         .context(
             "the distributed shape needs the platform's shared service token: set \
@@ -226,7 +226,9 @@ pub(crate) async fn serve(
             {
                 match (service.as_ref() as &dyn std::any::Any).downcast_ref::<identity::Identity>()
                 {
-                    Some(identity) => viscount::bootstrap_admin(identity, email, password).await?,
+                    Some(identity) => {
+                        viscount::bootstrap_admin(identity, email, password.expose_secret()).await?
+                    }
                     None => tracing::warn!(
                         service = %kind,
                         "VISCOUNT_BOOTSTRAP_ADMIN_* is for the identity process; ignored here"

@@ -382,7 +382,7 @@ async fn verify_passes_a_clean_run_and_names_each_corrupted_row() {
                 .collect(),
             None => Vec::new(),
         };
-        let mut listed = handled_event_types(kind).to_vec();
+        let mut listed = handled_event_types(kind);
         listed.sort_unstable();
         let mut handled = handled;
         handled.sort_unstable();

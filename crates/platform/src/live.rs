@@ -264,10 +264,9 @@ fn merge(table: &mut toml::Table, key: &str, value: toml::Value) {
 }
 
 fn read<T: DeserializeOwned>(value: toml::Value, section: &str) -> Result<T, ConfigError> {
-    value.try_into().map_err(|source| ConfigError::Invalid {
-        section: section.to_owned(),
-        source,
-    })
+    value
+        .try_into()
+        .map_err(|source: toml::de::Error| ConfigError::invalid(section, source))
 }
 
 #[cfg(test)]

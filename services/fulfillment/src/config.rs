@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use platform::config::Secret;
+use platform::config::{ExposeSecret, Secret};
 use serde::Deserialize;
 
 /// The local courier's webhook secret when none is configured. For development and
@@ -70,7 +70,7 @@ impl FulfillmentConfig {
                 "return_window_days must be between 1 and 3650",
             ));
         }
-        if self.local_courier_secret.expose().len() < 16 {
+        if self.local_courier_secret.expose_secret().len() < 16 {
             return Err(InvalidConfig(
                 "local_courier_secret must be at least 16 bytes",
             ));
@@ -111,3 +111,43 @@ impl Default for ShipFrom {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid fulfillment configuration: {0}")]
 pub struct InvalidConfig(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use platform::config::ConfigSource;
+
+    use super::*;
+
+    #[test]
+    fn the_courier_secret_is_read_from_its_variable_and_never_printed() {
+        let source = ConfigSource::from_parts(
+            "[fulfillment]\ncurrency = \"EUR\"\n",
+            [(
+                "VISCOUNT_FULFILLMENT__LOCAL_COURIER_SECRET".to_owned(),
+                "courier-secret-from-env".to_owned(),
+            )],
+        )
+        .expect("source");
+        let config: FulfillmentConfig = source.section("fulfillment").expect("section");
+        assert_eq!(
+            config.local_courier_secret.expose_secret(),
+            "courier-secret-from-env"
+        );
+        assert!(config.check().is_ok());
+        let printed = format!("{config:?}");
+        assert!(printed.contains("\"EUR\""), "{printed}");
+        assert!(printed.contains("[REDACTED]"), "{printed}");
+        assert!(!printed.contains("courier-secret"), "{printed}");
+        assert!(source.unknown_keys().is_empty());
+    }
+
+    #[test]
+    fn a_short_courier_secret_is_refused() {
+        let config = FulfillmentConfig {
+            local_courier_secret: Secret::from("short"),
+            ..FulfillmentConfig::default()
+        };
+        assert!(config.check().is_err());
+        assert!(FulfillmentConfig::default().check().is_ok());
+    }
+}

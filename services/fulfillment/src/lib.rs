@@ -21,6 +21,7 @@ pub mod store;
 use std::sync::Arc;
 
 use platform::auth::Authenticator;
+use platform::config::ExposeSecret;
 use platform::db::Migrations;
 use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 
@@ -45,7 +46,7 @@ impl Service for Fulfillment {
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: FulfillmentConfig = context.config()?;
         config.check().map_err(|e| context.failed(e))?;
-        if config.local_courier_secret.expose() == DEV_LOCAL_COURIER_SECRET {
+        if config.local_courier_secret.expose_secret() == DEV_LOCAL_COURIER_SECRET {
             tracing::warn!(
                 "fulfillment uses the development local courier secret; set VISCOUNT_FULFILLMENT__LOCAL_COURIER_SECRET in production"
             );
@@ -53,7 +54,7 @@ impl Service for Fulfillment {
         let data = context.open(&MIGRATIONS).await?;
         let carriers = carrier::Carriers::new(vec![Arc::new(carrier::LocalCourier::new(
             &config.currency,
-            config.local_courier_secret.expose(),
+            config.local_courier_secret.expose_secret(),
             config.local_courier_tracking_url.clone(),
         ))]);
         let app = FulfillmentApp {

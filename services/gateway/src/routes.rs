@@ -35,6 +35,7 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/notifications",
             "/api/v1/users/*/notifications",
             "/api/v1/users/*/notification-preferences",
+            "/api/v1/admin/webhooks",
         ],
         ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders"],
         ServiceKind::Ingestion => &[

@@ -13,6 +13,7 @@ use hmac::{Hmac, Mac};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
+use platform::config::ExposeSecret;
 use sha2::Sha256;
 
 use crate::config::{SmtpConfig, WebhookConfig};
@@ -252,7 +253,7 @@ impl WebhookCourier {
         Ok(Self {
             client,
             url,
-            secret: config.secret.as_ref().map(|s| s.expose().to_owned()),
+            secret: config.secret.as_ref().map(|s| s.expose_secret().to_owned()),
         })
     }
 }

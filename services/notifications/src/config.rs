@@ -1,8 +1,13 @@
 //! Notifications' configuration: the SMTP server, the SMS and push webhooks, retries,
-//! concurrency, leases and how long early events wait for their recipient.
+//! concurrency, leases, how long early events wait for their recipient, and merchants'
+//! outbound webhooks (their retry schedule, timeout and concurrency).
 
 pub use platform::config::Secret;
+use std::time::Duration;
+
 use serde::Deserialize;
+
+use crate::domain::WebhookRetry;
 
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -91,6 +96,48 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Merchants' outbound webhooks (`[notifications.webhooks]`,
+/// `VISCOUNT_NOTIFICATIONS__WEBHOOKS__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OutboundWebhooksConfig {
+    /// The waits between attempts, in seconds: after attempt `n` fails, the `n`th; once
+    /// used up the delivery has failed. The default is the Standard Webhooks
+    /// specification's example: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    pub retry_delays_secs: Vec<u64>,
+    /// Timeout of one attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Deliveries attempted at once by one process.
+    pub concurrency: usize,
+}
+
+impl Default for OutboundWebhooksConfig {
+    fn default() -> Self {
+        Self {
+            retry_delays_secs: WebhookRetry::default()
+                .delays
+                .iter()
+                .map(Duration::as_secs)
+                .collect(),
+            timeout_ms: 15_000,
+            concurrency: 8,
+        }
+    }
+}
+
+impl OutboundWebhooksConfig {
+    /// The retry schedule.
+    pub fn retry(&self) -> WebhookRetry {
+        WebhookRetry {
+            delays: self
+                .retry_delays_secs
+                .iter()
+                .map(|secs| Duration::from_secs(*secs))
+                .collect(),
+        }
+    }
+}
+
 /// Notifications' settings (`[notifications]`, `VISCOUNT_NOTIFICATIONS__*`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -118,6 +165,8 @@ pub struct NotificationsConfig {
     /// How long an event waits for its unknown recipient before it is dropped, in
     /// seconds.
     pub parked_ttl_secs: u64,
+    /// Merchants' outbound webhooks.
+    pub webhooks: OutboundWebhooksConfig,
 }
 
 impl Default for NotificationsConfig {
@@ -133,6 +182,7 @@ impl Default for NotificationsConfig {
             poll_interval_ms: 500,
             lease_secs: 120,
             parked_ttl_secs: 7 * 24 * 3600,
+            webhooks: OutboundWebhooksConfig::default(),
         }
     }
 }
@@ -145,6 +195,7 @@ impl NotificationsConfig {
             self.smtp.as_ref().map(|c| c.timeout_ms.saturating_mul(4)),
             self.sms.as_ref().map(|c| c.timeout_ms),
             self.push.as_ref().map(|c| c.timeout_ms),
+            Some(self.webhooks.timeout_ms),
         ]
         .into_iter()
         .flatten()

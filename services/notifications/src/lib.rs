@@ -14,16 +14,25 @@
 //! is when its channel accepted it, so `sent_at - event_time` is the delay from the
 //! event to the message leaving.
 //!
+//! Merchants' outbound webhooks live here too: an admin registers endpoints for event
+//! types, the consumer queues each such event for them in its inbox transaction, and
+//! the `dispatcher` sends it signed as Standard Webhooks asks, with retries and a
+//! delivery log.
+//!
 //! Rooms: `domain` (the `Message` aggregate and its delivery state machine, recipients,
-//! templates), `templates` (rendering, contexts, defaults), `store` (the only translator
-//! between rows and aggregates), `app` (one file per use case), `sender` (the delivery
-//! loop), `channels` (SMTP, webhook, local outbox), `smtp` (the SMTP connection pool),
-//! `http` (handlers), `events` (what it consumes), `config`.
+//! templates, merchants' webhook endpoints and deliveries), `templates` (rendering,
+//! contexts, defaults), `store` (the only translator between rows and aggregates), `app`
+//! (one file per use case), `sender` (delivers messages), `dispatcher` (sends merchants'
+//! webhooks), `due` (the leased loop both run), `channels` (SMTP, webhook, local
+//! outbox), `smtp` (the SMTP connection pool), `http` (handlers), `events` (what it
+//! consumes), `config`.
 
 pub mod app;
 pub mod channels;
 pub mod config;
+pub mod dispatcher;
 pub mod domain;
+mod due;
 pub mod events;
 pub mod http;
 mod metrics;
@@ -51,6 +60,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0001_init"),
         platform::migration!("0002_attachments"),
         platform::migration!("0003_job_fences"),
+        platform::migration!("0004_webhooks"),
     ],
 };
 
@@ -61,6 +71,8 @@ pub struct Notifications {
     authenticator: Authenticator,
     config: NotificationsConfig,
     couriers: channels::Couriers,
+    /// The client merchants' webhooks are sent through.
+    webhook_client: reqwest::Client,
     /// The lease the parked-event replay runs under (it sends messages: one replica at
     /// a time).
     parked_replay: SingleHolder,
@@ -82,6 +94,8 @@ impl Service for Notifications {
             config.concurrency,
         )
         .map_err(|e| context.failed(e))?;
+        let webhook_client =
+            dispatcher::Dispatcher::client(&config).map_err(|e| context.failed(e))?;
         let parked_replay = SingleHolder::new(
             platform::fence::locks_for(context)?,
             events::PARKED_REPLAY,
@@ -102,6 +116,7 @@ impl Service for Notifications {
             authenticator: context.authenticator()?,
             config,
             couriers,
+            webhook_client,
             parked_replay,
         })
     }
@@ -123,25 +138,26 @@ impl Service for Notifications {
     }
 
     /// Users from identity, and what happens to their orders, payments, parcels and the
-    /// shop's stock; analytics' ready reports and anomalies.
+    /// shop's stock; analytics' ready reports and anomalies; and every business event a
+    /// merchant's webhook endpoint can subscribe to (catalog's and ingestion's too).
     fn consumer(&self) -> Option<Consumer> {
         Some(Consumer::new(
-            vec![
-                ServiceKind::Identity,
-                ServiceKind::Ordering,
-                ServiceKind::Payments,
-                ServiceKind::Fulfillment,
-                ServiceKind::Inventory,
-                ServiceKind::Analytics,
-            ],
+            domain::EVENT_SOURCES.to_vec(),
             Arc::new(self.events()),
         ))
     }
 
-    /// The sender, the replay of parked events whose recipient arrived (one replica at
-    /// a time, fenced), and the expiry of those whose recipient never did.
+    /// The sender, the webhook dispatcher, the replay of parked events whose recipient
+    /// arrived (one replica at a time, fenced), and the expiry of those whose recipient
+    /// never did.
     fn start_background(&self, tasks: &Tasks) {
-        sender::Sender::new(self.app.clone(), self.couriers.clone(), &self.config).start(tasks);
+        sender::Sender::start(self.app.clone(), self.couriers.clone(), &self.config, tasks);
+        dispatcher::Dispatcher::start(
+            self.app.clone(),
+            self.webhook_client.clone(),
+            &self.config,
+            tasks,
+        );
         let handler = Arc::new(self.events());
         let job = self.parked_replay.clone();
         tasks.every("parked event replay", Duration::from_secs(5), move || {

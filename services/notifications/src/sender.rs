@@ -1,14 +1,7 @@
-//! The delivery loop: claims due messages and hands each to its channel's courier,
-//! several at once, outside any database transaction.
-//!
-//! The loop wakes when a commit queued messages (the consumer's `applied` hook, the
-//! send endpoint), when a delivery finished (a permit is free again), when the
-//! earliest retry comes due, or at the poll interval (messages queued by another
-//! replica). A claim is a conditional update with a lease (see `store::claim_due`), so
-//! replicas never send the same row at once, and a sender that dies mid-delivery
-//! leaves its rows due again after the lease. Each delivery holds one of `concurrency`
-//! permits, so a slow or failing recipient occupies one slot and never holds up the
-//! rest. This is not a `Tasks::every` sweeper because it must also wake on demand.
+//! The sender: claims due messages and hands each to its channel's courier, several at
+//! once, outside any database transaction, in the loop `due` runs (woken by the
+//! consumer's `applied` hook and the send endpoint). A claim is a conditional update
+//! with a lease (see `store::claim_due`).
 //!
 //! A sent message's `sent_at` is read the moment its courier returns (the channel took
 //! it), not when the outcome is recorded, so `sent_at - event_time` measures delivery
@@ -16,16 +9,16 @@
 //! is written only while the row is still in the state that transition starts from
 //! with the claim's attempt count (`store::settle`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use platform::tasks::Tasks;
-use tokio::sync::Semaphore;
 
 use crate::app::NotificationsApp;
 use crate::channels::Couriers;
 use crate::config::NotificationsConfig;
 use crate::domain::{AfterFailure, DeliveryError, Message, Status, Transition, Transport};
+use crate::due::{self, DueWork, Pace};
 use crate::store;
 
 /// Longest `last_error` kept.
@@ -44,83 +37,40 @@ struct Accepted {
 pub struct Sender {
     app: NotificationsApp,
     couriers: Couriers,
-    permits: Arc<Semaphore>,
-    poll: Duration,
-    lease: Duration,
 }
 
 impl Sender {
-    /// A sender for `app`'s messages through `couriers`.
-    pub fn new(app: NotificationsApp, couriers: Couriers, config: &NotificationsConfig) -> Self {
-        Self {
-            app,
-            couriers,
-            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
-            poll: Duration::from_millis(config.poll_interval_ms.max(10)),
-            lease: Duration::from_secs(config.lease_secs.max(1)),
-        }
+    /// Runs the delivery loop for `app`'s messages through `couriers` until shutdown.
+    pub fn start(
+        app: NotificationsApp,
+        couriers: Couriers,
+        config: &NotificationsConfig,
+        tasks: &Tasks,
+    ) {
+        let pace = Pace::new(config.concurrency, config);
+        let (wake, clock) = (app.wake.clone(), app.clock.clone());
+        due::start(Self { app, couriers }, pace, wake, clock, tasks);
+    }
+}
+
+#[async_trait]
+impl DueWork for Sender {
+    type Item = Message;
+
+    const NAME: &'static str = "notifications";
+
+    async fn next_due(&self) -> Result<Option<i64>, platform::db::Error> {
+        store::next_due(self.app.db.reader()).await
     }
 
-    /// Runs the loop until shutdown.
-    pub fn start(self, tasks: &Tasks) {
-        let sender = Arc::new(self);
-        let spawner = tasks.clone();
-        tasks.spawn(async move { sender.run(spawner).await });
-    }
-
-    async fn run(self: Arc<Self>, tasks: Tasks) {
-        let shutdown = tasks.shutdown().clone();
-        loop {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            let wait = match self.pass(&tasks).await {
-                Ok(wait) => wait,
-                Err(err) => {
-                    tracing::warn!(error = %err, "claiming due notifications failed");
-                    self.poll
-                }
-            };
-            if wait.is_zero() {
-                continue;
-            }
-            // `notify_one` keeps a permit when nobody waits, so a wake-up that came
-            // during the pass ends this wait at once.
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.app.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-
-    /// Claims what is due (as many as there are free permits) and starts delivering it;
-    /// returns how long to wait before the next pass.
-    async fn pass(self: &Arc<Self>, tasks: &Tasks) -> Result<Duration, platform::db::Error> {
-        let free = self.permits.available_permits();
-        if free == 0 {
-            // A finishing delivery wakes the loop.
-            return Ok(self.poll);
-        }
-        let now = self.app.clock.now_millis();
-        let next_due = store::next_due(self.app.db.reader()).await?;
-        match next_due {
-            None => return Ok(self.poll),
-            Some(at) if at > now => {
-                let until = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
-                return Ok(until.min(self.poll));
-            }
-            Some(_) => {}
-        }
-        let lease_until = now + i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2);
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>, platform::db::Error> {
         let mut tx = self.app.db.begin().await?;
-        let claimed = store::claim_due(
-            &mut tx,
-            now,
-            lease_until,
-            i64::try_from(free).unwrap_or(i64::MAX),
-        )
-        .await?;
+        let claimed = store::claim_due(&mut tx, now, lease_until, limit).await?;
         for (id, err) in &claimed.unreadable {
             // Never deliverable: failed at once, loudly, and one corrupt row never holds
             // up the others.
@@ -128,20 +78,15 @@ impl Sender {
             store::give_up_unreadable(&mut tx, id, now).await?;
         }
         tx.commit().await?;
-        let full = claimed.messages.len() + claimed.unreadable.len() == free;
-        for message in claimed.messages {
-            // Only this loop takes permits, so one is free for each claimed row.
-            let permit = self.permits.clone().try_acquire_owned().ok();
-            let sender = self.clone();
-            tasks.spawn(async move {
-                sender.deliver(message).await;
-                drop(permit);
-                sender.app.wake_sender();
-            });
-        }
-        Ok(if full { Duration::ZERO } else { self.poll })
+        Ok(claimed.messages)
     }
 
+    async fn work(&self, message: Message) {
+        self.deliver(message).await;
+    }
+}
+
+impl Sender {
     #[tracing::instrument(
         skip_all,
         fields(
@@ -265,7 +210,8 @@ impl Sender {
     }
 }
 
-fn clip(text: &str) -> String {
+/// `text`, cut to [`MAX_ERROR_CHARS`] characters (an error kept for people to read).
+pub(crate) fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_ERROR_CHARS) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),

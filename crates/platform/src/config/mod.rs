@@ -6,6 +6,11 @@
 //! underscore in a variable name descends one table: `VISCOUNT_IDENTITY__ACCESS_TOKEN_TTL_SECS`
 //! sets `access_token_ttl_secs` in `[identity]`.
 //!
+//! figment merges the layers, not code of our own (`sources.rs` says how the file and
+//! the variables become layers). It keeps which layer set each value, so a value that
+//! does not fit its struct is reported with its key and the file or variable it came
+//! from, and an unknown key with the variable that set it.
+//!
 //! Because every field has a default, a mistyped key (`anonymous_per_minut`) would be
 //! silently ignored. So every read of a section also notes which keys its struct did
 //! not consume (with `serde_ignored`) and which keys the struct knows at each level;
@@ -14,16 +19,33 @@
 //! serve catalog` never reads `[gateway]`), so a key is judged only when its section
 //! was read in this process, or when its top-level section is one nothing knows (see
 //! [`SECTIONS`]).
+//!
+//! Configured secrets (passwords, shared tokens) are typed [`Secret`], `secrecy`'s
+//! string: `Debug` prints `[REDACTED]`, so a settings struct can be logged whole, the
+//! value is wiped from memory when dropped, and using it takes an explicit
+//! [`ExposeSecret::expose_secret`] that a review can find.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use figment::providers::Serialized;
+use figment::value::{Dict, Value};
+use figment::{Figment, Provider as _};
 use serde::de::DeserializeOwned;
 
 mod probe;
+mod sources;
 use probe::{Probe, nearest, segments, variable_name};
+use sources::{File, VARIABLE, Variable};
+
+pub use secrecy::ExposeSecret;
+
+/// A configured secret (password, signing key, shared token): read like a string,
+/// printed by `Debug` as `[REDACTED]`, wiped on drop; [`ExposeSecret::expose_secret`]
+/// reads it.
+pub type Secret = secrecy::SecretString;
 
 /// Prefix of every environment variable the platform reads.
 pub const ENV_PREFIX: &str = "VISCOUNT_";
@@ -49,46 +71,66 @@ pub const FLAG_VARIABLES: &[&str] = &[
     "coordination_url",
 ];
 
-/// Why configuration could not be loaded.
+/// Why configuration could not be loaded. figment's errors are boxed: they carry the
+/// layer's metadata and key path, and would make every result holding one large.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file exists but could not be read.
-    #[error("cannot read config file {path}")]
-    Read {
+    /// The file exists but cannot be read, or is not valid TOML.
+    #[error("cannot load config file {path}")]
+    File {
         /// The file that failed.
         path: String,
-        /// The cause.
+        /// The cause, with the line for a TOML error.
         #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML.
-    #[error("config file {path} is not valid toml")]
-    Parse {
-        /// The file that failed.
-        path: String,
-        /// The cause.
-        #[source]
-        source: toml::de::Error,
+        source: Box<figment::Error>,
     },
     /// A section does not fit its typed struct.
     #[error("invalid configuration in section `{section}`")]
     Invalid {
         /// The section (empty for the top level).
         section: String,
-        /// The cause, naming the key.
+        /// The cause, naming the key and the file or variable that set it.
         #[source]
-        source: toml::de::Error,
+        source: Box<figment::Error>,
     },
+}
+
+impl ConfigError {
+    /// Section `section` reads, but breaks a rule of its own (`reason`), for readers
+    /// that check more than the types.
+    pub fn invalid(section: &str, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            section: section.to_owned(),
+            source: Box::new(figment::Error::from(reason.to_string())),
+        }
+    }
 }
 
 /// The merged configuration document, from which typed sections are read. Clones share
 /// the record of what was read, so keys read through any clone count.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ConfigSource {
-    table: toml::Table,
-    /// The variable that set each key path set from the environment.
-    variables: BTreeMap<Vec<String>, String>,
+    /// The layers, merged; each value tagged with the layer that set it.
+    figment: Figment,
     reads: Arc<Mutex<Reads>>,
+}
+
+/// Names the layers, never their values: the document holds the configured secrets as
+/// plain strings until a section types them.
+impl std::fmt::Debug for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layers: Vec<String> = self
+            .figment
+            .metadata()
+            .map(|layer| match &layer.source {
+                Some(source) => format!("{} {source}", layer.name),
+                None => layer.name.to_string(),
+            })
+            .collect();
+        f.debug_struct("ConfigSource")
+            .field("layers", &layers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the readers of each section (by name; `""` for the top level) consumed.
@@ -137,29 +179,13 @@ impl std::fmt::Display for UnknownKey {
 impl ConfigSource {
     /// Reads `path` (when it exists) and overlays the process's `VISCOUNT_*` variables.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let mut table = if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            text.parse::<toml::Table>()
-                .map_err(|source| ConfigError::Parse {
-                    path: path.display().to_string(),
-                    source,
-                })?
-        } else {
-            toml::Table::new()
-        };
-        let variables = overlay_env(&mut table, std::env::vars());
-        Ok(Self::new(table, variables))
-    }
-
-    fn new(table: toml::Table, variables: BTreeMap<Vec<String>, String>) -> Self {
-        Self {
-            table,
-            variables,
-            reads: Arc::default(),
-        }
+        // A variable whose name or value is not Unicode cannot be one of ours.
+        let vars = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
+        // A missing file is no layer: the defaults and the variables still are.
+        let file = path.exists().then(|| File::at(path));
+        Self::layered(file, &path.display().to_string(), vars)
     }
 
     /// A source from TOML text and explicit variables, without touching the process
@@ -168,51 +194,81 @@ impl ConfigSource {
         toml_text: &str,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table = toml_text
-            .parse::<toml::Table>()
-            .map_err(|source| ConfigError::Parse {
-                path: "<inline>".into(),
-                source,
+        Self::layered(Some(File::text(toml_text)), "<inline>", vars)
+    }
+
+    /// The file (named `path` in errors) with the `VISCOUNT_*` variables among `vars`
+    /// over it.
+    fn layered(
+        file: Option<File>,
+        path: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            figment = figment.merge(file);
+            // figment holds a layer's failure until the first read; the file's is
+            // reported here, at start, naming the file.
+            figment.data().map_err(|source| ConfigError::File {
+                path: path.to_owned(),
+                source: Box::new(source),
             })?;
-        let variables = overlay_env(&mut table, vars);
-        Ok(Self::new(table, variables))
+        }
+        for variable in vars
+            .into_iter()
+            .filter_map(|(name, raw)| Variable::parse(name, raw))
+        {
+            figment = figment.merge(variable);
+        }
+        Ok(Self {
+            figment,
+            reads: Arc::default(),
+        })
     }
 
     /// Sets `section.key` to `value` unless the file or the environment set it: a
     /// default that depends on how the process was started (the gateway's address as
     /// the tokens' issuer).
     pub fn with_default(mut self, section: &str, key: &str, value: toml::Value) -> Self {
-        let entry = self
-            .table
-            .entry(section)
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let toml::Value::Table(table) = entry {
-            table.entry(key).or_insert(value);
-        }
+        self.figment = self
+            .figment
+            .join(Serialized::default(&format!("{section}.{key}"), value));
         self
     }
 
     /// One section as it was merged (empty when absent), for layering more values over
     /// it (see [`crate::live`]).
     pub fn table(&self, name: &str) -> toml::Table {
-        match self.table.get(name) {
-            Some(toml::Value::Table(table)) => table.clone(),
-            _ => toml::Table::new(),
-        }
+        // Every value came from TOML (the file, variables read as TOML values, defaults
+        // given as TOML values), so the section converts back.
+        self.figment.focus(name).extract().unwrap_or_default()
     }
 
     /// Reads one section (`""` for the top level) into its typed struct, noting which
     /// of its keys the struct consumed (see [`ConfigSource::unknown_keys`]).
     pub fn section<T: DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
-        let value = self.value_of(name);
-        let typed = value
-            .clone()
-            .try_into()
-            .map_err(|source| ConfigError::Invalid {
-                section: name.to_owned(),
-                source,
-            })?;
-        self.note::<T>(name, &value);
+        let typed = if name.is_empty() {
+            self.figment.extract()
+        } else if let Ok(value) = self.figment.find_value(name)
+            && value.as_dict().is_none()
+        {
+            // A section that is not a table fails as one (`focus` would see nothing).
+            self.figment.extract_inner(name)
+        } else {
+            // The section as a figment of its own (empty when absent: every setting at
+            // its default), which keeps each value's layer for errors. Their key paths
+            // start below the section: prefixed with it, they read `section.key` (not
+            // `extract_inner`, which appends the section instead).
+            self.figment.focus(name).extract().map_err(|mut error| {
+                error.path.insert(0, name.to_owned());
+                error
+            })
+        }
+        .map_err(|source| ConfigError::Invalid {
+            section: name.to_owned(),
+            source: Box::new(source),
+        })?;
+        self.note::<T>(name);
         Ok(typed)
     }
 
@@ -220,27 +276,25 @@ impl ConfigSource {
     /// other means (from [`ConfigSource::table`], with more values laid over it), so
     /// its keys are judged as if read through [`ConfigSource::section`].
     pub fn note_read<T: DeserializeOwned>(&self, name: &str) {
-        self.note::<T>(name, &self.value_of(name));
+        self.note::<T>(name);
     }
 
-    fn value_of(&self, name: &str) -> toml::Value {
-        if name.is_empty() {
-            toml::Value::Table(self.table.clone())
-        } else {
-            self.table
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
-        }
+    /// Section `name` as merged (`""`: the whole document), each value still tagged
+    /// with its layer; an empty table when absent.
+    fn value_of(&self, name: &str) -> Value {
+        self.figment
+            .find_value(name)
+            .unwrap_or_else(|_| Value::from(Dict::new()))
     }
 
-    /// Deserializes `value` as a `T` once more, through [`Probe`] and `serde_ignored`,
-    /// and records what it ignored and which fields it knows.
-    fn note<T: DeserializeOwned>(&self, name: &str, value: &toml::Value) {
+    /// Deserializes section `name` as a `T` once more, through [`Probe`] and
+    /// `serde_ignored`, and records what it ignored and which fields it knows.
+    fn note<T: DeserializeOwned>(&self, name: &str) {
+        let value = self.value_of(name);
         let known = RefCell::new(BTreeMap::new());
         let mut ignored = BTreeSet::new();
         let probe = Probe {
-            value,
+            value: &value,
             path: Vec::new(),
             known: &known,
         };
@@ -270,6 +324,7 @@ impl ConfigSource {
     /// otherwise only tables, which can only be sections). The binary's flag
     /// variables ([`FLAG_VARIABLES`], `VISCOUNT_TEST_*`) are never reported.
     pub fn unknown_keys(&self) -> Vec<UnknownKey> {
+        let document = self.value_of("");
         let reads = self
             .reads
             .lock()
@@ -303,10 +358,11 @@ impl ConfigSource {
         let unread_top_level: Vec<Vec<String>> = match root.and_then(|r| r.ignored.as_ref()) {
             Some(ignored) => ignored.iter().cloned().collect(),
             // Nothing read the top level: a table there can only be a section.
-            None => self
-                .table
-                .iter()
-                .filter(|(_, value)| value.is_table())
+            None => document
+                .as_dict()
+                .into_iter()
+                .flatten()
+                .filter(|(_, value)| value.as_dict().is_some())
                 .map(|(key, _)| vec![key.clone()])
                 .collect(),
         };
@@ -315,11 +371,11 @@ impl ConfigSource {
                 continue;
             };
             // A section's keys are judged by its own readers, if it has any here.
-            if sections.contains(first.as_str()) || self.is_flag_variable(&path) {
+            if sections.contains(first.as_str()) || self.is_flag_variable(&document, &path) {
                 continue;
             }
             let known = root_known(&path[..path.len() - 1]);
-            unknown.push(self.unknown_key(path, &known, &sections));
+            unknown.push(self.unknown_key(&document, path, &known, &sections));
         }
         for (name, section) in &reads.sections {
             if name.is_empty() {
@@ -330,7 +386,7 @@ impl ConfigSource {
                 let known = section.known.get(parent).cloned().unwrap_or_default();
                 let mut full = vec![name.clone()];
                 full.extend(path.iter().cloned());
-                unknown.push(self.unknown_key(full, &known, &sections));
+                unknown.push(self.unknown_key(&document, full, &known, &sections));
             }
         }
         unknown.sort_by(|a, b| a.key.cmp(&b.key));
@@ -353,14 +409,41 @@ impl ConfigSource {
         unknown
     }
 
-    /// Whether `path` is a top-level key set only by a variable the binary reads as a
-    /// flag (or a test suite's).
-    fn is_flag_variable(&self, path: &[String]) -> bool {
+    /// Whether `path` is a top-level key set by one of the binary's flag variables (or
+    /// a test suite's).
+    fn is_flag_variable(&self, document: &Value, path: &[String]) -> bool {
         let [key] = path else {
             return false;
         };
-        self.variables.contains_key(path)
-            && (FLAG_VARIABLES.contains(&key.as_str()) || key.starts_with("test_"))
+        (FLAG_VARIABLES.contains(&key.as_str()) || key.starts_with("test_"))
+            && lookup(document, path)
+                .and_then(|value| self.set_by(value))
+                .is_some()
+    }
+
+    /// The variable that set `value`, when a variable did (the file or code otherwise).
+    /// A table carries the layer that last wrote into it.
+    fn set_by(&self, value: &Value) -> Option<&str> {
+        let layer = self.figment.get_metadata(value.tag())?;
+        if layer.name != VARIABLE {
+            return None;
+        }
+        layer.source.as_ref()?.custom()
+    }
+
+    /// The first value at or under `path` (`value` is there) that a variable set: the
+    /// key path it set, and the variable.
+    fn variable_within(&self, value: &Value, path: Vec<String>) -> Option<(Vec<String>, String)> {
+        match value {
+            Value::Dict(_, entries) if !entries.is_empty() => {
+                entries.iter().find_map(|(key, inner)| {
+                    let mut inner_path = path.clone();
+                    inner_path.push(key.clone());
+                    self.variable_within(inner, inner_path)
+                })
+            }
+            leaf => self.set_by(leaf).map(|name| (path, name.to_owned())),
+        }
     }
 
     /// The report of the unknown key at `path` (full): the variable that set it, and
@@ -368,15 +451,13 @@ impl ConfigSource {
     /// top-level key, a section it starts with.
     fn unknown_key(
         &self,
+        document: &Value,
         path: Vec<String>,
         candidates: &BTreeSet<&str>,
         sections: &BTreeSet<&str>,
     ) -> UnknownKey {
-        let variable = self
-            .variables
-            .iter()
-            .find(|(set, _)| set.starts_with(&path))
-            .map(|(set, name)| (set.clone(), name.clone()));
+        let variable =
+            lookup(document, &path).and_then(|value| self.variable_within(value, path.clone()));
         let last = path.last().map(String::as_str).unwrap_or_default();
         let nearest_segments = nearest(last, candidates)
             .map(|near| vec![near.to_owned()])
@@ -415,67 +496,10 @@ impl ConfigSource {
     }
 }
 
-/// Writes every `VISCOUNT_A__B=v` into `table[a][b]`. A value is read as a TOML value
-/// when it parses as one (numbers, booleans, arrays) and as a string otherwise, so
-/// `VISCOUNT_LISTEN=127.0.0.1:9000` stays a string while `..._TTL_SECS=60` is a number.
-/// Every variable lands in the document, flags' too (`VISCOUNT_DATABASE_URL` is
-/// `database_url` at the top level). Answers which variable set each key path.
-fn overlay_env(
-    table: &mut toml::Table,
-    vars: impl IntoIterator<Item = (String, String)>,
-) -> BTreeMap<Vec<String>, String> {
-    let mut variables = BTreeMap::new();
-    for (name, raw) in vars {
-        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-        let Some((last, parents)) = keys.split_last() else {
-            continue;
-        };
-        set_path(table, parents, last, parse_env_value(&raw));
-        variables.insert(keys, name);
-    }
-    variables
-}
-
-/// Sets `table[parents..][last] = value`, creating tables on the way; a path through a
-/// non-table value is ignored.
-fn set_path(table: &mut toml::Table, parents: &[String], last: &str, value: toml::Value) {
-    match parents.split_first() {
-        None => {
-            table.insert(last.to_owned(), value);
-        }
-        Some((head, rest)) => {
-            let entry = table
-                .entry(head.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(inner) = entry {
-                set_path(inner, rest, last, value);
-            }
-        }
-    }
-}
-
-fn parse_env_value(raw: &str) -> toml::Value {
-    format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .filter(|v| !matches!(v, toml::Value::Datetime(_)))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
-}
-
-/// A configured secret (password, signing key): read like a string, never printed.
-#[derive(Clone, Default, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+/// The value at `path` in `value`, through tables only.
+fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter()
+        .try_fold(value, |value, key| value.as_dict()?.get(key))
 }
 
 /// `url` with its password (the userinfo after `:`) masked, for messages and logs:
@@ -493,18 +517,6 @@ pub fn redact_url(url: &str) -> String {
             format!("{scheme}://{user}{masked}@{host}{tail}")
         }
         None => url.to_owned(),
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
     }
 }
 
@@ -531,17 +543,51 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_reads_as_a_string_and_never_prints() {
+    fn a_secret_reads_as_a_string_and_prints_redacted() {
         #[derive(serde::Deserialize, Debug)]
+        #[serde(default)]
         struct Section {
-            key: Secret,
+            user: String,
+            password: Secret,
+            token: Option<Secret>,
         }
-        let config =
-            ConfigSource::from_parts("[s]\nkey = \"hunter2-hunter2\"", []).expect("parses");
+        impl Default for Section {
+            fn default() -> Self {
+                Self {
+                    user: String::new(),
+                    password: Secret::from("dev-password"),
+                    token: None,
+                }
+            }
+        }
+        let config = ConfigSource::from_parts(
+            "[s]\nuser = \"app\"\npassword = \"hunter2-hunter2\"\n",
+            vars(&[("VISCOUNT_S__TOKEN", "tok-from-env")]),
+        )
+        .expect("parses");
         let section: Section = config.section("s").expect("section");
-        assert_eq!(section.key.expose(), "hunter2-hunter2");
-        assert!(!format!("{section:?}").contains("hunter2"));
+        assert_eq!(section.password.expose_secret(), "hunter2-hunter2");
+        assert_eq!(
+            section.token.as_ref().map(|token| token.expose_secret()),
+            Some("tok-from-env")
+        );
+        let printed = format!("{section:?}");
+        assert!(printed.contains("\"app\""), "{printed}");
+        assert_eq!(printed.matches("[REDACTED]").count(), 2, "{printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("tok-from"),
+            "{printed}"
+        );
+        // Nor does the source the section was read from print them.
+        let source = format!("{config:?}");
+        assert!(source.contains("VISCOUNT_S__TOKEN"), "{source}");
+        assert!(
+            !source.contains("hunter2") && !source.contains("tok-from"),
+            "{source}"
+        );
     }
+    use std::collections::HashMap;
+
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -595,18 +641,157 @@ mod tests {
         assert!(section.enabled);
     }
 
+    /// The error's whole chain, as the binary prints it.
+    fn chain(err: &ConfigError) -> String {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn variables_hold_toml_values_or_else_the_string_written() {
+        #[derive(Debug, Deserialize, Default)]
+        #[serde(default)]
+        struct Typed {
+            count: u32,
+            ratio: f64,
+            on: bool,
+            ports: Vec<u16>,
+            limits: HashMap<String, u32>,
+            listen: String,
+            zip: String,
+            padded: String,
+            day: String,
+            quoted: String,
+        }
+        let source = ConfigSource::from_parts(
+            "",
+            vars(&[
+                ("VISCOUNT_T__COUNT", "60"),
+                ("VISCOUNT_T__RATIO", "0.5"),
+                ("VISCOUNT_T__ON", "true"),
+                ("VISCOUNT_T__PORTS", "[80, 443]"),
+                ("VISCOUNT_T__LIMITS", "{ search = 3 }"),
+                ("VISCOUNT_T__LISTEN", "127.0.0.1:9000"),
+                ("VISCOUNT_T__ZIP", "007"),
+                ("VISCOUNT_T__PADDED", " two spaces "),
+                ("VISCOUNT_T__DAY", "2024-01-31"),
+                ("VISCOUNT_T__QUOTED", "\"42\""),
+            ]),
+        )
+        .expect("source");
+        let typed: Typed = source.section("t").expect("section");
+        assert_eq!((typed.count, typed.ratio, typed.on), (60, 0.5, true));
+        assert_eq!(typed.ports, vec![80, 443]);
+        assert_eq!(typed.limits.get("search"), Some(&3));
+        assert_eq!(typed.listen, "127.0.0.1:9000");
+        // Not TOML values: kept as written (no leading zeros dropped, no trimming).
+        assert_eq!(typed.zip, "007");
+        assert_eq!(typed.padded, " two spaces ");
+        assert_eq!(typed.day, "2024-01-31");
+        assert_eq!(typed.quoted, "42");
+        assert_eq!(keys_of(&source), Vec::<String>::new());
+    }
+
+    fn keys_of(source: &ConfigSource) -> Vec<String> {
+        source.unknown_keys().into_iter().map(|k| k.key).collect()
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_named_with_its_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("viscount.toml");
+        std::fs::write(&path, "[gateway]\nlisten = \"127.0.0.1:1\"\nbroken = \n").expect("write");
+        let err = ConfigSource::load(&path).expect_err("must fail");
+        assert!(matches!(err, ConfigError::File { .. }), "{err:?}");
+        let chain = chain(&err);
+        assert!(chain.contains(&path.display().to_string()), "{chain}");
+        assert!(chain.contains("line 3"), "{chain}");
+    }
+
+    #[test]
+    fn a_missing_file_leaves_the_defaults_and_a_present_one_is_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = ConfigSource::load(&dir.path().join("absent.toml")).expect("no file is fine");
+        assert_eq!(
+            missing.section::<Section>("svc").expect("section"),
+            Section::default()
+        );
+        let path = dir.path().join("viscount.toml");
+        std::fs::write(&path, "[svc]\nttl_secs = 61\n").expect("write");
+        let present = ConfigSource::load(&path).expect("reads");
+        assert_eq!(
+            present.section::<Section>("svc").expect("section").ttl_secs,
+            61
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_in_the_file_names_the_key_and_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("viscount.toml");
+        std::fs::write(&path, "[svc]\nenabled = \"yes\"\n").expect("write");
+        let source = ConfigSource::load(&path).expect("reads");
+        let err = source.section::<Section>("svc").expect_err("must fail");
+        let chain = chain(&err);
+        assert!(
+            chain.starts_with("invalid configuration in section `svc`"),
+            "{chain}"
+        );
+        assert!(chain.contains("\"svc.enabled\""), "{chain}");
+        assert!(chain.contains(&path.display().to_string()), "{chain}");
+    }
+
+    #[test]
+    fn a_default_given_by_code_yields_to_the_file_and_the_variables() {
+        let issuer = |toml: &str, pairs: &[(&str, &str)]| {
+            let source = ConfigSource::from_parts(toml, vars(pairs))
+                .expect("source")
+                .with_default(
+                    "identity",
+                    "issuer",
+                    toml::Value::String("http://code".into()),
+                );
+            let table = source.table("identity");
+            table
+                .get("issuer")
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        assert_eq!(issuer("", &[]).as_deref(), Some("http://code"));
+        assert_eq!(
+            issuer("[identity]\nissuer = \"http://file\"\n", &[]).as_deref(),
+            Some("http://file")
+        );
+        assert_eq!(
+            issuer("", &[("VISCOUNT_IDENTITY__ISSUER", "http://env")]).as_deref(),
+            Some("http://env")
+        );
+    }
+
+    #[test]
+    fn a_section_that_is_not_a_table_fails_to_read() {
+        let source = ConfigSource::from_parts("svc = 5\n", vars(&[])).expect("source");
+        let err = source.section::<Section>("svc").expect_err("must fail");
+        let chain = chain(&err);
+        assert!(
+            chain.starts_with("invalid configuration in section `svc`"),
+            "{chain}"
+        );
+        assert!(chain.contains("found signed int `5`"), "{chain}");
+    }
+
     #[test]
     fn a_value_of_the_wrong_type_names_the_key() {
         let source = ConfigSource::from_parts("", vars(&[("VISCOUNT_SVC__TTL_SECS", "soon")]))
             .expect("source");
         let err = source.section::<Section>("svc").expect_err("must fail");
-        let chain = format!(
-            "{err}: {}",
-            std::error::Error::source(&err)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        );
-        assert!(chain.contains("ttl_secs"), "{chain}");
+        let chain = chain(&err);
+        assert!(chain.contains("\"svc.ttl_secs\""), "{chain}");
+        assert!(chain.contains("VISCOUNT_SVC__TTL_SECS"), "{chain}");
     }
 
     mod unknown_keys {

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+use figment::value::Value;
 use serde::de::{self, IntoDeserializer as _, Visitor};
 
 use super::ENV_PREFIX;
@@ -49,14 +50,14 @@ pub(super) fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
     }
 }
 
-/// A deserializer over a TOML value that hands tables and arrays to the visitor entry by
-/// entry (so `serde_ignored`, wrapped around it, sees each key and whether it was
+/// A deserializer over a figment value that hands tables and arrays to the visitor entry
+/// by entry (so `serde_ignored`, wrapped around it, sees each key and whether it was
 /// consumed) and records the field names of every struct it is asked for, by path: the
 /// keys a reader knows, for suggesting the nearest one. Everything else it leaves to
-/// `toml`'s own deserializer.
+/// figment's own deserializer of the value.
 pub(super) struct Probe<'a> {
     /// The value being read.
-    pub(super) value: &'a toml::Value,
+    pub(super) value: &'a Value,
     /// Its key path from the section's root.
     pub(super) path: Vec<String>,
     /// Field names of the structs asked for, by the path of the table holding them.
@@ -64,7 +65,7 @@ pub(super) struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
-    fn child(&self, key: String, value: &'a toml::Value) -> Probe<'a> {
+    fn child(&self, key: String, value: &'a Value) -> Probe<'a> {
         let mut path = self.path.clone();
         path.push(key);
         Probe {
@@ -75,23 +76,23 @@ impl<'a> Probe<'a> {
     }
 }
 
-/// Hands the rest to `toml`'s deserializer of the value.
+/// Hands the rest to figment's deserializer of the value.
 macro_rules! delegate {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
-            self.value.clone().$method($($arg,)* visitor)
+            self.value.$method($($arg,)* visitor)
         }
     )*};
 }
 
 impl<'de> de::Deserializer<'de> for Probe<'_> {
-    type Error = toml::de::Error;
+    type Error = figment::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.value {
-            toml::Value::Table(_) => self.deserialize_map(visitor),
-            toml::Value::Array(_) => self.deserialize_seq(visitor),
-            other => other.clone().deserialize_any(visitor),
+            Value::Dict(..) => self.deserialize_map(visitor),
+            Value::Array(..) => self.deserialize_seq(visitor),
+            other => other.deserialize_any(visitor),
         }
     }
 
@@ -107,35 +108,38 @@ impl<'de> de::Deserializer<'de> for Probe<'_> {
             .or_default()
             .extend(fields.iter().copied());
         match self.value {
-            toml::Value::Table(_) => self.deserialize_map(visitor),
-            other => other.clone().deserialize_struct(name, fields, visitor),
+            Value::Dict(..) => self.deserialize_map(visitor),
+            other => other.deserialize_struct(name, fields, visitor),
         }
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.value {
-            toml::Value::Table(table) => visitor.visit_map(ProbeMap {
-                entries: table.iter(),
+            Value::Dict(_, entries) => visitor.visit_map(ProbeMap {
+                entries: entries.iter(),
                 pending: None,
                 parent: self,
             }),
-            other => other.clone().deserialize_map(visitor),
+            other => other.deserialize_map(visitor),
         }
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.value {
-            toml::Value::Array(items) => visitor.visit_seq(ProbeSeq {
+            Value::Array(_, items) => visitor.visit_seq(ProbeSeq {
                 items: items.iter().enumerate(),
                 parent: self,
             }),
-            other => other.clone().deserialize_seq(visitor),
+            other => other.deserialize_seq(visitor),
         }
     }
 
-    // TOML has no null: a value that is there is `Some`.
+    // Only an empty value (a `None` laid in by code) is `None`; TOML has no null.
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        visitor.visit_some(self)
+        match self.value {
+            Value::Empty(..) => self.value.deserialize_option(visitor),
+            _ => visitor.visit_some(self),
+        }
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -180,13 +184,13 @@ impl<'de> de::Deserializer<'de> for Probe<'_> {
 
 /// A table's entries for a visitor, each value a [`Probe`] of its own.
 struct ProbeMap<'a> {
-    entries: toml::map::Iter<'a, String, toml::Value>,
-    pending: Option<(&'a String, &'a toml::Value)>,
+    entries: std::collections::btree_map::Iter<'a, String, Value>,
+    pending: Option<(&'a String, &'a Value)>,
     parent: Probe<'a>,
 }
 
 impl<'de> de::MapAccess<'de> for ProbeMap<'_> {
-    type Error = toml::de::Error;
+    type Error = figment::Error;
 
     fn next_key_seed<K: de::DeserializeSeed<'de>>(
         &mut self,
@@ -206,19 +210,19 @@ impl<'de> de::MapAccess<'de> for ProbeMap<'_> {
         let (key, value) = self
             .pending
             .take()
-            .ok_or_else(|| de::Error::custom("a value asked for before its key"))?;
+            .ok_or_else(|| figment::Error::from("a value asked for before its key"))?;
         seed.deserialize(self.parent.child(key.clone(), value))
     }
 }
 
 /// An array's items for a visitor, each a [`Probe`] of its own.
 struct ProbeSeq<'a> {
-    items: std::iter::Enumerate<std::slice::Iter<'a, toml::Value>>,
+    items: std::iter::Enumerate<std::slice::Iter<'a, Value>>,
     parent: Probe<'a>,
 }
 
 impl<'de> de::SeqAccess<'de> for ProbeSeq<'_> {
-    type Error = toml::de::Error;
+    type Error = figment::Error;
 
     fn next_element_seed<T: de::DeserializeSeed<'de>>(
         &mut self,

@@ -233,12 +233,9 @@ impl ServiceContext {
             source,
         };
         let config: RetentionConfig = self.config.section("retention").map_err(invalid)?;
-        config.validate().map_err(|reason| {
-            invalid(ConfigError::Invalid {
-                section: "retention".into(),
-                source: <toml::de::Error as serde::de::Error>::custom(reason),
-            })
-        })?;
+        config
+            .validate()
+            .map_err(|reason| invalid(ConfigError::invalid("retention", reason)))?;
         Ok(config)
     }
 

@@ -1,7 +1,8 @@
 //! Notifications' operations, one use case a file: composing the messages an event
 //! causes (`compose`), an admin's direct send (`send`), reading messages
 //! (`messages`), templates (`templates`), preferences (`preferences`), and keeping the
-//! directory of users and orders with the events waiting for them (`directory`).
+//! directory of users and orders with the events waiting for them (`directory`), and
+//! merchants' webhook endpoints with their delivery log (`webhooks`).
 //! The `*_in` forms run inside a transaction the caller owns (the event consumer's,
 //! which also holds the inbox row). Delivery itself is the sender's.
 
@@ -11,6 +12,7 @@ mod messages;
 mod preferences;
 mod send;
 mod templates;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +24,14 @@ use platform::time::Clock;
 use tokio::sync::Notify;
 
 use crate::config::NotificationsConfig;
-use crate::domain::{Channel, RetrySchedule};
+use crate::domain::{Channel, Invalid, RetrySchedule, WebhookRetry};
 use crate::templates::{Renderer, TemplateError};
 
 pub use compose::Cause;
 pub use preferences::{ChannelSettings, PreferenceChange, Preferences};
 pub use send::{SendContent, SendRequest};
 pub use templates::TemplateDraft;
+pub use webhooks::EndpointChange;
 
 /// Who may see and manage what: a user their own messages and preferences, admins
 /// everything (templates, the local outbox, anyone's messages). Machine clients manage
@@ -62,6 +65,18 @@ pub enum NotificationsError {
     /// The template could not be rendered with the request's data.
     #[error("the template cannot be rendered with this data: {0}")]
     Render(TemplateError),
+    /// No such webhook endpoint.
+    #[error("no such webhook endpoint")]
+    NoSuchEndpoint,
+    /// No such delivery of the endpoint.
+    #[error("no such webhook delivery")]
+    NoSuchDelivery,
+    /// A webhook endpoint's settings break a rule (the field, the rule).
+    #[error("{0}: {1}")]
+    InvalidEndpoint(&'static str, Invalid),
+    /// The delivery is still being attempted.
+    #[error("the delivery is still pending")]
+    DeliveryPending,
     /// The database failed.
     #[error(transparent)]
     Sql(#[from] platform::db::Error),
@@ -78,6 +93,10 @@ pub struct NotificationsApp {
     /// Wakes the sender right after a commit that queued messages, so the first
     /// attempt does not wait for the next poll.
     pub(crate) wake: Arc<Notify>,
+    /// When failed webhook deliveries are tried again.
+    pub(crate) webhook_retry: WebhookRetry,
+    /// Wakes the webhook dispatcher right after a commit that queued deliveries.
+    pub(crate) webhook_wake: Arc<Notify>,
 }
 
 impl NotificationsApp {
@@ -94,6 +113,8 @@ impl NotificationsApp {
                 max_delay: Duration::from_millis(config.retry_max_ms.max(config.retry_base_ms)),
             },
             wake: Arc::new(Notify::new()),
+            webhook_retry: config.webhooks.retry(),
+            webhook_wake: Arc::new(Notify::new()),
         }
     }
 

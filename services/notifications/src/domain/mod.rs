@@ -1,6 +1,8 @@
 //! Notifications' rules, free of I/O: channels and categories, the [`Message`]
 //! aggregate and its delivery state machine, the files an email carries, templates,
-//! recipients (users, or bare addresses) and their preferences, the retry schedule, and the [`Courier`] role the channel adapters play.
+//! recipients (users, or bare addresses) and their preferences, the retry schedule, the
+//! [`Courier`] role the channel adapters play, and merchants' outbound webhooks
+//! (`webhook`: endpoints, deliveries, their signature and retry schedule).
 //!
 //! Nothing here knows SQL, HTTP or the bus: `store` turns rows into these types (and
 //! refuses rows it cannot read), `app` composes messages from them, and the sender
@@ -11,6 +13,7 @@ mod delivery;
 mod message;
 mod recipient;
 mod template;
+mod webhook;
 
 pub use attachment::{Attachment, MAX_ATTACHMENT_BYTES, OCTET_STREAM};
 pub use delivery::{AfterFailure, Courier, DeliveryError, Outgoing, RetrySchedule};
@@ -22,6 +25,11 @@ pub use recipient::{
     transactional_setting,
 };
 pub use template::{Template, TemplateId, TemplateText};
+pub use webhook::{
+    Attempt, DeliveryStatus, EVENT_SOURCES, Endpoint, EndpointSettings, MAX_DESCRIPTION_CHARS,
+    MAX_EVENT_TYPES, MAX_URL_CHARS, WebhookDelivery, WebhookRetry, is_subscribable, new_secret,
+    payload, sign, subscribable,
+};
 
 /// Why an input was refused; the message names the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

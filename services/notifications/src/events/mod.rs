@@ -2,7 +2,8 @@
 //! message), ordering's orders (the order → owner map, confirmations, refunds),
 //! payments' failures, fulfillment's shipments, inventory's low-stock alerts and
 //! analytics' anomalies (to every admin), and analytics' ready reports (to the address
-//! their schedule names, with the file attached). What it emits is built by the
+//! their schedule names, with the file attached). Every business event is also queued
+//! for the merchants' webhook endpoints subscribed to its type (`app::webhooks`). What it emits is built by the
 //! `Message` aggregate and staged by `app` and the sender.
 //!
 //! Streams are not ordered with each other, so an event may arrive before the user or
@@ -31,7 +32,9 @@ use platform::db::Tx;
 use tracing::field::Empty;
 
 use crate::app::{Cause, NotificationsApp};
-use crate::domain::{Attachment, MAX_ATTACHMENT_BYTES, OrderOwner, Origin, Recipient};
+use crate::domain::{
+    Attachment, MAX_ATTACHMENT_BYTES, OrderOwner, Origin, Recipient, is_subscribable,
+};
 use crate::templates;
 
 /// The event types notifications acts on.
@@ -60,6 +63,12 @@ pub struct NotificationEvents {
 #[async_trait]
 impl EventHandler for NotificationEvents {
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
+        // Merchants' endpoints get the event as it arrived (a parked event was queued
+        // for them when it first came).
+        self.app.fan_out(tx, event).await?;
+        if !HANDLED.contains(&event.event_type.as_str()) {
+            return Ok(());
+        }
         // An event can release parked ones (a user or an order became known); they are
         // applied in the same transaction, in the order they were parked.
         let released = self.apply(tx, event).await?;
@@ -67,7 +76,7 @@ impl EventHandler for NotificationEvents {
     }
 
     fn handles(&self, event_type: &str) -> bool {
-        HANDLED.contains(&event_type)
+        HANDLED.contains(&event_type) || is_subscribable(event_type)
     }
 
     fn applied(&self, _event: &Envelope) {

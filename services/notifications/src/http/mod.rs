@@ -1,12 +1,14 @@
 //! Notifications' HTTP API (API.md, Notifications): a user's messages and their
-//! detail (`messages`), the admin's send (`send`), templates (`templates`) and a
-//! user's preferences (`preferences`). Bodies become domain values here; the
-//! operations live in `app`, and who may do what is [`POLICY`]'s.
+//! detail (`messages`), the admin's send (`send`), templates (`templates`), a user's
+//! preferences (`preferences`) and merchants' webhook endpoints (`webhooks`). Bodies
+//! become domain values here; the operations live in `app`, and who may do what is
+//! [`POLICY`]'s.
 
 mod messages;
 mod preferences;
 mod send;
 mod templates;
+mod webhooks;
 
 use axum::middleware::from_fn_with_state;
 use axum::{Extension, Router};
@@ -14,6 +16,7 @@ use platform::auth::{Authenticator, Principal};
 use platform::http::api::ApiRouter;
 use platform::http::{FieldError, Problem};
 use platform::idempotency::IdempotencyStore;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
@@ -31,6 +34,7 @@ pub fn api() -> ApiRouter<NotificationsApp> {
         .merge(messages::api())
         .merge(templates::api())
         .merge(preferences::api())
+        .merge(webhooks::api())
 }
 
 /// The routes with the service's state, behind the authentication middleware.
@@ -102,6 +106,12 @@ fn optional_text_schema<const MAX: usize, const MULTILINE: bool>() -> Object {
         .build()
 }
 
+/// `Some(value)` for a present field, `null` included, so absent (keep) and `null`
+/// (clear) differ.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 /// The user a `/users/{id}/...` path names (`me` is the caller, as in identity's
 /// paths), when the caller may act for them; 404 otherwise, so others' ids stay hidden.
 fn owned_user(caller: &Principal, user_id: String) -> Result<String, Problem> {
@@ -146,6 +156,15 @@ impl From<NotificationsError> for Problem {
             NotificationsError::Render(problem) => Problem::invalid_field(
                 "data",
                 format!("the template cannot be rendered with it: {problem}"),
+            ),
+            NotificationsError::NoSuchEndpoint => Problem::not_found("webhook endpoint"),
+            NotificationsError::NoSuchDelivery => Problem::not_found("webhook delivery"),
+            NotificationsError::InvalidEndpoint(field, why) => {
+                Problem::invalid_field(field, why.to_string())
+            }
+            NotificationsError::DeliveryPending => Problem::conflict(
+                "delivery-pending",
+                "the delivery is still pending: an attempt is already on its way",
             ),
             NotificationsError::Sql(_) => Problem::unexpected(&err),
         }

@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use platform::auth::Principal;
 use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
-use super::{ApiResult, owned_user};
+use super::{ApiResult, owned_user, present};
 use crate::app::{NotificationsApp, PreferenceChange, Preferences};
 use crate::domain::{self, Channel};
 
@@ -37,12 +37,6 @@ async fn get_preferences(
 ) -> ApiResult<Json<Preferences>> {
     let user_id = owned_user(&caller, user_id)?;
     Ok(Json(app.preferences(&user_id).await?))
-}
-
-/// `Some(value)` for a present field, `null` included, so absent (keep) and `null`
-/// (remove) differ.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// The schema of one channel's change. `to` is the channel's address where the user

@@ -11,6 +11,17 @@
 //! the socket itself, sets `TCP_NODELAY` before the first byte, and hands the stream to
 //! [`AsyncSmtpConnection::connect_with_transport`].
 //!
+//! Still true of lettre 0.11.23, the newest release: no `set_nodelay` anywhere, the
+//! terminator still a separate write. Per message over loopback to the fake server
+//! (200 sequential 3.5 kB messages, `measure.rs`; `cargo nextest run -p notifications
+//! --run-ignored ignored-only --no-capture per_message_time`), median / mean over
+//! three runs: this pool 0.12 ms / 0.13–0.40 ms; lettre's `AsyncSmtpTransport` with
+//! `pool_config` 44.0 ms / 44.6–45.6 ms; one lettre connection without `TCP_NODELAY`
+//! 44.0 ms, the same with it 0.12 ms, so the whole difference is Nagle. lettre's pool
+//! would also cost a `NOOP` round trip before every reuse, never resends a message
+//! whose pooled connection broke, and its async timeout bounds only the TCP connect
+//! (not TLS, the greeting or AUTH).
+//!
 //! Security follows [`TlsMode`]: `none` talks in the clear (a local relay or a test
 //! server); `starttls` upgrades after the greeting and refuses to send when the server
 //! does not offer STARTTLS; `tls` (port 465) completes a rustls handshake before the
@@ -30,6 +41,8 @@
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+mod measure;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -187,9 +200,10 @@ impl SmtpPool {
                 .clone()
                 .map_or_else(ClientId::default, ClientId::Domain),
             credentials: match (&config.username, &config.password) {
-                (Some(user), Some(password)) => {
-                    Some(Credentials::new(user.clone(), password.expose().to_owned()))
-                }
+                (Some(user), Some(password)) => Some(Credentials::new(
+                    user.clone(),
+                    platform::config::ExposeSecret::expose_secret(password).to_owned(),
+                )),
                 _ => None,
             },
             step_timeout: Duration::from_millis(config.timeout_ms.max(1)),

@@ -1,7 +1,9 @@
 //! Notifications' SQL, and the only place rows become domain values and back: the user
 //! directory and order map fed by events (`directory`), events parked until their
 //! recipient is known (`parked`), templates (`templates`), preferences
-//! (`preferences`), and the messages themselves with the sender's claim (`messages`).
+//! (`preferences`), the messages themselves with the sender's claim (`messages`), and
+//! merchants' webhook endpoints with their deliveries and the dispatcher's claim
+//! (`webhooks`).
 //!
 //! Every statement is portable (SQLite and PostgreSQL). A row that cannot be read
 //! (an unknown status, channel or category) is a decode error, never a default.
@@ -11,6 +13,7 @@ mod messages;
 mod parked;
 mod preferences;
 mod templates;
+pub mod webhooks;
 
 use platform::db::Row;
 
