@@ -16,6 +16,7 @@
 //! [`both_shapes!`] writes each test once and runs it in both.
 
 pub mod providers;
+pub mod receiver;
 pub mod shop;
 pub mod smtp;
 

@@ -4,13 +4,9 @@
 //! reuse, template edits, preferences, retries and permanent failures, the SMS webhook,
 //! and the local outbox when no SMTP server is configured.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use contracts::Event;
 use contracts::ordering::OrderConfirmed;
 use contracts::payments::PaymentFailed;
@@ -19,6 +15,7 @@ use platform::config::ConfigSource;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use viscount_tests::in_both_shapes;
+use viscount_tests::receiver::Receiver;
 use viscount_tests::shop::*;
 use viscount_tests::smtp::{Rule, SmtpServer};
 use viscount_tests::{
@@ -694,68 +691,16 @@ async fn failed_attempts_are_retried_and_a_refused_address_blocks_no_one(shape: 
     assert!(smtp.mails_to(&greylist).is_empty() && smtp.mails_to(&bounce).is_empty());
 }
 
-/// One request the webhook receiver got.
-#[derive(Debug, Clone)]
-struct Hook {
-    path: String,
-    signature: Option<String>,
-    raw: Bytes,
-    json: Value,
-}
-
 /// A provider webhook stand-in: `POST /sms` is accepted, `POST /push` always answers 503.
-struct Receiver {
-    addr: SocketAddr,
-    hooks: Arc<Mutex<Vec<Hook>>>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        async fn receive(
-            State(hooks): State<Arc<Mutex<Vec<Hook>>>>,
-            Path(path): Path<String>,
-            headers: HeaderMap,
-            raw: Bytes,
-        ) -> StatusCode {
-            let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-            hooks.lock().expect("hooks").push(Hook {
-                path: path.clone(),
-                signature: headers
-                    .get("x-viscount-signature")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                raw,
-                json,
-            });
-            if path == "push" {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::OK
-            }
+async fn provider() -> Receiver {
+    Receiver::start(|hook, _| {
+        if hook.path == "push" {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
         }
-        let hooks = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new()
-            .route("/{path}", axum::routing::post(receive))
-            .with_state(hooks.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, hooks }
-    }
-
-    fn hooks(&self, path: &str) -> Vec<Hook> {
-        self.hooks
-            .lock()
-            .expect("hooks")
-            .iter()
-            .filter(|h| h.path == path)
-            .cloned()
-            .collect()
-    }
+    })
+    .await
 }
 
 /// Checks `t=<t>,v1=<hex>` is the HMAC-SHA256 of `<t>.<body>` under `secret`.
@@ -779,7 +724,7 @@ fn signature_is_valid(header: &str, secret: &str, body: &[u8]) -> bool {
 }
 
 async fn text_messages_go_through_the_provider_webhook(shape: Shape) {
-    let receiver = Receiver::start().await;
+    let receiver = provider().await;
     let settings = [
         (
             "VISCOUNT_NOTIFICATIONS__SMS__URL",
@@ -828,32 +773,32 @@ async fn text_messages_go_through_the_provider_webhook(shape: Shape) {
     let order_id = placed["id"].as_str().expect("order id").to_owned();
     let hook = eventually(SETTLE, "the confirmation text", || async {
         receiver.hooks("sms").into_iter().find(|h| {
-            h.json["body"]
+            h.json()["body"]
                 .as_str()
                 .is_some_and(|b| b.contains(&order_id))
         })
     })
     .await;
-    assert_eq!(hook.json["channel"], "sms");
-    assert_eq!(hook.json["to"], "+15551234567");
-    assert!(hook.json["subject"].is_null());
+    let json = hook.json();
+    assert_eq!(json["channel"], "sms");
+    assert_eq!(json["to"], "+15551234567");
+    assert!(json["subject"].is_null());
     assert_eq!(
-        hook.json["body"],
+        json["body"],
         format!("Viscount: order {order_id} is confirmed. Total 5.00 USD.")
     );
     assert!(
-        hook.signature
-            .as_deref()
+        hook.header("x-viscount-signature")
             .is_some_and(|s| signature_is_valid(s, "whsec-test", &hook.raw)),
         "signed: {:?}",
-        hook.signature
+        hook.header("x-viscount-signature")
     );
     let sent = notification(&app, &user.access, &user.id, "order_confirmed.sms", |n| {
         n["status"] == "sent"
     })
     .await;
     assert_eq!(sent["transport"], "webhook");
-    assert_eq!(sent["id"], hook.json["id"]);
+    assert_eq!(sent["id"], json["id"]);
 
     // The push provider keeps failing: retried up to the limit, then failed.
     let response = app
@@ -889,7 +834,7 @@ async fn text_messages_go_through_the_provider_webhook(shape: Shape) {
     assert!(
         pushes
             .iter()
-            .all(|h| h.json["to"] == "device-token-1" && h.json["subject"] == "Ping")
+            .all(|h| h.json()["to"] == "device-token-1" && h.json()["subject"] == "Ping")
     );
 }
 

@@ -6,15 +6,12 @@
 //! and bad input.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use platform::config::ConfigSource;
 use serde_json::{Value, json};
 use viscount_tests::in_both_shapes;
+use viscount_tests::receiver::{Hook, Receiver};
 use viscount_tests::shop::*;
 use viscount_tests::{TestApp, TestUser, assert_problem, error_fields, eventually, spawn_app_with};
 
@@ -25,99 +22,48 @@ in_both_shapes!(
 
 const ENDPOINTS: &str = "/api/v1/admin/webhooks";
 
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-struct Hook {
-    path: String,
-    headers: HeaderMap,
-    raw: Bytes,
+/// Whether `hook` verifies under `secret` (signature, and a timestamp within the
+/// reference library's five minutes).
+fn verifies(hook: &Hook, secret: &str) -> bool {
+    standardwebhooks::Webhook::new(secret)
+        .and_then(|webhook| webhook.verify(&hook.raw, &hook.headers))
+        .is_ok()
 }
 
-impl Hook {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.raw).unwrap_or(Value::Null)
-    }
-
-    fn id(&self) -> &str {
-        self.headers
-            .get("webhook-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    /// Whether the request verifies under `secret` (signature, and a timestamp within
-    /// the reference library's five minutes).
-    fn verifies(&self, secret: &str) -> bool {
-        standardwebhooks::Webhook::new(secret)
-            .and_then(|webhook| webhook.verify(&self.raw, &self.headers))
-            .is_ok()
-    }
+/// The `webhook-id` of `hook`.
+fn webhook_id(hook: &Hook) -> &str {
+    hook.header("webhook-id").unwrap_or_default()
 }
 
 /// A merchant's server: `/ok` takes everything, `/flaky` answers 500 to the first two
 /// attempts of each `webhook-id` and 204 after, `/down` always answers 503.
-struct Receiver {
-    addr: SocketAddr,
-    hooks: Arc<Mutex<Vec<Hook>>>,
+async fn merchant() -> Receiver {
+    Receiver::start(|hook, earlier| {
+        let tries = earlier
+            .iter()
+            .filter(|h| h.path == hook.path && webhook_id(h) == webhook_id(hook))
+            .count();
+        match hook.path.as_str() {
+            "flaky" if tries < 2 => StatusCode::INTERNAL_SERVER_ERROR,
+            "flaky" => StatusCode::NO_CONTENT,
+            "down" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::OK,
+        }
+    })
+    .await
 }
 
-impl Receiver {
-    async fn start() -> Self {
-        async fn receive(
-            State(hooks): State<Arc<Mutex<Vec<Hook>>>>,
-            Path(path): Path<String>,
-            headers: HeaderMap,
-            raw: Bytes,
-        ) -> StatusCode {
-            let hook = Hook {
-                path: path.clone(),
-                headers,
-                raw,
-            };
-            let mut hooks = hooks.lock().expect("hooks");
-            let earlier = hooks
-                .iter()
-                .filter(|h| h.path == path && h.id() == hook.id())
-                .count();
-            hooks.push(hook);
-            match path.as_str() {
-                "flaky" if earlier < 2 => StatusCode::INTERNAL_SERVER_ERROR,
-                "flaky" => StatusCode::NO_CONTENT,
-                "down" => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::OK,
-            }
-        }
-        let hooks = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new()
-            .route("/{path}", axum::routing::post(receive))
-            .with_state(hooks.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, hooks }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}", self.addr)
-    }
-
-    /// Requests to `path` whose body is an event of `event_type` about `order_id`.
-    fn hooks(&self, path: &str, event_type: &str, order_id: &str) -> Vec<Hook> {
-        self.hooks
-            .lock()
-            .expect("hooks")
-            .iter()
-            .filter(|h| {
-                let body = h.json();
-                h.path == path && body["type"] == event_type && body["data"]["order_id"] == order_id
-            })
-            .cloned()
-            .collect()
-    }
+/// Requests to `path` on `receiver` whose body is an event of `event_type` about
+/// `order_id`.
+fn events(receiver: &Receiver, path: &str, event_type: &str, order_id: &str) -> Vec<Hook> {
+    receiver
+        .hooks(path)
+        .into_iter()
+        .filter(|h| {
+            let body = h.json();
+            body["type"] == event_type && body["data"]["order_id"] == order_id
+        })
+        .collect()
 }
 
 /// The platform with short webhook retries (1 s, 1 s) and a quick poll.
@@ -215,7 +161,7 @@ fn attempt_statuses(detail: &Value) -> Vec<i64> {
 async fn merchants_receive_signed_events_of_the_types_they_subscribed_to(
     shape: viscount_tests::Shape,
 ) {
-    let receiver = Receiver::start().await;
+    let receiver = merchant().await;
     let Some(app) = start(shape).await else {
         return;
     };
@@ -251,14 +197,20 @@ async fn merchants_receive_signed_events_of_the_types_they_subscribed_to(
 
     // The subscribed type arrives, signed, with the event as `data`; the other does not.
     let hook = eventually(SETTLE, "the confirmation at /ok", || async {
-        receiver
-            .hooks("ok", confirmed, &order_id)
+        events(&receiver, "ok", confirmed, &order_id)
             .into_iter()
             .next()
     })
     .await;
-    assert!(hook.verifies(&secret(&ok)), "signature: {:?}", hook.headers);
-    assert!(!hook.verifies(&secret(&flaky)), "another endpoint's secret");
+    assert!(
+        verifies(&hook, &secret(&ok)),
+        "signature: {:?}",
+        hook.headers
+    );
+    assert!(
+        !verifies(&hook, &secret(&flaky)),
+        "another endpoint's secret"
+    );
     let body = hook.json();
     assert_eq!(body["data"]["order_id"], order_id.as_str());
     assert_eq!(body["data"]["user_id"], user.id.as_str());
@@ -268,14 +220,14 @@ async fn merchants_receive_signed_events_of_the_types_they_subscribed_to(
     );
     let ok_id = ok["id"].as_str().expect("id");
     let detail = delivery(&app, &admin, ok_id, confirmed, &order_id, "delivered").await;
-    assert_eq!(detail["id"], hook.id());
+    assert_eq!(detail["id"], webhook_id(&hook));
     assert_eq!(detail["attempts"], 1);
     assert_eq!(attempt_statuses(&detail), [200]);
     assert_eq!(
         detail["payload"].as_str(),
         std::str::from_utf8(&hook.raw).ok()
     );
-    assert!(receiver.hooks("ok", created, &order_id).is_empty());
+    assert!(events(&receiver, "ok", created, &order_id).is_empty());
 
     // The flaky endpoint: two 500s, then 204, every attempt with the same id and a
     // valid signature; both of its types arrive.
@@ -285,10 +237,10 @@ async fn merchants_receive_signed_events_of_the_types_they_subscribed_to(
         assert_eq!(attempt_statuses(&detail), [500, 500, 204], "{detail}");
         assert_eq!(detail["attempts"], 3);
         assert!(detail["delivered_at"].is_string());
-        let attempts = receiver.hooks("flaky", event_type, &order_id);
+        let attempts = events(&receiver, "flaky", event_type, &order_id);
         assert_eq!(attempts.len(), 3, "{event_type}");
-        assert!(attempts.iter().all(|h| h.id() == detail["id"]));
-        assert!(attempts.iter().all(|h| h.verifies(&secret(&flaky))));
+        assert!(attempts.iter().all(|h| webhook_id(h) == detail["id"]));
+        assert!(attempts.iter().all(|h| verifies(h, &secret(&flaky))));
     }
 
     // The endpoint that is down: three attempts (the schedule has two retries), then
@@ -338,7 +290,7 @@ async fn merchants_receive_signed_events_of_the_types_they_subscribed_to(
 async fn an_endpoint_is_managed_and_its_deliveries_wait_while_it_is_off(
     shape: viscount_tests::Shape,
 ) {
-    let receiver = Receiver::start().await;
+    let receiver = merchant().await;
     let Some(app) = start(shape).await else {
         return;
     };
@@ -438,10 +390,13 @@ async fn an_endpoint_is_managed_and_its_deliveries_wait_while_it_is_off(
         .await;
     assert_eq!(on.status(), 200);
     let delivered = delivery(&app, &admin, &id, confirmed, &order_id, "delivered").await;
-    let hooks = receiver.hooks("ok", confirmed, &order_id);
+    let hooks = events(&receiver, "ok", confirmed, &order_id);
     assert_eq!(hooks.len(), 1);
-    assert!(hooks[0].verifies(&new_secret));
-    assert!(!hooks[0].verifies(view["secret"].as_str().unwrap_or_default()));
+    assert!(verifies(&hooks[0], &new_secret));
+    assert!(!verifies(
+        &hooks[0],
+        view["secret"].as_str().unwrap_or_default()
+    ));
 
     // A resend: one more attempt, same id.
     let resend = format!(
@@ -451,11 +406,11 @@ async fn an_endpoint_is_managed_and_its_deliveries_wait_while_it_is_off(
     let accepted = app.post(&resend, Some(&admin.access), &json!({})).await;
     assert_eq!(accepted.status(), 202);
     eventually(SETTLE, "the resent delivery", || async {
-        (receiver.hooks("ok", confirmed, &order_id).len() == 2).then_some(())
+        (events(&receiver, "ok", confirmed, &order_id).len() == 2).then_some(())
     })
     .await;
-    let hooks = receiver.hooks("ok", confirmed, &order_id);
-    assert_eq!(hooks[0].id(), hooks[1].id());
+    let hooks = events(&receiver, "ok", confirmed, &order_id);
+    assert_eq!(webhook_id(&hooks[0]), webhook_id(&hooks[1]));
     let again = delivery(&app, &admin, &id, confirmed, &order_id, "delivered").await;
     assert_eq!(again["attempts"], 2);
 
