@@ -59,6 +59,53 @@ async fn reserve(app: &TestApp, token: &str, order_id: &str, items: Value) -> re
 }
 
 both_shapes! {
+    async fn availability_answers_a_hundred_skus_at_once(app) {
+        let admin = app.admin().await;
+        let main = warehouse(&app, &admin.access, "AV-MAIN").await;
+        let north = warehouse(&app, &admin.access, "AV-NORTH").await;
+        assert_eq!(adjust(&app, &admin.access, "AV-1", &main, 7).await.status(), 200);
+        assert_eq!(adjust(&app, &admin.access, "AV-1", &north, 3).await.status(), 200);
+        assert_eq!(adjust(&app, &admin.access, "AV-2", &main, 4).await.status(), 200);
+        let reserved = reserve(&app, &admin.access, "av-order", json!([{"sku": "AV-1", "quantity": 6}])).await;
+        assert_eq!(reserved.status(), 201);
+
+        // 100 skus: two known, 98 never adjusted, in the order asked; a repeat once.
+        let mut asked: Vec<String> = (0..98).map(|i| format!("AV-NONE-{i}")).collect();
+        asked.insert(10, "AV-1".into());
+        asked.push("AV-2".into());
+        asked.push("AV-1".into());
+        let path = format!("/api/v1/inventory/availability?skus={}", asked.join(","));
+        let response = app.get(&path, None).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("json");
+        let items = body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 100);
+        let skus: Vec<&str> = items.iter().filter_map(|i| i["sku"].as_str()).collect();
+        assert_eq!(skus, asked[..100].iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(items[10], json!({"sku": "AV-1", "available": 4, "on_hand": 10, "reserved": 6}));
+        assert_eq!(items[99], json!({"sku": "AV-2", "available": 4, "on_hand": 4, "reserved": 0}));
+        assert_eq!(items[0], json!({"sku": "AV-NONE-0", "available": 0, "on_hand": 0, "reserved": 0}));
+
+        // Bad input names the field and the sku.
+        for query in ["skus=", "skus=ok,bad%20sku", "skus=a,,b"] {
+            let problem = assert_problem(
+                app.get(&format!("/api/v1/inventory/availability?{query}"), None).await,
+                422,
+            )
+            .await;
+            assert_eq!(error_fields(&problem), ["skus"], "{query}");
+        }
+        let too_many: Vec<String> = (0..201).map(|i| format!("S{i}")).collect();
+        let problem = assert_problem(
+            app.get(&format!("/api/v1/inventory/availability?skus={}", too_many.join(",")), None)
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(error_fields(&problem), ["skus"]);
+        assert_problem(app.get("/api/v1/inventory/availability", None).await, 422).await;
+    }
+
     async fn admins_manage_warehouses_and_customers_cannot(app) {
         let admin = app.admin().await;
         let customer = app.user("shopper").await;

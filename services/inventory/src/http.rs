@@ -1,5 +1,5 @@
-//! Inventory's HTTP surface: API.md's Inventory table, plus commit and per-sku
-//! thresholds. Handlers check who may call, turn bodies into validated domain inputs,
+//! Inventory's HTTP surface: API.md's Inventory table, plus commit, per-sku thresholds
+//! and many skus' availability at once (seed 003). Handlers check who may call, turn bodies into validated domain inputs,
 //! call the app and render what it returns. Each route is declared with its OpenAPI
 //! description ([`api`]).
 
@@ -11,10 +11,10 @@ use platform::auth::{Authenticator, Policy, Principal};
 use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::app::{InventoryApp, InventoryError, StockView};
+use crate::app::{Availability, InventoryApp, InventoryError, StockView};
 use crate::domain::{
     LowStock, Quantity, Reservation, ReservationStatus, Sku, Text, Warehouse, WarehouseCode,
 };
@@ -30,6 +30,7 @@ pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 pub fn api() -> ApiRouter<InventoryApp> {
     ApiRouter::new()
         .routes(routes!(low_stock))
+        .routes(routes!(availability))
         .routes(routes!(adjust))
         .routes(routes!(reserve))
         .routes(routes!(release))
@@ -98,6 +99,58 @@ async fn stock(
     Path(sku): Path<String>,
 ) -> ApiResult<Json<StockView>> {
     Ok(Json(app.stock(&sku_from_path(sku)?).await?))
+}
+
+/// Most skus one availability request may ask for.
+const MAX_AVAILABILITY_SKUS: usize = 200;
+
+/// Which skus to read.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AvailabilityQuery {
+    /// Comma-separated skus, 1 to 200 (`a,b,c`).
+    #[param(pattern = r"^\s*[A-Za-z0-9._-]{1,64}\s*(,\s*[A-Za-z0-9._-]{1,64}\s*){0,199}$")]
+    skus: String,
+}
+
+/// The answer for many skus.
+#[derive(Serialize, ToSchema)]
+struct AvailabilityList {
+    /// One per sku asked, in the order asked (a repeat once; an unknown sku with zeros).
+    items: Vec<Availability>,
+}
+
+/// Many skus' totals at once: available, on hand and reserved over every warehouse.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventory/availability",
+    params(AvailabilityQuery),
+    responses(
+        (status = 200, description = "Each sku's totals", body = AvailabilityList),
+        problems::Invalid,
+    ),
+    security(()),
+)]
+#[tracing::instrument(skip_all)]
+async fn availability(
+    State(app): State<InventoryApp>,
+    Query(query): Query<AvailabilityQuery>,
+) -> ApiResult<Json<AvailabilityList>> {
+    let mut skus = Vec::new();
+    for raw in query.skus.split(',') {
+        let sku = Sku::try_from(raw.to_owned())
+            .map_err(|e| Problem::invalid_field("skus", format!("{:?} {e}", raw.trim())))?;
+        skus.push(sku);
+    }
+    if skus.len() > MAX_AVAILABILITY_SKUS {
+        return Err(Problem::invalid_field(
+            "skus",
+            format!("at most {MAX_AVAILABILITY_SKUS} skus at once"),
+        ));
+    }
+    Ok(Json(AvailabilityList {
+        items: app.availability(&skus).await?,
+    }))
 }
 
 /// An operator's change of on-hand units in one warehouse.

@@ -66,6 +66,19 @@ pub struct StockView {
     pub locations: Vec<LocationView>,
 }
 
+/// A sku's totals over every warehouse, as the availability answer shows them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Availability {
+    /// The sku.
+    pub sku: Sku,
+    /// Units free to reserve (on hand less reserved).
+    pub available: i64,
+    /// Units on hand.
+    pub on_hand: i64,
+    /// Units reserved.
+    pub reserved: i64,
+}
+
 /// Stock in one warehouse.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LocationView {

@@ -1,10 +1,10 @@
-//! Stock levels: reading a sku's stock, operators' adjustments and thresholds, and
-//! returned goods coming back on hand.
+//! Stock levels: reading a sku's stock (or many skus' totals), operators' adjustments
+//! and thresholds, and returned goods coming back on hand.
 
 use platform::db::Tx;
 
-use super::{InventoryApp, InventoryError, StockView};
-use crate::domain::{Restock, Sku, StockLevel, StockRefusal, Text, adjusted_event};
+use super::{Availability, InventoryApp, InventoryError, StockView};
+use crate::domain::{Restock, Sku, StockLevel, StockRefusal, Text, Totals, adjusted_event};
 use crate::store::{self, Movement};
 
 impl InventoryApp {
@@ -13,6 +13,31 @@ impl InventoryApp {
     pub async fn stock(&self, sku: &Sku) -> Result<StockView, InventoryError> {
         let levels = store::levels(self.db.reader(), sku).await?;
         Ok(StockView::new(sku, &levels))
+    }
+
+    /// The totals of each of `skus`, in the order asked and once each (zero for a sku
+    /// never adjusted).
+    #[tracing::instrument(skip_all, fields(skus = skus.len()), err(level = "debug"))]
+    pub async fn availability(&self, skus: &[Sku]) -> Result<Vec<Availability>, InventoryError> {
+        let mut asked: Vec<Sku> = Vec::with_capacity(skus.len());
+        for sku in skus {
+            if !asked.contains(sku) {
+                asked.push(sku.clone());
+            }
+        }
+        let mut levels = store::levels_of(self.db.reader(), &asked).await?;
+        Ok(asked
+            .into_iter()
+            .map(|sku| {
+                let totals = Totals::of(&levels.remove(sku.as_str()).unwrap_or_default());
+                Availability {
+                    available: totals.available(),
+                    on_hand: totals.on_hand,
+                    reserved: totals.reserved,
+                    sku,
+                }
+            })
+            .collect())
     }
 
     /// Adds or removes on-hand units in one warehouse (by id or code).

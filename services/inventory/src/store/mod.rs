@@ -8,7 +8,7 @@
 //! constraints, with its movement row in the same transaction. A reservation changes
 //! status by one update conditional on the status its [`Closing`] left.
 
-use platform::db::{Dialect, Executor, Row, Tx, decoded};
+use platform::db::{Dialect, Executor, Reader, Row, Tx, decoded};
 
 use crate::domain::{
     Closing, Level, LowStock, Reservation, ReservationLine, ReservationStatus, Sku, StockChange,
@@ -104,6 +104,29 @@ pub async fn levels<'e>(
         .fetch_all(ex)
         .await?;
     rows.iter().map(level_from).collect()
+}
+
+/// The levels of each of `skus` that has any, by sku (unlocked: for reading).
+pub async fn levels_of(
+    reader: &Reader,
+    skus: &[Sku],
+) -> Result<std::collections::HashMap<String, Vec<Level>>, platform::db::Error> {
+    let sql = format!(
+        "SELECT sku, warehouse_id, on_hand, reserved FROM stock_levels WHERE sku IN {}",
+        platform::db::in_list(1, skus.len())
+    );
+    let mut select = platform::db::query(&sql);
+    for sku in skus {
+        select = select.bind(sku.as_str());
+    }
+    let mut levels = std::collections::HashMap::<String, Vec<Level>>::new();
+    for row in select.fetch_all(reader).await? {
+        levels
+            .entry(row.try_get("sku")?)
+            .or_default()
+            .push(level_from(&row)?);
+    }
+    Ok(levels)
 }
 
 /// Creates the (sku, warehouse) level at zero if it does not exist.
