@@ -179,6 +179,23 @@ both_shapes! {
         assert_eq!(first.status(), 200, "a numeric limit beside a filter");
         let first = json_of(first).await;
         assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
+
+        // A user's orders by their id (seeds 001 and 003): their own (or `me`), anyone's
+        // for admins, and another user's are not found.
+        let ids = |list: &Value| -> Vec<String> {
+            list["items"].as_array().map(|o| o.iter().filter_map(|o| o["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        };
+        let mine = format!("/api/v1/users/{}/orders", owner.id);
+        let own = json_of(app.get(&mine, Some(&owner.access)).await).await;
+        assert_eq!(ids(&own), [order_id]);
+        let me = json_of(app.get("/api/v1/users/me/orders?status=confirmed", Some(&owner.access)).await).await;
+        assert_eq!(ids(&me), [order_id]);
+        let by_admin = json_of(app.get(&mine, Some(&admin.access)).await).await;
+        assert_eq!(ids(&by_admin), [order_id], "an admin sees that user's orders only");
+        assert_problem(app.get(&mine, Some(&other.access)).await, 404).await;
+        assert_problem(app.get(&mine, None).await, 401).await;
+        let none = json_of(app.get(&format!("/api/v1/users/{}/orders", other.id), Some(&other.access)).await).await;
+        assert_eq!(none["items"], json!([]));
     }
 
     async fn cancelling_a_confirmed_order_returns_stock_and_money(app) {

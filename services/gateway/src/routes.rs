@@ -37,7 +37,7 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/users/*/notification-preferences",
             "/api/v1/admin/webhooks",
         ],
-        ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders"],
+        ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders", "/api/v1/users/*/orders"],
         ServiceKind::Ingestion => &[
             "/webhooks",
             "/api/v1/ingestion",

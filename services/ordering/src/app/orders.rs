@@ -46,20 +46,24 @@ impl OrderingApp {
         Ok(store::orders::history(self.db.reader(), id).await?)
     }
 
-    /// Orders newest first: the caller's own, or everyone's for those who manage
-    /// ordering.
+    /// Orders newest first: `owner`'s, or the caller's own when none is named (everyone's
+    /// for those who manage ordering). Another user's orders are not found unless the
+    /// caller manages ordering.
     #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn list(
         &self,
         caller: &Caller,
+        owner: Option<&str>,
         status: Option<OrderStatus>,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<OrderDetails>, OrderingError> {
-        let filter = OrderFilter {
-            user_id: (!caller.may_manage()).then(|| caller.user_id().to_owned()),
-            status,
+        let user_id = match owner {
+            Some(owner) if caller.may_see(owner) => Some(owner.to_owned()),
+            Some(_) => return Err(OrderingError::NotFound),
+            None => (!caller.may_manage()).then(|| caller.user_id().to_owned()),
         };
+        let filter = OrderFilter { user_id, status };
         let orders = store::orders::list(self.db.reader(), &filter, before, limit).await?;
         let ids: Vec<&str> = orders.iter().map(Order::id).collect();
         let mut lines = store::orders::lines(self.db.reader(), &ids).await?;

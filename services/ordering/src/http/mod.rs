@@ -48,6 +48,7 @@ pub fn api() -> ApiRouter<OrderingApp> {
         .routes(routes!(get_cart))
         .routes(routes!(set_cart_item))
         .routes(routes!(list_orders))
+        .routes(routes!(list_user_orders))
         .routes(routes!(place_order).map(|route| {
             route
                 .route_layer(from_fn_with_state(ORDER_IDEMPOTENCY, idempotent))
@@ -343,7 +344,44 @@ async fn list_orders(
     principal: Principal,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<List<OrderView>>> {
+    orders_page(&app, &caller(principal)?, None, query).await
+}
+
+/// One user's orders, newest first (seeds 001 and 003): the caller's own (`me` or their
+/// id), or anyone's for admins; another user's are not found.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/orders",
+    params(("id" = String, Path, description = "The user's id, or `me`"), ListQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of the user's orders", body = List<OrderView>),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn list_user_orders(
+    State(app): State<OrderingApp>,
+    principal: Principal,
+    Path(user_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<List<OrderView>>> {
     let caller = caller(principal)?;
+    let owner = if user_id == "me" {
+        caller.user_id().to_owned()
+    } else {
+        user_id
+    };
+    orders_page(&app, &caller, Some(&owner), query).await
+}
+
+/// One page of orders as `caller` may see them: `owner`'s, or the caller's own (all for
+/// admins) when none is named.
+async fn orders_page(
+    app: &OrderingApp,
+    caller: &Caller,
+    owner: Option<&str>,
+    query: ListQuery,
+) -> ApiResult<Json<List<OrderView>>> {
     let status = query.status()?;
     let page = query.page.page()?;
     // Order ids are UUIDs: a cursor holding anything else was not issued here.
@@ -358,7 +396,13 @@ async fn list_orders(
         ));
     }
     let orders = app
-        .list(&caller, status, page.after.as_deref(), page.fetch_limit())
+        .list(
+            caller,
+            owner,
+            status,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
         .await?;
     let list = List::from_rows(orders, &page, |o| o.order.id().to_owned());
     Ok(Json(List {
