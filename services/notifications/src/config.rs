@@ -109,6 +109,8 @@ pub struct OutboundWebhooksConfig {
     pub timeout_ms: u64,
     /// Deliveries attempted at once by one process.
     pub concurrency: usize,
+    /// Days a delivered or failed delivery stays in the log after its last attempt.
+    pub log_retention_days: u32,
 }
 
 impl Default for OutboundWebhooksConfig {
@@ -121,6 +123,7 @@ impl Default for OutboundWebhooksConfig {
                 .collect(),
             timeout_ms: 15_000,
             concurrency: 8,
+            log_retention_days: 30,
         }
     }
 }

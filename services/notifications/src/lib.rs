@@ -110,6 +110,11 @@ impl Service for Notifications {
             &config,
         );
         app.seed_templates().await.map_err(|e| context.failed(e))?;
+        data.retention()
+            .add_rule(Arc::new(app::SettledDeliveries::new(
+                &app,
+                config.webhooks.log_retention_days.max(1),
+            )));
         Ok(Self {
             data,
             app,

@@ -31,7 +31,7 @@ pub use compose::Cause;
 pub use preferences::{ChannelSettings, PreferenceChange, Preferences};
 pub use send::{SendContent, SendRequest};
 pub use templates::TemplateDraft;
-pub use webhooks::EndpointChange;
+pub use webhooks::{EndpointChange, SettledDeliveries};
 
 /// Who may see and manage what: a user their own messages and preferences, admins
 /// everything (templates, the local outbox, anyone's messages). Machine clients manage

@@ -2,10 +2,12 @@
 //! secret, delete), the delivery log and an operator's resend, and the fan-out of one
 //! consumed event to the endpoints subscribed to its type, inside the consumer's
 //! transaction (so an event is queued for each endpoint exactly once, whatever the bus
-//! redelivers). Sending is the dispatcher's.
+//! redelivers). Sending is the dispatcher's; the retention sweep prunes the log
+//! ([`SettledDeliveries`]).
 
 use platform::bus::Envelope;
-use platform::db::Tx;
+use platform::db::{Dialect, Tx};
+use platform::retention::{DAY_MS, RetentionRule};
 
 use super::{NotificationsApp, NotificationsError};
 use crate::domain::{
@@ -25,6 +27,41 @@ pub struct EndpointChange {
     pub event_types: Option<Vec<String>>,
     /// Switches sending on or off.
     pub enabled: Option<bool>,
+}
+
+/// The retention sweep's rule for the delivery log: delivered and failed deliveries
+/// (with their attempts) go `log_retention_days` after their last change; pending ones
+/// stay until they settle.
+pub struct SettledDeliveries {
+    dialect: Dialect,
+    days: u32,
+}
+
+impl SettledDeliveries {
+    /// The rule for `app`'s database, keeping the log `days` days.
+    pub fn new(app: &NotificationsApp, days: u32) -> Self {
+        Self {
+            dialect: app.db.dialect(),
+            days,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RetentionRule for SettledDeliveries {
+    fn table(&self) -> &'static str {
+        "webhook_deliveries"
+    }
+
+    async fn delete_batch(
+        &self,
+        tx: &mut Tx,
+        now: i64,
+        limit: i64,
+    ) -> Result<u64, platform::db::Error> {
+        let before = now.saturating_sub(i64::from(self.days).saturating_mul(DAY_MS));
+        store::delete_settled_deliveries(tx, self.dialect, before, limit).await
+    }
 }
 
 impl NotificationsApp {

@@ -359,3 +359,105 @@ async fn a_deleted_user_gets_nothing_more_and_their_queue_is_cancelled() {
         .expect("count");
     assert_eq!(parked, 0, "and nothing waits for them");
 }
+
+#[tokio::test]
+async fn an_event_is_queued_once_per_subscribed_endpoint_and_settled_ones_are_pruned() {
+    use platform::retention::{DAY_MS, RetentionRule};
+
+    use crate::app::SettledDeliveries;
+    use crate::domain::{Attempt, DeliveryStatus, EndpointSettings, WebhookRetry};
+    use crate::store::webhooks;
+
+    let f = fixture().await;
+    let app = f.app();
+    let settings = |types: &[&str]| {
+        EndpointSettings::new(
+            "https://erp.example/hooks",
+            None,
+            types.iter().map(|t| (*t).to_owned()).collect(),
+            true,
+        )
+        .expect("settings")
+    };
+    let orders = app
+        .create_endpoint(settings(&[OrderCreated::TYPE]))
+        .await
+        .expect("endpoint");
+    let other = app
+        .create_endpoint(settings(&[PaymentFailed::TYPE]))
+        .await
+        .expect("endpoint");
+    let created = OrderCreated {
+        order_id: "o-hook".into(),
+        user_id: "u-hook".into(),
+        items: Vec::new(),
+        total: usd(700),
+        payment_id: None,
+        attribution: None,
+    };
+    // Delivered twice by the bus, queued once, and only for its subscriber.
+    let envelope = f.deliver(ServiceKind::Ordering, &created).await;
+    f.deliver_envelope(&envelope).await;
+    let reader = app.db().reader();
+    let queued = webhooks::deliveries(reader, &orders.id, None, None, 10)
+        .await
+        .expect("deliveries");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].event_id, envelope.id);
+    assert_eq!(queued[0].status, DeliveryStatus::Pending);
+    let body: serde_json::Value = serde_json::from_str(&queued[0].payload).expect("json");
+    assert_eq!(body["type"], OrderCreated::TYPE);
+    assert_eq!(body["data"]["order_id"], "o-hook");
+    let none = webhooks::deliveries(reader, &other.id, None, None, 10)
+        .await
+        .expect("deliveries");
+    assert!(none.is_empty());
+
+    // Claimed and failed for good (a schedule without retries), it is pruned once old;
+    // a pending one is not.
+    let now = app.clock.now_millis();
+    let mut tx = app.db().begin().await.expect("begin");
+    let mut claimed = webhooks::claim_due(&mut tx, now, now + 60_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let mut delivery = claimed.remove(0).delivery;
+    let attempt = Attempt {
+        attempt: delivery.attempts,
+        at: now,
+        status_code: Some(500),
+        error: Some("the endpoint answered 500".into()),
+        duration_ms: 3,
+    };
+    delivery.conclude(&attempt, &WebhookRetry { delays: Vec::new() }, now);
+    assert!(
+        webhooks::settle(&mut tx, &delivery, &attempt, now)
+            .await
+            .expect("settle")
+    );
+    tx.commit().await.expect("commit");
+    let second = OrderCreated {
+        order_id: "o-hook-2".into(),
+        ..created
+    };
+    f.deliver(ServiceKind::Ordering, &second).await;
+
+    let rule = SettledDeliveries::new(app, 30);
+    let mut tx = app.db().begin().await.expect("begin");
+    let early = rule.delete_batch(&mut tx, now + DAY_MS, 100).await;
+    let late = rule.delete_batch(&mut tx, now + 31 * DAY_MS, 100).await;
+    tx.commit().await.expect("commit");
+    assert_eq!((early.ok(), late.ok()), (Some(0), Some(1)));
+    let left = webhooks::deliveries(reader, &orders.id, None, None, 10)
+        .await
+        .expect("deliveries");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, DeliveryStatus::Pending);
+    let detail = webhooks::delivery(reader, &orders.id, &delivery.id)
+        .await
+        .expect("read");
+    assert!(
+        detail.is_none(),
+        "the failed delivery and its attempts are gone"
+    );
+}

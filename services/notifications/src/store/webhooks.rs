@@ -8,7 +8,7 @@
 //! Deliveries of a disabled endpoint wait: they are not claimed until it is enabled.
 
 use platform::config::{ExposeSecret, Secret};
-use platform::db::{Executor, Reader, Row, Tx, in_list};
+use platform::db::{Dialect, Executor, Reader, Row, Tx, in_list};
 
 use super::parsed;
 use crate::domain::{Attempt, DeliveryStatus, Endpoint, EndpointSettings, WebhookDelivery};
@@ -425,6 +425,42 @@ pub async fn delivery(
     .map(attempt_from)
     .collect::<Result<Vec<_>, _>>()?;
     Ok(Some((delivery_from(&row)?, attempts)))
+}
+
+/// Deletes up to `limit` delivered or failed deliveries last changed before `before`
+/// (epoch ms), with their attempts; how many. Pending ones stay, whatever their age.
+pub async fn delete_settled_deliveries(
+    tx: &mut Tx,
+    dialect: Dialect,
+    before: i64,
+    limit: i64,
+) -> Result<u64, platform::db::Error> {
+    let ids: Vec<String> = platform::db::query_scalar(&format!(
+        "SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1 \
+         LIMIT $2{}",
+        dialect.row_lock_skip_locked()
+    ))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = in_list(1, ids.len());
+    // Attempts first: they belong to their delivery.
+    for table in [
+        "webhook_attempts WHERE delivery_id",
+        "webhook_deliveries WHERE id",
+    ] {
+        let sql = format!("DELETE FROM {table} IN {list}");
+        let mut delete = platform::db::query(&sql);
+        for id in &ids {
+            delete = delete.bind(id);
+        }
+        delete.execute(&mut **tx).await?;
+    }
+    Ok(ids.len() as u64)
 }
 
 /// Makes a delivered or failed delivery due again at `now` (an operator's resend);
