@@ -30,14 +30,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, Method};
 use platform::auth::Authenticator;
 use platform::bus::Bus;
 use platform::config::ConfigSource;
 use platform::discovery::{BreakerSettings, Pool};
-use platform::http::health::report_response;
+use platform::http::health::{SeedHealth, report_response};
 use platform::http::{HealthReport, Readiness};
 use platform::live::{LiveConfig, LiveSection};
 use platform::service::ServiceKind;
@@ -165,6 +165,7 @@ pub fn router(
     let health = Arc::new(HealthTargets { backends, client });
     let mut own = Router::new()
         .route("/health", get(aggregate_health))
+        .route("/api/health", get(seed_health))
         // The gateway itself is ready when it routes; whether each service behind it is
         // is `/health`'s question (coordination polls this, and must not mark the
         // gateway down because one service is).
@@ -278,31 +279,52 @@ async fn gateway_ready() -> axum::Json<serde_json::Value> {
 }
 
 async fn aggregate_health(State(targets): State<Arc<HealthTargets>>) -> Response {
-    let reports = futures_util::future::join_all(targets.backends.iter().map(|(kind, backend)| {
-        let client = targets.client.clone();
-        async move {
-            let (report, instances) = match backend {
-                Backend::InProcess { readiness, .. } => {
-                    let report = readiness.report().await;
-                    let instance = proxy::InstanceHealth {
-                        address: "in-process".into(),
-                        status: report.status.clone(),
+    let body = targets.aggregate().await;
+    report_response(body.status == "ok", &body)
+}
+
+/// Seed 004's `GET /api/health` for the platform: each service behind the gateway is
+/// one dependency, healthy when it is ready.
+async fn seed_health(State(targets): State<Arc<HealthTargets>>) -> Response {
+    let body = targets.aggregate().await;
+    SeedHealth::new(
+        "gateway",
+        body.services
+            .into_iter()
+            .map(|(name, health)| (name, health.report.is_ok())),
+    )
+    .into_response()
+}
+
+impl HealthTargets {
+    /// Every service's readiness, asked concurrently.
+    async fn aggregate(&self) -> AggregateHealth {
+        let reports =
+            futures_util::future::join_all(self.backends.iter().map(|(kind, backend)| {
+                let client = self.client.clone();
+                async move {
+                    let (report, instances) = match backend {
+                        Backend::InProcess { readiness, .. } => {
+                            let report = readiness.report().await;
+                            let instance = proxy::InstanceHealth {
+                                address: "in-process".into(),
+                                status: report.status.clone(),
+                            };
+                            (report, vec![instance])
+                        }
+                        Backend::Remote(pool) => proxy::remote_health(&client, pool).await,
                     };
-                    (report, vec![instance])
+                    (
+                        kind.as_str().to_owned(),
+                        ServiceHealth { report, instances },
+                    )
                 }
-                Backend::Remote(pool) => proxy::remote_health(&client, pool).await,
-            };
-            (
-                kind.as_str().to_owned(),
-                ServiceHealth { report, instances },
-            )
+            }))
+            .await;
+        let ok = reports.iter().all(|(_, health)| health.report.is_ok());
+        AggregateHealth {
+            status: if ok { "ok" } else { "down" }.to_owned(),
+            services: reports.into_iter().collect(),
         }
-    }))
-    .await;
-    let ok = reports.iter().all(|(_, health)| health.report.is_ok());
-    let body = AggregateHealth {
-        status: if ok { "ok" } else { "down" }.to_owned(),
-        services: reports.into_iter().collect(),
-    };
-    report_response(ok, &body)
+    }
 }

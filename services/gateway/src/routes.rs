@@ -35,6 +35,8 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/notifications",
             "/api/v1/users/*/notifications",
             "/api/v1/users/*/notification-preferences",
+            // Seed 003's path of the same preferences.
+            "/api/v1/users/*/preferences",
             "/api/v1/admin/webhooks",
         ],
         ServiceKind::Ordering => &["/api/v1/carts", "/api/v1/orders", "/api/v1/users/*/orders"],
@@ -48,6 +50,10 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/reconciliation",
             "/api/v1/export",
             "/api/v1/analytics",
+            // Seed 004's paths, served beside ours.
+            "/api/attribution",
+            "/api/reconciliation",
+            "/api/export",
             "/api/v1/reports",
             "/api/v1/dashboards",
         ],
@@ -55,12 +61,16 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/payments",
             "/api/v1/payment-methods",
             "/api/v1/transactions",
+            "/api/v1/invoices",
+            "/api/v1/orders/*/invoices",
         ],
         ServiceKind::Catalog => &["/api/v1/products", "/api/v1/categories"],
         ServiceKind::Inventory => &["/api/v1/inventory", "/api/v1/warehouses"],
         ServiceKind::Identity => &[
             "/api/v1/users",
             "/api/v1/auth",
+            // Seed 004's paths, served beside ours.
+            "/api/auth",
             "/api/v1/api-keys",
             "/api/v1/signing-keys",
             "/api/v1/tenants",

@@ -1,5 +1,6 @@
 //! Liveness and readiness: `/health/live` says the process runs, `/health/ready` checks
-//! each dependency (database, bus) and answers 503 when one is down.
+//! each dependency (database, bus) and answers 503 when one is down. `/api/health` is
+//! seed 004's form of the same readiness ([`SeedHealth`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -116,10 +117,12 @@ impl Readiness {
     }
 
     /// `/health/live` and `/health/ready` for this service, and `/health` (its
-    /// readiness, as the gateway's `/health` is the platform's).
+    /// readiness, as the gateway's `/health` is the platform's) and seed 004's
+    /// `/api/health`.
     pub fn routes(self) -> Router {
         Router::new()
             .route("/health", get(ready))
+            .route("/api/health", get(seed_health))
             .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .with_state(Arc::new(self))
@@ -143,4 +146,67 @@ async fn live() -> Response {
 async fn ready(State(readiness): State<Arc<Readiness>>) -> Response {
     let report = readiness.report().await;
     report_response(report.is_ok(), &report)
+}
+
+async fn seed_health(State(readiness): State<Arc<Readiness>>) -> Response {
+    let report = readiness.report().await;
+    SeedHealth::of(&report).into_response()
+}
+
+/// Readiness in seed 004's health contract (`GET /api/health`):
+/// `{status, service, version, dependencies: {name: healthy|unhealthy}}`, 200 when
+/// healthy and 503 otherwise, like `/health/ready`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedHealth {
+    /// `healthy` when every dependency is.
+    pub status: String,
+    /// The service (or `gateway`, for the platform).
+    pub service: String,
+    /// The running version.
+    pub version: String,
+    /// Each dependency: `healthy` or `unhealthy`.
+    pub dependencies: std::collections::BTreeMap<String, String>,
+}
+
+impl SeedHealth {
+    /// `service`'s health from whether each named dependency is ready.
+    pub fn new(service: &str, dependencies: impl IntoIterator<Item = (String, bool)>) -> Self {
+        let dependencies: std::collections::BTreeMap<String, String> = dependencies
+            .into_iter()
+            .map(|(name, ok)| (name, Self::word(ok).to_owned()))
+            .collect();
+        let ok = dependencies.values().all(|state| state == Self::word(true));
+        Self {
+            status: Self::word(ok).to_owned(),
+            service: service.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            dependencies,
+        }
+    }
+
+    /// A service's readiness report in the seed's words.
+    pub fn of(report: &HealthReport) -> Self {
+        Self::new(
+            &report.service,
+            report
+                .checks
+                .iter()
+                .map(|(name, check)| (name.clone(), check.status == "ok")),
+        )
+    }
+
+    fn word(ok: bool) -> &'static str {
+        if ok { "healthy" } else { "unhealthy" }
+    }
+
+    /// Whether every dependency is healthy.
+    pub fn is_healthy(&self) -> bool {
+        self.status == Self::word(true)
+    }
+}
+
+impl IntoResponse for SeedHealth {
+    fn into_response(self) -> Response {
+        report_response(self.is_healthy(), &self)
+    }
 }

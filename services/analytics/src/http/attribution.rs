@@ -20,6 +20,7 @@ use crate::domain::period::{DAY, Grain, Period};
 pub(super) fn api() -> ApiRouter<AnalyticsApp> {
     ApiRouter::new()
         .routes(routes!(realtime))
+        .routes(routes!(realtime_seed_alias))
         .routes(routes!(channels))
         .routes(routes!(put_spend))
         .routes(routes!(mmm))
@@ -117,6 +118,26 @@ async fn realtime(
 ) -> ApiResult<Json<Realtime>> {
     let query = revenue_query(&app, &caller, &params, DAY)?;
     Ok(Json(app.realtime(&query).await?))
+}
+
+/// Revenue by channel over a period (seed 004's path).
+///
+/// The same as `GET /api/v1/attribution/revenue/realtime` (admins, tenant keys).
+#[utoipa::path(
+    get,
+    path = "/api/attribution/revenue/realtime",
+    params(RevenueParams),
+    responses(
+        (status = 200, description = "Revenue by channel", body = Realtime),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
+async fn realtime_seed_alias(
+    state: State<AnalyticsApp>,
+    caller: Principal,
+    params: Query<RevenueParams>,
+) -> ApiResult<Json<Realtime>> {
+    realtime(state, caller, params).await
 }
 
 /// Channel performance per day.

@@ -17,7 +17,9 @@ use crate::domain::period::DAY;
 
 /// `/api/v1/export/revenue`.
 pub(super) fn api() -> ApiRouter<AnalyticsApp> {
-    ApiRouter::new().routes(routes!(export))
+    ApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(export_seed_alias))
 }
 
 /// The export's query (paging, for JSON, is [`PageQuery`]'s).
@@ -103,4 +105,29 @@ async fn export(
         next_cursor: list.next_cursor,
     })
     .into_response())
+}
+
+/// Exports a tenant's ledger rows with their allocations (seed 004's path).
+///
+/// The same as `GET /api/v1/export/revenue` (admins, tenant keys).
+#[utoipa::path(
+    get,
+    path = "/api/export/revenue",
+    params(ExportQuery, PageQuery),
+    responses(
+        (status = 200, description = "The rows: a JSON page, or with `format=csv` an RFC 4180 file with a header row",
+            content(
+                (List<ExportRow> = "application/json"),
+                (String = "text/csv"),
+            ),
+            headers(("Content-Disposition" = String, description = "With `format=csv`: an attachment named `revenue-{tenant}.csv`"))),
+        problems::Unauthorized, problems::Forbidden, problems::NotFound, problems::Invalid,
+    ),
+)]
+async fn export_seed_alias(
+    state: State<AnalyticsApp>,
+    caller: Principal,
+    query: Query<ExportQuery>,
+) -> ApiResult<Response> {
+    export(state, caller, query).await
 }

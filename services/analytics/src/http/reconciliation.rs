@@ -24,6 +24,7 @@ pub(super) fn api() -> ApiRouter<AnalyticsApp> {
         .routes(routes!(get_run))
         .routes(routes!(list_discrepancies))
         .routes(routes!(status))
+        .routes(routes!(status_seed_alias))
 }
 
 fn run_statuses() -> Object {
@@ -280,4 +281,24 @@ async fn status(
     Ok(Json(StatusBody {
         items: runs.into_iter().map(RunBody::from).collect(),
     }))
+}
+
+/// The latest reconciliation run of each tenant, or of one (seed 004's path).
+///
+/// The same as `GET /api/v1/reconciliation/status` (admins).
+#[utoipa::path(
+    get,
+    path = "/api/reconciliation/status",
+    params(StatusQuery),
+    responses(
+        (status = 200, description = "The latest runs", body = StatusBody),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
+async fn status_seed_alias(
+    state: State<AnalyticsApp>,
+    caller: Principal,
+    query: Query<StatusQuery>,
+) -> ApiResult<Json<StatusBody>> {
+    status(state, caller, query).await
 }

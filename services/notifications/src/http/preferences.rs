@@ -1,5 +1,6 @@
 //! A user's notification preferences: read them, and change any channel's address and
-//! marketing setting (fields left out keep their value).
+//! marketing setting (fields left out keep their value). Seed 003's notification service
+//! calls them `/api/v1/users/{userId}/preferences`; that path answers the same.
 
 use axum::extract::{Path, State};
 use platform::auth::Principal;
@@ -16,7 +17,9 @@ use crate::domain::{self, Channel};
 
 /// `GET` and `PUT` a user's preferences.
 pub(super) fn api() -> ApiRouter<NotificationsApp> {
-    ApiRouter::new().routes(routes!(get_preferences, put_preferences))
+    ApiRouter::new()
+        .routes(routes!(get_preferences, put_preferences))
+        .routes(routes!(get_preferences_seed_alias, put_preferences_seed_alias))
 }
 
 /// A user's preferences: every channel's address and marketing setting.
@@ -205,6 +208,48 @@ async fn put_preferences(
     let user_id = owned_user(&caller, user_id)?;
     let changes = body.try_into_domain()?;
     Ok(Json(app.set_preferences(&user_id, &changes).await?))
+}
+
+/// A user's preferences (seed 003's path).
+///
+/// The same as `GET /api/v1/users/{id}/notification-preferences`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/preferences",
+    params(("id" = String, Path, description = "The user's id, or `me`")),
+    responses(
+        (status = 200, description = "The preferences (defaults for channels never set)", body = Preferences),
+        problems::Unauthorized, problems::NotFound,
+    ),
+)]
+async fn get_preferences_seed_alias(
+    state: State<NotificationsApp>,
+    caller: Principal,
+    user_id: Path<String>,
+) -> ApiResult<Json<Preferences>> {
+    get_preferences(state, caller, user_id).await
+}
+
+/// Changes a user's preferences (seed 003's path).
+///
+/// The same as `PUT /api/v1/users/{id}/notification-preferences`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/preferences",
+    params(("id" = String, Path, description = "The user's id, or `me`")),
+    request_body = PreferencesBody,
+    responses(
+        (status = 200, description = "The preferences after the change", body = Preferences),
+        problems::BadRequest, problems::Unauthorized, problems::NotFound, problems::Invalid,
+    ),
+)]
+async fn put_preferences_seed_alias(
+    state: State<NotificationsApp>,
+    caller: Principal,
+    user_id: Path<String>,
+    body: Json<PreferencesBody>,
+) -> ApiResult<Json<Preferences>> {
+    put_preferences(state, caller, user_id, body).await
 }
 
 #[cfg(test)]
