@@ -380,7 +380,8 @@ both_shapes! {
             .fetch_all(db.reader())
             .await
             .expect("outbox");
-        assert_eq!(types, vec!["identity.user.created.v1", "identity.user.updated.v1", "identity.user.deleted.v1"]);
+        // The sign-in of `app.user` announced its session (issue 21).
+        assert_eq!(types, vec!["identity.user.created.v1", "identity.user.authenticated.v1", "identity.user.updated.v1", "identity.user.deleted.v1"]);
         // Distributed: the relay publishes them. Embedded: the rows are the log, so they
         // are stored as published and never wait in the relay's index.
         eventually(Duration::from_secs(10), "relay to publish", || {

@@ -10,7 +10,7 @@ use viscount_tests::shop::{self, APPROVE};
 use viscount_tests::{TestApp, assert_problem, both_shapes, error_fields, eventually};
 
 /// Every backend service the platform runs, as `/api/health` names them.
-const SERVICES: [&str; 10] = [
+const SERVICES: [&str; 11] = [
     "analytics",
     "catalog",
     "coordination",
@@ -21,6 +21,7 @@ const SERVICES: [&str; 10] = [
     "notifications",
     "ordering",
     "payments",
+    "support",
 ];
 
 /// The status and JSON body of `path` asked with `token`, without the fields that

@@ -177,6 +177,7 @@ pub fn declaration(kind: ServiceKind) -> Option<Declaration> {
         ServiceKind::Ingestion => Declaration::of::<ingestion::Ingestion>(),
         ServiceKind::Analytics => Declaration::of::<analytics::Analytics>(),
         ServiceKind::Coordination => Declaration::of::<coordination::Coordination>(),
+        ServiceKind::Support => Declaration::of::<support::Support>(),
         ServiceKind::Gateway => return None,
     })
 }

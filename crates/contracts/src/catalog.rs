@@ -98,3 +98,25 @@ impl Event for AvailabilityChanged {
         self.sku.clone()
     }
 }
+
+/// A product sold out: its sku's available units reached zero (seed 001's
+/// `ProductOutOfStock`). Announced once per sell-out, not again while it stays at zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ProductOutOfStock {
+    /// The product.
+    pub product_id: String,
+    /// Its sku.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// The product it is a variant of.
+    #[serde(default)]
+    pub variant_of: Option<String>,
+}
+
+impl Event for ProductOutOfStock {
+    const TYPE: &'static str = "catalog.product.out_of_stock.v1";
+    fn subject(&self) -> String {
+        self.product_id.clone()
+    }
+}

@@ -204,3 +204,22 @@ impl Event for ReturnReceived {
         self.return_id.clone()
     }
 }
+
+/// An operator rejected a requested return: nothing comes back, and the order no
+/// longer waits on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ReturnRejected {
+    /// The return.
+    pub return_id: String,
+    /// The order the items came with.
+    pub order_id: String,
+    /// The customer.
+    pub user_id: String,
+}
+
+impl Event for ReturnRejected {
+    const TYPE: &'static str = "fulfillment.return.rejected.v1";
+    fn subject(&self) -> String {
+        self.return_id.clone()
+    }
+}

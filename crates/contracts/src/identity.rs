@@ -78,6 +78,28 @@ impl Event for UserLocked {
     }
 }
 
+/// A user signed in: a session (refresh-token family) was started for them, by a
+/// password alone or by a password and a one-time code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct UserAuthenticated {
+    /// The user.
+    pub user_id: String,
+    /// How they proved who they are: `password`, or `mfa` (a password and a one-time
+    /// code).
+    pub method: String,
+    /// The session started (its refresh-token family, the `sid` of its access tokens).
+    pub session_id: String,
+    /// RFC 3339 time of the sign-in.
+    pub authenticated_at: String,
+}
+
+impl Event for UserAuthenticated {
+    const TYPE: &'static str = "identity.user.authenticated.v1";
+    fn subject(&self) -> String {
+        self.user_id.clone()
+    }
+}
+
 /// A tenant (a shop whose external storefront and payment data Viscount ingests) was
 /// created, together with its first API key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod ordering;
 pub mod payments;
 pub mod schema;
+pub mod support;
 pub mod types;
 
 pub use types::{Money, Sku};

@@ -264,3 +264,106 @@ impl Event for OrderDelivered {
         self.0.order_id.clone()
     }
 }
+
+/// One line of a cart, priced from ordering's price copy when the cart changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct CartLine {
+    /// The sellable unit.
+    pub sku: String,
+    /// How many.
+    pub quantity: u32,
+    /// Price per unit now; none when the sku is no longer for sale (its product was
+    /// deleted), which a checkout of the cart would refuse.
+    #[serde(default)]
+    pub unit_price: Option<Money>,
+    /// `unit_price × quantity`, when it has a price.
+    #[serde(default)]
+    pub line_total: Option<Money>,
+}
+
+/// A cart as it is after a change: carried by `cart.created` and `cart.updated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct CartFacts {
+    /// The cart.
+    pub cart_id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// Its lines, in the order first added.
+    pub items: Vec<CartLine>,
+    /// The subtotal of the lines (its currency is the cart's); none while empty, or
+    /// while a line has no price or the lines mix currencies.
+    #[serde(default)]
+    pub subtotal: Option<Money>,
+}
+
+/// A user opened a cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct CartCreated(pub CartFacts);
+
+impl Event for CartCreated {
+    const TYPE: &'static str = "ordering.cart.created.v1";
+    fn subject(&self) -> String {
+        self.0.cart_id.clone()
+    }
+}
+
+/// A cart's lines changed (a line set or removed, or the cart emptied by a checkout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct CartUpdated(pub CartFacts);
+
+impl Event for CartUpdated {
+    const TYPE: &'static str = "ordering.cart.updated.v1";
+    fn subject(&self) -> String {
+        self.0.cart_id.clone()
+    }
+}
+
+/// Inventory holds every line of an order at the prices it was placed with, for the
+/// address it was placed with: the order is valid to charge, and its payment is
+/// authorized next (seed 001's `OrderValidated`, between `OrderCreated` and the
+/// payment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct OrderValidated {
+    /// The order.
+    pub order_id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// What was ordered, at order-time prices.
+    pub items: Vec<OrderLine>,
+    /// The order total.
+    pub total: Money,
+    /// Where it goes.
+    pub shipping_address: ShippingAddress,
+}
+
+impl Event for OrderValidated {
+    const TYPE: &'static str = "ordering.order.validated.v1";
+    fn subject(&self) -> String {
+        self.order_id.clone()
+    }
+}
+
+/// An order is done: it was delivered, its return window closed with no return open,
+/// and nothing more will happen to it in the normal course.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct OrderCompleted {
+    /// The order.
+    pub order_id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// The order total.
+    pub total: Money,
+    /// Refunded of it so far (returns, goodwill), in the total's currency.
+    pub refunded: Money,
+    /// RFC 3339 time ordering saw the order delivered.
+    pub delivered_at: String,
+    /// RFC 3339 time it completed.
+    pub completed_at: String,
+}
+
+impl Event for OrderCompleted {
+    const TYPE: &'static str = "ordering.order.completed.v1";
+    fn subject(&self) -> String {
+        self.order_id.clone()
+    }
+}

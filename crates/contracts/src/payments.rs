@@ -151,6 +151,39 @@ impl Event for RefundProcessed {
     }
 }
 
+/// How a new payment pays: the kind only, never card data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethodKind {
+    /// A card typed in for this payment.
+    Card,
+    /// A card the payer saved before.
+    SavedCard,
+}
+
+/// Payments recorded a new payment for an order, before its authorization is
+/// attempted (seed 003). Carries no card data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct PaymentInitiated {
+    /// The payment.
+    pub payment_id: String,
+    /// The order it pays.
+    pub order_id: String,
+    /// The payer.
+    pub user_id: String,
+    /// The amount to authorize.
+    pub amount: Money,
+    /// How it pays.
+    pub method: PaymentMethodKind,
+}
+
+impl Event for PaymentInitiated {
+    const TYPE: &'static str = "payments.payment.initiated.v1";
+    fn subject(&self) -> String {
+        self.payment_id.clone()
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Payments' public API shapes.
 //

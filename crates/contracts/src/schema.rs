@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::{
     Event, analytics, catalog, coordination, fulfillment, identity, ingestion, inventory,
-    notifications, ordering, payments,
+    notifications, ordering, payments, support,
 };
 
 /// One event type and the JSON Schema of its payload.
@@ -76,6 +76,7 @@ events![
     catalog::ProductDeleted,
     catalog::PriceChanged,
     catalog::AvailabilityChanged,
+    catalog::ProductOutOfStock,
     coordination::ServiceRegistered,
     coordination::ServiceDeregistered,
     coordination::HealthChanged,
@@ -87,10 +88,12 @@ events![
     fulfillment::ShipmentReturned,
     fulfillment::ReturnRequested,
     fulfillment::ReturnReceived,
+    fulfillment::ReturnRejected,
     identity::UserCreated,
     identity::UserUpdated,
     identity::UserDeleted,
     identity::UserLocked,
+    identity::UserAuthenticated,
     identity::TenantCreated,
     ingestion::EventReceived,
     ingestion::TouchpointRecorded,
@@ -103,6 +106,7 @@ events![
     inventory::StockUpdated,
     notifications::NotificationSent,
     notifications::NotificationFailed,
+    notifications::NotificationDelivered,
     ordering::OrderCreated,
     ordering::OrderCancelled,
     ordering::OrderConfirmed,
@@ -113,11 +117,19 @@ events![
     ordering::RefundRequested,
     ordering::OrderShipped,
     ordering::OrderDelivered,
+    ordering::CartCreated,
+    ordering::CartUpdated,
+    ordering::OrderValidated,
+    ordering::OrderCompleted,
     payments::PaymentAuthorized,
     payments::PaymentCaptured,
     payments::PaymentVoided,
     payments::PaymentFailed,
     payments::RefundProcessed,
+    payments::PaymentInitiated,
+    support::TicketOpened,
+    support::TicketReplied,
+    support::TicketClosed,
 ];
 
 #[cfg(test)]

@@ -48,7 +48,8 @@ pub fn live_keys(kind: ServiceKind) -> &'static [&'static str] {
         | ServiceKind::Fulfillment
         | ServiceKind::Notifications
         | ServiceKind::Ingestion
-        | ServiceKind::Analytics => &["log_level"],
+        | ServiceKind::Analytics
+        | ServiceKind::Support => &["log_level"],
     }
 }
 

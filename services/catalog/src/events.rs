@@ -1,5 +1,6 @@
 //! What the catalog consumes: inventory's stock totals, which keep `in_stock` current
-//! (and are announced again as a sku's availability when it flips).
+//! (and are announced again as a sku's availability when it flips, and as its
+//! product's sell-out when it flips to zero).
 //! What it emits is built by `domain` and staged by `app`.
 
 use async_trait::async_trait;

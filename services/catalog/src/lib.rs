@@ -4,8 +4,8 @@
 //!
 //! Rooms: `domain` (the `Product` aggregate, categories, filters), `store` (the only
 //! translator between rows and aggregates), `app` (one file per use case), `http`
-//! (handlers), `events` (inventory events it consumes), `config`, plus `search` (the
-//! tantivy index).
+//! (handlers), `events` (inventory events it consumes), `config`, plus `search` (what the
+//! catalog puts in the platform's full-text index, the `fulltext` crate).
 
 pub mod app;
 pub mod config;

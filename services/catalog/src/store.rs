@@ -133,6 +133,21 @@ pub async fn product<'e>(
         .transpose()
 }
 
+/// The product selling `sku`, if the catalog has one.
+pub async fn product_by_sku<'e>(
+    ex: impl Executor<'e>,
+    sku: &Sku,
+) -> Result<Option<Product>, platform::db::Error> {
+    let sql = format!("{PRODUCT_SELECT} WHERE p.sku = $1");
+    platform::db::query(&sql)
+        .bind(sku.as_str())
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(product_from)
+        .transpose()
+}
+
 /// A product by id, locked for the rest of `tx` on PostgreSQL (SQLite's single writer
 /// holds the whole database already), so two revisions of it never start from the
 /// same version.

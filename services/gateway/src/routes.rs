@@ -66,6 +66,7 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
         ],
         ServiceKind::Catalog => &["/api/v1/products", "/api/v1/categories"],
         ServiceKind::Inventory => &["/api/v1/inventory", "/api/v1/warehouses"],
+        ServiceKind::Support => &["/api/v1/support"],
         ServiceKind::Identity => &[
             "/api/v1/users",
             "/api/v1/auth",

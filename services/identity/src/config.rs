@@ -1,6 +1,6 @@
 //! Identity's configuration (`[identity]`, `VISCOUNT_IDENTITY__*`): token lifetimes,
-//! the sign-in guard (lockout per account and client address, limit per address), MFA
-//! and password hashing.
+//! the sign-in guard (lockout per account and client address, limit per address), MFA,
+//! password hashing, and how long the authentication log is kept.
 
 use serde::Deserialize;
 
@@ -36,6 +36,9 @@ pub struct IdentityConfig {
     pub failed_logins_per_ip: u32,
     /// Password hashing cost.
     pub argon2: Argon2Settings,
+    /// Days the authentication log keeps a line (the retention sweep deletes older
+    /// ones).
+    pub auth_log_retention_days: u32,
 }
 
 impl Default for IdentityConfig {
@@ -51,6 +54,7 @@ impl Default for IdentityConfig {
             lockout_duration_secs: 15 * 60,
             failed_logins_per_ip: 20,
             argon2: Argon2Settings::default(),
+            auth_log_retention_days: 90,
         }
     }
 }

@@ -43,6 +43,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0002_tenants"),
         platform::migration!("0003_viscount_tenant"),
         platform::migration!("0004_sign_in_guard"),
+        platform::migration!("0005_profile_and_auth_log"),
     ],
 };
 
@@ -59,6 +60,10 @@ impl Service for Identity {
         let mut config: IdentityConfig = context.config()?;
         config.tokens = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
+        data.retention()
+            .add_rule(Arc::new(app::AuthLogRetention::new(
+                config.auth_log_retention_days,
+            )));
         let clock = context.clock().clone();
         let keys = KeyRing::load(data.db.clone(), clock.clone(), config.access_token_ttl_secs)
             .await

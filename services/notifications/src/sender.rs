@@ -169,8 +169,8 @@ impl Sender {
         }
     }
 
-    /// Records `message` after `transition`, with its event when it was sent or given
-    /// up on, if the claim is still this sender's.
+    /// Records `message` after `transition`, with its events when it was sent (and
+    /// delivered) or given up on, if the claim is still this sender's.
     async fn record(
         &self,
         message: &Message,
@@ -185,6 +185,11 @@ impl Sender {
             match message.status() {
                 Status::Sent => {
                     app.outbox.stage(&mut tx, &message.sent_event()).await?;
+                    // Accepted by the SMTP server or the provider: delivered, as far
+                    // as anyone tells Viscount (see `Message::delivered_event`).
+                    if let Some(delivered) = message.delivered_event() {
+                        app.outbox.stage(&mut tx, &delivered).await?;
+                    }
                 }
                 Status::Failed => {
                     app.outbox.stage(&mut tx, &message.failed_event()).await?;

@@ -11,6 +11,18 @@ pub struct OrderingConfig {
     pub saga_step_timeout_secs: u64,
     /// How often overdue orders are looked for.
     pub timeout_sweep_interval_ms: u64,
+    /// Days after delivery within which a return may be opened (30): a delivered order
+    /// completes once they passed with no return open.
+    ///
+    /// Fulfillment enforces the window (`[fulfillment] return_window_days`, whose
+    /// default this is) and the two must be set alike. Ordering does not read
+    /// fulfillment's section: a service reads only its own, and an ordering process
+    /// may run without fulfillment. Set apart, a longer window here only completes
+    /// orders later; a shorter one may complete an order that a return then refunds
+    /// (noted in its history; it stays completed).
+    pub return_window_days: u32,
+    /// How often orders whose return window closed are looked for (60 s).
+    pub completion_sweep_interval_ms: u64,
 }
 
 impl Default for OrderingConfig {
@@ -18,6 +30,15 @@ impl Default for OrderingConfig {
         Self {
             saga_step_timeout_secs: 60,
             timeout_sweep_interval_ms: 1000,
+            return_window_days: 30,
+            completion_sweep_interval_ms: 60_000,
         }
+    }
+}
+
+impl OrderingConfig {
+    /// The return window in ms.
+    pub fn return_window_ms(&self) -> i64 {
+        i64::from(self.return_window_days).saturating_mul(24 * 3_600_000)
     }
 }

@@ -1,6 +1,7 @@
 //! What ordering consumes: catalog's prices (its own price copy), the saga
 //! participants' answers from inventory and payments, and fulfillment's parcels (the
-//! order follows them to shipped and delivered; a received return is refunded). Each
+//! order follows them to shipped and delivered; a received return is refunded) and
+//! returns (an open one keeps a delivered order from completing). Each
 //! event becomes domain values here and one call of `app`; what ordering emits is built
 //! by the domain and staged by `app`, in the same transaction as the change.
 
@@ -8,7 +9,8 @@ use async_trait::async_trait;
 use contracts::Event;
 use contracts::catalog::{PriceChanged, ProductCreated, ProductDeleted, ProductUpdated};
 use contracts::fulfillment::{
-    ReturnReceived, ShipmentDelivered, ShipmentDispatched, ShipmentReturned,
+    ReturnReceived, ReturnRejected, ReturnRequested, ShipmentDelivered, ShipmentDispatched,
+    ShipmentReturned,
 };
 use contracts::inventory::{ReservationFailed, StockReserved};
 use contracts::payments::{PaymentAuthorized, PaymentCaptured, PaymentFailed, RefundProcessed};
@@ -19,7 +21,7 @@ use crate::app::{OrderingApp, OrderingError};
 use crate::domain::{Price, ProcessedRefund, SagaEvent, ShipmentProgress, Sku};
 
 /// The event types ordering acts on.
-const HANDLED: [&str; 14] = [
+const HANDLED: [&str; 16] = [
     ProductCreated::TYPE,
     ProductUpdated::TYPE,
     PriceChanged::TYPE,
@@ -34,6 +36,8 @@ const HANDLED: [&str; 14] = [
     ShipmentDelivered::TYPE,
     ReturnReceived::TYPE,
     ShipmentReturned::TYPE,
+    ReturnRequested::TYPE,
+    ReturnRejected::TYPE,
 ];
 
 /// The answers that can end an order's saga.
@@ -137,6 +141,15 @@ impl EventHandler for OrderingEvents {
                 )
                 .await?;
             }
+        } else if event.is::<ReturnRequested>() {
+            let requested: ReturnRequested = event.decode()?;
+            app.return_opened_in(tx, &requested.order_id, &requested.return_id)
+                .await?;
+        } else if event.is::<ReturnRejected>() {
+            // Rejected: nothing comes back, so it no longer holds the order open.
+            let rejected: ReturnRejected = event.decode()?;
+            app.return_closed_in(tx, &rejected.order_id, &rejected.return_id)
+                .await?;
         } else if event.is::<ReturnReceived>() || event.is::<ShipmentReturned>() {
             // A parcel back at the sender is refunded like a received return.
             let returned: ReturnReceived = if event.is::<ShipmentReturned>() {
@@ -144,6 +157,10 @@ impl EventHandler for OrderingEvents {
             } else {
                 event.decode()?
             };
+            // Back: it no longer holds the order open (a parcel back at the sender
+            // closes a return that was never opened, which is harmless).
+            app.return_closed_in(tx, &returned.order_id, &returned.return_id)
+                .await?;
             match app.refund_return_in(tx, &returned).await {
                 Ok(_) => {}
                 Err(OrderingError::Sql(err)) => return Err(err.into()),

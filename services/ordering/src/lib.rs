@@ -36,6 +36,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0001_init"),
         platform::migration!("0002_attribution"),
         platform::migration!("0003_idempotency_key"),
+        platform::migration!("0004_completion"),
     ],
 };
 
@@ -108,7 +109,8 @@ impl Service for Ordering {
         ))
     }
 
-    /// The saga's timeout sweeper.
+    /// The saga's timeout sweeper, and the sweep that completes delivered orders
+    /// whose return window closed.
     fn start_background(&self, tasks: &Tasks) {
         let sweeper = self.app.clone();
         tasks.every(
@@ -117,6 +119,15 @@ impl Service for Ordering {
             move || {
                 let sweeper = sweeper.clone();
                 async move { sweeper.expire_overdue().await }
+            },
+        );
+        let completer = self.app.clone();
+        tasks.every(
+            "order completion sweep",
+            Duration::from_millis(self.config.completion_sweep_interval_ms.max(10)),
+            move || {
+                let completer = completer.clone();
+                async move { completer.complete_due().await }
             },
         );
     }

@@ -5,7 +5,8 @@
 //! (coordination's `PUT /api/v1/config/payments`), so the service reads its settings
 //! through [`PaymentsSettings`] on each use instead of keeping the values it started
 //! with. The expiry of payments no order took up (see `app::expiry`) is read the same
-//! way, though only a restart changes it (it is not a live key).
+//! way, though only a restart changes it (it is not a live key), and so are the
+//! invoices' seller and tax rate (`[payments.invoices]`).
 
 use std::sync::Arc;
 
@@ -31,6 +32,46 @@ pub struct PaymentsConfig {
     pub authorization_expiry_secs: u64,
     /// How often abandoned payments are looked for.
     pub expiry_sweep_interval_ms: u64,
+    /// Invoices and credit notes (`[payments.invoices]`).
+    pub invoices: InvoicesConfig,
+}
+
+/// What invoices and credit notes say about the shop and its tax. Read when a
+/// document is issued; a document once issued keeps what it said.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoicesConfig {
+    /// Who sells: printed at the top of every invoice and credit note.
+    pub seller: SellerConfig,
+    /// The VAT rate in basis points (2000 = 20 %), 0 to 10 000. Prices are
+    /// tax-inclusive: the tax is the part of each total the rate stands for (see
+    /// `domain::invoice::TaxSplit`).
+    pub tax_rate_basis_points: u32,
+}
+
+/// The seller on invoices: a demo shop unless configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SellerConfig {
+    /// Legal name.
+    pub name: String,
+    /// Street, postal code and city, one entry a printed line.
+    pub address_lines: Vec<String>,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// VAT identification number; none printed when empty.
+    pub vat_id: String,
+}
+
+impl Default for SellerConfig {
+    fn default() -> Self {
+        Self {
+            name: "Viscount Demo Shop".to_owned(),
+            address_lines: vec!["1 Depot Road".to_owned(), "62701 Springfield".to_owned()],
+            country: "US".to_owned(),
+            vat_id: String::new(),
+        }
+    }
 }
 
 impl Default for PaymentsConfig {
@@ -41,6 +82,7 @@ impl Default for PaymentsConfig {
             pending_expiry_secs: 15 * 60,
             authorization_expiry_secs: 7 * 24 * 3600,
             expiry_sweep_interval_ms: 60_000,
+            invoices: InvoicesConfig::default(),
         }
     }
 }
@@ -79,5 +121,46 @@ impl PaymentsSettings {
 impl From<PaymentsConfig> for PaymentsSettings {
     fn from(config: PaymentsConfig) -> Self {
         Self::fixed(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::config::ConfigSource;
+
+    use super::*;
+
+    #[test]
+    fn the_invoice_seller_and_tax_rate_come_from_the_file_and_the_variables() {
+        let source = ConfigSource::from_parts(
+            "[payments.invoices]\ntax_rate_basis_points = 1900\n\
+             [payments.invoices.seller]\nname = \"Kaufhaus GmbH\"\n\
+             address_lines = [\"Hauptstr. 1\", \"10115 Berlin\"]\ncountry = \"DE\"\n",
+            [(
+                "VISCOUNT_PAYMENTS__INVOICES__SELLER__VAT_ID".to_owned(),
+                "DE123456789".to_owned(),
+            )],
+        )
+        .expect("source");
+        let config: PaymentsConfig = source.section("payments").expect("section");
+        let invoices = &config.invoices;
+        assert_eq!(invoices.tax_rate_basis_points, 1_900);
+        assert_eq!(invoices.seller.name, "Kaufhaus GmbH");
+        assert_eq!(
+            invoices.seller.address_lines,
+            ["Hauptstr. 1", "10115 Berlin"]
+        );
+        assert_eq!(invoices.seller.country, "DE");
+        assert_eq!(invoices.seller.vat_id, "DE123456789");
+        assert!(
+            source.unknown_keys().is_empty(),
+            "{:?}",
+            source.unknown_keys()
+        );
+
+        // Without configuration: a demo shop without tax.
+        let defaults = PaymentsConfig::default().invoices;
+        assert_eq!(defaults.tax_rate_basis_points, 0);
+        assert!(!defaults.seller.name.is_empty());
     }
 }

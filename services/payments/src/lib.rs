@@ -3,7 +3,8 @@
 //! transaction ledger, saved cards, and fraud rules.
 //!
 //! Rooms: `domain` (the `Payment` aggregate and its state machine, card and fraud
-//! rules, the events it emits), `provider` (the provider trait and the sandbox),
+//! rules, the events it emits, invoices and credit notes), `provider` (the provider
+//! trait and the sandbox), `pdf` (invoices and credit notes as PDF),
 //! `store` (the only translator between rows and aggregates), `app` (one file per use
 //! case), `http` (handlers), `events` (the ordering events it consumes), `config`.
 //!
@@ -17,6 +18,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 mod metrics;
+pub mod pdf;
 pub mod provider;
 pub mod store;
 
@@ -42,6 +44,7 @@ pub const MIGRATIONS: Migrations = Migrations {
     steps: &[
         platform::migration!("0001_init"),
         platform::migration!("0002_expiry"),
+        platform::migration!("0003_invoices"),
     ],
 };
 
@@ -116,6 +119,17 @@ impl Payments {
         settings: impl Into<PaymentsSettings>,
         provider: Arc<dyn PaymentProvider>,
     ) -> Result<Self, StartError> {
+        let settings: PaymentsSettings = settings.into();
+        let rate = settings.get().invoices.tax_rate_basis_points;
+        if rate > domain::invoice::BASIS_POINTS {
+            return Err(StartError::Config {
+                section: "payments",
+                source: platform::config::ConfigError::invalid(
+                    "payments",
+                    format!("invoices.tax_rate_basis_points is {rate}; at most 10000 (100 %)"),
+                ),
+            });
+        }
         let data = context.open(&MIGRATIONS).await?;
         let app = PaymentsApp::new(
             data.db.clone(),

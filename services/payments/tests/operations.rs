@@ -259,6 +259,7 @@ on_both_databases! {
         assert_eq!(
             events,
             [
+                "payments.payment.initiated.v1",
                 "payments.payment.authorized.v1",
                 "payments.payment.captured.v1",
                 "payments.refund.processed.v1",
@@ -352,7 +353,12 @@ on_both_databases! {
 
         let other = f.pay("o-3", "u-1", 1_000, VISA).await;
         assert_eq!(f.reserved("o-3", "u-2", &other, 1_000).await, EventOutcome::Failed(FailureReason::Mismatch), "another owner");
-        let events = f.events().await;
+        let events: Vec<_> = f
+            .events()
+            .await
+            .into_iter()
+            .filter(|(t, _)| t != "payments.payment.initiated.v1")
+            .collect();
         assert_eq!(events.len(), 4);
         assert!(events.iter().all(|(t, _)| t == "payments.payment.failed.v1"));
     }
@@ -476,7 +482,10 @@ on_both_databases! {
         );
         let events = f.events().await;
         assert!(events.contains(&("payments.payment.voided.v1".to_owned(), held.clone())), "{events:?}");
-        assert!(!events.iter().any(|(_, subject)| *subject == orphan), "a payment never authorized tells no one");
+        assert!(
+            !events.iter().any(|(t, subject)| *subject == orphan && t != "payments.payment.initiated.v1"),
+            "giving up a payment never authorized tells no one"
+        );
         assert!(app.reconcile().await.expect("reconcile").is_empty());
     }
 
@@ -531,5 +540,54 @@ on_both_databases! {
         }
         let voided = f.events().await.into_iter().filter(|(t, _)| t == "payments.payment.voided.v1").count();
         assert_eq!(voided, 3);
+    }
+    async fn captures_issue_invoices_whose_numbers_a_rollback_gives_back(f) {
+        let app = f.payments.app();
+        let first = f.pay("o-1", "u-1", 1_000, VISA).await;
+        let second = f.pay("o-2", "u-2", 2_000, VISA).await;
+        f.reserved("o-1", "u-1", &first, 1_000).await;
+        f.reserved("o-2", "u-2", &second, 2_000).await;
+        let events = f.events().await;
+        assert_eq!(events[0], ("payments.payment.initiated.v1".to_owned(), first.clone()), "staged with the row");
+
+        // A capture that rolls back takes its invoice number with it.
+        let confirmed = |order: &str, payment: &str| OrderConfirmed {
+            order_id: order.into(),
+            user_id: None,
+            payment_id: Some(payment.into()),
+            total: None,
+            shipping_address: None,
+            items: Vec::new(),
+            attribution: None,
+        };
+        let mut tx = app.db().begin().await.expect("begin");
+        app.capture_in(&mut tx, &confirmed("o-1", &first)).await.expect("capture");
+        tx.rollback().await.expect("rollback");
+        assert!(app.order_documents("o-1").await.expect("read").is_some_and(|d| d.documents.is_empty()));
+
+        f.confirmed("o-2", &second).await;
+        f.confirmed("o-1", &first).await;
+        f.confirmed("o-1", &first).await; // a redelivery issues nothing more
+        let year = payments::domain::invoice::year_of(f.clock.now_millis());
+        let of = |order: &'static str| async move {
+            app.order_documents(order).await.expect("read").expect("a payment").documents
+        };
+        let second_docs = of("o-2").await;
+        assert_eq!(second_docs.len(), 1);
+        assert_eq!(second_docs[0].number, format!("INV-{year}-000001"));
+        assert_eq!(second_docs[0].totals.gross, 2_000);
+        let first_docs = of("o-1").await;
+        assert_eq!(first_docs.len(), 1);
+        assert_eq!(first_docs[0].number, format!("INV-{year}-000002"), "no gap");
+        assert_eq!(first_docs[0].user_id, "u-1");
+
+        // A refund issues a credit note against the invoice, in its own series.
+        app.refund(&first, Some(usd(250)), "admin-1").await.expect("refund");
+        let first_docs = of("o-1").await;
+        assert_eq!(first_docs.len(), 2);
+        let note = &first_docs[1];
+        assert_eq!(note.number, format!("CN-{year}-000001"));
+        assert_eq!(note.refers_to.as_ref().map(|r| r.number.as_str()), Some(first_docs[0].number.as_str()));
+        assert_eq!((note.totals.net, note.totals.tax, note.totals.gross), (250, 0, 250));
     }
 }

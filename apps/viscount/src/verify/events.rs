@@ -52,6 +52,8 @@ const ORDERING: &[&str] = &[
     fulfillment::ShipmentDelivered::TYPE,
     fulfillment::ReturnReceived::TYPE,
     fulfillment::ShipmentReturned::TYPE,
+    fulfillment::ReturnRequested::TYPE,
+    fulfillment::ReturnRejected::TYPE,
 ];
 
 /// What payments' consumer handles.
@@ -108,7 +110,10 @@ pub fn handled_event_types(consumer: ServiceKind) -> Vec<&'static str> {
         ServiceKind::Notifications => notifications::domain::subscribable(),
         ServiceKind::Ingestion => INGESTION.to_vec(),
         ServiceKind::Analytics => ANALYTICS.to_vec(),
-        ServiceKind::Gateway | ServiceKind::Coordination | ServiceKind::Identity => Vec::new(),
+        ServiceKind::Gateway
+        | ServiceKind::Coordination
+        | ServiceKind::Identity
+        | ServiceKind::Support => Vec::new(),
     }
 }
 

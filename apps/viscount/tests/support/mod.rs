@@ -350,6 +350,7 @@ impl Drop for Cluster {
             "notifications",
             "ingestion",
             "analytics",
+            "support",
         ]
         .iter()
         .map(|s| self.database(s))

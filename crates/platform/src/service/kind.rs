@@ -31,6 +31,8 @@ pub enum ServiceKind {
     Ingestion,
     /// The revenue ledger, attribution, reconciliation, export, KPIs, reports.
     Analytics,
+    /// Customer tickets and the knowledge base.
+    Support,
 }
 
 impl ServiceKind {
@@ -47,6 +49,7 @@ impl ServiceKind {
             ServiceKind::Notifications,
             ServiceKind::Ingestion,
             ServiceKind::Analytics,
+            ServiceKind::Support,
             ServiceKind::Gateway,
         ]
     }
@@ -73,6 +76,7 @@ impl ServiceKind {
             ServiceKind::Notifications => "notifications",
             ServiceKind::Ingestion => "ingestion",
             ServiceKind::Analytics => "analytics",
+            ServiceKind::Support => "support",
         }
     }
 
@@ -90,6 +94,7 @@ impl ServiceKind {
             ServiceKind::Notifications => 8086,
             ServiceKind::Ingestion => 8090,
             ServiceKind::Analytics => 8089,
+            ServiceKind::Support => 8091,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The search index kept in step with the database: updated after every write here,
 //! synced with other replicas' writes every few seconds, and rebuilt whenever its
-//! marker (product count and latest change) disagrees with the database's.
+//! marker (product count and latest change, the `fulltext` engine's [`Marker`])
+//! disagrees with the database's.
+
+use fulltext::Marker;
 
 use super::{CatalogApp, CatalogError};
 use crate::domain::ProductText;
@@ -12,9 +15,12 @@ const SYNC_MARGIN_MS: i64 = 5_000;
 
 impl CatalogApp {
     /// The marker that says which database state the index reflects.
-    async fn marker(&self) -> Result<String, platform::db::Error> {
+    async fn marker(&self) -> Result<Marker, platform::db::Error> {
         let (count, latest) = store::product_count_and_latest(self.db.reader()).await?;
-        Ok(format!("{count}:{latest}"))
+        Ok(Marker {
+            count: platform::db::decoded("products", u64::try_from(count))?,
+            latest,
+        })
     }
 
     /// Puts products written here into the index (and takes deleted ones out).
@@ -25,7 +31,9 @@ impl CatalogApp {
     ) -> Result<(), CatalogError> {
         let marker = self.marker().await?;
         let upserts = upserts.into_iter().map(searchable).collect();
-        self.index.apply(upserts, deletes, marker).await?;
+        self.index
+            .apply(upserts, deletes, marker.to_string())
+            .await?;
         Ok(())
     }
 
@@ -35,15 +43,13 @@ impl CatalogApp {
     /// Returns whether anything changed.
     pub async fn sync_index(&self) -> Result<bool, CatalogError> {
         let marker = self.marker().await?;
-        let Some(indexed) = self.index.marker() else {
+        let Some(indexed) = self.index.marker().as_deref().and_then(Marker::parse) else {
             return self.ensure_index().await;
         };
         if indexed == marker {
             return Ok(false);
         }
-        let (Some(db_count), Some(since)) = (marker_count(&marker), marker_latest(&indexed)) else {
-            return self.ensure_index().await;
-        };
+        let (db_count, since) = (marker.count, indexed.latest);
         // A margin for replicas' clocks and for a transaction that committed after a
         // later one: re-indexing a product twice is harmless.
         let changed = store::searchable_changed_since(self.db.reader(), since - SYNC_MARGIN_MS)
@@ -51,7 +57,9 @@ impl CatalogApp {
             .into_iter()
             .map(searchable)
             .collect::<Vec<_>>();
-        self.index.apply(changed, Vec::new(), marker).await?;
+        self.index
+            .apply(changed, Vec::new(), marker.to_string())
+            .await?;
         // Counts that still differ (a delete elsewhere, or a write older than the
         // margin) mean a rebuild.
         if self.index.product_count() != db_count {
@@ -63,7 +71,7 @@ impl CatalogApp {
     /// Rebuilds the index from the database when it does not match it.
     pub async fn ensure_index(&self) -> Result<bool, CatalogError> {
         let marker = self.marker().await?;
-        if self.index.marker().as_deref() == Some(marker.as_str()) {
+        if self.index.marker().as_deref().and_then(Marker::parse) == Some(marker) {
             return Ok(false);
         }
         let mut all = Vec::new();
@@ -78,19 +86,9 @@ impl CatalogApp {
             products = all.len(),
             "rebuilding the search index from the database"
         );
-        self.index.rebuild(all, marker).await?;
+        self.index.rebuild(all, marker.to_string()).await?;
         Ok(true)
     }
-}
-
-/// The product count of a marker (`count:latest`).
-fn marker_count(marker: &str) -> Option<u64> {
-    marker.split_once(':')?.0.parse().ok()
-}
-
-/// The latest change (epoch ms) of a marker (`count:latest`).
-fn marker_latest(marker: &str) -> Option<i64> {
-    marker.split_once(':')?.1.parse().ok()
 }
 
 /// What the index holds of a product.
@@ -100,17 +98,5 @@ fn searchable(text: ProductText) -> Searchable {
         id: text.id,
         name: text.name,
         description: text.description,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markers_read_back() {
-        assert_eq!(marker_count("12:1700"), Some(12));
-        assert_eq!(marker_latest("12:1700"), Some(1700));
-        assert_eq!(marker_count("junk"), None);
     }
 }

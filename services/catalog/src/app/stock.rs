@@ -1,5 +1,5 @@
 //! The stock flag: inventory's latest availability of a sku, which products show as
-//! `in_stock` (and listings filter on).
+//! `in_stock` (and listings filter on), and the sell-out it announces.
 
 use contracts::catalog::AvailabilityChanged;
 use platform::bus::Outbox;
@@ -11,6 +11,13 @@ use crate::store;
 /// Records that `available` units of `sku` are available as of `now`, inside the
 /// consumer's transaction (with its inbox row, so a redelivery changes nothing), and
 /// announces it when the sku became sellable or stopped being so.
+///
+/// Stopping being so is also the sell-out of the product that sells the sku
+/// (`catalog.product.out_of_stock`): a product has one sku, so its total is that sku's.
+/// Because only a flip announces anything, the sell-out is announced once, not again
+/// while the sku stays at zero, and again after a restock and a new sell-out. A sku
+/// that never had stock never sold out, and a sku no product sells has no product to
+/// announce.
 pub async fn record_stock_in(
     tx: &mut Tx,
     outbox: &Outbox,
@@ -18,12 +25,17 @@ pub async fn record_stock_in(
     sku: &Sku,
     available: i64,
 ) -> Result<(), platform::db::Error> {
-    if store::set_stock(tx, sku, available, now).await? {
-        let event = AvailabilityChanged {
-            sku: sku.as_str().to_owned(),
-            in_stock: available > 0,
-        };
-        outbox.stage(tx, &event).await?;
+    if !store::set_stock(tx, sku, available, now).await? {
+        return Ok(());
+    }
+    let in_stock = available > 0;
+    let event = AvailabilityChanged {
+        sku: sku.as_str().to_owned(),
+        in_stock,
+    };
+    outbox.stage(tx, &event).await?;
+    if !in_stock && let Some(product) = store::product_by_sku(&mut **tx, sku).await? {
+        outbox.stage(tx, &product.out_of_stock_event()).await?;
     }
     Ok(())
 }

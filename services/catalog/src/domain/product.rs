@@ -4,7 +4,7 @@
 //! its changes announce.
 
 use contracts::catalog::{
-    PriceChanged, ProductCreated, ProductDeleted, ProductFacts, ProductUpdated,
+    PriceChanged, ProductCreated, ProductDeleted, ProductFacts, ProductOutOfStock, ProductUpdated,
 };
 
 use super::{Attributes, Description, Money, ProductName, Sku};
@@ -128,6 +128,16 @@ impl Product {
     /// `catalog.product.created`.
     pub fn created_event(&self) -> ProductCreated {
         ProductCreated(self.facts())
+    }
+
+    /// `catalog.product.out_of_stock`, for when its sku's available units reached zero.
+    pub fn out_of_stock_event(&self) -> ProductOutOfStock {
+        ProductOutOfStock {
+            product_id: self.id.clone(),
+            sku: self.sku.as_str().to_owned(),
+            name: self.name.as_str().to_owned(),
+            variant_of: self.variant_of.clone(),
+        }
     }
 
     /// `catalog.product.deleted`.

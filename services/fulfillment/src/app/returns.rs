@@ -113,8 +113,14 @@ impl FulfillmentApp {
             let to = decision.target();
             return Err(ReturnTransitionError { from, to }.into());
         }
-        if record.status() == ReturnStatus::Received {
-            self.outbox.stage(&mut tx, &record.received_event()).await?;
+        match record.status() {
+            ReturnStatus::Received => {
+                self.outbox.stage(&mut tx, &record.received_event()).await?;
+            }
+            ReturnStatus::Rejected => {
+                self.outbox.stage(&mut tx, &record.rejected_event()).await?;
+            }
+            _ => {}
         }
         tx.commit().await?;
         self.outbox.wake();

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use contracts::fulfillment::{ParcelLine, ReturnReceived, ReturnRequested, ReturnedLine};
+use contracts::fulfillment::{
+    ParcelLine, ReturnReceived, ReturnRejected, ReturnRequested, ReturnedLine,
+};
 
 use super::{ReturnAllocation, Sku, Text, merge};
 
@@ -232,6 +234,15 @@ impl Return {
                 })
                 .collect(),
             reason: self.reason.as_str().to_owned(),
+        }
+    }
+
+    /// The announcement that it was rejected (nothing comes back).
+    pub fn rejected_event(&self) -> ReturnRejected {
+        ReturnRejected {
+            return_id: self.id.clone(),
+            order_id: self.order_id.clone(),
+            user_id: self.user_id.clone(),
         }
     }
 

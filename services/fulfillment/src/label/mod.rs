@@ -5,11 +5,10 @@
 //! Written with krilla, which embeds a subset of each font used (only the glyphs the
 //! label shows), so addresses print in any script the fonts cover — Latin with every
 //! European accent, Greek, Cyrillic, Japanese — and the PDF's ToUnicode maps keep the
-//! text searchable and extractable. The fonts and the choice among them are in `text`,
-//! the barcode in `barcode`.
+//! text searchable and extractable. The fonts and the choice among them are shared
+//! with payments' invoices (the `documents` crate's `text`); the barcode is in `barcode`.
 
 mod barcode;
-mod text;
 
 #[cfg(test)]
 mod tests;
@@ -22,7 +21,7 @@ use krilla::surface::Surface;
 use krilla::{Document, SerializeSettings};
 
 use barcode::Barcode;
-use text::{Fonts, Weight};
+use documents::text::{self, Fonts, Weight};
 
 /// Width × height of the page in points: a 4 × 6 inch thermal label.
 const PAGE: (f32, f32) = (288.0, 432.0);
@@ -56,7 +55,7 @@ pub struct Label {
 pub enum LabelError {
     /// The fonts compiled into the binary do not read: a broken build.
     #[error("the embedded label fonts do not read")]
-    Fonts,
+    Fonts(#[from] text::FontsError),
     /// krilla could not write the document (for example, a font it could not subset).
     #[error("the label PDF could not be written: {0}")]
     Pdf(String),

@@ -12,8 +12,8 @@ use skrifa::raw::TableProvider as _;
 use skrifa::{FontRef, MetadataProvider};
 
 use super::barcode::{Barcode, QUIET_MODULES};
-use super::text::{self, Weight};
 use super::{Label, render};
+use documents::text::{self, Weight};
 
 const POLISH: &str = "Zażółć gęślą jaźń, Łódź";
 const GREEK: &str = "Αθήνα";

@@ -1,13 +1,16 @@
 //! Accounts: registering (and the bootstrap admin), the caller's own account and
-//! password, seeing, finding and deleting users, an admin setting a user's roles, and
-//! whether a token's subject still exists.
+//! password, seeing, finding and deleting users, an admin replacing a user's profile or
+//! setting their roles, anyone seeing a user's public profile, and whether a token's
+//! subject still exists.
 
 use platform::auth::{Principal, PrincipalKind};
 use platform::db::is_unique_violation;
 use tracing::field::Empty;
 
 use super::{IdentityApp, IdentityError, POLICY};
-use crate::domain::{self, Email, Password, Role, Roles, User, UserName};
+use crate::domain::{
+    AuthEventKind, Email, Origin, Password, ProfileChange, Role, Roles, User, UserName,
+};
 use crate::store;
 
 /// The lock every role change holds: changes run one at a time, across replicas too,
@@ -72,33 +75,80 @@ impl IdentityApp {
             .ok_or(IdentityError::NotFound("user"))
     }
 
-    /// Changes the caller's name and/or preferences.
+    /// Changes the caller's own profile (its email stays: changing it is an admin's).
     #[tracing::instrument(skip_all, fields(user_id = %caller.subject), err(level = "info"))]
     pub async fn update_me(
         &self,
         caller: &Principal,
-        name: Option<UserName>,
-        preferences: Option<domain::Preferences>,
+        change: ProfileChange,
     ) -> Result<User, IdentityError> {
+        let change = ProfileChange {
+            email: None,
+            ..change
+        };
+        self.change_profile(&caller.subject, change).await
+    }
+
+    /// Replaces user `id`'s profile (admins only): every part of `change` is set. A
+    /// taken email is [`IdentityError::EmailTaken`].
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "info"))]
+    pub async fn update_user(
+        &self,
+        caller: &Principal,
+        id: &str,
+        change: ProfileChange,
+    ) -> Result<User, IdentityError> {
+        if !POLICY.may_manage(caller) {
+            return Err(IdentityError::Forbidden(
+                "only admins may change another user's profile",
+            ));
+        }
+        let user = self.change_profile(id, change).await?;
+        tracing::info!(by = %caller.subject, "profile replaced by an admin");
+        Ok(user)
+    }
+
+    /// Applies `change` to user `id`'s profile and announces it, in one transaction.
+    async fn change_profile(&self, id: &str, change: ProfileChange) -> Result<User, IdentityError> {
         let mut tx = self.db.begin().await?;
-        let mut user = store::user_by_id(&mut *tx, &caller.subject)
+        let mut user = store::user_by_id(&mut *tx, id)
             .await?
             .ok_or(IdentityError::NotFound("user"))?;
-        let updated = user.update_profile(name, preferences, self.clock.now_millis())?;
-        store::update_profile(&mut tx, &user).await?;
+        let updated = user.update_profile(change, self.clock.now_millis())?;
+        let written = store::update_profile(&mut tx, &user).await.map_err(|err| {
+            if is_unique_violation(&err) {
+                IdentityError::EmailTaken
+            } else {
+                err.into()
+            }
+        })?;
+        if !written {
+            return Err(IdentityError::NotFound("user"));
+        }
         self.outbox.stage(&mut tx, &updated).await?;
         tx.commit().await?;
         self.outbox.wake();
         Ok(user)
     }
 
-    /// Changes the caller's password and ends their other sessions.
+    /// A live user's public profile, which anyone may see (the view shows its name and
+    /// avatar only).
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "info"))]
+    pub async fn public_profile(&self, id: &str) -> Result<User, IdentityError> {
+        store::user_by_id(self.db.reader(), id)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))
+    }
+
+    /// Changes the caller's password and ends their other sessions; logged, with
+    /// `origin`.
     #[tracing::instrument(skip_all, fields(user_id = %caller.subject), err(level = "info"))]
     pub async fn change_password(
         &self,
         caller: &Principal,
         current: &str,
         new: Password,
+        origin: &Origin,
     ) -> Result<(), IdentityError> {
         let mut user = self.me(caller).await?;
         if !self
@@ -114,6 +164,13 @@ impl IdentityApp {
         let mut tx = self.db.begin().await?;
         store::set_password_hash(&mut tx, &user).await?;
         store::revoke_user_sessions(&mut tx, user.id(), caller.session_id.as_deref(), now).await?;
+        self.log_auth(
+            &mut tx,
+            user.id(),
+            AuthEventKind::PasswordChanged,
+            Some(origin),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -157,6 +214,8 @@ impl IdentityApp {
             return Err(IdentityError::NotFound("user"));
         }
         store::revoke_user_sessions(&mut tx, id, None, now).await?;
+        // The log holds addresses and user agents: personal data goes with the account.
+        store::delete_user_auth_log(&mut tx, id).await?;
         self.outbox.stage(&mut tx, &deleted).await?;
         tx.commit().await?;
         self.active_users.forget(id);

@@ -20,7 +20,7 @@
 use platform::db::Tx;
 
 use super::{IdentityApp, IdentityError};
-use crate::domain::{AccountLock, LockoutPolicy, SignInRefused, User};
+use crate::domain::{AccountLock, AuthEventKind, LockoutPolicy, Origin, SignInRefused, User};
 use crate::store::{self, Reservation};
 
 /// Whom a sign-in's attempts count against besides its client address.
@@ -139,29 +139,47 @@ impl IdentityApp {
 
     /// Settles an attempt whose credentials were wrong: it stays counted, and the one
     /// counted at the threshold locks the account for its address (announcing the lock
-    /// of a real account).
-    pub(super) async fn fail(&self, attempt: Attempt) -> Result<(), IdentityError> {
+    /// of a real account). A real account's log records the failure as `kind` (and the
+    /// lock), from `origin`.
+    pub(super) async fn fail(
+        &self,
+        attempt: Attempt,
+        kind: AuthEventKind,
+        origin: &Origin,
+    ) -> Result<(), IdentityError> {
         let now = self.clock.now_millis();
-        let Some(until) = self.lockout().lock_after_failure(attempt.counted_as, now) else {
-            return Ok(());
+        let lock_until = self.lockout().lock_after_failure(attempt.counted_as, now);
+        let user_id = match &attempt.account {
+            Account::User(user_id) => Some(user_id.as_str()),
+            Account::Unknown(_) => None,
         };
+        if lock_until.is_none() && user_id.is_none() {
+            return Ok(());
+        }
         let mut tx = self.db.begin().await?;
-        let locked = store::lock_account(
-            &mut tx,
-            attempt.account.key(),
-            &attempt.client,
-            attempt.account_window,
-            until,
-            now,
-        )
-        .await?;
-        if locked && let Account::User(user_id) = &attempt.account {
-            let lock = AccountLock {
-                user_id: user_id.clone(),
+        if let Some(user_id) = user_id {
+            self.log_auth(&mut tx, user_id, kind, Some(origin)).await?;
+        }
+        if let Some(until) = lock_until {
+            let locked = store::lock_account(
+                &mut tx,
+                attempt.account.key(),
+                &attempt.client,
+                attempt.account_window,
                 until,
-            };
-            self.outbox.stage(&mut tx, &lock.event()).await?;
-            tracing::warn!("account locked for an address after repeated failed logins");
+                now,
+            )
+            .await?;
+            if locked && let Some(user_id) = user_id {
+                let lock = AccountLock {
+                    user_id: user_id.to_owned(),
+                    until,
+                };
+                self.outbox.stage(&mut tx, &lock.event()).await?;
+                self.log_auth(&mut tx, user_id, AuthEventKind::LockedOut, Some(origin))
+                    .await?;
+                tracing::warn!("account locked for an address after repeated failed logins");
+            }
         }
         tx.commit().await?;
         self.outbox.wake();

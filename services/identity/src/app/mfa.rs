@@ -4,7 +4,7 @@
 use platform::auth::Principal;
 
 use super::{IdentityApp, IdentityError};
-use crate::domain::{TotpSecret, totp};
+use crate::domain::{AuthEventKind, Origin, TotpSecret, totp};
 use crate::store;
 
 impl IdentityApp {
@@ -30,8 +30,14 @@ impl IdentityApp {
     }
 
     /// Finishes MFA enrolment with a code from the app; from now on login needs one.
+    /// Logged, with `origin`.
     #[tracing::instrument(skip_all, fields(user_id = %caller.subject), err(level = "info"))]
-    pub async fn mfa_verify(&self, caller: &Principal, code: &str) -> Result<(), IdentityError> {
+    pub async fn mfa_verify(
+        &self,
+        caller: &Principal,
+        code: &str,
+        origin: &Origin,
+    ) -> Result<(), IdentityError> {
         let mut user = self.me(caller).await?;
         user.enable_mfa(code, self.clock.now_secs(), self.clock.now_millis())?;
         let mut tx = self.db.begin().await?;
@@ -40,6 +46,8 @@ impl IdentityApp {
             // read: the code proved a secret that is no longer pending.
             return Err(IdentityError::InvalidMfaCode);
         }
+        self.log_auth(&mut tx, user.id(), AuthEventKind::MfaEnabled, Some(origin))
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Identity's operations, one use case a file: accounts and roles (`accounts`), signing
 //! in and sessions (`sessions`), the guard against password guessing (`guard`), MFA
-//! enrolment (`mfa`), API keys (`api_keys`), tenants and
+//! enrolment (`mfa`), the authentication log (`auth_log`), API keys (`api_keys`),
+//! tenants and
 //! their keys (`tenants`) and the OAuth and OIDC surface (`oauth`). Each operation
 //! validates through `domain`, runs in one transaction over `store`, stages the events
 //! the aggregate built in the same transaction, and wakes the bus after commit.
@@ -8,6 +9,7 @@
 
 mod accounts;
 mod api_keys;
+mod auth_log;
 mod guard;
 mod mfa;
 mod oauth;
@@ -27,6 +29,7 @@ use crate::keys::KeyRing;
 use crate::passwords::{HashError, PasswordHasher};
 
 pub use api_keys::NewApiKey;
+pub use auth_log::AuthLogRetention;
 pub use tenants::NewTenant;
 
 /// Who may see and manage what: a user their own account, admins every account, the

@@ -3,30 +3,60 @@
 //! are checked and settled after, the MFA step of a sign-in, and the refresh-token
 //! family each sign-in starts (rotation, reuse detection, revocation). Refreshing reads
 //! the user's roles from the store, so a new access token carries the roles the user
-//! has now.
+//! has now. Each sign-in, failure, reuse and sign-out is written to the user's
+//! authentication log in its transaction; a session started announces
+//! `identity.user.authenticated.v1` in the same one.
 
+use contracts::identity::UserAuthenticated;
 use platform::auth::jwt;
 use platform::db::Tx;
 use tracing::field::Empty;
 
 use super::guard::{Account, Attempt};
 use super::{IdentityApp, IdentityError, TokenPair};
-use crate::domain::{RefreshOutcome, User};
+use crate::domain::{AuthEventKind, Origin, RefreshOutcome, User};
 use crate::store;
+
+/// How a sign-in proved who the user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInMethod {
+    /// The password (MFA off).
+    Password,
+    /// The password and a one-time code.
+    Mfa,
+}
+
+impl SignInMethod {
+    /// The event's `method`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Mfa => "mfa",
+        }
+    }
+
+    /// The log line of a session it started.
+    fn logged_as(self) -> AuthEventKind {
+        match self {
+            Self::Password => AuthEventKind::LoginSucceeded,
+            Self::Mfa => AuthEventKind::MfaChallengePassed,
+        }
+    }
+}
 
 /// Prefix of refresh tokens.
 const REFRESH_PREFIX: &str = "vrt_";
 
 impl IdentityApp {
-    /// Signs in with email and password (and a TOTP code once MFA is on) from `client`
-    /// (the caller's address, as text, which the guard counts attempts against).
+    /// Signs in with email and password (and a TOTP code once MFA is on) from `origin`
+    /// (whose client address the guard counts attempts against).
     #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         totp_code: Option<&str>,
-        client: &str,
+        origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
         let email = email.trim().to_lowercase();
         if email.chars().any(char::is_control) {
@@ -36,7 +66,7 @@ impl IdentityApp {
         }
         let user = store::user_by_email(self.db.reader(), &email).await?;
         let attempt = self
-            .reserve(Account::of(user.as_ref(), &email), client)
+            .reserve(Account::of(user.as_ref(), &email), &origin.client)
             .await?;
         // Verified against a dummy hash when there is no user, so both answers take
         // the same time.
@@ -48,7 +78,8 @@ impl IdentityApp {
             tracing::Span::current().record("user_id", user.id());
         }
         let Some(user) = user.filter(|_| password_ok) else {
-            self.fail(attempt).await?;
+            self.fail(attempt, AuthEventKind::LoginFailed, origin)
+                .await?;
             return Err(IdentityError::InvalidCredentials);
         };
         if user.mfa().is_enabled() {
@@ -59,20 +90,21 @@ impl IdentityApp {
                 let token = self.mfa_token(user.id()).await;
                 return Err(IdentityError::MfaRequired(token));
             };
-            return self.finish_mfa_login(user, code, attempt).await;
+            return self.finish_mfa_login(user, code, attempt, origin).await;
         }
-        self.start_session(&user, attempt).await
+        self.start_session(&user, attempt, SignInMethod::Password, origin)
+            .await
     }
 
     /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`], from
-    /// `client`.
+    /// `origin`.
     #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login_with_mfa_token(
         &self,
         authenticator: &platform::auth::Authenticator,
         mfa_token: &str,
         code: &str,
-        client: &str,
+        origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
         let claims = authenticator
             .verify_token(mfa_token, jwt::TYP_MFA_PENDING)
@@ -82,8 +114,8 @@ impl IdentityApp {
         let user = store::user_by_id(self.db.reader(), &claims.sub)
             .await?
             .ok_or(IdentityError::InvalidCredentials)?;
-        let attempt = self.reserve(Account::user(&user), client).await?;
-        self.finish_mfa_login(user, code, attempt).await
+        let attempt = self.reserve(Account::user(&user), &origin.client).await?;
+        self.finish_mfa_login(user, code, attempt, origin).await
     }
 
     async fn finish_mfa_login(
@@ -91,21 +123,25 @@ impl IdentityApp {
         mut user: User,
         code: &str,
         attempt: Attempt,
+        origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
         if user.use_code(code, self.clock.now_secs()).is_err() {
             // A wrong code counts like a wrong password: six digits must not be guessable.
-            self.fail(attempt).await?;
+            self.fail(attempt, AuthEventKind::MfaChallengeFailed, origin)
+                .await?;
             return Err(IdentityError::InvalidMfaCode);
         }
         let mut tx = self.db.begin().await?;
         if !store::use_mfa_step(&mut tx, &user).await? {
             // Another sign-in used this code first: a replayed code is a wrong one.
             drop(tx);
-            self.fail(attempt).await?;
+            self.fail(attempt, AuthEventKind::MfaChallengeFailed, origin)
+                .await?;
             return Err(IdentityError::InvalidMfaCode);
         }
         tx.commit().await?;
-        self.start_session(&user, attempt).await
+        self.start_session(&user, attempt, SignInMethod::Mfa, origin)
+            .await
     }
 
     async fn mfa_token(&self, user_id: &str) -> String {
@@ -133,17 +169,29 @@ impl IdentityApp {
     }
 
     /// Starts a new session (refresh-token family) for a user whose credentials passed
-    /// in `attempt`.
+    /// in `attempt` by `method`, from `origin`: logged and announced in its transaction.
     async fn start_session(
         &self,
         user: &User,
         attempt: Attempt,
+        method: SignInMethod,
+        origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
         let family = platform::ids::new_id();
         let mut tx = self.db.begin().await?;
         self.succeed(&mut tx, attempt).await?;
         let refresh = self.issue_refresh(&mut tx, &family, user.id()).await?;
+        self.log_auth(&mut tx, user.id(), method.logged_as(), Some(origin))
+            .await?;
+        let authenticated = UserAuthenticated {
+            user_id: user.id().to_owned(),
+            method: method.as_str().to_owned(),
+            session_id: family.clone(),
+            authenticated_at: platform::time::rfc3339(self.clock.now_millis()),
+        };
+        self.outbox.stage(&mut tx, &authenticated).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(self.pair(user, &family, refresh).await)
     }
 
@@ -179,9 +227,14 @@ impl IdentityApp {
     }
 
     /// Exchanges a refresh token for a new pair. A token already exchanged means it was
-    /// stolen or replayed: the whole family is revoked.
+    /// stolen or replayed: the whole family is revoked (and the reuse logged, with
+    /// `origin`).
     #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        origin: &Origin,
+    ) -> Result<TokenPair, IdentityError> {
         let hash = platform::ids::sha256_hex(refresh_token.as_bytes());
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;
@@ -193,6 +246,13 @@ impl IdentityApp {
             RefreshOutcome::Refused => return Err(IdentityError::InvalidRefreshToken),
             RefreshOutcome::ReuseDetected => {
                 store::revoke_family(&mut tx, &token.family_id, now).await?;
+                self.log_auth(
+                    &mut tx,
+                    &token.user_id,
+                    AuthEventKind::RefreshReuseDetected,
+                    Some(origin),
+                )
+                .await?;
                 tx.commit().await?;
                 tracing::warn!(family = %token.family_id, "refresh token reuse; session revoked");
                 return Err(IdentityError::InvalidRefreshToken);
@@ -212,13 +272,15 @@ impl IdentityApp {
         Ok(self.pair(&user, &token.family_id, refresh).await)
     }
 
-    /// Ends the session a refresh token belongs to. Unknown tokens, and tokens of other
-    /// users when `owner` is given, are ignored (RFC 7009: revocation always succeeds).
+    /// Ends the session a refresh token belongs to (logged as a sign-out from `origin`
+    /// while it was live). Unknown tokens, and tokens of other users when `owner` is
+    /// given, are ignored (RFC 7009: revocation always succeeds).
     #[tracing::instrument(skip_all, fields(user_id = owner), err)]
     pub async fn revoke_refresh(
         &self,
         refresh_token: &str,
         owner: Option<&str>,
+        origin: &Origin,
     ) -> Result<(), IdentityError> {
         let hash = platform::ids::sha256_hex(refresh_token.as_bytes());
         let mut tx = self.db.begin().await?;
@@ -226,6 +288,10 @@ impl IdentityApp {
             && owner.is_none_or(|o| o == token.user_id)
         {
             store::revoke_family(&mut tx, &token.family_id, self.clock.now_millis()).await?;
+            if token.revoked_at.is_none() {
+                self.log_auth(&mut tx, &token.user_id, AuthEventKind::Logout, Some(origin))
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())

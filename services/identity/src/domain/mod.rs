@@ -1,13 +1,16 @@
 //! Identity's rules, free of I/O: the validated inputs (this file), the [`User`]
 //! aggregate with its MFA state and lifecycle (`user`), roles (`role`), sign-in rules —
 //! the lockout per account and client address, the limit per address, and
-//! refresh-token rotation (`sessions`), API keys (`api_key`), tenants (`tenant`) and
-//! TOTP (`totp`, RFC 6238).
+//! refresh-token rotation (`sessions`), API keys (`api_key`), tenants (`tenant`),
+//! TOTP (`totp`, RFC 6238), a profile's phone and avatar (`profile`) and the
+//! authentication log (`auth_log`).
 //!
 //! Nothing here knows SQL or HTTP: `store` turns rows into these types (and refuses
 //! rows it cannot read), `app` runs the use cases with them.
 
 mod api_key;
+mod auth_log;
+mod profile;
 mod role;
 mod sessions;
 mod tenant;
@@ -15,13 +18,15 @@ pub mod totp;
 mod user;
 
 pub use api_key::{ApiKey, Grant};
+pub use auth_log::{AuthEvent, AuthEventKind, Origin};
+pub use profile::{AvatarUrl, Phone};
 pub use role::{Role, Roles};
 pub use sessions::{
     AccountFailures, AccountLock, FailureWindow, LockoutPolicy, RefreshOutcome, RefreshToken,
     SignInRefused, refresh_outcome,
 };
 pub use tenant::Tenant;
-pub use user::{Mfa, Refused, TotpSecret, User, UserParts, UserStatus};
+pub use user::{Mfa, ProfileChange, Refused, TotpSecret, User, UserParts, UserStatus};
 
 /// Longest accepted password, in characters; argon2 over megabytes of input is a
 /// denial-of-service lever, and no human types more.

@@ -21,7 +21,7 @@ use contracts::identity::{UserCreated, UserDeleted, UserUpdated};
 use data_encoding::BASE32_NOPAD;
 use platform::time::rfc3339;
 
-use super::{Email, Invalid, Preferences, Role, Roles, UserName, totp};
+use super::{AvatarUrl, Email, Invalid, Phone, Preferences, Role, Roles, UserName, totp};
 
 /// A TOTP secret, as authenticator apps show it (base32) and as codes are computed from
 /// it (bytes).
@@ -132,6 +132,23 @@ pub enum Refused {
     LastAdmin,
 }
 
+/// A change to a profile: each part `None` stays as it is; `phone` and `avatar_url`
+/// are `Some(None)` to clear them. A user's own change leaves `email` alone (changing
+/// it is an admin's); an admin's replacement sets every part.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileChange {
+    /// A new email (admins only: it is how the user signs in).
+    pub email: Option<Email>,
+    /// A new display name.
+    pub name: Option<UserName>,
+    /// New preferences, replacing the old.
+    pub preferences: Option<Preferences>,
+    /// A new phone number, or `Some(None)` to clear it.
+    pub phone: Option<Option<Phone>>,
+    /// A new avatar address, or `Some(None)` to clear it.
+    pub avatar_url: Option<Option<AvatarUrl>>,
+}
+
 /// Everything a user is made of, for the store to restore one from a row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserParts {
@@ -147,6 +164,10 @@ pub struct UserParts {
     pub roles: Vec<Role>,
     /// Free-form preferences.
     pub preferences: Preferences,
+    /// Phone number (E.164), if given.
+    pub phone: Option<Phone>,
+    /// Avatar image address, if given.
+    pub avatar_url: Option<AvatarUrl>,
     /// MFA state.
     pub mfa: Mfa,
     /// Lifecycle.
@@ -178,6 +199,8 @@ impl User {
             password_hash,
             roles: roles.to_vec(),
             preferences: Preferences::empty(),
+            phone: None,
+            avatar_url: None,
             mfa: Mfa::Off,
             status: UserStatus::Active,
             created_at: now,
@@ -225,6 +248,16 @@ impl User {
         &self.0.preferences
     }
 
+    /// Phone number (E.164), if given.
+    pub fn phone(&self) -> Option<&Phone> {
+        self.0.phone.as_ref()
+    }
+
+    /// Avatar image address, if given.
+    pub fn avatar_url(&self) -> Option<&AvatarUrl> {
+        self.0.avatar_url.as_ref()
+    }
+
     /// MFA state.
     pub fn mfa(&self) -> &Mfa {
         &self.0.mfa
@@ -252,19 +285,35 @@ impl User {
         }
     }
 
-    /// Changes the name and/or preferences; returns the event announcing it.
+    /// Applies `change` to the profile (what it leaves `None` stays); returns the event
+    /// announcing the profile as it is then.
     pub fn update_profile(
         &mut self,
-        name: Option<UserName>,
-        preferences: Option<Preferences>,
+        change: ProfileChange,
         now: i64,
     ) -> Result<UserUpdated, Refused> {
         self.active()?;
+        let ProfileChange {
+            email,
+            name,
+            preferences,
+            phone,
+            avatar_url,
+        } = change;
+        if let Some(email) = email {
+            self.0.email = email;
+        }
         if let Some(name) = name {
             self.0.name = name;
         }
         if let Some(preferences) = preferences {
             self.0.preferences = preferences;
+        }
+        if let Some(phone) = phone {
+            self.0.phone = phone;
+        }
+        if let Some(avatar_url) = avatar_url {
+            self.0.avatar_url = avatar_url;
         }
         self.0.updated_at = now;
         Ok(self.updated_event())
@@ -483,7 +532,7 @@ mod tests {
         assert_eq!(user.status(), UserStatus::Deleted);
         assert_eq!(user.delete(4_000), Err(Refused::Deleted));
         assert_eq!(
-            user.update_profile(None, None, 4_000),
+            user.update_profile(ProfileChange::default(), 4_000),
             Err(Refused::Deleted)
         );
         assert_eq!(
@@ -539,12 +588,28 @@ mod tests {
         );
         let updated = user
             .update_profile(
-                Some(UserName::try_from("Ann B".to_owned()).expect("name")),
-                None,
+                ProfileChange {
+                    name: Some(UserName::try_from("Ann B".to_owned()).expect("name")),
+                    phone: Some(Some(
+                        Phone::try_from("+14155550123".to_owned()).expect("phone"),
+                    )),
+                    ..ProfileChange::default()
+                },
                 2_000,
             )
             .expect("active");
         assert_eq!(updated.name, "Ann B");
         assert_eq!(user.updated_at(), 2_000);
+        assert_eq!(user.phone().map(Phone::as_str), Some("+14155550123"));
+        user.update_profile(
+            ProfileChange {
+                phone: Some(None),
+                ..ProfileChange::default()
+            },
+            3_000,
+        )
+        .expect("active");
+        assert_eq!(user.phone(), None, "Some(None) clears");
+        assert_eq!(user.name().as_str(), "Ann B", "None leaves the name");
     }
 }

@@ -1,16 +1,18 @@
 //! Signing in and sessions: email and password, the MFA step, refreshing the token
-//! pair and signing out. Sign-ins name the caller's address ([`ClientIp`]), which the
-//! guard against password guessing counts failures against.
+//! pair and signing out. Sign-ins name the caller's address and user agent
+//! ([`RequestOrigin`]): the guard against password guessing counts failures against
+//! the address, and the authentication log records both. The seeds' paths for the same
+//! operations (`aliases`) call these handlers.
 
 use axum::extract::State;
 use axum::response::Response;
 use platform::auth::Principal;
 use platform::http::api::{ApiRouter, problems, routes};
-use platform::http::{ClientIp, Json, Problem, no_content};
+use platform::http::{Json, Problem, no_content};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{ApiResult, HttpState, tokens};
+use super::{ApiResult, HttpState, RequestOrigin, tokens};
 use crate::app::{IdentityError, TokenPair};
 
 /// `/auth/...`.
@@ -32,7 +34,7 @@ const MAX_LOGIN_PASSWORD_BYTES: usize = 4096;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery"}))]
-struct LoginBody {
+pub(super) struct LoginBody {
     /// The account's email (case and surrounding spaces do not matter).
     #[schema(max_length = 1024)]
     email: String,
@@ -65,9 +67,9 @@ struct LoginBody {
     security(()),
 )]
 #[tracing::instrument(skip_all)]
-async fn login(
+pub(super) async fn login(
     State(s): State<HttpState>,
-    client: ClientIp,
+    RequestOrigin(origin): RequestOrigin,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Response> {
     if body.email.len() > MAX_LOGIN_EMAIL_BYTES || body.password.len() > MAX_LOGIN_PASSWORD_BYTES {
@@ -79,7 +81,7 @@ async fn login(
             &body.email,
             &body.password,
             body.totp_code.as_deref(),
-            &client.key(),
+            &origin,
         )
         .await?;
     Ok(tokens(pair))
@@ -117,12 +119,12 @@ struct MfaLoginBody {
 #[tracing::instrument(skip_all)]
 async fn login_mfa(
     State(s): State<HttpState>,
-    client: ClientIp,
+    RequestOrigin(origin): RequestOrigin,
     Json(body): Json<MfaLoginBody>,
 ) -> ApiResult<Response> {
     let pair = s
         .app
-        .login_with_mfa_token(&s.authenticator, &body.mfa_token, &body.code, &client.key())
+        .login_with_mfa_token(&s.authenticator, &body.mfa_token, &body.code, &origin)
         .await?;
     Ok(tokens(pair))
 }
@@ -131,7 +133,7 @@ async fn login_mfa(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"refresh_token": "vrt_3q2-7wE..."}))]
-struct RefreshBody {
+pub(super) struct RefreshBody {
     /// The refresh token of the session's latest pair.
     refresh_token: String,
 }
@@ -154,8 +156,12 @@ struct RefreshBody {
     security(()),
 )]
 #[tracing::instrument(skip_all)]
-async fn refresh(State(s): State<HttpState>, Json(body): Json<RefreshBody>) -> ApiResult<Response> {
-    Ok(tokens(s.app.refresh(&body.refresh_token).await?))
+pub(super) async fn refresh(
+    State(s): State<HttpState>,
+    RequestOrigin(origin): RequestOrigin,
+    Json(body): Json<RefreshBody>,
+) -> ApiResult<Response> {
+    Ok(tokens(s.app.refresh(&body.refresh_token, &origin).await?))
 }
 
 /// Signs out: ends the session the refresh token belongs to.
@@ -171,13 +177,14 @@ async fn refresh(State(s): State<HttpState>, Json(body): Json<RefreshBody>) -> A
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn logout(
+pub(super) async fn logout(
     State(s): State<HttpState>,
     caller: Principal,
+    RequestOrigin(origin): RequestOrigin,
     Json(body): Json<RefreshBody>,
 ) -> ApiResult<Response> {
     s.app
-        .revoke_refresh(&body.refresh_token, Some(&caller.subject))
+        .revoke_refresh(&body.refresh_token, Some(&caller.subject), &origin)
         .await?;
     Ok(no_content())
 }

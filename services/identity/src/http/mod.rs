@@ -1,27 +1,38 @@
 //! Identity's HTTP surface: the Identity table of API.md, plus key rotation for admins.
-//! One file per idea: accounts (`users`), signing in and sessions (`auth`), API keys
+//! One file per idea: accounts (`users`), profiles an admin replaces and anyone sees
+//! (`profiles`), signing in and sessions (`auth`), the authentication log
+//! (`auth_log`), the seeds' paths served beside ours (`aliases`), API keys
 //! (`api_keys`), tenants (`tenants`), and the OAuth 2.0 / OIDC endpoints (`oauth`).
 //!
 //! Handlers turn bodies into domain values (every invalid field named in one 422),
 //! call one [`IdentityApp`] operation, and shape the answer. OAuth 2.0 endpoints answer
 //! errors as problem+json that also carry RFC 6749's `error` member.
 
+mod aliases;
 mod api_keys;
 mod auth;
+mod auth_log;
 mod oauth;
+mod profiles;
 mod tenants;
 mod users;
 
+use std::convert::Infallible;
+use std::net::IpAddr;
+
 use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use platform::auth::Authenticator;
 use platform::http::api::ApiRouter;
-use platform::http::{Json, Problem};
+use platform::http::{ClientIp, Json, Problem};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::app::{IdentityApp, IdentityError, TokenPair};
+use crate::domain::Origin;
 
 /// What identity's handlers share: its operations, and the authenticator that checks
 /// the MFA token of a sign-in's second step.
@@ -35,7 +46,10 @@ pub struct HttpState {
 pub fn api() -> ApiRouter<HttpState> {
     ApiRouter::new()
         .merge(users::api())
+        .merge(profiles::api())
         .merge(auth::api())
+        .merge(auth_log::api())
+        .merge(aliases::api())
         .merge(api_keys::api())
         .merge(tenants::api())
         .merge(oauth::api())
@@ -156,4 +170,29 @@ fn tokens(pair: TokenPair) -> Response {
         Json(pair),
     )
         .into_response()
+}
+
+/// Where a request came from: the client address ([`ClientIp`], which trusts a
+/// forwarded address only from the gateway inside the cluster), as the guard's key and
+/// as the authentication log records it, and the `User-Agent`.
+pub(crate) struct RequestOrigin(pub(crate) Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let client = ClientIp::of(&parts.extensions, &parts.headers);
+        // An IPv4 client reached over IPv6 is shown as the IPv4 address it is.
+        let ip = client.0.map(|ip| match ip {
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+            IpAddr::V4(v4) => v4.to_string(),
+        });
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        Ok(Self(Origin::new(client.key(), ip, user_agent)))
+    }
 }

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use platform::auth::Principal;
 use platform::auth::jwt::Jwk;
 use platform::http::api::{ApiRouter, problems, routes};
-use platform::http::{ClientIp, Form, Json, Problem};
+use platform::http::{Form, Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use super::{ApiResult, HttpState, tokens};
+use super::{ApiResult, HttpState, RequestOrigin, tokens};
 use crate::app::{IdentityError, POLICY, TokenPair};
 
 /// The well-known documents, `/oauth2/...` and the signing-key rotation.
@@ -269,7 +269,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 #[tracing::instrument(skip_all)]
 async fn token(
     State(s): State<HttpState>,
-    client: ClientIp,
+    RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> ApiResult<Response> {
@@ -286,17 +286,12 @@ async fn token(
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
             s.app
-                .login(
-                    &username,
-                    &password,
-                    form.totp_code.as_deref(),
-                    &client.key(),
-                )
+                .login(&username, &password, form.totp_code.as_deref(), &origin)
                 .await
         }
         "refresh_token" => {
             let token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
-            s.app.refresh(&token).await
+            s.app.refresh(&token, &origin).await
         }
         "client_credentials" => {
             let (id, secret) = match (form.client_id, form.client_secret) {
@@ -375,7 +370,11 @@ struct RevokeForm {
     security(()),
 )]
 #[tracing::instrument(skip_all)]
-async fn revoke(State(s): State<HttpState>, Form(form): Form<RevokeForm>) -> ApiResult<StatusCode> {
+async fn revoke(
+    State(s): State<HttpState>,
+    RequestOrigin(origin): RequestOrigin,
+    Form(form): Form<RevokeForm>,
+) -> ApiResult<StatusCode> {
     let token = form.token.ok_or_else(|| {
         oauth_error(
             StatusCode::BAD_REQUEST,
@@ -385,7 +384,7 @@ async fn revoke(State(s): State<HttpState>, Form(form): Form<RevokeForm>) -> Api
     })?;
     // Access tokens are short-lived and self-contained; revoking one is a no-op, which
     // RFC 7009 allows. Refresh tokens end their whole session.
-    s.app.revoke_refresh(&token, None).await?;
+    s.app.revoke_refresh(&token, None, &origin).await?;
     Ok(StatusCode::OK)
 }
 

@@ -1,5 +1,6 @@
-//! Accounts: registering, the caller's own account, password and MFA enrolment,
-//! seeing and deleting users, and (for admins) finding users and setting their roles.
+//! Accounts: registering, the caller's own account (its profile: name, preferences,
+//! phone and avatar), password and MFA enrolment, seeing and deleting users, and (for
+//! admins) finding users, replacing their profile (`profiles`) and setting their roles.
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -12,9 +13,13 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiResult, HttpState, name_schema, optional_name_schema};
+use super::profiles::{self, nullable, present};
+use super::{ApiResult, HttpState, RequestOrigin, name_schema, optional_name_schema};
 use crate::app::{IdentityError, POLICY, SELF_REGISTERED_ROLES};
-use crate::domain::{Email, Password, Preferences, Role, Roles, User, UserName, totp};
+use crate::domain::{
+    AvatarUrl, Email, Password, Phone, Preferences, ProfileChange, Role, Roles, User, UserName,
+    totp,
+};
 
 /// `/users/...`.
 pub(super) fn api() -> ApiRouter<HttpState> {
@@ -25,7 +30,7 @@ pub(super) fn api() -> ApiRouter<HttpState> {
         .routes(routes!(mfa_enable))
         .routes(routes!(mfa_verify))
         .routes(routes!(search_users))
-        .routes(routes!(get_user, delete_user))
+        .routes(routes!(get_user, delete_user, profiles::update_user))
         .routes(routes!(set_roles))
 }
 
@@ -35,7 +40,7 @@ const EMAIL_PATTERN: &str =
     r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@.\s\x00-\x1f\x7f-\x9f]+(\.[^@.\s\x00-\x1f\x7f-\x9f]+)+$";
 
 /// The schema of a new account's email (see [`EMAIL_PATTERN`]).
-fn email_schema() -> impl Into<RefOr<Schema>> {
+pub(super) fn email_schema() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(Some(254))
@@ -63,7 +68,7 @@ fn roles_schema() -> impl Into<RefOr<Schema>> {
 
 /// 404 for a path id that cannot be a user's (ids are UUIDs), before any query: the
 /// database need not see what a caller wrote there (PostgreSQL refuses a NUL in text).
-fn user_id(id: &str) -> ApiResult<()> {
+pub(super) fn user_id(id: &str) -> ApiResult<()> {
     if platform::ids::is_uuid(id) {
         Ok(())
     } else {
@@ -73,7 +78,7 @@ fn user_id(id: &str) -> ApiResult<()> {
 
 /// A user as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
-struct UserView {
+pub(super) struct UserView {
     /// Id.
     id: String,
     /// Email, normalised (trimmed, lowercase).
@@ -86,6 +91,10 @@ struct UserView {
     /// Free-form preferences (a JSON object of at most 16 KiB).
     #[schema(value_type = Object)]
     preferences: serde_json::Value,
+    /// Phone number (E.164), or null.
+    phone: Option<String>,
+    /// Avatar image (`https` URL), or null.
+    avatar_url: Option<String>,
     /// Whether sign-in needs a one-time code.
     mfa_enabled: bool,
     /// Creation, RFC 3339.
@@ -102,6 +111,8 @@ impl From<User> for UserView {
             name: user.name().as_str().to_owned(),
             roles: user.role_names(),
             preferences: user.preferences().to_value(),
+            phone: user.phone().map(|p| p.as_str().to_owned()),
+            avatar_url: user.avatar_url().map(|a| a.as_str().to_owned()),
             mfa_enabled: user.mfa().is_enabled(),
             created_at: platform::time::rfc3339(user.created_at()),
             updated_at: platform::time::rfc3339(user.updated_at()),
@@ -183,10 +194,11 @@ async fn me(State(s): State<HttpState>, caller: Principal) -> ApiResult<Json<Use
     Ok(Json(s.app.me(&caller).await?.into()))
 }
 
-/// Changes to the caller's profile; what is absent (or null) stays.
+/// Changes to the caller's profile; what is absent stays, and so do a null name and
+/// null preferences; a null phone or avatar clears it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Ann Smith", "preferences": {"newsletter": true, "language": "en"}}))]
+#[schema(example = json!({"name": "Ann Smith", "phone": "+14155550123", "preferences": {"newsletter": true, "language": "en"}}))]
 struct UpdateMeBody {
     /// New display name.
     #[serde(default)]
@@ -196,11 +208,20 @@ struct UpdateMeBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     preferences: Option<serde_json::Value>,
+    /// New phone number in E.164 form (`+` and 8 to 15 digits, the first not 0); null
+    /// clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9]{7,14}$")]
+    phone: Option<Option<String>>,
+    /// New avatar image: an `https` URL of at most 2048 characters; null clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    avatar_url: Option<Option<String>>,
 }
 
 impl UpdateMeBody {
-    /// The new name and preferences (each optional), or a 422 naming every bad field.
-    fn try_into_domain(self) -> ApiResult<(Option<UserName>, Option<Preferences>)> {
+    /// The change (each part optional), or a 422 naming every bad field.
+    fn try_into_domain(self) -> ApiResult<ProfileChange> {
         let mut fields = Fields::default();
         let name = self
             .name
@@ -208,15 +229,27 @@ impl UpdateMeBody {
         let preferences = self
             .preferences
             .map(|p| fields.check("preferences", Preferences::try_from(p)));
-        if fields.is_ok() {
-            Ok((name.flatten(), preferences.flatten()))
-        } else {
-            Err(fields.into_problem())
+        let phone = nullable(&mut fields, "phone", self.phone, Phone::try_from);
+        let avatar_url = nullable(
+            &mut fields,
+            "avatar_url",
+            self.avatar_url,
+            AvatarUrl::try_from,
+        );
+        if !fields.is_ok() {
+            return Err(fields.into_problem());
         }
+        Ok(ProfileChange {
+            email: None,
+            name: name.flatten(),
+            preferences: preferences.flatten(),
+            phone,
+            avatar_url,
+        })
     }
 }
 
-/// Changes the caller's name and/or preferences.
+/// Changes the caller's profile: name, preferences, phone and avatar.
 #[utoipa::path(
     put,
     path = "/api/v1/users/me",
@@ -235,8 +268,8 @@ async fn update_me(
     caller: Principal,
     Json(body): Json<UpdateMeBody>,
 ) -> ApiResult<Json<UserView>> {
-    let (name, preferences) = body.try_into_domain()?;
-    let user = s.app.update_me(&caller, name, preferences).await?;
+    let change = body.try_into_domain()?;
+    let user = s.app.update_me(&caller, change).await?;
     Ok(Json(user.into()))
 }
 
@@ -269,12 +302,13 @@ struct ChangePasswordBody {
 async fn change_password(
     State(s): State<HttpState>,
     caller: Principal,
+    RequestOrigin(origin): RequestOrigin,
     Json(body): Json<ChangePasswordBody>,
 ) -> ApiResult<Response> {
     let new = Password::try_from(body.new_password)
         .map_err(|e| Problem::invalid_field("new_password", e.to_string()))?;
     s.app
-        .change_password(&caller, &body.current_password, new)
+        .change_password(&caller, &body.current_password, new, &origin)
         .await?;
     Ok(no_content())
 }
@@ -286,7 +320,7 @@ async fn change_password(
     "otpauth_url": "otpauth://totp/Viscount:ann%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Viscount&algorithm=SHA1&digits=6&period=30",
     "qr_svg": "<?xml version=\"1.0\" standalone=\"yes\"?><svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"245\" height=\"245\" viewBox=\"0 0 245 245\" shape-rendering=\"crispEdges\"><rect x=\"0\" y=\"0\" width=\"245\" height=\"245\" fill=\"#fff\"/><path fill=\"#000\" d=\"M20 20h35v5H20V20...\"/></svg>"
 }))]
-struct MfaEnrolment {
+pub(super) struct MfaEnrolment {
     /// The TOTP secret, base32 (shown this once).
     secret: String,
     /// The same as an `otpauth://totp/...` URL (for a QR code).
@@ -311,7 +345,10 @@ struct MfaEnrolment {
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn mfa_enable(State(s): State<HttpState>, caller: Principal) -> ApiResult<Response> {
+pub(super) async fn mfa_enable(
+    State(s): State<HttpState>,
+    caller: Principal,
+) -> ApiResult<Response> {
     let (secret, otpauth_url) = s.app.mfa_enable(&caller).await?;
     // Only a URL past a QR code's capacity (over 2,000 bytes) fails: no real email
     // and issuer name come near it.
@@ -354,9 +391,10 @@ struct CodeBody {
 async fn mfa_verify(
     State(s): State<HttpState>,
     caller: Principal,
+    RequestOrigin(origin): RequestOrigin,
     Json(body): Json<CodeBody>,
 ) -> ApiResult<Response> {
-    match s.app.mfa_verify(&caller, &body.code).await {
+    match s.app.mfa_verify(&caller, &body.code, &origin).await {
         Ok(()) => Ok(no_content()),
         Err(IdentityError::InvalidMfaCode) => {
             Err(Problem::invalid_field("code", "is not the current code"))

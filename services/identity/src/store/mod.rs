@@ -1,6 +1,7 @@
 //! Identity's SQL, and the only place rows become domain values and back: users
 //! (`users`), sign-in attempts and refresh tokens (`sessions`), the signing keys
-//! (`signing_keys`), API keys (`api_keys`) and tenants (`tenants`).
+//! (`signing_keys`), API keys (`api_keys`), tenants (`tenants`) and the
+//! authentication log (`auth_log`).
 //!
 //! Reads take any executor (the read pool or an open transaction); writes take the
 //! transaction the operation runs in, so each operation commits once with its events.
@@ -8,12 +9,14 @@
 //! decode error, never a default.
 
 mod api_keys;
+mod auth_log;
 mod sessions;
 mod signing_keys;
 mod tenants;
 mod users;
 
 pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
+pub use auth_log::{auth_log, delete_user_auth_log, insert_auth_event, prune_auth_log};
 pub use sessions::{
     Reservation, clear_account_failures, insert_refresh_token, lock_account, mark_rotated,
     prune_login_failures, refresh_token_by_hash, release_account_attempt, release_client_attempt,

@@ -5,11 +5,12 @@
 use platform::db::{Executor, Row, Tx};
 
 use crate::domain::{
-    Email, Mfa, Preferences, Role, TotpSecret, User, UserName, UserParts, UserStatus,
+    AvatarUrl, Email, Mfa, Phone, Preferences, Role, TotpSecret, User, UserName, UserParts,
+    UserStatus,
 };
 
-const USER_COLUMNS: &str = "id, email, name, password_hash, roles, preferences, mfa_secret, \
-     mfa_enabled, mfa_last_step, deleted_at, created_at, updated_at";
+const USER_COLUMNS: &str = "id, email, name, password_hash, roles, preferences, phone, \
+     avatar_url, mfa_secret, mfa_enabled, mfa_last_step, deleted_at, created_at, updated_at";
 
 fn user_from(row: &Row) -> Result<User, platform::db::Error> {
     let email: String = row.try_get("email")?;
@@ -55,6 +56,14 @@ fn user_from(row: &Row) -> Result<User, platform::db::Error> {
             .collect::<Result<_, _>>()?,
         preferences: Preferences::try_from(preferences)
             .map_err(|err| platform::db::Error::undecodable("preferences", err))?,
+        phone: row
+            .try_get::<Option<String>, _>("phone")?
+            .map(|phone| platform::db::decoded("phone", Phone::try_from(phone)))
+            .transpose()?,
+        avatar_url: row
+            .try_get::<Option<String>, _>("avatar_url")?
+            .map(|url| platform::db::decoded("avatar_url", AvatarUrl::try_from(url)))
+            .transpose()?,
         mfa,
         status: match row.try_get::<Option<i64>, _>("deleted_at")? {
             None => UserStatus::Active,
@@ -150,18 +159,24 @@ pub async fn search_users<'e>(
     rows.iter().map(user_from).collect()
 }
 
-/// Writes a changed name and preferences.
-pub async fn update_profile(tx: &mut Tx, user: &User) -> Result<(), platform::db::Error> {
-    platform::db::query(
-        "UPDATE users SET name = $1, preferences = $2, updated_at = $3 WHERE id = $4",
+/// Writes a changed profile (email, name, preferences, phone, avatar), if the user is
+/// not deleted; returns whether it was. A taken email is a unique violation.
+pub async fn update_profile(tx: &mut Tx, user: &User) -> Result<bool, platform::db::Error> {
+    let updated = platform::db::query(
+        "UPDATE users SET email = $1, name = $2, preferences = $3, phone = $4, avatar_url = $5, \
+         updated_at = $6 WHERE id = $7 AND deleted_at IS NULL",
     )
+    .bind(user.email().as_str())
     .bind(user.name().as_str())
     .bind(user.preferences().to_value().to_string())
+    .bind(user.phone().map(Phone::as_str))
+    .bind(user.avatar_url().map(AvatarUrl::as_str))
     .bind(user.updated_at())
     .bind(user.id())
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
 }
 
 /// Writes a changed password hash.
@@ -257,8 +272,8 @@ pub async fn count_other_admins<'e>(
 pub async fn delete_user(tx: &mut Tx, user: &User) -> Result<bool, platform::db::Error> {
     let id = user.id();
     let updated = platform::db::query(
-        "UPDATE users SET email = $1, name = '', password_hash = '', preferences = '{}', mfa_secret = NULL, \
-         mfa_enabled = 0, deleted_at = $2, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+        "UPDATE users SET email = $1, name = '', password_hash = '', preferences = '{}', phone = NULL, \
+         avatar_url = NULL, mfa_secret = NULL, mfa_enabled = 0, deleted_at = $2, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
     )
     .bind(format!("deleted+{id}@invalid"))
     .bind(user.updated_at())
@@ -352,6 +367,8 @@ mod tests {
             ("preferences", "not json"),
             ("mfa_secret", "not base32!"),
             ("email", "not an email"),
+            ("phone", "0800 123"),
+            ("avatar_url", "http://example.com/a.png"),
         ];
         for (column, value) in cases {
             let (_dir, db, _) = db_with_ann().await;

@@ -18,7 +18,7 @@
 //! once: a message changes state only through its methods here, and the store writes
 //! the result only where the row is still in the status the transition starts from.
 
-use contracts::notifications::{NotificationFailed, NotificationSent};
+use contracts::notifications::{NotificationDelivered, NotificationFailed, NotificationSent};
 
 use super::{Attachment, Category, Channel, ChannelPreference, Outgoing, allows, is_user_id};
 
@@ -375,6 +375,27 @@ impl Message {
         }
     }
 
+    /// `notifications.notification.delivered`, once a sent message reached a server or
+    /// provider outside Viscount: the SMTP server accepted it, or the SMS or push
+    /// provider's webhook answered 2xx. Neither provider shape calls back with a later
+    /// delivery receipt, so acceptance is the delivery Viscount can know of. A message
+    /// kept in the local outbox (no transport configured) went nowhere: `None`.
+    pub fn delivered_event(&self) -> Option<NotificationDelivered> {
+        let transport = self.delivery.transport?;
+        let at = self.delivery.sent_at?;
+        if self.delivery.status != Status::Sent || transport == Transport::Outbox {
+            return None;
+        }
+        Some(NotificationDelivered {
+            notification_id: self.composed.id.clone(),
+            user_id: self.recipient_user(),
+            channel: self.composed.channel.as_str().to_owned(),
+            template_id: self.composed.template_id.clone(),
+            transport: transport.as_str().to_owned(),
+            delivered_at: platform::time::rfc3339(at),
+        })
+    }
+
     /// `notifications.notification.failed`, announcing it was given up on.
     pub fn failed_event(&self) -> NotificationFailed {
         NotificationFailed {
@@ -562,6 +583,27 @@ mod tests {
             ("n1", Some("u1"), "email", "welcome.email", 2)
         );
         assert_eq!(message.outgoing().to, "u1@example.com");
+    }
+
+    #[test]
+    fn only_a_message_a_server_or_provider_took_is_delivered() {
+        assert_eq!(queued().delivered_event(), None, "not sent yet");
+        for (transport, delivered) in [
+            (Transport::Smtp, true),
+            (Transport::Webhook, true),
+            (Transport::Outbox, false),
+        ] {
+            let mut message = queued();
+            message.mark_sent(transport, 2_000).expect("queued");
+            let event = message.delivered_event();
+            assert_eq!(event.is_some(), delivered, "{transport:?}");
+            if let Some(event) = event {
+                assert_eq!(event.notification_id, "n1");
+                assert_eq!(event.user_id.as_deref(), Some("u1"));
+                assert_eq!(event.transport, transport.as_str());
+                assert_eq!(event.delivered_at, platform::time::rfc3339(2_000));
+            }
+        }
     }
 
     #[test]

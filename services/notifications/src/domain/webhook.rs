@@ -18,7 +18,7 @@ use super::Invalid;
 
 /// The services whose events a merchant can subscribe to: the shop's business, not the
 /// platform's own plumbing (coordination) or notifications' echo of itself.
-pub const EVENT_SOURCES: [ServiceKind; 8] = [
+pub const EVENT_SOURCES: [ServiceKind; 9] = [
     ServiceKind::Identity,
     ServiceKind::Ordering,
     ServiceKind::Payments,
@@ -27,6 +27,7 @@ pub const EVENT_SOURCES: [ServiceKind; 8] = [
     ServiceKind::Catalog,
     ServiceKind::Ingestion,
     ServiceKind::Analytics,
+    ServiceKind::Support,
 ];
 
 /// Prefix of a signing secret (the specification's convention).

@@ -19,7 +19,10 @@ use crate::domain::{self, Channel};
 pub(super) fn api() -> ApiRouter<NotificationsApp> {
     ApiRouter::new()
         .routes(routes!(get_preferences, put_preferences))
-        .routes(routes!(get_preferences_seed_alias, put_preferences_seed_alias))
+        .routes(routes!(
+            get_preferences_seed_alias,
+            put_preferences_seed_alias
+        ))
 }
 
 /// A user's preferences: every channel's address and marketing setting.

@@ -1,4 +1,6 @@
 //! Carts: created empty, changed line by line, always priced now from the price copy.
+//! Each change is announced (`ordering.cart.created`, `ordering.cart.updated`) in the
+//! transaction that makes it.
 
 use super::{OrderingApp, OrderingError};
 use crate::domain::{Cart, CartQuantity, PricedCart, PricingError, Sku};
@@ -11,7 +13,9 @@ impl OrderingApp {
         let cart = Cart::new(platform::ids::new_id(), user_id.to_owned());
         let mut tx = self.db.begin().await?;
         store::carts::insert(&mut tx, &cart, self.clock.now_millis()).await?;
+        self.outbox.stage(&mut tx, &cart.created_event(&[])).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(cart.priced(&[])?)
     }
 
@@ -52,7 +56,11 @@ impl OrderingApp {
         if cart.contains(sku) && !prices.iter().any(|p| p.sku == *sku) {
             return Err(PricingError::UnknownSku(0, sku.clone()).into());
         }
+        self.outbox
+            .stage(&mut tx, &cart.updated_event(&prices))
+            .await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(cart.priced(&prices)?)
     }
 }

@@ -10,7 +10,7 @@ use platform::auth::ForwardedCredentials;
 
 use super::{Caller, OrderingApp, OrderingError};
 use crate::domain::{
-    self, MAX_LINES, Order, OrderDetails, OrderFacts, OrderSource, PlaceOrder, Sku,
+    self, Cart, MAX_LINES, Order, OrderDetails, OrderFacts, OrderSource, PlaceOrder, Sku,
 };
 use crate::store;
 
@@ -100,6 +100,11 @@ impl OrderingApp {
             // Read as the caller's above, and carts are never deleted: the touch finds it.
             store::carts::touch_own(&mut tx, cart_id, caller.user_id(), now).await?;
             store::carts::clear(&mut tx, cart_id).await?;
+            // Emptied: a change of its lines like any other.
+            let emptied = Cart::new(cart_id.clone(), caller.user_id().to_owned());
+            self.outbox
+                .stage(&mut tx, &emptied.updated_event(&[]))
+                .await?;
         }
         self.outbox
             .stage(&mut tx, &order.created_event(&lines))

@@ -1,7 +1,8 @@
 //! Ordering's operations, one file per idea: the price copy (`prices`), carts
 //! (`carts`), placing an order (`checkout`), reading orders (`orders`), waiting for
 //! one to settle (`waiters`), the saga's steps and timeouts (`saga`), following the
-//! parcels (`shipping`), refunds (`refunds`), and cancellations and admin changes
+//! parcels (`shipping`), refunds (`refunds`), completing delivered orders once their
+//! return window closed (`completion`), and cancellations and admin changes
 //! (`admin`); `hold` lets tests stop checkouts at their most fragile point.
 //!
 //! Each operation runs in one transaction with the events it emits (built by the
@@ -12,6 +13,7 @@
 mod admin;
 mod carts;
 mod checkout;
+mod completion;
 mod hold;
 mod orders;
 mod prices;

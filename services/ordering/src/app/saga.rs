@@ -64,6 +64,15 @@ impl OrderingApp {
                 let reserved = order.reserved_event().ok_or_else(|| {
                     platform::db::Error::Protocol(format!("order {} has no payment", order.id()))
                 })?;
+                // Stock held at the order's prices: the order is valid (see
+                // `Order::validated_event` for why here), and payments goes next.
+                let lines = store::orders::lines(&mut **tx, &[order.id()])
+                    .await?
+                    .remove(order.id())
+                    .unwrap_or_default();
+                self.outbox
+                    .stage(tx, &order.validated_event(&lines))
+                    .await?;
                 self.outbox.stage(tx, &reserved).await?;
             }
             SagaCommand::Confirm => {

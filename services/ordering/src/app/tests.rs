@@ -184,6 +184,7 @@ async fn a_checkout_runs_the_saga_and_emits_each_step() {
         f.emitted().await,
         [
             "ordering.order.created.v1",
+            "ordering.order.validated.v1",
             "ordering.order.reserved.v1",
             "ordering.order.authorized.v1",
             "ordering.order.confirmed.v1",

@@ -2,7 +2,9 @@
 //! only through [`Cart::set`], which keeps it within [`MAX_LINES`] and says what the
 //! store must write.
 
-use super::{CartQuantity, MAX_LINES, Price, PricedCart, PricingError, Quantity, Sku};
+use contracts::ordering::{CartCreated, CartFacts, CartLine, CartUpdated};
+
+use super::{CartQuantity, MAX_LINES, Money, Price, PricedCart, PricingError, Quantity, Sku};
 
 /// One cart line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +109,57 @@ impl Cart {
             total,
         })
     }
+
+    /// The cart as its events carry it, priced from `prices`: a line whose sku has no
+    /// price any more (its product was deleted) is carried without one, and then, as
+    /// with mixed currencies, the cart has no subtotal. Unlike [`Cart::priced`] this
+    /// never fails: the event says what the cart holds, sellable or not.
+    pub fn facts(&self, prices: &[Price]) -> CartFacts {
+        let items: Vec<CartLine> = self
+            .items
+            .iter()
+            .map(|item| {
+                let quantity = item.quantity.get();
+                let unit_price = prices
+                    .iter()
+                    .find(|p| p.sku == item.sku)
+                    .map(|p| p.price.clone());
+                let line_total = unit_price.as_ref().and_then(|unit| {
+                    Some(Money {
+                        amount: unit.amount.checked_mul(i64::from(quantity))?,
+                        currency: unit.currency.clone(),
+                    })
+                });
+                CartLine {
+                    sku: item.sku.as_str().to_owned(),
+                    quantity,
+                    unit_price,
+                    line_total,
+                }
+            })
+            .collect();
+        let priced: Option<Vec<(&Money, u32)>> = items
+            .iter()
+            .map(|line| line.unit_price.as_ref().map(|unit| (unit, line.quantity)))
+            .collect();
+        let subtotal = priced.and_then(super::total);
+        CartFacts {
+            cart_id: self.id.clone(),
+            user_id: self.user_id.clone(),
+            items,
+            subtotal,
+        }
+    }
+
+    /// `ordering.cart.created`.
+    pub fn created_event(&self, prices: &[Price]) -> CartCreated {
+        CartCreated(self.facts(prices))
+    }
+
+    /// `ordering.cart.updated`: its lines changed.
+    pub fn updated_event(&self, prices: &[Price]) -> CartUpdated {
+        CartUpdated(self.facts(prices))
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +253,23 @@ mod tests {
         assert_eq!(
             cart.priced(&[price("A", 250)]),
             Err(PricingError::UnknownSku(1, sku("B")))
+        );
+        // The events carry every line; one without a price leaves the cart without a
+        // subtotal instead of failing.
+        let facts = cart.facts(&[price("A", 250), price("B", 100)]);
+        assert_eq!(
+            (facts.cart_id.as_str(), facts.user_id.as_str()),
+            ("c1", "u1")
+        );
+        assert_eq!(facts.items[0].line_total, Some(usd(500)));
+        assert_eq!(facts.subtotal, Some(usd(600)));
+        let facts = cart.updated_event(&[price("A", 250)]).0;
+        assert_eq!(facts.items.len(), 2);
+        assert_eq!(facts.items[1].unit_price, None);
+        assert_eq!(facts.subtotal, None);
+        assert_eq!(
+            Cart::new("c2".into(), "u1".into()).facts(&[]).subtotal,
+            None
         );
     }
 }

@@ -1,6 +1,7 @@
 //! An order's statuses and the tables that say how it moves between them: the checkout
 //! saga ([`saga_step`]), parcels ([`status_after_shipment`]), refunds
-//! ([`status_after_refund`]) and what an owner or admin may do. [`super::Order`]'s
+//! ([`status_after_refund`]), completion ([`OrderStatus::can_complete`]) and what an
+//! owner or admin may do. [`super::Order`]'s
 //! transitions consult these tables and nothing else, and the store's conditional
 //! updates take their expected status from those transitions, so the state machine
 //! exists once, here, with its table-driven tests.
@@ -28,11 +29,13 @@ pub enum OrderStatus {
     Refunded,
     /// Part of what was captured went back.
     PartiallyRefunded,
+    /// Delivered, and its return window closed with no return open: done.
+    Completed,
 }
 
 impl OrderStatus {
     /// Every status.
-    pub const ALL: [OrderStatus; 9] = [
+    pub const ALL: [OrderStatus; 10] = [
         Self::Pending,
         Self::Reserved,
         Self::Authorized,
@@ -42,6 +45,7 @@ impl OrderStatus {
         Self::Cancelled,
         Self::Refunded,
         Self::PartiallyRefunded,
+        Self::Completed,
     ];
 
     /// The stored and public name.
@@ -56,6 +60,7 @@ impl OrderStatus {
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
             Self::PartiallyRefunded => "partially_refunded",
+            Self::Completed => "completed",
         }
     }
 
@@ -84,11 +89,23 @@ impl OrderStatus {
     }
 
     /// Whether money may be refunded (something was captured and not all went back).
+    /// A completed order still may be, as a goodwill gesture by an admin.
     pub fn can_refund(self) -> bool {
         matches!(
             self,
-            Self::Confirmed | Self::Shipped | Self::Delivered | Self::PartiallyRefunded
+            Self::Confirmed
+                | Self::Shipped
+                | Self::Delivered
+                | Self::PartiallyRefunded
+                | Self::Completed
         )
+    }
+
+    /// Whether an order in this status completes once its return window closes: a
+    /// delivered one, or one delivered and then partly refunded (a return came back).
+    /// Whether it was delivered at all is the order's to say (`delivered_at`).
+    pub fn can_complete(self) -> bool {
+        matches!(self, Self::Delivered | Self::PartiallyRefunded)
     }
 
     /// The transitions an admin may make with `PUT /orders/{id}/status`. The saga's
@@ -371,6 +388,12 @@ mod tests {
         assert!(!Pending.is_settled() && !Reserved.is_settled() && !Authorized.is_settled());
         assert!(Confirmed.is_settled() && Cancelled.is_settled());
         assert!(Confirmed.can_cancel() && !Shipped.can_cancel() && !Cancelled.can_cancel());
+        let completing: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| s.can_complete())
+            .collect();
+        assert_eq!(completing, [Delivered, PartiallyRefunded]);
+        assert!(Completed.is_settled() && Completed.can_refund() && !Completed.can_cancel());
     }
 
     #[test]

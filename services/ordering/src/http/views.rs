@@ -10,7 +10,8 @@ use crate::domain::{
 };
 
 /// An order's status: `pending → reserved → authorized → confirmed → shipped →
-/// delivered`, or `cancelled`, `refunded`, `partially_refunded`.
+/// delivered → completed` (once the return window closed with no return open), or
+/// `cancelled`, `refunded`, `partially_refunded`.
 #[derive(Serialize, ToSchema, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Status {
@@ -23,6 +24,7 @@ pub(super) enum Status {
     Cancelled,
     Refunded,
     PartiallyRefunded,
+    Completed,
 }
 
 impl From<OrderStatus> for Status {
@@ -38,6 +40,7 @@ impl From<OrderStatus> for Status {
             OrderStatus::Cancelled => Self::Cancelled,
             OrderStatus::Refunded => Self::Refunded,
             OrderStatus::PartiallyRefunded => Self::PartiallyRefunded,
+            OrderStatus::Completed => Self::Completed,
         }
     }
 }

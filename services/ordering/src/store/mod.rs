@@ -1,6 +1,6 @@
 //! Ordering's SQL, and the only place rows become aggregates and back: the price copy
 //! ([`prices`]), carts ([`carts`]) and orders with their lines, history and refunds
-//! ([`orders`]).
+//! ([`orders`]), and the returns open against them ([`returns`]).
 //!
 //! A row that cannot be decoded (an unknown status, an invalid sku or quantity, a
 //! corrupt address) is an error, never a default. An order's status only changes
@@ -12,6 +12,7 @@
 pub mod carts;
 pub mod orders;
 pub mod prices;
+pub mod returns;
 #[cfg(test)]
 mod tests;
 

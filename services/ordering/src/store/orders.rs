@@ -10,7 +10,7 @@ use crate::domain::{
 
 const ORDER_COLUMNS: &str = "id, user_id, status, total_amount, currency, shipping_address, \
     payment_id, card_brand, card_last4, cancel_reason, captured_amount, refunded_amount, \
-    deadline_at, created_at, updated_at, attribution";
+    deadline_at, created_at, updated_at, attribution, delivered_at";
 
 /// An order row as the aggregate; an unknown status, an unreadable address or an
 /// unreadable attribution is an error.
@@ -41,6 +41,7 @@ fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
         captured: row.try_get("captured_amount")?,
         refunded: row.try_get("refunded_amount")?,
         deadline_at: row.try_get("deadline_at")?,
+        delivered_at: row.try_get("delivered_at")?,
         updated_at: row.try_get("updated_at")?,
     };
     Ok(Order::restore(facts, state))
@@ -68,7 +69,7 @@ pub async fn insert(
         .map_err(|e| platform::db::Error::Encode(Box::new(e)))?;
     platform::db::query(&format!(
         "INSERT INTO orders ({ORDER_COLUMNS}, idempotency_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&facts.id)
     .bind(&facts.user_id)
@@ -86,6 +87,7 @@ pub async fn insert(
     .bind(facts.created_at)
     .bind(state.updated_at)
     .bind(attribution)
+    .bind(state.delivered_at)
     .bind(idempotency_key)
     .execute(&mut **tx)
     .await?;
@@ -195,6 +197,7 @@ pub async fn lines<'e>(
 
 /// Writes a status change of `order` (one of its transitions made it) and its history
 /// entry: one conditional update, on the status the transition moved the order from.
+/// A change that delivered the order keeps when (the return window runs from there).
 /// `false` (and nothing written) when the row is no longer in that status.
 pub async fn save_change(
     tx: &mut Tx,
@@ -203,7 +206,8 @@ pub async fn save_change(
 ) -> Result<bool, platform::db::Error> {
     let changed = platform::db::query(
         "UPDATE orders SET status = $1, updated_at = $2, \
-         cancel_reason = COALESCE($3, cancel_reason), deadline_at = $4 \
+         cancel_reason = COALESCE($3, cancel_reason), deadline_at = $4, \
+         delivered_at = COALESCE($7, delivered_at) \
          WHERE id = $5 AND status = $6",
     )
     .bind(change.to.as_str())
@@ -212,6 +216,7 @@ pub async fn save_change(
     .bind(change.deadline_at)
     .bind(order.id())
     .bind(change.from.as_str())
+    .bind(change.delivered_at())
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -363,4 +368,34 @@ pub async fn overdue<'e>(
     .bind(limit)
     .fetch_all(ex)
     .await
+}
+
+/// Ids of orders that may complete at `now` (see [`crate::domain::Order::complete`]):
+/// in a status that completes, delivered at or before `delivered_before`, and with no
+/// return open; oldest delivery first.
+pub async fn completable<'e>(
+    ex: impl Executor<'e>,
+    delivered_before: i64,
+    limit: i64,
+) -> Result<Vec<String>, platform::db::Error> {
+    let statuses: Vec<&str> = OrderStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_complete())
+        .map(OrderStatus::as_str)
+        .collect();
+    let sql = format!(
+        "SELECT o.id FROM orders o \
+         WHERE o.delivered_at IS NOT NULL AND o.delivered_at <= $1 AND o.status IN {} \
+         AND NOT EXISTS (SELECT 1 FROM order_returns r \
+                         WHERE r.order_id = o.id AND r.closed_at IS NULL) \
+         ORDER BY o.delivered_at LIMIT $2",
+        platform::db::in_list(3, statuses.len())
+    );
+    let mut query = platform::db::query_scalar(&sql)
+        .bind(delivered_before)
+        .bind(limit);
+    for status in statuses {
+        query = query.bind(status);
+    }
+    query.fetch_all(ex).await
 }

@@ -1,6 +1,6 @@
 //! Capturing the payment of a confirmed order (`ordering.order.confirmed`). On the
-//! checkout's hot path: one locked read, one conditional update, one ledger entry, one
-//! event.
+//! checkout's hot path: one locked read, one conditional update, one ledger entry, the
+//! invoice (its number counter, one row), one event.
 
 use contracts::ordering::OrderConfirmed;
 use platform::db::Tx;
@@ -79,6 +79,7 @@ impl PaymentsApp {
             now,
         );
         store::insert_ledger_entry(tx, &entry).await?;
+        self.issue_invoice_in(tx, &payment, order, amount).await?;
         self.outbox.stage(tx, &captured.event).await?;
         Ok(EventOutcome::Moved(captured.to))
     }

@@ -1,8 +1,8 @@
 //! Payments' operations, one use case per file: creating and reading payments
 //! (`payments`), authorizing (`authorize`), capturing (`capture`), compensating a
 //! cancelled order (`cancel`), giving up payments no order took further (`expiry`),
-//! refunds (`refunds`), saved cards (`methods`) and the ledger (`ledger`); `views`
-//! renders what the API shows.
+//! refunds (`refunds`), invoices and credit notes (`invoices`), saved cards (`methods`)
+//! and the ledger (`ledger`); `views` renders what the API shows.
 //!
 //! Each operation runs in one transaction with its ledger entries and events; the `*_in`
 //! forms run inside a transaction the caller owns (the event consumer's, which also
@@ -20,6 +20,7 @@ mod authorize;
 mod cancel;
 mod capture;
 mod expiry;
+mod invoices;
 mod ledger;
 mod methods;
 mod payments;
@@ -33,6 +34,7 @@ use platform::db::{Db, Tx};
 use platform::time::Clock;
 
 pub use expiry::EXPIRY_ACTOR;
+pub use invoices::OrderDocuments;
 pub use payments::{NewPayment, PaymentSource};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 

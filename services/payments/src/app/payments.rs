@@ -31,7 +31,8 @@ pub struct NewPayment {
 
 impl PaymentsApp {
     /// Creates a `pending` payment for an order: tokenizes the card (or takes a saved
-    /// one of the same user) and keeps the token, brand, last four and expiry.
+    /// one of the same user) and keeps the token, brand, last four and expiry. Stages
+    /// `payments.payment.initiated` with the row.
     #[tracing::instrument(skip_all, fields(order_id = %new.order_id), err(level = "debug"))]
     pub async fn create_payment(&self, new: NewPayment) -> Result<PaymentView, PaymentsError> {
         if store::payment_by_order(self.db.reader(), &new.order_id)
@@ -73,7 +74,9 @@ impl PaymentsApp {
                 }
             })?;
         crate::metrics::payment_entered(&mut tx, &payment, payment.status());
+        self.outbox.stage(&mut tx, &payment.initiated()).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(PaymentView::from(&payment))
     }
 

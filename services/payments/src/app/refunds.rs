@@ -80,7 +80,8 @@ impl PaymentsApp {
         Ok(EventOutcome::Moved(outcome.payment.status))
     }
 
-    /// Refunds `payment` (as read inside `tx`) and stages `payments.refund.processed`.
+    /// Refunds `payment` (as read inside `tx`), issues its credit note and stages
+    /// `payments.refund.processed`.
     /// `idempotency_key` names the refund at the provider, so a rolled-back attempt
     /// repeated with the same key does not refund twice.
     pub(super) async fn refund_payment_in(
@@ -116,6 +117,8 @@ impl PaymentsApp {
             now,
         );
         store::insert_ledger_entry(tx, &entry).await?;
+        self.issue_credit_note_in(tx, &after, &entry.id, &change.amount)
+            .await?;
         self.outbox
             .stage(tx, &after.refund_processed(&entry.id, &change.amount))
             .await?;

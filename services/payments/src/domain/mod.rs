@@ -6,6 +6,7 @@
 //! back, `app` drives them, and the events they emit are `contracts` payloads.
 
 pub mod card;
+pub mod invoice;
 pub mod ledger;
 pub mod method;
 pub mod payment;
@@ -18,6 +19,7 @@ pub use card::{
 };
 pub use contracts::Money;
 pub use contracts::payments::{CardBrand, FailureReason, PaymentStatus};
+pub use invoice::{DocumentKind, Invoice, Issue, Party, TaxSplit};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use method::PaymentMethod;
 pub use payment::{Failure, Payment, PaymentExpiry, PaymentState, no_payment_for};

@@ -9,7 +9,8 @@
 
 use contracts::ordering::OrderReserved;
 use contracts::payments::{
-    PaymentAuthorized, PaymentCaptured, PaymentFailed, PaymentVoided, RefundProcessed,
+    PaymentAuthorized, PaymentCaptured, PaymentFailed, PaymentInitiated, PaymentMethodKind,
+    PaymentVoided, RefundProcessed,
 };
 
 use super::status::{Action, RefundChange, Transition, TransitionError, refund_status};
@@ -323,6 +324,22 @@ impl Payment {
             amount: amount.clone(),
             refunded_total: self.refunded(),
             captured_total: self.captured(),
+        }
+    }
+
+    /// What recording this new payment emits (`payments.payment.initiated`): who pays
+    /// what for which order, and whether with a saved card; never the card itself.
+    pub fn initiated(&self) -> PaymentInitiated {
+        PaymentInitiated {
+            payment_id: self.id.clone(),
+            order_id: self.order_id.clone(),
+            user_id: self.user_id.clone(),
+            amount: self.amount.clone(),
+            method: if self.payment_method_id.is_some() {
+                PaymentMethodKind::SavedCard
+            } else {
+                PaymentMethodKind::Card
+            },
         }
     }
 

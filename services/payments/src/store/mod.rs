@@ -1,5 +1,7 @@
 //! Payments' SQL, and the only translator between rows and the domain: payments
-//! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)) and saved cards ([`methods`]).
+//! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)), saved cards
+//! ([`methods`]), and invoices and credit notes with their number counters
+//! ([`invoices`]).
 //!
 //! A row that does not decode (an unknown status, brand, failure reason or ledger kind)
 //! is the column's decode error ([`platform::db::named`]), never a default. Every status change is a
@@ -8,10 +10,12 @@
 //! totals, so no interleaving of refunds can exceed what was captured. Each money
 //! movement writes a ledger entry in the same transaction as the totals it changes.
 
+pub mod invoices;
 pub mod ledger;
 pub mod methods;
 pub mod payments;
 
+pub use invoices::{insert_invoice, invoice, invoice_of_payment, invoices_of_order, next_sequence};
 pub use ledger::{disagreeing_payments, insert_ledger_entry, ledger, ledger_sums};
 pub use methods::{delete_payment_method, insert_payment_method, payment_method, payment_methods};
 pub use payments::{

@@ -26,6 +26,12 @@ impl StatusChange {
         (self.to == OrderStatus::Cancelled).then_some(self.reason.as_str())
     }
 
+    /// When the order was delivered, if this change delivered it (the store keeps it:
+    /// the return window runs from there).
+    pub fn delivered_at(&self) -> Option<i64> {
+        (self.to == OrderStatus::Delivered).then_some(self.at)
+    }
+
     /// The history entry it adds.
     pub fn entry(&self) -> HistoryEntry {
         HistoryEntry {
@@ -56,6 +62,14 @@ pub enum IllegalTransition {
         /// The status asked for.
         to: OrderStatus,
     },
+    /// The order cannot complete (not delivered, window still open, a return open).
+    #[error("a {from} order cannot complete: {why}")]
+    Completion {
+        /// The order's status.
+        from: OrderStatus,
+        /// Why not.
+        why: &'static str,
+    },
     /// Parcel progress that does not move the order (already there, or ended).
     #[error("a {from} order does not follow {progress:?} parcels")]
     Shipment {
@@ -70,9 +84,10 @@ impl IllegalTransition {
     /// The status the order is (still) in.
     pub fn from(&self) -> OrderStatus {
         match self {
-            Self::Saga { from, .. } | Self::Status { from, .. } | Self::Shipment { from, .. } => {
-                *from
-            }
+            Self::Saga { from, .. }
+            | Self::Status { from, .. }
+            | Self::Completion { from, .. }
+            | Self::Shipment { from, .. } => *from,
         }
     }
 }

@@ -1,12 +1,12 @@
 //! What ordering emits, built from the order aggregate: the saga's commands to the
-//! next participant (`created`, `reserved`, `authorized` + `confirmed`, `cancelled`),
-//! the shipping statuses it follows, and refunds. `app` stages these in the same
+//! next participant (`created`, `validated` + `reserved`, `authorized` + `confirmed`,
+//! `cancelled`), the shipping statuses it follows, its completion, and refunds. `app` stages these in the same
 //! transaction as the change they announce.
 
 use contracts::ordering::{
-    OrderAuthorized, OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered,
+    OrderAuthorized, OrderCancelled, OrderCompleted, OrderConfirmed, OrderCreated, OrderDelivered,
     OrderPartiallyRefunded, OrderRefunded, OrderReserved, OrderShipped, OrderStatusChanged,
-    RefundFacts, RefundRequested,
+    OrderValidated, RefundFacts, RefundRequested,
 };
 
 use super::{Order, OrderLine, StatusChange};
@@ -50,6 +50,44 @@ impl Order {
             payment_id: self.facts.payment_id.clone(),
             attribution: self.facts.attribution.clone(),
         }
+    }
+
+    /// `validated`, emitted with `reserved` when inventory holds every line.
+    ///
+    /// Seed 001 has the order service publish `OrderValidated` after `OrderCreated`
+    /// and before the payment, and confirm the order on `InventoryReserved`. At
+    /// creation ordering checks only what it knows itself (the lines' skus and
+    /// quantities against its price copy, the address's fields); whether the order can
+    /// be fulfilled is known once inventory reserved every line at the order's prices.
+    /// So that is where the order is valid, and where payments is asked to authorize
+    /// it: the event carries what was validated (lines, total, address).
+    pub fn validated_event(&self, lines: &[OrderLine]) -> OrderValidated {
+        OrderValidated {
+            order_id: self.facts.id.clone(),
+            user_id: self.facts.user_id.clone(),
+            items: lines.iter().map(event_line).collect(),
+            total: self.facts.total.clone(),
+            shipping_address: self.facts.shipping_address.clone(),
+        }
+    }
+
+    /// `completed`, once [`Order::complete`] moved it (`None` before that: only a
+    /// delivered order completes).
+    pub fn completed_event(&self) -> Option<OrderCompleted> {
+        if self.state.status != OrderStatus::Completed {
+            return None;
+        }
+        Some(OrderCompleted {
+            order_id: self.facts.id.clone(),
+            user_id: self.facts.user_id.clone(),
+            total: self.facts.total.clone(),
+            refunded: Money {
+                amount: self.state.refunded,
+                currency: self.facts.total.currency.clone(),
+            },
+            delivered_at: platform::time::rfc3339(self.state.delivered_at?),
+            completed_at: platform::time::rfc3339(self.state.updated_at),
+        })
     }
 
     /// `reserved`: payments authorizes the order's payment (none when it has none,

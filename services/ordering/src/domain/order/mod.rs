@@ -43,6 +43,7 @@ impl Order {
             captured: 0,
             refunded: 0,
             deadline_at: Some(deadline_at),
+            delivered_at: None,
             updated_at: facts.created_at,
         };
         Self { facts, state }
@@ -156,6 +157,39 @@ impl Order {
         Ok(self.enter(next, reason.to_owned(), now, None))
     }
 
+    /// Completes the order (see [`OrderStatus::can_complete`]) if its return window,
+    /// `window_ms` from when it was delivered, has closed at `now` and no return of it
+    /// is open (`open_return`): from here nothing more happens to it in the normal
+    /// course. The sweep that calls this checks the same, so a refusal means another
+    /// replica (or a return) got there first.
+    pub fn complete(
+        &mut self,
+        window_ms: i64,
+        open_return: bool,
+        now: i64,
+    ) -> Result<StatusChange, IllegalTransition> {
+        let from = self.state.status;
+        let refuse = |why| Err(IllegalTransition::Completion { from, why });
+        if !from.can_complete() {
+            return refuse("it is not delivered");
+        }
+        let Some(delivered_at) = self.state.delivered_at else {
+            return refuse("it is not delivered");
+        };
+        if delivered_at.saturating_add(window_ms) > now {
+            return refuse("its return window is open");
+        }
+        if open_return {
+            return refuse("a return is open");
+        }
+        Ok(self.enter(
+            OrderStatus::Completed,
+            "return window closed".to_owned(),
+            now,
+            None,
+        ))
+    }
+
     /// The payment to refund `amount` of (none: all that is left), if the order may be
     /// refunded so.
     pub fn refundable(&self, amount: Option<&Money>) -> Result<&str, RefundRefused> {
@@ -176,7 +210,8 @@ impl Order {
 
     /// Applies a refund of `payment_id` that payments processed (once per refund; the
     /// store keeps that). The order moves to `refunded` or `partially_refunded` along
-    /// [`status_after_refund`], except that a cancelled order stays cancelled.
+    /// [`status_after_refund`], except that a cancelled order stays cancelled and a
+    /// completed one completed (so it completes once; the refund is noted).
     pub fn record_refund(
         &mut self,
         payment_id: &str,
@@ -193,7 +228,8 @@ impl Order {
         self.state.refunded = self.state.refunded.max(refund.refunded_total);
         self.state.updated_at = now;
         let status = self.state.status;
-        let recorded = if status != OrderStatus::Cancelled && status != next {
+        let ended = matches!(status, OrderStatus::Cancelled | OrderStatus::Completed);
+        let recorded = if !ended && status != next {
             Recorded::Moved(self.enter(next, reason, now, None))
         } else {
             Recorded::Noted(HistoryEntry {
@@ -261,6 +297,9 @@ impl Order {
         self.state.status = to;
         self.state.updated_at = at;
         self.state.deadline_at = deadline_at;
+        if let Some(at) = change.delivered_at() {
+            self.state.delivered_at = Some(at);
+        }
         if let Some(reason) = change.cancel_reason() {
             self.state.cancel_reason = Some(reason.to_owned());
         }

@@ -92,6 +92,9 @@ pub struct OrderState {
     pub refunded: i64,
     /// When the saga step it waits for times out (only while pending or reserved).
     pub deadline_at: Option<i64>,
+    /// When it was last delivered, epoch ms (ordering's time of the event): its return
+    /// window runs from here.
+    pub delivered_at: Option<i64>,
     /// Last change, epoch ms.
     pub updated_at: i64,
 }

@@ -276,3 +276,46 @@ fn a_return_is_refunded_at_the_prices_paid_and_noted() {
         Err(ReturnRefused::NoPayment(Delivered))
     );
 }
+
+#[test]
+fn a_delivered_order_completes_once_its_window_closed_with_no_return_open() {
+    const WINDOW: i64 = 1_000;
+    let mut order = order_in(Shipped);
+    // Not delivered yet: nothing to complete, whatever the time.
+    assert!(order.complete(WINDOW, false, 1_000_000).is_err());
+    let delivered = order
+        .follow_shipment(ShipmentProgress::Delivered, "parcel", 10)
+        .expect("delivers");
+    assert_eq!(delivered.delivered_at(), Some(10));
+    assert_eq!(order.state().delivered_at, Some(10));
+    assert_eq!(order.completed_event(), None);
+    // (now, open return) -> completes?
+    for (now, open_return, completes) in [
+        (10 + WINDOW - 1, false, false),
+        (10 + WINDOW, true, false),
+        (10 + WINDOW, false, true),
+    ] {
+        let mut candidate = order.clone();
+        let outcome = candidate.complete(WINDOW, open_return, now);
+        assert_eq!(
+            outcome.is_ok(),
+            completes,
+            "at {now}, open return {open_return}"
+        );
+        if let Ok(change) = outcome {
+            assert_eq!((change.from, change.to), (Delivered, Completed));
+            assert_eq!(change.delivered_at(), None);
+            let event = candidate.completed_event().expect("completed event");
+            assert_eq!(event.order_id, "o1");
+            assert_eq!(event.total, usd(2500));
+            assert_eq!(event.refunded, usd(0));
+            assert_eq!(event.delivered_at, platform::time::rfc3339(10));
+            // Once: a completed order does not complete again, and a late refund
+            // leaves it completed.
+            assert!(candidate.complete(WINDOW, false, now + 1).is_err());
+            let late = candidate.record_refund("pay1", &refund(500, 500, 2500), now + 2);
+            assert!(matches!(late.recorded, Recorded::Noted(_)));
+            assert_eq!(candidate.status(), Completed);
+        }
+    }
+}

@@ -1,11 +1,11 @@
-//! The label's text: the fonts compiled into the binary, the font each character is
-//! set in, and the glyph runs krilla draws (embedding a subset of each font used).
+//! Text on a page: the fonts compiled into the binary, the font each character is set
+//! in, and the glyph runs krilla draws (embedding a subset of each font used).
 //!
 //! There is no shaping engine. Every character becomes the glyph its font's `cmap`
-//! names, advanced by its `hmtx` width. For what a label prints — precomposed Latin,
-//! Greek and Cyrillic letters, kana and kanji — that is one glyph per character with no
-//! contextual forms, so nothing is lost but kerning; rustybuzz would cost a dependency
-//! tree for that alone.
+//! names, advanced by its `hmtx` width. For what a label or an invoice prints —
+//! precomposed Latin, Greek and Cyrillic letters, kana and kanji — that is one glyph per
+//! character with no contextual forms, so nothing is lost but kerning; rustybuzz would
+//! cost a dependency tree for that alone.
 //!
 //! Each line is set in Noto Sans and falls back, character by character, to Noto Sans
 //! JP for what Noto Sans lacks (kana, kanji, Japanese punctuation): Noto Sans JP alone
@@ -23,21 +23,19 @@ use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
 use skrifa::{FontRef, MetadataProvider};
 
-use super::LabelError;
-
 /// Noto Sans: Latin, Greek, Cyrillic.
-static SANS: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Regular.ttf");
+static SANS: &[u8] = include_bytes!("../assets/fonts/NotoSans-Regular.ttf");
 /// Noto Sans Bold.
-static SANS_BOLD: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Bold.ttf");
+static SANS_BOLD: &[u8] = include_bytes!("../assets/fonts/NotoSans-Bold.ttf");
 /// Noto Sans JP: kana, kanji (JIS X 0208 and X 0213), full-width forms.
-static SANS_JP: &[u8] = include_bytes!("../../assets/fonts/NotoSansJP-Regular.ttf");
+static SANS_JP: &[u8] = include_bytes!("../assets/fonts/NotoSansJP-Regular.ttf");
 
 /// Stroke width of the synthetic bold, as a fraction of the font size: thickens the
 /// regular Japanese face about as much as the bold Latin face is heavier.
 const SYNTHETIC_BOLD: f32 = 0.04;
 
 /// The fonts, read once: krilla hashes a font's whole data when it is created (5 MB
-/// for Noto Sans JP), so one `Font` is shared by every label.
+/// for Noto Sans JP), so one `Font` is shared by every document.
 static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
     Some(Fonts {
         sans: Face::load(SANS)?,
@@ -47,16 +45,21 @@ static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
 });
 
 /// The embedded fonts.
-pub(super) struct Fonts {
+pub struct Fonts {
     sans: Face,
     sans_bold: Face,
     sans_jp: Face,
 }
 
-/// The embedded fonts, or an error when they do not read (a broken build, which the
-/// unit tests would have caught).
-pub(super) fn fonts() -> Result<&'static Fonts, LabelError> {
-    FONTS.as_ref().ok_or(LabelError::Fonts)
+/// The fonts compiled into the binary do not read: a broken build, which the unit
+/// tests would have caught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the embedded document fonts do not read")]
+pub struct FontsError;
+
+/// The embedded fonts, or an error when they do not read.
+pub fn fonts() -> Result<&'static Fonts, FontsError> {
+    FONTS.as_ref().ok_or(FontsError)
 }
 
 /// One font: krilla's handle (what gets subset into the PDF) and skrifa's tables (what
@@ -103,7 +106,7 @@ impl Face {
 
 /// The weight a line is set in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Weight {
+pub enum Weight {
     /// Noto Sans, then Noto Sans JP.
     Regular,
     /// Noto Sans Bold, then Noto Sans JP stroked as well as filled (there is no bold
@@ -124,9 +127,9 @@ impl Fonts {
     /// the same font. Tabs and line breaks become spaces; variation selectors and
     /// zero-width characters are dropped (they show nothing, and a glyph-less mapping
     /// only muddles the extracted text); a character no font has is the first font's
-    /// `.notdef` box, so the label shows that something is missing rather than a `?`
-    /// that reads as part of the address.
-    pub(super) fn line(&self, weight: Weight, text: &str) -> Line<'_> {
+    /// `.notdef` box, so the page shows that something is missing rather than a `?`
+    /// that reads as part of an address.
+    pub fn line(&self, weight: Weight, text: &str) -> Line<'_> {
         let chain = self.chain(weight);
         let mut runs: Vec<Run<'_>> = Vec::new();
         for c in text.chars() {
@@ -188,7 +191,7 @@ fn invisible(c: char) -> bool {
 }
 
 /// Glyphs of one font, with the text they show (for the PDF's ToUnicode map, so the
-/// label's text can be searched and copied).
+/// document's text can be searched and copied).
 struct Run<'f> {
     /// Position of the font in the weight's chain.
     font: usize,
@@ -201,18 +204,18 @@ struct Run<'f> {
 }
 
 /// A line of text laid out in runs.
-pub(super) struct Line<'f> {
+pub struct Line<'f> {
     runs: Vec<Run<'f>>,
 }
 
 impl Line<'_> {
     /// The width at `size` points.
-    pub(super) fn width(&self, size: f32) -> f32 {
+    pub fn width(&self, size: f32) -> f32 {
         self.runs.iter().map(|run| run.advance).sum::<f32>() * size
     }
 
     /// Draws the line with its baseline starting at (`x`, `baseline`), in black.
-    pub(super) fn draw(&self, surface: &mut Surface<'_>, x: f32, baseline: f32, size: f32) {
+    pub fn draw(&self, surface: &mut Surface<'_>, x: f32, baseline: f32, size: f32) {
         let mut x = x;
         for run in &self.runs {
             if run.embolden {
@@ -235,19 +238,17 @@ impl Line<'_> {
         }
     }
 
-    /// The fonts of the runs, by position in the weight's chain, and their text: what
-    /// the tests check the fallback by.
-    #[cfg(test)]
-    pub(super) fn runs(&self) -> Vec<(usize, &str)> {
+    /// The fonts of the runs, by position in the weight's chain (0: Noto Sans, 1: Noto
+    /// Sans JP), and their text: what tests check the fallback by.
+    pub fn runs(&self) -> Vec<(usize, &str)> {
         self.runs
             .iter()
             .map(|run| (run.font, run.text.as_str()))
             .collect()
     }
 
-    /// Whether a glyph is the `.notdef` box.
-    #[cfg(test)]
-    pub(super) fn has_notdef(&self) -> bool {
+    /// Whether a glyph is the `.notdef` box (a character no font has).
+    pub fn has_notdef(&self) -> bool {
         self.runs
             .iter()
             .flat_map(|run| &run.glyphs)

@@ -1,8 +1,11 @@
-//! Payments' HTTP surface: API.md's Payments table.
+//! Payments' HTTP surface: API.md's Payments table; invoices and credit notes are in
+//! `invoices`.
 //!
 //! Card fields are read as raw JSON values and checked here, so a malformed card
 //! number is reported by field name without the framework echoing the value back in
 //! its error text. No handler logs its input.
+
+mod invoices;
 
 use axum::extract::{Path, State};
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -65,6 +68,7 @@ pub fn api() -> ApiRouter<PaymentsApp> {
         )
         .routes(routes!(get_payment_method, delete_payment_method))
         .routes(routes!(transactions))
+        .merge(invoices::api())
 }
 
 /// The routes with the service's state, behind the authentication middleware.
