@@ -127,6 +127,22 @@ impl Storage {
     }
 }
 
+/// Where the services' caches keep their keys in Redis (the gateway's own keys start with
+/// its configured `redis_prefix`); `--nats-namespace` is appended, as for the gateway.
+pub const CACHE_PREFIX: &str = "viscount:cache:";
+
+/// The services' Redis at `url` (the distributed shape), or none: their caches then
+/// live in memory. Each call is given up after a short time, the read going to the
+/// database (see `platform::redis`).
+pub fn services_redis(url: Option<&str>) -> anyhow::Result<Option<Arc<platform::redis::Redis>>> {
+    url.map(|url| {
+        platform::redis::Redis::open(url, std::time::Duration::from_millis(100))
+            .map(Arc::new)
+            .context("the Redis URL")
+    })
+    .transpose()
+}
+
 /// The prefix of the gateway's Redis keys: `base` (`[gateway] redis_prefix`), then the
 /// NATS namespace when there is one, so platforms that share a broker under namespaces
 /// (tests) do not share budgets or caches either. Every gateway replica of one
@@ -231,6 +247,7 @@ pub async fn start_services(
         .filter(|token| !token.is_empty())
         .unwrap_or_else(|| platform::ids::random_token("svc"));
     let mut peers: Vec<(ServiceKind, ServiceClient)> = Vec::new();
+    let redis = services_redis(storage.redis_url().as_deref())?;
     for kind in ServiceKind::backends() {
         let mut context = ServiceContext::new(
             kind,
@@ -242,6 +259,9 @@ pub async fn start_services(
         )
         .with_service_token(&service_token)
         .with_live(live.clone());
+        if let Some(redis) = &redis {
+            context = context.with_redis(redis.clone(), storage.redis_prefix(CACHE_PREFIX));
+        }
         if let Some(authenticator) = &authenticator {
             context = context.with_authenticator(authenticator.clone());
         }

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod db;
@@ -18,6 +19,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod live;
 pub mod locks;
+pub mod redis;
 pub mod retention;
 pub mod service;
 pub mod shutdown;

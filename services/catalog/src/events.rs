@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use contracts::inventory::StockUpdated;
 use platform::bus::{Envelope, EventHandler, HandlerError, Outbox};
+use platform::cache::Cache;
 use platform::db::Tx;
 use platform::time::Clock;
 
@@ -18,6 +19,8 @@ pub struct StockEvents {
     pub clock: Clock,
     /// Where a change of a sku's availability is announced.
     pub outbox: Outbox,
+    /// The products whose cached copies a flip drops.
+    pub products: Cache,
 }
 
 #[async_trait]
@@ -43,6 +46,7 @@ impl StockEvents {
         app::record_stock_in(
             tx,
             &self.outbox,
+            &self.products,
             self.clock.now_millis(),
             &sku,
             stock.available,

@@ -61,6 +61,10 @@ impl Service for Catalog {
             outbox: data.outbox.clone(),
             clock: context.clock().clone(),
             index,
+            products: app::product_cache(
+                context,
+                Duration::from_secs(config.product_cache_ttl_secs),
+            ),
         };
         app.ensure_index().await.map_err(|e| context.failed(e))?;
         Ok(Self {
@@ -95,6 +99,7 @@ impl Service for Catalog {
             Arc::new(events::StockEvents {
                 clock: self.app.clock.clone(),
                 outbox: self.data.outbox.clone(),
+                products: self.app.products.clone(),
             }),
         ))
     }

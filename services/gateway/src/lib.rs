@@ -19,7 +19,6 @@ pub mod dead_letters;
 mod docs;
 mod proxy;
 mod routes;
-mod shared;
 
 mod cache;
 mod ratelimit;
@@ -121,7 +120,7 @@ fn edge_layers(dispatch: Router, config: &GatewayConfig, edge: Edge) -> Result<R
         ServiceKind::Gateway,
     )?);
     let redis = match &edge.redis_url {
-        Some(url) => Some(Arc::new(shared::Redis::open(
+        Some(url) => Some(Arc::new(platform::redis::Redis::open(
             url,
             Duration::from_millis(config.redis_timeout_ms.max(1)),
         )?)),

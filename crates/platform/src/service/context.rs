@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -9,12 +10,14 @@ use super::ServiceKind;
 use crate::auth::Authenticator;
 use crate::bus::dead_letters::DeadLetterDesk;
 use crate::bus::{Bus, BusError, Outbox, Subscription};
+use crate::cache::Cache;
 use crate::client::ServiceClient;
 use crate::config::{ConfigError, ConfigSource};
 use crate::db::{Db, DbError, Migrations};
 use crate::http::Readiness;
 use crate::http::metrics::runtime::Sampler;
 use crate::live::{LiveConfig, LiveSection};
+use crate::redis::Redis;
 use crate::retention::{Retention, RetentionConfig};
 use crate::tasks::Tasks;
 use crate::time::Clock;
@@ -71,6 +74,7 @@ pub struct ServiceContext {
     live: LiveConfig,
     service_token: Option<String>,
     tasks: Tasks,
+    redis: Option<(Arc<Redis>, String)>,
 }
 
 impl ServiceContext {
@@ -94,6 +98,27 @@ impl ServiceContext {
             live: LiveConfig::new(),
             service_token: None,
             tasks,
+            redis: None,
+        }
+    }
+
+    /// The process's Redis (the distributed shape), whose keys start with `prefix`: the
+    /// services' caches live there, shared by every replica.
+    pub fn with_redis(mut self, redis: Arc<Redis>, prefix: String) -> Self {
+        self.redis = Some((redis, prefix));
+        self
+    }
+
+    /// The cache `name` (`<service>.<what>`), each entry kept for `ttl`: in Redis when
+    /// the process has one (shared by every replica), else in this process's memory
+    /// (at most `capacity` entries); off when `ttl` is zero.
+    pub fn cache(&self, name: &'static str, ttl: Duration, capacity: usize) -> Cache {
+        if ttl.is_zero() {
+            return Cache::off(name);
+        }
+        match &self.redis {
+            Some((redis, prefix)) => Cache::redis(name, ttl, redis.clone(), prefix),
+            None => Cache::memory(name, ttl, capacity),
         }
     }
 

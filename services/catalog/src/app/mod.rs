@@ -1,8 +1,10 @@
 //! Catalog's operations, one file per idea: `products` (creating, revising, deleting
-//! and reading them), `categories`, `search` (ranked queries), `index` (keeping the
-//! search index in step with the database) and `stock` (the stock flag kept from
-//! inventory). A write is one transaction with its events, then the search index.
+//! and reading them), `cached` (products by id in the cache), `categories`, `search`
+//! (ranked queries), `index` (keeping the search index in step with the database) and
+//! `stock` (the stock flag kept from inventory). A write is one transaction with its
+//! events, then the cache and the search index.
 
+mod cached;
 mod categories;
 mod index;
 mod products;
@@ -10,11 +12,13 @@ mod search;
 mod stock;
 
 use platform::bus::Outbox;
+use platform::cache::Cache;
 use platform::db::Db;
 use platform::time::Clock;
 
 pub use crate::domain::ProductInput;
 use crate::search::{SearchError, SearchIndex};
+pub use cached::product_cache;
 pub use stock::record_stock_in;
 
 /// Why a catalog operation failed.
@@ -50,6 +54,8 @@ pub struct CatalogApp {
     pub(crate) outbox: Outbox,
     pub(crate) clock: Clock,
     pub(crate) index: SearchIndex,
+    /// Products by id.
+    pub(crate) products: Cache,
 }
 
 impl CatalogApp {

@@ -3,6 +3,7 @@
 
 use platform::db::is_unique_violation;
 
+use super::cached::CachedProduct;
 use super::{CatalogApp, CatalogError};
 use crate::domain::{Product, ProductFilter, ProductInput, Sku};
 use crate::store;
@@ -82,6 +83,7 @@ impl CatalogApp {
         }
         tx.commit().await?;
         self.outbox.wake();
+        self.products.invalidate(&product.id).await;
         self.reindex(vec![product.text()], Vec::new()).await?;
         Ok(product)
     }
@@ -102,13 +104,28 @@ impl CatalogApp {
         self.outbox.stage(&mut tx, &product.deleted_event()).await?;
         tx.commit().await?;
         self.outbox.wake();
+        self.products.invalidate(&product.id).await;
         self.reindex(Vec::new(), vec![product.id]).await?;
         Ok(())
     }
 
-    /// A product.
+    /// A product, from the cache when it holds it.
     #[tracing::instrument(skip_all, fields(product_id = %id), err(level = "warn"))]
     pub async fn product(&self, id: &str) -> Result<Product, CatalogError> {
+        let cached = self
+            .products
+            .get_or_load(id, || async {
+                let product = self.product_from_database(id).await?;
+                Ok::<_, CatalogError>(CachedProduct::from(product))
+            })
+            .await?;
+        match cached.into_product() {
+            Some(product) => Ok(product),
+            None => self.product_from_database(id).await,
+        }
+    }
+
+    async fn product_from_database(&self, id: &str) -> Result<Product, CatalogError> {
         store::product(self.db.reader(), id)
             .await?
             .ok_or(CatalogError::NotFound)

@@ -3,6 +3,7 @@
 
 use contracts::catalog::AvailabilityChanged;
 use platform::bus::Outbox;
+use platform::cache::Cache;
 use platform::db::Tx;
 
 use crate::domain::Sku;
@@ -18,9 +19,12 @@ use crate::store;
 /// while the sku stays at zero, and again after a restock and a new sell-out. A sku
 /// that never had stock never sold out, and a sku no product sells has no product to
 /// announce.
+///
+/// The product's cached copy (in `products`) is dropped once the flip commits.
 pub async fn record_stock_in(
     tx: &mut Tx,
     outbox: &Outbox,
+    products: &Cache,
     now: i64,
     sku: &Sku,
     available: i64,
@@ -34,8 +38,11 @@ pub async fn record_stock_in(
         in_stock,
     };
     outbox.stage(tx, &event).await?;
-    if !in_stock && let Some(product) = store::product_by_sku(&mut **tx, sku).await? {
-        outbox.stage(tx, &product.out_of_stock_event()).await?;
+    if let Some(product) = store::product_by_sku(&mut **tx, sku).await? {
+        if !in_stock {
+            outbox.stage(tx, &product.out_of_stock_event()).await?;
+        }
+        products.invalidate_after_commit(tx, product.id);
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ use prometheus::IntCounter;
 
 use self::store::{Entry, Store};
 use crate::config::GatewayConfig;
-use crate::shared::{FailOpen, Redis, counter};
+use platform::redis::{FailOpen, Redis, counter};
 
 /// `X-Cache`: whether the gateway answered from its cache.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");

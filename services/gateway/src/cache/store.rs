@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use crate::shared::{BackendError, Redis};
+use platform::redis::{BackendError, Redis};
 
 /// Longest an entry lives in Redis whatever the configured TTL, so the generation key
 /// (which lives [`GENERATION_EXPIRY_MS`]) always outlives the entries made under it.

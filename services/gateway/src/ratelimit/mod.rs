@@ -33,7 +33,7 @@ use prometheus::IntCounter;
 
 use self::memory::MemoryWindows;
 use crate::config::{GatewayConfig, RateLimits};
-use crate::shared::{BackendError, FailOpen, Redis};
+use platform::redis::{BackendError, FailOpen, Redis};
 
 /// `RateLimit-Limit`: the caller's budget per window.
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -58,7 +58,7 @@ const EXPIRY_SLACK_MS: i64 = 5_000;
 /// The requests that passed unchecked because Redis was unavailable.
 fn backend_errors() -> &'static IntCounter {
     static CELL: OnceLock<IntCounter> = OnceLock::new();
-    crate::shared::counter(
+    platform::redis::counter(
         &CELL,
         "gateway_ratelimit_backend_errors_total",
         "Requests let through without a rate-limit check because Redis failed or was late",

@@ -1,12 +1,12 @@
-//! The gateway's Redis (the distributed shape): one reconnecting connection shared by
-//! the rate limiter and the response cache, every call bounded by a short timeout, and
-//! the fail-open bookkeeping both use.
+//! Redis of the distributed shape: one reconnecting connection per process, shared by
+//! its users (the gateway's rate limiter and response cache, the services' caches),
+//! every call bounded by a short timeout, and the fail-open bookkeeping they all use.
 //!
 //! Redis protects the platform; it must never be why a request fails. So a call that
 //! errs or is late is given up, the request goes on without it (counted as passed, or
-//! served from catalog), and the failure is counted in `/metrics` and logged at most
-//! once per [`WARN_EVERY`]. After a failure the gateway leaves Redis alone for
-//! [`REST_AFTER_FAILURE`]: while it is down, requests pass at once instead of each
+//! read from the database), and the failure is counted in `/metrics` and logged at most
+//! once per [`WARN_EVERY`]. After a failure the process leaves Redis alone for
+//! [`REST_AFTER_FAILURE`]: while it is down, requests go on at once instead of each
 //! waiting out the timeout, and the connection manager reconnects in the background.
 
 use std::future::Future;
@@ -26,7 +26,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why a Redis call was given up.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum BackendError {
+pub enum BackendError {
     /// Redis answered with an error or the connection failed.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
@@ -39,7 +39,7 @@ pub(crate) enum BackendError {
 }
 
 /// A shared, lazily connected Redis.
-pub(crate) struct Redis {
+pub struct Redis {
     manager: ConnectionManager,
     timeout: Duration,
     /// Until when (epoch ms) calls are skipped.
@@ -50,7 +50,7 @@ impl Redis {
     /// Redis at `url` (`redis://host:port/db`). Nothing is connected yet: the first
     /// call connects, so a gateway starts while Redis is down. Must be called within a
     /// Tokio runtime.
-    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
+    pub fn open(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -67,12 +67,12 @@ impl Redis {
     }
 
     /// Runs `call` on the connection within the timeout.
-    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let now = platform::time::now_millis();
+        let now = crate::time::now_millis();
         if now < self.resting_until.load(Ordering::Relaxed) {
             return Err(BackendError::Resting);
         }
@@ -89,7 +89,7 @@ impl Redis {
 }
 
 /// Counts and (sparingly) logs the requests that went on without Redis.
-pub(crate) struct FailOpen {
+pub struct FailOpen {
     /// What failed, for the log (`rate limit`, `response cache`).
     what: &'static str,
     counter: &'static IntCounter,
@@ -99,7 +99,7 @@ pub(crate) struct FailOpen {
 
 impl FailOpen {
     /// Fail-open bookkeeping of `what`, counted in `counter`.
-    pub(crate) fn new(what: &'static str, counter: &'static IntCounter) -> Self {
+    pub fn new(what: &'static str, counter: &'static IntCounter) -> Self {
         Self {
             what,
             counter,
@@ -108,9 +108,9 @@ impl FailOpen {
     }
 
     /// Records one request that went on without Redis because of `err`.
-    pub(crate) fn record(&self, err: &BackendError) {
+    pub fn record(&self, err: &BackendError) {
         self.counter.inc();
-        let now = platform::time::now_millis();
+        let now = crate::time::now_millis();
         let every = i64::try_from(WARN_EVERY.as_millis()).unwrap_or(i64::MAX);
         let last = self.last_warning.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= every
@@ -130,10 +130,10 @@ impl FailOpen {
 }
 
 /// A process-wide counter registered once in `/metrics`.
-pub(crate) fn counter(
+pub fn counter(
     cell: &'static std::sync::OnceLock<IntCounter>,
     name: &str,
     help: &str,
 ) -> &'static IntCounter {
-    cell.get_or_init(|| platform::http::metrics::counter(name, help))
+    cell.get_or_init(|| crate::http::metrics::counter(name, help))
 }
