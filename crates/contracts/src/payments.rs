@@ -184,6 +184,57 @@ impl Event for PaymentInitiated {
     }
 }
 
+/// What payments' fraud rules decided about an authorization that scored at or above
+/// the review threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FraudDecision {
+    /// Held for a person to approve or decline; the payment waits, still `pending`.
+    Review,
+    /// Declined at once (the payment fails with reason `fraud`).
+    Block,
+}
+
+/// One fraud rule that fired, with what it added to the score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct FraudSignal {
+    /// The rule's stable name (`amount_limit`, `user_velocity`, `card_velocity`,
+    /// `unusual_amount`).
+    pub rule: String,
+    /// What it added to the total score.
+    pub score: u32,
+    /// Why it fired, for people.
+    pub detail: String,
+}
+
+/// An authorization scored into review or block (seed 003): the rules that fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct FraudDetected {
+    /// The payment.
+    pub payment_id: String,
+    /// The order it pays.
+    pub order_id: String,
+    /// The payer.
+    pub user_id: String,
+    /// The total score (the sum of the signals').
+    pub score: u32,
+    /// What became of the authorization.
+    pub decision: FraudDecision,
+    /// The rules that fired.
+    pub signals: Vec<FraudSignal>,
+    /// With decision `review`: how long the review may wait before it is declined, so
+    /// the order's saga waits that long for the payment instead of timing out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_timeout_secs: Option<u64>,
+}
+
+impl Event for FraudDetected {
+    const TYPE: &'static str = "payments.fraud.detected.v1";
+    fn subject(&self) -> String {
+        self.payment_id.clone()
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Payments' public API shapes.
 //

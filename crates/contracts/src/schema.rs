@@ -127,6 +127,7 @@ events![
     payments::PaymentFailed,
     payments::RefundProcessed,
     payments::PaymentInitiated,
+    payments::FraudDetected,
     support::TicketOpened,
     support::TicketReplied,
     support::TicketClosed,

@@ -63,6 +63,7 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/transactions",
             "/api/v1/invoices",
             "/api/v1/orders/*/invoices",
+            "/api/v1/fraud",
         ],
         ServiceKind::Catalog => &["/api/v1/products", "/api/v1/categories"],
         ServiceKind::Inventory => &["/api/v1/inventory", "/api/v1/warehouses"],

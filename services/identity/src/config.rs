@@ -1,9 +1,11 @@
 //! Identity's configuration (`[identity]`, `VISCOUNT_IDENTITY__*`): token lifetimes,
 //! the sign-in guard (lockout per account and client address, limit per address), MFA,
-//! password hashing, and how long the authentication log is kept.
+//! password hashing, how long the authentication log is kept, and loyalty points
+//! (`[identity.loyalty]`).
 
 use serde::Deserialize;
 
+pub use crate::domain::loyalty::{LoyaltyConfig, LoyaltyRate};
 use crate::passwords::Argon2Settings;
 
 /// Identity's settings.
@@ -39,6 +41,9 @@ pub struct IdentityConfig {
     /// Days the authentication log keeps a line (the retention sweep deletes older
     /// ones).
     pub auth_log_retention_days: u32,
+    /// Loyalty points: whether on, the rates per currency, how long a reservation
+    /// waits for its order.
+    pub loyalty: LoyaltyConfig,
 }
 
 impl Default for IdentityConfig {
@@ -55,6 +60,7 @@ impl Default for IdentityConfig {
             failed_logins_per_ip: 20,
             argon2: Argon2Settings::default(),
             auth_log_retention_days: 90,
+            loyalty: LoyaltyConfig::default(),
         }
     }
 }

@@ -5,13 +5,14 @@
 //! it emits; sessions, TOTP, API keys), `store` (the only translator between rows and
 //! aggregates), `app` (one file per use case), `http` (handlers), `config`, plus `keys`
 //! (the signing key ring), `passwords` (argon2id) and `active` (users recently seen to
-//! exist, for the per-request token subject check). Identity consumes no events, so it
-//! has no `events` room.
+//! exist, for the per-request token subject check), and `events` (ordering's events,
+//! which earn, spend, reverse and give back loyalty points).
 
 mod active;
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod passwords;
@@ -24,7 +25,7 @@ use async_trait::async_trait;
 use platform::auth::{ApiKeyResolver, Authenticator, Principal, SubjectCheck};
 use platform::db::Migrations;
 use platform::http::Problem;
-use platform::service::{Service, ServiceContext, ServiceData, StartError};
+use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceKind, StartError};
 use platform::tasks::Tasks;
 
 pub use app::{IdentityApp, IdentityError};
@@ -35,6 +36,10 @@ pub use passwords::Argon2Settings;
 /// How often counters of failed sign-ins whose windows and locks are over are deleted.
 const PRUNE_LOGIN_FAILURES_EVERY: Duration = Duration::from_secs(5 * 60);
 
+/// How often loyalty reservations whose order never came are looked for (they wait
+/// `identity.loyalty.reservation_ttl_secs`, an hour by default).
+const RELEASE_STALE_LOYALTY_EVERY: Duration = Duration::from_secs(60);
+
 /// Identity's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "identity",
@@ -44,6 +49,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0003_viscount_tenant"),
         platform::migration!("0004_sign_in_guard"),
         platform::migration!("0005_profile_and_auth_log"),
+        platform::migration!("0006_loyalty"),
     ],
 };
 
@@ -59,6 +65,13 @@ impl Service for Identity {
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let mut config: IdentityConfig = context.config()?;
         config.tokens = context.config()?;
+        config
+            .loyalty
+            .check()
+            .map_err(|reason| StartError::Config {
+                section: "identity",
+                source: platform::config::ConfigError::invalid("identity", reason),
+            })?;
         let data = context.open(&MIGRATIONS).await?;
         data.retention()
             .add_rule(Arc::new(app::AuthLogRetention::new(
@@ -110,9 +123,29 @@ impl Service for Identity {
         http::router(self.app.clone(), self.authenticator.clone())
     }
 
+    /// Ordering's events, for loyalty points.
+    fn consumer(&self) -> Option<Consumer> {
+        Some(Consumer::new(
+            vec![ServiceKind::Ordering],
+            Arc::new(events::OrderEvents {
+                app: self.app.clone(),
+            }),
+        ))
+    }
+
     /// Prunes counters of failed sign-ins once they neither count nor refuse anything,
-    /// so their tables hold the current windows only.
+    /// so their tables hold the current windows only; gives back loyalty points held
+    /// for orders that never came.
     fn start_background(&self, tasks: &Tasks) {
+        let sweeper = self.app.clone();
+        tasks.every(
+            "releasing stale loyalty reservations",
+            RELEASE_STALE_LOYALTY_EVERY,
+            move || {
+                let sweeper = sweeper.clone();
+                async move { sweeper.release_stale_loyalty().await }
+            },
+        );
         let app = self.app.clone();
         tasks.every(
             "pruning login failures",

@@ -1,7 +1,8 @@
 //! What ordering consumes: catalog's prices (its own price copy), the saga
-//! participants' answers from inventory and payments, and fulfillment's parcels (the
-//! order follows them to shipped and delivered; a received return is refunded) and
-//! returns (an open one keeps a delivered order from completing). Each
+//! participants' answers from inventory and payments (with payments' fraud holds),
+//! and fulfillment's parcels (the order follows them to shipped and delivered; a
+//! received return is refunded) and returns (an open one keeps a delivered order from
+//! completing). Each
 //! event becomes domain values here and one call of `app`; what ordering emits is built
 //! by the domain and staged by `app`, in the same transaction as the change.
 
@@ -13,7 +14,10 @@ use contracts::fulfillment::{
     ShipmentReturned,
 };
 use contracts::inventory::{ReservationFailed, StockReserved};
-use contracts::payments::{PaymentAuthorized, PaymentCaptured, PaymentFailed, RefundProcessed};
+use contracts::payments::{
+    FraudDecision, FraudDetected, PaymentAuthorized, PaymentCaptured, PaymentFailed,
+    RefundProcessed,
+};
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
 
@@ -21,7 +25,7 @@ use crate::app::{OrderingApp, OrderingError};
 use crate::domain::{Price, ProcessedRefund, SagaEvent, ShipmentProgress, Sku};
 
 /// The event types ordering acts on.
-const HANDLED: [&str; 16] = [
+const HANDLED: [&str; 17] = [
     ProductCreated::TYPE,
     ProductUpdated::TYPE,
     PriceChanged::TYPE,
@@ -31,6 +35,7 @@ const HANDLED: [&str; 16] = [
     PaymentAuthorized::TYPE,
     PaymentFailed::TYPE,
     PaymentCaptured::TYPE,
+    FraudDetected::TYPE,
     RefundProcessed::TYPE,
     ShipmentDispatched::TYPE,
     ShipmentDelivered::TYPE,
@@ -101,6 +106,15 @@ impl EventHandler for OrderingEvents {
             let reason = format!("payment failed: {}", failed.detail);
             app.advance_in(tx, &failed.order_id, SagaEvent::PaymentFailed(reason))
                 .await?;
+        } else if event.is::<FraudDetected>() {
+            // A block is followed by `payment.failed`, which settles the order; a
+            // review gives the payment step the review's time.
+            let detected: FraudDetected = event.decode()?;
+            if let (FraudDecision::Review, Some(timeout)) =
+                (detected.decision, detected.review_timeout_secs)
+            {
+                app.payment_held_in(tx, &detected.order_id, timeout).await?;
+            }
         } else if event.is::<PaymentCaptured>() {
             let captured: PaymentCaptured = event.decode()?;
             app.captured_in(tx, &captured.order_id, captured.amount.amount)

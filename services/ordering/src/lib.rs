@@ -6,14 +6,16 @@
 //! Rooms: `domain` (the `Order` and `Cart` aggregates, the saga's transition table,
 //! validated inputs, what it emits, the `PaymentsPort` it needs), `store` (the only
 //! translator between rows and aggregates), `app` (one file per use case), `http`
-//! (handlers), `events` (what it consumes), `config`, and `payments` (`HttpPayments`,
-//! the port's adapter over payments' API).
+//! (handlers), `events` (what it consumes), `config`, `payments` (`HttpPayments`,
+//! the port's adapter over payments' API) and `identity` (`HttpIdentity`, holding
+//! loyalty points over identity's API).
 
 pub mod app;
 pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod identity;
 mod metrics;
 pub mod payments;
 pub mod store;
@@ -37,6 +39,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0002_attribution"),
         platform::migration!("0003_idempotency_key"),
         platform::migration!("0004_completion"),
+        platform::migration!("0005_loyalty"),
     ],
 };
 
@@ -52,7 +55,8 @@ pub struct Ordering {
 }
 
 impl Service for Ordering {
-    /// Opens the database and reaches payments (in this process or over HTTP).
+    /// Opens the database and reaches payments and identity (in this process or over
+    /// HTTP).
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: OrderingConfig = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
@@ -63,7 +67,10 @@ impl Service for Ordering {
             context.clock().clone(),
             config.clone(),
             payments,
-        );
+        )
+        .with_identity(identity::HttpIdentity::new(
+            context.peer(ServiceKind::Identity)?,
+        ));
         Ok(Self {
             data,
             app,

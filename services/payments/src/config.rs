@@ -6,7 +6,8 @@
 //! through [`PaymentsSettings`] on each use instead of keeping the values it started
 //! with. The expiry of payments no order took up (see `app::expiry`) is read the same
 //! way, though only a restart changes it (it is not a live key), and so are the
-//! invoices' seller and tax rate (`[payments.invoices]`).
+//! invoices' seller and tax rate (`[payments.invoices]`) and the fraud rules' scores
+//! (`[payments.fraud]`).
 
 use std::sync::Arc;
 
@@ -34,6 +35,86 @@ pub struct PaymentsConfig {
     pub expiry_sweep_interval_ms: u64,
     /// Invoices and credit notes (`[payments.invoices]`).
     pub invoices: InvoicesConfig,
+    /// The fraud rules' scores and thresholds (`[payments.fraud]`).
+    pub fraud: FraudConfig,
+}
+
+/// The fraud rules' scores and thresholds (see `domain::fraud`). The amount limit and
+/// the attempts per minute stay `payments.max_amount_minor` and
+/// `payments.fraud_max_attempts_per_minute` (live keys); these are read per
+/// authorization too, but change only with a restart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FraudConfig {
+    /// From this total score an authorization waits for review.
+    pub review_score: u32,
+    /// From this total score an authorization is declined at once.
+    pub block_score: u32,
+    /// Score of `amount_limit` (above `payments.max_amount_minor`).
+    pub amount_limit_score: u32,
+    /// Score of `user_velocity` (`payments.fraud_max_attempts_per_minute` reached).
+    pub user_velocity_score: u32,
+    /// Payments on one card in an hour from which `card_velocity` fires; 0 (the
+    /// default) switches it off. Off by default because the card is recognised by
+    /// brand, last four digits and expiry (payments keeps nothing else of it), so every
+    /// shopper paying with one test card — load tests, the sandbox's demo cards — would
+    /// count as one card; a shop turns it on with a limit that fits its traffic.
+    pub card_attempts_per_hour: u32,
+    /// Score of `card_velocity`.
+    pub card_velocity_score: u32,
+    /// `unusual_amount` fires above this multiple of the mean of the customer's last
+    /// captured payments (with at least 3 of them); 0 switches it off.
+    pub usual_multiple: u32,
+    /// How many of the customer's last captured payments make the usual amount.
+    pub usual_history: u32,
+    /// Score of `unusual_amount`.
+    pub unusual_amount_score: u32,
+    /// How long a held authorization waits for a person before it is declined
+    /// (`fraud_review_expired`). Must stay below inventory's reservation TTL (900 s):
+    /// the stock of an order waiting for review stays reserved only that long. Ordering
+    /// gives an order whose payment is in review this long (plus a margin) before its
+    /// saga step times out. (A held payment is `pending`, but the abandoned-payment
+    /// sweep leaves it to this timeout whatever `pending_expiry_secs` says.)
+    pub review_timeout_secs: u64,
+    /// How often expired reviews are looked for.
+    pub review_sweep_interval_ms: u64,
+}
+
+impl Default for FraudConfig {
+    fn default() -> Self {
+        Self {
+            review_score: 50,
+            block_score: 90,
+            amount_limit_score: 100,
+            user_velocity_score: 100,
+            card_attempts_per_hour: 0,
+            card_velocity_score: 60,
+            usual_multiple: 5,
+            usual_history: 10,
+            unusual_amount_score: 60,
+            review_timeout_secs: 600,
+            review_sweep_interval_ms: 10_000,
+        }
+    }
+}
+
+impl PaymentsConfig {
+    /// The fraud rules as configured now.
+    pub fn fraud_policy(&self) -> crate::domain::FraudPolicy {
+        let fraud = &self.fraud;
+        crate::domain::FraudPolicy {
+            review_score: fraud.review_score,
+            block_score: fraud.block_score,
+            max_amount_minor: self.max_amount_minor,
+            amount_limit_score: fraud.amount_limit_score,
+            max_attempts_per_minute: self.fraud_max_attempts_per_minute,
+            user_velocity_score: fraud.user_velocity_score,
+            max_card_attempts_per_hour: fraud.card_attempts_per_hour,
+            card_velocity_score: fraud.card_velocity_score,
+            usual_multiple: fraud.usual_multiple,
+            unusual_amount_score: fraud.unusual_amount_score,
+        }
+    }
 }
 
 /// What invoices and credit notes say about the shop and its tax. Read when a
@@ -83,6 +164,7 @@ impl Default for PaymentsConfig {
             authorization_expiry_secs: 7 * 24 * 3600,
             expiry_sweep_interval_ms: 60_000,
             invoices: InvoicesConfig::default(),
+            fraud: FraudConfig::default(),
         }
     }
 }

@@ -31,8 +31,8 @@ use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceK
 use platform::tasks::Tasks;
 
 pub use app::{
-    EventOutcome, NewPayment, PaymentMethodView, PaymentSource, PaymentView, PaymentsApp,
-    PaymentsError, RefundOutcome, TransactionView,
+    EventOutcome, FraudReviewView, NewPayment, PaymentMethodView, PaymentSource, PaymentView,
+    PaymentsApp, PaymentsError, RefundOutcome, TransactionView,
 };
 pub use config::{PaymentsConfig, PaymentsSettings};
 pub use domain::PaymentStatus;
@@ -45,6 +45,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0001_init"),
         platform::migration!("0002_expiry"),
         platform::migration!("0003_invoices"),
+        platform::migration!("0004_fraud_reviews"),
     ],
 };
 
@@ -96,8 +97,25 @@ impl Service for Payments {
         ))
     }
 
-    /// The sweep that gives up payments no order took further in time.
+    /// The sweeps that give up payments no order took further in time and decline
+    /// fraud reviews no one decided in time.
     fn start_background(&self, tasks: &Tasks) {
+        let review_interval = self
+            .app
+            .settings
+            .get()
+            .fraud
+            .review_sweep_interval_ms
+            .max(10);
+        let app = self.app.clone();
+        tasks.every(
+            "fraud review expiry sweep",
+            Duration::from_millis(review_interval),
+            move || {
+                let app = app.clone();
+                async move { app.expire_reviews().await }
+            },
+        );
         let interval = self.app.settings.get().expiry_sweep_interval_ms.max(10);
         let app = self.app.clone();
         tasks.every(

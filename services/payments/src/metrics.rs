@@ -1,14 +1,15 @@
 //! Payments' metrics, declared once here through `platform::http::metrics`: payments by
-//! the status they entered, failures by reason, and the money captured and refunded by
-//! currency. Each is counted when the transaction holding the change commits
-//! ([`platform::db::Tx::after_commit`]), so a change rolled back never counts.
+//! the status they entered, failures by reason, the fraud rules' decisions, and the
+//! money captured and refunded by currency. Each is counted when the transaction
+//! holding the change commits ([`platform::db::Tx::after_commit`]), so a change rolled
+//! back never counts.
 
 use std::sync::LazyLock;
 
 use platform::db::Tx;
 use platform::http::metrics::{self, IntCounterVec};
 
-use crate::domain::{FailureReason, Money, Payment, PaymentStatus};
+use crate::domain::{FailureReason, Money, Payment, PaymentStatus, Verdict};
 
 static PAYMENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     metrics::counter_vec(
@@ -42,6 +43,25 @@ static REFUNDED: LazyLock<IntCounterVec> = LazyLock::new(|| {
         &["currency"],
     )
 });
+
+static FRAUD_DECISIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    metrics::counter_vec(
+        "fraud_decisions_total",
+        "Authorization attempts by what the fraud rules' score decided (allow, review, block)",
+        &["decision"],
+    )
+});
+
+/// Counts an authorization attempt the fraud rules scored into `verdict`, once `tx`
+/// commits.
+pub(crate) fn fraud_decided(tx: &mut Tx, verdict: Verdict) {
+    let decision = match verdict {
+        Verdict::Allow => "allow",
+        Verdict::Review => "review",
+        Verdict::Block => "block",
+    };
+    tx.after_commit(move || FRAUD_DECISIONS.with_label_values(&[decision]).inc());
+}
 
 /// Counts `payment` (as changed in `tx`) entering `status`, with what it captured or
 /// why it failed, once `tx` commits.

@@ -1,6 +1,7 @@
 //! Payments' operations against a real database: the saga's authorize / capture /
 //! void / refund paths as ordering's events drive them, the fraud rules, the ledger,
-//! refunds racing each other, and the expiry of payments no order took further. Each test runs on SQLite, and on PostgreSQL too when
+//! refunds racing each other, the expiry of payments no order took further, and fraud
+//! reviews decided exactly once. Each test runs on SQLite, and on PostgreSQL too when
 //! `VISCOUNT_TEST_POSTGRES_URL` is set.
 
 use std::sync::Arc;
@@ -589,5 +590,112 @@ on_both_databases! {
         assert_eq!(note.number, format!("CN-{year}-000001"));
         assert_eq!(note.refers_to.as_ref().map(|r| r.number.as_str()), Some(first_docs[0].number.as_str()));
         assert_eq!((note.totals.net, note.totals.tax, note.totals.gross), (250, 0, 250));
+    }
+}
+
+/// A second payment on one card within the hour is held for review.
+fn reviewing() -> PaymentsConfig {
+    let mut config = PaymentsConfig::default();
+    config.fraud.card_attempts_per_hour = 1;
+    // Shorter than the review timeout: a held payment is left to its review.
+    config.pending_expiry_secs = 60;
+    config
+}
+
+/// A held payment waits (pending, no provider call) with `payments.fraud.detected`;
+/// two decisions at once act once; reviews left undecided expire once however many
+/// sweeps run together.
+async fn held_payments_are_decided_exactly_once(postgres: bool) {
+    let Some(f) = fixture(postgres, reviewing()).await else {
+        eprintln!("SKIPPED: VISCOUNT_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let app = f.payments.app();
+    let first = f.pay("o-1", "u-1", 1_000, VISA).await;
+    assert_eq!(
+        f.reserved("o-1", "u-1", &first, 1_000).await,
+        EventOutcome::Moved(PaymentStatus::Authorized)
+    );
+    let held = f.pay("o-2", "u-2", 1_000, VISA).await;
+    assert_eq!(
+        f.reserved("o-2", "u-2", &held, 1_000).await,
+        EventOutcome::Held
+    );
+    assert_eq!(
+        f.reserved("o-2", "u-2", &held, 1_000).await,
+        EventOutcome::Unchanged,
+        "redelivery holds nothing twice"
+    );
+    assert_eq!(f.status(&held).await, PaymentStatus::Pending);
+    assert!(
+        f.events()
+            .await
+            .contains(&("payments.fraud.detected.v1".to_owned(), held.clone()))
+    );
+    let queue = app.reviews(None, None, 10).await.expect("queue");
+    assert_eq!(queue.len(), 1);
+    let review = queue[0].id.clone();
+
+    // An approval and a decline at once: one decides, the other is told.
+    let (approve, decline) = tokio::join!(
+        app.approve_review(&review, "admin-1"),
+        app.decline_review(&review, "admin-2")
+    );
+    let decided = [approve.is_ok(), decline.is_ok()];
+    assert_eq!(decided.iter().filter(|ok| **ok).count(), 1, "{decided:?}");
+    assert!(matches!(
+        if approve.is_ok() { decline } else { approve },
+        Err(PaymentsError::AlreadyDecided(_))
+    ));
+    let after = f.status(&held).await;
+    assert!(
+        [PaymentStatus::Authorized, PaymentStatus::Failed].contains(&after),
+        "{after:?}"
+    );
+
+    // Undecided past the timeout: three sweeps at once (replicas) expire it once.
+    let late = f.pay("o-3", "u-3", 1_000, VISA).await;
+    assert_eq!(
+        f.reserved("o-3", "u-3", &late, 1_000).await,
+        EventOutcome::Held
+    );
+    assert_eq!(app.expire_reviews().await.expect("sweep"), 0, "not due yet");
+    f.clock.advance(Duration::from_secs(601));
+    assert_eq!(app.expire_abandoned().await.expect("abandoned sweep"), 0);
+    assert_eq!(
+        f.status(&late).await,
+        PaymentStatus::Pending,
+        "left to its review"
+    );
+    let (a, b, c) = tokio::join!(
+        app.expire_reviews(),
+        app.expire_reviews(),
+        app.expire_reviews()
+    );
+    assert_eq!(a.expect("a") + b.expect("b") + c.expect("c"), 1);
+    let payment = app.payment(&late).await.expect("payment");
+    assert_eq!(
+        (payment.status, payment.failure_reason),
+        (PaymentStatus::Failed, Some(FailureReason::Fraud))
+    );
+    let failed = f
+        .events()
+        .await
+        .iter()
+        .filter(|(t, s)| t == "payments.payment.failed.v1" && *s == late)
+        .count();
+    assert_eq!(failed, 1);
+    f.finish().await;
+}
+
+mod held_payments {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::held_payments_are_decided_exactly_once(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::held_payments_are_decided_exactly_once(true).await;
     }
 }

@@ -2,7 +2,8 @@
 //! in and sessions (`sessions`), the guard against password guessing (`guard`), MFA
 //! enrolment (`mfa`), the authentication log (`auth_log`), API keys (`api_keys`),
 //! tenants and
-//! their keys (`tenants`) and the OAuth and OIDC surface (`oauth`). Each operation
+//! their keys (`tenants`), the OAuth and OIDC surface (`oauth`) and loyalty points
+//! (`loyalty`). Each operation
 //! validates through `domain`, runs in one transaction over `store`, stages the events
 //! the aggregate built in the same transaction, and wakes the bus after commit.
 //! Handlers in `http` only translate.
@@ -11,6 +12,7 @@ mod accounts;
 mod api_keys;
 mod auth_log;
 mod guard;
+mod loyalty;
 mod mfa;
 mod oauth;
 mod sessions;
@@ -30,6 +32,7 @@ use crate::passwords::{HashError, PasswordHasher};
 
 pub use api_keys::NewApiKey;
 pub use auth_log::AuthLogRetention;
+pub use loyalty::{LoyaltyError, LoyaltyStatement};
 pub use tenants::NewTenant;
 
 /// Who may see and manage what: a user their own account, admins every account, the

@@ -2,14 +2,15 @@
 //! aggregate with its MFA state and lifecycle (`user`), roles (`role`), sign-in rules —
 //! the lockout per account and client address, the limit per address, and
 //! refresh-token rotation (`sessions`), API keys (`api_key`), tenants (`tenant`),
-//! TOTP (`totp`, RFC 6238), a profile's phone and avatar (`profile`) and the
-//! authentication log (`auth_log`).
+//! TOTP (`totp`, RFC 6238), a profile's phone and avatar (`profile`), the
+//! authentication log (`auth_log`) and loyalty points (`loyalty`).
 //!
 //! Nothing here knows SQL or HTTP: `store` turns rows into these types (and refuses
 //! rows it cannot read), `app` runs the use cases with them.
 
 mod api_key;
 mod auth_log;
+pub mod loyalty;
 mod profile;
 mod role;
 mod sessions;

@@ -2,7 +2,8 @@
 //! One file per idea: accounts (`users`), profiles an admin replaces and anyone sees
 //! (`profiles`), signing in and sessions (`auth`), the authentication log
 //! (`auth_log`), the seeds' paths served beside ours (`aliases`), API keys
-//! (`api_keys`), tenants (`tenants`), and the OAuth 2.0 / OIDC endpoints (`oauth`).
+//! (`api_keys`), tenants (`tenants`), loyalty points (`loyalty`), and the OAuth 2.0 /
+//! OIDC endpoints (`oauth`).
 //!
 //! Handlers turn bodies into domain values (every invalid field named in one 422),
 //! call one [`IdentityApp`] operation, and shape the answer. OAuth 2.0 endpoints answer
@@ -12,6 +13,7 @@ mod aliases;
 mod api_keys;
 mod auth;
 mod auth_log;
+mod loyalty;
 mod oauth;
 mod profiles;
 mod tenants;
@@ -49,6 +51,7 @@ pub fn api() -> ApiRouter<HttpState> {
         .merge(profiles::api())
         .merge(auth::api())
         .merge(auth_log::api())
+        .merge(loyalty::api())
         .merge(aliases::api())
         .merge(api_keys::api())
         .merge(tenants::api())

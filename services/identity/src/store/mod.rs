@@ -1,7 +1,7 @@
 //! Identity's SQL, and the only place rows become domain values and back: users
 //! (`users`), sign-in attempts and refresh tokens (`sessions`), the signing keys
 //! (`signing_keys`), API keys (`api_keys`), tenants (`tenants`) and the
-//! authentication log (`auth_log`).
+//! authentication log (`auth_log`), and loyalty points (`loyalty`).
 //!
 //! Reads take any executor (the read pool or an open transaction); writes take the
 //! transaction the operation runs in, so each operation commits once with its events.
@@ -10,6 +10,7 @@
 
 mod api_keys;
 mod auth_log;
+mod loyalty;
 mod sessions;
 mod signing_keys;
 mod tenants;
@@ -17,6 +18,12 @@ mod users;
 
 pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
 pub use auth_log::{auth_log, delete_user_auth_log, insert_auth_event, prune_auth_log};
+pub use loyalty::{
+    add_loyalty_balance, end_loyalty_hold, hold_loyalty_points, insert_loyalty_entry,
+    insert_loyalty_reservation, lock_order_points, loyalty_balance, loyalty_entries,
+    loyalty_reservation, move_loyalty_reservation, record_order_paid, record_order_refunded,
+    set_order_earned, set_order_reversed, stale_loyalty_reservations,
+};
 pub use sessions::{
     Reservation, clear_account_failures, insert_refresh_token, lock_account, mark_rotated,
     prune_login_failures, refresh_token_by_hash, release_account_attempt, release_client_attempt,

@@ -1,5 +1,6 @@
-//! Placing an order: price its lines, create its payment with payments, store it
-//! `pending` and emit `order.created`, which starts the saga.
+//! Placing an order: price its lines, hold the loyalty points it redeems at identity
+//! (the discount comes off the total), create its payment with payments for what is
+//! left, store it `pending` and emit `order.created`, which starts the saga.
 //!
 //! An order is stored with the customer's `Idempotency-Key`, unique per customer, in the
 //! same transaction: the platform's idempotency record (stored after the answer) can be
@@ -10,7 +11,8 @@ use platform::auth::ForwardedCredentials;
 
 use super::{Caller, OrderingApp, OrderingError};
 use crate::domain::{
-    self, Cart, MAX_LINES, Order, OrderDetails, OrderFacts, OrderSource, PlaceOrder, Sku,
+    self, Cart, LoyaltyError, MAX_LINES, Order, OrderDetails, OrderFacts, OrderSource, PlaceOrder,
+    Sku,
 };
 use crate::store;
 
@@ -48,15 +50,46 @@ impl OrderingApp {
         let skus: Vec<&str> = wanted.iter().map(|(sku, _)| sku.as_str()).collect();
         let prices = store::prices::of(self.db.reader(), &skus).await?;
         let lines = domain::price_lines(&wanted, &prices)?;
-        let total = domain::total(lines.iter().map(|l| (&l.unit_price, l.quantity)))
+        let subtotal = domain::total(lines.iter().map(|l| (&l.unit_price, l.quantity)))
             .ok_or(OrderingError::MixedCurrencies)?;
 
         let order_id = platform::ids::new_id();
         tracing::Span::current().record("order_id", order_id.as_str());
-        let payment = self
-            .payments
-            .create_payment(credentials, &order_id, &total, &request.payment)
-            .await?;
+        // Held before the payment, keyed by the order id decided above: a retry under
+        // the same key finds its order first, so points are never held twice for it.
+        // Points held for an order that then fails here are given back at once; if the
+        // process dies before the order is stored, identity's sweep of stale
+        // reservations gives them back.
+        let loyalty = match request.loyalty_points {
+            Some(points) => Some(
+                self.hold_points(caller, credentials, &order_id, points, &subtotal)
+                    .await?,
+            ),
+            None => None,
+        };
+        let priced = match &loyalty {
+            Some(redemption) => domain::discounted_total(&subtotal, &redemption.discount)
+                .ok_or(OrderingError::DiscountExceedsSubtotal),
+            None => Ok(subtotal),
+        };
+        let created = match priced {
+            Ok(total) => self
+                .payments
+                .create_payment(credentials, &order_id, &total, &request.payment)
+                .await
+                .map(|payment| (total, payment))
+                .map_err(OrderingError::from),
+            Err(err) => Err(err),
+        };
+        let (total, payment) = match created {
+            Ok(created) => created,
+            Err(err) => {
+                if loyalty.is_some() {
+                    self.release_points(caller, credentials, &order_id).await;
+                }
+                return Err(err);
+            }
+        };
         // From here to the commit below a cut leaves a payment without its order: the
         // route runs detached from its client (`http::router`), and payments gives up a
         // payment no order took further (its expiry sweep) if the process dies here.
@@ -69,6 +102,7 @@ impl OrderingApp {
                 user_id: caller.user_id().to_owned(),
                 total,
                 shipping_address: request.shipping_address,
+                loyalty,
                 payment_id: Some(payment.id),
                 card_brand: payment.brand,
                 card_last4: payment.last4,
@@ -113,6 +147,49 @@ impl OrderingApp {
         tx.commit().await?;
         self.outbox.wake();
         Ok(OrderDetails { order, lines })
+    }
+
+    /// Holds `points` of the caller's loyalty points at identity for `order_id`
+    /// (priced in `subtotal`'s currency).
+    async fn hold_points(
+        &self,
+        caller: &Caller,
+        credentials: &ForwardedCredentials,
+        order_id: &str,
+        points: u32,
+        subtotal: &domain::Money,
+    ) -> Result<domain::Redemption, OrderingError> {
+        let identity = self.identity.as_ref().ok_or_else(|| {
+            LoyaltyError::Unavailable("no identity service to hold loyalty points".into())
+        })?;
+        Ok(identity
+            .reserve_points(
+                credentials,
+                caller.user_id(),
+                order_id,
+                points,
+                &subtotal.currency,
+            )
+            .await?)
+    }
+
+    /// Gives back the points held for `order_id`, which will not be placed. Best
+    /// effort: identity's sweep of stale reservations gives them back otherwise.
+    async fn release_points(
+        &self,
+        caller: &Caller,
+        credentials: &ForwardedCredentials,
+        order_id: &str,
+    ) {
+        let Some(identity) = &self.identity else {
+            return;
+        };
+        if let Err(err) = identity
+            .release_points(credentials, caller.user_id(), order_id)
+            .await
+        {
+            tracing::warn!(error = %err, order_id, "held loyalty points not given back");
+        }
     }
 
     /// The order the caller placed under `idempotency_key`, if one was.

@@ -33,8 +33,8 @@ use platform::time::Clock;
 
 use crate::config::OrderingConfig;
 use crate::domain::{
-    IllegalTransition, MAX_LINES, Order, OrderStatus, PaymentsError, PaymentsPort, PricingError,
-    RefundRefused, ShippingEvent, Sku, StatusChange, TooManyLines,
+    IdentityPort, IllegalTransition, LoyaltyError, MAX_LINES, Order, OrderStatus, PaymentsError,
+    PaymentsPort, PricingError, RefundRefused, ShippingEvent, Sku, StatusChange, TooManyLines,
 };
 use crate::store;
 
@@ -71,6 +71,13 @@ pub enum OrderingError {
     /// Payments refused or failed.
     #[error(transparent)]
     Payments(#[from] PaymentsError),
+    /// Identity did not hold the loyalty points asked for.
+    #[error(transparent)]
+    Loyalty(#[from] LoyaltyError),
+    /// The loyalty discount is as much as the order's lines cost or more (a payment
+    /// of nothing cannot be made).
+    #[error("the loyalty discount leaves nothing to pay")]
+    DiscountExceedsSubtotal,
     /// The database failed.
     #[error(transparent)]
     Sql(#[from] platform::db::Error),
@@ -142,6 +149,8 @@ pub struct OrderingApp {
     clock: Clock,
     config: OrderingConfig,
     payments: Arc<dyn PaymentsPort>,
+    /// Where loyalty points are held (none: orders cannot redeem points).
+    identity: Option<Arc<dyn IdentityPort>>,
     waiters: Arc<waiters::Waiters>,
     gate: Arc<hold::CheckoutGate>,
 }
@@ -160,9 +169,16 @@ impl OrderingApp {
             clock,
             config,
             payments: Arc::new(payments),
+            identity: None,
             waiters: Arc::default(),
             gate: Arc::default(),
         }
+    }
+
+    /// The same operations, holding loyalty points at `identity`.
+    pub(crate) fn with_identity(mut self, identity: impl IdentityPort + 'static) -> Self {
+        self.identity = Some(Arc::new(identity));
+        self
     }
 
     /// The service's database.

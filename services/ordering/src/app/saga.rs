@@ -1,13 +1,14 @@
 //! The checkout saga's steps, inside the consumer's transaction: a participant's
 //! answer moves the order along [`crate::domain::saga_step`] (through
 //! [`Order::advance`]), each status change is a conditional update, and what the next
-//! participant needs is emitted with it. Also what payments captured, and the timeout
-//! sweep that cancels orders whose step did not answer in time.
+//! participant needs is emitted with it. Also what payments captured, a payment held
+//! for fraud review (its step gets the review's time), and the timeout sweep that
+//! cancels orders whose step did not answer in time.
 
 use platform::db::Tx;
 
 use super::{OrderingApp, OrderingError};
-use crate::domain::{Order, OrderStatus, SagaCommand, SagaEvent};
+use crate::domain::{Order, OrderStatus, SagaCommand, SagaEvent, StatusChange};
 use crate::store;
 
 impl OrderingApp {
@@ -94,6 +95,49 @@ impl OrderingApp {
             }
         }
         Ok(())
+    }
+
+    /// Payments held the order's authorization for fraud review, which may take up to
+    /// `review_timeout_secs`: the order keeps waiting for its payment (still
+    /// `reserved`, with a history line) until then plus one step's time, rather than
+    /// being cancelled by the step timeout while a person looks at it. Payments
+    /// declines a review no one decided in time, so the order still settles.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
+    pub async fn payment_held_in(
+        &self,
+        tx: &mut Tx,
+        order_id: &str,
+        review_timeout_secs: u64,
+    ) -> Result<bool, platform::db::Error> {
+        let Some(order) = store::orders::for_update(tx, self.db.dialect(), order_id).await? else {
+            return Ok(false);
+        };
+        if order.status() != OrderStatus::Reserved {
+            // Settled already (or not yet waiting for payment): nothing to extend.
+            return Ok(false);
+        }
+        let now = self.clock.now_millis();
+        let review_ms = i64::try_from(review_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let deadline = now
+            .saturating_add(review_ms)
+            .saturating_add(self.step_timeout_ms());
+        // Not a status transition: the order stays `reserved`; the same conditional
+        // update a saga step writes (`WHERE status = 'reserved'`) moves its deadline and
+        // adds the history line. Written here, not through `Order::advance`, as no saga
+        // step is taken.
+        let held = StatusChange {
+            from: OrderStatus::Reserved,
+            to: OrderStatus::Reserved,
+            reason: "payment held for fraud review".to_owned(),
+            at: now,
+            deadline_at: Some(
+                order
+                    .state()
+                    .deadline_at
+                    .map_or(deadline, |d| d.max(deadline)),
+            ),
+        };
+        store::orders::save_change(tx, &order, &held).await
     }
 
     /// Records what payments captured for an order.

@@ -118,6 +118,7 @@ fn request(source: OrderSource) -> PlaceOrder {
         },
         payment: PaymentMethod::new(serde_json::json!({"card_number": "4242424242424242"})),
         attribution: None,
+        loyalty_points: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Ordering's rules, free of I/O: validated inputs, the `Order` and `Cart` aggregates
-//! with their state machines, pricing, and the port to payments.
+//! with their state machines, pricing, and the ports to payments and to identity
+//! (loyalty points).
 //!
 //! The checkout saga is orchestrated by ordering: each participant's event moves an
 //! order from one status to the next ([`saga_step`] is the transition table, applied by
@@ -10,6 +11,7 @@
 
 mod attribution;
 mod cart;
+mod loyalty;
 mod order;
 mod payments;
 mod pricing;
@@ -17,6 +19,7 @@ mod status;
 
 pub use attribution::{Attribution, MAX_ATTRIBUTION_CHARS, attribution};
 pub use cart::{Cart, CartChange, CartItem, TooManyLines};
+pub use loyalty::{IdentityPort, LoyaltyError, Redemption, discounted_total};
 pub use order::{
     HistoryEntry, IllegalTransition, Order, OrderDetails, OrderFacts, OrderLine, OrderSource,
     OrderState, PlaceOrder, Recorded, RefundEvent, RefundRecorded, RefundRefused, ReturnRefused,

@@ -25,7 +25,7 @@ use self::requests::{
 };
 use self::views::{CartView, HistoryView, OrderView};
 use crate::app::{Caller, OrderingApp, OrderingError, POLICY};
-use crate::domain::{MAX_LINES, PaymentsError, Refusal};
+use crate::domain::{LoyaltyError, MAX_LINES, PaymentsError, Refusal};
 
 /// Placing an order needs an `Idempotency-Key`; card details never reach its stored
 /// fingerprint.
@@ -114,7 +114,38 @@ impl From<OrderingError> for Problem {
                 tracing::warn!(error = %err, "payments unavailable");
                 Problem::unavailable("the payments service is unavailable")
             }
+            OrderingError::Loyalty(err) => loyalty_problem(err),
+            OrderingError::DiscountExceedsSubtotal => Problem::invalid_field(
+                "loyalty_points",
+                "the points must be worth less than the order's items",
+            ),
             OrderingError::Sql(err) => Problem::unexpected(&err),
+        }
+    }
+}
+
+/// Identity's refusal to hold loyalty points, named as the order body names them.
+fn loyalty_problem(err: LoyaltyError) -> Problem {
+    match err {
+        LoyaltyError::Insufficient { available } => Problem::invalid_field(
+            "loyalty_points",
+            format!("only {available} points are available"),
+        ),
+        LoyaltyError::NoRate(currency) => Problem::invalid_field(
+            "loyalty_points",
+            format!("points cannot be redeemed in {currency}"),
+        ),
+        LoyaltyError::Refused { status, detail } => {
+            tracing::warn!(status, detail, "identity refused a loyalty reservation");
+            match StatusCode::from_u16(status) {
+                Ok(StatusCode::FORBIDDEN) => Problem::forbidden(detail),
+                Ok(StatusCode::CONFLICT) => Problem::conflict("loyalty-conflict", detail),
+                _ => Problem::unavailable("the identity service failed"),
+            }
+        }
+        LoyaltyError::Unavailable(detail) => {
+            tracing::warn!(detail, "identity unavailable");
+            Problem::unavailable("the identity service is unavailable")
         }
     }
 }

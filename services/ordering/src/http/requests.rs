@@ -195,6 +195,12 @@ pub(super) struct OrderBody {
     /// Where the customer came from, when the storefront knows.
     #[serde(default)]
     attribution: Option<AttributionBody>,
+    /// Loyalty points to redeem as a discount (held when the order is placed, spent
+    /// when it is confirmed, given back when it is cancelled); their worth comes off
+    /// the total and must be less than the items cost (something is left to pay).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    loyalty_points: Option<i64>,
 }
 
 impl OrderBody {
@@ -260,12 +266,23 @@ impl OrderBody {
                     None
                 }),
         };
+        let loyalty_points = match self.loyalty_points {
+            None => None,
+            Some(points) => match u32::try_from(points) {
+                Ok(points) if (1..=1_000_000_000).contains(&points) => Some(points),
+                _ => {
+                    fields.push("loyalty_points", "must be between 1 and 1000000000");
+                    None
+                }
+            },
+        };
         match (source, address, fields.is_ok()) {
             (Some(source), Some(shipping_address), true) => Ok(PlaceOrder {
                 source,
                 shipping_address,
                 payment: PaymentMethod::new(self.payment),
                 attribution,
+                loyalty_points,
             }),
             _ => Err(fields.into_problem()),
         }
@@ -419,6 +436,29 @@ mod tests {
 
     fn problem_fields(problem: &Problem) -> Vec<&str> {
         problem.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn loyalty_points_are_optional_and_positive() {
+        let with_points = |points: serde_json::Value| {
+            let body = serde_json::json!({
+                "items": [{"sku": "A-1", "quantity": 1}],
+                "shipping_address": {"name": "Ann", "line1": "1 Main St", "city": "Springfield",
+                                     "postal_code": "12345", "country": "US"},
+                "payment": {"method": "card"},
+                "loyalty_points": points,
+            });
+            let bytes = serde_json::to_vec(&body).expect("json");
+            platform::http::extract::parse_json::<OrderBody>(&bytes)?.try_into_domain()
+        };
+        let placed = with_points(serde_json::json!(250)).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(placed.loyalty_points, Some(250));
+        let none = with_points(serde_json::Value::Null).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(none.loyalty_points, None);
+        for bad in [0, -5, 1_000_000_001, i64::MAX] {
+            let problem = with_points(serde_json::json!(bad)).expect_err("refused");
+            assert_eq!(problem_fields(&problem), ["loyalty_points"], "{bad}");
+        }
     }
 
     #[test]

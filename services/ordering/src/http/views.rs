@@ -57,8 +57,12 @@ pub(super) struct OrderView {
     status: Status,
     /// What was ordered, priced when the order was placed.
     items: Vec<LineView>,
-    /// Sum of the lines.
+    /// What the customer pays: the sum of the lines less `discount`.
     total: Money,
+    /// Taken off the lines by redeemed loyalty points (zero when none were).
+    discount: Money,
+    /// Loyalty points redeemed (0 when none were).
+    loyalty_points: u32,
     /// Where it goes.
     shipping_address: ShippingAddress,
     /// Its payment at payments.
@@ -138,6 +142,14 @@ impl From<OrderDetails> for OrderView {
             id: facts.id,
             user_id: facts.user_id,
             items: lines.into_iter().map(LineView::from).collect(),
+            discount: facts.loyalty.as_ref().map_or_else(
+                || Money {
+                    amount: 0,
+                    currency: facts.total.currency.clone(),
+                },
+                |l| l.discount.clone(),
+            ),
+            loyalty_points: facts.loyalty.as_ref().map_or(0, |l| l.points),
             total: facts.total,
             shipping_address: facts.shipping_address,
             payment_id: facts.payment_id,

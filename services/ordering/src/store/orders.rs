@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use platform::db::{Dialect, Executor, Row, Tx};
 
 use crate::domain::{
-    HistoryEntry, Money, Order, OrderFacts, OrderLine, OrderState, OrderStatus, StatusChange,
+    HistoryEntry, Money, Order, OrderFacts, OrderLine, OrderState, OrderStatus, Redemption,
+    StatusChange,
 };
 
 const ORDER_COLUMNS: &str = "id, user_id, status, total_amount, currency, shipping_address, \
     payment_id, card_brand, card_last4, cancel_reason, captured_amount, refunded_amount, \
-    deadline_at, created_at, updated_at, attribution, delivered_at";
+    deadline_at, created_at, updated_at, attribution, delivered_at, loyalty_points, \
+    discount_amount";
 
 /// An order row as the aggregate; an unknown status, an unreadable address or an
 /// unreadable attribution is an error.
@@ -18,12 +20,24 @@ fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
     let status: String = row.try_get("status")?;
     let address: String = row.try_get("shipping_address")?;
     let attribution: Option<String> = row.try_get("attribution")?;
+    let currency: String = row.try_get("currency")?;
+    let points: i64 = row.try_get("loyalty_points")?;
+    let loyalty = match points {
+        0 => None,
+        points => Some(Redemption {
+            points: platform::db::decoded("loyalty_points", u32::try_from(points))?,
+            discount: Money {
+                amount: row.try_get("discount_amount")?,
+                currency: currency.clone(),
+            },
+        }),
+    };
     let facts = OrderFacts {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
         total: Money {
             amount: row.try_get("total_amount")?,
-            currency: row.try_get("currency")?,
+            currency,
         },
         shipping_address: serde_json::from_str(&address)
             .map_err(|e| platform::db::Error::undecodable("shipping_address", e))?,
@@ -33,6 +47,7 @@ fn order_from(row: &Row) -> Result<Order, platform::db::Error> {
         attribution: attribution
             .map(|json| platform::db::decoded("attribution", serde_json::from_str(&json)))
             .transpose()?,
+        loyalty,
         created_at: row.try_get("created_at")?,
     };
     let state = OrderState {
@@ -69,7 +84,7 @@ pub async fn insert(
         .map_err(|e| platform::db::Error::Encode(Box::new(e)))?;
     platform::db::query(&format!(
         "INSERT INTO orders ({ORDER_COLUMNS}, idempotency_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ))
     .bind(&facts.id)
     .bind(&facts.user_id)
@@ -88,6 +103,8 @@ pub async fn insert(
     .bind(state.updated_at)
     .bind(attribution)
     .bind(state.delivered_at)
+    .bind(facts.loyalty.as_ref().map_or(0, |l| i64::from(l.points)))
+    .bind(facts.loyalty.as_ref().map_or(0, |l| l.discount.amount))
     .bind(idempotency_key)
     .execute(&mut **tx)
     .await?;

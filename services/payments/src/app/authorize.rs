@@ -1,20 +1,25 @@
 //! Authorizing the payment of a reserved order (`ordering.order.reserved`): the fraud
-//! rules, the expiry check and the provider's hold, or a failure the saga cancels the
-//! order on. On the checkout's hot path: one locked read, the attempt count and row,
-//! one conditional update, one ledger entry, one event.
+//! rules' score (allow, hold for review — see `reviews` — or block with
+//! `payments.fraud.detected`), the expiry check and the provider's hold, or a failure
+//! the saga cancels the order on. On the checkout's hot path: one locked read, the
+//! fraud facts (three indexed counts/reads) and the attempt row, one conditional
+//! update, one ledger entry, one event.
 
 use contracts::ordering::OrderReserved;
+use contracts::payments::{FraudDecision, FraudDetected};
 use platform::db::Tx;
 
 use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError};
 use crate::domain::{
-    Action, AttemptFacts, FailureReason, FraudRules, LedgerEntry, LedgerKind, Payment,
+    Action, Assessment, AttemptFacts, FailureReason, LedgerEntry, LedgerKind, Payment, Verdict,
     no_payment_for,
 };
 use crate::store::{self, Key};
 
-/// The window of the velocity fraud rule.
+/// The window of the per-user velocity fraud rule.
 const ATTEMPT_WINDOW_MS: i64 = 60_000;
+/// The window of the per-card velocity fraud rule.
+const CARD_WINDOW_MS: i64 = 3_600_000;
 
 impl PaymentsApp {
     /// Authorizes the payment an `ordering.order.reserved` event names (see
@@ -28,7 +33,8 @@ impl PaymentsApp {
     }
 
     /// Authorizes inside `tx` a pending payment that matches the order (same order,
-    /// owner, amount and currency), after the fraud rules and the expiry check. A
+    /// owner, amount and currency), after the fraud rules and the expiry check. A score
+    /// in the review band holds it (still `pending`) in the review queue. A
     /// decline, a fraud block or a mismatch fails it and stages
     /// `payments.payment.failed` so the saga cancels the order. An unknown payment fails
     /// the order the same way. A payment already past pending (authorized by an earlier
@@ -45,7 +51,7 @@ impl PaymentsApp {
     ) -> Result<EventOutcome, PaymentsError> {
         let found =
             store::payment_for_update(tx, self.db.dialect(), Key::Id(&order.payment_id)).await?;
-        let Some(mut payment) = found.filter(|p| p.order_id == order.order_id) else {
+        let Some(payment) = found.filter(|p| p.order_id == order.order_id) else {
             // Unknown, or another order's payment: fail this order, touch nothing.
             self.outbox.stage(tx, &no_payment_for(order)).await?;
             crate::metrics::failed_without_payment(tx, FailureReason::Mismatch);
@@ -64,25 +70,85 @@ impl PaymentsApp {
                 )
                 .await;
         }
+        if store::reviews::has_review(tx, &payment.id).await? {
+            // Held for review (or decided there): only the reviewer moves it on.
+            return Ok(EventOutcome::Unchanged);
+        }
         let now = self.clock.now_millis();
+        let assessment = self.assess(tx, &payment, now).await?;
+        crate::metrics::fraud_decided(tx, assessment.verdict);
+        match assessment.verdict {
+            Verdict::Allow => self.proceed_in(tx, payment, ORDERING_ACTOR, now).await,
+            Verdict::Block => {
+                self.outbox
+                    .stage(tx, &self.detected(&payment, &assessment))
+                    .await?;
+                self.fail_in(tx, payment, FailureReason::Fraud, &assessment.detail())
+                    .await
+            }
+            Verdict::Review => self.hold_in(tx, &payment, &assessment, now).await,
+        }
+    }
+
+    /// Scores an attempt to authorize `payment` by the fraud rules as configured now,
+    /// and records the attempt for the next one's velocity.
+    async fn assess(
+        &self,
+        tx: &mut Tx,
+        payment: &Payment,
+        now: i64,
+    ) -> Result<Assessment, PaymentsError> {
+        // Read now, not at start: an operator's new limits apply to the next attempt.
+        let settings = self.settings.get();
         let recent =
             store::attempts_since(tx, &payment.user_id, now - ATTEMPT_WINDOW_MS + 1).await?;
         store::insert_attempt(tx, &payment.user_id, &payment.id, now).await?;
-        // Read now, not at start: an operator's new limits apply to the next attempt.
-        let settings = self.settings.get();
-        let rules = FraudRules {
-            max_amount_minor: settings.max_amount_minor,
-            max_attempts_per_minute: settings.fraud_max_attempts_per_minute,
-        };
+        let card = store::reviews::card_payments_since(
+            tx,
+            &payment.card,
+            &payment.id,
+            now - CARD_WINDOW_MS + 1,
+        )
+        .await?;
+        let history = store::reviews::captured_amounts(
+            tx,
+            &payment.user_id,
+            &payment.amount.currency,
+            i64::from(settings.fraud.usual_history),
+        )
+        .await?;
         let facts = AttemptFacts {
             amount_minor: payment.amount.amount,
             recent_attempts: u32::try_from(recent).unwrap_or(u32::MAX),
+            card_attempts: u32::try_from(card).unwrap_or(u32::MAX),
+            captured_history: history,
         };
-        if let Err(blocked) = rules.assess(&facts) {
-            return self
-                .fail_in(tx, payment, FailureReason::Fraud, blocked.0)
-                .await;
+        Ok(settings.fraud_policy().assess(&facts))
+    }
+
+    /// What `payments.fraud.detected` says of `payment` scored as `assessment`.
+    pub(super) fn detected(&self, payment: &Payment, assessment: &Assessment) -> FraudDetected {
+        FraudDetected {
+            payment_id: payment.id.clone(),
+            order_id: payment.order_id.clone(),
+            user_id: payment.user_id.clone(),
+            score: assessment.score,
+            decision: assessment.decision().unwrap_or(FraudDecision::Review),
+            signals: assessment.contract_signals(),
+            review_timeout_secs: None,
         }
+    }
+
+    /// Authorizes a pending payment that passed the fraud rules (or a reviewer) at the
+    /// provider: the expiry check, the provider's hold, the ledger entry by `actor` and
+    /// `payments.payment.authorized`, or a failure the saga cancels the order on.
+    pub(super) async fn proceed_in(
+        &self,
+        tx: &mut Tx,
+        mut payment: Payment,
+        actor: &str,
+        now: i64,
+    ) -> Result<EventOutcome, PaymentsError> {
         if payment.card.expiry.has_passed(now) {
             return self
                 .fail_in(
@@ -116,7 +182,7 @@ impl PaymentsApp {
             LedgerKind::Authorize,
             payment.amount.amount,
             reference.as_str(),
-            ORDERING_ACTOR,
+            actor,
             now,
         );
         store::insert_ledger_entry(tx, &entry).await?;
@@ -125,7 +191,7 @@ impl PaymentsApp {
     }
 
     /// Fails a pending payment for `reason` and stages `payments.payment.failed`.
-    async fn fail_in(
+    pub(super) async fn fail_in(
         &self,
         tx: &mut Tx,
         mut payment: Payment,

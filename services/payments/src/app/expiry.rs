@@ -15,6 +15,9 @@
 //! `authorization_expiry_secs` (7 days, when card networks let a hold lapse) is released
 //! rather than left holding the customer's money.
 //!
+//! A pending payment held for fraud review is not given up here: its order exists
+//! and waits for the review, which has its own timeout (`app::reviews`).
+//!
 //! Each payment is given up in a transaction of its own, locked and checked again
 //! ([`Payment::expiry`]), so replicas sweeping at once, or a saga event arriving at the
 //! same moment, act once: whichever comes second finds the payment moved on.
@@ -111,6 +114,11 @@ impl PaymentsApp {
         };
         let now = self.clock.now_millis();
         let outcome = match payment.expiry(now, expiry) {
+            Some(Action::Cancel) if store::reviews::has_review(&mut tx, &payment.id).await? => {
+                // Held for fraud review: its order exists and waits; the review's own
+                // timeout (`app::reviews`) declines it, with an event the saga acts on.
+                EventOutcome::Unchanged
+            }
             Some(Action::Cancel) => {
                 // Nothing is held at the provider before authorization, and no one is
                 // told (as when a cancelled order cancels it): the order, if there is

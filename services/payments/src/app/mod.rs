@@ -1,8 +1,9 @@
 //! Payments' operations, one use case per file: creating and reading payments
 //! (`payments`), authorizing (`authorize`), capturing (`capture`), compensating a
 //! cancelled order (`cancel`), giving up payments no order took further (`expiry`),
-//! refunds (`refunds`), invoices and credit notes (`invoices`), saved cards (`methods`)
-//! and the ledger (`ledger`); `views` renders what the API shows.
+//! refunds (`refunds`), the fraud review queue (`reviews`), invoices and credit notes
+//! (`invoices`), saved cards (`methods`) and the ledger (`ledger`); `views` renders
+//! what the API shows.
 //!
 //! Each operation runs in one transaction with its ledger entries and events; the `*_in`
 //! forms run inside a transaction the caller owns (the event consumer's, which also
@@ -25,6 +26,7 @@ mod ledger;
 mod methods;
 mod payments;
 mod refunds;
+mod reviews;
 mod views;
 
 use std::sync::Arc;
@@ -36,10 +38,13 @@ use platform::time::Clock;
 pub use expiry::EXPIRY_ACTOR;
 pub use invoices::OrderDocuments;
 pub use payments::{NewPayment, PaymentSource};
+pub use reviews::{FraudReviewView, REVIEW_EXPIRY_ACTOR};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 
 use crate::config::PaymentsSettings;
-use crate::domain::{FailureReason, Payment, PaymentStatus, Transition, TransitionError};
+use crate::domain::{
+    FailureReason, Payment, PaymentStatus, ReviewStatus, Transition, TransitionError,
+};
 use crate::provider::{Decline, PaymentProvider};
 use crate::store;
 
@@ -76,6 +81,12 @@ pub enum PaymentsError {
     /// An event does not fit the payment it names (a saga bug, kept visible).
     #[error("{0}")]
     Mismatch(String),
+    /// No such fraud review.
+    #[error("fraud review not found")]
+    ReviewNotFound,
+    /// The fraud review was decided already.
+    #[error("the fraud review is {}", .0.as_str())]
+    AlreadyDecided(ReviewStatus),
     /// The payment is not in a status that allows the change.
     #[error("the payment is {}", .0.as_str())]
     WrongStatus(PaymentStatus),
@@ -107,6 +118,9 @@ pub enum EventOutcome {
     /// The payment could not be authorized (or the event did not match it);
     /// `payments.payment.failed` is staged.
     Failed(FailureReason),
+    /// Held for fraud review (the payment stays `pending`; `payments.fraud.detected` is
+    /// staged).
+    Held,
     /// Nothing to do: already done, not applicable, or no payment.
     Unchanged,
 }

@@ -5,6 +5,7 @@
 //! number is reported by field name without the framework echoing the value back in
 //! its error text. No handler logs its input.
 
+mod fraud;
 mod invoices;
 
 use axum::extract::{Path, State};
@@ -69,6 +70,7 @@ pub fn api() -> ApiRouter<PaymentsApp> {
         .routes(routes!(get_payment_method, delete_payment_method))
         .routes(routes!(transactions))
         .merge(invoices::api())
+        .merge(fraud::api())
 }
 
 /// The routes with the service's state, behind the authentication middleware.
@@ -111,6 +113,10 @@ impl From<PaymentsError> for Problem {
                     "reason",
                     serde_json::to_value(decline.reason).unwrap_or_default(),
                 )
+            }
+            PaymentsError::ReviewNotFound => Problem::not_found("fraud review"),
+            PaymentsError::AlreadyDecided(_) => {
+                Problem::conflict("review-decided", err.to_string())
             }
             PaymentsError::Sql(_) => Problem::unexpected(&err),
         }

@@ -1,7 +1,7 @@
 //! Payments' SQL, and the only translator between rows and the domain: payments
 //! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)), saved cards
-//! ([`methods`]), and invoices and credit notes with their number counters
-//! ([`invoices`]).
+//! ([`methods`]), invoices and credit notes with their number counters
+//! ([`invoices`]), and fraud reviews with the facts the fraud rules read ([`reviews`]).
 //!
 //! A row that does not decode (an unknown status, brand, failure reason or ledger kind)
 //! is the column's decode error ([`platform::db::named`]), never a default. Every status change is a
@@ -14,6 +14,7 @@ pub mod invoices;
 pub mod ledger;
 pub mod methods;
 pub mod payments;
+pub mod reviews;
 
 pub use invoices::{insert_invoice, invoice, invoice_of_payment, invoices_of_order, next_sequence};
 pub use ledger::{disagreeing_payments, insert_ledger_entry, ledger, ledger_sums};

@@ -4,7 +4,7 @@
 
 use super::Order;
 use crate::domain::{
-    Attribution, Money, OrderStatus, PaymentMethod, Quantity, ShippingAddress, Sku,
+    Attribution, Money, OrderStatus, PaymentMethod, Quantity, Redemption, ShippingAddress, Sku,
 };
 
 /// One order line with its price snapshot.
@@ -54,6 +54,8 @@ pub struct PlaceOrder {
     pub payment: PaymentMethod,
     /// Where the customer came from, if the checkout said.
     pub attribution: Option<Attribution>,
+    /// Loyalty points to redeem (held at identity before the order is stored).
+    pub loyalty_points: Option<u32>,
 }
 
 /// What an order is, fixed when it is placed.
@@ -63,10 +65,12 @@ pub struct OrderFacts {
     pub id: String,
     /// Owner.
     pub user_id: String,
-    /// Total of the lines.
+    /// What the customer pays: the lines less the loyalty discount.
     pub total: Money,
     /// Where it goes.
     pub shipping_address: ShippingAddress,
+    /// Loyalty points redeemed and the discount they bought, if any.
+    pub loyalty: Option<Redemption>,
     /// Its payment.
     pub payment_id: Option<String>,
     /// Card brand.

@@ -23,6 +23,7 @@ pub(crate) fn order_in(status: OrderStatus) -> Order {
         card_brand: Some("visa".into()),
         card_last4: Some("4242".into()),
         attribution: None,
+        loyalty: None,
         created_at: 1,
     };
     let mut order = Order::place(facts, 100);
