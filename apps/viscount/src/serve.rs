@@ -211,12 +211,14 @@ pub(crate) async fn serve(
             .with_authenticator(authenticator)
             .with_live(live.clone())
             .with_service_token(&token);
-            if let Some(redis) = viscount::services_redis(settings.redis_url.as_deref())? {
-                context = context.with_redis(
+            // One replica among others: caches are shared through Redis, or there are none.
+            context = match viscount::services_redis(settings.redis_url.as_deref())? {
+                Some(redis) => context.with_redis(
                     redis,
                     viscount::gateway_redis_prefix(viscount::CACHE_PREFIX, &args.nats_namespace),
-                );
-            }
+                ),
+                None => context.without_caches(),
+            };
             for peer in ServiceKind::backends().filter(|peer| *peer != kind) {
                 context =
                     context.with_peer(peer, ServiceClient::pooled(pool(peer), client.clone()));

@@ -25,7 +25,9 @@ impl EventHandler for OrderEvents {
     // Every event identity consumes is about an order, its subject.
     #[tracing::instrument(skip_all, fields(event_type = %event.event_type, order_id = %event.subject), err)]
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
-        if !self.app.config.loyalty.enabled {
+        // Switched off, nothing new is earned; holds made before still follow their
+        // orders (spent, given back, refunded), so no discount goes unpaid.
+        if !self.app.config.loyalty.enabled && event.is::<OrderDelivered>() {
             return Ok(());
         }
         let outcome = if event.is::<OrderConfirmed>() {

@@ -100,6 +100,12 @@ impl Service for Identity {
         )
         .with_api_keys(Arc::new(app.clone()))
         .with_subject_check(Arc::new(app.clone()));
+        // The platform's own processes (ordering giving a loyalty hold back) call
+        // identity with the service token, as they call each other.
+        let authenticator = match context.service_token() {
+            Some(token) => authenticator.with_service_token(token),
+            None => authenticator,
+        };
         Ok(Self {
             data,
             app,

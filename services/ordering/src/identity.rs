@@ -20,12 +20,18 @@ use crate::domain::{IdentityPort, LoyaltyError, Money, Redemption};
 #[derive(Clone)]
 pub struct HttpIdentity {
     client: ServiceClient,
+    /// The platform's service token: only ordering (or an admin) may give a hold back,
+    /// never the customer whose order could still confirm with the discount.
+    service_token: Option<String>,
 }
 
 impl HttpIdentity {
-    /// Calls identity through `client`.
-    pub fn new(client: ServiceClient) -> Self {
-        Self { client }
+    /// Calls identity through `client`, giving holds back with `service_token`.
+    pub fn new(client: ServiceClient, service_token: Option<&str>) -> Self {
+        Self {
+            client,
+            service_token: service_token.map(str::to_owned),
+        }
     }
 }
 
@@ -114,6 +120,11 @@ impl IdentityPort for HttpIdentity {
         order_id: &str,
     ) -> Result<(), LoyaltyError> {
         let path = format!("/api/v1/users/{user_id}/loyalty/reservations/{order_id}");
+        let service = self
+            .service_token
+            .as_deref()
+            .map(ForwardedCredentials::bearer);
+        let credentials = service.as_ref().unwrap_or(credentials);
         let reply = self
             .client
             .send_json(

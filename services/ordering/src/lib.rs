@@ -70,6 +70,7 @@ impl Service for Ordering {
         )
         .with_identity(identity::HttpIdentity::new(
             context.peer(ServiceKind::Identity)?,
+            context.service_token(),
         ));
         Ok(Self {
             data,

@@ -74,7 +74,19 @@ pub struct ServiceContext {
     live: LiveConfig,
     service_token: Option<String>,
     tasks: Tasks,
-    redis: Option<(Arc<Redis>, String)>,
+    caches: Caches,
+}
+
+/// Where a process's service caches live.
+#[derive(Clone)]
+enum Caches {
+    /// This process's memory: the embedded shape, where each service runs once.
+    Memory,
+    /// Redis under a prefix, shared by every replica.
+    Redis(Arc<Redis>, String),
+    /// Nowhere: a replica among others without Redis, whose memory would miss the
+    /// others' changes.
+    Off,
 }
 
 impl ServiceContext {
@@ -98,27 +110,37 @@ impl ServiceContext {
             live: LiveConfig::new(),
             service_token: None,
             tasks,
-            redis: None,
+            caches: Caches::Memory,
         }
     }
 
     /// The process's Redis (the distributed shape), whose keys start with `prefix`: the
     /// services' caches live there, shared by every replica.
     pub fn with_redis(mut self, redis: Arc<Redis>, prefix: String) -> Self {
-        self.redis = Some((redis, prefix));
+        self.caches = Caches::Redis(redis, prefix);
+        self
+    }
+
+    /// No caches: for a process that may be one replica among others and has no Redis
+    /// to share them through (a cache in its own memory would keep serving what another
+    /// replica changed).
+    pub fn without_caches(mut self) -> Self {
+        self.caches = Caches::Off;
         self
     }
 
     /// The cache `name` (`<service>.<what>`), each entry kept for `ttl`: in Redis when
     /// the process has one (shared by every replica), else in this process's memory
-    /// (at most `capacity` entries); off when `ttl` is zero.
+    /// (at most `capacity` entries), or off (see [`ServiceContext::without_caches`];
+    /// and when `ttl` is zero).
     pub fn cache(&self, name: &'static str, ttl: Duration, capacity: usize) -> Cache {
         if ttl.is_zero() {
             return Cache::off(name);
         }
-        match &self.redis {
-            Some((redis, prefix)) => Cache::redis(name, ttl, redis.clone(), prefix),
-            None => Cache::memory(name, ttl, capacity),
+        match &self.caches {
+            Caches::Redis(redis, prefix) => Cache::redis(name, ttl, redis.clone(), prefix),
+            Caches::Memory => Cache::memory(name, ttl, capacity),
+            Caches::Off => Cache::off(name),
         }
     }
 

@@ -69,6 +69,10 @@ impl CatalogApp {
     pub async fn update(&self, id: &str, input: ProductInput) -> Result<Product, CatalogError> {
         self.check_references(&input, Some(id)).await?;
         let mut tx = self.db.begin().await?;
+        // Dropped whatever becomes of this request once the change commits, and again
+        // below before the answer, so the caller's next read sees the change.
+        self.products
+            .invalidate_after_commit(&mut tx, id.to_owned());
         let mut product = store::product_for_update(&mut tx, self.db.dialect(), id)
             .await?
             .ok_or(CatalogError::NotFound)?;
@@ -95,6 +99,8 @@ impl CatalogApp {
             return Err(CatalogError::HasVariants);
         }
         let mut tx = self.db.begin().await?;
+        self.products
+            .invalidate_after_commit(&mut tx, id.to_owned());
         let product = store::product(&mut *tx, id)
             .await?
             .ok_or(CatalogError::NotFound)?;

@@ -165,7 +165,10 @@ impl IdentityApp {
         user_id: &str,
         order_id: &str,
     ) -> Result<(), LoyaltyError> {
-        if !POLICY.may_see(caller, user_id) {
+        // Not the customer: their order could still confirm, with the discount, after
+        // the points were back. Ordering (the platform's service token) gives back the
+        // hold of an order it failed to place; an admin may too.
+        if !(caller.is_admin() || caller.require_scope(platform::auth::SCOPE_SERVICE).is_ok()) {
             return Err(LoyaltyError::Forbidden);
         }
         let mut tx = self.db.begin().await?;
@@ -235,14 +238,15 @@ impl IdentityApp {
         } else if store::move_loyalty_reservation(
             tx,
             order_id,
-            ReservationStatus::Released,
+            ReservationStatus::Expired,
             ReservationStatus::Redeemed,
         )
         .await?
         {
             // The sweep gave the points back before this late confirmation, but the
             // order was charged less for them: spend them from the balance (which may
-            // go below zero), as a reversal would.
+            // go below zero), as a reversal would. (A released hold is not spent: its
+            // order was cancelled, or never placed.)
             store::add_loyalty_balance(tx, &held.user_id, -held.points, now).await?;
         } else {
             return Ok(());
@@ -396,7 +400,7 @@ impl IdentityApp {
                 &mut tx,
                 &held.order_id,
                 ReservationStatus::Reserved,
-                ReservationStatus::Released,
+                ReservationStatus::Expired,
             )
             .await?
             {

@@ -176,8 +176,13 @@ pub enum ReservationStatus {
     Reserved,
     /// Spent: the order was confirmed.
     Redeemed,
-    /// Given back: the order was cancelled or never confirmed.
+    /// Given back: the order was cancelled, or ordering could not place it.
     Released,
+    /// Given back by the sweep: no confirmation came within the hold's lifetime. Only
+    /// such a hold is still spent by a confirmation that comes later (the order was
+    /// charged less for it); a released one never is, so a cancellation handled before
+    /// its order's confirmation cannot be undone by it.
+    Expired,
 }
 
 impl ReservationStatus {
@@ -187,6 +192,7 @@ impl ReservationStatus {
             Self::Reserved => "reserved",
             Self::Redeemed => "redeemed",
             Self::Released => "released",
+            Self::Expired => "expired",
         }
     }
 }
@@ -199,6 +205,7 @@ impl TryFrom<&str> for ReservationStatus {
             "reserved" => Self::Reserved,
             "redeemed" => Self::Redeemed,
             "released" => Self::Released,
+            "expired" => Self::Expired,
             _ => return Err(Invalid("unknown reservation status")),
         })
     }

@@ -3,8 +3,9 @@
 //! (`review-decided`), so two admins acting at once cannot both decide.
 
 use axum::extract::{Path, State};
+use axum::middleware::from_fn;
 use platform::auth::Principal;
-use platform::http::api::{ApiRouter, problems, routes};
+use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
 use platform::http::{Json, List, PageQuery, Problem, Query};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -13,13 +14,14 @@ use super::ApiResult;
 use crate::app::{FraudReviewView, PaymentsApp};
 use crate::domain::ReviewStatus;
 
-/// The review queue's routes.
+/// The review queue's routes. A decision runs to its end whatever its client does
+/// (`detach`): an approval calls the provider, and a hold made there must be recorded.
 pub(super) fn api() -> ApiRouter<PaymentsApp> {
     ApiRouter::new()
         .routes(routes!(list_reviews))
         .routes(routes!(get_review))
-        .routes(routes!(approve_review))
-        .routes(routes!(decline_review))
+        .routes(routes!(approve_review).map(|route| route.layer(from_fn(platform::tasks::detach))))
+        .routes(routes!(decline_review).map(|route| route.layer(from_fn(platform::tasks::detach))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
