@@ -27,6 +27,15 @@ use crate::Storage;
 /// What catalog's consumer handles.
 const CATALOG: &[&str] = &[inventory::StockUpdated::TYPE];
 
+/// What identity's consumer handles (loyalty points follow orders).
+const IDENTITY: &[&str] = &[
+    ordering::OrderConfirmed::TYPE,
+    ordering::OrderDelivered::TYPE,
+    ordering::OrderRefunded::TYPE,
+    ordering::OrderPartiallyRefunded::TYPE,
+    ordering::OrderCancelled::TYPE,
+];
+
 /// What inventory's consumer handles.
 const INVENTORY: &[&str] = &[
     ordering::OrderCreated::TYPE,
@@ -54,6 +63,7 @@ const ORDERING: &[&str] = &[
     fulfillment::ShipmentReturned::TYPE,
     fulfillment::ReturnRequested::TYPE,
     fulfillment::ReturnRejected::TYPE,
+    payments::FraudDetected::TYPE,
 ];
 
 /// What payments' consumer handles.
@@ -103,6 +113,7 @@ const ANALYTICS: &[&str] = &[
 pub fn handled_event_types(consumer: ServiceKind) -> Vec<&'static str> {
     match consumer {
         ServiceKind::Catalog => CATALOG.to_vec(),
+        ServiceKind::Identity => IDENTITY.to_vec(),
         ServiceKind::Inventory => INVENTORY.to_vec(),
         ServiceKind::Ordering => ORDERING.to_vec(),
         ServiceKind::Payments => PAYMENTS.to_vec(),
@@ -110,10 +121,7 @@ pub fn handled_event_types(consumer: ServiceKind) -> Vec<&'static str> {
         ServiceKind::Notifications => notifications::domain::subscribable(),
         ServiceKind::Ingestion => INGESTION.to_vec(),
         ServiceKind::Analytics => ANALYTICS.to_vec(),
-        ServiceKind::Gateway
-        | ServiceKind::Coordination
-        | ServiceKind::Identity
-        | ServiceKind::Support => Vec::new(),
+        ServiceKind::Gateway | ServiceKind::Coordination | ServiceKind::Support => Vec::new(),
     }
 }
 
