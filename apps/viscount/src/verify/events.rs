@@ -390,7 +390,7 @@ mod tests {
             [ServiceKind::Ordering, ServiceKind::Fulfillment]
         );
         assert!(inventory[&ServiceKind::Ordering].contains(&"ordering.order.created.v1"));
-        assert!(handled_by_producer(ServiceKind::Identity).is_empty());
+        assert!(handled_by_producer(ServiceKind::Coordination).is_empty());
         // Every handled type names a producer that exists.
         for consumer in ServiceKind::backends() {
             let grouped: usize = handled_by_producer(consumer).values().map(Vec::len).sum();
