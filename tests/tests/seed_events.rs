@@ -57,8 +57,12 @@ async fn subscribed(app: &TestApp, admin: &TestUser, types: &[&str]) -> Receiver
 
 /// The `data` of every event of `event_type` received whose `field` is `value`.
 fn events(receiver: &Receiver, event_type: &str, field: &str, value: &str) -> Vec<Value> {
-    receiver
-        .hooks("events")
+    let mut hooks = receiver.hooks("events");
+    // In the order the events were emitted: deliveries are sent several at once, so
+    // they may arrive in another order, but each delivery's id (`webhook-id`) is a
+    // UUIDv7 made when the consumer queued it, in the events' order.
+    hooks.sort_by(|a, b| a.header("webhook-id").cmp(&b.header("webhook-id")));
+    hooks
         .iter()
         .map(Hook::json)
         .filter(|body| body["type"] == event_type && body["data"][field] == value)
@@ -67,7 +71,7 @@ fn events(receiver: &Receiver, event_type: &str, field: &str, value: &str) -> Ve
 }
 
 /// Waits until `count` events of `event_type` with `field` = `value` arrived; returns
-/// them in arrival order.
+/// them in the order they were emitted.
 async fn wait_events(
     receiver: &Receiver,
     event_type: &str,
