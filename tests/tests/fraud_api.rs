@@ -3,7 +3,9 @@
 //! `reserved`, its saga step extended) until an admin approves (the order is confirmed)
 //! or declines (cancelled, stock released), or the review times out (declined by the
 //! sweep); one scoring at or above the block threshold is declined at once with
-//! `payments.fraud.detected` naming the rule. Rules are made to fire deterministically
+//! `payments.fraud.detected` naming the rule. The client address travels from the
+//! gateway through ordering to payments (`ip_velocity`), and the card's billing
+//! country is compared with the order's shipping country (`country_mismatch`). Rules are made to fire deterministically
 //! through `VISCOUNT_PAYMENTS__FRAUD__*` settings.
 
 use axum::http::StatusCode;
@@ -19,6 +21,8 @@ in_both_shapes!(
     a_held_order_waits_for_review_and_the_decision_drives_the_saga,
     an_order_scoring_block_is_declined_at_once_naming_the_rule,
     an_undecided_review_expires_and_cancels_the_order,
+    payments_from_one_client_address_are_counted_across_customers,
+    a_billing_country_other_than_the_shipping_country_scores,
 );
 
 const REVIEWS: &str = "/api/v1/fraud/reviews";
@@ -384,4 +388,87 @@ async fn an_undecided_review_expires_and_cancels_the_order(shape: Shape) {
         (s["reserved"] == 0 && s["on_hand"] == 9).then_some(())
     })
     .await;
+}
+
+async fn payments_from_one_client_address_are_counted_across_customers(shape: Shape) {
+    // From two payments an hour from one address, the next is held (60: review).
+    let Some(app) = start(
+        shape,
+        &[("VISCOUNT_PAYMENTS__FRAUD__IP_ATTEMPTS_PER_HOUR", "2")],
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "IP-1", 1_000, 10).await;
+    // Three customers, one address (this test's 127.0.0.1, the gateway's peer): each
+    // is new to the platform, so only the address links them.
+    for name in ["ip-first", "ip-second"] {
+        let buyer = app.user(name).await;
+        let placed = json_of(order(&app, &buyer, &items_order("IP-1", 1, APPROVE)).await).await;
+        assert_eq!(placed["status"], "confirmed", "{name}: {placed}");
+    }
+    let third = app.user("ip-third").await;
+    let held = place(&app, &third, &items_order("IP-1", 1, APPROVE)).await;
+    let review = pending_review(&app, &admin, &held).await;
+    assert_eq!(review["score"], 60, "{review}");
+    assert_eq!(review["signals"][0]["rule"], "ip_velocity", "{review}");
+    let detail = review["signals"][0]["detail"].as_str().unwrap_or_default();
+    assert_eq!(
+        detail,
+        "2 payments from this client address in the last hour"
+    );
+    assert!(
+        !detail.contains("127.0.0.1"),
+        "the address is personal data"
+    );
+    held_in_ordering(&app, &third, &held).await;
+}
+
+async fn a_billing_country_other_than_the_shipping_country_scores(shape: Shape) {
+    let Some(app) = start(
+        shape,
+        &[("VISCOUNT_PAYMENTS__FRAUD__COUNTRY_MISMATCH_SCORE", "95")],
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "GEO-1", 1_000, 10).await;
+    let buyer = app.user("traveller").await;
+    let with_billing = |country: &str| {
+        let mut body = items_order("GEO-1", 1, APPROVE);
+        body["payment"]["billing_country"] = json!(country);
+        body
+    };
+    // Not a country code: refused, naming the field, and nothing is reserved.
+    let refused = order(&app, &buyer, &with_billing("Germany")).await;
+    let problem = assert_problem(refused, 422).await;
+    assert!(
+        problem.to_string().contains("payment.billing_country"),
+        "{problem}"
+    );
+    assert_eq!(stock(&app, "GEO-1").await["available"], 10);
+    // The same country as the address (US, in either case): nothing fires.
+    let home = json_of(order(&app, &buyer, &with_billing("us")).await).await;
+    assert_eq!(home["status"], "confirmed", "{home}");
+    // Billed in Germany, shipped to the United States: 95 blocks.
+    let abroad = json_of(order(&app, &buyer, &with_billing("DE")).await).await;
+    assert_eq!(abroad["status"], "cancelled", "{abroad}");
+    assert!(
+        abroad["cancel_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("billing country (DE) differs from the shipping country (US)"),
+        "{abroad}"
+    );
+    let payment = abroad["payment_id"].as_str().expect("payment id");
+    let failed = json_of(
+        app.get(&format!("/api/v1/payments/{payment}"), Some(&buyer.access))
+            .await,
+    )
+    .await;
+    assert_eq!(failed["failure_reason"], "fraud", "{failed}");
 }

@@ -1,4 +1,4 @@
-//! Values every service agrees on the rules of: skus, money and short texts.
+//! Values every service agrees on the rules of: skus, money, countries and short texts.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,37 @@ impl<const MAX: usize, const MULTILINE: bool> Text<MAX, MULTILINE> {
     }
 
     /// The text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A two-letter ISO 3166-1 alpha-2 country code, upper case (any case is accepted and
+/// raised). Whether the code is assigned is not checked: a shop ships where its
+/// carriers go, and a list here would lag the standard.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Country(String);
+
+impl TryFrom<String> for Country {
+    type Error = Invalid;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(code))
+        } else {
+            Err(Invalid("must be a two-letter ISO 3166-1 country code"))
+        }
+    }
+}
+
+impl Country {
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The code, owned.
     pub fn into_string(self) -> String {
         self.0
     }

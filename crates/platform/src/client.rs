@@ -156,6 +156,11 @@ impl ServiceClient {
                 let span = client_span(&method, path);
                 let call = async {
                     let mut request = build(path.to_owned())?;
+                    // No socket in process: the caller's address goes as the extension
+                    // a socket's peer would otherwise give (`ClientIp::of` reads it first).
+                    if let Some(client_ip) = credentials.client_ip() {
+                        request.extensions_mut().insert(client_ip);
+                    }
                     crate::telemetry::inject_traceparent(&span, request.headers_mut());
                     let response = router
                         .clone()

@@ -55,9 +55,15 @@ impl PaymentsPort for HttpPayments {
         order_id: &str,
         amount: &Money,
         method: &PaymentMethod,
+        shipping_country: &str,
     ) -> Result<CreatedPayment, PaymentsError> {
         let key = format!("order-{order_id}");
-        let body = json!({"order_id": order_id, "amount": amount, "method": method.as_json()});
+        let body = json!({
+            "order_id": order_id,
+            "amount": amount,
+            "method": method.as_json(),
+            "shipping_country": shipping_country,
+        });
         let reply = self
             .post("/api/v1/payments", credentials, Some(&key), &body)
             .await?;

@@ -62,6 +62,18 @@ pub struct FraudConfig {
     pub card_attempts_per_hour: u32,
     /// Score of `card_velocity`.
     pub card_velocity_score: u32,
+    /// Payments from one client address in an hour from which `ip_velocity` fires; 0
+    /// (the default) switches it off. Off by default for the reason `card_velocity`
+    /// is, and because many shoppers share an address (an office, a mobile carrier's
+    /// NAT); a shop turns it on with a limit that fits its traffic.
+    pub ip_attempts_per_hour: u32,
+    /// Score of `ip_velocity`.
+    pub ip_velocity_score: u32,
+    /// Score of `country_mismatch`: the card's billing country (the payment's
+    /// `method.billing_country`, or the order's `payment.billing_country`) is not the
+    /// country the order ships to. Below the review score by default: alone it is
+    /// more often a gift than a fraud, with another signal it blocks. 0: off.
+    pub country_mismatch_score: u32,
     /// `unusual_amount` fires above this multiple of the mean of the customer's last
     /// captured payments (with at least 3 of them); 0 switches it off.
     pub usual_multiple: u32,
@@ -89,6 +101,9 @@ impl Default for FraudConfig {
             user_velocity_score: 100,
             card_attempts_per_hour: 0,
             card_velocity_score: 60,
+            ip_attempts_per_hour: 0,
+            ip_velocity_score: 60,
+            country_mismatch_score: 40,
             usual_multiple: 5,
             usual_history: 10,
             unusual_amount_score: 60,
@@ -111,6 +126,9 @@ impl PaymentsConfig {
             user_velocity_score: fraud.user_velocity_score,
             max_card_attempts_per_hour: fraud.card_attempts_per_hour,
             card_velocity_score: fraud.card_velocity_score,
+            max_client_attempts_per_hour: fraud.ip_attempts_per_hour,
+            ip_velocity_score: fraud.ip_velocity_score,
+            country_mismatch_score: fraud.country_mismatch_score,
             usual_multiple: fraud.usual_multiple,
             unusual_amount_score: fraud.unusual_amount_score,
         }

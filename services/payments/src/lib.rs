@@ -46,6 +46,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0002_expiry"),
         platform::migration!("0003_invoices"),
         platform::migration!("0004_fraud_reviews"),
+        platform::migration!("0005_payment_origins"),
     ],
 };
 
@@ -149,6 +150,12 @@ impl Payments {
             });
         }
         let data = context.open(&MIGRATIONS).await?;
+        for rule in [
+            app::FraudFactsRetention::Attempts,
+            app::FraudFactsRetention::Origins,
+        ] {
+            data.retention().add_rule(Arc::new(rule));
+        }
         let app = PaymentsApp::new(
             data.db.clone(),
             data.outbox.clone(),

@@ -11,7 +11,8 @@ use contracts::Money;
 use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
 use contracts::payments::FailureReason;
 use payments::app::EventOutcome;
-use payments::domain::{CardDetails, CardNumber, Cvc, Expiry, PaymentStatus};
+use payments::app::FraudFactsRetention;
+use payments::domain::{CardDetails, CardNumber, Cvc, Expiry, PaymentOrigin, PaymentStatus};
 use payments::{
     NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError, SandboxProvider,
 };
@@ -19,6 +20,7 @@ use platform::auth::Authenticator;
 use platform::auth::remote::RemoteIdentity;
 use platform::bus::EmbeddedBus;
 use platform::config::ConfigSource;
+use platform::retention::RetentionRule;
 use platform::service::{Service, ServiceContext, ServiceKind};
 use platform::shutdown::Shutdown;
 use platform::tasks::Tasks;
@@ -103,6 +105,23 @@ impl Fixture {
                 user_id: user.into(),
                 amount: usd(amount),
                 source: PaymentSource::Card(card(number)),
+                origin: PaymentOrigin::default(),
+            })
+            .await
+            .expect("payment created")
+            .id
+    }
+
+    /// A payment of 10.00 on [`VISA`] coming from `origin`.
+    async fn pay_from(&self, order: &str, user: &str, origin: PaymentOrigin) -> String {
+        self.payments
+            .app()
+            .create_payment(NewPayment {
+                order_id: order.into(),
+                user_id: user.into(),
+                amount: usd(1_000),
+                source: PaymentSource::Card(card(VISA)),
+                origin,
             })
             .await
             .expect("payment created")
@@ -414,6 +433,7 @@ on_both_databases! {
             user_id: user.into(),
             amount: usd(500),
             source: PaymentSource::Saved(saved.id.clone()),
+            origin: PaymentOrigin::default(),
         };
         assert!(matches!(app.create_payment(pay("o-x", "u-2")).await, Err(PaymentsError::UnknownPaymentMethod)), "another user's card");
         let id = app.create_payment(pay("o-1", "u-1")).await.expect("paid with a saved card").id;
@@ -697,5 +717,104 @@ mod held_payments {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         super::held_payments_are_decided_exactly_once(true).await;
+    }
+}
+
+/// From two payments an hour from one client address, the third is held; a billing
+/// country other than the shipping country blocks (both as configured here); the
+/// facts go once a day has passed.
+async fn origins_feed_the_client_and_country_rules_and_are_pruned(postgres: bool) {
+    let mut config = PaymentsConfig::default();
+    config.fraud.ip_attempts_per_hour = 2;
+    config.fraud.country_mismatch_score = 95;
+    let Some(f) = fixture(postgres, config).await else {
+        eprintln!("SKIPPED: VISCOUNT_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let from = |client: &str, billing: Option<&str>, shipping: Option<&str>| PaymentOrigin {
+        client: Some(client.to_owned()),
+        billing_country: billing.map(str::to_owned),
+        shipping_country: shipping.map(str::to_owned),
+    };
+    // Different users, one address: the address is what is counted.
+    for (n, user) in ["u-1", "u-2"].iter().enumerate() {
+        let order = format!("o-{n}");
+        let id = f
+            .pay_from(&order, user, from("198.51.100.7", None, Some("US")))
+            .await;
+        assert_eq!(
+            f.reserved(&order, user, &id, 1_000).await,
+            EventOutcome::Moved(PaymentStatus::Authorized),
+            "payment {n} from the address"
+        );
+    }
+    let third = f
+        .pay_from("o-3", "u-3", from("198.51.100.7", Some("US"), Some("US")))
+        .await;
+    assert_eq!(
+        f.reserved("o-3", "u-3", &third, 1_000).await,
+        EventOutcome::Held
+    );
+    let review = f
+        .payments
+        .app()
+        .reviews(None, None, 10)
+        .await
+        .expect("queue");
+    assert_eq!(review.len(), 1);
+    assert_eq!(review[0].signals[0].rule, "ip_velocity");
+    // Another address is not counted with it.
+    let other = f
+        .pay_from("o-4", "u-3", from("203.0.113.1", Some("US"), Some("US")))
+        .await;
+    assert_eq!(
+        f.reserved("o-4", "u-3", &other, 1_000).await,
+        EventOutcome::Moved(PaymentStatus::Authorized)
+    );
+    // Billing in Germany, shipping to the United States: blocked at 95.
+    let abroad = f
+        .pay_from("o-5", "u-4", from("203.0.113.2", Some("DE"), Some("US")))
+        .await;
+    assert_eq!(
+        f.reserved("o-5", "u-4", &abroad, 1_000).await,
+        EventOutcome::Failed(FailureReason::Fraud)
+    );
+    let payment = f.payments.app().payment(&abroad).await.expect("payment");
+    assert_eq!(payment.failure_reason, Some(FailureReason::Fraud));
+    assert!(
+        f.events()
+            .await
+            .contains(&("payments.fraud.detected.v1".to_owned(), abroad.clone()))
+    );
+
+    // A day later the facts are pruned; nothing newer is touched.
+    let later = f.clock.now_millis() + platform::retention::DAY_MS + 1;
+    let mut tx = f.payments.db().begin().await.expect("tx");
+    let attempts = FraudFactsRetention::Attempts
+        .delete_batch(&mut tx, later, 100)
+        .await
+        .expect("attempts pruned");
+    let origins = FraudFactsRetention::Origins
+        .delete_batch(&mut tx, later, 100)
+        .await
+        .expect("origins pruned");
+    let kept = FraudFactsRetention::Origins
+        .delete_batch(&mut tx, later, 100)
+        .await
+        .expect("nothing left");
+    tx.commit().await.expect("commit");
+    assert_eq!((attempts, origins, kept), (5, 5, 0));
+    f.finish().await;
+}
+
+mod origins {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::origins_feed_the_client_and_country_rules_and_are_pruned(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::origins_feed_the_client_and_country_rules_and_are_pruned(true).await;
     }
 }

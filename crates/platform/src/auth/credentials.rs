@@ -6,13 +6,23 @@
 //! hands it to the application as a plain value; only the HTTP client turns it back into
 //! headers. It never prints what it holds. The trace context is not among what it
 //! carries: the client sends its own span's (see `crate::client`).
+//!
+//! It also carries the caller's network address ([`ClientIp`]), so a service called
+//! for a client judges that client and not the service in between (payments' fraud
+//! rules count payments per client address): over HTTP as `X-Forwarded-For`, which
+//! the callee believes because the caller is inside the cluster, in process as the
+//! request extension.
 
 use std::convert::Infallible;
 use std::fmt;
+use std::net::IpAddr;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::http::ClientIp;
+use crate::http::client_ip::FORWARDED_FOR;
 
 /// What a caller presented, to be presented again to a service called for it.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -20,6 +30,7 @@ pub struct ForwardedCredentials {
     authorization: Option<HeaderValue>,
     api_key: Option<HeaderValue>,
     request_id: Option<HeaderValue>,
+    client_ip: Option<IpAddr>,
 }
 
 impl ForwardedCredentials {
@@ -33,7 +44,21 @@ impl ForwardedCredentials {
             authorization: take(Self::FORWARDED[0]),
             api_key: take(Self::FORWARDED[1]),
             request_id: take(Self::FORWARDED[2]),
+            client_ip: None,
         }
+    }
+
+    /// Takes the caller's credentials, request id and address from a request.
+    pub fn from_request(extensions: &http::Extensions, headers: &HeaderMap) -> Self {
+        Self {
+            client_ip: ClientIp::of(extensions, headers).0,
+            ..Self::from_headers(headers)
+        }
+    }
+
+    /// The caller's address, as the callee's [`ClientIp`] extension.
+    pub fn client_ip(&self) -> Option<ClientIp> {
+        self.client_ip.map(|ip| ClientIp(Some(ip)))
     }
 
     /// The calling process's own credentials rather than a caller's:
@@ -63,6 +88,12 @@ impl ForwardedCredentials {
                 headers.insert(HeaderName::from_static(name), value.clone());
             }
         }
+        if let Some(ip) = self.client_ip {
+            // An address always makes a header value.
+            if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
+                headers.insert(HeaderName::from_static(FORWARDED_FOR), value);
+            }
+        }
         headers
     }
 }
@@ -76,6 +107,7 @@ impl fmt::Debug for ForwardedCredentials {
             )
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("request_id", &self.request_id)
+            .field("client_ip", &self.client_ip.map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +116,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ForwardedCredentials {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_headers(&parts.headers))
+        Ok(Self::from_request(&parts.extensions, &parts.headers))
     }
 }
 
@@ -122,6 +154,34 @@ mod tests {
         assert_eq!(headers.len(), 1);
         let unusable = ForwardedCredentials::bearer("line\nbreak").to_headers();
         assert!(unusable.is_empty());
+    }
+
+    #[test]
+    fn the_callers_address_travels_as_the_forwarded_for_entry() {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(ClientIp(Some("203.0.113.7".parse().expect("ip"))));
+        let credentials = ForwardedCredentials::from_request(&extensions, &HeaderMap::new());
+        let headers = credentials.to_headers();
+        assert_eq!(
+            headers.get(FORWARDED_FOR).and_then(|v| v.to_str().ok()),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            credentials.client_ip(),
+            Some(ClientIp(Some("203.0.113.7".parse().expect("ip"))))
+        );
+        // Read back on the far side, from a caller inside the cluster.
+        let mut far = http::Extensions::new();
+        far.insert(axum::extract::ConnectInfo(
+            "10.0.0.5:4000"
+                .parse::<std::net::SocketAddr>()
+                .expect("socket address"),
+        ));
+        assert_eq!(ClientIp::of(&far, &headers).key(), "203.0.113.7");
+        // Without a known address nothing is forwarded.
+        let none = ForwardedCredentials::from_headers(&HeaderMap::new());
+        assert!(none.to_headers().get(FORWARDED_FOR).is_none());
+        assert_eq!(none.client_ip(), None);
     }
 
     #[test]

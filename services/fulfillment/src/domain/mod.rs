@@ -16,7 +16,7 @@ mod shipment;
 use std::collections::BTreeMap;
 
 pub use contracts::ordering::ShippingAddress;
-pub use contracts::types::{Invalid, Text};
+pub use contracts::types::{Country, Invalid, Text};
 pub use contracts::{Money, Sku};
 pub use orders::{Allocation, OrderFacts, ReadyOrder};
 pub use parcel::{Carrier, Parcel, Place, Quote};

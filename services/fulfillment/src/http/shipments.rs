@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::{ApiResult, LineView, names_schema, problem, text_schema};
 use crate::app::{FulfillmentApp, POLICY, QuoteRequest, ShipmentDetail};
-use crate::domain::{Money, Place, Quote, ShipmentStatus, ShippingAddress, Text};
+use crate::domain::{Country, Money, Place, Quote, ShipmentStatus, ShippingAddress, Text};
 
 /// Shipments: reads, the label, rates, the public estimate, and operators' moves.
 pub(super) fn api() -> ApiRouter<FulfillmentApp> {
@@ -328,10 +328,7 @@ impl QuoteBody {
     /// units (1 by default).
     fn try_into_domain(self) -> Result<QuoteRequest, Problem> {
         let mut fields = Fields::default();
-        let country = self.to.country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            fields.push("to.country", "must be a two-letter ISO 3166-1 country code");
-        }
+        let country = fields.check("to.country", Country::try_from(self.to.country));
         let postal_code = fields.check("to.postal_code", Text::<20>::try_from(self.to.postal_code));
         let units = self.units.unwrap_or(1);
         let units = match u32::try_from(units) {
@@ -341,14 +338,16 @@ impl QuoteBody {
                 None
             }
         };
-        let (Some(postal_code), Some(units), true) = (postal_code, units, fields.is_ok()) else {
+        let (Some(country), Some(postal_code), Some(units), true) =
+            (country, postal_code, units, fields.is_ok())
+        else {
             return Err(fields.into_problem());
         };
         Ok(QuoteRequest {
             warehouse_id: self.warehouse_id,
             units,
             to: Place {
-                country,
+                country: country.into_string(),
                 postal_code: postal_code.into_string(),
             },
         })

@@ -75,7 +75,13 @@ impl OrderingApp {
         let created = match priced {
             Ok(total) => self
                 .payments
-                .create_payment(credentials, &order_id, &total, &request.payment)
+                .create_payment(
+                    credentials,
+                    &order_id,
+                    &total,
+                    &request.payment,
+                    &request.shipping_address.country,
+                )
                 .await
                 .map(|payment| (total, payment))
                 .map_err(OrderingError::from),

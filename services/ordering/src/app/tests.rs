@@ -30,6 +30,7 @@ impl PaymentsPort for FakePayments {
         order_id: &str,
         _: &Money,
         _: &PaymentMethod,
+        _: &str,
     ) -> Result<CreatedPayment, PaymentsError> {
         Ok(CreatedPayment {
             id: format!("pay-{order_id}"),

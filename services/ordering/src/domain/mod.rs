@@ -37,7 +37,7 @@ pub use status::{
     status_after_refund, status_after_shipment,
 };
 
-pub use contracts::types::{Invalid, Text};
+pub use contracts::types::{Country, Invalid, Text};
 pub use contracts::{Money, Sku};
 
 /// Where an order goes (the type the confirmed event carries to fulfillment).
@@ -93,23 +93,6 @@ impl TryFrom<i64> for CartQuantity {
     }
 }
 
-/// A two-letter ISO 3166-1 country code, upper case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Country(String);
-
-impl TryFrom<String> for Country {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        let code = raw.trim().to_ascii_uppercase();
-        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Self(code))
-        } else {
-            Err(Invalid("must be a two-letter ISO 3166-1 country code"))
-        }
-    }
-}
-
 /// A validated address from its parts; errors name the field (without a prefix).
 pub fn shipping_address(
     name: String,
@@ -137,7 +120,10 @@ pub fn shipping_address(
         "postal_code",
         Text::<20>::try_from(postal_code).map(Text::into_string),
     );
-    let country = check("country", Country::try_from(country).map(|c| c.0));
+    let country = check(
+        "country",
+        Country::try_from(country).map(Country::into_string),
+    );
     if errors.is_empty() {
         Ok(ShippingAddress {
             name,

@@ -106,14 +106,17 @@ pub enum PaymentsError {
 /// The payments service, as the checkout and refunds use it.
 #[async_trait]
 pub trait PaymentsPort: Send + Sync {
-    /// Creates the payment of `order_id` for `amount`, paid with `method`. Repeating the
-    /// call for the same order returns the same payment.
+    /// Creates the payment of `order_id` for `amount`, paid with `method`, for an order
+    /// shipping to `shipping_country` (which payments' fraud rules compare with the
+    /// card's billing country). Repeating the call for the same order returns the same
+    /// payment.
     async fn create_payment(
         &self,
         credentials: &ForwardedCredentials,
         order_id: &str,
         amount: &Money,
         method: &PaymentMethod,
+        shipping_country: &str,
     ) -> Result<CreatedPayment, PaymentsError>;
 
     /// Refunds `amount` (none: everything not yet refunded) of `payment_id`, once per

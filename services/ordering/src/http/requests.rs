@@ -165,6 +165,10 @@ struct PaymentBody {
     /// One of the payer's saved cards, with `saved`.
     #[schema(format = "uuid")]
     payment_method_id: Option<String>,
+    /// The card's billing country, ISO 3166-1 alpha-2 (either case), with either:
+    /// payments' fraud rules compare it with the shipping address's country.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    billing_country: Option<String>,
 }
 
 /// `POST /orders`: either `cart_id` or `items`, where it goes and how it is paid.

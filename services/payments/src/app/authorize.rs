@@ -2,12 +2,14 @@
 //! rules' score (allow, hold for review — see `reviews` — or block with
 //! `payments.fraud.detected`), the expiry check and the provider's hold, or a failure
 //! the saga cancels the order on. On the checkout's hot path: one locked read, the
-//! fraud facts (three indexed counts/reads) and the attempt row, one conditional
-//! update, one ledger entry, one event.
+//! fraud facts (five indexed counts/reads) and the attempt row, one conditional
+//! update, one ledger entry, one event. Also the pruning of the facts once the rules'
+//! windows are long past ([`FraudFactsRetention`]).
 
 use contracts::ordering::OrderReserved;
 use contracts::payments::{FraudDecision, FraudDetected};
 use platform::db::Tx;
+use platform::retention::{DAY_MS, RetentionRule};
 
 use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError};
 use crate::domain::{
@@ -18,8 +20,45 @@ use crate::store::{self, Key};
 
 /// The window of the per-user velocity fraud rule.
 const ATTEMPT_WINDOW_MS: i64 = 60_000;
-/// The window of the per-card velocity fraud rule.
+/// The window of the per-card and per-client-address velocity fraud rules.
 const CARD_WINDOW_MS: i64 = 3_600_000;
+/// How long the facts only the fraud rules read (attempts per user, where payments
+/// came from) are kept: well past the rules' windows, then pruned — a client address
+/// is personal data.
+const FRAUD_FACTS_KEPT_MS: i64 = DAY_MS;
+
+/// The retention sweep's rules for the fraud rules' own facts: authorization attempts
+/// and payment origins older than a day go.
+#[derive(Debug, Clone, Copy)]
+pub enum FraudFactsRetention {
+    /// `authorization_attempts`.
+    Attempts,
+    /// `payment_origins`.
+    Origins,
+}
+
+#[async_trait::async_trait]
+impl RetentionRule for FraudFactsRetention {
+    fn table(&self) -> &'static str {
+        match self {
+            Self::Attempts => "authorization_attempts",
+            Self::Origins => "payment_origins",
+        }
+    }
+
+    async fn delete_batch(
+        &self,
+        tx: &mut Tx,
+        now: i64,
+        limit: i64,
+    ) -> Result<u64, platform::db::Error> {
+        let before = now.saturating_sub(FRAUD_FACTS_KEPT_MS);
+        match self {
+            Self::Attempts => store::origins::prune_attempts(tx, before, limit).await,
+            Self::Origins => store::origins::prune_origins(tx, before, limit).await,
+        }
+    }
+}
 
 impl PaymentsApp {
     /// Authorizes the payment an `ordering.order.reserved` event names (see
@@ -117,10 +156,26 @@ impl PaymentsApp {
             i64::from(settings.fraud.usual_history),
         )
         .await?;
+        let origin = store::origins::origin_of(tx, &payment.id).await?;
+        let client = match &origin.client {
+            Some(client) => {
+                store::origins::client_payments_since(
+                    tx,
+                    client,
+                    &payment.id,
+                    now - CARD_WINDOW_MS + 1,
+                )
+                .await?
+            }
+            None => 0,
+        };
         let facts = AttemptFacts {
             amount_minor: payment.amount.amount,
             recent_attempts: u32::try_from(recent).unwrap_or(u32::MAX),
             card_attempts: u32::try_from(card).unwrap_or(u32::MAX),
+            client_attempts: u32::try_from(client).unwrap_or(u32::MAX),
+            billing_country: origin.billing_country,
+            shipping_country: origin.shipping_country,
             captured_history: history,
         };
         Ok(settings.fraud_policy().assess(&facts))

@@ -35,6 +35,7 @@ use platform::bus::Outbox;
 use platform::db::{Db, Tx};
 use platform::time::Clock;
 
+pub use authorize::FraudFactsRetention;
 pub use expiry::EXPIRY_ACTOR;
 pub use invoices::OrderDocuments;
 pub use payments::{NewPayment, PaymentSource};

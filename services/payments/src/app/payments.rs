@@ -4,7 +4,7 @@
 use platform::db::is_unique_violation;
 
 use super::{PaymentView, PaymentsApp, PaymentsError};
-use crate::domain::{CardDetails, Money, Payment, StoredCard};
+use crate::domain::{CardDetails, Money, Payment, PaymentOrigin, StoredCard};
 use crate::store;
 
 /// What pays for a new payment.
@@ -27,6 +27,8 @@ pub struct NewPayment {
     pub amount: Money,
     /// The card.
     pub source: PaymentSource,
+    /// Where it comes from (client address, billing and shipping countries).
+    pub origin: PaymentOrigin,
 }
 
 impl PaymentsApp {
@@ -73,6 +75,7 @@ impl PaymentsApp {
                     err.into()
                 }
             })?;
+        store::origins::insert_origin(&mut tx, &payment.id, &new.origin, now).await?;
         crate::metrics::payment_entered(&mut tx, &payment, payment.status());
         self.outbox.stage(&mut tx, &payment.initiated()).await?;
         tx.commit().await?;

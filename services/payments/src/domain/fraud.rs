@@ -9,8 +9,9 @@
 //! fraud" without a rule for every combination.
 //!
 //! The facts come from payments' own data (`store`): attempts per user in the last
-//! minute, payments on the same card in the last hour, the user's last captured
-//! payments. The card is recognised by brand, last four digits and expiry — payments
+//! minute, payments on the same card and from the same client address in the last
+//! hour, the user's last captured payments, and the countries the payment's
+//! [`PaymentOrigin`] names. The card is recognised by brand, last four digits and expiry — payments
 //! never keeps the card number or anything derived from it alone, and the sandbox's
 //! tokens differ per tokenization, so this is the fingerprint there is; two cards that
 //! share all four are counted together, which only makes the rule stricter.
@@ -37,6 +38,13 @@ pub struct FraudPolicy {
     pub max_card_attempts_per_hour: u32,
     /// `card_velocity`'s score.
     pub card_velocity_score: u32,
+    /// Payments from the same client address in the hour before this one from which
+    /// `ip_velocity` fires; 0 switches it off.
+    pub max_client_attempts_per_hour: u32,
+    /// `ip_velocity`'s score.
+    pub ip_velocity_score: u32,
+    /// `country_mismatch`'s score (0: off).
+    pub country_mismatch_score: u32,
     /// `unusual_amount` fires above this multiple of the mean of the user's captured
     /// payments; 0 switches it off.
     pub usual_multiple: u32,
@@ -57,8 +65,28 @@ pub struct AttemptFacts {
     pub recent_attempts: u32,
     /// Other payments on the same card in the hour before this one.
     pub card_attempts: u32,
+    /// Other payments from the same client address in the hour before this one (0
+    /// when the address is unknown).
+    pub client_attempts: u32,
+    /// The card's billing country, when known.
+    pub billing_country: Option<String>,
+    /// The order's shipping country.
+    pub shipping_country: Option<String>,
     /// What the user's last captured payments in this currency captured, minor units.
     pub captured_history: Vec<i64>,
+}
+
+/// Where a payment came from, recorded when it was created: the facts of the
+/// client-address and country rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentOrigin {
+    /// The client's address as a counter key (`ClientIp::key`: an IPv6 address by its
+    /// /64); `None` when not known (a service paying without a client behind it).
+    pub client: Option<String>,
+    /// The card's billing country (ISO 3166-1 alpha-2), when the payer gave it.
+    pub billing_country: Option<String>,
+    /// The order's shipping country, when the order ships.
+    pub shipping_country: Option<String>,
 }
 
 /// A rule that fired.
@@ -133,6 +161,8 @@ impl FraudPolicy {
             self.amount_limit(facts),
             self.user_velocity(facts),
             self.card_velocity(facts),
+            self.ip_velocity(facts),
+            self.country_mismatch(facts),
             self.unusual_amount(facts),
         ]
         .into_iter()
@@ -191,6 +221,37 @@ impl FraudPolicy {
         })
     }
 
+    fn ip_velocity(&self, facts: &AttemptFacts) -> Option<Signal> {
+        // 0: off (every payment would reach it). The address itself stays out of the
+        // detail: it is personal data, and the detail is shown and published.
+        let fires = self.max_client_attempts_per_hour > 0
+            && facts.client_attempts >= self.max_client_attempts_per_hour;
+        fires.then(|| Signal {
+            rule: "ip_velocity",
+            score: self.ip_velocity_score,
+            detail: format!(
+                "{} payments from this client address in the last hour",
+                facts.client_attempts
+            ),
+        })
+    }
+
+    fn country_mismatch(&self, facts: &AttemptFacts) -> Option<Signal> {
+        // Only two known countries can disagree: a payment without a billing country
+        // (or an order that ships nowhere) is not suspicious for it.
+        let (Some(billing), Some(shipping)) = (&facts.billing_country, &facts.shipping_country)
+        else {
+            return None;
+        };
+        (billing != shipping).then(|| Signal {
+            rule: "country_mismatch",
+            score: self.country_mismatch_score,
+            detail: format!(
+                "the card's billing country ({billing}) differs from the shipping country ({shipping})"
+            ),
+        })
+    }
+
     fn unusual_amount(&self, facts: &AttemptFacts) -> Option<Signal> {
         let history = &facts.captured_history;
         // 0: off (every amount is above nothing).
@@ -226,6 +287,9 @@ mod tests {
             user_velocity_score: 100,
             max_card_attempts_per_hour: 10,
             card_velocity_score: 60,
+            max_client_attempts_per_hour: 20,
+            ip_velocity_score: 60,
+            country_mismatch_score: 40,
             usual_multiple: 5,
             unusual_amount_score: 60,
         }
@@ -236,6 +300,9 @@ mod tests {
             amount_minor,
             recent_attempts: 0,
             card_attempts: 0,
+            client_attempts: 0,
+            billing_country: None,
+            shipping_country: None,
             captured_history: Vec::new(),
         }
     }
@@ -275,6 +342,54 @@ mod tests {
             };
             assert_eq!(fired(&facts) == ["card_velocity"], expected, "{card}");
         }
+    }
+
+    #[test]
+    fn ip_velocity_fires_from_the_limit_without_naming_the_address() {
+        for (client, expected) in [(0, false), (19, false), (20, true), (200, true)] {
+            let facts = AttemptFacts {
+                client_attempts: client,
+                ..facts(1_000)
+            };
+            assert_eq!(fired(&facts) == ["ip_velocity"], expected, "{client}");
+        }
+        let assessed = policy().assess(&AttemptFacts {
+            client_attempts: 20,
+            ..facts(1_000)
+        });
+        assert_eq!(
+            assessed.detail(),
+            "20 payments from this client address in the last hour"
+        );
+    }
+
+    #[test]
+    fn country_mismatch_needs_two_known_countries_that_differ() {
+        let with = |billing: Option<&str>, shipping: Option<&str>| AttemptFacts {
+            billing_country: billing.map(str::to_owned),
+            shipping_country: shipping.map(str::to_owned),
+            ..facts(1_000)
+        };
+        assert!(fired(&with(None, None)).is_empty());
+        assert!(fired(&with(Some("DE"), None)).is_empty());
+        assert!(fired(&with(None, Some("US"))).is_empty());
+        assert!(fired(&with(Some("US"), Some("US"))).is_empty());
+        let assessed = policy().assess(&with(Some("DE"), Some("US")));
+        assert_eq!(
+            (assessed.score, assessed.verdict),
+            (40, Verdict::Allow),
+            "a mismatch alone is a gift more often than a fraud"
+        );
+        assert_eq!(
+            assessed.detail(),
+            "the card's billing country (DE) differs from the shipping country (US)"
+        );
+        // With a card seen too often it reaches the block.
+        let both = AttemptFacts {
+            card_attempts: 10,
+            ..with(Some("DE"), Some("US"))
+        };
+        assert_eq!(policy().assess(&both).verdict, Verdict::Block);
     }
 
     #[test]
@@ -343,11 +458,13 @@ mod tests {
     fn a_limit_of_zero_switches_its_rule_off() {
         let policy = FraudPolicy {
             max_card_attempts_per_hour: 0,
+            max_client_attempts_per_hour: 0,
             usual_multiple: 0,
             ..policy()
         };
         let facts = AttemptFacts {
             card_attempts: 99,
+            client_attempts: 99,
             captured_history: vec![1, 1, 1],
             ..facts(1_000)
         };
@@ -358,10 +475,13 @@ mod tests {
     fn a_rule_scored_zero_is_switched_off() {
         let policy = FraudPolicy {
             card_velocity_score: 0,
+            country_mismatch_score: 0,
             ..policy()
         };
         let facts = AttemptFacts {
             card_attempts: 99,
+            billing_country: Some("FR".to_owned()),
+            shipping_country: Some("GB".to_owned()),
             ..facts(1_000)
         };
         let assessed = policy.assess(&facts);

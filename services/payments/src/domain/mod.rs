@@ -22,7 +22,8 @@ pub use card::{
 };
 pub use contracts::Money;
 pub use contracts::payments::{CardBrand, FailureReason, PaymentStatus};
-pub use fraud::{Assessment, AttemptFacts, FraudPolicy, Signal, Verdict};
+pub use contracts::types::Country;
+pub use fraud::{Assessment, AttemptFacts, FraudPolicy, PaymentOrigin, Signal, Verdict};
 pub use invoice::{DocumentKind, Invoice, Issue, Party, TaxSplit};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use method::PaymentMethod;

@@ -14,7 +14,9 @@ use axum::response::Response;
 use axum::{Extension, Router};
 use platform::auth::{Authenticator, Policy, Principal, PrincipalKind};
 use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
-use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created, no_content};
+use platform::http::{
+    ClientIp, Fields, Json, List, PageQuery, Problem, Query, created, no_content,
+};
 use platform::idempotency::{Idempotency, IdempotencyStore, idempotent};
 use platform::tasks::Tasks;
 use serde::Deserialize;
@@ -26,7 +28,8 @@ use crate::app::{
     RefundOutcome, TransactionView,
 };
 use crate::domain::{
-    CardDetails, CardNumber, Cvc, ExpMonth, ExpYear, Expiry, FailureReason, Invalid, Money, payable,
+    CardDetails, CardNumber, Country, Cvc, ExpMonth, ExpYear, Expiry, FailureReason, Invalid,
+    Money, PaymentOrigin, payable,
 };
 
 /// The scope a service client needs to create payments, read them and refund.
@@ -225,6 +228,19 @@ struct MethodBody {
     /// A saved card of the payer, with `saved`.
     #[serde(default)]
     payment_method_id: Option<String>,
+    /// The card's billing country, ISO 3166-1 alpha-2 (either case), with either:
+    /// compared with the shipping country by the fraud rules.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    billing_country: Option<String>,
+}
+
+/// An optional country code; a wrong one is an error of `field`.
+fn country(fields: &mut Fields, field: &str, raw: Option<String>) -> Option<String> {
+    fields
+        .check(field, raw.map(Country::try_from).transpose())
+        .flatten()
+        .map(Country::into_string)
 }
 
 fn source_from(fields: &mut Fields, method: MethodBody, now: i64) -> Option<PaymentSource> {
@@ -282,6 +298,11 @@ struct CreatePaymentBody {
     /// The owner, when a service or an admin pays on a user's behalf.
     #[serde(default)]
     user_id: Option<String>,
+    /// Where the order ships, ISO 3166-1 alpha-2 (either case); ordering sends its
+    /// order's shipping country. Compared with the billing country by the fraud rules.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    shipping_country: Option<String>,
 }
 
 /// Authorizes a payment for an order (the saga's step 3; also for admins).
@@ -301,6 +322,7 @@ struct CreatePaymentBody {
 async fn create_payment(
     State(app): State<PaymentsApp>,
     caller: Principal,
+    client: ClientIp,
     Json(body): Json<CreatePaymentBody>,
 ) -> ApiResult<Response> {
     // A user pays for themself; a service client only when it manages payments.
@@ -321,6 +343,12 @@ async fn create_payment(
     };
     let order_id = fields.check("order_id", foreign_id(&body.order_id));
     let amount = fields.check("amount", payable(body.amount.amount, &body.amount.currency));
+    let billing_country = country(
+        &mut fields,
+        "method.billing_country",
+        body.method.billing_country.clone(),
+    );
+    let shipping_country = country(&mut fields, "shipping_country", body.shipping_country);
     let source = source_from(&mut fields, body.method, app.clock().now_millis());
     let (Some(user_id), Some(order_id), Some(amount), Some(source), true) =
         (owner, order_id, amount, source, fields.is_ok())
@@ -333,6 +361,11 @@ async fn create_payment(
             user_id,
             amount,
             source,
+            origin: PaymentOrigin {
+                client: client.0.is_some().then(|| client.key()),
+                billing_country,
+                shipping_country,
+            },
         })
         .await?;
     Ok(created(

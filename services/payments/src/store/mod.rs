@@ -1,7 +1,8 @@
 //! Payments' SQL, and the only translator between rows and the domain: payments
 //! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)), saved cards
 //! ([`methods`]), invoices and credit notes with their number counters
-//! ([`invoices`]), and fraud reviews with the facts the fraud rules read ([`reviews`]).
+//! ([`invoices`]), fraud reviews with the facts the fraud rules read ([`reviews`]),
+//! and where each payment came from ([`origins`]).
 //!
 //! A row that does not decode (an unknown status, brand, failure reason or ledger kind)
 //! is the column's decode error ([`platform::db::named`]), never a default. Every status change is a
@@ -13,6 +14,7 @@
 pub mod invoices;
 pub mod ledger;
 pub mod methods;
+pub mod origins;
 pub mod payments;
 pub mod reviews;
 
