@@ -137,6 +137,35 @@ pub fn is_per_process(database_url: &str) -> bool {
     !database_url.starts_with("sqlite:")
 }
 
+/// A service's index directory ([`index_dir_for`]), and whether it is this process's
+/// own ([`is_per_process`]): one value, so each service opens and removes it alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDir {
+    /// The directory.
+    pub path: PathBuf,
+    own: bool,
+}
+
+impl IndexDir {
+    /// The index directory of the service whose database is `database_url`.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            path: index_dir_for(database_url),
+            own: is_per_process(database_url),
+        }
+    }
+
+    /// Removes the directory when it is this process's own (call when the service
+    /// stops); a SQLite file's index stays beside it for the next start.
+    pub fn remove_if_own(&self) -> std::io::Result<()> {
+        if self.own {
+            std::fs::remove_dir_all(&self.path)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 impl SearchIndex {
     /// Opens (or creates) the index in `dir` with the searchable fields of `layout`
     /// (blocking: it reads the directory).

@@ -128,4 +128,14 @@ fn the_index_sits_beside_a_sqlite_file() {
     );
     assert!(is_per_process("postgres://h/vt_support"));
     assert!(!is_per_process("sqlite://data/support.db"));
+    // A process's own directory goes when it stops; a SQLite file's stays.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let kept = IndexDir::for_database(&format!("sqlite://{}/kept.db", temp.path().display()));
+    std::fs::create_dir_all(&kept.path).expect("dir");
+    kept.remove_if_own().expect("nothing to remove");
+    assert!(kept.path.exists());
+    let own = IndexDir::for_database("postgres://h/vt_support_own");
+    std::fs::create_dir_all(&own.path).expect("dir");
+    own.remove_if_own().expect("removed");
+    assert!(!own.path.exists());
 }

@@ -38,9 +38,9 @@ pub struct Catalog {
     app: CatalogApp,
     authenticator: Authenticator,
     config: CatalogConfig,
-    /// The search index's directory when it is this process's own (PostgreSQL), removed
-    /// at close.
-    own_index_dir: Option<std::path::PathBuf>,
+    /// The search index's directory, removed at close when it is this process's own
+    /// (PostgreSQL).
+    index_dir: fulltext::IndexDir,
 }
 
 impl Service for Catalog {
@@ -49,10 +49,9 @@ impl Service for Catalog {
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let config: CatalogConfig = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
-        let index_dir = search::index_dir_for(context.database_url());
-        let own_index_dir =
-            search::is_per_process(context.database_url()).then(|| index_dir.clone());
-        let index = tokio::task::spawn_blocking(move || search::SearchIndex::open(&index_dir))
+        let index_dir = fulltext::IndexDir::for_database(context.database_url());
+        let path = index_dir.path.clone();
+        let index = tokio::task::spawn_blocking(move || search::SearchIndex::open(&path))
             .await
             .map_err(|_| context.failed(search::SearchError::Worker))?
             .map_err(|e| context.failed(e))?;
@@ -72,7 +71,7 @@ impl Service for Catalog {
             app,
             authenticator: context.authenticator()?,
             config,
-            own_index_dir,
+            index_dir,
         })
     }
 
@@ -107,9 +106,7 @@ impl Service for Catalog {
     fn close(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             self.data.db.close().await;
-            if let Some(dir) = &self.own_index_dir
-                && let Err(err) = std::fs::remove_dir_all(dir)
-            {
+            if let Err(err) = self.index_dir.remove_if_own() {
                 tracing::warn!(error = %err, "cannot remove the search index directory");
             }
         })

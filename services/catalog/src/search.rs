@@ -11,8 +11,8 @@
 
 use std::path::Path;
 
+pub use fulltext::SearchError;
 use fulltext::{Document, Layout};
-pub use fulltext::{SearchError, index_dir_for, is_per_process};
 
 /// How many hits a search takes from the index at first; when filters leave too few of
 /// them, the search asks for more (see `CatalogApp::search`).
@@ -92,7 +92,6 @@ impl SearchIndex {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
 
@@ -162,19 +161,6 @@ mod tests {
         assert_eq!(
             ids(index.search("lantern", FIRST_HITS).expect("search")),
             vec!["in-description"]
-        );
-    }
-
-    #[test]
-    fn the_index_sits_beside_a_sqlite_file() {
-        assert_eq!(
-            index_dir_for("sqlite://data/catalog.db?mode=rwc"),
-            PathBuf::from("data/catalog.db.search")
-        );
-        let dir = index_dir_for("postgres://h/vt_catalog");
-        assert!(
-            dir.ends_with(format!("viscount-search-vt_catalog-{}", std::process::id())),
-            "{dir:?}"
         );
     }
 }

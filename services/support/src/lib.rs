@@ -17,7 +17,6 @@ mod metrics;
 pub mod peers;
 pub mod store;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use platform::auth::Authenticator;
@@ -40,9 +39,9 @@ pub struct Support {
     app: SupportApp,
     authenticator: Authenticator,
     config: SupportConfig,
-    /// The search index's directory when it is this process's own (PostgreSQL),
-    /// removed at close.
-    own_index_dir: Option<PathBuf>,
+    /// The search index's directory, removed at close when it is this process's own
+    /// (PostgreSQL).
+    index_dir: fulltext::IndexDir,
 }
 
 impl Service for Support {
@@ -52,9 +51,8 @@ impl Service for Support {
         let config: SupportConfig = context.config()?;
         let data = context.open(&MIGRATIONS).await?;
         let url = context.database_url();
-        let index_dir = fulltext::index_dir_for(url);
-        let own_index_dir = fulltext::is_per_process(url).then(|| index_dir.clone());
-        let index = fulltext::SearchIndex::open_async(index_dir, app::LAYOUT)
+        let index_dir = fulltext::IndexDir::for_database(url);
+        let index = fulltext::SearchIndex::open_async(index_dir.path.clone(), app::LAYOUT)
             .await
             .map_err(|e| context.failed(e))?;
         let peers = peers::Peers::new(
@@ -74,7 +72,7 @@ impl Service for Support {
             app,
             authenticator: context.authenticator()?,
             config,
-            own_index_dir,
+            index_dir,
         })
     }
 
@@ -97,9 +95,7 @@ impl Service for Support {
     fn close(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             self.data.db.close().await;
-            if let Some(dir) = &self.own_index_dir
-                && let Err(err) = std::fs::remove_dir_all(dir)
-            {
+            if let Err(err) = self.index_dir.remove_if_own() {
                 tracing::warn!(error = %err, "cannot remove the search index directory");
             }
         })
