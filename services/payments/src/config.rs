@@ -7,10 +7,12 @@
 //! with. The expiry of payments no order took up (see `app::expiry`) is read the same
 //! way, though only a restart changes it (it is not a live key), and so are the
 //! invoices' seller and tax rate (`[payments.invoices]`) and the fraud rules' scores
-//! (`[payments.fraud]`).
+//! (`[payments.fraud]`). Which card provider the service talks to (`provider`,
+//! `[payments.stripe]`) is read once, when it starts.
 
 use std::sync::Arc;
 
+use platform::config::Secret;
 use platform::live::LiveSection;
 use serde::Deserialize;
 
@@ -37,6 +39,54 @@ pub struct PaymentsConfig {
     pub invoices: InvoicesConfig,
     /// The fraud rules' scores and thresholds (`[payments.fraud]`).
     pub fraud: FraudConfig,
+    /// The card provider: `sandbox` (the default, built in) or `stripe`. Read when the
+    /// service starts; a change needs a restart.
+    pub provider: ProviderKind,
+    /// Stripe's API and keys (`[payments.stripe]`), used when `provider = "stripe"`.
+    pub stripe: StripeConfig,
+}
+
+/// Which card provider payments uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// The built-in processor in test mode: no account, no money.
+    #[default]
+    Sandbox,
+    /// Stripe's PaymentIntents with manual capture.
+    Stripe,
+}
+
+/// Stripe's API and keys (`[payments.stripe]`, `VISCOUNT_PAYMENTS__STRIPE__*`). The
+/// keys are secrets: `Debug` prints them redacted, and only the requests to Stripe
+/// read them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StripeConfig {
+    /// Where Stripe's API answers: `https://api.stripe.com`, or a Stripe-compatible
+    /// server (localstripe in the tests).
+    pub api_base: String,
+    /// The secret key (`sk_...`) or a restricted key (`rk_...`) every request is
+    /// authenticated with. Required with `provider = "stripe"`; a live key is sent
+    /// only over HTTPS.
+    pub secret_key: Option<Secret>,
+    /// The signing secret (`whsec_...`) of the webhook endpoint Stripe calls.
+    pub webhook_secret: Option<Secret>,
+    /// How long one call to Stripe may take, connecting included, in milliseconds. A
+    /// call that times out is a provider failure, not a decline: the same call with
+    /// the same idempotency key may be made again.
+    pub timeout_ms: u64,
+}
+
+impl Default for StripeConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.stripe.com".to_owned(),
+            secret_key: None,
+            webhook_secret: None,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 /// The fraud rules' scores and thresholds (see `domain::fraud`). The amount limit and
@@ -183,6 +233,8 @@ impl Default for PaymentsConfig {
             expiry_sweep_interval_ms: 60_000,
             invoices: InvoicesConfig::default(),
             fraud: FraudConfig::default(),
+            provider: ProviderKind::default(),
+            stripe: StripeConfig::default(),
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The payments service: card payments through a provider (a built-in sandbox that
-//! behaves like a card processor), authorize / capture / void / refund, an append-only
-//! transaction ledger, saved cards, and fraud rules.
+//! behaves like a card processor, or Stripe), authorize / capture / void / refund, an
+//! append-only transaction ledger, saved cards, and fraud rules.
 //!
 //! Rooms: `domain` (the `Payment` aggregate and its state machine, card and fraud
 //! rules, the events it emits, invoices and credit notes), `provider` (the provider
-//! trait and the sandbox), `pdf` (invoices and credit notes as PDF),
+//! trait, the sandbox and Stripe), `pdf` (invoices and credit notes as PDF),
 //! `store` (the only translator between rows and aggregates), `app` (one file per use
 //! case), `http` (handlers), `events` (the ordering events it consumes), `config`.
 //!
@@ -60,11 +60,14 @@ pub struct Payments {
 }
 
 impl Service for Payments {
-    /// Opens the database, with the built-in sandbox as the card provider and the fraud
-    /// limits read live (a change applies to the next authorization).
+    /// Opens the database, with the card provider `payments.provider` names (the
+    /// built-in sandbox unless configured) and the fraud limits read live (a change
+    /// applies to the next authorization). A provider that cannot be set up (Stripe
+    /// without its secret key) refuses to start.
     async fn build(context: &ServiceContext) -> Result<Self, StartError> {
         let settings = PaymentsSettings::live(context.live_config()?);
-        Self::build_with_provider(context, settings, Arc::new(SandboxProvider::new())).await
+        let provider = provider::from_config(&settings.get())?;
+        Self::build_with_provider(context, settings, provider).await
     }
 
     fn migrations() -> &'static Migrations {

@@ -1,113 +1,14 @@
-//! The card processor behind payments, named by role ([`PaymentProvider`]), and the
-//! built-in [`SandboxProvider`] that behaves like one.
-//!
-//! The trait follows the shape of Stripe's PaymentIntents so an adapter can implement
-//! it without changing callers: `tokenize` is creating a PaymentMethod, `authorize` a
-//! PaymentIntent with manual capture, `capture` and `void` capture or cancel it,
-//! `refund` creates a Refund. Calls that move money take an idempotency key (Stripe's
-//! `Idempotency-Key`), so a call repeated after a crash or a redelivered event returns
-//! the first answer instead of moving money twice.
+//! The built-in [`SandboxProvider`]: answers like a card processor in test mode, in
+//! memory, so the platform takes payments with no account anywhere. Its test cards
+//! (API.md) decline, run short of funds or look fraudulent the way Stripe's do.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{CardBrand, CardDetails, Expiry, FailureReason, Money, StoredCard};
-
-/// A card stored at the provider: what payments keeps instead of the number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardToken {
-    /// The provider's handle for the card (Stripe: `pm_...`).
-    pub token: String,
-    /// The card network.
-    pub brand: CardBrand,
-    /// The last four digits.
-    pub last4: String,
-    /// Expiry month, 1 to 12.
-    pub exp_month: u8,
-    /// Expiry year, four digits.
-    pub exp_year: u16,
-}
-
-impl From<CardToken> for StoredCard {
-    fn from(token: CardToken) -> Self {
-        Self {
-            token: token.token,
-            brand: token.brand,
-            last4: token.last4,
-            expiry: Expiry {
-                month: token.exp_month,
-                year: token.exp_year,
-            },
-        }
-    }
-}
-
-/// The provider's id of an authorization, capture, void or refund.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderRef(pub String);
-
-impl ProviderRef {
-    /// The reference text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// The provider refused (or could not answer).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{detail}")]
-pub struct Decline {
-    /// Why, as the stable code events carry.
-    pub reason: FailureReason,
-    /// Why, for people.
-    pub detail: String,
-}
-
-impl Decline {
-    fn new(reason: FailureReason, detail: &str) -> Self {
-        Self {
-            reason,
-            detail: detail.to_owned(),
-        }
-    }
-}
-
-/// A card processor.
-#[async_trait]
-pub trait PaymentProvider: Send + Sync + 'static {
-    /// Stores a card at the provider and returns its token. The only call that sees
-    /// the full number.
-    async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline>;
-
-    /// Holds `amount` on the tokenized card.
-    async fn authorize(
-        &self,
-        token: &str,
-        amount: &Money,
-        idempotency_key: &str,
-    ) -> Result<ProviderRef, Decline>;
-
-    /// Moves `amount` (at most what was authorized) of an authorization.
-    async fn capture(
-        &self,
-        authorization: &str,
-        amount: &Money,
-        idempotency_key: &str,
-    ) -> Result<ProviderRef, Decline>;
-
-    /// Releases an authorization without capturing it.
-    async fn void(&self, authorization: &str) -> Result<ProviderRef, Decline>;
-
-    /// Sends `amount` of a captured authorization back to the card.
-    async fn refund(
-        &self,
-        authorization: &str,
-        amount: &Money,
-        idempotency_key: &str,
-    ) -> Result<ProviderRef, Decline>;
-}
+use super::{CardToken, Decline, PaymentProvider, ProviderRef};
+use crate::domain::{CardDetails, FailureReason, Money};
 
 /// How a sandbox card behaves, encoded in its token (like Stripe's `pm_card_visa`,
 /// `pm_card_chargeDeclined`): the token never carries the number.

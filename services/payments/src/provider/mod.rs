@@ -1,0 +1,291 @@
+//! The card processor behind payments, named by role ([`PaymentProvider`]), its
+//! adapters — the built-in [`SandboxProvider`] and Stripe's PaymentIntents
+//! ([`StripeProvider`]) — and which of them `payments.provider` chooses.
+//!
+//! The trait follows the shape of Stripe's PaymentIntents so an adapter can implement
+//! it without changing callers: `tokenize` is creating a PaymentMethod, `authorize` a
+//! PaymentIntent with manual capture, `capture` and `void` capture or cancel it,
+//! `refund` creates a Refund. Calls that move money take an idempotency key (Stripe's
+//! `Idempotency-Key`), so a call repeated after a crash or a redelivered event returns
+//! the first answer instead of moving money twice.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use platform::config::ConfigError;
+use platform::service::{ServiceKind, StartError};
+
+use crate::config::{PaymentsConfig, ProviderKind};
+use crate::domain::{CardBrand, CardDetails, Expiry, FailureReason, Money, StoredCard};
+
+mod sandbox;
+pub mod stripe;
+
+pub use sandbox::SandboxProvider;
+pub use stripe::StripeProvider;
+
+/// A card stored at the provider: what payments keeps instead of the number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardToken {
+    /// The provider's handle for the card (Stripe: `pm_...`).
+    pub token: String,
+    /// The card network.
+    pub brand: CardBrand,
+    /// The last four digits.
+    pub last4: String,
+    /// Expiry month, 1 to 12.
+    pub exp_month: u8,
+    /// Expiry year, four digits.
+    pub exp_year: u16,
+}
+
+impl From<CardToken> for StoredCard {
+    fn from(token: CardToken) -> Self {
+        Self {
+            token: token.token,
+            brand: token.brand,
+            last4: token.last4,
+            expiry: Expiry {
+                month: token.exp_month,
+                year: token.exp_year,
+            },
+        }
+    }
+}
+
+/// The provider's id of an authorization, capture, void or refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRef(pub String);
+
+impl ProviderRef {
+    /// The reference text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The provider refused (or could not answer).
+///
+/// A refusal of the card has the reason the issuer gave (`declined`,
+/// `insufficient_funds`, `fraud`, `expired_card`); a provider that failed, timed out or
+/// refused the request itself has `provider_error`, so a caller tells "the card said
+/// no" from "no one answered" (where the same call, with the same idempotency key, may
+/// be tried again).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Decline {
+    /// Why, as the stable code events carry.
+    pub reason: FailureReason,
+    /// Why, for people.
+    pub detail: String,
+}
+
+impl Decline {
+    pub(crate) fn new(reason: FailureReason, detail: &str) -> Self {
+        Self {
+            reason,
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+/// A card processor.
+#[async_trait]
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// Stores a card at the provider and returns its token. The only call that sees
+    /// the full number.
+    async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline>;
+
+    /// Holds `amount` on the tokenized card.
+    async fn authorize(
+        &self,
+        token: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline>;
+
+    /// Moves `amount` (at most what was authorized) of an authorization.
+    async fn capture(
+        &self,
+        authorization: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline>;
+
+    /// Releases an authorization without capturing it.
+    async fn void(&self, authorization: &str) -> Result<ProviderRef, Decline>;
+
+    /// Sends `amount` of a captured authorization back to the card.
+    async fn refund(
+        &self,
+        authorization: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline>;
+}
+
+/// The provider `payments.provider` names, set up from its section; a Stripe provider
+/// without a usable secret key (or with a live key over plain HTTP) refuses to start
+/// rather than failing every payment later.
+pub fn from_config(config: &PaymentsConfig) -> Result<Arc<dyn PaymentProvider>, StartError> {
+    match config.provider {
+        ProviderKind::Sandbox => Ok(Arc::new(SandboxProvider::new())),
+        ProviderKind::Stripe => match StripeProvider::from_config(&config.stripe) {
+            Ok(provider) => Ok(Arc::new(provider)),
+            Err(stripe::SetupError::Config(reason)) => Err(StartError::Config {
+                section: "payments",
+                source: ConfigError::invalid("payments", reason),
+            }),
+            Err(stripe::SetupError::Client(source)) => Err(StartError::Service {
+                service: ServiceKind::Payments,
+                source: Box::new(source),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::config::{ConfigSource, Secret};
+
+    use super::*;
+    use crate::config::StripeConfig;
+
+    fn stripe(secret_key: Option<&str>, api_base: &str) -> PaymentsConfig {
+        PaymentsConfig {
+            provider: ProviderKind::Stripe,
+            stripe: StripeConfig {
+                api_base: api_base.to_owned(),
+                secret_key: secret_key.map(Secret::from),
+                ..StripeConfig::default()
+            },
+            ..PaymentsConfig::default()
+        }
+    }
+
+    /// The whole error chain as the process would print it.
+    fn refusal(config: &PaymentsConfig) -> String {
+        let Err(err) = from_config(config) else {
+            panic!("{:?} starts", config.stripe);
+        };
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn the_sandbox_is_the_default_and_needs_nothing() {
+        assert_eq!(PaymentsConfig::default().provider, ProviderKind::Sandbox);
+        assert!(from_config(&PaymentsConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn stripe_without_a_usable_secret_key_refuses_to_start() {
+        let cases = [
+            (None, "https://api.stripe.com", "secret_key is not set"),
+            (Some(""), "https://api.stripe.com", "secret_key is not set"),
+            (
+                Some("pk_test_123"),
+                "https://api.stripe.com",
+                "secret (sk_...) or restricted (rk_...) key",
+            ),
+            (
+                Some("sk_live_abcdef"),
+                "http://stripe.internal:8420",
+                "only over https",
+            ),
+            (Some("sk_test_abc"), "api.stripe.com", "api_base"),
+            (Some("sk_test_abc"), "ftp://api.stripe.com", "api_base"),
+            (
+                Some("sk_test_abc\n"),
+                "https://api.stripe.com",
+                "secret_key",
+            ),
+        ];
+        for (key, base, expected) in cases {
+            let text = refusal(&stripe(key, base));
+            assert!(
+                text.contains("[payments]") && text.contains(expected),
+                "{key:?} at {base}: {text}"
+            );
+            if let Some(key) = key.filter(|k| k.len() > 3) {
+                assert!(!text.contains(key), "the key leaks into: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_timeout_refuses_to_start() {
+        let mut config = stripe(Some("sk_test_abc"), "http://127.0.0.1:8420");
+        config.stripe.timeout_ms = 0;
+        assert!(refusal(&config).contains("timeout_ms"));
+    }
+
+    #[test]
+    fn stripe_with_a_test_key_starts_against_a_local_server() {
+        for base in ["http://127.0.0.1:8420", "https://api.stripe.com/"] {
+            assert!(
+                from_config(&stripe(Some("sk_test_abc"), base)).is_ok(),
+                "{base}"
+            );
+        }
+        assert!(from_config(&stripe(Some("rk_live_abc"), "https://api.stripe.com")).is_ok());
+    }
+
+    #[test]
+    fn the_stripe_section_reads_from_the_file_and_the_variables() {
+        let source = ConfigSource::from_parts(
+            "[payments]\nprovider = \"stripe\"\n\
+             [payments.stripe]\napi_base = \"http://127.0.0.1:8420\"\n",
+            [
+                (
+                    "VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY".to_owned(),
+                    "sk_test_from_env".to_owned(),
+                ),
+                (
+                    "VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET".to_owned(),
+                    "whsec_from_env".to_owned(),
+                ),
+            ],
+        )
+        .expect("source");
+        let config: PaymentsConfig = source.section("payments").expect("section");
+        assert_eq!(config.provider, ProviderKind::Stripe);
+        assert!(
+            source.unknown_keys().is_empty(),
+            "{:?}",
+            source.unknown_keys()
+        );
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("sk_test_from_env") && !debug.contains("whsec_from_env"),
+            "secrets in Debug: {debug}"
+        );
+        assert!(from_config(&config).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_provider_does_not_read() {
+        let source =
+            ConfigSource::from_parts("[payments]\nprovider = \"paypal\"\n", []).expect("source");
+        let Err(err) = source.section::<PaymentsConfig>("payments") else {
+            panic!("provider = \"paypal\" reads");
+        };
+        let mut text = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(next) = cause {
+            text.push_str(": ");
+            text.push_str(&next.to_string());
+            cause = next.source();
+        }
+        assert!(
+            text.contains("paypal") && text.contains("sandbox") && text.contains("stripe"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! Stripe as the card provider: PaymentIntents with manual capture over Stripe's REST
+//! API (form-encoded requests, JSON answers read into typed structs), and the lookup
+//! of an intent's state that a reconciler asks instead of calling again blindly.
+//!
+//! Authorizing creates and confirms a PaymentIntent with `capture_method=manual` on
+//! the card's PaymentMethod; capturing captures it (`amount_to_capture`), voiding
+//! cancels it, refunding creates a Refund against it. Every POST that moves money
+//! carries an `Idempotency-Key` derived from payments' own key, so a call repeated
+//! after a crash or a redelivered event gets Stripe's first answer instead of moving
+//! money twice. Stripe's error codes become payments' failure reasons: what the card
+//! or its issuer refused is a decline (`declined`, `insufficient_funds`, `fraud`,
+//! `expired_card`); an outage, a timeout or a request Stripe refused is
+//! `provider_error`, which a caller tells apart and may retry with the same key.
+//!
+//! No client crate: the maintained ones (async-stripe) generate the whole API and pull
+//! a second HTTP stack, for the five calls this needs. The secret key is read only to
+//! authenticate a request: it is in no log line, no error and no `Debug` output.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use platform::config::{ExposeSecret, Secret};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{CardToken, Decline, PaymentProvider, ProviderRef};
+use crate::config::StripeConfig;
+use crate::domain::{CardDetails, FailureReason, Money};
+
+mod wire;
+
+use wire::{
+    ApiError, Capture, ErrorBody, Failure, Intent, NewCardMethod, NewIntent, NewRefund,
+    PaymentMethodObject, RefundObject, brand_of, idempotency_key, intent_id, is_card_refusal,
+    stripe_amount, unexpected_status,
+};
+
+/// The API version every request asks for, so the shape of Stripe's answers does not
+/// change with the account's default version (`latest_charge` an id unless expanded,
+/// `amount_received` on intents).
+const API_VERSION: &str = "2024-06-20";
+/// The largest answer read; Stripe's objects are a few kilobytes.
+const MAX_BODY_LEN: usize = 1 << 20;
+
+/// Stripe's PaymentIntents as a [`PaymentProvider`].
+pub struct StripeProvider {
+    client: reqwest::Client,
+    /// Without a trailing slash.
+    api_base: String,
+    secret_key: Secret,
+}
+
+impl fmt::Debug for StripeProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeProvider")
+            .field("api_base", &self.api_base)
+            .field("secret_key", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a Stripe provider could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// `[payments.stripe]` breaks a rule; the text names the key (never its value
+    /// when it is a secret).
+    #[error("{0}")]
+    Config(String),
+    /// The HTTP client could not be built (no TLS backend).
+    #[error("cannot build the HTTP client for Stripe")]
+    Client(#[source] reqwest::Error),
+}
+
+impl StripeProvider {
+    /// A provider calling `config.api_base` with `config.secret_key`. Refuses a missing
+    /// or non-secret key, a key no HTTP header can carry, a live key over plain HTTP,
+    /// an `api_base` that is not an http(s) URL and a zero timeout.
+    pub fn from_config(config: &StripeConfig) -> Result<Self, SetupError> {
+        let refuse = |reason: &str| Err(SetupError::Config(reason.to_owned()));
+        let Some(secret_key) = config
+            .secret_key
+            .clone()
+            .filter(|key| !key.expose_secret().is_empty())
+        else {
+            return refuse(
+                "provider is \"stripe\" but stripe.secret_key is not set \
+                 (VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY)",
+            );
+        };
+        let key = secret_key.expose_secret();
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return refuse("stripe.secret_key has characters no HTTP header can carry");
+        }
+        if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            return refuse(
+                "stripe.secret_key must be a secret (sk_...) or restricted (rk_...) key; \
+                 a publishable key (pk_...) cannot move money",
+            );
+        }
+        let api_base = config.api_base.trim_end_matches('/');
+        let url = match reqwest::Url::parse(api_base) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+            _ => {
+                return Err(SetupError::Config(format!(
+                    "stripe.api_base {api_base:?} is not an http(s) URL"
+                )));
+            }
+        };
+        let live = key.starts_with("sk_live_") || key.starts_with("rk_live_");
+        if live && url.scheme() != "https" {
+            return Err(SetupError::Config(format!(
+                "a live stripe.secret_key is sent only over https, and stripe.api_base is \
+                 {api_base:?}"
+            )));
+        }
+        if config.timeout_ms == 0 {
+            return refuse("stripe.timeout_ms must be more than 0");
+        }
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // Stripe never redirects; following one would send the key elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("viscount-payments/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(SetupError::Client)?;
+        Ok(Self {
+            client,
+            api_base: api_base.to_owned(),
+            secret_key,
+        })
+    }
+
+    /// What Stripe says of the PaymentIntent `id` now: its status and amounts. For the
+    /// reconciler of a call whose outcome was never recorded: it asks instead of
+    /// calling again.
+    #[tracing::instrument(name = "stripe payment_intent", skip_all, fields(intent = id))]
+    pub async fn payment_intent(&self, id: &str) -> Result<IntentState, Decline> {
+        let id = intent_id(id)?;
+        let request = self
+            .client
+            .get(self.url(&format!("/v1/payment_intents/{id}")))
+            .query(&[("expand[]", "latest_charge")]);
+        let intent: Intent = self.send(request).await.map_err(|f| f.decline())?;
+        intent.state()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_base)
+    }
+
+    /// POSTs `form` to `path`, with `idempotency_key` when the call moves money.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &impl Serialize,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, Failure> {
+        let mut request = self.client.post(self.url(path)).form(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        self.send(request).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, Failure> {
+        let mut response = request
+            .bearer_auth(self.secret_key.expose_secret())
+            .header("Stripe-Version", API_VERSION)
+            .send()
+            .await
+            .map_err(Failure::transport)?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Failure::transport)? {
+            if body.len() + chunk.len() > MAX_BODY_LEN {
+                tracing::warn!(%status, request_id, "stripe's answer is too large");
+                return Err(Failure::Unavailable("stripe's answer was too large"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|err| {
+                tracing::warn!(%status, request_id, error = %err, "stripe's answer does not read");
+                Failure::Unavailable("stripe's answer could not be read")
+            });
+        }
+        let error = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|b| b.error)
+            .unwrap_or_default();
+        let (kind, code, decline_code) = (
+            error.kind.as_deref(),
+            error.code.as_deref(),
+            error.decline_code.as_deref(),
+        );
+        if is_card_refusal(status.as_u16(), kind) {
+            tracing::info!(%status, request_id, code, decline_code, "stripe declined the card");
+        } else {
+            tracing::warn!(
+                %status,
+                request_id,
+                kind,
+                code,
+                decline_code,
+                "stripe refused the request"
+            );
+        }
+        Err(Failure::Api {
+            status: status.as_u16(),
+            error,
+        })
+    }
+
+    /// Cancels `id`; an intent already cancelled (the key forgotten, or a server that
+    /// keeps none) counts as cancelled now.
+    async fn cancel(&self, id: &str) -> Result<ProviderRef, Decline> {
+        let key = idempotency_key("void", id);
+        let no_fields: [(&str, &str); 0] = [];
+        let outcome = self
+            .post::<Intent>(
+                &format!("/v1/payment_intents/{id}/cancel"),
+                &no_fields,
+                Some(&key),
+            )
+            .await;
+        match outcome {
+            Ok(intent) if intent.status == IntentStatus::Canceled => Ok(ProviderRef(intent.id)),
+            Ok(intent) => Err(unexpected_status("cancellation", intent.status)),
+            Err(failure) if failure.is_unexpected_state() => {
+                let state = self.payment_intent(id).await?;
+                if state.status == IntentStatus::Canceled {
+                    Ok(ProviderRef(state.id))
+                } else {
+                    Err(failure.decline())
+                }
+            }
+            Err(failure) => Err(failure.decline()),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for StripeProvider {
+    /// Creates a PaymentMethod from the raw card: only for Stripe accounts allowed to
+    /// send card numbers (and localstripe); a browser tokenizing with Stripe.js is
+    /// the way for a live shop.
+    #[tracing::instrument(name = "stripe tokenize", skip_all)]
+    async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline> {
+        // No idempotency key: a PaymentMethod made twice moves no money.
+        let method: PaymentMethodObject = self
+            .post(
+                "/v1/payment_methods",
+                &NewCardMethod {
+                    kind: "card",
+                    number: card.number.digits(),
+                    exp_month: card.expiry.month,
+                    exp_year: card.expiry.year,
+                    cvc: card.cvc.digits(),
+                },
+                None,
+            )
+            .await
+            .map_err(|f| f.decline())?;
+        // Stripe's brand is the network that routes the card; ours is read from the
+        // number, for the brands Stripe names otherwise (diners, jcb, unionpay…). The
+        // last four digits and the expiry are the ones just sent.
+        let brand = method
+            .card
+            .as_ref()
+            .and_then(|c| brand_of(&c.brand))
+            .unwrap_or_else(|| card.number.brand());
+        Ok(CardToken {
+            token: method.id,
+            brand,
+            last4: card.number.last4().to_owned(),
+            exp_month: card.expiry.month,
+            exp_year: card.expiry.year,
+        })
+    }
+
+    #[tracing::instrument(name = "stripe authorize", skip_all)]
+    async fn authorize(
+        &self,
+        token: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline> {
+        let (minor, currency) = stripe_amount(amount)?;
+        let key = self::idempotency_key("authorize", idempotency_key);
+        let intent: Intent = self
+            .post(
+                "/v1/payment_intents",
+                &NewIntent {
+                    amount: minor,
+                    currency: &currency,
+                    payment_method: token,
+                    capture_method: "manual",
+                    confirm: true,
+                    // Only cards: no payment method that needs a redirect (and so a
+                    // `return_url`) is offered.
+                    method_type: "card",
+                    key: &key,
+                },
+                Some(&key),
+            )
+            .await
+            .map_err(|f| f.decline())?;
+        match intent.status {
+            IntentStatus::RequiresCapture => Ok(ProviderRef(intent.id)),
+            IntentStatus::RequiresAction => {
+                // 3-D Secure needs the customer in a browser, which checkout cannot
+                // offer yet; the intent holds nothing, cancelling it only tidies up.
+                if let Err(decline) = self.cancel(&intent.id).await {
+                    tracing::warn!(
+                        intent = intent.id,
+                        error = %decline,
+                        "cannot cancel an intent that needs authentication"
+                    );
+                }
+                Err(Decline::new(
+                    FailureReason::Declined,
+                    "the card needs the customer to authenticate (3-D Secure), which \
+                     checkout does not offer yet",
+                ))
+            }
+            IntentStatus::RequiresPaymentMethod => {
+                Err(intent.last_payment_error.as_ref().map_or_else(
+                    || Decline::new(FailureReason::Declined, "the card was declined"),
+                    ApiError::card_decline,
+                ))
+            }
+            other => {
+                // Only a Stripe that ignored `capture_method=manual` answers so: the
+                // money may have moved, which an operator has to look at.
+                tracing::error!(
+                    intent = intent.id,
+                    status = ?other,
+                    "stripe answered an authorization with an unexpected status"
+                );
+                Err(unexpected_status("authorization", other))
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "stripe capture", skip_all, fields(intent = authorization))]
+    async fn capture(
+        &self,
+        authorization: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline> {
+        let id = intent_id(authorization)?;
+        let (minor, _) = stripe_amount(amount)?;
+        let key = self::idempotency_key("capture", idempotency_key);
+        let outcome = self
+            .post::<Intent>(
+                &format!("/v1/payment_intents/{id}/capture"),
+                &Capture {
+                    amount_to_capture: minor,
+                },
+                Some(&key),
+            )
+            .await;
+        match outcome {
+            Ok(intent) if intent.status == IntentStatus::Succeeded => {
+                Ok(ProviderRef(intent.charge_id().unwrap_or(intent.id)))
+            }
+            Ok(intent) => Err(unexpected_status("capture", intent.status)),
+            Err(failure) if failure.is_unexpected_state() => {
+                // Stripe forgets idempotency keys after a day (and a compatible server
+                // may keep none): a capture already made reads as a refused request.
+                // What the intent says decides, never a second capture.
+                let state = self.payment_intent(id).await?;
+                if state.status == IntentStatus::Succeeded && state.captured == *amount {
+                    Ok(ProviderRef(state.charge.unwrap_or(state.id)))
+                } else {
+                    Err(failure.decline())
+                }
+            }
+            Err(failure) => Err(failure.decline()),
+        }
+    }
+
+    #[tracing::instrument(name = "stripe void", skip_all, fields(intent = authorization))]
+    async fn void(&self, authorization: &str) -> Result<ProviderRef, Decline> {
+        let id = intent_id(authorization)?;
+        self.cancel(id).await
+    }
+
+    #[tracing::instrument(name = "stripe refund", skip_all, fields(intent = authorization))]
+    async fn refund(
+        &self,
+        authorization: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline> {
+        let id = intent_id(authorization)?;
+        let (minor, _) = stripe_amount(amount)?;
+        let key = self::idempotency_key("refund", idempotency_key);
+        let refund: RefundObject = self
+            .post(
+                "/v1/refunds",
+                &NewRefund {
+                    payment_intent: id,
+                    amount: minor,
+                    key: &key,
+                },
+                Some(&key),
+            )
+            .await
+            .map_err(|f| f.decline())?;
+        match refund.status.as_deref() {
+            // A card refund is `pending` until the network confirms it; it is made.
+            None | Some("succeeded" | "pending") => Ok(ProviderRef(refund.id)),
+            Some(status) => {
+                tracing::warn!(refund = refund.id, status, "stripe did not make the refund");
+                Err(Decline::new(
+                    FailureReason::ProviderError,
+                    "stripe did not make the refund",
+                ))
+            }
+        }
+    }
+}
+
+/// Where a PaymentIntent is, as Stripe names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentStatus {
+    /// No payment method, or the last one failed.
+    RequiresPaymentMethod,
+    /// Waiting to be confirmed.
+    RequiresConfirmation,
+    /// The customer has to act (3-D Secure).
+    RequiresAction,
+    /// Being processed.
+    Processing,
+    /// Authorized: the amount is held, waiting for its capture.
+    RequiresCapture,
+    /// Cancelled: nothing held, nothing moved.
+    Canceled,
+    /// Captured: the money moved.
+    Succeeded,
+    /// A status this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A PaymentIntent's state at Stripe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentState {
+    /// The intent (`pi_...`).
+    pub id: String,
+    /// Where it is.
+    pub status: IntentStatus,
+    /// The amount it was created for.
+    pub amount: Money,
+    /// What can still be captured.
+    pub capturable: Money,
+    /// What was captured (`amount_received`; a server without it: the captured
+    /// charge's amount).
+    pub captured: Money,
+    /// What went back, as the intent's charge counts it.
+    pub refunded: Money,
+    /// The intent's charge (`ch_...`), once it has one.
+    pub charge: Option<String>,
+    /// Why the last attempt failed, when it did.
+    pub last_failure: Option<Decline>,
+}
+
+#[cfg(test)]
+mod tests;
