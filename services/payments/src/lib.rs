@@ -31,8 +31,8 @@ use platform::service::{Consumer, Service, ServiceContext, ServiceData, ServiceK
 use platform::tasks::Tasks;
 
 pub use app::{
-    EventOutcome, FraudReviewView, NewPayment, PaymentMethodView, PaymentSource, PaymentView,
-    PaymentsApp, PaymentsError, RefundOutcome, TransactionView,
+    CardSource, EventOutcome, FraudReviewView, NewPayment, PaymentMethodView, PaymentSource,
+    PaymentView, PaymentsApp, PaymentsError, RefundOutcome, TransactionView,
 };
 pub use config::{PaymentsConfig, PaymentsSettings};
 pub use domain::PaymentStatus;

@@ -14,7 +14,7 @@ use payments::app::EventOutcome;
 use payments::app::FraudFactsRetention;
 use payments::domain::{CardDetails, CardNumber, Cvc, Expiry, PaymentOrigin, PaymentStatus};
 use payments::{
-    NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError, SandboxProvider,
+    CardSource, NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError, SandboxProvider,
 };
 use platform::auth::Authenticator;
 use platform::auth::remote::RemoteIdentity;
@@ -104,7 +104,7 @@ impl Fixture {
                 order_id: order.into(),
                 user_id: user.into(),
                 amount: usd(amount),
-                source: PaymentSource::Card(card(number)),
+                source: PaymentSource::Card(CardSource::Raw(card(number))),
                 origin: PaymentOrigin::default(),
             })
             .await
@@ -120,7 +120,7 @@ impl Fixture {
                 order_id: order.into(),
                 user_id: user.into(),
                 amount: usd(1_000),
-                source: PaymentSource::Card(card(VISA)),
+                source: PaymentSource::Card(CardSource::Raw(card(VISA))),
                 origin,
             })
             .await
@@ -427,7 +427,7 @@ on_both_databases! {
         let mut expiring = card(VISA);
         let (year, month) = payments::domain::year_month(f.clock.now_millis());
         expiring.expiry = Expiry::stored(i64::from(month), year).expect("expiry");
-        let saved = app.save_card("u-1", &expiring).await.expect("saved");
+        let saved = app.save_card("u-1", &CardSource::Raw(expiring)).await.expect("saved");
         let pay = |order: &str, user: &str| NewPayment {
             order_id: order.into(),
             user_id: user.into(),

@@ -30,7 +30,7 @@ use crate::domain::{LoyaltyError, MAX_LINES, PaymentsError, Refusal};
 /// Placing an order needs an `Idempotency-Key`; card details never reach its stored
 /// fingerprint.
 const ORDER_IDEMPOTENCY: Idempotency =
-    Idempotency::required().redacting(&["/payment/card_number", "/payment/cvc"]);
+    Idempotency::required().redacting(&["/payment/card_number", "/payment/cvc", "/payment/token"]);
 
 /// The routes and their documentation, declared without values. Only placing an order
 /// needs (and stores) an `Idempotency-Key`.

@@ -147,10 +147,20 @@ struct AttributionBody {
     reason = "documents the object payments reads; ordering never builds one"
 )]
 struct PaymentBody {
-    /// `card` (the card's fields follow) or `saved` (a saved card's id follows).
+    /// `card` (a token or the card's fields follow) or `saved` (a saved card's id
+    /// follows).
     #[schema(pattern = "^(card|saved)$")]
     method: String,
-    /// The card number (12 to 19 digits, Luhn-valid), with `card`.
+    /// With `card`, instead of the card's fields: the card as the payment provider's
+    /// script tokenized it in the browser (Stripe.js: a PaymentMethod id `pm_...` or
+    /// a token `tok_...`; the sandbox also takes Stripe's test tokens such as
+    /// `tok_visa` and `tok_chargeDeclined`), 1 to 255 printable ASCII characters
+    /// without spaces. Not with `card_number`.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$")]
+    token: Option<String>,
+    /// The card number (12 to 19 digits, Luhn-valid), with `card` and no `token`.
+    /// Refused (422) when payments uses Stripe: the browser tokenizes the card with
+    /// Stripe.js and Viscount never handles the number.
     #[schema(pattern = "^[0-9]{12,19}$")]
     card_number: Option<String>,
     /// 1 to 12, with `card`.

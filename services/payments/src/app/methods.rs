@@ -1,24 +1,26 @@
-//! Saved cards: tokenized at the provider, kept as token, brand, last four and expiry,
-//! and used to pay later by their owner only.
+//! Saved cards: tokenized at the provider (or tokenized there by the browser), kept as
+//! the provider's method id, brand, last four and expiry — what the provider answered,
+//! nothing the customer typed — and used to pay later by their owner only.
 
-use super::{PaymentMethodView, PaymentsApp, PaymentsError};
-use crate::domain::{CardDetails, PaymentMethod};
+use super::{CardSource, PaymentMethodView, PaymentsApp, PaymentsError};
+use crate::domain::PaymentMethod;
 use crate::store;
 
 impl PaymentsApp {
-    /// Saves a card for `user_id`: tokenized at the provider, kept as token and last
-    /// four.
+    /// Saves a card for `user_id`: tokenized at the provider (or a token of the
+    /// provider looked up), kept as the provider's id for it, brand, last four and
+    /// expiry.
     #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn save_card(
         &self,
         user_id: &str,
-        card: &CardDetails,
+        card: &CardSource,
     ) -> Result<PaymentMethodView, PaymentsError> {
-        let token = self.provider.tokenize(card).await?;
+        let card = self.card_at_provider(card).await?;
         let method = PaymentMethod {
             id: platform::ids::new_id(),
             user_id: user_id.to_owned(),
-            card: token.into(),
+            card,
             created_at: self.clock.now_millis(),
         };
         let mut tx = self.db.begin().await?;

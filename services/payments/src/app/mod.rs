@@ -38,7 +38,7 @@ use platform::time::Clock;
 pub use authorize::FraudFactsRetention;
 pub use expiry::EXPIRY_ACTOR;
 pub use invoices::OrderDocuments;
-pub use payments::{NewPayment, PaymentSource};
+pub use payments::{CardSource, NewPayment, PaymentSource};
 pub use reviews::{FraudReviewView, REVIEW_EXPIRY_ACTOR};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};
 
@@ -46,7 +46,7 @@ use crate::config::PaymentsSettings;
 use crate::domain::{
     FailureReason, Payment, PaymentStatus, ReviewStatus, Transition, TransitionError,
 };
-use crate::provider::{Decline, PaymentProvider};
+use crate::provider::{Decline, PaymentProvider, TokenRefusal};
 use crate::store;
 
 /// The actor recorded on ledger entries written for ordering's events.
@@ -67,6 +67,12 @@ pub enum PaymentsError {
     /// The saved card has expired.
     #[error("the saved card has expired")]
     PaymentMethodExpired,
+    /// The provider issued no such card token.
+    #[error("is not a card token the payment provider knows")]
+    UnknownCardToken,
+    /// Card numbers may not be sent with this provider.
+    #[error("{RAW_CARDS_REFUSED}")]
+    RawCardRefused,
     /// Nothing of the payment was captured, so nothing can be refunded.
     #[error("nothing was captured, so nothing can be refunded")]
     NothingCaptured,
@@ -107,6 +113,20 @@ impl From<TransitionError> for PaymentsError {
             TransitionError::OverRefund { refundable } => Self::OverRefund { refundable },
             TransitionError::InvalidAmount(message) => Self::InvalidAmount(message),
             TransitionError::TotalDoesNotFit(_) => Self::Mismatch(err.to_string()),
+        }
+    }
+}
+
+/// Why raw card fields are refused when the provider does not take them.
+pub const RAW_CARDS_REFUSED: &str = "card numbers are not accepted with this payment provider: \
+     tokenize the card in the browser with the provider's script (Stripe.js) and send \
+     its `token` instead; Viscount never handles card numbers with Stripe";
+
+impl From<TokenRefusal> for PaymentsError {
+    fn from(refusal: TokenRefusal) -> Self {
+        match refusal {
+            TokenRefusal::Unknown => Self::UnknownCardToken,
+            TokenRefusal::Provider(decline) => Self::Provider(decline),
         }
     }
 }
@@ -159,6 +179,12 @@ impl PaymentsApp {
     /// The service's database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whether card numbers may be sent (the sandbox); with a live provider cards
+    /// come tokenized from the browser.
+    pub fn takes_raw_cards(&self) -> bool {
+        self.provider.takes_raw_cards()
     }
 
     /// The clock the rules read (expiry, the fraud window).

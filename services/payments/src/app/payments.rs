@@ -4,16 +4,43 @@
 use platform::db::is_unique_violation;
 
 use super::{PaymentView, PaymentsApp, PaymentsError};
-use crate::domain::{CardDetails, Money, Payment, PaymentOrigin, StoredCard};
+use crate::domain::{CardDetails, CardTokenRef, Money, Payment, PaymentOrigin, StoredCard};
 use crate::store;
+
+/// A card given now, to pay with or to save.
+#[derive(Debug, Clone)]
+pub enum CardSource {
+    /// Typed in (the sandbox only); tokenized at the provider and then forgotten.
+    Raw(CardDetails),
+    /// Tokenized in the browser by the provider; looked up there.
+    Token(CardTokenRef),
+}
 
 /// What pays for a new payment.
 #[derive(Debug, Clone)]
 pub enum PaymentSource {
-    /// A card typed in now; tokenized and then forgotten.
-    Card(CardDetails),
+    /// A card given now.
+    Card(CardSource),
     /// A saved card of the payment's owner, by id.
     Saved(String),
+}
+
+impl PaymentsApp {
+    /// The card `source` stands for, as the provider keeps it: a raw card tokenized
+    /// (refused when the provider takes none), a token looked up.
+    pub(super) async fn card_at_provider(
+        &self,
+        source: &CardSource,
+    ) -> Result<StoredCard, PaymentsError> {
+        let card = match source {
+            CardSource::Raw(_) if !self.provider.takes_raw_cards() => {
+                return Err(PaymentsError::RawCardRefused);
+            }
+            CardSource::Raw(card) => self.provider.tokenize(card).await?,
+            CardSource::Token(token) => self.provider.card_from_token(token).await?,
+        };
+        Ok(card.into())
+    }
 }
 
 /// A payment to create (inputs already checked at the edge).
@@ -32,8 +59,8 @@ pub struct NewPayment {
 }
 
 impl PaymentsApp {
-    /// Creates a `pending` payment for an order: tokenizes the card (or takes a saved
-    /// one of the same user) and keeps the token, brand, last four and expiry. Stages
+    /// Creates a `pending` payment for an order: tokenizes the card, or looks up the
+    /// provider's token (or takes a saved one of the same user), and keeps the token, brand, last four and expiry. Stages
     /// `payments.payment.initiated` with the row.
     #[tracing::instrument(skip_all, fields(order_id = %new.order_id), err(level = "debug"))]
     pub async fn create_payment(&self, new: NewPayment) -> Result<PaymentView, PaymentsError> {
@@ -45,7 +72,7 @@ impl PaymentsApp {
         }
         let now = self.clock.now_millis();
         let (card, method_id): (StoredCard, _) = match &new.source {
-            PaymentSource::Card(card) => (self.provider.tokenize(card).await?.into(), None),
+            PaymentSource::Card(card) => (self.card_at_provider(card).await?, None),
             PaymentSource::Saved(id) => {
                 let method = store::payment_method(self.db.reader(), &new.user_id, id)
                     .await?

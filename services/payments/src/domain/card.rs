@@ -95,6 +95,45 @@ impl fmt::Debug for CardNumber {
     }
 }
 
+/// A card as the provider tokenized it in the customer's browser (Stripe.js: a
+/// PaymentMethod id `pm_...`, a token `tok_...`), or a test token of the provider:
+/// 1 to 255 printable ASCII characters without spaces. Which tokens exist is the
+/// provider's to say; this only keeps text no provider issues from reaching one.
+/// Its `Debug` shows only the kind (`tok_…`): a single-use token stands for the card
+/// until it is used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardTokenRef(String);
+
+impl fmt::Debug for CardTokenRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.0.find('_').map_or("", |end| &self.0[..=end]);
+        write!(f, "CardTokenRef({kind}…)")
+    }
+}
+
+impl TryFrom<&str> for CardTokenRef {
+    type Error = Invalid;
+
+    fn try_from(raw: &str) -> Result<Self, Self::Error> {
+        if raw.is_empty() || raw.len() > 255 {
+            return Err(Invalid("must be 1 to 255 characters"));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Invalid(
+                "must be printable ASCII without spaces (a token of the payment provider)",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+impl CardTokenRef {
+    /// The token as the provider issued it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A card verification code: 3 or 4 digits. Its `Debug` shows nothing of it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cvc(String);
@@ -328,6 +367,42 @@ mod tests {
         assert!(!shown.contains("4242424242424242"), "{shown}");
         assert!(!shown.contains("123"), "{shown}");
         assert!(shown.contains("4242"), "last four are fine: {shown}");
+    }
+
+    #[test]
+    fn card_tokens_are_printable_ascii_without_spaces() {
+        let long = "t".repeat(255);
+        for good in [
+            "tok_visa",
+            "pm_card_visa",
+            "card_1AbC",
+            "sbx_tok_ok_x",
+            "x",
+            &long,
+        ] {
+            assert_eq!(
+                CardTokenRef::try_from(good).map(|t| t.as_str().to_owned()),
+                Ok(good.to_owned())
+            );
+        }
+        let shown = format!(
+            "{:?}",
+            CardTokenRef::try_from("tok_1Secret").expect("token")
+        );
+        assert_eq!(shown, "CardTokenRef(tok_…)");
+        let too_long = "t".repeat(256);
+        for bad in [
+            "",
+            &too_long,
+            "tok visa",
+            " tok_visa",
+            "tok_visa\n",
+            "tok_\u{e9}",
+            "tok\t1",
+            "tok\u{0}",
+        ] {
+            assert!(CardTokenRef::try_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

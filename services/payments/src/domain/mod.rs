@@ -17,8 +17,8 @@ pub mod rules;
 pub mod status;
 
 pub use card::{
-    CardDetails, CardNumber, Cvc, ExpMonth, ExpYear, Expiry, StoredCard, brand_of, luhn_valid,
-    year_month,
+    CardDetails, CardNumber, CardTokenRef, Cvc, ExpMonth, ExpYear, Expiry, StoredCard, brand_of,
+    luhn_valid, year_month,
 };
 pub use contracts::Money;
 pub use contracts::payments::{CardBrand, FailureReason, PaymentStatus};

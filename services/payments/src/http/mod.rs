@@ -4,6 +4,10 @@
 //! Card fields are read as raw JSON values and checked here, so a malformed card
 //! number is reported by field name without the framework echoing the value back in
 //! its error text. No handler logs its input.
+//!
+//! A card comes either as its raw fields (the sandbox only) or as a `token` the
+//! provider's script made in the browser; with a provider that takes no card numbers
+//! (Stripe) raw fields are refused by name, before anything of them is read.
 
 mod fraud;
 mod invoices;
@@ -24,12 +28,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{
-    NewPayment, PaymentMethodView, PaymentSource, PaymentView, PaymentsApp, PaymentsError,
-    RefundOutcome, TransactionView,
+    CardSource, NewPayment, PaymentMethodView, PaymentSource, PaymentView, PaymentsApp,
+    PaymentsError, RAW_CARDS_REFUSED, RefundOutcome, TransactionView,
 };
 use crate::domain::{
-    CardDetails, CardNumber, Country, Cvc, ExpMonth, ExpYear, Expiry, FailureReason, Invalid,
-    Money, PaymentOrigin, payable,
+    CardDetails, CardNumber, CardTokenRef, Country, Cvc, ExpMonth, ExpYear, Expiry, FailureReason,
+    Invalid, Money, PaymentOrigin, payable,
 };
 
 /// The scope a service client needs to create payments, read them and refund.
@@ -39,10 +43,10 @@ pub const SCOPE_WRITE: &str = "payments:write";
 /// create payments, read any and refund). Owners see their own.
 pub const POLICY: Policy = Policy::managed_by(SCOPE_WRITE);
 
-/// Creating a payment needs an `Idempotency-Key`; the card fields stay out of its
-/// stored fingerprint.
+/// Creating a payment needs an `Idempotency-Key`; the card fields (and a token, which
+/// may be a single-use stand-in for them) stay out of its stored fingerprint.
 const CREATE_IDEMPOTENCY: Idempotency =
-    Idempotency::required().redacting(&["/method/card_number", "/method/cvc"]);
+    Idempotency::required().redacting(&["/method/card_number", "/method/cvc", "/method/token"]);
 
 /// The routes and their documentation, declared without values. Creating a payment
 /// needs an `Idempotency-Key`; a refund honours one when sent.
@@ -100,6 +104,12 @@ impl From<PaymentsError> for Problem {
             PaymentsError::UnknownPaymentMethod | PaymentsError::PaymentMethodExpired => {
                 Problem::invalid_field("method.payment_method_id", err.to_string())
             }
+            PaymentsError::UnknownCardToken => {
+                Problem::invalid_field("method.token", err.to_string())
+            }
+            PaymentsError::RawCardRefused => {
+                Problem::invalid_field("method.card_number", err.to_string())
+            }
             PaymentsError::NothingCaptured => Problem::conflict("not-captured", err.to_string()),
             PaymentsError::OverRefund { refundable } => {
                 Problem::conflict("over-refund", err.to_string()).with("refundable", *refundable)
@@ -145,6 +155,17 @@ fn text_of(value: Option<&Value>) -> Result<String, Invalid> {
         Some(Value::String(text)) => Ok(text.clone()),
         Some(Value::Number(number)) if number.is_u64() => Ok(number.to_string()),
         Some(_) => Err(Invalid("must be a string of digits")),
+    }
+}
+
+/// A provider's card token given as a JSON string. The value is never put in the
+/// error.
+fn token_of(value: &Value) -> Result<CardTokenRef, Invalid> {
+    match value {
+        Value::String(text) => CardTokenRef::try_from(text.as_str()),
+        _ => Err(Invalid(
+            "must be a string (a token of the payment provider)",
+        )),
     }
 }
 
@@ -200,16 +221,82 @@ fn card_from(fields: &mut Fields, prefix: &str, raw: &RawCard, now: i64) -> Opti
     })
 }
 
-/// `method` of a new payment: `{method: "card", card_number, exp_month, exp_year,
-/// cvc}` or `{method: "saved", payment_method_id}`.
+/// A card given now, as a provider's token or (when the provider takes them) its raw
+/// fields: exactly one of `token` and `card_number`. Errors are recorded against
+/// `prefix` + the field name.
+fn card_source_from(
+    fields: &mut Fields,
+    prefix: &str,
+    token: Option<Value>,
+    raw: &RawCard,
+    now: i64,
+    takes_raw_cards: bool,
+) -> Option<CardSource> {
+    let name = |field: &str| format!("{prefix}{field}");
+    let Some(token) = token else {
+        if takes_raw_cards {
+            return card_from(fields, prefix, raw, now).map(CardSource::Raw);
+        }
+        // Nothing of the card is read: not even a malformed number is echoed back as
+        // one, since none should have been sent.
+        if raw.card_number.is_some() {
+            fields.push(&name("card_number"), RAW_CARDS_REFUSED);
+        } else {
+            fields.push(
+                &name("token"),
+                "is required: the card as the payment provider's script tokenized it",
+            );
+        }
+        return None;
+    };
+    if raw.card_number.is_some() {
+        fields.push(
+            &name("token"),
+            "give either `token` or `card_number`, not both",
+        );
+        if !takes_raw_cards {
+            fields.push(&name("card_number"), RAW_CARDS_REFUSED);
+        }
+    }
+    for (field, given) in [
+        ("exp_month", raw.exp_month.is_some()),
+        ("exp_year", raw.exp_year.is_some()),
+        ("cvc", raw.cvc.is_some()),
+    ] {
+        if given {
+            fields.push(
+                &name(field),
+                "is only allowed with `card_number`: a token carries its card's expiry",
+            );
+        }
+    }
+    fields
+        .check(&name("token"), token_of(&token))
+        .map(CardSource::Token)
+}
+
+/// `method` of a new payment: `{method: "card", token}` (a provider's token),
+/// `{method: "card", card_number, exp_month, exp_year, cvc}` (the sandbox only) or
+/// `{method: "saved", payment_method_id}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"method": "card", "card_number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}))]
+#[schema(example = json!({"method": "card", "token": "pm_card_visa"}))]
 struct MethodBody {
-    /// `card` (the card's fields follow) or `saved` (a saved card's id follows).
+    /// `card` (a token or the card's fields follow) or `saved` (a saved card's id
+    /// follows).
     #[schema(pattern = "^(card|saved)$")]
     method: String,
-    /// The card number (12 to 19 digits, Luhn-valid), with `card`.
+    /// With `card`, instead of the card's fields: the card as the payment provider's
+    /// script tokenized it in the browser (Stripe.js: a PaymentMethod id `pm_...` or a
+    /// token `tok_...`), 1 to 255 printable ASCII characters without spaces. The
+    /// sandbox takes its own tokens and Stripe's test tokens (`tok_visa`,
+    /// `pm_card_visa`, `tok_chargeDeclined`…). Not with `card_number`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$")]
+    token: Option<Value>,
+    /// The card number (12 to 19 digits, Luhn-valid), with `card` and no `token`;
+    /// refused (422) with a provider that takes no card numbers (Stripe), where the
+    /// browser tokenizes the card.
     #[serde(default)]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{12,19}$")]
     card_number: Option<Value>,
@@ -243,7 +330,12 @@ fn country(fields: &mut Fields, field: &str, raw: Option<String>) -> Option<Stri
         .map(Country::into_string)
 }
 
-fn source_from(fields: &mut Fields, method: MethodBody, now: i64) -> Option<PaymentSource> {
+fn source_from(
+    fields: &mut Fields,
+    method: MethodBody,
+    now: i64,
+    takes_raw_cards: bool,
+) -> Option<PaymentSource> {
     match method.method.as_str() {
         "card" => {
             if method.payment_method_id.is_some() {
@@ -258,10 +350,12 @@ fn source_from(fields: &mut Fields, method: MethodBody, now: i64) -> Option<Paym
                 exp_year: method.exp_year,
                 cvc: method.cvc,
             };
-            card_from(fields, "method.", &raw, now).map(PaymentSource::Card)
+            card_source_from(fields, "method.", method.token, &raw, now, takes_raw_cards)
+                .map(PaymentSource::Card)
         }
         "saved" => {
             for (field, given) in [
+                ("method.token", method.token.is_some()),
                 ("method.card_number", method.card_number.is_some()),
                 ("method.exp_month", method.exp_month.is_some()),
                 ("method.exp_year", method.exp_year.is_some()),
@@ -349,7 +443,12 @@ async fn create_payment(
         body.method.billing_country.clone(),
     );
     let shipping_country = country(&mut fields, "shipping_country", body.shipping_country);
-    let source = source_from(&mut fields, body.method, app.clock().now_millis());
+    let source = source_from(
+        &mut fields,
+        body.method,
+        app.clock().now_millis(),
+        app.takes_raw_cards(),
+    );
     let (Some(user_id), Some(order_id), Some(amount), Some(source), true) =
         (owner, order_id, amount, source, fields.is_ok())
     else {
@@ -449,30 +548,37 @@ fn require_user(caller: &Principal) -> ApiResult<()> {
     Ok(())
 }
 
-/// A card to save: all four fields are required.
+/// A card to save: a provider's `token`, or (the sandbox only) all four card fields.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}))]
+#[schema(example = json!({"token": "pm_card_visa"}))]
 struct CardBody {
-    /// 12 to 19 digits, Luhn-valid.
+    /// The card as the payment provider's script tokenized it in the browser
+    /// (Stripe.js: `pm_...` or `tok_...`); not with `card_number`.
     #[serde(default)]
-    #[schema(value_type = String, pattern = "^[0-9]{12,19}$")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$")]
+    token: Option<Value>,
+    /// 12 to 19 digits, Luhn-valid, without `token`; refused (422) with a provider
+    /// that takes no card numbers (Stripe).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{12,19}$")]
     card_number: Option<Value>,
-    /// 1 to 12.
+    /// 1 to 12, with `card_number`.
     #[serde(default)]
-    #[schema(value_type = i64, minimum = 1, maximum = 12)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 12)]
     exp_month: Option<Value>,
-    /// Four digits, not in the past.
+    /// Four digits, not in the past, with `card_number`.
     #[serde(default)]
-    #[schema(value_type = i64, minimum = 1000, maximum = 9999)]
+    #[schema(value_type = Option<i64>, minimum = 1000, maximum = 9999)]
     exp_year: Option<Value>,
-    /// 3 or 4 digits.
+    /// 3 or 4 digits, with `card_number`.
     #[serde(default)]
-    #[schema(value_type = String, pattern = "^[0-9]{3,4}$")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{3,4}$")]
     cvc: Option<Value>,
 }
 
-/// Saves a card for the signed-in user (a provider token and the last four digits).
+/// Saves a card for the signed-in user: what the provider answered for it (its id
+/// for the card, brand, last four digits and expiry), never what was typed.
 #[utoipa::path(
     post,
     path = "/api/v1/payment-methods",
@@ -499,12 +605,28 @@ async fn save_payment_method(
         cvc: body.cvc,
     };
     let (Some(card), true) = (
-        card_from(&mut fields, "", &raw, app.clock().now_millis()),
+        card_source_from(
+            &mut fields,
+            "",
+            body.token,
+            &raw,
+            app.clock().now_millis(),
+            app.takes_raw_cards(),
+        ),
         fields.is_ok(),
     ) else {
         return Err(fields.into_problem());
     };
-    let method = app.save_card(&caller.subject, &card).await?;
+    let method = match app.save_card(&caller.subject, &card).await {
+        Ok(method) => method,
+        Err(err @ PaymentsError::UnknownCardToken) => {
+            return Err(Problem::invalid_field("token", err.to_string()));
+        }
+        Err(err @ PaymentsError::RawCardRefused) => {
+            return Err(Problem::invalid_field("card_number", err.to_string()));
+        }
+        Err(err) => return Err(err.into()),
+    };
     Ok(created(
         &format!("/api/v1/payment-methods/{}", method.id),
         method,
@@ -629,4 +751,174 @@ async fn transactions(
         )
         .await?;
     Ok(Json(List::from_rows(rows, &page, |t| t.id.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::http::FieldError;
+    use serde_json::json;
+
+    use super::*;
+
+    /// 2026-11-22T10:00:00Z.
+    const NOW: i64 = 1_795_341_600_000;
+
+    fn method(body: Value) -> MethodBody {
+        serde_json::from_value(body).expect("method body")
+    }
+
+    /// The source, or the fields named in the 422 with their messages.
+    fn source(body: Value, takes_raw_cards: bool) -> Result<PaymentSource, Vec<FieldError>> {
+        let mut fields = Fields::default();
+        let source = source_from(&mut fields, method(body), NOW, takes_raw_cards);
+        match (source, fields.is_ok()) {
+            (Some(source), true) => Ok(source),
+            _ => Err(fields.into_problem().errors),
+        }
+    }
+
+    fn named(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    fn raw_card() -> Value {
+        json!({"method": "card", "card_number": "4242424242424242", "exp_month": 12,
+               "exp_year": 2030, "cvc": "123"})
+    }
+
+    #[test]
+    fn a_token_pays_with_either_provider() {
+        for takes_raw_cards in [true, false] {
+            for token in [
+                "tok_visa",
+                "pm_card_visa",
+                "pm_1NaBc",
+                "sbx_tok_ok_visa_4242_122030_ab",
+            ] {
+                let got = source(json!({"method": "card", "token": token}), takes_raw_cards);
+                assert!(
+                    matches!(&got, Ok(PaymentSource::Card(CardSource::Token(t))) if t.as_str() == token),
+                    "{token}: {got:?}"
+                );
+            }
+        }
+        let with_country = source(
+            json!({"method": "card", "token": "tok_visa", "billing_country": "us"}),
+            false,
+        );
+        assert!(with_country.is_ok(), "{with_country:?}");
+    }
+
+    #[test]
+    fn a_token_is_printable_ascii_without_spaces() {
+        let long = "t".repeat(256);
+        for bad in [
+            json!(""),
+            json!("tok visa"),
+            json!("tok_\u{e9}"),
+            json!(long),
+            json!(42),
+            json!(["tok_visa"]),
+        ] {
+            let got = source(json!({"method": "card", "token": bad}), true);
+            let Err(errors) = got else {
+                panic!("{bad}: {got:?}");
+            };
+            assert_eq!(named(&errors), ["method.token"], "{bad}");
+            if let Value::String(text) = &bad {
+                assert!(
+                    text.is_empty() || !errors[0].message.contains(text.as_str()),
+                    "the token is echoed: {errors:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_and_card_fields_do_not_go_together() {
+        let mut both = raw_card();
+        both["token"] = json!("tok_visa");
+        let errors = source(both.clone(), true).expect_err("both");
+        assert_eq!(
+            named(&errors),
+            [
+                "method.token",
+                "method.exp_month",
+                "method.exp_year",
+                "method.cvc"
+            ]
+        );
+        let errors = source(both, false).expect_err("both");
+        assert!(named(&errors).contains(&"method.card_number"), "{errors:?}");
+        let errors = source(
+            json!({"method": "card", "token": "tok_visa", "cvc": "123"}),
+            true,
+        )
+        .expect_err("token with a cvc");
+        assert_eq!(named(&errors), ["method.cvc"]);
+        let errors = source(
+            json!({"method": "saved", "token": "tok_visa",
+                   "payment_method_id": "0192f1d6-0000-7000-8000-000000000000"}),
+            true,
+        )
+        .expect_err("saved with a token");
+        assert_eq!(named(&errors), ["method.token"]);
+    }
+
+    #[test]
+    fn raw_cards_are_refused_by_a_provider_that_takes_none() {
+        assert!(matches!(
+            source(raw_card(), true),
+            Ok(PaymentSource::Card(CardSource::Raw(_)))
+        ));
+        let errors = source(raw_card(), false).expect_err("refused");
+        assert_eq!(named(&errors), ["method.card_number"]);
+        assert!(
+            errors[0].message.contains("Stripe.js") && errors[0].message.contains("token"),
+            "{errors:?}"
+        );
+        // Even a malformed number is refused as a number, never checked or echoed.
+        let mut typo = raw_card();
+        typo["card_number"] = json!("4242424242424241");
+        let errors = source(typo, false).expect_err("refused");
+        assert_eq!(named(&errors), ["method.card_number"]);
+        assert!(!errors[0].message.contains("4242"), "{errors:?}");
+        // Neither a token nor a number: the token is what is missing.
+        let errors = source(json!({"method": "card"}), false).expect_err("nothing");
+        assert_eq!(named(&errors), ["method.token"]);
+        let errors = source(json!({"method": "card"}), true).expect_err("nothing");
+        assert!(named(&errors).contains(&"method.card_number"), "{errors:?}");
+    }
+
+    #[test]
+    fn saved_cards_take_a_token_the_same_way() {
+        let mut fields = Fields::default();
+        let raw = RawCard::default();
+        let got = card_source_from(
+            &mut fields,
+            "",
+            Some(json!("pm_card_visa")),
+            &raw,
+            NOW,
+            false,
+        );
+        assert!(matches!(got, Some(CardSource::Token(_))) && fields.is_ok());
+        let raw = RawCard {
+            card_number: Some(json!("4242424242424242")),
+            ..RawCard::default()
+        };
+        let mut fields = Fields::default();
+        assert!(card_source_from(&mut fields, "", None, &raw, NOW, false).is_none());
+        assert_eq!(named(&fields.into_problem().errors), ["card_number"]);
+    }
+
+    #[test]
+    fn provider_refusals_of_a_card_name_their_field() {
+        let unknown = Problem::from(PaymentsError::UnknownCardToken);
+        assert_eq!(unknown.status, 422);
+        assert_eq!(named(&unknown.errors), ["method.token"]);
+        let raw = Problem::from(PaymentsError::RawCardRefused);
+        assert_eq!(raw.status, 422);
+        assert_eq!(named(&raw.errors), ["method.card_number"]);
+    }
 }

@@ -7,7 +7,10 @@
 //! PaymentIntent with manual capture, `capture` and `void` capture or cancel it,
 //! `refund` creates a Refund. Calls that move money take an idempotency key (Stripe's
 //! `Idempotency-Key`), so a call repeated after a crash or a redelivered event returns
-//! the first answer instead of moving money twice.
+//! the first answer instead of moving money twice. `card_from_token` takes a card the
+//! customer's browser tokenized at the provider (Stripe.js), so the number never
+//! reaches Viscount; a provider that must never see numbers says so with
+//! `takes_raw_cards`.
 
 use std::sync::Arc;
 
@@ -16,7 +19,9 @@ use platform::config::ConfigError;
 use platform::service::{ServiceKind, StartError};
 
 use crate::config::{PaymentsConfig, ProviderKind};
-use crate::domain::{CardBrand, CardDetails, Expiry, FailureReason, Money, StoredCard};
+use crate::domain::{
+    CardBrand, CardDetails, CardTokenRef, Expiry, FailureReason, Money, StoredCard,
+};
 
 mod sandbox;
 pub mod stripe;
@@ -89,9 +94,33 @@ impl Decline {
     }
 }
 
+/// Why the provider would not take a card token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefusal {
+    /// The provider issued no such token (not to this account, or it was used up):
+    /// the customer's input, not an outage.
+    #[error("the payment provider knows no such card token")]
+    Unknown,
+    /// The provider refused the card or could not answer.
+    #[error(transparent)]
+    Provider(#[from] Decline),
+}
+
 /// A card processor.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
+    /// Whether card numbers may be handed to it (`tokenize`). A live provider says
+    /// no: the browser tokenizes the card with the provider's own script, which keeps
+    /// the shop out of the card data's PCI scope, and payments refuses raw card
+    /// fields.
+    fn takes_raw_cards(&self) -> bool;
+
+    /// The card behind a token the customer's browser got from the provider (or one
+    /// of its test tokens): the handle payments keeps (the provider may give a
+    /// lasting one for a single-use token), the brand, last four digits and expiry.
+    /// Moves no money.
+    async fn card_from_token(&self, token: &CardTokenRef) -> Result<CardToken, TokenRefusal>;
+
     /// Stores a card at the provider and returns its token. The only call that sees
     /// the full number.
     async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline>;

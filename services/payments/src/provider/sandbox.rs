@@ -1,22 +1,33 @@
 //! The built-in [`SandboxProvider`]: answers like a card processor in test mode, in
 //! memory, so the platform takes payments with no account anywhere. Its test cards
 //! (API.md) decline, run short of funds or look fraudulent the way Stripe's do.
+//!
+//! It takes back the tokens it issued, and knows Stripe's test tokens and
+//! PaymentMethods by name (`tok_visa`, `pm_card_visa`, `tok_chargeDeclined`,
+//! `pm_card_visa_chargeDeclinedInsufficientFunds`…, see [`TEST_TOKENS`]), so a
+//! storefront written for Stripe.js pays in the sandbox the same way. Its tokens carry
+//! the card's behaviour, brand, last four digits and expiry — never the number — so
+//! they read back after a restart with nothing remembered.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{CardToken, Decline, PaymentProvider, ProviderRef};
-use crate::domain::{CardDetails, FailureReason, Money};
+use super::{CardToken, Decline, PaymentProvider, ProviderRef, TokenRefusal};
+use crate::domain::{CardBrand, CardDetails, CardTokenRef, Expiry, FailureReason, Money};
 
 /// How a sandbox card behaves, encoded in its token (like Stripe's `pm_card_visa`,
 /// `pm_card_chargeDeclined`): the token never carries the number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Behaviour {
+    /// Authorizes.
     Approve,
+    /// Declined by the issuer.
     Declined,
+    /// Short of funds.
     InsufficientFunds,
+    /// Blocked as fraudulent.
     Fraud,
 }
 
@@ -51,6 +62,109 @@ impl Behaviour {
         .into_iter()
         .find(|b| b.as_str() == class)
     }
+}
+
+/// Stripe's test tokens and PaymentMethods the sandbox knows, by the name after
+/// `tok_` or `pm_card_` (a `visa_` before `chargeDeclined…` is optional, as Stripe
+/// names them both ways): how the card behaves, its brand and last four digits, as
+/// Stripe's card of that name. Their expiry is [`TEST_EXPIRY`].
+const TEST_TOKENS: [(&str, Behaviour, CardBrand, &str); 8] = [
+    ("visa", Behaviour::Approve, CardBrand::Visa, "4242"),
+    (
+        "mastercard",
+        Behaviour::Approve,
+        CardBrand::Mastercard,
+        "4444",
+    ),
+    ("amex", Behaviour::Approve, CardBrand::Amex, "0005"),
+    ("discover", Behaviour::Approve, CardBrand::Discover, "1117"),
+    (
+        "chargeDeclined",
+        Behaviour::Declined,
+        CardBrand::Visa,
+        "0002",
+    ),
+    (
+        "chargeDeclinedInsufficientFunds",
+        Behaviour::InsufficientFunds,
+        CardBrand::Visa,
+        "9995",
+    ),
+    (
+        "chargeDeclinedFraudulent",
+        Behaviour::Fraud,
+        CardBrand::Visa,
+        "0019",
+    ),
+    ("radarBlock", Behaviour::Fraud, CardBrand::Visa, "0019"),
+];
+
+/// The expiry of the test tokens (Stripe's take any future date).
+const TEST_EXPIRY: Expiry = Expiry {
+    month: 12,
+    year: 2099,
+};
+
+/// The card a test token of Stripe's names, if the sandbox knows it.
+fn test_token(token: &str) -> Option<(Behaviour, CardBrand, &'static str)> {
+    let name = token
+        .strip_prefix("tok_")
+        .or_else(|| token.strip_prefix("pm_card_"))?;
+    let name = name
+        .strip_prefix("visa_")
+        .filter(|rest| rest.starts_with("chargeDeclined"))
+        .unwrap_or(name);
+    TEST_TOKENS
+        .iter()
+        .find(|(known, ..)| *known == name)
+        .map(|&(_, behaviour, brand, last4)| (behaviour, brand, last4))
+}
+
+/// A token the sandbox issued: `sbx_tok_{behaviour}_{brand}_{last4}_{MMYYYY}_{id}`.
+fn issued_token(behaviour: Behaviour, brand: CardBrand, last4: &str, expiry: Expiry) -> String {
+    format!(
+        "{TOKEN_PREFIX}{}_{}_{last4}_{:02}{:04}_{}",
+        behaviour.as_str(),
+        brand.as_str(),
+        expiry.month,
+        expiry.year,
+        platform::ids::new_id().replace('-', "")
+    )
+}
+
+/// The card of a token the sandbox issued, read from the token; `None` for a token
+/// it did not issue (or one from before tokens carried the card).
+fn read_issued(token: &str) -> Option<CardToken> {
+    let mut parts = token.strip_prefix(TOKEN_PREFIX)?.split('_');
+    let (Some(class), Some(brand), Some(last4), Some(expiry), Some(id), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Behaviour::of_token(token)?;
+    let digits =
+        |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_digit());
+    if class.is_empty()
+        || !digits(last4, 4)
+        || !digits(expiry, 6)
+        || id.is_empty()
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let expiry = Expiry::stored(expiry[..2].parse().ok()?, expiry[2..].parse().ok()?).ok()?;
+    Some(CardToken {
+        token: token.to_owned(),
+        brand: CardBrand::parse(brand)?,
+        last4: last4.to_owned(),
+        exp_month: expiry.month,
+        exp_year: expiry.year,
+    })
 }
 
 const TOKEN_PREFIX: &str = "sbx_tok_";
@@ -127,13 +241,35 @@ fn check_authorization(authorization: &str) -> Result<(), Decline> {
 
 #[async_trait]
 impl PaymentProvider for SandboxProvider {
+    fn takes_raw_cards(&self) -> bool {
+        true
+    }
+
+    async fn card_from_token(&self, token: &CardTokenRef) -> Result<CardToken, TokenRefusal> {
+        let token = token.as_str();
+        if let Some(card) = read_issued(token) {
+            return Ok(card);
+        }
+        // A test token stands for a new card each time, as Stripe makes a new
+        // PaymentMethod of `pm_card_visa` on each use.
+        let (behaviour, brand, last4) = test_token(token).ok_or(TokenRefusal::Unknown)?;
+        Ok(CardToken {
+            token: issued_token(behaviour, brand, last4, TEST_EXPIRY),
+            brand,
+            last4: last4.to_owned(),
+            exp_month: TEST_EXPIRY.month,
+            exp_year: TEST_EXPIRY.year,
+        })
+    }
+
     async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline> {
         let behaviour = Behaviour::of(card);
         Ok(CardToken {
-            token: format!(
-                "{TOKEN_PREFIX}{}_{}",
-                behaviour.as_str(),
-                platform::ids::new_id().replace('-', "")
+            token: issued_token(
+                behaviour,
+                card.number.brand(),
+                card.number.last4(),
+                card.expiry,
             ),
             brand: card.number.brand(),
             last4: card.number.last4().to_owned(),
@@ -210,7 +346,7 @@ impl PaymentProvider for SandboxProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CardNumber, Cvc, Expiry};
+    use crate::domain::{CardNumber, Cvc};
 
     fn card(number: &str) -> CardDetails {
         CardDetails {
@@ -301,6 +437,133 @@ mod tests {
                 .await
                 .is_ok_and(|r| r.0.starts_with("sbx_void_"))
         );
+    }
+
+    fn token(raw: &str) -> CardTokenRef {
+        CardTokenRef::try_from(raw).expect("token")
+    }
+
+    #[tokio::test]
+    async fn stripes_test_tokens_stand_for_stripes_test_cards() {
+        let sandbox = SandboxProvider::new();
+        let cases = [
+            ("tok_visa", CardBrand::Visa, "4242", None),
+            ("pm_card_visa", CardBrand::Visa, "4242", None),
+            ("tok_mastercard", CardBrand::Mastercard, "4444", None),
+            ("pm_card_amex", CardBrand::Amex, "0005", None),
+            ("tok_discover", CardBrand::Discover, "1117", None),
+            (
+                "tok_chargeDeclined",
+                CardBrand::Visa,
+                "0002",
+                Some(FailureReason::Declined),
+            ),
+            (
+                "pm_card_chargeDeclined",
+                CardBrand::Visa,
+                "0002",
+                Some(FailureReason::Declined),
+            ),
+            (
+                "pm_card_visa_chargeDeclined",
+                CardBrand::Visa,
+                "0002",
+                Some(FailureReason::Declined),
+            ),
+            (
+                "tok_chargeDeclinedInsufficientFunds",
+                CardBrand::Visa,
+                "9995",
+                Some(FailureReason::InsufficientFunds),
+            ),
+            (
+                "pm_card_visa_chargeDeclinedInsufficientFunds",
+                CardBrand::Visa,
+                "9995",
+                Some(FailureReason::InsufficientFunds),
+            ),
+            (
+                "tok_chargeDeclinedFraudulent",
+                CardBrand::Visa,
+                "0019",
+                Some(FailureReason::Fraud),
+            ),
+            (
+                "pm_card_radarBlock",
+                CardBrand::Visa,
+                "0019",
+                Some(FailureReason::Fraud),
+            ),
+        ];
+        for (i, (name, brand, last4, failure)) in cases.into_iter().enumerate() {
+            let card = sandbox
+                .card_from_token(&token(name))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                (
+                    card.brand,
+                    card.last4.as_str(),
+                    card.exp_month,
+                    card.exp_year
+                ),
+                (brand, last4, 12, 2099),
+                "{name}"
+            );
+            assert!(card.token.starts_with("sbx_tok_"), "{name}: {}", card.token);
+            let outcome = sandbox
+                .authorize(&card.token, &usd(1000), &format!("tok-{i}"))
+                .await;
+            assert_eq!(
+                outcome.map(|_| ()).map_err(|d| d.reason),
+                failure.map_or(Ok(()), Err),
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sandboxs_own_tokens_read_back_as_the_same_card() {
+        let sandbox = SandboxProvider::new();
+        for number in ["4242424242424242", "4000000000000002", "378282246310005"] {
+            let issued = sandbox.tokenize(&card(number)).await.expect("tokenize");
+            let read = sandbox
+                .card_from_token(&token(&issued.token))
+                .await
+                .expect("read back");
+            assert_eq!(read, issued, "{number}");
+        }
+        let test = sandbox
+            .card_from_token(&token("tok_visa"))
+            .await
+            .expect("tok_visa");
+        assert_eq!(sandbox.card_from_token(&token(&test.token)).await, Ok(test));
+    }
+
+    #[tokio::test]
+    async fn tokens_the_sandbox_does_not_know_are_unknown() {
+        let sandbox = SandboxProvider::new();
+        for name in [
+            "tok_unknown",
+            "pm_card_",
+            "pm_1Nx2Yz",
+            "card_123",
+            "tok_visa_chargeDeclinedNope",
+            "tok_visa_visa",
+            "sbx_tok_ok_0123456789abcdef",
+            "sbx_tok_nope_visa_4242_122030_abc",
+            "sbx_tok_ok_visa_42x2_122030_abc",
+            "sbx_tok_ok_visa_4242_132030_abc",
+            "sbx_tok_ok_bank_4242_122030_abc",
+            "sbx_tok_ok_visa_4242_122030_",
+            "sbx_tok_ok_visa_4242_122030_abc_def",
+        ] {
+            assert_eq!(
+                sandbox.card_from_token(&token(name)).await,
+                Err(TokenRefusal::Unknown),
+                "{name}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -12,6 +12,14 @@
 //! `expired_card`); an outage, a timeout or a request Stripe refused is
 //! `provider_error`, which a caller tells apart and may retry with the same key.
 //!
+//! Cards come from the customer's browser already tokenized by Stripe.js: a
+//! PaymentMethod id (`pm_...`) is looked up (`GET /v1/payment_methods/{id}`) for its
+//! brand, last four digits and expiry; a single-use token (`tok_...`) is made into a
+//! PaymentMethod (`POST /v1/payment_methods` with `card[token]`), or, where that is
+//! not supported (localstripe), read (`GET /v1/tokens/{id}`) for the Card it holds
+//! (`card_...`), which PaymentIntents take as their payment method too. Raw card
+//! numbers are refused before they reach this provider (`takes_raw_cards`).
+//!
 //! No client crate: the maintained ones (async-stripe) generate the whole API and pull
 //! a second HTTP stack, for the five calls this needs. The secret key is read only to
 //! authenticate a request: it is in no log line, no error and no `Debug` output.
@@ -24,16 +32,16 @@ use platform::config::{ExposeSecret, Secret};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{CardToken, Decline, PaymentProvider, ProviderRef};
+use super::{CardToken, Decline, PaymentProvider, ProviderRef, TokenRefusal};
 use crate::config::StripeConfig;
-use crate::domain::{CardDetails, FailureReason, Money};
+use crate::domain::{CardDetails, CardTokenRef, FailureReason, Money};
 
 mod wire;
 
 use wire::{
-    ApiError, Capture, ErrorBody, Failure, Intent, NewCardMethod, NewIntent, NewRefund,
-    PaymentMethodObject, RefundObject, brand_of, idempotency_key, intent_id, is_card_refusal,
-    stripe_amount, unexpected_status,
+    ApiError, Capture, ErrorBody, Failure, Intent, MethodFromToken, NewCardMethod, NewIntent,
+    NewRefund, PaymentMethodObject, RefundObject, TokenObject, brand_of, card_object_id,
+    idempotency_key, intent_id, is_card_refusal, stripe_amount, unexpected_status,
 };
 
 /// The API version every request asks for, so the shape of Stripe's answers does not
@@ -250,8 +258,57 @@ impl StripeProvider {
     }
 }
 
+impl StripeProvider {
+    /// A PaymentMethod made from the single-use token `id`; on a server that cannot
+    /// (localstripe refuses `card[token]` with a bare 400), the Card the token holds.
+    async fn method_from_token(&self, id: &str) -> Result<PaymentMethodObject, TokenRefusal> {
+        // No idempotency key: a PaymentMethod moves no money, and a token is used once.
+        let made = self
+            .post::<PaymentMethodObject>(
+                "/v1/payment_methods",
+                &MethodFromToken {
+                    kind: "card",
+                    token: id,
+                },
+                None,
+            )
+            .await;
+        match made {
+            Ok(method) => Ok(method),
+            Err(failure) if failure.is_unsupported() => {
+                let request = self.client.get(self.url(&format!("/v1/tokens/{id}")));
+                let token: TokenObject = self.send(request).await.map_err(|f| f.token_refusal())?;
+                token.card.ok_or(TokenRefusal::Unknown)
+            }
+            Err(failure) => Err(failure.token_refusal()),
+        }
+    }
+}
+
 #[async_trait]
 impl PaymentProvider for StripeProvider {
+    /// Never: card numbers are tokenized in the browser by Stripe.js, and Viscount
+    /// does not handle them with Stripe.
+    fn takes_raw_cards(&self) -> bool {
+        false
+    }
+
+    #[tracing::instrument(name = "stripe card_from_token", skip_all)]
+    async fn card_from_token(&self, token: &CardTokenRef) -> Result<CardToken, TokenRefusal> {
+        let id = card_object_id(token.as_str()).ok_or(TokenRefusal::Unknown)?;
+        let method = if id.starts_with("tok_") {
+            self.method_from_token(id).await?
+        } else {
+            let request = self
+                .client
+                .get(self.url(&format!("/v1/payment_methods/{id}")));
+            self.send::<PaymentMethodObject>(request)
+                .await
+                .map_err(|f| f.token_refusal())?
+        };
+        Ok(method.card_token()?)
+    }
+
     /// Creates a PaymentMethod from the raw card: only for Stripe accounts allowed to
     /// send card numbers (and localstripe); a browser tokenizing with Stripe.js is
     /// the way for a live shop.

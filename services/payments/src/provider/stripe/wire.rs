@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{IntentState, IntentStatus};
-use crate::domain::{CardBrand, FailureReason, Money};
-use crate::provider::Decline;
+use crate::domain::{CardBrand, Expiry, FailureReason, Money};
+use crate::provider::{CardToken, Decline, TokenRefusal};
 
 /// Stripe refuses idempotency keys longer than this.
 pub(super) const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -62,17 +62,92 @@ pub(super) struct NewRefund<'a> {
 // What comes back: only the fields used; every other field is ignored.
 // ----------------------------------------------------------------------------------
 
+#[derive(Serialize)]
+pub(super) struct MethodFromToken<'a> {
+    #[serde(rename = "type")]
+    pub(super) kind: &'static str,
+    #[serde(rename = "card[token]")]
+    pub(super) token: &'a str,
+}
+
+/// A PaymentMethod (`pm_...`), or a Card of the older API (`card_...`, what
+/// localstripe answers for one): the card's fields are under `card` in the first, at
+/// the top in the second.
 #[derive(Deserialize)]
 pub(super) struct PaymentMethodObject {
     pub(super) id: String,
     #[serde(default)]
     pub(super) card: Option<CardObject>,
+    #[serde(flatten)]
+    pub(super) legacy: CardObject,
 }
 
+/// A Token (`tok_...`): the card it stands for.
 #[derive(Deserialize)]
+pub(super) struct TokenObject {
+    #[serde(default)]
+    pub(super) card: Option<PaymentMethodObject>,
+}
+
+#[derive(Default, Deserialize)]
 pub(super) struct CardObject {
     #[serde(default)]
     pub(super) brand: String,
+    #[serde(default)]
+    last4: Option<String>,
+    #[serde(default)]
+    exp_month: Option<i64>,
+    #[serde(default)]
+    exp_year: Option<i64>,
+}
+
+impl PaymentMethodObject {
+    /// What payments keeps of the card: the id Stripe gave, the brand (`unknown` for
+    /// a network payments does not name), the last four digits and the expiry. An
+    /// object without a readable card is a provider error.
+    pub(super) fn card_token(self) -> Result<CardToken, Decline> {
+        let unreadable = || {
+            Decline::new(
+                FailureReason::ProviderError,
+                "stripe's card could not be read",
+            )
+        };
+        let card = match self.card {
+            Some(card) if card.last4.is_some() => card,
+            _ => self.legacy,
+        };
+        let last4 = card
+            .last4
+            .filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(unreadable)?;
+        let expiry = match (card.exp_month, card.exp_year) {
+            (Some(month), Some(year)) => Expiry::stored(month, year).map_err(|_| unreadable())?,
+            _ => return Err(unreadable()),
+        };
+        if self.id.is_empty()
+            || self.id.len() > 255
+            || !self.id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(unreadable());
+        }
+        Ok(CardToken {
+            token: self.id,
+            brand: brand_of(&card.brand.to_ascii_lowercase()).unwrap_or(CardBrand::Unknown),
+            last4,
+            exp_month: expiry.month,
+            exp_year: expiry.year,
+        })
+    }
+}
+
+/// A token or PaymentMethod id of Stripe's that can go into a path: `pm_`, `card_`
+/// or `tok_` and then letters, digits and underscores.
+pub(super) fn card_object_id(token: &str) -> Option<&str> {
+    let rest = ["pm_", "card_", "tok_"]
+        .into_iter()
+        .find_map(|prefix| token.strip_prefix(prefix))?;
+    (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then_some(token)
 }
 
 #[derive(Deserialize)]
@@ -185,6 +260,8 @@ pub(super) enum Failure {
 
 impl Failure {
     pub(super) fn transport(err: reqwest::Error) -> Self {
+        // The URL's path may carry a card token (`/v1/tokens/tok_...`): not logged.
+        let err = err.without_url();
         if err.is_timeout() {
             tracing::warn!(error = %err, "stripe did not answer in time");
             Self::Unavailable("stripe did not answer in time")
@@ -199,6 +276,31 @@ impl Failure {
     pub(super) fn is_unexpected_state(&self) -> bool {
         matches!(self, Self::Api { status: 400, error }
             if error.code.as_deref().is_none_or(|c| c == "payment_intent_unexpected_state"))
+    }
+
+    /// What a failed lookup of a card token means: no such token (Stripe's 404, or
+    /// `resource_missing`, or a single-use token used already) is the customer's
+    /// input; anything else is what [`Failure::decline`] says.
+    pub(super) fn token_refusal(&self) -> TokenRefusal {
+        match self {
+            Self::Api { status: 404, .. } => TokenRefusal::Unknown,
+            Self::Api { error, .. }
+                if matches!(
+                    error.code.as_deref(),
+                    Some("resource_missing" | "token_already_used")
+                ) =>
+            {
+                TokenRefusal::Unknown
+            }
+            _ => TokenRefusal::Provider(self.decline()),
+        }
+    }
+
+    /// Whether Stripe refused the request itself with a plain 400 (not a card, not
+    /// a missing object): localstripe's answer to a request it does not support.
+    pub(super) fn is_unsupported(&self) -> bool {
+        matches!(self, Self::Api { status: 400, error }
+            if error.code.is_none() && error.kind.as_deref() != Some("card_error"))
     }
 
     pub(super) fn decline(&self) -> Decline {

@@ -1,0 +1,211 @@
+//! Cards tokenized in the browser (issue 20, item 2), through the gateway in both
+//! shapes: an order paid with the sandbox's test token `tok_visa` is confirmed, one
+//! with a declining token is cancelled for the reason, a token together with a card
+//! number is a 422, and a saved card can be made of a token. With the Stripe provider
+//! pointed at localstripe (`VISCOUNT_TEST_STRIPE_URL`; those parts print a SKIPPED
+//! line and pass without it) an order paid with `pm_card_visa` is confirmed and
+//! captured end to end, and raw card fields are refused naming `payment.card_number`.
+
+use platform::config::ConfigSource;
+use serde_json::{Value, json};
+use viscount_tests::shop::*;
+use viscount_tests::{
+    Shape, TestApp, assert_problem, error_fields, in_both_shapes, spawn_app_with,
+};
+
+in_both_shapes!(
+    sandbox_tokens_pay_like_their_test_cards,
+    a_token_and_a_card_number_together_are_refused,
+    a_saved_card_is_made_of_a_token,
+    with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused,
+);
+
+/// The platform with `vars`; `None` when the shape is unavailable.
+async fn start(shape: Shape, vars: &[(&str, &str)]) -> Option<TestApp> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    spawn_app_with(shape, ConfigSource::from_parts("", vars).expect("config")).await
+}
+
+/// An order body for one `sku` paid with the provider's `token`.
+fn token_order(sku: &str, token: &str) -> Value {
+    json!({"items": [{"sku": sku, "quantity": 1}], "shipping_address": address(),
+           "payment": {"method": "card", "token": token}})
+}
+
+async fn sandbox_tokens_pay_like_their_test_cards(shape: Shape) {
+    let Some(app) = start(shape, &[]).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "TOK-1", 1500, 10).await;
+    let buyer = app.user("tokens").await;
+
+    let placed = json_of(order(&app, &buyer, &token_order("TOK-1", "tok_visa")).await).await;
+    assert_eq!(placed["status"], "confirmed", "{placed}");
+    assert_eq!(placed["payment"]["last4"], "4242", "{placed}");
+    let payment_id = placed["payment_id"].as_str().expect("payment id");
+    until(
+        &app,
+        &buyer.access,
+        &format!("/api/v1/payments/{payment_id}"),
+        "captured",
+        |p| p["status"] == "captured",
+    )
+    .await;
+
+    for (token, reason) in [
+        ("tok_chargeDeclined", "declined"),
+        (
+            "pm_card_visa_chargeDeclinedInsufficientFunds",
+            "insufficient",
+        ),
+    ] {
+        let placed = json_of(order(&app, &buyer, &token_order("TOK-1", token)).await).await;
+        assert_eq!(placed["status"], "cancelled", "{token}: {placed}");
+        let why = placed["cancel_reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase();
+        assert!(
+            why.contains(reason),
+            "{token} is cancelled for {reason}: {why}"
+        );
+    }
+
+    let unknown = order(&app, &buyer, &token_order("TOK-1", "tok_nosuchcard")).await;
+    let problem = assert_problem(unknown, 422).await;
+    assert_eq!(error_fields(&problem), ["payment.token"], "{problem}");
+    let spaced = order(&app, &buyer, &token_order("TOK-1", "tok visa")).await;
+    let problem = assert_problem(spaced, 422).await;
+    assert_eq!(error_fields(&problem), ["payment.token"], "{problem}");
+
+    // The sandbox keeps taking card numbers.
+    let placed = json_of(order(&app, &buyer, &items_order("TOK-1", 1, APPROVE)).await).await;
+    assert_eq!(placed["status"], "confirmed", "{placed}");
+}
+
+async fn a_token_and_a_card_number_together_are_refused(shape: Shape) {
+    let Some(app) = start(shape, &[]).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "TOK-2", 900, 3).await;
+    let buyer = app.user("both").await;
+    let mut body = items_order("TOK-2", 1, APPROVE);
+    body["payment"]["token"] = json!("tok_visa");
+    let problem = assert_problem(order(&app, &buyer, &body).await, 422).await;
+    let fields = error_fields(&problem);
+    assert!(fields.contains(&"payment.token".to_owned()), "{problem}");
+    let orders = json_of(app.get("/api/v1/orders", Some(&buyer.access)).await).await;
+    assert_eq!(
+        orders["items"].as_array().map(Vec::len),
+        Some(0),
+        "{orders}"
+    );
+}
+
+async fn a_saved_card_is_made_of_a_token(shape: Shape) {
+    let Some(app) = start(shape, &[]).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "TOK-3", 800, 3).await;
+    let buyer = app.user("saver").await;
+    let saved = app
+        .post(
+            "/api/v1/payment-methods",
+            Some(&buyer.access),
+            &json!({"token": "tok_mastercard"}),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+    let saved = json_of(saved).await;
+    assert_eq!(
+        (&saved["brand"], &saved["last4"]),
+        (&json!("mastercard"), &json!("4444")),
+        "{saved}"
+    );
+    let id = saved["id"].as_str().expect("id");
+    let body = json!({"items": [{"sku": "TOK-3", "quantity": 1}], "shipping_address": address(),
+                      "payment": {"method": "saved", "payment_method_id": id}});
+    let placed = json_of(order(&app, &buyer, &body).await).await;
+    assert_eq!(placed["status"], "confirmed", "{placed}");
+
+    let unknown = app
+        .post(
+            "/api/v1/payment-methods",
+            Some(&buyer.access),
+            &json!({"token": "pm_nosuchcard"}),
+        )
+        .await;
+    let problem = assert_problem(unknown, 422).await;
+    assert_eq!(error_fields(&problem), ["token"], "{problem}");
+}
+
+async fn with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused(shape: Shape) {
+    let Ok(stripe) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
+        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
+        return;
+    };
+    let Some(app) = start(
+        shape,
+        &[
+            ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),
+            ("VISCOUNT_PAYMENTS__STRIPE__API_BASE", &stripe),
+            ("VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "STRIPE-1", 2500, 5).await;
+    let buyer = app.user("stripe").await;
+
+    let placed = json_of(order(&app, &buyer, &token_order("STRIPE-1", "pm_card_visa")).await).await;
+    assert_eq!(placed["status"], "confirmed", "{placed}");
+    assert_eq!(placed["payment"]["last4"], "4242", "{placed}");
+    let payment_id = placed["payment_id"].as_str().expect("payment id");
+    until(
+        &app,
+        &buyer.access,
+        &format!("/api/v1/payments/{payment_id}"),
+        "captured at stripe",
+        |p| p["status"] == "captured",
+    )
+    .await;
+
+    let raw = order(&app, &buyer, &items_order("STRIPE-1", 1, APPROVE)).await;
+    let problem = assert_problem(raw, 422).await;
+    assert_eq!(error_fields(&problem), ["payment.card_number"], "{problem}");
+    let text = problem.to_string();
+    assert!(
+        text.contains("Stripe.js") && text.contains("token"),
+        "{problem}"
+    );
+    assert!(!text.contains(APPROVE), "the number is echoed: {problem}");
+
+    let raw_save = app
+        .post(
+            "/api/v1/payment-methods",
+            Some(&buyer.access),
+            &json!({"card_number": APPROVE, "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
+        )
+        .await;
+    let problem = assert_problem(raw_save, 422).await;
+    assert_eq!(error_fields(&problem), ["card_number"], "{problem}");
+    let saved = app
+        .post(
+            "/api/v1/payment-methods",
+            Some(&buyer.access),
+            &json!({"token": "pm_card_visa"}),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+    let saved = json_of(saved).await;
+    assert_eq!(saved["last4"], "4242", "{saved}");
+}
