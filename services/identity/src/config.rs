@@ -1,7 +1,8 @@
 //! Identity's configuration (`[identity]`, `VISCOUNT_IDENTITY__*`): token lifetimes,
 //! the sign-in guard (lockout per account and client address, limit per address), MFA,
-//! password hashing, how long the authentication log is kept, and loyalty points
-//! (`[identity.loyalty]`).
+//! password hashing, how long the authentication log is kept, loyalty points
+//! (`[identity.loyalty]`), and how long the per-request "does this user exist" answer
+//! is cached.
 
 use serde::Deserialize;
 
@@ -44,6 +45,13 @@ pub struct IdentityConfig {
     /// Loyalty points: whether on, the rates per currency, how long a reservation
     /// waits for its order.
     pub loyalty: LoyaltyConfig,
+    /// How long the answer to "does this token's user still exist", asked on every
+    /// request with an access token, is kept in the cache (Redis in the distributed
+    /// shape, shared by every replica; memory in the embedded one); 0 turns the cache
+    /// off. A deletion drops the user's entry once it committed, so this bounds how
+    /// long a deleted user's token can still be honoured only when that drop failed
+    /// (Redis unreachable at that moment).
+    pub user_cache_ttl_secs: u64,
 }
 
 impl Default for IdentityConfig {
@@ -61,6 +69,7 @@ impl Default for IdentityConfig {
             argon2: Argon2Settings::default(),
             auth_log_retention_days: 90,
             loyalty: LoyaltyConfig::default(),
+            user_cache_ttl_secs: 60,
         }
     }
 }

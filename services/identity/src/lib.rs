@@ -4,11 +4,10 @@
 //! Rooms: `domain` (the `User` aggregate and its transitions, which build the events
 //! it emits; sessions, TOTP, API keys), `store` (the only translator between rows and
 //! aggregates), `app` (one file per use case), `http` (handlers), `config`, plus `keys`
-//! (the signing key ring), `passwords` (argon2id) and `active` (users recently seen to
-//! exist, for the per-request token subject check), and `events` (ordering's events,
-//! which earn, spend, reverse and give back loyalty points).
+//! (the signing key ring), `passwords` (argon2id) and `events` (ordering's events,
+//! which earn, spend, reverse and give back loyalty points). Whether a token's user
+//! still exists is asked of a `platform::cache` cache (`app::user_cache`).
 
-mod active;
 pub mod app;
 pub mod config;
 pub mod domain;
@@ -90,7 +89,7 @@ impl Service for Identity {
             hasher,
             clock: clock.clone(),
             config: config.clone(),
-            active_users: Arc::default(),
+            users: app::user_cache(context, Duration::from_secs(config.user_cache_ttl_secs)),
         };
         let authenticator = Authenticator::new(
             Arc::new(keys),

@@ -23,6 +23,13 @@ pub struct OrderingConfig {
     pub return_window_days: u32,
     /// How often orders whose return window closed are looked for (60 s).
     pub completion_sweep_interval_ms: u64,
+    /// How long a cart's lines read by id are kept in the cache (Redis in the
+    /// distributed shape, shared by every replica; memory in the embedded one); 0 turns
+    /// the cache off. Prices are never kept: every read prices the cart anew. Every
+    /// change of the lines (a line set, the checkout emptying the cart) drops the
+    /// cart's entry once committed, so this bounds how long an entry can outlive a
+    /// change only when that drop failed (Redis unreachable at that moment).
+    pub cart_cache_ttl_secs: u64,
 }
 
 impl Default for OrderingConfig {
@@ -32,6 +39,7 @@ impl Default for OrderingConfig {
             timeout_sweep_interval_ms: 1000,
             return_window_days: 30,
             completion_sweep_interval_ms: 60_000,
+            cart_cache_ttl_secs: 60,
         }
     }
 }

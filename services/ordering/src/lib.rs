@@ -71,6 +71,10 @@ impl Service for Ordering {
         .with_identity(identity::HttpIdentity::new(
             context.peer(ServiceKind::Identity)?,
             context.service_token(),
+        ))
+        .with_cart_cache(app::cart_cache(
+            context,
+            Duration::from_secs(config.cart_cache_ttl_secs),
         ));
         Ok(Self {
             data,

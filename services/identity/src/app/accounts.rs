@@ -206,6 +206,11 @@ impl IdentityApp {
         }
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;
+        // Dropped from the subject cache once the deletion commits, whatever becomes of
+        // this request (a token of a deleted user must not be honoured for the cache's
+        // TTL), and again below before the answer, so the very next request with the
+        // user's token is refused.
+        self.users.invalidate_after_commit(&mut tx, id.to_owned());
         let mut user = store::user_by_id(&mut *tx, id)
             .await?
             .ok_or(IdentityError::NotFound("user"))?;
@@ -218,7 +223,7 @@ impl IdentityApp {
         store::delete_user_auth_log(&mut tx, id).await?;
         self.outbox.stage(&mut tx, &deleted).await?;
         tx.commit().await?;
-        self.active_users.forget(id);
+        self.users.invalidate(id).await;
         self.outbox.wake();
         Ok(())
     }
@@ -254,22 +259,18 @@ impl IdentityApp {
         Ok(user)
     }
 
-    /// Whether a token's subject may still act: users must exist; API-key clients must
-    /// still have an unrevoked key.
+    /// Whether a token's subject may still act: users must exist (asked of the
+    /// subject cache first, see `cached`); API-key clients must still have an
+    /// unrevoked key.
     pub async fn subject_is_active(&self, principal: &Principal) -> Result<bool, IdentityError> {
         match principal.kind {
             PrincipalKind::User => {
-                let now = self.clock.now_millis();
-                let (fresh, generation) = self.active_users.recall(&principal.subject, now);
-                if fresh {
-                    return Ok(true);
-                }
-                let exists = store::user_exists(self.db.reader(), &principal.subject).await?;
-                if exists {
-                    self.active_users
-                        .remember(&principal.subject, now, generation);
-                }
-                Ok(exists)
+                let id = principal.subject.as_str();
+                self.users
+                    .get_or_load(id, || async {
+                        Ok::<_, IdentityError>(store::user_exists(self.db.reader(), id).await?)
+                    })
+                    .await
             }
             PrincipalKind::Client => Ok(true),
         }

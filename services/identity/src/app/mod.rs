@@ -3,7 +3,8 @@
 //! enrolment (`mfa`), the authentication log (`auth_log`), API keys (`api_keys`),
 //! tenants and
 //! their keys (`tenants`), the OAuth and OIDC surface (`oauth`) and loyalty points
-//! (`loyalty`). Each operation
+//! (`loyalty`), plus `cached` (whether users exist, for the per-request check of a
+//! token's subject). Each operation
 //! validates through `domain`, runs in one transaction over `store`, stages the events
 //! the aggregate built in the same transaction, and wakes the bus after commit.
 //! Handlers in `http` only translate.
@@ -11,6 +12,7 @@
 mod accounts;
 mod api_keys;
 mod auth_log;
+mod cached;
 mod guard;
 mod loyalty;
 mod mfa;
@@ -21,10 +23,10 @@ mod tenants;
 use platform::auth::Policy;
 use platform::auth::jwt::{Audience, Claims};
 use platform::bus::Outbox;
+use platform::cache::Cache;
 use platform::db::Db;
 use platform::time::Clock;
 
-use crate::active::ActiveUsers;
 use crate::config::IdentityConfig;
 use crate::domain::{Refused, Role};
 use crate::keys::KeyRing;
@@ -32,6 +34,7 @@ use crate::passwords::{HashError, PasswordHasher};
 
 pub use api_keys::NewApiKey;
 pub use auth_log::AuthLogRetention;
+pub use cached::user_cache;
 pub use loyalty::{LoyaltyError, LoyaltyStatement};
 pub use tenants::NewTenant;
 
@@ -154,7 +157,8 @@ pub struct IdentityApp {
     pub(crate) hasher: PasswordHasher,
     pub(crate) clock: Clock,
     pub(crate) config: IdentityConfig,
-    pub(crate) active_users: std::sync::Arc<ActiveUsers>,
+    /// Whether users exist, by user id (the per-request check of a token's subject).
+    pub(crate) users: Cache,
 }
 
 impl IdentityApp {

@@ -1,6 +1,7 @@
 //! Carts: created empty, changed line by line, always priced now from the price copy.
 //! Each change is announced (`ordering.cart.created`, `ordering.cart.updated`) in the
-//! transaction that makes it.
+//! transaction that makes it, and drops the cart from the cart cache (`cached`) once
+//! committed; a read takes the stored cart from that cache and prices it.
 
 use super::{OrderingApp, OrderingError};
 use crate::domain::{Cart, CartQuantity, PricedCart, PricingError, Sku};
@@ -22,11 +23,8 @@ impl OrderingApp {
     /// A cart of `user_id`, priced now.
     #[tracing::instrument(skip_all, fields(cart_id = %cart_id), err(level = "debug"))]
     pub async fn cart(&self, user_id: &str, cart_id: &str) -> Result<PricedCart, OrderingError> {
-        let mut conn = self.db.reader().acquire().await?;
-        let cart = store::carts::of_user(&mut conn, cart_id, user_id)
-            .await?
-            .ok_or(OrderingError::NotFound)?;
-        let prices = store::prices::of(&mut conn, &cart.skus()).await?;
+        let cart = self.stored_cart(user_id, cart_id).await?;
+        let prices = store::prices::of(self.db.reader(), &cart.skus()).await?;
         Ok(cart.priced(&prices)?)
     }
 
@@ -42,6 +40,11 @@ impl OrderingApp {
     ) -> Result<PricedCart, OrderingError> {
         let now = self.clock.now_millis();
         let mut tx = self.db.begin().await?;
+        // Dropped from the cache once the change commits, whatever becomes of this
+        // request, and again below before the answer, so the caller's next read sees
+        // the change.
+        self.carts
+            .invalidate_after_commit(&mut tx, cart_id.to_owned());
         if !store::carts::touch_own(&mut tx, cart_id, user_id, now).await? {
             return Err(OrderingError::NotFound);
         }
@@ -60,6 +63,7 @@ impl OrderingApp {
             .stage(&mut tx, &cart.updated_event(&prices))
             .await?;
         tx.commit().await?;
+        self.carts.invalidate(cart_id).await;
         self.outbox.wake();
         Ok(cart.priced(&prices)?)
     }

@@ -140,6 +140,7 @@ impl OrderingApp {
             // Read as the caller's above, and carts are never deleted: the touch finds it.
             store::carts::touch_own(&mut tx, cart_id, caller.user_id(), now).await?;
             store::carts::clear(&mut tx, cart_id).await?;
+            self.forget_cart_at_commit(&mut tx, cart_id).await;
             // Emptied: a change of its lines like any other.
             let emptied = Cart::new(cart_id.clone(), caller.user_id().to_owned());
             self.outbox

@@ -3,7 +3,8 @@
 //! one to settle (`waiters`), the saga's steps and timeouts (`saga`), following the
 //! parcels (`shipping`), refunds (`refunds`), completing delivered orders once their
 //! return window closed (`completion`), and cancellations and admin changes
-//! (`admin`); `hold` lets tests stop checkouts at their most fragile point.
+//! (`admin`); `cached` keeps stored carts by id for their reads, and `hold` lets tests
+//! stop checkouts at their most fragile point.
 //!
 //! Each operation runs in one transaction with the events it emits (built by the
 //! domain); the saga's steps run inside the consumer's transaction (with its inbox
@@ -11,6 +12,7 @@
 //! is decided by [`POLICY`], once.
 
 mod admin;
+mod cached;
 mod carts;
 mod checkout;
 mod completion;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 
 use platform::auth::{Policy, Principal, PrincipalKind};
 use platform::bus::Outbox;
+use platform::cache::Cache;
 use platform::db::{Db, Tx};
 use platform::time::Clock;
 
@@ -38,6 +41,7 @@ use crate::domain::{
 };
 use crate::store;
 
+pub use cached::cart_cache;
 pub use hold::CheckoutHold;
 
 /// Ordering's authorization: a customer sees and acts on their own carts and orders;
@@ -153,6 +157,8 @@ pub struct OrderingApp {
     identity: Option<Arc<dyn IdentityPort>>,
     waiters: Arc<waiters::Waiters>,
     gate: Arc<hold::CheckoutGate>,
+    /// Stored carts (lines, not prices) by cart id.
+    carts: Cache,
 }
 
 impl OrderingApp {
@@ -172,7 +178,14 @@ impl OrderingApp {
             identity: None,
             waiters: Arc::default(),
             gate: Arc::default(),
+            carts: Cache::off("ordering.cart"),
         }
+    }
+
+    /// The same operations, reading stored carts through `carts` (see `cached`).
+    pub(crate) fn with_cart_cache(mut self, carts: Cache) -> Self {
+        self.carts = carts;
+        self
     }
 
     /// The same operations, holding loyalty points at `identity`.
