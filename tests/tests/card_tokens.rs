@@ -10,7 +10,7 @@ use platform::config::ConfigSource;
 use serde_json::{Value, json};
 use viscount_tests::shop::*;
 use viscount_tests::{
-    Shape, TestApp, assert_problem, error_fields, in_both_shapes, spawn_app_with,
+    Shape, TestApp, TestUser, assert_problem, error_fields, in_both_shapes, spawn_app_with,
 };
 
 in_both_shapes!(
@@ -35,26 +35,48 @@ fn token_order(sku: &str, token: &str) -> Value {
            "payment": {"method": "card", "token": token}})
 }
 
-async fn sandbox_tokens_pay_like_their_test_cards(shape: Shape) {
-    let Some(app) = start(shape, &[]).await else {
-        return;
-    };
+/// A new user `name`, with `units` of `sku` (at `cents` each) stocked for them to buy.
+async fn buyer_of(app: &TestApp, name: &str, sku: &str, cents: i64, units: i64) -> TestUser {
     let admin = app.admin().await;
-    stocked(&app, &admin, "TOK-1", 1500, 10).await;
-    let buyer = app.user("tokens").await;
+    stocked(app, &admin, sku, cents, units).await;
+    app.user(name).await
+}
 
-    let placed = json_of(order(&app, &buyer, &token_order("TOK-1", "tok_visa")).await).await;
+/// `buyer` saves a card described by `body`.
+async fn save_card(app: &TestApp, buyer: &TestUser, body: &Value) -> reqwest::Response {
+    app.post("/api/v1/payment-methods", Some(&buyer.access), body)
+        .await
+}
+
+/// `buyer` orders one `sku` paid with `token` (of a card ending in 4242): the order
+/// is confirmed and its payment captured (`what` names the wait for it).
+async fn assert_token_order_captured(
+    app: &TestApp,
+    buyer: &TestUser,
+    sku: &str,
+    token: &str,
+    what: &str,
+) {
+    let placed = json_of(order(app, buyer, &token_order(sku, token)).await).await;
     assert_eq!(placed["status"], "confirmed", "{placed}");
     assert_eq!(placed["payment"]["last4"], "4242", "{placed}");
     let payment_id = placed["payment_id"].as_str().expect("payment id");
     until(
-        &app,
+        app,
         &buyer.access,
         &format!("/api/v1/payments/{payment_id}"),
-        "captured",
+        what,
         |p| p["status"] == "captured",
     )
     .await;
+}
+
+async fn sandbox_tokens_pay_like_their_test_cards(shape: Shape) {
+    let Some(app) = start(shape, &[]).await else {
+        return;
+    };
+    let buyer = buyer_of(&app, "tokens", "TOK-1", 1500, 10).await;
+    assert_token_order_captured(&app, &buyer, "TOK-1", "tok_visa", "captured").await;
 
     for (token, reason) in [
         ("tok_chargeDeclined", "declined"),
@@ -91,9 +113,7 @@ async fn a_token_and_a_card_number_together_are_refused(shape: Shape) {
     let Some(app) = start(shape, &[]).await else {
         return;
     };
-    let admin = app.admin().await;
-    stocked(&app, &admin, "TOK-2", 900, 3).await;
-    let buyer = app.user("both").await;
+    let buyer = buyer_of(&app, "both", "TOK-2", 900, 3).await;
     let mut body = items_order("TOK-2", 1, APPROVE);
     body["payment"]["token"] = json!("tok_visa");
     let problem = assert_problem(order(&app, &buyer, &body).await, 422).await;
@@ -111,16 +131,8 @@ async fn a_saved_card_is_made_of_a_token(shape: Shape) {
     let Some(app) = start(shape, &[]).await else {
         return;
     };
-    let admin = app.admin().await;
-    stocked(&app, &admin, "TOK-3", 800, 3).await;
-    let buyer = app.user("saver").await;
-    let saved = app
-        .post(
-            "/api/v1/payment-methods",
-            Some(&buyer.access),
-            &json!({"token": "tok_mastercard"}),
-        )
-        .await;
+    let buyer = buyer_of(&app, "saver", "TOK-3", 800, 3).await;
+    let saved = save_card(&app, &buyer, &json!({"token": "tok_mastercard"})).await;
     assert_eq!(saved.status(), 201);
     let saved = json_of(saved).await;
     assert_eq!(
@@ -134,13 +146,7 @@ async fn a_saved_card_is_made_of_a_token(shape: Shape) {
     let placed = json_of(order(&app, &buyer, &body).await).await;
     assert_eq!(placed["status"], "confirmed", "{placed}");
 
-    let unknown = app
-        .post(
-            "/api/v1/payment-methods",
-            Some(&buyer.access),
-            &json!({"token": "pm_nosuchcard"}),
-        )
-        .await;
+    let unknown = save_card(&app, &buyer, &json!({"token": "pm_nosuchcard"})).await;
     let problem = assert_problem(unknown, 422).await;
     assert_eq!(error_fields(&problem), ["token"], "{problem}");
 }
@@ -162,20 +168,13 @@ async fn with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused(sha
     else {
         return;
     };
-    let admin = app.admin().await;
-    stocked(&app, &admin, "STRIPE-1", 2500, 5).await;
-    let buyer = app.user("stripe").await;
-
-    let placed = json_of(order(&app, &buyer, &token_order("STRIPE-1", "pm_card_visa")).await).await;
-    assert_eq!(placed["status"], "confirmed", "{placed}");
-    assert_eq!(placed["payment"]["last4"], "4242", "{placed}");
-    let payment_id = placed["payment_id"].as_str().expect("payment id");
-    until(
+    let buyer = buyer_of(&app, "stripe", "STRIPE-1", 2500, 5).await;
+    assert_token_order_captured(
         &app,
-        &buyer.access,
-        &format!("/api/v1/payments/{payment_id}"),
+        &buyer,
+        "STRIPE-1",
+        "pm_card_visa",
         "captured at stripe",
-        |p| p["status"] == "captured",
     )
     .await;
 
@@ -189,22 +188,15 @@ async fn with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused(sha
     );
     assert!(!text.contains(APPROVE), "the number is echoed: {problem}");
 
-    let raw_save = app
-        .post(
-            "/api/v1/payment-methods",
-            Some(&buyer.access),
-            &json!({"card_number": APPROVE, "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
-        )
-        .await;
+    let raw_save = save_card(
+        &app,
+        &buyer,
+        &json!({"card_number": APPROVE, "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
+    )
+    .await;
     let problem = assert_problem(raw_save, 422).await;
     assert_eq!(error_fields(&problem), ["card_number"], "{problem}");
-    let saved = app
-        .post(
-            "/api/v1/payment-methods",
-            Some(&buyer.access),
-            &json!({"token": "pm_card_visa"}),
-        )
-        .await;
+    let saved = save_card(&app, &buyer, &json!({"token": "pm_card_visa"})).await;
     assert_eq!(saved.status(), 201);
     let saved = json_of(saved).await;
     assert_eq!(saved["last4"], "4242", "{saved}");

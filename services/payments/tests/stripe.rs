@@ -9,8 +9,9 @@
 //! idempotency keys sent are the ones derived from ours (it ignores them) — is tested
 //! against Stripe's documented answers, served by a small server in these tests.
 
+mod support;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -18,67 +19,42 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use contracts::Money;
 use contracts::payments::FailureReason;
-use payments::config::StripeConfig;
 use payments::domain::{CardDetails, CardNumber, Cvc, Expiry};
 use payments::provider::stripe::IntentStatus;
-use payments::provider::{PaymentProvider, StripeProvider};
-use platform::config::Secret;
+use payments::provider::{CardToken, PaymentProvider, ProviderRef, StripeProvider};
 use serde_json::{Value, json};
+use support::stripe::{
+    SECRET_KEY, error_answer, key, localstripe, localstripe_answer, provider, usd,
+};
 
-const SECRET_KEY: &str = "sk_test_viscount";
-
-fn provider(api_base: &str, timeout_ms: u64) -> StripeProvider {
-    StripeProvider::from_config(&StripeConfig {
-        api_base: api_base.to_owned(),
-        secret_key: Some(Secret::from(SECRET_KEY)),
-        webhook_secret: None,
-        timeout_ms,
-    })
-    .expect("provider")
-}
-
-/// The provider on localstripe, or `None` (and a SKIPPED line) without one.
-fn localstripe() -> Option<(StripeProvider, String)> {
-    let Ok(url) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
-        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
-        return None;
-    };
-    Some((provider(&url, 10_000), url))
-}
-
-fn card(number: &str) -> CardDetails {
-    CardDetails {
+/// Card `number` (expiring 12/2030) as localstripe tokenized it.
+async fn tokenized(stripe: &StripeProvider, number: &str) -> CardToken {
+    let card = CardDetails {
         number: CardNumber::try_from(number).expect("number"),
         expiry: Expiry::stored(12, 2030).expect("expiry"),
         cvc: Cvc::try_from("123").expect("cvc"),
-    }
+    };
+    stripe.tokenize(&card).await.expect("tokenized")
 }
 
-fn usd(amount: i64) -> Money {
-    Money {
-        amount,
-        currency: "USD".to_owned(),
-    }
-}
-
-/// A key no other test (or earlier run against the same server) used.
-fn key(name: &str) -> String {
-    format!("{name}-{}", platform::ids::new_id())
+/// An authorization of `amount` USD on a card localstripe approves.
+async fn authorized(stripe: &StripeProvider, amount: i64) -> ProviderRef {
+    let token = tokenized(stripe, "4242424242424242").await;
+    stripe
+        .authorize(&token.token, &usd(amount), &key("authorize"))
+        .await
+        .expect("authorized")
 }
 
 /// What localstripe itself holds at `path`, read without the provider under test.
 async fn raw(base: &str, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(SECRET_KEY)
-        .send()
-        .await
-        .expect("localstripe answers")
-        .json()
-        .await
-        .expect("json")
+    localstripe_answer(reqwest::Client::new().get(format!("{base}{path}"))).await
+}
+
+/// The intent `auth` as localstripe itself holds it.
+async fn raw_intent(base: &str, auth: &ProviderRef) -> Value {
+    raw(base, &format!("/v1/payment_intents/{}", auth.as_str())).await
 }
 
 /// The intent localstripe holds whose metadata carries `idempotency_key`.
@@ -117,10 +93,7 @@ async fn authorize_capture_and_refund_in_parts_as_localstripe_records_them() {
     let Some((stripe, base)) = localstripe() else {
         return;
     };
-    let token = stripe
-        .tokenize(&card("4242424242424242"))
-        .await
-        .expect("tokenized");
+    let token = tokenized(&stripe, "4242424242424242").await;
     assert!(token.token.starts_with("pm_"), "{}", token.token);
     assert_eq!(
         (token.last4.as_str(), token.exp_month, token.exp_year),
@@ -137,7 +110,7 @@ async fn authorize_capture_and_refund_in_parts_as_localstripe_records_them() {
         (held.amount.clone(), held.capturable, held.captured),
         (usd(2500), usd(2500), usd(0))
     );
-    let intent = raw(&base, &format!("/v1/payment_intents/{}", auth.as_str())).await;
+    let intent = raw_intent(&base, &auth).await;
     assert_eq!(intent["capture_method"], "manual");
     assert_eq!(intent["currency"], "usd", "lowercase at Stripe");
     assert_eq!(intent["payment_method"], token.token.as_str());
@@ -168,8 +141,7 @@ async fn authorize_capture_and_refund_in_parts_as_localstripe_records_them() {
 
     let after = stripe.payment_intent(auth.as_str()).await.expect("intent");
     assert_eq!((after.captured, after.refunded), (usd(2500), usd(2500)));
-    let charge =
-        &raw(&base, &format!("/v1/payment_intents/{}", auth.as_str())).await["latest_charge"];
+    let charge = &raw_intent(&base, &auth).await["latest_charge"];
     assert_eq!(charge["id"], capture.as_str());
     assert_eq!(charge["amount_refunded"], 2500);
     assert_eq!(charge["refunded"], true);
@@ -185,14 +157,7 @@ async fn a_voided_authorization_is_cancelled_and_can_no_longer_be_captured() {
     let Some((stripe, base)) = localstripe() else {
         return;
     };
-    let token = stripe
-        .tokenize(&card("4242424242424242"))
-        .await
-        .expect("tokenized");
-    let auth = stripe
-        .authorize(&token.token, &usd(1200), &key("authorize"))
-        .await
-        .expect("authorized");
+    let auth = authorized(&stripe, 1200).await;
     let void = stripe.void(auth.as_str()).await.expect("voided");
     assert_eq!(void, auth, "the cancelled intent");
     let state = stripe.payment_intent(auth.as_str()).await.expect("intent");
@@ -200,10 +165,7 @@ async fn a_voided_authorization_is_cancelled_and_can_no_longer_be_captured() {
         (state.status, state.capturable),
         (IntentStatus::Canceled, usd(0))
     );
-    assert_eq!(
-        raw(&base, &format!("/v1/payment_intents/{}", auth.as_str())).await["status"],
-        "canceled"
-    );
+    assert_eq!(raw_intent(&base, &auth).await["status"], "canceled");
 
     // A redelivered cancellation: localstripe refuses a second cancel (and keeps no
     // idempotency keys), the intent's state says it is done.
@@ -222,14 +184,7 @@ async fn a_retried_capture_answers_from_the_intent_and_never_captures_twice() {
     let Some((stripe, _)) = localstripe() else {
         return;
     };
-    let token = stripe
-        .tokenize(&card("4242424242424242"))
-        .await
-        .expect("tokenized");
-    let auth = stripe
-        .authorize(&token.token, &usd(3000), &key("authorize"))
-        .await
-        .expect("authorized");
+    let auth = authorized(&stripe, 3000).await;
     let capture_key = key("capture");
     let first = stripe
         .capture(auth.as_str(), &usd(3000), &capture_key)
@@ -259,10 +214,7 @@ async fn a_card_that_declines_its_charge_fails_as_declined() {
     };
     // localstripe declines charges on this card only (4000000000000002 and the other
     // decline cards of Stripe's docs are refused only when attached to a customer).
-    let token = stripe
-        .tokenize(&card("4000000000000341"))
-        .await
-        .expect("tokenized");
+    let token = tokenized(&stripe, "4000000000000341").await;
     let outcome = stripe
         .authorize(&token.token, &usd(900), &key("authorize"))
         .await;
@@ -276,10 +228,7 @@ async fn a_card_that_needs_3_d_secure_is_declined_and_its_intent_cancelled() {
     let Some((stripe, base)) = localstripe() else {
         return;
     };
-    let token = stripe
-        .tokenize(&card("4000002500003155"))
-        .await
-        .expect("tokenized");
+    let token = tokenized(&stripe, "4000002500003155").await;
     let ours = key("authorize");
     let decline = stripe
         .authorize(&token.token, &usd(1500), &ours)
@@ -342,7 +291,7 @@ struct Received {
     form: HashMap<String, String>,
 }
 
-type Log = Arc<Mutex<Vec<Received>>>;
+type Log = support::stripe::Log<Received>;
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -375,11 +324,7 @@ fn card_error(code: &str, decline_code: Option<&str>, message: &str) -> Response
     if let Some(decline_code) = decline_code {
         error["decline_code"] = json!(decline_code);
     }
-    (
-        StatusCode::PAYMENT_REQUIRED,
-        axum::Json(json!({ "error": error })),
-    )
-        .into_response()
+    error_answer(StatusCode::PAYMENT_REQUIRED, error)
 }
 
 fn intent(id: &str, status: &str, amount: i64) -> Response {
@@ -437,35 +382,28 @@ async fn create_intent(
             None,
             "An error occurred while processing your card. Try again in a little bit.",
         ),
-        "pm_rate_limited" => (
+        "pm_rate_limited" => error_answer(
             StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(
-                json!({"error": {"type": "invalid_request_error", "code": "rate_limit",
-                "message": "Too many requests hit the API too quickly."}}),
-            ),
-        )
-            .into_response(),
-        "pm_server_error" => (
+            json!({"type": "invalid_request_error", "code": "rate_limit",
+                "message": "Too many requests hit the API too quickly."}),
+        ),
+        "pm_server_error" => error_answer(
             StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"error": {"type": "api_error",
-                "message": "An unknown error occurred"}})),
-        )
-            .into_response(),
-        "pm_bad_key" => (
+            json!({"type": "api_error", "message": "An unknown error occurred"}),
+        ),
+        "pm_bad_key" => error_answer(
             StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": {"type": "invalid_request_error",
-                "message": "Invalid API Key provided: sk_test_****uunt"}})),
-        )
-            .into_response(),
+            json!({"type": "invalid_request_error",
+                "message": "Invalid API Key provided: sk_test_****uunt"}),
+        ),
         "pm_hangs" => std::future::pending().await,
-        _ => (
+        _ => error_answer(
             StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": {
+            json!({
                 "type": "invalid_request_error", "code": "resource_missing",
                 "param": "payment_method", "message": format!("No such PaymentMethod: '{method}'"),
-            }})),
-        )
-            .into_response(),
+            }),
+        ),
     }
 }
 
@@ -519,19 +457,14 @@ async fn create_refund(
 
 /// The documented-answers server on a port of its own, and what it received.
 async fn documented_stripe() -> (String, Log) {
-    let log = Log::default();
-    let router = Router::new()
-        .route("/v1/payment_intents", post(create_intent))
-        .route("/v1/payment_intents/{id}/capture", post(capture_intent))
-        .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
-        .route("/v1/refunds", post(create_refund))
-        .with_state(log.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{address}"), log)
+    support::stripe::documented_stripe(
+        Router::new()
+            .route("/v1/payment_intents", post(create_intent))
+            .route("/v1/payment_intents/{id}/capture", post(capture_intent))
+            .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
+            .route("/v1/refunds", post(create_refund)),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -9,81 +9,53 @@
 //! nor answer `resource_missing` or `token_already_used`: those are tested against
 //! Stripe's documented answers, served by a small server in these tests.
 
+mod support;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use contracts::Money;
 use contracts::payments::{CardBrand, FailureReason};
-use payments::config::StripeConfig;
 use payments::domain::CardTokenRef;
 use payments::provider::stripe::IntentStatus;
-use payments::provider::{PaymentProvider, StripeProvider, TokenRefusal};
-use platform::config::Secret;
+use payments::provider::{CardToken, PaymentProvider, StripeProvider, TokenRefusal};
 use serde_json::{Value, json};
-
-const SECRET_KEY: &str = "sk_test_viscount";
-
-fn provider(api_base: &str) -> StripeProvider {
-    StripeProvider::from_config(&StripeConfig {
-        api_base: api_base.to_owned(),
-        secret_key: Some(Secret::from(SECRET_KEY)),
-        webhook_secret: None,
-        timeout_ms: 10_000,
-    })
-    .expect("provider")
-}
-
-/// The provider on localstripe, or `None` (and a SKIPPED line) without one.
-fn localstripe() -> Option<(StripeProvider, String)> {
-    let Ok(url) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
-        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
-        return None;
-    };
-    Some((provider(&url), url))
-}
+use support::stripe::{error_answer, key, localstripe, localstripe_answer, provider, usd};
 
 fn token(raw: &str) -> CardTokenRef {
     CardTokenRef::try_from(raw).expect("token")
 }
 
-fn usd(amount: i64) -> Money {
-    Money {
-        amount,
-        currency: "USD".to_owned(),
-    }
-}
-
-fn key(name: &str) -> String {
-    format!("{name}-{}", platform::ids::new_id())
+/// `card` read again by its own id (`what` names the read) is the same card.
+async fn assert_reads_back(stripe: &StripeProvider, card: &CardToken, what: &str) {
+    let again = stripe
+        .card_from_token(&token(&card.token))
+        .await
+        .expect(what);
+    assert_eq!(&again, card);
 }
 
 /// A token made as Stripe.js makes one in the browser (`POST /v1/tokens`).
 async fn browser_token(base: &str, number: &str) -> Value {
-    reqwest::Client::new()
-        .post(format!("{base}/v1/tokens"))
-        .bearer_auth(SECRET_KEY)
-        .form(&[
-            ("card[number]", number),
-            ("card[exp_month]", "11"),
-            ("card[exp_year]", "2031"),
-            ("card[cvc]", "123"),
-        ])
-        .send()
-        .await
-        .expect("localstripe answers")
-        .json()
-        .await
-        .expect("json")
+    localstripe_answer(
+        reqwest::Client::new()
+            .post(format!("{base}/v1/tokens"))
+            .form(&[
+                ("card[number]", number),
+                ("card[exp_month]", "11"),
+                ("card[exp_year]", "2031"),
+                ("card[cvc]", "123"),
+            ]),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn stripe_takes_no_card_numbers() {
-    assert!(!provider("http://127.0.0.1:1").takes_raw_cards());
+    assert!(!provider("http://127.0.0.1:1", 10_000).takes_raw_cards());
 }
 
 #[tokio::test]
@@ -119,11 +91,7 @@ async fn a_test_payment_method_becomes_a_card_that_authorizes() {
     assert_eq!(state.capturable, usd(1200));
 
     // A PaymentMethod id read back is the same card.
-    let again = stripe
-        .card_from_token(&token(&card.token))
-        .await
-        .expect("read back");
-    assert_eq!(again, card);
+    assert_reads_back(&stripe, &card, "read back").await;
 }
 
 #[tokio::test]
@@ -153,11 +121,7 @@ async fn a_browser_token_and_its_card_authorize() {
         .await
         .expect("authorized with the token's card");
     // The Card id itself is taken too (as Stripe's Payment Methods API takes one).
-    let by_card = stripe
-        .card_from_token(&token(&card.token))
-        .await
-        .expect("card read");
-    assert_eq!(by_card, card);
+    assert_reads_back(&stripe, &card, "card read").await;
 }
 
 #[tokio::test]
@@ -203,14 +167,13 @@ async fn tokens_stripe_never_issued_are_unknown() {
 // Stripe's documented answers, for what localstripe does not do.
 // ----------------------------------------------------------------------------------
 
-type Log = Arc<Mutex<Vec<HashMap<String, String>>>>;
+type Log = support::stripe::Log<HashMap<String, String>>;
 
 fn error(status: StatusCode, kind: &str, code: &str) -> Response {
-    (
+    error_answer(
         status,
-        axum::Json(json!({"error": {"type": kind, "code": code, "message": "documented"}})),
+        json!({"type": kind, "code": code, "message": "documented"}),
     )
-        .into_response()
 }
 
 fn method(id: &str) -> Response {
@@ -237,14 +200,11 @@ async fn create_method(
             "invalid_request_error",
             "token_already_used",
         ),
-        "tok_declined" => (
+        "tok_declined" => error_answer(
             StatusCode::PAYMENT_REQUIRED,
-            axum::Json(
-                json!({"error": {"type": "card_error", "code": "card_declined",
-                                        "decline_code": "insufficient_funds"}}),
-            ),
-        )
-            .into_response(),
+            json!({"type": "card_error", "code": "card_declined",
+                   "decline_code": "insufficient_funds"}),
+        ),
         "tok_outage" => error(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "api_error"),
         _ => error(
             StatusCode::BAD_REQUEST,
@@ -269,23 +229,18 @@ async fn retrieve_method(Path(id): Path<String>) -> Response {
 }
 
 async fn documented_stripe() -> (String, Log) {
-    let log = Log::default();
-    let router = Router::new()
-        .route("/v1/payment_methods", post(create_method))
-        .route("/v1/payment_methods/{id}", get(retrieve_method))
-        .with_state(log.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{address}"), log)
+    support::stripe::documented_stripe(
+        Router::new()
+            .route("/v1/payment_methods", post(create_method))
+            .route("/v1/payment_methods/{id}", get(retrieve_method)),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn stripes_documented_answers_to_tokens_map_to_ours() {
     let (base, log) = documented_stripe().await;
-    let stripe = provider(&base);
+    let stripe = provider(&base, 10_000);
 
     // A token becomes a PaymentMethod of its own, made with `card[token]`.
     let card = stripe

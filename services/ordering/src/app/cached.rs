@@ -137,55 +137,22 @@ impl OrderingApp {
 mod tests {
     use std::time::Duration;
 
-    use platform::bus::{Bus, EmbeddedBus};
-    use platform::client::ServiceClient;
-    use platform::db::Db;
-    use platform::service::ServiceKind;
-    use platform::tasks::Tasks;
-    use platform::time::Clock;
-
     use super::*;
-    use crate::config::OrderingConfig;
-    use crate::domain::testing::{sku, usd};
-    use crate::domain::{CartChange, CartQuantity, Price};
+    use crate::app::tests::{Fixture, fixture_with};
+    use crate::domain::testing::sku;
+    use crate::domain::{CartChange, CartQuantity};
 
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        app: OrderingApp,
-    }
-
-    /// Ordering on a fresh SQLite database with a memory cart cache and a price for
-    /// `A` and `B`. Payments is never called here (no checkout), so it answers nothing.
+    /// Ordering (see `app::tests`) with a memory cart cache and a price for `A` and
+    /// `B`. Payments is never called here (no checkout).
     async fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = platform::db::sqlite_url(dir.path(), "ordering");
-        let db = Db::connect(&url, &crate::MIGRATIONS).await.expect("db");
-        let outbox = EmbeddedBus::new()
-            .attach_producer(ServiceKind::Ordering, db.clone(), &Tasks::default())
-            .await
-            .expect("outbox");
-        let payments =
-            crate::payments::HttpPayments::new(ServiceClient::in_process(axum::Router::new()));
-        let app = OrderingApp::new(
-            db,
-            outbox,
-            Clock::system(),
-            OrderingConfig::default(),
-            payments,
-        )
-        .with_cart_cache(Cache::memory("ordering.cart", Duration::from_secs(60), 100));
-        let mut tx = app.db().begin().await.expect("begin");
-        for (raw, amount) in [("A", 1250), ("B", 300)] {
-            let price = Price {
-                sku: sku(raw),
-                product_id: format!("p-{raw}"),
-                name: raw.into(),
-                price: usd(amount),
-            };
-            app.set_price_in(&mut tx, &price).await.expect("price");
-        }
-        tx.commit().await.expect("commit");
-        Fixture { _dir: dir, app }
+        let f = fixture_with(Some(Cache::memory(
+            "ordering.cart",
+            Duration::from_secs(60),
+            100,
+        )))
+        .await;
+        f.set_price("B", "p-B", "B", 300).await;
+        f
     }
 
     fn units(n: i64) -> CartQuantity {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use platform::auth::{ForwardedCredentials, Principal, PrincipalKind};
 use platform::bus::{Bus, EmbeddedBus};
+use platform::cache::Cache;
 use platform::db::Db;
 use platform::service::ServiceKind;
 use platform::tasks::Tasks;
@@ -56,13 +57,19 @@ impl PaymentsPort for FakePayments {
     }
 }
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    app: OrderingApp,
+    pub(super) app: OrderingApp,
     clock: Clock,
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(None).await
+}
+
+/// Ordering on a fresh SQLite database with `carts` as its cart cache (none without
+/// one), payments faked, and a price for `A`.
+pub(super) async fn fixture_with(carts: Option<Cache>) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = platform::db::sqlite_url(dir.path(), "ordering");
     let db = Db::connect(&url, &crate::MIGRATIONS).await.expect("db");
@@ -71,26 +78,37 @@ async fn fixture() -> Fixture {
         .await
         .expect("outbox");
     let clock = Clock::system();
-    let app = OrderingApp::new(
+    let mut app = OrderingApp::new(
         db,
         outbox,
         clock.clone(),
         OrderingConfig::default(),
         FakePayments,
     );
-    let mut tx = app.db().begin().await.expect("begin");
-    let price = Price {
-        sku: sku("A"),
-        product_id: "p-a".into(),
-        name: "Widget".into(),
-        price: usd(1250),
-    };
-    app.set_price_in(&mut tx, &price).await.expect("price");
-    tx.commit().await.expect("commit");
-    Fixture {
+    if let Some(carts) = carts {
+        app = app.with_cart_cache(carts);
+    }
+    let fixture = Fixture {
         _dir: dir,
         app,
         clock,
+    };
+    fixture.set_price("A", "p-a", "Widget", 1250).await;
+    fixture
+}
+
+impl Fixture {
+    /// Prices `raw` (of product `product_id`, named `name`) at `amount` cents USD.
+    pub(super) async fn set_price(&self, raw: &str, product_id: &str, name: &str, amount: i64) {
+        let mut tx = self.app.db().begin().await.expect("begin");
+        let price = Price {
+            sku: sku(raw),
+            product_id: product_id.into(),
+            name: name.into(),
+            price: usd(amount),
+        };
+        self.app.set_price_in(&mut tx, &price).await.expect("price");
+        tx.commit().await.expect("commit");
     }
 }
 

@@ -192,19 +192,24 @@ mod tests {
         }
     }
 
-    /// The whole error chain as the process would print it.
-    fn refusal(config: &PaymentsConfig) -> String {
-        let Err(err) = from_config(config) else {
-            panic!("{:?} starts", config.stripe);
-        };
+    /// The whole error chain of `err` as the process would print it.
+    fn chain(err: &dyn std::error::Error) -> String {
         let mut text = err.to_string();
-        let mut source = std::error::Error::source(&err);
+        let mut source = err.source();
         while let Some(cause) = source {
             text.push_str(": ");
             text.push_str(&cause.to_string());
             source = cause.source();
         }
         text
+    }
+
+    /// Why `config` does not start, as the process would print it.
+    fn refusal(config: &PaymentsConfig) -> String {
+        let Err(err) = from_config(config) else {
+            panic!("{:?} starts", config.stripe);
+        };
+        chain(&err)
     }
 
     #[test]
@@ -305,13 +310,7 @@ mod tests {
         let Err(err) = source.section::<PaymentsConfig>("payments") else {
             panic!("provider = \"paypal\" reads");
         };
-        let mut text = err.to_string();
-        let mut cause = std::error::Error::source(&err);
-        while let Some(next) = cause {
-            text.push_str(": ");
-            text.push_str(&next.to_string());
-            cause = next.source();
-        }
+        let text = chain(&err);
         assert!(
             text.contains("paypal") && text.contains("sandbox") && text.contains("stripe"),
             "{text}"

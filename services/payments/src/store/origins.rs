@@ -74,15 +74,7 @@ pub async fn prune_origins(
     before: i64,
     limit: i64,
 ) -> Result<u64, platform::db::Error> {
-    platform::db::query(
-        "DELETE FROM payment_origins WHERE payment_id IN \
-         (SELECT payment_id FROM payment_origins WHERE created_at < $1 LIMIT $2)",
-    )
-    .bind(before)
-    .bind(limit)
-    .execute(&mut **tx)
-    .await
-    .map(|done| done.rows_affected())
+    ORIGINS.prune(tx, before, limit).await
 }
 
 /// Deletes up to `limit` authorization attempts made before `before`; how many went.
@@ -91,13 +83,48 @@ pub async fn prune_attempts(
     before: i64,
     limit: i64,
 ) -> Result<u64, platform::db::Error> {
-    platform::db::query(
-        "DELETE FROM authorization_attempts WHERE id IN \
-         (SELECT id FROM authorization_attempts WHERE attempted_at < $1 LIMIT $2)",
-    )
-    .bind(before)
-    .bind(limit)
-    .execute(&mut **tx)
-    .await
-    .map(|done| done.rows_affected())
+    ATTEMPTS.prune(tx, before, limit).await
+}
+
+/// A table pruned by age: its name, its key column and the column of the time each
+/// row was made (names of this file's own, never a caller's input).
+struct Aged {
+    table: &'static str,
+    key: &'static str,
+    at: &'static str,
+}
+
+/// The origins, by the time of their payment.
+const ORIGINS: Aged = Aged {
+    table: "payment_origins",
+    key: "payment_id",
+    at: "created_at",
+};
+
+/// The authorization attempts, by the time of each.
+const ATTEMPTS: Aged = Aged {
+    table: "authorization_attempts",
+    key: "id",
+    at: "attempted_at",
+};
+
+impl Aged {
+    /// Deletes up to `limit` rows made before `before`; how many went.
+    async fn prune(
+        &self,
+        tx: &mut Tx,
+        before: i64,
+        limit: i64,
+    ) -> Result<u64, platform::db::Error> {
+        let Self { table, key, at } = self;
+        platform::db::query(&format!(
+            "DELETE FROM {table} WHERE {key} IN \
+             (SELECT {key} FROM {table} WHERE {at} < $1 LIMIT $2)"
+        ))
+        .bind(before)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected())
+    }
 }
