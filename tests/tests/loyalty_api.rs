@@ -1,7 +1,7 @@
 //! Loyalty points through the gateway, in both shapes: a delivered order earns, a
 //! partial then full refund reverses its share then all, points redeemed at checkout
 //! discount the order (and its payment) and come back when the order is cancelled or
-//! its card declined, more than available is refused naming `loyalty_points`, nobody
+//! its card declined, or in the refunded share when it is refunded, more than available is refused naming `loyalty_points`, nobody
 //! else reads a customer's points, and concurrent orders never redeem more than the
 //! balance.
 
@@ -202,6 +202,34 @@ both_shapes! {
         assert_problem(app.delete(&format!("{path}/never-held"), &admin.access).await, 404).await;
         let after = json_of(app.get("/api/v1/users/me/loyalty", Some(&buyer.access)).await).await;
         assert_eq!((after["reserved"].as_i64(), after["available"].as_i64()), (Some(0), Some(500)), "{after}");
+    }
+
+    async fn refunds_give_back_their_share_of_the_points_an_order_spent(app) {
+        let admin = app.admin().await;
+        let buyer = app.user("refunded-redeemer").await;
+        with_points(&app, &admin, &buyer, "LOY-BANK", 500).await;
+        stocked(&app, &admin, "LOY-GIFT", 1000, 5).await;
+        // 10.00 less 300 points: 7.00 charged.
+        let placed = confirmed(&app, &buyer, "LOY-GIFT", Some(300)).await;
+        assert_eq!(placed["total"], json!({"amount": 700, "currency": "USD"}));
+        loyalty_until(&app, &buyer, "points spent", |l| l["balance"] == 200).await;
+        let id = placed["id"].as_str().expect("id");
+        let refund = |amount: Option<i64>| {
+            let body = amount.map_or_else(|| json!({}), |a| json!({"amount": {"amount": a, "currency": "USD"}}));
+            let app = &app;
+            let admin = &admin;
+            async move { app.post(&format!("/api/v1/orders/{id}/refund"), Some(&admin.access), &body).await }
+        };
+        // Half of what was charged: half of the spent points, floor(300 × 350 / 700).
+        assert_eq!(refund(Some(350)).await.status(), 200);
+        let half = loyalty_until(&app, &buyer, "half the points back", |l| l["balance"] == 350).await;
+        assert_eq!(kinds(&half)[0], ("restored".to_owned(), 150));
+        // The rest: all of them, and not one more.
+        assert_eq!(refund(None).await.status(), 200);
+        let all = loyalty_until(&app, &buyer, "all the points back", |l| l["balance"] == 500).await;
+        assert_eq!(kinds(&all)[..2], [("restored".to_owned(), 150), ("restored".to_owned(), 150)]);
+        assert_eq!((all["reserved"].as_i64(), all["available"].as_i64()), (Some(0), Some(500)));
+
     }
 
     async fn concurrent_orders_never_redeem_more_than_the_balance(app) {

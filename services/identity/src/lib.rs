@@ -49,6 +49,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0004_sign_in_guard"),
         platform::migration!("0005_profile_and_auth_log"),
         platform::migration!("0006_loyalty"),
+        platform::migration!("0007_loyalty_restored"),
     ],
 };
 

@@ -1,8 +1,9 @@
 //! Loyalty points: reading a user's balance and history, holding points for an order
 //! being placed (ordering asks, with the customer's own credentials), and the effects
 //! of ordering's events — an order confirmed spends its held points and records what
-//! it charged, delivered earns, refunded reverses, cancelled gives held or spent points
-//! back — plus the sweep that gives back holds whose order never came.
+//! it charged, delivered earns, refunded reverses what was earned and gives back the
+//! refunded share of what was spent, cancelled gives held or spent points back — plus
+//! the sweep that gives back holds whose order never came.
 //!
 //! Each effect is one transaction: the ledger row and the conditional update of the
 //! account (and, for events, the consumer's inbox row), so no race or redelivery moves
@@ -270,11 +271,16 @@ impl IdentityApp {
         event: &OrderCancelled,
     ) -> Result<(), LoyaltyError> {
         let order_id = &event.order_id;
+        // Locked first, as a refund locks it: of spent points, what refunds already
+        // gave back is not given again.
+        let restored = store::lock_order_points(tx, self.db.dialect(), order_id)
+            .await?
+            .map_or(0, |order| order.restored);
         let Some(held) = store::loyalty_reservation(&mut **tx, order_id).await? else {
             return Ok(());
         };
         let now = self.clock.now_millis();
-        if store::move_loyalty_reservation(
+        let given_back = if store::move_loyalty_reservation(
             tx,
             order_id,
             ReservationStatus::Reserved,
@@ -285,6 +291,7 @@ impl IdentityApp {
             if !store::end_loyalty_hold(tx, &held.user_id, held.points, false, now).await? {
                 return Err(held_points_missing(order_id));
             }
+            held.points
         } else if store::move_loyalty_reservation(
             tx,
             order_id,
@@ -293,15 +300,20 @@ impl IdentityApp {
         )
         .await?
         {
-            store::add_loyalty_balance(tx, &held.user_id, held.points, now).await?;
+            let rest = held.points.saturating_sub(restored).max(0);
+            if rest == 0 {
+                return Ok(());
+            }
+            store::add_loyalty_balance(tx, &held.user_id, rest, now).await?;
+            rest
         } else {
             return Ok(());
-        }
+        };
         self.append(
             tx,
             &held.user_id,
             EntryKind::Released,
-            held.points,
+            given_back,
             order_id,
             now,
         )
@@ -368,14 +380,43 @@ impl IdentityApp {
         else {
             return Ok(());
         };
+        let now = self.clock.now_millis();
         let due = order.reversal_due();
-        if due <= *reversed || !store::set_order_reversed(tx, order_id, *reversed, due).await? {
+        if due > *reversed && store::set_order_reversed(tx, order_id, *reversed, due).await? {
+            let points = due - reversed;
+            store::add_loyalty_balance(tx, user_id, -points, now).await?;
+            self.append(tx, user_id, EntryKind::Reversed, -points, order_id, now)
+                .await?;
+        }
+        self.restore_refunded_share(tx, &order, user_id, now).await
+    }
+
+    /// Gives back the refunded share of the points `order` spent at checkout (while its
+    /// reservation is redeemed: a cancelled order gave them back already), beyond what
+    /// earlier refunds gave back.
+    async fn restore_refunded_share(
+        &self,
+        tx: &mut Tx,
+        order: &OrderPoints,
+        user_id: &str,
+        now: i64,
+    ) -> Result<(), LoyaltyError> {
+        let order_id = &order.order_id;
+        let Some(spent) = store::loyalty_reservation(&mut **tx, order_id)
+            .await?
+            .filter(|r| r.status == ReservationStatus::Redeemed)
+        else {
+            return Ok(());
+        };
+        let due = order.restoration_due(spent.points);
+        if due <= order.restored
+            || !store::set_order_restored(tx, order_id, order.restored, due).await?
+        {
             return Ok(());
         }
-        let points = due - reversed;
-        let now = self.clock.now_millis();
-        store::add_loyalty_balance(tx, user_id, -points, now).await?;
-        self.append(tx, user_id, EntryKind::Reversed, -points, order_id, now)
+        let points = due - order.restored;
+        store::add_loyalty_balance(tx, user_id, points, now).await?;
+        self.append(tx, user_id, EntryKind::Restored, points, order_id, now)
             .await
     }
 

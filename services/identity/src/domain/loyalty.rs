@@ -105,6 +105,8 @@ pub enum EntryKind {
     Released,
     /// The order was confirmed: the held points are spent (- balance, - reserved).
     Redeemed,
+    /// A refund gave back its share of the points the order spent (+ balance).
+    Restored,
 }
 
 impl EntryKind {
@@ -116,6 +118,7 @@ impl EntryKind {
             Self::Reserved => "reserved",
             Self::Released => "released",
             Self::Redeemed => "redeemed",
+            Self::Restored => "restored",
         }
     }
 }
@@ -130,6 +133,7 @@ impl TryFrom<&str> for EntryKind {
             "reserved" => Self::Reserved,
             "released" => Self::Released,
             "redeemed" => Self::Redeemed,
+            "restored" => Self::Restored,
             _ => return Err(Invalid("unknown loyalty entry kind")),
         })
     }
@@ -227,6 +231,8 @@ pub struct OrderPoints {
     pub refunded_at_earn: i64,
     /// Points reversed since.
     pub reversed: i64,
+    /// Points the order spent (redeemed at checkout) that refunds gave back.
+    pub restored: i64,
 }
 
 impl OrderPoints {
@@ -241,6 +247,16 @@ impl OrderPoints {
             total.saturating_sub(self.refunded_at_earn),
             self.refunded_minor.saturating_sub(self.refunded_at_earn),
         )
+    }
+
+    /// Of the `redeemed` points the order spent, those its refunds so far should have
+    /// given back: the refunded share of what it charged (all of them once everything
+    /// is refunded), by the same rule as [`OrderPoints::reversal_due`].
+    pub fn restoration_due(&self, redeemed: i64) -> i64 {
+        let Some((_, _, total)) = &self.paid else {
+            return 0;
+        };
+        points_to_reverse(redeemed, *total, self.refunded_minor)
     }
 }
 
@@ -309,6 +325,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refunds_give_back_the_refunded_share_of_spent_points() {
+        let order = |refunded_minor: i64, paid: bool| OrderPoints {
+            order_id: "o-1".to_owned(),
+            paid: paid.then(|| ("u-1".to_owned(), "USD".to_owned(), 700)),
+            refunded_minor,
+            earned: None,
+            refunded_at_earn: 0,
+            reversed: 0,
+            restored: 0,
+        };
+        // (refunded of 700, spent points back)
+        for (refunded, due) in [
+            (0, 0),
+            (1, 0),
+            (350, 150),
+            (699, 299),
+            (700, 300),
+            (900, 300),
+        ] {
+            assert_eq!(
+                order(refunded, true).restoration_due(300),
+                due,
+                "{refunded}"
+            );
+        }
+        // Nothing known of what it charged (a refund before the confirmation): nothing.
+        assert_eq!(order(700, false).restoration_due(300), 0);
+        assert_eq!(order(700, true).restoration_due(0), 0);
+        assert_eq!(EntryKind::try_from("restored"), Ok(EntryKind::Restored));
+        assert_eq!(EntryKind::Restored.as_str(), "restored");
+    }
+
+    #[test]
     fn earning_floors_whole_units_paid_times_the_rate() {
         let cases = [
             // (paid minor, exponent, rate, points)
@@ -365,6 +414,7 @@ mod tests {
             earned: Some(points_earned(3000 - 1000, 2, 1)),
             refunded_at_earn: 1000,
             reversed: 0,
+            restored: 0,
         };
         assert_eq!(order.earned, Some(20));
         assert_eq!(

@@ -64,8 +64,9 @@ struct LoyaltyEntryView {
     id: String,
     /// What happened: `earned` (a delivered order), `reversed` (a refund), `reserved`
     /// (held by an order being placed), `released` (given back: the order was
-    /// cancelled or never came), `redeemed` (spent by a confirmed order).
-    #[schema(value_type = String, pattern = "^(earned|reversed|reserved|released|redeemed)$")]
+    /// cancelled or never came), `redeemed` (spent by a confirmed order), `restored`
+    /// (the refunded share of what an order spent, given back).
+    #[schema(value_type = String, pattern = "^(earned|reversed|reserved|released|redeemed|restored)$")]
     kind: &'static str,
     /// Signed points, from the customer's side: gained (+) or given up (-).
     points: i64,

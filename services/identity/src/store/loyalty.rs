@@ -15,7 +15,7 @@ const ENTRY_COLUMNS: &str = "id, user_id, kind, points, order_id, at";
 const RESERVATION_COLUMNS: &str =
     "order_id, user_id, points, discount_minor, currency, status, created_at";
 const ORDER_COLUMNS: &str = "order_id, user_id, currency, total_minor, refunded_minor, earned, \
-                             refunded_at_earn, reversed";
+                             refunded_at_earn, reversed, restored";
 
 fn entry_from(row: &Row) -> Result<LoyaltyEntry> {
     let kind: String = row.try_get("kind")?;
@@ -57,6 +57,7 @@ fn order_from(row: &Row) -> Result<OrderPoints> {
         earned: row.try_get("earned")?,
         refunded_at_earn: row.try_get("refunded_at_earn")?,
         reversed: row.try_get("reversed")?,
+        restored: row.try_get("restored")?,
     })
 }
 
@@ -341,6 +342,20 @@ pub async fn set_order_earned(
     .bind(order_id)
     .bind(earned)
     .bind(refunded_at_earn)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records that refunds gave back `to` of `order_id`'s spent points, if `from` were
+/// (a conditional update: one redelivery gives nothing twice); false otherwise.
+pub async fn set_order_restored(tx: &mut Tx, order_id: &str, from: i64, to: i64) -> Result<bool> {
+    let done = platform::db::query(
+        "UPDATE loyalty_orders SET restored = $3 WHERE order_id = $1 AND restored = $2",
+    )
+    .bind(order_id)
+    .bind(from)
+    .bind(to)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -22,7 +22,7 @@ pub use loyalty::{
     add_loyalty_balance, end_loyalty_hold, hold_loyalty_points, insert_loyalty_entry,
     insert_loyalty_reservation, lock_order_points, loyalty_balance, loyalty_entries,
     loyalty_reservation, move_loyalty_reservation, record_order_paid, record_order_refunded,
-    set_order_earned, set_order_reversed, stale_loyalty_reservations,
+    set_order_earned, set_order_restored, set_order_reversed, stale_loyalty_reservations,
 };
 pub use sessions::{
     Reservation, clear_account_failures, insert_refresh_token, lock_account, mark_rotated,
