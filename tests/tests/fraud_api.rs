@@ -72,6 +72,36 @@ async fn place(app: &TestApp, user: &TestUser, body: &Value) -> String {
         .to_owned()
 }
 
+/// A review already decided cannot be approved (409), and the stock of its cancelled
+/// order is released: `sku` is back to `on_hand` with nothing reserved.
+async fn settled_and_released(
+    app: &TestApp,
+    admin: &TestUser,
+    review_id: &str,
+    sku: &str,
+    on_hand: i64,
+) {
+    assert_problem(
+        app.post(
+            &format!("{REVIEWS}/{review_id}/approve"),
+            Some(&admin.access),
+            &json!({}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    eventually(
+        SETTLE,
+        "the cancelled order's stock is released",
+        || async {
+            let s = stock(app, sku).await;
+            (s["reserved"] == 0 && s["on_hand"] == on_hand).then_some(())
+        },
+    )
+    .await;
+}
+
 /// The pending review of `order_id`, once payments held it.
 async fn pending_review(app: &TestApp, admin: &TestUser, order_id: &str) -> Value {
     eventually(SETTLE, "the order's payment is held for review", || async {
@@ -222,21 +252,7 @@ async fn a_held_order_waits_for_review_and_the_decision_drives_the_saga(shape: S
     let cancelled = order_in(&app, &buyer, &third, "cancelled").await;
     let why = cancelled["cancel_reason"].as_str().unwrap_or_default();
     assert!(why.contains("fraud_review_declined"), "{why}");
-    assert_problem(
-        app.post(
-            &format!("{REVIEWS}/{review_id}/approve"),
-            Some(&admin.access),
-            &json!({}),
-        )
-        .await,
-        409,
-    )
-    .await;
-    eventually(SETTLE, "the declined order's stock is released", || async {
-        let s = stock(&app, "REVIEW-1").await;
-        (s["reserved"] == 0 && s["on_hand"] == 8).then_some(())
-    })
-    .await;
+    settled_and_released(&app, &admin, review_id, "REVIEW-1", 8).await;
     let read = json_of(
         app.get(&format!("{REVIEWS}/{review_id}"), Some(&admin.access))
             .await,
@@ -373,21 +389,7 @@ async fn an_undecided_review_expires_and_cancels_the_order(shape: Shape) {
         (read["status"].as_str(), read["decided_by"].as_str()),
         (Some("expired"), Some("expiry"))
     );
-    assert_problem(
-        app.post(
-            &format!("{REVIEWS}/{review_id}/approve"),
-            Some(&admin.access),
-            &json!({}),
-        )
-        .await,
-        409,
-    )
-    .await;
-    eventually(SETTLE, "the expired order's stock is released", || async {
-        let s = stock(&app, "EXPIRE-1").await;
-        (s["reserved"] == 0 && s["on_hand"] == 9).then_some(())
-    })
-    .await;
+    settled_and_released(&app, &admin, review_id, "EXPIRE-1", 9).await;
 }
 
 async fn payments_from_one_client_address_are_counted_across_customers(shape: Shape) {

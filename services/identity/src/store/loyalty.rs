@@ -347,26 +347,30 @@ pub async fn set_order_earned(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records that refunds gave back `to` of `order_id`'s spent points, if `from` were
-/// (a conditional update: one redelivery gives nothing twice); false otherwise.
+/// Records that refunds gave back `to` of `order_id`'s spent points, if `from` were;
+/// false when another change came first.
 pub async fn set_order_restored(tx: &mut Tx, order_id: &str, from: i64, to: i64) -> Result<bool> {
-    let done = platform::db::query(
-        "UPDATE loyalty_orders SET restored = $3 WHERE order_id = $1 AND restored = $2",
-    )
-    .bind(order_id)
-    .bind(from)
-    .bind(to)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    move_order_count(tx, "restored", order_id, from, to).await
 }
 
 /// Moves `order_id`'s reversed points from `from` to `to`; false when another change
 /// came first.
 pub async fn set_order_reversed(tx: &mut Tx, order_id: &str, from: i64, to: i64) -> Result<bool> {
-    let done = platform::db::query(
-        "UPDATE loyalty_orders SET reversed = $3 WHERE order_id = $1 AND reversed = $2",
-    )
+    move_order_count(tx, "reversed", order_id, from, to).await
+}
+
+/// Moves one of `order_id`'s running counts (`column`, a name from this file) from
+/// `from` to `to` in one conditional update, so a redelivered event moves nothing twice.
+async fn move_order_count(
+    tx: &mut Tx,
+    column: &'static str,
+    order_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<bool> {
+    let done = platform::db::query(&format!(
+        "UPDATE loyalty_orders SET {column} = $3 WHERE order_id = $1 AND {column} = $2"
+    ))
     .bind(order_id)
     .bind(from)
     .bind(to)
