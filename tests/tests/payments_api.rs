@@ -3,6 +3,8 @@
 //! the admin-only ledger, the saga's events driving authorize / capture / void / refund,
 //! refunds racing each other, and a card number that never reaches the database.
 
+use std::time::Duration;
+
 use contracts::Money;
 use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
 use platform::bus::{Envelope, EventHandler};
@@ -62,7 +64,9 @@ async fn pay(app: &TestApp, token: &str, amount: i64, number: &str) -> (String, 
     (order, response.json().await.expect("json"))
 }
 
-/// Applies an ordering event through payments' consumer, as the bus would.
+/// Applies an ordering event through payments' consumer, as the bus would, and waits
+/// until the provider call it recorded is answered (as the saga waits for payments'
+/// answer before its next step).
 async fn deliver<E: contracts::Event>(app: &TestApp, event: &E) {
     let payments = payments_of(app);
     let handler = payments::events::OrderEvents {
@@ -72,6 +76,20 @@ async fn deliver<E: contracts::Event>(app: &TestApp, event: &E) {
     let mut tx = payments.db().begin().await.expect("begin");
     handler.handle(&mut tx, &envelope).await.expect("handled");
     tx.commit().await.expect("commit");
+    eventually(
+        Duration::from_secs(10),
+        "the provider call answered",
+        || async {
+            let pending: i64 = platform::db::query_scalar(
+                "SELECT COUNT(*) FROM provider_calls WHERE state = 'pending'",
+            )
+            .fetch_one(payments.db().reader())
+            .await
+            .ok()?;
+            (pending == 0).then_some(())
+        },
+    )
+    .await;
 }
 
 async fn status_of(app: &TestApp, token: &str, id: &str) -> Value {

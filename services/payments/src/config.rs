@@ -35,6 +35,14 @@ pub struct PaymentsConfig {
     pub authorization_expiry_secs: u64,
     /// How often abandoned payments are looked for.
     pub expiry_sweep_interval_ms: u64,
+    /// How long a call to the provider may stay without a recorded outcome before
+    /// the reconciler asks the provider what became of it (the process died between
+    /// making it and recording its answer, or the provider never answered). Longer
+    /// than a call can take (`stripe.timeout_ms` twice over), so the reconciler never
+    /// asks about a call still on its way.
+    pub call_answer_wait_ms: u64,
+    /// How often calls without a recorded outcome are looked for.
+    pub call_sweep_interval_ms: u64,
     /// Invoices and credit notes (`[payments.invoices]`).
     pub invoices: InvoicesConfig,
     /// The fraud rules' scores and thresholds (`[payments.fraud]`).
@@ -231,6 +239,8 @@ impl Default for PaymentsConfig {
             pending_expiry_secs: 15 * 60,
             authorization_expiry_secs: 7 * 24 * 3600,
             expiry_sweep_interval_ms: 60_000,
+            call_answer_wait_ms: 60_000,
+            call_sweep_interval_ms: 5_000,
             invoices: InvoicesConfig::default(),
             fraud: FraudConfig::default(),
             provider: ProviderKind::default(),

@@ -1,7 +1,8 @@
 //! What payments consumes: ordering's events. Reserved authorizes, confirmed captures,
 //! cancelled cancels, voids or refunds, a refund request (returned items) refunds —
-//! each inside the consumer's transaction, which also holds the inbox row, so a
-//! redelivered event changes nothing.
+//! each decided inside the consumer's transaction, which also holds the inbox row, so a
+//! redelivered event changes nothing. The provider call a decision records is made
+//! once that transaction commits, never inside it.
 //!
 //! What payments emits is built by the `Payment` aggregate in `domain` and staged by
 //! `app` in the same transactions; nothing here emits.
@@ -27,7 +28,7 @@ impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         // Declines, fraud blocks and mismatches are outcomes (their failure events are
         // staged), not errors; errors are retried and then dead-lettered.
-        let outcome = if event.is::<OrderReserved>() {
+        let step = if event.is::<OrderReserved>() {
             self.app.authorize_in(tx, &event.decode()?).await
         } else if event.is::<OrderConfirmed>() {
             self.app.capture_in(tx, &event.decode()?).await
@@ -38,9 +39,12 @@ impl EventHandler for OrderEvents {
         } else {
             return Ok(());
         };
-        match outcome {
-            Ok(outcome) => {
-                tracing::debug!(?outcome, "order event applied");
+        match step {
+            Ok(step) => {
+                tracing::debug!(outcome = ?step.outcome, "order event applied");
+                if let Some(call) = step.call {
+                    self.app.make_after_commit(tx, call);
+                }
                 Ok(())
             }
             Err(PaymentsError::Sql(err)) => Err(HandlerError::Sql(err)),

@@ -47,6 +47,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0003_invoices"),
         platform::migration!("0004_fraud_reviews"),
         platform::migration!("0005_payment_origins"),
+        platform::migration!("0006_provider_calls"),
     ],
 };
 
@@ -101,8 +102,9 @@ impl Service for Payments {
         ))
     }
 
-    /// The sweeps that give up payments no order took further in time and decline
-    /// fraud reviews no one decided in time.
+    /// The sweeps that give up payments no order took further in time, decline fraud
+    /// reviews no one decided in time, and settle provider calls whose answer was
+    /// lost.
     fn start_background(&self, tasks: &Tasks) {
         let review_interval = self
             .app
@@ -128,6 +130,16 @@ impl Service for Payments {
             move || {
                 let app = app.clone();
                 async move { app.expire_abandoned().await }
+            },
+        );
+        let interval = self.app.settings.get().call_sweep_interval_ms.max(10);
+        let app = self.app.clone();
+        tasks.every(
+            "provider call reconciler",
+            Duration::from_millis(interval),
+            move || {
+                let app = app.clone();
+                async move { app.reconcile_calls().await }
             },
         );
     }
@@ -165,6 +177,7 @@ impl Payments {
             context.clock().clone(),
             settings,
             provider,
+            context.tasks().clone(),
         );
         Ok(Self {
             data,

@@ -4,240 +4,20 @@
 //! reviews decided exactly once. Each test runs on SQLite, and on PostgreSQL too when
 //! `VISCOUNT_TEST_POSTGRES_URL` is set.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use contracts::Money;
-use contracts::ordering::{OrderCancelled, OrderConfirmed, OrderReserved};
+use contracts::ordering::OrderConfirmed;
 use contracts::payments::FailureReason;
 use payments::app::EventOutcome;
 use payments::app::FraudFactsRetention;
-use payments::domain::{CardDetails, CardNumber, Cvc, Expiry, PaymentOrigin, PaymentStatus};
-use payments::{
-    CardSource, NewPayment, PaymentSource, Payments, PaymentsConfig, PaymentsError, SandboxProvider,
-};
-use platform::auth::Authenticator;
-use platform::auth::remote::RemoteIdentity;
-use platform::bus::EmbeddedBus;
-use platform::config::ConfigSource;
+use payments::domain::{Expiry, PaymentOrigin, PaymentStatus};
+use payments::{CardSource, NewPayment, PaymentSource, PaymentsConfig, PaymentsError};
 use platform::retention::RetentionRule;
-use platform::service::{Service, ServiceContext, ServiceKind};
-use platform::shutdown::Shutdown;
-use platform::tasks::Tasks;
-use platform::time::Clock;
-
-/// A payments service on a database of its own, dropped afterwards.
-struct Fixture {
-    payments: Payments,
-    clock: Clock,
-    tasks: Tasks,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres(String),
-}
-
-async fn fixture(postgres: bool, config: PaymentsConfig) -> Option<Fixture> {
-    let name = format!(
-        "payments_t{}",
-        &platform::ids::new_id().replace('-', "")[16..]
-    );
-    let (url, cleanup) = if postgres {
-        let base = std::env::var("VISCOUNT_TEST_POSTGRES_URL").ok()?;
-        let url = format!("{}/{name}", base.trim_end_matches('/'));
-        (url.clone(), Cleanup::Postgres(url))
-    } else {
-        let path = std::env::temp_dir().join(format!("{name}.db"));
-        (
-            platform::db::sqlite_url(&std::env::temp_dir(), &name),
-            Cleanup::File(path),
-        )
-    };
-    let clock = Clock::system();
-    let tasks = Tasks::new(Shutdown::new());
-    // These tests call the operations, not HTTP: no token is ever verified.
-    let keys = Arc::new(RemoteIdentity::new("http://127.0.0.1:9"));
-    let authenticator = Authenticator::new(keys, "test", "test", clock.clone());
-    let context = ServiceContext::new(
-        ServiceKind::Payments,
-        url,
-        Arc::new(EmbeddedBus::new()),
-        ConfigSource::default(),
-        clock.clone(),
-        tasks.clone(),
-    )
-    .with_authenticator(authenticator);
-    let payments =
-        Payments::build_with_provider(&context, config, Arc::new(SandboxProvider::new()))
-            .await
-            .expect("payments starts");
-    Some(Fixture {
-        payments,
-        clock,
-        tasks,
-        cleanup,
-    })
-}
-
-impl Fixture {
-    async fn finish(self) {
-        self.tasks.stop(Duration::from_secs(1)).await;
-        self.payments.db().close().await;
-        match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::Postgres(url) => {
-                let _ = platform::db::drop_postgres_database(&url).await;
-            }
-        }
-    }
-
-    async fn pay(&self, order: &str, user: &str, amount: i64, number: &str) -> String {
-        self.payments
-            .app()
-            .create_payment(NewPayment {
-                order_id: order.into(),
-                user_id: user.into(),
-                amount: usd(amount),
-                source: PaymentSource::Card(CardSource::Raw(card(number))),
-                origin: PaymentOrigin::default(),
-            })
-            .await
-            .expect("payment created")
-            .id
-    }
-
-    /// A payment of 10.00 on [`VISA`] coming from `origin`.
-    async fn pay_from(&self, order: &str, user: &str, origin: PaymentOrigin) -> String {
-        self.payments
-            .app()
-            .create_payment(NewPayment {
-                order_id: order.into(),
-                user_id: user.into(),
-                amount: usd(1_000),
-                source: PaymentSource::Card(CardSource::Raw(card(VISA))),
-                origin,
-            })
-            .await
-            .expect("payment created")
-            .id
-    }
-
-    async fn reserved(&self, order: &str, user: &str, payment: &str, amount: i64) -> EventOutcome {
-        self.payments
-            .app()
-            .authorize(&OrderReserved {
-                order_id: order.into(),
-                user_id: user.into(),
-                payment_id: payment.into(),
-                amount: usd(amount),
-            })
-            .await
-            .expect("authorize")
-    }
-
-    async fn confirmed(&self, order: &str, payment: &str) -> EventOutcome {
-        self.payments
-            .app()
-            .capture(&OrderConfirmed {
-                order_id: order.into(),
-                user_id: None,
-                payment_id: Some(payment.into()),
-                total: None,
-                shipping_address: None,
-                items: Vec::new(),
-                attribution: None,
-            })
-            .await
-            .expect("capture")
-    }
-
-    async fn cancelled(&self, order: &str) -> EventOutcome {
-        self.payments
-            .app()
-            .cancel(&OrderCancelled {
-                order_id: order.into(),
-                reason: "customer".into(),
-                payment_id: None,
-            })
-            .await
-            .expect("cancel")
-    }
-
-    async fn status(&self, payment: &str) -> PaymentStatus {
-        self.payments
-            .app()
-            .payment(payment)
-            .await
-            .expect("payment")
-            .status
-    }
-
-    /// The event types staged so far, in order, with their subjects.
-    async fn events(&self) -> Vec<(String, String)> {
-        platform::db::query("SELECT event_type, subject FROM outbox ORDER BY seq")
-            .fetch_all(self.payments.db().reader())
-            .await
-            .expect("outbox")
-            .iter()
-            .map(|row| {
-                (
-                    row.try_get("event_type").expect("event type"),
-                    row.try_get("subject").expect("subject"),
-                )
-            })
-            .collect()
-    }
-}
-
-fn usd(amount: i64) -> Money {
-    Money {
-        amount,
-        currency: "USD".into(),
-    }
-}
-
-fn card(number: &str) -> CardDetails {
-    CardDetails {
-        number: CardNumber::try_from(number).expect("number"),
-        expiry: Expiry::stored(12, 2099).expect("expiry"),
-        cvc: Cvc::try_from("123").expect("cvc"),
-    }
-}
-
-const VISA: &str = "4242424242424242";
-
-macro_rules! on_both_databases {
-    ($(async fn $name:ident($f:ident) $body:block)*) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let $f = fixture(false, PaymentsConfig::default()).await.expect("sqlite");
-                    $body
-                    $f.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some($f) = fixture(true, PaymentsConfig::default()).await else {
-                        eprintln!("SKIPPED: VISCOUNT_TEST_POSTGRES_URL not set");
-                        return;
-                    };
-                    $body
-                    $f.finish().await;
-                }
-            }
-        )*
-    };
-}
+use platform::service::Service;
+use support::fixture::*;
 
 on_both_databases! {
     async fn the_saga_authorizes_captures_and_refunds_with_a_balanced_ledger(f) {
@@ -571,7 +351,7 @@ on_both_databases! {
         let events = f.events().await;
         assert_eq!(events[0], ("payments.payment.initiated.v1".to_owned(), first.clone()), "staged with the row");
 
-        // A capture that rolls back takes its invoice number with it.
+        // A capture whose recording rolls back is never made, and numbers nothing.
         let confirmed = |order: &str, payment: &str| OrderConfirmed {
             order_id: order.into(),
             user_id: None,
@@ -582,7 +362,8 @@ on_both_databases! {
             attribution: None,
         };
         let mut tx = app.db().begin().await.expect("begin");
-        app.capture_in(&mut tx, &confirmed("o-1", &first)).await.expect("capture");
+        let step = app.capture_in(&mut tx, &confirmed("o-1", &first)).await.expect("capture");
+        assert!(step.call.is_some(), "the capture is recorded");
         tx.rollback().await.expect("rollback");
         assert!(app.order_documents("o-1").await.expect("read").is_some_and(|d| d.documents.is_empty()));
 

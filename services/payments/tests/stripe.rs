@@ -25,7 +25,7 @@ use payments::provider::stripe::IntentStatus;
 use payments::provider::{CardToken, PaymentProvider, ProviderRef, StripeProvider};
 use serde_json::{Value, json};
 use support::stripe::{
-    SECRET_KEY, error_answer, key, localstripe, localstripe_answer, provider, usd,
+    SECRET_KEY, error_answer, hold, key, localstripe, localstripe_answer, provider, usd,
 };
 
 /// Card `number` (expiring 12/2030) as localstripe tokenized it.
@@ -41,8 +41,7 @@ async fn tokenized(stripe: &StripeProvider, number: &str) -> CardToken {
 /// An authorization of `amount` USD on a card localstripe approves.
 async fn authorized(stripe: &StripeProvider, amount: i64) -> ProviderRef {
     let token = tokenized(stripe, "4242424242424242").await;
-    stripe
-        .authorize(&token.token, &usd(amount), &key("authorize"))
+    hold(stripe, &token.token, &usd(amount), &key("authorize"))
         .await
         .expect("authorized")
 }
@@ -100,8 +99,7 @@ async fn authorize_capture_and_refund_in_parts_as_localstripe_records_them() {
         ("4242", 12, 2030)
     );
 
-    let auth = stripe
-        .authorize(&token.token, &usd(2500), &key("authorize"))
+    let auth = hold(&stripe, &token.token, &usd(2500), &key("authorize"))
         .await
         .expect("authorized");
     let held = stripe.payment_intent(auth.as_str()).await.expect("intent");
@@ -158,7 +156,10 @@ async fn a_voided_authorization_is_cancelled_and_can_no_longer_be_captured() {
         return;
     };
     let auth = authorized(&stripe, 1200).await;
-    let void = stripe.void(auth.as_str()).await.expect("voided");
+    let void = stripe
+        .void(auth.as_str(), &key("void"))
+        .await
+        .expect("voided");
     assert_eq!(void, auth, "the cancelled intent");
     let state = stripe.payment_intent(auth.as_str()).await.expect("intent");
     assert_eq!(
@@ -169,7 +170,10 @@ async fn a_voided_authorization_is_cancelled_and_can_no_longer_be_captured() {
 
     // A redelivered cancellation: localstripe refuses a second cancel (and keeps no
     // idempotency keys), the intent's state says it is done.
-    assert_eq!(stripe.void(auth.as_str()).await, Ok(auth.clone()));
+    assert_eq!(
+        stripe.void(auth.as_str(), &key("void")).await,
+        Ok(auth.clone())
+    );
     let capture = stripe
         .capture(auth.as_str(), &usd(1200), &key("capture"))
         .await;
@@ -215,9 +219,7 @@ async fn a_card_that_declines_its_charge_fails_as_declined() {
     // localstripe declines charges on this card only (4000000000000002 and the other
     // decline cards of Stripe's docs are refused only when attached to a customer).
     let token = tokenized(&stripe, "4000000000000341").await;
-    let outcome = stripe
-        .authorize(&token.token, &usd(900), &key("authorize"))
-        .await;
+    let outcome = hold(&stripe, &token.token, &usd(900), &key("authorize")).await;
     let decline = outcome.expect_err("declined");
     assert_eq!(decline.reason, FailureReason::Declined);
     assert_eq!(decline.detail, "the card was declined");
@@ -230,13 +232,12 @@ async fn a_card_that_needs_3_d_secure_is_declined_and_its_intent_cancelled() {
     };
     let token = tokenized(&stripe, "4000002500003155").await;
     let ours = key("authorize");
-    let decline = stripe
-        .authorize(&token.token, &usd(1500), &ours)
+    let decline = hold(&stripe, &token.token, &usd(1500), &ours)
         .await
         .expect_err("needs authentication");
     assert_eq!(decline.reason, FailureReason::Declined);
     assert!(decline.detail.contains("3-D Secure"), "{}", decline.detail);
-    let intent = intent_with_key(&base, &format!("viscount:authorize:{ours}"))
+    let intent = intent_with_key(&base, &format!("viscount:open:{ours}"))
         .await
         .expect("the intent carries our key");
     assert_eq!(
@@ -267,7 +268,7 @@ async fn an_unreachable_stripe_is_a_provider_error_not_a_decline() {
     let address = listener.local_addr().expect("address");
     drop(listener);
     let stripe = provider(&format!("http://{address}"), 2_000);
-    let outcome = stripe.authorize("pm_card_visa", &usd(100), "k").await;
+    let outcome = hold(&stripe, "pm_card_visa", &usd(100), "k").await;
     assert_eq!(
         outcome.map_err(|d| (d.reason, d.detail)),
         Err((
@@ -337,8 +338,9 @@ fn intent(id: &str, status: &str, amount: i64) -> Response {
     .into_response()
 }
 
-/// The test PaymentMethods of Stripe's docs, each answered as the docs say Stripe
-/// answers a confirmation with it.
+/// An intent opened on one of the test PaymentMethods of Stripe's docs: named after
+/// it (`pi_for_<method>`), so its confirmation answers as the docs say Stripe answers
+/// one with that method. A method Stripe does not know is refused at once.
 async fn create_intent(
     State(log): State<Log>,
     headers: HeaderMap,
@@ -347,8 +349,35 @@ async fn create_intent(
     let method = form.get("payment_method").cloned().unwrap_or_default();
     let amount = form.get("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
     record(&log, "/v1/payment_intents".to_owned(), &headers, form);
-    match method.as_str() {
-        "pm_card_visa" => intent("pi_doc", "requires_capture", amount),
+    if method == "pm_no_such_method" {
+        return error_answer(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "type": "invalid_request_error", "code": "resource_missing",
+                "param": "payment_method", "message": format!("No such PaymentMethod: '{method}'"),
+            }),
+        );
+    }
+    intent(&format!("pi_for_{method}"), "requires_confirmation", amount)
+}
+
+/// The confirmation of an intent `create_intent` opened, as Stripe's docs answer it
+/// for the intent's test PaymentMethod.
+async fn confirm_intent(
+    State(log): State<Log>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    record(
+        &log,
+        format!("/v1/payment_intents/{id}/confirm"),
+        &headers,
+        form,
+    );
+    let method = id.strip_prefix("pi_for_").unwrap_or_default();
+    match method {
+        "pm_card_visa" => intent(&id, "requires_capture", 4200),
         "pm_card_visa_chargeDeclined" => card_error(
             "card_declined",
             Some("generic_decline"),
@@ -399,10 +428,8 @@ async fn create_intent(
         "pm_hangs" => std::future::pending().await,
         _ => error_answer(
             StatusCode::BAD_REQUEST,
-            json!({
-                "type": "invalid_request_error", "code": "resource_missing",
-                "param": "payment_method", "message": format!("No such PaymentMethod: '{method}'"),
-            }),
+            json!({"type": "invalid_request_error", "code": "resource_missing",
+                "message": format!("No such payment_intent: '{id}'")}),
         ),
     }
 }
@@ -460,6 +487,7 @@ async fn documented_stripe() -> (String, Log) {
     support::stripe::documented_stripe(
         Router::new()
             .route("/v1/payment_intents", post(create_intent))
+            .route("/v1/payment_intents/{id}/confirm", post(confirm_intent))
             .route("/v1/payment_intents/{id}/capture", post(capture_intent))
             .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
             .route("/v1/refunds", post(create_refund)),
@@ -521,26 +549,20 @@ async fn stripes_documented_declines_and_outages_map_to_our_reasons() {
             "stripe refused the request (resource_missing)",
         ),
     ];
+    // Each method: its intent opened, then (but the unknown method) confirmed.
     for (method, reason, detail) in cases {
-        let outcome = stripe
-            .authorize(method, &usd(1000), &key("authorize"))
-            .await;
+        let outcome = hold(&stripe, method, &usd(1000), &key("authorize")).await;
         assert_eq!(
             outcome.map_err(|d| (d.reason, d.detail)),
             Err((reason, detail.to_owned())),
             "{method}"
         );
     }
-    assert!(
-        stripe
-            .authorize("pm_card_visa", &usd(1000), "k")
-            .await
-            .is_ok()
-    );
+    assert!(hold(&stripe, "pm_card_visa", &usd(1000), "k").await.is_ok());
     assert_eq!(
         log.lock().expect("log").len(),
-        cases.len() + 1,
-        "one request each, no retries"
+        2 * (cases.len() + 1) - 1,
+        "one opening and one confirmation each, no retries"
     );
 }
 
@@ -549,7 +571,7 @@ async fn a_stripe_that_does_not_answer_in_time_is_a_provider_error() {
     let (base, _) = documented_stripe().await;
     let stripe = provider(&base, 300);
     let started = Instant::now();
-    let outcome = stripe.authorize("pm_hangs", &usd(1000), "k").await;
+    let outcome = hold(&stripe, "pm_hangs", &usd(1000), "k").await;
     assert_eq!(
         outcome.map_err(|d| (d.reason, d.detail)),
         Err((
@@ -568,24 +590,32 @@ async fn a_stripe_that_does_not_answer_in_time_is_a_provider_error() {
 async fn every_call_that_moves_money_carries_a_key_derived_from_ours() {
     let (base, log) = documented_stripe().await;
     let stripe = provider(&base, 5_000);
+    let intent = stripe
+        .open("pm_card_visa", &usd(4200), "pay-1")
+        .await
+        .expect("opened");
+    assert_eq!(intent.as_str(), "pi_for_pm_card_visa");
     let auth = stripe
-        .authorize("pm_card_visa", &usd(4200), "pay-1:authorize")
+        .authorize(intent.as_str(), "pay-1:authorize")
         .await
         .expect("authorized");
-    assert_eq!(auth.as_str(), "pi_doc");
+    assert_eq!(auth, intent, "the intent is the authorization");
     stripe
-        .authorize("pm_card_visa", &usd(4200), "pay-1:authorize")
+        .authorize(intent.as_str(), "pay-1:authorize")
         .await
         .expect("again");
     stripe
-        .capture("pi_doc", &usd(4000), "pay-1:capture")
+        .capture(intent.as_str(), &usd(4000), "pay-1:capture")
         .await
         .expect("captured");
     stripe
-        .refund("pi_doc", &usd(1500), "refund-7")
+        .refund(intent.as_str(), &usd(1500), "refund-7")
         .await
         .expect("refunded");
-    stripe.void("pi_doc").await.expect("voided");
+    stripe
+        .void(intent.as_str(), "pay-1:void")
+        .await
+        .expect("voided");
 
     let received = log.lock().expect("log").clone();
     let keys: Vec<_> = received
@@ -595,11 +625,12 @@ async fn every_call_that_moves_money_carries_a_key_derived_from_ours() {
     assert_eq!(
         keys,
         [
+            Some("viscount:open:pay-1"),
             Some("viscount:authorize:pay-1:authorize"),
             Some("viscount:authorize:pay-1:authorize"),
             Some("viscount:capture:pay-1:capture"),
             Some("viscount:refund:refund-7"),
-            Some("viscount:void:pi_doc"),
+            Some("viscount:void:pay-1:void"),
         ]
     );
     let paths: Vec<_> = received.iter().map(|r| r.path.as_str()).collect();
@@ -607,10 +638,11 @@ async fn every_call_that_moves_money_carries_a_key_derived_from_ours() {
         paths,
         [
             "/v1/payment_intents",
-            "/v1/payment_intents",
-            "/v1/payment_intents/pi_doc/capture",
+            "/v1/payment_intents/pi_for_pm_card_visa/confirm",
+            "/v1/payment_intents/pi_for_pm_card_visa/confirm",
+            "/v1/payment_intents/pi_for_pm_card_visa/capture",
             "/v1/refunds",
-            "/v1/payment_intents/pi_doc/cancel",
+            "/v1/payment_intents/pi_for_pm_card_visa/cancel",
         ]
     );
     for r in &received {
@@ -628,16 +660,20 @@ async fn every_call_that_moves_money_carries_a_key_derived_from_ours() {
         ("currency", "usd"),
         ("payment_method", "pm_card_visa"),
         ("capture_method", "manual"),
-        ("confirm", "true"),
+        ("confirm", "false"),
         ("payment_method_types[0]", "card"),
-        (
-            "metadata[viscount_idempotency_key]",
-            "viscount:authorize:pay-1:authorize",
-        ),
+        ("metadata[viscount_idempotency_key]", "viscount:open:pay-1"),
     ] {
         assert_eq!(form(0, field).as_deref(), Some(value), "{field}");
     }
-    assert_eq!(form(2, "amount_to_capture").as_deref(), Some("4000"));
-    assert_eq!(form(3, "payment_intent").as_deref(), Some("pi_doc"));
-    assert_eq!(form(3, "amount").as_deref(), Some("1500"));
+    assert!(
+        received[1].form.is_empty(),
+        "a confirmation sends nothing more"
+    );
+    assert_eq!(form(3, "amount_to_capture").as_deref(), Some("4000"));
+    assert_eq!(
+        form(4, "payment_intent").as_deref(),
+        Some("pi_for_pm_card_visa")
+    );
+    assert_eq!(form(4, "amount").as_deref(), Some("1500"));
 }

@@ -23,7 +23,7 @@ use payments::domain::CardTokenRef;
 use payments::provider::stripe::IntentStatus;
 use payments::provider::{CardToken, PaymentProvider, StripeProvider, TokenRefusal};
 use serde_json::{Value, json};
-use support::stripe::{error_answer, key, localstripe, localstripe_answer, provider, usd};
+use support::stripe::{error_answer, hold, key, localstripe, localstripe_answer, provider, usd};
 
 fn token(raw: &str) -> CardTokenRef {
     CardTokenRef::try_from(raw).expect("token")
@@ -82,8 +82,7 @@ async fn a_test_payment_method_becomes_a_card_that_authorizes() {
         ),
         (CardBrand::Visa, "4242", 12, 2030)
     );
-    let auth = stripe
-        .authorize(&card.token, &usd(1200), &key("authorize"))
+    let auth = hold(&stripe, &card.token, &usd(1200), &key("authorize"))
         .await
         .expect("authorized");
     let state = stripe.payment_intent(auth.as_str()).await.expect("intent");
@@ -116,8 +115,7 @@ async fn a_browser_token_and_its_card_authorize() {
         ),
         (CardBrand::Visa, "4242", 11, 2031)
     );
-    stripe
-        .authorize(&card.token, &usd(700), &key("authorize"))
+    hold(&stripe, &card.token, &usd(700), &key("authorize"))
         .await
         .expect("authorized with the token's card");
     // The Card id itself is taken too (as Stripe's Payment Methods API takes one).
@@ -134,8 +132,7 @@ async fn a_token_of_a_card_that_declines_reads_and_then_declines() {
         .await
         .expect("read");
     assert_eq!(card.last4, "0341");
-    let decline = stripe
-        .authorize(&card.token, &usd(900), &key("authorize"))
+    let decline = hold(&stripe, &card.token, &usd(900), &key("authorize"))
         .await
         .expect_err("declined");
     assert_eq!(decline.reason, FailureReason::Declined);

@@ -387,6 +387,68 @@ pub fn drop_databases_and_streams(databases: Vec<String>, nats: platform::bus::N
     let _ = cleanup.join();
 }
 
+/// Creates a product `sku` with plenty of stock and waits until ordering prices it.
+pub async fn stocked(cluster: &Cluster, gateway: &str, admin: &str, sku: &str) -> String {
+    let client = &cluster.client;
+    let product: Value = client
+        .post(format!("{gateway}/api/v1/products"))
+        .bearer_auth(admin)
+        .json(
+            &json!({"sku": sku, "name": format!("Product {sku}"), "description": "for sale",
+                      "price": {"amount": 1500, "currency": "USD"}}),
+        )
+        .send()
+        .await
+        .expect("create product")
+        .json()
+        .await
+        .expect("product");
+    let id = product["id"].as_str().expect("product id").to_owned();
+    let warehouse = client
+        .post(format!("{gateway}/api/v1/warehouses"))
+        .bearer_auth(admin)
+        .json(&json!({"code": "MAIN", "name": "Main"}))
+        .send()
+        .await
+        .expect("warehouse");
+    assert!([201, 409].contains(&warehouse.status().as_u16()));
+    let adjusted = client
+        .post(format!("{gateway}/api/v1/inventory/adjust"))
+        .bearer_auth(admin)
+        .json(&json!({"sku": sku, "warehouse_id": "MAIN", "delta": 100000, "reason": "received"}))
+        .send()
+        .await
+        .expect("adjust");
+    assert_eq!(adjusted.status(), 200);
+    let cart: Value = client
+        .post(format!("{gateway}/api/v1/carts"))
+        .bearer_auth(admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("cart")
+        .json()
+        .await
+        .expect("cart json");
+    let cart = cart["id"].as_str().expect("cart id").to_owned();
+    eventually(
+        Duration::from_secs(30),
+        "ordering knows the price",
+        || async {
+            let r = client
+                .put(format!("{gateway}/api/v1/carts/{cart}/items"))
+                .bearer_auth(admin)
+                .json(&json!({"sku": sku, "quantity": 1}))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        },
+    )
+    .await;
+    id
+}
+
 /// Polls `check` until it gives a value or `deadline` passes (then panics naming `what`).
 pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
 where

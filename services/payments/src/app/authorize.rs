@@ -11,11 +11,12 @@ use contracts::payments::{FraudDecision, FraudDetected};
 use platform::db::Tx;
 use platform::retention::{DAY_MS, RetentionRule};
 
-use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError};
+use super::calls::NewCall;
+use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError, Step};
 use crate::domain::{
-    Action, Assessment, AttemptFacts, FailureReason, LedgerEntry, LedgerKind, Payment, Verdict,
-    no_payment_for,
+    Action, Assessment, AttemptFacts, FailureReason, Payment, Verdict, no_payment_for,
 };
+use crate::provider::Operation;
 use crate::store::{self, Key};
 
 /// The window of the per-user velocity fraud rule.
@@ -62,22 +63,22 @@ impl RetentionRule for FraudFactsRetention {
 
 impl PaymentsApp {
     /// Authorizes the payment an `ordering.order.reserved` event names (see
-    /// [`PaymentsApp::authorize_in`]), in a transaction of its own.
+    /// [`PaymentsApp::authorize_in`]), in a transaction of its own, and waits for the
+    /// provider's answer.
     pub async fn authorize(&self, order: &OrderReserved) -> Result<EventOutcome, PaymentsError> {
         let mut tx = self.db.begin().await?;
-        let outcome = self.authorize_in(&mut tx, order).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(outcome)
+        let step = self.authorize_in(&mut tx, order).await?;
+        self.finish(tx, step).await
     }
 
-    /// Authorizes inside `tx` a pending payment that matches the order (same order,
-    /// owner, amount and currency), after the fraud rules and the expiry check. A score
-    /// in the review band holds it (still `pending`) in the review queue. A
-    /// decline, a fraud block or a mismatch fails it and stages
-    /// `payments.payment.failed` so the saga cancels the order. An unknown payment fails
-    /// the order the same way. A payment already past pending (authorized by an earlier
-    /// delivery, or cancelled before this event arrived) is left alone.
+    /// Decides inside `tx` the authorization of a pending payment that matches the
+    /// order (same order, owner, amount and currency), after the fraud rules and the
+    /// expiry check: the provider's hold is recorded, to be made once `tx` commits. A
+    /// score in the review band holds it (still `pending`) in the review queue. A
+    /// fraud block or a mismatch fails it and stages `payments.payment.failed` so the
+    /// saga cancels the order (as a decline does once the provider answers). An unknown
+    /// payment fails the order the same way. A payment already past pending (authorized
+    /// by an earlier delivery, or cancelled before this event arrived) is left alone.
     #[tracing::instrument(
         skip_all,
         fields(payment_id = %order.payment_id, order_id = %order.order_id),
@@ -87,31 +88,32 @@ impl PaymentsApp {
         &self,
         tx: &mut Tx,
         order: &OrderReserved,
-    ) -> Result<EventOutcome, PaymentsError> {
+    ) -> Result<Step, PaymentsError> {
         let found =
             store::payment_for_update(tx, self.db.dialect(), Key::Id(&order.payment_id)).await?;
         let Some(payment) = found.filter(|p| p.order_id == order.order_id) else {
             // Unknown, or another order's payment: fail this order, touch nothing.
             self.outbox.stage(tx, &no_payment_for(order)).await?;
             crate::metrics::failed_without_payment(tx, FailureReason::Mismatch);
-            return Ok(EventOutcome::Failed(FailureReason::Mismatch));
+            return Ok(EventOutcome::Failed(FailureReason::Mismatch).into());
         };
         if !Action::Authorize.allowed_from(payment.status()) {
-            return Ok(EventOutcome::Unchanged);
+            return Ok(EventOutcome::Unchanged.into());
         }
         if !payment.pays_for(order) {
-            return self
+            return Ok(self
                 .fail_in(
                     tx,
                     payment,
                     FailureReason::Mismatch,
                     "the payment does not match the order's owner or amount",
                 )
-                .await;
+                .await?
+                .into());
         }
         if store::reviews::has_review(tx, &payment.id).await? {
             // Held for review (or decided there): only the reviewer moves it on.
-            return Ok(EventOutcome::Unchanged);
+            return Ok(EventOutcome::Unchanged.into());
         }
         let now = self.clock.now_millis();
         let assessment = self.assess(tx, &payment, now).await?;
@@ -122,10 +124,12 @@ impl PaymentsApp {
                 self.outbox
                     .stage(tx, &self.detected(&payment, &assessment))
                     .await?;
-                self.fail_in(tx, payment, FailureReason::Fraud, &assessment.detail())
-                    .await
+                Ok(self
+                    .fail_in(tx, payment, FailureReason::Fraud, &assessment.detail())
+                    .await?
+                    .into())
             }
-            Verdict::Review => self.hold_in(tx, &payment, &assessment, now).await,
+            Verdict::Review => Ok(self.hold_in(tx, &payment, &assessment, now).await?.into()),
         }
     }
 
@@ -194,55 +198,43 @@ impl PaymentsApp {
         }
     }
 
-    /// Authorizes a pending payment that passed the fraud rules (or a reviewer) at the
-    /// provider: the expiry check, the provider's hold, the ledger entry by `actor` and
-    /// `payments.payment.authorized`, or a failure the saga cancels the order on.
+    /// Asks the provider to hold a pending payment that passed the fraud rules (or a
+    /// reviewer): after the expiry check, the hold is recorded as a call by `actor`,
+    /// made once `tx` commits; its answer authorizes the payment (ledger entry,
+    /// `payments.payment.authorized`) or fails it for the saga to cancel the order.
     pub(super) async fn proceed_in(
         &self,
         tx: &mut Tx,
-        mut payment: Payment,
+        payment: Payment,
         actor: &str,
         now: i64,
-    ) -> Result<EventOutcome, PaymentsError> {
+    ) -> Result<Step, PaymentsError> {
         if payment.card.expiry.has_passed(now) {
-            return self
+            return Ok(self
                 .fail_in(
                     tx,
                     payment,
                     FailureReason::ExpiredCard,
                     "the card has expired",
                 )
-                .await;
+                .await?
+                .into());
         }
-        let key = format!("{}:authorize", payment.id);
-        let reference = match self
-            .provider
-            .authorize(&payment.card.token, &payment.amount, &key)
-            .await
-        {
-            Ok(reference) => reference,
-            Err(decline) => {
-                return self
-                    .fail_in(tx, payment, decline.reason, &decline.detail)
-                    .await;
-            }
-        };
-        let authorized = payment.authorize(reference.as_str(), now)?;
-        if !self.save_transition(tx, &payment, &authorized).await? {
-            return Ok(EventOutcome::Unchanged);
-        }
-        let entry = LedgerEntry::new(
-            platform::ids::new_id(),
-            &payment,
-            LedgerKind::Authorize,
-            payment.amount.amount,
-            reference.as_str(),
-            actor,
-            now,
-        );
-        store::insert_ledger_entry(tx, &entry).await?;
-        self.outbox.stage(tx, &authorized.event).await?;
-        Ok(EventOutcome::Moved(authorized.to))
+        let call = self
+            .record_call_in(
+                tx,
+                NewCall {
+                    payment: &payment,
+                    operation: Operation::Authorize,
+                    amount: &payment.amount,
+                    actor,
+                    key: format!("{}:authorize", payment.id),
+                    refund_id: None,
+                    order: None,
+                },
+            )
+            .await?;
+        Ok(Step::calling(call))
     }
 
     /// Fails a pending payment for `reason` and stages `payments.payment.failed`.

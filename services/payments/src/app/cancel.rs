@@ -1,39 +1,42 @@
 //! Compensating for a cancelled order (`ordering.order.cancelled`): the payment's
-//! status decides how ([`Payment::compensation`]).
+//! status decides how ([`Payment::compensation`]). A void or refund is a recorded
+//! call to the provider (see `calls`), made once the transaction commits.
 //!
 //! [`Payment::compensation`]: crate::domain::Payment::compensation
 
 use contracts::ordering::OrderCancelled;
 use platform::db::Tx;
 
-use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError};
-use crate::domain::{Action, LedgerEntry, LedgerKind, Payment};
+use super::calls::NewCall;
+use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError, Step};
+use crate::domain::{Action, Payment};
+use crate::provider::Operation;
 use crate::store::{self, Key};
 
 impl PaymentsApp {
     /// Compensates for an `ordering.order.cancelled` event (see
-    /// [`PaymentsApp::cancel_in`]), in a transaction of its own.
+    /// [`PaymentsApp::cancel_in`]), in a transaction of its own, and waits for the
+    /// provider's answer.
     pub async fn cancel(&self, order: &OrderCancelled) -> Result<EventOutcome, PaymentsError> {
         let mut tx = self.db.begin().await?;
-        let outcome = self.cancel_in(&mut tx, order).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(outcome)
+        let step = self.cancel_in(&mut tx, order).await?;
+        self.finish(tx, step).await
     }
 
     /// Compensates inside `tx` for a cancelled order: a pending payment is cancelled (so
-    /// a late `reserved` event cannot authorize it), an authorized one voided, a
-    /// captured one refunded for whatever is not refunded yet. Anything else: nothing.
+    /// a late `reserved` event cannot authorize it; a hold already on its way is
+    /// released when it lands), an authorized one voided, a captured one refunded for
+    /// whatever is not refunded or being refunded yet. Anything else: nothing.
     #[tracing::instrument(skip_all, fields(order_id = %order.order_id, payment_id), err(level = "debug"))]
     pub async fn cancel_in(
         &self,
         tx: &mut Tx,
         order: &OrderCancelled,
-    ) -> Result<EventOutcome, PaymentsError> {
+    ) -> Result<Step, PaymentsError> {
         let Some(mut payment) =
             store::payment_for_update(tx, self.db.dialect(), Key::Order(&order.order_id)).await?
         else {
-            return Ok(EventOutcome::Unchanged);
+            return Ok(EventOutcome::Unchanged.into());
         };
         tracing::Span::current().record("payment_id", payment.id.as_str());
         if order
@@ -55,51 +58,55 @@ impl PaymentsApp {
                     EventOutcome::Moved(cancelled.to)
                 } else {
                     EventOutcome::Unchanged
-                })
+                }
+                .into())
             }
-            Some(Action::Void) => self.void_in(tx, payment, ORDERING_ACTOR, now).await,
+            Some(Action::Void) => self.void_in(tx, payment, ORDERING_ACTOR).await,
             Some(Action::Refund) => {
                 let key = format!("{}:cancel-refund", payment.id);
                 match self
                     .refund_payment_in(tx, payment, None, ORDERING_ACTOR, &key)
                     .await
                 {
-                    Ok(refund) => Ok(EventOutcome::Moved(refund.payment.status)),
-                    Err(PaymentsError::OverRefund { .. }) => Ok(EventOutcome::Unchanged),
+                    Ok(step) => Ok(step),
+                    Err(PaymentsError::OverRefund { .. }) => Ok(EventOutcome::Unchanged.into()),
                     Err(err) => Err(err),
                 }
             }
             Some(Action::Authorize | Action::Fail | Action::Capture) | None => {
-                Ok(EventOutcome::Unchanged)
+                Ok(EventOutcome::Unchanged.into())
             }
         }
     }
 
-    /// Voids an authorized `payment` (locked in `tx`): releases the hold at the
-    /// provider, writes the ledger entry with `actor` and stages `payments.payment.voided`.
+    /// Records the void of an authorized `payment` (locked in `tx`) by `actor`, to be
+    /// made once `tx` commits; its answer writes the ledger entry and stages
+    /// `payments.payment.voided`. A capture waiting for the provider: an error, so the
+    /// caller comes again once it is answered.
     pub(super) async fn void_in(
         &self,
         tx: &mut Tx,
-        mut payment: Payment,
+        payment: Payment,
         actor: &str,
-        now: i64,
-    ) -> Result<EventOutcome, PaymentsError> {
-        let voided = payment.void(now)?;
-        if !self.save_transition(tx, &payment, &voided).await? {
-            return Ok(EventOutcome::Unchanged);
+    ) -> Result<Step, PaymentsError> {
+        match store::calls::pending_change(&mut **tx, &payment.id).await? {
+            Some(Operation::Void) | None => {}
+            Some(other) => return Err(PaymentsError::CallPending(other)),
         }
-        let reference = self.provider.void(payment.provider_ref()).await?;
-        let entry = LedgerEntry::new(
-            platform::ids::new_id(),
-            &payment,
-            LedgerKind::Void,
-            payment.amount.amount,
-            reference.as_str(),
-            actor,
-            now,
-        );
-        store::insert_ledger_entry(tx, &entry).await?;
-        self.outbox.stage(tx, &voided.event).await?;
-        Ok(EventOutcome::Moved(voided.to))
+        let call = self
+            .record_call_in(
+                tx,
+                NewCall {
+                    payment: &payment,
+                    operation: Operation::Void,
+                    amount: &payment.amount,
+                    actor,
+                    key: format!("{}:void", payment.id),
+                    refund_id: None,
+                    order: None,
+                },
+            )
+            .await?;
+        Ok(Step::calling(call))
     }
 }

@@ -1,29 +1,32 @@
 //! Capturing the payment of a confirmed order (`ordering.order.confirmed`). On the
-//! checkout's hot path: one locked read, one conditional update, one ledger entry, the
+//! checkout's hot path: one locked read and the recorded call; then, once the
+//! provider answers (see `calls`), one conditional update, one ledger entry, the
 //! invoice (its number counter, one row), one event.
 
 use contracts::ordering::OrderConfirmed;
 use platform::db::Tx;
 
-use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError};
-use crate::domain::{LedgerEntry, LedgerKind};
+use super::calls::NewCall;
+use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError, Step};
+use crate::provider::Operation;
 use crate::store::{self, Key};
 
 impl PaymentsApp {
     /// Captures for an `ordering.order.confirmed` event (see
-    /// [`PaymentsApp::capture_in`]), in a transaction of its own.
+    /// [`PaymentsApp::capture_in`]), in a transaction of its own, and waits for the
+    /// provider's answer.
     pub async fn capture(&self, order: &OrderConfirmed) -> Result<EventOutcome, PaymentsError> {
         let mut tx = self.db.begin().await?;
-        let outcome = self.capture_in(&mut tx, order).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(outcome)
+        let step = self.capture_in(&mut tx, order).await?;
+        self.finish(tx, step).await
     }
 
-    /// Captures inside `tx` the authorized payment of a confirmed order (the order's
-    /// total, or the authorized amount when the event carries none). Already captured:
-    /// nothing. Not authorized, or a total that does not fit: an error, since the saga
-    /// only confirms authorized orders.
+    /// Records inside `tx` the capture of the authorized payment of a confirmed order
+    /// (the order's total, or the authorized amount when the event carries none), to
+    /// be made once `tx` commits. Already captured, or its capture recorded: nothing.
+    /// Not authorized, or a total that does not fit: an error, since the saga only
+    /// confirms authorized orders; a void waiting for the provider: an error, so the
+    /// event comes again once it is answered.
     #[tracing::instrument(
         skip_all,
         fields(payment_id = order.payment_id.as_deref().unwrap_or_default(), order_id = %order.order_id),
@@ -33,15 +36,15 @@ impl PaymentsApp {
         &self,
         tx: &mut Tx,
         order: &OrderConfirmed,
-    ) -> Result<EventOutcome, PaymentsError> {
+    ) -> Result<Step, PaymentsError> {
         let key = match &order.payment_id {
             Some(id) => Key::Id(id),
             None => Key::Order(&order.order_id),
         };
-        let Some(mut payment) = store::payment_for_update(tx, self.db.dialect(), key).await? else {
+        let Some(payment) = store::payment_for_update(tx, self.db.dialect(), key).await? else {
             return match order.payment_id {
                 // An order confirmed without a payment has nothing to capture.
-                None => Ok(EventOutcome::Unchanged),
+                None => Ok(EventOutcome::Unchanged.into()),
                 Some(_) => Err(PaymentsError::NotFound),
             };
         };
@@ -53,34 +56,32 @@ impl PaymentsApp {
         }
         if payment.was_captured() {
             // A redelivery, or the capture already happened another way.
-            return Ok(EventOutcome::Unchanged);
+            return Ok(EventOutcome::Unchanged.into());
         }
-        let now = self.clock.now_millis();
-        let captured = payment.capture(order.total.as_ref(), now)?;
-        if !self.save_transition(tx, &payment, &captured).await? {
-            return Ok(EventOutcome::Unchanged);
+        match store::calls::pending_change(&mut **tx, &payment.id).await? {
+            Some(Operation::Capture) | None => {}
+            Some(other) => return Err(PaymentsError::CallPending(other)),
         }
-        let amount = &captured.event.amount;
-        let reference = self
-            .provider
-            .capture(
-                payment.provider_ref(),
-                amount,
-                &format!("{}:capture", payment.id),
+        // Decided on a copy: the payment moves when the provider answers.
+        let amount = payment
+            .clone()
+            .capture(order.total.as_ref(), self.clock.now_millis())?
+            .event
+            .amount;
+        let call = self
+            .record_call_in(
+                tx,
+                NewCall {
+                    payment: &payment,
+                    operation: Operation::Capture,
+                    amount: &amount,
+                    actor: ORDERING_ACTOR,
+                    key: format!("{}:capture", payment.id),
+                    refund_id: None,
+                    order: Some(order),
+                },
             )
             .await?;
-        let entry = LedgerEntry::new(
-            platform::ids::new_id(),
-            &payment,
-            LedgerKind::Capture,
-            amount.amount,
-            reference.as_str(),
-            ORDERING_ACTOR,
-            now,
-        );
-        store::insert_ledger_entry(tx, &entry).await?;
-        self.issue_invoice_in(tx, &payment, order, amount).await?;
-        self.outbox.stage(tx, &captured.event).await?;
-        Ok(EventOutcome::Moved(captured.to))
+        Ok(Step::calling(call))
     }
 }

@@ -130,7 +130,12 @@ impl PaymentsApp {
                     EventOutcome::Unchanged
                 }
             }
-            Some(Action::Void) => self.void_in(&mut tx, payment, EXPIRY_ACTOR, now).await?,
+            Some(Action::Void) => match self.void_in(&mut tx, payment, EXPIRY_ACTOR).await {
+                Ok(step) => return self.finish(tx, step).await,
+                // A capture on its way: its answer decides, not the expiry.
+                Err(PaymentsError::CallPending(_)) => EventOutcome::Unchanged,
+                Err(err) => return Err(err),
+            },
             _ => EventOutcome::Unchanged,
         };
         tx.commit().await?;

@@ -11,13 +11,16 @@
 //! aggregate decides every change and the event it emits; the store writes the change as
 //! one conditional update.
 //!
-//! Provider calls that move money happen inside that transaction, with idempotency keys
-//! derived from the payment, so when the transaction rolls back and the work is done
-//! again the provider answers as the first time instead of moving money twice.
+//! Provider calls that move money never happen inside a transaction: the transaction
+//! records the call and commits, the call is made, and a second transaction records
+//! its outcome; a call whose outcome was lost is settled by asking the provider
+//! (`calls`). A `*_in` form answers a [`Step`]: its outcome so far and the call its
+//! caller makes once the transaction commits.
 //!
 //! [`Payment`]: crate::domain::Payment
 
 mod authorize;
+mod calls;
 mod cancel;
 mod capture;
 mod expiry;
@@ -33,9 +36,11 @@ use std::sync::Arc;
 
 use platform::bus::Outbox;
 use platform::db::{Db, Tx};
+use platform::tasks::Tasks;
 use platform::time::Clock;
 
 pub use authorize::FraudFactsRetention;
+pub use calls::{RecordedCall, Settled};
 pub use expiry::EXPIRY_ACTOR;
 pub use invoices::OrderDocuments;
 pub use payments::{CardSource, NewPayment, PaymentSource};
@@ -46,7 +51,7 @@ use crate::config::PaymentsSettings;
 use crate::domain::{
     FailureReason, Payment, PaymentStatus, ReviewStatus, Transition, TransitionError,
 };
-use crate::provider::{Decline, PaymentProvider, TokenRefusal};
+use crate::provider::{Decline, Operation, PaymentProvider, TokenRefusal};
 use crate::store;
 
 /// The actor recorded on ledger entries written for ordering's events.
@@ -100,6 +105,15 @@ pub enum PaymentsError {
     /// The provider refused or could not answer.
     #[error("the payment provider refused: {0}")]
     Provider(#[from] Decline),
+    /// The provider did not answer a call that is recorded: it is completed once the
+    /// provider says what became of it.
+    #[error(
+        "the payment provider did not answer ({0}); the {1} is recorded and completes once the provider confirms it"
+    )]
+    Unanswered(Decline, &'static str),
+    /// Another call on the payment waits for the provider's answer.
+    #[error("the payment's {} is waiting for the provider's answer", .0.as_str())]
+    CallPending(Operation),
     /// The database failed (or holds a row that does not decode).
     #[error(transparent)]
     Sql(#[from] platform::db::Error),
@@ -142,8 +156,46 @@ pub enum EventOutcome {
     /// Held for fraud review (the payment stays `pending`; `payments.fraud.detected` is
     /// staged).
     Held,
+    /// A call to the provider is recorded; it is made once the transaction commits,
+    /// and its outcome moves the payment.
+    Calling,
     /// Nothing to do: already done, not applicable, or no payment.
     Unchanged,
+}
+
+/// What an operation inside its caller's transaction did: the outcome so far, and the
+/// provider call the caller makes once that transaction commits
+/// ([`PaymentsApp::make_after_commit`] for an event handler, [`PaymentsApp::make_call`]
+/// for a caller that waits).
+#[derive(Debug)]
+#[must_use = "a recorded call is made only when its caller makes it"]
+pub struct Step {
+    /// What happened so far.
+    pub outcome: EventOutcome,
+    /// The call to make, if one was recorded.
+    pub call: Option<RecordedCall>,
+}
+
+impl From<EventOutcome> for Step {
+    fn from(outcome: EventOutcome) -> Self {
+        Self {
+            outcome,
+            call: None,
+        }
+    }
+}
+
+impl Step {
+    /// A step that recorded `call` (or found it recorded already: nothing to make).
+    fn calling(call: Option<RecordedCall>) -> Self {
+        match call {
+            Some(call) => Self {
+                outcome: EventOutcome::Calling,
+                call: Some(call),
+            },
+            None => EventOutcome::Unchanged.into(),
+        }
+    }
 }
 
 /// The payments service's operations.
@@ -155,6 +207,8 @@ pub struct PaymentsApp {
     /// Read per use: the fraud limits change while the service runs.
     pub(crate) settings: PaymentsSettings,
     pub(crate) provider: Arc<dyn PaymentProvider>,
+    /// Where calls made after a commit run, so shutdown waits for them.
+    pub(crate) tasks: Tasks,
 }
 
 impl PaymentsApp {
@@ -166,6 +220,7 @@ impl PaymentsApp {
         clock: Clock,
         settings: impl Into<PaymentsSettings>,
         provider: Arc<dyn PaymentProvider>,
+        tasks: Tasks,
     ) -> Self {
         Self {
             db,
@@ -173,6 +228,19 @@ impl PaymentsApp {
             clock,
             settings: settings.into(),
             provider,
+            tasks,
+        }
+    }
+
+    /// Commits `tx`, then makes the call `step` recorded (if any) and answers what the
+    /// operation did in the end: the form of a `*_in` operation that runs in a
+    /// transaction of its own and waits for the provider.
+    async fn finish(&self, tx: Tx, step: Step) -> Result<EventOutcome, PaymentsError> {
+        tx.commit().await?;
+        self.outbox.wake();
+        match step.call {
+            Some(call) => Ok(self.make_call(&call).await?.outcome()),
+            None => Ok(step.outcome),
         }
     }
 

@@ -60,7 +60,8 @@ pub struct NewPayment {
 
 impl PaymentsApp {
     /// Creates a `pending` payment for an order: tokenizes the card, or looks up the
-    /// provider's token (or takes a saved one of the same user), and keeps the token, brand, last four and expiry. Stages
+    /// provider's token (or takes a saved one of the same user), opens its intent at
+    /// the provider, and keeps the token, brand, last four and expiry. Stages
     /// `payments.payment.initiated` with the row.
     #[tracing::instrument(skip_all, fields(order_id = %new.order_id), err(level = "debug"))]
     pub async fn create_payment(&self, new: NewPayment) -> Result<PaymentView, PaymentsError> {
@@ -83,15 +84,21 @@ impl PaymentsApp {
                 (method.card, Some(method.id))
             }
         };
+        let id = platform::ids::new_id();
+        // The intent at the provider moves no money; opened before the row is written,
+        // so every payment names its intent and every later call has one to name. A
+        // payment whose row is then refused leaves an intent never confirmed.
+        let intent = self.provider.open(&card.token, &new.amount, &id).await?;
         let payment = Payment::open(
-            platform::ids::new_id(),
+            id,
             new.order_id,
             new.user_id,
             new.amount,
             card,
             method_id,
             now,
-        );
+        )
+        .at_provider(intent.0);
         let mut tx = self.db.begin().await?;
         store::insert_payment(&mut tx, &payment)
             .await

@@ -1,19 +1,25 @@
 //! Refunds: asked for over HTTP (an admin or a service), by ordering for returned
 //! items (`ordering.refund.requested`), or as the compensation of a cancelled order.
 //! Never more than captured in total, however many refunds run at once: the guard is
-//! the store's one conditional update, not the read before it.
+//! the store's one conditional update, which promises the amount (`refunding`) when
+//! the refund is recorded, not the read before it. The refund itself is a recorded
+//! call to the provider (see `calls`); its answer settles the promise.
 
 use contracts::ordering::RefundRequested;
 use platform::db::Tx;
 
-use super::{EventOutcome, PaymentView, PaymentsApp, PaymentsError, RefundOutcome};
-use crate::domain::{LedgerEntry, LedgerKind, Money, Payment};
+use super::calls::NewCall;
+use super::{EventOutcome, PaymentsApp, PaymentsError, RefundOutcome, Settled, Step};
+use crate::domain::{Money, Payment};
+use crate::provider::Operation;
 use crate::store;
 
 impl PaymentsApp {
     /// Refunds `amount` of a captured payment (`None`: everything captured and not yet
-    /// refunded), recording `actor` on the ledger entry. Never more than captured in
-    /// total, however many refunds run at once.
+    /// refunded or being refunded), recording `actor` on the ledger entry, and waits
+    /// for the provider's answer. Never more than captured in total, however many
+    /// refunds run at once. The provider not answering: [`PaymentsError::Unanswered`],
+    /// and the refund completes once the provider says what became of it.
     #[tracing::instrument(skip_all, fields(payment_id = %payment_id), err(level = "debug"))]
     pub async fn refund(
         &self,
@@ -28,12 +34,24 @@ impl PaymentsApp {
         // A refund asked for over HTTP is new each time (the Idempotency-Key middleware
         // answers repeats of the request before they get here).
         let key = platform::ids::new_id();
-        let outcome = self
+        let step = self
             .refund_payment_in(&mut tx, payment, amount, actor, &key)
             .await?;
         tx.commit().await?;
-        self.outbox.wake();
-        Ok(outcome)
+        let Some(call) = step.call else {
+            return Err(PaymentsError::Mismatch(
+                "the refund was not recorded".into(),
+            ));
+        };
+        match self.make_call(&call).await? {
+            Settled::Refunded(outcome) => Ok(*outcome),
+            Settled::Refused(decline) => Err(PaymentsError::Provider(decline)),
+            Settled::Unanswered(decline) => Err(PaymentsError::Unanswered(decline, "refund")),
+            other => Err(PaymentsError::Mismatch(format!(
+                "the refund was settled elsewhere: {:?}",
+                other.outcome()
+            ))),
+        }
     }
 
     /// Refunds what ordering asked for (returned items), inside the consumer's
@@ -49,7 +67,7 @@ impl PaymentsApp {
         &self,
         tx: &mut Tx,
         request: &RefundRequested,
-    ) -> Result<EventOutcome, PaymentsError> {
+    ) -> Result<Step, PaymentsError> {
         let Some(payment) = store::payment(&mut **tx, &request.payment_id).await? else {
             return Err(PaymentsError::Mismatch(format!(
                 "refund requested for unknown payment {}",
@@ -67,23 +85,21 @@ impl PaymentsApp {
         let amount = request.amount.amount.min(payment.refundable());
         if amount <= 0 {
             tracing::warn!("refund requested with nothing left to refund");
-            return Ok(EventOutcome::Unchanged);
+            return Ok(EventOutcome::Unchanged.into());
         }
         let money = Money {
             amount,
             currency: payment.amount.currency.clone(),
         };
         let actor = format!("ordering: {}", request.reason);
-        let outcome = self
-            .refund_payment_in(tx, payment, Some(money), &actor, &request.request_id)
-            .await?;
-        Ok(EventOutcome::Moved(outcome.payment.status))
+        self.refund_payment_in(tx, payment, Some(money), &actor, &request.request_id)
+            .await
     }
 
-    /// Refunds `payment` (as read inside `tx`), issues its credit note and stages
-    /// `payments.refund.processed`.
-    /// `idempotency_key` names the refund at the provider, so a rolled-back attempt
-    /// repeated with the same key does not refund twice.
+    /// Records the refund of `payment` (as read inside `tx`), promising its amount,
+    /// to be made once `tx` commits under `idempotency_key`; its answer writes the
+    /// ledger entry, issues the credit note and stages `payments.refund.processed`. A
+    /// refund recorded under the key already: nothing.
     pub(super) async fn refund_payment_in(
         &self,
         tx: &mut Tx,
@@ -91,41 +107,37 @@ impl PaymentsApp {
         amount: Option<Money>,
         actor: &str,
         idempotency_key: &str,
-    ) -> Result<RefundOutcome, PaymentsError> {
+    ) -> Result<Step, PaymentsError> {
+        if store::calls::call(&mut **tx, idempotency_key)
+            .await?
+            .is_some()
+        {
+            return Ok(EventOutcome::Unchanged.into());
+        }
         let now = self.clock.now_millis();
         let change = payment.refund(amount.as_ref(), now)?;
         // Concurrent refunds all read the same totals; only those that still fit when
-        // their update runs succeed, and the update answers the totals it left.
-        let Some(after) = store::apply_refund(tx, &payment, &change).await? else {
+        // their update runs are promised.
+        let Some(promised) = store::reserve_refund(tx, &payment, &change).await? else {
             let refundable = store::payment(&mut **tx, &payment.id)
                 .await?
                 .map_or(0, |p| p.refundable());
             return Err(PaymentsError::OverRefund { refundable });
         };
-        crate::metrics::refunded(tx, &after, &change.amount);
-        let reference = self
-            .provider
-            .refund(payment.provider_ref(), &change.amount, idempotency_key)
+        let call = self
+            .record_call_in(
+                tx,
+                NewCall {
+                    payment: &promised,
+                    operation: Operation::Refund,
+                    amount: &change.amount,
+                    actor,
+                    key: idempotency_key.to_owned(),
+                    refund_id: Some(platform::ids::new_id()),
+                    order: None,
+                },
+            )
             .await?;
-        let entry = LedgerEntry::new(
-            platform::ids::new_id(),
-            &after,
-            LedgerKind::Refund,
-            change.amount.amount,
-            reference.as_str(),
-            actor,
-            now,
-        );
-        store::insert_ledger_entry(tx, &entry).await?;
-        self.issue_credit_note_in(tx, &after, &entry.id, &change.amount)
-            .await?;
-        self.outbox
-            .stage(tx, &after.refund_processed(&entry.id, &change.amount))
-            .await?;
-        Ok(RefundOutcome {
-            refund_id: entry.id,
-            amount: change.amount,
-            payment: PaymentView::from(&after),
-        })
+        Ok(Step::calling(call))
     }
 }

@@ -184,15 +184,17 @@ impl PaymentsApp {
                 .map_or(ReviewStatus::Expired, |r| r.status);
             return Err(PaymentsError::AlreadyDecided(now_status));
         }
-        let outcome = match to {
+        let step = match to {
             ReviewStatus::Approved => self.proceed_in(&mut tx, payment, by, now).await?,
-            _ => self.fail_held(&mut tx, payment, DECLINED_DETAIL).await?,
+            _ => self
+                .fail_held(&mut tx, payment, DECLINED_DETAIL)
+                .await?
+                .into(),
         };
         let decided = store::reviews::review(&mut *tx, id)
             .await?
             .ok_or(PaymentsError::ReviewNotFound)?;
-        tx.commit().await?;
-        self.outbox.wake();
+        let outcome = self.finish(tx, step).await?;
         tracing::info!(
             review_id = id,
             decision = to.as_str(),

@@ -30,7 +30,9 @@ pub use method::PaymentMethod;
 pub use payment::{Failure, Payment, PaymentExpiry, PaymentState, no_payment_for};
 pub use review::{FraudReview, ReviewStatus};
 pub use rules::payable;
-pub use status::{Action, RefundChange, Transition, TransitionError, refund_status};
+pub use status::{
+    Action, RefundChange, Transition, TransitionError, refund_status, refund_statuses,
+};
 
 /// Why an input was refused; the message names the rule and never repeats the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

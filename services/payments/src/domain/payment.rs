@@ -13,7 +13,9 @@ use contracts::payments::{
     PaymentVoided, RefundProcessed,
 };
 
-use super::status::{Action, RefundChange, Transition, TransitionError, refund_status};
+use super::status::{
+    Action, RefundChange, Transition, TransitionError, refund_status, refund_statuses,
+};
 use super::{FailureReason, Money, PaymentStatus, StoredCard};
 
 /// Why a payment failed, as stored and shown.
@@ -34,7 +36,11 @@ pub struct PaymentState {
     pub captured: i64,
     /// Refunded so far, minor units of the payment's currency.
     pub refunded: i64,
-    /// The provider's authorization reference, once authorized.
+    /// Refunds recorded and not yet answered by the provider, minor units: promised,
+    /// so no other refund may take them.
+    pub refunding: i64,
+    /// The provider's intent (from its creation on; a payment from before intents:
+    /// once authorized).
     pub provider_ref: Option<String>,
     /// Why it failed, once it did.
     pub failure: Option<Failure>,
@@ -85,11 +91,18 @@ impl Payment {
                 status: PaymentStatus::Pending,
                 captured: 0,
                 refunded: 0,
+                refunding: 0,
                 provider_ref: None,
                 failure: None,
                 updated_at: now,
             },
         }
+    }
+
+    /// This payment with the provider's intent `intent` opened for it.
+    pub fn at_provider(mut self, intent: String) -> Self {
+        self.state.provider_ref = Some(intent);
+        self
     }
 
     /// This payment as it was stored with `state` (for the store, which decoded it).
@@ -118,14 +131,15 @@ impl Payment {
         self.in_currency(self.state.refunded)
     }
 
-    /// What could still be refunded, minor units.
+    /// What could still be refunded, minor units: captured, less refunded and
+    /// being refunded.
     pub fn refundable(&self) -> i64 {
-        self.state.captured - self.state.refunded
+        self.state.captured - self.state.refunded - self.state.refunding
     }
 
-    /// The provider's authorization reference (empty before authorization).
-    pub fn provider_ref(&self) -> &str {
-        self.state.provider_ref.as_deref().unwrap_or_default()
+    /// The provider's intent, once there is one.
+    pub fn provider_ref(&self) -> Option<&str> {
+        self.state.provider_ref.as_deref()
     }
 
     /// Why it failed.
@@ -306,11 +320,12 @@ impl Payment {
         let to = refund_status(self.state.captured, refunded);
         self.enter(Action::Refund, to, now)?;
         self.state.refunded = refunded;
+        let (settled, partial) = refund_statuses();
         Ok(RefundChange {
             amount: self.in_currency(amount),
             from: Action::Refund.from(),
-            settled: PaymentStatus::Refunded,
-            partial: PaymentStatus::PartiallyRefunded,
+            settled,
+            partial,
         })
     }
 
@@ -429,6 +444,7 @@ mod tests {
             status,
             captured,
             refunded,
+            refunding: 0,
             provider_ref: Some("auth-1".into()),
             failure: None,
             updated_at: 1,
@@ -620,7 +636,7 @@ mod tests {
         let authorized = payment.authorize("auth-9", 2).expect("authorize");
         assert_eq!((authorized.from, authorized.to), (Pending, Authorized));
         assert_eq!(authorized.event.amount, usd(10_000));
-        assert_eq!(payment.provider_ref(), "auth-9");
+        assert_eq!(payment.provider_ref(), Some("auth-9"));
 
         let mut failed = self::payment(Pending);
         let event = failed

@@ -123,6 +123,12 @@ pub struct RefundChange {
     pub partial: PaymentStatus,
 }
 
+/// Where a refund the provider made takes a payment: (the refunded total reached the
+/// captured one, it did not).
+pub const fn refund_statuses() -> (PaymentStatus, PaymentStatus) {
+    (PaymentStatus::Refunded, PaymentStatus::PartiallyRefunded)
+}
+
 /// The status after a refund leaves `refunded` of `captured` refunded in total.
 pub fn refund_status(captured: i64, refunded: i64) -> PaymentStatus {
     if refunded >= captured {

@@ -127,6 +127,13 @@ impl From<PaymentsError> for Problem {
                     serde_json::to_value(decline.reason).unwrap_or_default(),
                 )
             }
+            PaymentsError::Unanswered(decline, _) => {
+                tracing::warn!(detail = %decline.detail, "payment provider did not answer");
+                Problem::unavailable(err.to_string())
+            }
+            PaymentsError::CallPending(_) => {
+                Problem::conflict("provider-call-pending", err.to_string())
+            }
             PaymentsError::ReviewNotFound => Problem::not_found("fraud review"),
             PaymentsError::AlreadyDecided(_) => {
                 Problem::conflict("review-decided", err.to_string())

@@ -3,11 +3,14 @@
 //! ([`StripeProvider`]) — and which of them `payments.provider` chooses.
 //!
 //! The trait follows the shape of Stripe's PaymentIntents so an adapter can implement
-//! it without changing callers: `tokenize` is creating a PaymentMethod, `authorize` a
-//! PaymentIntent with manual capture, `capture` and `void` capture or cancel it,
-//! `refund` creates a Refund. Calls that move money take an idempotency key (Stripe's
-//! `Idempotency-Key`), so a call repeated after a crash or a redelivered event returns
-//! the first answer instead of moving money twice. `card_from_token` takes a card the
+//! it without changing callers: `tokenize` is creating a PaymentMethod, `open` a
+//! PaymentIntent with manual capture that is not confirmed yet (it moves no money, and
+//! names the payment at the provider from its creation on), `authorize` confirms it,
+//! `capture` and `void` capture or cancel it, `refund` creates a Refund. Calls that
+//! move money take an idempotency key (Stripe's `Idempotency-Key`), so a call repeated
+//! after a crash returns the first answer instead of moving money twice; and
+//! `lookup` asks what became of a call whose answer was lost, so a crash is settled
+//! by asking, never by calling again blindly. `card_from_token` takes a card the
 //! customer's browser tokenized at the provider (Stripe.js), so the number never
 //! reaches Viscount; a provider that must never see numbers says so with
 //! `takes_raw_cards`.
@@ -125,32 +128,113 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// the full number.
     async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline>;
 
-    /// Holds `amount` on the tokenized card.
-    async fn authorize(
+    /// Opens an intent to take `amount` from the tokenized card, without moving
+    /// money (Stripe: a PaymentIntent with manual capture, not confirmed): its
+    /// reference names the payment at the provider from then on, so every later call,
+    /// and every question about one, has an object to name.
+    async fn open(
         &self,
         token: &str,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline>;
 
+    /// Holds the intent's amount on its card (Stripe: confirms the intent). The
+    /// reference answered is the intent's.
+    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline>;
+
     /// Moves `amount` (at most what was authorized) of an authorization.
     async fn capture(
         &self,
-        authorization: &str,
+        intent: &str,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline>;
 
     /// Releases an authorization without capturing it.
-    async fn void(&self, authorization: &str) -> Result<ProviderRef, Decline>;
+    async fn void(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline>;
 
     /// Sends `amount` of a captured authorization back to the card.
     async fn refund(
         &self,
-        authorization: &str,
+        intent: &str,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline>;
+
+    /// What became of `call`, which may or may not have reached the provider (the
+    /// process died, or the answer never came): the provider's own record, read,
+    /// never the call made again. `Err` when the provider cannot tell now.
+    async fn lookup(&self, call: &Call<'_>) -> Result<Lookup, Decline>;
+}
+
+/// A call that moves money, as payments records it before making it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Hold the amount ([`PaymentProvider::authorize`]).
+    Authorize,
+    /// Move held money ([`PaymentProvider::capture`]).
+    Capture,
+    /// Release the hold ([`PaymentProvider::void`]).
+    Void,
+    /// Send captured money back ([`PaymentProvider::refund`]).
+    Refund,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Self; 4] = [Self::Authorize, Self::Capture, Self::Void, Self::Refund];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::Capture => "capture",
+            Self::Void => "void",
+            Self::Refund => "refund",
+        }
+    }
+
+    /// The operation a stored name names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+}
+
+/// One call at the provider: what, on which intent, for how much, under which key.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// What the call does.
+    pub operation: Operation,
+    /// The intent it acts on.
+    pub intent: &'a str,
+    /// How much (an authorization, void: the intent's amount).
+    pub amount: &'a Money,
+    /// The idempotency key it is (or was) made with.
+    pub key: &'a str,
+}
+
+impl<'a> Call<'a> {
+    /// Makes the call at `provider`.
+    pub async fn make(&self, provider: &dyn PaymentProvider) -> Result<ProviderRef, Decline> {
+        match self.operation {
+            Operation::Authorize => provider.authorize(self.intent, self.key).await,
+            Operation::Capture => provider.capture(self.intent, self.amount, self.key).await,
+            Operation::Void => provider.void(self.intent, self.key).await,
+            Operation::Refund => provider.refund(self.intent, self.amount, self.key).await,
+        }
+    }
+}
+
+/// What a provider's record says of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// It was made; the reference it answered.
+    Made(ProviderRef),
+    /// It reached the provider, which refused it.
+    Refused(Decline),
+    /// It never reached the provider: making it now makes it once.
+    NotMade,
 }
 
 /// The provider `payments.provider` names, set up from its section; a Stripe provider

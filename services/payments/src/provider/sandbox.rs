@@ -7,14 +7,20 @@
 //! `pm_card_visa_chargeDeclinedInsufficientFunds`…, see [`TEST_TOKENS`]), so a
 //! storefront written for Stripe.js pays in the sandbox the same way. Its tokens carry
 //! the card's behaviour, brand, last four digits and expiry — never the number — so
-//! they read back after a restart with nothing remembered.
+//! they read back after a restart with nothing remembered. Its intents carry the
+//! card's behaviour the same way (`sbx_pi_{behaviour}_{id}`).
+//!
+//! It remembers the answers of the calls that move money, by idempotency key, for
+//! the life of the process: a repeated key gets the first answer, and `lookup` reads
+//! them. After a restart it remembers none, and `lookup` says a call was not made —
+//! the sandbox moves no real money, so making it again is harmless.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{CardToken, Decline, PaymentProvider, ProviderRef, TokenRefusal};
+use super::{Call, CardToken, Decline, Lookup, PaymentProvider, ProviderRef, TokenRefusal};
 use crate::domain::{CardBrand, CardDetails, CardTokenRef, Expiry, FailureReason, Money};
 
 /// How a sandbox card behaves, encoded in its token (like Stripe's `pm_card_visa`,
@@ -168,7 +174,10 @@ fn read_issued(token: &str) -> Option<CardToken> {
 }
 
 const TOKEN_PREFIX: &str = "sbx_tok_";
-const AUTH_PREFIX: &str = "sbx_auth_";
+/// The sandbox's intents: `sbx_pi_{behaviour}_{id}`.
+const INTENT_PREFIX: &str = "sbx_pi_";
+/// Authorizations from before the sandbox had intents, still capturable.
+const LEGACY_AUTH_PREFIX: &str = "sbx_auth_";
 const CAPTURE_PREFIX: &str = "sbx_cap_";
 /// Remembered idempotent answers before the oldest are forgotten.
 const REMEMBERED_ANSWERS: usize = 100_000;
@@ -229,14 +238,35 @@ fn check_amount(amount: &Money) -> Result<(), Decline> {
     Ok(())
 }
 
-fn check_authorization(authorization: &str) -> Result<(), Decline> {
-    if !authorization.starts_with(AUTH_PREFIX) {
-        return Err(Decline::new(
-            FailureReason::ProviderError,
-            "no such authorization",
-        ));
+/// How the card of intent `intent` behaves; an error for an intent the sandbox did
+/// not open.
+fn intent_behaviour(intent: &str) -> Result<Behaviour, Decline> {
+    intent
+        .strip_prefix(INTENT_PREFIX)
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|class| {
+            [
+                Behaviour::Approve,
+                Behaviour::Declined,
+                Behaviour::InsufficientFunds,
+                Behaviour::Fraud,
+            ]
+            .into_iter()
+            .find(|b| b.as_str() == class)
+        })
+        .ok_or_else(|| Decline::new(FailureReason::ProviderError, "no such payment intent"))
+}
+
+fn check_authorization(intent: &str) -> Result<(), Decline> {
+    if intent.starts_with(LEGACY_AUTH_PREFIX) {
+        return Ok(());
     }
-    Ok(())
+    intent_behaviour(intent).map(|_| ())
+}
+
+/// The key a call's answer is remembered under.
+fn answer_key(operation: super::Operation, idempotency_key: &str) -> String {
+    format!("{} {idempotency_key}", operation.as_str())
 }
 
 #[async_trait]
@@ -278,67 +308,94 @@ impl PaymentProvider for SandboxProvider {
         })
     }
 
-    async fn authorize(
+    async fn open(
         &self,
         token: &str,
         amount: &Money,
-        idempotency_key: &str,
+        _idempotency_key: &str,
     ) -> Result<ProviderRef, Decline> {
-        let behaviour = Behaviour::of_token(token);
-        self.once(format!("authorize {idempotency_key}"), || {
-            check_amount(amount)?;
-            match behaviour {
-                None => Err(Decline::new(
-                    FailureReason::ProviderError,
-                    "no such payment method",
-                )),
-                Some(Behaviour::Approve) => Ok(reference(AUTH_PREFIX)),
-                Some(Behaviour::Declined) => Err(Decline::new(
+        // Opening moves no money: a second intent for a repeated key would only be
+        // an intent never confirmed, as at Stripe.
+        check_amount(amount)?;
+        let behaviour = Behaviour::of_token(token)
+            .ok_or_else(|| Decline::new(FailureReason::ProviderError, "no such payment method"))?;
+        Ok(reference(&format!(
+            "{INTENT_PREFIX}{}_",
+            behaviour.as_str()
+        )))
+    }
+
+    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline> {
+        self.once(
+            answer_key(super::Operation::Authorize, idempotency_key),
+            || match intent_behaviour(intent)? {
+                Behaviour::Approve => Ok(ProviderRef(intent.to_owned())),
+                Behaviour::Declined => Err(Decline::new(
                     FailureReason::Declined,
                     "the card was declined",
                 )),
-                Some(Behaviour::InsufficientFunds) => Err(Decline::new(
+                Behaviour::InsufficientFunds => Err(Decline::new(
                     FailureReason::InsufficientFunds,
                     "the card has insufficient funds",
                 )),
-                Some(Behaviour::Fraud) => Err(Decline::new(
+                Behaviour::Fraud => Err(Decline::new(
                     FailureReason::Fraud,
                     "the payment was blocked as fraudulent",
                 )),
-            }
-        })
+            },
+        )
     }
 
     async fn capture(
         &self,
-        authorization: &str,
+        intent: &str,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline> {
-        self.once(format!("capture {idempotency_key}"), || {
-            check_amount(amount)?;
-            check_authorization(authorization)?;
-            Ok(reference(CAPTURE_PREFIX))
-        })
+        self.once(
+            answer_key(super::Operation::Capture, idempotency_key),
+            || {
+                check_amount(amount)?;
+                check_authorization(intent)?;
+                Ok(reference(CAPTURE_PREFIX))
+            },
+        )
     }
 
-    async fn void(&self, authorization: &str) -> Result<ProviderRef, Decline> {
-        self.once(format!("void {authorization}"), || {
-            check_authorization(authorization)?;
+    async fn void(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline> {
+        self.once(answer_key(super::Operation::Void, idempotency_key), || {
+            check_authorization(intent)?;
             Ok(reference("sbx_void_"))
         })
     }
 
     async fn refund(
         &self,
-        authorization: &str,
+        intent: &str,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline> {
-        self.once(format!("refund {idempotency_key}"), || {
-            check_amount(amount)?;
-            check_authorization(authorization)?;
-            Ok(reference("sbx_re_"))
+        self.once(
+            answer_key(super::Operation::Refund, idempotency_key),
+            || {
+                check_amount(amount)?;
+                check_authorization(intent)?;
+                Ok(reference("sbx_re_"))
+            },
+        )
+    }
+
+    async fn lookup(&self, call: &Call<'_>) -> Result<Lookup, Decline> {
+        let Ok(answers) = self.answers.lock() else {
+            return Err(Decline::new(
+                FailureReason::ProviderError,
+                "the sandbox is unavailable",
+            ));
+        };
+        Ok(match answers.get(&answer_key(call.operation, call.key)) {
+            Some(Ok(reference)) => Lookup::Made(reference.clone()),
+            Some(Err(decline)) => Lookup::Refused(decline.clone()),
+            None => Lookup::NotMade,
         })
     }
 }
@@ -347,6 +404,7 @@ impl PaymentProvider for SandboxProvider {
 mod tests {
     use super::*;
     use crate::domain::{CardNumber, Cvc};
+    use crate::provider::Operation;
 
     fn card(number: &str) -> CardDetails {
         CardDetails {
@@ -382,46 +440,53 @@ mod tests {
                 token.token
             );
             assert_eq!(token.last4, &number[number.len() - 4..]);
+            let intent = sandbox
+                .open(&token.token, &usd(1000), &format!("key-{i}"))
+                .await
+                .expect("opened");
             let outcome = sandbox
-                .authorize(&token.token, &usd(1000), &format!("key-{i}"))
+                .authorize(intent.as_str(), &format!("key-{i}"))
                 .await;
             match failure {
-                None => assert!(
-                    outcome.as_ref().is_ok_and(|r| r.0.starts_with("sbx_auth_")),
-                    "{number}: {outcome:?}"
-                ),
+                None => assert_eq!(outcome, Ok(intent), "{number}"),
                 Some(reason) => assert_eq!(outcome.map_err(|d| d.reason), Err(reason), "{number}"),
             }
         }
     }
 
+    /// An intent of `amount` USD on the card `number`.
+    async fn opened(sandbox: &SandboxProvider, number: &str, amount: i64) -> ProviderRef {
+        let token = sandbox.tokenize(&card(number)).await.expect("tokenize");
+        sandbox
+            .open(&token.token, &usd(amount), "open")
+            .await
+            .expect("opened")
+    }
+
     #[tokio::test]
     async fn repeated_keys_return_the_first_answer() {
         let sandbox = SandboxProvider::new();
-        let token = sandbox
-            .tokenize(&card("4242424242424242"))
-            .await
-            .expect("tokenize");
-        let first = sandbox
-            .authorize(&token.token, &usd(500), "order-1")
-            .await
-            .expect("authorized");
-        let again = sandbox
-            .authorize(&token.token, &usd(500), "order-1")
-            .await
-            .expect("authorized");
-        assert_eq!(first, again);
-        let other = sandbox
-            .authorize(&token.token, &usd(500), "order-2")
-            .await
-            .expect("authorized");
-        assert_ne!(first, other);
+        let first = opened(&sandbox, "4242424242424242", 500).await;
+        let other = opened(&sandbox, "4242424242424242", 500).await;
+        assert_ne!(first, other, "each intent is its own");
+        assert_eq!(
+            sandbox.authorize(first.as_str(), "order-1").await,
+            Ok(first.clone())
+        );
+        assert_eq!(
+            sandbox.authorize(first.as_str(), "order-1").await,
+            Ok(first.clone())
+        );
 
         let capture = sandbox
             .capture(first.as_str(), &usd(500), "cap-1")
             .await
             .expect("captured");
         assert!(capture.0.starts_with("sbx_cap_"));
+        assert_eq!(
+            sandbox.capture(first.as_str(), &usd(500), "cap-1").await,
+            Ok(capture)
+        );
         let refund = sandbox
             .refund(first.as_str(), &usd(100), "re-1")
             .await
@@ -433,9 +498,65 @@ mod tests {
         );
         assert!(
             sandbox
-                .void(other.as_str())
+                .void(other.as_str(), "void-1")
                 .await
                 .is_ok_and(|r| r.0.starts_with("sbx_void_"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lookup_reads_the_remembered_answer_and_knows_unmade_calls() {
+        let sandbox = SandboxProvider::new();
+        let approved = opened(&sandbox, "4242424242424242", 700).await;
+        let declined = opened(&sandbox, "4000000000000002", 700).await;
+        let amount = usd(700);
+        let ask = |operation, intent: String, key: &'static str| {
+            let amount = amount.clone();
+            let sandbox = &sandbox;
+            async move {
+                sandbox
+                    .lookup(&Call {
+                        operation,
+                        intent: &intent,
+                        amount: &amount,
+                        key,
+                    })
+                    .await
+                    .expect("lookup")
+            }
+        };
+        assert_eq!(
+            ask(Operation::Authorize, approved.0.clone(), "a-1").await,
+            Lookup::NotMade
+        );
+        sandbox
+            .authorize(approved.as_str(), "a-1")
+            .await
+            .expect("authorized");
+        assert_eq!(
+            ask(Operation::Authorize, approved.0.clone(), "a-1").await,
+            Lookup::Made(approved.clone())
+        );
+        let refusal = sandbox
+            .authorize(declined.as_str(), "a-2")
+            .await
+            .expect_err("declined");
+        assert_eq!(
+            ask(Operation::Authorize, declined.0.clone(), "a-2").await,
+            Lookup::Refused(refusal)
+        );
+        assert_eq!(
+            ask(Operation::Capture, approved.0.clone(), "a-1").await,
+            Lookup::NotMade,
+            "another operation's key is another call"
+        );
+        let captured = sandbox
+            .capture(approved.as_str(), &amount, "c-1")
+            .await
+            .expect("captured");
+        assert_eq!(
+            ask(Operation::Capture, approved.0.clone(), "c-1").await,
+            Lookup::Made(captured)
         );
     }
 
@@ -511,8 +632,12 @@ mod tests {
                 "{name}"
             );
             assert!(card.token.starts_with("sbx_tok_"), "{name}: {}", card.token);
+            let intent = sandbox
+                .open(&card.token, &usd(1000), &format!("tok-{i}"))
+                .await
+                .expect("opened");
             let outcome = sandbox
-                .authorize(&card.token, &usd(1000), &format!("tok-{i}"))
+                .authorize(intent.as_str(), &format!("tok-{i}"))
                 .await;
             assert_eq!(
                 outcome.map(|_| ()).map_err(|d| d.reason),
@@ -569,13 +694,16 @@ mod tests {
     #[tokio::test]
     async fn unknown_tokens_and_references_are_provider_errors() {
         let sandbox = SandboxProvider::new();
-        let unknown = sandbox.authorize("tok_other", &usd(1), "k").await;
+        let unknown = sandbox.open("tok_other", &usd(1), "k").await;
         assert_eq!(
             unknown.map_err(|d| d.reason),
             Err(FailureReason::ProviderError)
         );
+        for intent in ["nope", "sbx_pi_", "sbx_pi_maybe_abc", ""] {
+            assert!(sandbox.authorize(intent, "k").await.is_err(), "{intent:?}");
+        }
         assert!(sandbox.capture("nope", &usd(1), "k").await.is_err());
-        assert!(sandbox.void("nope").await.is_err());
+        assert!(sandbox.void("nope", "k").await.is_err());
         assert!(sandbox.refund("nope", &usd(1), "k").await.is_err());
     }
 }

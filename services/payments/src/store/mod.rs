@@ -2,7 +2,8 @@
 //! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)), saved cards
 //! ([`methods`]), invoices and credit notes with their number counters
 //! ([`invoices`]), fraud reviews with the facts the fraud rules read ([`reviews`]),
-//! and where each payment came from ([`origins`]).
+//! where each payment came from ([`origins`]), and the journal of calls to the
+//! provider ([`calls`]).
 //!
 //! A row that does not decode (an unknown status, brand, failure reason or ledger kind)
 //! is the column's decode error ([`platform::db::named`]), never a default. Every status change is a
@@ -11,6 +12,7 @@
 //! totals, so no interleaving of refunds can exceed what was captured. Each money
 //! movement writes a ledger entry in the same transaction as the totals it changes.
 
+pub mod calls;
 pub mod invoices;
 pub mod ledger;
 pub mod methods;
@@ -22,8 +24,8 @@ pub use invoices::{insert_invoice, invoice, invoice_of_payment, invoices_of_orde
 pub use ledger::{disagreeing_payments, insert_ledger_entry, ledger, ledger_sums};
 pub use methods::{delete_payment_method, insert_payment_method, payment_method, payment_methods};
 pub use payments::{
-    Key, apply_refund, attempts_since, insert_attempt, insert_payment, payment, payment_by_order,
-    payment_for_update, save_transition, waiting_since,
+    Key, attempts_since, insert_attempt, insert_payment, keep_intent, payment, payment_by_order,
+    payment_for_update, reserve_refund, save_transition, settle_refund, waiting_since,
 };
 
 use crate::domain::Expiry;

@@ -9,7 +9,7 @@ use crate::domain::{
     StoredCard, Transition,
 };
 
-const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, token, brand, last4, \
+const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, refunding, token, brand, last4, \
      exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, created_at, updated_at";
 
 /// A payment from a row of [`PAYMENT_COLUMNS`].
@@ -40,6 +40,7 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
         status: platform::db::named("status", &status, PaymentStatus::parse)?,
         captured: row.try_get("captured")?,
         refunded: row.try_get("refunded")?,
+        refunding: row.try_get("refunding")?,
         provider_ref: row.try_get("provider_ref")?,
         failure,
         updated_at: row.try_get("updated_at")?,
@@ -62,7 +63,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     let failure = state.failure.as_ref();
     platform::db::query(&format!(
         "INSERT INTO payments ({PAYMENT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ))
     .bind(&payment.id)
     .bind(&payment.order_id)
@@ -72,6 +73,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     .bind(&payment.amount.currency)
     .bind(state.captured)
     .bind(state.refunded)
+    .bind(state.refunding)
     .bind(&payment.card.token)
     .bind(payment.card.brand.as_str())
     .bind(&payment.card.last4)
@@ -182,36 +184,86 @@ pub async fn save_transition<E: Sync>(
     Ok(updated == 1)
 }
 
-/// Adds a refund to the stored payment in one conditional update: only from the
-/// statuses `change.from` names, only while the refunded total stays within the captured
-/// one as the row is when the update runs, moving it to `change.settled` when the
-/// refunded total reaches the captured one and to `change.partial` otherwise (the rule
-/// of [`Payment::refund`], applied to the stored totals). The payment as the update
-/// left it, or `None` when the refund no longer fits.
-pub async fn apply_refund(
+/// Keeps `intent` as the provider's intent of payment `id`, unless it has one.
+pub async fn keep_intent(tx: &mut Tx, id: &str, intent: &str) -> Result<(), platform::db::Error> {
+    platform::db::query(
+        "UPDATE payments SET provider_ref = $1 WHERE id = $2 AND provider_ref IS NULL",
+    )
+    .bind(intent)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// Promises a refund of the stored payment in one conditional update: only from the
+/// statuses `change.from` names, and only while what is refunded and being refunded
+/// stays within the captured total as the row is when the update runs. The payment as
+/// the update left it, or `None` when the refund no longer fits. The status changes
+/// once the provider made the refund ([`settle_refund`]).
+pub async fn reserve_refund(
     tx: &mut Tx,
     payment: &Payment,
     change: &RefundChange,
 ) -> Result<Option<Payment>, platform::db::Error> {
-    let statuses = platform::db::in_list(6, change.from.len());
-    // Every SET expression reads the row as it was before this update.
+    let statuses = platform::db::in_list(4, change.from.len());
     let sql = format!(
-        "UPDATE payments SET refunded = refunded + $1, \
-         status = CASE WHEN refunded + $1 >= captured THEN $2 ELSE $3 END, \
-         updated_at = $4 \
-         WHERE id = $5 AND $1 > 0 AND refunded + $1 <= captured AND status IN {statuses} \
+        "UPDATE payments SET refunding = refunding + $1, updated_at = $2 \
+         WHERE id = $3 AND $1 > 0 AND refunded + refunding + $1 <= captured \
+           AND status IN {statuses} \
          RETURNING {PAYMENT_COLUMNS}"
     );
     let mut query = platform::db::query(&sql)
         .bind(change.amount.amount)
-        .bind(change.settled.as_str())
-        .bind(change.partial.as_str())
         .bind(payment.updated_at())
         .bind(&payment.id);
     for status in change.from {
         query = query.bind(status.as_str());
     }
     query
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(payment_from)
+        .transpose()
+}
+
+/// Settles a promised refund of `amount` of payment `id`: `made`, it joins the
+/// refunded total and the status moves to `settled` when the refunded total reaches
+/// the captured one, to `partial` otherwise; refused by the provider, the promise is
+/// withdrawn. The payment as the update left it; `None` when no such promise is open.
+pub async fn settle_refund(
+    tx: &mut Tx,
+    id: &str,
+    amount: i64,
+    made: Option<(PaymentStatus, PaymentStatus)>,
+    now: i64,
+) -> Result<Option<Payment>, platform::db::Error> {
+    // Every SET expression reads the row as it was before this update.
+    let (sql, statuses) = match made {
+        Some(statuses) => (
+            format!(
+                "UPDATE payments SET refunded = refunded + $1, refunding = refunding - $1, \
+                 status = CASE WHEN refunded + $1 >= captured THEN $2 ELSE $3 END, updated_at = $4 \
+                 WHERE id = $5 AND refunding >= $1 RETURNING {PAYMENT_COLUMNS}"
+            ),
+            Some(statuses),
+        ),
+        None => (
+            format!(
+                "UPDATE payments SET refunding = refunding - $1, updated_at = $2 \
+                 WHERE id = $3 AND refunding >= $1 RETURNING {PAYMENT_COLUMNS}"
+            ),
+            None,
+        ),
+    };
+    let mut query = platform::db::query(&sql).bind(amount);
+    if let Some((settled, partial)) = statuses {
+        query = query.bind(settled.as_str()).bind(partial.as_str());
+    }
+    query
+        .bind(now)
+        .bind(id)
         .fetch_optional(&mut **tx)
         .await?
         .as_ref()

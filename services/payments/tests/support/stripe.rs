@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contracts::Money;
 use payments::config::StripeConfig;
-use payments::provider::StripeProvider;
+use payments::provider::{Decline, PaymentProvider, ProviderRef, StripeProvider};
 use platform::config::Secret;
 use serde_json::{Value, json};
 
@@ -42,6 +42,18 @@ pub fn usd(amount: i64) -> Money {
         amount,
         currency: "USD".to_owned(),
     }
+}
+
+/// An authorization as payments makes one: an intent of `amount` opened on the
+/// payment method `method`, then confirmed, both under `key`.
+pub async fn hold(
+    stripe: &StripeProvider,
+    method: &str,
+    amount: &Money,
+    key: &str,
+) -> Result<ProviderRef, Decline> {
+    let intent = stripe.open(method, amount, key).await?;
+    stripe.authorize(intent.as_str(), key).await
 }
 
 /// A key no other test (or earlier run against the same server) used.

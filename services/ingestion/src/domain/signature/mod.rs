@@ -9,7 +9,8 @@
 //! - WooCommerce: `X-WC-Webhook-Signature` = base64 HMAC-SHA256(secret, body).
 //! - Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`, each `v1` a hex
 //!   HMAC-SHA256(secret, `<t>.<body>`); any `v1` may match; `t` within
-//!   [`STRIPE_TOLERANCE_SECS`] of now.
+//!   [`STRIPE_TOLERANCE_SECS`] of now. The scheme is `platform::webhook_signature`,
+//!   shared with the payments service; `stripe` maps its errors to ours.
 //! - PayPal: `PAYPAL-TRANSMISSION-SIG` = base64 RSASSA-PKCS1-v1_5 SHA-256 signature of
 //!   `<transmission id>|<transmission time>|<webhook id>|<crc32 of body, decimal>`,
 //!   checked with the RSA key of the source's X.509 certificate.
@@ -29,9 +30,9 @@ use contracts::ingestion::Provider;
 
 pub use paypal::{certificate_is_usable, paypal_certificate_url_allowed};
 
-/// How far (either way) a Stripe signature's timestamp may be from now: Stripe's own
-/// libraries' default tolerance, 5 minutes.
-pub const STRIPE_TOLERANCE_SECS: i64 = 300;
+/// How far (either way) a Stripe signature's timestamp may be from now; the scheme is
+/// the platform's, shared with the payments service.
+pub use platform::webhook_signature::STRIPE_TOLERANCE_SECS;
 
 /// Longest delivery id taken from a header (provider ids are UUIDs or 32-hex hashes).
 const MAX_DELIVERY_ID_LEN: usize = 128;

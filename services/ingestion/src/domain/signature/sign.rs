@@ -1,6 +1,7 @@
 //! The provider side of each scheme: the header values Shopify, WooCommerce, Stripe and
 //! PayPal would send for a body. For the load generator and the tests, so that what is
-//! signed and what is verified are one implementation of each scheme.
+//! signed and what is verified are one implementation of each scheme (Stripe's is
+//! `platform::webhook_signature`, shared with the payments service).
 
 use data_encoding::BASE64;
 use ring::rand::SystemRandom;
@@ -21,7 +22,7 @@ pub fn woocommerce(secret: &[u8], body: &[u8]) -> String {
 /// The full `Stripe-Signature` value (`t=..,v1=..`) for `body` signed at `timestamp`
 /// (unix seconds; the verifier takes only non-negative ones, as Stripe sends).
 pub fn stripe(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    super::stripe::sign(secret, timestamp, body)
+    platform::webhook_signature::sign_stripe(secret, timestamp, body)
 }
 
 /// `PAYPAL-TRANSMISSION-SIG` (base64) for a delivery of `body` to `webhook_id`.

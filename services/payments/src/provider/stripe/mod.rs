@@ -2,9 +2,11 @@
 //! API (form-encoded requests, JSON answers read into typed structs), and the lookup
 //! of an intent's state that a reconciler asks instead of calling again blindly.
 //!
-//! Authorizing creates and confirms a PaymentIntent with `capture_method=manual` on
-//! the card's PaymentMethod; capturing captures it (`amount_to_capture`), voiding
-//! cancels it, refunding creates a Refund against it. Every POST that moves money
+//! Opening creates a PaymentIntent with `capture_method=manual` on the card's
+//! PaymentMethod, unconfirmed; authorizing confirms it; capturing captures it
+//! (`amount_to_capture`), voiding cancels it, refunding creates a Refund against it.
+//! A lookup reads the intent (or its refunds, by the key payments put in their
+//! metadata) to tell whether a call whose answer was lost was made. Every POST that moves money
 //! carries an `Idempotency-Key` derived from payments' own key, so a call repeated
 //! after a crash or a redelivered event gets Stripe's first answer instead of moving
 //! money twice. Stripe's error codes become payments' failure reasons: what the card
@@ -32,7 +34,9 @@ use platform::config::{ExposeSecret, Secret};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{CardToken, Decline, PaymentProvider, ProviderRef, TokenRefusal};
+use super::{
+    Call, CardToken, Decline, Lookup, Operation, PaymentProvider, ProviderRef, TokenRefusal,
+};
 use crate::config::StripeConfig;
 use crate::domain::{CardDetails, CardTokenRef, FailureReason, Money};
 
@@ -40,8 +44,8 @@ mod wire;
 
 use wire::{
     ApiError, Capture, ErrorBody, Failure, Intent, MethodFromToken, NewCardMethod, NewIntent,
-    NewRefund, PaymentMethodObject, RefundObject, TokenObject, brand_of, card_object_id,
-    idempotency_key, intent_id, is_card_refusal, stripe_amount, unexpected_status,
+    NewRefund, PaymentMethodObject, RefundList, RefundObject, TokenObject, brand_of,
+    card_object_id, idempotency_key, intent_id, is_card_refusal, stripe_amount, unexpected_status,
 };
 
 /// The API version every request asks for, so the shape of Stripe's answers does not
@@ -230,10 +234,10 @@ impl StripeProvider {
         })
     }
 
-    /// Cancels `id`; an intent already cancelled (the key forgotten, or a server that
-    /// keeps none) counts as cancelled now.
-    async fn cancel(&self, id: &str) -> Result<ProviderRef, Decline> {
-        let key = idempotency_key("void", id);
+    /// Cancels `id` under payments' `key`; an intent already cancelled (the key
+    /// forgotten, or a server that keeps none) counts as cancelled now.
+    async fn cancel(&self, id: &str, key: &str) -> Result<ProviderRef, Decline> {
+        let key = idempotency_key("void", key);
         let no_fields: [(&str, &str); 0] = [];
         let outcome = self
             .post::<Intent>(
@@ -283,6 +287,68 @@ impl StripeProvider {
             Err(failure) => Err(failure.token_refusal()),
         }
     }
+}
+
+impl StripeProvider {
+    /// The refund of intent `id` payments made under `key` (Stripe's key, as in the
+    /// refund's metadata), if Stripe has one.
+    async fn refund_with_key(&self, id: &str, key: &str) -> Result<Option<String>, Decline> {
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("payment_intent", id.to_owned()),
+                ("limit", "100".to_owned()),
+            ];
+            if let Some(last) = &after {
+                query.push(("starting_after", last.clone()));
+            }
+            let request = self.client.get(self.url("/v1/refunds")).query(&query);
+            let page: RefundList = self.send(request).await.map_err(|f| f.decline())?;
+            if let Some(found) = page
+                .data
+                .iter()
+                .find(|r| r.metadata.viscount_idempotency_key.as_deref() == Some(key))
+            {
+                return Ok(Some(found.id.clone()));
+            }
+            match page.data.last() {
+                Some(last) if page.has_more => after = Some(last.id.clone()),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+/// What an intent's state says of `call`.
+fn intent_lookup(call: &Call<'_>, state: IntentState) -> Result<Lookup, Decline> {
+    use IntentStatus::*;
+    let refused = |detail: &str| Lookup::Refused(Decline::new(FailureReason::Declined, detail));
+    Ok(match (call.operation, state.status) {
+        (Operation::Authorize, RequiresCapture | Succeeded) => Lookup::Made(ProviderRef(state.id)),
+        (Operation::Authorize, RequiresConfirmation) => Lookup::NotMade,
+        (Operation::Authorize, RequiresPaymentMethod) => Lookup::Refused(
+            state
+                .last_failure
+                .unwrap_or_else(|| Decline::new(FailureReason::Declined, "the card was declined")),
+        ),
+        (Operation::Authorize, Canceled) => refused("the intent was cancelled at stripe"),
+        (Operation::Capture, Succeeded) if state.captured == *call.amount => {
+            Lookup::Made(ProviderRef(state.charge.unwrap_or(state.id)))
+        }
+        (Operation::Capture, RequiresCapture) => Lookup::NotMade,
+        (Operation::Capture, Succeeded | Canceled) => {
+            refused("the intent was captured otherwise or cancelled at stripe")
+        }
+        (Operation::Void, Canceled) => Lookup::Made(ProviderRef(state.id)),
+        (
+            Operation::Void,
+            RequiresCapture | RequiresConfirmation | RequiresPaymentMethod | RequiresAction,
+        ) => Lookup::NotMade,
+        (Operation::Void, Succeeded) => refused("the intent was captured at stripe"),
+        // Between answers (processing, waiting for the customer) or a status this
+        // version does not know: ask again later.
+        (_, status) => return Err(unexpected_status("lookup", status)),
+    })
 }
 
 #[async_trait]
@@ -346,15 +412,15 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
-    #[tracing::instrument(name = "stripe authorize", skip_all)]
-    async fn authorize(
+    #[tracing::instrument(name = "stripe open", skip_all)]
+    async fn open(
         &self,
         token: &str,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline> {
         let (minor, currency) = stripe_amount(amount)?;
-        let key = self::idempotency_key("authorize", idempotency_key);
+        let key = self::idempotency_key("open", idempotency_key);
         let intent: Intent = self
             .post(
                 "/v1/payment_intents",
@@ -363,7 +429,7 @@ impl PaymentProvider for StripeProvider {
                     currency: &currency,
                     payment_method: token,
                     capture_method: "manual",
-                    confirm: true,
+                    confirm: false,
                     // Only cards: no payment method that needs a redirect (and so a
                     // `return_url`) is offered.
                     method_type: "card",
@@ -373,12 +439,28 @@ impl PaymentProvider for StripeProvider {
             )
             .await
             .map_err(|f| f.decline())?;
+        Ok(ProviderRef(intent.id))
+    }
+
+    #[tracing::instrument(name = "stripe authorize", skip_all, fields(intent = intent))]
+    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline> {
+        let id = intent_id(intent)?;
+        let key = self::idempotency_key("authorize", idempotency_key);
+        let no_fields: [(&str, &str); 0] = [];
+        let intent: Intent = self
+            .post(
+                &format!("/v1/payment_intents/{id}/confirm"),
+                &no_fields,
+                Some(&key),
+            )
+            .await
+            .map_err(|f| f.decline())?;
         match intent.status {
             IntentStatus::RequiresCapture => Ok(ProviderRef(intent.id)),
             IntentStatus::RequiresAction => {
                 // 3-D Secure needs the customer in a browser, which checkout cannot
                 // offer yet; the intent holds nothing, cancelling it only tidies up.
-                if let Err(decline) = self.cancel(&intent.id).await {
+                if let Err(decline) = self.cancel(&intent.id, idempotency_key).await {
                     tracing::warn!(
                         intent = intent.id,
                         error = %decline,
@@ -450,9 +532,13 @@ impl PaymentProvider for StripeProvider {
     }
 
     #[tracing::instrument(name = "stripe void", skip_all, fields(intent = authorization))]
-    async fn void(&self, authorization: &str) -> Result<ProviderRef, Decline> {
+    async fn void(
+        &self,
+        authorization: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderRef, Decline> {
         let id = intent_id(authorization)?;
-        self.cancel(id).await
+        self.cancel(id, idempotency_key).await
     }
 
     #[tracing::instrument(name = "stripe refund", skip_all, fields(intent = authorization))]
@@ -488,6 +574,20 @@ impl PaymentProvider for StripeProvider {
                 ))
             }
         }
+    }
+
+    #[tracing::instrument(name = "stripe lookup", skip_all, fields(intent = call.intent, operation = call.operation.as_str()))]
+    async fn lookup(&self, call: &Call<'_>) -> Result<Lookup, Decline> {
+        let id = intent_id(call.intent)?;
+        if call.operation == Operation::Refund {
+            let key = self::idempotency_key("refund", call.key);
+            return Ok(match self.refund_with_key(id, &key).await? {
+                Some(refund) => Lookup::Made(ProviderRef(refund)),
+                None => Lookup::NotMade,
+            });
+        }
+        let state = self.payment_intent(id).await?;
+        intent_lookup(call, state)
     }
 }
 

@@ -187,11 +187,29 @@ struct ChargeObject {
     captured: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct RefundObject {
     pub(super) id: String,
     #[serde(default)]
     pub(super) status: Option<String>,
+    #[serde(default)]
+    pub(super) metadata: RefundMetadata,
+}
+
+/// The metadata payments puts on its refunds.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RefundMetadata {
+    #[serde(default)]
+    pub(super) viscount_idempotency_key: Option<String>,
+}
+
+/// A page of an intent's refunds (`GET /v1/refunds?payment_intent=`).
+#[derive(Debug, Deserialize)]
+pub(super) struct RefundList {
+    #[serde(default)]
+    pub(super) data: Vec<RefundObject>,
+    #[serde(default)]
+    pub(super) has_more: bool,
 }
 
 #[derive(Deserialize)]
