@@ -248,6 +248,17 @@ pub async fn spawn_app(shape: Shape) -> Option<TestApp> {
     spawn_app_with(shape, ConfigSource::default()).await
 }
 
+/// Starts the platform in `shape` configured by the `VISCOUNT_*` variables `vars`
+/// (name, value) alone; see [`spawn_app_with`].
+pub async fn spawn_app_with_vars(shape: Shape, vars: &[(&str, &str)]) -> Option<TestApp> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config = ConfigSource::from_parts("", vars).expect("configuration variables read");
+    spawn_app_with(shape, config).await
+}
+
 /// Starts the platform in `shape` with `config` (e.g. an SMTP server of the test's own,
 /// from [`ConfigSource::from_parts`]); it is kept across [`TestApp::restart`]. The
 /// gateway's rate limits and cache follow the harness's defaults unless `config`

@@ -6,11 +6,10 @@
 //! line and pass without it) an order paid with `pm_card_visa` is confirmed and
 //! captured end to end, and raw card fields are refused naming `payment.card_number`.
 
-use platform::config::ConfigSource;
 use serde_json::{Value, json};
 use viscount_tests::shop::*;
 use viscount_tests::{
-    Shape, TestApp, TestUser, assert_problem, error_fields, in_both_shapes, spawn_app_with,
+    Shape, TestApp, TestUser, assert_problem, error_fields, in_both_shapes, spawn_app_with_vars,
 };
 
 in_both_shapes!(
@@ -19,15 +18,6 @@ in_both_shapes!(
     a_saved_card_is_made_of_a_token,
     with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused,
 );
-
-/// The platform with `vars`; `None` when the shape is unavailable.
-async fn start(shape: Shape, vars: &[(&str, &str)]) -> Option<TestApp> {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    spawn_app_with(shape, ConfigSource::from_parts("", vars).expect("config")).await
-}
 
 /// An order body for one `sku` paid with the provider's `token`.
 fn token_order(sku: &str, token: &str) -> Value {
@@ -72,7 +62,7 @@ async fn assert_token_order_captured(
 }
 
 async fn sandbox_tokens_pay_like_their_test_cards(shape: Shape) {
-    let Some(app) = start(shape, &[]).await else {
+    let Some(app) = spawn_app_with_vars(shape, &[]).await else {
         return;
     };
     let buyer = buyer_of(&app, "tokens", "TOK-1", 1500, 10).await;
@@ -110,7 +100,7 @@ async fn sandbox_tokens_pay_like_their_test_cards(shape: Shape) {
 }
 
 async fn a_token_and_a_card_number_together_are_refused(shape: Shape) {
-    let Some(app) = start(shape, &[]).await else {
+    let Some(app) = spawn_app_with_vars(shape, &[]).await else {
         return;
     };
     let buyer = buyer_of(&app, "both", "TOK-2", 900, 3).await;
@@ -128,7 +118,7 @@ async fn a_token_and_a_card_number_together_are_refused(shape: Shape) {
 }
 
 async fn a_saved_card_is_made_of_a_token(shape: Shape) {
-    let Some(app) = start(shape, &[]).await else {
+    let Some(app) = spawn_app_with_vars(shape, &[]).await else {
         return;
     };
     let buyer = buyer_of(&app, "saver", "TOK-3", 800, 3).await;
@@ -156,7 +146,7 @@ async fn with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused(sha
         eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
         return;
     };
-    let Some(app) = start(
+    let Some(app) = spawn_app_with_vars(
         shape,
         &[
             ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),

@@ -450,6 +450,7 @@ async fn an_admin_edits_a_template_and_the_next_message_uses_it(shape: Shape) {
         "shipment_delivered.email",
         "refund_processed.email",
         "stock_low.email",
+        "dispute_opened.email",
         "promotion.email",
         "newsletter.email",
     ] {

@@ -235,6 +235,35 @@ impl Event for FraudDetected {
     }
 }
 
+/// A cardholder disputed a payment at the provider (a chargeback, seen in the
+/// provider's `charge.dispute.created` webhook): the disputed amount is held back by the
+/// card network until the dispute is decided, and the shop has until
+/// `evidence_due_by` to answer it with evidence at the provider. Admins are told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct DisputeOpened {
+    /// The provider's id of the dispute (Stripe: `dp_...`).
+    pub dispute_id: String,
+    /// The disputed payment.
+    pub payment_id: String,
+    /// The order it paid.
+    pub order_id: String,
+    /// The amount disputed.
+    pub amount: Money,
+    /// The provider's reason code (Stripe: `fraudulent`, `product_not_received`,
+    /// `duplicate`, …).
+    pub reason: String,
+    /// When the evidence is due at the provider, RFC 3339, when the provider says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_due_by: Option<String>,
+}
+
+impl Event for DisputeOpened {
+    const TYPE: &'static str = "payments.dispute.opened.v1";
+    fn subject(&self) -> String {
+        self.payment_id.clone()
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Payments' public API shapes.
 //

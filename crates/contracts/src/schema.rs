@@ -128,6 +128,7 @@ events![
     payments::RefundProcessed,
     payments::PaymentInitiated,
     payments::FraudDetected,
+    payments::DisputeOpened,
     support::TicketOpened,
     support::TicketReplied,
     support::TicketClosed,

@@ -10,7 +10,9 @@
 //! order left the payment pending with no order. [`Tasks::detached`] runs such work on
 //! a task of its own, tracked with the others (shutdown waits for it), and
 //! [`detach`] is the same as a middleware for whole routes. This is the one helper for
-//! it: every service uses it rather than spawning by hand.
+//! it: every service uses it rather than spawning by hand. Work that starts only
+//! later (once a transaction commits) takes the caller's trace along with
+//! [`TraceContext`] and [`Tasks::spawn_in`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +27,24 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::shutdown::Shutdown;
+
+/// The span and trace context of the code that makes it, to run later work in
+/// ([`Tasks::spawn_in`]).
+#[derive(Clone, Debug)]
+pub struct TraceContext {
+    span: tracing::Span,
+    otel: opentelemetry::Context,
+}
+
+impl TraceContext {
+    /// The current span and trace context.
+    pub fn current() -> Self {
+        Self {
+            span: tracing::Span::current(),
+            otel: opentelemetry::Context::current(),
+        }
+    }
+}
 
 /// The background tasks of one process.
 #[derive(Clone, Debug, Default)]
@@ -114,6 +134,20 @@ impl Tasks {
                 Err(_) => std::future::pending().await,
             },
         }
+    }
+
+    /// Spawns `work` on a task of its own, in `context` (the span and trace of whoever
+    /// started it): for short work a request or an event leaves behind to run later —
+    /// a provider call made once its transaction committed — whose spans, and the
+    /// events it stages, belong to the caller's trace. Tracked with the other tasks, so
+    /// [`Tasks::stop`] waits for it; it does not watch the shutdown token.
+    pub fn spawn_in<F>(&self, context: TraceContext, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let work = opentelemetry::context::FutureExt::with_context(work, context.otel)
+            .instrument(context.span);
+        self.tracker.spawn(work);
     }
 
     /// How many callers of [`Tasks::detached`] stopped waiting before their work

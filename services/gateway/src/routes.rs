@@ -64,6 +64,8 @@ pub fn public_paths(kind: ServiceKind) -> &'static [&'static str] {
             "/api/v1/invoices",
             "/api/v1/orders/*/invoices",
             "/api/v1/fraud",
+            // Stripe's webhooks about payments (ingestion has the rest of /webhooks).
+            "/webhooks/stripe/payments",
         ],
         ServiceKind::Catalog => &["/api/v1/products", "/api/v1/categories"],
         ServiceKind::Inventory => &["/api/v1/inventory", "/api/v1/warehouses"],

@@ -143,7 +143,7 @@ impl Service for Notifications {
     }
 
     /// Users from identity, and what happens to their orders, payments, parcels and the
-    /// shop's stock; analytics' ready reports and anomalies; and every business event a
+    /// shop's stock; payments' disputes; analytics' ready reports and anomalies; and every business event a
     /// merchant's webhook endpoint can subscribe to (catalog's and ingestion's too).
     fn consumer(&self) -> Option<Consumer> {
         Some(Consumer::new(

@@ -48,6 +48,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0004_fraud_reviews"),
         platform::migration!("0005_payment_origins"),
         platform::migration!("0006_provider_calls"),
+        platform::migration!("0007_provider_notices"),
     ],
 };
 
@@ -171,6 +172,7 @@ impl Payments {
         ] {
             data.retention().add_rule(Arc::new(rule));
         }
+        data.retention().add_rule(Arc::new(app::NoticesRetention));
         let app = PaymentsApp::new(
             data.db.clone(),
             data.outbox.clone(),

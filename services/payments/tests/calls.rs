@@ -15,7 +15,6 @@ use payments::app::{EventOutcome, RecordedCall, Settled};
 use payments::domain::PaymentStatus;
 use payments::provider::{Call, Operation, PaymentProvider};
 use payments::{PaymentsConfig, PaymentsError};
-use platform::service::Service;
 use support::fixture::*;
 use support::flaky::Mode;
 
@@ -64,15 +63,6 @@ impl Fixture {
         step.call.expect("a call to make")
     }
 
-    /// The intent the provider holds for `payment`.
-    async fn intent(&self, payment: &str) -> String {
-        payments::store::payment(self.payments.db().reader(), payment)
-            .await
-            .expect("read")
-            .and_then(|p| p.provider_ref().map(str::to_owned))
-            .expect("an intent")
-    }
-
     /// The (kind, provider reference) of each ledger entry of `payment`.
     async fn ledger(&self, payment: &str) -> Vec<(String, String)> {
         self.payments
@@ -103,7 +93,7 @@ on_both_databases! {
         let call = f.capture_recorded("o-1", &id).await;
         assert_eq!(f.status(&id).await, PaymentStatus::Authorized, "nothing moved before the answer");
         // The capture reached the provider; its answer was lost with the process.
-        let intent = f.intent(&id).await;
+        let intent = f.intent_of(&id).await;
         let made = f
             .provider
             .capture(&intent, &usd(4_000), &call_key(&f, &id).await)
@@ -262,7 +252,7 @@ async fn call_key(f: &Fixture, payment: &str) -> String {
 async fn a_lookup_of_the_sandbox_reads_its_remembered_answers() {
     let f = fixture(false, eager()).await.expect("sqlite");
     let id = f.authorized("o-1", 700).await;
-    let intent = f.intent(&id).await;
+    let intent = f.intent_of(&id).await;
     let amount = usd(700);
     let call = Call {
         operation: Operation::Authorize,

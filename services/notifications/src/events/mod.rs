@@ -1,7 +1,7 @@
 //! What notifications consumes: identity's users (its own directory, and the welcome
 //! message), ordering's orders (the order → owner map, confirmations, refunds),
-//! payments' failures, fulfillment's shipments, inventory's low-stock alerts and
-//! analytics' anomalies (to every admin), and analytics' ready reports (to the address
+//! payments' failures, fulfillment's shipments, inventory's low-stock alerts, payments'
+//! disputes and analytics' anomalies (to every admin), and analytics' ready reports (to the address
 //! their schedule names, with the file attached). Every business event is also queued
 //! for the merchants' webhook endpoints subscribed to its type (`app::webhooks`). What it emits is built by the
 //! `Message` aggregate and staged by `app` and the sender.
@@ -25,7 +25,7 @@ use contracts::fulfillment::{ShipmentDelivered, ShipmentDispatched};
 use contracts::identity::{UserCreated, UserDeleted, UserUpdated};
 use contracts::inventory::StockLow;
 use contracts::ordering::{OrderConfirmed, OrderCreated, OrderPartiallyRefunded, OrderRefunded};
-use contracts::payments::PaymentFailed;
+use contracts::payments::{DisputeOpened, PaymentFailed};
 use data_encoding::BASE64;
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
@@ -38,7 +38,7 @@ use crate::domain::{
 use crate::templates;
 
 /// The event types notifications acts on.
-const HANDLED: [&str; 13] = [
+const HANDLED: [&str; 14] = [
     UserCreated::TYPE,
     UserUpdated::TYPE,
     UserDeleted::TYPE,
@@ -52,6 +52,7 @@ const HANDLED: [&str; 13] = [
     StockLow::TYPE,
     ReportReady::TYPE,
     AnomalyDetected::TYPE,
+    DisputeOpened::TYPE,
 ];
 
 /// Turns other services' events into messages.
@@ -246,6 +247,20 @@ impl NotificationEvents {
             for admin in admins {
                 let context = templates::anomaly_detected(&admin, &anomaly);
                 app.notify_in(tx, &cause, templates::ANOMALY_DETECTED, &admin, &context)
+                    .await?;
+            }
+        } else if event.is::<DisputeOpened>() {
+            let dispute: DisputeOpened = event.decode()?;
+            record("order_id", &dispute.order_id);
+            // The alert goes to admins, not to the order's owner: nothing waits for the
+            // order to be known, and the event is never parked.
+            let admins = app.admins_in(tx).await?;
+            if admins.is_empty() {
+                tracing::warn!(dispute_id = %dispute.dispute_id, "a payment was disputed but no admin is known to alert");
+            }
+            for admin in admins {
+                let context = templates::dispute_opened(&admin, &dispute);
+                app.notify_in(tx, &cause, templates::DISPUTE_OPENED, &admin, &context)
                     .await?;
             }
         } else if event.is::<ReportReady>() {

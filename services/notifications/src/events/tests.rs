@@ -1,5 +1,6 @@
 //! The consumer against a real (SQLite) database: parking and replaying early events,
-//! fan-out over channels, preferences, admins' alerts and deleted users.
+//! fan-out over channels, preferences, admins' alerts and deleted users (analytics' events
+//! in `reports`, payments' disputes in `disputes`).
 
 use contracts::Money;
 use contracts::payments::FailureReason;
@@ -9,6 +10,7 @@ use platform::service::ServiceKind;
 use platform::tasks::Tasks;
 use platform::time::Clock;
 
+mod disputes;
 mod reports;
 
 use super::*;

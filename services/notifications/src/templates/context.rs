@@ -7,12 +7,12 @@ use contracts::analytics::{AnomalyDetected, ReportReady};
 use contracts::fulfillment::{ShipmentDelivered, ShipmentDispatched};
 use contracts::inventory::StockLow;
 use contracts::ordering::{OrderConfirmed, OrderLine, RefundFacts};
-use contracts::payments::{FailureReason, PaymentFailed};
+use contracts::payments::{DisputeOpened, FailureReason, PaymentFailed};
 use serde_json::{Map, Value, json};
 
 use super::{
-    ANOMALY_DETECTED, ORDER_CONFIRMED, PAYMENT_FAILED, REFUND_PROCESSED, REPORT_READY,
-    SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
+    ANOMALY_DETECTED, DISPUTE_OPENED, ORDER_CONFIRMED, PAYMENT_FAILED, REFUND_PROCESSED,
+    REPORT_READY, SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
 };
 use crate::domain::{Recipient, format_money};
 
@@ -249,6 +249,23 @@ pub fn anomaly_detected(recipient: &Recipient, anomaly: &AnomalyDetected) -> Val
     })
 }
 
+/// `dispute_opened` (to each admin): `user`, `order.id`, `payment.id`, `dispute.{id,
+/// amount, reason, evidence_due_by}` (the amount as money; the deadline as people read
+/// it, or null when the provider gave none).
+pub fn dispute_opened(recipient: &Recipient, dispute: &DisputeOpened) -> Value {
+    json!({
+        "user": user(recipient),
+        "order": {"id": dispute.order_id},
+        "payment": {"id": dispute.payment_id},
+        "dispute": {
+            "id": dispute.dispute_id,
+            "amount": money(&dispute.amount),
+            "reason": dispute.reason,
+            "evidence_due_by": dispute.evidence_due_by.as_deref().map(moment),
+        },
+    })
+}
+
 /// A message sent through the API: the caller's `data` at the top level, and `user`
 /// (which `data` cannot replace).
 pub fn custom(recipient: &Recipient, data: &Map<String, Value>) -> Value {
@@ -373,6 +390,17 @@ pub fn sample_context(key: &str) -> Option<Value> {
                 upper: 35_000.0,
                 direction: "above".into(),
                 currency: Some("USD".into()),
+            },
+        ),
+        DISPUTE_OPENED => dispute_opened(
+            &recipient,
+            &DisputeOpened {
+                dispute_id: "dp_1Q2w3E4r5T6y7U8i".into(),
+                payment_id: "0190a000-0000-7000-8000-000000000003".into(),
+                order_id: order_id.into(),
+                amount: usd(2998),
+                reason: "product_not_received".into(),
+                evidence_due_by: Some("2026-01-22T23:59:59Z".into()),
             },
         ),
         _ => return None,

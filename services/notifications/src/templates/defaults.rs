@@ -2,8 +2,8 @@
 //! already stored (an admin's edits survive restarts).
 
 use super::{
-    ANOMALY_DETECTED, ORDER_CONFIRMED, PAYMENT_FAILED, PROMOTION, REFUND_PROCESSED, REPORT_READY,
-    SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
+    ANOMALY_DETECTED, DISPUTE_OPENED, ORDER_CONFIRMED, PAYMENT_FAILED, PROMOTION, REFUND_PROCESSED,
+    REPORT_READY, SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED, STOCK_LOW, WELCOME,
 };
 use crate::domain::{Category, Channel, TemplateId, TemplateText};
 
@@ -212,6 +212,34 @@ pub fn defaults() -> Vec<DefaultTemplate> {
              The analytics dashboards show the series around that minute.\n",
             None,
         ),
+        // The deadline is what makes this alert urgent: a dispute not answered at the
+        // provider by then is lost, so it stands in the subject as well as the body.
+        seed(
+            DISPUTE_OPENED,
+            Email,
+            Transactional,
+            Some(
+                "Payment disputed: {{ dispute.amount }} on order {{ order.id }}\
+                 {% if dispute.evidence_due_by %}, answer by {{ dispute.evidence_due_by }}{% endif %}",
+            ),
+            "Hello {{ user.name }},\n\nthe cardholder disputed the payment {{ payment.id }} of \
+             order {{ order.id }} at the payment provider (a chargeback).\n\n\
+             Amount disputed: {{ dispute.amount }}\n\
+             Reason: {{ dispute.reason }}\n\
+             Dispute: {{ dispute.id }}\n\
+             {% if dispute.evidence_due_by %}\n\
+             Evidence due by: {{ dispute.evidence_due_by }}\n\
+             {% endif %}\n\n\
+             The disputed amount is withheld from the shop until the dispute is decided. \
+             {% if dispute.evidence_due_by %}\
+             Answer the dispute with evidence at the payment provider before \
+             {{ dispute.evidence_due_by }}: a dispute not answered by then is lost.\
+             {% else %}\
+             Answer the dispute with evidence at the payment provider before the deadline it \
+             shows there: a dispute not answered in time is lost.\
+             {% endif %}\n",
+            None,
+        ),
         seed(
             PROMOTION,
             Email,
@@ -317,6 +345,58 @@ mod tests {
                 rendered.body
             );
         }
+    }
+
+    #[test]
+    fn a_dispute_alert_names_order_payment_amount_reason_and_deadline() {
+        let renderer = Renderer::new();
+        let alert = defaults()
+            .into_iter()
+            .find(|t| t.id.to_string() == "dispute_opened.email")
+            .expect("seeded");
+        let mut context = sample_context(DISPUTE_OPENED).expect("sample");
+        let rendered = renderer.render(&alert.text, &context).expect("renders");
+        assert_eq!(
+            rendered.subject.as_deref(),
+            Some(
+                "Payment disputed: 29.98 USD on order 0190a000-0000-7000-8000-000000000002, \
+                 answer by 2026-01-22 23:59 UTC"
+            )
+        );
+        assert_eq!(
+            rendered.body,
+            "Hello Ada Lovelace,\n\nthe cardholder disputed the payment \
+             0190a000-0000-7000-8000-000000000003 of order 0190a000-0000-7000-8000-000000000002 \
+             at the payment provider (a chargeback).\n\n\
+             Amount disputed: 29.98 USD\n\
+             Reason: product_not_received\n\
+             Dispute: dp_1Q2w3E4r5T6y7U8i\n\
+             Evidence due by: 2026-01-22 23:59 UTC\n\n\
+             The disputed amount is withheld from the shop until the dispute is decided. \
+             Answer the dispute with evidence at the payment provider before \
+             2026-01-22 23:59 UTC: a dispute not answered by then is lost."
+        );
+
+        // Without a deadline from the provider, the alert still says one exists.
+        context["dispute"]["evidence_due_by"] = serde_json::Value::Null;
+        let undated = renderer.render(&alert.text, &context).expect("renders");
+        assert_eq!(
+            undated.subject.as_deref(),
+            Some("Payment disputed: 29.98 USD on order 0190a000-0000-7000-8000-000000000002")
+        );
+        assert!(
+            !undated.body.contains("Evidence due by"),
+            "{}",
+            undated.body
+        );
+        assert!(
+            undated.body.ends_with(
+                "Answer the dispute with evidence at the payment provider before the deadline \
+                 it shows there: a dispute not answered in time is lost."
+            ),
+            "{}",
+            undated.body
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ mod defaults;
 mod render;
 
 pub use context::{
-    anomaly_detected, custom, order_confirmed, payment_failed, refund_processed, report_ready,
-    sample_context, shipment_delivered, shipment_dispatched, stock_low, welcome,
+    anomaly_detected, custom, dispute_opened, order_confirmed, payment_failed, refund_processed,
+    report_ready, sample_context, shipment_delivered, shipment_dispatched, stock_low, welcome,
 };
 pub use defaults::{DefaultTemplate, defaults};
 pub use render::{MAX_BODY, MAX_HTML, MAX_SUBJECT, Renderer, TemplateError};
@@ -35,11 +35,14 @@ pub const REPORT_READY: &str = "report_ready";
 /// Key of the admins' alert when a business series leaves its expected band
 /// (`analytics.anomaly.detected`).
 pub const ANOMALY_DETECTED: &str = "anomaly_detected";
+/// Key of the admins' alert when a cardholder disputes a payment at the provider, a
+/// chargeback the shop must answer there (`payments.dispute.opened`).
+pub const DISPUTE_OPENED: &str = "dispute_opened";
 /// Key of the seeded marketing template, sent through the API.
 pub const PROMOTION: &str = "promotion";
 
 /// Keys whose context is fixed by code: edits to their templates are test-rendered.
-pub const EVENT_KEYS: [&str; 9] = [
+pub const EVENT_KEYS: [&str; 10] = [
     WELCOME,
     ORDER_CONFIRMED,
     PAYMENT_FAILED,
@@ -49,4 +52,5 @@ pub const EVENT_KEYS: [&str; 9] = [
     STOCK_LOW,
     REPORT_READY,
     ANOMALY_DETECTED,
+    DISPUTE_OPENED,
 ];

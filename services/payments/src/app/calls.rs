@@ -25,6 +25,7 @@
 
 use contracts::ordering::OrderConfirmed;
 use platform::db::Tx;
+use platform::tasks::TraceContext;
 
 use super::{EventOutcome, PaymentView, PaymentsApp, PaymentsError, RefundOutcome};
 use crate::domain::{
@@ -120,13 +121,14 @@ impl PaymentsApp {
         Ok(recorded.then_some(RecordedCall(call.key)))
     }
 
-    /// Makes `call` once `tx` commits, on a task of its own (an event handler's
-    /// transaction: the consumer commits it).
+    /// Makes `call` once `tx` commits, on a task of its own in the caller's trace (an
+    /// event handler's transaction: the consumer commits it).
     pub fn make_after_commit(&self, tx: &mut Tx, call: RecordedCall) {
         let app = self.clone();
+        let context = TraceContext::current();
         tx.after_commit(move || {
             let tasks = app.tasks.clone();
-            tasks.spawn(async move {
+            tasks.spawn_in(context, async move {
                 if let Err(err) = app.make_call(&call).await {
                     tracing::warn!(key = %call.0, error = %err, "provider call not settled; the reconciler will");
                 }
@@ -233,9 +235,8 @@ impl PaymentsApp {
         }
     }
 
-    /// Records what became of `call` in one transaction: the journal, then what the
-    /// outcome changes (see the module docs). `Unchanged` when another settler was
-    /// first.
+    /// Records what became of `call` in one transaction of its own (see
+    /// [`PaymentsApp::settle_call_in`]).
     pub(super) async fn settle_call(
         &self,
         call: &ProviderCall,
@@ -248,24 +249,31 @@ impl PaymentsApp {
         else {
             return Err(PaymentsError::NotFound);
         };
-        let now = self.clock.now_millis();
-        if !store::calls::settle_call(&mut tx, &call.key, &state, now).await? {
-            return Ok(Settled::Unchanged);
-        }
-        let settled = match state {
-            CallState::Pending => Settled::Unchanged,
-            CallState::Made(reference) => {
-                self.made_in(&mut tx, call, payment, &reference, now)
-                    .await?
-            }
-            CallState::Refused(decline) => {
-                self.refused_in(&mut tx, call, payment, decline, now)
-                    .await?
-            }
-        };
+        let settled = self.settle_call_in(&mut tx, call, payment, state).await?;
         tx.commit().await?;
         self.outbox.wake();
         Ok(settled)
+    }
+
+    /// Records inside `tx` what became of `call` on `payment` (locked in `tx`): the
+    /// journal, then what the outcome changes (see the module docs). `Unchanged` when
+    /// another settler was first.
+    pub(super) async fn settle_call_in(
+        &self,
+        tx: &mut Tx,
+        call: &ProviderCall,
+        payment: Payment,
+        state: CallState,
+    ) -> Result<Settled, PaymentsError> {
+        let now = self.clock.now_millis();
+        if !store::calls::settle_call(tx, &call.key, &state, now).await? {
+            return Ok(Settled::Unchanged);
+        }
+        Ok(match state {
+            CallState::Pending => Settled::Unchanged,
+            CallState::Made(reference) => self.made_in(tx, call, payment, &reference, now).await?,
+            CallState::Refused(decline) => self.refused_in(tx, call, payment, decline, now).await?,
+        })
     }
 
     /// Records a call the provider made.

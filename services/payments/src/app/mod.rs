@@ -2,7 +2,8 @@
 //! (`payments`), authorizing (`authorize`), capturing (`capture`), compensating a
 //! cancelled order (`cancel`), giving up payments no order took further (`expiry`),
 //! refunds (`refunds`), the fraud review queue (`reviews`), invoices and credit notes
-//! (`invoices`), saved cards (`methods`) and the ledger (`ledger`); `views` renders
+//! (`invoices`), saved cards (`methods`), the ledger (`ledger`), the provider call
+//! journal (`calls`) and the provider's webhook notices (`notices`); `views` renders
 //! what the API shows.
 //!
 //! Each operation runs in one transaction with its ledger entries and events; the `*_in`
@@ -27,6 +28,7 @@ mod expiry;
 mod invoices;
 mod ledger;
 mod methods;
+mod notices;
 mod payments;
 mod refunds;
 mod reviews;
@@ -43,6 +45,7 @@ pub use authorize::FraudFactsRetention;
 pub use calls::{RecordedCall, Settled};
 pub use expiry::EXPIRY_ACTOR;
 pub use invoices::OrderDocuments;
+pub use notices::{NoticeError, NoticeOutcome, NoticesRetention, PROVIDER_ACTOR};
 pub use payments::{CardSource, NewPayment, PaymentSource};
 pub use reviews::{FraudReviewView, REVIEW_EXPIRY_ACTOR};
 pub use views::{PaymentMethodView, PaymentView, RefundOutcome, TransactionView};

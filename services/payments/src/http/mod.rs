@@ -11,6 +11,7 @@
 
 mod fraud;
 mod invoices;
+mod webhooks;
 
 use axum::extract::{Path, State};
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -78,6 +79,7 @@ pub fn api() -> ApiRouter<PaymentsApp> {
         .routes(routes!(transactions))
         .merge(invoices::api())
         .merge(fraud::api())
+        .merge(webhooks::api())
 }
 
 /// The routes with the service's state, behind the authentication middleware.

@@ -226,6 +226,70 @@ impl<'a> Call<'a> {
     }
 }
 
+/// A notice the provider sent (a webhook), read into payments' terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The provider's id of the notice: a redelivery carries the same one.
+    pub id: String,
+    /// The provider's name of its type (`payment_intent.succeeded`).
+    pub kind: String,
+    /// What it says happened.
+    pub change: Change,
+}
+
+/// What a provider's notice says happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The intent's money moved: `amount` captured, under `charge`.
+    Captured {
+        /// The intent.
+        intent: String,
+        /// The charge that moved it.
+        charge: Option<String>,
+        /// What was captured.
+        amount: Money,
+    },
+    /// The intent holds its amount now, waiting for capture (after the customer
+    /// authenticated).
+    Held {
+        /// The intent.
+        intent: String,
+    },
+    /// The intent's authorization failed.
+    Failed {
+        /// The intent.
+        intent: String,
+        /// Why.
+        decline: Decline,
+    },
+    /// What the provider has refunded of a charge, in total, is now `total`.
+    Refunded {
+        /// The intent, when the notice names it.
+        intent: Option<String>,
+        /// The charge.
+        charge: String,
+        /// Refunded of it in total.
+        total: Money,
+    },
+    /// A cardholder disputed a charge.
+    Disputed {
+        /// The intent, when the notice names it.
+        intent: Option<String>,
+        /// The charge.
+        charge: String,
+        /// The provider's dispute.
+        dispute: String,
+        /// What is disputed.
+        amount: Money,
+        /// The provider's reason code.
+        reason: String,
+        /// When evidence is due, epoch seconds.
+        evidence_due_by: Option<i64>,
+    },
+    /// Nothing payments acts on.
+    Ignored,
+}
+
 /// What a provider's record says of a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {

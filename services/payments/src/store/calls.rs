@@ -234,3 +234,22 @@ pub async fn calls_of<'e>(
     .await?;
     rows.iter().map(call_from).collect()
 }
+
+/// The pending call of `operation` on `payment_id`, if there is one.
+pub async fn pending_call_of(
+    tx: &mut Tx,
+    payment_id: &str,
+    operation: Operation,
+) -> Result<Option<ProviderCall>, platform::db::Error> {
+    platform::db::query(&format!(
+        "SELECT {CALL_COLUMNS} FROM provider_calls \
+         WHERE payment_id = $1 AND operation = $2 AND state = 'pending' ORDER BY created_at LIMIT 1"
+    ))
+    .bind(payment_id)
+    .bind(operation.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .as_ref()
+    .map(call_from)
+    .transpose()
+}

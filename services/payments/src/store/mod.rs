@@ -2,8 +2,8 @@
 //! ([`payments`]), the transaction ledger ([`ledger`](mod@ledger)), saved cards
 //! ([`methods`]), invoices and credit notes with their number counters
 //! ([`invoices`]), fraud reviews with the facts the fraud rules read ([`reviews`]),
-//! where each payment came from ([`origins`]), and the journal of calls to the
-//! provider ([`calls`]).
+//! where each payment came from ([`origins`]), the journal of calls to the provider
+//! ([`calls`]) and the provider's notices applied ([`notices`]).
 //!
 //! A row that does not decode (an unknown status, brand, failure reason or ledger kind)
 //! is the column's decode error ([`platform::db::named`]), never a default. Every status change is a
@@ -16,6 +16,7 @@ pub mod calls;
 pub mod invoices;
 pub mod ledger;
 pub mod methods;
+pub mod notices;
 pub mod origins;
 pub mod payments;
 pub mod reviews;
@@ -28,10 +29,41 @@ pub use payments::{
     payment_for_update, reserve_refund, save_transition, settle_refund, waiting_since,
 };
 
+use platform::db::Tx;
+
 use crate::domain::Expiry;
 
 /// A card's expiry from its stored month and year, or a decode error.
 fn expiry_from(row: &platform::db::Row) -> Result<Expiry, platform::db::Error> {
     Expiry::stored(row.try_get("exp_month")?, row.try_get("exp_year")?)
         .map_err(|invalid| platform::db::Error::undecodable("exp_month", invalid.to_string()))
+}
+
+/// A table pruned by age: its name, its key column and the column of the time each
+/// row was made (names of this file's own, never a caller's input).
+pub(crate) struct Aged {
+    pub(crate) table: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) at: &'static str,
+}
+
+impl Aged {
+    /// Deletes up to `limit` rows made before `before`; how many went.
+    pub(crate) async fn prune(
+        &self,
+        tx: &mut Tx,
+        before: i64,
+        limit: i64,
+    ) -> Result<u64, platform::db::Error> {
+        let Self { table, key, at } = self;
+        platform::db::query(&format!(
+            "DELETE FROM {table} WHERE {key} IN \
+             (SELECT {key} FROM {table} WHERE {at} < $1 LIMIT $2)"
+        ))
+        .bind(before)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected())
+    }
 }

@@ -86,45 +86,16 @@ pub async fn prune_attempts(
     ATTEMPTS.prune(tx, before, limit).await
 }
 
-/// A table pruned by age: its name, its key column and the column of the time each
-/// row was made (names of this file's own, never a caller's input).
-struct Aged {
-    table: &'static str,
-    key: &'static str,
-    at: &'static str,
-}
-
 /// The origins, by the time of their payment.
-const ORIGINS: Aged = Aged {
+const ORIGINS: super::Aged = super::Aged {
     table: "payment_origins",
     key: "payment_id",
     at: "created_at",
 };
 
 /// The authorization attempts, by the time of each.
-const ATTEMPTS: Aged = Aged {
+const ATTEMPTS: super::Aged = super::Aged {
     table: "authorization_attempts",
     key: "id",
     at: "attempted_at",
 };
-
-impl Aged {
-    /// Deletes up to `limit` rows made before `before`; how many went.
-    async fn prune(
-        &self,
-        tx: &mut Tx,
-        before: i64,
-        limit: i64,
-    ) -> Result<u64, platform::db::Error> {
-        let Self { table, key, at } = self;
-        platform::db::query(&format!(
-            "DELETE FROM {table} WHERE {key} IN \
-             (SELECT {key} FROM {table} WHERE {at} < $1 LIMIT $2)"
-        ))
-        .bind(before)
-        .bind(limit)
-        .execute(&mut **tx)
-        .await
-        .map(|done| done.rows_affected())
-    }
-}

@@ -129,6 +129,8 @@ pub enum Key<'a> {
     Id(&'a str),
     /// The order id.
     Order(&'a str),
+    /// The provider's intent.
+    Intent(&'a str),
 }
 
 /// A payment, locked for the rest of `tx` on PostgreSQL (SQLite's single writer holds
@@ -141,6 +143,7 @@ pub async fn payment_for_update(
     let (column, value) = match key {
         Key::Id(id) => ("id", id),
         Key::Order(order) => ("order_id", order),
+        Key::Intent(intent) => ("provider_ref", intent),
     };
     platform::db::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE {column} = $1{}",

@@ -182,6 +182,15 @@ impl Fixture {
             .status
     }
 
+    /// The intent the provider holds for `payment`.
+    pub async fn intent_of(&self, payment: &str) -> String {
+        payments::store::payment(self.payments.db().reader(), payment)
+            .await
+            .expect("read")
+            .and_then(|p| p.provider_ref().map(str::to_owned))
+            .expect("an intent")
+    }
+
     /// The event types staged so far, in order, with their subjects.
     pub async fn events(&self) -> Vec<(String, String)> {
         platform::db::query("SELECT event_type, subject FROM outbox ORDER BY seq")

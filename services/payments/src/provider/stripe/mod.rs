@@ -35,11 +35,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Call, CardToken, Decline, Lookup, Operation, PaymentProvider, ProviderRef, TokenRefusal,
+    Call, CardToken, Change, Decline, Lookup, Notice, Operation, PaymentProvider, ProviderRef,
+    TokenRefusal,
 };
 use crate::config::StripeConfig;
 use crate::domain::{CardDetails, CardTokenRef, FailureReason, Money};
 
+pub mod webhook;
 mod wire;
 
 use wire::{

@@ -1,0 +1,232 @@
+//! Stripe's webhooks into payments through the gateway (issue 20, item 4), in both
+//! shapes: `POST /webhooks/stripe/payments` takes only bodies signed with the
+//! endpoint's secret, applies a dispute once however often it is delivered, and the
+//! dispute reaches every admin as a message. With the Stripe provider pointed at
+//! localstripe (`VISCOUNT_TEST_STRIPE_URL`; that part prints a SKIPPED line and passes
+//! without it), the webhooks localstripe itself sends after a checkout are verified
+//! and taken. (localstripe sends only `payment_intent.*` events; `charge.refunded` and
+//! disputes are signed here as Stripe documents them, and refunds made in Stripe's
+//! dashboard are tested in payments' own `notices` tests.)
+
+use platform::webhook_signature::sign_stripe;
+use serde_json::{Value, json};
+use viscount_tests::shop::*;
+use viscount_tests::{
+    Shape, TestApp, assert_problem, eventually, in_both_shapes, spawn_app_with_vars,
+};
+
+in_both_shapes!(
+    deliveries_are_verified_applied_once_and_a_dispute_reaches_the_admins,
+    localstripes_own_webhooks_are_verified_and_taken,
+);
+
+/// `POST /webhooks/stripe/payments` with `body` and `signature`.
+async fn deliver(app: &TestApp, body: &[u8], signature: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/webhooks/stripe/payments"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    request.send().await.expect("delivered")
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// The payment of `order` (read by `token`), once it is `status`.
+async fn payment_of(app: &TestApp, token: &str, order: &Value, status: &str) -> Value {
+    let order_id = order["id"].as_str().expect("order id");
+    let order = until(
+        app,
+        token,
+        &format!("/api/v1/orders/{order_id}"),
+        "a payment",
+        |o| o["payment_id"].is_string(),
+    )
+    .await;
+    let payment_id = order["payment_id"].as_str().expect("payment id");
+    until(
+        app,
+        token,
+        &format!("/api/v1/payments/{payment_id}"),
+        status,
+        |p| p["status"] == status,
+    )
+    .await
+}
+
+async fn deliveries_are_verified_applied_once_and_a_dispute_reaches_the_admins(shape: Shape) {
+    const SECRET: &str = "whsec_gateway_test";
+    let Some(app) = spawn_app_with_vars(
+        shape,
+        &[("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", SECRET)],
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "HOOK-1", 4200, 5).await;
+    let buyer = app.user("hooked").await;
+    let placed = json_of(order(&app, &buyer, &items_order("HOOK-1", 1, APPROVE)).await).await;
+    let payment = payment_of(&app, &admin.access, &placed, "captured").await;
+    let payment_id = payment["id"].as_str().expect("id");
+    let ledger = json_of(
+        app.get(
+            &format!("/api/v1/transactions?payment_id={payment_id}"),
+            Some(&admin.access),
+        )
+        .await,
+    )
+    .await;
+    let charge = ledger["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|e| e["kind"] == "capture"))
+        .and_then(|e| e["provider_ref"].as_str())
+        .expect("the capture's charge")
+        .to_owned();
+
+    let body = json!({"id": format!("evt_dp_{}", uuid::Uuid::now_v7().simple()), "object": "event",
+        "type": "charge.dispute.created",
+        "data": {"object": {"id": "dp_gateway", "object": "dispute", "charge": charge,
+            "amount": 4200, "currency": "usd", "reason": "product_not_received",
+            "status": "needs_response", "evidence_details": {"due_by": now_secs() + 7 * 86_400}}}})
+    .to_string()
+    .into_bytes();
+
+    // Not signed, signed with another secret, signed too long ago, a tampered body.
+    let problem = assert_problem(deliver(&app, &body, None).await, 401).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Stripe-Signature")),
+        "{problem}"
+    );
+    let foreign = sign_stripe(b"whsec_someone_else", now_secs(), &body);
+    assert_problem(deliver(&app, &body, Some(&foreign)).await, 401).await;
+    let stale = sign_stripe(SECRET.as_bytes(), now_secs() - 600, &body);
+    assert_problem(deliver(&app, &body, Some(&stale)).await, 401).await;
+    let signature = sign_stripe(SECRET.as_bytes(), now_secs(), &body);
+    let mut tampered = body.clone();
+    tampered.push(b'\n');
+    assert_problem(deliver(&app, &tampered, Some(&signature)).await, 401).await;
+    let not_an_event = b"[1, 2, 3]";
+    let signed = sign_stripe(SECRET.as_bytes(), now_secs(), not_an_event);
+    assert_problem(deliver(&app, not_an_event, Some(&signed)).await, 400).await;
+
+    // Signed: applied once, however often Stripe delivers it.
+    for expected in ["applied", "duplicate", "duplicate"] {
+        let answer = deliver(&app, &body, Some(&signature)).await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(json_of(answer).await["status"], expected);
+    }
+    let admin_id = &admin.id;
+    let messages = eventually(SETTLE, "the admin told of the dispute", || async {
+        let listed = json_of(
+            app.get(
+                &format!("/api/v1/users/{admin_id}/notifications?limit=100"),
+                Some(&admin.access),
+            )
+            .await,
+        )
+        .await;
+        let disputes: Vec<Value> = listed["items"]
+            .as_array()?
+            .iter()
+            .filter(|n| n["template_id"] == "dispute_opened.email")
+            .cloned()
+            .collect();
+        (!disputes.is_empty()).then_some(disputes)
+    })
+    .await;
+    assert_eq!(
+        messages.len(),
+        1,
+        "one message for one dispute: {messages:?}"
+    );
+    let order_id = placed["id"].as_str().expect("order id");
+    assert!(
+        messages[0]["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains(order_id)),
+        "{messages:?}"
+    );
+}
+
+async fn localstripes_own_webhooks_are_verified_and_taken(shape: Shape) {
+    let Ok(stripe) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
+        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
+        return;
+    };
+    let secret = format!("whsec_{}", uuid::Uuid::now_v7().simple());
+    let Some(app) = spawn_app_with_vars(
+        shape,
+        &[
+            ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),
+            ("VISCOUNT_PAYMENTS__STRIPE__API_BASE", &stripe),
+            ("VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
+            ("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", &secret),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    // localstripe calls this platform's gateway for the events this test is about.
+    let registered = app
+        .client
+        .post(format!(
+            "{stripe}/_config/webhooks/{}",
+            uuid::Uuid::now_v7().simple()
+        ))
+        .json(
+            &json!({"url": app.url("/webhooks/stripe/payments"), "secret": secret,
+                      "events": ["payment_intent.succeeded", "payment_intent.payment_failed"]}),
+        )
+        .send()
+        .await
+        .expect("localstripe answers");
+    assert!(registered.status().is_success(), "{}", registered.status());
+    let admin = app.admin().await;
+    stocked(&app, &admin, "HOOK-2", 3100, 5).await;
+    let buyer = app.user("hooked").await;
+    let body = json!({"items": [{"sku": "HOOK-2", "quantity": 1}], "shipping_address": address(),
+                      "payment": {"method": "card", "token": "pm_card_visa"}});
+    let placed = json_of(order(&app, &buyer, &body).await).await;
+    let payment = payment_of(&app, &admin.access, &placed, "captured").await;
+    let payment_id = payment["id"].as_str().expect("id").to_owned();
+    // The capture makes localstripe send `payment_intent.succeeded` about a second
+    // later; payments verifies it and records it (its capture is known already).
+    let payments = app
+        .platform
+        .as_ref()
+        .and_then(|p| p.services.get::<payments::Payments>())
+        .expect("payments runs");
+    use platform::service::Service;
+    let kinds: Vec<String> = eventually(SETTLE, "localstripe's notice taken", || async {
+        let kinds: Vec<String> =
+            platform::db::query_scalar("SELECT kind FROM provider_notices WHERE payment_id = $1")
+                .bind(&payment_id)
+                .fetch_all(payments.db().reader())
+                .await
+                .ok()?;
+        (!kinds.is_empty()).then_some(kinds)
+    })
+    .await;
+    assert_eq!(kinds, ["payment_intent.succeeded"]);
+    let after = json_of(
+        app.get(
+            &format!("/api/v1/payments/{payment_id}"),
+            Some(&admin.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(after["captured"]["amount"], 3100, "captured once: {after}");
+}
