@@ -6,7 +6,12 @@
 //! without it), the webhooks localstripe itself sends after a checkout are verified
 //! and taken. (localstripe sends only `payment_intent.*` events; `charge.refunded` and
 //! disputes are signed here as Stripe documents them, and refunds made in Stripe's
-//! dashboard are tested in payments' own `notices` tests.)
+//! dashboard are tested in payments' own `notices` tests.) A card that needs 3-D
+//! Secure leaves its order waiting with the client secret in the order's answer; once
+//! the customer authenticated (localstripe's `_authenticate`, standing in for
+//! Stripe.js), Stripe's `payment_intent.amount_capturable_updated` notice — which
+//! localstripe does not send, so it is signed here from localstripe's intent — lets
+//! the order go on to its capture.
 
 use platform::webhook_signature::sign_stripe;
 use serde_json::{Value, json};
@@ -18,6 +23,7 @@ use viscount_tests::{
 in_both_shapes!(
     deliveries_are_verified_applied_once_and_a_dispute_reaches_the_admins,
     localstripes_own_webhooks_are_verified_and_taken,
+    a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_notice,
 );
 
 /// `POST /webhooks/stripe/payments` with `body` and `signature`.
@@ -229,4 +235,123 @@ async fn localstripes_own_webhooks_are_verified_and_taken(shape: Shape) {
     )
     .await;
     assert_eq!(after["captured"]["amount"], 3100, "captured once: {after}");
+}
+
+async fn a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_notice(shape: Shape) {
+    let Ok(stripe) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
+        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
+        return;
+    };
+    const SECRET: &str = "whsec_three_d_secure";
+    let Some(app) = spawn_app_with_vars(
+        shape,
+        &[
+            ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),
+            ("VISCOUNT_PAYMENTS__STRIPE__API_BASE", &stripe),
+            ("VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
+            ("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", SECRET),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    stocked(&app, &admin, "HOOK-3", 2700, 5).await;
+    let buyer = app.user("secure").await;
+    // The card tokenized as the browser would (Stripe.js), at localstripe.
+    let method: Value = app
+        .client
+        .post(format!("{stripe}/v1/payment_methods"))
+        .bearer_auth("sk_test_x")
+        .form(&[
+            ("type", "card"),
+            ("card[number]", "4000002500003155"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ])
+        .send()
+        .await
+        .expect("localstripe answers")
+        .json()
+        .await
+        .expect("json");
+    let token = method["id"].as_str().expect("a payment method");
+    let placed = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(&buyer.access)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+        .json(
+            &json!({"items": [{"sku": "HOOK-3", "quantity": 1}], "shipping_address": address(),
+                      "payment": {"method": "card", "token": token}}),
+        )
+        .send()
+        .await
+        .expect("order");
+    assert!(placed.status().is_success(), "{}", placed.status());
+    let order_id = json_of(placed).await["id"]
+        .as_str()
+        .expect("order id")
+        .to_owned();
+    let path = format!("/api/v1/orders/{order_id}");
+    let waiting = until(
+        &app,
+        &buyer.access,
+        &path,
+        "the order waits for the customer",
+        |o| o["next_action"]["client_secret"].is_string(),
+    )
+    .await;
+    assert_eq!(waiting["status"], "reserved", "{waiting}");
+    assert_eq!(waiting["next_action"]["type"], "authenticate");
+    let client_secret = waiting["next_action"]["client_secret"]
+        .as_str()
+        .expect("secret");
+    let intent = client_secret.split("_secret_").next().expect("the intent");
+    // Another customer never sees it.
+    let other = app.user("other").await;
+    assert_eq!(app.get(&path, Some(&other.access)).await.status(), 404);
+
+    // The customer authenticates in the browser…
+    let authenticated = app
+        .client
+        .post(format!(
+            "{stripe}/v1/payment_intents/{intent}/_authenticate"
+        ))
+        .bearer_auth("sk_test_x")
+        .form(&[("client_secret", client_secret), ("success", "true")])
+        .send()
+        .await
+        .expect("localstripe answers");
+    assert!(authenticated.status().is_success());
+    // …and Stripe says the intent now holds the amount.
+    let object: Value = app
+        .client
+        .get(format!("{stripe}/v1/payment_intents/{intent}"))
+        .bearer_auth("sk_test_x")
+        .send()
+        .await
+        .expect("localstripe answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(object["status"], "requires_capture", "{object}");
+    let body =
+        json!({"id": format!("evt_3ds_{}", uuid::Uuid::now_v7().simple()), "object": "event",
+        "type": "payment_intent.amount_capturable_updated", "data": {"object": object}})
+        .to_string()
+        .into_bytes();
+    let signature = sign_stripe(SECRET.as_bytes(), now_secs(), &body);
+    let answer = deliver(&app, &body, Some(&signature)).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(json_of(answer).await["status"], "applied");
+
+    let confirmed = until(&app, &buyer.access, &path, "the order confirmed", |o| {
+        o["status"] == "confirmed"
+    })
+    .await;
+    assert!(confirmed["next_action"].is_null(), "{confirmed}");
+    payment_of(&app, &buyer.access, &confirmed, "captured").await;
 }

@@ -398,10 +398,56 @@ pub struct PaymentView {
     /// Why it failed; absent unless it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<FailureReason>,
+    /// What the customer has to do before the payment can go on (3-D Secure); absent
+    /// unless the provider waits for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<NextAction>,
     /// Creation, RFC 3339.
     pub created_at: String,
     /// Last change, RFC 3339.
     pub updated_at: String,
+}
+
+/// What the customer's browser does to let a payment go on: authenticate the card
+/// with the provider's script (Stripe.js `handleNextAction` with the client secret).
+/// Shown only to the payment's owner and admins; never logged, never on the bus.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct NextAction {
+    /// `authenticate`: the card's issuer asks the customer to confirm (3-D Secure).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The provider's client secret of the payment's intent, for its script.
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for NextAction {
+    // A credential of the customer's payment: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextAction")
+            .field("kind", &self.kind)
+            .field("client_secret", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// A payment waits for its customer (3-D Secure): the order's saga gives it
+/// `wait_secs` more before its payment step times out. The client secret the browser
+/// needs is not in the event: it is read with the payment (`next_action`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct PaymentActionRequired {
+    /// The payment.
+    pub payment_id: String,
+    /// The order it pays.
+    pub order_id: String,
+    /// How long payments waits for the customer before it gives the payment up.
+    pub wait_secs: u64,
+}
+
+impl Event for PaymentActionRequired {
+    const TYPE: &'static str = "payments.payment.action_required.v1";
+    fn subject(&self) -> String {
+        self.payment_id.clone()
+    }
 }
 
 /// A refund made, as `POST /api/v1/payments/{id}/refund` answers it.
@@ -464,6 +510,7 @@ mod tests {
             brand: CardBrand::Visa,
             last4: "4242".into(),
             failure_reason: None,
+            next_action: None,
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
         };

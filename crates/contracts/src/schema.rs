@@ -129,6 +129,7 @@ events![
     payments::PaymentInitiated,
     payments::FraudDetected,
     payments::DisputeOpened,
+    payments::PaymentActionRequired,
     support::TicketOpened,
     support::TicketReplied,
     support::TicketClosed,

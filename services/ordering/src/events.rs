@@ -15,8 +15,8 @@ use contracts::fulfillment::{
 };
 use contracts::inventory::{ReservationFailed, StockReserved};
 use contracts::payments::{
-    FraudDecision, FraudDetected, PaymentAuthorized, PaymentCaptured, PaymentFailed,
-    RefundProcessed,
+    FraudDecision, FraudDetected, PaymentActionRequired, PaymentAuthorized, PaymentCaptured,
+    PaymentFailed, RefundProcessed,
 };
 use platform::bus::{Envelope, EventHandler, HandlerError};
 use platform::db::Tx;
@@ -25,7 +25,7 @@ use crate::app::{OrderingApp, OrderingError};
 use crate::domain::{Price, ProcessedRefund, SagaEvent, ShipmentProgress, Sku};
 
 /// The event types ordering acts on.
-const HANDLED: [&str; 17] = [
+const HANDLED: [&str; 18] = [
     ProductCreated::TYPE,
     ProductUpdated::TYPE,
     PriceChanged::TYPE,
@@ -36,6 +36,7 @@ const HANDLED: [&str; 17] = [
     PaymentFailed::TYPE,
     PaymentCaptured::TYPE,
     FraudDetected::TYPE,
+    PaymentActionRequired::TYPE,
     RefundProcessed::TYPE,
     ShipmentDispatched::TYPE,
     ShipmentDelivered::TYPE,
@@ -113,8 +114,25 @@ impl EventHandler for OrderingEvents {
             if let (FraudDecision::Review, Some(timeout)) =
                 (detected.decision, detected.review_timeout_secs)
             {
-                app.payment_held_in(tx, &detected.order_id, timeout).await?;
+                app.payment_held_in(
+                    tx,
+                    &detected.order_id,
+                    timeout,
+                    "payment held for fraud review",
+                )
+                .await?;
             }
+        } else if event.is::<PaymentActionRequired>() {
+            // 3-D Secure: the customer's browser authenticates the card; the payment
+            // step gets their time.
+            let required: PaymentActionRequired = event.decode()?;
+            app.payment_held_in(
+                tx,
+                &required.order_id,
+                required.wait_secs,
+                "payment waits for the customer to authenticate the card (3-D Secure)",
+            )
+            .await?;
         } else if event.is::<PaymentCaptured>() {
             let captured: PaymentCaptured = event.decode()?;
             app.captured_in(tx, &captured.order_id, captured.amount.amount)

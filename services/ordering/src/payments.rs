@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::{
-    CreatedPayment, Money, PaymentFieldError, PaymentMethod, PaymentsError, PaymentsPort,
-    ProcessedRefund, Refusal,
+    CreatedPayment, Money, NextAction, PaymentFieldError, PaymentMethod, PaymentsError,
+    PaymentsPort, ProcessedRefund, Refusal,
 };
 
 /// Payments' API, in this process or remote.
@@ -91,6 +91,24 @@ impl PaymentsPort for HttpPayments {
             }
             status => Err(refusal(status, &reply.body)),
         }
+    }
+
+    async fn next_action(
+        &self,
+        credentials: &ForwardedCredentials,
+        payment_id: &str,
+    ) -> Result<Option<NextAction>, PaymentsError> {
+        let path = format!("/api/v1/payments/{payment_id}");
+        let reply = self
+            .client
+            .send_json::<serde_json::Value>(Method::GET, &path, credentials, None, None)
+            .await
+            .map_err(unavailable)?;
+        if reply.status != StatusCode::OK {
+            return Err(refusal(reply.status, &reply.body));
+        }
+        let view: PaymentView = reply.json().map_err(unavailable)?;
+        Ok(view.next_action)
     }
 
     async fn refund(

@@ -43,6 +43,10 @@ pub struct PaymentsConfig {
     pub call_answer_wait_ms: u64,
     /// How often calls without a recorded outcome are looked for.
     pub call_sweep_interval_ms: u64,
+    /// How long the order's saga waits for a customer the provider asked to
+    /// authenticate the card (3-D Secure) before it cancels the order. Below
+    /// `pending_expiry_secs` and inventory's reservation TTL (900 s).
+    pub customer_action_wait_secs: u64,
     /// Invoices and credit notes (`[payments.invoices]`).
     pub invoices: InvoicesConfig,
     /// The fraud rules' scores and thresholds (`[payments.fraud]`).
@@ -241,6 +245,7 @@ impl Default for PaymentsConfig {
             expiry_sweep_interval_ms: 60_000,
             call_answer_wait_ms: 60_000,
             call_sweep_interval_ms: 5_000,
+            customer_action_wait_secs: 600,
             invoices: InvoicesConfig::default(),
             fraud: FraudConfig::default(),
             provider: ProviderKind::default(),

@@ -22,7 +22,9 @@ use axum::routing::post;
 use contracts::payments::FailureReason;
 use payments::domain::{CardDetails, CardNumber, Cvc, Expiry};
 use payments::provider::stripe::IntentStatus;
-use payments::provider::{CardToken, PaymentProvider, ProviderRef, StripeProvider};
+use payments::provider::{
+    Answer, Call, CardToken, Lookup, Operation, PaymentProvider, ProviderRef, StripeProvider,
+};
 use serde_json::{Value, json};
 use support::stripe::{
     SECRET_KEY, error_answer, hold, key, localstripe, localstripe_answer, provider, usd,
@@ -54,37 +56,6 @@ async fn raw(base: &str, path: &str) -> Value {
 /// The intent `auth` as localstripe itself holds it.
 async fn raw_intent(base: &str, auth: &ProviderRef) -> Value {
     raw(base, &format!("/v1/payment_intents/{}", auth.as_str())).await
-}
-
-/// The intent localstripe holds whose metadata carries `idempotency_key`.
-async fn intent_with_key(base: &str, idempotency_key: &str) -> Option<Value> {
-    let mut after: Option<String> = None;
-    loop {
-        let page = match &after {
-            None => raw(base, "/v1/payment_intents?limit=100").await,
-            Some(id) => {
-                raw(
-                    base,
-                    &format!("/v1/payment_intents?limit=100&starting_after={id}"),
-                )
-                .await
-            }
-        };
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        if let Some(found) = data
-            .iter()
-            .find(|i| i["metadata"]["viscount_idempotency_key"] == idempotency_key)
-        {
-            return Some(found.clone());
-        }
-        if page["has_more"] != true {
-            return None;
-        }
-        after = data
-            .last()
-            .and_then(|i| i["id"].as_str())
-            .map(str::to_owned);
-    }
 }
 
 #[tokio::test]
@@ -226,24 +197,66 @@ async fn a_card_that_declines_its_charge_fails_as_declined() {
 }
 
 #[tokio::test]
-async fn a_card_that_needs_3_d_secure_is_declined_and_its_intent_cancelled() {
+async fn a_card_that_needs_3_d_secure_waits_for_the_customer_then_holds_or_fails() {
     let Some((stripe, base)) = localstripe() else {
         return;
     };
-    let token = tokenized(&stripe, "4000002500003155").await;
-    let ours = key("authorize");
-    let decline = hold(&stripe, &token.token, &usd(1500), &ours)
-        .await
-        .expect_err("needs authentication");
-    assert_eq!(decline.reason, FailureReason::Declined);
-    assert!(decline.detail.contains("3-D Secure"), "{}", decline.detail);
-    let intent = intent_with_key(&base, &format!("viscount:open:{ours}"))
-        .await
-        .expect("the intent carries our key");
-    assert_eq!(
-        intent["status"], "canceled",
-        "nothing left waiting: {intent}"
-    );
+    for success in [true, false] {
+        let token = tokenized(&stripe, "4000002500003155").await;
+        let ours = key("authorize");
+        let intent = stripe
+            .open(&token.token, &usd(1500), &ours)
+            .await
+            .expect("opened");
+        let Answer::AwaitsCustomer { client_secret } = stripe
+            .authorize(intent.as_str(), &ours)
+            .await
+            .expect("taken")
+        else {
+            panic!("a 3-D Secure card holds nothing before the customer authenticates");
+        };
+        assert!(
+            client_secret.starts_with(intent.as_str()),
+            "the intent's client secret"
+        );
+        let amount = usd(1500);
+        let call = Call {
+            operation: Operation::Authorize,
+            intent: intent.as_str(),
+            amount: &amount,
+            key: &ours,
+        };
+        assert!(
+            stripe.lookup(&call).await.is_err(),
+            "still the customer's turn"
+        );
+        // The customer's browser authenticates (localstripe's stand-in for Stripe.js).
+        let authenticated = localstripe_answer(
+            reqwest::Client::new()
+                .post(format!(
+                    "{base}/v1/payment_intents/{}/_authenticate",
+                    intent.as_str()
+                ))
+                .form(&[
+                    ("client_secret", client_secret.as_str()),
+                    ("success", if success { "true" } else { "false" }),
+                ]),
+        )
+        .await;
+        let looked_up = stripe.lookup(&call).await.expect("answered");
+        if success {
+            assert_eq!(
+                authenticated["status"], "requires_capture",
+                "{authenticated}"
+            );
+            assert_eq!(looked_up, Lookup::Made(intent.clone()));
+        } else {
+            assert!(
+                matches!(&looked_up, Lookup::Refused(d) if d.reason == FailureReason::Declined),
+                "{looked_up:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -599,7 +612,11 @@ async fn every_call_that_moves_money_carries_a_key_derived_from_ours() {
         .authorize(intent.as_str(), "pay-1:authorize")
         .await
         .expect("authorized");
-    assert_eq!(auth, intent, "the intent is the authorization");
+    assert_eq!(
+        auth,
+        Answer::Done(intent.clone()),
+        "the intent is the authorization"
+    );
     stripe
         .authorize(intent.as_str(), "pay-1:authorize")
         .await

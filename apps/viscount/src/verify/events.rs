@@ -64,6 +64,7 @@ const ORDERING: &[&str] = &[
     fulfillment::ReturnRequested::TYPE,
     fulfillment::ReturnRejected::TYPE,
     payments::FraudDetected::TYPE,
+    payments::PaymentActionRequired::TYPE,
 ];
 
 /// What payments' consumer handles.

@@ -1,8 +1,10 @@
 //! Reading orders: one (with its lines), its history, and lists, as [`super::POLICY`]
 //! lets the caller see them (anyone else's order is not found).
 
+use platform::auth::ForwardedCredentials;
+
 use super::{Caller, OrderingApp, OrderingError};
-use crate::domain::{HistoryEntry, Order, OrderDetails, OrderLine, OrderStatus};
+use crate::domain::{HistoryEntry, NextAction, Order, OrderDetails, OrderLine, OrderStatus};
 use crate::store;
 use crate::store::orders::OrderFilter;
 
@@ -33,6 +35,27 @@ impl OrderingApp {
         let order = self.visible_order(caller, id).await?;
         let lines = self.lines_of(id).await?;
         Ok(OrderDetails { order, lines })
+    }
+
+    /// What the customer has to do for `order`'s payment to go on (3-D Secure), asked
+    /// of payments as the caller while the order waits for its payment; `None` when
+    /// nothing, or when payments cannot say now (the order is answered anyway).
+    pub async fn payment_action(
+        &self,
+        credentials: &ForwardedCredentials,
+        order: &Order,
+    ) -> Option<NextAction> {
+        if order.status() != OrderStatus::Reserved {
+            return None;
+        }
+        let payment_id = order.facts.payment_id.as_deref()?;
+        match self.payments.next_action(credentials, payment_id).await {
+            Ok(action) => action,
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot read the payment's next action");
+                None
+            }
+        }
     }
 
     /// An order's status history, oldest first.

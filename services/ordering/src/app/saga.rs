@@ -97,17 +97,20 @@ impl OrderingApp {
         Ok(())
     }
 
-    /// Payments held the order's authorization for fraud review, which may take up to
-    /// `review_timeout_secs`: the order keeps waiting for its payment (still
-    /// `reserved`, with a history line) until then plus one step's time, rather than
-    /// being cancelled by the step timeout while a person looks at it. Payments
-    /// declines a review no one decided in time, so the order still settles.
+    /// Payments holds the order's authorization for someone — a person reviewing it
+    /// for fraud, or the customer authenticating the card (3-D Secure) — which may take
+    /// up to `wait_secs`: the order keeps waiting for its payment (still `reserved`,
+    /// with the history line `why`) until then plus one step's time, rather than being
+    /// cancelled by the step timeout meanwhile. Payments gives up a review no one
+    /// decided in time, and the order is cancelled if the customer never answers, so
+    /// the order still settles.
     #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
     pub async fn payment_held_in(
         &self,
         tx: &mut Tx,
         order_id: &str,
-        review_timeout_secs: u64,
+        wait_secs: u64,
+        why: &str,
     ) -> Result<bool, platform::db::Error> {
         let Some(order) = store::orders::for_update(tx, self.db.dialect(), order_id).await? else {
             return Ok(false);
@@ -117,9 +120,9 @@ impl OrderingApp {
             return Ok(false);
         }
         let now = self.clock.now_millis();
-        let review_ms = i64::try_from(review_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let wait_ms = i64::try_from(wait_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let deadline = now
-            .saturating_add(review_ms)
+            .saturating_add(wait_ms)
             .saturating_add(self.step_timeout_ms());
         // Not a status transition: the order stays `reserved`; the same conditional
         // update a saga step writes (`WHERE status = 'reserved'`) moves its deadline and
@@ -128,7 +131,7 @@ impl OrderingApp {
         let held = StatusChange {
             from: OrderStatus::Reserved,
             to: OrderStatus::Reserved,
-            reason: "payment held for fraud review".to_owned(),
+            reason: why.to_owned(),
             at: now,
             deadline_at: Some(
                 order

@@ -26,8 +26,8 @@ pub use order::{
     SagaMove, ShippingEvent, StatusChange,
 };
 pub use payments::{
-    CreatedPayment, PaymentFieldError, PaymentMethod, PaymentsError, PaymentsPort, ProcessedRefund,
-    Refusal,
+    CreatedPayment, NextAction, PaymentFieldError, PaymentMethod, PaymentsError, PaymentsPort,
+    ProcessedRefund, Refusal,
 };
 pub use pricing::{
     Price, PricedCart, PricingError, merge_lines, price_lines, returned_value, total,

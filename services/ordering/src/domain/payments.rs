@@ -7,6 +7,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
+pub use contracts::payments::NextAction;
 use platform::auth::ForwardedCredentials;
 
 use super::Money;
@@ -128,6 +129,18 @@ pub trait PaymentsPort: Send + Sync {
         amount: Option<&Money>,
         idempotency_key: Option<&str>,
     ) -> Result<ProcessedRefund, PaymentsError>;
+
+    /// What the customer has to do before `payment_id` can go on (3-D Secure: the
+    /// provider's client secret for their browser), read as the caller; `None` when
+    /// nothing.
+    async fn next_action(
+        &self,
+        credentials: &ForwardedCredentials,
+        payment_id: &str,
+    ) -> Result<Option<NextAction>, PaymentsError> {
+        let _ = (credentials, payment_id);
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

@@ -312,8 +312,11 @@ async fn place_order(
         StatusCode::ACCEPTED
     };
     let location = format!("/api/v1/orders/{}", order.order.id());
+    let next_action = app.payment_action(&credentials, &order.order).await;
+    let mut view = OrderView::from(order);
+    view.next_action = next_action;
     Ok(with_location(
-        (status, Json(OrderView::from(order))).into_response(),
+        (status, Json(view)).into_response(),
         &location,
     ))
 }
@@ -332,10 +335,15 @@ async fn place_order(
 async fn get_order(
     State(app): State<OrderingApp>,
     principal: Principal,
+    credentials: ForwardedCredentials,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let caller = caller(principal)?;
-    Ok(Json(app.order(&caller, existing(&id)?).await?.into()))
+    let details = app.order(&caller, existing(&id)?).await?;
+    let next_action = app.payment_action(&credentials, &details.order).await;
+    let mut view = OrderView::from(details);
+    view.next_action = next_action;
+    Ok(Json(view))
 }
 
 /// The statuses an order went through, oldest first.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{
-    Attribution, HistoryEntry, Money, OrderDetails, OrderLine, OrderStatus, PricedCart,
+    Attribution, HistoryEntry, Money, NextAction, OrderDetails, OrderLine, OrderStatus, PricedCart,
     ShippingAddress, Sku,
 };
 
@@ -67,6 +67,11 @@ pub(super) struct OrderView {
     shipping_address: ShippingAddress,
     /// Its payment at payments.
     payment_id: Option<String>,
+    /// What the customer has to do before the payment can go on: with `type`
+    /// `authenticate`, the card's 3-D Secure, done in the browser with the provider's
+    /// script and this `client_secret`. Only while the order waits for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) next_action: Option<NextAction>,
     /// The card it is paid with.
     payment: PaymentSummary,
     /// Why it was cancelled, when it was.
@@ -153,6 +158,7 @@ impl From<OrderDetails> for OrderView {
             total: facts.total,
             shipping_address: facts.shipping_address,
             payment_id: facts.payment_id,
+            next_action: None,
             payment: PaymentSummary {
                 brand: facts.card_brand,
                 last4: facts.card_last4,

@@ -12,3 +12,7 @@ CREATE INDEX provider_notices_received ON provider_notices (received_at);
 -- charge its capture made (a dispute may name only the charge).
 CREATE INDEX payments_provider_ref ON payments (provider_ref);
 CREATE INDEX transactions_provider_ref ON transactions (provider_ref);
+-- The intent's client secret while the provider waits for the customer to
+-- authenticate (3-D Secure): what their browser needs, shown to them with the payment;
+-- cleared once the authorization is answered.
+ALTER TABLE payments ADD COLUMN customer_action TEXT;

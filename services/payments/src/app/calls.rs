@@ -31,7 +31,9 @@ use super::{EventOutcome, PaymentView, PaymentsApp, PaymentsError, RefundOutcome
 use crate::domain::{
     FailureReason, LedgerEntry, LedgerKind, Money, Payment, PaymentStatus, refund_statuses,
 };
-use crate::provider::{Call, Decline, Lookup, Operation};
+use contracts::payments::PaymentActionRequired;
+
+use crate::provider::{Answer, Call, Decline, Lookup, Operation};
 use crate::store::calls::{CallState, ProviderCall};
 use crate::store::{self, Key};
 
@@ -56,6 +58,9 @@ pub enum Settled {
     Refused(Decline),
     /// The provider did not answer; the call stays pending for the reconciler.
     Unanswered(Decline),
+    /// The provider waits for the customer to authenticate the card; the call stays
+    /// pending until its notice (or the reconciler's lookup) tells how it went.
+    AwaitsCustomer,
     /// Nothing changed here: another settler recorded it, or the payment had moved on.
     Unchanged,
 }
@@ -67,6 +72,7 @@ impl Settled {
             Self::Moved(status) => EventOutcome::Moved(*status),
             Self::Failed(reason) => EventOutcome::Failed(*reason),
             Self::Refunded(refund) => EventOutcome::Moved(refund.payment.status),
+            Self::AwaitsCustomer => EventOutcome::Calling,
             Self::Refused(_) | Self::Unanswered(_) | Self::Unchanged => EventOutcome::Unchanged,
         }
     }
@@ -153,7 +159,10 @@ impl PaymentsApp {
             .make(&*self.provider)
             .await
         {
-            Ok(reference) => CallState::Made(reference.0),
+            Ok(Answer::Done(reference)) => CallState::Made(reference.0),
+            Ok(Answer::AwaitsCustomer { client_secret }) => {
+                return self.await_customer(&call, &client_secret).await;
+            }
             Err(decline) if decline.reason != FailureReason::ProviderError => {
                 CallState::Refused(decline)
             }
@@ -178,6 +187,39 @@ impl PaymentsApp {
             },
         };
         self.settle_call(&call, state).await
+    }
+
+    /// The provider waits for the customer to authenticate the card of the pending
+    /// authorization `call`: their browser's client secret is kept with the payment
+    /// (shown with it as `next_action`), and `payments.payment.action_required` tells
+    /// ordering to give the order the customer's time. The call stays pending.
+    async fn await_customer(
+        &self,
+        call: &ProviderCall,
+        client_secret: &str,
+    ) -> Result<Settled, PaymentsError> {
+        let mut tx = self.db.begin().await?;
+        let Some(payment) =
+            store::payment_for_update(&mut tx, self.db.dialect(), Key::Id(&call.payment_id))
+                .await?
+        else {
+            return Err(PaymentsError::NotFound);
+        };
+        if payment.status() != PaymentStatus::Pending {
+            // Cancelled meanwhile: its void releases the intent.
+            return Ok(Settled::Unchanged);
+        }
+        store::set_customer_action(&mut tx, &payment.id, Some(client_secret)).await?;
+        let required = PaymentActionRequired {
+            payment_id: payment.id.clone(),
+            order_id: payment.order_id.clone(),
+            wait_secs: self.settings.get().customer_action_wait_secs,
+        };
+        self.outbox.stage(&mut tx, &required).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(payment_id = %payment.id, "the provider waits for the customer to authenticate");
+        Ok(Settled::AwaitsCustomer)
     }
 
     /// The pending call `key` with its payment; `None` when it was settled already.
@@ -268,6 +310,9 @@ impl PaymentsApp {
         let now = self.clock.now_millis();
         if !store::calls::settle_call(tx, &call.key, &state, now).await? {
             return Ok(Settled::Unchanged);
+        }
+        if call.operation == Operation::Authorize && payment.state().customer_action.is_some() {
+            store::set_customer_action(tx, &payment.id, None).await?;
         }
         Ok(match state {
             CallState::Pending => Settled::Unchanged,
@@ -439,6 +484,7 @@ impl PaymentsApp {
         for key in due {
             match self.reconcile_call(&key).await {
                 Ok(Settled::Unanswered(_) | Settled::Unchanged) => {}
+                Ok(Settled::AwaitsCustomer) => {}
                 Ok(_) => settled += 1,
                 Err(err) => tracing::warn!(key, error = %err, "cannot reconcile provider call"),
             }

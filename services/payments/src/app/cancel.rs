@@ -9,7 +9,7 @@ use platform::db::Tx;
 
 use super::calls::NewCall;
 use super::{EventOutcome, ORDERING_ACTOR, PaymentsApp, PaymentsError, Step};
-use crate::domain::{Action, Payment};
+use crate::domain::{Action, Payment, PaymentStatus};
 use crate::provider::Operation;
 use crate::store::{self, Key};
 
@@ -52,14 +52,19 @@ impl PaymentsApp {
         let now = self.clock.now_millis();
         match payment.compensation() {
             Some(Action::Cancel) => {
+                let authorizing =
+                    store::calls::pending_call_of(tx, &payment.id, Operation::Authorize).await?;
                 let cancelled = payment.cancel(now)?;
-                let moved = self.save_transition(tx, &payment, &cancelled).await?;
-                Ok(if moved {
-                    EventOutcome::Moved(cancelled.to)
-                } else {
-                    EventOutcome::Unchanged
+                if !self.save_transition(tx, &payment, &cancelled).await? {
+                    return Ok(EventOutcome::Unchanged.into());
                 }
-                .into())
+                match authorizing {
+                    // An authorization on its way, or waiting for the customer: the
+                    // intent is cancelled at the provider, so nothing is held for an
+                    // order that is gone whatever that answer is.
+                    Some(_) => self.void_in(tx, payment, ORDERING_ACTOR).await,
+                    None => Ok(EventOutcome::Moved(cancelled.to).into()),
+                }
             }
             Some(Action::Void) => self.void_in(tx, payment, ORDERING_ACTOR).await,
             Some(Action::Refund) => {
@@ -79,19 +84,23 @@ impl PaymentsApp {
         }
     }
 
-    /// Records the void of an authorized `payment` (locked in `tx`) by `actor`, to be
-    /// made once `tx` commits; its answer writes the ledger entry and stages
-    /// `payments.payment.voided`. A capture waiting for the provider: an error, so the
-    /// caller comes again once it is answered.
+    /// Records the void of an authorized `payment` (locked in `tx`), or of the intent
+    /// of one cancelled while its authorization was on its way, by `actor`, to be made
+    /// once `tx` commits; its answer writes the ledger entry and, for an authorized
+    /// payment, stages `payments.payment.voided`. A capture waiting for the provider: an
+    /// error, so the caller comes again once it is answered.
     pub(super) async fn void_in(
         &self,
         tx: &mut Tx,
         payment: Payment,
         actor: &str,
     ) -> Result<Step, PaymentsError> {
-        match store::calls::pending_change(&mut **tx, &payment.id).await? {
-            Some(Operation::Void) | None => {}
-            Some(other) => return Err(PaymentsError::CallPending(other)),
+        // A cancelled payment's intent is released whatever its authorization does.
+        if payment.status() == PaymentStatus::Authorized {
+            match store::calls::pending_change(&mut **tx, &payment.id).await? {
+                Some(Operation::Void) | None => {}
+                Some(other) => return Err(PaymentsError::CallPending(other)),
+            }
         }
         let call = self
             .record_call_in(

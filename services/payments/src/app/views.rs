@@ -2,7 +2,7 @@
 //! code or a token. [`PaymentView`] and [`RefundOutcome`] are shared API shapes in
 //! `contracts` (ordering reads them back); the others are payments' own.
 
-pub use contracts::payments::{PaymentView, RefundOutcome};
+pub use contracts::payments::{NextAction, PaymentView, RefundOutcome};
 use serde::Serialize;
 
 use crate::domain::{CardBrand, LedgerEntry, Money, Payment, PaymentMethod};
@@ -20,6 +20,14 @@ impl From<&Payment> for PaymentView {
             brand: p.card.brand,
             last4: p.card.last4.clone(),
             failure_reason: p.failure().map(|f| f.reason),
+            next_action: p
+                .state()
+                .customer_action
+                .clone()
+                .map(|client_secret| NextAction {
+                    kind: "authenticate".to_owned(),
+                    client_secret,
+                }),
             created_at: platform::time::rfc3339(p.created_at),
             updated_at: platform::time::rfc3339(p.updated_at()),
         }

@@ -44,6 +44,9 @@ pub struct PaymentState {
     pub provider_ref: Option<String>,
     /// Why it failed, once it did.
     pub failure: Option<Failure>,
+    /// While the provider waits for the customer to authenticate the card (3-D
+    /// Secure): the intent's client secret their browser needs.
+    pub customer_action: Option<String>,
     /// Last change, epoch ms.
     pub updated_at: i64,
 }
@@ -94,6 +97,7 @@ impl Payment {
                 refunding: 0,
                 provider_ref: None,
                 failure: None,
+                customer_action: None,
                 updated_at: now,
             },
         }
@@ -447,6 +451,7 @@ mod tests {
             refunding: 0,
             provider_ref: Some("auth-1".into()),
             failure: None,
+            customer_action: None,
             updated_at: 1,
         })
     }

@@ -139,9 +139,10 @@ pub trait PaymentProvider: Send + Sync + 'static {
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline>;
 
-    /// Holds the intent's amount on its card (Stripe: confirms the intent). The
-    /// reference answered is the intent's.
-    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline>;
+    /// Holds the intent's amount on its card (Stripe: confirms the intent): the
+    /// intent's reference once it holds it, or what the customer has to do first
+    /// (3-D Secure).
+    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<Answer, Decline>;
 
     /// Moves `amount` (at most what was authorized) of an authorization.
     async fn capture(
@@ -216,12 +217,37 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     /// Makes the call at `provider`.
-    pub async fn make(&self, provider: &dyn PaymentProvider) -> Result<ProviderRef, Decline> {
-        match self.operation {
-            Operation::Authorize => provider.authorize(self.intent, self.key).await,
+    pub async fn make(&self, provider: &dyn PaymentProvider) -> Result<Answer, Decline> {
+        let done = match self.operation {
+            Operation::Authorize => return provider.authorize(self.intent, self.key).await,
             Operation::Capture => provider.capture(self.intent, self.amount, self.key).await,
             Operation::Void => provider.void(self.intent, self.key).await,
             Operation::Refund => provider.refund(self.intent, self.amount, self.key).await,
+        };
+        done.map(Answer::Done)
+    }
+}
+
+/// What the provider answered a call it took.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Done; the provider's reference.
+    Done(ProviderRef),
+    /// Waiting for the customer to authenticate the card (3-D Secure) in their browser,
+    /// with the provider's script and this client secret of the intent.
+    AwaitsCustomer {
+        /// The intent's client secret: the customer's, never logged.
+        client_secret: String,
+    },
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Done(reference) => f.debug_tuple("Done").field(reference).finish(),
+            Self::AwaitsCustomer { .. } => {
+                f.write_str("AwaitsCustomer { client_secret: [REDACTED] }")
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Call, CardToken, Decline, Lookup, PaymentProvider, ProviderRef, TokenRefusal};
+use super::{Answer, Call, CardToken, Decline, Lookup, PaymentProvider, ProviderRef, TokenRefusal};
 use crate::domain::{CardBrand, CardDetails, CardTokenRef, Expiry, FailureReason, Money};
 
 /// How a sandbox card behaves, encoded in its token (like Stripe's `pm_card_visa`,
@@ -325,7 +325,7 @@ impl PaymentProvider for SandboxProvider {
         )))
     }
 
-    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline> {
+    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<Answer, Decline> {
         self.once(
             answer_key(super::Operation::Authorize, idempotency_key),
             || match intent_behaviour(intent)? {
@@ -344,6 +344,7 @@ impl PaymentProvider for SandboxProvider {
                 )),
             },
         )
+        .map(Answer::Done)
     }
 
     async fn capture(
@@ -448,7 +449,7 @@ mod tests {
                 .authorize(intent.as_str(), &format!("key-{i}"))
                 .await;
             match failure {
-                None => assert_eq!(outcome, Ok(intent), "{number}"),
+                None => assert_eq!(outcome, Ok(Answer::Done(intent)), "{number}"),
                 Some(reason) => assert_eq!(outcome.map_err(|d| d.reason), Err(reason), "{number}"),
             }
         }
@@ -471,11 +472,11 @@ mod tests {
         assert_ne!(first, other, "each intent is its own");
         assert_eq!(
             sandbox.authorize(first.as_str(), "order-1").await,
-            Ok(first.clone())
+            Ok(Answer::Done(first.clone()))
         );
         assert_eq!(
             sandbox.authorize(first.as_str(), "order-1").await,
-            Ok(first.clone())
+            Ok(Answer::Done(first.clone()))
         );
 
         let capture = sandbox

@@ -26,7 +26,8 @@ pub use ledger::{disagreeing_payments, insert_ledger_entry, ledger, ledger_sums}
 pub use methods::{delete_payment_method, insert_payment_method, payment_method, payment_methods};
 pub use payments::{
     Key, attempts_since, insert_attempt, insert_payment, keep_intent, payment, payment_by_order,
-    payment_for_update, reserve_refund, save_transition, settle_refund, waiting_since,
+    payment_for_update, reserve_refund, save_transition, set_customer_action, settle_refund,
+    waiting_since,
 };
 
 use platform::db::Tx;

@@ -10,7 +10,8 @@ use crate::domain::{
 };
 
 const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, refunding, token, brand, last4, \
-     exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, created_at, updated_at";
+     exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, customer_action, \
+     created_at, updated_at";
 
 /// A payment from a row of [`PAYMENT_COLUMNS`].
 fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
@@ -43,6 +44,7 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
         refunding: row.try_get("refunding")?,
         provider_ref: row.try_get("provider_ref")?,
         failure,
+        customer_action: row.try_get("customer_action")?,
         updated_at: row.try_get("updated_at")?,
     };
     let payment = Payment::open(
@@ -63,7 +65,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     let failure = state.failure.as_ref();
     platform::db::query(&format!(
         "INSERT INTO payments ({PAYMENT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
     .bind(&payment.id)
     .bind(&payment.order_id)
@@ -83,6 +85,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     .bind(state.provider_ref.as_deref())
     .bind(failure.map(|f| f.reason.as_str()))
     .bind(failure.map(|f| f.detail.as_str()))
+    .bind(state.customer_action.as_deref())
     .bind(payment.created_at)
     .bind(state.updated_at)
     .execute(&mut **tx)
@@ -185,6 +188,20 @@ pub async fn save_transition<E: Sync>(
     .await?
     .rows_affected();
     Ok(updated == 1)
+}
+
+/// Sets (or, with `None`, clears) what payment `id` waits for its customer to do.
+pub async fn set_customer_action(
+    tx: &mut Tx,
+    id: &str,
+    client_secret: Option<&str>,
+) -> Result<(), platform::db::Error> {
+    platform::db::query("UPDATE payments SET customer_action = $1 WHERE id = $2")
+        .bind(client_secret)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
 }
 
 /// Keeps `intent` as the provider's intent of payment `id`, unless it has one.

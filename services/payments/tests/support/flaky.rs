@@ -11,8 +11,8 @@ use contracts::Money;
 use contracts::payments::FailureReason;
 use payments::domain::{CardDetails, CardTokenRef};
 use payments::provider::{
-    Call, CardToken, Decline, Lookup, Operation, PaymentProvider, ProviderRef, SandboxProvider,
-    TokenRefusal,
+    Answer, Call, CardToken, Decline, Lookup, Operation, PaymentProvider, ProviderRef,
+    SandboxProvider, TokenRefusal,
 };
 
 /// What a [`Flaky`] does with calls of one operation.
@@ -124,7 +124,7 @@ impl PaymentProvider for Flaky {
         self.inner.open(token, amount, key).await
     }
 
-    async fn authorize(&self, intent: &str, key: &str) -> Result<ProviderRef, Decline> {
+    async fn authorize(&self, intent: &str, key: &str) -> Result<Answer, Decline> {
         self.admit(Operation::Authorize)?;
         self.inner.authorize(intent, key).await
     }

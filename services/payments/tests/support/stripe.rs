@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contracts::Money;
 use payments::config::StripeConfig;
-use payments::provider::{Decline, PaymentProvider, ProviderRef, StripeProvider};
+use payments::provider::{Answer, Decline, PaymentProvider, ProviderRef, StripeProvider};
 use platform::config::Secret;
 use serde_json::{Value, json};
 
@@ -53,7 +53,13 @@ pub async fn hold(
     key: &str,
 ) -> Result<ProviderRef, Decline> {
     let intent = stripe.open(method, amount, key).await?;
-    stripe.authorize(intent.as_str(), key).await
+    match stripe.authorize(intent.as_str(), key).await? {
+        Answer::Done(reference) => Ok(reference),
+        Answer::AwaitsCustomer { .. } => Err(Decline {
+            reason: contracts::payments::FailureReason::Declined,
+            detail: "the customer has to authenticate first".to_owned(),
+        }),
+    }
 }
 
 /// A key no other test (or earlier run against the same server) used.

@@ -35,8 +35,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Call, CardToken, Change, Decline, Lookup, Notice, Operation, PaymentProvider, ProviderRef,
-    TokenRefusal,
+    Answer, Call, CardToken, Change, Decline, Lookup, Notice, Operation, PaymentProvider,
+    ProviderRef, TokenRefusal,
 };
 use crate::config::StripeConfig;
 use crate::domain::{CardDetails, CardTokenRef, FailureReason, Money};
@@ -445,7 +445,7 @@ impl PaymentProvider for StripeProvider {
     }
 
     #[tracing::instrument(name = "stripe authorize", skip_all, fields(intent = intent))]
-    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<ProviderRef, Decline> {
+    async fn authorize(&self, intent: &str, idempotency_key: &str) -> Result<Answer, Decline> {
         let id = intent_id(intent)?;
         let key = self::idempotency_key("authorize", idempotency_key);
         let no_fields: [(&str, &str); 0] = [];
@@ -458,23 +458,16 @@ impl PaymentProvider for StripeProvider {
             .await
             .map_err(|f| f.decline())?;
         match intent.status {
-            IntentStatus::RequiresCapture => Ok(ProviderRef(intent.id)),
-            IntentStatus::RequiresAction => {
-                // 3-D Secure needs the customer in a browser, which checkout cannot
-                // offer yet; the intent holds nothing, cancelling it only tidies up.
-                if let Err(decline) = self.cancel(&intent.id, idempotency_key).await {
-                    tracing::warn!(
-                        intent = intent.id,
-                        error = %decline,
-                        "cannot cancel an intent that needs authentication"
-                    );
-                }
-                Err(Decline::new(
-                    FailureReason::Declined,
-                    "the card needs the customer to authenticate (3-D Secure), which \
-                     checkout does not offer yet",
-                ))
-            }
+            IntentStatus::RequiresCapture => Ok(Answer::Done(ProviderRef(intent.id))),
+            IntentStatus::RequiresAction => match intent.client_secret {
+                // 3-D Secure: the customer authenticates in their browser; Stripe's
+                // webhook (or the reconciler's lookup) tells how it went.
+                Some(client_secret) => Ok(Answer::AwaitsCustomer { client_secret }),
+                None => Err(Decline::new(
+                    FailureReason::ProviderError,
+                    "stripe asked for the customer's action without a client secret",
+                )),
+            },
             IntentStatus::RequiresPaymentMethod => {
                 Err(intent.last_payment_error.as_ref().map_or_else(
                     || Decline::new(FailureReason::Declined, "the card was declined"),

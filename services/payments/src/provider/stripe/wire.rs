@@ -164,6 +164,10 @@ pub(super) struct Intent {
     latest_charge: Option<ChargeField>,
     #[serde(default)]
     pub(super) last_payment_error: Option<ApiError>,
+    /// The customer's credential for this intent (for 3-D Secure in their browser):
+    /// never logged.
+    #[serde(default)]
+    pub(super) client_secret: Option<String>,
 }
 
 /// `latest_charge`: an id, or the charge itself when expanded (localstripe always
