@@ -67,6 +67,11 @@ pub struct CheckoutArgs {
     /// accepting the message (notifications' `event_time` → `sent_at`).
     #[arg(long)]
     pub confirmation_delays: bool,
+    /// Pay with this provider token (`tok_visa`, `pm_card_visa`: the sandbox and
+    /// Stripe both take them) instead of the sandbox's test card number, which a live
+    /// provider refuses.
+    #[arg(long, value_name = "TOKEN")]
+    pub card_token: Option<String>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -95,12 +95,17 @@ impl Service for Payments {
     /// Ordering's saga: authorize when reserved, capture when confirmed, void or refund
     /// when cancelled.
     fn consumer(&self) -> Option<Consumer> {
-        Some(Consumer::new(
+        let mut consumer = Consumer::new(
             vec![ServiceKind::Ordering],
             Arc::new(events::OrderEvents {
                 app: self.app.clone(),
             }),
-        ))
+        );
+        // A cancellation that finds a capture waiting for the provider comes again until
+        // the capture is answered, which may take the reconciler's wait (a minute by
+        // default) and a lookup: eight attempts span about a hundred seconds.
+        consumer.retry.max_attempts = consumer.retry.max_attempts.max(8);
+        Some(consumer)
     }
 
     /// The sweeps that give up payments no order took further in time, decline fraud

@@ -237,6 +237,31 @@ on_both_databases! {
     }
 }
 
+on_both_databases! {
+    config = eager();
+
+    async fn a_refund_asked_again_with_its_key_is_the_same_refund(f) {
+        let id = f.authorized("o-1", 5_000).await;
+        f.confirmed("o-1", &id).await;
+        let app = f.payments.app();
+        f.provider.set(Operation::Refund, Mode::Unreachable);
+        let first = app.refund_once(&id, Some(usd(2_000)), "admin", Some("k-1")).await;
+        assert!(matches!(first, Err(PaymentsError::Unanswered(..))), "{first:?}");
+        f.provider.set(Operation::Refund, Mode::Answer);
+        // The client retries with its key: still the first refund, left to the reconciler.
+        let again = app.refund_once(&id, Some(usd(2_000)), "admin", Some("k-1")).await;
+        assert!(matches!(again, Err(PaymentsError::Unanswered(..))), "{again:?}");
+        assert_eq!(f.provider.made(Operation::Refund), 0);
+        assert_eq!(app.reconcile_calls().await.expect("reconcile"), 1);
+        let answered = app.refund_once(&id, Some(usd(2_000)), "admin", Some("k-1")).await.expect("the refund");
+        assert_eq!((answered.amount.amount, answered.payment.refunded.amount), (2_000, 2_000));
+        assert_eq!(f.provider.made(Operation::Refund), 1, "one refund at the provider");
+        // Another key is another refund.
+        let other = app.refund_once(&id, Some(usd(1_000)), "admin", Some("k-2")).await.expect("another");
+        assert_eq!(other.payment.refunded.amount, 3_000);
+    }
+}
+
 /// The key the capture of `payment` is recorded under.
 async fn call_key(f: &Fixture, payment: &str) -> String {
     let calls = f

@@ -87,6 +87,16 @@ pub async fn checkout(args: CheckoutArgs, shutdown: Shutdown) -> anyhow::Result<
         settled: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         order_limit: args.orders,
+        payment: match &args.card_token {
+            Some(token) => json!({"method": "card", "token": token}),
+            None => json!({
+                "method": "card",
+                "card_number": "4242424242424242",
+                "exp_month": 12,
+                "exp_year": 2099,
+                "cvc": "123",
+            }),
+        },
     });
     let start = Instant::now();
     let measure_from = start + args.warmup;
@@ -708,6 +718,8 @@ struct Shared {
     errors: AtomicU64,
     /// `--orders`: settled checkouts that end the run.
     order_limit: Option<u64>,
+    /// What each order pays with (`--card-token`, or the sandbox's test card).
+    payment: serde_json::Value,
 }
 
 /// When the run ends: at the deadline, or on ctrl-c.
@@ -872,13 +884,7 @@ impl Shopper {
                         "postal_code": "12345",
                         "country": "US",
                     },
-                    "payment": {
-                        "method": "card",
-                        "card_number": "4242424242424242",
-                        "exp_month": 12,
-                        "exp_year": 2099,
-                        "cvc": "123",
-                    },
+                    "payment": self.shared.payment,
                 })),
         );
         let started = Instant::now();

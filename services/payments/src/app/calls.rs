@@ -347,23 +347,7 @@ impl PaymentsApp {
                     // Cancelled while the authorization was on its way: the hold is
                     // recorded and released.
                     store::insert_ledger_entry(tx, &entry(&payment, LedgerKind::Authorize)).await?;
-                    let void = self
-                        .record_call_in(
-                            tx,
-                            NewCall {
-                                payment: &payment,
-                                operation: Operation::Void,
-                                amount: &call.amount,
-                                actor: &call.actor,
-                                key: format!("{}:void", payment.id),
-                                refund_id: None,
-                                order: None,
-                            },
-                        )
-                        .await?;
-                    if let Some(void) = void {
-                        self.make_after_commit(tx, void);
-                    }
+                    self.release_intent_in(tx, &payment, &call.actor).await?;
                     return Ok(Settled::Unchanged);
                 }
                 let authorized = payment.authorize(reference, now)?;
@@ -434,6 +418,34 @@ impl PaymentsApp {
         }
     }
 
+    /// Records the void of `payment`'s intent (once: its key is the payment's), made
+    /// once `tx` commits: for a hold that must not outlive a payment given up.
+    pub(super) async fn release_intent_in(
+        &self,
+        tx: &mut Tx,
+        payment: &Payment,
+        actor: &str,
+    ) -> Result<(), PaymentsError> {
+        let void = self
+            .record_call_in(
+                tx,
+                NewCall {
+                    payment,
+                    operation: Operation::Void,
+                    amount: &payment.amount,
+                    actor,
+                    key: format!("{}:void", payment.id),
+                    refund_id: None,
+                    order: None,
+                },
+            )
+            .await?;
+        if let Some(void) = void {
+            self.make_after_commit(tx, void);
+        }
+        Ok(())
+    }
+
     /// Records a call the provider refused.
     async fn refused_in(
         &self,
@@ -446,6 +458,12 @@ impl PaymentsApp {
         match call.operation {
             Operation::Authorize if payment.status() == PaymentStatus::Pending => {
                 let reason = decline.reason;
+                if reason == FailureReason::ProviderError {
+                    // No answer the provider stands by (a confirmation may still be on
+                    // its way there): its intent is cancelled, so no hold outlives the
+                    // failed payment.
+                    self.release_intent_in(tx, &payment, &call.actor).await?;
+                }
                 self.fail_in(tx, payment, reason, &decline.detail).await?;
                 return Ok(Settled::Failed(reason));
             }
@@ -498,10 +516,14 @@ impl PaymentsApp {
         let Some((call, payment)) = self.pending_call(key).await? else {
             return Ok(Settled::Unchanged);
         };
-        // Counted first, so a provider that hangs on the question moves the call to
-        // the back of the queue rather than asking about it every round.
+        // Claimed first: of several reconcilers (one per replica) one asks, and a
+        // provider that hangs on the question moves the call to the back of the queue
+        // rather than being asked about it every round.
         let mut tx = self.db.begin().await?;
-        store::calls::count_lookup(&mut tx, key, self.clock.now_millis()).await?;
+        let now = self.clock.now_millis().max(call.updated_at + 1);
+        if !store::calls::claim_lookup(&mut tx, key, call.updated_at, now).await? {
+            return Ok(Settled::Unchanged);
+        }
         tx.commit().await?;
         let Some(intent) = payment.provider_ref().map(str::to_owned) else {
             // No intent was ever kept: the call cannot have been made.

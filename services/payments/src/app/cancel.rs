@@ -33,7 +33,7 @@ impl PaymentsApp {
         tx: &mut Tx,
         order: &OrderCancelled,
     ) -> Result<Step, PaymentsError> {
-        let Some(mut payment) =
+        let Some(payment) =
             store::payment_for_update(tx, self.db.dialect(), Key::Order(&order.order_id)).await?
         else {
             return Ok(EventOutcome::Unchanged.into());
@@ -52,19 +52,8 @@ impl PaymentsApp {
         let now = self.clock.now_millis();
         match payment.compensation() {
             Some(Action::Cancel) => {
-                let authorizing =
-                    store::calls::pending_call_of(tx, &payment.id, Operation::Authorize).await?;
-                let cancelled = payment.cancel(now)?;
-                if !self.save_transition(tx, &payment, &cancelled).await? {
-                    return Ok(EventOutcome::Unchanged.into());
-                }
-                match authorizing {
-                    // An authorization on its way, or waiting for the customer: the
-                    // intent is cancelled at the provider, so nothing is held for an
-                    // order that is gone whatever that answer is.
-                    Some(_) => self.void_in(tx, payment, ORDERING_ACTOR).await,
-                    None => Ok(EventOutcome::Moved(cancelled.to).into()),
-                }
+                self.cancel_pending_in(tx, payment, ORDERING_ACTOR, now)
+                    .await
             }
             Some(Action::Void) => self.void_in(tx, payment, ORDERING_ACTOR).await,
             Some(Action::Refund) => {
@@ -81,6 +70,29 @@ impl PaymentsApp {
             Some(Action::Authorize | Action::Fail | Action::Capture) | None => {
                 Ok(EventOutcome::Unchanged.into())
             }
+        }
+    }
+
+    /// Cancels a pending `payment` (locked in `tx`) by `actor`. An authorization on its
+    /// way, or waiting for the customer (3-D Secure), has the intent cancelled at the
+    /// provider as well (a recorded void), so nothing stays held for a payment that is
+    /// given up, whatever that answer is.
+    pub(super) async fn cancel_pending_in(
+        &self,
+        tx: &mut Tx,
+        mut payment: Payment,
+        actor: &str,
+        now: i64,
+    ) -> Result<Step, PaymentsError> {
+        let authorizing =
+            store::calls::pending_call_of(tx, &payment.id, Operation::Authorize).await?;
+        let cancelled = payment.cancel(now)?;
+        if !self.save_transition(tx, &payment, &cancelled).await? {
+            return Ok(EventOutcome::Unchanged.into());
+        }
+        match authorizing {
+            Some(_) => self.void_in(tx, payment, actor).await,
+            None => Ok(EventOutcome::Moved(cancelled.to).into()),
         }
     }
 

@@ -107,7 +107,7 @@ impl PaymentsApp {
         expiry: &PaymentExpiry,
     ) -> Result<EventOutcome, PaymentsError> {
         let mut tx = self.db.begin().await?;
-        let Some(mut payment) =
+        let Some(payment) =
             store::payment_for_update(&mut tx, self.db.dialect(), Key::Id(payment_id)).await?
         else {
             return Ok(EventOutcome::Unchanged);
@@ -120,15 +120,19 @@ impl PaymentsApp {
                 EventOutcome::Unchanged
             }
             Some(Action::Cancel) => {
-                // Nothing is held at the provider before authorization, and no one is
-                // told (as when a cancelled order cancels it): the order, if there is
-                // one, is cancelled already or will be when its saga step times out.
-                let cancelled = payment.cancel(now)?;
-                if self.save_transition(&mut tx, &payment, &cancelled).await? {
-                    EventOutcome::Moved(cancelled.to)
+                // No one is told (as when a cancelled order cancels it): the order, if
+                // there is one, is cancelled already or will be when its saga step
+                // times out. An authorization still on its way has the intent voided.
+                let step = self
+                    .cancel_pending_in(&mut tx, payment, EXPIRY_ACTOR, now)
+                    .await?;
+                let moved = step.call.is_some() || step.outcome != EventOutcome::Unchanged;
+                self.finish(tx, step).await?;
+                return Ok(if moved {
+                    EventOutcome::Moved(crate::domain::PaymentStatus::Cancelled)
                 } else {
                     EventOutcome::Unchanged
-                }
+                });
             }
             Some(Action::Void) => match self.void_in(&mut tx, payment, EXPIRY_ACTOR).await {
                 Ok(step) => return self.finish(tx, step).await,

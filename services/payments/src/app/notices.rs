@@ -271,6 +271,15 @@ impl PaymentsApp {
         state: CallState,
     ) -> Result<Settled, PaymentsError> {
         if payment.status() != PaymentStatus::Pending {
+            if matches!(state, CallState::Made(_))
+                && matches!(
+                    payment.status(),
+                    PaymentStatus::Failed | PaymentStatus::Cancelled
+                )
+            {
+                // A hold that landed after the payment was given up: released.
+                self.release_intent_in(tx, &payment, PROVIDER_ACTOR).await?;
+            }
             return Ok(Settled::Unchanged);
         }
         match (
@@ -355,7 +364,10 @@ impl PaymentsApp {
             )
             .await?;
         let Some(call) = recorded.and(store::calls::call(&mut **tx, &key).await?) else {
-            return Ok(NoticeOutcome::Ignored);
+            // Unreachable (the notice's own key); refused so the promise rolls back.
+            return Err(PaymentsError::Mismatch(format!(
+                "refund {key} recorded twice"
+            )));
         };
         self.settle_call_in(tx, &call, promised, CallState::Made(charge.to_owned()))
             .await?;

@@ -10,30 +10,65 @@ use platform::db::Tx;
 
 use super::calls::NewCall;
 use super::{EventOutcome, PaymentsApp, PaymentsError, RefundOutcome, Settled, Step};
-use crate::domain::{Money, Payment};
-use crate::provider::Operation;
+use crate::domain::{FailureReason, Money, Payment};
+use crate::provider::{Decline, Operation};
 use crate::store;
+use crate::store::calls::CallState;
 
 impl PaymentsApp {
     /// Refunds `amount` of a captured payment (`None`: everything captured and not yet
     /// refunded or being refunded), recording `actor` on the ledger entry, and waits
-    /// for the provider's answer. Never more than captured in total, however many
-    /// refunds run at once. The provider not answering: [`PaymentsError::Unanswered`],
-    /// and the refund completes once the provider says what became of it.
-    #[tracing::instrument(skip_all, fields(payment_id = %payment_id), err(level = "debug"))]
+    /// for the provider's answer; a new refund each time (see
+    /// [`PaymentsApp::refund_once`]).
     pub async fn refund(
         &self,
         payment_id: &str,
         amount: Option<Money>,
         actor: &str,
     ) -> Result<RefundOutcome, PaymentsError> {
+        self.refund_once(payment_id, amount, actor, None).await
+    }
+
+    /// Refunds as [`PaymentsApp::refund`] does. Never more than captured in total,
+    /// however many refunds run at once. The provider not answering:
+    /// [`PaymentsError::Unanswered`], and the refund completes once the provider says
+    /// what became of it. With the caller's `request_key` (its `Idempotency-Key`), a
+    /// refund asked again — a retry after an error or a lost answer — is the refund
+    /// first recorded under it, answered as it stands, never a second one.
+    #[tracing::instrument(skip_all, fields(payment_id = %payment_id), err(level = "debug"))]
+    pub async fn refund_once(
+        &self,
+        payment_id: &str,
+        amount: Option<Money>,
+        actor: &str,
+        request_key: Option<&str>,
+    ) -> Result<RefundOutcome, PaymentsError> {
+        let key = match request_key {
+            Some(request) => format!("refund:{payment_id}:{actor}:{request}"),
+            None => platform::ids::new_id(),
+        };
+        if let Some(recorded) = store::calls::call(self.db.reader(), &key).await? {
+            return match recorded.state {
+                CallState::Made(_) => Ok(RefundOutcome {
+                    refund_id: recorded.refund_id.unwrap_or_default(),
+                    amount: recorded.amount,
+                    payment: self.payment(payment_id).await?,
+                }),
+                CallState::Refused(decline) => Err(PaymentsError::Provider(decline)),
+                // Left to the reconciler, which asks the provider: never made twice.
+                CallState::Pending => Err(PaymentsError::Unanswered(
+                    Decline::new(
+                        FailureReason::ProviderError,
+                        "still waiting for the provider",
+                    ),
+                    "refund",
+                )),
+            };
+        }
         let mut tx = self.db.begin().await?;
         let payment = store::payment(&mut *tx, payment_id)
             .await?
             .ok_or(PaymentsError::NotFound)?;
-        // A refund asked for over HTTP is new each time (the Idempotency-Key middleware
-        // answers repeats of the request before they get here).
-        let key = platform::ids::new_id();
         let step = self
             .refund_payment_in(&mut tx, payment, amount, actor, &key)
             .await?;
@@ -138,6 +173,11 @@ impl PaymentsApp {
                 },
             )
             .await?;
-        Ok(Step::calling(call))
+        // Its key was checked above; a conflict now would leave the promise with no
+        // call to settle it, so the whole refund rolls back instead.
+        let call = call.ok_or_else(|| {
+            PaymentsError::Mismatch(format!("refund {idempotency_key} recorded twice"))
+        })?;
+        Ok(Step::calling(Some(call)))
     }
 }

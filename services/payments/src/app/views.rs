@@ -20,14 +20,10 @@ impl From<&Payment> for PaymentView {
             brand: p.card.brand,
             last4: p.card.last4.clone(),
             failure_reason: p.failure().map(|f| f.reason),
-            next_action: p
-                .state()
-                .customer_action
-                .clone()
-                .map(|client_secret| NextAction {
-                    kind: "authenticate".to_owned(),
-                    client_secret,
-                }),
+            next_action: p.state().customer_action.clone().map(|secret| NextAction {
+                kind: "authenticate".to_owned(),
+                client_secret: secret.0,
+            }),
             created_at: platform::time::rfc3339(p.created_at),
             updated_at: platform::time::rfc3339(p.updated_at()),
         }

@@ -27,7 +27,7 @@ pub use fraud::{Assessment, AttemptFacts, FraudPolicy, PaymentOrigin, Signal, Ve
 pub use invoice::{DocumentKind, Invoice, Issue, Party, TaxSplit};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use method::PaymentMethod;
-pub use payment::{Failure, Payment, PaymentExpiry, PaymentState, no_payment_for};
+pub use payment::{ClientSecret, Failure, Payment, PaymentExpiry, PaymentState, no_payment_for};
 pub use review::{FraudReview, ReviewStatus};
 pub use rules::payable;
 pub use status::{

@@ -27,6 +27,17 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// A provider's client secret of an intent, kept for the customer's browser (3-D
+/// Secure): the customer's credential, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(pub String);
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret([REDACTED])")
+    }
+}
+
 /// What changes over a payment's life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentState {
@@ -46,7 +57,7 @@ pub struct PaymentState {
     pub failure: Option<Failure>,
     /// While the provider waits for the customer to authenticate the card (3-D
     /// Secure): the intent's client secret their browser needs.
-    pub customer_action: Option<String>,
+    pub customer_action: Option<ClientSecret>,
     /// Last change, epoch ms.
     pub updated_at: i64,
 }

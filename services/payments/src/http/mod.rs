@@ -535,6 +535,7 @@ async fn refund(
     State(app): State<PaymentsApp>,
     caller: Principal,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<RefundBody>,
 ) -> ApiResult<Json<RefundOutcome>> {
     POLICY.require_manage(&caller)?;
@@ -546,7 +547,14 @@ async fn refund(
         .map(|m| payable(m.amount, &m.currency))
         .transpose()
         .map_err(|e| Problem::invalid_field("amount", e.to_string()))?;
-    Ok(Json(app.refund(&id, amount, &caller.subject).await?))
+    // A retry with the same key after an error (the middleware forgets a key whose
+    // answer was a 5xx) is the same refund at the provider, never a second one.
+    let key = headers
+        .get(platform::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok());
+    Ok(Json(
+        app.refund_once(&id, amount, &caller.subject, key).await?,
+    ))
 }
 
 /// Saved cards belong to people signed in, not to service clients.

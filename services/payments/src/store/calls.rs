@@ -208,17 +208,26 @@ pub async fn pending_since<'e>(
     .await
 }
 
-/// Counts a lookup of the pending call `key` and moves it to the back of the queue.
-pub async fn count_lookup(tx: &mut Tx, key: &str, now: i64) -> Result<(), platform::db::Error> {
-    platform::db::query(
+/// Claims the pending call `key` for a lookup, as last touched at `seen`: counts the
+/// lookup and moves it to the back of the queue. `false` when another reconciler (or
+/// the settler) touched it since: that one asks.
+pub async fn claim_lookup(
+    tx: &mut Tx,
+    key: &str,
+    seen: i64,
+    now: i64,
+) -> Result<bool, platform::db::Error> {
+    let claimed = platform::db::query(
         "UPDATE provider_calls SET lookups = lookups + 1, updated_at = $1 \
-         WHERE key = $2 AND state = 'pending'",
+         WHERE key = $2 AND state = 'pending' AND updated_at = $3",
     )
     .bind(now)
     .bind(key)
+    .bind(seen)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
 }
 
 /// The calls recorded for `payment_id`, oldest first.

@@ -5,8 +5,8 @@ use platform::db::{Dialect, Executor, Row, Tx};
 
 use super::expiry_from;
 use crate::domain::{
-    CardBrand, Failure, FailureReason, Money, Payment, PaymentState, PaymentStatus, RefundChange,
-    StoredCard, Transition,
+    CardBrand, ClientSecret, Failure, FailureReason, Money, Payment, PaymentState, PaymentStatus,
+    RefundChange, StoredCard, Transition,
 };
 
 const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, refunding, token, brand, last4, \
@@ -44,7 +44,9 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
         refunding: row.try_get("refunding")?,
         provider_ref: row.try_get("provider_ref")?,
         failure,
-        customer_action: row.try_get("customer_action")?,
+        customer_action: row
+            .try_get::<Option<String>, _>("customer_action")?
+            .map(ClientSecret),
         updated_at: row.try_get("updated_at")?,
     };
     let payment = Payment::open(
@@ -85,7 +87,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     .bind(state.provider_ref.as_deref())
     .bind(failure.map(|f| f.reason.as_str()))
     .bind(failure.map(|f| f.detail.as_str()))
-    .bind(state.customer_action.as_deref())
+    .bind(state.customer_action.as_ref().map(|c| c.0.as_str()))
     .bind(payment.created_at)
     .bind(state.updated_at)
     .execute(&mut **tx)

@@ -294,7 +294,7 @@ impl StripeProvider {
 impl StripeProvider {
     /// The refund of intent `id` payments made under `key` (Stripe's key, as in the
     /// refund's metadata), if Stripe has one.
-    async fn refund_with_key(&self, id: &str, key: &str) -> Result<Option<String>, Decline> {
+    async fn refund_with_key(&self, id: &str, key: &str) -> Result<Option<RefundObject>, Decline> {
         let mut after: Option<String> = None;
         loop {
             let mut query = vec![
@@ -306,15 +306,16 @@ impl StripeProvider {
             }
             let request = self.client.get(self.url("/v1/refunds")).query(&query);
             let page: RefundList = self.send(request).await.map_err(|f| f.decline())?;
+            let last = page.data.last().map(|r| r.id.clone());
             if let Some(found) = page
                 .data
-                .iter()
+                .into_iter()
                 .find(|r| r.metadata.viscount_idempotency_key.as_deref() == Some(key))
             {
-                return Ok(Some(found.id.clone()));
+                return Ok(Some(found));
             }
-            match page.data.last() {
-                Some(last) if page.has_more => after = Some(last.id.clone()),
+            match last {
+                Some(last) if page.has_more => after = Some(last),
                 _ => return Ok(None),
             }
         }
@@ -577,7 +578,19 @@ impl PaymentProvider for StripeProvider {
         if call.operation == Operation::Refund {
             let key = self::idempotency_key("refund", call.key);
             return Ok(match self.refund_with_key(id, &key).await? {
-                Some(refund) => Lookup::Made(ProviderRef(refund)),
+                // A card refund is `pending` until the network confirms it; it is made.
+                Some(refund)
+                    if matches!(
+                        refund.status.as_deref(),
+                        None | Some("succeeded" | "pending")
+                    ) =>
+                {
+                    Lookup::Made(ProviderRef(refund.id))
+                }
+                Some(_) => Lookup::Refused(Decline::new(
+                    FailureReason::ProviderError,
+                    "stripe did not make the refund",
+                )),
                 None => Lookup::NotMade,
             });
         }
