@@ -15,6 +15,7 @@
 //!
 //! [`both_shapes!`] writes each test once and runs it in both.
 
+pub mod localstripe;
 pub mod providers;
 pub mod receiver;
 pub mod shop;

@@ -4,9 +4,12 @@
 //! number is a 422, and a saved card can be made of a token. With the Stripe provider
 //! pointed at localstripe (`VISCOUNT_TEST_STRIPE_URL`; those parts print a SKIPPED
 //! line and pass without it) an order paid with `pm_card_visa` is confirmed and
-//! captured end to end, and raw card fields are refused naming `payment.card_number`.
+//! captured end to end, and raw card fields are refused naming `payment.card_number`;
+//! a saved card is attached to the buyer's Customer there, pays two orders naming that
+//! Customer, and is detached when the buyer deletes it.
 
 use serde_json::{Value, json};
+use viscount_tests::localstripe::{at_stripe, ledger_ref, spawn_with_stripe};
 use viscount_tests::shop::*;
 use viscount_tests::{
     Shape, TestApp, TestUser, assert_problem, error_fields, in_both_shapes, spawn_app_with_vars,
@@ -17,6 +20,7 @@ in_both_shapes!(
     a_token_and_a_card_number_together_are_refused,
     a_saved_card_is_made_of_a_token,
     with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused,
+    with_stripe_a_saved_card_pays_twice_as_the_buyers_customer,
 );
 
 /// An order body for one `sku` paid with the provider's `token`.
@@ -142,20 +146,7 @@ async fn a_saved_card_is_made_of_a_token(shape: Shape) {
 }
 
 async fn with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused(shape: Shape) {
-    let Ok(stripe) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
-        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
-        return;
-    };
-    let Some(app) = spawn_app_with_vars(
-        shape,
-        &[
-            ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),
-            ("VISCOUNT_PAYMENTS__STRIPE__API_BASE", &stripe),
-            ("VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
-        ],
-    )
-    .await
-    else {
+    let Some((app, _)) = spawn_with_stripe(shape, &[]).await else {
         return;
     };
     let buyer = buyer_of(&app, "stripe", "STRIPE-1", 2500, 5).await;
@@ -190,4 +181,94 @@ async fn with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused(sha
     assert_eq!(saved.status(), 201);
     let saved = json_of(saved).await;
     assert_eq!(saved["last4"], "4242", "{saved}");
+}
+
+async fn with_stripe_a_saved_card_pays_twice_as_the_buyers_customer(shape: Shape) {
+    let Some((app, stripe)) = spawn_with_stripe(shape, &[]).await else {
+        return;
+    };
+    let buyer = buyer_of(&app, "regular", "STRIPE-2", 1800, 5).await;
+    let saved = save_card(&app, &buyer, &json!({"token": "pm_card_visa"})).await;
+    assert_eq!(saved.status(), 201);
+    let saved = json_of(saved).await;
+    assert_eq!(
+        (&saved["brand"], &saved["last4"]),
+        (&json!("visa"), &json!("4242"))
+    );
+    let id = saved["id"].as_str().expect("id");
+    // A second card (Stripe makes a new PaymentMethod of each use of the test id).
+    let second = json_of(save_card(&app, &buyer, &json!({"token": "pm_card_visa"})).await).await;
+    assert_ne!(second["id"], saved["id"], "{second}");
+
+    let admin = app.admin().await;
+    let mut customers = Vec::new();
+    let mut methods = Vec::new();
+    for _ in 0..2 {
+        let body = json!({"items": [{"sku": "STRIPE-2", "quantity": 1}], "shipping_address": address(),
+                          "payment": {"method": "saved", "payment_method_id": id}});
+        let placed = json_of(order(&app, &buyer, &body).await).await;
+        assert_eq!(placed["status"], "confirmed", "{placed}");
+        let payment_id = placed["payment_id"].as_str().expect("payment id");
+        until(
+            &app,
+            &buyer.access,
+            &format!("/api/v1/payments/{payment_id}"),
+            "captured",
+            |p| p["status"] == "captured",
+        )
+        .await;
+        let intent = ledger_ref(&app, &admin.access, payment_id, "authorize").await;
+        let intent = at_stripe(&stripe, &format!("/v1/payment_intents/{intent}")).await;
+        assert_eq!(intent["status"], "succeeded", "{intent}");
+        assert_eq!(intent["latest_charge"]["amount"], 1800, "{intent}");
+        customers.push(
+            intent["customer"]
+                .as_str()
+                .expect("the intent names a customer")
+                .to_owned(),
+        );
+        methods.push(
+            intent["payment_method"]
+                .as_str()
+                .expect("a payment method")
+                .to_owned(),
+        );
+    }
+    assert_eq!(customers[0], customers[1], "one customer per buyer");
+    assert_eq!(methods[0], methods[1], "the saved card");
+    let customer = at_stripe(&stripe, &format!("/v1/customers/{}", customers[0])).await;
+    assert_eq!(
+        customer["metadata"]["viscount_user_id"],
+        buyer.id.as_str(),
+        "{customer}"
+    );
+    let method = at_stripe(&stripe, &format!("/v1/payment_methods/{}", methods[0])).await;
+    assert_eq!(method["customer"], customers[0].as_str(), "{method}");
+    let listed = at_stripe(
+        &stripe,
+        &format!("/v1/payment_methods?customer={}&type=card", customers[0]),
+    )
+    .await;
+    assert_eq!(
+        listed["data"].as_array().map(Vec::len),
+        Some(2),
+        "both saved cards: {listed}"
+    );
+
+    // Another buyer is another customer.
+    let other = app.user("other").await;
+    json_of(save_card(&app, &other, &json!({"token": "pm_card_visa"})).await).await;
+    let listed = at_stripe(
+        &stripe,
+        &format!("/v1/payment_methods?customer={}&type=card", customers[0]),
+    )
+    .await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(2), "{listed}");
+
+    let deleted = app
+        .delete(&format!("/api/v1/payment-methods/{id}"), &buyer.access)
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let method = at_stripe(&stripe, &format!("/v1/payment_methods/{}", methods[0])).await;
+    assert!(method["customer"].is_null(), "detached: {method}");
 }

@@ -15,6 +15,7 @@
 
 use platform::webhook_signature::sign_stripe;
 use serde_json::{Value, json};
+use viscount_tests::localstripe::{SECRET_KEY, ledger_ref, spawn_with_stripe};
 use viscount_tests::shop::*;
 use viscount_tests::{
     Shape, TestApp, assert_problem, eventually, in_both_shapes, spawn_app_with_vars,
@@ -83,20 +84,7 @@ async fn deliveries_are_verified_applied_once_and_a_dispute_reaches_the_admins(s
     let placed = json_of(order(&app, &buyer, &items_order("HOOK-1", 1, APPROVE)).await).await;
     let payment = payment_of(&app, &admin.access, &placed, "captured").await;
     let payment_id = payment["id"].as_str().expect("id");
-    let ledger = json_of(
-        app.get(
-            &format!("/api/v1/transactions?payment_id={payment_id}"),
-            Some(&admin.access),
-        )
-        .await,
-    )
-    .await;
-    let charge = ledger["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|e| e["kind"] == "capture"))
-        .and_then(|e| e["provider_ref"].as_str())
-        .expect("the capture's charge")
-        .to_owned();
+    let charge = ledger_ref(&app, &admin.access, payment_id, "capture").await;
 
     let body = json!({"id": format!("evt_dp_{}", uuid::Uuid::now_v7().simple()), "object": "event",
         "type": "charge.dispute.created",
@@ -166,19 +154,10 @@ async fn deliveries_are_verified_applied_once_and_a_dispute_reaches_the_admins(s
 }
 
 async fn localstripes_own_webhooks_are_verified_and_taken(shape: Shape) {
-    let Ok(stripe) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
-        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
-        return;
-    };
     let secret = format!("whsec_{}", uuid::Uuid::now_v7().simple());
-    let Some(app) = spawn_app_with_vars(
+    let Some((app, stripe)) = spawn_with_stripe(
         shape,
-        &[
-            ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),
-            ("VISCOUNT_PAYMENTS__STRIPE__API_BASE", &stripe),
-            ("VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
-            ("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", &secret),
-        ],
+        &[("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", &secret)],
     )
     .await
     else {
@@ -238,19 +217,10 @@ async fn localstripes_own_webhooks_are_verified_and_taken(shape: Shape) {
 }
 
 async fn a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_notice(shape: Shape) {
-    let Ok(stripe) = std::env::var("VISCOUNT_TEST_STRIPE_URL") else {
-        eprintln!("SKIPPED: VISCOUNT_TEST_STRIPE_URL not set");
-        return;
-    };
     const SECRET: &str = "whsec_three_d_secure";
-    let Some(app) = spawn_app_with_vars(
+    let Some((app, stripe)) = spawn_with_stripe(
         shape,
-        &[
-            ("VISCOUNT_PAYMENTS__PROVIDER", "stripe"),
-            ("VISCOUNT_PAYMENTS__STRIPE__API_BASE", &stripe),
-            ("VISCOUNT_PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
-            ("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", SECRET),
-        ],
+        &[("VISCOUNT_PAYMENTS__STRIPE__WEBHOOK_SECRET", SECRET)],
     )
     .await
     else {
@@ -263,7 +233,7 @@ async fn a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_noti
     let method: Value = app
         .client
         .post(format!("{stripe}/v1/payment_methods"))
-        .bearer_auth("sk_test_x")
+        .bearer_auth(SECRET_KEY)
         .form(&[
             ("type", "card"),
             ("card[number]", "4000002500003155"),
@@ -320,7 +290,7 @@ async fn a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_noti
         .post(format!(
             "{stripe}/v1/payment_intents/{intent}/_authenticate"
         ))
-        .bearer_auth("sk_test_x")
+        .bearer_auth(SECRET_KEY)
         .form(&[("client_secret", client_secret), ("success", "true")])
         .send()
         .await
@@ -330,7 +300,7 @@ async fn a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_noti
     let object: Value = app
         .client
         .get(format!("{stripe}/v1/payment_intents/{intent}"))
-        .bearer_auth("sk_test_x")
+        .bearer_auth(SECRET_KEY)
         .send()
         .await
         .expect("localstripe answers")

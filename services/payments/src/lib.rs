@@ -49,6 +49,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0005_payment_origins"),
         platform::migration!("0006_provider_calls"),
         platform::migration!("0007_provider_notices"),
+        platform::migration!("0008_provider_customers"),
     ],
 };
 

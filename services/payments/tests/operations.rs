@@ -225,6 +225,47 @@ on_both_databases! {
         assert!(matches!(app.create_payment(pay("o-2", "u-1")).await, Err(PaymentsError::PaymentMethodExpired)));
     }
 
+    async fn saves_at_once_keep_one_customer_and_its_payments_name_it(f) {
+        let app = f.payments.app();
+        let saves: Vec<_> = (0..6)
+            .map(|_| {
+                let app = app.clone();
+                tokio::spawn(async move { app.save_card("u-1", &CardSource::Raw(card(VISA))).await })
+            })
+            .collect();
+        let mut saved = Vec::new();
+        for save in saves {
+            saved.push(save.await.expect("task").expect("saved"));
+        }
+        let other = app.save_card("u-2", &CardSource::Raw(card(VISA))).await.expect("saved");
+        let db = f.payments.db().reader();
+        let customer_of = |user: &'static str, id: String| async move {
+            payments::store::payment_method(db, user, &id).await.expect("read").expect("kept").card.customer.expect("a customer")
+        };
+        let mut customers = Vec::new();
+        for method in &saved {
+            customers.push(customer_of("u-1", method.id.clone()).await);
+        }
+        customers.dedup();
+        assert_eq!(customers.len(), 1, "one customer per user: {customers:?}");
+        assert_eq!(payments::store::provider_customer(db, "u-1").await.expect("read"), Some(customers[0].clone()));
+        assert_ne!(customer_of("u-2", other.id.clone()).await, customers[0], "another user's customer");
+
+        let paid = app.create_payment(NewPayment {
+            order_id: "o-1".into(),
+            user_id: "u-1".into(),
+            amount: usd(500),
+            source: PaymentSource::Saved(saved[0].id.clone()),
+            origin: PaymentOrigin::default(),
+        }).await.expect("paid");
+        let payment = payments::store::payment(db, &paid.id).await.expect("read").expect("kept");
+        assert_eq!(payment.card.customer.as_deref(), Some(customers[0].as_str()));
+
+        assert!(app.delete_payment_method("u-1", &saved[0].id).await.expect("deleted"));
+        assert!(!app.delete_payment_method("u-1", &saved[0].id).await.expect("gone"));
+        assert!(!app.delete_payment_method("u-2", &saved[1].id).await.expect("not theirs"));
+    }
+
     async fn confirming_an_order_whose_payment_is_not_authorized_is_an_error(f) {
         let id = f.pay("o-1", "u-1", 1_000, VISA).await;
         let confirm = OrderConfirmed { order_id: "o-1".into(), user_id: None, payment_id: Some(id.clone()), total: None, shipping_address: None, items: Vec::new(), attribution: None };

@@ -205,7 +205,7 @@ async fn a_card_that_needs_3_d_secure_waits_for_the_customer_then_holds_or_fails
         let token = tokenized(&stripe, "4000002500003155").await;
         let ours = key("authorize");
         let intent = stripe
-            .open(&token.token, &usd(1500), &ours)
+            .open(&token.token, None, &usd(1500), &ours)
             .await
             .expect("opened");
         let Answer::AwaitsCustomer { client_secret } = stripe
@@ -604,7 +604,7 @@ async fn every_call_that_moves_money_carries_a_key_derived_from_ours() {
     let (base, log) = documented_stripe().await;
     let stripe = provider(&base, 5_000);
     let intent = stripe
-        .open("pm_card_visa", &usd(4200), "pay-1")
+        .open("pm_card_visa", None, &usd(4200), "pay-1")
         .await
         .expect("opened");
     assert_eq!(intent.as_str(), "pi_for_pm_card_visa");

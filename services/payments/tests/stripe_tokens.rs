@@ -22,8 +22,8 @@ use contracts::payments::{CardBrand, FailureReason};
 use payments::domain::CardTokenRef;
 use payments::provider::stripe::IntentStatus;
 use payments::provider::{CardToken, PaymentProvider, StripeProvider, TokenRefusal};
-use serde_json::{Value, json};
-use support::stripe::{error_answer, hold, key, localstripe, localstripe_answer, provider, usd};
+use serde_json::json;
+use support::stripe::{browser_token, error_answer, hold, key, localstripe, provider, usd};
 
 fn token(raw: &str) -> CardTokenRef {
     CardTokenRef::try_from(raw).expect("token")
@@ -36,21 +36,6 @@ async fn assert_reads_back(stripe: &StripeProvider, card: &CardToken, what: &str
         .await
         .expect(what);
     assert_eq!(&again, card);
-}
-
-/// A token made as Stripe.js makes one in the browser (`POST /v1/tokens`).
-async fn browser_token(base: &str, number: &str) -> Value {
-    localstripe_answer(
-        reqwest::Client::new()
-            .post(format!("{base}/v1/tokens"))
-            .form(&[
-                ("card[number]", number),
-                ("card[exp_month]", "11"),
-                ("card[exp_year]", "2031"),
-                ("card[cvc]", "123"),
-            ]),
-    )
-    .await
 }
 
 #[tokio::test]

@@ -254,7 +254,12 @@ impl PaymentsApp {
         }
         let intent = self
             .provider
-            .open(&payment.card.token, &payment.amount, &payment.id)
+            .open(
+                &payment.card.token,
+                payment.card.customer.as_deref(),
+                &payment.amount,
+                &payment.id,
+            )
             .await?;
         let kept = async {
             let mut tx = self.db.begin().await?;

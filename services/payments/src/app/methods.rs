@@ -1,22 +1,38 @@
-//! Saved cards: tokenized at the provider (or tokenized there by the browser), kept as
-//! the provider's method id, brand, last four and expiry — what the provider answered,
-//! nothing the customer typed — and used to pay later by their owner only.
+//! Saved cards: tokenized at the provider (or tokenized there by the browser) and
+//! attached to the user's customer there, kept as the provider's customer and method
+//! ids, brand, last four and expiry — what the provider answered, nothing the customer
+//! typed — and used to pay later by their owner only.
+//!
+//! Each call to the provider here moves no money, so none is journalled: a customer
+//! made twice by two first saves at once leaves one unused (payments keeps the first),
+//! and a card attached whose row then fails to commit is an attached card never used.
 
 use super::{CardSource, PaymentMethodView, PaymentsApp, PaymentsError};
-use crate::domain::PaymentMethod;
+use crate::domain::{CardTokenRef, PaymentMethod};
 use crate::store;
 
 impl PaymentsApp {
-    /// Saves a card for `user_id`: tokenized at the provider (or a token of the
-    /// provider looked up), kept as the provider's id for it, brand, last four and
-    /// expiry.
+    /// Saves a card for `user_id`: tokenized at the provider (or the browser's token
+    /// taken), attached to the user's customer there (made on their first save), and
+    /// kept as the provider's ids for both, brand, last four and expiry.
     #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn save_card(
         &self,
         user_id: &str,
         card: &CardSource,
     ) -> Result<PaymentMethodView, PaymentsError> {
-        let card = self.card_at_provider(card).await?;
+        let token = match card {
+            CardSource::Token(token) => token.clone(),
+            CardSource::Raw(_) => {
+                let tokenized = self.card_at_provider(card).await?;
+                CardTokenRef::try_from(tokenized.token.as_str())
+                    .map_err(|_| PaymentsError::UnknownCardToken)?
+            }
+        };
+        let customer = self.provider_customer(user_id).await?;
+        let mut card: crate::domain::StoredCard =
+            self.provider.attach(&token, &customer).await?.into();
+        card.customer = Some(customer);
         let method = PaymentMethod {
             id: platform::ids::new_id(),
             user_id: user_id.to_owned(),
@@ -57,7 +73,9 @@ impl PaymentsApp {
         )
     }
 
-    /// Deletes one of `user_id`'s saved cards; `false` if they have no such card.
+    /// Deletes one of `user_id`'s saved cards, and detaches it from their customer
+    /// at the provider so it can never pay again; `false` if they have no such card.
+    /// Payments already made with it keep their intents.
     pub async fn delete_payment_method(
         &self,
         user_id: &str,
@@ -66,6 +84,33 @@ impl PaymentsApp {
         let mut tx = self.db.begin().await?;
         let deleted = store::delete_payment_method(&mut tx, user_id, id).await?;
         tx.commit().await?;
-        Ok(deleted)
+        let Some(method) = deleted else {
+            return Ok(false);
+        };
+        // After the commit: the card is gone from the shop either way, and one the
+        // provider could not detach now is one nothing here will ever name again.
+        if let Some(customer) = &method.card.customer
+            && let Err(decline) = self.provider.detach(&method.card.token, customer).await
+        {
+            tracing::warn!(
+                reason = decline.reason.as_str(),
+                "cannot detach a deleted saved card at the provider"
+            );
+        }
+        Ok(true)
+    }
+
+    /// `user_id`'s customer at the provider: the one kept, or a new one kept now.
+    async fn provider_customer(&self, user_id: &str) -> Result<String, PaymentsError> {
+        if let Some(customer) = store::provider_customer(self.db.reader(), user_id).await? {
+            return Ok(customer);
+        }
+        let made = self.provider.new_customer(user_id).await?;
+        let mut tx = self.db.begin().await?;
+        let kept =
+            store::insert_provider_customer(&mut tx, user_id, &made, self.clock.now_millis())
+                .await?;
+        tx.commit().await?;
+        Ok(kept)
     }
 }

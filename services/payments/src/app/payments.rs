@@ -88,7 +88,10 @@ impl PaymentsApp {
         // The intent at the provider moves no money; opened before the row is written,
         // so every payment names its intent and every later call has one to name. A
         // payment whose row is then refused leaves an intent never confirmed.
-        let intent = self.provider.open(&card.token, &new.amount, &id).await?;
+        let intent = self
+            .provider
+            .open(&card.token, card.customer.as_deref(), &new.amount, &id)
+            .await?;
         let payment = Payment::open(
             id,
             new.order_id,

@@ -287,6 +287,10 @@ pub struct StoredCard {
     pub last4: String,
     /// When it stops working.
     pub expiry: Expiry,
+    /// The provider's customer the card is attached to: a saved card (and a payment
+    /// made with one), which the provider takes only on that customer's intents.
+    /// `None` for a card given for one payment.
+    pub customer: Option<String>,
 }
 
 #[cfg(test)]

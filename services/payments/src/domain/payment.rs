@@ -445,6 +445,7 @@ mod tests {
             brand: CardBrand::Visa,
             last4: "4242".into(),
             expiry: Expiry::stored(12, 2099).expect("expiry"),
+            customer: None,
         };
         Payment::open(
             "p-1".into(),

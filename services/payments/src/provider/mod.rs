@@ -57,6 +57,7 @@ impl From<CardToken> for StoredCard {
                 month: token.exp_month,
                 year: token.exp_year,
             },
+            customer: None,
         }
     }
 }
@@ -128,13 +129,31 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// the full number.
     async fn tokenize(&self, card: &CardDetails) -> Result<CardToken, Decline>;
 
+    /// A new customer at the provider for payments' user `owner`, to save cards
+    /// under (Stripe: a Customer, with no personal data, keyed by `owner` so a retried
+    /// call makes one). Moves no money.
+    async fn new_customer(&self, owner: &str) -> Result<String, Decline>;
+
+    /// Attaches the card behind `token` (a token from the browser, or the handle
+    /// `tokenize` gave) to `customer` for later payments: the card as attached, whose
+    /// handle may differ from the token's. The provider may check the card then
+    /// (Stripe refuses a card its issuer declines). Moves no money.
+    async fn attach(&self, token: &CardTokenRef, customer: &str)
+    -> Result<CardToken, TokenRefusal>;
+
+    /// Detaches a saved card from its customer, so it can never pay again. Moves no
+    /// money.
+    async fn detach(&self, token: &str, customer: &str) -> Result<(), Decline>;
+
     /// Opens an intent to take `amount` from the tokenized card, without moving
     /// money (Stripe: a PaymentIntent with manual capture, not confirmed): its
     /// reference names the payment at the provider from then on, so every later call,
-    /// and every question about one, has an object to name.
+    /// and every question about one, has an object to name. A saved card's intent
+    /// names the `customer` it is attached to.
     async fn open(
         &self,
         token: &str,
+        customer: Option<&str>,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline>;

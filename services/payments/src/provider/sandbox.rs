@@ -176,6 +176,8 @@ fn read_issued(token: &str) -> Option<CardToken> {
 const TOKEN_PREFIX: &str = "sbx_tok_";
 /// The sandbox's intents: `sbx_pi_{behaviour}_{id}`.
 const INTENT_PREFIX: &str = "sbx_pi_";
+/// The sandbox's customers, whom saved cards belong to.
+const CUSTOMER_PREFIX: &str = "sbx_cus_";
 /// Authorizations from before the sandbox had intents, still capturable.
 const LEGACY_AUTH_PREFIX: &str = "sbx_auth_";
 const CAPTURE_PREFIX: &str = "sbx_cap_";
@@ -308,9 +310,28 @@ impl PaymentProvider for SandboxProvider {
         })
     }
 
+    async fn new_customer(&self, _owner: &str) -> Result<String, Decline> {
+        Ok(reference(CUSTOMER_PREFIX).0)
+    }
+
+    /// The sandbox keeps no cards: attaching one is looking it up, and its handle
+    /// stays the one issued.
+    async fn attach(
+        &self,
+        token: &CardTokenRef,
+        _customer: &str,
+    ) -> Result<CardToken, TokenRefusal> {
+        self.card_from_token(token).await
+    }
+
+    async fn detach(&self, _token: &str, _customer: &str) -> Result<(), Decline> {
+        Ok(())
+    }
+
     async fn open(
         &self,
         token: &str,
+        _customer: Option<&str>,
         amount: &Money,
         _idempotency_key: &str,
     ) -> Result<ProviderRef, Decline> {
@@ -442,7 +463,7 @@ mod tests {
             );
             assert_eq!(token.last4, &number[number.len() - 4..]);
             let intent = sandbox
-                .open(&token.token, &usd(1000), &format!("key-{i}"))
+                .open(&token.token, None, &usd(1000), &format!("key-{i}"))
                 .await
                 .expect("opened");
             let outcome = sandbox
@@ -459,7 +480,7 @@ mod tests {
     async fn opened(sandbox: &SandboxProvider, number: &str, amount: i64) -> ProviderRef {
         let token = sandbox.tokenize(&card(number)).await.expect("tokenize");
         sandbox
-            .open(&token.token, &usd(amount), "open")
+            .open(&token.token, None, &usd(amount), "open")
             .await
             .expect("opened")
     }
@@ -634,7 +655,7 @@ mod tests {
             );
             assert!(card.token.starts_with("sbx_tok_"), "{name}: {}", card.token);
             let intent = sandbox
-                .open(&card.token, &usd(1000), &format!("tok-{i}"))
+                .open(&card.token, None, &usd(1000), &format!("tok-{i}"))
                 .await
                 .expect("opened");
             let outcome = sandbox
@@ -695,7 +716,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_tokens_and_references_are_provider_errors() {
         let sandbox = SandboxProvider::new();
-        let unknown = sandbox.open("tok_other", &usd(1), "k").await;
+        let unknown = sandbox.open("tok_other", None, &usd(1), "k").await;
         assert_eq!(
             unknown.map_err(|d| d.reason),
             Err(FailureReason::ProviderError)

@@ -23,7 +23,10 @@ pub mod reviews;
 
 pub use invoices::{insert_invoice, invoice, invoice_of_payment, invoices_of_order, next_sequence};
 pub use ledger::{disagreeing_payments, insert_ledger_entry, ledger, ledger_sums};
-pub use methods::{delete_payment_method, insert_payment_method, payment_method, payment_methods};
+pub use methods::{
+    delete_payment_method, insert_payment_method, insert_provider_customer, payment_method,
+    payment_methods, provider_customer,
+};
 pub use payments::{
     Key, attempts_since, insert_attempt, insert_payment, keep_intent, payment, payment_by_order,
     payment_for_update, reserve_refund, save_transition, set_customer_action, settle_refund,
@@ -32,12 +35,25 @@ pub use payments::{
 
 use platform::db::Tx;
 
-use crate::domain::Expiry;
+use crate::domain::{CardBrand, Expiry, StoredCard};
 
 /// A card's expiry from its stored month and year, or a decode error.
 fn expiry_from(row: &platform::db::Row) -> Result<Expiry, platform::db::Error> {
     Expiry::stored(row.try_get("exp_month")?, row.try_get("exp_year")?)
         .map_err(|invalid| platform::db::Error::undecodable("exp_month", invalid.to_string()))
+}
+
+/// The card of a payment or saved-card row: its token, brand, last four, expiry and
+/// the provider's customer it is attached to.
+fn card_from(row: &platform::db::Row) -> Result<StoredCard, platform::db::Error> {
+    let brand: String = row.try_get("brand")?;
+    Ok(StoredCard {
+        token: row.try_get("token")?,
+        brand: platform::db::named("brand", &brand, CardBrand::parse)?,
+        last4: row.try_get("last4")?,
+        expiry: expiry_from(row)?,
+        customer: row.try_get("provider_customer")?,
+    })
 }
 
 /// A table pruned by age: its name, its key column and the column of the time each

@@ -3,20 +3,19 @@
 
 use platform::db::{Dialect, Executor, Row, Tx};
 
-use super::expiry_from;
+use super::card_from;
 use crate::domain::{
-    CardBrand, ClientSecret, Failure, FailureReason, Money, Payment, PaymentState, PaymentStatus,
-    RefundChange, StoredCard, Transition,
+    ClientSecret, Failure, FailureReason, Money, Payment, PaymentState, PaymentStatus,
+    RefundChange, Transition,
 };
 
 const PAYMENT_COLUMNS: &str = "id, order_id, user_id, status, amount, currency, captured, refunded, refunding, token, brand, last4, \
      exp_month, exp_year, payment_method_id, provider_ref, failure_reason, failure_detail, customer_action, \
-     created_at, updated_at";
+     provider_customer, created_at, updated_at";
 
 /// A payment from a row of [`PAYMENT_COLUMNS`].
 fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
     let status: String = row.try_get("status")?;
-    let brand: String = row.try_get("brand")?;
     let failure_reason: Option<String> = row.try_get("failure_reason")?;
     let failure = match failure_reason {
         Some(code) => Some(Failure {
@@ -27,12 +26,7 @@ fn payment_from(row: &Row) -> Result<Payment, platform::db::Error> {
         }),
         None => None,
     };
-    let card = StoredCard {
-        token: row.try_get("token")?,
-        brand: platform::db::named("brand", &brand, CardBrand::parse)?,
-        last4: row.try_get("last4")?,
-        expiry: expiry_from(row)?,
-    };
+    let card = card_from(row)?;
     let amount = Money {
         amount: row.try_get("amount")?,
         currency: row.try_get("currency")?,
@@ -67,7 +61,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     let failure = state.failure.as_ref();
     platform::db::query(&format!(
         "INSERT INTO payments ({PAYMENT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
     ))
     .bind(&payment.id)
     .bind(&payment.order_id)
@@ -88,6 +82,7 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     .bind(failure.map(|f| f.reason.as_str()))
     .bind(failure.map(|f| f.detail.as_str()))
     .bind(state.customer_action.as_ref().map(|c| c.0.as_str()))
+    .bind(payment.card.customer.as_deref())
     .bind(payment.created_at)
     .bind(state.updated_at)
     .execute(&mut **tx)
@@ -366,7 +361,7 @@ mod tests {
     use platform::db::Db;
 
     use super::*;
-    use crate::domain::Expiry;
+    use crate::domain::{CardBrand, Expiry, StoredCard};
 
     fn card() -> StoredCard {
         StoredCard {
@@ -374,6 +369,7 @@ mod tests {
             brand: CardBrand::Visa,
             last4: "4242".into(),
             expiry: Expiry::stored(12, 2099).expect("expiry"),
+            customer: None,
         }
     }
 

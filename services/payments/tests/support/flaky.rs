@@ -120,8 +120,30 @@ impl PaymentProvider for Flaky {
         self.inner.tokenize(card).await
     }
 
-    async fn open(&self, token: &str, amount: &Money, key: &str) -> Result<ProviderRef, Decline> {
-        self.inner.open(token, amount, key).await
+    async fn new_customer(&self, owner: &str) -> Result<String, Decline> {
+        self.inner.new_customer(owner).await
+    }
+
+    async fn attach(
+        &self,
+        token: &CardTokenRef,
+        customer: &str,
+    ) -> Result<CardToken, TokenRefusal> {
+        self.inner.attach(token, customer).await
+    }
+
+    async fn detach(&self, token: &str, customer: &str) -> Result<(), Decline> {
+        self.inner.detach(token, customer).await
+    }
+
+    async fn open(
+        &self,
+        token: &str,
+        customer: Option<&str>,
+        amount: &Money,
+        key: &str,
+    ) -> Result<ProviderRef, Decline> {
+        self.inner.open(token, customer, amount, key).await
     }
 
     async fn authorize(&self, intent: &str, key: &str) -> Result<Answer, Decline> {

@@ -52,7 +52,7 @@ pub async fn hold(
     amount: &Money,
     key: &str,
 ) -> Result<ProviderRef, Decline> {
-    let intent = stripe.open(method, amount, key).await?;
+    let intent = stripe.open(method, None, amount, key).await?;
     match stripe.authorize(intent.as_str(), key).await? {
         Answer::Done(reference) => Ok(reference),
         Answer::AwaitsCustomer { .. } => Err(Decline {
@@ -78,6 +78,21 @@ pub async fn localstripe_answer(request: reqwest::RequestBuilder) -> Value {
         .json()
         .await
         .expect("json")
+}
+
+/// A token made as Stripe.js makes one in the browser (`POST /v1/tokens`).
+pub async fn browser_token(base: &str, number: &str) -> Value {
+    localstripe_answer(
+        reqwest::Client::new()
+            .post(format!("{base}/v1/tokens"))
+            .form(&[
+                ("card[number]", number),
+                ("card[exp_month]", "11"),
+                ("card[exp_year]", "2031"),
+                ("card[cvc]", "123"),
+            ]),
+    )
+    .await
 }
 
 // ----------------------------------------------------------------------------------

@@ -20,7 +20,9 @@
 //! PaymentMethod (`POST /v1/payment_methods` with `card[token]`), or, where that is
 //! not supported (localstripe), read (`GET /v1/tokens/{id}`) for the Card it holds
 //! (`card_...`), which PaymentIntents take as their payment method too. Raw card
-//! numbers are refused before they reach this provider (`takes_raw_cards`).
+//! numbers are refused before they reach this provider (`takes_raw_cards`). A saved
+//! card is attached to the user's Customer (made once per user, holding only payments'
+//! user id), and the intents it pays name that Customer, as Stripe requires.
 //!
 //! No client crate: the maintained ones (async-stripe) generate the whole API and pull
 //! a second HTTP stack, for the five calls this needs. The secret key is read only to
@@ -31,7 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use platform::config::{ExposeSecret, Secret};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -45,9 +47,10 @@ pub mod webhook;
 mod wire;
 
 use wire::{
-    ApiError, Capture, ErrorBody, Failure, Intent, MethodFromToken, NewCardMethod, NewIntent,
-    NewRefund, PaymentMethodObject, RefundList, RefundObject, TokenObject, brand_of,
-    card_object_id, idempotency_key, intent_id, is_card_refusal, stripe_amount, unexpected_status,
+    ApiError, Attach, Capture, CustomerObject, ErrorBody, Failure, Intent, MethodFromToken,
+    NewCardMethod, NewCustomer, NewIntent, NewRefund, NewSource, PaymentMethodObject, RefundList,
+    RefundObject, TokenObject, brand_of, card_object_id, customer_id, idempotency_key, intent_id,
+    is_card_refusal, stripe_amount, unexpected_status,
 };
 
 /// The API version every request asks for, so the shape of Stripe's answers does not
@@ -268,6 +271,17 @@ impl StripeProvider {
     /// A PaymentMethod made from the single-use token `id`; on a server that cannot
     /// (localstripe refuses `card[token]` with a bare 400), the Card the token holds.
     async fn method_from_token(&self, id: &str) -> Result<PaymentMethodObject, TokenRefusal> {
+        if let Some(method) = self.made_from_token(id).await? {
+            return Ok(method);
+        }
+        let request = self.client.get(self.url(&format!("/v1/tokens/{id}")));
+        let token: TokenObject = self.send(request).await.map_err(|f| f.token_refusal())?;
+        token.card.ok_or(TokenRefusal::Unknown)
+    }
+
+    /// A PaymentMethod made from the single-use token `id`, or `None` where the server
+    /// cannot make one from a token (localstripe).
+    async fn made_from_token(&self, id: &str) -> Result<Option<PaymentMethodObject>, TokenRefusal> {
         // No idempotency key: a PaymentMethod moves no money, and a token is used once.
         let made = self
             .post::<PaymentMethodObject>(
@@ -280,14 +294,26 @@ impl StripeProvider {
             )
             .await;
         match made {
-            Ok(method) => Ok(method),
-            Err(failure) if failure.is_unsupported() => {
-                let request = self.client.get(self.url(&format!("/v1/tokens/{id}")));
-                let token: TokenObject = self.send(request).await.map_err(|f| f.token_refusal())?;
-                token.card.ok_or(TokenRefusal::Unknown)
-            }
+            Ok(method) => Ok(Some(method)),
+            Err(failure) if failure.is_unsupported() => Ok(None),
             Err(failure) => Err(failure.token_refusal()),
         }
+    }
+
+    /// PaymentMethod `id` attached to `customer`: Stripe checks the card with its
+    /// issuer, and answers a new PaymentMethod for one of its test ids.
+    async fn attach_method(
+        &self,
+        id: &str,
+        customer: &str,
+    ) -> Result<PaymentMethodObject, TokenRefusal> {
+        self.post(
+            &format!("/v1/payment_methods/{id}/attach"),
+            &Attach { customer },
+            None,
+        )
+        .await
+        .map_err(|f| f.token_refusal())
     }
 }
 
@@ -415,10 +441,85 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
+    #[tracing::instrument(name = "stripe new_customer", skip_all)]
+    async fn new_customer(&self, owner: &str) -> Result<String, Decline> {
+        let key = self::idempotency_key("customer", owner);
+        let customer: CustomerObject = self
+            .post("/v1/customers", &NewCustomer { owner }, Some(&key))
+            .await
+            .map_err(|f| f.decline())?;
+        Ok(customer.id)
+    }
+
+    /// A PaymentMethod (`pm_...`) is attached to the customer; a token (`tok_...`) is
+    /// made a PaymentMethod and attached, or, where that is not supported
+    /// (localstripe), kept as the customer's Card (`POST /v1/customers/{id}/sources`).
+    /// A bare Card (`card_...`) cannot be attached after the fact.
+    #[tracing::instrument(name = "stripe attach", skip_all)]
+    async fn attach(
+        &self,
+        token: &CardTokenRef,
+        customer: &str,
+    ) -> Result<CardToken, TokenRefusal> {
+        let customer = customer_id(customer)?;
+        let id = card_object_id(token.as_str()).ok_or(TokenRefusal::Unknown)?;
+        let method = if id.starts_with("pm_") {
+            self.attach_method(id, customer).await?
+        } else if id.starts_with("tok_") {
+            match self.made_from_token(id).await? {
+                Some(method) => self.attach_method(&method.id, customer).await?,
+                None => self
+                    .post::<PaymentMethodObject>(
+                        &format!("/v1/customers/{customer}/sources"),
+                        &NewSource { source: id },
+                        None,
+                    )
+                    .await
+                    .map_err(|f| f.token_refusal())?,
+            }
+        } else {
+            return Err(TokenRefusal::Unknown);
+        };
+        Ok(method.card_token()?)
+    }
+
+    /// Detaching what is already gone at Stripe is done.
+    #[tracing::instrument(name = "stripe detach", skip_all)]
+    async fn detach(&self, token: &str, customer: &str) -> Result<(), Decline> {
+        let customer = customer_id(customer)?;
+        let detached = match card_object_id(token) {
+            Some(id) if id.starts_with("pm_") => {
+                self.post::<IgnoredAny>(
+                    &format!("/v1/payment_methods/{id}/detach"),
+                    &Vec::<(&str, &str)>::new(),
+                    None,
+                )
+                .await
+            }
+            Some(id) if id.starts_with("card_") => {
+                let request = self
+                    .client
+                    .delete(self.url(&format!("/v1/customers/{customer}/sources/{id}")));
+                self.send::<IgnoredAny>(request).await
+            }
+            _ => {
+                return Err(Decline::new(
+                    FailureReason::ProviderError,
+                    "no such stripe payment method",
+                ));
+            }
+        };
+        match detached {
+            Err(failure) if !failure.is_missing() => Err(failure.decline()),
+            _ => Ok(()),
+        }
+    }
+
     #[tracing::instrument(name = "stripe open", skip_all)]
     async fn open(
         &self,
         token: &str,
+        customer: Option<&str>,
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<ProviderRef, Decline> {
@@ -431,6 +532,7 @@ impl PaymentProvider for StripeProvider {
                     amount: minor,
                     currency: &currency,
                     payment_method: token,
+                    customer: customer.map(customer_id).transpose()?,
                     capture_method: "manual",
                     confirm: false,
                     // Only cards: no payment method that needs a redirect (and so a

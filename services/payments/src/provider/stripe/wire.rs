@@ -37,12 +37,35 @@ pub(super) struct NewIntent<'a> {
     pub(super) amount: i64,
     pub(super) currency: &'a str,
     pub(super) payment_method: &'a str,
+    /// The customer a saved card is attached to: Stripe refuses an attached card on
+    /// an intent that does not name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) customer: Option<&'a str>,
     pub(super) capture_method: &'static str,
     pub(super) confirm: bool,
     #[serde(rename = "payment_method_types[0]")]
     pub(super) method_type: &'static str,
     #[serde(rename = "metadata[viscount_idempotency_key]")]
     pub(super) key: &'a str,
+}
+
+/// A Customer to save cards under: only payments' id for the user, no personal data.
+#[derive(Serialize)]
+pub(super) struct NewCustomer<'a> {
+    #[serde(rename = "metadata[viscount_user_id]")]
+    pub(super) owner: &'a str,
+}
+
+/// `POST /v1/payment_methods/{id}/attach`.
+#[derive(Serialize)]
+pub(super) struct Attach<'a> {
+    pub(super) customer: &'a str,
+}
+
+/// `POST /v1/customers/{id}/sources`: a card token kept as the customer's Card.
+#[derive(Serialize)]
+pub(super) struct NewSource<'a> {
+    pub(super) source: &'a str,
 }
 
 #[derive(Serialize)]
@@ -80,6 +103,12 @@ pub(super) struct PaymentMethodObject {
     pub(super) card: Option<CardObject>,
     #[serde(flatten)]
     pub(super) legacy: CardObject,
+}
+
+/// A Customer: its id.
+#[derive(Deserialize)]
+pub(super) struct CustomerObject {
+    pub(super) id: String,
 }
 
 /// A Token (`tok_...`): the card it stands for.
@@ -140,14 +169,26 @@ impl PaymentMethodObject {
     }
 }
 
+/// `id` if it is an id of Stripe's that can go into a path: one of `prefixes`, then
+/// letters, digits and underscores, at most 255 characters in all.
+fn path_id<'a>(id: &'a str, prefixes: &[&str]) -> Option<&'a str> {
+    let rest = prefixes.iter().find_map(|prefix| id.strip_prefix(prefix))?;
+    (id.len() <= 255
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    .then_some(id)
+}
+
 /// A token or PaymentMethod id of Stripe's that can go into a path: `pm_`, `card_`
 /// or `tok_` and then letters, digits and underscores.
 pub(super) fn card_object_id(token: &str) -> Option<&str> {
-    let rest = ["pm_", "card_", "tok_"]
-        .into_iter()
-        .find_map(|prefix| token.strip_prefix(prefix))?;
-    (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        .then_some(token)
+    path_id(token, &["pm_", "card_", "tok_"])
+}
+
+/// A Customer id of Stripe's that can go into a path (`cus_...`).
+pub(super) fn customer_id(customer: &str) -> Result<&str, Decline> {
+    path_id(customer, &["cus_"])
+        .ok_or_else(|| Decline::new(FailureReason::ProviderError, "no such stripe customer"))
 }
 
 #[derive(Deserialize)]
@@ -318,6 +359,11 @@ impl Failure {
         }
     }
 
+    /// Whether Stripe has no such object (any more).
+    pub(super) fn is_missing(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+    }
+
     /// Whether Stripe refused the request itself with a plain 400 (not a card, not
     /// a missing object): localstripe's answer to a request it does not support.
     pub(super) fn is_unsupported(&self) -> bool {
@@ -425,18 +471,12 @@ pub(super) fn unexpected_status(call: &str, status: IntentStatus) -> Decline {
 
 /// `authorization` when it is a PaymentIntent id, so it can go into a path.
 pub(super) fn intent_id(authorization: &str) -> Result<&str, Decline> {
-    let valid = authorization.len() <= 255
-        && authorization.strip_prefix("pi_").is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        });
-    if valid {
-        Ok(authorization)
-    } else {
-        Err(Decline::new(
+    path_id(authorization, &["pi_"]).ok_or_else(|| {
+        Decline::new(
             FailureReason::ProviderError,
             "no such stripe payment intent",
-        ))
-    }
+        )
+    })
 }
 
 /// The `Idempotency-Key` of `operation` with payments' `key`: readable while it fits
