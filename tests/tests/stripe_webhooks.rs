@@ -15,7 +15,7 @@
 
 use platform::webhook_signature::sign_stripe;
 use serde_json::{Value, json};
-use viscount_tests::localstripe::{SECRET_KEY, ledger_ref, spawn_with_stripe};
+use viscount_tests::localstripe::{SECRET_KEY, at_stripe, ledger_ref, spawn_with_stripe};
 use viscount_tests::shop::*;
 use viscount_tests::{
     Shape, TestApp, assert_problem, eventually, in_both_shapes, spawn_app_with_vars,
@@ -297,16 +297,7 @@ async fn a_3_d_secure_order_waits_for_the_customer_and_goes_on_with_stripes_noti
         .expect("localstripe answers");
     assert!(authenticated.status().is_success());
     // …and Stripe says the intent now holds the amount.
-    let object: Value = app
-        .client
-        .get(format!("{stripe}/v1/payment_intents/{intent}"))
-        .bearer_auth(SECRET_KEY)
-        .send()
-        .await
-        .expect("localstripe answers")
-        .json()
-        .await
-        .expect("json");
+    let object = at_stripe(&stripe, &format!("/v1/payment_intents/{intent}")).await;
     assert_eq!(object["status"], "requires_capture", "{object}");
     let body =
         json!({"id": format!("evt_3ds_{}", uuid::Uuid::now_v7().simple()), "object": "event",
