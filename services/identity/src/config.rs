@@ -7,6 +7,7 @@
 use serde::Deserialize;
 
 pub use crate::domain::loyalty::{LoyaltyConfig, LoyaltyRate};
+pub use crate::domain::oidc::OidcClient;
 use crate::passwords::Argon2Settings;
 
 /// Identity's settings.
@@ -52,6 +53,12 @@ pub struct IdentityConfig {
     /// long a deleted user's token can still be honoured only when that drop failed
     /// (Redis unreachable at that moment).
     pub user_cache_ttl_secs: u64,
+    /// The OpenID Connect clients besides the console (built in): each a `client_id`
+    /// and the `redirect_uris` it may name, compared exactly (`[[identity.clients]]`).
+    pub clients: Vec<OidcClient>,
+    /// How long an authorization code can be exchanged (RFC 6749 advises at most ten
+    /// minutes; the flow takes a second).
+    pub authorization_code_ttl_secs: i64,
 }
 
 impl Default for IdentityConfig {
@@ -70,6 +77,8 @@ impl Default for IdentityConfig {
             auth_log_retention_days: 90,
             loyalty: LoyaltyConfig::default(),
             user_cache_ttl_secs: 60,
+            clients: Vec::new(),
+            authorization_code_ttl_secs: 60,
         }
     }
 }

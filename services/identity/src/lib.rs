@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod id_tokens;
 pub mod keys;
 pub mod passwords;
 pub mod store;
@@ -50,6 +51,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0005_profile_and_auth_log"),
         platform::migration!("0006_loyalty"),
         platform::migration!("0007_loyalty_restored"),
+        platform::migration!("0008_authorization_codes"),
     ],
 };
 
@@ -77,6 +79,8 @@ impl Service for Identity {
             .add_rule(Arc::new(app::AuthLogRetention::new(
                 config.auth_log_retention_days,
             )));
+        data.retention()
+            .add_rule(Arc::new(app::AuthorizationCodeRetention));
         let clock = context.clock().clone();
         let keys = KeyRing::load(data.db.clone(), clock.clone(), config.access_token_ttl_secs)
             .await
@@ -91,6 +95,7 @@ impl Service for Identity {
             clock: clock.clone(),
             config: config.clone(),
             users: app::user_cache(context, Duration::from_secs(config.user_cache_ttl_secs)),
+            id_tokens: id_tokens::IdTokenSigner::new(data.db.clone(), clock.clone()),
         };
         let authenticator = Authenticator::new(
             Arc::new(keys),

@@ -103,12 +103,15 @@ impl RemoteIdentity {
             .await?;
         #[derive(serde::Deserialize)]
         struct Jwks {
-            keys: Vec<Jwk>,
+            keys: Vec<serde_json::Value>,
         }
         let jwks: Jwks = serde_json::from_slice(&body).ok()?;
+        // The set also holds keys of other types (identity's RSA key for ID tokens,
+        // which services never verify): those are skipped, not a failed fetch.
         Some(
             jwks.keys
                 .into_iter()
+                .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
                 .filter_map(|jwk| Some((jwk.kid.clone(), jwk.verifying_key()?)))
                 .collect(),
         )

@@ -68,6 +68,7 @@ mod tests {
             parallelism: 1,
         })
         .expect("hasher");
+        let id_tokens = crate::id_tokens::IdTokenSigner::new(db.clone(), clock.clone());
         let app = IdentityApp {
             db,
             outbox,
@@ -76,6 +77,7 @@ mod tests {
             clock,
             config,
             users: Cache::memory("identity.user", Duration::from_secs(60), 100),
+            id_tokens,
         };
         (dir, app)
     }

@@ -12,6 +12,7 @@
 mod accounts;
 mod api_keys;
 mod auth_log;
+mod authorize;
 mod cached;
 mod guard;
 mod loyalty;
@@ -34,6 +35,7 @@ use crate::passwords::{HashError, PasswordHasher};
 
 pub use api_keys::NewApiKey;
 pub use auth_log::AuthLogRetention;
+pub use authorize::{AuthorizationCodeRetention, CodeExchange, CodeRefusal, ExchangeError};
 pub use cached::user_cache;
 pub use loyalty::{LoyaltyError, LoyaltyStatement};
 pub use tenants::NewTenant;
@@ -130,10 +132,14 @@ pub struct TokenPair {
     pub token_type: &'static str,
     /// Access token lifetime in seconds.
     pub expires_in: i64,
-    /// Granted scopes, space-separated (client credentials).
+    /// Granted scopes, space-separated (client credentials, authorization code).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub scope: Option<String>,
+    /// The ID token (authorization code grant): RS256, with the client's nonce.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub id_token: Option<String>,
 }
 
 impl From<Refused> for IdentityError {
@@ -159,6 +165,8 @@ pub struct IdentityApp {
     pub(crate) config: IdentityConfig,
     /// Whether users exist, by user id (the per-request check of a token's subject).
     pub(crate) users: Cache,
+    /// Signs ID tokens (RS256).
+    pub(crate) id_tokens: crate::id_tokens::IdTokenSigner,
 }
 
 impl IdentityApp {

@@ -53,6 +53,7 @@ impl IdentityApp {
             token_type: "Bearer",
             expires_in: self.config.access_token_ttl_secs,
             scope: Some(scope),
+            id_token: None,
         })
     }
 
@@ -64,6 +65,13 @@ impl IdentityApp {
     /// The published verification keys (the JWKS `keys`).
     pub async fn jwks(&self) -> Vec<Jwk> {
         self.keys.jwks().await
+    }
+
+    /// The RSA keys ID tokens are signed with (none before the first).
+    pub async fn id_token_jwks(
+        &self,
+    ) -> Result<Vec<crate::id_tokens::RsaJwk>, crate::id_tokens::IdTokenError> {
+        self.id_tokens.jwks().await
     }
 
     /// Retires the signing key and starts signing with a new one; returns its id.

@@ -14,12 +14,13 @@ use tracing::field::Empty;
 
 use super::guard::{Account, Attempt};
 use super::{IdentityApp, IdentityError, TokenPair};
+use crate::domain::oidc::AuthorizationRequest;
 use crate::domain::{AuthEventKind, Origin, RefreshOutcome, User};
 use crate::store;
 
 /// How a sign-in proved who the user is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SignInMethod {
+pub(super) enum SignInMethod {
     /// The password (MFA off).
     Password,
     /// The password and a one-time code.
@@ -28,7 +29,7 @@ enum SignInMethod {
 
 impl SignInMethod {
     /// The event's `method`.
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::Mfa => "mfa",
@@ -44,13 +45,46 @@ impl SignInMethod {
     }
 }
 
+/// What a sign-in is for.
+#[derive(Debug, Clone)]
+pub(crate) enum Grant {
+    /// Tokens, answered now (the API's sign-in, the password grant).
+    Tokens,
+    /// A code for the client of this request (the authorization code flow).
+    Code(AuthorizationRequest),
+}
+
+/// What a sign-in gave.
+#[derive(Debug)]
+pub(crate) enum SignedIn {
+    /// Tokens.
+    Tokens(TokenPair),
+    /// The client's code (to send to its redirect URI).
+    Code(String),
+}
+
+impl SignedIn {
+    /// The tokens of a sign-in for tokens.
+    fn into_tokens(self) -> Result<TokenPair, IdentityError> {
+        match self {
+            Self::Tokens(pair) => Ok(pair),
+            Self::Code(_) => Err(IdentityError::InvalidCredentials),
+        }
+    }
+}
+
+/// What a new session was started with.
+enum Issued {
+    Refresh(String),
+    Code(String),
+}
+
 /// Prefix of refresh tokens.
 const REFRESH_PREFIX: &str = "vrt_";
 
 impl IdentityApp {
     /// Signs in with email and password (and a TOTP code once MFA is on) from `origin`
     /// (whose client address the guard counts attempts against).
-    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login(
         &self,
         email: &str,
@@ -58,6 +92,22 @@ impl IdentityApp {
         totp_code: Option<&str>,
         origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
+        self.sign_in(email, password, totp_code, origin, &Grant::Tokens)
+            .await
+            .and_then(SignedIn::into_tokens)
+    }
+
+    /// Signs in with email and password (and a TOTP code once MFA is on) from
+    /// `origin`, for what `grant` says: tokens now, or a code for a client.
+    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
+    pub(super) async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        totp_code: Option<&str>,
+        origin: &Origin,
+        grant: &Grant,
+    ) -> Result<SignedIn, IdentityError> {
         let email = email.trim().to_lowercase();
         if email.chars().any(char::is_control) {
             // No account's email has one (see `Email`), and PostgreSQL refuses a NUL
@@ -90,15 +140,16 @@ impl IdentityApp {
                 let token = self.mfa_token(user.id()).await;
                 return Err(IdentityError::MfaRequired(token));
             };
-            return self.finish_mfa_login(user, code, attempt, origin).await;
+            return self
+                .finish_mfa_login(user, code, attempt, origin, grant)
+                .await;
         }
-        self.start_session(&user, attempt, SignInMethod::Password, origin)
+        self.start_session(&user, attempt, SignInMethod::Password, origin, grant)
             .await
     }
 
     /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`], from
     /// `origin`.
-    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
     pub async fn login_with_mfa_token(
         &self,
         authenticator: &platform::auth::Authenticator,
@@ -106,6 +157,22 @@ impl IdentityApp {
         code: &str,
         origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
+        self.sign_in_with_mfa_token(authenticator, mfa_token, code, origin, &Grant::Tokens)
+            .await
+            .and_then(SignedIn::into_tokens)
+    }
+
+    /// Completes a sign-in that stopped at [`IdentityError::MfaRequired`], from
+    /// `origin`, for what `grant` says.
+    #[tracing::instrument(skip_all, fields(user_id = Empty), err(level = "info"))]
+    pub(super) async fn sign_in_with_mfa_token(
+        &self,
+        authenticator: &platform::auth::Authenticator,
+        mfa_token: &str,
+        code: &str,
+        origin: &Origin,
+        grant: &Grant,
+    ) -> Result<SignedIn, IdentityError> {
         let claims = authenticator
             .verify_token(mfa_token, jwt::TYP_MFA_PENDING)
             .await
@@ -115,7 +182,8 @@ impl IdentityApp {
             .await?
             .ok_or(IdentityError::InvalidCredentials)?;
         let attempt = self.reserve(Account::user(&user), &origin.client).await?;
-        self.finish_mfa_login(user, code, attempt, origin).await
+        self.finish_mfa_login(user, code, attempt, origin, grant)
+            .await
     }
 
     async fn finish_mfa_login(
@@ -124,7 +192,8 @@ impl IdentityApp {
         code: &str,
         attempt: Attempt,
         origin: &Origin,
-    ) -> Result<TokenPair, IdentityError> {
+        grant: &Grant,
+    ) -> Result<SignedIn, IdentityError> {
         if user.use_code(code, self.clock.now_secs()).is_err() {
             // A wrong code counts like a wrong password: six digits must not be guessable.
             self.fail(attempt, AuthEventKind::MfaChallengeFailed, origin)
@@ -140,7 +209,7 @@ impl IdentityApp {
             return Err(IdentityError::InvalidMfaCode);
         }
         tx.commit().await?;
-        self.start_session(&user, attempt, SignInMethod::Mfa, origin)
+        self.start_session(&user, attempt, SignInMethod::Mfa, origin, grant)
             .await
     }
 
@@ -170,17 +239,28 @@ impl IdentityApp {
 
     /// Starts a new session (refresh-token family) for a user whose credentials passed
     /// in `attempt` by `method`, from `origin`: logged and announced in its transaction.
+    /// Its first tokens are issued now, or, for a client's code, when the code is
+    /// exchanged.
     async fn start_session(
         &self,
         user: &User,
         attempt: Attempt,
         method: SignInMethod,
         origin: &Origin,
-    ) -> Result<TokenPair, IdentityError> {
+        grant: &Grant,
+    ) -> Result<SignedIn, IdentityError> {
         let family = platform::ids::new_id();
         let mut tx = self.db.begin().await?;
         self.succeed(&mut tx, attempt).await?;
-        let refresh = self.issue_refresh(&mut tx, &family, user.id()).await?;
+        let issued = match grant {
+            Grant::Tokens => {
+                Issued::Refresh(self.issue_refresh(&mut tx, &family, user.id()).await?)
+            }
+            Grant::Code(request) => Issued::Code(
+                self.issue_code(&mut tx, request, user.id(), &family, method.as_str())
+                    .await?,
+            ),
+        };
         self.log_auth(&mut tx, user.id(), method.logged_as(), Some(origin))
             .await?;
         let authenticated = UserAuthenticated {
@@ -192,10 +272,13 @@ impl IdentityApp {
         self.outbox.stage(&mut tx, &authenticated).await?;
         tx.commit().await?;
         self.outbox.wake();
-        Ok(self.pair(user, &family, refresh).await)
+        Ok(match issued {
+            Issued::Refresh(refresh) => SignedIn::Tokens(self.pair(user, &family, refresh).await),
+            Issued::Code(code) => SignedIn::Code(code),
+        })
     }
 
-    async fn issue_refresh(
+    pub(super) async fn issue_refresh(
         &self,
         tx: &mut Tx,
         family: &str,
@@ -216,13 +299,14 @@ impl IdentityApp {
         Ok(token)
     }
 
-    async fn pair(&self, user: &User, family: &str, refresh: String) -> TokenPair {
+    pub(super) async fn pair(&self, user: &User, family: &str, refresh: String) -> TokenPair {
         TokenPair {
             access_token: self.access_token(user, family).await,
             refresh_token: Some(refresh),
             token_type: "Bearer",
             expires_in: self.config.access_token_ttl_secs,
             scope: None,
+            id_token: None,
         }
     }
 

@@ -11,6 +11,7 @@
 mod api_key;
 mod auth_log;
 pub mod loyalty;
+pub mod oidc;
 mod profile;
 mod role;
 mod sessions;

@@ -13,6 +13,7 @@ mod aliases;
 mod api_keys;
 mod auth;
 mod auth_log;
+mod authorize;
 mod loyalty;
 mod oauth;
 mod profiles;
@@ -56,6 +57,7 @@ pub fn api() -> ApiRouter<HttpState> {
         .merge(api_keys::api())
         .merge(tenants::api())
         .merge(oauth::api())
+        .merge(authorize::api())
 }
 
 /// The routes with the service's state, behind the authentication middleware.

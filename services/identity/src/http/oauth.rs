@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::{ApiResult, HttpState, RequestOrigin, tokens};
-use crate::app::{IdentityError, POLICY, TokenPair};
+use crate::app::{CodeExchange, ExchangeError, IdentityError, POLICY, TokenPair};
+use crate::id_tokens::RsaJwk;
 
 /// The well-known documents, `/oauth2/...` and the signing-key rotation.
 pub(super) fn api() -> ApiRouter<HttpState> {
@@ -64,25 +65,34 @@ struct Discovery {
     issuer: String,
     /// Where the verification keys are.
     jwks_uri: String,
+    /// The authorization endpoint (code flow with PKCE).
+    authorization_endpoint: String,
     /// The token endpoint.
     token_endpoint: String,
     /// The revocation endpoint (RFC 7009).
     revocation_endpoint: String,
     /// The userinfo endpoint.
     userinfo_endpoint: String,
-    /// `password`, `refresh_token`, `client_credentials`.
+    /// `authorization_code`, `password`, `refresh_token`, `client_credentials`.
     #[schema(value_type = Vec<String>)]
     grant_types_supported: &'static [&'static str],
-    /// `token`.
+    /// `code`.
     #[schema(value_type = Vec<String>)]
     response_types_supported: &'static [&'static str],
+    /// `query`.
+    #[schema(value_type = Vec<String>)]
+    response_modes_supported: &'static [&'static str],
+    /// `S256`.
+    #[schema(value_type = Vec<String>)]
+    code_challenge_methods_supported: &'static [&'static str],
     /// `public`.
     #[schema(value_type = Vec<String>)]
     subject_types_supported: &'static [&'static str],
-    /// `client_secret_basic`, `client_secret_post`.
+    /// `none` (public clients with PKCE), `client_secret_basic`, `client_secret_post`
+    /// (API keys, client credentials).
     #[schema(value_type = Vec<String>)]
     token_endpoint_auth_methods_supported: &'static [&'static str],
-    /// `EdDSA`.
+    /// `RS256` (which OpenID Connect requires) and `EdDSA`.
     #[schema(value_type = Vec<String>)]
     id_token_signing_alg_values_supported: &'static [&'static str],
     /// `openid`, `profile`, `email`.
@@ -104,33 +114,63 @@ async fn discovery(State(s): State<HttpState>) -> Json<Discovery> {
     let issuer = s.app.issuer().to_owned();
     Json(Discovery {
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        authorization_endpoint: format!("{issuer}/oauth2/authorize"),
         token_endpoint: format!("{issuer}/oauth2/token"),
         revocation_endpoint: format!("{issuer}/oauth2/revoke"),
         userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
         issuer,
-        grant_types_supported: &["password", "refresh_token", "client_credentials"],
-        response_types_supported: &["token"],
+        grant_types_supported: &GRANT_TYPES,
+        response_types_supported: &["code"],
+        response_modes_supported: &["query"],
+        code_challenge_methods_supported: &["S256"],
         subject_types_supported: &["public"],
-        token_endpoint_auth_methods_supported: &["client_secret_basic", "client_secret_post"],
-        id_token_signing_alg_values_supported: &["EdDSA"],
+        token_endpoint_auth_methods_supported: &[
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        id_token_signing_alg_values_supported: &["RS256", "EdDSA"],
         scopes_supported: &["openid", "profile", "email"],
-        claims_supported: &["sub", "iss", "aud", "exp", "iat", "email", "name", "roles"],
+        claims_supported: &[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "amr",
+            "azp",
+            "sid",
+            "email",
+            "name",
+            "roles",
+        ],
     })
 }
 
-/// A published verification key: an Ed25519 public key as a JWK (RFC 8037).
+/// A published verification key: an Ed25519 public key (RFC 8037) that access tokens
+/// are signed with, or an RSA one (RFC 7518 6.3) that ID tokens are.
 // Identity's own shape of the platform's [`Jwk`], which carries no schema.
 #[derive(Serialize, ToSchema)]
 struct JwkView {
-    /// `OKP`.
+    /// `OKP` or `RSA`.
     kty: String,
-    /// `Ed25519`.
-    crv: String,
-    /// The public key, base64url.
-    x: String,
+    /// `Ed25519` (OKP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crv: Option<String>,
+    /// The public key, base64url (OKP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
+    /// The modulus, base64url (RSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    /// The public exponent, base64url (RSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<String>,
     /// Key id.
     kid: String,
-    /// `EdDSA`.
+    /// `EdDSA` or `RS256`.
     alg: String,
     /// `sig`.
     #[serde(rename = "use")]
@@ -141,11 +181,28 @@ impl From<Jwk> for JwkView {
     fn from(jwk: Jwk) -> Self {
         Self {
             kty: jwk.kty,
-            crv: jwk.crv,
-            x: jwk.x,
+            crv: Some(jwk.crv),
+            x: Some(jwk.x),
+            n: None,
+            e: None,
             kid: jwk.kid,
             alg: jwk.alg,
             key_use: jwk.key_use,
+        }
+    }
+}
+
+impl From<RsaJwk> for JwkView {
+    fn from(jwk: RsaJwk) -> Self {
+        Self {
+            kty: "RSA".to_owned(),
+            crv: None,
+            x: None,
+            n: Some(jwk.n),
+            e: Some(jwk.e),
+            kid: jwk.kid,
+            alg: "RS256".to_owned(),
+            key_use: "sig".to_owned(),
         }
     }
 }
@@ -158,7 +215,9 @@ struct Jwks {
     keys: Vec<JwkView>,
 }
 
-/// The keys access tokens are verified with (JWKS).
+/// The keys tokens are verified with (JWKS).
+///
+/// Access tokens' Ed25519 keys first; ID tokens' RSA keys once one was made.
 #[utoipa::path(
     get,
     path = "/.well-known/jwks.json",
@@ -167,7 +226,12 @@ struct Jwks {
     security(()),
 )]
 async fn jwks(State(s): State<HttpState>) -> Response {
-    let keys = s.app.jwks().await.into_iter().map(JwkView::from).collect();
+    let mut keys: Vec<JwkView> = s.app.jwks().await.into_iter().map(JwkView::from).collect();
+    match s.app.id_token_jwks().await {
+        Ok(rsa) => keys.extend(rsa.into_iter().map(JwkView::from)),
+        // The access tokens' keys still verify what every service checks.
+        Err(err) => tracing::warn!(error = %err, "the ID-token keys cannot be read"),
+    }
     (
         [(header::CACHE_CONTROL, "public, max-age=60")],
         Json(Jwks { keys }),
@@ -176,7 +240,12 @@ async fn jwks(State(s): State<HttpState>) -> Response {
 }
 
 /// The grants the token endpoint serves.
-const GRANT_TYPES: [&str; 3] = ["password", "refresh_token", "client_credentials"];
+const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "password",
+    "refresh_token",
+    "client_credentials",
+];
 
 /// The schema of `grant_type`: one of [`GRANT_TYPES`].
 fn grant_type_schema() -> ObjectBuilder {
@@ -184,7 +253,8 @@ fn grant_type_schema() -> ObjectBuilder {
         .schema_type(Type::String)
         .enum_values(Some(GRANT_TYPES))
         .description(Some(
-            "`password` (with `username`, `password`, and `totp_code` when MFA is on), \
+            "`authorization_code` (with `code`, `redirect_uri`, `client_id` and \
+             `code_verifier`), `password` (with `username`, `password`, and `totp_code` when MFA is on), \
              `refresh_token` (with `refresh_token`) or `client_credentials` (an API key's id \
              and key as `client_id` and `client_secret`, or in HTTP Basic authentication).",
         ))
@@ -209,6 +279,15 @@ struct TokenForm {
     /// The refresh token (`refresh_token`).
     #[schema(nullable = false)]
     refresh_token: Option<String>,
+    /// The code (`authorization_code`).
+    #[schema(nullable = false)]
+    code: Option<String>,
+    /// The redirect URI the code was sent to (`authorization_code`).
+    #[schema(nullable = false)]
+    redirect_uri: Option<String>,
+    /// The PKCE verifier (`authorization_code`).
+    #[schema(nullable = false)]
+    code_verifier: Option<String>,
     /// The API key's id (`client_credentials`, unless HTTP Basic is used).
     #[schema(nullable = false)]
     client_id: Option<String>,
@@ -282,6 +361,39 @@ async fn token(
     };
     let grant_type = form.grant_type.ok_or_else(|| missing("grant_type"))?;
     let result = match grant_type.as_str() {
+        "authorization_code" => {
+            let client_id = form
+                .client_id
+                .or_else(|| basic_credentials(&headers).map(|(id, _)| id))
+                .ok_or_else(|| missing("client_id"))?;
+            let exchange = CodeExchange {
+                code: form.code.as_deref().ok_or_else(|| missing("code"))?,
+                client_id: &client_id,
+                redirect_uri: form
+                    .redirect_uri
+                    .as_deref()
+                    .ok_or_else(|| missing("redirect_uri"))?,
+                // Absent is a wrong verifier (RFC 7636 4.6): `invalid_grant`.
+                code_verifier: form.code_verifier.as_deref().unwrap_or(""),
+            };
+            return match s.app.exchange_code(&exchange, &origin).await {
+                Ok(pair) => Ok(tokens(pair)),
+                Err(ExchangeError::Refused(why)) => {
+                    tracing::info!(refusal = ?why, "authorization code refused");
+                    Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "the code is invalid, expired, used, or not this client's, or the \
+                         code_verifier does not match",
+                    ))
+                }
+                Err(ExchangeError::Signing(why)) => {
+                    tracing::error!(error = %why, "cannot sign an ID token");
+                    Err(Problem::unavailable("ID tokens cannot be signed now"))
+                }
+                Err(ExchangeError::Identity(err)) => Err(err.into()),
+            };
+        }
         "password" => {
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
@@ -312,7 +424,8 @@ async fn token(
             return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "grant_type must be password, refresh_token or client_credentials",
+                "grant_type must be authorization_code, password, refresh_token or \
+                 client_credentials",
             ));
         }
     };

@@ -10,6 +10,7 @@
 
 mod api_keys;
 mod auth_log;
+mod codes;
 mod loyalty;
 mod sessions;
 mod signing_keys;
@@ -18,6 +19,10 @@ mod users;
 
 pub use api_keys::{api_key_by_hash, insert_api_key, list_api_keys, revoke_api_key};
 pub use auth_log::{auth_log, delete_user_auth_log, insert_auth_event, prune_auth_log};
+pub use codes::{
+    IdTokenKeyRecord, StoredCode, id_token_keys, insert_code, insert_id_token_key, prune_codes,
+    use_code,
+};
 pub use loyalty::{
     add_loyalty_balance, end_loyalty_hold, hold_loyalty_points, insert_loyalty_entry,
     insert_loyalty_reservation, lock_order_points, loyalty_balance, loyalty_entries,
