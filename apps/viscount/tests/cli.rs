@@ -10,26 +10,11 @@ use tokio::time::Instant;
 
 mod support;
 
-use support::running::{Running, STARTUP};
+use support::running::{Running, STARTUP, viscount};
 
-const BIN: &str = env!("CARGO_BIN_EXE_viscount");
 const PASSWORD: &str = "correct horse battery";
 const ADMIN_EMAIL: &str = "boss@example.com";
 const ADMIN_PASSWORD: &str = "boss-password-1";
-
-/// `viscount` with a clean environment: run in `cwd` (no stray `viscount.toml`), no
-/// inherited `VISCOUNT_*` variables, info logs.
-fn viscount(cwd: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command.current_dir(cwd);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VISCOUNT_") {
-            command.env_remove(name);
-        }
-    }
-    command.env("VISCOUNT_LOG", "info");
-    command
-}
 
 /// Runs `viscount args...` to completion.
 fn run(cwd: &Path, args: &[&str]) -> Output {

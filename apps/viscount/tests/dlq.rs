@@ -3,31 +3,16 @@
 //! through the gateway, as an admin.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
 
 mod support;
 
-use support::running::Running;
+use support::running::{Running, viscount};
 
-const BIN: &str = env!("CARGO_BIN_EXE_viscount");
 const ADMIN_EMAIL: &str = "desk@example.com";
 const ADMIN_PASSWORD: &str = "desk-password-1";
-
-/// `viscount` in `cwd` without inherited `VISCOUNT_*` variables (no stray gateway URL
-/// or credentials).
-fn viscount(cwd: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command.current_dir(cwd);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VISCOUNT_") {
-            command.env_remove(name);
-        }
-    }
-    command.env("VISCOUNT_LOG", "info");
-    command
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

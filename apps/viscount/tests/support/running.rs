@@ -2,6 +2,7 @@
 //! the test drops it.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -12,6 +13,20 @@ use tokio::time::Instant;
 /// How long a process gets to log what a test waits for (argon2 and migrations in a
 /// debug build).
 pub const STARTUP: Duration = Duration::from_secs(60);
+
+/// `viscount` run in `cwd` (no stray `viscount.toml`) without inherited `VISCOUNT_*`
+/// variables (no stray gateway URL or credentials), with info logs.
+pub fn viscount(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_viscount"));
+    command.current_dir(cwd);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VISCOUNT_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("VISCOUNT_LOG", "info");
+    command
+}
 
 /// A running `viscount` process, killed when dropped.
 pub struct Running {
