@@ -21,6 +21,7 @@ in_both_shapes!(
     a_user_signs_in_and_the_client_gets_a_verified_id_token,
     the_rfc_6749_errors_of_bad_requests_and_bad_exchanges,
     an_expired_code_is_refused,
+    a_code_exchanged_at_once_many_times_gives_tokens_once,
     with_mfa_the_page_asks_for_the_one_time_code,
 );
 
@@ -483,4 +484,28 @@ async fn with_mfa_the_page_asks_for_the_one_time_code(shape: Shape) {
     let tokens = json_of(exchange(&app, &code, &redirect_uri, Some(VERIFIER)).await).await;
     let claims = verified_claims(&app, tokens["id_token"].as_str().expect("ID token")).await;
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+}
+
+async fn a_code_exchanged_at_once_many_times_gives_tokens_once(shape: Shape) {
+    let Some(app) = spawn_app(shape).await else {
+        return;
+    };
+    let user = app.user("racer").await;
+    let redirect_uri = callback(&app).await;
+    let code = code_for(&app, &user.email, &redirect_uri).await;
+    let exchanges = (0..6).map(|_| exchange(&app, &code, &redirect_uri, Some(VERIFIER)));
+    let statuses: Vec<u16> = futures_util::future::join_all(exchanges)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "one exchange wins: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 400),
+        "{statuses:?}"
+    );
 }
