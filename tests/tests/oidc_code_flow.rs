@@ -22,6 +22,7 @@ in_both_shapes!(
     the_rfc_6749_errors_of_bad_requests_and_bad_exchanges,
     an_expired_code_is_refused,
     a_code_exchanged_at_once_many_times_gives_tokens_once,
+    a_password_change_burns_the_codes_not_yet_exchanged,
     with_mfa_the_page_asks_for_the_one_time_code,
 );
 
@@ -508,4 +509,26 @@ async fn a_code_exchanged_at_once_many_times_gives_tokens_once(shape: Shape) {
         statuses.iter().all(|s| *s == 200 || *s == 400),
         "{statuses:?}"
     );
+}
+
+async fn a_password_change_burns_the_codes_not_yet_exchanged(shape: Shape) {
+    let Some(app) = spawn_app(shape).await else {
+        return;
+    };
+    let user = app.user("changer").await;
+    let redirect_uri = callback(&app).await;
+    let code = code_for(&app, &user.email, &redirect_uri).await;
+    let changed = app
+        .post(
+            "/api/v1/users/me/password",
+            Some(&user.access),
+            &serde_json::json!({"current_password": PASSWORD, "new_password": "a new password 1"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    assert_oauth_error(
+        exchange(&app, &code, &redirect_uri, Some(VERIFIER)).await,
+        "invalid_grant",
+    )
+    .await;
 }

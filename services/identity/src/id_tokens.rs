@@ -7,6 +7,7 @@
 //! at once, the oldest signs and both are published. Signing is ring's (constant
 //! time); the `rsa` crate only generates the key.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use data_encoding::BASE64URL_NOPAD;
@@ -87,6 +88,9 @@ pub struct IdTokenSigner {
     db: Db,
     clock: Clock,
     current: Arc<Mutex<Option<Arc<SigningKey>>>>,
+    /// The public half of every key read so far, by id: the JWKS, asked by anyone,
+    /// never parses a private key twice.
+    published: Arc<std::sync::Mutex<HashMap<String, RsaJwk>>>,
 }
 
 impl IdTokenSigner {
@@ -96,6 +100,7 @@ impl IdTokenSigner {
             db,
             clock,
             current: Arc::new(Mutex::new(None)),
+            published: Arc::default(),
         }
     }
 
@@ -123,14 +128,32 @@ impl IdTokenSigner {
 
     /// Every key made so far, to publish (none until the first ID token).
     pub async fn jwks(&self) -> Result<Vec<RsaJwk>, IdTokenError> {
-        store::id_token_keys(self.db.reader())
-            .await?
-            .iter()
-            .map(|record| {
-                let pair = load(&record.private_key)?;
-                Ok(jwk_of(&record.kid, &pair))
-            })
-            .collect()
+        let stored = store::id_token_keys(self.db.reader()).await?;
+        let mut keys = Vec::with_capacity(stored.len());
+        for record in stored {
+            let known = self.published_key(&record.kid);
+            let jwk = match known {
+                Some(jwk) => jwk,
+                None => {
+                    let jwk = jwk_of(&record.kid, &load(&record.private_key)?);
+                    if let Ok(mut published) = self.published.lock() {
+                        published.insert(record.kid.clone(), jwk.clone());
+                    }
+                    jwk
+                }
+            };
+            keys.push(jwk);
+        }
+        Ok(keys)
+    }
+
+    fn published_key(&self, kid: &str) -> Option<RsaJwk> {
+        self.published.lock().ok()?.get(kid).cloned()
+    }
+
+    /// Makes (or loads) the signing key now, so signing does not wait for it.
+    pub async fn prepare(&self) -> Result<(), IdTokenError> {
+        self.key().await.map(drop)
     }
 
     async fn key(&self) -> Result<Arc<SigningKey>, IdTokenError> {

@@ -74,6 +74,12 @@ impl Service for Identity {
                 section: "identity",
                 source: platform::config::ConfigError::invalid("identity", reason),
             })?;
+        for client in &config.clients {
+            client.check().map_err(|reason| StartError::Config {
+                section: "identity",
+                source: platform::config::ConfigError::invalid("identity", reason),
+            })?;
+        }
         let data = context.open(&MIGRATIONS).await?;
         data.retention()
             .add_rule(Arc::new(app::AuthLogRetention::new(

@@ -123,6 +123,12 @@ impl IdentityApp {
         exchange: &CodeExchange<'_>,
         origin: &Origin,
     ) -> Result<TokenPair, ExchangeError> {
+        // The signing key is ready before the code is claimed: its first making takes
+        // a moment, and a failure must not burn the code.
+        self.id_tokens
+            .prepare()
+            .await
+            .map_err(|err| ExchangeError::Signing(err.to_string()))?;
         let now = self.clock.now_millis();
         let hash = platform::ids::sha256_hex(exchange.code.as_bytes());
         let mut tx = self.db.begin().await.map_err(IdentityError::from)?;
@@ -165,14 +171,15 @@ impl IdentityApp {
             .await
             .map_err(IdentityError::from)?
             .ok_or(ExchangeError::Refused(CodeRefusal::Unknown))?;
+        // Signed before the commit: a code is used only by an exchange that answers.
+        let id_token = self
+            .id_token(&code, user.email().as_str(), user.name().as_str())
+            .await?;
         let refresh = self
             .issue_refresh(&mut tx, &code.family, user.id())
             .await
             .map_err(IdentityError::from)?;
         tx.commit().await.map_err(IdentityError::from)?;
-        let id_token = self
-            .id_token(&code, user.email().as_str(), user.name().as_str())
-            .await?;
         let mut pair = self.pair(&user, &code.family, refresh).await;
         pair.scope = Some(code.scope);
         pair.id_token = Some(id_token);
@@ -188,7 +195,8 @@ impl IdentityApp {
         let now = self.clock.now_secs();
         let scopes: Vec<&str> = code.scope.split(' ').collect();
         let claims = IdTokenClaims {
-            iss: self.config.tokens.issuer.clone(),
+            // As discovery names it: clients compare the two exactly.
+            iss: self.issuer().to_owned(),
             sub: code.user_id.clone(),
             aud: code.client_id.clone(),
             azp: code.client_id.clone(),

@@ -26,6 +26,36 @@ pub struct OidcClient {
 }
 
 impl OidcClient {
+    /// Why this client cannot be served, if it cannot: an empty id, no redirect URI,
+    /// or one that is not an absolute http(s) URI without a fragment (RFC 6749 3.1.2),
+    /// which no browser could be sent back to with a code.
+    pub fn check(&self) -> Result<(), String> {
+        if self.client_id.trim().is_empty() {
+            return Err("identity.clients: a client has an empty client_id".to_owned());
+        }
+        if self.redirect_uris.is_empty() {
+            return Err(format!(
+                "identity.clients: client {:?} has no redirect_uris",
+                self.client_id
+            ));
+        }
+        for uri in &self.redirect_uris {
+            let usable = url::Url::parse(uri).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.has_host()
+                    && url.fragment().is_none()
+            });
+            if !usable {
+                return Err(format!(
+                    "identity.clients: client {:?} has redirect URI {uri:?}, which is not an \
+                     absolute http(s) URI without a fragment",
+                    self.client_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The console, its callback under `issuer`.
     pub fn console(issuer: &str) -> Self {
         Self {
@@ -250,6 +280,23 @@ mod tests {
             nonce: Some("n1".into()),
             code_challenge: Some(CHALLENGE.into()),
             code_challenge_method: Some("S256".into()),
+        }
+    }
+
+    #[test]
+    fn clients_with_unusable_redirect_uris_are_refused() {
+        assert_eq!(client().check(), Ok(()));
+        for uri in [
+            "/relative",
+            "myapp://cb",
+            "https://app.example/cb#frag",
+            "not a uri",
+        ] {
+            let bad = OidcClient {
+                redirect_uris: vec![uri.into()],
+                ..client()
+            };
+            assert!(bad.check().is_err(), "{uri}");
         }
     }
 

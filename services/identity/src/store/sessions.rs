@@ -308,7 +308,8 @@ pub async fn revoke_family(
     .map(|_| ())
 }
 
-/// Revokes every session of a user except `keep_family`.
+/// Revokes every session of a user except `keep_family`, and burns the authorization
+/// codes not yet exchanged (each would start a session).
 pub async fn revoke_user_sessions(
     tx: &mut Tx,
     user_id: &str,
@@ -321,6 +322,13 @@ pub async fn revoke_user_sessions(
     .bind(now)
     .bind(user_id)
     .bind(keep_family.unwrap_or(""))
+    .execute(&mut **tx)
+    .await?;
+    platform::db::query(
+        "UPDATE authorization_codes SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
     .execute(&mut **tx)
     .await
     .map(|_| ())

@@ -3,9 +3,11 @@
 //! ids, brand, last four and expiry — what the provider answered, nothing the customer
 //! typed — and used to pay later by their owner only.
 //!
-//! Each call to the provider here moves no money, so none is journalled: a customer
-//! made twice by two first saves at once leaves one unused (payments keeps the first),
-//! and a card attached whose row then fails to commit is an attached card never used.
+//! Each call to the provider here moves no money, so none is journalled. The customer
+//! is made under an idempotency key of the user's, so two first saves at once make one
+//! (a provider without such keys may make two: payments keeps the first, the other is
+//! never named); a card attached whose row then fails to commit is an attached card
+//! never used.
 
 use super::{CardSource, PaymentMethodView, PaymentsApp, PaymentsError};
 use crate::domain::{CardTokenRef, PaymentMethod};
@@ -75,13 +77,17 @@ impl PaymentsApp {
 
     /// Deletes one of `user_id`'s saved cards, and detaches it from their customer
     /// at the provider so it can never pay again; `false` if they have no such card.
-    /// Payments already made with it keep their intents.
+    /// Payments already authorized with it keep their holds; one whose authorization
+    /// is not answered yet keeps the card ([`PaymentsError::PaymentMethodInUse`]).
     pub async fn delete_payment_method(
         &self,
         user_id: &str,
         id: &str,
     ) -> Result<bool, PaymentsError> {
         let mut tx = self.db.begin().await?;
+        if store::payments::method_pays_pending(&mut *tx, id).await? {
+            return Err(PaymentsError::PaymentMethodInUse);
+        }
         let deleted = store::delete_payment_method(&mut tx, user_id, id).await?;
         tx.commit().await?;
         let Some(method) = deleted else {
@@ -105,7 +111,18 @@ impl PaymentsApp {
         if let Some(customer) = store::provider_customer(self.db.reader(), user_id).await? {
             return Ok(customer);
         }
-        let made = self.provider.new_customer(user_id).await?;
+        let made = match self.provider.new_customer(user_id).await {
+            Ok(made) => made,
+            Err(decline) => {
+                // Two first saves at once: Stripe answers the second one's call, under
+                // the same idempotency key, with a conflict; the first one's customer
+                // is then the user's.
+                if let Some(kept) = store::provider_customer(self.db.reader(), user_id).await? {
+                    return Ok(kept);
+                }
+                return Err(decline.into());
+            }
+        };
         let mut tx = self.db.begin().await?;
         let kept =
             store::insert_provider_customer(&mut tx, user_id, &made, self.clock.now_millis())
