@@ -77,17 +77,14 @@ impl PaymentsApp {
 
     /// Deletes one of `user_id`'s saved cards, and detaches it from their customer
     /// at the provider so it can never pay again; `false` if they have no such card.
-    /// Payments already authorized with it keep their holds; one whose authorization
-    /// is not answered yet keeps the card ([`PaymentsError::PaymentMethodInUse`]).
+    /// Payments already authorized with it keep their holds; one not authorized yet
+    /// is then refused by the provider when it is (the owner took the card back).
     pub async fn delete_payment_method(
         &self,
         user_id: &str,
         id: &str,
     ) -> Result<bool, PaymentsError> {
         let mut tx = self.db.begin().await?;
-        if store::payments::method_pays_pending(&mut *tx, id).await? {
-            return Err(PaymentsError::PaymentMethodInUse);
-        }
         let deleted = store::delete_payment_method(&mut tx, user_id, id).await?;
         tx.commit().await?;
         let Some(method) = deleted else {

@@ -75,10 +75,6 @@ pub enum PaymentsError {
     /// The saved card has expired.
     #[error("the saved card has expired")]
     PaymentMethodExpired,
-    /// The saved card pays an order still being placed (its authorization is not
-    /// answered): deleting it now would make the provider refuse that authorization.
-    #[error("the saved card pays an order still being placed; delete it once that order is placed")]
-    PaymentMethodInUse,
     /// The provider issued no such card token.
     #[error("is not a card token the payment provider knows")]
     UnknownCardToken,

@@ -109,9 +109,6 @@ impl From<PaymentsError> for Problem {
             PaymentsError::UnknownCardToken => {
                 Problem::invalid_field("method.token", err.to_string())
             }
-            PaymentsError::PaymentMethodInUse => {
-                Problem::conflict("payment-method-in-use", err.to_string())
-            }
             PaymentsError::RawCardRefused => {
                 Problem::invalid_field("method.card_number", err.to_string())
             }
@@ -712,8 +709,6 @@ async fn get_payment_method(
     responses(
         (status = 204, description = "Forgotten, and detached from the customer at the provider"),
         problems::Unauthorized, problems::Forbidden, problems::NotFound,
-        (status = 409, description = "The card pays an order still being placed",
-            body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[tracing::instrument(skip_all)]

@@ -90,21 +90,6 @@ pub async fn insert_payment(tx: &mut Tx, payment: &Payment) -> Result<(), platfo
     .map(|_| ())
 }
 
-/// Whether a payment whose authorization is not answered yet pays with the saved card
-/// `method_id`.
-pub async fn method_pays_pending<'e>(
-    ex: impl Executor<'e>,
-    method_id: &str,
-) -> Result<bool, platform::db::Error> {
-    Ok(platform::db::query(
-        "SELECT 1 AS one FROM payments WHERE payment_method_id = $1 AND status = 'pending' LIMIT 1",
-    )
-    .bind(method_id)
-    .fetch_optional(ex)
-    .await?
-    .is_some())
-}
-
 /// A payment by id.
 pub async fn payment<'e>(
     ex: impl Executor<'e>,
