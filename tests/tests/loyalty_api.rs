@@ -214,6 +214,9 @@ both_shapes! {
         assert_eq!(placed["total"], json!({"amount": 700, "currency": "USD"}));
         loyalty_until(&app, &buyer, "points spent", |l| l["balance"] == 200).await;
         let id = placed["id"].as_str().expect("id");
+        // A refund is of a captured payment: the capture follows the confirmation.
+        let payment_id = placed["payment_id"].as_str().expect("payment");
+        until(&app, &admin.access, &format!("/api/v1/payments/{payment_id}"), "captured", |p| p["status"] == "captured").await;
         let refund = |amount: Option<i64>| {
             let body = amount.map_or_else(|| json!({}), |a| json!({"amount": {"amount": a, "currency": "USD"}}));
             let app = &app;
