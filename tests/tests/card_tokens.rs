@@ -21,6 +21,7 @@ in_both_shapes!(
     a_saved_card_is_made_of_a_token,
     with_stripe_a_token_order_is_confirmed_and_card_numbers_are_refused,
     with_stripe_a_saved_card_pays_twice_as_the_buyers_customer,
+    with_stripe_a_decline_cancels_and_a_refund_goes_in_parts,
 );
 
 /// An order body for one `sku` paid with the provider's `token`.
@@ -271,4 +272,67 @@ async fn with_stripe_a_saved_card_pays_twice_as_the_buyers_customer(shape: Shape
     assert_eq!(deleted.status(), 204);
     let method = at_stripe(&stripe, &format!("/v1/payment_methods/{}", methods[0])).await;
     assert!(method["customer"].is_null(), "detached: {method}");
+}
+
+async fn with_stripe_a_decline_cancels_and_a_refund_goes_in_parts(shape: Shape) {
+    let Some((app, stripe)) = spawn_with_stripe(shape, &[]).await else {
+        return;
+    };
+    let buyer = buyer_of(&app, "decliner", "STRIPE-3", 3000, 5).await;
+    let declined = json_of(
+        order(
+            &app,
+            &buyer,
+            &token_order("STRIPE-3", "pm_card_chargeCustomerFail"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(declined["status"], "cancelled", "{declined}");
+    let why = declined["cancel_reason"]
+        .as_str()
+        .unwrap_or("")
+        .to_lowercase();
+    assert!(why.contains("declined"), "cancelled for the decline: {why}");
+
+    let admin = app.admin().await;
+    let placed = json_of(order(&app, &buyer, &token_order("STRIPE-3", "pm_card_visa")).await).await;
+    assert_eq!(placed["status"], "confirmed", "{placed}");
+    let order_id = placed["id"].as_str().expect("order id");
+    let payment_id = placed["payment_id"].as_str().expect("payment id");
+    let payment = format!("/api/v1/payments/{payment_id}");
+    until(&app, &admin.access, &payment, "captured", |p| {
+        p["status"] == "captured"
+    })
+    .await;
+    let refund = |body: Value| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.post(
+                &format!("/api/v1/orders/{order_id}/refund"),
+                Some(&admin.access),
+                &body,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        refund(json!({"amount": {"amount": 1000, "currency": "USD"}}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(refund(json!({})).await.status(), 200);
+    until(&app, &admin.access, &payment, "refunded in full", |p| {
+        p["status"] == "refunded"
+    })
+    .await;
+    let intent = ledger_ref(&app, &admin.access, payment_id, "authorize").await;
+    let charge =
+        &at_stripe(&stripe, &format!("/v1/payment_intents/{intent}")).await["latest_charge"];
+    assert_eq!(
+        (&charge["amount_refunded"], &charge["refunded"]),
+        (&json!(3000), &json!(true)),
+        "{charge}"
+    );
 }
