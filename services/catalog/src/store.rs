@@ -208,6 +208,15 @@ pub async fn list_products<'e>(
     if let Some(ids) = &filter.ids {
         clauses.push(format!("p.id IN {}", params.list(ids)));
     }
+    if let Some(skus) = &filter.skus {
+        clauses.push(format!("p.sku IN {}", params.list(skus)));
+    }
+    if let Some(parent) = &filter.variant_of {
+        clauses.push(format!(
+            "p.variant_of = {}",
+            params.push(Param::Text(parent.clone()))
+        ));
+    }
     if let Some(min) = filter.min_price {
         clauses.push(format!(
             "p.price_amount >= {}",

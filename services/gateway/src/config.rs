@@ -41,6 +41,8 @@ pub struct GatewayConfig {
     /// process serves `GET /metrics` alone, for Prometheus; unset, none is opened. The
     /// services' own listeners of the distributed shape always serve `/metrics`.
     pub metrics_listen: Option<String>,
+    /// The web console (`[gateway.console]`): the storefront and the admin.
+    pub console: console::ConsoleSettings,
 }
 
 impl Default for GatewayConfig {
@@ -57,6 +59,7 @@ impl Default for GatewayConfig {
             breaker: platform::discovery::BreakerSettings::default(),
             public_metrics: false,
             metrics_listen: None,
+            console: console::ConsoleSettings::default(),
         }
     }
 }

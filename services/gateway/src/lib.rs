@@ -112,20 +112,31 @@ pub enum EdgeError {
     Redis(#[from] redis::RedisError),
 }
 
-/// The rate limits and the cache around `dispatch`.
-fn edge_layers(dispatch: Router, config: &GatewayConfig, edge: Edge) -> Result<Router, EdgeError> {
-    let settings = Arc::new(LiveSection::<GatewayConfig>::new(
-        &edge.config,
-        &edge.live,
-        ServiceKind::Gateway,
-    )?);
-    let redis = match &edge.redis_url {
+/// The process's Redis of the edge, when there is one.
+fn edge_redis(
+    config: &GatewayConfig,
+    edge: &Edge,
+) -> Result<Option<Arc<platform::redis::Redis>>, EdgeError> {
+    Ok(match &edge.redis_url {
         Some(url) => Some(Arc::new(platform::redis::Redis::open(
             url,
             Duration::from_millis(config.redis_timeout_ms.max(1)),
         )?)),
         None => None,
-    };
+    })
+}
+
+/// The rate limits and the cache around `dispatch`.
+fn edge_layers(
+    dispatch: Router,
+    redis: Option<Arc<platform::redis::Redis>>,
+    edge: Edge,
+) -> Result<Router, EdgeError> {
+    let settings = Arc::new(LiveSection::<GatewayConfig>::new(
+        &edge.config,
+        &edge.live,
+        ServiceKind::Gateway,
+    )?);
     let shared = redis.map(|redis| (redis, edge.redis_prefix.clone()));
     let limiter = Arc::new(ratelimit::RateLimiter::new(
         settings.clone(),
@@ -139,6 +150,35 @@ fn edge_layers(dispatch: Router, config: &GatewayConfig, edge: Edge) -> Result<R
     Ok(dispatch
         .layer(from_fn_with_state(cache, cache::serve))
         .layer(from_fn_with_state(limiter, ratelimit::limit)))
+}
+
+/// The console's pages in front of `api`: a path the console serves goes to it, every
+/// other to the API. Its sessions are kept where the edge keeps its counts.
+fn with_console(
+    api: Router,
+    config: &GatewayConfig,
+    redis: Option<Arc<platform::redis::Redis>>,
+    redis_prefix: &str,
+) -> Router {
+    if !config.console.enabled {
+        return api;
+    }
+    let store = match redis {
+        Some(redis) => console::SessionStore::Redis {
+            redis,
+            prefix: format!("{redis_prefix}console:"),
+        },
+        None => console::SessionStore::memory(),
+    };
+    let pages = console::router(api.clone(), store, config.console.clone());
+    Router::new().fallback_service(tower::service_fn(move |request: axum::extract::Request| {
+        let target = if console::serves(request.uri().path()) {
+            pages.clone()
+        } else {
+            api.clone()
+        };
+        async move { tower::ServiceExt::oneshot(target, request).await }
+    }))
 }
 
 /// Builds the gateway's router over `backends`, with `edge`'s rate limits and cache.
@@ -177,13 +217,18 @@ pub fn router(
     let app = own
         .with_state(health)
         .merge(docs::router(&docs::merged(edge.api_documents.clone())))
-        .fallback_service(edge_layers(
-            // The platform's dead letters belong to no one service: answered here.
-            dead_letters::router(dead_letters::Desks::new(desks))
-                .fallback_service(table.into_service()),
-            config,
-            edge,
-        )?)
+        .fallback_service({
+            let redis = edge_redis(config, &edge)?;
+            let redis_prefix = edge.redis_prefix.clone();
+            let api = edge_layers(
+                // The platform's dead letters belong to no one service: answered here.
+                dead_letters::router(dead_letters::Desks::new(desks))
+                    .fallback_service(table.into_service()),
+                redis.clone(),
+                edge,
+            )?;
+            with_console(api, config, redis, &redis_prefix)
+        })
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(config.request_timeout_secs),

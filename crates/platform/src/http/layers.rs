@@ -199,7 +199,13 @@ async fn framework_errors_as_problems(request: Request, next: Next) -> Response 
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("application/json"));
+        .is_some_and(|v| {
+            // A page's own error page (the console's 403, 404) is already what its
+            // reader needs; the framework itself never answers in HTML.
+            v.starts_with(PROBLEM_JSON)
+                || v.starts_with("application/json")
+                || v.starts_with("text/html")
+        });
     if is_json {
         return response;
     }

@@ -185,6 +185,10 @@ pub struct ProductFilter {
     pub in_stock: Option<bool>,
     /// Only these ids (search results).
     pub ids: Option<Vec<String>>,
+    /// Only the variants of this product.
+    pub variant_of: Option<String>,
+    /// Only the products of these skus.
+    pub skus: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -455,6 +455,10 @@ struct ListQuery {
     max_price: Option<i64>,
     /// Only products inventory holds (or only those it does not).
     in_stock: Option<bool>,
+    /// Only the variants of this product (its id).
+    variant_of: Option<String>,
+    /// Only the products of these skus, comma-separated (at most 100).
+    sku: Option<String>,
     /// Items per page, 1 to 100 (20 when absent).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
@@ -476,6 +480,19 @@ impl ListQuery {
         {
             fields.push("max_price", "must not be below min_price");
         }
+        let skus: Option<Vec<String>> = self.sku.as_deref().map(|skus| {
+            skus.split(',')
+                .map(str::trim)
+                .filter(|sku| !sku.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        if skus
+            .as_ref()
+            .is_some_and(|skus| skus.is_empty() || skus.len() > 100)
+        {
+            fields.push("sku", "must name 1 to 100 skus, comma-separated");
+        }
         if !fields.is_ok() {
             return Err(fields.into_problem());
         }
@@ -485,6 +502,8 @@ impl ListQuery {
             max_price: self.max_price,
             in_stock: self.in_stock,
             ids: None,
+            variant_of: self.variant_of.clone(),
+            skus,
         })
     }
 }

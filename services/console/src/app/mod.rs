@@ -1,0 +1,395 @@
+//! The console's use cases: signing a browser in through identity's authorization code
+//! flow and out again, keeping its session (and refreshing the tokens in it), and
+//! calling the API on its behalf.
+
+pub mod api;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+pub use api::{Answer, Api, ApiProblem, Call, FieldProblem, OnBehalf};
+
+use crate::config::ConsoleSettings;
+use crate::domain::login::{CALLBACK_PATH, CLIENT_ID};
+use crate::domain::{IdTokenClaims, LoginError, LoginState, Session, SignedIn};
+use crate::store::{Record, SessionStore, StoreError};
+
+/// How often, at most, a session in use has its idle expiry pushed back (a write).
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The console: the API it calls, where sessions live, and its settings.
+pub struct Console {
+    /// The public API.
+    pub api: Api,
+    /// Sessions and sign-ins in progress.
+    pub store: SessionStore,
+    /// The settings.
+    pub settings: ConsoleSettings,
+    provider: OnceCell<Provider>,
+    /// One refresh at a time per session, so two pages loading at once do not both use
+    /// the refresh token (identity would take the second use for a stolen token).
+    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// What identity's discovery document tells the console.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Provider {
+    /// The issuer: the platform's public address.
+    pub issuer: String,
+    /// Where the browser signs in.
+    pub authorization_endpoint: String,
+}
+
+/// A session loaded for a request, with the secret (cookie value) it is kept under.
+#[derive(Debug, Clone)]
+pub struct LoadedSession {
+    /// The cookie's value.
+    pub id: String,
+    /// The session.
+    pub session: Session,
+}
+
+/// The token endpoint's answer.
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: i64,
+    id_token: Option<String>,
+}
+
+/// The profile the console shows and keeps.
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+    email: String,
+    name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// Why a sign-in could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The round trip's checks failed.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The API refused or failed.
+    #[error("the API answered {}: {}", .0.status, .0.detail)]
+    Api(ApiProblem),
+}
+
+impl From<ApiProblem> for SignInError {
+    fn from(problem: ApiProblem) -> Self {
+        SignInError::Api(problem)
+    }
+}
+
+fn now() -> i64 {
+    platform::time::now_millis().div_euclid(1000)
+}
+
+impl Console {
+    /// A console calling `api`, keeping sessions in `store`.
+    pub fn new(api: Api, store: SessionStore, settings: ConsoleSettings) -> Self {
+        Self {
+            api,
+            store,
+            settings,
+            provider: OnceCell::new(),
+            refreshing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Identity's discovery document, read once (through the gateway, like any client).
+    pub async fn provider(&self, on: OnBehalf) -> Result<&Provider, ApiProblem> {
+        self.provider
+            .get_or_try_init(|| async {
+                let answer = self
+                    .api
+                    .send(Call::get("/.well-known/openid-configuration"), on)
+                    .await?;
+                answer.json::<Provider>("discovery")
+            })
+            .await
+    }
+
+    fn idle_ttl(&self) -> Duration {
+        Duration::from_secs(self.settings.idle_ttl_secs.max(1))
+    }
+
+    /// Starts a sign-in that lands on `return_to`: the state it is kept under and the
+    /// URL of identity's sign-in page to send the browser to.
+    pub async fn begin_sign_in(
+        &self,
+        return_to: &str,
+        on: OnBehalf,
+    ) -> Result<(String, String), SignInError> {
+        let provider = self.provider(on).await?.clone();
+        let login = LoginState::new(return_to);
+        let state = platform::ids::random_token("");
+        self.store
+            .put(
+                Record::Login,
+                &state,
+                &login,
+                Duration::from_secs(self.settings.sign_in_ttl_secs.max(1)),
+            )
+            .await?;
+        let redirect_uri = format!("{}{CALLBACK_PATH}", provider.issuer.trim_end_matches('/'));
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("scope", "openid profile email")
+            .append_pair("state", &state)
+            .append_pair("nonce", &login.nonce)
+            .append_pair("code_challenge", &login.challenge())
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        Ok((
+            state,
+            format!("{}?{query}", provider.authorization_endpoint),
+        ))
+    }
+
+    /// Finishes the sign-in `state` with identity's `code`: exchanges it, checks the ID
+    /// token, and starts a session. Returns the session's id and where to land.
+    pub async fn finish_sign_in(
+        &self,
+        state: &str,
+        code: &str,
+        on: OnBehalf,
+    ) -> Result<(LoadedSession, String), SignInError> {
+        let login: LoginState = self
+            .store
+            .take(Record::Login, state)
+            .await?
+            .ok_or(LoginError::UnknownState)?;
+        let provider = self.provider(on).await?.clone();
+        let redirect_uri = format!("{}{CALLBACK_PATH}", provider.issuer.trim_end_matches('/'));
+        let answer = self
+            .api
+            .send(
+                Call::new(http::Method::POST, "/oauth2/token").form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &redirect_uri),
+                    ("client_id", CLIENT_ID),
+                    ("code_verifier", &login.verifier),
+                ]),
+                on,
+            )
+            .await
+            .map_err(|problem| {
+                tracing::info!(status = problem.status, "sign-in code not exchanged");
+                LoginError::Exchange
+            })?;
+        let tokens: TokenAnswer = answer.json("token")?;
+        let id_token = tokens
+            .id_token
+            .as_deref()
+            .ok_or(LoginError::IdToken("absent"))?;
+        let claims = IdTokenClaims::read(id_token, &provider.issuer, &login.nonce, now())?;
+        let me: Me = self
+            .api
+            .send(
+                Call::get("/api/v1/users/me").bearer(Some(&tokens.access_token)),
+                on,
+            )
+            .await?
+            .json("profile")?;
+        if me.id != claims.sub {
+            return Err(LoginError::IdToken("another user than the access token's").into());
+        }
+        let session = Session::signed_in(
+            now(),
+            SignedIn {
+                user_id: me.id,
+                email: me.email,
+                name: me.name,
+                roles: me.roles,
+                access_token: tokens.access_token,
+                access_expires_at: now() + tokens.expires_in,
+                refresh_token: tokens.refresh_token,
+            },
+        );
+        let loaded = LoadedSession {
+            id: platform::ids::random_token(""),
+            session,
+        };
+        self.save(&loaded).await?;
+        Ok((loaded, login.return_to))
+    }
+
+    /// A session that has not yet signed in (for a visitor's first form).
+    pub async fn start_anonymous(&self) -> Result<LoadedSession, StoreError> {
+        let loaded = LoadedSession {
+            id: platform::ids::random_token(""),
+            session: Session::new(now()),
+        };
+        self.save(&loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Writes `loaded` back (its cart, its refreshed tokens), pushing its idle expiry back.
+    pub async fn save(&self, loaded: &LoadedSession) -> Result<(), StoreError> {
+        let mut session = loaded.session.clone();
+        session.touched_at = now();
+        self.store
+            .put(Record::Session, &loaded.id, &session, self.idle_ttl())
+            .await
+    }
+
+    /// The session under `id`, if it is live; its access token refreshed if it is about
+    /// to expire (a session whose refresh fails is signed out).
+    pub async fn load(&self, id: &str, on: OnBehalf) -> Result<Option<LoadedSession>, StoreError> {
+        let Some(session) = self.store.get::<Session>(Record::Session, id).await? else {
+            return Ok(None);
+        };
+        let now = now();
+        if session.expired(now, self.settings.session_ttl_secs) {
+            self.store.delete(Record::Session, id).await?;
+            return Ok(None);
+        }
+        let mut loaded = LoadedSession {
+            id: id.to_owned(),
+            session,
+        };
+        if loaded
+            .session
+            .user
+            .as_ref()
+            .is_some_and(|user| user.needs_refresh(now))
+        {
+            return self.refresh(loaded, on).await.map(Some);
+        }
+        if now - loaded.session.touched_at >= TOUCH_EVERY_SECS {
+            self.save(&loaded).await?;
+            loaded.session.touched_at = now;
+        }
+        Ok(Some(loaded))
+    }
+
+    async fn refresh(
+        &self,
+        loaded: LoadedSession,
+        on: OnBehalf,
+    ) -> Result<LoadedSession, StoreError> {
+        let gate = {
+            let mut refreshing = self
+                .refreshing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            refreshing.entry(loaded.id.clone()).or_default().clone()
+        };
+        let id = loaded.id.clone();
+        let _turn = gate.lock().await;
+        let outcome = self.refresh_alone(loaded, on).await;
+        // A request that waited at the gate finds the session refreshed in the store.
+        self.refreshing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+        outcome
+    }
+
+    async fn refresh_alone(
+        &self,
+        mut loaded: LoadedSession,
+        on: OnBehalf,
+    ) -> Result<LoadedSession, StoreError> {
+        // Another request of this session may have refreshed while this one waited.
+        if let Some(current) = self
+            .store
+            .get::<Session>(Record::Session, &loaded.id)
+            .await?
+            && current
+                .user
+                .as_ref()
+                .is_some_and(|user| !user.needs_refresh(now()))
+        {
+            loaded.session = current;
+            return Ok(loaded);
+        }
+        let refresh_token = loaded
+            .session
+            .user
+            .as_ref()
+            .and_then(|user| user.refresh_token.clone());
+        let refreshed = match refresh_token {
+            Some(token) => self
+                .api
+                .send(
+                    Call::new(http::Method::POST, "/oauth2/token").form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &token),
+                        ("client_id", CLIENT_ID),
+                    ]),
+                    on,
+                )
+                .await
+                .and_then(|answer| answer.json::<TokenAnswer>("token"))
+                .ok(),
+            None => None,
+        };
+        match (refreshed, loaded.session.user.as_mut()) {
+            (Some(tokens), Some(user)) => {
+                user.access_token = tokens.access_token;
+                user.access_expires_at = now() + tokens.expires_in;
+                if tokens.refresh_token.is_some() {
+                    user.refresh_token = tokens.refresh_token;
+                }
+            }
+            _ => {
+                // Revoked, expired or refused: the browser signs in again.
+                loaded.session = Session::new(now());
+            }
+        }
+        self.save(&loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Signs the session out: its refresh token is revoked at identity and the session
+    /// forgotten.
+    pub async fn sign_out(&self, loaded: &LoadedSession, on: OnBehalf) -> Result<(), StoreError> {
+        if let Some(user) = &loaded.session.user
+            && let Some(refresh_token) = &user.refresh_token
+        {
+            let revoked = self
+                .api
+                .send(
+                    Call::post(
+                        "/api/v1/auth/logout",
+                        &serde_json::json!({ "refresh_token": refresh_token }),
+                    )
+                    .bearer(Some(&user.access_token)),
+                    on,
+                )
+                .await;
+            if let Err(problem) = revoked {
+                tracing::info!(
+                    status = problem.status,
+                    "refresh token not revoked at sign-out"
+                );
+            }
+        }
+        self.store.delete(Record::Session, &loaded.id).await
+    }
+}
+
+impl Console {
+    /// Whether cookies are marked `Secure`: when the platform is reached over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.provider
+            .get()
+            .is_some_and(|provider| provider.issuer.starts_with("https://"))
+    }
+}

@@ -1,0 +1,138 @@
+//! Money, dates and statuses as a shop's people read them.
+
+/// Minor units of `amount` in `currency` as text: `$12.34`, `€5.00`, `¥500`,
+/// `12.34 CHF`.
+pub fn money(amount: i64, currency: &str) -> String {
+    let digits = minor_digits(currency);
+    let sign = if amount < 0 { "-" } else { "" };
+    let magnitude = amount.unsigned_abs();
+    let number = if digits == 0 {
+        group(magnitude)
+    } else {
+        let scale = 10u64.pow(digits);
+        format!(
+            "{}.{:0width$}",
+            group(magnitude / scale),
+            magnitude % scale,
+            width = digits as usize
+        )
+    };
+    match currency {
+        "USD" => format!("{sign}${number}"),
+        "EUR" => format!("{sign}€{number}"),
+        "GBP" => format!("{sign}£{number}"),
+        "JPY" => format!("{sign}¥{number}"),
+        other => format!("{sign}{number} {other}"),
+    }
+}
+
+/// Digits after the point of `currency` (ISO 4217; the common zero- and three-digit ones).
+fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" => 0,
+        "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn group(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// An RFC 3339 time as `2026-12-06 14:05 UTC` (the API's times are UTC); text that is not
+/// one is shown as it is.
+pub fn when(rfc3339: &str) -> String {
+    match time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339) {
+        Ok(at) => {
+            let at = at.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute()
+            )
+        }
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+/// A status or channel name (`partially_refunded`) as words (`Partially refunded`).
+pub fn words(name: &str) -> String {
+    let spaced = name.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A price typed in a form (`12.34`, `12`, `12.3`) as minor units of a two-digit
+/// currency; `None` when it is not one.
+pub fn parse_price(text: &str) -> Option<i64> {
+    let text = text.trim().trim_start_matches('$');
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (text, ""),
+    };
+    if whole.is_empty() && fraction.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !fraction.chars().all(|c| c.is_ascii_digit())
+        || fraction.len() > 2
+    {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let cents: i64 = match fraction.len() {
+        0 => 0,
+        1 => fraction.parse::<i64>().ok()? * 10,
+        _ => fraction.parse().ok()?,
+    };
+    whole.checked_mul(100)?.checked_add(cents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_reads_as_people_write_it() {
+        assert_eq!(money(123_456, "USD"), "$1,234.56");
+        assert_eq!(money(5, "EUR"), "€0.05");
+        assert_eq!(money(-250, "GBP"), "-£2.50");
+        assert_eq!(money(500, "JPY"), "¥500");
+        assert_eq!(money(1_000, "CHF"), "10.00 CHF");
+        assert_eq!(money(1_234, "KWD"), "1.234 KWD");
+    }
+
+    #[test]
+    fn times_and_names() {
+        assert_eq!(when("2026-12-06T14:05:09.123Z"), "2026-12-06 14:05 UTC");
+        assert_eq!(when("soon"), "soon");
+        assert_eq!(words("partially_refunded"), "Partially refunded");
+    }
+
+    #[test]
+    fn prices_typed_in_forms() {
+        assert_eq!(parse_price("12.34"), Some(1234));
+        assert_eq!(parse_price("$12"), Some(1200));
+        assert_eq!(parse_price("0.5"), Some(50));
+        for bad in ["", ".", "1.234", "-1", "1e3", "abc"] {
+            assert_eq!(parse_price(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The sign-in round trip: `/auth/login` sends the browser to identity's sign-in page
+//! (authorization code flow, PKCE S256, state bound to this browser by a cookie),
+//! `/auth/callback` takes the code back and starts a session, `/auth/logout` ends it.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
+use http::{HeaderValue, StatusCode, header};
+use serde::Deserialize;
+
+use super::render::{PageError, page};
+use super::visitor::{Visitor, session_cookie};
+use crate::app::{Console, SignInError};
+use crate::domain::LoginError;
+
+/// The cookie binding a sign-in's `state` to the browser that started it, so a code
+/// sent to someone else's browser (login CSRF) is not accepted.
+const LOGIN_COOKIE: &str = "vc_login";
+
+#[derive(Deserialize)]
+pub(super) struct LoginQuery {
+    return_to: Option<String>,
+}
+
+fn login_cookie(state: Option<&str>, secure: bool, ttl_secs: u64) -> HeaderValue {
+    let cookie = Cookie::build((LOGIN_COOKIE, state.unwrap_or("").to_owned()))
+        .path("/auth/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::seconds(if state.is_some() {
+            i64::try_from(ttl_secs).unwrap_or(600)
+        } else {
+            0
+        }));
+    HeaderValue::from_str(&cookie.build().to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// `GET /auth/login`: to identity's sign-in page.
+pub(super) async fn login(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let return_to = query.return_to.as_deref().unwrap_or("/");
+    if visitor.user().is_some() {
+        return Ok(Redirect::to(crate::domain::login::local_path(return_to)).into_response());
+    }
+    let (state, url) = console
+        .begin_sign_in(return_to, visitor.on)
+        .await
+        .map_err(sign_in_failed)?;
+    let mut response = Redirect::to(&url).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        login_cookie(
+            Some(&state),
+            console.secure_cookies(),
+            console.settings.sign_in_ttl_secs,
+        ),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub(super) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn sign_in_failed(err: SignInError) -> PageError {
+    match err {
+        SignInError::Api(problem) => PageError::Api(problem),
+        SignInError::Store(_) => PageError::Unavailable,
+        SignInError::Login(why) => {
+            tracing::info!(error = %why, "console sign-in refused");
+            PageError::BadForm(why.to_string())
+        }
+    }
+}
+
+/// `GET /auth/callback`: identity's answer.
+pub(super) async fn callback(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    headers: http::HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Response, PageError> {
+    let secure = console.secure_cookies();
+    let clear = login_cookie(None, secure, 0);
+    if let Some(error) = query.error {
+        let detail = query.error_description.unwrap_or_else(|| error.clone());
+        let mut response = page(
+            StatusCode::BAD_REQUEST,
+            "error.html",
+            minijinja::context! { status => 400, title => "Sign-in not completed", detail => detail,
+            retry => "/auth/login" },
+        );
+        response.headers_mut().append(header::SET_COOKIE, clear);
+        return Ok(response);
+    }
+    let (Some(code), Some(state)) = (query.code, query.state) else {
+        return Err(PageError::BadForm(
+            "the sign-in answer lacks its code or state".into(),
+        ));
+    };
+    let bound = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .any(|cookie| cookie.name() == LOGIN_COOKIE && cookie.value() == state);
+    if !bound {
+        return Err(sign_in_failed(SignInError::Login(LoginError::UnknownState)));
+    }
+    let (session, return_to) = console
+        .finish_sign_in(&state, &code, visitor.on)
+        .await
+        .map_err(sign_in_failed)?;
+    // The session this browser had before (anonymous) ends with the sign-in.
+    if let Some(before) = &visitor.session {
+        let _ = console
+            .store
+            .delete(crate::store::Record::Session, &before.id)
+            .await;
+    }
+    let mut response = Redirect::to(&return_to).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        session_cookie(Some(&session.id), secure),
+    );
+    headers.append(header::SET_COOKIE, clear);
+    Ok(response)
+}
+
+/// `POST /auth/logout`.
+pub(super) async fn logout(State(console): State<Arc<Console>>, visitor: Visitor) -> Response {
+    if let Some(session) = &visitor.session
+        && let Err(err) = console.sign_out(session, visitor.on).await
+    {
+        tracing::warn!(error = %err, "console session not forgotten at sign-out");
+    }
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(None, console.secure_cookies()),
+    );
+    response
+}

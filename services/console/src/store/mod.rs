@@ -1,0 +1,163 @@
+//! Where the console keeps its sessions and sign-ins in progress: in this process's
+//! memory (the embedded shape, one gateway), or in Redis (the distributed shape), so
+//! every gateway replica knows every browser.
+//!
+//! Keys are SHA-256 hashes of the browser's secret (its session id, a sign-in's state),
+//! so what the store holds cannot be replayed as a cookie.
+
+mod memory;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::redis::Redis;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use memory::MemoryStore;
+
+/// The store of sessions and sign-ins in progress.
+#[derive(Clone)]
+pub enum SessionStore {
+    /// In this process.
+    Memory(Arc<MemoryStore>),
+    /// In Redis, under `prefix`.
+    Redis {
+        /// The process's Redis.
+        redis: Arc<Redis>,
+        /// Prefix of the console's keys.
+        prefix: String,
+    },
+}
+
+/// Why the store could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis failed or did not answer.
+    #[error(transparent)]
+    Redis(#[from] platform::redis::BackendError),
+}
+
+/// The kinds of record, each its own key space.
+#[derive(Debug, Clone, Copy)]
+pub enum Record {
+    /// A browser session, under its id.
+    Session,
+    /// A sign-in in progress, under its `state`.
+    Login,
+}
+
+impl Record {
+    fn prefix(self) -> &'static str {
+        match self {
+            Record::Session => "session:",
+            Record::Login => "login:",
+        }
+    }
+}
+
+fn key(record: Record, secret: &str) -> String {
+    format!(
+        "{}{}",
+        record.prefix(),
+        platform::ids::sha256_hex(secret.as_bytes())
+    )
+}
+
+impl SessionStore {
+    /// A store in this process's memory.
+    pub fn memory() -> Self {
+        SessionStore::Memory(Arc::new(MemoryStore::default()))
+    }
+
+    /// The record under `secret`, if it exists and has not expired.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        record: Record,
+        secret: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let key = key(record, secret);
+        let raw = match self {
+            SessionStore::Memory(memory) => memory.get(&key),
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                redis
+                    .call(|mut conn| async move {
+                        redis::cmd("GET")
+                            .arg(&key)
+                            .query_async::<Option<String>>(&mut conn)
+                            .await
+                    })
+                    .await?
+            }
+        };
+        // A record that no longer reads (written by another version) is no session.
+        Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+    }
+
+    /// Writes `value` under `secret` for `ttl`.
+    pub async fn put<T: Serialize>(
+        &self,
+        record: Record,
+        secret: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = key(record, secret);
+        let raw = serde_json::to_string(value).unwrap_or_default();
+        match self {
+            SessionStore::Memory(memory) => {
+                memory.put(key, raw, ttl);
+                Ok(())
+            }
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                let secs = ttl.as_secs().max(1);
+                redis
+                    .call(|mut conn| async move {
+                        redis::cmd("SET")
+                            .arg(&key)
+                            .arg(&raw)
+                            .arg("EX")
+                            .arg(secs)
+                            .query_async::<()>(&mut conn)
+                            .await
+                    })
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes the record under `secret` and returns it: a sign-in's state is used once,
+    /// even when two callbacks race.
+    pub async fn take<T: DeserializeOwned>(
+        &self,
+        record: Record,
+        secret: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let key = key(record, secret);
+        let raw = match self {
+            SessionStore::Memory(memory) => memory.take(&key),
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                redis
+                    .call(|mut conn| async move {
+                        redis::cmd("GETDEL")
+                            .arg(&key)
+                            .query_async::<Option<String>>(&mut conn)
+                            .await
+                    })
+                    .await?
+            }
+        };
+        Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+    }
+
+    /// Removes the record under `secret`.
+    pub async fn delete(&self, record: Record, secret: &str) -> Result<(), StoreError> {
+        self.take::<serde_json::Value>(record, secret)
+            .await
+            .map(|_| ())
+    }
+}
