@@ -15,6 +15,7 @@
 //!
 //! [`both_shapes!`] writes each test once and runs it in both.
 
+pub mod browser;
 pub mod localstripe;
 pub mod providers;
 pub mod receiver;
@@ -265,6 +266,32 @@ pub async fn spawn_app_with_vars(shape: Shape, vars: &[(&str, &str)]) -> Option<
 /// gateway's rate limits and cache follow the harness's defaults unless `config`
 /// sets them (see [`with_test_defaults`]).
 pub async fn spawn_app_with(shape: Shape, config: ConfigSource) -> Option<TestApp> {
+    spawn_app_listening(shape, config, "127.0.0.1:0".into()).await
+}
+
+/// Starts the platform in `shape` with `vars`, on an address chosen first so that
+/// identity's issuer is that address: a browser signing in through the console is sent
+/// back to it (the console's redirect URI is `{issuer}/auth/callback`).
+pub async fn spawn_app_at_its_issuer(shape: Shape, vars: &[(&str, &str)]) -> Option<TestApp> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.push(("VISCOUNT_IDENTITY__ISSUER".into(), issuer));
+    let config = ConfigSource::from_parts("", vars).expect("configuration variables read");
+    spawn_app_listening(shape, config, format!("127.0.0.1:{port}")).await
+}
+
+async fn spawn_app_listening(
+    shape: Shape,
+    config: ConfigSource,
+    listen: String,
+) -> Option<TestApp> {
     let config = with_test_defaults(config);
     // Failing tests show the services' warnings and errors (nextest keeps the output
     // of passing tests to itself).
@@ -274,7 +301,7 @@ pub async fn spawn_app_with(shape: Shape, config: ConfigSource) -> Option<TestAp
     let platform = RunningPlatform::start(
         PlatformOptions {
             storage: storage.storage.clone(),
-            listen: "127.0.0.1:0".into(),
+            listen,
             config: config.clone(),
             clock: clock.clone(),
             bootstrap_admin: Some(("admin@viscount.test".into(), "admin-password-1".into())),

@@ -30,15 +30,28 @@ pub fn address() -> Value {
 
 /// A product priced `cents` USD with `units` in stock, once ordering knows its price.
 pub async fn stocked(app: &TestApp, admin: &TestUser, sku: &str, cents: i64, units: i64) {
+    stocked_named(app, admin, sku, &format!("Product {sku}"), cents, units).await;
+}
+
+/// [`stocked`], with the product's `name`; returns the product.
+pub async fn stocked_named(
+    app: &TestApp,
+    admin: &TestUser,
+    sku: &str,
+    name: &str,
+    cents: i64,
+    units: i64,
+) -> Value {
     let created = app
         .post(
             "/api/v1/products",
             Some(&admin.access),
-            &json!({"sku": sku, "name": format!("Product {sku}"), "description": "for sale",
+            &json!({"sku": sku, "name": name, "description": "for sale",
                     "price": {"amount": cents, "currency": "USD"}}),
         )
         .await;
     assert_eq!(created.status(), 201, "create {sku}");
+    let product = json_of(created).await;
     let warehouse = app
         .post(
             "/api/v1/warehouses",
@@ -79,6 +92,7 @@ pub async fn stocked(app: &TestApp, admin: &TestUser, sku: &str, cents: i64, uni
         (r.status() == 200).then_some(())
     })
     .await;
+    product
 }
 
 /// `POST /orders` with a fresh idempotency key, waiting for the saga.

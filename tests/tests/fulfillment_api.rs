@@ -1,6 +1,7 @@
 //! Fulfillment through the gateway, in both shapes: shipments opened from confirmed
 //! orders (one per warehouse), operator dispatch and delivery, the signed carrier
-//! webhook, labels, and returns ending in a refund and a restock.
+//! webhook, labels, returns ending in a refund and a restock, and the lists of
+//! shipments (operators) and returns (operators, and customers their own).
 
 use contracts::inventory::{Allocation, StockCommitted};
 use contracts::ordering::{OrderCancelled, OrderConfirmed, ShippingAddress};
@@ -670,5 +671,162 @@ both_shapes! {
         assert_eq!(statuses(&parcel), ["pending", "label_created", "cancelled"]);
         let dispatch = post_empty(&app, &format!("/api/v1/shipments/{}/dispatch", id_of(&parcel)), &admin.access).await;
         assert_problem(dispatch, 409).await;
+    }
+}
+
+/// `GET path` as `token`, answered 200, as JSON.
+async fn listed(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.get(path, Some(token)).await;
+    assert_eq!(response.status(), 200, "{path}");
+    json_of(response).await
+}
+
+/// The values of `field` of a list's items, in order.
+fn fields_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i[field].as_str()).collect())
+        .unwrap_or_default()
+}
+
+both_shapes! {
+    async fn operators_list_every_shipment_newest_first_and_customers_cannot(app) {
+        let admin = app.admin().await;
+        let buyer = app.user("lister").await;
+        let other = app.user("other-lister").await;
+        let mut orders = Vec::new();
+        for (owner, warehouse) in [(&buyer, "wh-a"), (&other, "wh-b"), (&buyer, "wh-c")] {
+            let order_id = uuid::Uuid::now_v7().to_string();
+            deliver_event(&app, ServiceKind::Ordering, &confirmed(&order_id, &owner.id)).await;
+            deliver_event(&app, ServiceKind::Inventory, &committed(&order_id, &[("LIST-1", warehouse, 2)])).await;
+            orders.push(order_id);
+        }
+        let newest_first: Vec<&str> = orders.iter().rev().map(String::as_str).collect();
+
+        // Every shipment, newest first, each as the single read shows it.
+        let all = listed(&app, &admin.access, "/api/v1/shipments").await;
+        assert_eq!(fields_of(&all, "order_id"), newest_first);
+        assert_eq!(all["next_cursor"], Value::Null);
+        let first = &all["items"][0];
+        assert_eq!(first, &get_shipment(&app, &admin.access, id_of(first)).await, "the single read's view");
+        assert_eq!(statuses(first), ["pending", "label_created"]);
+
+        // Paging.
+        let page = listed(&app, &admin.access, "/api/v1/shipments?limit=2").await;
+        assert_eq!(fields_of(&page, "order_id"), newest_first[..2]);
+        let cursor = page["next_cursor"].as_str().expect("a next page");
+        let rest = listed(&app, &admin.access, &format!("/api/v1/shipments?limit=2&cursor={cursor}")).await;
+        assert_eq!(fields_of(&rest, "order_id"), newest_first[2..]);
+        assert_eq!(rest["next_cursor"], Value::Null);
+
+        // The status filter.
+        let oldest = all["items"][2].clone();
+        let delivered = post_empty(&app, &format!("/api/v1/shipments/{}/deliver", id_of(&oldest)), &admin.access).await;
+        assert_eq!(delivered.status(), 200);
+        let only = listed(&app, &admin.access, "/api/v1/shipments?status=delivered").await;
+        assert_eq!(fields_of(&only, "id"), [id_of(&oldest)]);
+        assert_eq!(only["items"][0]["status"], "delivered");
+        let waiting = listed(&app, &admin.access, "/api/v1/shipments?status=label_created").await;
+        assert_eq!(fields_of(&waiting, "order_id"), newest_first[..2]);
+        let none = listed(&app, &admin.access, "/api/v1/shipments?status=cancelled").await;
+        assert_eq!(none, json!({"items": [], "next_cursor": null}));
+        let every = listed(&app, &admin.access, "/api/v1/shipments?status=").await;
+        assert_eq!(every["items"].as_array().map(Vec::len), Some(3));
+        let bogus = app.get("/api/v1/shipments?status=teleported", Some(&admin.access)).await;
+        assert_eq!(error_fields(&assert_problem(bogus, 422).await), ["status"]);
+        let bad_cursor = app.get("/api/v1/shipments?cursor=%25%25", Some(&admin.access)).await;
+        assert_eq!(error_fields(&assert_problem(bad_cursor, 422).await), ["cursor"]);
+
+        // Operators only: a client with the `fulfillment:write` scope may, customers not.
+        assert_problem(app.get("/api/v1/shipments", Some(&buyer.access)).await, 403).await;
+        assert_problem(app.get("/api/v1/shipments", None).await, 401).await;
+        let key = |scopes: Value| {
+            let app = &app;
+            let admin = admin.access.clone();
+            async move {
+                let created = json_of(app.post("/api/v1/api-keys", Some(&admin), &json!({"name": "warehouse", "scopes": scopes})).await).await;
+                created["key"].as_str().expect("key").to_owned()
+            }
+        };
+        for (scopes, status) in [(json!(["fulfillment:write"]), 200), (json!(["reports:read"]), 403)] {
+            let response = app
+                .client
+                .get(app.url("/api/v1/shipments"))
+                .header("x-api-key", key(scopes.clone()).await)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), status, "{scopes}");
+        }
+    }
+
+    async fn customers_list_their_own_returns_and_operators_every_one(app) {
+        let admin = app.admin().await;
+        let buyer = app.user("returns-lister").await;
+        let other = app.user("other-returner").await;
+        let mut returns = Vec::new();
+        for (owner, warehouse) in [(&buyer, "wh-a"), (&other, "wh-b"), (&buyer, "wh-c")] {
+            let order_id = uuid::Uuid::now_v7().to_string();
+            deliver_event(&app, ServiceKind::Ordering, &confirmed(&order_id, &owner.id)).await;
+            deliver_event(&app, ServiceKind::Inventory, &committed(&order_id, &[("RLIST-1", warehouse, 2)])).await;
+            let shipment = shipment_of(&app, &owner.access, &order_id).await;
+            let delivered = post_empty(&app, &format!("/api/v1/shipments/{}/deliver", id_of(&shipment)), &admin.access).await;
+            assert_eq!(delivered.status(), 200);
+            let opened = open_return(&app, &owner.access, &order_id, "RLIST-1", 1).await;
+            assert_eq!(opened.status(), 201);
+            returns.push(json_of(opened).await);
+        }
+        let ids: Vec<&str> = returns.iter().map(id_of).collect();
+        let approved = post_empty(&app, &format!("/api/v1/returns/{}/approve", ids[0]), &admin.access).await;
+        assert_eq!(approved.status(), 200);
+
+        // A customer sees their own, newest first, as the single read shows them.
+        let own = listed(&app, &buyer.access, "/api/v1/returns").await;
+        assert_eq!(fields_of(&own, "id"), [ids[2], ids[0]]);
+        assert_eq!(fields_of(&own, "user_id"), [buyer.id.as_str(), buyer.id.as_str()]);
+        let single = listed(&app, &buyer.access, &format!("/api/v1/returns/{}", ids[0])).await;
+        assert_eq!(own["items"][1], single, "the single read's view");
+        assert_eq!(single["status"], "approved");
+        let theirs = listed(&app, &other.access, "/api/v1/returns").await;
+        assert_eq!(fields_of(&theirs, "id"), [ids[1]]);
+        let stranger = app.user("no-returns").await;
+        let nothing = listed(&app, &stranger.access, "/api/v1/returns").await;
+        assert_eq!(nothing, json!({"items": [], "next_cursor": null}));
+
+        // Operators see every one.
+        let all = listed(&app, &admin.access, "/api/v1/returns").await;
+        assert_eq!(fields_of(&all, "id"), [ids[2], ids[1], ids[0]]);
+
+        // The status filter, for both.
+        let approved = listed(&app, &admin.access, "/api/v1/returns?status=approved").await;
+        assert_eq!(fields_of(&approved, "id"), [ids[0]]);
+        let requested = listed(&app, &buyer.access, "/api/v1/returns?status=requested").await;
+        assert_eq!(fields_of(&requested, "id"), [ids[2]]);
+        let rejected = listed(&app, &admin.access, "/api/v1/returns?status=rejected").await;
+        assert_eq!(rejected["items"], json!([]));
+        let bogus = app.get("/api/v1/returns?status=refunded", Some(&buyer.access)).await;
+        assert_eq!(error_fields(&assert_problem(bogus, 422).await), ["status"]);
+
+        // Paging.
+        let page = listed(&app, &admin.access, "/api/v1/returns?limit=1").await;
+        assert_eq!(fields_of(&page, "id"), [ids[2]]);
+        let mut cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+        let mut seen = vec![ids[2].to_owned()];
+        loop {
+            let next = listed(&app, &admin.access, &format!("/api/v1/returns?limit=1&cursor={cursor}")).await;
+            seen.extend(fields_of(&next, "id").into_iter().map(str::to_owned));
+            match next["next_cursor"].as_str() {
+                Some(more) => cursor = more.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, [ids[2], ids[1], ids[0]]);
+        let own_page = listed(&app, &buyer.access, "/api/v1/returns?limit=1").await;
+        let cursor = own_page["next_cursor"].as_str().expect("a next page");
+        let own_next = listed(&app, &buyer.access, &format!("/api/v1/returns?limit=1&cursor={cursor}")).await;
+        assert_eq!(fields_of(&own_next, "id"), [ids[0]], "a customer's page skips others' returns");
+        assert_eq!(own_next["next_cursor"], Value::Null);
+
+        assert_problem(app.get("/api/v1/returns", None).await, 401).await;
     }
 }

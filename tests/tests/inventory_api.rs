@@ -1,6 +1,7 @@
 //! API.md's Inventory table through the gateway, in both shapes: warehouses, stock,
-//! adjustments, all-or-nothing reservations under concurrency, expiry, the ledger, and
-//! the ordering events inventory consumes.
+//! adjustments, all-or-nothing reservations under concurrency, expiry, the ledger (its
+//! sums, and the admins' newest-first listing), and the ordering events inventory
+//! consumes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -319,6 +320,104 @@ both_shapes! {
         let (ledger_on_hand, ledger_reserved) = inventory::store::ledger_sums(inventory.db().reader(), "LEDGER", &w).await.expect("ledger");
         assert_eq!(ledger_on_hand, on_hand, "the ledger rebuilds the level");
         assert_eq!(ledger_reserved, 0);
+    }
+
+    async fn the_ledger_lists_a_skus_movements_newest_first_to_admins_only(app) {
+        let admin = app.admin().await;
+        let customer = app.user("shopper").await;
+        let main = warehouse(&app, &admin.access, "LEDGER-MAIN").await;
+        let north = warehouse(&app, &admin.access, "LEDGER-NORTH").await;
+        let adjust_with = |warehouse_id: String, delta: i64, reason: &'static str| {
+            let app = &app;
+            let token = admin.access.clone();
+            async move {
+                let response = app
+                    .post(
+                        "/api/v1/inventory/adjust",
+                        Some(&token),
+                        &json!({"sku": "LEDGER-1", "warehouse_id": warehouse_id, "delta": delta, "reason": reason}),
+                    )
+                    .await;
+                assert_eq!(response.status(), 200, "adjust {reason}");
+            }
+        };
+        adjust_with(main.clone(), 10, "first count").await;
+        adjust_with(north.clone(), 4, "north delivery").await;
+        adjust_with(main.clone(), -3, "damaged in storage").await;
+        let ledger = |query: String| {
+            let app = &app;
+            let token = admin.access.clone();
+            async move {
+                let response = app.get(&format!("/api/v1/inventory/LEDGER-1/ledger{query}"), Some(&token)).await;
+                assert_eq!(response.status(), 200, "ledger{query}");
+                response.json::<Value>().await.expect("json")
+            }
+        };
+
+        // Newest first, each with its deltas, reason, actor and time.
+        let all = ledger(String::new()).await;
+        let items = all["items"].as_array().expect("items");
+        let seen: Vec<(&str, i64, &str)> = items
+            .iter()
+            .map(|e| (e["warehouse_id"].as_str().unwrap_or_default(), e["on_hand_delta"].as_i64().unwrap_or_default(), e["reason"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![(main.as_str(), -3, "damaged in storage"), (north.as_str(), 4, "north delivery"), (main.as_str(), 10, "first count")]
+        );
+        let newest = &items[0];
+        assert_eq!(newest["sku"], "LEDGER-1");
+        assert_eq!(newest["kind"], "adjust");
+        assert_eq!(newest["reserved_delta"], 0);
+        assert_eq!(newest["actor"], admin.id.as_str());
+        assert_eq!(newest["reference"], Value::Null);
+        assert!(newest["at"].as_str().is_some_and(|at| at.contains('T')), "{newest}");
+        assert!(newest["id"].is_string());
+        assert_eq!(all["next_cursor"], Value::Null);
+
+        // A reservation is in the ledger too, referencing its order.
+        assert_eq!(reserve(&app, &admin.access, "ledger-order", json!([{"sku": "LEDGER-1", "quantity": 2}])).await.status(), 201);
+        let reserved = ledger("?limit=1".into()).await;
+        assert_eq!(reserved["items"][0]["kind"], "reserve");
+        assert_eq!(reserved["items"][0]["reserved_delta"], 2);
+        assert_eq!(reserved["items"][0]["reference"], "ledger-order");
+
+        // Paging: the cursor of a one-item page gives the next one.
+        let main_only = format!("?warehouse={main}&limit=1");
+        let first = ledger(main_only.clone()).await;
+        assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(first["items"][0]["kind"], "reserve");
+        let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+        let second = ledger(format!("{main_only}&cursor={cursor}")).await;
+        assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(second["items"][0]["reason"], "damaged in storage");
+        let cursor = second["next_cursor"].as_str().expect("a third page").to_owned();
+        let third = ledger(format!("{main_only}&cursor={cursor}")).await;
+        assert_eq!(third["items"][0]["reason"], "first count");
+        assert_eq!(third["next_cursor"], Value::Null, "the last page");
+
+        // The warehouse filter takes an id or a code.
+        for filter in [north.as_str(), "LEDGER-NORTH"] {
+            let only = ledger(format!("?warehouse={filter}")).await;
+            let items = only["items"].as_array().expect("items");
+            assert_eq!(items.len(), 1, "{filter}");
+            assert_eq!(items[0]["warehouse_id"], north.as_str());
+            assert_eq!(items[0]["reason"], "north delivery");
+        }
+        let nowhere = app.get("/api/v1/inventory/LEDGER-1/ledger?warehouse=NOWHERE", Some(&admin.access)).await;
+        assert_eq!(error_fields(&assert_problem(nowhere, 422).await), ["warehouse"]);
+
+        // A sku never moved has an empty ledger; a malformed one is refused.
+        let never: Value = app.get("/api/v1/inventory/NEVER-MOVED/ledger", Some(&admin.access)).await.json().await.expect("json");
+        assert_eq!(never, json!({"items": [], "next_cursor": null}));
+        let malformed = app.get("/api/v1/inventory/bad%20sku/ledger", Some(&admin.access)).await;
+        assert_eq!(error_fields(&assert_problem(malformed, 422).await), ["sku"]);
+        let bad_cursor = app.get("/api/v1/inventory/LEDGER-1/ledger?cursor=%25%25", Some(&admin.access)).await;
+        assert_eq!(error_fields(&assert_problem(bad_cursor, 422).await), ["cursor"]);
+
+        // Admins only, as for adjustments.
+        assert_problem(app.get("/api/v1/inventory/LEDGER-1/ledger", Some(&customer.access)).await, 403).await;
+        assert_problem(app.get("/api/v1/inventory/LEDGER-1/ledger", None).await, 401).await;
     }
 
     async fn a_reservation_releases_itself_when_it_expires(app) {

@@ -1,8 +1,8 @@
 //! Notifications through the gateway, in both shapes, against a real SMTP conversation
 //! (the test SMTP server in `viscount_tests::smtp`) and a local webhook receiver: the
 //! welcome and checkout messages (and the event each one records), SMTP connection
-//! reuse, template edits, preferences, retries and permanent failures, the SMS webhook,
-//! and the local outbox when no SMTP server is configured.
+//! reuse, template edits and their previews, preferences, retries and permanent
+//! failures, the SMS webhook, and the local outbox when no SMTP server is configured.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ in_both_shapes!(
     a_checkout_emails_the_confirmation_and_a_declined_card_the_payment_failure,
     consecutive_emails_share_one_smtp_connection,
     an_admin_edits_a_template_and_the_next_message_uses_it,
+    an_admin_previews_a_template_edit_without_storing_it,
     marketing_can_be_switched_off_but_transactional_messages_cannot,
     failed_attempts_are_retried_and_a_refused_address_blocks_no_one,
     text_messages_go_through_the_provider_webhook,
@@ -456,6 +457,117 @@ async fn an_admin_edits_a_template_and_the_next_message_uses_it(shape: Shape) {
     ] {
         assert!(ids.contains(&id), "{id} in {ids:?}");
     }
+}
+
+async fn an_admin_previews_a_template_edit_without_storing_it(shape: Shape) {
+    let Some(app) = spawn_app(shape).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let customer = app.user("previewer").await;
+    let path = "/api/v1/notifications/templates/welcome.email";
+    let preview = "/api/v1/notifications/templates/welcome.email/preview";
+    let before = json_of(app.get(path, Some(&admin.access)).await).await;
+
+    let edit = json!({
+        "subject": "Hi {{ user.name }}!",
+        "body": "Welcome {{ user.name }} <{{ user.email }}>",
+        "html": "<p>Welcome {{ user.name }}</p>",
+        "category": "transactional",
+        "enabled": false,
+    });
+    assert_problem(app.post(preview, Some(&customer.access), &edit).await, 403).await;
+    assert_problem(app.post(preview, None, &edit).await, 401).await;
+
+    // Rendered with the sample data the edit is checked against.
+    let response = app.post(preview, Some(&admin.access), &edit).await;
+    assert_eq!(response.status(), 200);
+    let rendered = json_of(response).await;
+    assert_eq!(
+        rendered,
+        json!({
+            "subject": "Hi Ada Lovelace!",
+            "body": "Welcome Ada Lovelace <ada@example.com>",
+            "html": "<p>Welcome Ada Lovelace</p>",
+        })
+    );
+    let order = json_of(
+        app.post(
+            "/api/v1/notifications/templates/order_confirmed.sms/preview",
+            Some(&admin.access),
+            &json!({"body": "Order {{ order.id }}: {{ order.total }}"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        order,
+        json!({"subject": null, "body": "Order 0190a000-0000-7000-8000-000000000002: 29.98 USD", "html": null})
+    );
+    // A key of the admin's own: the sample recipient, and nothing for the sender's names.
+    let own = json_of(
+        app.post(
+            "/api/v1/notifications/templates/newsletter.email/preview",
+            Some(&admin.access),
+            &json!({"subject": "{{ title }} for {{ user.name }}", "body": "{{ text }}."}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(own["subject"], "for Ada Lovelace");
+    assert_eq!(own["body"], ".");
+
+    // Refused as the PUT refuses it, naming the field.
+    for (bad, field) in [
+        (
+            json!({"subject": "Hi", "body": "Hello {{ user.name"}),
+            "body",
+        ),
+        (json!({"subject": "{{ order.id }}", "body": "x"}), "subject"),
+        (
+            json!({"subject": "x", "body": "x", "html": "{% if %}"}),
+            "html",
+        ),
+        (json!({"body": "no subject"}), "subject"),
+        (
+            json!({"subject": "x", "body": "x", "category": "spam"}),
+            "category",
+        ),
+    ] {
+        let previewed =
+            assert_problem(app.post(preview, Some(&admin.access), &bad).await, 422).await;
+        assert_eq!(error_fields(&previewed), [field], "{bad}: {previewed}");
+        let put = assert_problem(app.put(path, &admin.access, &bad).await, 422).await;
+        assert_eq!(
+            previewed["errors"], put["errors"],
+            "{bad}: the PUT's problem"
+        );
+    }
+    let bad_id = assert_problem(
+        app.post(
+            "/api/v1/notifications/templates/welcome/preview",
+            Some(&admin.access),
+            &edit,
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&bad_id), ["id"]);
+
+    // Nothing was stored: the template is as it was, and no new one exists.
+    let after = json_of(app.get(path, Some(&admin.access)).await).await;
+    assert_eq!(after, before, "a preview changes nothing");
+    assert_eq!(after["customized"], false);
+    assert_problem(
+        app.get(
+            "/api/v1/notifications/templates/newsletter.email",
+            Some(&admin.access),
+        )
+        .await,
+        404,
+    )
+    .await;
 }
 
 async fn marketing_can_be_switched_off_but_transactional_messages_cannot(shape: Shape) {

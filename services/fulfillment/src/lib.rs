@@ -31,7 +31,10 @@ pub use config::{DEV_LOCAL_COURIER_SECRET, FulfillmentConfig, ShipFrom};
 /// Fulfillment's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     scope: "fulfillment",
-    steps: &[platform::migration!("0001_init")],
+    steps: &[
+        platform::migration!("0001_init"),
+        platform::migration!("0002_list_order"),
+    ],
 };
 
 /// A running fulfillment service.

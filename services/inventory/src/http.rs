@@ -1,7 +1,8 @@
-//! Inventory's HTTP surface: API.md's Inventory table, plus commit, per-sku thresholds
-//! and many skus' availability at once (seed 003). Handlers check who may call, turn bodies into validated domain inputs,
-//! call the app and render what it returns. Each route is declared with its OpenAPI
-//! description ([`api`]).
+//! Inventory's HTTP surface: API.md's Inventory table, plus commit, per-sku thresholds,
+//! a sku's movement ledger and many skus' availability at once (seed 003). Handlers
+//! check who may call, turn bodies into validated domain inputs, call the app and
+//! render what it returns. Each route is declared with its OpenAPI description
+//! ([`api`]).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,7 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{Availability, InventoryApp, InventoryError, StockView};
 use crate::domain::{
-    LowStock, Quantity, Reservation, ReservationStatus, Sku, Text, Warehouse, WarehouseCode,
+    LedgerEntry, LowStock, MovementKind, Quantity, Reservation, ReservationStatus, Sku, Text,
+    Warehouse, WarehouseCode,
 };
 
 /// The scope a service client needs to reserve, release and commit.
@@ -37,6 +39,7 @@ pub fn api() -> ApiRouter<InventoryApp> {
         .routes(routes!(commit))
         .routes(routes!(get_reservation))
         .routes(routes!(stock))
+        .routes(routes!(ledger))
         .routes(routes!(set_threshold))
         .routes(routes!(list_warehouses, create_warehouse))
         .routes(routes!(get_warehouse))
@@ -99,6 +102,121 @@ async fn stock(
     Path(sku): Path<String>,
 ) -> ApiResult<Json<StockView>> {
     Ok(Json(app.stock(&sku_from_path(sku)?).await?))
+}
+
+/// The ledger's `warehouse` filter (the paging is [`PageQuery`]'s, documented beside it).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LedgerQuery {
+    /// Only movements in this warehouse, by id or code (an unknown one is 422).
+    #[serde(default)]
+    warehouse: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
+}
+
+/// The ledger's kind names, as [`MovementKind::as_str`] spells them.
+fn movement_kind() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "Which change it was: an operator's adjustment, units reserved, released, \
+             expired or committed for an order, or units returned on hand",
+        ))
+        .enum_values(Some(MovementKind::ALL.map(MovementKind::as_str)))
+}
+
+/// One movement of a sku's stock in one warehouse, as the ledger records it.
+#[derive(Serialize, ToSchema)]
+struct LedgerEntryView {
+    /// Id.
+    id: String,
+    /// The sku.
+    sku: Sku,
+    /// The warehouse whose level moved.
+    warehouse_id: String,
+    /// Which change it was.
+    #[schema(schema_with = movement_kind)]
+    kind: &'static str,
+    /// Change of on-hand units.
+    on_hand_delta: i64,
+    /// Change of reserved units.
+    reserved_delta: i64,
+    /// Why: an operator's reason, or what the system did.
+    reason: String,
+    /// Who: a user or client id, or `system`.
+    actor: String,
+    /// The order or return it concerns (null for an adjustment).
+    reference: Option<String>,
+    /// When, RFC 3339.
+    #[schema(format = DateTime)]
+    at: String,
+}
+
+impl From<LedgerEntry> for LedgerEntryView {
+    fn from(e: LedgerEntry) -> Self {
+        Self {
+            id: e.id,
+            sku: e.sku,
+            warehouse_id: e.warehouse_id,
+            kind: e.kind.as_str(),
+            on_hand_delta: e.on_hand_delta,
+            reserved_delta: e.reserved_delta,
+            reason: e.reason,
+            actor: e.actor,
+            reference: e.reference,
+            at: platform::time::rfc3339(e.at),
+        }
+    }
+}
+
+/// A sku's stock ledger, newest first: every movement of its levels (admins).
+///
+/// Adjustments, reservations and their release, expiry or commit, and returns, each
+/// with its deltas, reason and actor; in one warehouse when `warehouse` names one. A
+/// sku never moved has an empty ledger.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventory/{sku}/ledger",
+    params(
+        ("sku" = String, Path, description = "The sku", pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        LedgerQuery, PageQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of the sku's movements, newest first", body = List<LedgerEntryView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn ledger(
+    State(app): State<InventoryApp>,
+    caller: Principal,
+    Path(sku): Path<String>,
+    Query(query): Query<LedgerQuery>,
+) -> ApiResult<Json<List<LedgerEntryView>>> {
+    caller.require_admin()?;
+    let sku = sku_from_path(sku)?;
+    let page = query.page.page()?;
+    let warehouse = query
+        .warehouse
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty());
+    let rows = app
+        .ledger(&sku, warehouse, page.after.as_deref(), page.fetch_limit())
+        .await
+        .map_err(|err| match err {
+            InventoryError::UnknownWarehouse => {
+                Problem::invalid_field("warehouse", "no such warehouse")
+            }
+            err => err.into(),
+        })?;
+    let list = List::from_rows(rows, &page, |e| e.id.clone());
+    Ok(Json(List {
+        items: list.items.into_iter().map(LedgerEntryView::from).collect(),
+        next_cursor: list.next_cursor,
+    }))
 }
 
 /// Most skus one availability request may ask for.

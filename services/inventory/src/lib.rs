@@ -32,6 +32,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0001_init"),
         platform::migration!("0002_stock_changes"),
         platform::migration!("0003_reservation_retention"),
+        platform::migration!("0004_ledger_order"),
     ],
 };
 

@@ -32,6 +32,8 @@ impl Unit {
 
     fn label(self, value: f64) -> String {
         match self {
+            // Whole counts only: a gridline at 0.5 orders says nothing.
+            Unit::Count if (value - value.round()).abs() > 1e-9 => String::new(),
             Unit::Count => format!("{value:.0}"),
             Unit::Money => format!("{:.0}", value / 100.0),
             Unit::Ratio => format!("{:.0}%", value * 100.0),

@@ -1,6 +1,6 @@
-//! Returns: a customer asks to send back delivered units within the return window;
-//! an operator approves or rejects, then receives them, which announces the units
-//! for restocking and refunding.
+//! Returns: a customer asks to send back delivered units within the return window
+//! and reads their returns; an operator lists every return, approves or rejects, then
+//! receives them, which announces the units for restocking and refunding.
 
 use super::{FulfillmentApp, FulfillmentError, POLICY};
 use crate::domain::{
@@ -88,6 +88,21 @@ impl FulfillmentApp {
             Some(r) if POLICY.may_see(caller, &r.user_id) => Ok(r),
             _ => Err(FulfillmentError::NotFound),
         }
+    }
+
+    /// The returns `caller` may see, newest first: every one for operators, their own
+    /// for anyone else; in `status` or (with `None`) any, before the id `before`.
+    #[tracing::instrument(skip_all, fields(status = status.map(ReturnStatus::as_str)), err(level = "debug"))]
+    pub async fn returns(
+        &self,
+        caller: &Principal,
+        status: Option<ReturnStatus>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Return>, FulfillmentError> {
+        let owner = (!POLICY.may_manage(caller)).then_some(caller.subject.as_str());
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::returns::list(&mut conn, owner, status, before, limit).await?)
     }
 
     /// Applies an operator's decision to a return (approve, reject, receive);

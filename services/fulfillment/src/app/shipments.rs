@@ -1,7 +1,7 @@
-//! Shipments as their owner and operators see them, an operator's moves (dispatch,
-//! deliver), and how any move is written: the aggregate's transition stored as one
-//! conditional update, each status entered recorded in the history, and the events
-//! it implies staged with it.
+//! Shipments as their owner and operators see them (one, an order's, or every one for
+//! operators), an operator's moves (dispatch, deliver), and how any move is written:
+//! the aggregate's transition stored as one conditional update, each status entered
+//! recorded in the history, and the events it implies staged with it.
 
 use platform::auth::Principal;
 use platform::db::Tx;
@@ -93,6 +93,26 @@ impl FulfillmentApp {
         }
         let mut conn = self.db.reader().acquire().await?;
         let shipments = store::shipments::of_order(&mut conn, order_id, after, limit).await?;
+        drop(conn);
+        let mut details = Vec::with_capacity(shipments.len());
+        for shipment in shipments {
+            details.push(self.detail(shipment).await?);
+        }
+        Ok(details)
+    }
+
+    /// Every shipment newest first, in `status` or (with `None`) any, before the id
+    /// `before`, with their histories: what operators see (the caller is checked by
+    /// the handler, as for their moves).
+    #[tracing::instrument(skip_all, fields(status = status.map(ShipmentStatus::as_str)), err(level = "debug"))]
+    pub async fn shipments(
+        &self,
+        status: Option<ShipmentStatus>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ShipmentDetail>, FulfillmentError> {
+        let mut conn = self.db.reader().acquire().await?;
+        let shipments = store::shipments::list(&mut conn, status, before, limit).await?;
         drop(conn);
         let mut details = Vec::with_capacity(shipments.len());
         for shipment in shipments {

@@ -1,23 +1,24 @@
-//! Return handlers: a customer opens and reads returns; an operator approves, rejects
-//! and receives them.
+//! Return handlers: a customer opens and reads returns (one, or a list of their own);
+//! an operator lists every return, approves, rejects and receives them.
 
 use axum::extract::{Path, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
 use platform::auth::Principal;
 use platform::http::api::{ApiRouter, UtoipaMethodRouterExt, problems, routes};
-use platform::http::{Fields, Json, Problem, created};
+use platform::http::{Fields, Json, List, PageQuery, Problem, Query, created};
 use platform::idempotency::{Idempotency, idempotent};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiResult, LineView, names_schema, problem, text_schema};
 use crate::app::{FulfillmentApp, POLICY, ReturnRequest};
 use crate::domain::{self, MAX_RETURN_LINES, Return, ReturnDecision, ReturnStatus, Sku, Text};
 
 /// Returns: a customer opens one (honouring an optional `Idempotency-Key`, checked
-/// only for a signed-in caller) and reads it; operators decide and receive.
+/// only for a signed-in caller) and reads theirs; operators list all, decide and
+/// receive.
 pub(super) fn api() -> ApiRouter<FulfillmentApp> {
     ApiRouter::new()
         .routes(routes!(create_return).map(|route| {
@@ -25,6 +26,7 @@ pub(super) fn api() -> ApiRouter<FulfillmentApp> {
                 .route_layer(from_fn_with_state(Idempotency::optional(), idempotent))
                 .route_layer(from_fn(platform::auth::require_caller))
         }))
+        .routes(routes!(list_returns))
         .routes(routes!(get_return))
         .routes(routes!(approve_return))
         .routes(routes!(reject_return))
@@ -36,6 +38,17 @@ fn return_status() -> Object {
     names_schema(
         "Where the return is",
         ReturnStatus::ALL.map(ReturnStatus::as_str),
+    )
+}
+
+/// The `status` filter of the return list: a status, or empty for every status.
+fn return_status_filter() -> Object {
+    names_schema(
+        "Only returns in this status (empty: every status)",
+        ReturnStatus::ALL
+            .map(ReturnStatus::as_str)
+            .into_iter()
+            .chain([""]),
     )
 }
 
@@ -214,6 +227,72 @@ async fn create_return(
         &format!("/api/v1/returns/{}", record.id),
         ReturnView::from(record),
     ))
+}
+
+/// `GET /returns` filters (the paging is [`PageQuery`]'s, documented beside it).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReturnListQuery {
+    /// Only returns in this status.
+    #[serde(default)]
+    #[param(schema_with = return_status_filter)]
+    status: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
+}
+
+impl ReturnListQuery {
+    /// The status filter, if any (422 naming `status` for an unknown one).
+    fn status(&self) -> ApiResult<Option<ReturnStatus>> {
+        match self.status.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => ReturnStatus::parse(raw).map(Some).ok_or_else(|| {
+                Problem::invalid_field(
+                    "status",
+                    format!(
+                        "must be one of {}",
+                        ReturnStatus::ALL.map(ReturnStatus::as_str).join(", ")
+                    ),
+                )
+            }),
+        }
+    }
+}
+
+/// Returns, newest first: the caller's own, or every one for operators (admins and
+/// `fulfillment:write`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/returns",
+    params(ReturnListQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of returns, newest first", body = List<ReturnView>),
+        problems::Unauthorized, problems::Invalid,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn list_returns(
+    State(app): State<FulfillmentApp>,
+    principal: Principal,
+    Query(query): Query<ReturnListQuery>,
+) -> ApiResult<Json<List<ReturnView>>> {
+    let status = query.status()?;
+    let page = query.page.page()?;
+    let returns = app
+        .returns(
+            &principal,
+            status,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
+        .await
+        .map_err(|e| problem(e, "return"))?;
+    let list = List::from_rows(returns, &page, |r| r.id.clone());
+    Ok(Json(List {
+        items: list.items.into_iter().map(ReturnView::from).collect(),
+        next_cursor: list.next_cursor,
+    }))
 }
 
 /// A return: its customer's, or any for operators.

@@ -1,5 +1,6 @@
-//! Shipment handlers: a shipment and an order's shipments with their history, the
-//! label PDF, rates, shipping estimates, and an operator's dispatch and delivery.
+//! Shipment handlers: a shipment and an order's shipments with their history, every
+//! shipment for operators, the label PDF, rates, shipping estimates, and an operator's
+//! dispatch and delivery.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -8,8 +9,8 @@ use platform::auth::Principal;
 use platform::http::api::{ApiRouter, problems, routes};
 use platform::http::{Fields, Json, List, PageQuery, Problem, Query};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiResult, LineView, names_schema, problem, text_schema};
 use crate::app::{FulfillmentApp, POLICY, QuoteRequest, ShipmentDetail};
@@ -19,6 +20,7 @@ use crate::domain::{Country, Money, Place, Quote, ShipmentStatus, ShippingAddres
 pub(super) fn api() -> ApiRouter<FulfillmentApp> {
     ApiRouter::new()
         .routes(routes!(quote))
+        .routes(routes!(list_shipments))
         .routes(routes!(get_shipment))
         .routes(routes!(get_label))
         .routes(routes!(get_rates))
@@ -32,6 +34,17 @@ pub(super) fn shipment_status() -> Object {
     names_schema(
         "Where the shipment is",
         ShipmentStatus::ALL.map(ShipmentStatus::as_str),
+    )
+}
+
+/// The `status` filter of the shipment list: a status, or empty for every status.
+fn shipment_status_filter() -> Object {
+    names_schema(
+        "Only shipments in this status (empty: every status)",
+        ShipmentStatus::ALL
+            .map(ShipmentStatus::as_str)
+            .into_iter()
+            .chain([""]),
     )
 }
 
@@ -176,6 +189,68 @@ async fn get_shipment(
         .await
         .map(|d| Json(d.into()))
         .map_err(|e| problem(e, "shipment"))
+}
+
+/// `GET /shipments` filters (the paging is [`PageQuery`]'s, documented beside it).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ShipmentListQuery {
+    /// Only shipments in this status.
+    #[serde(default)]
+    #[param(schema_with = shipment_status_filter)]
+    status: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
+}
+
+impl ShipmentListQuery {
+    /// The status filter, if any (422 naming `status` for an unknown one).
+    fn status(&self) -> ApiResult<Option<ShipmentStatus>> {
+        match self.status.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => ShipmentStatus::parse(raw).map(Some).ok_or_else(|| {
+                Problem::invalid_field(
+                    "status",
+                    format!(
+                        "must be one of {}",
+                        ShipmentStatus::ALL.map(ShipmentStatus::as_str).join(", ")
+                    ),
+                )
+            }),
+        }
+    }
+}
+
+/// Every shipment, newest first, with its tracking history (admins and
+/// `fulfillment:write`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/shipments",
+    params(ShipmentListQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of shipments, newest first", body = List<ShipmentView>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn list_shipments(
+    State(app): State<FulfillmentApp>,
+    principal: Principal,
+    Query(query): Query<ShipmentListQuery>,
+) -> ApiResult<Json<List<ShipmentView>>> {
+    POLICY.require_manage(&principal)?;
+    let status = query.status()?;
+    let page = query.page.page()?;
+    let details = app
+        .shipments(status, page.after.as_deref(), page.fetch_limit())
+        .await
+        .map_err(|e| problem(e, "shipment"))?;
+    let list = List::from_rows(details, &page, |d| d.shipment.id.clone());
+    Ok(Json(List {
+        items: list.items.into_iter().map(ShipmentView::from).collect(),
+        next_cursor: list.next_cursor,
+    }))
 }
 
 /// The shipments of an order (one per warehouse it ships from), by id.

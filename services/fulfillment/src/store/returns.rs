@@ -86,19 +86,53 @@ pub async fn insert(tx: &mut Tx, record: &Return) -> Result<(), Error> {
     Ok(())
 }
 
+const COLUMNS: &str = "id, order_id, user_id, status, reason, created_at, updated_at, approved_at, rejected_at, received_at";
+
 /// A return by id, with its lines.
 pub async fn get(ex: &mut Conn, id: &str) -> Result<Option<Return>, Error> {
-    let Some(row) = platform::db::query(
-        "SELECT id, order_id, user_id, status, reason, created_at, updated_at, approved_at, rejected_at, received_at \
-         FROM returns WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *ex)
-    .await?
+    let Some(row) = platform::db::query(&format!("SELECT {COLUMNS} FROM returns WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *ex)
+        .await?
     else {
         return Ok(None);
     };
-    let lines = platform::db::query(
+    let lines = lines_of(ex, id).await?;
+    return_from(&row, lines).map(Some)
+}
+
+/// Returns newest first (ids are UUIDv7, so id order is creation order): `user_id`'s
+/// or (with `None`) everyone's, in `status` or (with `None`) any, before the id
+/// `before`, with their lines.
+pub async fn list(
+    ex: &mut Conn,
+    user_id: Option<&str>,
+    status: Option<ReturnStatus>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Return>, Error> {
+    let rows = platform::db::query(&format!(
+        "SELECT {COLUMNS} FROM returns WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) \
+         AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(user_id.unwrap_or(""))
+    .bind(status.map_or("", ReturnStatus::as_str))
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(&mut *ex)
+    .await?;
+    let mut returns = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let lines = lines_of(ex, &id).await?;
+        returns.push(return_from(row, lines)?);
+    }
+    Ok(returns)
+}
+
+/// The lines of return `id`, by sku and shipment.
+async fn lines_of(ex: &mut Conn, id: &str) -> Result<Vec<ReturnAllocation>, Error> {
+    platform::db::query(
         "SELECT shipment_id, warehouse_id, sku, quantity FROM return_lines WHERE return_id = $1 ORDER BY sku, shipment_id",
     )
     .bind(id)
@@ -113,10 +147,14 @@ pub async fn get(ex: &mut Conn, id: &str) -> Result<Option<Return>, Error> {
             quantity: number(r, "quantity")?,
         })
     })
-    .collect::<Result<_, Error>>()?;
+    .collect()
+}
+
+/// A return from its row, with `lines` read separately.
+fn return_from(row: &Row, lines: Vec<ReturnAllocation>) -> Result<Return, Error> {
     let raw_status: String = row.try_get("status")?;
     let reason: String = row.try_get("reason")?;
-    Ok(Some(Return::restore(
+    Ok(Return::restore(
         NewReturn {
             id: row.try_get("id")?,
             order_id: row.try_get("order_id")?,
@@ -133,7 +171,7 @@ pub async fn get(ex: &mut Conn, id: &str) -> Result<Option<Return>, Error> {
             rejected_at: row.try_get("rejected_at")?,
             received_at: row.try_get("received_at")?,
         },
-    )))
+    ))
 }
 
 /// Writes where `record` stands now, if it still stands where its transition left

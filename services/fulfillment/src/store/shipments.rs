@@ -144,6 +144,32 @@ pub async fn of_order(
     Ok(shipments)
 }
 
+/// Shipments newest first (ids are UUIDv7, so id order is creation order), in
+/// `status` or (with `None`) any, before the id `before`, with their lines.
+pub async fn list(
+    ex: &mut Conn,
+    status: Option<ShipmentStatus>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Shipment>, Error> {
+    let rows = platform::db::query(&format!(
+        "SELECT {COLUMNS} FROM shipments WHERE ($1 = '' OR status = $1) AND ($2 = '' OR id < $2) \
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(status.map_or("", ShipmentStatus::as_str))
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(&mut *ex)
+    .await?;
+    let mut shipments = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let lines = lines_of(ex, &id).await?;
+        shipments.push(shipment_from(row, lines)?);
+    }
+    Ok(shipments)
+}
+
 /// Writes where `shipment` stands now, if it still stands where its transition left
 /// (`from`); `false` when another change came first.
 pub async fn save_move(

@@ -264,3 +264,118 @@ async fn a_return_round_trips_and_an_unknown_status_is_a_decode_error() {
         .expect_err("unknown status");
     assert!(is_decode_error_of(&err, "status"), "{err}");
 }
+
+#[tokio::test]
+async fn shipments_and_returns_list_newest_first_by_status_and_owner() {
+    let (_dir, db) = database().await;
+    // Three parcels (ids in creation order), the oldest delivered.
+    let mut parcels = Vec::new();
+    for i in 0..3 {
+        let (mut facts, state) = parcel().into_parts();
+        facts.tracking_number = format!("LC-LIST-{i}");
+        facts.user_id = if i == 1 { "u2".into() } else { "u1".into() };
+        parcels.push(Shipment::restore(facts, state));
+    }
+    for shipment in &parcels {
+        stored(&db, shipment).await;
+    }
+    let mut delivered = parcels[0].clone();
+    let transition = delivered.deliver(5_000, 6_000).expect("deliver");
+    let mut tx = db.begin().await.expect("tx");
+    assert!(
+        shipments::save_move(&mut tx, &delivered, transition.from)
+            .await
+            .expect("save")
+    );
+    tx.commit().await.expect("commit");
+
+    let mut conn = db.reader().acquire().await.expect("conn");
+    let ids = |list: &[Shipment]| list.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+    let all = shipments::list(&mut conn, None, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(&all),
+        [&parcels[2].id, &parcels[1].id, &parcels[0].id].map(String::clone)
+    );
+    assert_eq!(all[2], delivered, "whole, with its lines");
+    let older = shipments::list(&mut conn, None, Some(&parcels[2].id), 1)
+        .await
+        .expect("page");
+    assert_eq!(ids(&older), [parcels[1].id.clone()]);
+    let only = shipments::list(&mut conn, Some(ShipmentStatus::Delivered), None, 10)
+        .await
+        .expect("delivered");
+    assert_eq!(ids(&only), [parcels[0].id.clone()]);
+    drop(conn);
+
+    // A return per parcel, by its owner; the newest rejected.
+    let mut stored_returns = Vec::new();
+    let mut tx = db.begin().await.expect("tx");
+    for shipment in &parcels {
+        let record = Return::request(
+            NewReturn {
+                id: platform::ids::new_id(),
+                order_id: shipment.order_id.clone(),
+                user_id: shipment.user_id.clone(),
+                reason: Text::try_from("too small".to_owned()).expect("reason"),
+                lines: vec![ReturnAllocation {
+                    shipment_id: shipment.id.clone(),
+                    warehouse_id: "wh-1".into(),
+                    sku: sku("A-1"),
+                    quantity: 1,
+                }],
+            },
+            2_000,
+        );
+        returns::insert(&mut tx, &record).await.expect("insert");
+        stored_returns.push(record);
+    }
+    let mut rejected = stored_returns[2].clone();
+    let from = rejected
+        .decide(ReturnDecision::Reject, 3_000)
+        .expect("reject");
+    assert!(
+        returns::save_decision(&mut tx, &rejected, from)
+            .await
+            .expect("save")
+    );
+    tx.commit().await.expect("commit");
+
+    let mut conn = db.reader().acquire().await.expect("conn");
+    let ids = |list: &[Return]| list.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let [first, second, third] = [0, 1, 2].map(|i| stored_returns[i].id.clone());
+    let every = returns::list(&mut conn, None, None, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(ids(&every), [&third, &second, &first].map(String::clone));
+    assert_eq!(every[0], rejected, "whole, with its lines");
+    let own = returns::list(&mut conn, Some("u1"), None, None, 10)
+        .await
+        .expect("own");
+    assert_eq!(ids(&own), [&third, &first].map(String::clone));
+    let own_after = returns::list(&mut conn, Some("u1"), None, Some(&third), 10)
+        .await
+        .expect("own page");
+    assert_eq!(ids(&own_after), [&first].map(String::clone));
+    let requested = returns::list(
+        &mut conn,
+        Some("u1"),
+        Some(ReturnStatus::Requested),
+        None,
+        10,
+    )
+    .await
+    .expect("requested");
+    assert_eq!(ids(&requested), [first]);
+    let none = returns::list(
+        &mut conn,
+        Some("u2"),
+        Some(ReturnStatus::Rejected),
+        None,
+        10,
+    )
+    .await
+    .expect("none");
+    assert!(none.is_empty());
+}

@@ -1,11 +1,12 @@
 //! Inventory's operations, one file per idea: `warehouses`, `stock` (reading and
-//! adjusting levels, restocking returns), `reservations` (holding, committing,
-//! releasing and expiring stock for orders) and `alerts` (low-stock crossings and the
-//! totals announced to the catalog). Each runs in one transaction with its ledger rows
-//! and events; the `*_in` forms run inside a transaction the caller owns (the event
-//! consumer's, which also holds the inbox row).
+//! adjusting levels, restocking returns), `ledger` (reading a sku's movements),
+//! `reservations` (holding, committing, releasing and expiring stock for orders) and
+//! `alerts` (low-stock crossings and the totals announced to the catalog). Each change
+//! runs in one transaction with its ledger rows and events; the `*_in` forms run inside
+//! a transaction the caller owns (the event consumer's, which also holds the inbox row).
 
 mod alerts;
+mod ledger;
 mod reservations;
 mod stock;
 mod warehouses;

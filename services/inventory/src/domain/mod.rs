@@ -13,8 +13,8 @@ pub use reservation::{
     Shortage, UnknownStatus,
 };
 pub use stock::{
-    Level, LowStock, LowStockCrossing, MovementKind, StockChange, StockLevel, StockRefusal, Totals,
-    adjusted_event,
+    LedgerEntry, Level, LowStock, LowStockCrossing, MovementKind, StockChange, StockLevel,
+    StockRefusal, Totals, adjusted_event,
 };
 
 /// Why an input was refused; the message names the rule.

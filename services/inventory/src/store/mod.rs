@@ -11,8 +11,8 @@
 use platform::db::{Dialect, Executor, Reader, Row, Tx, decoded};
 
 use crate::domain::{
-    Closing, Level, LowStock, Reservation, ReservationLine, ReservationStatus, Sku, StockChange,
-    StockLevel, Totals, Warehouse, WarehouseCode,
+    Closing, LedgerEntry, Level, LowStock, MovementKind, Reservation, ReservationLine,
+    ReservationStatus, Sku, StockChange, StockLevel, Totals, Warehouse, WarehouseCode,
 };
 
 fn sku_from(row: &Row, column: &str) -> Result<Sku, platform::db::Error> {
@@ -321,6 +321,46 @@ pub async fn ledger_sums<'e>(
     .fetch_one(ex)
     .await?;
     Ok((row.try_get("on_hand")?, row.try_get("reserved")?))
+}
+
+fn ledger_entry_from(row: &Row) -> Result<LedgerEntry, platform::db::Error> {
+    let kind: String = row.try_get("kind")?;
+    Ok(LedgerEntry {
+        id: row.try_get("id")?,
+        sku: sku_from(row, "sku")?,
+        warehouse_id: row.try_get("warehouse_id")?,
+        kind: platform::db::named("kind", &kind, MovementKind::parse)?,
+        on_hand_delta: row.try_get("on_hand_delta")?,
+        reserved_delta: row.try_get("reserved_delta")?,
+        reason: row.try_get("reason")?,
+        actor: row.try_get("actor")?,
+        reference: row.try_get("reference")?,
+        at: row.try_get("created_at")?,
+    })
+}
+
+/// The ledger of `sku`, newest first (ids are UUIDv7, so id order is the order they
+/// were recorded in), in one warehouse or (with `None`) all, before the id `before`.
+pub async fn ledger<'e>(
+    ex: impl Executor<'e>,
+    sku: &Sku,
+    warehouse_id: Option<&str>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>, platform::db::Error> {
+    let rows = platform::db::query(
+        "SELECT id, sku, warehouse_id, kind, on_hand_delta, reserved_delta, reason, actor, \
+         reference, created_at FROM stock_movements \
+         WHERE sku = $1 AND ($2 = '' OR warehouse_id = $2) AND ($3 = '' OR id < $3) \
+         ORDER BY id DESC LIMIT $4",
+    )
+    .bind(sku.as_str())
+    .bind(warehouse_id.unwrap_or(""))
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(ledger_entry_from).collect()
 }
 
 /// Marks `sku`'s totals as changed, to be announced. The upsert (rather than

@@ -225,3 +225,92 @@ async fn a_low_stock_crossing_is_recorded_once_and_keeps_an_operators_threshold(
     assert_eq!((now.threshold(), now.reported_low()), (2, true));
     tx.rollback().await.expect("rollback");
 }
+
+#[tokio::test]
+async fn the_ledger_reads_newest_first_by_warehouse_and_refuses_an_unknown_kind() {
+    let (_dir, db) = database().await;
+    let s = sku("LEDGER");
+    let mut tx = db.begin().await.expect("begin");
+    for w in ["w1", "w2"] {
+        platform::db::query(
+            "INSERT INTO warehouses (id, code, name, created_at) VALUES ($1, $1, $1, 0)",
+        )
+        .bind(w)
+        .execute(&mut *tx)
+        .await
+        .expect("warehouse");
+        ensure_level(&mut tx, &s, w, 0).await.expect("level");
+    }
+    let order = "o-1".to_owned();
+    let moves = [
+        ("w1", StockChange::adjust(5), None),
+        ("w2", StockChange::adjust(3), None),
+        ("w1", StockChange::reserve(2), Some(order.as_str())),
+    ];
+    for (i, (w, change, reference)) in moves.into_iter().enumerate() {
+        let movement = Movement {
+            sku: &s,
+            warehouse_id: w,
+            change,
+            reason: "count",
+            actor: "admin",
+            reference,
+        };
+        assert!(
+            apply_movement(&mut tx, &movement, i as i64)
+                .await
+                .expect("apply")
+        );
+    }
+    let all = ledger(&mut *tx, &s, None, None, 10).await.expect("ledger");
+    let seen: Vec<(&str, MovementKind, i64, i64, Option<&str>)> = all
+        .iter()
+        .map(|e| {
+            (
+                e.warehouse_id.as_str(),
+                e.kind,
+                e.on_hand_delta,
+                e.reserved_delta,
+                e.reference.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("w1", MovementKind::Reserve, 0, 2, Some("o-1")),
+            ("w2", MovementKind::Adjust, 3, 0, None),
+            ("w1", MovementKind::Adjust, 5, 0, None),
+        ]
+    );
+    assert_eq!(all[0].at, 2);
+    let older = ledger(&mut *tx, &s, None, Some(&all[0].id), 10)
+        .await
+        .expect("older");
+    assert_eq!(
+        older,
+        all[1..].to_vec(),
+        "a page continues before its cursor"
+    );
+    let w2 = ledger(&mut *tx, &s, Some("w2"), None, 10)
+        .await
+        .expect("w2");
+    assert_eq!(w2, vec![all[1].clone()]);
+    assert!(
+        ledger(&mut *tx, &sku("OTHER"), None, None, 10)
+            .await
+            .expect("other")
+            .is_empty()
+    );
+
+    platform::db::query("UPDATE stock_movements SET kind = 'steal' WHERE reference = 'o-1'")
+        .execute(&mut *tx)
+        .await
+        .expect("corrupt");
+    let odd = ledger(&mut *tx, &s, None, None, 10).await;
+    assert!(
+        matches!(&odd, Err(Error::ColumnDecode { column, .. }) if column == "kind"),
+        "{odd:?}"
+    );
+    tx.rollback().await.expect("rollback");
+}

@@ -1,8 +1,9 @@
-//! Templates: the defaults seeded at start, and an admin's reads and edits (checked to
-//! render before they are stored).
+//! Templates: the defaults seeded at start, and an admin's reads, edits (checked to
+//! render before they are stored) and previews of an edit (checked the same way,
+//! rendered with sample data, stored nowhere).
 
 use super::{NotificationsApp, NotificationsError};
-use crate::domain::{Category, Template, TemplateId, TemplateText};
+use crate::domain::{Category, Content, Template, TemplateId, TemplateText};
 use crate::store;
 use crate::templates;
 
@@ -45,6 +46,20 @@ impl NotificationsApp {
         store::template(self.db.reader(), id)
             .await?
             .ok_or(NotificationsError::UnknownTemplate)
+    }
+
+    /// What template `id` with `text` would say: checked as [`Self::put_template`]
+    /// checks an edit (refused with the same problems), then rendered with sample
+    /// data. Nothing is read or written.
+    #[tracing::instrument(skip_all, fields(template_id = %id), err(level = "info"))]
+    pub fn preview_template(
+        &self,
+        id: &TemplateId,
+        text: &TemplateText,
+    ) -> Result<Content, NotificationsError> {
+        self.renderer
+            .preview(id, text)
+            .map_err(NotificationsError::InvalidTemplate)
     }
 
     /// Creates or replaces template `id` after checking it renders; returns it and

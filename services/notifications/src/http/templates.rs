@@ -1,5 +1,6 @@
-//! Templates for admins: the list, one template, and an edit (`PUT` creates or
-//! replaces, checked to render before it is stored).
+//! Templates for admins: the list, one template, an edit (`PUT` creates or replaces,
+//! checked to render before it is stored), and the preview of an edit (the same body
+//! and check, rendered with sample data and stored nowhere).
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -12,13 +13,14 @@ use utoipa::openapi::schema::Object;
 
 use super::{ApiResult, category_names, channel_names, names_schema};
 use crate::app::{NotificationsApp, NotificationsError, POLICY, TemplateDraft};
-use crate::domain::{Category, Template, TemplateId, TemplateText};
+use crate::domain::{Category, Content, Template, TemplateId, TemplateText};
 
 /// Admins' template routes.
 pub(super) fn api() -> ApiRouter<NotificationsApp> {
     ApiRouter::new()
         .routes(routes!(list_templates))
         .routes(routes!(get_template, put_template))
+        .routes(routes!(preview_template))
 }
 
 /// The channel a template is for.
@@ -173,6 +175,28 @@ struct TemplateBody {
     enabled: Option<bool>,
 }
 
+impl TemplateBody {
+    /// The edit: its text, and its category when one is named (422 naming `category`
+    /// for an unknown one). The text itself is checked by the app, part by part.
+    fn try_into_domain(self) -> ApiResult<TemplateDraft> {
+        let category = match self.category.as_deref() {
+            None => None,
+            Some(raw) => Some(Category::parse(raw).ok_or_else(|| {
+                Problem::invalid_field("category", "must be transactional or marketing")
+            })?),
+        };
+        Ok(TemplateDraft {
+            text: TemplateText {
+                subject: self.subject,
+                body: self.body,
+                html: self.html,
+            },
+            category,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
 /// Creates or replaces a template (admins); it must render with sample data.
 #[utoipa::path(
     put,
@@ -196,21 +220,7 @@ async fn put_template(
 ) -> ApiResult<Response> {
     POLICY.require_manage(&caller)?;
     let id = template_id_from_path(id)?;
-    let category = match body.category.as_deref() {
-        None => None,
-        Some(raw) => Some(Category::parse(raw).ok_or_else(|| {
-            Problem::invalid_field("category", "must be transactional or marketing")
-        })?),
-    };
-    let draft = TemplateDraft {
-        text: TemplateText {
-            subject: body.subject,
-            body: body.body,
-            html: body.html,
-        },
-        category,
-        enabled: body.enabled.unwrap_or(true),
-    };
+    let draft = body.try_into_domain()?;
     let (template, is_new) = app.put_template(&caller.subject, &id, draft).await?;
     let location = format!("/api/v1/notifications/templates/{}", template.id);
     let view = TemplateView::from(template);
@@ -219,4 +229,58 @@ async fn put_template(
     } else {
         Json(view).into_response()
     })
+}
+
+/// A template edit as it would read: each part rendered with sample data.
+#[derive(Debug, Serialize, ToSchema)]
+struct PreviewView {
+    /// The rendered subject line (email) or title (push), on one line; null when the
+    /// template has none.
+    subject: Option<String>,
+    /// The rendered plain-text body.
+    body: String,
+    /// The rendered HTML body (email); null when the template has none.
+    html: Option<String>,
+}
+
+impl From<Content> for PreviewView {
+    fn from(c: Content) -> Self {
+        Self {
+            subject: c.subject,
+            body: c.body,
+            html: c.html,
+        }
+    }
+}
+
+/// Renders a template edit with sample data without storing it (admins).
+///
+/// The body is the `PUT`'s and is checked the same way, so an edit refused there is
+/// refused here with the same problem. An event template renders with the sample of
+/// its event's context the `PUT` checks against; a template of a key of the admin's
+/// own with the sample recipient as `user` alone (the names a send's `data` would
+/// supply print as nothing). Nothing is stored, and a template that does not exist
+/// yet may be previewed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/templates/{id}/preview",
+    params(("id" = String, Path, pattern = r"^[a-z0-9_]{1,64}\.(email|sms|push)$",
+        description = "`<key>.<channel>`, e.g. `order_confirmed.email` or a key of the admin's own")),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "The edit rendered with sample data; nothing stored", body = PreviewView),
+        problems::BadRequest, problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn preview_template(
+    State(app): State<NotificationsApp>,
+    caller: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<TemplateBody>,
+) -> ApiResult<Json<PreviewView>> {
+    POLICY.require_manage(&caller)?;
+    let id = template_id_from_path(id)?;
+    let draft = body.try_into_domain()?;
+    Ok(Json(app.preview_template(&id, &draft.text)?.into()))
 }

@@ -274,15 +274,27 @@ pub fn custom(recipient: &Recipient, data: &Map<String, Value>) -> Value {
     Value::Object(context)
 }
 
-/// A context of the shape event `key` produces, for checking edits; `None` for keys
-/// whose context the sender chooses.
-pub fn sample_context(key: &str) -> Option<Value> {
-    let recipient = Recipient::live(
+/// The recipient of every sample context.
+fn sample_recipient() -> Recipient {
+    Recipient::live(
         "0190a000-0000-7000-8000-000000000001".into(),
         "ada@example.com".into(),
         "Ada Lovelace".into(),
         Vec::new(),
-    );
+    )
+}
+
+/// The context a send through the API with no `data` gives a template, for the sample
+/// recipient: only `user`. Previews of templates whose context the sender chooses
+/// (keys [`sample_context`] has no sample for) render with it.
+pub fn sample_send_context() -> Value {
+    custom(&sample_recipient(), &Map::new())
+}
+
+/// A context of the shape event `key` produces, for checking edits; `None` for keys
+/// whose context the sender chooses.
+pub fn sample_context(key: &str) -> Option<Value> {
+    let recipient = sample_recipient();
     let usd = |amount| Money {
         amount,
         currency: "USD".into(),

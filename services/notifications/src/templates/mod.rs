@@ -1,7 +1,7 @@
 //! Message templates, free of I/O: the keys of the messages events cause, the
-//! MiniJinja renderer and the check of an admin's edit (`render`), the context each
-//! event gives its template (`context`), and the templates the service starts with
-//! (`defaults`).
+//! MiniJinja renderer, the check of an admin's edit and its preview (`render`), the
+//! context each event gives its template (`context`), and the templates the service
+//! starts with (`defaults`).
 
 mod context;
 mod defaults;
@@ -9,7 +9,8 @@ mod render;
 
 pub use context::{
     anomaly_detected, custom, dispute_opened, order_confirmed, payment_failed, refund_processed,
-    report_ready, sample_context, shipment_delivered, shipment_dispatched, stock_low, welcome,
+    report_ready, sample_context, sample_send_context, shipment_delivered, shipment_dispatched,
+    stock_low, welcome,
 };
 pub use defaults::{DefaultTemplate, defaults};
 pub use render::{MAX_BODY, MAX_HTML, MAX_SUBJECT, Renderer, TemplateError};

@@ -6,12 +6,17 @@
 //! `{% if name %}` on a missing value is allowed. An edit to a template whose context is
 //! fixed by code (the event templates) is rendered once against a sample of that
 //! context, so a bad variable is refused on PUT rather than at the next order.
+//!
+//! A preview renders an edit the same way, after the same check. A template whose
+//! context the sender chooses has no sample to check against: its preview renders with
+//! what a send without `data` gives (`user` alone), leniently, so the names the sender
+//! would supply print as nothing rather than refusing a template the edit accepts.
 
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::Value;
 
-use super::sample_context;
+use super::{sample_context, sample_send_context};
 use crate::domain::{Channel, Content, TemplateId, TemplateText};
 
 /// Longest subject template.
@@ -37,6 +42,10 @@ pub struct TemplateError {
 pub struct Renderer {
     text: Environment<'static>,
     html: Environment<'static>,
+    /// The same, printing undefined names as nothing: for previews of templates whose
+    /// context the sender chooses.
+    lenient_text: Environment<'static>,
+    lenient_html: Environment<'static>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -51,9 +60,9 @@ impl Default for Renderer {
     }
 }
 
-fn environment(escape: AutoEscape) -> Environment<'static> {
+fn environment(escape: AutoEscape, undefined: UndefinedBehavior) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_undefined_behavior(undefined);
     env.set_fuel(Some(FUEL));
     // Block tags on their own line leave no blank line behind, which matters in text
     // messages where every newline shows.
@@ -72,8 +81,10 @@ impl Renderer {
     /// A renderer with the platform's settings.
     pub fn new() -> Self {
         Self {
-            text: environment(AutoEscape::None),
-            html: environment(AutoEscape::Html),
+            text: environment(AutoEscape::None, UndefinedBehavior::SemiStrict),
+            html: environment(AutoEscape::Html, UndefinedBehavior::SemiStrict),
+            lenient_text: environment(AutoEscape::None, UndefinedBehavior::Chainable),
+            lenient_html: environment(AutoEscape::Html, UndefinedBehavior::Chainable),
         }
     }
 
@@ -83,20 +94,56 @@ impl Renderer {
         template: &TemplateText,
         context: &Value,
     ) -> Result<Content, TemplateError> {
+        self.render_in(&self.text, &self.html, template, context)
+    }
+
+    /// A preview of an edit of template `id`: the same [`Renderer::check`], then a
+    /// render with sample data. An event template renders with the sample of its
+    /// event's context (the one the check renders against); any other with
+    /// [`sample_send_context`], where names the sender would supply print as nothing.
+    /// Every problem found when the edit would be refused.
+    pub fn preview(
+        &self,
+        id: &TemplateId,
+        template: &TemplateText,
+    ) -> Result<Content, Vec<TemplateError>> {
+        let problems = self.check(id, template);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let rendered = match sample_context(id.key()) {
+            Some(sample) => self.render(template, &sample),
+            None => self.render_in(
+                &self.lenient_text,
+                &self.lenient_html,
+                template,
+                &sample_send_context(),
+            ),
+        };
+        rendered.map_err(|err| vec![err])
+    }
+
+    fn render_in(
+        &self,
+        text: &Environment<'static>,
+        html: &Environment<'static>,
+        template: &TemplateText,
+        context: &Value,
+    ) -> Result<Content, TemplateError> {
         let subject = template
             .subject
             .as_deref()
             .map(|source| {
-                self.render_part(&self.text, "subject", source, context)
+                self.render_part(text, "subject", source, context)
                     // A subject is one header line whatever the data holds.
                     .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
             })
             .transpose()?;
-        let body = self.render_part(&self.text, "body", &template.body, context)?;
+        let body = self.render_part(text, "body", &template.body, context)?;
         let html = template
             .html
             .as_deref()
-            .map(|source| self.render_part(&self.html, "html", source, context))
+            .map(|source| self.render_part(html, "html", source, context))
             .transpose()?;
         Ok(Content {
             subject,
@@ -311,6 +358,61 @@ mod tests {
             )
             .expect("a missing value may be tested");
         assert_eq!(optional.body, "ok");
+    }
+
+    #[test]
+    fn a_preview_renders_an_edit_with_the_sample_its_check_uses() {
+        let renderer = Renderer::new();
+        let preview = renderer
+            .preview(
+                &id("order_confirmed.email"),
+                &text(
+                    Some("Order {{ order.id }}"),
+                    "Thanks {{ user.name }}: {{ order.total }}",
+                    Some("<p>{{ user.name }}</p>"),
+                ),
+            )
+            .expect("renders");
+        assert_eq!(
+            preview.subject.as_deref(),
+            Some("Order 0190a000-0000-7000-8000-000000000002")
+        );
+        assert_eq!(preview.body, "Thanks Ada Lovelace: 29.98 USD");
+        assert_eq!(preview.html.as_deref(), Some("<p>Ada Lovelace</p>"));
+
+        // Refused as the edit is, field by field.
+        let refused = renderer
+            .preview(
+                &id("welcome.email"),
+                &text(Some("Hi"), "{{ order.id }}", Some("{{ x")),
+            )
+            .expect_err("refused");
+        let fields: Vec<&str> = refused.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["html"], "syntax first, as the check reports it");
+        let refused = renderer
+            .preview(
+                &id("welcome.email"),
+                &text(Some("Hi"), "{{ order.id }}", None),
+            )
+            .expect_err("refused");
+        assert_eq!(
+            refused.iter().map(|e| e.field).collect::<Vec<_>>(),
+            ["body"]
+        );
+
+        // A key of the admin's own: the sender's names print as nothing.
+        let own = renderer
+            .preview(
+                &id("newsletter.email"),
+                &text(
+                    Some("{{ title }}"),
+                    "Hello {{ user.name }}{{ extra.deep }}!",
+                    None,
+                ),
+            )
+            .expect("renders");
+        assert_eq!(own.subject.as_deref(), Some(""));
+        assert_eq!(own.body, "Hello Ada Lovelace!");
     }
 
     #[test]

@@ -29,6 +29,21 @@ pub enum MovementKind {
 }
 
 impl MovementKind {
+    /// Every kind, in the order of a level's life.
+    pub const ALL: [MovementKind; 6] = [
+        Self::Adjust,
+        Self::Reserve,
+        Self::Release,
+        Self::Expire,
+        Self::Commit,
+        Self::Return,
+    ];
+
+    /// The kind stored as `raw`, if it names one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -414,6 +429,33 @@ pub fn adjusted_event(sku: &Sku, warehouse_id: &str, delta: i64, reason: &str) -
         delta,
         reason: reason.to_owned(),
     }
+}
+
+/// One recorded movement of a level, as the ledger keeps it: what changed, by how
+/// much, why and on whose word. Entries are only ever added ([`StockChange`]s applied
+/// by the store), so this is a read-only record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Id (UUIDv7: id order is the order they were recorded in).
+    pub id: String,
+    /// The sku.
+    pub sku: Sku,
+    /// The warehouse whose level moved.
+    pub warehouse_id: String,
+    /// Which transition it was.
+    pub kind: MovementKind,
+    /// Change of on-hand units.
+    pub on_hand_delta: i64,
+    /// Change of reserved units.
+    pub reserved_delta: i64,
+    /// Why (an operator's reason, or what the system did).
+    pub reason: String,
+    /// Who (user or client id, or `system`).
+    pub actor: String,
+    /// The order or return it concerns, if any.
+    pub reference: Option<String>,
+    /// When, epoch ms.
+    pub at: i64,
 }
 
 /// A sku at or under its threshold, as the low-stock listing shows it.

@@ -139,12 +139,14 @@ fn each_transition_is_named_in_the_ledger() {
     for (change, kind, name, deltas) in kinds {
         assert_eq!(change.kind(), kind);
         assert_eq!(kind.as_str(), name);
+        assert_eq!(MovementKind::parse(name), Some(kind), "{name} reads back");
         assert_eq!(
             (change.on_hand_delta(), change.reserved_delta()),
             deltas,
             "{name}"
         );
     }
+    assert_eq!(MovementKind::parse("steal"), None);
 }
 
 #[test]
