@@ -80,3 +80,45 @@ pub fn serves(path: &str) -> bool {
     ];
     path == "/" || path.starts_with("/assets/") || PREFIXES.iter().any(|p| path.starts_with(p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routes_do_not_conflict() {
+        let console = Console::new(
+            crate::app::Api::new(Router::new()),
+            crate::store::SessionStore::memory(),
+            crate::config::ConsoleSettings::default(),
+        );
+        let _ = router(Arc::new(console));
+    }
+
+    #[test]
+    fn the_console_owns_its_pages_and_leaves_the_api_alone() {
+        for page in [
+            "/",
+            "/search",
+            "/products/1",
+            "/cart",
+            "/admin",
+            "/admin/orders",
+            "/auth/login",
+            "/assets/console.css",
+        ] {
+            assert!(serves(page), "{page}");
+        }
+        for api in [
+            "/api/v1/products",
+            "/oauth2/authorize",
+            "/.well-known/jwks.json",
+            "/health",
+            "/docs",
+            "/openapi.json",
+            "/webhooks/stripe/charge/succeeded",
+        ] {
+            assert!(!serves(api), "{api}");
+        }
+    }
+}

@@ -60,6 +60,16 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "admin/templates.html",
     "admin/template.html",
     "admin/preview.html",
+    "admin/users.html",
+    "admin/api_keys.html",
+    "admin/tenants.html",
+    "admin/revenue.html",
+    "admin/reconciliation.html",
+    "admin/reports.html",
+    "admin/shipments.html",
+    "admin/returns.html",
+    "admin/dead_letters.html",
+    "admin/health.html",
 ];
 
 static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {

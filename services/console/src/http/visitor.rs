@@ -199,3 +199,19 @@ impl Visitor {
         }
     }
 }
+
+impl Visitor {
+    /// Sends a form's `call`: its answer, or the refusal the form shows beside its
+    /// fields (409 conflict, 422 invalid), or the page's error for any other.
+    pub async fn submit(
+        &self,
+        console: &Console,
+        call: crate::app::Call<'_>,
+    ) -> Result<Result<crate::app::Answer, crate::app::ApiProblem>, PageError> {
+        match self.send(console, call).await {
+            Ok(answer) => Ok(Ok(answer)),
+            Err(problem) if matches!(problem.status, 409 | 422) => Ok(Err(problem)),
+            Err(problem) => Err(self.failed(problem)),
+        }
+    }
+}

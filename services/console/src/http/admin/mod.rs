@@ -3,7 +3,11 @@
 
 mod catalog;
 mod dashboard;
+mod ingestion;
+mod insights;
+mod operations;
 mod orders;
+mod people;
 mod stock;
 mod templates;
 
@@ -38,10 +42,57 @@ pub(super) fn router() -> Router<Arc<Console>> {
             "/admin/shipments/{id}/{action}",
             post(orders::shipment_action),
         )
+        .route("/admin/shipments/{id}/label", get(orders::shipment_label))
         .route("/admin/templates", get(templates::list))
         .route(
             "/admin/templates/{id}",
             get(templates::edit).post(templates::save),
         )
         .route("/admin/templates/{id}/preview", post(templates::preview))
+        .route("/admin/shipments", get(operations::shipments))
+        .route("/admin/returns", get(operations::returns))
+        .route(
+            "/admin/returns/{id}/{action}",
+            post(operations::return_action),
+        )
+        .route("/admin/dead-letters", get(operations::dead_letters))
+        .route(
+            "/admin/dead-letters/{id}/{action}",
+            post(operations::dead_letter_action),
+        )
+        .route("/admin/health", get(operations::health))
+        .route("/admin/users", get(people::users))
+        .route("/admin/users/{id}/roles", post(people::set_roles))
+        .route(
+            "/admin/api-keys",
+            get(people::api_keys).post(people::create_key),
+        )
+        .route("/admin/api-keys/{id}/delete", post(people::delete_key))
+        .route(
+            "/admin/tenants",
+            get(ingestion::tenants).post(ingestion::create_tenant),
+        )
+        .route("/admin/tenants/{id}/sources", post(ingestion::set_source))
+        .route(
+            "/admin/dead-events/{id}/replay",
+            post(ingestion::replay_dead_event),
+        )
+        .route("/admin/revenue", get(insights::revenue))
+        .route(
+            "/admin/reconciliation",
+            get(insights::reconciliation).post(insights::run_reconciliation),
+        )
+        .route(
+            "/admin/reports",
+            get(insights::reports).post(insights::generate_report),
+        )
+        .route("/admin/reports/schedules", post(insights::schedule_report))
+        .route(
+            "/admin/reports/schedules/{id}/delete",
+            post(insights::unschedule_report),
+        )
+        .route(
+            "/admin/reports/{id}/download",
+            get(insights::download_report),
+        )
 }

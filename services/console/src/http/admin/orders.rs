@@ -254,8 +254,7 @@ pub(super) async fn set_status(
     }
 }
 
-/// `POST /admin/shipments/{id}/{dispatch|deliver}` (back to its order), or
-/// `GET`-like `label`: the shipment's label PDF, fetched with the admin's token.
+/// `POST /admin/shipments/{id}/{dispatch|deliver}`, back to its order.
 pub(super) async fn shipment_action(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -292,25 +291,33 @@ pub(super) async fn shipment_action(
                 Err(problem) => Err(visitor.failed(problem)),
             }
         }
-        "label" => {
-            let answer = visitor
-                .send(
-                    &console,
-                    Call::get(format!("/api/v1/shipments/{}/label", encode(&id))),
-                )
-                .await
-                .map_err(|p| visitor.failed(p))?;
-            let mut response = answer.body.into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/pdf"),
-            );
-            if let Some(disposition) = answer.headers.get(header::CONTENT_DISPOSITION) {
-                headers.insert(header::CONTENT_DISPOSITION, disposition.clone());
-            }
-            Ok(response)
-        }
         _ => Err(PageError::NotFound),
     }
+}
+
+/// `GET /admin/shipments/{id}/label`: the shipment's label PDF, fetched with the admin's
+/// token.
+pub(super) async fn shipment_label(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    visitor.admin()?;
+    let answer = visitor
+        .send(
+            &console,
+            Call::get(format!("/api/v1/shipments/{}/label", encode(&id))),
+        )
+        .await
+        .map_err(|p| visitor.failed(p))?;
+    let mut response = answer.body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Some(disposition) = answer.headers.get(header::CONTENT_DISPOSITION) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition.clone());
+    }
+    Ok(response)
 }

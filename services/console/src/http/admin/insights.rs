@@ -1,0 +1,398 @@
+//! What the numbers say: revenue by channel under each attribution model, the
+//! reconciliation runs of each tenant (and a new one), and reports with their
+//! schedules (generated, downloaded, scheduled by cron, unscheduled).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderValue, header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use crate::app::{Call, Console};
+use crate::http::forms::{FieldErrors, confirm_page, confirmed};
+use crate::http::render::{PageError, PageResult, base, ok, view};
+use crate::http::shop::{List, encode};
+use crate::http::visitor::Visitor;
+
+/// The attribution models.
+const MODELS: [&str; 5] = [
+    "last_touch",
+    "first_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+];
+
+/// A period and tenant, as typed (`YYYY-MM-DD`; empty: the API's default).
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct Period {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl Period {
+    fn query(&self, with_model: bool) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("tenant", &self.tenant),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if !value.trim().is_empty() {
+                query.append_pair(name, value.trim());
+            }
+        }
+        if with_model && MODELS.contains(&self.model.as_str()) {
+            query.append_pair("model", &self.model);
+        }
+        query.finish()
+    }
+}
+
+async fn tenants(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
+    let list: List<Json> = visitor
+        .ask(console, Call::get("/api/v1/tenants?limit=100"), "tenants")
+        .await?;
+    Ok(list.items)
+}
+
+/// `GET /admin/revenue?tenant=&model=&from=&to=`.
+pub(super) async fn revenue(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Query(period): Query<Period>,
+) -> PageResult {
+    visitor.admin()?;
+    let (tenants, revenue) = tokio::join!(
+        tenants(&console, &visitor),
+        visitor.send(
+            &console,
+            Call::get(format!(
+                "/api/v1/attribution/revenue/realtime?{}",
+                period.query(true)
+            ))
+        ),
+    );
+    let (revenue, errors) = match revenue {
+        Ok(answer) => (
+            answer.json::<Json>("revenue").map_err(PageError::Api)?,
+            FieldErrors::default(),
+        ),
+        Err(problem) if problem.status == 422 => {
+            (Json::Null, FieldErrors::from_problem(&problem, &[]))
+        }
+        Err(problem) => return Err(visitor.failed(problem)),
+    };
+    ok(
+        "admin/revenue.html",
+        view!(base(&visitor); tenants => tenants?, revenue => revenue, period => period,
+              models => MODELS, errors => errors),
+    )
+}
+
+async fn reconciliation_page(
+    console: &Console,
+    visitor: &Visitor,
+    shown: Option<Json>,
+    form: &Period,
+    errors: FieldErrors,
+) -> PageResult {
+    let (tenants, status) = tokio::join!(
+        tenants(console, visitor),
+        visitor.ask::<Json>(
+            console,
+            Call::get("/api/v1/reconciliation/status"),
+            "reconciliation"
+        ),
+    );
+    let discrepancies = match shown.as_ref().and_then(|run| run["id"].as_str()) {
+        Some(id) => {
+            visitor
+                .ask::<List<Json>>(
+                    console,
+                    Call::get(format!(
+                        "/api/v1/reconciliation/runs/{}/discrepancies?limit=50",
+                        encode(id)
+                    )),
+                    "discrepancies",
+                )
+                .await?
+                .items
+        }
+        None => Vec::new(),
+    };
+    ok(
+        "admin/reconciliation.html",
+        view!(base(visitor); tenants => tenants?, runs => status?["items"], run => shown,
+              discrepancies => discrepancies, form => form, errors => errors),
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct RunQuery {
+    #[serde(default)]
+    run: String,
+}
+
+/// `GET /admin/reconciliation?run=`.
+pub(super) async fn reconciliation(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Query(query): Query<RunQuery>,
+) -> PageResult {
+    visitor.admin()?;
+    let shown = if query.run.is_empty() {
+        None
+    } else {
+        Some(
+            visitor
+                .ask::<Json>(
+                    &console,
+                    Call::get(format!(
+                        "/api/v1/reconciliation/runs/{}",
+                        encode(&query.run)
+                    )),
+                    "run",
+                )
+                .await?,
+        )
+    };
+    reconciliation_page(
+        &console,
+        &visitor,
+        shown,
+        &Period::default(),
+        FieldErrors::default(),
+    )
+    .await
+}
+
+/// `POST /admin/reconciliation`: runs a reconciliation of a tenant's period.
+pub(super) async fn run_reconciliation(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    axum::Form(form): axum::Form<Period>,
+) -> PageResult {
+    visitor.admin()?;
+    let body = json!({"tenant": form.tenant, "from": form.from.trim(), "to": form.to.trim()});
+    match visitor
+        .submit(&console, Call::post("/api/v1/reconciliation/runs", &body))
+        .await?
+    {
+        Ok(answer) => {
+            let run: Json = answer.json("run").map_err(PageError::Api)?;
+            let id = run["id"].as_str().unwrap_or_default();
+            Ok(Redirect::to(&format!("/admin/reconciliation?run={}", encode(id))).into_response())
+        }
+        Err(problem) => {
+            reconciliation_page(
+                &console,
+                &visitor,
+                None,
+                &form,
+                FieldErrors::from_problem(&problem, &[]),
+            )
+            .await
+        }
+    }
+}
+
+/// A report or schedule form, as typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct ReportForm {
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    recipient: String,
+}
+
+async fn reports_page(
+    console: &Console,
+    visitor: &Visitor,
+    form: &ReportForm,
+    errors: FieldErrors,
+    notice: Option<&str>,
+) -> PageResult {
+    let (templates, reports, schedules) = tokio::join!(
+        visitor.ask::<Json>(
+            console,
+            Call::get("/api/v1/reports/templates"),
+            "report templates"
+        ),
+        visitor.ask::<List<Json>>(console, Call::get("/api/v1/reports?limit=100"), "reports"),
+        visitor.ask::<List<Json>>(
+            console,
+            Call::get("/api/v1/reports/schedules?limit=100"),
+            "schedules"
+        ),
+    );
+    // The list is oldest first; the page shows the newest.
+    let mut reports = reports?.items;
+    reports.reverse();
+    reports.truncate(20);
+    ok(
+        "admin/reports.html",
+        view!(base(visitor); templates => templates?["items"], reports => reports,
+              schedules => schedules?.items, form => form, errors => errors, notice => notice),
+    )
+}
+
+/// `GET /admin/reports`.
+pub(super) async fn reports(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
+    visitor.admin()?;
+    reports_page(
+        &console,
+        &visitor,
+        &ReportForm::default(),
+        FieldErrors::default(),
+        None,
+    )
+    .await
+}
+
+/// `POST /admin/reports`: generates one.
+pub(super) async fn generate_report(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    axum::Form(form): axum::Form<ReportForm>,
+) -> PageResult {
+    visitor.admin()?;
+    let mut body = json!({"template": form.template, "format": form.format});
+    for (name, value) in [("from", &form.from), ("to", &form.to)] {
+        if !value.trim().is_empty() {
+            body[name] = json!(value.trim());
+        }
+    }
+    match visitor
+        .submit(&console, Call::post("/api/v1/reports/generate", &body))
+        .await?
+    {
+        Ok(_) => {
+            reports_page(
+                &console,
+                &visitor,
+                &ReportForm::default(),
+                FieldErrors::default(),
+                Some("The report is being made."),
+            )
+            .await
+        }
+        Err(problem) => {
+            reports_page(
+                &console,
+                &visitor,
+                &form,
+                FieldErrors::from_problem(&problem, &[]),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/reports/schedules`: schedules one by cron.
+pub(super) async fn schedule_report(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    axum::Form(form): axum::Form<ReportForm>,
+) -> PageResult {
+    visitor.admin()?;
+    let body = json!({"template": form.template, "format": form.format, "cron": form.cron.trim(),
+                      "recipient": form.recipient.trim()});
+    match visitor
+        .submit(&console, Call::post("/api/v1/reports/schedules", &body))
+        .await?
+    {
+        Ok(_) => {
+            reports_page(
+                &console,
+                &visitor,
+                &ReportForm::default(),
+                FieldErrors::default(),
+                Some("Scheduled."),
+            )
+            .await
+        }
+        Err(problem) => {
+            reports_page(
+                &console,
+                &visitor,
+                &form,
+                FieldErrors::from_problem(&problem, &[]),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/reports/schedules/{id}/delete`, after confirmation.
+pub(super) async fn unschedule_report(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    axum::Form(fields): axum::Form<BTreeMap<String, String>>,
+) -> PageResult {
+    visitor.admin()?;
+    if !confirmed(&fields) {
+        return confirm_page(
+            &visitor,
+            "Stop this schedule?",
+            "No more reports are made or sent by it.",
+            &format!("/admin/reports/schedules/{}/delete", encode(&id)),
+            &fields,
+            "Yes, stop it",
+            "/admin/reports",
+        );
+    }
+    visitor
+        .send(
+            &console,
+            Call::delete(format!("/api/v1/reports/schedules/{}", encode(&id))),
+        )
+        .await
+        .map_err(|p| visitor.failed(p))?;
+    Ok(Redirect::to("/admin/reports").into_response())
+}
+
+/// `GET /admin/reports/{id}/download`: the file, fetched with the admin's token.
+pub(super) async fn download_report(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    visitor.admin()?;
+    let answer = visitor
+        .send(
+            &console,
+            Call::get(format!("/api/v1/reports/{}/download", encode(&id))),
+        )
+        .await
+        .map_err(|p| visitor.failed(p))?;
+    let mut response = answer.body.into_response();
+    let headers = response.headers_mut();
+    for name in [header::CONTENT_TYPE, header::CONTENT_DISPOSITION] {
+        if let Some(value) = answer.headers.get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
