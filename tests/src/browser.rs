@@ -202,9 +202,20 @@ impl Browser {
             .expect("follow");
     }
 
-    /// The text of what `css` matches.
+    /// The text of what `css` matches (read again if the page changed under it).
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text")
+        let started = Instant::now();
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                // The page was replaced between finding and reading: a navigation.
+                Err(err) if started.elapsed() < DEADLINE => {
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("text of {css}: {err}"),
+            }
+        }
     }
 
     /// The page's visible text.

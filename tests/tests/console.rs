@@ -395,7 +395,90 @@ async fn an_admin_with_mfa_runs_the_shop(shape: Shape) {
     )
     .await;
     assert_eq!(saved["body"], "Hello from the console preview test.");
+
+    the_rest_of_the_admin(&app, &browser, &admin, &buyer, &order_id).await;
     browser.close().await;
+}
+
+/// Every other admin page, each with what it is for: shipments, returns, users and
+/// roles, API keys, tenants and sources, revenue, reconciliation, reports and
+/// schedules, dead letters, health.
+async fn the_rest_of_the_admin(
+    app: &TestApp,
+    browser: &Browser,
+    admin: &TestUser,
+    buyer: &TestUser,
+    order_id: &str,
+) {
+    browser.go("/admin/shipments").await;
+    browser.wait_for_text(&order_id[..8], true).await;
+    browser.check_page("admin-shipments").await;
+    browser.go("/admin/returns").await;
+    browser.wait_for_text("No returns.", false).await;
+    browser.check_page("admin-returns").await;
+
+    browser.go(&format!("/admin/users?q={}", buyer.email)).await;
+    browser.wait_for_text(&buyer.email, false).await;
+    browser.click("#users input[name=role_premium]").await;
+    browser.press("Save").await;
+    browser.wait_for_text("Roles saved.", false).await;
+    browser.check_page("admin-users").await;
+    let roles = json_of(
+        app.get(&format!("/api/v1/users/{}", buyer.id), Some(&admin.access))
+            .await,
+    )
+    .await;
+    assert_eq!(roles["roles"], json!(["customer", "premium"]));
+
+    browser.go("/admin/api-keys").await;
+    browser.fill("f-name", "reporting").await;
+    browser.fill("f-scopes", "orders:read").await;
+    browser.press("Make key").await;
+    let key = browser.text("#new-key").await;
+    assert!(key.len() > 20, "the key is shown once: {key}");
+    browser.check_page("admin-api-keys").await;
+
+    browser.go("/admin/tenants").await;
+    browser.fill("f-tenant_name", "Corner Shop").await;
+    browser.press("Add tenant").await;
+    browser.wait_for_text("shown once", false).await;
+    browser.fill("f-secret", "shpss_console_test_secret").await;
+    browser.press("Save source").await;
+    browser
+        .wait_for_text("The Shopify source is set.", false)
+        .await;
+    browser.check_page("admin-tenants").await;
+
+    browser.go("/admin/revenue").await;
+    browser.wait_for_text("Revenue by channel", false).await;
+    browser.check_page("admin-revenue").await;
+
+    browser.go("/admin/reconciliation").await;
+    let today = platform::time::rfc3339(platform::time::now_millis());
+    browser.fill("f-from", &today[..10]).await;
+    browser.fill("f-to", &today[..10]).await;
+    browser.press("Reconcile").await;
+    browser.wait_for_path("/admin/reconciliation?run=").await;
+    browser.wait_for_text("discrepancies", false).await;
+    browser.check_page("admin-reconciliation").await;
+
+    browser.go("/admin/reports").await;
+    browser.press("Make report").await;
+    browser
+        .wait_for_text("The report is being made.", false)
+        .await;
+    browser.fill("f-cron", "0 7 * * 1").await;
+    browser.fill("f-recipient", "owner@example.com").await;
+    browser.press("Schedule").await;
+    browser.wait_for_text("owner@example.com", false).await;
+    browser.check_page("admin-reports").await;
+
+    browser.go("/admin/dead-letters").await;
+    browser.wait_for_text("No dead letters.", false).await;
+    browser.check_page("admin-dead-letters").await;
+    browser.go("/admin/health").await;
+    assert_eq!(browser.text("#health-status").await, "all ready");
+    browser.check_page("admin-health").await;
 }
 
 async fn a_customer_cannot_open_the_admin_and_forms_need_their_token(shape: Shape) {

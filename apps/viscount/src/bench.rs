@@ -19,6 +19,7 @@
 //! [`Lane`] (checkout's steps, ingest's providers).
 
 mod analytics;
+mod console;
 mod ingest;
 mod ingest_run;
 mod latency;
@@ -32,6 +33,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 pub use analytics::{AnalyticsArgs, AnalyticsLoadArgs, AnalyticsReport, analytics, analytics_load};
+pub use console::{ConsoleArgs, console};
 pub use ingest::{IngestArgs, IngestReport};
 pub use ingest_run::ingest;
 pub use latency::{LatencyArgs, latency};

@@ -97,6 +97,10 @@ enum BenchCommand {
     /// The latency of one GET under N connections against each URL in turn (e.g. a
     /// product through the gateway and straight from catalog).
     Latency(viscount::bench::LatencyArgs),
+    /// The web console's pages under N browsers at once (customers and the admin,
+    /// signed in through the code flow): p50/p90/p99 per page, heaviest first, and the
+    /// script each page loads.
+    Console(viscount::bench::ConsoleArgs),
 }
 
 #[derive(Args)]
@@ -385,6 +389,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Latency(args),
         } => viscount::bench::latency(args).await,
+        Command::Bench {
+            command: BenchCommand::Console(args),
+        } => viscount::bench::console(args).await,
     };
     // The last spans of a graceful stop (its drained requests and events) go out too.
     platform::telemetry::flush_traces(std::time::Duration::from_secs(5)).await;

@@ -153,8 +153,11 @@ fn edge_layers(
 }
 
 /// The console's pages in front of `api`: a path the console serves goes to it, every
-/// other to the API. Its sessions are kept where the edge keeps its counts.
+/// other to the API. The console calls `api` and the gateway's `own` routes (the
+/// aggregate health) as any client would; its sessions are kept where the edge keeps
+/// its counts.
 fn with_console(
+    own: Router,
     api: Router,
     config: &GatewayConfig,
     redis: Option<Arc<platform::redis::Redis>>,
@@ -170,7 +173,11 @@ fn with_console(
         },
         None => console::SessionStore::memory(),
     };
-    let pages = console::router(api.clone(), store, config.console.clone());
+    let pages = console::router(
+        own.fallback_service(api.clone()),
+        store,
+        config.console.clone(),
+    );
     Router::new().fallback_service(tower::service_fn(move |request: axum::extract::Request| {
         let target = if console::serves(request.uri().path()) {
             pages.clone()
@@ -214,21 +221,21 @@ pub fn router(
     if config.public_metrics {
         own = own.route("/metrics", get(platform::http::metrics::metrics_handler));
     }
+    let own = own.with_state(health);
+    let docs = docs::router(&docs::merged(edge.api_documents.clone()));
+    let redis = edge_redis(config, &edge)?;
+    let redis_prefix = edge.redis_prefix.clone();
+    let api = edge_layers(
+        // The platform's dead letters belong to no one service: answered here.
+        dead_letters::router(dead_letters::Desks::new(desks))
+            .fallback_service(table.into_service()),
+        redis.clone(),
+        edge,
+    )?;
+    let pages = with_console(own.clone(), api, config, redis, &redis_prefix);
     let app = own
-        .with_state(health)
-        .merge(docs::router(&docs::merged(edge.api_documents.clone())))
-        .fallback_service({
-            let redis = edge_redis(config, &edge)?;
-            let redis_prefix = edge.redis_prefix.clone();
-            let api = edge_layers(
-                // The platform's dead letters belong to no one service: answered here.
-                dead_letters::router(dead_letters::Desks::new(desks))
-                    .fallback_service(table.into_service()),
-                redis.clone(),
-                edge,
-            )?;
-            with_console(api, config, redis, &redis_prefix)
-        })
+        .merge(docs)
+        .fallback_service(pages)
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(config.request_timeout_secs),

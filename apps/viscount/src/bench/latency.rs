@@ -92,12 +92,29 @@ async fn measure(
     url: &str,
     args: &LatencyArgs,
 ) -> anyhow::Result<LatencyReport> {
+    let targets = vec![(client.clone(), url.to_owned()); args.connections];
+    measure_each(&targets, args.duration, args.warmup).await
+}
+
+/// The latency of GETs at once, one per `(client, url)` of `targets` (a connection
+/// each, its next request sent when the last answered), over `duration` after
+/// `warmup`; reported under the first URL.
+pub(super) async fn measure_each(
+    targets: &[(reqwest::Client, String)],
+    duration: Duration,
+    warmup: Duration,
+) -> anyhow::Result<LatencyReport> {
     let started = Instant::now();
-    let measure_from = started + args.warmup;
-    let end = measure_from + args.duration;
-    let workers: Vec<_> = (0..args.connections)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.to_owned());
+    let measure_from = started + warmup;
+    let end = measure_from + duration;
+    let url = targets
+        .first()
+        .map(|(_, url)| url.clone())
+        .unwrap_or_default();
+    let workers: Vec<_> = targets
+        .iter()
+        .map(|(client, url)| {
+            let (client, url) = (client.clone(), url.clone());
             tokio::spawn(async move {
                 let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
                 let mut errors = 0u64;
@@ -131,8 +148,8 @@ async fn measure(
         errors += worker_errors;
     }
     Ok(LatencyReport {
-        url: url.to_owned(),
-        per_second: total.len() as f64 / args.duration.as_secs_f64(),
+        url,
+        per_second: total.len() as f64 / duration.as_secs_f64(),
         p50_us: total.value_at_quantile(0.50),
         p90_us: total.value_at_quantile(0.90),
         p99_us: total.value_at_quantile(0.99),

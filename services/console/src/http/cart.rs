@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::http::render::view;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::forms::FieldErrors;
@@ -232,12 +232,20 @@ pub(super) struct CheckoutForm {
     attempt: String,
 }
 
+/// Why a placed order was cancelled at once: its payment (another card may do), or
+/// something else (stock).
+#[derive(Serialize)]
+struct Refused<'a> {
+    payment: bool,
+    reason: &'a str,
+}
+
 fn checkout_page(
     visitor: &Visitor,
     cart: &Json,
     form: &CheckoutForm,
     errors: &FieldErrors,
-    declined: Option<&str>,
+    declined: Option<Refused<'_>>,
 ) -> PageResult {
     ok(
         "shop/checkout.html",
@@ -336,13 +344,22 @@ pub(super) async fn checkout(
         let reason = order["cancel_reason"]
             .as_str()
             .unwrap_or("the order could not be completed");
-        let reason = reason.strip_prefix("payment failed: ").unwrap_or(reason);
+        let refused = match reason.strip_prefix("payment failed: ") {
+            Some(why) => Refused {
+                payment: true,
+                reason: why,
+            },
+            None => Refused {
+                payment: false,
+                reason,
+            },
+        };
         return checkout_page(
             &visitor,
             &cart,
             &form,
             &FieldErrors::default(),
-            Some(reason),
+            Some(refused),
         );
     }
     // Placed: the cart is emptied (it stays the buyer's cart for next time).

@@ -100,13 +100,22 @@ pub(super) async fn order_with_story(
             Call::get(format!("/api/v1/orders/{id}/history")),
             "history"
         ),
-        visitor.ask::<List<Json>>(
-            console,
-            Call::get(format!("/api/v1/orders/{id}/shipments")),
-            "shipments"
-        ),
+        visitor.send(console, Call::get(format!("/api/v1/orders/{id}/shipments"))),
     );
-    Ok((order?, history?, json!(shipments?.items)))
+    let (order, history) = (order?, history?);
+    let shipments = match shipments {
+        Ok(answer) => {
+            answer
+                .json::<List<Json>>("shipments")
+                .map_err(super::PageError::Api)?
+                .items
+        }
+        // Fulfillment hears of an order from its events: until then it knows no
+        // shipment of it (and answers 404) although the order exists.
+        Err(problem) if problem.status == 404 => Vec::new(),
+        Err(problem) => return Err(visitor.failed(problem)),
+    };
+    Ok((order, history, json!(shipments)))
 }
 
 #[derive(Deserialize, Default)]

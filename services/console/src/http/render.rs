@@ -96,6 +96,15 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     });
     env.add_filter("when", |at: String| format::when(&at));
     env.add_filter("words", |name: String| format::words(&name));
+    // The first letter up and nothing else touched (`capitalize` lowers the rest, a sku
+    // with it).
+    env.add_filter("sentence", |text: String| {
+        let mut chars = text.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
+    });
     env.add_filter("fixed", |value: f64, digits: usize| {
         format!("{value:.digits$}")
     });

@@ -116,7 +116,7 @@ pub(super) async fn tenants(
 
 #[derive(Deserialize)]
 pub(super) struct TenantForm {
-    #[serde(default)]
+    #[serde(default, rename = "tenant_name")]
     name: String,
 }
 
