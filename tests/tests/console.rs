@@ -177,6 +177,28 @@ async fn a_new_customer_signs_up_finds_with_a_typo_and_checks_out(shape: Shape) 
     browser.wait_for_text("Two-step sign-in", false).await;
     browser.check_page("storefront-account").await;
 
+    // Two-step sign-in, enrolled from the QR code's page with the app's first code.
+    browser.press("Turn on two-step sign-in").await;
+    browser.find(".qr svg[role=img]").await;
+    let secret = browser.text("#mfa-secret").await;
+    browser.check_page("storefront-mfa").await;
+    browser.fill("f-code", &totp_now(&secret, &app.clock)).await;
+    browser.press("Turn on").await;
+    browser
+        .wait_for_text("Two-step sign-in is on.", false)
+        .await;
+    let me = json_of(app.login(&email, PASSWORD).await).await;
+    assert!(
+        me["mfa_token"].is_string(),
+        "a password alone no longer signs in: {me}"
+    );
+
+    // Signing out ends the session: the orders page asks to sign in again.
+    browser.press("Sign out").await;
+    browser.wait_for_text("Sign in", false).await;
+    browser.go("/orders").await;
+    browser.wait_for_path("/oauth2/authorize").await;
+
     // Both products' stock went to the order.
     for (product, left) in [(&mug, 49), (&socks, 48)] {
         let sku = product["sku"].as_str().unwrap_or_default();

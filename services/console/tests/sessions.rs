@@ -1,0 +1,136 @@
+//! The console's sessions against a stand-in of the API (an in-process router, as the
+//! gateway's edge is to the console): an expiring access token is refreshed once
+//! however many pages of the session load at once (identity would take a second use of
+//! the refresh token for a stolen one and end the session); a refused refresh signs
+//! the session out; an unknown session is none.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use console::app::{LoadedSession, OnBehalf};
+use console::domain::{Session, SignedIn};
+use console::{Api, Console, ConsoleSettings, SessionStore};
+use platform::http::ClientIp;
+
+fn on() -> OnBehalf {
+    OnBehalf {
+        client_ip: ClientIp(None),
+    }
+}
+
+/// A token endpoint that counts refreshes and answers after a pause (so concurrent
+/// loads overlap), refusing when `refuse` is set.
+fn token_endpoint(calls: Arc<AtomicUsize>, refuse: bool) -> Router {
+    Router::new().route(
+        "/oauth2/token",
+        post(move |body: String| {
+            let calls = calls.clone();
+            async move {
+                assert!(body.contains("grant_type=refresh_token"), "{body}");
+                assert!(body.contains("refresh_token=refresh-1"), "{body}");
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if refuse {
+                    return (
+                        http::StatusCode::BAD_REQUEST,
+                        axum::Json(serde_json::json!({"status": 400, "title": "OAuth error",
+                            "detail": "refresh token reused", "error": "invalid_grant"})),
+                    );
+                }
+                (
+                    http::StatusCode::OK,
+                    axum::Json(serde_json::json!({
+                        "access_token": format!("access-{}", n + 1),
+                        "refresh_token": format!("refresh-{}", n + 1),
+                        "token_type": "Bearer", "expires_in": 900,
+                    })),
+                )
+            }
+        }),
+    )
+}
+
+async fn expiring_session(console: &Console) -> LoadedSession {
+    let now = platform::time::now_millis() / 1000;
+    let loaded = LoadedSession {
+        id: "session-1".into(),
+        session: Session::signed_in(
+            now,
+            SignedIn {
+                user_id: "u1".into(),
+                email: "ann@example.com".into(),
+                name: "Ann".into(),
+                roles: vec!["customer".into()],
+                access_token: "access-1".into(),
+                // Within the refresh margin.
+                access_expires_at: now + 5,
+                refresh_token: Some("refresh-1".into()),
+            },
+        ),
+    };
+    console.save(&loaded).await.expect("saved");
+    loaded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_loading_at_once_refresh_the_token_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let console = Arc::new(Console::new(
+        Api::new(token_endpoint(calls.clone(), false)),
+        SessionStore::memory(),
+        ConsoleSettings::default(),
+    ));
+    let loaded = expiring_session(&console).await;
+    let loads = (0..8).map(|_| {
+        let (console, id) = (console.clone(), loaded.id.clone());
+        tokio::spawn(async move { console.load(&id, on()).await })
+    });
+    for load in futures_util::future::join_all(loads).await {
+        let session = load
+            .expect("task")
+            .expect("store")
+            .expect("still a session");
+        let user = session.session.user.expect("still signed in");
+        assert_eq!(
+            user.access_token, "access-2",
+            "every page got the one new token"
+        );
+        assert_eq!(user.refresh_token.as_deref(), Some("refresh-2"));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one refresh for eight pages"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_refresh_signs_the_session_out() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let console = Console::new(
+        Api::new(token_endpoint(calls.clone(), true)),
+        SessionStore::memory(),
+        ConsoleSettings::default(),
+    );
+    let loaded = expiring_session(&console).await;
+    let session = console
+        .load(&loaded.id, on())
+        .await
+        .expect("store")
+        .expect("a session");
+    assert!(session.session.user.is_none(), "signed out");
+    assert_ne!(
+        session.session.csrf, loaded.session.csrf,
+        "a new CSRF token"
+    );
+    assert!(
+        console
+            .load("no-such-session", on())
+            .await
+            .expect("store")
+            .is_none()
+    );
+}
