@@ -541,6 +541,35 @@ async fn a_customer_cannot_open_the_admin_and_forms_need_their_token(shape: Shap
         "no data"
     );
 
+    // A browser at another name of the host signs in at the issuer's (where identity
+    // sends it back, so its sign-in cookie must be set there).
+    let elsewhere = app.base.replace("127.0.0.1", "localhost");
+    let moved = client
+        .get(format!("{elsewhere}/auth/login?return_to=%2Fcart"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(moved.status(), 303);
+    let location = moved.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        location.starts_with(&format!("{}/auth/login?", app.base)) && location.contains("moved=1"),
+        "{location}"
+    );
+    let at_issuer = client
+        .get(&location)
+        .send()
+        .await
+        .expect("login at the issuer");
+    assert!(
+        at_issuer.headers()["location"]
+            .to_str()
+            .expect("location")
+            .contains("/oauth2/authorize?")
+    );
+
     // A form without its CSRF token is refused and changes nothing.
     let refused = client
         .post(app.url("/account/profile"))

@@ -22,6 +22,8 @@ const LOGIN_COOKIE: &str = "vc_login";
 #[derive(Deserialize)]
 pub(super) struct LoginQuery {
     return_to: Option<String>,
+    /// Set when this browser was sent to the issuer's name already.
+    moved: Option<String>,
 }
 
 fn login_cookie(state: Option<&str>, secure: bool, ttl_secs: u64) -> HeaderValue {
@@ -38,15 +40,44 @@ fn login_cookie(state: Option<&str>, secure: bool, ttl_secs: u64) -> HeaderValue
     HeaderValue::from_str(&cookie.build().to_string()).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// `GET /auth/login`: to identity's sign-in page.
+/// `GET /auth/login`: to identity's sign-in page. A browser at another name of this
+/// host (`localhost` for `127.0.0.1`) is first sent to the issuer's: identity sends it
+/// back there, and its cookies must be the ones it left with.
 pub(super) async fn login(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
+    headers: http::HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let return_to = query.return_to.as_deref().unwrap_or("/");
     if visitor.user().is_some() {
         return Ok(Redirect::to(crate::domain::login::local_path(return_to)).into_response());
+    }
+    let issuer = console
+        .provider(visitor.on)
+        .await
+        .map_err(PageError::Api)?
+        .issuer
+        .clone();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let issuer_host = issuer
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next());
+    // Once only: behind a proxy that rewrites `Host` the names never agree.
+    if query.moved.is_none()
+        && let (Some(host), Some(issuer_host)) = (host, issuer_host)
+        && !host.eq_ignore_ascii_case(issuer_host)
+    {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", crate::domain::login::local_path(return_to))
+            .append_pair("moved", "1")
+            .finish();
+        return Ok(Redirect::to(&format!(
+            "{}/auth/login?{query}",
+            issuer.trim_end_matches('/')
+        ))
+        .into_response());
     }
     let (state, url) = console
         .begin_sign_in(return_to, visitor.on)
