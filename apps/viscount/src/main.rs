@@ -108,6 +108,11 @@ struct UpArgs {
     /// Directory of the SQLite files [default: ./data] (embedded shape).
     #[arg(long, conflicts_with = "distributed")]
     data_dir: Option<PathBuf>,
+    /// Fill an empty shop with the demo catalog and its stock at start (as `viscount seed
+    /// --demo`; a shop that has it already is left as it is), so the console has
+    /// something to sell.
+    #[arg(long, conflicts_with = "distributed")]
+    demo: bool,
     /// Gateway address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -241,7 +246,10 @@ async fn main() -> anyhow::Result<()> {
             viscount::distributed::run(options, &config, shutdown).await
         }
         Command::Up(UpArgs {
-            data_dir, listen, ..
+            data_dir,
+            listen,
+            demo,
+            ..
         }) => {
             let data_dir = data_dir.unwrap_or(settings.data_dir.clone());
             // Tokens name the address the gateway listens on unless configured (a port
@@ -274,8 +282,18 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             checked.report_unknown_keys();
+            if demo {
+                let report = viscount::seed::demo(&platform.services, 200).await?;
+                tracing::info!(
+                    products_created = report.products_created,
+                    skus_stocked = report.skus_stocked,
+                    "demo catalog ready"
+                );
+            }
             tracing::info!(
                 url = %format!("http://{}", platform.addr),
+                shop = %format!("http://{}/", platform.addr),
+                admin = %format!("http://{}/admin", platform.addr),
                 data_dir = %data_dir.display(),
                 "viscount is up"
             );

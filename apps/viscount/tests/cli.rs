@@ -1246,3 +1246,85 @@ async fn bench_checkout_stops_at_its_order_count_and_measures_the_confirmation_e
         "{report}"
     );
 }
+
+/// A newcomer's first run: `viscount up --demo` and the shop at its address sells the
+/// demo catalog, the sign-in leads to identity's page, and the admin asks to sign in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_with_demo_opens_a_shop_with_something_to_sell() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = viscount(dir.path());
+    command
+        .args([
+            "up",
+            "--demo",
+            "--data-dir",
+            &dir.path().display().to_string(),
+        ])
+        .args(["--listen", &listen]);
+    let mut platform = Running::spawn(command);
+    let up = platform.wait_for("viscount is up").await;
+    assert_eq!(up["admin"], format!("http://{listen}/admin"), "{up}");
+    // Catalog learns the stock from inventory's events, a moment after the seed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let shop = reqwest::get(format!("http://{listen}/"))
+            .await
+            .expect("shop");
+        assert_eq!(shop.status(), 200);
+        assert!(
+            shop.headers()["content-type"]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("text/html")
+        );
+        let page = shop.text().await.expect("page");
+        assert!(page.contains("All products"), "{page}");
+        if page.contains("In stock") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing in stock: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let admin = client
+        .get(format!("http://{listen}/admin"))
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(admin.status(), 303);
+    let login = admin.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        login.starts_with("/auth/login?return_to=%2Fadmin"),
+        "{login}"
+    );
+    let to_identity = client
+        .get(format!("http://{listen}{login}"))
+        .send()
+        .await
+        .expect("login");
+    let authorize = to_identity.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        authorize.starts_with(&format!("http://{listen}/oauth2/authorize?")),
+        "{authorize}"
+    );
+    let sign_in = client.get(&authorize).send().await.expect("sign-in page");
+    assert_eq!(sign_in.status(), 200);
+    assert!(sign_in.text().await.expect("page").contains("Sign in"));
+}

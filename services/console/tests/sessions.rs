@@ -110,11 +110,11 @@ async fn pages_loading_at_once_refresh_the_token_once() {
 #[tokio::test]
 async fn a_refused_refresh_signs_the_session_out() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let console = Console::new(
+    let console = Arc::new(Console::new(
         Api::new(token_endpoint(calls.clone(), true)),
         SessionStore::memory(),
         ConsoleSettings::default(),
-    );
+    ));
     let loaded = expiring_session(&console).await;
     let session = console
         .load(&loaded.id, on())
@@ -133,4 +133,37 @@ async fn a_refused_refresh_signs_the_session_out() {
             .expect("store")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn keeping_a_cart_on_an_older_copy_does_not_undo_a_refresh() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let console = Arc::new(Console::new(
+        Api::new(token_endpoint(calls.clone(), false)),
+        SessionStore::memory(),
+        ConsoleSettings::default(),
+    ));
+    // A page loaded the session before another request of it refreshed the tokens.
+    let older_copy = expiring_session(&console).await;
+    console
+        .load(&older_copy.id, on())
+        .await
+        .expect("store")
+        .expect("refreshed");
+    console
+        .update(&older_copy.id, |session| {
+            session.cart_id = Some("cart-1".into())
+        })
+        .await
+        .expect("kept");
+    let now = console
+        .load(&older_copy.id, on())
+        .await
+        .expect("store")
+        .expect("a session")
+        .session;
+    assert_eq!(now.cart_id.as_deref(), Some("cart-1"));
+    let user = now.user.expect("signed in");
+    assert_eq!(user.access_token, "access-2", "the refreshed token stays");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

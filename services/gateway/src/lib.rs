@@ -126,12 +126,13 @@ fn edge_redis(
     })
 }
 
-/// The rate limits and the cache around `dispatch`.
+/// The rate limits and the cache around `dispatch`, and the limiter (the console's
+/// pages that write for a visitor nobody knows yet are counted by it too).
 fn edge_layers(
     dispatch: Router,
     redis: Option<Arc<platform::redis::Redis>>,
     edge: Edge,
-) -> Result<Router, EdgeError> {
+) -> Result<(Router, Arc<ratelimit::RateLimiter>), EdgeError> {
     let settings = Arc::new(LiveSection::<GatewayConfig>::new(
         &edge.config,
         &edge.live,
@@ -147,9 +148,10 @@ fn edge_layers(
     if let Some(bus) = edge.bus {
         cache.follow_catalog(bus, &edge.tasks);
     }
-    Ok(dispatch
+    let layered = dispatch
         .layer(from_fn_with_state(cache, cache::serve))
-        .layer(from_fn_with_state(limiter, ratelimit::limit)))
+        .layer(from_fn_with_state(limiter.clone(), ratelimit::limit));
+    Ok((layered, limiter))
 }
 
 /// The console's pages in front of `api`: a path the console serves goes to it, every
@@ -159,6 +161,7 @@ fn edge_layers(
 fn with_console(
     own: Router,
     api: Router,
+    limiter: Arc<ratelimit::RateLimiter>,
     config: &GatewayConfig,
     redis: Option<Arc<platform::redis::Redis>>,
     redis_prefix: &str,
@@ -178,8 +181,17 @@ fn with_console(
         store,
         config.console.clone(),
     );
+    // The pages that store something for a visitor nobody knows yet (a sign-in's
+    // state, a sign-up's session) count against the caller's budget like an API call,
+    // so no one address can fill the session store.
+    let counted = pages
+        .clone()
+        .layer(from_fn_with_state(limiter, ratelimit::limit));
     Router::new().fallback_service(tower::service_fn(move |request: axum::extract::Request| {
-        let target = if console::serves(request.uri().path()) {
+        let path = request.uri().path();
+        let target = if path == "/auth/login" || path == "/signup" {
+            counted.clone()
+        } else if console::serves(path) {
             pages.clone()
         } else {
             api.clone()
@@ -225,14 +237,14 @@ pub fn router(
     let docs = docs::router(&docs::merged(edge.api_documents.clone()));
     let redis = edge_redis(config, &edge)?;
     let redis_prefix = edge.redis_prefix.clone();
-    let api = edge_layers(
+    let (api, limiter) = edge_layers(
         // The platform's dead letters belong to no one service: answered here.
         dead_letters::router(dead_letters::Desks::new(desks))
             .fallback_service(table.into_service()),
         redis.clone(),
         edge,
     )?;
-    let pages = with_console(own.clone(), api, config, redis, &redis_prefix);
+    let pages = with_console(own.clone(), api, limiter, config, redis, &redis_prefix);
     let app = own
         .merge(docs)
         .fallback_service(pages)

@@ -45,12 +45,21 @@ pub struct Provider {
 }
 
 /// A session loaded for a request, with the secret (cookie value) it is kept under.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadedSession {
     /// The cookie's value.
     pub id: String,
     /// The session.
     pub session: Session,
+}
+
+impl std::fmt::Debug for LoadedSession {
+    // The id is the cookie: whoever reads it is the browser.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedSession")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The token endpoint's answer.
@@ -250,7 +259,11 @@ impl Console {
 
     /// The session under `id`, if it is live; its access token refreshed if it is about
     /// to expire (a session whose refresh fails is signed out).
-    pub async fn load(&self, id: &str, on: OnBehalf) -> Result<Option<LoadedSession>, StoreError> {
+    pub async fn load(
+        self: &Arc<Self>,
+        id: &str,
+        on: OnBehalf,
+    ) -> Result<Option<LoadedSession>, StoreError> {
         let Some(session) = self.store.get::<Session>(Record::Session, id).await? else {
             return Ok(None);
         };
@@ -272,14 +285,34 @@ impl Console {
             return self.refresh(loaded, on).await.map(Some);
         }
         if now - loaded.session.touched_at >= TOUCH_EVERY_SECS {
-            self.save(&loaded).await?;
+            self.store
+                .touch(Record::Session, id, self.idle_ttl())
+                .await?;
             loaded.session.touched_at = now;
         }
         Ok(Some(loaded))
     }
 
-    async fn refresh(
+    /// Changes the stored session `id` with `change`, on its current copy (a request's
+    /// own copy may be older than a refresh another request saved meanwhile).
+    pub async fn update(
         &self,
+        id: &str,
+        change: impl FnOnce(&mut Session),
+    ) -> Result<(), StoreError> {
+        let Some(mut session) = self.store.get::<Session>(Record::Session, id).await? else {
+            return Ok(());
+        };
+        change(&mut session);
+        self.save(&LoadedSession {
+            id: id.to_owned(),
+            session,
+        })
+        .await
+    }
+
+    async fn refresh(
+        self: &Arc<Self>,
         loaded: LoadedSession,
         on: OnBehalf,
     ) -> Result<LoadedSession, StoreError> {
@@ -290,15 +323,28 @@ impl Console {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             refreshing.entry(loaded.id.clone()).or_default().clone()
         };
-        let id = loaded.id.clone();
-        let _turn = gate.lock().await;
-        let outcome = self.refresh_alone(loaded, on).await;
-        // A request that waited at the gate finds the session refreshed in the store.
-        self.refreshing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
-        outcome
+        // In a task of its own: once identity has rotated the refresh token, the new one
+        // must be saved even if the browser's request is dropped meanwhile (the old one
+        // kept would read as reuse and sign the browser out).
+        let console = self.clone();
+        let refreshed = tokio::spawn(async move {
+            let id = loaded.id.clone();
+            let _turn = gate.lock().await;
+            let outcome = console.refresh_alone(loaded, on).await;
+            // A request that waited at the gate finds the session refreshed in the store.
+            console
+                .refreshing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&id);
+            outcome
+        })
+        .await;
+        match refreshed {
+            Ok(outcome) => outcome,
+            // The task panicked: the session is read again on the next request.
+            Err(_) => Err(StoreError::Lost),
+        }
     }
 
     async fn refresh_alone(
@@ -386,10 +432,11 @@ impl Console {
 }
 
 impl Console {
-    /// Whether cookies are marked `Secure`: when the platform is reached over HTTPS.
-    pub fn secure_cookies(&self) -> bool {
-        self.provider
-            .get()
-            .is_some_and(|provider| provider.issuer.starts_with("https://"))
+    /// Whether cookies are marked `Secure`: when the platform's issuer is HTTPS (read
+    /// from discovery first, so the first cookie of a process is marked as the rest).
+    pub async fn secure_cookies(&self, on: OnBehalf) -> bool {
+        self.provider(on)
+            .await
+            .is_ok_and(|provider| provider.issuer.starts_with("https://"))
     }
 }

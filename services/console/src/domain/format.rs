@@ -77,18 +77,16 @@ pub fn words(name: &str) -> String {
     }
 }
 
-/// A price typed in a form (`12.34`, `12`, `12.3`) as minor units of a two-digit
-/// currency; `None` when it is not one.
-pub fn parse_price(text: &str) -> Option<i64> {
-    let text = text.trim().trim_start_matches('$');
-    let (whole, fraction) = match text.split_once('.') {
-        Some((whole, fraction)) => (whole, fraction),
-        None => (text, ""),
-    };
+/// An amount typed in a form (`12.34`, `12`, `12.3`; `500` for yen) as minor units of
+/// `currency`; `None` when it is not one (or has more decimals than the currency).
+pub fn parse_amount(text: &str, currency: &str) -> Option<i64> {
+    let digits = minor_digits(currency) as usize;
+    let text = text.trim().trim_start_matches(['$', '€', '£', '¥']);
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty()
         || !whole.chars().all(|c| c.is_ascii_digit())
         || !fraction.chars().all(|c| c.is_ascii_digit())
-        || fraction.len() > 2
+        || fraction.len() > digits
     {
         return None;
     }
@@ -97,12 +95,45 @@ pub fn parse_price(text: &str) -> Option<i64> {
     } else {
         whole.parse().ok()?
     };
-    let cents: i64 = match fraction.len() {
-        0 => 0,
-        1 => fraction.parse::<i64>().ok()? * 10,
-        _ => fraction.parse().ok()?,
+    let fraction: i64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<digits$}").parse().ok()?
     };
-    whole.checked_mul(100)?.checked_add(cents)
+    whole
+        .checked_mul(10_i64.pow(digits as u32))?
+        .checked_add(fraction)
+}
+
+/// A price in dollars typed in a form, as cents (the storefront's filters).
+pub fn parse_price(text: &str) -> Option<i64> {
+    parse_amount(text, "USD")
+}
+
+/// Minor units of `currency` as a form shows them for editing (`12.50`, `500`).
+pub fn plain_amount(amount: i64, currency: &str) -> String {
+    let digits = minor_digits(currency);
+    if digits == 0 {
+        return amount.to_string();
+    }
+    let scale = 10_i64.pow(digits);
+    let sign = if amount < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:0width$}",
+        (amount / scale).abs(),
+        (amount % scale).abs(),
+        width = digits as usize
+    )
+}
+
+/// `text` with its first letter up and nothing else touched (an API's detail, a
+/// decline's reason with a sku in it).
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +155,19 @@ mod tests {
         assert_eq!(when("2026-12-06T14:05:09.123Z"), "2026-12-06 14:05 UTC");
         assert_eq!(when("soon"), "soon");
         assert_eq!(words("partially_refunded"), "Partially refunded");
+    }
+
+    #[test]
+    fn amounts_typed_in_forms_follow_the_currency() {
+        assert_eq!(parse_amount("500", "JPY"), Some(500));
+        assert_eq!(parse_amount("5.5", "JPY"), None);
+        assert_eq!(parse_amount("1.5", "KWD"), Some(1_500));
+        assert_eq!(plain_amount(1_250, "USD"), "12.50");
+        assert_eq!(plain_amount(500, "JPY"), "500");
+        assert_eq!(
+            sentence("insufficient stock for DEMO-1"),
+            "Insufficient stock for DEMO-1"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub const CLIENT_ID: &str = "viscount-console";
 pub const CALLBACK_PATH: &str = "/auth/callback";
 
 /// What the console keeps, under the request's `state`, while the browser signs in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct LoginState {
     /// The PKCE verifier; identity saw only its S256 challenge.
     pub verifier: String,
@@ -20,6 +20,15 @@ pub struct LoginState {
     pub nonce: String,
     /// The console page to land on afterwards (a local path).
     pub return_to: String,
+}
+
+impl std::fmt::Debug for LoginState {
+    // The verifier and the nonce are secrets until the sign-in ends.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginState")
+            .field("return_to", &self.return_to)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LoginState {

@@ -11,7 +11,7 @@ pub const REFRESH_MARGIN_SECS: i64 = 30;
 
 /// One browser's session, signed in or not (a visitor signing up needs a CSRF token
 /// before they have an account).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
     /// The token every form of this session carries back.
     pub csrf: String,
@@ -51,6 +51,17 @@ impl std::fmt::Debug for SignedIn {
         f.debug_struct("SignedIn")
             .field("user_id", &self.user_id)
             .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Session {
+    // The CSRF token is a secret of the browser's: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("started_at", &self.started_at)
+            .field("user", &self.user)
+            .field("cart_id", &self.cart_id)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +144,8 @@ mod tests {
         assert!(!user.needs_refresh(1_000 - REFRESH_MARGIN_SECS - 1));
         assert!(user.needs_refresh(1_000 - REFRESH_MARGIN_SECS));
         assert!(!format!("{user:?}").contains("secret-token"));
+        let session = Session::signed_in(0, user.clone());
+        assert!(!format!("{session:?}").contains(&session.csrf));
         assert!(!user.is_admin());
     }
 }

@@ -15,7 +15,7 @@ use super::render::{PageError, PageResult, base, ok};
 use super::visitor::{Visitor, session_cookie};
 use crate::app::{Call, Console};
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Default, Deserialize, Serialize)]
 pub(super) struct SignupForm {
     #[serde(default)]
     name: String,
@@ -26,6 +26,7 @@ pub(super) struct SignupForm {
 }
 
 /// `GET /signup`. A visitor without a session gets one here, for the form's CSRF token.
+#[tracing::instrument(skip_all)]
 pub(super) async fn signup_form(
     State(console): State<Arc<Console>>,
     mut visitor: Visitor,
@@ -39,7 +40,10 @@ pub(super) async fn signup_form(
             .start_anonymous()
             .await
             .map_err(|_| PageError::Unavailable)?;
-        cookie = Some(session_cookie(Some(&started.id), console.secure_cookies()));
+        cookie = Some(session_cookie(
+            Some(&started.id),
+            console.secure_cookies(visitor.on).await,
+        ));
         visitor.session = Some(started);
     }
     let mut response = ok(
@@ -53,6 +57,7 @@ pub(super) async fn signup_form(
 }
 
 /// `POST /signup`: creates the account, then signs in through identity's page.
+#[tracing::instrument(skip_all)]
 pub(super) async fn signup(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -112,6 +117,7 @@ async fn account_page(
 }
 
 /// `GET /account`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn show(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     account_page(&console, &visitor, FieldErrors::default(), None).await
 }
@@ -125,6 +131,7 @@ pub(super) struct ProfileForm {
 }
 
 /// `POST /account/profile`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn update_profile(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -171,6 +178,7 @@ pub(super) struct PasswordForm {
 }
 
 /// `POST /account/password`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn change_password(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -206,6 +214,7 @@ pub(super) async fn change_password(
 }
 
 /// `POST /account/mfa`: starts enrolment and shows the QR code to scan.
+#[tracing::instrument(skip_all)]
 pub(super) async fn enrol_mfa(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     visitor.signed_in()?;
     let started = visitor
@@ -275,6 +284,7 @@ pub(super) struct VerifyForm {
 }
 
 /// `POST /account/mfa/verify`: the first code from the app turns MFA on.
+#[tracing::instrument(skip_all)]
 pub(super) async fn verify_mfa(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -320,6 +330,7 @@ pub(super) struct PreferencesForm {
 }
 
 /// `POST /account/notifications`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn notification_preferences(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use cookie::{Cookie, SameSite};
 use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
-use super::render::{PageError, page};
-use super::visitor::{Visitor, session_cookie};
+use super::render::{PageError, error_page_with_retry};
+use super::visitor::{Visitor, console_cookie, cookie_value, session_cookie};
 use crate::app::{Console, SignInError};
 use crate::domain::LoginError;
 
@@ -27,22 +26,14 @@ pub(super) struct LoginQuery {
 }
 
 fn login_cookie(state: Option<&str>, secure: bool, ttl_secs: u64) -> HeaderValue {
-    let cookie = Cookie::build((LOGIN_COOKIE, state.unwrap_or("").to_owned()))
-        .path("/auth/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(if state.is_some() {
-            i64::try_from(ttl_secs).unwrap_or(600)
-        } else {
-            0
-        }));
-    HeaderValue::from_str(&cookie.build().to_string()).unwrap_or(HeaderValue::from_static(""))
+    let ttl = time::Duration::seconds(i64::try_from(ttl_secs).unwrap_or(600));
+    console_cookie(LOGIN_COOKIE, state, "/auth/", Some(ttl), secure)
 }
 
 /// `GET /auth/login`: to identity's sign-in page. A browser at another name of this
 /// host (`localhost` for `127.0.0.1`) is first sent to the issuer's: identity sends it
 /// back there, and its cookies must be the ones it left with.
+#[tracing::instrument(skip_all)]
 pub(super) async fn login(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -88,7 +79,7 @@ pub(super) async fn login(
         header::SET_COOKIE,
         login_cookie(
             Some(&state),
-            console.secure_cookies(),
+            console.secure_cookies(visitor.on).await,
             console.settings.sign_in_ttl_secs,
         ),
     );
@@ -100,7 +91,6 @@ pub(super) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 fn sign_in_failed(err: SignInError) -> PageError {
@@ -115,21 +105,33 @@ fn sign_in_failed(err: SignInError) -> PageError {
 }
 
 /// `GET /auth/callback`: identity's answer.
+#[tracing::instrument(skip_all)]
 pub(super) async fn callback(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
     headers: http::HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
-    let secure = console.secure_cookies();
+    let secure = console.secure_cookies(visitor.on).await;
     let clear = login_cookie(None, secure, 0);
     if let Some(error) = query.error {
-        let detail = query.error_description.unwrap_or_else(|| error.clone());
-        let mut response = page(
+        // The page says what the code means in the console's own words: the
+        // description is whatever the link carried, which anyone can write.
+        let detail = match error.as_str() {
+            "access_denied" => "The sign-in was cancelled.",
+            "invalid_request" | "unsupported_response_type" | "invalid_scope" => {
+                "The sign-in request was not accepted. Try again from the shop."
+            }
+            "temporarily_unavailable" | "server_error" => {
+                "Signing in is not possible just now. Try again in a moment."
+            }
+            _ => "The sign-in did not complete. Try again from the shop.",
+        };
+        let mut response = error_page_with_retry(
             StatusCode::BAD_REQUEST,
-            "error.html",
-            minijinja::context! { status => 400, title => "Sign-in not completed", detail => detail,
-            retry => "/auth/login" },
+            "Sign-in not completed",
+            detail,
+            Some("/auth/login"),
         );
         response.headers_mut().append(header::SET_COOKIE, clear);
         return Ok(response);
@@ -139,13 +141,7 @@ pub(super) async fn callback(
             "the sign-in answer lacks its code or state".into(),
         ));
     };
-    let bound = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .any(|cookie| cookie.name() == LOGIN_COOKIE && cookie.value() == state);
+    let bound = cookie_value(&headers, LOGIN_COOKIE).is_some_and(|bound| bound == state);
     if !bound {
         return Err(sign_in_failed(SignInError::Login(LoginError::UnknownState)));
     }
@@ -171,6 +167,7 @@ pub(super) async fn callback(
 }
 
 /// `POST /auth/logout`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn logout(State(console): State<Arc<Console>>, visitor: Visitor) -> Response {
     if let Some(session) = &visitor.session
         && let Err(err) = console.sign_out(session, visitor.on).await
@@ -180,7 +177,7 @@ pub(super) async fn logout(State(console): State<Arc<Console>>, visitor: Visitor
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        session_cookie(None, console.secure_cookies()),
+        session_cookie(None, console.secure_cookies(visitor.on).await),
     );
     response
 }

@@ -18,13 +18,9 @@ use super::shop::{List, encode};
 use super::visitor::Visitor;
 use crate::app::{Call, Console};
 
-/// The signed-in buyer's cart id, making the cart on first use.
-async fn cart_id(console: &Console, visitor: &Visitor) -> Result<String, PageError> {
-    visitor.signed_in()?;
+/// A new cart for the signed-in buyer, kept in their session.
+async fn new_cart(console: &Console, visitor: &Visitor) -> Result<String, PageError> {
     let loaded = visitor.session.as_ref().ok_or(PageError::Internal)?;
-    if let Some(id) = &loaded.session.cart_id {
-        return Ok(id.clone());
-    }
     let cart: Json = visitor
         .ask(
             console,
@@ -33,34 +29,42 @@ async fn cart_id(console: &Console, visitor: &Visitor) -> Result<String, PageErr
         )
         .await?;
     let id = cart["id"].as_str().ok_or(PageError::Internal)?.to_owned();
-    let mut loaded = loaded.clone();
-    loaded.session.cart_id = Some(id.clone());
     console
-        .save(&loaded)
+        .update(&loaded.id, |session| session.cart_id = Some(id.clone()))
         .await
         .map_err(|_| PageError::Unavailable)?;
     Ok(id)
 }
 
-/// The cart with each line's product (name, link) and availability.
-async fn priced_cart(console: &Console, visitor: &Visitor) -> Result<Json, PageError> {
+/// The signed-in buyer's cart id, making the cart on first use.
+async fn cart_id(console: &Console, visitor: &Visitor) -> Result<String, PageError> {
+    visitor.signed_in()?;
+    let loaded = visitor.session.as_ref().ok_or(PageError::Internal)?;
+    match &loaded.session.cart_id {
+        Some(id) => Ok(id.clone()),
+        None => new_cart(console, visitor).await,
+    }
+}
+
+/// The buyer's cart as ordering has it; a cart its id outlived is replaced by a new one.
+async fn current_cart(console: &Console, visitor: &Visitor) -> Result<Json, PageError> {
     let id = cart_id(console, visitor).await?;
-    let mut cart: Json = match visitor
+    match visitor
         .send(console, Call::get(format!("/api/v1/carts/{id}")))
         .await
     {
-        Ok(answer) => answer.json("cart").map_err(PageError::Api)?,
-        // The cart is gone (its id outlived it): start another.
+        Ok(answer) => answer.json("cart").map_err(PageError::Api),
         Err(problem) if problem.status == 404 => {
-            if let Some(loaded) = &visitor.session {
-                let mut loaded = loaded.clone();
-                loaded.session.cart_id = None;
-                let _ = console.save(&loaded).await;
-            }
-            json!({"id": null, "items": [], "total": null})
+            let id = new_cart(console, visitor).await?;
+            Ok(json!({"id": id, "items": [], "total": null}))
         }
-        Err(problem) => return Err(visitor.failed(problem)),
-    };
+        Err(problem) => Err(visitor.failed(problem)),
+    }
+}
+
+/// The cart with each line's product (name, link) and availability.
+async fn priced_cart(console: &Console, visitor: &Visitor) -> Result<Json, PageError> {
+    let mut cart = current_cart(console, visitor).await?;
     let skus: Vec<String> = cart["items"]
         .as_array()
         .map(|items| {
@@ -117,6 +121,7 @@ async fn priced_cart(console: &Console, visitor: &Visitor) -> Result<Json, PageE
 }
 
 /// `GET /cart`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn show(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     let cart = priced_cart(&console, &visitor).await?;
     ok("shop/cart.html", view!(base(&visitor); cart => cart))
@@ -141,16 +146,15 @@ fn quantity(text: &str, default: u32) -> Result<u32, &'static str> {
 }
 
 /// `POST /cart/items`: adds a product (to the quantity already in the cart).
+#[tracing::instrument(skip_all)]
 pub(super) async fn add(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
     axum::Form(form): axum::Form<AddForm>,
 ) -> PageResult {
     let adding = quantity(&form.quantity, 1).map_err(|m| PageError::BadForm(m.into()))?;
-    let id = cart_id(&console, &visitor).await?;
-    let cart: Json = visitor
-        .ask(&console, Call::get(format!("/api/v1/carts/{id}")), "cart")
-        .await?;
+    let cart = current_cart(&console, &visitor).await?;
+    let id = cart["id"].as_str().ok_or(PageError::Internal)?.to_owned();
     let already = cart["items"]
         .as_array()
         .and_then(|items| items.iter().find(|l| l["sku"].as_str() == Some(&form.sku)))
@@ -177,6 +181,7 @@ pub(super) struct QuantityForm {
 
 /// `POST /cart/items/{sku}`: sets a line's quantity (0 removes it). From htmx, the
 /// cart's lines are answered; from a plain form, the cart page.
+#[tracing::instrument(skip_all)]
 pub(super) async fn set_quantity(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -184,7 +189,8 @@ pub(super) async fn set_quantity(
     axum::Form(form): axum::Form<QuantityForm>,
 ) -> PageResult {
     let wanted = quantity(&form.quantity, 0).map_err(|m| PageError::BadForm(m.into()))?;
-    let id = cart_id(&console, &visitor).await?;
+    let cart = current_cart(&console, &visitor).await?;
+    let id = cart["id"].as_str().ok_or(PageError::Internal)?.to_owned();
     visitor
         .ask::<Json>(
             &console,
@@ -204,7 +210,7 @@ pub(super) async fn set_quantity(
 }
 
 /// The checkout form's fields.
-#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[derive(Default, Deserialize, serde::Serialize)]
 pub(super) struct CheckoutForm {
     #[serde(default)]
     name: String,
@@ -260,6 +266,7 @@ fn checkout_page(
 }
 
 /// `GET /checkout`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn checkout_form(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -276,6 +283,7 @@ pub(super) async fn checkout_form(
 }
 
 /// `POST /checkout`: places the order from the cart's lines.
+#[tracing::instrument(skip_all)]
 pub(super) async fn checkout(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

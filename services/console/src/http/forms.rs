@@ -63,24 +63,16 @@ impl FieldErrors {
                         .map(|rest| format!("{to}{rest}"))
                 })
                 .unwrap_or_else(|| error.field.clone());
-            errors.push(&field, capitalized(&error.message));
+            errors.push(&field, crate::domain::format::sentence(&error.message));
         }
         if errors.fields.is_empty() {
             errors.form = Some(if problem.detail.is_empty() {
                 problem.title.clone()
             } else {
-                capitalized(&problem.detail)
+                crate::domain::format::sentence(&problem.detail)
             });
         }
         errors
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

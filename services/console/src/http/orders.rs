@@ -64,6 +64,7 @@ pub(super) fn next_link(at: &str, query: &ListQuery, cursor: Option<&str>) -> Op
 }
 
 /// `GET /orders`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn list(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -87,6 +88,7 @@ pub(super) async fn list(
 }
 
 /// An order with its history and shipments.
+#[tracing::instrument(skip_all)]
 pub(super) async fn order_with_story(
     console: &Console,
     visitor: &Visitor,
@@ -125,6 +127,7 @@ pub(super) struct DetailQuery {
 }
 
 /// `GET /orders/{id}`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn detail(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -164,6 +167,7 @@ fn order_page(
 }
 
 /// `POST /orders/{id}/cancel`: asks first, then cancels.
+#[tracing::instrument(skip_all)]
 pub(super) async fn cancel(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -211,6 +215,7 @@ pub(super) async fn cancel(
 }
 
 /// `POST /orders/{id}/return`: asks to return the picked lines.
+#[tracing::instrument(skip_all)]
 pub(super) async fn request_return(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -98,13 +98,7 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("words", |name: String| format::words(&name));
     // The first letter up and nothing else touched (`capitalize` lowers the rest, a sku
     // with it).
-    env.add_filter("sentence", |text: String| {
-        let mut chars = text.chars();
-        chars
-            .next()
-            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-            .unwrap_or_default()
-    });
+    env.add_filter("sentence", |text: String| format::sentence(&text));
     env.add_filter("fixed", |value: f64, digits: usize| {
         format!("{value:.digits$}")
     });
@@ -132,10 +126,19 @@ pub fn base(visitor: &Visitor) -> Value {
             admin => user.is_admin(),
         }
     });
+    // What the page after a redirect confirms (`?saved=1`, `?return=…`).
+    let confirmed = if visitor.path.contains("saved=1") {
+        Some("Saved.")
+    } else if visitor.path.contains("return=") {
+        Some("Your return request is sent. We will tell you when it is approved.")
+    } else {
+        None
+    };
     context! {
         me => me,
         csrf => visitor.csrf(),
         path => visitor.path.clone(),
+        confirmed => confirmed,
     }
 }
 
@@ -193,12 +196,52 @@ impl From<ApiProblem> for PageError {
     }
 }
 
-fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    page(
+/// An error page's content, kept on its response so that [`super::visitor::visit`]
+/// can render it again within the layout of whoever is signed in.
+#[derive(Debug, Clone)]
+pub struct ErrorView {
+    status: StatusCode,
+    title: String,
+    detail: String,
+    retry: Option<String>,
+}
+
+impl ErrorView {
+    /// The error page, with the layout's `base` (none: as nobody signed in).
+    pub fn render(&self, base: Option<Value>) -> Response {
+        let ctx = context! {
+            status => self.status.as_u16(), title => self.title.clone(),
+            detail => self.detail.clone(), retry => self.retry.clone(),
+        };
+        let ctx = match base {
+            Some(base) => context! { ..ctx, ..base },
+            None => ctx,
+        };
+        let mut response = page(self.status, "error.html", ctx);
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+/// An error page answered with `status`.
+pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    error_page_with_retry(status, title, detail, None)
+}
+
+/// An error page with a link to try again at `retry`.
+pub fn error_page_with_retry(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    retry: Option<&str>,
+) -> Response {
+    ErrorView {
         status,
-        "error.html",
-        context! { status => status.as_u16(), title => title, detail => detail },
-    )
+        title: title.to_owned(),
+        detail: detail.to_owned(),
+        retry: retry.map(str::to_owned),
+    }
+    .render(None)
 }
 
 impl IntoResponse for PageError {

@@ -98,7 +98,12 @@ impl Filters {
     }
 }
 
-async fn categories(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
+/// Every category (the tree comes in one page).
+#[tracing::instrument(skip_all)]
+pub(super) async fn categories(
+    console: &Console,
+    visitor: &Visitor,
+) -> Result<Vec<Json>, PageError> {
     let list: List<Json> = visitor
         .ask(console, Call::get("/api/v1/categories"), "categories")
         .await?;
@@ -106,6 +111,7 @@ async fn categories(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, P
 }
 
 /// `GET /`: the categories and the newest products, or one category's products.
+#[tracing::instrument(skip_all)]
 pub(super) async fn home(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -115,6 +121,7 @@ pub(super) async fn home(
 }
 
 /// `GET /search?q=`: products matching the words, best first, with the filters.
+#[tracing::instrument(skip_all)]
 pub(super) async fn search(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -180,6 +187,7 @@ async fn listing(console: &Console, visitor: &Visitor, filters: Filters, at: &st
 }
 
 /// `GET /products/{id}`: the product, its stock by availability, its variants.
+#[tracing::instrument(skip_all)]
 pub(super) async fn product(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -12,7 +12,7 @@ use http::request::Parts;
 use http::{HeaderValue, Method, header};
 use platform::http::ClientIp;
 
-use super::render::PageError;
+use super::render::{ErrorView, PageError};
 use crate::app::{Console, LoadedSession, OnBehalf};
 use crate::domain::SignedIn;
 
@@ -86,28 +86,61 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
 
 /// The session id the request's cookie names.
 fn session_id(headers: &http::HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE).filter(|id| !id.is_empty() && id.len() <= 128)
+}
+
+/// The value of the request's cookie `name`.
+pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .find(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_owned())
-        .filter(|id| !id.is_empty() && id.len() <= 128)
+}
+
+/// A `Set-Cookie` of the console's: HttpOnly, `SameSite=Lax`, `Secure` when `secure`;
+/// `value` `None` clears it, `max_age` `None` makes it last as long as the browser.
+pub fn console_cookie(
+    name: &'static str,
+    value: Option<&str>,
+    path: &'static str,
+    max_age: Option<time::Duration>,
+    secure: bool,
+) -> HeaderValue {
+    let mut cookie = Cookie::build((name, value.unwrap_or("").to_owned()))
+        .path(path)
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax);
+    match (value, max_age) {
+        (None, _) => cookie = cookie.max_age(time::Duration::ZERO),
+        (Some(_), Some(age)) => cookie = cookie.max_age(age),
+        (Some(_), None) => {}
+    }
+    HeaderValue::from_str(&cookie.build().to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The path of the page of this site a form was sent from (its `Referer`), or `/`.
+fn came_from(headers: &http::HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|referer| {
+            let rest = referer.split_once("://")?.1;
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (Some(authority) == host).then(|| format!("/{path}"))
+        })
+        .map(|path| crate::domain::login::local_path(&path).to_owned())
+        .unwrap_or_else(|| "/".to_owned())
 }
 
 /// The `Set-Cookie` of session `id` (`None`: the cookie is cleared).
 pub fn session_cookie(id: Option<&str>, secure: bool) -> HeaderValue {
-    let mut cookie = Cookie::build((SESSION_COOKIE, id.unwrap_or("").to_owned()))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax);
-    if id.is_none() {
-        cookie = cookie.max_age(time::Duration::ZERO);
-    }
-    HeaderValue::from_str(&cookie.build().to_string()).unwrap_or(HeaderValue::from_static(""))
+    console_cookie(SESSION_COOKIE, id, "/", None, secure)
 }
 
 /// Loads the visitor's session and, for a request that changes something, checks its
@@ -128,16 +161,23 @@ pub async fn visit(State(console): State<Arc<Console>>, request: Request, next: 
         },
         None => None,
     };
+    let reading = parts.method == Method::GET || parts.method == Method::HEAD;
     let visitor = Visitor {
         session,
         on,
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned()),
+        // Where a sign-in comes back to: this page, or for a form the page it was on
+        // (its own path answers POST only).
+        path: if reading {
+            parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
+        } else {
+            came_from(&parts.headers)
+        },
         htmx: parts.headers.contains_key("hx-request"),
     };
-    let body = if parts.method == Method::GET || parts.method == Method::HEAD {
+    let body = if reading {
         body
     } else {
         let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
@@ -160,12 +200,28 @@ pub async fn visit(State(console): State<Arc<Console>>, request: Request, next: 
             .is_some_and(|loaded| loaded.session.csrf_matches(&presented));
         if !genuine {
             tracing::info!(path = %parts.uri.path(), "form refused: CSRF token missing or wrong");
-            return PageError::Csrf.into_response();
+            return within_layout(PageError::Csrf.into_response(), &visitor);
         }
         Body::from(bytes)
     };
-    parts.extensions.insert(visitor);
-    next.run(Request::from_parts(parts, body)).await
+    parts.extensions.insert(visitor.clone());
+    let response = next.run(Request::from_parts(parts, body)).await;
+    within_layout(response, &visitor)
+}
+
+/// An error page rendered again within the layout of `visitor` (who is signed in, the
+/// way back), keeping the answer's headers.
+fn within_layout(mut response: Response, visitor: &Visitor) -> Response {
+    let Some(view) = response.extensions_mut().remove::<ErrorView>() else {
+        return response;
+    };
+    let mut again = view.render(Some(super::render::base(visitor)));
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            again.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    again
 }
 
 impl Visitor {

@@ -46,6 +46,13 @@ impl MemoryStore {
         records.insert(key, (value, now + ttl));
     }
 
+    pub(super) fn touch(&self, key: &str, ttl: Duration) {
+        let now = Instant::now();
+        if let Some((_, until)) = self.lock().get_mut(key).filter(|(_, until)| *until > now) {
+            *until = now + ttl;
+        }
+    }
+
     pub(super) fn take(&self, key: &str) -> Option<String> {
         let mut records = self.lock();
         records

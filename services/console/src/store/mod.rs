@@ -36,6 +36,9 @@ pub enum StoreError {
     /// Redis failed or did not answer.
     #[error(transparent)]
     Redis(#[from] platform::redis::BackendError),
+    /// The work on the session stopped before it ended.
+    #[error("the session's refresh stopped before it ended")]
+    Lost,
 }
 
 /// The kinds of record, each its own key space.
@@ -152,6 +155,37 @@ impl SessionStore {
             }
         };
         Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+    }
+
+    /// Pushes the expiry of the record under `secret` to `ttl` from now, without
+    /// rewriting it (a request holding an older copy must not put it back).
+    pub async fn touch(
+        &self,
+        record: Record,
+        secret: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = key(record, secret);
+        match self {
+            SessionStore::Memory(memory) => {
+                memory.touch(&key, ttl);
+                Ok(())
+            }
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                let secs = ttl.as_secs().max(1);
+                redis
+                    .call(|mut conn| async move {
+                        redis::cmd("EXPIRE")
+                            .arg(&key)
+                            .arg(secs)
+                            .query_async::<i64>(&mut conn)
+                            .await
+                    })
+                    .await?;
+                Ok(())
+            }
+        }
     }
 
     /// Removes the record under `secret`.

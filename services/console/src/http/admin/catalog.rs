@@ -24,6 +24,7 @@ pub(super) struct ListQuery {
 }
 
 /// `GET /admin/products`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn list(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -67,6 +68,9 @@ pub(super) struct ProductForm {
     variant_price: String,
     #[serde(default)]
     variant_attributes: String,
+    /// The product's currency (kept as it is; a new product's is USD).
+    #[serde(default)]
+    currency: String,
 }
 
 /// `key: value` lines as a flat attributes object (numbers and booleans as such).
@@ -132,13 +136,24 @@ impl ProductForm {
             ),
         };
         let prefix = part.prefix();
-        let amount = format::parse_price(price);
+        let currency = if self.currency.is_empty() {
+            "USD"
+        } else {
+            self.currency.as_str()
+        };
+        let amount = format::parse_amount(price, currency);
         if amount.is_none() {
-            errors.push(&format!("{prefix}price"), "Enter a price such as 12.50.");
+            errors.push(
+                &format!("{prefix}price"),
+                format!(
+                    "Enter a price such as {}.",
+                    format::plain_amount(1_250, currency)
+                ),
+            );
         }
         let mut body = json!({
             "sku": sku.trim(), "name": name.trim(), "description": description.trim(),
-            "price": {"amount": amount.unwrap_or(0), "currency": "USD"},
+            "price": {"amount": amount.unwrap_or(0), "currency": currency},
             "attributes": attributes(attrs, &format!("{prefix}attributes"), errors),
         });
         if !category.is_empty() {
@@ -161,13 +176,6 @@ fn errors_of(problem: &ApiProblem, prefix: &str) -> FieldErrors {
         errors.push(&format!("{prefix}sku"), "Another product has this sku.");
     }
     errors
-}
-
-async fn categories(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
-    let list: List<Json> = visitor
-        .ask(console, Call::get("/api/v1/categories"), "categories")
-        .await?;
-    Ok(list.items)
 }
 
 async fn product_page(
@@ -196,11 +204,12 @@ async fn product_page(
     ok(
         "admin/product.html",
         view!(base(visitor); product => product, variants => variants, form => form, errors => errors,
-            categories => categories(console, visitor).await?),
+            categories => crate::http::shop::categories(console, visitor).await?),
     )
 }
 
 /// `GET /admin/products/new`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn new_form(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     visitor.admin()?;
     product_page(
@@ -214,6 +223,7 @@ pub(super) async fn new_form(State(console): State<Arc<Console>>, visitor: Visit
 }
 
 /// `POST /admin/products`: creates the product, then its first variant if one is given.
+#[tracing::instrument(skip_all)]
 pub(super) async fn create(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -275,6 +285,10 @@ fn form_of(product: &Json) -> ProductForm {
         })
         .unwrap_or_default();
     let amount = product["price"]["amount"].as_i64().unwrap_or(0);
+    let currency = product["price"]["currency"]
+        .as_str()
+        .unwrap_or("USD")
+        .to_owned();
     ProductForm {
         sku: product["sku"].as_str().unwrap_or_default().to_owned(),
         name: product["name"].as_str().unwrap_or_default().to_owned(),
@@ -282,7 +296,8 @@ fn form_of(product: &Json) -> ProductForm {
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        price: format!("{}.{:02}", amount / 100, amount % 100),
+        price: format::plain_amount(amount, &currency),
+        currency,
         category_id: product["category_id"]
             .as_str()
             .unwrap_or_default()
@@ -293,6 +308,7 @@ fn form_of(product: &Json) -> ProductForm {
 }
 
 /// `GET /admin/products/{id}`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn edit(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -318,6 +334,7 @@ pub(super) async fn edit(
 }
 
 /// `POST /admin/products/{id}`: saves the product's fields.
+#[tracing::instrument(skip_all)]
 pub(super) async fn update(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -356,6 +373,7 @@ pub(super) async fn update(
 }
 
 /// `POST /admin/products/{id}/variants`: adds a variant.
+#[tracing::instrument(skip_all)]
 pub(super) async fn add_variant(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -377,48 +395,33 @@ pub(super) async fn add_variant(
         &mut errors,
     );
     body["variant_of"] = json!(id);
+    if errors.is_empty() {
+        match visitor
+            .submit(&console, Call::post("/api/v1/products", &body))
+            .await?
+        {
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("/admin/products/{}?saved=1", encode(&id)))
+                        .into_response(),
+                );
+            }
+            Err(problem) => errors = errors_of(&problem, "variant_"),
+        }
+    }
+    // The product's fields as they are, the variant's as typed, with what is wrong.
     let shown = ProductForm {
+        variant_sku: form.variant_sku,
+        variant_name: form.variant_name,
+        variant_price: form.variant_price,
+        variant_attributes: form.variant_attributes,
         ..form_of(&product)
     };
-    if !errors.is_empty() {
-        let form = ProductForm {
-            variant_sku: form.variant_sku,
-            variant_name: form.variant_name,
-            variant_price: form.variant_price,
-            variant_attributes: form.variant_attributes,
-            ..shown
-        };
-        return product_page(&console, &visitor, Some(product), &form, errors).await;
-    }
-    match visitor
-        .send(&console, Call::post("/api/v1/products", &body))
-        .await
-    {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/admin/products/{}?saved=1", encode(&id))).into_response())
-        }
-        Err(problem) if matches!(problem.status, 409 | 422) => {
-            let form = ProductForm {
-                variant_sku: form.variant_sku,
-                variant_name: form.variant_name,
-                variant_price: form.variant_price,
-                variant_attributes: form.variant_attributes,
-                ..shown
-            };
-            product_page(
-                &console,
-                &visitor,
-                Some(product),
-                &form,
-                errors_of(&problem, "variant_"),
-            )
-            .await
-        }
-        Err(problem) => Err(visitor.failed(problem)),
-    }
+    product_page(&console, &visitor, Some(product), &shown, errors).await
 }
 
 /// `POST /admin/products/{id}/delete`: asks first.
+#[tracing::instrument(skip_all)]
 pub(super) async fn delete(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -477,6 +480,7 @@ pub(super) struct CategoryForm {
 }
 
 /// `POST /admin/categories`: adds a category, back to the new product form.
+#[tracing::instrument(skip_all)]
 pub(super) async fn create_category(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

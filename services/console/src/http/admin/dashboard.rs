@@ -42,6 +42,7 @@ fn clock(at: &str) -> String {
 }
 
 /// `GET /admin`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn show(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     visitor.admin()?;
     let now = platform::time::now_millis();

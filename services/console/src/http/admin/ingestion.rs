@@ -36,12 +36,9 @@ async fn tenants_page(
     notice: Option<String>,
     created: Option<Json>,
 ) -> PageResult {
-    let tenants: List<Json> = visitor
-        .ask(console, Call::get("/api/v1/tenants?limit=100"), "tenants")
-        .await?;
+    let tenants = super::tenants(console, visitor).await?;
     let tenant = if query.tenant.is_empty() {
         tenants
-            .items
             .first()
             .and_then(|t| t["id"].as_str())
             .unwrap_or("viscount")
@@ -90,13 +87,14 @@ async fn tenants_page(
     });
     ok(
         "admin/tenants.html",
-        view!(base(visitor); tenants => tenants.items, tenant => tenant, events => events.items,
+        view!(base(visitor); tenants => tenants, tenant => tenant, events => events.items,
               dead => dead.items, next_events => next_events, next_dead => next_dead,
               providers => PROVIDERS, errors => errors, notice => notice, created => created),
     )
 }
 
 /// `GET /admin/tenants?tenant=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn tenants(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -121,6 +119,7 @@ pub(super) struct TenantForm {
 }
 
 /// `POST /admin/tenants`: a new tenant, its API key shown once.
+#[tracing::instrument(skip_all)]
 pub(super) async fn create_tenant(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -177,6 +176,7 @@ pub(super) struct SourceForm {
 }
 
 /// `POST /admin/tenants/{id}/sources`: sets one provider's webhook secret.
+#[tracing::instrument(skip_all)]
 pub(super) async fn set_source(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -235,6 +235,7 @@ pub(super) async fn set_source(
 }
 
 /// `POST /admin/dead-events/{id}/replay`, after confirmation.
+#[tracing::instrument(skip_all)]
 pub(super) async fn replay_dead_event(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -58,14 +58,8 @@ impl Period {
     }
 }
 
-async fn tenants(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
-    let list: List<Json> = visitor
-        .ask(console, Call::get("/api/v1/tenants?limit=100"), "tenants")
-        .await?;
-    Ok(list.items)
-}
-
 /// `GET /admin/revenue?tenant=&model=&from=&to=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn revenue(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -73,7 +67,7 @@ pub(super) async fn revenue(
 ) -> PageResult {
     visitor.admin()?;
     let (tenants, revenue) = tokio::join!(
-        tenants(&console, &visitor),
+        super::tenants(&console, &visitor),
         visitor.send(
             &console,
             Call::get(format!(
@@ -107,7 +101,7 @@ async fn reconciliation_page(
     errors: FieldErrors,
 ) -> PageResult {
     let (tenants, status) = tokio::join!(
-        tenants(console, visitor),
+        super::tenants(console, visitor),
         visitor.ask::<Json>(
             console,
             Call::get("/api/v1/reconciliation/status"),
@@ -144,6 +138,7 @@ pub(super) struct RunQuery {
 }
 
 /// `GET /admin/reconciliation?run=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn reconciliation(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -177,6 +172,7 @@ pub(super) async fn reconciliation(
 }
 
 /// `POST /admin/reconciliation`: runs a reconciliation of a tenant's period.
+#[tracing::instrument(skip_all)]
 pub(super) async fn run_reconciliation(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -223,6 +219,31 @@ pub(super) struct ReportForm {
     recipient: String,
 }
 
+/// The 20 newest reports. The API lists them oldest first, so the pages are followed
+/// to the end (at most 2,000 reports; older ones than that are not shown).
+async fn newest_reports(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
+    let mut newest: std::collections::VecDeque<Json> = std::collections::VecDeque::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/v1/reports?limit=100&cursor={}", encode(cursor)),
+            None => "/api/v1/reports?limit=100".to_owned(),
+        };
+        let page: List<Json> = visitor.ask(console, Call::get(path), "reports").await?;
+        for report in page.items {
+            if newest.len() == 20 {
+                newest.pop_front();
+            }
+            newest.push_back(report);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(newest.into_iter().rev().collect())
+}
+
 async fn reports_page(
     console: &Console,
     visitor: &Visitor,
@@ -236,17 +257,14 @@ async fn reports_page(
             Call::get("/api/v1/reports/templates"),
             "report templates"
         ),
-        visitor.ask::<List<Json>>(console, Call::get("/api/v1/reports?limit=100"), "reports"),
+        newest_reports(console, visitor),
         visitor.ask::<List<Json>>(
             console,
             Call::get("/api/v1/reports/schedules?limit=100"),
             "schedules"
         ),
     );
-    // The list is oldest first; the page shows the newest.
-    let mut reports = reports?.items;
-    reports.reverse();
-    reports.truncate(20);
+    let reports = reports?;
     ok(
         "admin/reports.html",
         view!(base(visitor); templates => templates?["items"], reports => reports,
@@ -255,6 +273,7 @@ async fn reports_page(
 }
 
 /// `GET /admin/reports`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn reports(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     visitor.admin()?;
     reports_page(
@@ -268,6 +287,7 @@ pub(super) async fn reports(State(console): State<Arc<Console>>, visitor: Visito
 }
 
 /// `POST /admin/reports`: generates one.
+#[tracing::instrument(skip_all)]
 pub(super) async fn generate_report(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -308,6 +328,7 @@ pub(super) async fn generate_report(
 }
 
 /// `POST /admin/reports/schedules`: schedules one by cron.
+#[tracing::instrument(skip_all)]
 pub(super) async fn schedule_report(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -344,6 +365,7 @@ pub(super) async fn schedule_report(
 }
 
 /// `POST /admin/reports/schedules/{id}/delete`, after confirmation.
+#[tracing::instrument(skip_all)]
 pub(super) async fn unschedule_report(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -373,6 +395,7 @@ pub(super) async fn unschedule_report(
 }
 
 /// `GET /admin/reports/{id}/download`: the file, fetched with the admin's token.
+#[tracing::instrument(skip_all)]
 pub(super) async fn download_report(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -16,7 +16,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::app::Console;
+use serde_json::Value as Json;
+
+use crate::app::{Call, Console};
+use crate::http::PageError;
+use crate::http::shop::List;
+use crate::http::visitor::Visitor;
 
 /// The admin's routes.
 pub(super) fn router() -> Router<Arc<Console>> {
@@ -95,4 +100,12 @@ pub(super) fn router() -> Router<Arc<Console>> {
             "/admin/reports/{id}/download",
             get(insights::download_report),
         )
+}
+
+/// The tenants (the first hundred: a platform has a few).
+async fn tenants(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
+    let list: List<Json> = visitor
+        .ask(console, Call::get("/api/v1/tenants?limit=100"), "tenants")
+        .await?;
+    Ok(list.items)
 }

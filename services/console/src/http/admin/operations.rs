@@ -107,6 +107,7 @@ async fn list_page(
 }
 
 /// `GET /admin/shipments?status=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn shipments(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -124,6 +125,7 @@ pub(super) async fn shipments(
 }
 
 /// `GET /admin/returns?status=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn returns(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -141,6 +143,7 @@ pub(super) async fn returns(
 }
 
 /// `POST /admin/returns/{id}/{approve|reject|receive}`; rejecting asks first.
+#[tracing::instrument(skip_all)]
 pub(super) async fn return_action(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -188,6 +191,7 @@ pub(super) async fn return_action(
 }
 
 /// `GET /admin/dead-letters?status=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn dead_letters(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -205,6 +209,7 @@ pub(super) async fn dead_letters(
 }
 
 /// `POST /admin/dead-letters/{id}/{replay|discard}`, after confirmation.
+#[tracing::instrument(skip_all)]
 pub(super) async fn dead_letter_action(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -254,6 +259,7 @@ pub(super) async fn dead_letter_action(
 
 /// `GET /admin/health`: each service's readiness and instances (a service down is a
 /// 503 of the API, still shown).
+#[tracing::instrument(skip_all)]
 pub(super) async fn health(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
     visitor.admin()?;
     let health: Json = match visitor.send(&console, Call::get("/health")).await {

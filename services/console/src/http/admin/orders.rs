@@ -20,6 +20,7 @@ use crate::http::shop::{List, encode};
 use crate::http::visitor::Visitor;
 
 /// `GET /admin/orders?status=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn list(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -64,11 +65,12 @@ async fn order_page(
         "admin/order.html",
         view!(base(visitor); order => order, history => history, shipments => shipments, errors => errors,
             notice => notice, refundable => refundable, cancellable => cancellable,
-            moves => moves),
+            moves => moves, attempt => platform::ids::new_id()),
     )
 }
 
 /// `GET /admin/orders/{id}`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn detail(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -80,6 +82,7 @@ pub(super) async fn detail(
 
 /// `POST /admin/orders/{id}/refund`: the amount typed (empty: everything left), after
 /// confirmation.
+#[tracing::instrument(skip_all)]
 pub(super) async fn refund(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -87,17 +90,32 @@ pub(super) async fn refund(
     axum::Form(fields): axum::Form<BTreeMap<String, String>>,
 ) -> PageResult {
     visitor.admin()?;
+    // The amount is read in the order's currency (yen have no cents).
+    let order: Json = visitor
+        .ask(
+            &console,
+            Call::get(format!("/api/v1/orders/{}", encode(&id))),
+            "order",
+        )
+        .await?;
+    let currency = order["total"]["currency"]
+        .as_str()
+        .unwrap_or("USD")
+        .to_owned();
     let typed = fields.get("amount").map(|a| a.trim()).unwrap_or_default();
     let amount = if typed.is_empty() {
         None
     } else {
-        match format::parse_price(typed) {
+        match format::parse_amount(typed, &currency) {
             Some(minor) if minor > 0 => Some(minor),
             _ => {
                 let mut errors = FieldErrors::default();
                 errors.push(
                     "amount",
-                    "Enter an amount such as 12.50, or leave it empty to refund the rest.",
+                    format!(
+                        "Enter an amount such as {}, or leave it empty to refund the rest.",
+                        format::plain_amount(1_250, &currency)
+                    ),
                 );
                 return order_page(&console, &visitor, &id, errors, None).await;
             }
@@ -106,7 +124,7 @@ pub(super) async fn refund(
     let back = format!("/admin/orders/{}", encode(&id));
     if !confirmed(&fields) {
         let what = amount.map_or("everything not yet refunded".to_owned(), |minor| {
-            format::money(minor, "USD")
+            format::money(minor, &currency)
         });
         return confirm_page(
             &visitor,
@@ -118,14 +136,7 @@ pub(super) async fn refund(
             &back,
         );
     }
-    let order: Json = visitor
-        .ask(
-            &console,
-            Call::get(format!("/api/v1/orders/{}", encode(&id))),
-            "order",
-        )
-        .await?;
-    let currency = order["total"]["currency"].as_str().unwrap_or("USD");
+    let currency = currency.as_str();
     let body = match amount {
         Some(minor) => json!({"amount": {"amount": minor, "currency": currency}}),
         None => json!({}),
@@ -153,8 +164,10 @@ pub(super) async fn refund(
             .await
         }
         Err(problem) if matches!(problem.status, 409 | 422) => {
-            let errors =
-                FieldErrors::from_problem(&problem, &[("amount.", "amount"), ("amount", "amount")]);
+            let errors = FieldErrors::from_problem(
+                &problem,
+                &[("amount.amount", "amount"), ("amount.currency", "amount")],
+            );
             order_page(&console, &visitor, &id, errors, None).await
         }
         Err(problem) => Err(visitor.failed(problem)),
@@ -162,6 +175,7 @@ pub(super) async fn refund(
 }
 
 /// `POST /admin/orders/{id}/cancel`, after confirmation.
+#[tracing::instrument(skip_all)]
 pub(super) async fn cancel(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -221,6 +235,7 @@ pub(super) async fn cancel(
 }
 
 /// `POST /admin/orders/{id}/status`: a move the order's state machine allows.
+#[tracing::instrument(skip_all)]
 pub(super) async fn set_status(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -255,6 +270,7 @@ pub(super) async fn set_status(
 }
 
 /// `POST /admin/shipments/{id}/{dispatch|deliver}`, back to its order.
+#[tracing::instrument(skip_all)]
 pub(super) async fn shipment_action(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -297,6 +313,7 @@ pub(super) async fn shipment_action(
 
 /// `GET /admin/shipments/{id}/label`: the shipment's label PDF, fetched with the admin's
 /// token.
+#[tracing::instrument(skip_all)]
 pub(super) async fn shipment_label(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

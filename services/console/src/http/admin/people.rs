@@ -65,6 +65,7 @@ async fn users_page(
 }
 
 /// `GET /admin/users?q=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn users(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -75,6 +76,7 @@ pub(super) async fn users(
 }
 
 /// `POST /admin/users/{id}/roles`: the roles ticked.
+#[tracing::instrument(skip_all)]
 pub(super) async fn set_roles(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -159,6 +161,7 @@ async fn keys_page(
 }
 
 /// `GET /admin/api-keys`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn api_keys(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -184,6 +187,7 @@ pub(super) struct KeyForm {
 }
 
 /// `POST /admin/api-keys`: creates a key and shows it once.
+#[tracing::instrument(skip_all)]
 pub(super) async fn create_key(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -223,6 +227,7 @@ pub(super) async fn create_key(
 }
 
 /// `POST /admin/api-keys/{id}/delete`: revokes a key after confirmation.
+#[tracing::instrument(skip_all)]
 pub(super) async fn delete_key(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -11,7 +11,7 @@ use serde_json::{Value as Json, json};
 
 use crate::app::{Call, Console};
 use crate::http::forms::FieldErrors;
-use crate::http::render::{PageResult, base, ok};
+use crate::http::render::{PageError, PageResult, base, ok};
 use crate::http::shop::{List, encode};
 use crate::http::visitor::Visitor;
 
@@ -57,6 +57,7 @@ async fn stock_page(
             "low stock"
         ),
     );
+    let mut errors = errors;
     let (level, ledger) = if sku.is_empty() {
         (None, None)
     } else {
@@ -65,14 +66,28 @@ async fn stock_page(
             ledger_path.push_str(&format!("&cursor={}", encode(&query.cursor)));
         }
         let (level, ledger) = tokio::join!(
-            visitor.ask::<Json>(
+            visitor.send(
                 console,
-                Call::get(format!("/api/v1/inventory/{}", encode(sku))),
-                "stock"
+                Call::get(format!("/api/v1/inventory/{}", encode(sku)))
             ),
-            visitor.ask::<List<Json>>(console, Call::get(ledger_path), "ledger"),
+            visitor.send(console, Call::get(ledger_path)),
         );
-        (Some(level?), Some(ledger?))
+        match (level, ledger) {
+            (Ok(level), Ok(ledger)) => (
+                Some(level.json::<Json>("stock").map_err(PageError::Api)?),
+                Some(
+                    ledger
+                        .json::<List<Json>>("ledger")
+                        .map_err(PageError::Api)?,
+                ),
+            ),
+            // A sku that is not one is the form's error, not the page's.
+            (Err(problem), _) | (_, Err(problem)) if problem.status == 422 => {
+                errors.push("sku", problem.field("sku").unwrap_or("Not a sku."));
+                (None, None)
+            }
+            (Err(problem), _) | (_, Err(problem)) => return Err(visitor.failed(problem)),
+        }
     };
     let next_page = ledger
         .as_ref()
@@ -87,6 +102,7 @@ async fn stock_page(
 }
 
 /// `GET /admin/stock?sku=`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn show(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -109,6 +125,7 @@ pub(super) async fn show(
 }
 
 /// `POST /admin/stock/adjust`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn adjust(
     State(console): State<Arc<Console>>,
     visitor: Visitor,

@@ -22,6 +22,7 @@ pub(super) struct ListQuery {
 }
 
 /// `GET /admin/templates`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn list(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -79,11 +80,12 @@ impl TemplateForm {
             "body": self.body, "enabled": self.enabled.is_some(),
             "category": if self.category.is_empty() { "transactional" } else { &self.category },
         });
-        if channel == "email" {
+        // Email and push messages have a subject (a push's title); text messages none.
+        if channel != "sms" {
             body["subject"] = json!(self.subject);
-            if !self.html.trim().is_empty() {
-                body["html"] = json!(self.html);
-            }
+        }
+        if channel == "email" && !self.html.trim().is_empty() {
+            body["html"] = json!(self.html);
         }
         body
     }
@@ -142,6 +144,7 @@ async fn render_preview(
 }
 
 /// `GET /admin/templates/{id}`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn edit(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -152,6 +155,7 @@ pub(super) async fn edit(
 }
 
 /// `POST /admin/templates/{id}`: saves it.
+#[tracing::instrument(skip_all)]
 pub(super) async fn save(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
@@ -188,6 +192,7 @@ pub(super) async fn save(
 }
 
 /// `POST /admin/templates/{id}/preview` (htmx, as the admin types): the preview alone.
+#[tracing::instrument(skip_all)]
 pub(super) async fn preview(
     State(console): State<Arc<Console>>,
     visitor: Visitor,
