@@ -166,6 +166,41 @@ impl Browser {
         field.send_keys(text).await.expect("type");
     }
 
+    /// Presses `key` on what has the focus (the page, if nothing has).
+    pub async fn key(&self, key: fantoccini::key::Key) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("the focused element");
+        focused
+            .send_keys(&char::from(key).to_string())
+            .await
+            .expect("key pressed");
+    }
+
+    /// The focused element's attribute `name` (e.g. `id`, `href`), if any.
+    pub async fn focused(&self, name: &str) -> Option<String> {
+        self.client
+            .active_element()
+            .await
+            .expect("the focused element")
+            .attr(name)
+            .await
+            .expect("attribute")
+    }
+
+    /// The focused element's text.
+    pub async fn text_of_focused(&self) -> String {
+        self.client
+            .active_element()
+            .await
+            .expect("the focused element")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Clicks what `css` matches (and waits for the page it may load).
     pub async fn click(&self, css: &str) {
         self.find(css)

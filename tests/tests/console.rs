@@ -8,6 +8,7 @@
 //! admin; a form without its CSRF token is refused. Every main page is screenshotted
 //! under `target/console-screenshots/` and checked with axe-core.
 
+use fantoccini::key::Key;
 use serde_json::{Value, json};
 use viscount_tests::browser::Browser;
 use viscount_tests::shop::{APPROVE, DECLINE, items_order, json_of, order, stocked_named, until};
@@ -132,9 +133,20 @@ async fn a_new_customer_signs_up_finds_with_a_typo_and_checks_out(shape: Shape) 
     browser.check_page("storefront-product").await;
     assert!(browser.body().await.contains("50 available"));
     add_to_cart(&browser).await;
+    // With the keyboard alone: the skip link comes first, and from the quantity the
+    // next stop is the button, which Enter presses.
     find_and_open(&browser, "merino socks", "Merino Hiking Socks").await;
+    browser.key(Key::Tab).await;
+    assert_eq!(
+        browser.focused("href").await.as_deref(),
+        Some("#main"),
+        "the skip link first"
+    );
     browser.fill("f-quantity", "2").await;
-    add_to_cart(&browser).await;
+    browser.key(Key::Tab).await;
+    assert_eq!(browser.text_of_focused().await, "Add to cart");
+    browser.key(Key::Enter).await;
+    browser.wait_for_path("/cart").await;
     let cart = browser.text("#cart-lines").await;
     assert!(
         cart.contains("Enamel Camping Mug") && cart.contains("Merino Hiking Socks"),
