@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderValue, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -401,21 +400,10 @@ pub(super) async fn download_report(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    visitor.admin()?;
-    let answer = visitor
-        .send(
-            &console,
-            Call::get(format!("/api/v1/reports/{}/download", encode(&id))),
-        )
-        .await
-        .map_err(|p| visitor.failed(p))?;
-    let mut response = answer.body.into_response();
-    let headers = response.headers_mut();
-    for name in [header::CONTENT_TYPE, header::CONTENT_DISPOSITION] {
-        if let Some(value) = answer.headers.get(&name) {
-            headers.insert(name, value.clone());
-        }
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    super::file(
+        &console,
+        &visitor,
+        format!("/api/v1/reports/{}/download", encode(&id)),
+    )
+    .await
 }

@@ -109,3 +109,28 @@ async fn tenants(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, Page
         .await?;
     Ok(list.items)
 }
+
+/// The file at the API's `path` (a label, a report), fetched with the admin's token and
+/// passed on with its type and name; never cached, as it is the shop's own data.
+async fn file(
+    console: &Console,
+    visitor: &Visitor,
+    path: String,
+) -> Result<axum::response::Response, PageError> {
+    use axum::response::IntoResponse;
+    use http::{HeaderValue, header};
+    visitor.admin()?;
+    let answer = visitor
+        .send(console, Call::get(path))
+        .await
+        .map_err(|p| visitor.failed(p))?;
+    let mut response = answer.body.into_response();
+    let headers = response.headers_mut();
+    for name in [header::CONTENT_TYPE, header::CONTENT_DISPOSITION] {
+        if let Some(value) = answer.headers.get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use crate::http::render::view;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderValue, header};
 use serde_json::{Value as Json, json};
 
 use crate::app::{Call, Console};
@@ -319,22 +318,10 @@ pub(super) async fn shipment_label(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    visitor.admin()?;
-    let answer = visitor
-        .send(
-            &console,
-            Call::get(format!("/api/v1/shipments/{}/label", encode(&id))),
-        )
-        .await
-        .map_err(|p| visitor.failed(p))?;
-    let mut response = answer.body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Some(disposition) = answer.headers.get(header::CONTENT_DISPOSITION) {
-        headers.insert(header::CONTENT_DISPOSITION, disposition.clone());
-    }
-    Ok(response)
+    super::file(
+        &console,
+        &visitor,
+        format!("/api/v1/shipments/{}/label", encode(&id)),
+    )
+    .await
 }
