@@ -343,10 +343,70 @@ impl Browser {
         );
     }
 
+    /// What the link `css` leads to, fetched by the page itself (with its cookies, as a
+    /// click would, but read back rather than handed to a download folder).
+    pub async fn fetch_link(&self, css: &str) -> Fetched {
+        let href = self
+            .find(css)
+            .await
+            .attr("href")
+            .await
+            .expect("href")
+            .unwrap_or_else(|| panic!("{css} has no href"));
+        let answer = self
+            .client
+            .execute_async(
+                "const [href, done] = arguments;\
+                 fetch(href, {credentials: 'same-origin'}).then(async r => {\
+                   const bytes = new Uint8Array(await r.arrayBuffer());\
+                   done({status: r.status, type: r.headers.get('content-type') || '',\
+                         disposition: r.headers.get('content-disposition') || '',\
+                         head: Array.from(bytes.slice(0, 16)), length: bytes.length});\
+                 }).catch(e => done({status: 0, type: String(e)}));",
+                vec![json!(href)],
+            )
+            .await
+            .expect("the page fetches the link");
+        let head = answer["head"]
+            .as_array()
+            .map(|bytes| {
+                bytes
+                    .iter()
+                    .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Fetched {
+            status: answer["status"].as_u64().unwrap_or(0),
+            content_type: answer["type"].as_str().unwrap_or_default().to_owned(),
+            disposition: answer["disposition"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            head,
+            length: answer["length"].as_u64().unwrap_or(0),
+        }
+    }
+
     /// Ends the session.
     pub async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+/// What a link led to, as the page fetched it.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The HTTP status (0: the fetch itself failed).
+    pub status: u64,
+    /// `Content-Type` (or, when the fetch failed, why).
+    pub content_type: String,
+    /// `Content-Disposition`.
+    pub disposition: String,
+    /// The first bytes of the body.
+    pub head: Vec<u8>,
+    /// The body's length in bytes.
+    pub length: u64,
 }
 
 /// Where screenshots go: `target/console-screenshots` of the workspace.

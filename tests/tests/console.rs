@@ -5,7 +5,9 @@
 //! and leaves the cart; an admin signs in with a one-time code, creates a product with
 //! a variant, adjusts its stock, refunds part of an order, edits a template watching
 //! its preview, and sees the orders on the dashboard; a customer gets a 403 page at the
-//! admin; a form without its CSRF token is refused. Every main page is screenshotted
+//! admin; a form without its CSRF token is refused. An admin prints a label, dispatches
+//! and delivers a shipment, the customer asks to return part of it, and the admin
+//! approves and receives it, then downloads a report. Every main page is screenshotted
 //! under `target/console-screenshots/` and checked with axe-core.
 
 use fantoccini::key::Key;
@@ -20,6 +22,7 @@ in_both_shapes!(
     a_new_customer_signs_up_finds_with_a_typo_and_checks_out,
     a_declined_card_shows_why_and_keeps_the_cart,
     an_admin_with_mfa_runs_the_shop,
+    an_admin_ships_an_order_and_takes_a_return_back,
     a_customer_cannot_open_the_admin_and_forms_need_their_token,
 );
 
@@ -463,6 +466,18 @@ async fn the_rest_of_the_admin(
     )
     .await;
     assert_eq!(roles["roles"], json!(["customer", "premium"]));
+    // Taking a role away is asked about first.
+    browser.click("#users input[name=role_premium]").await;
+    browser.press("Save").await;
+    browser.wait_for_text("Take roles away?", false).await;
+    browser.press("Yes, take them away").await;
+    browser.wait_for_text("Roles saved.", false).await;
+    let roles = json_of(
+        app.get(&format!("/api/v1/users/{}", buyer.id), Some(&admin.access))
+            .await,
+    )
+    .await;
+    assert_eq!(roles["roles"], json!(["customer"]));
 
     browser.go("/admin/api-keys").await;
     browser.fill("f-name", "reporting").await;
@@ -513,6 +528,123 @@ async fn the_rest_of_the_admin(
     browser.go("/admin/health").await;
     assert_eq!(browser.text("#health-status").await, "all ready");
     browser.check_page("admin-health").await;
+}
+
+/// Fulfilment from the browser: the label downloaded, the shipment dispatched then
+/// delivered (each button offered only when it applies), a return asked for by the
+/// customer on their order page, approved and received by the admin (the unit back in
+/// stock), and a report downloaded.
+async fn an_admin_ships_an_order_and_takes_a_return_back(shape: Shape) {
+    let Some((app, browser)) = platform(shape).await else {
+        return;
+    };
+    let (mug, _) = shelves(&app).await;
+    let sku = mug["sku"].as_str().expect("sku").to_owned();
+    let admin = app.admin().await;
+    let buyer = app.user("returner").await;
+    let placed = json_of(order(&app, &buyer, &items_order(&sku, 2, APPROVE)).await).await;
+    let order_id = placed["id"].as_str().expect("order id").to_owned();
+    let order_path = format!("/api/v1/orders/{order_id}");
+    until(&app, &buyer.access, &order_path, "confirmed", |o| {
+        o["status"] == "confirmed"
+    })
+    .await;
+
+    browser.go("/admin/shipments").await;
+    sign_in_on_identity_page(&browser, "admin@viscount.test", "admin-password-1").await;
+    browser.wait_for_path("/admin/shipments").await;
+    browser.wait_for_text(&order_id[..8], true).await;
+    let label = browser.fetch_link("a[href$='/label']").await;
+    assert_eq!(label.status, 200, "{label:?}");
+    assert_eq!(label.content_type, "application/pdf", "{label:?}");
+    assert!(label.head.starts_with(b"%PDF-"), "a PDF: {label:?}");
+    assert!(label.disposition.contains("filename="), "named: {label:?}");
+    assert!(
+        !browser.has("form[action$='/deliver']").await,
+        "a parcel still in the warehouse cannot be delivered"
+    );
+    browser.press("Dispatch").await;
+    until(&app, &admin.access, &order_path, "shipped", |o| {
+        o["status"] == "shipped"
+    })
+    .await;
+    browser.wait_for_path("/admin/shipments").await;
+    browser.press("Mark delivered").await;
+    until(&app, &admin.access, &order_path, "delivered", |o| {
+        o["status"] == "delivered"
+    })
+    .await;
+    browser.wait_for_text("Delivered", false).await;
+    assert!(
+        !browser
+            .has("form[action$='/dispatch'], form[action$='/deliver']")
+            .await,
+        "nothing more to do to a delivered parcel"
+    );
+    browser.check_page("admin-shipments-delivered").await;
+    browser.press("Sign out").await;
+
+    // The customer asks to return one of the two.
+    browser.go(&format!("/orders/{order_id}")).await;
+    sign_in_on_identity_page(&browser, &buyer.email, PASSWORD).await;
+    browser.wait_for_path(&format!("/orders/{order_id}")).await;
+    browser.fill(&format!("f-qty_{sku}"), "1").await;
+    browser.fill("f-reason", "One was enough.").await;
+    browser.check_page("order-return").await;
+    browser.press("Ask to return").await;
+    browser
+        .wait_for_text("Your return request is sent.", false)
+        .await;
+    let asked = json_of(app.get("/api/v1/returns", Some(&buyer.access)).await).await;
+    assert_eq!(asked["items"][0]["status"], "requested", "{asked}");
+    assert_eq!(asked["items"][0]["lines"][0]["quantity"], 1, "{asked}");
+    let return_id = asked["items"][0]["id"]
+        .as_str()
+        .expect("return id")
+        .to_owned();
+    browser.press("Sign out").await;
+
+    // The admin approves it and, the parcel back, receives it: the unit is in stock again.
+    let stock_path = format!("/api/v1/inventory/{sku}");
+    let before = json_of(app.get(&stock_path, Some(&admin.access)).await).await;
+    browser.go("/admin/returns").await;
+    sign_in_on_identity_page(&browser, "admin@viscount.test", "admin-password-1").await;
+    browser.wait_for_text("One was enough.", false).await;
+    browser.press("Approve").await;
+    browser.wait_for_text("Approved", false).await;
+    browser.press("Received").await;
+    let received = until(
+        &app,
+        &admin.access,
+        &format!("/api/v1/returns/{return_id}"),
+        "received",
+        |r| r["status"] == "received",
+    )
+    .await;
+    assert_eq!(received["order_id"], order_id.as_str());
+    let on_hand = before["on_hand"].as_i64().expect("on hand");
+    until(&app, &admin.access, &stock_path, "restocked", |s| {
+        s["on_hand"].as_i64() == Some(on_hand + 1)
+    })
+    .await;
+    browser.check_page("admin-returns-received").await;
+
+    // A report, made and downloaded.
+    browser.go("/admin/reports").await;
+    browser.press("Make report").await;
+    browser
+        .wait_for_text("The report is being made.", false)
+        .await;
+    browser.go("/admin/reports").await;
+    browser.wait_for_text("Download", true).await;
+    let report = browser.fetch_link("a[href$='/download']").await;
+    assert_eq!(report.status, 200, "{report:?}");
+    assert!(report.length > 0, "{report:?}");
+    assert!(
+        report.disposition.contains("filename="),
+        "named: {report:?}"
+    );
+    browser.close().await;
 }
 
 async fn a_customer_cannot_open_the_admin_and_forms_need_their_token(shape: Shape) {

@@ -1033,6 +1033,9 @@ impl Api {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkouts_interrupted_by_a_kill_dash_nine_settle_after_a_restart() {
     const RECEIVED: i64 = 12;
+    // With the default settings: the payments the kill interrupted are settled by
+    // payments' reconciler (after `call_answer_wait_ms`) before ordering's step
+    // timeout would cancel their orders.
     let dir = tempfile::tempdir().expect("temp dir");
     let mut first = up(dir.path(), true);
     let api = Api::new(first.url_of("viscount is up").await);
@@ -1107,6 +1110,7 @@ async fn checkouts_interrupted_by_a_kill_dash_nine_settle_after_a_restart() {
     let api = Api::new(second.url_of("viscount is up").await);
     let admin = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let mut confirmed = 0;
+    let mut cancelled = Vec::new();
     let deadline = Instant::now() + STARTUP;
     for (id, _) in &placed {
         loop {
@@ -1116,14 +1120,23 @@ async fn checkouts_interrupted_by_a_kill_dash_nine_settle_after_a_restart() {
                     confirmed += 1;
                     break;
                 }
-                Some("cancelled") => break,
+                Some("cancelled") => {
+                    let history = api
+                        .get_json(&format!("/api/v1/orders/{id}/history"), &admin)
+                        .await;
+                    cancelled.push(history);
+                    break;
+                }
                 _ => {}
             }
             assert!(Instant::now() < deadline, "order {id} settles: {order}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    assert_eq!(confirmed, 12, "every unit sold once, no more");
+    assert_eq!(
+        confirmed, 12,
+        "every unit sold once, no more; the cancelled: {cancelled:#?}"
+    );
 
     // Stock: nothing left reserved, and received = on hand + sold.
     loop {

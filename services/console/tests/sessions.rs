@@ -2,7 +2,9 @@
 //! gateway's edge is to the console): an expiring access token is refreshed once
 //! however many pages of the session load at once (identity would take a second use of
 //! the refresh token for a stolen one and end the session); a refused refresh signs
-//! the session out; an unknown session is none.
+//! the session out; an unknown session is none. Two gateways sharing the sessions in
+//! Redis refresh a session once between them; an identity that cannot answer leaves
+//! the session signed in.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,9 +23,17 @@ fn on() -> OnBehalf {
     }
 }
 
+/// How the stand-in token endpoint answers a refresh.
+#[derive(Clone, Copy, PartialEq)]
+enum Identity {
+    Rotates,
+    Refuses,
+    IsDown,
+}
+
 /// A token endpoint that counts refreshes and answers after a pause (so concurrent
-/// loads overlap), refusing when `refuse` is set.
-fn token_endpoint(calls: Arc<AtomicUsize>, refuse: bool) -> Router {
+/// loads overlap), as `identity` says.
+fn token_endpoint(calls: Arc<AtomicUsize>, identity: Identity) -> Router {
     Router::new().route(
         "/oauth2/token",
         post(move |body: String| {
@@ -33,11 +43,17 @@ fn token_endpoint(calls: Arc<AtomicUsize>, refuse: bool) -> Router {
                 assert!(body.contains("refresh_token=refresh-1"), "{body}");
                 let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                if refuse {
+                if identity == Identity::Refuses {
                     return (
                         http::StatusCode::BAD_REQUEST,
                         axum::Json(serde_json::json!({"status": 400, "title": "OAuth error",
                             "detail": "refresh token reused", "error": "invalid_grant"})),
+                    );
+                }
+                if identity == Identity::IsDown {
+                    return (
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(serde_json::json!({"status": 503, "title": "Unavailable"})),
                     );
                 }
                 (
@@ -51,6 +67,15 @@ fn token_endpoint(calls: Arc<AtomicUsize>, refuse: bool) -> Router {
             }
         }),
     )
+}
+
+/// A console whose identity answers as `identity`, counting refreshes in `calls`.
+fn console(calls: &Arc<AtomicUsize>, identity: Identity, store: SessionStore) -> Arc<Console> {
+    Arc::new(Console::new(
+        Api::new(token_endpoint(calls.clone(), identity)),
+        store,
+        ConsoleSettings::default(),
+    ))
 }
 
 async fn expiring_session(console: &Console) -> LoadedSession {
@@ -78,11 +103,7 @@ async fn expiring_session(console: &Console) -> LoadedSession {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pages_loading_at_once_refresh_the_token_once() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let console = Arc::new(Console::new(
-        Api::new(token_endpoint(calls.clone(), false)),
-        SessionStore::memory(),
-        ConsoleSettings::default(),
-    ));
+    let console = console(&calls, Identity::Rotates, SessionStore::memory());
     let loaded = expiring_session(&console).await;
     let loads = (0..8).map(|_| {
         let (console, id) = (console.clone(), loaded.id.clone());
@@ -110,11 +131,7 @@ async fn pages_loading_at_once_refresh_the_token_once() {
 #[tokio::test]
 async fn a_refused_refresh_signs_the_session_out() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let console = Arc::new(Console::new(
-        Api::new(token_endpoint(calls.clone(), true)),
-        SessionStore::memory(),
-        ConsoleSettings::default(),
-    ));
+    let console = console(&calls, Identity::Refuses, SessionStore::memory());
     let loaded = expiring_session(&console).await;
     let session = console
         .load(&loaded.id, on())
@@ -138,11 +155,7 @@ async fn a_refused_refresh_signs_the_session_out() {
 #[tokio::test]
 async fn keeping_a_cart_on_an_older_copy_does_not_undo_a_refresh() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let console = Arc::new(Console::new(
-        Api::new(token_endpoint(calls.clone(), false)),
-        SessionStore::memory(),
-        ConsoleSettings::default(),
-    ));
+    let console = console(&calls, Identity::Rotates, SessionStore::memory());
     // A page loaded the session before another request of it refreshed the tokens.
     let older_copy = expiring_session(&console).await;
     console
@@ -166,4 +179,78 @@ async fn keeping_a_cart_on_an_older_copy_does_not_undo_a_refresh() {
     let user = now.user.expect("signed in");
     assert_eq!(user.access_token, "access-2", "the refreshed token stays");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// The distributed shape's store: Redis at `VISCOUNT_TEST_REDIS_URL` under a prefix of
+/// the test's own; `None` (skipped) without it, unless the distributed shape is required.
+fn redis_store() -> Option<SessionStore> {
+    let Ok(url) = std::env::var("VISCOUNT_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("VISCOUNT_TEST_REQUIRE_DISTRIBUTED").as_deref() != Ok("1"),
+            "VISCOUNT_TEST_REDIS_URL is required"
+        );
+        eprintln!("SKIPPED: no Redis (VISCOUNT_TEST_REDIS_URL)");
+        return None;
+    };
+    let redis = platform::redis::Redis::open(&url, Duration::from_secs(2)).expect("redis url");
+    Some(SessionStore::Redis {
+        redis: Arc::new(redis),
+        prefix: format!("test:{}:", platform::ids::new_id()),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_gateways_refresh_a_shared_session_once() {
+    let Some(store) = redis_store() else {
+        return;
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    // Two replicas: each its own process state, the sessions shared in Redis.
+    let replicas: Vec<Arc<Console>> = (0..2)
+        .map(|_| console(&calls, Identity::Rotates, store.clone()))
+        .collect();
+    let loaded = expiring_session(&replicas[0]).await;
+    let loads = (0..8).map(|i| {
+        let (console, id) = (replicas[i % 2].clone(), loaded.id.clone());
+        tokio::spawn(async move { console.load(&id, on()).await })
+    });
+    for load in futures_util::future::join_all(loads).await {
+        let user = load
+            .expect("task")
+            .expect("store")
+            .expect("still a session")
+            .session
+            .user
+            .expect("still signed in");
+        assert_eq!(user.access_token, "access-2", "one new token for both");
+        assert_eq!(user.refresh_token.as_deref(), Some("refresh-2"));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one refresh between the two gateways"
+    );
+}
+
+#[tokio::test]
+async fn an_identity_that_cannot_answer_leaves_the_session_signed_in() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let console = console(&calls, Identity::IsDown, SessionStore::memory());
+    let loaded = expiring_session(&console).await;
+    for attempt in 1..=2 {
+        let user = console
+            .load(&loaded.id, on())
+            .await
+            .expect("store")
+            .expect("a session")
+            .session
+            .user
+            .expect("still signed in");
+        assert_eq!(user.refresh_token.as_deref(), Some("refresh-1"), "kept");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            attempt,
+            "tried again on the next page"
+        );
+    }
 }

@@ -7,7 +7,9 @@ use serde::Deserialize;
 #[serde(default)]
 pub struct OrderingConfig {
     /// How long each saga step (stock, then payment) may take before the order is
-    /// cancelled.
+    /// cancelled. Longer than payments takes to settle a provider call a crash
+    /// interrupted (`payments.call_answer_wait_ms` plus its sweep interval, 35 s by
+    /// default), so such an order is finished rather than cancelled.
     pub saga_step_timeout_secs: u64,
     /// How often overdue orders are looked for.
     pub timeout_sweep_interval_ms: u64,

@@ -21,6 +21,13 @@ use crate::store::{Record, SessionStore, StoreError};
 /// How often, at most, a session in use has its idle expiry pushed back (a write).
 const TOUCH_EVERY_SECS: i64 = 60;
 
+/// How long one process's claim on refreshing a session lasts: identity answers in
+/// milliseconds, and a holder that died blocks the session's refresh for this long.
+const REFRESH_CLAIM: Duration = Duration::from_secs(10);
+
+/// How often a request waiting on another replica's refresh reads the session again.
+const REFRESH_POLL: Duration = Duration::from_millis(25);
+
 /// The console: the API it calls, where sessions live, and its settings.
 pub struct Console {
     /// The public API.
@@ -347,47 +354,99 @@ impl Console {
         }
     }
 
+    /// Refreshes the session's tokens unless another request did meanwhile: in this
+    /// process the caller holds the session's gate; across the gateway's replicas the
+    /// one that claims [`Record::Refreshing`] uses the refresh token and the others
+    /// wait for what it saves.
     async fn refresh_alone(
         &self,
         mut loaded: LoadedSession,
         on: OnBehalf,
     ) -> Result<LoadedSession, StoreError> {
-        // Another request of this session may have refreshed while this one waited.
-        if let Some(current) = self
-            .store
-            .get::<Session>(Record::Session, &loaded.id)
-            .await?
-            && current
-                .user
-                .as_ref()
-                .is_some_and(|user| !user.needs_refresh(now()))
-        {
-            loaded.session = current;
-            return Ok(loaded);
+        let started = std::time::Instant::now();
+        loop {
+            match self
+                .store
+                .get::<Session>(Record::Session, &loaded.id)
+                .await?
+            {
+                // Refreshed meanwhile, or signed out meanwhile: the stored copy stands.
+                Some(current)
+                    if current
+                        .user
+                        .as_ref()
+                        .is_none_or(|user| !user.needs_refresh(now())) =>
+                {
+                    loaded.session = current;
+                    return Ok(loaded);
+                }
+                Some(current) => loaded.session = current,
+                // Ended meanwhile (signed out, expired): not brought back.
+                None => {
+                    loaded.session = Session::new(now());
+                    return Ok(loaded);
+                }
+            }
+            if self
+                .store
+                .claim(Record::Refreshing, &loaded.id, REFRESH_CLAIM)
+                .await?
+            {
+                break;
+            }
+            // Another replica is refreshing; its claim lapses if it died.
+            if started.elapsed() > 2 * REFRESH_CLAIM {
+                return Err(StoreError::Lost);
+            }
+            tokio::time::sleep(REFRESH_POLL).await;
         }
-        let refresh_token = loaded
+        let outcome = self.refresh_at_identity(loaded, on).await;
+        if let Ok(done) = &outcome {
+            self.store.delete(Record::Refreshing, &done.id).await?;
+        }
+        outcome
+    }
+
+    /// Trades the session's refresh token for new tokens and saves them; a refusal
+    /// signs the session out, an identity that cannot answer leaves it as it is.
+    async fn refresh_at_identity(
+        &self,
+        mut loaded: LoadedSession,
+        on: OnBehalf,
+    ) -> Result<LoadedSession, StoreError> {
+        let Some(token) = loaded
             .session
             .user
             .as_ref()
-            .and_then(|user| user.refresh_token.clone());
-        let refreshed = match refresh_token {
-            Some(token) => self
-                .api
-                .send(
-                    Call::new(http::Method::POST, "/oauth2/token").form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", &token),
-                        ("client_id", CLIENT_ID),
-                    ]),
-                    on,
-                )
-                .await
-                .and_then(|answer| answer.json::<TokenAnswer>("token"))
-                .ok(),
-            None => None,
+            .and_then(|user| user.refresh_token.clone())
+        else {
+            loaded.session = Session::new(now());
+            self.save(&loaded).await?;
+            return Ok(loaded);
         };
-        match (refreshed, loaded.session.user.as_mut()) {
-            (Some(tokens), Some(user)) => {
+        let answer = self
+            .api
+            .send(
+                Call::new(http::Method::POST, "/oauth2/token").form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &token),
+                    ("client_id", CLIENT_ID),
+                ]),
+                on,
+            )
+            .await;
+        // Identity down or overloaded: the refresh token was not used, so the session
+        // stays signed in and the next page tries again. (An answer that does not read
+        // came after the token was used: that one signs out.)
+        if let Err(problem) = &answer
+            && (problem.status >= 500 || problem.status == 429)
+        {
+            tracing::warn!(status = problem.status, "console token refresh unanswered");
+            return Ok(loaded);
+        }
+        let tokens = answer.and_then(|answer| answer.json::<TokenAnswer>("token"));
+        match (tokens, loaded.session.user.as_mut()) {
+            (Ok(tokens), Some(user)) => {
                 user.access_token = tokens.access_token;
                 user.access_expires_at = now() + tokens.expires_in;
                 if tokens.refresh_token.is_some() {

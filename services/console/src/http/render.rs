@@ -12,7 +12,7 @@ use minijinja::{Environment, Value, context};
 
 use super::visitor::Visitor;
 use crate::app::ApiProblem;
-use crate::domain::format;
+use crate::domain::{format, shipping};
 
 /// What every page may load: its own scripts and styles, no inline ones, no frames.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -104,6 +104,12 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     });
     env.add_filter("percent", |ratio: f64| format!("{:.1}%", ratio * 100.0));
     env.add_filter("signed", |value: i64| format!("{value:+}"));
+    env.add_function("shipment_actions", |status: String| {
+        shipping::shipment_actions(&status)
+            .into_iter()
+            .map(|(action, label)| Value::from(vec![action, label]))
+            .collect::<Vec<_>>()
+    });
     env
 });
 

@@ -46,6 +46,19 @@ impl MemoryStore {
         records.insert(key, (value, now + ttl));
     }
 
+    /// Puts `key` unless a live record is there; whether it did.
+    pub(super) fn claim(&self, key: String, ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut records = self.lock();
+        match records.get(&key) {
+            Some((_, until)) if *until > now => false,
+            _ => {
+                records.insert(key, (String::new(), now + ttl));
+                true
+            }
+        }
+    }
+
     pub(super) fn touch(&self, key: &str, ttl: Duration) {
         let now = Instant::now();
         if let Some((_, until)) = self.lock().get_mut(key).filter(|(_, until)| *until > now) {
@@ -75,5 +88,15 @@ mod tests {
         assert_eq!(store.get("b"), None);
         assert_eq!(store.take("a").as_deref(), Some("1"));
         assert_eq!(store.take("a"), None);
+    }
+
+    #[test]
+    fn a_claim_is_held_once_until_it_lapses_or_is_let_go() {
+        let store = MemoryStore::default();
+        assert!(store.claim("c".into(), Duration::from_secs(60)));
+        assert!(!store.claim("c".into(), Duration::from_secs(60)));
+        store.take("c");
+        assert!(store.claim("c".into(), Duration::ZERO));
+        assert!(store.claim("c".into(), Duration::from_secs(60)), "lapsed");
     }
 }

@@ -48,6 +48,9 @@ pub enum Record {
     Session,
     /// A sign-in in progress, under its `state`.
     Login,
+    /// The claim of one process on refreshing a session's tokens, under the session's
+    /// id: with several gateways, the one that holds it uses the refresh token.
+    Refreshing,
 }
 
 impl Record {
@@ -55,6 +58,7 @@ impl Record {
         match self {
             Record::Session => "session:",
             Record::Login => "login:",
+            Record::Refreshing => "refreshing:",
         }
     }
 }
@@ -184,6 +188,37 @@ impl SessionStore {
                     })
                     .await?;
                 Ok(())
+            }
+        }
+    }
+
+    /// Writes a marker under `secret` for `ttl` unless one is there: whether this caller
+    /// now holds it. The claim lapses by itself if its holder dies.
+    pub async fn claim(
+        &self,
+        record: Record,
+        secret: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = key(record, secret);
+        match self {
+            SessionStore::Memory(memory) => Ok(memory.claim(key, ttl)),
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let set = redis
+                    .call(|mut conn| async move {
+                        redis::cmd("SET")
+                            .arg(&key)
+                            .arg("1")
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(millis)
+                            .query_async::<Option<String>>(&mut conn)
+                            .await
+                    })
+                    .await?;
+                Ok(set.is_some())
             }
         }
     }

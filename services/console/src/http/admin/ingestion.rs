@@ -71,20 +71,22 @@ async fn tenants_page(
         ),
     );
     let (events, dead) = (events?, dead?);
-    let next_events = events.next_cursor.as_ref().map(|c| {
-        format!(
-            "/admin/tenants?tenant={}&cursor={}",
-            encode(&tenant),
-            encode(c)
-        )
-    });
-    let next_dead = dead.next_cursor.as_ref().map(|c| {
-        format!(
-            "/admin/tenants?tenant={}&dead_cursor={}",
-            encode(&tenant),
-            encode(c)
-        )
-    });
+    // Each list pages on its own: the next page of one keeps where the other is.
+    let at = |cursor: &str, dead_cursor: &str| {
+        let mut link = form_urlencoded::Serializer::new(String::new());
+        link.append_pair("tenant", &tenant);
+        for (name, value) in [("cursor", cursor), ("dead_cursor", dead_cursor)] {
+            if !value.is_empty() {
+                link.append_pair(name, value);
+            }
+        }
+        format!("/admin/tenants?{}", link.finish())
+    };
+    let next_events = events
+        .next_cursor
+        .as_ref()
+        .map(|c| at(c, &query.dead_cursor));
+    let next_dead = dead.next_cursor.as_ref().map(|c| at(&query.cursor, c));
     ok(
         "admin/tenants.html",
         view!(base(visitor); tenants => tenants, tenant => tenant, events => events.items,

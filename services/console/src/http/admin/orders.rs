@@ -268,7 +268,7 @@ pub(super) async fn set_status(
     }
 }
 
-/// `POST /admin/shipments/{id}/{dispatch|deliver}`, back to its order.
+/// `POST /admin/shipments/{id}/{dispatch|deliver}`, back to the page it was pressed on.
 #[tracing::instrument(skip_all)]
 pub(super) async fn shipment_action(
     State(console): State<Arc<Console>>,
@@ -290,9 +290,8 @@ pub(super) async fn shipment_action(
                 )
                 .await;
             match done {
-                Ok(_) => {
-                    Ok(Redirect::to(&format!("/admin/orders/{}", encode(&order))).into_response())
-                }
+                // Back to the page the button was on: the order, or the shipments list.
+                Ok(_) => Ok(Redirect::to(&visitor.path).into_response()),
                 Err(problem) if problem.status == 409 => {
                     order_page(
                         &console,

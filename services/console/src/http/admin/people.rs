@@ -89,6 +89,28 @@ pub(super) async fn set_roles(
         .copied()
         .filter(|role| fields.contains_key(&format!("role_{role}")))
         .collect();
+    // Taking a role away (an admin's above all) is asked about first; giving one is not.
+    let taken: Vec<&str> = fields
+        .get("had")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|role| !role.is_empty() && !roles.contains(role))
+        .collect();
+    if !taken.is_empty() && !confirmed(&fields) {
+        return confirm_page(
+            &visitor,
+            "Take roles away?",
+            &format!(
+                "The user loses what these roles allowed: {}.",
+                taken.join(", ")
+            ),
+            &format!("/admin/users/{}/roles", encode(&id)),
+            &fields,
+            "Yes, take them away",
+            "/admin/users",
+        );
+    }
     let query = UsersQuery {
         q: fields.get("q").cloned().unwrap_or_default(),
         cursor: String::new(),
