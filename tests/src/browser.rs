@@ -279,6 +279,37 @@ impl Browser {
         }
     }
 
+    /// Waits until the text of what `css` matches contains `wanted` (a part of the page,
+    /// where the whole would also match the options of a filter, say).
+    pub async fn wait_for_text_in(&self, css: &str, wanted: &str) {
+        let started = Instant::now();
+        loop {
+            if self.has(css).await && self.text(css).await.contains(wanted) {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{wanted:?} never in {css} on {}: {}",
+                self.path_now().await,
+                self.body().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until nothing matches `css` (what a pressed button's page no longer shows).
+    pub async fn wait_for_none(&self, css: &str) {
+        let started = Instant::now();
+        while self.has(css).await {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{css} still on {}",
+                self.path_now().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the path starts with `prefix`.
     pub async fn wait_for_path(&self, prefix: &str) -> String {
         let started = Instant::now();

@@ -561,28 +561,30 @@ async fn an_admin_ships_an_order_and_takes_a_return_back(shape: Shape) {
     assert!(label.disposition.contains("filename="), "named: {label:?}");
     assert!(
         !browser.has("form[action$='/deliver']").await,
-        "a parcel still in the warehouse cannot be delivered"
+        "a parcel still in the warehouse is offered dispatch, not delivery"
     );
     browser.press("Dispatch").await;
+    // Back on the list, the parcel on its way: now it can be marked delivered.
+    browser.find("form[action$='/deliver']").await;
+    assert_eq!(browser.path().await, "/admin/shipments");
     until(&app, &admin.access, &order_path, "shipped", |o| {
         o["status"] == "shipped"
     })
     .await;
-    browser.wait_for_path("/admin/shipments").await;
     browser.press("Mark delivered").await;
+    browser.wait_for_text_in("tbody", "Delivered").await;
+    assert_eq!(browser.path().await, "/admin/shipments");
     until(&app, &admin.access, &order_path, "delivered", |o| {
         o["status"] == "delivered"
     })
     .await;
-    browser.wait_for_text("Delivered", false).await;
     assert!(
-        !browser
-            .has("form[action$='/dispatch'], form[action$='/deliver']")
-            .await,
+        !browser.has("form[action$='/dispatch']").await,
         "nothing more to do to a delivered parcel"
     );
     browser.check_page("admin-shipments-delivered").await;
     browser.press("Sign out").await;
+    browser.wait_for_text("Sign in", false).await;
 
     // The customer asks to return one of the two.
     browser.go(&format!("/orders/{order_id}")).await;
@@ -603,16 +605,24 @@ async fn an_admin_ships_an_order_and_takes_a_return_back(shape: Shape) {
         .expect("return id")
         .to_owned();
     browser.press("Sign out").await;
+    browser.wait_for_text("Sign in", false).await;
 
     // The admin approves it and, the parcel back, receives it: the unit is in stock again.
     let stock_path = format!("/api/v1/inventory/{sku}");
-    let before = json_of(app.get(&stock_path, Some(&admin.access)).await).await;
+    let before = until(&app, &admin.access, &stock_path, "the sale counted", |s| {
+        s["reserved"] == 0
+    })
+    .await;
     browser.go("/admin/returns").await;
     sign_in_on_identity_page(&browser, "admin@viscount.test", "admin-password-1").await;
     browser.wait_for_text("One was enough.", false).await;
     browser.press("Approve").await;
-    browser.wait_for_text("Approved", false).await;
     browser.press("Received").await;
+    browser
+        .wait_for_none(&format!(
+            "form[action='/admin/returns/{return_id}/receive']"
+        ))
+        .await;
     let received = until(
         &app,
         &admin.access,

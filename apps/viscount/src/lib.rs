@@ -425,16 +425,20 @@ pub async fn bootstrap_admin(
 #[cfg(test)]
 mod tests {
     /// A payment whose provider call a crash interrupted is settled by payments'
-    /// reconciler; ordering's saga must still be waiting then (with room for a slow
-    /// restart), or the order is cancelled for taking too long while its payment is
-    /// settled after.
+    /// reconciler: after `call_answer_wait_ms`, at its next sweep, with one call to the
+    /// provider (at most `stripe.timeout_ms`). Ordering's saga must still be waiting
+    /// then, with room for the restart, or the order is cancelled for taking too long
+    /// while its payment is settled after.
     #[test]
     fn interrupted_payments_settle_inside_the_sagas_step_timeout() {
+        const RESTART_MS: u64 = 10_000;
         let payments = payments::PaymentsConfig::default();
         let ordering = ordering::OrderingConfig::default();
-        let settled_within_ms = payments.call_answer_wait_ms + payments.call_sweep_interval_ms;
+        let settled_within_ms = payments.call_answer_wait_ms
+            + payments.call_sweep_interval_ms
+            + payments.stripe.timeout_ms;
         assert!(
-            settled_within_ms * 3 / 2 <= ordering.saga_step_timeout_secs * 1000,
+            settled_within_ms + RESTART_MS <= ordering.saga_step_timeout_secs * 1000,
             "payments settles within {settled_within_ms} ms; the saga waits {} s",
             ordering.saga_step_timeout_secs
         );

@@ -8,8 +8,8 @@ use serde::Deserialize;
 pub struct OrderingConfig {
     /// How long each saga step (stock, then payment) may take before the order is
     /// cancelled. Longer than payments takes to settle a provider call a crash
-    /// interrupted (`payments.call_answer_wait_ms` plus its sweep interval, 35 s by
-    /// default), so such an order is finished rather than cancelled.
+    /// interrupted (`payments.call_answer_wait_ms`, its sweep interval and one call to
+    /// the provider: 45 s by default), so such an order is finished, not cancelled.
     pub saga_step_timeout_secs: u64,
     /// How often overdue orders are looked for.
     pub timeout_sweep_interval_ms: u64,

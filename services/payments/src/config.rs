@@ -39,10 +39,11 @@ pub struct PaymentsConfig {
     /// the reconciler asks the provider what became of it (the process died between
     /// making it and recording its answer, or the provider never answered). Longer
     /// than a call can take (`stripe.timeout_ms` twice over), so the reconciler never
-    /// asks about a call still on its way; and, with `call_sweep_interval_ms`, well
-    /// inside ordering's `saga_step_timeout_secs` (60 s), or a payment interrupted by
-    /// a crash would be settled only after its order had been cancelled for taking
-    /// too long (30 s + 5 s against 60 s by default).
+    /// asks about a call still on its way; and, with `call_sweep_interval_ms` and the
+    /// reconciler's own call to the provider, inside ordering's
+    /// `saga_step_timeout_secs`, or a payment interrupted by a crash would be settled
+    /// only after its order had been cancelled for taking too long (30 s + 5 s + 10 s
+    /// against 60 s by default).
     pub call_answer_wait_ms: u64,
     /// How often calls without a recorded outcome are looked for.
     pub call_sweep_interval_ms: u64,

@@ -21,9 +21,11 @@ use crate::store::{Record, SessionStore, StoreError};
 /// How often, at most, a session in use has its idle expiry pushed back (a write).
 const TOUCH_EVERY_SECS: i64 = 60;
 
-/// How long one process's claim on refreshing a session lasts: identity answers in
-/// milliseconds, and a holder that died blocks the session's refresh for this long.
-const REFRESH_CLAIM: Duration = Duration::from_secs(10);
+/// How long one process's claim on refreshing a session lasts: longer than the gateway
+/// lets a call to identity take (`gateway.upstream_timeout_secs`, 32 s), so a slow
+/// answer is never overtaken by a second use of the same refresh token. Identity
+/// answers in milliseconds; a holder that died blocks the session's refresh this long.
+const REFRESH_CLAIM: Duration = Duration::from_secs(40);
 
 /// How often a request waiting on another replica's refresh reads the session again.
 const REFRESH_POLL: Duration = Duration::from_millis(25);
@@ -289,7 +291,7 @@ impl Console {
             .as_ref()
             .is_some_and(|user| user.needs_refresh(now))
         {
-            return self.refresh(loaded, on).await.map(Some);
+            return self.refresh(loaded, on).await;
         }
         if now - loaded.session.touched_at >= TOUCH_EVERY_SECS {
             self.store
@@ -318,11 +320,13 @@ impl Console {
         .await
     }
 
+    /// The session with fresh tokens (or signed out when identity refused), `None` when
+    /// it ended meanwhile.
     async fn refresh(
         self: &Arc<Self>,
         loaded: LoadedSession,
         on: OnBehalf,
-    ) -> Result<LoadedSession, StoreError> {
+    ) -> Result<Option<LoadedSession>, StoreError> {
         let gate = {
             let mut refreshing = self
                 .refreshing
@@ -362,49 +366,65 @@ impl Console {
         &self,
         mut loaded: LoadedSession,
         on: OnBehalf,
-    ) -> Result<LoadedSession, StoreError> {
+    ) -> Result<Option<LoadedSession>, StoreError> {
+        let owner = platform::ids::new_id();
         let started = std::time::Instant::now();
         loop {
-            match self
+            let claimed = self
                 .store
-                .get::<Session>(Record::Session, &loaded.id)
-                .await?
-            {
-                // Refreshed meanwhile, or signed out meanwhile: the stored copy stands.
-                Some(current)
-                    if current
-                        .user
-                        .as_ref()
-                        .is_none_or(|user| !user.needs_refresh(now())) =>
-                {
-                    loaded.session = current;
-                    return Ok(loaded);
+                .claim(Record::Refreshing, &loaded.id, &owner, REFRESH_CLAIM)
+                .await?;
+            // Read after claiming: a refresh that another replica finished just before
+            // is seen, so its spent refresh token is never used again.
+            let current = self.store.get::<Session>(Record::Session, &loaded.id).await;
+            let current = match current {
+                Ok(current) => current,
+                Err(err) => {
+                    if claimed {
+                        self.let_go(&loaded.id, &owner).await;
+                    }
+                    return Err(err);
                 }
-                Some(current) => loaded.session = current,
+            };
+            let Some(current) = current else {
                 // Ended meanwhile (signed out, expired): not brought back.
-                None => {
-                    loaded.session = Session::new(now());
-                    return Ok(loaded);
+                if claimed {
+                    self.let_go(&loaded.id, &owner).await;
                 }
+                return Ok(None);
+            };
+            let settled = current
+                .user
+                .as_ref()
+                .is_none_or(|user| !user.needs_refresh(now()));
+            loaded.session = current;
+            if claimed {
+                let id = loaded.id.clone();
+                let outcome = if settled {
+                    Ok(loaded)
+                } else {
+                    self.refresh_at_identity(loaded, on).await
+                };
+                self.let_go(&id, &owner).await;
+                return outcome.map(Some);
             }
-            if self
-                .store
-                .claim(Record::Refreshing, &loaded.id, REFRESH_CLAIM)
-                .await?
-            {
-                break;
+            if settled {
+                return Ok(Some(loaded));
             }
             // Another replica is refreshing; its claim lapses if it died.
-            if started.elapsed() > 2 * REFRESH_CLAIM {
+            if started.elapsed() > REFRESH_CLAIM {
                 return Err(StoreError::Lost);
             }
             tokio::time::sleep(REFRESH_POLL).await;
         }
-        let outcome = self.refresh_at_identity(loaded, on).await;
-        if let Ok(done) = &outcome {
-            self.store.delete(Record::Refreshing, &done.id).await?;
+    }
+
+    /// Lets go of this process's claim on refreshing session `id`. A claim not let go
+    /// lapses by itself, so a failure here only delays the session's next refresh.
+    async fn let_go(&self, id: &str, owner: &str) {
+        if let Err(err) = self.store.release(Record::Refreshing, id, owner).await {
+            tracing::warn!(error = %err, "console refresh claim not let go; it lapses");
         }
-        outcome
     }
 
     /// Trades the session's refresh token for new tokens and saves them; a refusal
@@ -435,11 +455,13 @@ impl Console {
                 on,
             )
             .await;
-        // Identity down or overloaded: the refresh token was not used, so the session
-        // stays signed in and the next page tries again. (An answer that does not read
-        // came after the token was used: that one signs out.)
+        // Identity unavailable or shedding load (the gateway's 503 and 429 come before
+        // the call reaches it): the refresh token was not used, so the session stays
+        // signed in and the next page tries again. Any other failure may have come
+        // after identity rotated the token (a timeout, an answer that does not read):
+        // that one signs out, as keeping a spent token would.
         if let Err(problem) = &answer
-            && (problem.status >= 500 || problem.status == 429)
+            && matches!(problem.status, 503 | 429)
         {
             tracing::warn!(status = problem.status, "console token refresh unanswered");
             return Ok(loaded);

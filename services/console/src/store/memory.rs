@@ -46,16 +46,24 @@ impl MemoryStore {
         records.insert(key, (value, now + ttl));
     }
 
-    /// Puts `key` unless a live record is there; whether it did.
-    pub(super) fn claim(&self, key: String, ttl: Duration) -> bool {
+    /// Puts `owner` under `key` unless a live record is there; whether it did.
+    pub(super) fn claim(&self, key: String, owner: &str, ttl: Duration) -> bool {
         let now = Instant::now();
         let mut records = self.lock();
         match records.get(&key) {
             Some((_, until)) if *until > now => false,
             _ => {
-                records.insert(key, (String::new(), now + ttl));
+                records.insert(key, (owner.to_owned(), now + ttl));
                 true
             }
+        }
+    }
+
+    /// Removes `key` if it holds `owner`.
+    pub(super) fn release(&self, key: &str, owner: &str) {
+        let mut records = self.lock();
+        if records.get(key).is_some_and(|(value, _)| value == owner) {
+            records.remove(key);
         }
     }
 
@@ -91,12 +99,20 @@ mod tests {
     }
 
     #[test]
-    fn a_claim_is_held_once_until_it_lapses_or_is_let_go() {
+    fn a_claim_is_held_once_until_it_lapses_or_its_owner_lets_go() {
         let store = MemoryStore::default();
-        assert!(store.claim("c".into(), Duration::from_secs(60)));
-        assert!(!store.claim("c".into(), Duration::from_secs(60)));
-        store.take("c");
-        assert!(store.claim("c".into(), Duration::ZERO));
-        assert!(store.claim("c".into(), Duration::from_secs(60)), "lapsed");
+        assert!(store.claim("c".into(), "a", Duration::from_secs(60)));
+        assert!(!store.claim("c".into(), "b", Duration::from_secs(60)));
+        store.release("c", "b");
+        assert!(
+            !store.claim("c".into(), "b", Duration::from_secs(60)),
+            "not b's"
+        );
+        store.release("c", "a");
+        assert!(store.claim("c".into(), "b", Duration::ZERO));
+        assert!(
+            store.claim("c".into(), "a", Duration::from_secs(60)),
+            "lapsed"
+        );
     }
 }

@@ -63,6 +63,13 @@ impl Record {
     }
 }
 
+/// Deletes a claim only if its value is the caller's (one round trip, atomic).
+static RELEASE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+    )
+});
+
 fn key(record: Record, secret: &str) -> String {
     format!(
         "{}{}",
@@ -192,17 +199,18 @@ impl SessionStore {
         }
     }
 
-    /// Writes a marker under `secret` for `ttl` unless one is there: whether this caller
-    /// now holds it. The claim lapses by itself if its holder dies.
+    /// Writes `owner` under `secret` for `ttl` unless a claim is there: whether this
+    /// caller now holds it. The claim lapses by itself if its holder dies.
     pub async fn claim(
         &self,
         record: Record,
         secret: &str,
+        owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let key = key(record, secret);
         match self {
-            SessionStore::Memory(memory) => Ok(memory.claim(key, ttl)),
+            SessionStore::Memory(memory) => Ok(memory.claim(key, owner, ttl)),
             SessionStore::Redis { redis, prefix } => {
                 let key = format!("{prefix}{key}");
                 let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -210,7 +218,7 @@ impl SessionStore {
                     .call(|mut conn| async move {
                         redis::cmd("SET")
                             .arg(&key)
-                            .arg("1")
+                            .arg(owner)
                             .arg("NX")
                             .arg("PX")
                             .arg(millis)
@@ -219,6 +227,36 @@ impl SessionStore {
                     })
                     .await?;
                 Ok(set.is_some())
+            }
+        }
+    }
+
+    /// Removes the claim under `secret` if `owner` still holds it: a holder that
+    /// outlived its claim does not remove the next holder's.
+    pub async fn release(
+        &self,
+        record: Record,
+        secret: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let key = key(record, secret);
+        match self {
+            SessionStore::Memory(memory) => {
+                memory.release(&key, owner);
+                Ok(())
+            }
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                redis
+                    .call(|mut conn| async move {
+                        RELEASE
+                            .key(&key)
+                            .arg(owner)
+                            .invoke_async::<i64>(&mut conn)
+                            .await
+                    })
+                    .await?;
+                Ok(())
             }
         }
     }

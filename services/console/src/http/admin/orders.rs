@@ -290,8 +290,13 @@ pub(super) async fn shipment_action(
                 )
                 .await;
             match done {
-                // Back to the page the button was on: the order, or the shipments list.
-                Ok(_) => Ok(Redirect::to(&visitor.path).into_response()),
+                // Back to the page the button was on: the shipments list, or the order.
+                Ok(_) if fields.get("back").is_some_and(|back| back == "list") => {
+                    Ok(Redirect::to("/admin/shipments").into_response())
+                }
+                Ok(_) => {
+                    Ok(Redirect::to(&format!("/admin/orders/{}", encode(&order))).into_response())
+                }
                 Err(problem) if problem.status == 409 => {
                     order_page(
                         &console,

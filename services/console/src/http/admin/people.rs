@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::app::{Call, Console};
+use crate::domain::format::words;
 use crate::http::forms::{FieldErrors, confirm_page, confirmed};
 use crate::http::render::{PageResult, base, ok, view};
 use crate::http::shop::{List, encode};
@@ -84,18 +85,31 @@ pub(super) async fn set_roles(
     axum::Form(fields): axum::Form<BTreeMap<String, String>>,
 ) -> PageResult {
     visitor.admin()?;
+    // The roles the user has now (not as the page showed them: another admin may have
+    // changed them since). Roles this page does not show are kept as they are.
+    let user: Json = visitor
+        .ask(
+            &console,
+            Call::get(format!("/api/v1/users/{}", encode(&id))),
+            "user",
+        )
+        .await?;
+    let current: Vec<&str> = user["roles"]
+        .as_array()
+        .map(|roles| roles.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    let ticked = |role: &str| fields.contains_key(&format!("role_{role}"));
     let roles: Vec<&str> = ROLES
         .iter()
         .copied()
-        .filter(|role| fields.contains_key(&format!("role_{role}")))
+        .filter(|role| ticked(role))
+        .chain(current.iter().copied().filter(|role| !ROLES.contains(role)))
         .collect();
     // Taking a role away (an admin's above all) is asked about first; giving one is not.
-    let taken: Vec<&str> = fields
-        .get("had")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .split(',')
-        .filter(|role| !role.is_empty() && !roles.contains(role))
+    let taken: Vec<String> = current
+        .iter()
+        .filter(|role| ROLES.contains(role) && !ticked(role))
+        .map(|role| words(role))
         .collect();
     if !taken.is_empty() && !confirmed(&fields) {
         return confirm_page(
@@ -108,7 +122,10 @@ pub(super) async fn set_roles(
             &format!("/admin/users/{}/roles", encode(&id)),
             &fields,
             "Yes, take them away",
-            "/admin/users",
+            &format!(
+                "/admin/users?q={}",
+                encode(fields.get("q").map_or("", String::as_str))
+            ),
         );
     }
     let query = UsersQuery {
