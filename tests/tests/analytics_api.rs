@@ -233,6 +233,28 @@ both_shapes! {
         let status: Value = app.get(&format!("/api/v1/reconciliation/status?tenant={}", tenant.id), Some(&admin.access)).await.json().await.expect("json");
         assert_eq!(status["items"][0]["id"], id.as_str());
 
+        // The tenant's runs, newest first, a page at a time.
+        let again = app.post("/api/v1/reconciliation/runs", Some(&admin.access), &body).await;
+        assert_eq!(again.status(), 201);
+        let again: Value = again.json().await.expect("json");
+        let runs = |query: String| {
+            let (app, admin) = (&app, &admin);
+            async move {
+                let page = app.get(&format!("/api/v1/reconciliation/runs?{query}"), Some(&admin.access)).await;
+                assert_eq!(page.status(), 200);
+                page.json::<Value>().await.expect("json")
+            }
+        };
+        let newest = runs(format!("tenant={}&limit=1", tenant.id)).await;
+        assert_eq!(newest["items"][0]["id"], again["id"], "newest first: {newest}");
+        let cursor = newest["next_cursor"].as_str().expect("a second page").to_owned();
+        let older = runs(format!("tenant={}&limit=1&cursor={cursor}", tenant.id)).await;
+        assert_eq!(older["items"][0]["id"], id.as_str(), "{older}");
+        assert!(older["next_cursor"].is_null(), "two runs in all: {older}");
+        assert_eq!(runs("tenant=nobody".into()).await["items"], json!([]));
+        assert_problem(app.get("/api/v1/reconciliation/runs", Some(&customer.access)).await, 403).await;
+        assert_problem(app.get("/api/v1/reconciliation/runs?cursor=%%%", Some(&admin.access)).await, 422).await;
+
         // Export: every JSON page, then the CSV parsed back, row for row.
         let mut rows = Vec::new();
         let mut cursor: Option<String> = None;

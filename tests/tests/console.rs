@@ -509,6 +509,8 @@ async fn the_rest_of_the_admin(
     browser.press("Reconcile").await;
     browser.wait_for_path("/admin/reconciliation?run=").await;
     browser.wait_for_text("discrepancies", false).await;
+    // Listed among every run, as an admin's.
+    browser.wait_for_text_in("#runs", "an admin").await;
     browser.check_page("admin-reconciliation").await;
 
     browser.go("/admin/reports").await;

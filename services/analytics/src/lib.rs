@@ -38,6 +38,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         platform::migration!("0002_kpis"),
         platform::migration!("0003_report_runs"),
         platform::migration!("0004_job_fences"),
+        platform::migration!("0005_run_order"),
     ],
 };
 

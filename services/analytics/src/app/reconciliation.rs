@@ -210,6 +210,17 @@ impl AnalyticsApp {
         Ok(runs::latest_runs(self.db.reader(), tenant).await?)
     }
 
+    /// A page of runs, newest first, of `tenant` only unless it is empty, starting below
+    /// id `before`.
+    pub async fn reconciliation_runs(
+        &self,
+        tenant: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Run>, AnalyticsError> {
+        Ok(runs::runs(self.db.reader(), tenant, before, limit).await?)
+    }
+
     /// A page of a run's discrepancies.
     pub async fn discrepancies(
         &self,

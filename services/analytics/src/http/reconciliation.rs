@@ -1,4 +1,4 @@
-//! `POST /api/v1/reconciliation/runs`, `GET /api/v1/reconciliation/runs/{id}` and its
+//! `GET`/`POST /api/v1/reconciliation/runs`, `GET /api/v1/reconciliation/runs/{id}` and its
 //! `/discrepancies`, `GET /api/v1/reconciliation/status`: admins only.
 
 use axum::extract::{Path, State};
@@ -20,7 +20,7 @@ use crate::store::reconciliation::{Run, RunStatus, Trigger};
 /// `/api/v1/reconciliation/...`.
 pub(super) fn api() -> ApiRouter<AnalyticsApp> {
     ApiRouter::new()
-        .routes(routes!(start_run))
+        .routes(routes!(list_runs, start_run))
         .routes(routes!(get_run))
         .routes(routes!(list_discrepancies))
         .routes(routes!(status))
@@ -150,6 +150,54 @@ async fn start_run(
         Json(RunBody::from(run)),
     )
         .into_response())
+}
+
+/// `GET /api/v1/reconciliation/runs` query (paging is [`PageQuery`]'s).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RunsQuery {
+    /// Only this tenant's runs.
+    tenant: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
+}
+
+/// Reconciliation runs, newest first, one cursor page at a time (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reconciliation/runs",
+    params(RunsQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of runs", body = List<RunBody>),
+        problems::Unauthorized, problems::Forbidden, problems::Invalid,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn list_runs(
+    State(app): State<AnalyticsApp>,
+    caller: Principal,
+    Query(query): Query<RunsQuery>,
+) -> ApiResult<Json<List<RunBody>>> {
+    caller.require_admin()?;
+    let page = query.page.page()?;
+    let tenant = query.tenant.as_deref().unwrap_or_default();
+    // Text no tenant id holds matches no run (and is not sent to the database, which
+    // refuses some of it, a NUL byte, with an error).
+    if tenant.chars().any(char::is_control) {
+        return Ok(Json(List {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    }
+    let runs = app
+        .reconciliation_runs(tenant, page.after.as_deref(), page.fetch_limit())
+        .await?;
+    let list = List::from_rows(runs, &page, |run| run.id.clone());
+    Ok(Json(List {
+        items: list.items.into_iter().map(RunBody::from).collect(),
+        next_cursor: list.next_cursor,
+    }))
 }
 
 /// A reconciliation run (admins).

@@ -253,6 +253,28 @@ pub async fn latest_runs<'e>(
     .collect()
 }
 
+/// A page of runs, newest first (by id, which grows with time), of `tenant` only unless
+/// it is empty, starting below id `before`.
+pub async fn runs<'e>(
+    ex: impl Executor<'e>,
+    tenant: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Run>, platform::db::Error> {
+    platform::db::query(&format!(
+        "{RUN} WHERE ($1 = '' OR tenant_id = $1) AND ($2 = '' OR id < $2) \
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(tenant)
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(run_of)
+    .collect()
+}
+
 /// A page of a run's discrepancies after position `after`.
 pub async fn discrepancies<'e>(
     ex: impl Executor<'e>,

@@ -77,6 +77,33 @@ pub fn words(name: &str) -> String {
     }
 }
 
+/// The exclusive end the API takes for the last day of a period as people type it: a
+/// `YYYY-MM-DD` day means through that day, so the day after; anything else (a time,
+/// or text the API then refuses by name) goes as typed.
+pub fn through_day(typed: &str) -> String {
+    let typed = typed.trim();
+    let day = || {
+        let mut parts = typed.splitn(3, '-');
+        let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+        if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+            return None;
+        }
+        let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+        time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?)
+            .ok()?
+            .next_day()
+    };
+    match day() {
+        Some(next) => format!(
+            "{:04}-{:02}-{:02}",
+            next.year(),
+            u8::from(next.month()),
+            next.day()
+        ),
+        None => typed.to_owned(),
+    }
+}
+
 /// An amount typed in a form (`12.34`, `12`, `12.3`; `500` for yen) as minor units of
 /// `currency`; `None` when it is not one (or has more decimals than the currency).
 pub fn parse_amount(text: &str, currency: &str) -> Option<i64> {
@@ -177,6 +204,16 @@ mod tests {
         assert_eq!(parse_price("0.5"), Some(50));
         for bad in ["", ".", "1.234", "-1", "1e3", "abc"] {
             assert_eq!(parse_price(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_typed_last_day_is_included() {
+        assert_eq!(through_day("2026-12-06"), "2026-12-07");
+        assert_eq!(through_day(" 2026-12-31 "), "2027-01-01");
+        assert_eq!(through_day("2028-02-28"), "2028-02-29");
+        for as_typed in ["2026-12-06T10:00:00Z", "2026-13-01", "yesterday", ""] {
+            assert_eq!(through_day(as_typed), as_typed);
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::app::{Call, Console};
 use crate::domain::format;
 
 /// A list page of the API.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct List<T> {
     pub items: Vec<T>,
     #[serde(default)]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::app::{Call, Console};
+use crate::domain::format;
 use crate::http::forms::{FieldErrors, confirm_page, confirmed};
 use crate::http::render::{PageError, PageResult, base, ok, view};
 use crate::http::shop::{List, encode};
@@ -44,7 +45,7 @@ impl Period {
         for (name, value) in [
             ("tenant", &self.tenant),
             ("from", &self.from),
-            ("to", &self.to),
+            ("to", &format::through_day(&self.to)),
         ] {
             if !value.trim().is_empty() {
                 query.append_pair(name, value.trim());
@@ -95,48 +96,109 @@ pub(super) async fn revenue(
 async fn reconciliation_page(
     console: &Console,
     visitor: &Visitor,
-    shown: Option<Json>,
+    query: &RunQuery,
     form: &Period,
     errors: FieldErrors,
 ) -> PageResult {
-    let (tenants, status) = tokio::join!(
+    let with_cursor = |path: &str, cursor: &str| {
+        if cursor.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}&cursor={}", encode(cursor))
+        }
+    };
+    let runs_path = with_cursor(
+        &format!(
+            "/api/v1/reconciliation/runs?limit=20&tenant={}",
+            encode(&query.tenant)
+        ),
+        &query.runs_cursor,
+    );
+    let (tenants, status, runs) = tokio::join!(
         super::tenants(console, visitor),
         visitor.ask::<Json>(
             console,
             Call::get("/api/v1/reconciliation/status"),
             "reconciliation"
         ),
+        visitor.ask::<List<Json>>(console, Call::get(runs_path), "runs"),
     );
-    let discrepancies = match shown.as_ref().and_then(|run| run["id"].as_str()) {
-        Some(id) => {
-            visitor
-                .ask::<List<Json>>(
-                    console,
-                    Call::get(format!(
+    let (shown, discrepancies) = if query.run.is_empty() {
+        (None, List::default())
+    } else {
+        let (run, found) = tokio::join!(
+            visitor.ask::<Json>(
+                console,
+                Call::get(format!(
+                    "/api/v1/reconciliation/runs/{}",
+                    encode(&query.run)
+                )),
+                "run",
+            ),
+            visitor.ask::<List<Json>>(
+                console,
+                Call::get(with_cursor(
+                    &format!(
                         "/api/v1/reconciliation/runs/{}/discrepancies?limit=50",
-                        encode(id)
-                    )),
-                    "discrepancies",
-                )
-                .await?
-                .items
-        }
-        None => Vec::new(),
+                        encode(&query.run)
+                    ),
+                    &query.cursor,
+                )),
+                "discrepancies",
+            ),
+        );
+        (Some(run?), found?)
     };
+    let (tenants, runs) = (tenants?, runs?);
+    // Runs name their tenant by id; people know it by name.
+    let names: BTreeMap<&str, &str> = tenants
+        .iter()
+        .filter_map(|t| Some((t["id"].as_str()?, t["name"].as_str()?)))
+        .collect();
+    // Each list pages on its own: the next page of one keeps where the other is.
+    let at = |runs_cursor: &str, cursor: &str| {
+        let mut link = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("tenant", query.tenant.as_str()),
+            ("runs_cursor", runs_cursor),
+            ("run", query.run.as_str()),
+            ("cursor", cursor),
+        ] {
+            if !value.is_empty() {
+                link.append_pair(name, value);
+            }
+        }
+        format!("/admin/reconciliation?{}", link.finish())
+    };
+    let next_runs = runs.next_cursor.as_ref().map(|c| at(c, &query.cursor));
+    let next_discrepancies = discrepancies
+        .next_cursor
+        .as_ref()
+        .map(|c| at(&query.runs_cursor, c));
     ok(
         "admin/reconciliation.html",
-        view!(base(visitor); tenants => tenants?, runs => status?["items"], run => shown,
-              discrepancies => discrepancies, form => form, errors => errors),
+        view!(base(visitor); tenants => tenants, names => names, latest => status?["items"], runs => runs.items,
+              next_runs => next_runs, tenant => query.tenant, run => shown,
+              discrepancies => discrepancies.items, next_discrepancies => next_discrepancies,
+              form => form, errors => errors),
     )
 }
 
+/// `GET /admin/reconciliation`: the run shown (`run`, its discrepancies paged by
+/// `cursor`) and the history of runs (of `tenant`, paged by `runs_cursor`).
 #[derive(Deserialize, Default)]
 pub(super) struct RunQuery {
     #[serde(default)]
     run: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    runs_cursor: String,
 }
 
-/// `GET /admin/reconciliation?run=`.
+/// `GET /admin/reconciliation?run=&cursor=&tenant=&runs_cursor=`.
 #[tracing::instrument(skip_all)]
 pub(super) async fn reconciliation(
     State(console): State<Arc<Console>>,
@@ -144,26 +206,10 @@ pub(super) async fn reconciliation(
     Query(query): Query<RunQuery>,
 ) -> PageResult {
     visitor.admin()?;
-    let shown = if query.run.is_empty() {
-        None
-    } else {
-        Some(
-            visitor
-                .ask::<Json>(
-                    &console,
-                    Call::get(format!(
-                        "/api/v1/reconciliation/runs/{}",
-                        encode(&query.run)
-                    )),
-                    "run",
-                )
-                .await?,
-        )
-    };
     reconciliation_page(
         &console,
         &visitor,
-        shown,
+        &query,
         &Period::default(),
         FieldErrors::default(),
     )
@@ -178,7 +224,8 @@ pub(super) async fn run_reconciliation(
     axum::Form(form): axum::Form<Period>,
 ) -> PageResult {
     visitor.admin()?;
-    let body = json!({"tenant": form.tenant, "from": form.from.trim(), "to": form.to.trim()});
+    let body = json!({"tenant": form.tenant, "from": form.from.trim(),
+                      "to": format::through_day(&form.to)});
     match visitor
         .submit(&console, Call::post("/api/v1/reconciliation/runs", &body))
         .await?
@@ -192,7 +239,7 @@ pub(super) async fn run_reconciliation(
             reconciliation_page(
                 &console,
                 &visitor,
-                None,
+                &RunQuery::default(),
                 &form,
                 FieldErrors::from_problem(&problem, &[]),
             )
@@ -294,9 +341,12 @@ pub(super) async fn generate_report(
 ) -> PageResult {
     visitor.admin()?;
     let mut body = json!({"template": form.template, "format": form.format});
-    for (name, value) in [("from", &form.from), ("to", &form.to)] {
-        if !value.trim().is_empty() {
-            body[name] = json!(value.trim());
+    for (name, value) in [
+        ("from", form.from.trim().to_owned()),
+        ("to", format::through_day(&form.to)),
+    ] {
+        if !value.is_empty() {
+            body[name] = json!(value);
         }
     }
     match visitor
