@@ -212,6 +212,24 @@ both_shapes! {
 
         let all = json_of(app.get("/api/v1/reports?limit=100", Some(&admin.access)).await).await;
         assert_eq!(all["items"].as_array().map(Vec::len), Some(18));
+        // Newest first, a page at a time: the same reports the other way round.
+        let ids = |page: &Value| -> Vec<String> {
+            page["items"].as_array().expect("items").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect()
+        };
+        let mut newest_first = Vec::new();
+        let mut path = "/api/v1/reports?order=newest&limit=7".to_owned();
+        loop {
+            let page = json_of(app.get(&path, Some(&admin.access)).await).await;
+            newest_first.extend(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/api/v1/reports?order=newest&limit=7&cursor={cursor}"),
+                None => break,
+            }
+        }
+        let mut oldest_first = ids(&all);
+        oldest_first.reverse();
+        assert_eq!(newest_first, oldest_first);
+        assert_problem(app.get("/api/v1/reports?order=sideways", Some(&admin.access)).await, 422).await;
     }
 
     async fn a_pending_report_cannot_be_downloaded_yet(app) {

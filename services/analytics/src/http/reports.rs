@@ -24,6 +24,7 @@ use crate::domain::period::DAY;
 use crate::domain::report::{Format, Template};
 use crate::domain::reporting::{MAX_SPAN, NEVER, Recipient, Report, ReportState, Schedule};
 use crate::domain::schedule::CronSchedule;
+use crate::store::reports::ListOrder;
 
 /// What a report covers when the request names no `from`: the week before `to`.
 const DEFAULT_SPAN: i64 = 7 * DAY;
@@ -248,12 +249,27 @@ struct ReportsQuery {
     /// Only the reports this schedule made.
     #[param(format = "uuid")]
     schedule: Option<String>,
+    /// `oldest` first (the default) or `newest` first; a cursor continues in the order
+    /// it was issued for.
+    #[param(inline)]
+    order: Option<ReportsOrder>,
     #[serde(flatten)]
     #[param(ignore)]
     page: PageQuery,
 }
 
-/// Reports, oldest first, one cursor page at a time (admins).
+/// The order of `GET /api/v1/reports`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ReportsOrder {
+    /// As they were asked for.
+    #[default]
+    Oldest,
+    /// The latest first.
+    Newest,
+}
+
+/// Reports, oldest (or newest) first, one cursor page at a time (admins).
 #[utoipa::path(
     get,
     path = "/api/v1/reports",
@@ -283,6 +299,10 @@ async fn list_reports(
             query.schedule.as_deref(),
             page.after.as_deref(),
             page.fetch_limit(),
+            match query.order.unwrap_or_default() {
+                ReportsOrder::Oldest => ListOrder::OldestFirst,
+                ReportsOrder::Newest => ListOrder::NewestFirst,
+            },
         )
         .await?;
     let list = List::from_rows(reports, &page, |report| report.id.clone());

@@ -61,16 +61,31 @@ pub async fn report<'e>(
         .transpose()
 }
 
-/// A page of reports after id `after` (of schedule `schedule` only, when named), oldest
-/// first.
+/// Which end of the list of reports comes first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// As they were asked for (ids grow with time).
+    #[default]
+    OldestFirst,
+    /// The latest first: what a person looks for.
+    NewestFirst,
+}
+
+/// A page of reports (of schedule `schedule` only, when named) in `order`, continuing
+/// past id `after`.
 pub async fn reports<'e>(
     ex: impl Executor<'e>,
     schedule: Option<&str>,
     after: Option<&str>,
     limit: i64,
+    order: ListOrder,
 ) -> Result<Vec<Report>, platform::db::Error> {
+    let page = match order {
+        ListOrder::OldestFirst => "id > $2 ORDER BY id",
+        ListOrder::NewestFirst => "($2 = '' OR id < $2) ORDER BY id DESC",
+    };
     platform::db::query(&format!(
-        "{REPORT} WHERE ($1 = '' OR schedule_id = $1) AND id > $2 ORDER BY id LIMIT $3"
+        "{REPORT} WHERE ($1 = '' OR schedule_id = $1) AND {page} LIMIT $3"
     ))
     .bind(schedule.unwrap_or(""))
     .bind(after.unwrap_or(""))

@@ -254,3 +254,37 @@ async fn variants(console: &Console, visitor: &Visitor, parent: &str) -> Vec<Jso
 pub(super) fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+/// `path` with the query `pairs`, leaving out the empty ones: a page's links that keep
+/// its other parameters (the next page of one list keeps where another list is).
+pub(super) fn link(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if !value.is_empty() {
+            query.append_pair(name, value);
+        }
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link;
+
+    #[test]
+    fn a_link_keeps_what_is_set_and_encodes_it() {
+        assert_eq!(link("/admin/reports", &[("cursor", "")]), "/admin/reports");
+        assert_eq!(
+            link(
+                "/admin/reports",
+                &[("cursor", "YWJj"), ("schedules_cursor", "a+b&c=")]
+            ),
+            "/admin/reports?cursor=YWJj&schedules_cursor=a%2Bb%26c%3D"
+        );
+    }
+}

@@ -112,14 +112,16 @@ impl AnalyticsApp {
             .ok_or(AnalyticsError::NotFound("report"))
     }
 
-    /// A page of reports after id `after` (of one schedule, when named), oldest first.
+    /// A page of reports (of one schedule, when named) in `order`, continuing past id
+    /// `after`.
     pub async fn reports(
         &self,
         schedule: Option<&str>,
         after: Option<&str>,
         limit: i64,
+        order: store::ListOrder,
     ) -> Result<Vec<Report>, AnalyticsError> {
-        Ok(store::reports(self.db.reader(), schedule, after, limit).await?)
+        Ok(store::reports(self.db.reader(), schedule, after, limit, order).await?)
     }
 
     /// The report `id` and its file, once it is completed.

@@ -17,7 +17,7 @@ use crate::domain::report::{Format, Template};
 use crate::domain::reporting::{OWN_TENANT, Recipient, Report, ReportState};
 use crate::domain::schedule::CronSchedule;
 use crate::store::buckets::{self, Totals};
-use crate::store::reports as store;
+use crate::store::reports::{self as store, ListOrder};
 
 /// The report-schedules job's fence under the lease whose token is `token` (these
 /// tests drive the poller directly; the lease itself is `jobs`' business).
@@ -168,7 +168,12 @@ async fn every_template_renders_on_an_empty_store() {
         f.app.render_pending_reports().await.expect("render"),
         Template::ALL.len()
     );
-    for report in f.app.reports(None, None, 100).await.expect("reports") {
+    for report in f
+        .app
+        .reports(None, None, 100, ListOrder::OldestFirst)
+        .await
+        .expect("reports")
+    {
         assert!(
             matches!(report.state(), ReportState::Completed { .. }),
             "{}: {:?}",
@@ -291,7 +296,7 @@ async fn a_due_schedule_makes_one_report_and_stages_its_ready_event() {
     );
     let made = f
         .app
-        .reports(Some(&schedule.id), None, 10)
+        .reports(Some(&schedule.id), None, 10, ListOrder::OldestFirst)
         .await
         .expect("reports");
     assert_eq!(made.len(), 1);
@@ -443,7 +448,7 @@ async fn tenants_are_checked_against_the_template() {
     );
     assert!(
         f.app
-            .reports(None, None, 10)
+            .reports(None, None, 10, ListOrder::OldestFirst)
             .await
             .expect("reports")
             .is_empty(),

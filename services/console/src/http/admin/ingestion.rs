@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use crate::app::{Call, Console};
 use crate::http::forms::{FieldErrors, confirm_page, confirmed};
 use crate::http::render::{PageError, PageResult, base, ok, view};
-use crate::http::shop::{List, encode};
+use crate::http::shop::{List, encode, link};
 use crate::http::visitor::Visitor;
 
 /// The providers a source may be.
@@ -73,14 +73,14 @@ async fn tenants_page(
     let (events, dead) = (events?, dead?);
     // Each list pages on its own: the next page of one keeps where the other is.
     let at = |cursor: &str, dead_cursor: &str| {
-        let mut link = form_urlencoded::Serializer::new(String::new());
-        link.append_pair("tenant", &tenant);
-        for (name, value) in [("cursor", cursor), ("dead_cursor", dead_cursor)] {
-            if !value.is_empty() {
-                link.append_pair(name, value);
-            }
-        }
-        format!("/admin/tenants?{}", link.finish())
+        link(
+            "/admin/tenants",
+            &[
+                ("tenant", &tenant),
+                ("cursor", cursor),
+                ("dead_cursor", dead_cursor),
+            ],
+        )
     };
     let next_events = events
         .next_cursor

@@ -14,7 +14,7 @@ use crate::app::{Call, Console};
 use crate::domain::format;
 use crate::http::forms::{FieldErrors, confirm_page, confirmed};
 use crate::http::render::{PageError, PageResult, base, ok, view};
-use crate::http::shop::{List, encode};
+use crate::http::shop::{List, encode, link};
 use crate::http::visitor::Visitor;
 
 /// The attribution models.
@@ -100,19 +100,13 @@ async fn reconciliation_page(
     form: &Period,
     errors: FieldErrors,
 ) -> PageResult {
-    let with_cursor = |path: &str, cursor: &str| {
-        if cursor.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}&cursor={}", encode(cursor))
-        }
-    };
-    let runs_path = with_cursor(
-        &format!(
-            "/api/v1/reconciliation/runs?limit=20&tenant={}",
-            encode(&query.tenant)
-        ),
-        &query.runs_cursor,
+    let runs_path = link(
+        "/api/v1/reconciliation/runs",
+        &[
+            ("limit", "20"),
+            ("tenant", &query.tenant),
+            ("cursor", &query.runs_cursor),
+        ],
     );
     let (tenants, status, runs) = tokio::join!(
         super::tenants(console, visitor),
@@ -137,12 +131,12 @@ async fn reconciliation_page(
             ),
             visitor.ask::<List<Json>>(
                 console,
-                Call::get(with_cursor(
+                Call::get(link(
                     &format!(
-                        "/api/v1/reconciliation/runs/{}/discrepancies?limit=50",
+                        "/api/v1/reconciliation/runs/{}/discrepancies",
                         encode(&query.run)
                     ),
-                    &query.cursor,
+                    &[("limit", "50"), ("cursor", &query.cursor)],
                 )),
                 "discrepancies",
             ),
@@ -157,18 +151,15 @@ async fn reconciliation_page(
         .collect();
     // Each list pages on its own: the next page of one keeps where the other is.
     let at = |runs_cursor: &str, cursor: &str| {
-        let mut link = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [
-            ("tenant", query.tenant.as_str()),
-            ("runs_cursor", runs_cursor),
-            ("run", query.run.as_str()),
-            ("cursor", cursor),
-        ] {
-            if !value.is_empty() {
-                link.append_pair(name, value);
-            }
-        }
-        format!("/admin/reconciliation?{}", link.finish())
+        link(
+            "/admin/reconciliation",
+            &[
+                ("tenant", &query.tenant),
+                ("runs_cursor", runs_cursor),
+                ("run", &query.run),
+                ("cursor", cursor),
+            ],
+        )
     };
     let next_runs = runs.next_cursor.as_ref().map(|c| at(c, &query.cursor));
     let next_discrepancies = discrepancies
@@ -265,34 +256,20 @@ pub(super) struct ReportForm {
     recipient: String,
 }
 
-/// The 20 newest reports. The API lists them oldest first, so the pages are followed
-/// to the end (at most 2,000 reports; older ones than that are not shown).
-async fn newest_reports(console: &Console, visitor: &Visitor) -> Result<Vec<Json>, PageError> {
-    let mut newest: std::collections::VecDeque<Json> = std::collections::VecDeque::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..20 {
-        let path = match &cursor {
-            Some(cursor) => format!("/api/v1/reports?limit=100&cursor={}", encode(cursor)),
-            None => "/api/v1/reports?limit=100".to_owned(),
-        };
-        let page: List<Json> = visitor.ask(console, Call::get(path), "reports").await?;
-        for report in page.items {
-            if newest.len() == 20 {
-                newest.pop_front();
-            }
-            newest.push_back(report);
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(newest.into_iter().rev().collect())
+/// Where the reports page is in its two lists: the reports, newest first (`cursor`),
+/// and the schedules (`schedules_cursor`).
+#[derive(Deserialize, Default)]
+pub(super) struct ReportPages {
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    schedules_cursor: String,
 }
 
 async fn reports_page(
     console: &Console,
     visitor: &Visitor,
+    pages: &ReportPages,
     form: &ReportForm,
     errors: FieldErrors,
     notice: Option<&str>,
@@ -303,28 +280,60 @@ async fn reports_page(
             Call::get("/api/v1/reports/templates"),
             "report templates"
         ),
-        newest_reports(console, visitor),
         visitor.ask::<List<Json>>(
             console,
-            Call::get("/api/v1/reports/schedules?limit=100"),
+            Call::get(link(
+                "/api/v1/reports",
+                &[
+                    ("order", "newest"),
+                    ("limit", "20"),
+                    ("cursor", &pages.cursor)
+                ],
+            )),
+            "reports"
+        ),
+        visitor.ask::<List<Json>>(
+            console,
+            Call::get(link(
+                "/api/v1/reports/schedules",
+                &[("limit", "20"), ("cursor", &pages.schedules_cursor)],
+            )),
             "schedules"
         ),
     );
-    let reports = reports?;
+    let (reports, schedules) = (reports?, schedules?);
+    // Each list pages on its own: the next page of one keeps where the other is.
+    let at = |cursor: &str, schedules_cursor: &str| {
+        link(
+            "/admin/reports",
+            &[("cursor", cursor), ("schedules_cursor", schedules_cursor)],
+        )
+    };
+    let next_reports = reports
+        .next_cursor
+        .as_ref()
+        .map(|c| at(c, &pages.schedules_cursor));
+    let next_schedules = schedules.next_cursor.as_ref().map(|c| at(&pages.cursor, c));
     ok(
         "admin/reports.html",
-        view!(base(visitor); templates => templates?["items"], reports => reports,
-              schedules => schedules?.items, form => form, errors => errors, notice => notice),
+        view!(base(visitor); templates => templates?["items"], reports => reports.items,
+              next_reports => next_reports, schedules => schedules.items,
+              next_schedules => next_schedules, form => form, errors => errors, notice => notice),
     )
 }
 
-/// `GET /admin/reports`.
+/// `GET /admin/reports?cursor=&schedules_cursor=`.
 #[tracing::instrument(skip_all)]
-pub(super) async fn reports(State(console): State<Arc<Console>>, visitor: Visitor) -> PageResult {
+pub(super) async fn reports(
+    State(console): State<Arc<Console>>,
+    visitor: Visitor,
+    Query(pages): Query<ReportPages>,
+) -> PageResult {
     visitor.admin()?;
     reports_page(
         &console,
         &visitor,
+        &pages,
         &ReportForm::default(),
         FieldErrors::default(),
         None,
@@ -357,6 +366,7 @@ pub(super) async fn generate_report(
             reports_page(
                 &console,
                 &visitor,
+                &ReportPages::default(),
                 &ReportForm::default(),
                 FieldErrors::default(),
                 Some("The report is being made."),
@@ -367,6 +377,7 @@ pub(super) async fn generate_report(
             reports_page(
                 &console,
                 &visitor,
+                &ReportPages::default(),
                 &form,
                 FieldErrors::from_problem(&problem, &[]),
                 None,
@@ -394,6 +405,7 @@ pub(super) async fn schedule_report(
             reports_page(
                 &console,
                 &visitor,
+                &ReportPages::default(),
                 &ReportForm::default(),
                 FieldErrors::default(),
                 Some("Scheduled."),
@@ -404,6 +416,7 @@ pub(super) async fn schedule_report(
             reports_page(
                 &console,
                 &visitor,
+                &ReportPages::default(),
                 &form,
                 FieldErrors::from_problem(&problem, &[]),
                 None,
