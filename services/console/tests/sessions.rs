@@ -3,8 +3,8 @@
 //! however many pages of the session load at once (identity would take a second use of
 //! the refresh token for a stolen one and end the session); a refused refresh signs
 //! the session out; an unknown session is none. Two gateways sharing the sessions in
-//! Redis refresh a session once between them; an identity that cannot answer leaves
-//! the session signed in.
+//! Redis refresh a session once between them; a refresh the rate limit turned away
+//! leaves the session signed in; a session signed out during a refresh stays out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +28,8 @@ fn on() -> OnBehalf {
 enum Identity {
     Rotates,
     Refuses,
-    IsDown,
+    /// The gateway's rate limit answers before the call reaches identity.
+    TurnsAway,
 }
 
 /// A token endpoint that counts refreshes and answers after a pause (so concurrent
@@ -50,10 +51,12 @@ fn token_endpoint(calls: Arc<AtomicUsize>, identity: Identity) -> Router {
                             "detail": "refresh token reused", "error": "invalid_grant"})),
                     );
                 }
-                if identity == Identity::IsDown {
+                if identity == Identity::TurnsAway {
                     return (
-                        http::StatusCode::SERVICE_UNAVAILABLE,
-                        axum::Json(serde_json::json!({"status": 503, "title": "Unavailable"})),
+                        http::StatusCode::TOO_MANY_REQUESTS,
+                        axum::Json(
+                            serde_json::json!({"status": 429, "title": "Too many requests"}),
+                        ),
                     );
                 }
                 (
@@ -233,9 +236,9 @@ async fn two_gateways_refresh_a_shared_session_once() {
 }
 
 #[tokio::test]
-async fn an_identity_that_cannot_answer_leaves_the_session_signed_in() {
+async fn a_refresh_turned_away_before_identity_leaves_the_session_signed_in() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let console = console(&calls, Identity::IsDown, SessionStore::memory());
+    let console = console(&calls, Identity::TurnsAway, SessionStore::memory());
     let loaded = expiring_session(&console).await;
     for attempt in 1..=2 {
         let user = console
@@ -253,4 +256,39 @@ async fn an_identity_that_cannot_answer_leaves_the_session_signed_in() {
             "tried again on the next page"
         );
     }
+}
+
+#[tokio::test]
+async fn a_session_signed_out_during_its_refresh_stays_out() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let store = SessionStore::memory();
+    let console = console(&calls, Identity::Rotates, store.clone());
+    let loaded = expiring_session(&console).await;
+    let load = {
+        let (console, id) = (console.clone(), loaded.id.clone());
+        tokio::spawn(async move { console.load(&id, on()).await })
+    };
+    // Signed out while identity is answering (it takes 50 ms).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while calls.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh never starts"
+        );
+        tokio::task::yield_now().await;
+    }
+    store
+        .delete(console::store::Record::Session, &loaded.id)
+        .await
+        .expect("deleted");
+    let after = load.await.expect("task").expect("store");
+    assert!(after.is_none(), "no session: {after:?}");
+    assert!(
+        console
+            .load(&loaded.id, on())
+            .await
+            .expect("store")
+            .is_none(),
+        "not brought back by the refresh"
+    );
 }

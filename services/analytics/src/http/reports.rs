@@ -249,8 +249,8 @@ struct ReportsQuery {
     /// Only the reports this schedule made.
     #[param(format = "uuid")]
     schedule: Option<String>,
-    /// `oldest` first (the default) or `newest` first; a cursor continues in the order
-    /// it was issued for.
+    /// `oldest` first (the default) or `newest` first; pass the same order with each
+    /// page's cursor.
     #[param(inline)]
     order: Option<ReportsOrder>,
     #[serde(flatten)]

@@ -21,11 +21,18 @@ use crate::store::{Record, SessionStore, StoreError};
 /// How often, at most, a session in use has its idle expiry pushed back (a write).
 const TOUCH_EVERY_SECS: i64 = 60;
 
-/// How long one process's claim on refreshing a session lasts: longer than the gateway
-/// lets a call to identity take (`gateway.upstream_timeout_secs`, 32 s), so a slow
-/// answer is never overtaken by a second use of the same refresh token. Identity
-/// answers in milliseconds; a holder that died blocks the session's refresh this long.
+/// How long one process's claim on refreshing a session lasts: longer than the refresh
+/// call may take ([`REFRESH_CALL`]), so a slow answer is never overtaken by a second use
+/// of the same refresh token. Identity answers in milliseconds; a holder that died
+/// blocks the session's refresh this long.
 const REFRESH_CLAIM: Duration = Duration::from_secs(40);
+
+/// Longest the refresh call to identity may take: inside the claim, so no other
+/// replica can use the same refresh token while it may still be on its way.
+const REFRESH_CALL: Duration = Duration::from_secs(30);
+
+/// Longest a page waits for another replica's refresh before it answers "unavailable".
+const REFRESH_WAIT: Duration = Duration::from_secs(10);
 
 /// How often a request waiting on another replica's refresh reads the session again.
 const REFRESH_POLL: Duration = Duration::from_millis(25);
@@ -266,6 +273,16 @@ impl Console {
             .await
     }
 
+    /// Writes `loaded` back only if the session still exists: whether it did. A session
+    /// signed out while a request held it stays signed out.
+    async fn save_if_live(&self, loaded: &LoadedSession) -> Result<bool, StoreError> {
+        let mut session = loaded.session.clone();
+        session.touched_at = now();
+        self.store
+            .replace(Record::Session, &loaded.id, &session, self.idle_ttl())
+            .await
+    }
+
     /// The session under `id`, if it is live; its access token refreshed if it is about
     /// to expire (a session whose refresh fails is signed out).
     pub async fn load(
@@ -313,11 +330,12 @@ impl Console {
             return Ok(());
         };
         change(&mut session);
-        self.save(&LoadedSession {
+        self.save_if_live(&LoadedSession {
             id: id.to_owned(),
             session,
         })
         .await
+        .map(|_| ())
     }
 
     /// The session with fresh tokens (or signed out when identity refused), `None` when
@@ -401,18 +419,20 @@ impl Console {
             if claimed {
                 let id = loaded.id.clone();
                 let outcome = if settled {
-                    Ok(loaded)
+                    Ok(Some(loaded))
                 } else {
                     self.refresh_at_identity(loaded, on).await
                 };
                 self.let_go(&id, &owner).await;
-                return outcome.map(Some);
+                return outcome;
             }
             if settled {
                 return Ok(Some(loaded));
             }
-            // Another replica is refreshing; its claim lapses if it died.
-            if started.elapsed() > REFRESH_CLAIM {
+            // Another replica is refreshing (its claim lapses if it died). A page does not
+            // wait past its own time for it: it answers "unavailable" and the next one
+            // finds the session refreshed.
+            if started.elapsed() > REFRESH_WAIT {
                 return Err(StoreError::Lost);
             }
             tokio::time::sleep(REFRESH_POLL).await;
@@ -427,61 +447,76 @@ impl Console {
         }
     }
 
-    /// Trades the session's refresh token for new tokens and saves them; a refusal
-    /// signs the session out, an identity that cannot answer leaves it as it is.
+    /// Trades the session's refresh token for new tokens and saves them into the
+    /// session as it is by then (a cart chosen meanwhile is kept; a session signed out
+    /// meanwhile stays out: `None`). A refusal, or an answer that may have come after
+    /// identity used the token, signs the session out; only a call the gateway turned
+    /// away before sending it (429) leaves the session as it was, to try again.
     async fn refresh_at_identity(
         &self,
-        mut loaded: LoadedSession,
+        loaded: LoadedSession,
         on: OnBehalf,
-    ) -> Result<LoadedSession, StoreError> {
-        let Some(token) = loaded
+    ) -> Result<Option<LoadedSession>, StoreError> {
+        let token = loaded
             .session
             .user
             .as_ref()
-            .and_then(|user| user.refresh_token.clone())
-        else {
-            loaded.session = Session::new(now());
-            self.save(&loaded).await?;
-            return Ok(loaded);
+            .and_then(|user| user.refresh_token.clone());
+        let answer = match token {
+            Some(token) => {
+                let call = self.api.send(
+                    Call::new(http::Method::POST, "/oauth2/token").form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &token),
+                        ("client_id", CLIENT_ID),
+                    ]),
+                    on,
+                );
+                // Bounded inside the claim, whatever the gateway's own timeout is.
+                match tokio::time::timeout(REFRESH_CALL, call).await {
+                    Ok(answer) => Some(answer),
+                    Err(_) => {
+                        tracing::warn!("console token refresh timed out");
+                        None
+                    }
+                }
+            }
+            None => None,
         };
-        let answer = self
-            .api
-            .send(
-                Call::new(http::Method::POST, "/oauth2/token").form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &token),
-                    ("client_id", CLIENT_ID),
-                ]),
-                on,
-            )
-            .await;
-        // Identity unavailable or shedding load (the gateway's 503 and 429 come before
-        // the call reaches it): the refresh token was not used, so the session stays
-        // signed in and the next page tries again. Any other failure may have come
-        // after identity rotated the token (a timeout, an answer that does not read):
-        // that one signs out, as keeping a spent token would.
-        if let Err(problem) = &answer
-            && matches!(problem.status, 503 | 429)
+        if let Some(Err(problem)) = &answer
+            && problem.status == 429
         {
-            tracing::warn!(status = problem.status, "console token refresh unanswered");
-            return Ok(loaded);
+            tracing::warn!("console token refresh turned away by the rate limit");
+            return Ok(Some(loaded));
         }
-        let tokens = answer.and_then(|answer| answer.json::<TokenAnswer>("token"));
-        match (tokens, loaded.session.user.as_mut()) {
-            (Ok(tokens), Some(user)) => {
+        let tokens = answer.and_then(|answer| {
+            answer
+                .and_then(|answer| answer.json::<TokenAnswer>("token"))
+                .ok()
+        });
+        let Some(mut current) = self
+            .store
+            .get::<Session>(Record::Session, &loaded.id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match (tokens, current.user.as_mut()) {
+            (Some(tokens), Some(user)) => {
                 user.access_token = tokens.access_token;
                 user.access_expires_at = now() + tokens.expires_in;
                 if tokens.refresh_token.is_some() {
                     user.refresh_token = tokens.refresh_token;
                 }
             }
-            _ => {
-                // Revoked, expired or refused: the browser signs in again.
-                loaded.session = Session::new(now());
-            }
+            // Revoked, expired, refused or unknown: the browser signs in again.
+            _ => current = Session::new(now()),
         }
-        self.save(&loaded).await?;
-        Ok(loaded)
+        let refreshed = LoadedSession {
+            id: loaded.id,
+            session: current,
+        };
+        Ok(self.save_if_live(&refreshed).await?.then_some(refreshed))
     }
 
     /// Signs the session out: its refresh token is revoked at identity and the session

@@ -77,31 +77,39 @@ pub fn words(name: &str) -> String {
     }
 }
 
+/// A `YYYY-MM-DD` day as typed (surrounding space allowed), if it is one.
+fn typed_day(typed: &str) -> Option<time::Date> {
+    let mut parts = typed.trim().splitn(3, '-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
+}
+
 /// The exclusive end the API takes for the last day of a period as people type it: a
 /// `YYYY-MM-DD` day means through that day, so the day after; anything else (a time,
 /// or text the API then refuses by name) goes as typed.
 pub fn through_day(typed: &str) -> String {
-    let typed = typed.trim();
-    let day = || {
-        let mut parts = typed.splitn(3, '-');
-        let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
-        if year.len() != 4 || month.len() != 2 || day.len() != 2 {
-            return None;
-        }
-        let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
-        time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?)
-            .ok()?
-            .next_day()
-    };
-    match day() {
+    match typed_day(typed).and_then(time::Date::next_day) {
         Some(next) => format!(
             "{:04}-{:02}-{:02}",
             next.year(),
             u8::from(next.month()),
             next.day()
         ),
-        None => typed.to_owned(),
+        None => typed.trim().to_owned(),
     }
+}
+
+/// Whether a period typed as `from` and `to` (its last day, included) runs backwards:
+/// both days, the last before the first. (The API, taking `to` as an exclusive end,
+/// would read such a period as empty rather than refuse it.)
+pub fn ends_before_it_starts(from: &str, to: &str) -> bool {
+    matches!((typed_day(from), typed_day(to)), (Some(from), Some(to)) if to < from)
 }
 
 /// An amount typed in a form (`12.34`, `12`, `12.3`; `500` for yen) as minor units of
@@ -212,8 +220,23 @@ mod tests {
         assert_eq!(through_day("2026-12-06"), "2026-12-07");
         assert_eq!(through_day(" 2026-12-31 "), "2027-01-01");
         assert_eq!(through_day("2028-02-28"), "2028-02-29");
-        for as_typed in ["2026-12-06T10:00:00Z", "2026-13-01", "yesterday", ""] {
+        for as_typed in [
+            "2026-12-06T10:00:00Z",
+            "2026-13-01",
+            "+202-01-01",
+            "2026-+1-05",
+            "",
+        ] {
             assert_eq!(through_day(as_typed), as_typed);
         }
+        assert!(ends_before_it_starts("2026-12-07", "2026-12-06"));
+        assert!(
+            !ends_before_it_starts("2026-12-06", "2026-12-06"),
+            "one day"
+        );
+        assert!(
+            !ends_before_it_starts("2026-12-07", "yesterday"),
+            "the API names that"
+        );
     }
 }

@@ -46,6 +46,18 @@ impl MemoryStore {
         records.insert(key, (value, now + ttl));
     }
 
+    /// Puts `value` under `key` only if a live record is there; whether it did.
+    pub(super) fn replace(&self, key: &str, value: String, ttl: Duration) -> bool {
+        let now = Instant::now();
+        match self.lock().get_mut(key).filter(|(_, until)| *until > now) {
+            Some(record) => {
+                *record = (value, now + ttl);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Puts `owner` under `key` unless a live record is there; whether it did.
     pub(super) fn claim(&self, key: String, owner: &str, ttl: Duration) -> bool {
         let now = Instant::now();
@@ -96,6 +108,11 @@ mod tests {
         assert_eq!(store.get("b"), None);
         assert_eq!(store.take("a").as_deref(), Some("1"));
         assert_eq!(store.take("a"), None);
+        assert!(
+            !store.replace("a", "3".into(), Duration::from_secs(60)),
+            "not brought back"
+        );
+        assert_eq!(store.get("a"), None);
     }
 
     #[test]

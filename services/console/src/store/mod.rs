@@ -143,6 +143,40 @@ impl SessionStore {
         }
     }
 
+    /// Writes `value` under `secret` for `ttl` only if a live record is there: whether it
+    /// was. A session signed out (deleted) meanwhile is not brought back by a request
+    /// that still held it.
+    pub async fn replace<T: Serialize>(
+        &self,
+        record: Record,
+        secret: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = key(record, secret);
+        let raw = serde_json::to_string(value).unwrap_or_default();
+        match self {
+            SessionStore::Memory(memory) => Ok(memory.replace(&key, raw, ttl)),
+            SessionStore::Redis { redis, prefix } => {
+                let key = format!("{prefix}{key}");
+                let secs = ttl.as_secs().max(1);
+                let set = redis
+                    .call(|mut conn| async move {
+                        redis::cmd("SET")
+                            .arg(&key)
+                            .arg(&raw)
+                            .arg("EX")
+                            .arg(secs)
+                            .arg("XX")
+                            .query_async::<Option<String>>(&mut conn)
+                            .await
+                    })
+                    .await?;
+                Ok(set.is_some())
+            }
+        }
+    }
+
     /// Removes the record under `secret` and returns it: a sign-in's state is used once,
     /// even when two callbacks race.
     pub async fn take<T: DeserializeOwned>(

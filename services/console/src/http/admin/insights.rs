@@ -58,6 +58,16 @@ impl Period {
     }
 }
 
+/// The field error of a period typed backwards (its last day before its first), which
+/// the API, taking the end as exclusive, would run as an empty period.
+fn backwards(from: &str, to: &str) -> Option<FieldErrors> {
+    format::ends_before_it_starts(from, to).then(|| {
+        let mut errors = FieldErrors::default();
+        errors.push("to", "must not be before the first day");
+        errors
+    })
+}
+
 /// `GET /admin/revenue?tenant=&model=&from=&to=`.
 #[tracing::instrument(skip_all)]
 pub(super) async fn revenue(
@@ -76,15 +86,16 @@ pub(super) async fn revenue(
             ))
         ),
     );
-    let (revenue, errors) = match revenue {
-        Ok(answer) => (
+    let (revenue, errors) = match (revenue, backwards(&period.from, &period.to)) {
+        (_, Some(errors)) => (Json::Null, errors),
+        (Ok(answer), None) => (
             answer.json::<Json>("revenue").map_err(PageError::Api)?,
             FieldErrors::default(),
         ),
-        Err(problem) if problem.status == 422 => {
+        (Err(problem), None) if problem.status == 422 => {
             (Json::Null, FieldErrors::from_problem(&problem, &[]))
         }
-        Err(problem) => return Err(visitor.failed(problem)),
+        (Err(problem), None) => return Err(visitor.failed(problem)),
     };
     ok(
         "admin/revenue.html",
@@ -162,6 +173,16 @@ async fn reconciliation_page(
         )
     };
     let next_runs = runs.next_cursor.as_ref().map(|c| at(c, &query.cursor));
+    // A run opened from the history keeps the history where it was.
+    let keep = link(
+        "",
+        &[
+            ("tenant", &query.tenant),
+            ("runs_cursor", &query.runs_cursor),
+        ],
+    )
+    .trim_start_matches('?')
+    .to_owned();
     let next_discrepancies = discrepancies
         .next_cursor
         .as_ref()
@@ -169,7 +190,7 @@ async fn reconciliation_page(
     ok(
         "admin/reconciliation.html",
         view!(base(visitor); tenants => tenants, names => names, latest => status?["items"], runs => runs.items,
-              next_runs => next_runs, tenant => query.tenant, run => shown,
+              next_runs => next_runs, keep => keep, tenant => query.tenant, run => shown,
               discrepancies => discrepancies.items, next_discrepancies => next_discrepancies,
               form => form, errors => errors),
     )
@@ -215,6 +236,9 @@ pub(super) async fn run_reconciliation(
     axum::Form(form): axum::Form<Period>,
 ) -> PageResult {
     visitor.admin()?;
+    if let Some(errors) = backwards(&form.from, &form.to) {
+        return reconciliation_page(&console, &visitor, &RunQuery::default(), &form, errors).await;
+    }
     let body = json!({"tenant": form.tenant, "from": form.from.trim(),
                       "to": format::through_day(&form.to)});
     match visitor
@@ -349,6 +373,17 @@ pub(super) async fn generate_report(
     axum::Form(form): axum::Form<ReportForm>,
 ) -> PageResult {
     visitor.admin()?;
+    if let Some(errors) = backwards(&form.from, &form.to) {
+        return reports_page(
+            &console,
+            &visitor,
+            &ReportPages::default(),
+            &form,
+            errors,
+            None,
+        )
+        .await;
+    }
     let mut body = json!({"template": form.template, "format": form.format});
     for (name, value) in [
         ("from", form.from.trim().to_owned()),
