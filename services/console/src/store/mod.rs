@@ -117,30 +117,9 @@ impl SessionStore {
         value: &T,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let key = key(record, secret);
-        let raw = serde_json::to_string(value).unwrap_or_default();
-        match self {
-            SessionStore::Memory(memory) => {
-                memory.put(key, raw, ttl);
-                Ok(())
-            }
-            SessionStore::Redis { redis, prefix } => {
-                let key = format!("{prefix}{key}");
-                let secs = ttl.as_secs().max(1);
-                redis
-                    .call(|mut conn| async move {
-                        redis::cmd("SET")
-                            .arg(&key)
-                            .arg(&raw)
-                            .arg("EX")
-                            .arg(secs)
-                            .query_async::<()>(&mut conn)
-                            .await
-                    })
-                    .await?;
-                Ok(())
-            }
-        }
+        self.write(record, secret, value, ttl, false)
+            .await
+            .map(|_| ())
     }
 
     /// Writes `value` under `secret` for `ttl` only if a live record is there: whether it
@@ -153,23 +132,37 @@ impl SessionStore {
         value: &T,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
+        self.write(record, secret, value, ttl, true).await
+    }
+
+    /// Writes `value`, only over a live record when `existing`; whether it wrote.
+    async fn write<T: Serialize>(
+        &self,
+        record: Record,
+        secret: &str,
+        value: &T,
+        ttl: Duration,
+        existing: bool,
+    ) -> Result<bool, StoreError> {
         let key = key(record, secret);
         let raw = serde_json::to_string(value).unwrap_or_default();
         match self {
-            SessionStore::Memory(memory) => Ok(memory.replace(&key, raw, ttl)),
+            SessionStore::Memory(memory) if existing => Ok(memory.replace(&key, raw, ttl)),
+            SessionStore::Memory(memory) => {
+                memory.put(key, raw, ttl);
+                Ok(true)
+            }
             SessionStore::Redis { redis, prefix } => {
                 let key = format!("{prefix}{key}");
                 let secs = ttl.as_secs().max(1);
                 let set = redis
                     .call(|mut conn| async move {
-                        redis::cmd("SET")
-                            .arg(&key)
-                            .arg(&raw)
-                            .arg("EX")
-                            .arg(secs)
-                            .arg("XX")
-                            .query_async::<Option<String>>(&mut conn)
-                            .await
+                        let mut set = redis::cmd("SET");
+                        set.arg(&key).arg(&raw).arg("EX").arg(secs);
+                        if existing {
+                            set.arg("XX");
+                        }
+                        set.query_async::<Option<String>>(&mut conn).await
                     })
                     .await?;
                 Ok(set.is_some())
