@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 mod support;
 
-use support::running::{Running, STARTUP, viscount};
+use support::running::{Running, STARTUP, free_port, viscount};
 
 const PASSWORD: &str = "correct horse battery";
 const ADMIN_EMAIL: &str = "boss@example.com";
@@ -356,10 +356,7 @@ async fn up_reports_mistyped_configuration_keys_at_start_naming_the_nearest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_names_its_own_address_as_the_tokens_issuer() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut command = viscount(dir.path());
     command
@@ -649,10 +646,7 @@ impl NatsServer {
             return None;
         }
         let store = tempfile::tempdir().expect("store dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
+        let port = free_port();
         let child = Command::new(&bin)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store.path())
@@ -709,10 +703,7 @@ fn up_distributed_refuses_a_redis_that_does_not_answer() {
         return;
     };
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let closed = free_port();
     let redis = format!("redis://127.0.0.1:{closed}");
     let dir = tempfile::tempdir().expect("temp dir");
     let output = run(
@@ -1265,10 +1256,7 @@ async fn bench_checkout_stops_at_its_order_count_and_measures_the_confirmation_e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_with_demo_opens_a_shop_with_something_to_sell() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut command = viscount(dir.path());
     command

@@ -16,13 +16,7 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// A free TCP port on 127.0.0.1 (released at once; taken by whoever binds it next).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+pub use crate::support::running::free_port;
 
 fn wait_for_port(port: u16, deadline: Duration) -> bool {
     let until = Instant::now() + deadline;

@@ -111,10 +111,7 @@ impl Cluster {
         let (pg, nats, redis) = environment()?;
         let namespace = format!("vc{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
         // Coordination's port is chosen here: every other process is told it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = running::free_port();
         let mut cluster = Self {
             processes: Vec::new(),
             coordination: format!("http://127.0.0.1:{port}"),

@@ -14,6 +14,14 @@ use tokio::time::Instant;
 /// debug build).
 pub const STARTUP: Duration = Duration::from_secs(60);
 
+/// A free TCP port on 127.0.0.1 (released at once; taken by whoever binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// `viscount` run in `cwd` (no stray `viscount.toml`) without inherited `VISCOUNT_*`
 /// variables (no stray gateway URL or credentials), with info logs.
 pub fn viscount(cwd: &Path) -> Command {
